@@ -119,7 +119,7 @@ export const diseases: readonly ConceptRow[] = [
   [115, 'Duchenne muscular dystrophy', ['Duchenne dystrophy', 'pseudohypertrophic muscular dystrophy'], ['DMD'], 'An X-linked muscle-wasting disease of boys caused by absent dystrophin, leading to loss of walking in childhood.'],
   [116, 'spinal muscular atrophy', ['hereditary spinal muscular atrophy', 'SMN-related atrophy'], ['SMA'], 'An inherited loss of motor neurons in the spinal cord, caused by SMN1 defects, that weakens and wastes muscles.'],
   [117, 'myasthenia gravis', ['myasthenia', 'autoimmune myasthenia'], ['MG'], 'An autoimmune disorder in which antibodies block nerve-to-muscle signaling, causing weakness that worsens with use.'],
-  [118, 'Guillain-Barre syndrome', ['Guillain Barre syndrome', 'acute inflammatory demyelinating polyneuropathy'], ['GBS'], 'An acute immune attack on peripheral nerves, often after an infection, that causes rapidly ascending weakness.'],
+  [118, 'Guillain-Barre syndrome', ['Guillain-Barré syndrome', 'Guillain Barre syndrome', 'acute inflammatory demyelinating polyneuropathy'], ['GBS'], 'An acute immune attack on peripheral nerves, often after an infection, that causes rapidly ascending weakness.'],
   [119, 'fragile X syndrome', ['Martin-Bell syndrome', 'FRAXA syndrome'], ['FXS'], 'An inherited cause of intellectual disability resulting from silencing of the FMR1 gene on the X chromosome.'],
   [120, 'Down syndrome', ['trisomy 21', "Down's syndrome"], ['DS'], 'A chromosomal condition caused by an extra copy of chromosome 21, with learning disability and typical facial features.'],
   [121, 'Marfan syndrome', ["Marfan's syndrome", 'Marfan disease'], ['MFS'], 'An inherited connective tissue disorder from FBN1 mutations, with tall stature, long limbs, lens dislocation and aortic widening.'],
@@ -142,4 +142,9 @@ export const diseases: readonly ConceptRow[] = [
   [138, 'chronic fatigue syndrome', ['myalgic encephalomyelitis', 'systemic exertion intolerance disease'], ['CFS', 'ME/CFS'], 'A long-term illness of profound tiredness not relieved by rest and worsened by exertion.'],
   [139, 'fibromyalgia', ['fibromyalgia syndrome', 'fibrositis'], ['FM'], 'A condition of widespread muscle pain and tenderness with fatigue and sleep problems but no tissue inflammation.'],
   [140, 'dengue fever', ['dengue', 'breakbone fever'], [], 'A mosquito-borne viral infection with high fever, severe body aches and sometimes dangerous bleeding.'],
+  [141, 'Meniere disease', ['Ménière disease', "Meniere's syndrome", 'endolymphatic hydrops'], [], 'An inner ear disorder with attacks of spinning vertigo, fluctuating hearing loss, ringing and a sense of fullness in the ear.'],
+  [142, 'Sjogren syndrome', ['Sjögren syndrome', 'sicca syndrome'], ['SS'], 'An autoimmune disease that attacks the tear and saliva glands, leaving the eyes and mouth persistently dry.'],
+  [143, 'systemic sclerosis', ['scleroderma', 'diffuse cutaneous systemic sclerosis'], ['SSc'], 'An autoimmune connective tissue disease that thickens and hardens the skin and can scar internal organs.'],
+  [144, 'lupus nephritis', ['lupus glomerulonephritis', 'renal lupus'], ['LN'], 'Kidney inflammation caused by systemic lupus erythematosus, which can lead to protein in the urine and kidney failure.'],
+  [145, 'cutaneous lupus erythematosus', ['discoid lupus', 'skin lupus'], ['CLE'], 'A form of lupus limited mainly to the skin, producing scaly or scarring patches on sun-exposed areas.'],
 ];
