@@ -1,0 +1,122 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/** Buffered synchronous writer to one file descriptor. */
+export class BufferedWriter {
+  private parts: string[] = [];
+  private size = 0;
+  bytes = 0;
+  constructor(private readonly fd: number, private readonly flushAt = 1 << 20) {}
+  write(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size >= this.flushAt) this.flush();
+  }
+  writeBytes(b: Uint8Array): void {
+    this.flush();
+    let off = 0;
+    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+    this.bytes += b.length;
+  }
+  flush(): void {
+    if (this.parts.length === 0) return;
+    const buf = Buffer.from(this.parts.join(''), 'utf8');
+    this.parts = [];
+    this.size = 0;
+    this.writeBytes(buf);
+  }
+}
+
+interface Pending {
+  final: string;
+  temp: string;
+  fd: number;
+  writer: BufferedWriter;
+  closed: boolean;
+}
+
+/**
+ * A group of output files written to temporaries beside their targets and renamed into place
+ * only by {@link commit}; {@link abort} (or a crash before commit) leaves the targets untouched.
+ * Temporaries are named `.<name>.tmp-<pid>-<n>` so a crashed run's leftovers are recognisable.
+ */
+export class AtomicOutputs {
+  private files: Pending[] = [];
+  private createdDirs: string[] = [];
+  private static counter = 0;
+
+  /** Create the folder (and parents) if needed, remembering what was created so abort can remove it. */
+  ensureDir(dir: string): void {
+    const missing: string[] = [];
+    let d = dir;
+    while (!existsSync(d)) {
+      missing.push(d);
+      const up = dirname(d);
+      if (up === d) break;
+      d = up;
+    }
+    mkdirSync(dir, { recursive: true });
+    this.createdDirs.push(...missing);
+  }
+
+  open(finalPath: string): BufferedWriter {
+    this.ensureDir(dirname(finalPath));
+    const temp = join(dirname(finalPath), `.${basename(finalPath)}.tmp-${process.pid}-${AtomicOutputs.counter++}`);
+    const fd = openSync(temp, 'wx');
+    const writer = new BufferedWriter(fd);
+    this.files.push({ final: finalPath, temp, fd, writer, closed: false });
+    return writer;
+  }
+
+  /** Flush, fsync and rename every temporary into place. */
+  commit(): void {
+    for (const f of this.files) {
+      f.writer.flush();
+      fsyncSync(f.fd);
+      closeSync(f.fd);
+      f.closed = true;
+    }
+    for (const f of this.files) renameSync(f.temp, f.final);
+    this.files = [];
+    this.createdDirs = [];
+  }
+
+  /** Remove every temporary and any folder this run created (when left empty). */
+  abort(): void {
+    for (const f of this.files) {
+      try {
+        if (!f.closed) closeSync(f.fd);
+      } catch {
+        /* already closed */
+      }
+      try {
+        unlinkSync(f.temp);
+      } catch {
+        /* already gone */
+      }
+    }
+    this.files = [];
+    for (const d of this.createdDirs) {
+      try {
+        if (readdirSync(d).length === 0) rmdirSync(d);
+      } catch {
+        /* not empty or gone */
+      }
+    }
+    this.createdDirs = [];
+  }
+}
+
+/** Write a whole small file atomically. */
+export function writeFileAtomic(path: string, content: string | Uint8Array): void {
+  const out = new AtomicOutputs();
+  try {
+    const w = out.open(path);
+    if (typeof content === 'string') w.write(content);
+    else w.writeBytes(content);
+    out.commit();
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+}
