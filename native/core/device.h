@@ -1,0 +1,23 @@
+// Device runtime hooks. native/cuda implements them when CUDA is compiled in; cuda_stub.cpp
+// otherwise, so the core and the bindings never include CUDA headers.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace biofeg {
+struct Backend;
+namespace cuda {
+bool compiled();
+int device_count();          // 0 when no driver or no device; never throws
+std::string device_info();   // e.g. "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)"
+void* malloc(size_t bytes);  // throws Error on failure
+void free(void* p) noexcept;
+void memcpy_h2d(void* dst, const void* src, size_t bytes);
+void memcpy_d2h(void* dst, const void* src, size_t bytes);
+void memcpy_d2d(void* dst, const void* src, size_t bytes);
+void memset0(void* dst, size_t bytes);
+void synchronize();
+const Backend* backend();    // nullptr when not compiled
+std::string gemm_engine();   // "cublas (path)" or "fallback wmma" or "none"
+}  // namespace cuda
+}  // namespace biofeg

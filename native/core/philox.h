@@ -1,0 +1,42 @@
+// Counter-based RNG (Philox4x32-10): element i of a draw uses counter offset+i, so the same
+// (seed, offset) gives the same mask on CPU and GPU, and backward can regenerate it.
+#pragma once
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define BIOFEG_HD __host__ __device__ __forceinline__
+#else
+#define BIOFEG_HD inline
+#endif
+
+namespace biofeg {
+
+BIOFEG_HD void philox_round(uint32_t c[4], const uint32_t k[2]) {
+  const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c[0];
+  const uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * c[2];
+  const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
+  const uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
+  c[0] = hi1 ^ c[1] ^ k[0];
+  c[1] = lo1;
+  c[2] = hi0 ^ c[3] ^ k[1];
+  c[3] = lo0;
+}
+
+// Uniform in [0, 1) with 24 random bits, for counter `ctr` under `seed`.
+BIOFEG_HD float philox_uniform(uint64_t seed, uint64_t ctr) {
+  uint32_t c[4] = {static_cast<uint32_t>(ctr), static_cast<uint32_t>(ctr >> 32), 0u, 0u};
+  uint32_t k[2] = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
+  for (int r = 0; r < 10; ++r) {
+    philox_round(c, k);
+    k[0] += 0x9E3779B9u;
+    k[1] += 0xBB67AE85u;
+  }
+  return static_cast<float>(c[0] >> 8) * (1.0f / 16777216.0f);
+}
+
+// Dropout keeps element `ctr` when its uniform is >= p.
+BIOFEG_HD bool dropout_keep(uint64_t seed, uint64_t ctr, float p) {
+  return philox_uniform(seed, ctr) >= p;
+}
+
+}  // namespace biofeg

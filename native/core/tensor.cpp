@@ -1,0 +1,77 @@
+#include "tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "device.h"
+#include "error.h"
+
+namespace biofeg {
+
+namespace {
+std::atomic<size_t> g_bytes[2];
+constexpr size_t kAlign = 64;  // AVX2 loads and cache lines
+}  // namespace
+
+Storage::Storage(Device d, size_t n) : bytes(n), dev(d) {
+  const size_t alloc = n == 0 ? kAlign : (n + kAlign - 1) / kAlign * kAlign;
+  if (d == Device::CPU) {
+    ptr = std::aligned_alloc(kAlign, alloc);
+    BIOFEG_CHECK(ptr != nullptr, "out of host memory allocating ", n, " bytes");
+    std::memset(ptr, 0, alloc);
+  } else {
+    ptr = cuda::malloc(alloc);
+    cuda::memset0(ptr, alloc);
+  }
+  g_bytes[static_cast<int>(d)] += n;
+}
+
+Storage::~Storage() {
+  g_bytes[static_cast<int>(dev)] -= bytes;
+  if (dev == Device::CPU) std::free(ptr);
+  else cuda::free(ptr);
+}
+
+int64_t numel_of(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+int64_t Tensor::numel() const { return numel_of(shape); }
+
+Tensor Tensor::empty(Device d, DType t, const std::vector<int64_t>& shape) {
+  BIOFEG_CHECK(shape.size() <= 8, "tensor: at most 8 dimensions, got ", shape.size());
+  int64_t n = 1;
+  for (int64_t s : shape) {
+    BIOFEG_CHECK(s >= 0, "tensor: negative dimension in shape ", shape_str(shape));
+    BIOFEG_CHECK(s == 0 || n <= (int64_t(1) << 40) / s, "tensor: shape ", shape_str(shape), " is too large");
+    n *= s;
+  }
+  if (d == Device::CUDA) {
+    BIOFEG_CHECK(cuda::compiled(), "tensor: this build has no CUDA backend (built with BIOFEG_CUDA=OFF or without nvcc)");
+    BIOFEG_CHECK(cuda::device_count() > 0, "tensor: no CUDA device is available");
+  }
+  Tensor x;
+  x.dtype = t;
+  x.shape = shape;
+  x.st = std::make_shared<Storage>(d, static_cast<size_t>(n) * dtype_size(t));
+  return x;
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < shape.size(); ++i) o << (i ? "," : "") << shape[i];
+  o << "]";
+  return o.str();
+}
+
+std::string Tensor::describe() const {
+  return std::string(dtype_name(dtype)) + shape_str(shape) + "@" + device_name(device());
+}
+
+size_t bytes_in_use(Device d) { return g_bytes[static_cast<int>(d)].load(); }
+
+}  // namespace biofeg

@@ -1,0 +1,40 @@
+// Owning, contiguous tensors on one device. Models work on raw Bufs inside flat buffers;
+// Tensor is what crosses the JS boundary and what tests and benches allocate.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dtype.h"
+
+namespace biofeg {
+
+struct Storage {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  Device dev = Device::CPU;
+  Storage(Device d, size_t n);  // zero-filled
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+};
+
+struct Tensor {
+  std::shared_ptr<Storage> st;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+
+  static Tensor empty(Device d, DType t, const std::vector<int64_t>& shape);
+  Device device() const { return st->dev; }
+  int64_t numel() const;
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+  Buf buf() const { return Buf{st->ptr, dtype}; }
+  std::string describe() const;  // "f32[4,8]@cpu"
+};
+
+int64_t numel_of(const std::vector<int64_t>& shape);
+size_t bytes_in_use(Device d);
+std::string shape_str(const std::vector<int64_t>& shape);
+
+}  // namespace biofeg

@@ -1,0 +1,27 @@
+// Helpers shared by the host backends (reference and fast CPU): f32 only.
+#pragma once
+#include <cmath>
+
+#include "../core/error.h"
+#include "../ops.h"
+
+namespace biofeg::host {
+
+inline float* F(Buf b, const char* op) {
+  BIOFEG_CHECK(b.t == DType::F32, op, ": the CPU backends compute in f32, got ", dtype_name(b.t));
+  return b.f32();
+}
+inline float* Fopt(Buf b, const char* op) { return b.p ? F(b, op) : nullptr; }
+
+inline float gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+inline float gelu_grad(float x) {
+  const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
+  const float pdf = 0.39894228040143268f * std::exp(-0.5f * x * x);
+  return cdf + x * pdf;
+}
+
+// Shared by both host backends: elementwise kernels are memory-bound and simple, the fast
+// backend only threads them.
+void adamw_range(const AdamWDesc& d, int64_t lo, int64_t hi);
+
+}  // namespace biofeg::host

@@ -1,0 +1,328 @@
+// The fast CPU backend. Memory-bound ops reuse the reference loops on per-thread ranges
+// (the math lives in one place); GEMM, attention, reductions and top-k have their own code.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../core/philox.h"
+#include "../core/threadpool.h"
+#include "common.h"
+#include "gemm.h"
+
+namespace biofeg {
+namespace {
+using host::F;
+
+const Backend& R() { return ref_backend(); }
+Buf at(Buf b, int64_t i) { return Buf{static_cast<char*>(b.p) + i * static_cast<int64_t>(dtype_size(b.t)), b.t}; }
+constexpr int64_t kGrain = 1 << 15;
+
+#define BIOFEG_SPLIT_UNARY(NAME)                                                                      \
+  void NAME(Buf x, Buf y, int64_t n) {                                                                \
+    parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { R().NAME(at(x, lo), at(y, lo), hi - lo); }); \
+  }
+#define BIOFEG_SPLIT_BINARY(NAME)                                                   \
+  void NAME(Buf a, Buf b, Buf y, int64_t n) {                                       \
+    parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) {                           \
+      R().NAME(at(a, lo), at(b, lo), at(y, lo), hi - lo);                           \
+    });                                                                             \
+  }
+BIOFEG_SPLIT_UNARY(gelu_fwd)
+BIOFEG_SPLIT_UNARY(relu_fwd)
+BIOFEG_SPLIT_UNARY(tanh_fwd)
+BIOFEG_SPLIT_UNARY(cast)
+BIOFEG_SPLIT_BINARY(add)
+BIOFEG_SPLIT_BINARY(gelu_bwd)
+BIOFEG_SPLIT_BINARY(relu_bwd)
+BIOFEG_SPLIT_BINARY(tanh_bwd)
+
+void fill(Buf y, int64_t n, float v) {
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { R().fill(at(y, lo), hi - lo, v); });
+}
+void axpy(float a, Buf x, Buf y, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { R().axpy(a, at(x, lo), at(y, lo), hi - lo); });
+}
+void scale(Buf x, Buf y, int64_t n, float s) {
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { R().scale(at(x, lo), at(y, lo), hi - lo, s); });
+}
+void leaky_relu_fwd(Buf x, Buf y, int64_t n, float s) {
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { R().leaky_relu_fwd(at(x, lo), at(y, lo), hi - lo, s); });
+}
+void leaky_relu_bwd(Buf x, Buf dy, Buf dx, int64_t n, float s) {
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) {
+    R().leaky_relu_bwd(at(x, lo), at(dy, lo), at(dx, lo), hi - lo, s);
+  });
+}
+void dropout_fwd(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t off) {
+  parallel_for(n, kGrain / 4, [&](int64_t lo, int64_t hi) {
+    R().dropout_fwd(at(x, lo), at(y, lo), hi - lo, p, seed, off + static_cast<uint64_t>(lo));
+  });
+}
+void dropout_bwd(Buf dy, Buf dx, int64_t n, float p, uint64_t seed, uint64_t off) { dropout_fwd(dy, dx, n, p, seed, off); }
+
+int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)); }
+
+void layernorm_fwd(Buf x, Buf w, Buf b, Buf y, float* mean, float* rstd, int64_t N, int64_t C, float eps) {
+  parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) {
+    R().layernorm_fwd(at(x, lo * C), w, b, at(y, lo * C), mean + lo, rstd + lo, hi - lo, C, eps);
+  });
+}
+// Parameter gradients are summed over rows: each chunk accumulates into its own buffer first.
+void layernorm_bwd(Buf dy, Buf x, Buf w, const float* mean, const float* rstd, Buf dx, Buf dw, Buf db,
+                   int64_t N, int64_t C) {
+  const int64_t chunks = std::min<int64_t>(num_threads(), std::max<int64_t>(1, N / 8));
+  std::vector<float> part(static_cast<size_t>(chunks * 2 * C), 0.0f);
+  const int64_t step = (N + chunks - 1) / chunks;
+  run_tasks(chunks, [&](int64_t c) {
+    const int64_t lo = c * step, hi = std::min(N, lo + step);
+    if (lo >= hi) return;
+    float* pw = part.data() + c * 2 * C;
+    R().layernorm_bwd(at(dy, lo * C), at(x, lo * C), w, mean + lo, rstd + lo, at(dx, lo * C), Buf{pw, DType::F32},
+                      Buf{pw + C, DType::F32}, hi - lo, C);
+  });
+  float *gw = F(dw, "layernorm_bwd"), *gb = F(db, "layernorm_bwd");
+  for (int64_t c = 0; c < chunks; ++c)
+    for (int64_t j = 0; j < C; ++j) {
+      gw[j] += part[c * 2 * C + j];
+      gb[j] += part[c * 2 * C + C + j];
+    }
+}
+
+void bias_grad(Buf dy, Buf db, int64_t N, int64_t C) {
+  const float* d = F(dy, "bias_grad");
+  float* o = F(db, "bias_grad");
+  parallel_for(C, 64, [&](int64_t lo, int64_t hi) {
+    std::vector<double> s(hi - lo, 0.0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = lo; c < hi; ++c) s[c - lo] += d[n * C + c];
+    for (int64_t c = lo; c < hi; ++c) o[c] += static_cast<float>(s[c - lo]);
+  });
+}
+
+void embedding_fwd(const int32_t* ids, Buf table, Buf y, int64_t N, int64_t C) {
+  parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) { R().embedding_fwd(ids + lo, table, at(y, lo * C), hi - lo, C); });
+}
+// Scatter-add without atomics: each thread owns a range of feature columns.
+void embedding_bwd(const int32_t* ids, Buf dy, Buf dtable, int64_t N, int64_t C) {
+  const float* d = F(dy, "embedding_bwd");
+  float* t = F(dtable, "embedding_bwd");
+  parallel_for(C, 64, [&](int64_t lo, int64_t hi) {
+    for (int64_t n = 0; n < N; ++n) {
+      float* row = t + static_cast<int64_t>(ids[n]) * C;
+      for (int64_t c = lo; c < hi; ++c) row[c] += d[n * C + c];
+    }
+  });
+}
+void concat_fwd(Buf a, Buf b, Buf y, int64_t N, int64_t Ca, int64_t Cb) {
+  parallel_for(N, row_grain(Ca + Cb), [&](int64_t lo, int64_t hi) {
+    R().concat_fwd(at(a, lo * Ca), at(b, lo * Cb), at(y, lo * (Ca + Cb)), hi - lo, Ca, Cb);
+  });
+}
+void concat_bwd(Buf dy, Buf da, Buf db, int64_t N, int64_t Ca, int64_t Cb) {
+  parallel_for(N, row_grain(Ca + Cb), [&](int64_t lo, int64_t hi) {
+    R().concat_bwd(at(dy, lo * (Ca + Cb)), at(da, lo * Ca), at(db, lo * Cb), hi - lo, Ca, Cb);
+  });
+}
+void xent_fwd(Buf logits, const int32_t* t, float* loss, int64_t N, int64_t C) {
+  parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) { R().xent_fwd(at(logits, lo * C), t + lo, loss + lo, hi - lo, C); });
+}
+void xent_bwd(Buf logits, const int32_t* t, const float* dloss, Buf dl, int64_t N, int64_t C) {
+  parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) {
+    R().xent_bwd(at(logits, lo * C), t + lo, dloss + lo, at(dl, lo * C), hi - lo, C);
+  });
+}
+
+// Sum of f(i) over [0, n) in double, chunked across the pool.
+template <typename Fn>
+double parallel_sum(int64_t n, Fn f) {
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(num_threads() * 4, n / kGrain + 1));
+  std::vector<double> part(chunks, 0.0);
+  const int64_t step = (n + chunks - 1) / chunks;
+  run_tasks(chunks, [&](int64_t c) {
+    double s = 0;
+    for (int64_t i = c * step, e = std::min(n, i + step); i < e; ++i) s += f(i);
+    part[c] = s;
+  });
+  double s = 0;
+  for (double v : part) s += v;
+  return s;
+}
+void mse_fwd(Buf a, Buf b, float* out, int64_t n) {
+  const float *pa = F(a, "mse"), *pb = F(b, "mse");
+  const double s = parallel_sum(n, [&](int64_t i) { const double d = pa[i] - pb[i]; return d * d; });
+  out[0] = n ? static_cast<float>(s / n) : 0.0f;
+}
+void mse_bwd(Buf a, Buf b, float dout, Buf da, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) {
+    // Scale by the full n, not the chunk's: call the reference per element range by hand.
+    const float *pa = F(a, "mse_bwd"), *pb = F(b, "mse_bwd");
+    float* pd = F(da, "mse_bwd");
+    for (int64_t i = lo; i < hi; ++i) pd[i] = dout * 2.0f * (pa[i] - pb[i]) / static_cast<float>(n);
+  });
+}
+void sumsq(Buf x, int64_t n, float* out) {
+  const float* p = F(x, "sumsq");
+  out[0] += static_cast<float>(parallel_sum(n, [&](int64_t i) { return static_cast<double>(p[i]) * p[i]; }));
+}
+void adamw(const AdamWDesc& d) {
+  parallel_for(d.n, kGrain, [&](int64_t lo, int64_t hi) { host::adamw_range(d, lo, hi); });
+}
+
+// ---- attention: per (batch, head), scores in a T x T scratch, GEMMs from the packed kernel.
+
+GemmDesc mm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb, bool tb,
+            float* C, int64_t ldc, float alpha) {
+  GemmDesc g;
+  g.M = M, g.N = N, g.K = K, g.alpha = alpha, g.beta = 0.0f;
+  g.A = Buf{const_cast<float*>(A), DType::F32}, g.lda = lda, g.transA = ta;
+  g.B = Buf{const_cast<float*>(B), DType::F32}, g.ldb = ldb, g.transB = tb;
+  g.C = Buf{C, DType::F32}, g.ldc = ldc;
+  return g;
+}
+
+// P = softmax(S) over real keys (row lse given or computed), then dropout -> P' (in place).
+void softmax_rows(const AttnDesc& d, int64_t b, int64_t h, float* S, float* lse, bool have_lse, float* Pd) {
+  const int64_t T = d.T;
+  const int32_t* mask = d.mask.p ? d.mask.i32() + b * T : nullptr;
+  const float inv_keep = d.dropout_p > 0 ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
+  for (int64_t i = 0; i < T; ++i) {
+    float* s = S + i * T;
+    float l;
+    if (have_lse) {
+      l = lse[i];
+    } else {
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < T; ++j)
+        if (!mask || mask[j]) mx = std::max(mx, s[j]);
+      if (mx == -std::numeric_limits<float>::infinity()) {
+        l = mx;
+      } else {
+        double z = 0;
+        for (int64_t j = 0; j < T; ++j)
+          if (!mask || mask[j]) z += std::exp(static_cast<double>(s[j]) - mx);
+        l = mx + static_cast<float>(std::log(z));
+      }
+      lse[i] = l;
+    }
+    const bool dead = std::isinf(l);
+    const uint64_t base = d.offset + static_cast<uint64_t>(((b * d.H + h) * T + i) * T);
+    for (int64_t j = 0; j < T; ++j) {
+      const float p = (dead || (mask && !mask[j])) ? 0.0f : std::exp(s[j] - l);
+      s[j] = p;
+      if (Pd) Pd[i * T + j] = d.dropout_p > 0 ? (dropout_keep(d.seed, base + j, d.dropout_p) ? p * inv_keep : 0.0f) : p;
+    }
+  }
+}
+
+void attention_fwd(const AttnDesc& d) {
+  const float* qkv = F(d.qkv, "attention");
+  float *out = F(d.out, "attention"), *lse = F(d.lse, "attention");
+  const int64_t T = d.T, H = d.H, D = d.D, row = 3 * H * D;
+  run_tasks(d.B * H, [&](int64_t task) {
+    const int64_t b = task / H, h = task % H;
+    static thread_local std::vector<float> S, P;
+    S.resize(T * T);
+    const float* q = qkv + b * T * row + h * D;
+    host::gemm_serial(mm(T, T, D, q, row, false, q + H * D, row, true, S.data(), T, d.scale));
+    float* Pd = nullptr;
+    if (d.dropout_p > 0) {
+      P.resize(T * T);
+      Pd = P.data();
+    }
+    softmax_rows(d, b, h, S.data(), lse + (b * H + h) * T, false, Pd);
+    host::gemm_serial(mm(T, D, T, Pd ? Pd : S.data(), T, false, q + 2 * H * D, row, false,
+                         out + b * T * H * D + h * D, H * D, 1.0f));
+  });
+}
+
+void attention_bwd(const AttnDesc& d) {
+  const float *qkv = F(d.qkv, "attention_bwd"), *out = F(d.out, "attention_bwd");
+  const float *dout = F(d.dout, "attention_bwd"), *lse = F(d.lse, "attention_bwd");
+  float* dqkv = F(d.dqkv, "attention_bwd");
+  const int64_t T = d.T, H = d.H, D = d.D, row = 3 * H * D;
+  const float inv_keep = d.dropout_p > 0 ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
+  run_tasks(d.B * H, [&](int64_t task) {
+    const int64_t b = task / H, h = task % H;
+    static thread_local std::vector<float> S, P, dP;
+    S.resize(T * T);
+    dP.resize(T * T);
+    const float* q = qkv + b * T * row + h * D;
+    const float* go = dout + b * T * H * D + h * D;
+    const float* o = out + b * T * H * D + h * D;
+    float* dq = dqkv + b * T * row + h * D;
+    host::gemm_serial(mm(T, T, D, q, row, false, q + H * D, row, true, S.data(), T, d.scale));
+    float* Pd = S.data();
+    if (d.dropout_p > 0) {
+      P.resize(T * T);
+      Pd = P.data();
+    }
+    std::vector<float> l(lse + (b * H + h) * T, lse + (b * H + h) * T + T);
+    softmax_rows(d, b, h, S.data(), l.data(), true, d.dropout_p > 0 ? Pd : nullptr);
+    // dV = P'^T dO ; dP' = dO V^T
+    host::gemm_serial(mm(T, D, T, Pd, T, true, go, H * D, false, dq + 2 * H * D, row, 1.0f));
+    host::gemm_serial(mm(T, T, D, go, H * D, false, q + 2 * H * D, row, true, dP.data(), T, 1.0f));
+    for (int64_t i = 0; i < T; ++i) {
+      double Di = 0;
+      for (int64_t e = 0; e < D; ++e) Di += static_cast<double>(go[i * H * D + e]) * o[i * H * D + e];
+      for (int64_t j = 0; j < T; ++j) {
+        float dp = dP[i * T + j];
+        if (d.dropout_p > 0) dp = Pd[i * T + j] != 0.0f ? dp * inv_keep : 0.0f;
+        dP[i * T + j] = S[i * T + j] * (dp - static_cast<float>(Di)) * d.scale;  // dS, with the score scale
+      }
+    }
+    host::gemm_serial(mm(T, D, T, dP.data(), T, false, q + H * D, row, false, dq, row, 1.0f));
+    host::gemm_serial(mm(T, D, T, dP.data(), T, true, q, row, false, dq + H * D, row, 1.0f));
+  });
+}
+
+// ---- top-k: stream the pool in blocks; GEMM a block of scores, then each query keeps its
+// k best in a sorted array (most candidates fail the threshold test and cost one compare).
+void topk(const TopkDesc& d) {
+  const float *q = F(d.queries, "topk"), *pool = F(d.pool, "topk");
+  const int64_t k = d.k;
+  const int64_t blk = d.block > 0 ? d.block : std::max<int64_t>(1024, k);
+  std::vector<float> S(static_cast<size_t>(d.Q * std::min(blk, d.P)));
+  std::vector<float> best(static_cast<size_t>(d.Q * k), -std::numeric_limits<float>::infinity());
+  std::vector<int32_t> bidx(static_cast<size_t>(d.Q * k), -1);
+  std::vector<int64_t> filled(d.Q, 0);
+  for (int64_t p0 = 0; p0 < d.P; p0 += blk) {
+    const int64_t nb = std::min(blk, d.P - p0);
+    host::gemm_fast(mm(d.Q, nb, d.D, q, d.D, false, pool + p0 * d.D, d.D, true, S.data(), nb, 1.0f));
+    parallel_for(d.Q, 16, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        float* bs = best.data() + i * k;
+        int32_t* bi = bidx.data() + i * k;
+        int64_t& f = filled[i];
+        const float* s = S.data() + i * nb;
+        for (int64_t j = 0; j < nb; ++j) {
+          const float v = s[j];
+          if (f == k && !(v > bs[k - 1])) continue;  // later index loses ties
+          int64_t pos = f == k ? k - 1 : f++;
+          while (pos > 0 && bs[pos - 1] < v) {
+            bs[pos] = bs[pos - 1];
+            bi[pos] = bi[pos - 1];
+            --pos;
+          }
+          bs[pos] = v;
+          bi[pos] = static_cast<int32_t>(p0 + j);
+        }
+      }
+    });
+  }
+  std::copy(best.begin(), best.end(), d.scores);
+  std::copy(bidx.begin(), bidx.end(), d.index);
+}
+
+}  // namespace
+
+const Backend& cpu_backend() {
+  static const Backend b = {
+      "cpu", Device::CPU, host::gemm_fast, bias_grad, fill, cast, add, axpy, scale, gelu_fwd, gelu_bwd, relu_fwd,
+      relu_bwd, leaky_relu_fwd, leaky_relu_bwd, tanh_fwd, tanh_bwd, dropout_fwd, dropout_bwd, layernorm_fwd,
+      layernorm_bwd, embedding_fwd, embedding_bwd, concat_fwd, concat_bwd, xent_fwd, xent_bwd, mse_fwd, mse_bwd,
+      attention_fwd, attention_bwd, adamw, sumsq, topk};
+  return b;
+}
+
+}  // namespace biofeg

@@ -1,0 +1,189 @@
+// Packed, cache-blocked GEMM (the BLIS/llm.c-CPU recipe): B is packed into KC x 16 panels
+// shared by all threads, each task packs its own MC x KC block of A into 6-row panels, and a
+// 6x16 FMA micro-kernel sweeps them. Bias, pre-activation and GELU are applied when the last
+// K block is stored, while the tile is still in cache.
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "../core/threadpool.h"
+#include "common.h"
+
+namespace biofeg::host {
+namespace {
+
+constexpr int64_t KC = 256, MC = 96, NC = 3072;
+
+void kernel_generic(int64_t kc, const float* a, const float* b, float* acc) {
+  float c[kMR * kNR] = {};
+  for (int64_t k = 0; k < kc; ++k)
+    for (int r = 0; r < kMR; ++r)
+      for (int j = 0; j < kNR; ++j) c[r * kNR + j] += a[k * kMR + r] * b[k * kNR + j];
+  std::copy_n(c, kMR * kNR, acc);
+}
+
+MicroKernel pick_kernel() {
+  MicroKernel k = micro_kernel_avx2();
+  return k ? k : kernel_generic;
+}
+const MicroKernel g_kernel = pick_kernel();
+
+// 64-byte aligned scratch that grows and is reused.
+struct Scratch {
+  std::vector<float> v;
+  float* get(size_t n) {
+    if (v.size() < n + 16) v.resize(n + 16);
+    auto p = reinterpret_cast<uintptr_t>(v.data());
+    return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
+  }
+};
+
+struct Operand {
+  const float* p;
+  int64_t ld;
+  bool trans;
+};
+
+// op(B)[pc.., jc..] -> panels [np][kc][16], zero-padded past nc.
+void pack_b(const Operand& B, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t p, float* out) {
+  float* dst = out + p * kc * kNR;
+  const int64_t j0 = jc + p * kNR, w = std::min<int64_t>(kNR, jc + nc - j0);
+  if (!B.trans) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = B.p + (pc + k) * B.ld + j0;
+      float* d = dst + k * kNR;
+      for (int64_t j = 0; j < w; ++j) d[j] = src[j];
+      for (int64_t j = w; j < kNR; ++j) d[j] = 0.0f;
+    }
+  } else {
+    if (w < kNR) std::fill_n(dst, kc * kNR, 0.0f);
+    for (int64_t j = 0; j < w; ++j) {
+      const float* src = B.p + (j0 + j) * B.ld + pc;
+      for (int64_t k = 0; k < kc; ++k) dst[k * kNR + j] = src[k];
+    }
+  }
+}
+
+// op(A)[ic.., pc..] -> panels [mp][kc][6], zero-padded past mc.
+void pack_a(const Operand& A, int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* out) {
+  for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
+    float* dst = out + (i0 / kMR) * kc * kMR;
+    const int64_t h = std::min<int64_t>(kMR, mc - i0);
+    if (!A.trans) {
+      if (h < kMR) std::fill_n(dst, kc * kMR, 0.0f);
+      for (int64_t r = 0; r < h; ++r) {
+        const float* src = A.p + (ic + i0 + r) * A.ld + pc;
+        for (int64_t k = 0; k < kc; ++k) dst[k * kMR + r] = src[k];
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = A.p + (pc + k) * A.ld + ic + i0;
+        float* d = dst + k * kMR;
+        for (int64_t r = 0; r < h; ++r) d[r] = src[r];
+        for (int64_t r = h; r < kMR; ++r) d[r] = 0.0f;
+      }
+    }
+  }
+}
+
+struct TileCtx {
+  const GemmDesc* g;
+  float* C;
+  float* pre;
+  const float* bias;
+  bool first, last;
+};
+
+void store_tile(const TileCtx& t, const float* acc, int64_t i0, int64_t j0, int64_t h, int64_t w) {
+  const GemmDesc& g = *t.g;
+  for (int64_t r = 0; r < h; ++r) {
+    float* c = t.C + (i0 + r) * g.ldc + j0;
+    for (int64_t j = 0; j < w; ++j) {
+      float v = g.alpha * acc[r * kNR + j];
+      if (!t.first) v += c[j];
+      else if (g.beta != 0.0f) v += g.beta * c[j];
+      if (t.last) {
+        if (t.bias) v += t.bias[j0 + j];
+        if (t.pre) t.pre[(i0 + r) * g.ldc + j0 + j] = v;
+        if (g.epilogue == Epilogue::Gelu) v = gelu(v);
+      }
+      c[j] = v;
+    }
+  }
+}
+
+// Tail of a GEMM with K == 0: C = beta * C (+ bias), epilogue.
+void gemm_k0(const GemmDesc& g, float* C, float* pre, const float* bias) {
+  for (int64_t i = 0; i < g.M; ++i)
+    for (int64_t j = 0; j < g.N; ++j) {
+      float v = g.beta != 0.0f ? g.beta * C[i * g.ldc + j] : 0.0f;
+      if (bias) v += bias[j];
+      if (pre) pre[i * g.ldc + j] = v;
+      C[i * g.ldc + j] = g.epilogue == Epilogue::Gelu ? gelu(v) : v;
+    }
+}
+
+void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
+  const Operand A{F(g.A, "gemm") + b * g.strideA, g.lda, g.transA};
+  const Operand B{F(g.B, "gemm") + b * g.strideB, g.ldb, g.transB};
+  TileCtx t{&g, F(g.C, "gemm") + b * g.strideC, g.pre.p ? F(g.pre, "gemm") + b * g.strideC : nullptr,
+            Fopt(g.bias, "gemm"), true, true};
+  if (g.K == 0) return gemm_k0(g, t.C, t.pre, t.bias);
+
+  static thread_local Scratch bscratch, ascratch;
+  const int nthreads = threaded ? num_threads() : 1;
+  for (int64_t jc = 0; jc < g.N; jc += NC) {
+    const int64_t nc = std::min(NC, g.N - jc), np = (nc + kNR - 1) / kNR;
+    for (int64_t pc = 0; pc < g.K; pc += KC) {
+      const int64_t kc = std::min(KC, g.K - pc);
+      t.first = pc == 0;
+      t.last = pc + kc >= g.K;
+      float* bp = bscratch.get(static_cast<size_t>(np * kc * kNR));
+      if (nthreads > 1) {
+        parallel_for(np, 4, [&](int64_t lo, int64_t hi) {
+          for (int64_t p = lo; p < hi; ++p) pack_b(B, pc, kc, jc, nc, p, bp);
+        });
+      } else {
+        for (int64_t p = 0; p < np; ++p) pack_b(B, pc, kc, jc, nc, p, bp);
+      }
+      const int64_t mb = (g.M + MC - 1) / MC;
+      int64_t split = 1;  // split the panels too when there are few row blocks
+      while (mb * split < 4 * nthreads && split * 2 <= np) split *= 2;
+      const int64_t per = (np + split - 1) / split;
+      auto task = [&](int64_t task_id) {
+        const int64_t ic = (task_id / split) * MC, mc = std::min(MC, g.M - ic);
+        const int64_t p0 = (task_id % split) * per, p1 = std::min(np, p0 + per);
+        if (p0 >= p1) return;
+        float* ap = ascratch.get(static_cast<size_t>((mc + kMR - 1) / kMR * kMR * kc));
+        pack_a(A, ic, mc, pc, kc, ap);
+        alignas(32) float acc[kMR * kNR];
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t j0 = jc + p * kNR, w = std::min<int64_t>(kNR, jc + nc - j0);
+          for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
+            g_kernel(kc, ap + (i0 / kMR) * kc * kMR, bp + p * kc * kNR, acc);
+            store_tile(t, acc, ic + i0, j0, std::min<int64_t>(kMR, mc - i0), w);
+          }
+        }
+      };
+      if (nthreads > 1) run_tasks(mb * split, task);
+      else
+        for (int64_t i = 0; i < mb * split; ++i) task(i);
+    }
+  }
+}
+
+}  // namespace
+
+MicroKernel micro_kernel_generic() { return kernel_generic; }
+const char* micro_kernel_name() { return g_kernel == kernel_generic ? "generic" : "avx2-fma 6x16"; }
+
+void gemm_fast(const GemmDesc& g) {
+  for (int64_t b = 0; b < g.batch; ++b) gemm_one(g, b, true);
+}
+void gemm_serial(const GemmDesc& g) {
+  for (int64_t b = 0; b < g.batch; ++b) gemm_one(g, b, false);
+}
+
+}  // namespace biofeg::host

@@ -1,0 +1,19 @@
+// Fast f32 GEMM for the CPU backend: packed panels, cache blocking, a 6x16 FMA micro-kernel.
+#pragma once
+#include "../ops.h"
+
+namespace biofeg::host {
+
+constexpr int kMR = 6, kNR = 16;
+
+// Micro-kernel: acc[6][16] = sum_k a[k*6 + r] * b[k*16 + c] over kc steps (packed panels).
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* acc);
+MicroKernel micro_kernel_avx2();     // nullptr when the CPU lacks AVX2/FMA
+MicroKernel micro_kernel_generic();
+const char* micro_kernel_name();
+
+// Threaded GEMM over the pool, and a serial one for callers already inside a parallel loop.
+void gemm_fast(const GemmDesc& g);
+void gemm_serial(const GemmDesc& g);
+
+}  // namespace biofeg::host
