@@ -18,6 +18,12 @@ export class BufferedWriter {
     while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
     this.bytes += b.length;
   }
+  /** Overwrite bytes at an absolute position (e.g. a header once the counts are known). */
+  writeAt(position: number, b: Uint8Array): void {
+    this.flush();
+    let off = 0;
+    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off, position + off);
+  }
   flush(): void {
     if (this.parts.length === 0) return;
     const buf = Buffer.from(this.parts.join(''), 'utf8');
