@@ -1,0 +1,315 @@
+// test-backend-ops: every op on every backend against a float64 reference written here, and
+// every backward against central differences of that reference. CUDA variants skip, with the
+// reason printed, where no device exists; `npm run test:gpu` runs just them.
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { ops } from '../src/native.js';
+import { cudaReason, hasCuda, host, hostInt, Maker, VARIANTS, type Variant } from './support/backends.js';
+import { dropoutKeep } from './support/philox.js';
+import { attentionRef, gelu, gemmRef, layernormRef, numericGrad, xentRef } from './support/ref.js';
+import { randint, randn, relErr } from './support/rng.js';
+
+const O = ops();
+if (!hasCuda) console.warn(`ops suite: cuda variants skipped: ${cudaReason}`);
+
+function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
+  const e = relErr(got, want);
+  expect(e, `${what}: error ${e.toExponential(2)} > ${tol}`).toBeLessThanOrEqual(tol);
+}
+
+for (const v of VARIANTS) {
+  const name = `${v.be}/${v.dt}`;
+  describe.skipIf(v.be === 'cuda' && !hasCuda)(name, () => {
+    const m = new Maker(v);
+    afterEach(() => m.dispose());
+    const fdTol = Math.max(v.tol, 2e-3);  // FD of an f32 kernel carries f32 rounding
+
+    describe('gemm', () => {
+      const shapes = [
+        [1, 1, 1], [7, 5, 3], [13, 37, 29], [100, 70, 300], [200, 50, 260], [6, 16, 256], [97, 33, 0],
+      ];
+      for (const [M, N, K] of shapes)
+        for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const)
+          it(`${M}x${N}x${K} transA=${ta} transB=${tb}`, () => {
+            const a = m.f(ta ? [K!, M!] : [M!, K!], randn(M! * K!, 1));
+            const b = m.f(tb ? [N!, K!] : [K!, N!], randn(K! * N!, 2));
+            const c = m.f([M!, N!], randn(M! * N!, 3));
+            const c0 = host(c);
+            O.gemm(v.be, a, b, c, { transA: ta, transB: tb, alpha: 0.5, beta: 0.25 });
+            const want = gemmRef(host(a), host(b), M!, N!, K!, { transA: ta, transB: tb, alpha: 0.5, beta: 0.25, C: c0 }).out;
+            close(host(c), want, v.tol * Math.max(1, Math.sqrt(K!) / 4), 'C');
+          });
+      it('batched with bias, pre-activation and GELU epilogue', () => {
+        const [Bt, M, N, K] = [3, 19, 23, 40];
+        const a = m.f([Bt, M, K], randn(Bt * M * K, 4)), b = m.f([Bt, N, K], randn(Bt * N * K, 5));
+        const c = m.f([Bt, M, N]), pre = m.f([Bt, M, N]), bias = m.f([N], randn(N, 6));
+        O.gemm(v.be, a, b, c, { transB: true, bias, gelu: true, pre });
+        const ha = host(a), hb = host(b);
+        for (let i = 0; i < Bt; i++) {
+          const r = gemmRef(ha.subarray(i * M * K), hb.subarray(i * N * K), M, N, K, { transB: true, bias: host(bias), gelu: true });
+          close(host(c).subarray(i * M * N, (i + 1) * M * N), r.out, v.tol * 2, `C[${i}]`);
+          close(host(pre).subarray(i * M * N, (i + 1) * M * N), r.pre, v.tol * 2, `pre[${i}]`);
+        }
+      });
+      it('backward of C = A B^T via gemm matches finite differences', () => {
+        const [M, N, K] = [5, 4, 6];
+        const A = randn(M * K, 7), Bm = randn(N * K, 8), G = randn(M * N, 9);
+        const dA = m.f([M, K]);
+        O.gemm(v.be, m.f([M, N], G), m.f([N, K], Bm), dA, {});  // dA = dC B
+        const fd = numericGrad(A, (x) => gemmRef(x, Bm, M, N, K, { transB: true }).out, G);
+        close(host(dA), fd, fdTol, 'dA');
+      });
+    });
+
+    it('biasGrad accumulates column sums', () => {
+      const dy = randn(37 * 21, 10), db0 = randn(21, 11);
+      const db = m.f([21], db0);
+      O.biasGrad(v.be, m.f([37, 21], dy), db);
+      const want = Array.from(db0, (x, c) => { let s = x; for (let n = 0; n < 37; n++) s += dy[n * 21 + c]!; return s; });
+      close(host(db), want, v.tol * 4, 'db');
+    });
+
+    it('fill, add, axpy, scale', () => {
+      const n = 70001, a = randn(n, 12), b = randn(n, 13);
+      const ta = m.f([n], a), tb = m.f([n], b), y = m.f([n]);
+      O.fill(v.be, y, 2.5);
+      expect(host(y).every((x) => x === 2.5)).toBe(true);
+      O.add(v.be, ta, tb, y);
+      close(host(y), Array.from(a, (x, i) => x + b[i]!), v.tol, 'add');
+      O.axpy(v.be, -2, ta, y);
+      close(host(y), Array.from(a, (x, i) => -x + b[i]!), v.tol * 2, 'axpy');
+      O.scale(v.be, ta, y, 3);
+      close(host(y), Array.from(a, (x) => 3 * x), v.tol, 'scale');
+    });
+
+    const unary: Array<[string, (x: number) => number, 'x' | 'y']> = [
+      ['gelu', gelu, 'x'],
+      ['relu', (x) => Math.max(0, x), 'x'],
+      ['leakyRelu', (x) => (x > 0 ? x : 0.2 * x), 'x'],
+      ['tanh', Math.tanh, 'y'],
+    ];
+    for (const [op, f, from] of unary)
+      it(`${op} forward and backward`, () => {
+        const n = 4099, xv = randn(n, 14, 2);
+        for (let i = 0; i < n; i++) if (Math.abs(xv[i]!) < 1e-2) xv[i] = 0.5;  // keep FD away from kinks
+        const x = m.f([n], xv), y = m.f([n]), g = randn(n, 15), dy = m.f([n], g), dx = m.f([n]);
+        const run = (a: typeof x, b: typeof y) =>
+          op === 'leakyRelu' ? O.leakyRelu(v.be, a, b, 0.2) : (O[op as 'gelu' | 'relu' | 'tanh'])(v.be, a, b);
+        run(x, y);
+        const xs = host(x);
+        close(host(y), Array.from(xs, f), v.tol, 'y');
+        const src = from === 'x' ? x : y;
+        if (op === 'leakyRelu') O.leakyReluBackward(v.be, src, dy, dx, 0.2);
+        else O[`${op}Backward` as 'geluBackward'](v.be, src, dy, dx);
+        const fd = numericGrad(xs, (z) => Array.from(z, f), host(dy));
+        close(host(dx), fd, fdTol, 'dx');
+      });
+
+    it('dropout: Philox mask, scale, and the same mask in backward', () => {
+      const n = 50000, p = 0.3, seed = 1234n, offset = 77n;
+      const xv = randn(n, 16);
+      const x = m.f([n], xv), y = m.f([n]), dx = m.f([n]);
+      O.dropout(v.be, x, y, p, seed, offset);
+      const xs = host(x), ys = host(y);
+      let kept = 0;
+      const want = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const k = dropoutKeep(seed, offset + BigInt(i), p);
+        kept += k ? 1 : 0;
+        want[i] = k ? xs[i]! / (1 - p) : 0;
+      }
+      expect(Math.abs(kept / n - (1 - p))).toBeLessThan(0.01);
+      close(ys, want, v.tol, 'y');
+      O.dropoutBackward(v.be, x, dx, p, seed, offset);
+      close(host(dx), want, v.tol, 'dx');
+    });
+
+    it('layernorm forward, backward (dx overwritten, dw/db accumulated)', () => {
+      const N = 33, C = 40, eps = 1e-5;
+      const x = m.f([N, C], randn(N * C, 17, 3)), w = m.f([C], randn(C, 18)), b = m.f([C], randn(C, 19));
+      const y = m.f([N, C]), mean = m.f32([N]), rstd = m.f32([N]);
+      O.layernorm(v.be, x, w, b, y, mean, rstd, eps);
+      const [xs, ws, bs] = [host(x), host(w), host(b)];
+      const r = layernormRef(xs, ws, bs, N, C, eps);
+      close(host(y), r.y, v.tol * 2, 'y');
+      close(host(mean), r.mean, v.tol, 'mean');
+      close(host(rstd), r.rstd, v.tol * 2, 'rstd');
+      const g = randn(N * C, 20), dx = m.f([N, C]), dw0 = randn(C, 21), dw = m.f([C], dw0), db = m.f([C]);
+      O.layernormBackward(v.be, m.f([N, C], g), x, w, mean, rstd, dx, dw, db);
+      const gs = host(m.f([N, C], g));
+      close(host(dx), numericGrad(xs, (z) => layernormRef(z, ws, bs, N, C, eps).y, gs), fdTol, 'dx');
+      const fdw = numericGrad(ws, (z) => layernormRef(xs, z, bs, N, C, eps).y, gs);
+      close(host(dw), Array.from(fdw, (d, i) => d + dw0[i]!), fdTol, 'dw');
+      close(host(db), numericGrad(bs, (z) => layernormRef(xs, ws, z, N, C, eps).y, gs), fdTol, 'db');
+    });
+
+    it('embedding lookup and scatter-add gradient', () => {
+      const V = 11, C = 9, N = 40;
+      const ids = randint(N, V, 22), tab = randn(V * C, 23);
+      const tid = m.i32([N], ids), ttab = m.f([V, C], tab), y = m.f([N, C]);
+      O.embedding(v.be, tid, ttab, y);
+      const ts = host(ttab);
+      close(host(y), Array.from({ length: N * C }, (_, i) => ts[ids[Math.floor(i / C)]! * C + (i % C)]!), 0, 'y');
+      const g = randn(N * C, 24), dt = m.f([V, C]);
+      O.embeddingBackward(v.be, tid, m.f([N, C], g), dt);
+      const gs = host(m.f([N, C], g));
+      const want = new Float64Array(V * C);
+      for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) want[ids[n]! * C + c] += gs[n * C + c]!;
+      close(host(dt), want, v.tol * 4, 'dtable');
+    });
+
+    it('concat and its backward (split)', () => {
+      const N = 7, Ca = 5, Cb = 3;
+      const a = randn(N * Ca, 25), b = randn(N * Cb, 26);
+      const y = m.f([N, Ca + Cb]);
+      O.concat(v.be, m.f([N, Ca], a), m.f([N, Cb], b), y);
+      const ys = host(y), ah = host(m.f([N, Ca], a)), bh = host(m.f([N, Cb], b));
+      for (let n = 0; n < N; n++) {
+        expect(Array.from(ys.subarray(n * 8, n * 8 + 5))).toEqual(Array.from(ah.subarray(n * 5, n * 5 + 5)));
+        expect(Array.from(ys.subarray(n * 8 + 5, n * 8 + 8))).toEqual(Array.from(bh.subarray(n * 3, n * 3 + 3)));
+      }
+      const da = m.f([N, Ca]), db = m.f([N, Cb]);
+      O.concatBackward(v.be, y, da, db);
+      expect(Array.from(host(da))).toEqual(Array.from(ah));
+      expect(Array.from(host(db))).toEqual(Array.from(bh));
+    });
+
+    it('softmax cross-entropy (ignored rows) and its gradient', () => {
+      const N = 9, C = 13;
+      const x = randn(N * C, 27, 3), t = randint(N, C, 28);
+      t[4] = -1;
+      const tx = m.f([N, C], x), tt = m.i32([N], t), loss = m.f32([N]);
+      O.crossEntropy(v.be, tx, tt, loss);
+      const xs = host(tx);
+      close(host(loss), xentRef(xs, t, N, C), v.tol * 2, 'loss');
+      const dl = randn(N, 29), dx = m.f([N, C]);
+      O.crossEntropyBackward(v.be, tx, tt, m.f32([N], dl), dx);
+      close(host(dx), numericGrad(xs, (z) => xentRef(z, t, N, C), dl), fdTol, 'dlogits');
+    });
+
+    it('mse and its gradient', () => {
+      const n = 300, a = randn(n, 30), b = randn(n, 31);
+      const ta = m.f([n], a), tb = m.f([n], b), out = m.f32([1]), da = m.f([n]);
+      O.mse(v.be, ta, tb, out);
+      const [as, bs] = [host(ta), host(tb)];
+      const f = (z: ArrayLike<number>) => [Array.from(z, (x, i) => (x - bs[i]!) ** 2).reduce((s, q) => s + q, 0) / n];
+      close(host(out), f(as), v.tol, 'loss');
+      O.mseBackward(v.be, ta, tb, 0.7, da);
+      close(host(da), numericGrad(as, f, [0.7]), fdTol, 'da');
+    });
+
+    for (const p of [0, 0.25])
+      it(`attention forward and backward (key mask, dropout ${p})`, () => {
+        const [B, T, H, D] = [3, 7, 2, 8];
+        const shape = { B, T, H, D, scale: 1 / Math.sqrt(D), p, seed: 99n, offset: 5n };
+        const qkv = m.f([B, T, 3, H, D], randn(B * T * 3 * H * D, 32));
+        const maskv = new Int32Array(B * T).fill(1);
+        for (let j = 4; j < T; j++) maskv[T + j] = 0;    // batch 1: last keys are padding
+        for (let j = 0; j < T; j++) maskv[2 * T + j] = 0; // batch 2: no real key at all
+        const mask = m.i32([B, T], maskv), out = m.f([B, T, H, D]), lse = m.f32([B, H, T]);
+        const o = { dropout: p, seed: shape.seed, offset: shape.offset };
+        O.attention(v.be, qkv, mask, out, lse, o);
+        const qs = host(qkv);
+        const r = attentionRef(qs, maskv, shape);
+        close(host(out), r.out, v.tol * 4, 'out');
+        const l = host(lse);
+        for (let i = 0; i < l.length; i++) if (!Number.isFinite(r.lse[i]!)) expect(l[i]).toBe(-Infinity);
+        close(Array.from(l, (x) => (Number.isFinite(x) ? x : 0)), Array.from(r.lse, (x) => (Number.isFinite(x) ? x : 0)), v.tol * 4, 'lse');
+        const g = randn(B * T * H * D, 33), dqkv = m.f([B, T, 3, H, D]);
+        const dout = m.f([B, T, H, D], g);
+        O.attentionBackward(v.be, qkv, mask, out, dout, lse, dqkv, o);
+        const fd = numericGrad(qs, (z) => attentionRef(z, maskv, shape).out, host(dout));
+        close(host(dqkv), fd, fdTol * 2, 'dqkv');
+      });
+
+    it('attention without a mask', () => {
+      const [B, T, H, D] = [2, 5, 3, 4];
+      const qkv = m.f([B, T, 3, H, D], randn(B * T * 3 * H * D, 34)), out = m.f([B, T, H, D]), lse = m.f32([B, H, T]);
+      O.attention(v.be, qkv, null, out, lse, { scale: 0.3 });
+      close(host(out), attentionRef(host(qkv), null, { B, T, H, D, scale: 0.3, p: 0, seed: 0n, offset: 0n }).out, v.tol * 4, 'out');
+    });
+
+    for (const biasCorrection of [true, false])
+      it(`adamw (bias correction ${biasCorrection}, weight-decay mask, 3 steps)`, () => {
+        if (v.dt !== 'f32') return;  // optimiser state is f32 on every backend
+        const n = 1000, lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-6, wd = 0.01;
+        const p0 = randn(n, 35), maskv = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1));
+        const p = m.f32([n], p0), g = m.f32([n]), mm = m.f32([n]), vv = m.f32([n]), mask = m.f32([n], maskv);
+        const P = Float64Array.from(p0), M = new Float64Array(n), Vv = new Float64Array(n);
+        for (let step = 1; step <= 3; step++) {
+          const gv = randn(n, 36 + step);
+          g.upload(gv);
+          O.adamw(v.be, p, g, mm, vv, mask, { lr, beta1: b1, beta2: b2, eps, weightDecay: wd, step, biasCorrection });
+          const ss = biasCorrection ? (lr * Math.sqrt(1 - b2 ** step)) / (1 - b1 ** step) : lr;
+          for (let i = 0; i < n; i++) {
+            M[i] = b1 * M[i]! + (1 - b1) * gv[i]!;
+            Vv[i] = b2 * Vv[i]! + (1 - b2) * gv[i]! ** 2;
+            P[i] = P[i]! - (ss * M[i]!) / (Math.sqrt(Vv[i]!) + eps);
+            if (maskv[i]) P[i] = P[i]! - lr * wd * P[i]!;
+          }
+        }
+        close(host(p), P, 1e-4, 'param');
+        close(host(mm), M, 1e-4, 'm');
+        close(host(vv), Vv, 1e-4, 'v');
+      });
+
+    it('sumsq accumulates the squared norm', () => {
+      const n = 100003, x = randn(n, 40);
+      const out = m.f32([1], new Float32Array([1.5])), tx = m.f([n], x);
+      O.sumsq(v.be, tx, out);
+      const want = host(tx).reduce((s, q) => s + q * q, 1.5);
+      close(host(out), [want], v.tol * 10, 'sumsq');
+    });
+
+    for (const [Q, P, D, k, block] of [[5, 40, 8, 1, 0], [17, 300, 16, 10, 64], [3, 2000, 32, 64, 100], [4, 50, 4, 50, 0]] as const)
+      it(`topk Q=${Q} P=${P} D=${D} k=${k} block=${block}`, async () => {
+        const q = m.f([Q, D], randn(Q * D, 41)), pool = m.f([P, D], randn(P * D, 42));
+        const s = m.f32([Q, k]), ix = m.i32([Q, k]);
+        O.topk(v.be, q, pool, k, s, ix, { block });
+        const qs = host(q), ps = host(pool), ss = host(s), is = hostInt(ix);
+        for (let i = 0; i < Q; i++) {
+          const all = Array.from({ length: P }, (_, j) => {
+            let d = 0;
+            for (let e = 0; e < D; e++) d += qs[i * D + e]! * ps[j * D + e]!;
+            return d;
+          });
+          const want = all.map((x, j) => [x, j] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k);
+          // Scores must match; indices may differ only between near-equal scores.
+          close(ss.subarray(i * k, (i + 1) * k), want.map((w) => w[0]), v.tol * 4, `scores[${i}]`);
+          for (let r = 0; r < k; r++) {
+            const j = is[i * k + r]!;
+            expect(Math.abs(all[j]! - want[r]![0])).toBeLessThanOrEqual(v.tol * 4 * Math.max(1, Math.abs(want[r]![0])));
+          }
+          expect(new Set(is.subarray(i * k, (i + 1) * k)).size).toBe(k);
+        }
+        const s2 = m.f32([Q, k]), ix2 = m.i32([Q, k]);
+        await O.topkAsync(v.be, q, pool, k, s2, ix2, { block });
+        expect(Array.from(hostInt(ix2))).toEqual(Array.from(is));
+      });
+
+    it('topk breaks ties by the lower index', () => {
+      const D = 4, P = 30;
+      const pool = new Float32Array(P * D);
+      for (let j = 0; j < P; j++) pool[j * D] = j % 3 === 0 ? 1 : 0.5;  // rows 0,3,6,.. tie at the top
+      const s = m.f32([1, 5]), ix = m.i32([1, 5]);
+      O.topk(v.be, m.f([1, D], new Float32Array([1, 0, 0, 0])), m.f([P, D], pool), 5, s, ix, { block: 7 });
+      expect(Array.from(hostInt(ix))).toEqual([0, 3, 6, 9, 12]);
+    });
+  });
+}
+
+describe('cross-backend: cpu equals ref on a BERT-sized GEMM', () => {
+  it('768x3072x256', () => {
+    const m = new Maker({ be: 'cpu', dt: 'f32', tol: 0 });
+    const [M, N, K] = [256, 3072, 768];
+    const a = m.f([M, K], randn(M * K, 50)), b = m.f([K, N], randn(K * N, 51));
+    const c1 = m.f([M, N]), c2 = m.f([M, N]);
+    O.gemm('cpu', a, b, c1);
+    O.gemm('ref', a, b, c2);
+    close(host(c1), host(c2), 1e-5, 'C');
+    m.dispose();
+  });
+});
+
+// Unused-import guard for variants without CUDA.
+export type { Variant };
