@@ -1,0 +1,135 @@
+import { Tokenizer } from '@huggingface/tokenizers';
+import type { WordPieceTokenizer } from './types.js';
+import type { BertNormalizerJson, TokenizerJson } from './bert-json.js';
+import { BLINK_MARKERS, addedToken } from './bert-json.js';
+import { BertTextFixer } from './bert-fixes.js';
+import { tokenizerHash } from './hash.js';
+
+/** Resolved BERT normalisation (HF semantics: strip_accents null means "same as lowercase"). */
+export interface BertSettings {
+  lowercase: boolean;
+  stripAccents: boolean;
+  tokenizeChineseChars: boolean;
+  cleanText: boolean;
+}
+
+function isBertNormalizer(n: TokenizerJson['normalizer']): n is BertNormalizerJson {
+  return n !== null && n.type === 'BertNormalizer';
+}
+
+function wordPieceVocab(json: TokenizerJson, where: string): Record<string, number> {
+  const m = json.model as { type?: string; vocab?: unknown };
+  if (m.type !== undefined && m.type !== 'WordPiece') throw new Error(`${where}: model.type is ${String(m.type)}, expected WordPiece`);
+  if (m.vocab === null || typeof m.vocab !== 'object' || Array.isArray(m.vocab)) {
+    throw new Error(`${where}: expected model.vocab to be an object of token -> id`);
+  }
+  return m.vocab as Record<string, number>;
+}
+
+/**
+ * A BERT WordPiece tokenizer backed by @huggingface/tokenizers. The tokenizer.json object is
+ * taken as given except that BLINK's markers ([unused0..2], when in the vocabulary) are added as
+ * special tokens, as BLINK does with `add_special_tokens`, so they are never split.
+ */
+export class HfWordPieceTokenizer implements WordPieceTokenizer {
+  readonly vocabSize: number;
+  readonly hash: string;
+  readonly special: WordPieceTokenizer['special'];
+  /** Normalisation in effect, when the normalizer is a BertNormalizer. */
+  readonly settings: BertSettings | null;
+  private readonly tok: Tokenizer;
+  private readonly ids: Map<string, number>;
+  private readonly fixer: BertTextFixer | null;
+
+  constructor(json: TokenizerJson, where = '<tokenizer.json>') {
+    const vocab = wordPieceVocab(json, where);
+    const added = [...(json.added_tokens ?? [])];
+    for (const m of BLINK_MARKERS) {
+      const id = vocab[m];
+      if (id !== undefined && !added.some((a) => a.content === m)) added.push(addedToken(m, id));
+    }
+    const patched: TokenizerJson = { ...json, added_tokens: added };
+    this.tok = new Tokenizer(patched, {});
+    this.ids = this.tok.get_vocab(true);
+    this.vocabSize = this.ids.size;
+
+    const idOf = (t: string): number => {
+      const id = this.ids.get(t);
+      if (id === undefined) throw new Error(`${where}: vocabulary has no ${t} token`);
+      return id;
+    };
+    this.special = {
+      pad: idOf('[PAD]'),
+      unk: idOf('[UNK]'),
+      cls: idOf('[CLS]'),
+      sep: idOf('[SEP]'),
+      unused0: idOf('[unused0]'),
+      unused1: idOf('[unused1]'),
+      unused2: idOf('[unused2]'),
+    };
+
+    const specials = added.filter((a) => a.special).map((a) => a.content);
+    const n = json.normalizer;
+    if (isBertNormalizer(n)) {
+      this.settings = {
+        lowercase: n.lowercase,
+        stripAccents: n.strip_accents ?? n.lowercase,
+        tokenizeChineseChars: n.handle_chinese_chars,
+        cleanText: n.clean_text,
+      };
+      this.fixer = new BertTextFixer({ ...this.settings, specials });
+    } else {
+      this.settings = null;
+      this.fixer = null;
+    }
+
+    const model = json.model as { unk_token?: string; continuing_subword_prefix?: string; max_input_chars_per_word?: number };
+    const entries = [...this.ids.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+    this.hash = tokenizerHash({
+      vocab: entries,
+      normalizer: this.settings ?? n,
+      preTokenizer: json.pre_tokenizer,
+      model: {
+        unk: model.unk_token ?? '[UNK]',
+        prefix: model.continuing_subword_prefix ?? '##',
+        maxInputCharsPerWord: model.max_input_chars_per_word ?? 100,
+      },
+      specials,
+    });
+  }
+
+  private prepare(text: string): string {
+    return this.fixer === null ? text : this.fixer.fix(text);
+  }
+
+  tokenize(text: string): string[] {
+    return this.tok.tokenize(this.prepare(text), { add_special_tokens: false });
+  }
+
+  convertTokensToIds(tokens: readonly string[]): number[] {
+    const unk = this.special.unk;
+    return tokens.map((t) => this.ids.get(t) ?? unk);
+  }
+
+  encode(text: string): number[] {
+    const ids = this.convertTokensToIds(this.tokenize(text));
+    return [this.special.cls, ...ids, this.special.sep];
+  }
+
+  /** token -> id of the whole vocabulary, added tokens included (null prototype). */
+  vocabObject(): Record<string, number> {
+    const obj = Object.create(null) as Record<string, number>;
+    for (const [t, i] of this.ids) obj[t] = i;
+    return obj;
+  }
+
+  /** Id of one token, undefined when it is not in the vocabulary. */
+  tokenToId(token: string): number | undefined {
+    return this.ids.get(token);
+  }
+
+  /** Token of one id, undefined when out of range. */
+  idToToken(id: number): string | undefined {
+    return this.tok.id_to_token(id);
+  }
+}
