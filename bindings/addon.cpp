@@ -5,6 +5,7 @@
 #include "../native/core/tensor.h"
 #include "../native/core/threadpool.h"
 #include "../native/cpu/gemm.h"
+#include "bench_blas.h"
 #include "ops_bind.h"
 #include "tensor_wrap.h"
 
@@ -68,6 +69,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("bytesInUse", Napi::Function::New(env, bytes, "bytesInUse"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
   register_ops(env, exports);
+  register_bench_blas(env, exports);
   return exports;
 }
 
