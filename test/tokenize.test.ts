@@ -196,6 +196,16 @@ describe('fromVocab on a tiny vocabulary', () => {
     expect(fromVocab(path).tokenize('CAFÉ')).toEqual(['cafe']);
     expect(fromVocab(path, { lowercase: true, stripAccents: false }).tokenize('CAFÉ')).toEqual(['café']);
     expect(fromVocab(path, { lowercase: false }).tokenize('Cat cat')).toEqual(['[UNK]', 'cat']);
+    // HF's BasicTokenizer NFC-normalises first: a decomposed é matches the precomposed vocab entry.
+    expect(fromVocab(path, { lowercase: false }).tokenize('cafe\u0301')).toEqual(['café']);
+    expect(fromVocab(path, { lowercase: true, stripAccents: false }).tokenize('CAFE\u0301')).toEqual(['café']);
+  });
+
+  it('the per-word WordPiece memo gives the same pieces on repeated and new words', () => {
+    const tok = fromVocab(path);
+    const first = tok.tokenize('cats unbelievable cats dog');
+    expect(tok.tokenize('cats unbelievable cats dog')).toEqual(first);
+    expect(tok.tokenize('cats')).toEqual(['cat', '##s']);
   });
 
   it('words longer than 100 characters become [UNK]', () => {

@@ -13,6 +13,34 @@ export interface BertSettings {
   cleanText: boolean;
 }
 
+/** Words cached by the WordPiece memo before it is emptied (bounds memory on huge corpora). */
+const WORD_CACHE_LIMIT = 200_000;
+
+/**
+ * WordPiece is a pure function of one pre-token, and the library's implementation (substring
+ * slice + join per attempt) is the slowest stage; biomedical text repeats words heavily, so the
+ * model's `encode(words)` is wrapped with a per-word memo. Same pieces, ~2x fewer ms.
+ */
+function memoizeWordPiece(tok: Tokenizer): void {
+  const model = tok.model as unknown as { encode(words: string[]): string[] } | null;
+  if (model === null) return;
+  const encodeWords = model.encode.bind(model);
+  const cache = new Map<string, string[]>();
+  model.encode = (words: string[]): string[] => {
+    const out: string[] = [];
+    for (const w of words) {
+      let pieces = cache.get(w);
+      if (pieces === undefined) {
+        pieces = encodeWords([w]);
+        if (cache.size >= WORD_CACHE_LIMIT) cache.clear();
+        cache.set(w, pieces);
+      }
+      for (const p of pieces) out.push(p);
+    }
+    return out;
+  };
+}
+
 function isBertNormalizer(n: TokenizerJson['normalizer']): n is BertNormalizerJson {
   return n !== null && n.type === 'BertNormalizer';
 }
@@ -50,6 +78,7 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
     }
     const patched: TokenizerJson = { ...json, added_tokens: added };
     this.tok = new Tokenizer(patched, {});
+    memoizeWordPiece(this.tok);
     this.ids = this.tok.get_vocab(true);
     this.vocabSize = this.ids.size;
 
