@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { register as registerTokenize } from './tokenize.js';
+import { register as registerPrepare } from './prepare.js';
+import { register as registerImportPubtator } from './import-pubtator.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
-export const registrations: Array<(program: Command) => void> = [registerTokenize];
+export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator];
