@@ -59,6 +59,35 @@ describe('hand-picked hard cases vs HF BertTokenizer (fixture vocabulary subset,
   });
 });
 
+describe('loading a tokenizer.json written by HF tokenizers (fixture vocabulary subset)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'biofeg-hfjson-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const json = readFileSync(join(FIX, 'hf-subset', 'tokenizer.json'), 'utf8');
+  const configs: Array<[SettingKey, object | null]> = [
+    ['uncased', null],
+    ['cased', { do_lower_case: false }],
+    ['lower_keep_accents', { do_lower_case: true, strip_accents: false }],
+  ];
+  for (const [key, cfg] of configs) {
+    it(`${key}${cfg === null ? '' : ' (tokenizer_config.json overrides the normalizer)'}: HF ids, same hash as from a vocabulary`, () => {
+      const d = join(dir, key);
+      mkdirs(d);
+      writeFileSync(join(d, 'tokenizer.json'), json);
+      if (cfg !== null) writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify(cfg));
+      const tok = loadTokenizer(d);
+      expect(mismatches(tok, key)).toEqual([]);
+      expect(tok.hash).toBe(subsetTokenizer(key).hash);
+      expect(tok.tokenize('[unused0] x [unused1]')).toEqual(['[unused0]', 'x', '[unused1]']);
+    });
+  }
+  it('rejects a tokenizer.json whose model is not WordPiece', () => {
+    const d = join(dir, 'bpe');
+    mkdirs(d);
+    writeFileSync(join(d, 'tokenizer.json'), JSON.stringify({ ...JSON.parse(json), model: { type: 'BPE', vocab: {}, merges: [] } }));
+    expect(() => loadTokenizer(d)).toThrow(/expected WordPiece/);
+  });
+});
+
 describe.skipIf(!haveShared)('HF parity on the real vocabulary (../shared)', () => {
   const uncased = haveShared ? fromVocab(VOCAB) : null;
 

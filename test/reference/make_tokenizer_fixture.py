@@ -159,6 +159,24 @@ def hard_cases():
     return out
 
 
+def write_hf_tokenizer_json(subset):
+    """hf-subset/tokenizer.json: HF `tokenizers` (Rust) writes the bert-base-uncased pipeline (as
+    transformers' BertConverter builds it) over the vocabulary subset, so the loader is tested on
+    a file HF itself wrote, without ../shared."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    tok = Tokenizer(models.WordPiece(vocab=subset, unk_token='[UNK]', max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single='[CLS]:0 $A:0 [SEP]:0', pair='[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1',
+        special_tokens=[('[CLS]', subset['[CLS]']), ('[SEP]', subset['[SEP]'])])
+    tok.decoder = decoders.WordPiece(prefix='##')
+    tok.add_special_tokens(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'])
+    d = os.path.join(OUT, 'hf-subset')
+    os.makedirs(d, exist_ok=True)
+    tok.save(os.path.join(d, 'tokenizer.json'), pretty=False)
+
+
 def main():
     if not os.path.exists(VOCAB):
         sys.exit(f'missing {VOCAB}')
@@ -225,6 +243,7 @@ def main():
                         for piece in (w[i:j], '##' + w[i:j]):
                             if piece in uncased.vocab:
                                 subset[piece] = uncased.vocab[piece]
+    write_hf_tokenizer_json(subset)
     fast_cases = 0
     if fast is not None:
         fast_cases = sum(1 for s, ids in zip(cases, table['uncased']) if fast(s)['input_ids'] != ids)
