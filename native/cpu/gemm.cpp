@@ -29,6 +29,7 @@ MicroKernel pick_kernel() {
   return k ? k : kernel_generic;
 }
 const MicroKernel g_kernel = pick_kernel();
+const TileStore g_store = tile_store_avx2();
 
 // 64-byte aligned scratch that grows and is reused.
 struct Scratch {
@@ -98,6 +99,11 @@ struct TileCtx {
 
 void store_tile(const TileCtx& t, const float* acc, int64_t i0, int64_t j0, int64_t h, int64_t w) {
   const GemmDesc& g = *t.g;
+  const bool plain_end = !t.bias && !t.pre && g.epilogue == Epilogue::None;
+  if (g_store && h == kMR && w == kNR && (!t.last || plain_end)) {
+    g_store(acc, t.C + i0 * g.ldc + j0, g.ldc, g.alpha, g.beta, t.first);
+    return;
+  }
   for (int64_t r = 0; r < h; ++r) {
     float* c = t.C + (i0 + r) * g.ldc + j0;
     for (int64_t j = 0; j < w; ++j) {

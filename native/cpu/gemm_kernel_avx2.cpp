@@ -48,7 +48,25 @@ void kernel_avx2(int64_t kc, const float* a, const float* b, float* acc) {
   _mm256_storeu_ps(acc + 88, c51);
 }
 
+void store_avx2(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first) {
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(first ? beta : 1.0f);
+  const bool read = !first || beta != 0.0f;
+  for (int r = 0; r < kMR; ++r) {
+    float* row = c + r * ldc;
+    __m256 x0 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * kNR));
+    __m256 x1 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * kNR + 8));
+    if (read) {
+      x0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), x0);
+      x1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), x1);
+    }
+    _mm256_storeu_ps(row, x0);
+    _mm256_storeu_ps(row + 8, x1);
+  }
+}
+
 }  // namespace
+
+TileStore tile_store_avx2() { return micro_kernel_avx2() ? store_avx2 : nullptr; }
 
 MicroKernel micro_kernel_avx2() {
   __builtin_cpu_init();

@@ -1,0 +1,105 @@
+// npm run bench:kernels [-- --threads N --quick --device cpu|cuda]
+// GEMM GFLOP/s at BERT shapes beside OpenBLAS sgemm (same process, same threads), attention,
+// LayerNorm GB/s and top-k against the GEMM it contains. Prints a table, writes JSON.
+import { native, ops, setThreads, tensor, type BackendName, type DeviceName, type DType, type NativeTensor } from '../src/native.js';
+import { flagValue, hasFlag, machine, table, timeMs, writeResult } from './common.js';
+
+const quick = hasFlag('quick');
+const threads = setThreads(Number(flagValue('threads', '0')));
+const device = flagValue('device', 'cpu') as DeviceName;
+const be: BackendName = device === 'cuda' ? 'cuda' : 'cpu';
+const O = ops();
+const addon = native() as unknown as {
+  openblasAvailable(): string | null;
+  openblasSgemm(A: NativeTensor, B: NativeTensor, C: NativeTensor, o: { transA?: boolean; transB?: boolean; threads?: number }): void;
+  synchronize(): void;
+};
+const blas = device === 'cpu' ? addon.openblasAvailable() : null;
+const sync = () => { if (device === 'cuda') addon.synchronize(); };
+
+function rand(shape: number[], dt: DType = 'f32'): NativeTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = Math.sin(i * 12.9898) * 0.5;
+  return tensor(device, dt, shape, d);
+}
+
+const rows: Array<Record<string, string | number>> = [];
+const results: Record<string, unknown>[] = [];
+
+// GEMM: C[M,N] = A[M,K] W[N,K]^T, the Linear layer of BERT (weights stored [out, in]).
+const gemmShapes: Array<[string, number, number, number]> = quick
+  ? [['bert qkv-ish', 1024, 768, 768], ['h128 ffn-in', 2048, 512, 128]]
+  : [
+      ['bert 768x768', 4096, 768, 768], ['bert ffn-in 768x3072', 4096, 3072, 768], ['bert ffn-out 3072x768', 4096, 768, 3072],
+      ['h128 128x128', 2048, 128, 128], ['h128 ffn-in 128x512', 2048, 512, 128], ['h128 ffn-out 512x128', 2048, 128, 512],
+    ];
+const dts: DType[] = device === 'cuda' ? ['f32', 'bf16'] : ['f32'];
+for (const dt of dts)
+  for (const [label, M, N, K] of gemmShapes) {
+    const A = rand([M, K], dt), W = rand([N, K], dt), C = rand([M, N], dt);
+    const flop = 2 * M * N * K;
+    const ours = await timeMs('gemm', () => { O.gemm(be, A, W, C, { transB: true }); sync(); });
+    const row: Record<string, string | number> = { op: `gemm ${label}`, dtype: dt, shape: `${M}x${N}x${K}`, 'ours GFLOP/s': flop / ours / 1e6 };
+    if (blas) {
+      const ob = await timeMs('openblas', () => addon.openblasSgemm(A, W, C, { transB: true, threads }));
+      row['OpenBLAS GFLOP/s'] = flop / ob / 1e6;
+      row['ours/OpenBLAS'] = ob / ours;
+    }
+    rows.push(row);
+    results.push({ ...row, msOurs: ours });
+    for (const t of [A, W, C]) t.dispose();
+  }
+
+if (device === 'cuda') {
+  const n = 4096, A = rand([n, n], 'bf16'), B = rand([n, n], 'bf16'), C = rand([n, n], 'bf16');
+  const ms = await timeMs('gemm4096', () => { O.gemm(be, A, B, C, { transB: true }); sync(); }, { iterations: 20 });
+  const tflops = (2 * n ** 3) / ms / 1e9;
+  rows.push({ op: 'gemm 4096^3', dtype: 'bf16', shape: '4096x4096x4096', 'ours GFLOP/s': tflops * 1000 });
+  results.push({ op: 'gemm 4096^3 bf16', tflops, gemmEngine: machine().engine });
+}
+
+// Attention, BERT-base: B=8, T=128, H=12, D=64, forward and backward.
+{
+  const [B, T, H, D] = quick ? [2, 128, 12, 64] : [8, 128, 12, 64];
+  const dt: DType = device === 'cuda' ? 'bf16' : 'f32';
+  const qkv = rand([B, T, 3, H, D], dt), out = rand([B, T, H, D], dt), lse = tensor(device, 'f32', [B, H, T]);
+  const mask = tensor(device, 'i32', [B, T], Int32Array.from({ length: B * T }, (_, i) => ((i % T) < (T * 3) / 4 ? 1 : 0)));
+  const dq = rand([B, T, 3, H, D], dt);
+  const f = await timeMs('attn fwd', () => { O.attention(be, qkv, mask, out, lse); sync(); });
+  const b = await timeMs('attn bwd', () => { O.attentionBackward(be, qkv, mask, out, out, lse, dq); sync(); });
+  const flop = 4 * B * H * T * T * D;
+  rows.push({ op: 'attention fwd', dtype: dt, shape: `B${B} T${T} H${H} D${D}`, 'ours GFLOP/s': flop / f / 1e6, ms: f });
+  rows.push({ op: 'attention bwd', dtype: dt, shape: `B${B} T${T} H${H} D${D}`, 'ours GFLOP/s': (2.5 * flop) / b / 1e6, ms: b });
+  results.push({ op: 'attention', B, T, H, D, fwdMs: f, bwdMs: b });
+}
+
+// LayerNorm: N x 768, GB/s over x read + y written.
+{
+  const [N, C] = [quick ? 4096 : 16384, 768];
+  const x = rand([N, C]), w = rand([C]), bb = rand([C]), y = rand([N, C]);
+  const mean = tensor(device, 'f32', [N]), rstd = tensor(device, 'f32', [N]);
+  const ms = await timeMs('layernorm', () => { O.layernorm(be, x, w, bb, y, mean, rstd, 1e-12); sync(); }, { iterations: 10 });
+  const gbs = (2 * N * C * 4) / ms / 1e6;
+  rows.push({ op: 'layernorm fwd', dtype: 'f32', shape: `${N}x${C}`, 'GB/s': gbs, ms });
+  results.push({ op: 'layernorm', N, C, ms, gbs });
+}
+
+// Top-k: Q queries x P entities x 768, k = 64, against the bare GEMM of the same scores.
+{
+  const [Q, P, D, k] = quick ? [256, 20000, 768, 64] : [1024, 100000, 768, 64];
+  const q = rand([Q, D]), pool = rand([P, D]);
+  const s = tensor(device, 'f32', [Q, k]), ix = tensor(device, 'i32', [Q, k]);
+  const topk = await timeMs('topk', () => { O.topk(be, q, pool, k, s, ix); sync(); }, { iterations: 2, time: 0 });
+  const full = tensor(device, 'f32', [Q, P]);
+  const gemm = await timeMs('topk gemm', () => { O.gemm(be, q, pool, full, { transB: true }); sync(); }, { iterations: 2, time: 0 });
+  full.dispose();
+  rows.push({ op: 'topk', dtype: 'f32', shape: `${Q}x${P}x${D} k${k}`, ms: topk, 'gemm ms': gemm, 'topk/gemm': topk / gemm });
+  results.push({ op: 'topk', Q, P, D, k, ms: topk, gemmMs: gemm, ratio: topk / gemm });
+}
+
+const m = machine();
+console.log(`machine: ${m.cpu} (${m.cores} cores), threads ${threads}, device ${device}${blas ? `, peer ${blas}` : ', no OpenBLAS found (apt install libopenblas0-pthread)'}`);
+console.log(table(rows));
+const file = writeResult(`kernels-${device}${quick ? '-quick' : ''}.json`, { machine: m, settings: { threads, device, quick }, results });
+console.log(`wrote ${file}`);
