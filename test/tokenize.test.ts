@@ -268,6 +268,16 @@ describe('fromVocab on a tiny vocabulary', () => {
     expect(fromVocab(path4).hash).toBe(h);
   });
 
+  it('a vocabulary without [unused0..2] (PubMedBERT/SapBERT) maps the markers to [UNK], as BLINK does', () => {
+    const p = join(dir, 'nomarkers.txt');
+    writeFileSync(p, tiny.filter((t) => !t.startsWith('[unused')).join('\n') + '\n');
+    const tok = fromVocab(p);
+    expect(tok.markersInVocab).toBe(false);
+    expect(tok.special).toEqual({ pad: 0, unk: 1, cls: 2, sep: 3, unused0: 1, unused1: 1, unused2: 1 });
+    expect(tok.convertTokensToIds(['[unused0]', 'cat'])).toEqual([1, 6]);
+    expect(fromVocab(path).markersInVocab).toBe(true);
+  });
+
   it('rejects a vocabulary without [CLS]/[SEP]/[UNK] and an empty file', () => {
     const p = join(dir, 'bad.txt');
     writeFileSync(p, 'a\nb\n');

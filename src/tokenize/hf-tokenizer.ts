@@ -63,6 +63,8 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
   readonly vocabSize: number;
   readonly hash: string;
   readonly special: WordPieceTokenizer['special'];
+  /** False when the vocabulary lacks [unused0..2]; `special.unusedN` is then the [UNK] id. */
+  readonly markersInVocab: boolean;
   /** Normalisation in effect, when the normalizer is a BertNormalizer. */
   readonly settings: BertSettings | null;
   private readonly tok: Tokenizer;
@@ -87,14 +89,18 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
       if (id === undefined) throw new Error(`${where}: vocabulary has no ${t} token`);
       return id;
     };
+    const unk = idOf('[UNK]');
+    // A vocabulary without [unusedN] (PubMedBERT's, hence SapBERT's) gives the markers the [UNK]
+    // id, exactly as BLINK's `convert_tokens_to_ids([ENT_START_TAG])` does with such a vocabulary.
+    this.markersInVocab = BLINK_MARKERS.every((m) => this.ids.has(m));
     this.special = {
       pad: idOf('[PAD]'),
-      unk: idOf('[UNK]'),
+      unk,
       cls: idOf('[CLS]'),
       sep: idOf('[SEP]'),
-      unused0: idOf('[unused0]'),
-      unused1: idOf('[unused1]'),
-      unused2: idOf('[unused2]'),
+      unused0: this.ids.get('[unused0]') ?? unk,
+      unused1: this.ids.get('[unused1]') ?? unk,
+      unused2: this.ids.get('[unused2]') ?? unk,
     };
 
     const specials = added.filter((a) => a.special).map((a) => a.content);
