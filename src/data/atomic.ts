@@ -102,7 +102,8 @@ export class AtomicOutputs {
       }
     }
     this.files = [];
-    for (const d of this.createdDirs) {
+    // Deepest first, so a parent is empty by the time it is tried.
+    for (const d of [...this.createdDirs].sort((a, b) => b.length - a.length)) {
       try {
         if (readdirSync(d).length === 0) rmdirSync(d);
       } catch {
