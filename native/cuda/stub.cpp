@@ -15,7 +15,7 @@ void memcpy_h2d(void*, const void*, size_t) { none(); }
 void memcpy_d2h(void*, const void*, size_t) { none(); }
 void memcpy_d2d(void*, const void*, size_t) { none(); }
 void memset0(void*, size_t) { none(); }
-void synchronize() {}
+void synchronize() { none(); }
 const Backend* backend() { return nullptr; }
 std::string gemm_engine() { return "none"; }
 }  // namespace biofeg::cuda

@@ -1,0 +1,132 @@
+// Device-side helpers shared by the CUDA kernels: element loads/stores by storage type, a
+// run-time-typed pointer for secondary operands, reductions, launch sizes, dtype dispatch.
+// Everything computes in f32 whatever the storage type.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+
+#include "../core/dtype.h"
+#include "../core/error.h"
+#include "../ops.h"
+#include "cuda_ops.h"
+
+namespace biofeg::cuda {
+
+using bf16 = __nv_bfloat16;
+
+__device__ __forceinline__ float ld(const float* p) { return *p; }
+__device__ __forceinline__ float ld(const bf16* p) { return __bfloat162float(*p); }
+
+template <typename T>
+__device__ __forceinline__ T cvt(float v);
+template <>
+__device__ __forceinline__ float cvt<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ bf16 cvt<bf16>(float v) { return __float2bfloat16_rn(v); }  // as host f32_to_bf16
+
+// A float operand whose storage type is known only at run time (bias, pre-activation,
+// parameter-gradient accumulators): a uniform branch per access, used off the hot paths.
+struct AnyPtr {
+  void* p;
+  int bf;  // 1: bf16, 0: f32
+  __device__ __forceinline__ float get(int64_t i) const {
+    return bf ? __bfloat162float(static_cast<const bf16*>(p)[i]) : static_cast<const float*>(p)[i];
+  }
+  __device__ __forceinline__ void set(int64_t i, float v) const {
+    if (bf) static_cast<bf16*>(p)[i] = __float2bfloat16_rn(v);
+    else static_cast<float*>(p)[i] = v;
+  }
+  __device__ __forceinline__ void add(int64_t i, float v) const { set(i, get(i) + v); }
+  __device__ __forceinline__ void atomic_add(int64_t i, float v) const {
+    if (bf) atomicAdd(static_cast<bf16*>(p) + i, __float2bfloat16_rn(v));
+    else atomicAdd(static_cast<float*>(p) + i, v);
+  }
+};
+inline AnyPtr any(Buf b) { return AnyPtr{b.p, b.t == DType::BF16 ? 1 : 0}; }
+
+// erf GELU and its derivative, the same formulas as the host reference.
+__device__ __forceinline__ float gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+__device__ __forceinline__ float gelu_grad_f(float x) {
+  const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+  const float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
+  return cdf + x * pdf;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+__device__ __forceinline__ double warp_sum_d(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread must call it.
+// The result is valid in thread 0.
+__device__ __forceinline__ double block_sum_d(double v) {
+  __shared__ double part[32];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  v = warp_sum_d(v);
+  __syncthreads();  // part[] may still be read by a previous call
+  if (lane == 0) part[w] = v;
+  __syncthreads();
+  double s = 0;
+  if (w == 0) {
+    s = lane < static_cast<int>(blockDim.x >> 5) ? part[lane] : 0.0;
+    s = warp_sum_d(s);
+  }
+  return s;
+}
+
+// Grid for a grid-stride loop over n items with `threads` per block.
+inline unsigned grid_for(int64_t n, int threads) {
+  const int64_t want = (n + threads - 1) / threads;
+  const int64_t cap = static_cast<int64_t>(sm_count()) * 32;
+  return static_cast<unsigned>(want < 1 ? 1 : (want < cap ? want : cap));
+}
+__device__ __forceinline__ int64_t gtid() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
+__device__ __forceinline__ int64_t gstride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
+
+// The dtype shared by an op's float operands (all non-null, f32 or bf16, equal), or an Error.
+inline DType same_float(const char* op, std::initializer_list<Buf> bufs) {
+  DType t = bufs.begin()->t;
+  for (const Buf& b : bufs) {
+    BIOFEG_CHECK(b.p != nullptr, op, ": a required operand is null");
+    BIOFEG_CHECK(b.t == DType::F32 || b.t == DType::BF16, op, ": expected f32 or bf16 operands, got ",
+                 dtype_name(b.t));
+    BIOFEG_CHECK(b.t == t, op, ": operands mix ", dtype_name(t), " and ", dtype_name(b.t));
+  }
+  return t;
+}
+// A parameter-gradient accumulator: f32, or the operands' dtype.
+inline void check_acc(const char* op, Buf b, DType t) {
+  BIOFEG_CHECK(b.p != nullptr, op, ": a required operand is null");
+  BIOFEG_CHECK(b.t == DType::F32 || b.t == t, op, ": gradient accumulator must be f32 or ", dtype_name(t), ", got ",
+               dtype_name(b.t));
+}
+
+}  // namespace biofeg::cuda
+
+// Runs the statement list with T bound to the storage type of dtype DT (f32 or bf16).
+#define BIOFEG_FLOAT_DISPATCH(DT, OP, T, ...)                                                \
+  switch (DT) {                                                                              \
+    case ::biofeg::DType::F32: {                                                             \
+      using T = float;                                                                       \
+      __VA_ARGS__;                                                                           \
+      break;                                                                                 \
+    }                                                                                        \
+    case ::biofeg::DType::BF16: {                                                            \
+      using T = ::biofeg::cuda::bf16;                                                        \
+      __VA_ARGS__;                                                                           \
+      break;                                                                                 \
+    }                                                                                        \
+    default:                                                                                 \
+      ::biofeg::fail(OP, ": expected f32 or bf16, got ", ::biofeg::dtype_name(DT));          \
+  }

@@ -1,0 +1,111 @@
+#include "cublas_loader.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <vector>
+
+namespace biofeg::cuda::cublas {
+namespace {
+
+struct Loaded {
+  Api api;
+  bool ok = false;
+  std::string reason;
+};
+
+template <typename Fn>
+bool sym(void* lib, const char* name, Fn& out) {
+  void* p = dlsym(lib, name);
+  out = reinterpret_cast<Fn>(p);
+  return p != nullptr;
+}
+
+// Opens one candidate; fills `api` when every required symbol is there.
+bool try_open(const std::string& path, Api& api, std::string& why) {
+  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* e = dlerror();
+    why += "\n  " + path + ": " + (e ? e : "not found");
+    return false;
+  }
+  Api a;
+  a.path = path;
+  const bool ok = sym(lib, "cublasCreate_v2", a.create) && sym(lib, "cublasDestroy_v2", a.destroy) &&
+                  sym(lib, "cublasSetStream_v2", a.set_stream) && sym(lib, "cublasSetMathMode", a.set_math_mode) &&
+                  sym(lib, "cublasGemmStridedBatchedEx", a.gemm_strided_batched_ex);
+  if (!ok) {
+    why += "\n  " + path + ": missing a required symbol";
+    dlclose(lib);
+    return false;
+  }
+  sym(lib, "cublasGetStatusString", a.status_string);  // optional (cuBLAS >= 11.4)
+  api = a;
+  return true;  // never dlclose'd: the handle and its kernels live until exit
+}
+
+Loaded load() {
+  Loaded L;
+  std::vector<std::string> cands;
+  if (const char* env = std::getenv("BIOFEG_CUBLAS"); env && *env) {
+    const std::string v = env;
+    if (v == "off" || v == "none" || v == "0") {
+      L.reason = "disabled by BIOFEG_CUBLAS=" + v;
+      return L;
+    }
+    cands.push_back(v);
+  }
+  cands.push_back("libcublas.so.13");
+  cands.push_back("libcublas.so.12");
+  if (const char* sp = std::getenv("BIOFEG_PYTHON_SITE_PACKAGES"); sp && *sp) {
+    std::string all = sp;
+    size_t start = 0;
+    while (start <= all.size()) {
+      const size_t end = all.find(':', start);
+      const std::string dir = all.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (!dir.empty()) {
+        cands.push_back(dir + "/nvidia/cu13/lib/libcublas.so.13");
+        cands.push_back(dir + "/nvidia/cublas/lib/libcublas.so.12");
+      }
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  std::string why = "libcublas not found:";
+  for (const std::string& c : cands)
+    if (try_open(c, L.api, why)) {
+      L.ok = true;
+      return L;
+    }
+  L.reason = why;
+  return L;
+}
+
+const Loaded& loaded() {
+  static const Loaded L = load();  // thread-safe one-time initialisation
+  return L;
+}
+
+}  // namespace
+
+const Api* api() { return loaded().ok ? &loaded().api : nullptr; }
+std::string absent_reason() { return loaded().ok ? std::string() : loaded().reason; }
+
+std::string status_name(Status s) {
+  const Api* a = api();
+  if (a && a->status_string) {
+    if (const char* m = a->status_string(s)) return std::string(m) + " (" + std::to_string(s) + ")";
+  }
+  return "cuBLAS status " + std::to_string(s);
+}
+
+bool tf32_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("BIOFEG_TF32");
+    return e && (std::string(e) == "1" || std::string(e) == "on" || std::string(e) == "true");
+  }();
+  return on;
+}
+
+}  // namespace biofeg::cuda::cublas

@@ -1,0 +1,32 @@
+# The CUDA backend (native/cuda) as a static library `biofeg_cuda`. The top-level CMakeLists.txt
+# does enable_language(CUDA), include()s this file, and links biofeg_cuda into the addon.
+# cuBLAS is not linked: cublas_loader.cpp dlopens it at run time.
+set(BIOFEG_CUDA_ARCHS "80;90" CACHE STRING "CUDA architectures of the biofeg CUDA backend (e.g. 80;90)")
+find_package(CUDAToolkit REQUIRED)
+
+set(_biofeg_cuda_dir "${CMAKE_CURRENT_LIST_DIR}")
+add_library(biofeg_cuda STATIC
+  "${_biofeg_cuda_dir}/runtime.cpp"
+  "${_biofeg_cuda_dir}/cublas_loader.cpp"
+  "${_biofeg_cuda_dir}/gemm.cu"
+  "${_biofeg_cuda_dir}/gemm_fallback.cu"
+  "${_biofeg_cuda_dir}/elementwise.cu"
+  "${_biofeg_cuda_dir}/reduce.cu"
+  "${_biofeg_cuda_dir}/attention.cu"
+  "${_biofeg_cuda_dir}/topk.cu")
+set_target_properties(biofeg_cuda PROPERTIES
+  POSITION_INDEPENDENT_CODE ON
+  CUDA_ARCHITECTURES "${BIOFEG_CUDA_ARCHS}"
+  CUDA_RUNTIME_LIBRARY Static
+  CUDA_SEPARABLE_COMPILATION OFF
+  CUDA_STANDARD 17
+  CUDA_STANDARD_REQUIRED ON
+  CXX_STANDARD 17
+  CXX_STANDARD_REQUIRED ON)
+target_include_directories(biofeg_cuda PUBLIC "${_biofeg_cuda_dir}/..")
+# No fast-math anywhere: the CUDA kernels are checked for parity against the CPU reference.
+target_link_libraries(biofeg_cuda PRIVATE CUDA::cudart_static ${CMAKE_DL_LIBS})
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  # Keep the static cudart's symbols out of the addon's dynamic symbol table.
+  target_link_options(biofeg_cuda INTERFACE "LINKER:--exclude-libs,libcudart_static.a")
+endif()

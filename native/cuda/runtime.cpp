@@ -1,0 +1,214 @@
+// The CUDA runtime hooks of core/device.h, the shared scratch arena and the CUDA Backend
+// table. Everything runs on the legacy default stream (stream 0), cuBLAS included, so ops,
+// copies and cuBLAS calls are ordered without explicit events. cudart is linked statically.
+#include <cuda_runtime_api.h>
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include "../core/device.h"
+#include "cuda_ops.h"
+
+namespace biofeg::cuda {
+
+void check(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return;
+  (void)cudaGetLastError();  // clear a non-sticky error so later checks report their own
+  fail("cuda ", what, ": ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
+}
+
+void check_launch(const char* op) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) fail("cuda kernel launch failed in ", op, ": ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
+}
+
+namespace {
+int device_attr(cudaDeviceAttr attr, int fallback) {
+  int dev = 0, v = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, attr, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return fallback;
+  }
+  return v;
+}
+}  // namespace
+
+int sm_count() {
+  static const int n = device_attr(cudaDevAttrMultiProcessorCount, 1);
+  return n > 0 ? n : 1;
+}
+int cc_major() {
+  static const int n = device_attr(cudaDevAttrComputeCapabilityMajor, 0);
+  return n;
+}
+
+void allow_smem(const void* kernel, size_t bytes, const char* op) {
+  if (bytes <= 48 * 1024) return;
+  static const int optin = device_attr(cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024);
+  BIOFEG_CHECK(bytes <= static_cast<size_t>(optin), op, ": needs ", bytes, " bytes of shared memory per block, the device allows ",
+               optin);
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)), op);
+}
+
+// ---- scratch arena: grow-only; never freed (freeing at exit can run after driver teardown).
+namespace {
+std::mutex g_scratch_mu;
+void* g_scratch = nullptr;
+size_t g_scratch_cap = 0;
+}  // namespace
+
+Scratch::Scratch(size_t bytes, const char* op) : lock_(g_scratch_mu) {
+  if (bytes > g_scratch_cap) {
+    if (g_scratch) {
+      (void)cudaDeviceSynchronize();  // queued kernels may still use the old buffer
+      (void)cudaFree(g_scratch);
+      (void)cudaGetLastError();
+      g_scratch = nullptr;
+      g_scratch_cap = 0;
+    }
+    const size_t mib = size_t(1) << 20;
+    const size_t cap = (bytes < mib ? mib : bytes + mib - 1) / mib * mib;
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, cap);
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      fail(op, ": cannot allocate ", cap, " bytes of CUDA scratch memory: ", cudaGetErrorString(e));
+    }
+    g_scratch = p;
+    g_scratch_cap = cap;
+  }
+  ptr_ = g_scratch;
+}
+
+DeviceBuffer::DeviceBuffer(size_t bytes, const char* op) {
+  if (bytes == 0) bytes = 1;
+  cudaError_t e = cudaMallocAsync(&ptr_, bytes, nullptr);
+  if (e == cudaErrorNotSupported) {  // no stream-ordered allocator: plain malloc, synchronous free
+    (void)cudaGetLastError();
+    async_ = false;
+    e = cudaMalloc(&ptr_, bytes);
+  }
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    ptr_ = nullptr;
+    fail(op, ": cannot allocate ", bytes, " bytes of CUDA memory: ", cudaGetErrorString(e));
+  }
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (!ptr_) return;
+  cudaError_t e;
+  if (async_) {
+    e = cudaFreeAsync(ptr_, nullptr);
+  } else {
+    (void)cudaDeviceSynchronize();
+    e = cudaFree(ptr_);
+  }
+  if (e != cudaSuccess) (void)cudaGetLastError();
+}
+
+// ---- core/device.h
+
+bool compiled() { return true; }
+
+int device_count() {
+  // Cached: asked on every CUDA tensor allocation. No driver or no device: 0, never a throw.
+  static const int n = [] {
+    int c = 0;
+    if (cudaGetDeviceCount(&c) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return 0;
+    }
+    return c;
+  }();
+  return n;
+}
+
+std::string device_info() {
+  if (device_count() == 0) return "none";
+  int dev = 0;
+  cudaDeviceProp p{};
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "unknown CUDA device";
+  }
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%s (sm_%d%d, %.1f GiB)", p.name, p.major, p.minor,
+                static_cast<double>(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0));
+  return buf;
+}
+
+void* malloc(size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    fail("cuda malloc of ", bytes, " bytes: ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
+  }
+  return p;
+}
+
+void free(void* p) noexcept {
+  if (p && cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
+}
+
+void memcpy_h2d(void* dst, const void* src, size_t bytes) {
+  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "memcpy host to device");
+}
+void memcpy_d2h(void* dst, const void* src, size_t bytes) {
+  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "memcpy device to host");
+}
+void memcpy_d2d(void* dst, const void* src, size_t bytes) {
+  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "memcpy device to device");
+}
+void memset0(void* dst, size_t bytes) {
+  if (bytes) check(cudaMemset(dst, 0, bytes), "memset");
+}
+void synchronize() { check(cudaDeviceSynchronize(), "synchronize"); }
+
+const Backend* backend() {
+  static const Backend b = [] {
+    Backend t{};
+    t.name = "cuda";
+    t.device = Device::CUDA;
+    t.gemm = ops::gemm;
+    t.bias_grad = ops::bias_grad;
+    t.fill = ops::fill;
+    t.cast = ops::cast;
+    t.add = ops::add;
+    t.axpy = ops::axpy;
+    t.scale = ops::scale;
+    t.gelu_fwd = ops::gelu_fwd;
+    t.gelu_bwd = ops::gelu_bwd;
+    t.relu_fwd = ops::relu_fwd;
+    t.relu_bwd = ops::relu_bwd;
+    t.leaky_relu_fwd = ops::leaky_relu_fwd;
+    t.leaky_relu_bwd = ops::leaky_relu_bwd;
+    t.tanh_fwd = ops::tanh_fwd;
+    t.tanh_bwd = ops::tanh_bwd;
+    t.dropout_fwd = ops::dropout_fwd;
+    t.dropout_bwd = ops::dropout_bwd;
+    t.layernorm_fwd = ops::layernorm_fwd;
+    t.layernorm_bwd = ops::layernorm_bwd;
+    t.embedding_fwd = ops::embedding_fwd;
+    t.embedding_bwd = ops::embedding_bwd;
+    t.concat_fwd = ops::concat_fwd;
+    t.concat_bwd = ops::concat_bwd;
+    t.xent_fwd = ops::xent_fwd;
+    t.xent_bwd = ops::xent_bwd;
+    t.mse_fwd = ops::mse_fwd;
+    t.mse_bwd = ops::mse_bwd;
+    t.attention_fwd = ops::attention_fwd;
+    t.attention_bwd = ops::attention_bwd;
+    t.adamw = ops::adamw;
+    t.sumsq = ops::sumsq;
+    t.topk = ops::topk;
+    return t;
+  }();
+  return &b;
+}
+
+std::string gemm_engine() { return gemm_engine_name(); }
+
+}  // namespace biofeg::cuda
