@@ -6,6 +6,7 @@
 #include "../native/core/threadpool.h"
 #include "../native/cpu/gemm.h"
 #include "bench_blas.h"
+#include "model_bert.h"
 #include "ops_bind.h"
 #include "tensor_wrap.h"
 
@@ -69,6 +70,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("bytesInUse", Napi::Function::New(env, bytes, "bytesInUse"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
   register_ops(env, exports);
+  exports.Set("BertModel", bert_model_class(env));
   register_bench_blas(env, exports);
   return exports;
 }

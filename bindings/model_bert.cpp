@@ -1,0 +1,421 @@
+// BertModel for JS. Every entry point checks its arguments (shapes, dtypes, devices, ids in
+// range) before native code runs and turns failures into JS Errors. While a forwardAsync or
+// backwardAsync is in flight the model refuses other calls that would touch its buffers.
+#include "model_bert.h"
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "../native/core/device.h"
+#include "../native/models/bert.h"
+#include "check.h"
+
+namespace biofeg::js {
+namespace {
+
+struct State {
+  std::unique_ptr<BertModel> m;
+  bool busy = false;               // touched on the main thread only
+  uint64_t next_seed = 0x9E3779B97F4A7C15ull;  // train seeds when none is given: a fixed sequence
+};
+
+const Backend* backend_for(const std::string& d) {
+  if (d == "cpu") return &cpu_backend();
+  if (d == "ref") return &ref_backend();
+  if (d == "cuda") {
+    BIOFEG_CHECK(cuda::compiled(), "BertModel: this build has no CUDA backend");
+    BIOFEG_CHECK(cuda::device_count() > 0, "BertModel: no CUDA device is available");
+    return cuda::backend();
+  }
+  fail("BertModel: device must be 'cpu', 'cuda' or 'ref', got '", d, "'");
+}
+
+int64_t int_field(const OpCtx& c, const Napi::Object& o, const char* key, bool required, int64_t dflt = 0) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) {
+    BIOFEG_CHECK(!required, c.op, ": '", key, "' is required");
+    return dflt;
+  }
+  const double x = number_arg(c, v, key);
+  BIOFEG_CHECK(x == std::floor(x) && std::fabs(x) < 9e15, c.op, ": '", key, "' must be an integer, got ", x);
+  return static_cast<int64_t>(x);
+}
+
+BertConfig parse_config(const OpCtx& c, const Napi::Value& v) {
+  BIOFEG_CHECK(v.IsObject(), c.op, ": the first argument must be a config object");
+  Napi::Object o = v.As<Napi::Object>();
+  BertConfig k;
+  k.vocab = int_field(c, o, "vocabSize", true);
+  k.hidden = int_field(c, o, "hiddenSize", true);
+  k.layers = int_field(c, o, "numLayers", true);
+  k.heads = int_field(c, o, "numHeads", true);
+  k.intermediate = int_field(c, o, "intermediateSize", true);
+  k.max_pos = int_field(c, o, "maxPositions", true);
+  k.type_vocab = int_field(c, o, "typeVocabSize", false, 2);
+  k.ln_eps = static_cast<float>(option(c, o, "layerNormEps", 1e-12));
+  k.pooler = flag(c, o, "pooler", true);
+  k.hidden_dropout = static_cast<float>(option(c, o, "hiddenDropout", 0.1));
+  k.attn_dropout = static_cast<float>(option(c, o, "attentionDropout", 0.1));
+  k.validate();
+  return k;
+}
+
+// Output tensors share the model's storage: make a JS Tensor and point it at that storage.
+Napi::Object wrap(Napi::Env env, const Tensor& t) {
+  Napi::Object o = TensorWrap::ctor->New({Napi::String::New(env, "cpu"), Napi::String::New(env, "f32"), Napi::Array::New(env)});
+  TensorWrap::Unwrap(o)->get("BertModel", "output") = t;
+  return o;
+}
+
+Napi::Object outputs(Napi::Env env, const BertModel& m) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("lastHidden", wrap(env, m.last_hidden()));
+  r.Set("cls", wrap(env, m.cls()));
+  if (m.config().pooler) r.Set("pooled", wrap(env, m.pooled()));
+  return r;
+}
+
+// Ids or mask: an Int32Array, or an i32 Tensor on the model's device; n entries.
+std::vector<int32_t> ints(const OpCtx& c, const Napi::Value& v, const char* name, int64_t n) {
+  std::vector<int32_t> out;
+  if (v.IsTypedArray()) {
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    BIOFEG_CHECK(ta.TypedArrayType() == napi_int32_array, c.op, ": '", name, "' must be an Int32Array or an i32 Tensor");
+    BIOFEG_CHECK(static_cast<int64_t>(ta.ElementLength()) == n, c.op, ": '", name, "' must have batch x seq = ", n,
+                 " entries, got ", ta.ElementLength());
+    out.resize(static_cast<size_t>(n));
+    std::memcpy(out.data(), static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), n * 4);
+    return out;
+  }
+  BIOFEG_CHECK(v.IsObject() && v.As<Napi::Object>().InstanceOf(TensorWrap::ctor->Value()), c.op, ": '", name,
+               "' must be an Int32Array or an i32 Tensor");
+  Tensor& t = tensor_arg(c, v, name);
+  expect_i32(c, t, name);
+  expect_numel(c, t, name, n);
+  return host_ints(t);
+}
+
+struct FwdArgs {
+  std::vector<int32_t> ids, mask, types;
+  int64_t B = 0, T = 0;
+  bool train = false;
+  uint64_t seed = 0;
+  BertInputs inputs() const {
+    BertInputs in;
+    in.ids = ids.data();
+    in.mask = mask.empty() ? nullptr : mask.data();
+    in.types = types.empty() ? nullptr : types.data();
+    in.B = B, in.T = T, in.train = train, in.seed = seed;
+    return in;
+  }
+};
+
+FwdArgs parse_forward(const OpCtx& c, const Napi::CallbackInfo& info, State& st) {
+  BIOFEG_CHECK(info.Length() >= 1 && info[0].IsObject(), c.op,
+               ": expected an object {inputIds, attentionMask?, tokenTypeIds?, batch, seq, train?, seed?}");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const BertConfig& k = st.m->config();
+  FwdArgs a;
+  a.B = int_field(c, o, "batch", true);
+  a.T = int_field(c, o, "seq", true);
+  BIOFEG_CHECK(a.B >= 1 && a.T >= 1, c.op, ": batch and seq must be >= 1, got ", a.B, " x ", a.T);
+  BIOFEG_CHECK(a.T <= k.max_pos, c.op, ": seq ", a.T, " exceeds the model's max positions ", k.max_pos);
+  BIOFEG_CHECK(a.B <= (int64_t(1) << 24) / a.T, c.op, ": batch x seq = ", a.B, " x ", a.T, " is too large");
+  const int64_t n = a.B * a.T;
+  BIOFEG_CHECK(!o.Get("inputIds").IsUndefined(), c.op, ": 'inputIds' is required");
+  a.ids = ints(c, o.Get("inputIds"), "inputIds", n);
+  Napi::Value mv = o.Get("attentionMask"), tv = o.Get("tokenTypeIds");
+  if (!mv.IsUndefined() && !mv.IsNull()) a.mask = ints(c, mv, "attentionMask", n);
+  if (!tv.IsUndefined() && !tv.IsNull()) a.types = ints(c, tv, "tokenTypeIds", n);
+  for (int64_t i = 0; i < n; ++i) {
+    BIOFEG_CHECK(a.ids[i] >= 0 && a.ids[i] < k.vocab, c.op, ": inputIds[", i, "] = ", a.ids[i], " is outside [0, ",
+                 k.vocab, ")");
+    if (!a.mask.empty())
+      BIOFEG_CHECK(a.mask[i] == 0 || a.mask[i] == 1, c.op, ": attentionMask[", i, "] = ", a.mask[i], " must be 0 or 1");
+    if (!a.types.empty())
+      BIOFEG_CHECK(a.types[i] >= 0 && a.types[i] < k.type_vocab, c.op, ": tokenTypeIds[", i, "] = ", a.types[i],
+                   " is outside [0, ", k.type_vocab, ")");
+  }
+  a.train = flag(c, o, "train", false);
+  Napi::Value sv = o.Get("seed");
+  if (!sv.IsUndefined()) a.seed = u64_arg(c, sv, "seed");
+  else if (a.train) a.seed = st.next_seed++;
+  return a;
+}
+
+struct BwdArgs {
+  Tensor dl, dc, dp;  // given gradients (their storage stays alive while a worker runs)
+  bool hl = false, hc = false, hp = false;
+  void run(BertModel& m) const { m.backward(hl ? &dl : nullptr, hc ? &dc : nullptr, hp ? &dp : nullptr); }
+};
+
+// A gradient: Float32Array (copied to the model's device) or an f32 Tensor there.
+bool grad_arg(const OpCtx& c, const Napi::Object& o, const char* key, const BertModel& m, int64_t n, Tensor& out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return false;
+  if (v.IsTypedArray()) {
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    BIOFEG_CHECK(ta.TypedArrayType() == napi_float32_array, c.op, ": '", key, "' must be a Float32Array or an f32 Tensor");
+    BIOFEG_CHECK(static_cast<int64_t>(ta.ElementLength()) == n, c.op, ": '", key, "' must have ", n, " entries, got ",
+                 ta.ElementLength());
+    out = Tensor::empty(m.device(), DType::F32, {n});
+    const void* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    if (m.device() == Device::CPU) std::memcpy(out.st->ptr, src, n * 4);
+    else cuda::memcpy_h2d(out.st->ptr, src, n * 4);
+    return true;
+  }
+  BIOFEG_CHECK(v.IsObject() && v.As<Napi::Object>().InstanceOf(TensorWrap::ctor->Value()), c.op, ": '", key,
+               "' must be a Float32Array or an f32 Tensor");
+  out = tensor_arg(c, v, key);
+  return true;
+}
+
+BwdArgs parse_backward(const OpCtx& c, const Napi::CallbackInfo& info, const BertModel& m) {
+  BIOFEG_CHECK(info.Length() >= 1 && info[0].IsObject(), c.op, ": expected an object {dLastHidden?, dCls?, dPooled?}");
+  BIOFEG_CHECK(m.has_forward(), c.op, ": no forward has run (or the activation plan changed since)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int64_t B = m.last_B(), N = B * m.last_T(), C = m.config().hidden;
+  BwdArgs a;
+  a.hl = grad_arg(c, o, "dLastHidden", m, N * C, a.dl);
+  a.hc = grad_arg(c, o, "dCls", m, B * C, a.dc);
+  a.hp = grad_arg(c, o, "dPooled", m, B * C, a.dp);
+  BIOFEG_CHECK(a.hl || a.hc || a.hp, c.op, ": give at least one of dLastHidden, dCls, dPooled");
+  m.check_backward(a.hl ? &a.dl : nullptr, a.hc ? &a.dc : nullptr, a.hp ? &a.dp : nullptr);
+  return a;
+}
+
+void sync_device(const BertModel& m) {
+  if (m.device() == Device::CUDA) cuda::synchronize();
+}
+
+class ForwardWorker : public Napi::AsyncWorker {
+ public:
+  ForwardWorker(Napi::Env env, std::shared_ptr<State> st, FwdArgs a)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), st_(std::move(st)), a_(std::move(a)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      st_->m->forward(a_.inputs());
+      sync_device(*st_->m);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    st_->busy = false;
+    try {
+      deferred_.Resolve(outputs(Env(), *st_->m));
+    } catch (const std::exception& e) {
+      deferred_.Reject(Napi::Error::New(Env(), e.what()).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    st_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<State> st_;
+  FwdArgs a_;
+};
+
+class BackwardWorker : public Napi::AsyncWorker {
+ public:
+  BackwardWorker(Napi::Env env, std::shared_ptr<State> st, BwdArgs a)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), st_(std::move(st)), a_(std::move(a)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      a_.run(*st_->m);
+      sync_device(*st_->m);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    st_->busy = false;
+    deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error& e) override {
+    st_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<State> st_;
+  BwdArgs a_;
+};
+
+class BertWrap : public Napi::ObjectWrap<BertWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "BertModel",
+                       {InstanceMethod("parameters", &BertWrap::Parameters),
+                        InstanceMethod("gradients", &BertWrap::Gradients),
+                        InstanceMethod("parameterLayout", &BertWrap::Layout),
+                        InstanceMethod("config", &BertWrap::Config),
+                        InstanceMethod("reserve", &BertWrap::Reserve),
+                        InstanceMethod("forward", &BertWrap::Forward),
+                        InstanceMethod("forwardAsync", &BertWrap::ForwardAsync),
+                        InstanceMethod("backward", &BertWrap::Backward),
+                        InstanceMethod("backwardAsync", &BertWrap::BackwardAsync),
+                        InstanceMethod("zeroGrad", &BertWrap::ZeroGrad),
+                        InstanceAccessor("device", &BertWrap::Device_, nullptr),
+                        InstanceAccessor("numParameters", &BertWrap::NumParams, nullptr),
+                        InstanceAccessor("busy", &BertWrap::Busy, nullptr)});
+  }
+
+  explicit BertWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BertWrap>(info) {
+    Napi::Env env = info.Env();
+    try {
+      BIOFEG_CHECK(info.Length() == 2 && info[1].IsString(),
+                   "BertModel: expected (config object, device: 'cpu' | 'cuda' | 'ref')");
+      const Backend* be = backend_for(info[1].As<Napi::String>());
+      OpCtx c{"BertModel", be};
+      const BertConfig k = parse_config(c, info[0]);
+      st_ = std::make_shared<State>();
+      st_->m = std::make_unique<BertModel>(k, *be);
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    }
+  }
+
+ private:
+  // Runs fn with a context, turning native errors into JS exceptions.
+  template <typename Fn>
+  Napi::Value guarded(const Napi::CallbackInfo& info, const char* op, bool needs_idle, Fn fn) {
+    Napi::Env env = info.Env();
+    try {
+      BIOFEG_CHECK(st_ && st_->m, op, ": the model was not constructed");
+      if (needs_idle)
+        BIOFEG_CHECK(!st_->busy, op, ": an async forward/backward is still running on this model; await it first");
+      OpCtx c{op, &st_->m->backend()};
+      return fn(c);
+    } catch (const Napi::Error& e) {
+      throw;
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  Napi::Value Parameters(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.parameters", false, [&](const OpCtx&) -> Napi::Value {
+      return wrap(info.Env(), st_->m->params());
+    });
+  }
+  Napi::Value Gradients(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.gradients", false, [&](const OpCtx&) -> Napi::Value {
+      return wrap(info.Env(), st_->m->grads());
+    });
+  }
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.parameterLayout", false, [&](const OpCtx&) -> Napi::Value {
+      Napi::Env env = info.Env();
+      const auto& L = st_->m->layout();
+      Napi::Array a = Napi::Array::New(env, L.size());
+      for (size_t i = 0; i < L.size(); ++i) {
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("name", L[i].name);
+        Napi::Array s = Napi::Array::New(env, L[i].shape.size());
+        for (size_t j = 0; j < L[i].shape.size(); ++j) s.Set(static_cast<uint32_t>(j), static_cast<double>(L[i].shape[j]));
+        e.Set("shape", s);
+        e.Set("offset", static_cast<double>(L[i].offset));
+        a.Set(static_cast<uint32_t>(i), e);
+      }
+      return a;
+    });
+  }
+  Napi::Value Config(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.config", false, [&](const OpCtx&) -> Napi::Value {
+      const BertConfig& k = st_->m->config();
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("vocabSize", static_cast<double>(k.vocab));
+      o.Set("hiddenSize", static_cast<double>(k.hidden));
+      o.Set("numLayers", static_cast<double>(k.layers));
+      o.Set("numHeads", static_cast<double>(k.heads));
+      o.Set("intermediateSize", static_cast<double>(k.intermediate));
+      o.Set("maxPositions", static_cast<double>(k.max_pos));
+      o.Set("typeVocabSize", static_cast<double>(k.type_vocab));
+      o.Set("layerNormEps", k.ln_eps);
+      o.Set("pooler", k.pooler);
+      o.Set("hiddenDropout", k.hidden_dropout);
+      o.Set("attentionDropout", k.attn_dropout);
+      return o;
+    });
+  }
+  Napi::Value Reserve(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.reserve", true, [&](const OpCtx& c) -> Napi::Value {
+      BIOFEG_CHECK(info.Length() == 2, c.op, ": expected (batch, seq)");
+      const double b = number_arg(c, info[0], "batch"), t = number_arg(c, info[1], "seq");
+      BIOFEG_CHECK(b >= 1 && t >= 1 && b == std::floor(b) && t == std::floor(t) && b * t <= 16777216.0, c.op,
+                   ": batch and seq must be positive integers with batch x seq <= 2^24");
+      st_->m->reserve(static_cast<int64_t>(b), static_cast<int64_t>(t));
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.forward", true, [&](const OpCtx& c) -> Napi::Value {
+      FwdArgs a = parse_forward(c, info, *st_);
+      st_->m->forward(a.inputs());
+      return outputs(info.Env(), *st_->m);
+    });
+  }
+  Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.forwardAsync", true, [&](const OpCtx& c) -> Napi::Value {
+      FwdArgs a = parse_forward(c, info, *st_);
+      auto* w = new ForwardWorker(info.Env(), st_, std::move(a));
+      Napi::Promise p = w->promise();
+      st_->busy = true;
+      w->Queue();
+      return p;
+    });
+  }
+  Napi::Value Backward(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.backward", true, [&](const OpCtx& c) -> Napi::Value {
+      BwdArgs a = parse_backward(c, info, *st_->m);
+      a.run(*st_->m);
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value BackwardAsync(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.backwardAsync", true, [&](const OpCtx& c) -> Napi::Value {
+      BwdArgs a = parse_backward(c, info, *st_->m);
+      auto* w = new BackwardWorker(info.Env(), st_, std::move(a));
+      Napi::Promise p = w->promise();
+      st_->busy = true;
+      w->Queue();
+      return p;
+    });
+  }
+  Napi::Value ZeroGrad(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.zeroGrad", true, [&](const OpCtx&) -> Napi::Value {
+      st_->m->zero_grad();
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value Device_(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.device", false, [&](const OpCtx&) -> Napi::Value {
+      return Napi::String::New(info.Env(), st_->m->backend().name);
+    });
+  }
+  Napi::Value NumParams(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.numParameters", false, [&](const OpCtx&) -> Napi::Value {
+      return Napi::Number::New(info.Env(), static_cast<double>(st_->m->num_params()));
+    });
+  }
+  Napi::Value Busy(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), st_ && st_->busy);
+  }
+
+  std::shared_ptr<State> st_;
+};
+
+}  // namespace
+
+Napi::Function bert_model_class(Napi::Env env) { return BertWrap::Init(env); }
+
+}  // namespace biofeg::js

@@ -1,0 +1,425 @@
+#include "bert.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "../core/device.h"
+#include "../core/error.h"
+
+namespace biofeg {
+
+namespace {
+
+Buf at(Buf b, int64_t elems) {
+  return Buf{static_cast<char*>(b.p) + elems * static_cast<int64_t>(dtype_size(b.t)), b.t};
+}
+
+// y[N, out] = x[N, in] W[out, in]^T + b (HF Linear), optionally through GELU (keeping `pre`).
+void linear_fwd(const Backend& be, Buf x, Buf W, Buf b, Buf y, int64_t N, int64_t in, int64_t out,
+                Epilogue ep = Epilogue::None, Buf pre = {}) {
+  GemmDesc g;
+  g.transB = true;
+  g.M = N, g.N = out, g.K = in;
+  g.A = x, g.lda = in;
+  g.B = W, g.ldb = in;
+  g.C = y, g.ldc = out;
+  g.bias = b;
+  g.epilogue = ep;
+  g.pre = pre;
+  be.gemm(g);
+}
+
+// dx[N, in] = dy[N, out] W[out, in] (+ beta * dx: beta 1 sums a residual branch in).
+void linear_dx(const Backend& be, Buf dy, Buf W, Buf dx, int64_t N, int64_t in, int64_t out, float beta) {
+  GemmDesc g;
+  g.M = N, g.N = in, g.K = out;
+  g.A = dy, g.lda = out;
+  g.B = W, g.ldb = in;
+  g.C = dx, g.ldc = in;
+  g.beta = beta;
+  be.gemm(g);
+}
+
+// dW[out, in] += dy^T x, db[out] += column sums of dy.
+void linear_dw(const Backend& be, Buf dy, Buf x, Buf dW, Buf db, int64_t N, int64_t in, int64_t out) {
+  GemmDesc g;
+  g.transA = true;
+  g.M = out, g.N = in, g.K = N;
+  g.A = dy, g.lda = out;
+  g.B = x, g.ldb = in;
+  g.C = dW, g.ldc = in;
+  g.beta = 1.0f;
+  be.gemm(g);
+  be.bias_grad(dy, db, N, out);
+}
+
+void upload(Tensor& dst, const void* src, size_t bytes) {
+  BIOFEG_CHECK(bytes <= dst.st->bytes, "bert: internal: upload of ", bytes, " bytes into ", dst.st->bytes);
+  if (bytes == 0) return;
+  if (dst.device() == Device::CPU) std::memcpy(dst.st->ptr, src, bytes);
+  else cuda::memcpy_h2d(dst.st->ptr, src, bytes);
+}
+
+// Dropout call sites get disjoint Philox counter ranges, so every mask is independent and
+// backward regenerates exactly the forward's mask from (seed, site).
+constexpr int kSiteShift = 40;
+uint64_t site_offset(int64_t site) { return static_cast<uint64_t>(site) << kSiteShift; }
+int64_t site_emb() { return 0; }
+int64_t site_attn_probs(int64_t l) { return 1 + 3 * l; }
+int64_t site_attn_out(int64_t l) { return 2 + 3 * l; }
+int64_t site_ffn_out(int64_t l) { return 3 + 3 * l; }
+
+}  // namespace
+
+void BertConfig::validate() const {
+  auto pos = [](int64_t v, const char* n) { BIOFEG_CHECK(v >= 1, "bert config: ", n, " must be >= 1, got ", v); };
+  pos(vocab, "vocab");
+  pos(hidden, "hidden");
+  pos(layers, "layers");
+  pos(heads, "heads");
+  pos(intermediate, "intermediate");
+  pos(max_pos, "max_pos");
+  pos(type_vocab, "type_vocab");
+  BIOFEG_CHECK(hidden % heads == 0, "bert config: hidden (", hidden, ") must be a multiple of heads (", heads, ")");
+  BIOFEG_CHECK(layers <= 1000, "bert config: layers must be <= 1000, got ", layers);
+  BIOFEG_CHECK(std::isfinite(ln_eps) && ln_eps > 0, "bert config: ln_eps must be positive");
+  for (float p : {hidden_dropout, attn_dropout})
+    BIOFEG_CHECK(p >= 0 && p < 1, "bert config: dropout probabilities must be in [0, 1), got ", p);
+  // Every parameter count must stay far from overflow; 2^36 floats is 256 GiB.
+  const double total = static_cast<double>(vocab + max_pos + type_vocab) * hidden +
+                       static_cast<double>(layers) * (4.0 * hidden * hidden + 2.0 * hidden * intermediate) +
+                       static_cast<double>(hidden) * hidden;
+  BIOFEG_CHECK(total < 68719476736.0, "bert config: the model is too large (", total, " parameters)");
+}
+
+BertModel::BertModel(const BertConfig& cfg, const Backend& be, DType act) : cfg_(cfg), be_(be), act_(act) {
+  cfg_.validate();
+  BIOFEG_CHECK(act == DType::F32, "bert: only f32 activations are implemented (bf16 on CUDA is planned)");
+  const int64_t V = cfg.vocab, C = cfg.hidden, I = cfg.intermediate;
+
+  // Flat layout (our order), recorded as HF-named views (HF order) below.
+  int64_t off = 0;
+  auto take = [&](int64_t n) {
+    const int64_t o = off;
+    off += n;
+    return o;
+  };
+  o_word_ = take(V * C);
+  o_pos_ = take(cfg.max_pos * C);
+  o_type_ = take(cfg.type_vocab * C);
+  o_eln_w_ = take(C);
+  o_eln_b_ = take(C);
+  for (int64_t l = 0; l < cfg.layers; ++l) {
+    Layer y{};
+    y.wqkv = take(3 * C * C);  // query, key, value weights back to back: [3C, C]
+    y.bqkv = take(3 * C);
+    y.wo = take(C * C);
+    y.bo = take(C);
+    y.ln1w = take(C);
+    y.ln1b = take(C);
+    y.wi = take(I * C);
+    y.bi = take(I);
+    y.wout = take(C * I);
+    y.bout = take(C);
+    y.ln2w = take(C);
+    y.ln2b = take(C);
+    layers_.push_back(y);
+  }
+  if (cfg.pooler) {
+    o_pool_w_ = take(C * C);
+    o_pool_b_ = take(C);
+  }
+  nparams_ = off;
+
+  auto add = [&](const std::string& n, std::vector<int64_t> shape, int64_t o) {
+    layout_.push_back(ParamView{n, std::move(shape), o});
+  };
+  add("embeddings.word_embeddings.weight", {V, C}, o_word_);
+  add("embeddings.position_embeddings.weight", {cfg.max_pos, C}, o_pos_);
+  add("embeddings.token_type_embeddings.weight", {cfg.type_vocab, C}, o_type_);
+  add("embeddings.LayerNorm.weight", {C}, o_eln_w_);
+  add("embeddings.LayerNorm.bias", {C}, o_eln_b_);
+  for (int64_t l = 0; l < cfg.layers; ++l) {
+    const Layer& y = layers_[l];
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    const char* qkv[3] = {"query", "key", "value"};
+    for (int k = 0; k < 3; ++k) {
+      add(p + "attention.self." + qkv[k] + ".weight", {C, C}, y.wqkv + k * C * C);
+      add(p + "attention.self." + qkv[k] + ".bias", {C}, y.bqkv + k * C);
+    }
+    add(p + "attention.output.dense.weight", {C, C}, y.wo);
+    add(p + "attention.output.dense.bias", {C}, y.bo);
+    add(p + "attention.output.LayerNorm.weight", {C}, y.ln1w);
+    add(p + "attention.output.LayerNorm.bias", {C}, y.ln1b);
+    add(p + "intermediate.dense.weight", {I, C}, y.wi);
+    add(p + "intermediate.dense.bias", {I}, y.bi);
+    add(p + "output.dense.weight", {C, I}, y.wout);
+    add(p + "output.dense.bias", {C}, y.bout);
+    add(p + "output.LayerNorm.weight", {C}, y.ln2w);
+    add(p + "output.LayerNorm.bias", {C}, y.ln2b);
+  }
+  if (cfg.pooler) {
+    add("pooler.dense.weight", {C, C}, o_pool_w_);
+    add("pooler.dense.bias", {C}, o_pool_b_);
+  }
+
+  params_ = Tensor::empty(be.device, DType::F32, {nparams_});
+  grads_ = Tensor::empty(be.device, DType::F32, {nparams_});
+  // LayerNorm weights start at 1 (HF's init); everything else stays 0 until weights are loaded.
+  for (const ParamView& v : layout_)
+    if (v.name.find("LayerNorm.weight") != std::string::npos) be.fill(at(params_.buf(), v.offset), v.numel(), 1.0f);
+}
+
+// The weights a kernel reads. With bf16 activations this would return the bf16 working copy.
+Buf BertModel::w(int64_t off) const { return at(params_.buf(), off); }
+Buf BertModel::g(int64_t off) const { return at(grads_.buf(), off); }
+Tensor BertModel::act(int64_t n) const { return Tensor::empty(be_.device, act_, {n}); }
+Tensor BertModel::f32(int64_t n) const { return Tensor::empty(be_.device, DType::F32, {n}); }
+Tensor BertModel::i32(int64_t n) const { return Tensor::empty(be_.device, DType::I32, {n}); }
+
+void BertModel::zero_grad() { be_.fill(grads_.buf(), nparams_, 0.0f); }
+
+void BertModel::reserve(int64_t B, int64_t T) {
+  BIOFEG_CHECK(B >= 1 && T >= 1, "bert: batch and seq must be >= 1, got ", B, " x ", T);
+  BIOFEG_CHECK(T <= cfg_.max_pos, "bert: seq ", T, " exceeds max_position_embeddings ", cfg_.max_pos);
+  BIOFEG_CHECK(B <= (int64_t(1) << 24) / T, "bert: batch x seq = ", B, " x ", T, " is too large");
+  Plan& P = plan_;
+  if (B <= P.capB && B * T <= P.capN) return;
+  const int64_t capB = std::max(B, P.capB), N = std::max(B * T, P.capN);
+  const int64_t C = cfg_.hidden, I = cfg_.intermediate, H = cfg_.heads;
+  plan_ = Plan();  // free the old plan first (outputs handed out keep their own storage alive)
+  fwdB_ = fwdT_ = 0;
+  Plan Q;
+  Q.capB = capB, Q.capN = N;
+  Q.ids = i32(N), Q.pos = i32(N), Q.types = i32(N), Q.mask = i32(N), Q.cls_idx = i32(capB);
+  Q.emb_sum = act(N * C), Q.emb_ln = act(N * C), Q.emb_out = act(N * C), Q.tmp = act(N * C);
+  Q.emb_mean = f32(N), Q.emb_rstd = f32(N);
+  for (int64_t l = 0; l < cfg_.layers; ++l) {
+    LayerActs a;
+    a.qkv = act(N * 3 * C), a.att = act(N * C), a.lse = f32(N * H);
+    a.res1 = act(N * C), a.ln1 = act(N * C), a.mean1 = f32(N), a.rstd1 = f32(N);
+    a.pre = act(N * I), a.h = act(N * I);
+    a.res2 = act(N * C), a.out = act(N * C), a.mean2 = f32(N), a.rstd2 = f32(N);
+    Q.L.push_back(std::move(a));
+  }
+  Q.cls = act(capB * C);
+  if (cfg_.pooler) Q.pool_pre = act(capB * C), Q.pooled = act(capB * C);
+  Q.g_out = act(N * C), Q.g_res = act(N * C), Q.g_drop = act(N * C), Q.g_att = act(N * C);
+  Q.g_h = act(N * I), Q.g_pre = act(N * I), Q.g_qkv = act(N * 3 * C);
+  Q.g_cls = act(capB * C), Q.g_pool = act(capB * C);
+  plan_ = std::move(Q);
+}
+
+void BertModel::forward(const BertInputs& in) {
+  const int64_t B = in.B, T = in.T;
+  BIOFEG_CHECK(in.ids, "bert forward: input ids are required");
+  BIOFEG_CHECK(B >= 1 && T >= 1, "bert forward: batch and seq must be >= 1, got ", B, " x ", T);
+  BIOFEG_CHECK(T <= cfg_.max_pos, "bert forward: seq ", T, " exceeds max_position_embeddings ", cfg_.max_pos);
+  BIOFEG_CHECK(B <= (int64_t(1) << 24) / T, "bert forward: batch x seq = ", B, " x ", T, " is too large");
+  const int64_t N = B * T, C = cfg_.hidden, I = cfg_.intermediate, H = cfg_.heads, D = C / H;
+  for (int64_t i = 0; i < N; ++i) {
+    BIOFEG_CHECK(in.ids[i] >= 0 && in.ids[i] < cfg_.vocab, "bert forward: inputIds[", i, "] = ", in.ids[i],
+                 " is outside [0, ", cfg_.vocab, ")");
+    if (in.types)
+      BIOFEG_CHECK(in.types[i] >= 0 && in.types[i] < cfg_.type_vocab, "bert forward: tokenTypeIds[", i, "] = ",
+                   in.types[i], " is outside [0, ", cfg_.type_vocab, ")");
+    if (in.mask)
+      BIOFEG_CHECK(in.mask[i] == 0 || in.mask[i] == 1, "bert forward: attentionMask[", i, "] = ", in.mask[i],
+                   " must be 0 or 1");
+  }
+  reserve(B, T);
+  fwdB_ = fwdT_ = 0;  // invalid until this forward completes
+  Plan& P = plan_;
+  const Backend& be = be_;
+
+  // Inputs to the device: ids, positions 0..T-1, token types (default 0), key mask, [CLS] rows.
+  std::vector<int32_t> host(static_cast<size_t>(N));
+  upload(P.ids, in.ids, N * 4);
+  for (int64_t i = 0; i < N; ++i) host[i] = static_cast<int32_t>(i % T);
+  upload(P.pos, host.data(), N * 4);
+  std::fill(host.begin(), host.end(), 0);
+  upload(P.types, in.types ? in.types : host.data(), N * 4);
+  std::fill(host.begin(), host.end(), 1);
+  upload(P.mask, in.mask ? in.mask : host.data(), N * 4);
+  for (int64_t b = 0; b < B; ++b) host[b] = static_cast<int32_t>(b * T);
+  upload(P.cls_idx, host.data(), B * 4);
+
+  const bool drop_h = in.train && cfg_.hidden_dropout > 0, drop_a = in.train && cfg_.attn_dropout > 0;
+  const float ph = cfg_.hidden_dropout;
+  const uint64_t seed = in.seed;
+
+  // Embeddings: word + position + type, LayerNorm, dropout.
+  be.embedding_fwd(P.ids.buf().i32(), w(o_word_), P.emb_sum.buf(), N, C);
+  be.embedding_fwd(P.pos.buf().i32(), w(o_pos_), P.tmp.buf(), N, C);
+  be.axpy(1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
+  be.embedding_fwd(P.types.buf().i32(), w(o_type_), P.tmp.buf(), N, C);
+  be.axpy(1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
+  be.layernorm_fwd(P.emb_sum.buf(), w(o_eln_w_), w(o_eln_b_), P.emb_ln.buf(), P.emb_mean.buf().f32(),
+                   P.emb_rstd.buf().f32(), N, C, cfg_.ln_eps);
+  Buf x = P.emb_ln.buf();
+  if (drop_h) {
+    be.dropout_fwd(P.emb_ln.buf(), P.emb_out.buf(), N * C, ph, seed, site_offset(site_emb()));
+    x = P.emb_out.buf();
+  }
+
+  for (int64_t l = 0; l < cfg_.layers; ++l) {
+    const Layer& Y = layers_[l];
+    LayerActs& A = P.L[l];
+    // Self-attention on packed qkv [B, T, 3, H, D].
+    linear_fwd(be, x, w(Y.wqkv), w(Y.bqkv), A.qkv.buf(), N, C, 3 * C);
+    AttnDesc d;
+    d.B = B, d.T = T, d.H = H, d.D = D;
+    d.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+    d.dropout_p = drop_a ? cfg_.attn_dropout : 0.0f;
+    d.seed = seed, d.offset = site_offset(site_attn_probs(l));
+    d.qkv = A.qkv.buf(), d.mask = P.mask.buf(), d.out = A.att.buf(), d.lse = A.lse.buf();
+    be.attention_fwd(d);
+    // Output dense -> dropout -> + input -> LayerNorm.
+    linear_fwd(be, A.att.buf(), w(Y.wo), w(Y.bo), A.res1.buf(), N, C, C);
+    if (drop_h) {
+      be.dropout_fwd(A.res1.buf(), P.tmp.buf(), N * C, ph, seed, site_offset(site_attn_out(l)));
+      be.add(P.tmp.buf(), x, A.res1.buf(), N * C);
+    } else {
+      be.axpy(1.0f, x, A.res1.buf(), N * C);
+    }
+    be.layernorm_fwd(A.res1.buf(), w(Y.ln1w), w(Y.ln1b), A.ln1.buf(), A.mean1.buf().f32(), A.rstd1.buf().f32(), N, C,
+                     cfg_.ln_eps);
+    // Feed-forward: GELU(ln1 Wi^T + bi) Wout^T + bout -> dropout -> + ln1 -> LayerNorm.
+    linear_fwd(be, A.ln1.buf(), w(Y.wi), w(Y.bi), A.h.buf(), N, C, I, Epilogue::Gelu, A.pre.buf());
+    linear_fwd(be, A.h.buf(), w(Y.wout), w(Y.bout), A.res2.buf(), N, I, C);
+    if (drop_h) {
+      be.dropout_fwd(A.res2.buf(), P.tmp.buf(), N * C, ph, seed, site_offset(site_ffn_out(l)));
+      be.add(P.tmp.buf(), A.ln1.buf(), A.res2.buf(), N * C);
+    } else {
+      be.axpy(1.0f, A.ln1.buf(), A.res2.buf(), N * C);
+    }
+    be.layernorm_fwd(A.res2.buf(), w(Y.ln2w), w(Y.ln2b), A.out.buf(), A.mean2.buf().f32(), A.rstd2.buf().f32(), N, C,
+                     cfg_.ln_eps);
+    x = A.out.buf();
+  }
+
+  // [CLS] = row 0 of each sequence, gathered as an embedding lookup into the last hidden state.
+  be.embedding_fwd(P.cls_idx.buf().i32(), x, P.cls.buf(), B, C);
+  if (cfg_.pooler) {
+    linear_fwd(be, P.cls.buf(), w(o_pool_w_), w(o_pool_b_), P.pool_pre.buf(), B, C, C);
+    be.tanh_fwd(P.pool_pre.buf(), P.pooled.buf(), B * C);
+  }
+  fwdB_ = B, fwdT_ = T, fwd_train_ = in.train, fwd_seed_ = seed;
+}
+
+Tensor BertModel::last_hidden() const {
+  BIOFEG_CHECK(has_forward(), "bert: no forward has run");
+  Tensor t = plan_.L.back().out;
+  t.shape = {fwdB_, fwdT_, cfg_.hidden};
+  return t;
+}
+Tensor BertModel::cls() const {
+  BIOFEG_CHECK(has_forward(), "bert: no forward has run");
+  Tensor t = plan_.cls;
+  t.shape = {fwdB_, cfg_.hidden};
+  return t;
+}
+Tensor BertModel::pooled() const {
+  BIOFEG_CHECK(has_forward(), "bert: no forward has run");
+  BIOFEG_CHECK(cfg_.pooler, "bert: this model has no pooler");
+  Tensor t = plan_.pooled;
+  t.shape = {fwdB_, cfg_.hidden};
+  return t;
+}
+
+void BertModel::check_backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled) const {
+  BIOFEG_CHECK(has_forward(), "bert backward: no forward has run (or the plan changed since)");
+  const int64_t B = fwdB_, N = B * fwdT_, C = cfg_.hidden;
+  auto check = [&](const Tensor* t, const char* name, int64_t n) {
+    if (!t) return;
+    BIOFEG_CHECK(t->st, "bert backward: ", name, " has been disposed");
+    BIOFEG_CHECK(t->device() == be_.device, "bert backward: ", name, " is on ", device_name(t->device()),
+                 ", the model on ", device_name(be_.device));
+    BIOFEG_CHECK(t->dtype == DType::F32, "bert backward: ", name, " must be f32, got ", t->describe());
+    BIOFEG_CHECK(t->numel() == n, "bert backward: ", name, " must have ", n, " elements, got ", t->describe());
+  };
+  check(d_last, "dLastHidden", N * C);
+  check(d_cls, "dCls", B * C);
+  check(d_pooled, "dPooled", B * C);
+  BIOFEG_CHECK(!d_pooled || cfg_.pooler, "bert backward: dPooled given but the model has no pooler");
+}
+
+void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled) {
+  check_backward(d_last, d_cls, d_pooled);
+  const int64_t B = fwdB_, T = fwdT_, N = B * T, C = cfg_.hidden, I = cfg_.intermediate, H = cfg_.heads, D = C / H;
+
+  Plan& P = plan_;
+  const Backend& be = be_;
+  const bool drop_h = fwd_train_ && cfg_.hidden_dropout > 0, drop_a = fwd_train_ && cfg_.attn_dropout > 0;
+  const float ph = cfg_.hidden_dropout;
+  const uint64_t seed = fwd_seed_;
+
+  // Gradient at the last hidden state: the given one plus the [CLS] rows' share.
+  if (d_last) be.cast(d_last->buf(), P.g_out.buf(), N * C);
+  else be.fill(P.g_out.buf(), N * C, 0.0f);
+  if (d_cls || d_pooled) {
+    if (d_cls) be.cast(d_cls->buf(), P.g_cls.buf(), B * C);
+    else be.fill(P.g_cls.buf(), B * C, 0.0f);
+    if (d_pooled) {
+      be.cast(d_pooled->buf(), P.g_pool.buf(), B * C);
+      be.tanh_bwd(P.pooled.buf(), P.g_pool.buf(), P.g_res.buf(), B * C);  // g_res: free scratch here
+      linear_dw(be, P.g_res.buf(), P.cls.buf(), g(o_pool_w_), g(o_pool_b_), B, C, C);
+      linear_dx(be, P.g_res.buf(), w(o_pool_w_), P.g_cls.buf(), B, C, C, 1.0f);
+    }
+    be.embedding_bwd(P.cls_idx.buf().i32(), P.g_cls.buf(), P.g_out.buf(), B, C);
+  }
+
+  for (int64_t l = cfg_.layers - 1; l >= 0; --l) {
+    const Layer& Y = layers_[l];
+    LayerActs& A = P.L[l];
+    const Buf x = l > 0 ? P.L[l - 1].out.buf() : (drop_h ? P.emb_out.buf() : P.emb_ln.buf());
+    // LayerNorm 2; its input gradient feeds both the FFN output and the residual (ln1).
+    be.layernorm_bwd(P.g_out.buf(), A.res2.buf(), w(Y.ln2w), A.mean2.buf().f32(), A.rstd2.buf().f32(), P.g_res.buf(),
+                     g(Y.ln2w), g(Y.ln2b), N, C);
+    Buf dy = P.g_res.buf();
+    if (drop_h) {
+      be.dropout_bwd(P.g_res.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_ffn_out(l)));
+      dy = P.g_drop.buf();
+    }
+    linear_dx(be, dy, w(Y.wout), P.g_h.buf(), N, I, C, 0.0f);
+    linear_dw(be, dy, A.h.buf(), g(Y.wout), g(Y.bout), N, I, C);
+    be.gelu_bwd(A.pre.buf(), P.g_h.buf(), P.g_pre.buf(), N * I);
+    linear_dw(be, P.g_pre.buf(), A.ln1.buf(), g(Y.wi), g(Y.bi), N, C, I);
+    linear_dx(be, P.g_pre.buf(), w(Y.wi), P.g_res.buf(), N, C, I, 1.0f);  // + residual: g_res = d ln1
+    // LayerNorm 1; its input gradient feeds the attention output and the residual (x).
+    be.layernorm_bwd(P.g_res.buf(), A.res1.buf(), w(Y.ln1w), A.mean1.buf().f32(), A.rstd1.buf().f32(), P.g_out.buf(),
+                     g(Y.ln1w), g(Y.ln1b), N, C);
+    dy = P.g_out.buf();
+    if (drop_h) {
+      be.dropout_bwd(P.g_out.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_attn_out(l)));
+      dy = P.g_drop.buf();
+    }
+    linear_dx(be, dy, w(Y.wo), P.g_att.buf(), N, C, C, 0.0f);
+    linear_dw(be, dy, A.att.buf(), g(Y.wo), g(Y.bo), N, C, C);
+    AttnDesc d;
+    d.B = B, d.T = T, d.H = H, d.D = D;
+    d.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+    d.dropout_p = drop_a ? cfg_.attn_dropout : 0.0f;
+    d.seed = seed, d.offset = site_offset(site_attn_probs(l));
+    d.qkv = A.qkv.buf(), d.mask = P.mask.buf(), d.out = A.att.buf(), d.lse = A.lse.buf();
+    d.dout = P.g_att.buf(), d.dqkv = P.g_qkv.buf();
+    be.attention_bwd(d);
+    linear_dw(be, P.g_qkv.buf(), x, g(Y.wqkv), g(Y.bqkv), N, C, 3 * C);
+    linear_dx(be, P.g_qkv.buf(), w(Y.wqkv), P.g_out.buf(), N, C, 3 * C, 1.0f);  // + residual: d x
+  }
+
+  // Embeddings: dropout, LayerNorm, then scatter into the three tables.
+  Buf dy = P.g_out.buf();
+  if (drop_h) {
+    be.dropout_bwd(P.g_out.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_emb()));
+    dy = P.g_drop.buf();
+  }
+  be.layernorm_bwd(dy, P.emb_sum.buf(), w(o_eln_w_), P.emb_mean.buf().f32(), P.emb_rstd.buf().f32(), P.g_res.buf(),
+                   g(o_eln_w_), g(o_eln_b_), N, C);
+  be.embedding_bwd(P.ids.buf().i32(), P.g_res.buf(), g(o_word_), N, C);
+  be.embedding_bwd(P.pos.buf().i32(), P.g_res.buf(), g(o_pos_), N, C);
+  be.embedding_bwd(P.types.buf().i32(), P.g_res.buf(), g(o_type_), N, C);
+}
+
+}  // namespace biofeg

@@ -1,0 +1,78 @@
+// The addon's BertModel class as TypeScript sees it (bindings/model_bert.cpp).
+import { native, type NativeTensor } from '../native.js';
+
+/** Native config field names (camelCase); see bertConfigFromHf for the HF mapping. */
+export interface BertConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  intermediateSize: number;
+  maxPositions: number;
+  typeVocabSize: number;
+  layerNormEps: number;
+  /** Build pooler.dense (HF BertModel's add_pooling_layer). */
+  pooler: boolean;
+  hiddenDropout: number;
+  attentionDropout: number;
+}
+
+export interface ParamEntry {
+  name: string;
+  shape: number[];
+  /** Offset in elements into parameters() / gradients(). */
+  offset: number;
+}
+
+type Ints = Int32Array | NativeTensor;
+type Floats = Float32Array | NativeTensor;
+
+export interface BertForwardInput {
+  /** [batch * seq] token ids, row-major. */
+  inputIds: Ints;
+  /** 1 = real token, 0 = padding (keys only, as HF); omitted = all real. */
+  attentionMask?: Ints | null;
+  /** Omitted = all 0. */
+  tokenTypeIds?: Ints | null;
+  batch: number;
+  seq: number;
+  /** Dropout on (hidden and attention probabilities). */
+  train?: boolean;
+  /** Dropout seed of this step; omitted in training = the model's own fixed sequence. */
+  seed?: number | bigint;
+}
+
+/** Views of the model's activation plan: valid until the next forward on this model. */
+export interface BertOutputs {
+  lastHidden: NativeTensor;  // [batch, seq, hidden]
+  cls: NativeTensor;         // [batch, hidden]
+  pooled?: NativeTensor;     // [batch, hidden], pooler models only
+}
+
+export interface BertOutputGradients {
+  dLastHidden?: Floats | null;
+  dCls?: Floats | null;
+  dPooled?: Floats | null;
+}
+
+export interface NativeBertModel {
+  readonly device: 'cpu' | 'cuda' | 'ref';
+  readonly numParameters: number;
+  readonly busy: boolean;
+  parameters(): NativeTensor;
+  gradients(): NativeTensor;
+  parameterLayout(): ParamEntry[];
+  config(): BertConfig;
+  reserve(batch: number, seq: number): void;
+  forward(i: BertForwardInput): BertOutputs;
+  forwardAsync(i: BertForwardInput): Promise<BertOutputs>;
+  backward(g: BertOutputGradients): void;
+  backwardAsync(g: BertOutputGradients): Promise<void>;
+  zeroGrad(): void;
+}
+
+type Ctor = new (config: Partial<BertConfig>, device: 'cpu' | 'cuda' | 'ref') => NativeBertModel;
+
+export function nativeBertClass(): Ctor {
+  return (native() as unknown as { BertModel: Ctor }).BertModel;
+}
