@@ -278,40 +278,44 @@ void attention_bwd(const AttnDesc& d) {
 
 // ---- top-k: stream the pool in blocks; GEMM a block of scores, then each query keeps its
 // k best in a sorted array (most candidates fail the threshold test and cost one compare).
+// Scratch is one (query chunk x pool block) score tile: constant beyond the k-best lists, and
+// wide enough that the GEMM runs at full speed (packing amortised over 4096 pool rows).
 void topk(const TopkDesc& d) {
   const float *q = F(d.queries, "topk"), *pool = F(d.pool, "topk");
   const int64_t k = d.k;
-  const int64_t blk = d.block > 0 ? d.block : std::max<int64_t>(1024, k);
-  std::vector<float> S(static_cast<size_t>(d.Q * std::min(blk, d.P)));
-  std::vector<float> best(static_cast<size_t>(d.Q * k), -std::numeric_limits<float>::infinity());
-  std::vector<int32_t> bidx(static_cast<size_t>(d.Q * k), -1);
+  const int64_t blk = d.block > 0 ? d.block : std::max<int64_t>(4096, k);
+  const int64_t qc = std::min<int64_t>(d.Q, 2048);
+  std::vector<float> S(static_cast<size_t>(qc * std::min(blk, d.P)));
+  std::fill_n(d.scores, d.Q * k, -std::numeric_limits<float>::infinity());
+  std::fill_n(d.index, d.Q * k, -1);
   std::vector<int64_t> filled(d.Q, 0);
-  for (int64_t p0 = 0; p0 < d.P; p0 += blk) {
-    const int64_t nb = std::min(blk, d.P - p0);
-    host::gemm_fast(mm(d.Q, nb, d.D, q, d.D, false, pool + p0 * d.D, d.D, true, S.data(), nb, 1.0f));
-    parallel_for(d.Q, 16, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        float* bs = best.data() + i * k;
-        int32_t* bi = bidx.data() + i * k;
-        int64_t& f = filled[i];
-        const float* s = S.data() + i * nb;
-        for (int64_t j = 0; j < nb; ++j) {
-          const float v = s[j];
-          if (f == k && !(v > bs[k - 1])) continue;  // later index loses ties
-          int64_t pos = f == k ? k - 1 : f++;
-          while (pos > 0 && bs[pos - 1] < v) {
-            bs[pos] = bs[pos - 1];
-            bi[pos] = bi[pos - 1];
-            --pos;
+  for (int64_t q0 = 0; q0 < d.Q; q0 += qc) {
+    const int64_t nq = std::min(qc, d.Q - q0);
+    for (int64_t p0 = 0; p0 < d.P; p0 += blk) {
+      const int64_t nb = std::min(blk, d.P - p0);
+      host::gemm_fast(mm(nq, nb, d.D, q + q0 * d.D, d.D, false, pool + p0 * d.D, d.D, true, S.data(), nb, 1.0f));
+      parallel_for(nq, 16, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          float* bs = d.scores + (q0 + i) * k;
+          int32_t* bi = d.index + (q0 + i) * k;
+          int64_t& f = filled[q0 + i];
+          const float* s = S.data() + i * nb;
+          for (int64_t j = 0; j < nb; ++j) {
+            const float v = s[j];
+            if (f == k && !(v > bs[k - 1])) continue;  // later index loses ties
+            int64_t pos = f == k ? k - 1 : f++;
+            while (pos > 0 && bs[pos - 1] < v) {
+              bs[pos] = bs[pos - 1];
+              bi[pos] = bi[pos - 1];
+              --pos;
+            }
+            bs[pos] = v;
+            bi[pos] = static_cast<int32_t>(p0 + j);
           }
-          bs[pos] = v;
-          bi[pos] = static_cast<int32_t>(p0 + j);
         }
-      }
-    });
+      });
+    }
   }
-  std::copy(best.begin(), best.end(), d.scores);
-  std::copy(bidx.begin(), bidx.end(), d.index);
 }
 
 }  // namespace
