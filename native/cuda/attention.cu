@@ -14,6 +14,7 @@
 //   owned by one block, so there are no atomics and dqkv is written exactly once (overwrite).
 //   Probabilities are recomputed from lse with the forward's dropout mask.
 #include <climits>
+#include <mutex>
 
 #include "../core/philox.h"
 #include "common.cuh"
@@ -372,10 +373,21 @@ DType prepare(const AttnDesc& d, const char* op, bool backward, AttnArgs& a, uns
   return t;
 }
 
+// Raises each instantiation's shared-memory limit once, to what its largest head dim (DM) needs.
+template <typename T, int DM>
+void allow_once() {
+  static std::once_flag flag;  // an exception leaves it unset: the next call retries
+  std::call_once(flag, [] {
+    allow_smem(reinterpret_cast<const void*>(&k_attn_fwd<T, DM>), smem_fwd(DM), "attention");
+    allow_smem(reinterpret_cast<const void*>(&k_attn_bwd_dq<T, DM>), smem_dq(DM), "attention_bwd");
+    allow_smem(reinterpret_cast<const void*>(&k_attn_bwd_dkv<T, DM>), smem_dkv(DM), "attention_bwd");
+  });
+}
+
 template <typename T, int DM>
 void launch_fwd(const AttnDesc& d, const AttnArgs& a, unsigned blocks) {
   const size_t sm = smem_fwd(a.D);
-  allow_smem(reinterpret_cast<const void*>(&k_attn_fwd<T, DM>), sm, "attention");
+  allow_once<T, DM>();
   k_attn_fwd<T, DM><<<blocks, 128, sm>>>(static_cast<const T*>(d.qkv.p), static_cast<T*>(d.out.p), a);
   check_launch("attention");
 }
@@ -386,8 +398,7 @@ void launch_bwd(const AttnDesc& d, const AttnArgs& a, unsigned blocks) {
   const T* dout = static_cast<const T*>(d.dout.p);
   T* dqkv = static_cast<T*>(d.dqkv.p);
   const size_t s1 = smem_dq(a.D), s2 = smem_dkv(a.D);
-  allow_smem(reinterpret_cast<const void*>(&k_attn_bwd_dq<T, DM>), s1, "attention_bwd");
-  allow_smem(reinterpret_cast<const void*>(&k_attn_bwd_dkv<T, DM>), s2, "attention_bwd");
+  allow_once<T, DM>();
   k_attn_bwd_dq<T, DM><<<blocks, 128, s1>>>(qkv, dout, dqkv, a);
   check_launch("attention_bwd (dq)");
   k_attn_bwd_dkv<T, DM><<<blocks, 128, s2>>>(qkv, dout, dqkv, a);

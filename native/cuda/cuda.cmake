@@ -30,3 +30,12 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   # Keep the static cudart's symbols out of the addon's dynamic symbol table.
   target_link_options(biofeg_cuda INTERFACE "LINKER:--exclude-libs,libcudart_static.a")
 endif()
+
+# A standalone parity check of every CUDA op against the reference backend (needs a GPU):
+#   cmake -DBIOFEG_CUDA_SELFTEST=ON ... && make biofeg_cuda_selftest && ./biofeg_cuda_selftest
+option(BIOFEG_CUDA_SELFTEST "Build biofeg_cuda_selftest (CUDA ops vs the CPU reference)" OFF)
+if(BIOFEG_CUDA_SELFTEST)
+  add_executable(biofeg_cuda_selftest "${_biofeg_cuda_dir}/selftest.cpp" "${_biofeg_cuda_dir}/../cpu/ref_ops.cpp")
+  set_target_properties(biofeg_cuda_selftest PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)
+  target_link_libraries(biofeg_cuda_selftest PRIVATE biofeg_cuda CUDA::cudart_static)
+endif()
