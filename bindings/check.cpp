@@ -104,8 +104,8 @@ uint64_t u64_arg(const OpCtx& c, const Napi::Value& v, const char* name) {
 std::vector<int32_t> host_ints(const Tensor& t) {
   std::vector<int32_t> v(static_cast<size_t>(t.numel()));
   if (v.empty()) return v;
-  if (t.device() == Device::CPU) std::memcpy(v.data(), t.st->ptr, v.size() * 4);
-  else cuda::memcpy_d2h(v.data(), t.st->ptr, v.size() * 4);
+  if (t.device() == Device::CPU) std::memcpy(v.data(), t.data(), v.size() * 4);
+  else cuda::memcpy_d2h(v.data(), t.data(), v.size() * 4);
   return v;
 }
 

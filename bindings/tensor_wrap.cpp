@@ -26,8 +26,8 @@ Device parse_device(const std::string& s) {
 std::vector<uint8_t> to_host(const Tensor& t) {
   std::vector<uint8_t> b(t.nbytes());
   if (b.empty()) return b;
-  if (t.device() == Device::CPU) std::memcpy(b.data(), t.st->ptr, b.size());
-  else cuda::memcpy_d2h(b.data(), t.st->ptr, b.size());
+  if (t.device() == Device::CPU) std::memcpy(b.data(), t.data(), b.size());
+  else cuda::memcpy_d2h(b.data(), t.data(), b.size());
   return b;
 }
 }  // namespace
@@ -42,6 +42,7 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
                                   InstanceMethod("upload", &TensorWrap::Upload),
                                   InstanceMethod("download", &TensorWrap::Download),
                                   InstanceMethod("copyFrom", &TensorWrap::CopyFrom),
+                                  InstanceMethod("view", &TensorWrap::View),
                                   InstanceMethod("dispose", &TensorWrap::Dispose)});
   ctor = new Napi::FunctionReference(Napi::Persistent(f));
   return f;
@@ -110,8 +111,8 @@ void TensorWrap::Upload(const Napi::CallbackInfo& info) {
       src = conv.data();
     }
     if (t.nbytes() == 0) return;
-    if (t.device() == Device::CPU) std::memcpy(t.st->ptr, src, t.nbytes());
-    else cuda::memcpy_h2d(t.st->ptr, src, t.nbytes());
+    if (t.device() == Device::CPU) std::memcpy(t.data(), src, t.nbytes());
+    else cuda::memcpy_h2d(t.data(), src, t.nbytes());
   } catch (const std::exception& e) {
     Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
   }
@@ -153,13 +154,43 @@ void TensorWrap::CopyFrom(const Napi::CallbackInfo& info) {
                  " does not fit ", dst.describe(), " (same dtype and element count needed)");
     if (dst.nbytes() == 0) return;
     const bool sh = src.device() == Device::CPU, dh = dst.device() == Device::CPU;
-    if (sh && dh) std::memmove(dst.st->ptr, src.st->ptr, dst.nbytes());
-    else if (sh) cuda::memcpy_h2d(dst.st->ptr, src.st->ptr, dst.nbytes());
-    else if (dh) cuda::memcpy_d2h(dst.st->ptr, src.st->ptr, dst.nbytes());
-    else cuda::memcpy_d2d(dst.st->ptr, src.st->ptr, dst.nbytes());
+    if (sh && dh) std::memmove(dst.data(), src.data(), dst.nbytes());
+    else if (sh) cuda::memcpy_h2d(dst.data(), src.data(), dst.nbytes());
+    else if (dh) cuda::memcpy_d2h(dst.data(), src.data(), dst.nbytes());
+    else cuda::memcpy_d2d(dst.data(), src.data(), dst.nbytes());
   } catch (const std::exception& e) {
     Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
   }
+}
+
+// view(offset, shape): a Tensor sharing this one's memory (it keeps the memory alive).
+Napi::Value TensorWrap::View(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    Tensor& t = get("view", "the tensor");
+    BIOFEG_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsArray(), "view: expected (offset: number, shape: number[])");
+    std::vector<int64_t> shape;
+    Napi::Array a = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value v = a.Get(i);
+      BIOFEG_CHECK(v.IsNumber(), "view: shape entries must be numbers");
+      const double x = v.As<Napi::Number>().DoubleValue();
+      BIOFEG_CHECK(x >= 0 && x == static_cast<double>(static_cast<int64_t>(x)), "view: shape entries must be non-negative integers");
+      shape.push_back(static_cast<int64_t>(x));
+    }
+    const double off = info[0].As<Napi::Number>().DoubleValue();
+    BIOFEG_CHECK(off >= 0 && off == static_cast<double>(static_cast<int64_t>(off)), "view: offset must be a non-negative integer");
+    return wrap(env, t.view(static_cast<int64_t>(off), shape));
+  } catch (const std::exception& e) {
+    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+}
+
+Napi::Object TensorWrap::wrap(Napi::Env env, Tensor t) {
+  Napi::Object o = ctor->New({Napi::String::New(env, "cpu"), Napi::String::New(env, "f32"), Napi::Array::New(env, 0)});
+  TensorWrap::Unwrap(o)->t_ = std::move(t);
+  return o;
 }
 
 void TensorWrap::Dispose(const Napi::CallbackInfo&) { t_ = Tensor(); }

@@ -15,6 +15,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   // Throws "<op>: <what> has been disposed" when empty.
   Tensor& get(const char* op, const char* what);
   bool alive() const { return static_cast<bool>(t_.st); }
+  // A JS Tensor owning (sharing) `t`.
+  static Napi::Object wrap(Napi::Env env, Tensor t);
 
  private:
   Napi::Value Shape(const Napi::CallbackInfo& info);
@@ -25,6 +27,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   void Upload(const Napi::CallbackInfo& info);
   Napi::Value Download(const Napi::CallbackInfo& info);
   void CopyFrom(const Napi::CallbackInfo& info);
+  Napi::Value View(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
 
   Tensor t_;

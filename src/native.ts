@@ -18,6 +18,8 @@ export interface NativeTensor {
   upload(data: Float32Array | Int32Array): void;
   download(): Float32Array | Int32Array;
   copyFrom(src: NativeTensor): void;
+  /** A tensor sharing this one's memory: `shape` starting `offset` elements in. */
+  view(offset: number, shape: number[]): NativeTensor;
   dispose(): void;
 }
 

@@ -42,6 +42,21 @@ describe('Tensor', () => {
     expect(() => O.gelu('cpu', t, f32([1000]))).toThrow(/gelu: x has been disposed/);
   });
 
+  it('views share memory, keep it alive and check their range', () => {
+    const flat = f32([6], new Float32Array([0, 1, 2, 3, 4, 5]));
+    const v = flat.view(2, [2, 2]);
+    expect(v.shape).toEqual([2, 2]);
+    expect(Array.from(v.download())).toEqual([2, 3, 4, 5]);
+    O.scale('cpu', v, v, 10);
+    expect(Array.from(flat.download())).toEqual([0, 1, 20, 30, 40, 50]);
+    const before = bytesInUse('cpu');
+    flat.dispose();
+    expect(bytesInUse('cpu')).toBe(before);  // the view still holds the storage
+    expect(Array.from(v.view(3, [1]).download())).toEqual([50]);
+    expect(() => v.view(1, [4])).toThrow(/view: \[4\] at offset 1 does not fit inside f32\[2,2\]@cpu/);
+    expect(() => v.view(-1, [1])).toThrow(/offset must be a non-negative integer/);
+  });
+
   it('copyFrom checks dtype and size', () => {
     const a = f32([4], new Float32Array([1, 2, 3, 4])), b = f32([2, 2]);
     b.copyFrom(a);

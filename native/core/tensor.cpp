@@ -60,6 +60,18 @@ Tensor Tensor::empty(Device d, DType t, const std::vector<int64_t>& shape) {
   return x;
 }
 
+Tensor Tensor::view(int64_t off, const std::vector<int64_t>& s) const {
+  BIOFEG_CHECK(st, "view: the tensor has been disposed");
+  for (int64_t d : s) BIOFEG_CHECK(d >= 0, "view: negative dimension in ", shape_str(s));
+  const int64_t n = numel_of(s);
+  BIOFEG_CHECK(off >= 0 && n >= 0 && off <= numel() && n <= numel() - off, "view: ", shape_str(s), " at offset ", off,
+               " does not fit inside ", describe());
+  Tensor v = *this;
+  v.offset = offset + off;
+  v.shape = s;
+  return v;
+}
+
 std::string shape_str(const std::vector<int64_t>& shape) {
   std::ostringstream o;
   o << "[";

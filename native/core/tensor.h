@@ -24,12 +24,17 @@ struct Tensor {
   std::shared_ptr<Storage> st;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
+  int64_t offset = 0;  // elements into the storage: views share their parent's storage
+
 
   static Tensor empty(Device d, DType t, const std::vector<int64_t>& shape);
   Device device() const { return st->dev; }
   int64_t numel() const;
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
-  Buf buf() const { return Buf{st->ptr, dtype}; }
+  void* data() const { return static_cast<char*>(st->ptr) + offset * static_cast<int64_t>(dtype_size(dtype)); }
+  Buf buf() const { return Buf{data(), dtype}; }
+  // A view of `shape` starting `offset` elements into this tensor; throws when out of range.
+  Tensor view(int64_t offset, const std::vector<int64_t>& shape) const;
   std::string describe() const;  // "f32[4,8]@cpu"
 };
 
