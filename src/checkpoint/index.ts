@@ -6,3 +6,4 @@ export { decodeTorchCheckpoint, readTorchCheckpoint, sniffTorchFormat, TORCH_ALL
 export * from './hf-names.js';
 export * from './hf-folder.js';
 export { writeFileAtomic, writeFolderAtomic } from './atomic.js';
+export { encodeTorchCheckpoint, writeTorchCheckpoint } from './torch-save.js';

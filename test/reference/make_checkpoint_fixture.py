@@ -5,10 +5,15 @@ tensor) so the TypeScript tests need no Python.
 
 Run from the repo root:  python3 test/reference/make_checkpoint_fixture.py
 Needs: torch (CPU), transformers, safetensors, numpy.
+
+With `--check DIR...` it instead checks folders written by our saveHfFolder: transformers'
+BertModel.from_pretrained must load each with no missing, unexpected or mis-shaped keys and give
+exactly the fixture's tensors (see test/fixtures/checkpoint/README.md).
 """
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import torch
@@ -151,5 +156,21 @@ def main():
     print("wrote", os.path.abspath(OUT))
 
 
+def check(dirs):
+    ref = BertModel.from_pretrained(os.path.join(OUT, "hf-safetensors")).state_dict()
+    for d in dirs:
+        model, info = BertModel.from_pretrained(d, output_loading_info=True)
+        bad = {k: v for k, v in info.items() if v}
+        if bad:
+            raise SystemExit(f"{d}: {bad}")
+        for k, v in model.state_dict().items():
+            if not torch.equal(v, ref[k]):
+                raise SystemExit(f"{d}: {k} differs from the fixture")
+        print(f"{d}: BertModel.from_pretrained loads it; no missing/unexpected keys; tensors equal")
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[1] == "--check":
+        check(sys.argv[2:])
+    else:
+        main()
