@@ -138,3 +138,22 @@ export function ellipsis(names: readonly string[], max = 5, sep = ' , '): string
   if (max > 0 && names.length > max) return [...names.slice(0, max), `...and ${names.length - max} more`].join(sep);
   return names.join(sep);
 }
+
+/**
+ * Contiguous [start, end) element ranges where `mask` is non-zero, so an optimizer that takes a
+ * decay mask but no freeze mask (native adamw) can be run on the trained ranges only: a frozen
+ * element must see neither the Adam update nor the decay.
+ */
+export function maskRanges(mask: Float32Array): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let start = -1;
+  for (let i = 0; i <= mask.length; i++) {
+    const on = i < mask.length && mask[i] !== 0;
+    if (on && start < 0) start = i;
+    else if (!on && start >= 0) {
+      out.push([start, i]);
+      start = -1;
+    }
+  }
+  return out;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildParamMasks, ellipsis, isDecayed, parseTypeOptimization, trainablePatterns, type ParamEntry } from '../../src/train/param-groups.js';
+import { buildParamMasks, ellipsis, maskRanges, isDecayed, parseTypeOptimization, trainablePatterns, type ParamEntry } from '../../src/train/param-groups.js';
 
 /** A synthetic bi-encoder layout: 2 towers, `layers` encoder layers, tiny shapes, packed in order. */
 function layout(layers: number, addLinear: boolean): ParamEntry[] {
@@ -116,6 +116,17 @@ describe('layout checks and small models', () => {
     expect(Array.from(m.decay)).toEqual([0, 0, 1, 1, 0, 0]);
     expect(Array.from(m.trainable)).toEqual([0, 0, 1, 1, 0, 0]);
   });
+  it('maskRanges merges adjacent trained tensors into contiguous ranges', () => {
+    expect(maskRanges(Float32Array.from([0, 1, 1, 0, 0, 1, 0, 1]))).toEqual([[1, 3], [5, 6], [7, 8]]);
+    expect(maskRanges(new Float32Array(3))).toEqual([]);
+    // top_layer, per tower: layer 11 (4+2+2 elements), then the frozen pooler (6), then additional_linear (2+1).
+    const l = layout(12, true);
+    const m = buildParamMasks(l, { patterns: trainablePatterns('top_layer', 12) });
+    const r = maskRanges(m.trainable);
+    expect(r).toHaveLength(4);
+    expect(r.map(([a, b]) => b - a)).toEqual([8, 3, 8, 3]);
+  });
+
   it('ellipsis as the original log', () => {
     expect(ellipsis(['a', 'b', 'c'], 2)).toBe('a , b , ...and 1 more');
     expect(ellipsis(['a', 'b'], 5)).toBe('a , b');
