@@ -4,10 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { tensor, type NativeTensor } from '../src/native.js';
 import { Bert, bertConfigFromHf, type BertConfig, type WeightMap } from '../src/models/bert.js';
+import { cudaReason, hasCuda } from './support/backends.js';
 import { mulberry32, randn, relErr } from './support/rng.js';
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'bert');
@@ -44,7 +45,7 @@ function loadFixture() {
 
 const host = (x: NativeTensor): Float32Array => x.download() as Float32Array;
 
-describe('BERT vs Hugging Face transformers (fp32, CPU)', () => {
+describe('BERT vs Hugging Face transformers (fp32)', () => {
   const fx = loadFixture();
   const { batch: B, seq: T } = fx.index;
   const cfg = bertConfigFromHf(fx.index.config);
@@ -58,10 +59,16 @@ describe('BERT vs Hugging Face transformers (fp32, CPU)', () => {
   };
   const want = { last: fx.get('out/last_hidden'), pooled: fx.get('out/pooled') };
 
-  for (const device of ['cpu', 'ref'] as const) {
-    describe(device, () => {
-      const bert = new Bert(cfg, device);
-      const report = bert.loadWeights(fx.params);
+  if (!hasCuda) console.warn(`bert parity: cuda skipped: ${cudaReason}`);
+  for (const device of ['cpu', 'ref', 'cuda'] as const) {
+    describe.skipIf(device === 'cuda' && !hasCuda)(device, () => {
+      // Built in beforeAll: a skipped (cuda) suite still runs this body to collect its tests.
+      let bert!: Bert;
+      let report!: ReturnType<Bert['loadWeights']>;
+      beforeAll(() => {
+        bert = new Bert(cfg, device);
+        report = bert.loadWeights(fx.params);
+      });
 
       it('loads every HF parameter by name', () => {
         expect(report).toEqual({ unexpected: [], missing: [] });
@@ -267,6 +274,21 @@ describe('BERT dropout', () => {
   it('without a seed, successive training steps draw different masks', () => {
     const { bert } = tinyModel(3);
     expect(relErr(run(bert, true), run(bert, true))).toBeGreaterThan(1e-2);
+  });
+});
+
+describe('BERT edge cases', () => {
+  it('a sequence with no real token gives finite outputs and leaves the others unchanged', () => {
+    const { bert } = tinyModel(4);
+    const ids = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    const one = host(bert.forward({ inputIds: ids.subarray(0, 4), attentionMask: Int32Array.from([1, 1, 1, 0]), batch: 1, seq: 4 }).lastHidden);
+    const o = bert.forward({ inputIds: ids, attentionMask: Int32Array.from([1, 1, 1, 0, 0, 0, 0, 0]), batch: 2, seq: 4 });
+    const both = host(o.lastHidden);
+    expect(both.every(Number.isFinite)).toBe(true);
+    expect(relErr(both.subarray(0, one.length), one)).toBeLessThanOrEqual(1e-6);
+    bert.zeroGrad();
+    bert.backward({ dPooled: new Float32Array(16).fill(1) });
+    expect(host(bert.gradients()).every(Number.isFinite)).toBe(true);
   });
 });
 

@@ -194,12 +194,12 @@ void BertModel::reserve(int64_t B, int64_t T) {
   Q.capB = capB, Q.capN = N;
   Q.ids = i32(N), Q.pos = i32(N), Q.types = i32(N), Q.mask = i32(N), Q.cls_idx = i32(capB);
   Q.emb_sum = act(N * C), Q.emb_ln = act(N * C), Q.emb_out = act(N * C), Q.tmp = act(N * C);
-  Q.emb_mean = f32(N), Q.emb_rstd = f32(N);
+  Q.emb_mean = f32(N), Q.emb_rstd = f32(N), Q.h = act(N * I);
   for (int64_t l = 0; l < cfg_.layers; ++l) {
     LayerActs a;
     a.qkv = act(N * 3 * C), a.att = act(N * C), a.lse = f32(N * H);
     a.res1 = act(N * C), a.ln1 = act(N * C), a.mean1 = f32(N), a.rstd1 = f32(N);
-    a.pre = act(N * I), a.h = act(N * I);
+    a.pre = act(N * I);
     a.res2 = act(N * C), a.out = act(N * C), a.mean2 = f32(N), a.rstd2 = f32(N);
     Q.L.push_back(std::move(a));
   }
@@ -286,8 +286,8 @@ void BertModel::forward(const BertInputs& in) {
     be.layernorm_fwd(A.res1.buf(), w(Y.ln1w), w(Y.ln1b), A.ln1.buf(), A.mean1.buf().f32(), A.rstd1.buf().f32(), N, C,
                      cfg_.ln_eps);
     // Feed-forward: GELU(ln1 Wi^T + bi) Wout^T + bout -> dropout -> + ln1 -> LayerNorm.
-    linear_fwd(be, A.ln1.buf(), w(Y.wi), w(Y.bi), A.h.buf(), N, C, I, Epilogue::Gelu, A.pre.buf());
-    linear_fwd(be, A.h.buf(), w(Y.wout), w(Y.bout), A.res2.buf(), N, I, C);
+    linear_fwd(be, A.ln1.buf(), w(Y.wi), w(Y.bi), P.h.buf(), N, C, I, Epilogue::Gelu, A.pre.buf());
+    linear_fwd(be, P.h.buf(), w(Y.wout), w(Y.bout), A.res2.buf(), N, I, C);
     if (drop_h) {
       be.dropout_fwd(A.res2.buf(), P.tmp.buf(), N * C, ph, seed, site_offset(site_ffn_out(l)));
       be.add(P.tmp.buf(), A.ln1.buf(), A.res2.buf(), N * C);
@@ -383,7 +383,8 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
       dy = P.g_drop.buf();
     }
     linear_dx(be, dy, w(Y.wout), P.g_h.buf(), N, I, C, 0.0f);
-    linear_dw(be, dy, A.h.buf(), g(Y.wout), g(Y.bout), N, I, C);
+    be.gelu_fwd(A.pre.buf(), P.h.buf(), N * I);  // recomputed: cheaper than keeping [N, I] per layer
+    linear_dw(be, dy, P.h.buf(), g(Y.wout), g(Y.bout), N, I, C);
     be.gelu_bwd(A.pre.buf(), P.g_h.buf(), P.g_pre.buf(), N * I);
     linear_dw(be, P.g_pre.buf(), A.ln1.buf(), g(Y.wi), g(Y.bi), N, C, I);
     linear_dx(be, P.g_pre.buf(), w(Y.wi), P.g_res.buf(), N, C, I, 1.0f);  // + residual: g_res = d ln1

@@ -7,7 +7,16 @@
 //
 // Only ops.h is called, so the same code runs on every backend. Activations have their own dtype
 // (f32 today; bf16 on CUDA is planned: the weights would then be read through a bf16 copy, see
-// compute_weights()). Statistics (LayerNorm mean/rstd, attention lse) are always f32.
+// w()). Statistics (LayerNorm mean/rstd, attention lse) are always f32.
+//
+// HF semantics notes
+// - The attention mask drops padded KEYS exactly (HF adds finfo.min, the same after softmax);
+//   padded query positions are computed as in HF, so the whole last hidden state matches.
+//   Exception: a sequence with no real token at all gets attention output 0 here, where HF
+//   averages over all (padded) keys.
+// - Dropout sites (embeddings, attention probabilities, attention output, FFN output) draw from
+//   disjoint Philox counter ranges of one per-step seed; backward regenerates the masks.
+// - Linear weights are HF's [out, in]; GELU is the erf form (HF "gelu"); position ids are 0..T-1.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -87,12 +96,12 @@ class BertModel {
     int64_t wqkv, bqkv, wo, bo, ln1w, ln1b, wi, bi, wout, bout, ln2w, ln2b;
   };
   struct LayerActs {
-    Tensor qkv, att, lse, res1, ln1, mean1, rstd1, pre, h, res2, out, mean2, rstd2;
+    Tensor qkv, att, lse, res1, ln1, mean1, rstd1, pre, res2, out, mean2, rstd2;  // GELU(pre) is recomputed
   };
   struct Plan {
     int64_t capB = 0, capN = 0;
     Tensor ids, pos, types, mask, cls_idx;  // i32
-    Tensor emb_sum, emb_ln, emb_out, emb_mean, emb_rstd, tmp;
+    Tensor emb_sum, emb_ln, emb_out, emb_mean, emb_rstd, tmp, h;  // tmp, h: scratch shared by layers
     std::vector<LayerActs> L;
     Tensor cls, pool_pre, pooled;
     // backward scratch
