@@ -99,21 +99,21 @@ std::vector<int32_t> ints(const OpCtx& c, const Napi::Value& v, const char* name
 struct FwdArgs {
   std::vector<int32_t> ids, mask, types;
   int64_t B = 0, T = 0;
-  bool train = false;
+  bool train = false, grad = true;
   uint64_t seed = 0;
   BertInputs inputs() const {
     BertInputs in;
     in.ids = ids.data();
     in.mask = mask.empty() ? nullptr : mask.data();
     in.types = types.empty() ? nullptr : types.data();
-    in.B = B, in.T = T, in.train = train, in.seed = seed;
+    in.B = B, in.T = T, in.train = train, in.grad = grad, in.seed = seed;
     return in;
   }
 };
 
 FwdArgs parse_forward(const OpCtx& c, const Napi::CallbackInfo& info, State& st) {
   BIOFEG_CHECK(info.Length() >= 1 && info[0].IsObject(), c.op,
-               ": expected an object {inputIds, attentionMask?, tokenTypeIds?, batch, seq, train?, seed?}");
+               ": expected an object {inputIds, attentionMask?, tokenTypeIds?, batch, seq, train?, grad?, seed?}");
   Napi::Object o = info[0].As<Napi::Object>();
   const BertConfig& k = st.m->config();
   FwdArgs a;
@@ -138,6 +138,7 @@ FwdArgs parse_forward(const OpCtx& c, const Napi::CallbackInfo& info, State& st)
                    " is outside [0, ", k.type_vocab, ")");
   }
   a.train = flag(c, o, "train", false);
+  a.grad = flag(c, o, "grad", true);
   Napi::Value sv = o.Get("seed");
   if (!sv.IsUndefined()) a.seed = u64_arg(c, sv, "seed");
   else if (a.train) a.seed = st.next_seed++;

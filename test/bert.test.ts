@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { tensor, type NativeTensor } from '../src/native.js';
+import { bytesInUse, tensor, type NativeTensor } from '../src/native.js';
 import { Bert, bertConfigFromHf, type BertConfig, type WeightMap } from '../src/models/bert.js';
 import { cudaReason, hasCuda } from './support/backends.js';
 import { mulberry32, randn, relErr } from './support/rng.js';
@@ -155,6 +155,26 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
     });
   }
 
+  it('grad: false (inference) gives the same outputs with fewer buffers and refuses backward', () => {
+    const inf = new Bert(cfg, 'cpu');
+    inf.loadWeights(fx.params);
+    const before = bytesInUse('cpu');
+    const o = inf.forward({ ...inputs, grad: false });
+    const inferenceBytes = bytesInUse('cpu') - before;
+    expect(relErr(host(o.lastHidden), want.last)).toBeLessThanOrEqual(1e-4);
+    expect(relErr(host(o.pooled!), want.pooled)).toBeLessThanOrEqual(1e-4);
+    expect(() => inf.backward({ dCls: fx.get('in/Gc') })).toThrow(/grad: false/);
+    inf.forward(inputs);
+    inf.zeroGrad();
+    inf.backward({ dCls: fx.get('in/Gc'), dPooled: fx.get('in/Gp') });
+    const trainBytes = bytesInUse('cpu') - before;  // + backward scratch (2 layers: same layer sets)
+    expect(inferenceBytes).toBeLessThan(trainBytes);
+    const g = inf.exportGradients();
+    expect(relErr(g.get('embeddings.LayerNorm.weight')!.data, fx.grads.get('embeddings.LayerNorm.weight')!.data)).toBeLessThanOrEqual(1e-4);
+    // And back to inference on the grown plan: still right.
+    expect(relErr(host(inf.forward({ ...inputs, grad: false }).pooled!), want.pooled)).toBeLessThanOrEqual(1e-4);
+  });
+
   it('gradients accumulate across backward calls until zeroGrad', () => {
     const bert = new Bert(cfg, 'cpu');
     bert.loadWeights(fx.params);
@@ -278,6 +298,19 @@ describe('BERT dropout', () => {
 });
 
 describe('BERT edge cases', () => {
+  it('inference (grad: false) on 1, 3 and 4 layers equals the grad forward', () => {
+    for (const numLayers of [1, 3, 4]) {
+      const bert = new Bert({ ...TINY, numLayers }, 'cpu');
+      bert.parameters().upload(randn(bert.numParameters, 21, 0.5));
+      const inp = { inputIds: Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), attentionMask: Int32Array.from([1, 1, 1, 1, 1, 1, 0, 0]), batch: 2, seq: 4 };
+      const a = bert.forward({ ...inp, grad: false });
+      const [h1, p1] = [host(a.lastHidden), host(a.pooled!)];
+      const b = bert.forward(inp);
+      expect(host(b.lastHidden), `${numLayers} layers`).toEqual(h1);
+      expect(host(b.pooled!)).toEqual(p1);
+    }
+  });
+
   it('a sequence with no real token gives finite outputs and leaves the others unchanged', () => {
     const { bert } = tinyModel(4);
     const ids = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);

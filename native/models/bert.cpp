@@ -180,35 +180,46 @@ Tensor BertModel::i32(int64_t n) const { return Tensor::empty(be_.device, DType:
 
 void BertModel::zero_grad() { be_.fill(grads_.buf(), nparams_, 0.0f); }
 
-void BertModel::reserve(int64_t B, int64_t T) {
+void BertModel::reserve(int64_t B, int64_t T) { reserve_plan(B, T, cfg_.layers, true); }
+
+// Grows the plan to hold B sequences of T tokens, `sets` layers of activations and (if grad)
+// the backward scratch. A larger capacity re-plans everything (previous outputs stay valid for
+// whoever holds them, but backward needs a new forward).
+void BertModel::reserve_plan(int64_t B, int64_t T, int64_t sets, bool grad) {
   BIOFEG_CHECK(B >= 1 && T >= 1, "bert: batch and seq must be >= 1, got ", B, " x ", T);
   BIOFEG_CHECK(T <= cfg_.max_pos, "bert: seq ", T, " exceeds max_position_embeddings ", cfg_.max_pos);
   BIOFEG_CHECK(B <= (int64_t(1) << 24) / T, "bert: batch x seq = ", B, " x ", T, " is too large");
-  Plan& P = plan_;
-  if (B <= P.capB && B * T <= P.capN) return;
-  const int64_t capB = std::max(B, P.capB), N = std::max(B * T, P.capN);
   const int64_t C = cfg_.hidden, I = cfg_.intermediate, H = cfg_.heads;
-  plan_ = Plan();  // free the old plan first (outputs handed out keep their own storage alive)
-  fwdB_ = fwdT_ = 0;
-  Plan Q;
-  Q.capB = capB, Q.capN = N;
-  Q.ids = i32(N), Q.pos = i32(N), Q.types = i32(N), Q.mask = i32(N), Q.cls_idx = i32(capB);
-  Q.emb_sum = act(N * C), Q.emb_ln = act(N * C), Q.emb_out = act(N * C), Q.tmp = act(N * C);
-  Q.emb_mean = f32(N), Q.emb_rstd = f32(N), Q.h = act(N * I);
-  for (int64_t l = 0; l < cfg_.layers; ++l) {
+  if (B > plan_.capB || B * T > plan_.capN) {
+    const int64_t capB = std::max(B, plan_.capB), N = std::max(B * T, plan_.capN);
+    sets = std::max<int64_t>(sets, static_cast<int64_t>(plan_.L.size()));
+    grad = grad || plan_.g_out.st;
+    plan_ = Plan();  // free the old plan first
+    fwdB_ = fwdT_ = 0;
+    Plan Q;
+    Q.capB = capB, Q.capN = N;
+    Q.ids = i32(N), Q.pos = i32(N), Q.types = i32(N), Q.mask = i32(N), Q.cls_idx = i32(capB);
+    Q.emb_sum = act(N * C), Q.emb_ln = act(N * C), Q.emb_out = act(N * C), Q.tmp = act(N * C);
+    Q.emb_mean = f32(N), Q.emb_rstd = f32(N), Q.h = act(N * I);
+    Q.cls = act(capB * C);
+    if (cfg_.pooler) Q.pool_pre = act(capB * C), Q.pooled = act(capB * C);
+    plan_ = std::move(Q);
+  }
+  Plan& P = plan_;
+  const int64_t N = P.capN;
+  while (static_cast<int64_t>(P.L.size()) < sets) {
     LayerActs a;
     a.qkv = act(N * 3 * C), a.att = act(N * C), a.lse = f32(N * H);
     a.res1 = act(N * C), a.ln1 = act(N * C), a.mean1 = f32(N), a.rstd1 = f32(N);
     a.pre = act(N * I);
     a.res2 = act(N * C), a.out = act(N * C), a.mean2 = f32(N), a.rstd2 = f32(N);
-    Q.L.push_back(std::move(a));
+    P.L.push_back(std::move(a));
   }
-  Q.cls = act(capB * C);
-  if (cfg_.pooler) Q.pool_pre = act(capB * C), Q.pooled = act(capB * C);
-  Q.g_out = act(N * C), Q.g_res = act(N * C), Q.g_drop = act(N * C), Q.g_att = act(N * C);
-  Q.g_h = act(N * I), Q.g_pre = act(N * I), Q.g_qkv = act(N * 3 * C);
-  Q.g_cls = act(capB * C), Q.g_pool = act(capB * C);
-  plan_ = std::move(Q);
+  if (grad && !P.g_out.st) {
+    P.g_out = act(N * C), P.g_res = act(N * C), P.g_drop = act(N * C), P.g_att = act(N * C);
+    P.g_h = act(N * I), P.g_pre = act(N * I), P.g_qkv = act(N * 3 * C);
+    P.g_cls = act(P.capB * C), P.g_pool = act(P.capB * C);
+  }
 }
 
 void BertModel::forward(const BertInputs& in) {
@@ -228,7 +239,9 @@ void BertModel::forward(const BertInputs& in) {
       BIOFEG_CHECK(in.mask[i] == 0 || in.mask[i] == 1, "bert forward: attentionMask[", i, "] = ", in.mask[i],
                    " must be 0 or 1");
   }
-  reserve(B, T);
+  // Without grad, layers take turns between two activation sets (inference keeps 2, not L).
+  const int64_t sets = in.grad ? cfg_.layers : std::min<int64_t>(cfg_.layers, 2);
+  reserve_plan(B, T, sets, false);
   fwdB_ = fwdT_ = 0;  // invalid until this forward completes
   Plan& P = plan_;
   const Backend& be = be_;
@@ -265,7 +278,7 @@ void BertModel::forward(const BertInputs& in) {
 
   for (int64_t l = 0; l < cfg_.layers; ++l) {
     const Layer& Y = layers_[l];
-    LayerActs& A = P.L[l];
+    LayerActs& A = P.L[in.grad ? l : l % sets];
     // Self-attention on packed qkv [B, T, 3, H, D].
     linear_fwd(be, x, w(Y.wqkv), w(Y.bqkv), A.qkv.buf(), N, C, 3 * C);
     AttnDesc d;
@@ -305,12 +318,13 @@ void BertModel::forward(const BertInputs& in) {
     linear_fwd(be, P.cls.buf(), w(o_pool_w_), w(o_pool_b_), P.pool_pre.buf(), B, C, C);
     be.tanh_fwd(P.pool_pre.buf(), P.pooled.buf(), B * C);
   }
-  fwdB_ = B, fwdT_ = T, fwd_train_ = in.train, fwd_seed_ = seed;
+  fwdB_ = B, fwdT_ = T, fwd_train_ = in.train, fwd_seed_ = seed, fwd_grad_ = in.grad;
+  out_set_ = in.grad ? cfg_.layers - 1 : (cfg_.layers - 1) % sets;
 }
 
 Tensor BertModel::last_hidden() const {
   BIOFEG_CHECK(has_forward(), "bert: no forward has run");
-  Tensor t = plan_.L.back().out;
+  Tensor t = plan_.L[out_set_].out;
   t.shape = {fwdB_, fwdT_, cfg_.hidden};
   return t;
 }
@@ -330,6 +344,7 @@ Tensor BertModel::pooled() const {
 
 void BertModel::check_backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled) const {
   BIOFEG_CHECK(has_forward(), "bert backward: no forward has run (or the plan changed since)");
+  BIOFEG_CHECK(fwd_grad_, "bert backward: the last forward ran with grad: false (inference only)");
   const int64_t B = fwdB_, N = B * fwdT_, C = cfg_.hidden;
   auto check = [&](const Tensor* t, const char* name, int64_t n) {
     if (!t) return;
@@ -347,6 +362,7 @@ void BertModel::check_backward(const Tensor* d_last, const Tensor* d_cls, const 
 
 void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled) {
   check_backward(d_last, d_cls, d_pooled);
+  reserve_plan(fwdB_, fwdT_, cfg_.layers, true);  // backward scratch on first use (never re-plans here)
   const int64_t B = fwdB_, T = fwdT_, N = B * T, C = cfg_.hidden, I = cfg_.intermediate, H = cfg_.heads, D = C / H;
 
   Plan& P = plan_;

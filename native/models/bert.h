@@ -52,6 +52,7 @@ struct BertInputs {
   const int32_t* types = nullptr;
   int64_t B = 0, T = 0;
   bool train = false;
+  bool grad = true;                // false: inference only (2 layers of activations, no backward)
   uint64_t seed = 0;               // dropout seed of this step (train only)
 };
 
@@ -72,7 +73,8 @@ class BertModel {
   Tensor& grads() { return grads_; }
   void zero_grad();
 
-  // Plans activations for at least B sequences and B*T tokens (grows, never shrinks).
+  // Plans activations (all layers and backward scratch) for at least B sequences and B*T tokens
+  // (grows, never shrinks). forward() also grows the plan as needed.
   void reserve(int64_t B, int64_t T);
   void forward(const BertInputs& in);
   bool has_forward() const { return fwdB_ > 0; }
@@ -108,6 +110,7 @@ class BertModel {
     Tensor g_out, g_res, g_drop, g_att, g_h, g_pre, g_qkv, g_cls, g_pool;
   };
 
+  void reserve_plan(int64_t B, int64_t T, int64_t sets, bool grad);
   Buf w(int64_t off) const;   // weight view for compute
   Buf g(int64_t off) const;   // gradient view
   Tensor act(int64_t n) const;
@@ -124,7 +127,8 @@ class BertModel {
   Tensor params_, grads_;
   Plan plan_;
   int64_t fwdB_ = 0, fwdT_ = 0;
-  bool fwd_train_ = false;
+  bool fwd_train_ = false, fwd_grad_ = false;
+  int64_t out_set_ = 0;  // activation set holding the last layer's output
   uint64_t fwd_seed_ = 0;
 };
 

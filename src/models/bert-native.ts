@@ -38,6 +38,11 @@ export interface BertForwardInput {
   seq: number;
   /** Dropout on (hidden and attention probabilities). */
   train?: boolean;
+  /**
+   * Keep what backward needs (default true). false = inference only: layers share two sets of
+   * activations (far less memory for encoding) and backward is refused until a grad forward.
+   */
+  grad?: boolean;
   /** Dropout seed of this step; omitted in training = the model's own fixed sequence. */
   seed?: number | bigint;
 }
