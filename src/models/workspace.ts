@@ -1,0 +1,28 @@
+// Named scratch tensors reused across steps: allocated on first use or when a shape changes.
+import { tensor, type DeviceName, type DType, type NativeTensor } from '../native.js';
+
+export class Workspace {
+  private readonly slots = new Map<string, NativeTensor>();
+  constructor(readonly device: DeviceName) {}
+
+  get(key: string, dtype: DType, shape: number[]): NativeTensor {
+    const t = this.slots.get(key);
+    if (t && !t.disposed && t.dtype === dtype && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+    t?.dispose();
+    const n = tensor(this.device, dtype, shape);
+    this.slots.set(key, n);
+    return n;
+  }
+
+  /** An i32 tensor holding `data` (uploaded every call). */
+  ints(key: string, shape: number[], data: Int32Array): NativeTensor {
+    const t = this.get(key, 'i32', shape);
+    t.upload(data);
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.slots.values()) t.dispose();
+    this.slots.clear();
+  }
+}

@@ -1,0 +1,116 @@
+// BLINK's optimiser over flat parameter buffers: AdamW (default: no bias correction, eps 1e-6,
+// decay 0.01 except bias/gamma/beta names) run by the engine's fused adamw op on the trained
+// ranges only, plus clip_grad_norm_ over every gradient.
+import { backendOf, ops, tensor, type DeviceName, type NativeTensor } from '../native.js';
+import type { ParamPart } from '../models/biencoder.js';
+import { clipScale } from './grad-clip.js';
+import { buildParamMasks, maskRanges, WEIGHT_DECAY } from './param-groups.js';
+
+export interface AdamWSettings {
+  /** Name substrings of the trained parameters (param-groups trainablePatterns), or null for all. */
+  patterns: readonly string[] | null;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  biasCorrection?: boolean;
+}
+
+interface Group {
+  part: ParamPart;
+  m: NativeTensor;
+  v: NativeTensor;
+  decay: NativeTensor;
+  ranges: Array<[number, number]>;
+}
+
+export class FlatAdamW {
+  private readonly groups: Group[] = [];
+  private readonly norm: NativeTensor;
+  /** Updates done so far (AdamW's step count is this + 1 during an update). */
+  steps = 0;
+  readonly trainableElements: number;
+  readonly frozenNames: string[] = [];
+
+  constructor(readonly device: DeviceName, parts: readonly ParamPart[], readonly s: AdamWSettings) {
+    let trainable = 0;
+    for (const part of parts) {
+      const layout = part.layout.map((e) => ({ ...e, name: part.prefix + e.name }));
+      const n = part.params.shape.reduce((a, b) => a * b, 1);
+      const masks = buildParamMasks(layout, { patterns: s.patterns, totalElements: n });
+      trainable += masks.trainableElements;
+      this.frozenNames.push(...masks.frozen);
+      this.groups.push({
+        part,
+        m: tensor(device, 'f32', [n]),
+        v: tensor(device, 'f32', [n]),
+        decay: tensor(device, 'f32', [n], masks.decay),
+        ranges: maskRanges(masks.trainable),
+      });
+    }
+    this.trainableElements = trainable;
+    this.norm = tensor(device, 'f32', [1]);
+  }
+
+  /** One update at learning rate `lr` (the scheduled value). */
+  update(lr: number): void {
+    const be = backendOf(this.device);
+    const step = this.steps + 1;
+    for (const g of this.groups)
+      for (const [lo, hi] of g.ranges) {
+        const v = (t: NativeTensor) => t.view(lo, [hi - lo]);
+        ops().adamw(be, v(g.part.params), v(g.part.grads), v(g.m), v(g.v), v(g.decay), {
+          lr,
+          beta1: this.s.beta1 ?? 0.9,
+          beta2: this.s.beta2 ?? 0.999,
+          eps: this.s.eps ?? 1e-6,
+          weightDecay: this.s.weightDecay ?? WEIGHT_DECAY,
+          step,
+          biasCorrection: this.s.biasCorrection ?? false,
+        });
+      }
+    this.steps = step;
+  }
+
+  /** The global L2 norm of every gradient (trained or not, as torch's clip over model.parameters()). */
+  gradNorm(): number {
+    const be = backendOf(this.device);
+    ops().fill(be, this.norm, 0);
+    for (const g of this.groups) ops().sumsq(be, g.part.grads, this.norm);
+    return Math.sqrt((this.norm.download() as Float32Array)[0]!);
+  }
+
+  /** clip_grad_norm_: scales every gradient by max/(norm+1e-6) when that is below 1; returns the norm. */
+  clipGradNorm(maxNorm: number): number {
+    const norm = this.gradNorm();
+    const scale = clipScale(norm * norm, maxNorm);
+    if (scale < 1) for (const g of this.groups) ops().scale(backendOf(this.device), g.part.grads, g.part.grads, scale);
+    return norm;
+  }
+
+  /** Moments by part prefix, for resumable checkpoints. */
+  exportState(): { steps: number; moments: Map<string, { shape: number[]; data: Float32Array }> } {
+    const moments = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const g of this.groups) {
+      moments.set(`${g.part.prefix}exp_avg`, { shape: g.m.shape, data: g.m.download() as Float32Array });
+      moments.set(`${g.part.prefix}exp_avg_sq`, { shape: g.v.shape, data: g.v.download() as Float32Array });
+    }
+    return { steps: this.steps, moments };
+  }
+
+  importState(st: { steps: number; moments: ReadonlyMap<string, { data: Float32Array | Int32Array }> }): void {
+    for (const g of this.groups)
+      for (const [key, t] of [[`${g.part.prefix}exp_avg`, g.m], [`${g.part.prefix}exp_avg_sq`, g.v]] as const) {
+        const src = st.moments.get(key);
+        if (!src || !(src.data instanceof Float32Array) || src.data.length !== t.shape[0])
+          throw new Error(`optimizer state: '${key}' is missing or has the wrong size`);
+        t.upload(src.data);
+      }
+    this.steps = st.steps;
+  }
+
+  dispose(): void {
+    for (const g of this.groups) for (const t of [g.m, g.v, g.decay]) t.dispose();
+    this.norm.dispose();
+  }
+}
