@@ -114,9 +114,9 @@ describe('bi-encoder step', () => {
         const n = e.shape.reduce((x, y) => x * y, 1);
         const changed = after.subarray(e.offset, e.offset + n).some((x, j) => x !== before[i]![e.offset + j]);
         const trained = (p.prefix + e.name).includes(`bert_model.encoder.layer.${config.numLayers - 1}.`);
-        // The key bias has an exactly zero gradient (softmax ignores a per-row constant) and no decay.
-        if (e.name.endsWith('attention.self.key.bias')) expect(changed).toBe(false);
-        else expect(changed, p.prefix + e.name).toBe(trained);
+        // The key bias's true gradient is zero (softmax ignores a per-row constant): only rounding moves it.
+        if (e.name.endsWith('attention.self.key.bias') && trained) continue;
+        expect(changed, p.prefix + e.name).toBe(trained);
       }
     }
   });
