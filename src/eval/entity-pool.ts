@@ -1,0 +1,220 @@
+// The entity pool: every dictionary entry through the candidate encoder, in encode_batch_size
+// batches, written into one [entities, embedDim] tensor on the model's device (the pool plus one
+// batch of working memory). Encodings are cached on disk beside the run's outputs, keyed by a hash
+// of the candidate encoder's weights and of the entity token cache, so a second evaluation of the
+// same model skips the encoding; any change of weights, tokenizer, window or source rebuilds it.
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import { AtomicOutputs } from '../data/atomic.js';
+import type { TokenCache } from '../data/token-cache.js';
+import type { BiEncoder } from '../models/biencoder.js';
+import { backendOf, ops, tensor, type NativeTensor } from '../native.js';
+import { trimmedBatch } from './token-batch.js';
+
+export type PoolDType = 'f32' | 'bf16';
+
+export const POOL_MAGIC = Buffer.from('BFGEMBS\0', 'latin1');
+export const POOL_VERSION = 1;
+/** Header region of a pool file: magic, u32 version, u32 JSON length, JSON, space padding. */
+export const POOL_HEADER_BYTES = 4096;
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+export interface PoolFileHeader {
+  format: 'biofeg-entity-embeddings';
+  /** Full sha256 key (the file name carries its first 16 hex digits). */
+  hash: string;
+  rows: number;
+  dim: number;
+  /** Values on disk are always f32 (a bf16 pool is cast on load). */
+  dtype: 'f32';
+}
+
+export interface EntityPoolOptions {
+  batchSize: number;
+  /** Pool dtype; bf16 halves the pool (CUDA only: the CPU backends compute in f32). Default f32. */
+  dtype?: PoolDType;
+  /** Folder of the disk cache (`entity_embeddings.<hash>.f32`); omitted = no disk cache. */
+  cacheDir?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EntityPool {
+  /** [rows, dim] on the model's device. */
+  tensor: NativeTensor;
+  rows: number;
+  dim: number;
+  dtype: PoolDType;
+  /** The cache key (sha256 hex). */
+  hash: string;
+  /** True when read from the disk cache instead of encoded. */
+  fromCache: boolean;
+  cachePath?: string;
+  dispose(): void;
+}
+
+/**
+ * The disk-cache key: sha256 of the candidate side's flat parameters (BERT and, with add_linear,
+ * the projection), the model shape and the entity token cache's header (tokenizer, window, rows,
+ * source size and mtime). The source's path is left out so a moved data folder still hits.
+ */
+export function entityPoolHash(model: BiEncoder, entities: TokenCache): string {
+  const h = createHash('sha256');
+  const { source, ...rest } = entities.header;
+  h.update(JSON.stringify({
+    v: POOL_VERSION,
+    embedDim: model.embedDim,
+    config: model.config,
+    addLinear: model.options.addLinear === true,
+    cache: { ...rest, source: { size: source.size, mtimeMs: source.mtimeMs } },
+  }));
+  for (const part of model.candidate.parts()) {
+    h.update(part.prefix);
+    const flat = part.params.download() as Float32Array;
+    h.update(new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength));
+  }
+  return h.digest('hex');
+}
+
+export function poolCachePath(dir: string, hash: string): string {
+  return join(dir, `entity_embeddings.${hash.slice(0, 16)}.f32`);
+}
+
+function encodePoolHeader(h: PoolFileHeader): Buffer {
+  const json = Buffer.from(JSON.stringify(h), 'utf8');
+  const buf = Buffer.alloc(POOL_HEADER_BYTES, 0x20);
+  POOL_MAGIC.copy(buf, 0);
+  buf.writeUInt32LE(POOL_VERSION, 8);
+  buf.writeUInt32LE(json.length, 12);
+  json.copy(buf, 16);
+  return buf;
+}
+
+/** The header of a pool file, or null when it is not a complete pool file of this version. */
+export function readPoolHeader(path: string): PoolFileHeader | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const buf = Buffer.alloc(POOL_HEADER_BYTES);
+    const n = readSync(fd, buf, 0, POOL_HEADER_BYTES, 0);
+    if (n < 16 || !buf.subarray(0, 8).equals(POOL_MAGIC) || buf.readUInt32LE(8) !== POOL_VERSION) return null;
+    const len = buf.readUInt32LE(12);
+    if (16 + len > POOL_HEADER_BYTES) return null;
+    const h = JSON.parse(buf.subarray(16, 16 + len).toString('utf8')) as PoolFileHeader;
+    if (h.format !== 'biofeg-entity-embeddings' || !Number.isInteger(h.rows) || !Number.isInteger(h.dim)) return null;
+    if (fstatSync(fd).size !== POOL_HEADER_BYTES + h.rows * h.dim * 4) return null;
+    return h;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function f32Bytes(a: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const out = new Uint8Array(a.length * 4);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) dv.setFloat32(4 * i, a[i]!, true);
+  return out;
+}
+
+/** Fill `pool` from a pool file, `chunkRows` rows at a time (host memory O(chunk)). */
+function loadPoolFile(path: string, pool: NativeTensor, rows: number, dim: number, chunkRows: number, onProgress?: (d: number, t: number) => void): void {
+  const fd = openSync(path, 'r');
+  const be = backendOf(pool.device === 'cuda' ? 'cuda' : 'cpu');
+  const staging = pool.dtype === 'f32' ? undefined : tensor(pool.device === 'cuda' ? 'cuda' : 'cpu', 'f32', [chunkRows, dim]);
+  try {
+    const host = new Float32Array(chunkRows * dim);
+    const bytes = new Uint8Array(host.buffer);
+    for (let start = 0; start < rows; start += chunkRows) {
+      const n = Math.min(chunkRows, rows - start);
+      const want = n * dim * 4;
+      let got = 0;
+      while (got < want) {
+        const r = readSync(fd, bytes, got, want - got, POOL_HEADER_BYTES + start * dim * 4 + got);
+        if (r === 0) throw new Error(`${path}: unexpected end of the entity embeddings`);
+        got += r;
+      }
+      const vals = host.subarray(0, n * dim);
+      if (!LITTLE_ENDIAN) {
+        const dv = new DataView(host.buffer);
+        for (let i = 0; i < vals.length; i++) vals[i] = dv.getFloat32(4 * i, true);
+      }
+      const dst = pool.view(start * dim, [n, dim]);
+      if (staging) {
+        const s = staging.view(0, [n, dim]);
+        s.upload(vals);
+        ops().cast(be, s, dst);
+        s.dispose();
+      } else dst.upload(vals);
+      dst.dispose();
+      onProgress?.(start + n, rows);
+    }
+  } finally {
+    staging?.dispose();
+    closeSync(fd);
+  }
+}
+
+/**
+ * Encode every row of the entity token cache through the candidate encoder (eval mode) into one
+ * pool tensor on the model's device. With `cacheDir`, reuse `entity_embeddings.<hash>.f32` when
+ * its key matches, else encode and write it (atomically) as the batches come.
+ */
+export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o: EntityPoolOptions): Promise<EntityPool> {
+  const dtype = o.dtype ?? 'f32';
+  if (dtype === 'bf16' && model.device !== 'cuda') throw new Error('entity pool: bf16 needs the CUDA device (the CPU backends compute in f32)');
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`encode_batch_size must be >= 1, got ${o.batchSize}`);
+  const rows = entities.rows;
+  const dim = model.embedDim;
+  const width = entities.width;
+  if (rows === 0) throw new Error(`${entities.path}: the entity token cache has no rows`);
+  if (entities.header.kind !== 'entities') throw new Error(`${entities.path}: expected an entity token cache, found ${entities.header.kind}`);
+  if (width > model.config.maxPositions) throw new Error(`max_cand_length ${width} exceeds the model's ${model.config.maxPositions} positions`);
+  const hash = entityPoolHash(model, entities);
+  const cachePath = o.cacheDir !== undefined ? poolCachePath(o.cacheDir, hash) : undefined;
+  const pool = tensor(model.device, dtype, [rows, dim]);
+  const result = (fromCache: boolean): EntityPool => ({
+    tensor: pool, rows, dim, dtype, hash, fromCache, ...(cachePath ? { cachePath } : {}), dispose: () => pool.dispose(),
+  });
+  try {
+    if (cachePath && existsSync(cachePath)) {
+      const h = readPoolHeader(cachePath);
+      if (h && h.hash === hash && h.rows === rows && h.dim === dim) {
+        loadPoolFile(cachePath, pool, rows, dim, Math.max(o.batchSize, 4096), o.onProgress);
+        return result(true);
+      }
+    }
+    const out = cachePath ? new AtomicOutputs() : undefined;
+    try {
+      const w = out?.open(cachePath!);
+      w?.writeBytes(encodePoolHeader({ format: 'biofeg-entity-embeddings', hash, rows, dim, dtype: 'f32' }));
+      const be = backendOf(model.device);
+      for (let start = 0; start < rows; start += o.batchSize) {
+        const n = Math.min(o.batchSize, rows - start);
+        const batch = trimmedBatch(entities.readRange(start, n), n, width, width);
+        const emb = await model.encode('candidate', batch, false);
+        const dst = pool.view(start * dim, [n, dim]);
+        if (dtype === 'f32') dst.copyFrom(emb);
+        else ops().cast(be, emb, dst);
+        dst.dispose();
+        if (w) w.writeBytes(f32Bytes(emb.download() as Float32Array));
+        o.onProgress?.(start + n, rows);
+      }
+      out?.commit();
+    } catch (e) {
+      out?.abort();
+      throw e;
+    }
+    return result(false);
+  } catch (e) {
+    pool.dispose();
+    throw e;
+  }
+}
