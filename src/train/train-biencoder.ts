@@ -1,0 +1,205 @@
+// The bi-encoder training loop (train_biencoder.py / train_biencoder_hard.py semantics; see
+// README.md here): schedule, accumulation, clipping, in-batch validation before training and
+// after each epoch, epoch_N checkpoints, the best copied to the output root, resume, and a
+// checkpoint-then-exit on SIGINT/SIGTERM.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
+import type { BiEncoder } from '../models/biencoder.js';
+import { Workspace } from '../models/workspace.js';
+import { hardStep, inBatchStep, type StepResult } from './biencoder-step.js';
+import { loadTrainingState, saveBiEncoder, type ModelSettings } from './biencoder-checkpoint.js';
+import { epochOrder, exampleCount, readBatch, type Batch, type BiencoderData } from './biencoder-data.js';
+import { BestEpoch, copyBestToRoot, epochDirName } from './checkpoint-dir.js';
+import { checkFiniteLoss } from './guard.js';
+import type { InterruptFlag } from './interrupt.js';
+import type { JsonlLogger } from './jsonl-log.js';
+import { FlatAdamW } from './optimizer.js';
+import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
+import { isIntervalStep, isUpdateStep, learningRateAt, planSchedule } from './schedule.js';
+
+export interface TrainSettings {
+  learningRate: number;
+  numTrainEpochs: number;
+  trainBatchSize: number;
+  evalBatchSize: number;
+  gradientAccumulationSteps: number;
+  warmupProportion: number;
+  maxGradNorm: number;
+  typeOptimization: string;
+  seed: number;
+  printInterval: number;
+  evalInterval: number;
+  shuffle: boolean;
+}
+
+export interface TrainHooks {
+  log: JsonlLogger;
+  interrupt?: InterruptFlag;
+  /** A line for the user (stdout unless --silent). */
+  say?: (line: string) => void;
+  /** Progress of micro-batches in the current epoch. */
+  progress?: (epoch: number, done: number, total: number) => void;
+  /** The command line that resumes this run (for the interrupt message). */
+  resumeHint?: string;
+}
+
+export interface TrainRun {
+  model: BiEncoder;
+  settings: ModelSettings;
+  train: BiencoderData;
+  val: BiencoderData;
+  outputPath: string;
+  vocabPath?: string;
+  lowercase?: boolean;
+  /** Continue from <output>/last (or the newest epoch_N) when present. */
+  resume?: boolean;
+}
+
+export interface TrainResult {
+  /** In-batch accuracy on val before training, then after each epoch. */
+  accuracies: number[];
+  bestEpoch: number;
+  steps: number;
+  examplesPerSecond: number;
+}
+
+interface TrainerState {
+  epoch: number;
+  microStep: number;
+  updates: number;
+  accuracies: number[];
+  best: { epoch: number; score: number };
+}
+
+async function step(model: BiEncoder, ws: Workspace, b: Batch, train: boolean, seed: bigint, lossScale: number): Promise<StepResult> {
+  const o = { train, seed, lossScale };
+  return b.k !== undefined ? hardStep(model, ws, { tokens: b.ctx }, b.cand, b.k, b.gold!, o) : inBatchStep(model, ws, { tokens: b.ctx }, b.cand, o);
+}
+
+/** In-batch accuracy of the model on `data` (the original's evaluate()). */
+export async function validate(model: BiEncoder, data: BiencoderData, batchSize: number): Promise<number> {
+  const ws = new Workspace(model.device);
+  const meter = new AccuracyMeter();
+  const n = exampleCount(data);
+  for (let s = 0; s < n; s += batchSize) {
+    const idx = Int32Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => s + i);
+    const b = readBatch(data, idx);
+    const r = await step(model, ws, b, false, 0n, 1);
+    meter.addBatch(r.scores, r.rows, r.cols, b.gold ?? null);
+  }
+  ws.dispose();
+  return meter.accuracy;
+}
+
+/** The checkpoint furthest along: `last` (written on interrupt) or the newest epoch_N. */
+function findResume(out: string): string | undefined {
+  if (!existsSync(out)) return undefined;
+  let best: { dir: string; at: number } | undefined;
+  for (const name of readdirSync(out)) {
+    if (name !== 'last' && !/^epoch_\d+$/.test(name)) continue;
+    const st = readTrainerState(join(out, name));
+    if (!st) continue;
+    const at = st.epoch * 1e9 + st.microStep;
+    if (!best || at > best.at) best = { dir: join(out, name), at };
+  }
+  return best?.dir;
+}
+
+export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {
+  const { model } = run;
+  const say = hooks.say ?? (() => {});
+  const n = exampleCount(run.train);
+  const plan = planSchedule({
+    numExamples: n, trainBatchSize: s.trainBatchSize, gradientAccumulationSteps: s.gradientAccumulationSteps,
+    numTrainEpochs: s.numTrainEpochs, warmupProportion: s.warmupProportion,
+  });
+  const type = parseTypeOptimization(s.typeOptimization);
+  const opt = new FlatAdamW(model.device, model.parts(), { patterns: trainablePatterns(type, model.config.numLayers) });
+  const ws = new Workspace(model.device);
+  let st: TrainerState = { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
+
+  const resumeDir = run.resume ? findResume(run.outputPath) : undefined;
+  if (resumeDir) {
+    st = loadTrainingState(resumeDir, opt) as unknown as TrainerState;
+    say(`resuming from ${resumeDir}: epoch ${st.epoch}, micro-batch ${st.microStep}, ${st.updates} updates done`);
+    hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, microStep: st.microStep, updates: st.updates });
+  } else {
+    hooks.log.log('plan', { examples: n, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
+    const acc = await validate(model, run.val, s.evalBatchSize);
+    st.accuracies.push(acc);
+    say(`Eval: accuracy before training ${acc.toFixed(4)}`);
+    hooks.log.log('eval', { epoch: -1, accuracy: acc });
+  }
+  const best = Object.assign(new BestEpoch(), st.best);
+  const save = (dir: string, state: TrainerState) =>
+    saveBiEncoder(dir, model, { settings: run.settings, vocabPath: run.vocabPath, lowercase: run.lowercase, optimizer: opt, trainerState: { ...state } });
+
+  const t0 = performance.now();
+  let seen = 0;
+  for (let epoch = st.epoch; epoch < s.numTrainEpochs; epoch++) {
+    const order = epochOrder(n, s.seed, epoch, s.shuffle);
+    const micro = plan.microBatchSize;
+    let lossSum = 0, lossCount = 0;
+    const first = epoch === st.epoch ? st.microStep : 0;
+    if (first === 0) model.zeroGrad();
+    for (let ms = first; ms < plan.microBatchesPerEpoch; ms++) {
+      const b = readBatch(run.train, order.subarray(ms * micro, Math.min(n, (ms + 1) * micro)));
+      const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(ms);
+      const r = await step(model, ws, b, true, seed, 1 / s.gradientAccumulationSteps);
+      checkFiniteLoss(r.loss, st.updates, { what: 'bi-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
+      seen += b.ctx.rows;
+      lossSum += r.loss;
+      lossCount++;
+      if (isUpdateStep(ms, s.gradientAccumulationSteps)) {
+        const norm = opt.clipGradNorm(s.maxGradNorm);
+        const lr = learningRateAt(st.updates, s.learningRate, plan);
+        opt.update(lr);
+        model.zeroGrad();
+        st.updates++;
+        if (isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps)) {
+          say(`Step ${ms} - epoch ${epoch} average loss: ${(lossSum / lossCount).toFixed(4)}`);
+          hooks.log.log('train', { epoch, step: ms, updates: st.updates, loss: lossSum / lossCount, lr, gradNorm: norm });
+          lossSum = 0;
+          lossCount = 0;
+        }
+        if (isIntervalStep(ms, s.evalInterval, s.gradientAccumulationSteps)) {
+          const acc = await validate(model, run.val, s.evalBatchSize);
+          hooks.log.log('eval', { epoch, step: ms, accuracy: acc });
+        }
+      }
+      hooks.progress?.(epoch, ms + 1, plan.microBatchesPerEpoch);
+      if (hooks.interrupt?.requested) {
+        const state = { ...st, epoch, microStep: ms + 1, best: { epoch: best.epoch, score: best.score } };
+        await hooks.interrupt.checkpointIfRequested(() => save(join(run.outputPath, 'last'), state), hooks.resumeHint ?? 'Run the same command with --resume to continue.');
+      }
+    }
+    const acc = await validate(model, run.val, s.evalBatchSize);
+    st.accuracies.push(acc);
+    const isBest = best.update(epoch, acc);
+    st.epoch = epoch + 1;
+    st.microStep = 0;
+    const state = { ...st, best: { epoch: best.epoch, score: best.score } };
+    await save(join(run.outputPath, epochDirName(epoch)), state);
+    say(`Eval: epoch ${epoch} accuracy ${acc.toFixed(4)}${isBest ? ' (best)' : ''}`);
+    hooks.log.log('epoch', { epoch, accuracy: acc, best: best.epoch, updates: st.updates });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (best.epoch >= 0) {
+    // The model files only: optimiser and trainer state stay in the epoch folders.
+    const bestDir = join(run.outputPath, epochDirName(best.epoch));
+    const files = ['model.safetensors', 'pytorch_model.bin', 'config.json', 'vocab.txt', 'tokenizer_config.json'].filter((f) => existsSync(join(bestDir, f)));
+    copyBestToRoot(bestDir, run.outputPath, files);
+    say(`Best epoch ${best.epoch} (accuracy ${best.score.toFixed(4)}) copied to ${run.outputPath}`);
+  }
+  ws.dispose();
+  opt.dispose();
+  return { accuracies: st.accuracies, bestEpoch: best.epoch, steps: st.updates, examplesPerSecond: seconds > 0 ? seen / seconds : 0 };
+}
+
+/** trainer_state.json of a checkpoint folder, if any (for tools and tests). */
+export function readTrainerState(dir: string): TrainerState | undefined {
+  const p = join(dir, 'trainer_state.json');
+  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as TrainerState) : undefined;
+}
