@@ -83,7 +83,7 @@ export interface EvalReport {
 
 const noProgress: ProgressFactory = () => ({ tick: () => undefined, stop: () => undefined });
 
-function checkMode(m: string): void {
+export function checkMode(m: string): void {
   if (!(EVAL_MODES as readonly string[]).includes(m)) throw new Error(`--mode: unknown mode "${m}" (expected train, valid, test, test_seen or test_unseen)`);
 }
 
@@ -137,6 +137,7 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
   const entities = await open('entities', 'entities', o.entityDictPath, o.maxCandLength);
   let pool: EntityPool | undefined;
   try {
+    if (o.topK > entities.rows) throw new Error(`top_k ${o.topK} exceeds the number of entities (${entities.rows})`);
     const t0 = performance.now();
     pool = await withProgress(progress, 'encode entities', entities.rows, (tick) =>
       encodeEntityPool(o.model, entities, {
