@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { register as registerTokenize } from './tokenize.js';
 import { register as registerPrepare } from './prepare.js';
 import { register as registerImportPubtator } from './import-pubtator.js';
+import { register as registerEvalBiencoder } from './eval-biencoder.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
-export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator];
+export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerEvalBiencoder];
