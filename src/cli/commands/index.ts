@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { register as registerTokenize } from './tokenize.js';
 import { register as registerPrepare } from './prepare.js';
 import { register as registerImportPubtator } from './import-pubtator.js';
+import { register as registerTrainBiencoder } from './train-biencoder.js';
 import { register as registerEvalBiencoder } from './eval-biencoder.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
-export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerEvalBiencoder];
+export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerTrainBiencoder, registerEvalBiencoder];

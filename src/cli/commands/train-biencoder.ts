@@ -1,0 +1,107 @@
+// `biofeg train-biencoder`: the original's train_biencoder.py (in-batch negatives) and, with
+// --hard, train_biencoder_hard.py (the top-k candidate files of eval-biencoder --save_topk_result).
+import { Option, type Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { preparedPath } from '../../data/prepared.js';
+import { TokenCache } from '../../data/token-cache.js';
+import { readCandidateFile } from '../../eval/candidates.js';
+import type { BiencoderData } from '../../train/biencoder-data.js';
+import { exitOnInterrupt, InterruptFlag } from '../../train/interrupt.js';
+import { JsonlLogger } from '../../train/jsonl-log.js';
+import { trainBiencoder, type TrainResult } from '../../train/train-biencoder.js';
+import { addFlags, readFlags, type FlagValues } from '../options.js';
+import { createProgress, type Progress } from '../progress.js';
+import { cacheDirFor, chooseDevice, openCache, openModel, type ModelTokenizer } from '../setup.js';
+
+const FLAG_NAMES = [
+  'data_path', 'output_path', 'bert_model', 'path_to_model', 'entity_dict_path', 'learning_rate', 'num_train_epochs',
+  'train_batch_size', 'eval_batch_size', 'gradient_accumulation_steps', 'warmup_proportion', 'max_grad_norm',
+  'type_optimization', 'seed', 'print_interval', 'eval_interval', 'max_context_length', 'max_cand_length', 'add_linear',
+  'out_dim', 'silent', 'hard', 'shuffle', 'no_cuda',
+] as const;
+
+export type TrainFlags = FlagValues<(typeof FLAG_NAMES)[number]> & { device?: string; threads?: number; vocab?: string; resume?: boolean };
+
+/** Opens the training and validation data of a run: token caches, or candidate files with --hard. */
+async function openData(f: TrainFlags, tok: ModelTokenizer, say: (s: string) => void): Promise<{ train: BiencoderData; val: BiencoderData }> {
+  if (f.hard) {
+    // --data_path is a top<k>_candidates folder; its files name the token caches they refer to.
+    const open = (split: string): BiencoderData => {
+      const path = join(f.data_path, `${split}.topk`);
+      if (!existsSync(path)) throw new Error(`${path}: not found (run eval-biencoder --save_topk_result --mode train,valid first)`);
+      const file = readCandidateFile(path);
+      const src = file.header.source ?? {};
+      if (!src['mentionCache'] || !src['entityCache']) throw new Error(`${path}: the file does not name its token caches`);
+      return { mentions: new TokenCache(src['mentionCache']), entities: new TokenCache(src['entityCache']), hard: file };
+    };
+    return { train: open('train'), val: open('val') };
+  }
+  const out = f.output_path!;
+  const entityDict = f.entity_dict_path ?? join(f.data_path, '..', 'documents', 'all_documents.json');
+  if (!existsSync(entityDict)) throw new Error(`--entity_dict_path: ${entityDict} not found`);
+  const cacheDir = cacheDirFor(f.data_path, out);
+  const lens = { maxContextLength: f.max_context_length, maxCandLength: f.max_cand_length, cacheDir };
+  say('tokenizing (cached after the first run)');
+  const entities = await openCache(tok, { kind: 'entities', source: entityDict, name: 'entities', ...lens });
+  const split = async (name: string) => ({ mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(f.data_path, name), name, ...lens }), entities });
+  return { train: await split('train'), val: await split('val') };
+}
+
+export async function runTrainBiencoder(f: TrainFlags, io: { say: (s: string) => void } = { say: (s) => process.stdout.write(`${s}\n`) }): Promise<TrainResult> {
+  if (f.output_path === undefined) throw new Error('train-biencoder: --output_path is required');
+  const out = f.output_path;
+  const say = f.silent ? () => {} : io.say;
+  const device = chooseDevice(f);
+  const { model, settings, tok } = openModel(f, device);
+  const data = await openData(f, tok, say);
+  const log = new JsonlLogger(out);
+  log.log('start', { command: 'train-biencoder', device, hard: f.hard, flags: JSON.parse(JSON.stringify(f)) as Record<string, string> });
+  const interrupt = new InterruptFlag().install();
+  let bar: Progress | undefined;
+  try {
+    return await trainBiencoder(
+      { model, settings, train: data.train, val: data.val, outputPath: out, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: f.resume },
+      {
+        learningRate: f.learning_rate, numTrainEpochs: f.num_train_epochs, trainBatchSize: f.train_batch_size,
+        evalBatchSize: f.eval_batch_size, gradientAccumulationSteps: f.gradient_accumulation_steps,
+        warmupProportion: f.warmup_proportion, maxGradNorm: f.max_grad_norm, typeOptimization: f.type_optimization,
+        seed: f.seed, printInterval: f.print_interval, evalInterval: f.eval_interval, shuffle: f.shuffle,
+      },
+      {
+        log, interrupt, say,
+        resumeHint: 'Run the same command with --resume to continue.',
+        progress: (epoch, done, total) => {
+          if (done === 1 || !bar) bar = createProgress({ label: `epoch ${epoch}`, total, silent: f.silent, unit: 'batch' });
+          bar.update(done);
+          if (done === total) bar.stop();
+        },
+      },
+    );
+  } finally {
+    interrupt.uninstall();
+    log.close();
+  }
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('train-biencoder')
+    .description('train the bi-encoder: in-batch negatives (train_biencoder.py) or, with --hard, saved top-k candidates (train_biencoder_hard.py)');
+  addFlags(cmd, FLAG_NAMES, { required: ['output_path'] });
+  cmd
+    .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
+    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
+    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'))
+    .addOption(new Option('--resume', '(biofeg) continue from the newest checkpoint in --output_path (last/ or epoch_N/)'));
+  cmd.action(async () => {
+    try {
+      const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; cuda?: boolean }>();
+      const base = readFlags(cmd, FLAG_NAMES);
+      await runTrainBiencoder({ ...base, no_cuda: base.no_cuda || o.cuda === false, device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume });
+    } catch (e) {
+      exitOnInterrupt(e);
+    }
+  });
+}

@@ -1,0 +1,103 @@
+// What the model commands share: device and threads, the tokenizer of a model (and how worker
+// threads rebuild it), and the token caches of a prepared folder.
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ensureTokenCache } from '../data/cache-build.js';
+import type { TokenCache } from '../data/token-cache.js';
+import type { TokenizerFactory } from '../data/tokenizer-factory.js';
+import { openBiEncoder, type Opened } from '../train/biencoder-checkpoint.js';
+import { pickDevice, setThreads, type DeviceName } from '../native.js';
+import { fromVocab, loadTokenizer } from '../tokenize/load.js';
+import type { WordPieceTokenizer } from '../tokenize/types.js';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.endsWith('.ts') ? [] : ['..']));
+/** The built-in dataset and its vocabulary (the tokenizer of built-in model sizes). */
+export const DEFAULT_DATA = join(REPO_ROOT, 'data', 'default');
+export const DEFAULT_VOCAB = join(DEFAULT_DATA, 'vocab.txt');
+const TOKENIZE_MODULE = join(REPO_ROOT, import.meta.url.endsWith('.ts') ? 'src' : 'dist/src', 'tokenize', import.meta.url.endsWith('.ts') ? 'index.ts' : 'index.js');
+
+export function chooseDevice(o: { device?: string; no_cuda?: boolean; threads?: number }): DeviceName {
+  if (o.threads !== undefined) setThreads(o.threads);
+  const want = o.no_cuda ? 'cpu' : (o.device ?? 'auto');
+  if (want !== 'cpu' && want !== 'cuda' && want !== 'auto') throw new Error(`--device must be cpu, cuda or auto, got ${want}`);
+  return pickDevice(want);
+}
+
+export interface ModelTokenizer {
+  tokenizer: WordPieceTokenizer;
+  factory: TokenizerFactory;
+  /** The vocab.txt to copy into checkpoints, when there is one. */
+  vocabPath?: string;
+  lowercase: boolean;
+}
+
+/** --vocab wins; else the model folder's tokenizer; else the built-in vocabulary. */
+export function modelTokenizer(dir: string | undefined, vocab: string | undefined): ModelTokenizer {
+  if (vocab === undefined && dir === undefined) vocab = DEFAULT_VOCAB;
+  if (vocab !== undefined) {
+    return { tokenizer: fromVocab(vocab, { lowercase: true }), factory: { module: TOKENIZE_MODULE, export: 'fromVocab', args: [vocab, { lowercase: true }] }, vocabPath: vocab, lowercase: true };
+  }
+  const t = loadTokenizer(dir!);
+  const v = join(dir!, 'vocab.txt');
+  return { tokenizer: t, factory: { module: TOKENIZE_MODULE, export: 'loadTokenizer', args: [dir] }, vocabPath: existsSync(v) ? v : undefined, lowercase: t.settings?.lowercase ?? true };
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where token caches of a prepared folder live: <data>/cache, or <output>/cache when read-only. */
+export function cacheDirFor(dataPath: string, outputPath: string): string {
+  return writable(dataPath) ? join(dataPath, 'cache') : join(outputPath, 'cache');
+}
+
+export interface CacheRequest {
+  kind: 'mentions' | 'entities';
+  source: string;
+  cacheDir: string;
+  /** File stem: the split name, or 'entities'. */
+  name: string;
+  maxContextLength: number;
+  maxCandLength: number;
+  onProgress?: (rows: number) => void;
+}
+
+/** Opens (building or rebuilding when stale) the token cache of a split or of the entity dictionary. */
+export async function openCache(t: ModelTokenizer, r: CacheRequest): Promise<TokenCache> {
+  const len = r.kind === 'mentions' ? r.maxContextLength : r.maxCandLength;
+  const res = await ensureTokenCache({
+    kind: r.kind, source: r.source, cachePath: join(r.cacheDir, `${r.name}.${len}.tokens`), tokenizer: t.tokenizer, factory: t.factory,
+    maxContextLength: r.maxContextLength, maxCandLength: r.maxCandLength, ...(r.onProgress ? { onProgress: r.onProgress } : {}),
+  });
+  return res.cache;
+}
+
+export interface ModelFlags {
+  path_to_model?: string;
+  bert_model: string;
+  vocab?: string;
+  add_linear: boolean;
+  out_dim: number;
+  seed: number;
+}
+
+/** The bi-encoder a command names (checkpoint, HF folder or built-in size) and its tokenizer. */
+export function openModel(f: ModelFlags, device: DeviceName): Opened & { tok: ModelTokenizer } {
+  const ck = f.path_to_model ? (statSync(f.path_to_model).isDirectory() ? f.path_to_model : dirname(f.path_to_model)) : undefined;
+  const ckHasTokenizer = ck !== undefined && (existsSync(join(ck, 'vocab.txt')) || existsSync(join(ck, 'tokenizer.json')));
+  const bertDir = existsSync(f.bert_model) && statSync(f.bert_model).isDirectory() ? f.bert_model : undefined;
+  const tok = modelTokenizer(ckHasTokenizer ? ck : bertDir, f.vocab);
+  const opened = openBiEncoder({
+    device, pathToModel: f.path_to_model, bertModel: f.bert_model, vocabSize: tok.tokenizer.vocabSize, seed: f.seed,
+    // Flags win only when given explicitly; a checkpoint's own settings otherwise.
+    settings: f.add_linear ? { addLinear: true, outDim: f.out_dim } : {},
+  });
+  return { ...opened, tok };
+}
