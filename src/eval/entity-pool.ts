@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { AtomicOutputs } from '../data/atomic.js';
 import type { TokenCache } from '../data/token-cache.js';
 import type { BiEncoder } from '../models/biencoder.js';
-import { backendOf, ops, tensor, type NativeTensor } from '../native.js';
+import { backendOf, ops, tensor, type BackendName, type NativeTensor } from '../native.js';
 import { trimmedBatch } from './token-batch.js';
 
 export type PoolDType = 'f32' | 'bf16';
@@ -116,6 +116,12 @@ export function readPoolHeader(path: string): PoolFileHeader | null {
   }
 }
 
+/** dst <- src, converting when the dtypes differ (bf16 pool, or bf16 activations on CUDA). */
+export function copyInto(be: BackendName, src: NativeTensor, dst: NativeTensor): void {
+  if (src.dtype === dst.dtype) dst.copyFrom(src);
+  else ops().cast(be, src, dst);
+}
+
 function f32Bytes(a: Float32Array): Uint8Array {
   if (LITTLE_ENDIAN) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const out = new Uint8Array(a.length * 4);
@@ -201,9 +207,11 @@ export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o
         const batch = trimmedBatch(entities.readRange(start, n), n, width, width);
         const emb = await model.encode('candidate', batch, false);
         const dst = pool.view(start * dim, [n, dim]);
-        if (dtype === 'f32') dst.copyFrom(emb);
-        else ops().cast(be, emb, dst);
-        dst.dispose();
+        try {
+          copyInto(be, emb, dst);
+        } finally {
+          dst.dispose();
+        }
         if (w) w.writeBytes(f32Bytes(emb.download() as Float32Array));
         o.onProgress?.(start + n, rows);
       }

@@ -5,7 +5,7 @@
 import type { TokenCache } from '../data/token-cache.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import { backendOf, ops, tensor } from '../native.js';
-import type { EntityPool } from './entity-pool.js';
+import { copyInto, type EntityPool } from './entity-pool.js';
 import { goldPositions } from './recall.js';
 import { trimmedBatch } from './token-batch.js';
 
@@ -82,8 +82,7 @@ export async function retrieve(model: BiEncoder, mentions: TokenCache, pool: Ent
       const emb = await model.encode('context', trimmedBatch(rows, b, width, ctx), false);
       const dst = queries.view(filled * dim, [b, dim]);
       try {
-        if (pool.dtype === 'f32') dst.copyFrom(emb);
-        else ops().cast(be, emb, dst);
+        copyInto(be, emb, dst);
       } finally {
         dst.dispose();
       }

@@ -8,8 +8,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { saveHfFolder } from '../../src/checkpoint/hf-folder.js';
 import { register, runEvalBiencoder, type EvalFlags } from '../../src/cli/commands/eval-biencoder.js';
 import { readCandidateFile } from '../../src/eval/candidates.js';
+import { encodeEntityPool } from '../../src/eval/entity-pool.js';
 import type { EvalReport } from '../../src/eval/evaluate.js';
-import { TINY, VOCAB, DEFAULT, cleanup, smallDataset, tinyModel, tmp } from './retrieve-helpers.js';
+import { recallReport } from '../../src/eval/recall.js';
+import { retrieve } from '../../src/eval/retrieve.js';
+import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
+import { TINY, VOCAB, DEFAULT, caches, cleanup, smallDataset, tinyModel, tmp } from './retrieve-helpers.js';
 
 let data: Awaited<ReturnType<typeof smallDataset>>;
 let hfDir: string;
@@ -103,13 +107,36 @@ describe('biofeg eval-biencoder', () => {
     expect(existsSync(join(out, 'top4_candidates'))).toBe(false);
   });
 
+  it('evaluates a saved bi-encoder checkpoint (--path_to_model) exactly as the in-memory model retrieves', async () => {
+    // Pooler on: the checkpoint's config.json does not record a pooler-less BERT (the lead's format).
+    const m = tinyModel(21, { config: { ...TINY, pooler: true } });
+    const ck = join(tmp('biofeg-ck-'), 'model');
+    await saveBiEncoder(ck, m, { settings: { addLinear: false, outDim: 1 }, vocabPath: VOCAB, torchBin: false });
+    const out = tmp('biofeg-evalout-');
+    await cli([
+      '--data_path', data.processed, '--output_path', out, '--path_to_model', ck, '--entity_dict_path', data.entities, '--mode', 'test',
+      '--top_k', '16', '--max_context_length', '32', '--max_cand_length', '48', '--silent', '--no_cuda', '--workers', '0',
+    ]);
+    const report = JSON.parse(readFileSync(join(out, 'eval_report.json'), 'utf8')) as EvalReport;
+    const c = await caches(data.processed, data.entities, 'test', 32, 48);
+    try {
+      const pool = await encodeEntityPool(m, c.entities, { batchSize: 8 });
+      const res = await retrieve(m, c.mentions, pool, { topK: 16, batchSize: 8 });
+      expect(report.entityPool.hash).toBe(pool.hash);
+      pool.dispose();
+      expect(report.modes[0]!.recall).toEqual(recallReport('test', 16, res.positions));
+    } finally {
+      c.mentions.close();
+      c.entities.close();
+    }
+  });
+
   it('says what is wrong with bad arguments', async () => {
     const out = tmp('biofeg-evalout-');
     const base = ['--data_path', data.processed, '--output_path', out, '--bert_model', hfDir, '--entity_dict_path', data.entities, '--silent', '--no_cuda', '--workers', '0'];
     await expect(cli([...base, '--mode', 'test,dev2'])).rejects.toThrow(/unknown mode "dev2"/);
     await expect(cli([...base, '--top_k', '500', '--mode', 'test'])).rejects.toThrow(/top_k 500 exceeds the number of entities \(439\)/);
-    await expect(cli([...base, '--path_to_model', hfDir])).rejects.toThrow(/--path_to_model is not wired yet/);
-    await expect(cli(['--data_path', data.processed, '--bert_model', 'nope', '--output_path', out, '--silent'])).rejects.toThrow(/not a folder .* built-in size/);
+    await expect(cli(['--data_path', data.processed, '--bert_model', 'nope', '--output_path', out, '--silent', '--no_cuda'])).rejects.toThrow(/nope/);
     expect(existsSync(join(out, 'eval_report.json'))).toBe(false);
   });
 });

@@ -3,20 +3,17 @@
 // --mode, prints recall@k as the original does and a table, writes <output_path>/eval_report.json,
 // and with --save_topk_result the per-mode candidate files that hard-negative training reads.
 import { Option, type Command } from 'commander';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadHfFolder } from '../../checkpoint/hf-folder.js';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { TokenizerFactory } from '../../data/tokenizer-factory.js';
 import { checkMode, evaluateModes, type ProgressFactory } from '../../eval/evaluate.js';
 import type { PoolDType } from '../../eval/entity-pool.js';
-import { bertConfigFromHf, type BertConfig } from '../../models/bert.js';
-import { BiEncoder } from '../../models/biencoder.js';
-import { pickDevice, setThreads, type DeviceName } from '../../native.js';
-import { fromVocab, loadTokenizer } from '../../tokenize/load.js';
+import type { BiEncoder } from '../../models/biencoder.js';
+import type { DeviceName } from '../../native.js';
 import type { WordPieceTokenizer } from '../../tokenize/types.js';
 import { addFlags, parseModes, readFlags, type FlagValues } from '../options.js';
 import { createProgress } from '../progress.js';
+import { chooseDevice, openModel as openSharedModel } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'output_path', 'bert_model', 'path_to_model', 'entity_dict_path', 'encode_batch_size', 'eval_batch_size',
@@ -33,20 +30,6 @@ export type EvalFlags = FlagValues<(typeof FLAG_NAMES)[number]> & {
   workers?: number;
 };
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** The built-in dataset's vocabulary: the tokenizer of built-in sizes when --vocab is not given. */
-export const DEFAULT_VOCAB = join(REPO_ROOT, 'data', 'default', 'vocab.txt');
-const TOKENIZE_MODULE = join(REPO_ROOT, 'src', 'tokenize', import.meta.url.endsWith('.ts') ? 'index.ts' : 'index.js');
-
-/** Built-in sizes for random initialisation (the BERT miniature shapes; vocab from the tokenizer). */
-export const BUILTIN_SIZES: Record<string, { hidden: number; layers: number; heads: number; intermediate: number }> = {
-  tiny: { hidden: 128, layers: 2, heads: 2, intermediate: 512 },
-  mini: { hidden: 256, layers: 4, heads: 4, intermediate: 1024 },
-  small: { hidden: 512, layers: 4, heads: 8, intermediate: 2048 },
-  medium: { hidden: 512, layers: 8, heads: 8, intermediate: 2048 },
-  base: { hidden: 768, layers: 12, heads: 12, intermediate: 3072 },
-};
-
 export interface OpenedModel {
   model: BiEncoder;
   tokenizer: WordPieceTokenizer;
@@ -55,86 +38,19 @@ export interface OpenedModel {
   info: Record<string, string>;
 }
 
-/** Seeded uniform [0, 1) (mulberry32): random initialisation and the add_linear layer. */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Seeded N(0, 1) (Box-Muller on {@link uniform}). */
-function gaussian(seed: number): () => number {
-  const u = uniform(seed);
-  return () => Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u());
-}
-
-/** HF BERT initialisation: weights N(0, 0.02), biases 0, LayerNorm weight 1. */
-function randomInit(model: BiEncoder, seed: number): void {
-  let s = seed;
-  for (const enc of [model.context, model.candidate]) {
-    const g = gaussian(s++);
-    const flat = new Float32Array(enc.bert.numParameters);
-    for (const e of enc.bert.layout) {
-      const n = e.shape.reduce((a, b) => a * b, 1);
-      const fill = e.name.endsWith('LayerNorm.weight') ? () => 1 : e.name.endsWith('bias') ? () => 0 : () => 0.02 * g();
-      for (let i = 0; i < n; i++) flat[e.offset + i] = fill();
-    }
-    enc.bert.parameters().upload(flat);
-  }
-}
-
-function tokenizerOf(dir: string | undefined, vocab: string | undefined): { tokenizer: WordPieceTokenizer; factory: TokenizerFactory } {
-  if (vocab !== undefined) {
-    return { tokenizer: fromVocab(vocab, { lowercase: true }), factory: { module: TOKENIZE_MODULE, export: 'fromVocab', args: [vocab, { lowercase: true }] } };
-  }
-  return { tokenizer: loadTokenizer(dir!), factory: { module: TOKENIZE_MODULE, export: 'loadTokenizer', args: [dir] } };
-}
-
 /**
- * The model to evaluate and its tokenizer.
- * TODO(lead): `--path_to_model` (a bi-encoder checkpoint: ours or the original's pytorch_model.bin)
- * goes through `loadBiEncoder(path, device)` of src/train/biencoder-checkpoint.ts once it exists;
- * until then only --bert_model (an HF folder, both encoders from the same weights, as the original
- * before training) and the built-in sizes (random initialisation from --seed) are handled here.
+ * The model to evaluate and its tokenizer, opened as train-biencoder opens it (src/cli/setup.ts):
+ * --path_to_model (our checkpoint folder, or a state_dict file such as the original's
+ * pytorch_model.bin), else --bert_model (an HF folder: both encoders from it) or a built-in size
+ * (random initialisation from --seed, the vocabulary of --vocab or data/default/vocab.txt).
  */
-export async function openModel(f: EvalFlags, device: DeviceName): Promise<OpenedModel> {
-  if (f.path_to_model !== undefined) {
-    throw new Error('eval-biencoder: --path_to_model is not wired yet (waiting for src/train/biencoder-checkpoint.ts loadBiEncoder); use --bert_model for now');
-  }
-  const bm = f.bert_model;
-  const linear = { addLinear: f.add_linear, outDim: f.out_dim };
-  if (existsSync(bm) && statSync(bm).isDirectory()) {
-    const folder = loadHfFolder(bm);
-    const config = bertConfigFromHf(folder.config, { pooler: f.add_linear });
-    const model = new BiEncoder({ config, device, ...linear });
-    for (const enc of [model.context, model.candidate]) enc.bert.loadWeights(folder.tensors);
-    // The original's additional_linear starts random when only --bert_model is given.
-    if (model.context.linear) model.context.linear.init(uniform(f.seed));
-    if (model.candidate.linear) model.candidate.linear.init(uniform(f.seed + 1));
-    const { tokenizer, factory } = tokenizerOf(bm, f.vocab);
-    return { model, tokenizer, tokenizerFactory: factory, info: { bertModel: resolve(bm), weights: folder.files.join(',') } };
-  }
-  const size = BUILTIN_SIZES[bm];
-  if (!size) {
-    throw new Error(`--bert_model ${bm}: not a folder (nothing is downloaded) and not a built-in size (${Object.keys(BUILTIN_SIZES).join(', ')})`);
-  }
-  const vocab = f.vocab ?? DEFAULT_VOCAB;
-  const { tokenizer, factory } = tokenizerOf(undefined, vocab);
-  const config: BertConfig = {
-    vocabSize: tokenizer.vocabSize, hiddenSize: size.hidden, numLayers: size.layers, numHeads: size.heads,
-    intermediateSize: size.intermediate, maxPositions: 512, typeVocabSize: 2, layerNormEps: 1e-12, pooler: f.add_linear,
-    hiddenDropout: 0.1, attentionDropout: 0.1,
-  };
-  const model = new BiEncoder({ config, device, ...linear });
-  randomInit(model, f.seed);
-  if (model.context.linear) model.context.linear.init(uniform(f.seed + 2));
-  if (model.candidate.linear) model.candidate.linear.init(uniform(f.seed + 3));
-  return { model, tokenizer, tokenizerFactory: factory, info: { bertModel: bm, init: `random (seed ${f.seed})`, vocab: resolve(vocab) } };
+export function openModel(f: EvalFlags, device: DeviceName): OpenedModel {
+  const opened = openSharedModel(f, device);
+  const info: Record<string, string> = opened.checkpointDir !== undefined || f.path_to_model !== undefined
+    ? { pathToModel: resolve(f.path_to_model!) }
+    : existsSync(f.bert_model) ? { bertModel: resolve(f.bert_model) } : { bertModel: f.bert_model, init: `random (seed ${f.seed})` };
+  if (opened.tok.vocabPath) info['vocab'] = resolve(opened.tok.vocabPath);
+  return { model: opened.model, tokenizer: opened.tok.tokenizer, tokenizerFactory: opened.tok.factory, info };
 }
 
 function progressFactory(silent: boolean): ProgressFactory {
@@ -151,15 +67,14 @@ export async function runEvalBiencoder(f: EvalFlags, out: { stdout: (s: string) 
   stderr: (s) => process.stderr.write(s),
 }) {
   if (f.output_path === undefined) throw new Error('eval-biencoder: --output_path is required');
-  if (f.threads !== undefined) setThreads(f.threads);
-  const device = pickDevice(f.no_cuda ? 'cpu' : f.device);
+  const device = chooseDevice(f);
   const modes = parseModes(f.mode);
   modes.forEach(checkMode);
   const entityDict = f.entity_dict_path ?? join(f.data_path, '..', 'documents', 'all_documents.json');
   if (f.entity_dict_path === undefined && !existsSync(entityDict)) {
     throw new Error(`eval-biencoder: --entity_dict_path is required (no ${entityDict} beside the data folder)`);
   }
-  const opened = await openModel(f, device);
+  const opened = openModel(f, device);
   const report = await evaluateModes({
     model: opened.model,
     tokenizer: opened.tokenizer,
