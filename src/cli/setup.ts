@@ -86,6 +86,7 @@ export interface ModelFlags {
   add_linear: boolean;
   out_dim: number;
   seed: number;
+  dropout?: number;
 }
 
 /** The bi-encoder a command names (checkpoint, HF folder or built-in size) and its tokenizer. */
@@ -98,6 +99,7 @@ export function openModel(f: ModelFlags, device: DeviceName): Opened & { tok: Mo
     device, pathToModel: f.path_to_model, bertModel: f.bert_model, vocabSize: tok.tokenizer.vocabSize, seed: f.seed,
     // Flags win only when given explicitly; a checkpoint's own settings otherwise.
     settings: f.add_linear ? { addLinear: true, outDim: f.out_dim } : {},
+    ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
   });
   return { ...opened, tok };
 }

@@ -48,6 +48,8 @@ class Encoder {
   async forward(b: TokenBatch, train: boolean, seed: bigint): Promise<NativeTensor> {
     const out = await this.bert.forwardAsync({
       inputIds: b.ids, attentionMask: paddingMask(b.ids), batch: b.rows, seq: b.seq, train, seed,
+      // Without training no backward follows: the inference plan keeps two layers of activations.
+      grad: train,
     });
     if (!this.linear) return out.cls;
     if (!out.pooled) throw new Error('bi-encoder: add_linear needs the pooler');

@@ -74,7 +74,7 @@ export async function saveBiEncoder(dir: string, model: BiEncoder, o: SaveOption
   await writeCheckpointDir(dir, (tmp) => {
     writeSafetensors(join(tmp, 'model.safetensors'), sd, { format: 'pt' });
     if (o.torchBin ?? true) writeTorchCheckpoint(join(tmp, 'pytorch_model.bin'), sd);
-    const cfg = { ...hfConfigOf(model.config), biofeg: { model: 'biencoder', add_linear: o.settings.addLinear, out_dim: o.settings.outDim } };
+    const cfg = { ...hfConfigOf(model.config), biofeg: { model: 'biencoder', add_linear: o.settings.addLinear, out_dim: o.settings.outDim, pooler: model.config.pooler } };
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
     if (o.vocabPath) {
       copyFileSync(o.vocabPath, join(tmp, 'vocab.txt'));
@@ -99,6 +99,8 @@ export interface OpenOptions {
   maxPositions?: number;
   settings?: Partial<ModelSettings>;
   seed?: number;
+  /** Overrides the config's hidden and attention dropout (e.g. 0 for a small model trained from scratch). */
+  dropout?: number;
 }
 
 export interface Opened {
@@ -119,7 +121,7 @@ export function openBiEncoder(o: OpenOptions): Opened {
   const ckDir = o.pathToModel ? (statSync(o.pathToModel).isDirectory() ? o.pathToModel : dirname(o.pathToModel)) : undefined;
   const ckCfgPath = ckDir ? join(ckDir, 'config.json') : undefined;
   const ckCfg = ckCfgPath && existsSync(ckCfgPath) ? readJson(ckCfgPath) : undefined;
-  const ours = ckCfg?.['biofeg'] as { add_linear?: boolean; out_dim?: number } | undefined;
+  const ours = ckCfg?.['biofeg'] as { add_linear?: boolean; out_dim?: number; pooler?: boolean } | undefined;
   const settings: ModelSettings = {
     addLinear: o.settings?.addLinear ?? ours?.add_linear ?? false,
     outDim: o.settings?.outDim ?? ours?.out_dim ?? 1,
@@ -128,7 +130,7 @@ export function openBiEncoder(o: OpenOptions): Opened {
   let tokenizerDir: string | undefined;
   let hf: ReturnType<typeof loadHfFolder> | undefined;
   if (ckCfg && ours) {
-    config = bertConfigFromHf(ckCfg);
+    config = bertConfigFromHf(ckCfg, { pooler: ours.pooler ?? true });
     tokenizerDir = ckDir;
   } else if (o.bertModel && isBertSize(o.bertModel)) {
     if (!o.vocabSize) throw new Error(`--bert_model ${o.bertModel}: a vocabulary is needed for a built-in size`);
@@ -140,6 +142,7 @@ export function openBiEncoder(o: OpenOptions): Opened {
   } else {
     throw new Error('give --bert_model (an HF folder or tiny|small|base) or --path_to_model (a bi-encoder checkpoint)');
   }
+  if (o.dropout !== undefined) config = { ...config, hiddenDropout: o.dropout, attentionDropout: o.dropout };
   const model = new BiEncoder({ config, device: o.device, addLinear: settings.addLinear, outDim: settings.outDim });
   if (o.pathToModel) {
     const file = statSync(o.pathToModel).isDirectory()

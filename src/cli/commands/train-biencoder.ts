@@ -22,7 +22,7 @@ const FLAG_NAMES = [
   'out_dim', 'silent', 'hard', 'shuffle', 'no_cuda',
 ] as const;
 
-export type TrainFlags = FlagValues<(typeof FLAG_NAMES)[number]> & { device?: string; threads?: number; vocab?: string; resume?: boolean };
+export type TrainFlags = FlagValues<(typeof FLAG_NAMES)[number]> & { device?: string; threads?: number; vocab?: string; resume?: boolean; dropout?: number };
 
 /** Opens the training and validation data of a run: token caches, or candidate files with --hard. */
 async function openData(f: TrainFlags, tok: ModelTokenizer, say: (s: string) => void): Promise<{ train: BiencoderData; val: BiencoderData }> {
@@ -52,7 +52,7 @@ async function openData(f: TrainFlags, tok: ModelTokenizer, say: (s: string) => 
 export async function runTrainBiencoder(f: TrainFlags, io: { say: (s: string) => void } = { say: (s) => process.stdout.write(`${s}\n`) }): Promise<TrainResult> {
   if (f.output_path === undefined) throw new Error('train-biencoder: --output_path is required');
   const out = f.output_path;
-  const say = f.silent ? () => {} : io.say;
+  const say = io.say;
   const device = chooseDevice(f);
   const { model, settings, tok } = openModel(f, device);
   const data = await openData(f, tok, say);
@@ -94,12 +94,13 @@ export function register(program: Command): void {
     .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
     .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
     .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'))
-    .addOption(new Option('--resume', '(biofeg) continue from the newest checkpoint in --output_path (last/ or epoch_N/)'));
+    .addOption(new Option('--resume', '(biofeg) continue from the newest checkpoint in --output_path (last/ or epoch_N/)'))
+    .addOption(new Option('--dropout <p>', '(biofeg) BERT hidden and attention dropout instead of the config\'s (0 helps a small model trained from scratch)').argParser(Number.parseFloat));
   cmd.action(async () => {
     try {
-      const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; cuda?: boolean }>();
+      const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; cuda?: boolean; dropout?: number }>();
       const base = readFlags(cmd, FLAG_NAMES);
-      await runTrainBiencoder({ ...base, no_cuda: base.no_cuda || o.cuda === false, device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume });
+      await runTrainBiencoder({ ...base, no_cuda: base.no_cuda || o.cuda === false, device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume, ...(o.dropout !== undefined ? { dropout: o.dropout } : {}) });
     } catch (e) {
       exitOnInterrupt(e);
     }
