@@ -1,0 +1,153 @@
+// `biofeg demo`: the whole bi-encoder pipeline on the built-in dataset with a small randomly
+// initialised BERT on the CPU: prepare -> evaluate untrained -> train (in-batch negatives) ->
+// evaluate (saving top-k candidates) -> one hard-negative round -> evaluate. Prints the recall
+// tables (all / seen / unseen) of every stage.
+import { Option, type Command } from 'commander';
+import { join } from 'node:path';
+
+import { prepare } from '../../data/prepare.js';
+import { TokenCache } from '../../data/token-cache.js';
+import { readCandidateFile } from '../../eval/candidates.js';
+import { evaluateModes, type EvalReport } from '../../eval/evaluate.js';
+import { openBiEncoder } from '../../train/biencoder-checkpoint.js';
+import type { BiencoderData } from '../../train/biencoder-data.js';
+import { exitOnInterrupt, InterruptFlag } from '../../train/interrupt.js';
+import { JsonlLogger } from '../../train/jsonl-log.js';
+import { trainBiencoder, type TrainSettings } from '../../train/train-biencoder.js';
+import { createProgress, type Progress } from '../progress.js';
+import { cacheDirFor, chooseDevice, DEFAULT_DATA, modelTokenizer, openCache, type ModelTokenizer } from '../setup.js';
+
+export interface DemoOptions {
+  output: string;
+  size: string;
+  epochs: number;
+  hardEpochs: number;
+  hardTopK: number;
+  maxLength: number;
+  learningRate: number;
+  batchSize: number;
+  seed: number;
+  device: string;
+  threads?: number;
+  silent: boolean;
+}
+
+export const DEMO_DEFAULTS: DemoOptions = {
+  output: 'runs/demo', size: 'tiny', epochs: 8, hardEpochs: 1, hardTopK: 8, maxLength: 32,
+  learningRate: 5e-4, batchSize: 32, seed: 52313, device: 'cpu', silent: false,
+};
+
+export interface DemoResult {
+  untrained: EvalReport;
+  inBatch: EvalReport;
+  hard: EvalReport;
+  seconds: number;
+}
+
+const TEST_MODES = ['test', 'test_seen', 'test_unseen'];
+
+export async function runDemo(o: DemoOptions, say: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<DemoResult> {
+  const t0 = performance.now();
+  const device = chooseDevice({ device: o.device, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
+  const processed = join(o.output, 'processed');
+  say(`[1/6] prepare ${DEFAULT_DATA} -> ${processed}`);
+  await prepare({ dataDir: DEFAULT_DATA, outDir: processed });
+  const tok: ModelTokenizer = modelTokenizer(undefined, undefined);
+  // Trained from scratch: every layer (embeddings too) and no dropout, or a small random BERT barely moves.
+  const { model, settings } = openBiEncoder({ device, bertModel: o.size, vocabSize: tok.tokenizer.vocabSize, seed: o.seed, dropout: 0 });
+  const lens = { maxContextLength: o.maxLength, maxCandLength: o.maxLength };
+  const entityDict = join(DEFAULT_DATA, 'documents', 'all_documents.json');
+  const evaluate = (name: string, modes: string[], topK: number, saveTopk = false) =>
+    evaluateModes({
+      model, tokenizer: tok.tokenizer, tokenizerFactory: tok.factory, dataPath: processed, entityDictPath: entityDict,
+      outputPath: join(o.output, name), modes, topK, encodeBatchSize: 64, evalBatchSize: 64, ...lens, saveTopk, poolCache: false,
+    });
+
+  say(`[2/6] evaluate the untrained ${o.size} bi-encoder (${model.config.hiddenSize} hidden, ${model.config.numLayers} layers)`);
+  const untrained = await evaluate('eval-untrained', TEST_MODES, 64);
+  say(untrained.table);
+
+  const cacheDir = cacheDirFor(processed, o.output);
+  const entities = await openCache(tok, { kind: 'entities', source: entityDict, name: 'entities', cacheDir, ...lens });
+  const mentions = async (split: string) => openCache(tok, { kind: 'mentions', source: join(processed, `${split}.jsonl`), name: split, cacheDir, ...lens });
+  const base: TrainSettings = {
+    learningRate: o.learningRate, numTrainEpochs: o.epochs, trainBatchSize: o.batchSize, evalBatchSize: 64,
+    gradientAccumulationSteps: 1, warmupProportion: 0.1, maxGradNorm: 1, typeOptimization: 'all', seed: o.seed,
+    printInterval: 1_000_000, evalInterval: 1_000_000, shuffle: true,
+  };
+  const train = async (stage: string, data: { train: BiencoderData; val: BiencoderData }, s: TrainSettings) => {
+    const out = join(o.output, stage);
+    const log = new JsonlLogger(out);
+    const interrupt = new InterruptFlag().install();
+    let bar: Progress | undefined;
+    try {
+      const r = await trainBiencoder({ model, settings, ...data, outputPath: out, vocabPath: tok.vocabPath, lowercase: tok.lowercase }, s, {
+        log, interrupt, say: () => {},
+        resumeHint: `Resume the stage with: biofeg train-biencoder ... --output_path ${out} --resume`,
+        progress: (epoch, done, total) => {
+          if (done === 1 || !bar) bar = createProgress({ label: `${stage} epoch ${epoch}`, total, silent: o.silent, unit: 'batch' });
+          bar.update(done);
+          if (done === total) bar.stop();
+        },
+      });
+      say(`    ${stage}: val in-batch accuracy ${r.accuracies.map((a) => a.toFixed(3)).join(' -> ')}, ${r.examplesPerSecond.toFixed(0)} mentions/s`);
+    } finally {
+      interrupt.uninstall();
+      log.close();
+    }
+  };
+
+  say(`[3/6] train with in-batch negatives: ${o.epochs} epochs, batch ${o.batchSize}, lr ${o.learningRate}`);
+  await train('biencoder', { train: { mentions: await mentions('train'), entities }, val: { mentions: await mentions('val'), entities } }, base);
+
+  say(`[4/6] evaluate, and save the top-${o.hardTopK} candidates of train and valid for hard negatives`);
+  const inBatch = await evaluate('eval-biencoder', TEST_MODES, 64);
+  say(inBatch.table);
+  await evaluate('candidates', ['train', 'valid'], o.hardTopK, true);
+  const hardData = (split: string): BiencoderData => {
+    const file = readCandidateFile(join(o.output, 'candidates', `top${o.hardTopK}_candidates`, `${split}.topk`));
+    return { mentions: new TokenCache(file.header.source!['mentionCache']!), entities, hard: file };
+  };
+
+  say(`[5/6] train on hard negatives: ${o.hardEpochs} epoch(s), ${o.hardTopK} candidates per mention`);
+  await train('biencoder-hard', { train: hardData('train'), val: hardData('val') }, {
+    ...base, numTrainEpochs: o.hardEpochs, trainBatchSize: Math.max(1, Math.floor(o.batchSize / 4)), learningRate: o.learningRate / 25,
+  });
+
+  say('[6/6] evaluate after the hard-negative round');
+  const hard = await evaluate('eval-hard', TEST_MODES, 64);
+  say(hard.table);
+  const seconds = (performance.now() - t0) / 1000;
+  const r64 = (r: EvalReport, m: string) => r.modes.find((x) => x.mode === m)?.recall.recall[64]?.toFixed(4) ?? '-';
+  say('recall@64          all     seen    unseen');
+  for (const [name, r] of [['untrained', untrained], ['in-batch', inBatch], ['+ hard', hard]] as const)
+    say(`${name.padEnd(12)}  ${r64(r, 'test')}  ${r64(r, 'test_seen')}  ${r64(r, 'test_unseen')}`);
+  say(`done in ${seconds.toFixed(0)} s on ${device}; outputs in ${o.output}`);
+  return { untrained, inBatch, hard, seconds };
+}
+
+export function register(program: Command): void {
+  const d = DEMO_DEFAULTS;
+  const cmd = program
+    .command('demo')
+    .description('prepare -> train -> evaluate -> hard-negative round -> evaluate on the built-in dataset with a small random BERT (CPU, a few minutes)')
+    .addOption(new Option('--output <dir>', 'output folder').default(d.output))
+    .addOption(new Option('--size <size>', 'built-in BERT size').choices(['tiny', 'small', 'base']).default(d.size))
+    .addOption(new Option('--epochs <n>', 'in-batch epochs').argParser((v) => Number.parseInt(v, 10)).default(d.epochs))
+    .addOption(new Option('--hard-epochs <n>', 'hard-negative epochs').argParser((v) => Number.parseInt(v, 10)).default(d.hardEpochs))
+    .addOption(new Option('--hard-top-k <k>', 'candidates per mention in the hard round').argParser((v) => Number.parseInt(v, 10)).default(d.hardTopK))
+    .addOption(new Option('--max-length <n>', 'context and candidate length in tokens').argParser((v) => Number.parseInt(v, 10)).default(d.maxLength))
+    .addOption(new Option('--learning-rate <lr>', 'peak learning rate').argParser(Number.parseFloat).default(d.learningRate))
+    .addOption(new Option('--batch-size <n>', 'in-batch training batch size').argParser((v) => Number.parseInt(v, 10)).default(d.batchSize))
+    .addOption(new Option('--seed <n>', 'random seed').argParser((v) => Number.parseInt(v, 10)).default(d.seed))
+    .addOption(new Option('--device <device>', 'cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default(d.device))
+    .addOption(new Option('--threads <n>', 'CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
+    .addOption(new Option('--silent', 'no progress bars').default(false))
+    .action(async () => {
+      try {
+        await runDemo(cmd.opts<DemoOptions>());
+      } catch (e) {
+        exitOnInterrupt(e);
+      }
+    });
+}
