@@ -140,8 +140,10 @@ export function readFlags<N extends FlagName>(cmd: Command, names: readonly N[])
   const o = cmd.opts<Record<string, unknown>>();
   const out: Record<string, unknown> = {};
   for (const n of names) {
+    // commander reads `--no-x` as the negation of an option `x`: the value lands in o.x (false).
+    const negated = n.startsWith('no_') && FLAGS[n].kind === 'switch' ? o[attributeName(n.slice(3))] === false : false;
     const v = o[attributeName(n)];
-    out[n] = FLAGS[n].kind === 'switch' ? v === true : v;
+    out[n] = FLAGS[n].kind === 'switch' ? v === true || negated : v;
   }
   return out as FlagValues<N>;
 }

@@ -59,6 +59,20 @@ describe('original flags', () => {
     expect(readFlags(sub, ['output_path', 'gradient_accumulation_steps', 'max_grad_norm', 'silent'])).toEqual({ output_path: 'o', gradient_accumulation_steps: 4, max_grad_norm: 0.5, silent: true });
   });
 
+  it('--no_cuda / --no-cuda read as no_cuda (commander negates a "cuda" option)', async () => {
+    const parse = async (args: string[]) => {
+      const prog = new Command().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+      const sub = prog.command('eval-biencoder').exitOverride();
+      addFlags(sub, ['output_path', 'no_cuda']);
+      sub.action(() => {});
+      await prog.parseAsync(['eval-biencoder', '--output-path', 'o', ...args], { from: 'user' });
+      return readFlags(sub, ['no_cuda']).no_cuda;
+    };
+    expect(await parse(['--no_cuda'])).toBe(true);
+    expect(await parse(['--no-cuda'])).toBe(true);
+    expect(await parse([])).toBe(false);
+  });
+
   it('rejects bad numbers and unknown flags with the flag named', async () => {
     await expect(program().prog.parseAsync(['train-biencoder', '--output_path', 'o', '--train_batch_size', '6.5'], { from: 'user' })).rejects.toThrow(/--train_batch_size expects an integer/);
     await expect(program().prog.parseAsync(['train-biencoder', '--output_path', 'o', '--learning_rate', 'fast'], { from: 'user' })).rejects.toThrow(/--learning_rate expects a number/);

@@ -128,9 +128,7 @@ export function register(program: Command): void {
     ].join('\n'))
     .action(async () => {
       const base = readFlags(cmd, FLAG_NAMES);
-      const o = cmd.opts<{ device: DeviceName | 'auto'; threads?: number; vocab?: string; poolDtype: PoolDType; cuda?: boolean; workers?: number }>();
-      // commander reads --no-cuda as the negation of a 'cuda' option, so the flag lands in o.cuda.
-      const noCuda = base.no_cuda || o.cuda === false;
-      await runEvalBiencoder({ ...base, no_cuda: noCuda, device: o.device, threads: o.threads, vocab: o.vocab, poolDtype: o.poolDtype, workers: o.workers });
+      const o = cmd.opts<{ device: DeviceName | 'auto'; threads?: number; vocab?: string; poolDtype: PoolDType; workers?: number }>();
+      await runEvalBiencoder({ ...base, device: o.device, threads: o.threads, vocab: o.vocab, poolDtype: o.poolDtype, workers: o.workers });
     });
 }

@@ -98,9 +98,9 @@ export function register(program: Command): void {
     .addOption(new Option('--dropout <p>', '(biofeg) BERT hidden and attention dropout instead of the config\'s (0 helps a small model trained from scratch)').argParser(Number.parseFloat));
   cmd.action(async () => {
     try {
-      const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; cuda?: boolean; dropout?: number }>();
+      const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; dropout?: number }>();
       const base = readFlags(cmd, FLAG_NAMES);
-      await runTrainBiencoder({ ...base, no_cuda: base.no_cuda || o.cuda === false, device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume, ...(o.dropout !== undefined ? { dropout: o.dropout } : {}) });
+      await runTrainBiencoder({ ...base, device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume, ...(o.dropout !== undefined ? { dropout: o.dropout } : {}) });
     } catch (e) {
       exitOnInterrupt(e);
     }
