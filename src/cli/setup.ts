@@ -1,16 +1,19 @@
 // What the model commands share: device and threads, the tokenizer of a model (and how worker
 // threads rebuild it), and the token caches of a prepared folder.
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ensureTokenCache } from '../data/cache-build.js';
+import { cacheDirFor } from '../data/cache-dir.js';
 import type { TokenCache } from '../data/token-cache.js';
 import type { TokenizerFactory } from '../data/tokenizer-factory.js';
 import { openBiEncoder, type Opened } from '../train/biencoder-checkpoint.js';
 import { pickDevice, setThreads, type DeviceName } from '../native.js';
 import { fromVocab, loadTokenizer } from '../tokenize/load.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
+
+export { cacheDirFor };
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.endsWith('.ts') ? [] : ['..']));
 /** The built-in dataset and its vocabulary (the tokenizer of built-in model sizes). */
@@ -44,19 +47,6 @@ export function modelTokenizer(dir: string | undefined, vocab: string | undefine
   return { tokenizer: t, factory: { module: TOKENIZE_MODULE, export: 'loadTokenizer', args: [dir] }, vocabPath: existsSync(v) ? v : undefined, lowercase: t.settings?.lowercase ?? true };
 }
 
-function writable(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Where token caches of a prepared folder live: <data>/cache, or <output>/cache when read-only. */
-export function cacheDirFor(dataPath: string, outputPath: string): string {
-  return writable(dataPath) ? join(dataPath, 'cache') : join(outputPath, 'cache');
-}
 
 export interface CacheRequest {
   kind: 'mentions' | 'entities';

@@ -2,7 +2,7 @@
 // the entity pool (encoded once for all modes; the original re-encodes it per mode with the same
 // result), retrieval, recall with the original's Stats, a JSON report written atomically, and with
 // save_topk_result one candidate file per mode.
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../data/atomic.js';
 import { ensureTokenCache } from '../data/cache-build.js';
@@ -15,6 +15,7 @@ import { applyMissingGoldRule, candidateFilePath, defaultMissingGoldRule, writeC
 import { encodeEntityPool, type EntityPool, type PoolDType } from './entity-pool.js';
 import { formatOriginalLine, formatRecallTable, recallReport, type RecallReport } from './recall.js';
 import { retrieve, type RetrievalResult } from './retrieve.js';
+import { cacheDirFor } from '../data/cache-dir.js';
 
 export const EVAL_MODES = ['train', 'valid', 'val', 'dev', 'test', 'test_seen', 'test_unseen'] as const;
 
@@ -87,14 +88,7 @@ export function checkMode(m: string): void {
   if (!(EVAL_MODES as readonly string[]).includes(m)) throw new Error(`--mode: unknown mode "${m}" (expected train, valid, test, test_seen or test_unseen)`);
 }
 
-function writable(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+
 
 /** Report path: `<outputPath>/eval_report.json`. */
 export function evalReportPath(outputPath: string): string {
@@ -121,7 +115,7 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
   if (!existsSync(o.entityDictPath)) throw new Error(`${o.entityDictPath}: entity dictionary not found`);
   const progress = o.progress ?? noProgress;
   const log = o.log ?? (() => undefined);
-  const cacheDir = o.cacheDir ?? (writable(o.dataPath) ? join(o.dataPath, 'cache') : join(o.outputPath, 'cache'));
+  const cacheDir = o.cacheDir ?? cacheDirFor(o.dataPath, o.outputPath);
   const tokOpts = { tokenizer: o.tokenizer, ...(o.tokenizerFactory ? { factory: o.tokenizerFactory } : {}), ...(o.workers !== undefined ? { workers: o.workers } : {}) };
 
   const open = async (kind: 'mentions' | 'entities', name: string, source: string, len: number): Promise<TokenCache> =>
