@@ -1,0 +1,212 @@
+// npm run bench:bert [-- --sizes tiny,small,base --threads N --iters N --min-time S --rounds R --no-peer]
+// Sequences/s of BERT encode (eval, grad: false) and of the BLINK bi-encoder train step (two
+// encoders, B x B dot-product scores, cross-entropy, backward, clip 1.0, FlatAdamW) at the issue's
+// sizes, beside HF transformers BertModel (eager attention) on PyTorch with the same threads and
+// shapes (bench/peers/bert_torch.py) when python3 can import torch and transformers. Every
+// (size, phase) runs in a fresh child process of its own, ours and the peer's alike, so the peak
+// RSS reported is that measurement's alone. The shared machine's load swings a lot, so each
+// (size, phase) is measured in --rounds alternating rounds (ours, peer, ours, peer, ...) and the
+// best round of each side is compared; every round is kept in the JSON. Prints a table, writes
+// bench/results/bert-cpu.json.
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Bert } from '../src/models/bert.js';
+import { BiEncoder, type TokenBatch } from '../src/models/biencoder.js';
+import { initBertParams, sizedConfig } from '../src/models/init.js';
+import { mulberry32 } from '../src/models/rng.js';
+import { Workspace } from '../src/models/workspace.js';
+import { setThreads } from '../src/native.js';
+import { inBatchStep } from '../src/train/biencoder-step.js';
+import { FlatAdamW } from '../src/train/optimizer.js';
+import { flagValue, hasFlag, machine, table, writeResult } from './common.js';
+
+const SIZES = {
+  tiny: { vocab: 8000, seq: 64, batch: 32 },
+  small: { vocab: 30522, seq: 128, batch: 16 },
+  base: { vocab: 30522, seq: 128, batch: 8 },
+} as const;
+type Size = keyof typeof SIZES;
+type Phase = 'encode' | 'train';
+const PHASES: Phase[] = ['encode', 'train'];
+
+/** The issue's bars: ours / PyTorch sequences per second. */
+const BARS: Record<Phase, Record<Size, number>> = {
+  encode: { tiny: 1.5, small: 1.5, base: 1.1 },
+  train: { tiny: 1.5, small: 1.5, base: 1.0 },
+};
+
+interface Measured {
+  size: Size;
+  phase: Phase;
+  threads: number;
+  iters: number;
+  msPerIter: number;
+  seqPerSec: number;
+  peakRssMiB: number;
+  /** RSS before the model was built (the runtime's own share). */
+  baseRssMiB?: number;
+  /** Train: median ms of clip + AdamW inside a step. */
+  optimizerMs?: number;
+  [k: string]: unknown;
+}
+
+const threads = Number(flagValue('threads', String(os.cpus().length)));
+const iters = Number(flagValue('iters', '5'));
+const minTime = Number(flagValue('min-time', '2'));
+const rounds = Number(flagValue('rounds', '2'));
+const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Ids with the last quarter of every row padding (id 0, which paddingMask and HF both mask). */
+function batchOf(size: Size, seed: number): TokenBatch & { mask: Int32Array } {
+  const { vocab, seq, batch } = SIZES[size];
+  const real = seq - Math.floor(seq / 4);
+  const r = mulberry32(seed);
+  const ids = new Int32Array(batch * seq), mask = new Int32Array(batch * seq);
+  for (let b = 0; b < batch; b++)
+    for (let t = 0; t < real; t++) {
+      ids[b * seq + t] = 1 + Math.floor(r() * (vocab - 1));
+      mask[b * seq + t] = 1;
+    }
+  return { ids, mask, rows: batch, seq };
+}
+
+/** Warm-up, then at least `iters` timed iterations and at least `minTime` seconds (at most 200). */
+async function timeIters(size: Size, step: () => void | Promise<void>): Promise<number[]> {
+  for (let i = 0; i < (size === 'base' ? 1 : 2); i++) await step();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < iters || (performance.now() - start < minTime * 1000 && times.length < 200)) {
+    const t0 = performance.now();
+    await step();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+async function child(size: Size, phase: Phase): Promise<Measured> {
+  setThreads(threads);
+  const baseRssMiB = maxRssMiB();
+  const config = sizedConfig(size, SIZES[size].vocab, 512);
+  const { batch } = SIZES[size];
+  const a = batchOf(size, 1);
+  let times: number[];
+  let optimizerMs: number | undefined;
+  if (phase === 'encode') {
+    const bert = new Bert(config, 'cpu');
+    bert.parameters().upload(initBertParams(bert.layout, bert.numParameters, 1));
+    times = await timeIters(size, () => {
+      const o = bert.forward({ inputIds: a.ids, attentionMask: a.mask, batch, seq: a.seq, train: false, grad: false });
+      o.cls.download();
+    });
+  } else {
+    const m = new BiEncoder({ config, device: 'cpu' });
+    const init = initBertParams(m.context.bert.layout, m.context.bert.numParameters, 1);
+    m.context.bert.parameters().upload(init);
+    m.candidate.bert.parameters().upload(init);
+    const ws = new Workspace('cpu');
+    const opt = new FlatAdamW('cpu', m.parts(), { patterns: null });
+    const b = batchOf(size, 2);
+    const optTimes: number[] = [];
+    let seed = 1n;
+    times = await timeIters(size, async () => {
+      m.zeroGrad();
+      await inBatchStep(m, ws, { tokens: a }, b, { train: true, seed: seed++ });
+      const t0 = performance.now();
+      opt.clipGradNorm(1.0);
+      opt.update(3e-5);
+      optTimes.push(performance.now() - t0);
+    });
+    optimizerMs = median(optTimes.slice(-times.length));
+  }
+  const ms = median(times);
+  const seqs = phase === 'encode' ? batch : 2 * batch; // train: a context and a candidate per pair
+  return {
+    size, phase, threads, iters: times.length, msPerIter: ms, seqPerSec: (seqs * 1000) / ms,
+    peakRssMiB: maxRssMiB(), baseRssMiB, ...(optimizerMs !== undefined ? { optimizerMs } : {}),
+  };
+}
+
+function runJson(cmd: string, args: string[]): Measured {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}`);
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as Measured;
+}
+
+async function parent(): Promise<void> {
+  const sizes = flagValue('sizes', 'tiny,small,base').split(',').filter((s) => s !== '') as Size[];
+  for (const s of sizes) if (!Object.hasOwn(SIZES, s)) throw new Error(`--sizes: unknown size ${s} (tiny, small, base)`);
+  const python = process.env['PYTHON'] ?? 'python3';
+  const peerScript = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'bert_torch.py');
+  const peer = !hasFlag('no-peer') && spawnSync(python, ['-c', 'import torch, transformers'], { stdio: 'ignore' }).status === 0;
+  const loadBefore = os.loadavg();
+  const common = ['--threads', String(threads), '--iters', String(iters), '--min-time', String(minTime)];
+  const results: Array<{ size: Size; phase: Phase; ours: Measured; torch?: Measured; ratio?: number; bar: number; pass?: boolean }> = [];
+  for (const size of sizes)
+    for (const phase of PHASES) {
+      // Ours and the peer alternately, so a change in machine load hits both alike.
+      const oursRounds: Measured[] = [], torchRounds: Measured[] = [];
+      for (let r = 0; r < rounds; r++) {
+        process.stderr.write(`bench:bert ${size} ${phase} round ${r + 1}/${rounds}: ours...`);
+        oursRounds.push(runJson(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common]));
+        if (peer) {
+          process.stderr.write(' pytorch...');
+          torchRounds.push(runJson(python, [peerScript, '--size', size, '--phase', phase, ...common]));
+        }
+        process.stderr.write(` ${oursRounds.at(-1)!.seqPerSec.toFixed(1)}${peer ? ` vs ${torchRounds.at(-1)!.seqPerSec.toFixed(1)}` : ''} seq/s\n`);
+      }
+      const best = (xs: Measured[]) => xs.reduce((a, b) => (b.seqPerSec > a.seqPerSec ? b : a));
+      const ours = { ...best(oursRounds), rounds: oursRounds };
+      const torch = peer ? { ...best(torchRounds), rounds: torchRounds } : undefined;
+      const ratio = torch ? ours.seqPerSec / torch.seqPerSec : undefined;
+      const bar = BARS[phase][size];
+      results.push({ size, phase, ours, ...(torch ? { torch, ratio, pass: ratio! >= bar } : {}), bar });
+    }
+  const loadAfter = os.loadavg();
+  const rows = results.map((r) => ({
+    size: r.size,
+    phase: r.phase,
+    'ours seq/s': r.ours.seqPerSec,
+    'torch seq/s': r.torch?.seqPerSec ?? '-',
+    'ours/torch': r.ratio ?? '-',
+    bar: `>=${r.bar}`,
+    ok: r.pass === undefined ? '-' : r.pass ? 'yes' : 'NO',
+    'ours ms': r.ours.msPerIter,
+    'torch ms': r.torch?.msPerIter ?? '-',
+    'ours peak MiB': Math.round(r.ours.peakRssMiB),
+    'torch peak MiB': r.torch ? Math.round(r.torch.peakRssMiB) : '-',
+  }));
+  const baseTrain = results.find((r) => r.size === 'base' && r.phase === 'train');
+  const rssBar = baseTrain?.torch ? { ours: baseTrain.ours.peakRssMiB, torch: baseTrain.torch.peakRssMiB, pass: baseTrain.ours.peakRssMiB <= baseTrain.torch.peakRssMiB } : undefined;
+  const m = machine();
+  const peerVersions = results.find((r) => r.torch)?.torch;
+  console.log(`machine: ${String(m.cpu)} (${String(m.cores)} cores, ${String(m.memGiB)} GiB), node ${String(m.node)}, threads ${threads}`);
+  console.log(`settings: ${rounds} alternating rounds per row (best round shown), each a fresh process: warm-up 2 (base 1), then the median of >= ${iters} iterations and >= ${minTime}s; last quarter of every sequence padding; train seq/s counts context + candidate sequences (2B per step)`);
+  console.log(peer ? `peer: HF transformers ${String(peerVersions?.['transformers'])} BertModel (eager attention) on torch ${String(peerVersions?.['torch'])}, AdamW` : 'peer: none (python3 cannot import torch and transformers)');
+  console.log(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(table(rows));
+  if (rssBar) console.log(`peak RSS of the base train step: ours ${rssBar.ours.toFixed(0)} MiB, PyTorch ${rssBar.torch.toFixed(0)} MiB -> ${rssBar.pass ? 'ok' : 'NO (bar: at most PyTorch\'s)'}`);
+  const all = sizes.length === 3 && ['tiny', 'small', 'base'].every((s) => sizes.includes(s as Size));
+  const file = writeResult(all ? 'bert-cpu.json' : `bert-cpu-${sizes.join('-')}.json`, {
+    machine: m,
+    settings: { threads, iters, minTimeS: minTime, rounds, pick: 'best round per side', sizes, warmup: { tiny: 2, small: 2, base: 1 }, padding: 'last quarter of every sequence', trainSeqs: '2 x batch per step' },
+    loadavg: { before: loadBefore, after: loadAfter },
+    peer: peer ? { python, script: 'bench/peers/bert_torch.py' } : null,
+    bars: { ...BARS, peakRssBaseTrain: 'ours <= PyTorch' },
+    results,
+    peakRssBaseTrain: rssBar ?? null,
+  });
+  console.log(`wrote ${file}`);
+}
+
+const childSpec = flagValue('child', '');
+if (childSpec) {
+  const [size, phase] = childSpec.split(':') as [Size, Phase];
+  process.stdout.write(`${JSON.stringify(await child(size, phase))}\n`);
+} else {
+  await parent();
+}
