@@ -4,8 +4,9 @@ import { register as registerPrepare } from './prepare.js';
 import { register as registerImportPubtator } from './import-pubtator.js';
 import { register as registerTrainBiencoder } from './train-biencoder.js';
 import { register as registerEvalBiencoder } from './eval-biencoder.js';
+import { register as registerTrainGan } from './train-gan.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerEncode } from './encode.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
-export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerTrainBiencoder, registerEvalBiencoder, registerDemo, registerEncode];
+export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerTrainBiencoder, registerEvalBiencoder, registerTrainGan, registerDemo, registerEncode];

@@ -1,0 +1,359 @@
+// The GAN stage (train_gan.py semantics; see README.md "GAN"): the bi-encoder is frozen and its
+// mention embeddings of the training split are the real features (computed once, kept on the
+// device). Per batch, --critic_iters critic steps (D and E updated by AdamW without bias
+// correction) then one generator step (G only). No scheduler, no clipping. In-batch accuracy of
+// the generated features against the bi-encoder's candidate embeddings on val before training
+// and after each epoch; checkpoints of G, D and E by shouldSaveGanEpoch.
+//
+// Where we differ from the original, on purpose:
+// - E is evaluated once per critic step and its output conditions both D and G; the original
+//   evaluates it again (another dropout mask) inside its generate() call. The generator step
+//   likewise uses one evaluation where the original has two.
+// - With condGrad 'original' (default), E gets what the original gives it: the penalty's
+//   gradient, which is exactly zero (gan-step.ts), so its AdamW update reduces to the decoupled
+//   weight decay of its trained, decayed tensors; we apply that decay without running E's
+//   backward. condGrad 'critic' lets the whole critic loss train E through D's condition input.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
+import type { BiEncoder, ParamPart } from '../models/biencoder.js';
+import type { Gan } from '../models/gan.js';
+import { mulberry32 } from '../models/rng.js';
+import { Workspace } from '../models/workspace.js';
+import { backendOf, native, ops, type NativeTensor } from '../native.js';
+import { epochOrder, readBatch, type BiencoderData } from './biencoder-data.js';
+import { epochDirName, shouldSaveGanEpoch } from './checkpoint-dir.js';
+import { biencoderHash, ganMeta, loadGanTrainingState, loadGanWeights, GAN_WEIGHTS, saveGan, type GanMeta } from './gan-checkpoint.js';
+import { encodeSplit, gatherRows } from './gan-features.js';
+import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
+import { checkFiniteLoss, NonFiniteLossError } from './guard.js';
+import type { InterruptFlag } from './interrupt.js';
+import type { JsonlLogger } from './jsonl-log.js';
+import { FlatAdamW } from './optimizer.js';
+import { buildParamMasks, maskRanges, parseTypeOptimization, trainablePatterns, WEIGHT_DECAY } from './param-groups.js';
+
+export type CondGrad = 'original' | 'critic';
+
+export interface GanTrainSettings {
+  learningRate: number;
+  numTrainEpochs: number;
+  trainBatchSize: number;
+  evalBatchSize: number;
+  criticIters: number;
+  typeOptimization: string;
+  seed: number;
+  saveEvery: number;
+  startSaving: number;
+  shuffle: boolean;
+  /** Weight of MSE(fake, real) in the generator loss (the original logs it only: 0). */
+  mseWeight: number;
+  condGrad: CondGrad;
+  lambda?: number;
+  /** Batch size of the one-off encodings (real features, val candidates). */
+  encodeBatchSize?: number;
+}
+
+export interface GanHooks {
+  log: JsonlLogger;
+  interrupt?: InterruptFlag;
+  say?: (line: string) => void;
+  progress?: (epoch: number, done: number, total: number) => void;
+  resumeHint?: string;
+}
+
+export interface GanRun {
+  biencoder: BiEncoder;
+  gan: Gan;
+  train: BiencoderData;
+  val: BiencoderData;
+  outputPath: string;
+  /** Continue from <output>/last or the newest epoch_N with a trainer state. */
+  resume?: boolean;
+  /** Recorded in gan.json (e.g. --bert_model). */
+  settingsForMeta?: Record<string, unknown>;
+}
+
+export interface EpochLosses {
+  epoch: number;
+  disc: number;
+  gen: number;
+  mse: number;
+  accuracy: number;
+}
+
+export interface GanTrainResult {
+  /** Accuracy before training, then after each epoch. */
+  accuracies: number[];
+  epochs: EpochLosses[];
+  saved: string[];
+  batchesPerSecond: number;
+}
+
+/** Wall time per phase (ms), when a bench asks for it; the device is synchronised at each boundary. */
+export interface PhaseTimes {
+  encoder: number;
+  critic: number;
+  generator: number;
+}
+
+/** A 32-bit seed from a few integers (for noise, α and dropout streams). */
+export function mixSeed(...xs: number[]): number {
+  let h = 0x811c9dc5;
+  for (const x of xs) {
+    h = Math.imul(h ^ (x >>> 0), 0x01000193);
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+    h ^= h >>> 12;
+  }
+  return h >>> 0;
+}
+
+/** E's AdamW update when its gradient is known to be zero: m and v stay 0, only decoupled weight decay acts. */
+class DecayOnly {
+  private readonly ranges: Array<{ params: NativeTensor; lo: number; hi: number }> = [];
+  constructor(readonly parts: readonly ParamPart[], patterns: readonly string[] | null, private readonly be: ReturnType<typeof backendOf>) {
+    for (const p of parts) {
+      const layout = p.layout.map((e) => ({ ...e, name: p.prefix + e.name }));
+      const m = buildParamMasks(layout, { patterns, totalElements: p.params.shape[0]! });
+      const both = m.trainable.map((t, i) => t * m.decay[i]!);
+      for (const [lo, hi] of maskRanges(both)) this.ranges.push({ params: p.params, lo, hi });
+    }
+  }
+  update(lr: number): void {
+    const f = 1 - lr * WEIGHT_DECAY;
+    for (const r of this.ranges) {
+      const v = r.params.view(r.lo, [r.hi - r.lo]);
+      ops().scale(this.be, v, v, f);
+    }
+  }
+}
+
+interface TrainerState {
+  epoch: number;
+  batch: number;
+  accuracies: number[];
+  epochs: EpochLosses[];
+  sums: { disc: number; dCount: number; gen: number; mse: number; gCount: number };
+}
+
+export class GanTrainer {
+  readonly ws: Workspace;
+  readonly optD: FlatAdamW;
+  readonly optG: FlatAdamW;
+  readonly optE?: FlatAdamW;
+  private readonly decayE?: DecayOnly;
+  real?: NativeTensor;
+  valCand?: NativeTensor;
+
+  constructor(readonly run: GanRun, readonly s: GanTrainSettings) {
+    const { gan } = run;
+    const dev = gan.device;
+    if (gan.dims.featDim !== run.biencoder.embedDim)
+      throw new Error(`train-gan: the GAN's feature size ${gan.dims.featDim} differs from the bi-encoder's embedding size ${run.biencoder.embedDim}`);
+    this.ws = new Workspace(dev);
+    this.optD = new FlatAdamW(dev, [gan.discriminator.part('discriminator.')], { patterns: null });
+    this.optG = new FlatAdamW(dev, [gan.generator.part('generator.')], { patterns: null });
+    const type = parseTypeOptimization(s.typeOptimization);
+    const patterns = trainablePatterns(type, gan.encoder.config.numLayers);
+    const eParts = gan.encoder.parts();
+    if (s.condGrad === 'critic') this.optE = new FlatAdamW(dev, eParts, { patterns });
+    else this.decayE = new DecayOnly(eParts, patterns, backendOf(dev));
+    gan.encoder.zeroGrad();
+  }
+
+  get optimizers(): Record<string, FlatAdamW> {
+    return { discriminator: this.optD, generator: this.optG, ...(this.optE ? { encoder: this.optE } : {}) };
+  }
+
+  /** The frozen encodings (once per run). */
+  async precompute(onProgress?: (what: string, done: number, total: number) => void): Promise<void> {
+    const bs = this.s.encodeBatchSize ?? 64;
+    this.real ??= await encodeSplit(this.run.biencoder, this.run.train, 'context', { batchSize: bs, onProgress: (d, t) => onProgress?.('real features', d, t) });
+    this.valCand ??= await encodeSplit(this.run.biencoder, this.run.val, 'candidate', { batchSize: bs, onProgress: (d, t) => onProgress?.('val candidates', d, t) });
+  }
+
+  /** One batch: critic_iters critic steps, then one generator step. Returns the losses. */
+  async step(examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<{ disc: number[]; gen: number; mse: number }> {
+    const { gan } = this.run, s = this.s, ws = this.ws, be = backendOf(gan.device);
+    if (!this.real) throw new Error('train-gan: precompute() first');
+    const b = readBatch(this.run.train, examples);
+    const B = b.ctx.rows, F = gan.dims.featDim;
+    const real = ws.get('real', 'f32', [B, F]);
+    gatherRows(ws, this.real, examples, real);
+    const fake = ws.get('fake', 'f32', [B, F]);
+    const critic = s.condGrad === 'critic';
+    let t = times ? now() : 0;
+    const lap = (k: keyof PhaseTimes) => {
+      if (!times) return;
+      native().synchronize();
+      const n = now();
+      times[k] += n - t;
+      t = n;
+    };
+    const where = `epoch ${epoch}, batch ${batch}`;
+    const disc: number[] = [];
+    for (let it = 0; it < s.criticIters; it++) {
+      const key = mixSeed(s.seed, epoch, batch, it);
+      const cond = await gan.encoder.encode(b.cand, { train: true, seed: BigInt(key) * 2n + 1n, grad: critic });
+      lap('encoder');
+      const tg = gan.generateFrom(cond, B, key, 'critic');
+      ops().relu(be, tg.y, fake);
+      lap('generator');
+      const ar = mulberry32(mixSeed(key, 0xa1fa));
+      const alpha = Float32Array.from({ length: B }, () => ar());
+      gan.discriminator.mlp.zeroGrad();
+      const r = criticStep(gan.discriminator, ws, { rows: B, real, fake, cond, alpha }, { condGrad: critic, lambda: s.lambda ?? GP_LAMBDA });
+      checkFiniteLoss(r.loss, this.optD.steps, { what: 'critic loss', context: `${where}, critic step ${it}` });
+      lap('critic');
+      if (critic) {
+        gan.encoder.zeroGrad();
+        await gan.encoder.backward(r.dCond!);
+        this.optE!.update(s.learningRate);
+      } else {
+        this.decayE!.update(s.learningRate);
+      }
+      lap('encoder');
+      this.optD.update(s.learningRate);
+      lap('critic');
+      disc.push(r.loss);
+    }
+    const key = mixSeed(s.seed, epoch, batch, 0x6e6e);
+    const cond = await gan.encoder.encode(b.cand, { train: true, seed: BigInt(key) * 2n + 1n, grad: false });
+    lap('encoder');
+    gan.generator.mlp.zeroGrad();
+    const g = generatorStep(gan, ws, { rows: B, cond, real, noiseSeed: key }, { mseWeight: s.mseWeight });
+    checkFiniteLoss(g.total, this.optG.steps, { what: 'generator loss', context: where });
+    checkFiniteLoss(g.mse, this.optG.steps, { what: 'generated features (MSE to the real ones)', context: where });
+    this.optG.update(s.learningRate);
+    lap('generator');
+    return { disc, gen: g.loss, mse: g.mse };
+  }
+
+  /** train_gan.py evaluate: in-batch accuracy of G's raw output (E without dropout) against the bi-encoder's candidate embeddings. */
+  async validate(): Promise<number> {
+    const { gan } = this.run, ws = this.ws, be = backendOf(gan.device);
+    if (!this.valCand) throw new Error('train-gan: precompute() first');
+    const meter = new AccuracyMeter();
+    const n = this.run.val.mentions.rows, bs = this.s.evalBatchSize, F = gan.dims.featDim;
+    for (let st = 0, k = 0; st < n; st += bs, k++) {
+      const idx = Int32Array.from({ length: Math.min(bs, n - st) }, (_, i) => st + i);
+      const b = readBatch(this.run.val, idx);
+      const gen = await gan.generate(b.cand, { noiseSeed: mixSeed(this.s.seed, 0xe7a1, k), relu: false });
+      const cand = ws.get('val.cand', 'f32', [idx.length, F]);
+      gatherRows(ws, this.valCand, idx, cand);
+      const scores = ws.get('val.scores', 'f32', [idx.length, idx.length]);
+      ops().gemm(be, gen, cand, scores, { transB: true });
+      meter.addBatch(scores.download() as Float32Array, idx.length, idx.length);
+    }
+    return meter.accuracy;
+  }
+
+  dispose(): void {
+    this.ws.dispose();
+    this.optD.dispose();
+    this.optG.dispose();
+    this.optE?.dispose();
+    this.real?.dispose();
+    this.valCand?.dispose();
+  }
+}
+
+const now = (): number => performance.now();
+
+function findResume(out: string): string | undefined {
+  if (!existsSync(out)) return undefined;
+  let best: { dir: string; at: number } | undefined;
+  for (const name of readdirSync(out)) {
+    if (name !== 'last' && !/^epoch_\d+$/.test(name)) continue;
+    const dir = join(out, name);
+    if (!existsSync(join(dir, 'trainer_state.json')) || !existsSync(join(dir, GAN_WEIGHTS))) continue;
+    const st = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
+    const at = st.epoch * 1e9 + st.batch;
+    if (!best || at > best.at) best = { dir, at };
+  }
+  return best?.dir;
+}
+
+export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: GanHooks): Promise<GanTrainResult> {
+  const say = hooks.say ?? (() => {});
+  if (!(s.criticIters >= 1)) throw new Error(`--critic_iters must be >= 1, got ${s.criticIters}`);
+  if (!(s.trainBatchSize >= 1) || !(s.evalBatchSize >= 1)) throw new Error('batch sizes must be >= 1');
+  const trainer = new GanTrainer(run, s);
+  const hash = biencoderHash(run.biencoder);
+  const metaOf = (epoch?: number): GanMeta =>
+    ganMeta(run.gan, { hash, embedDim: run.biencoder.embedDim, hiddenSize: run.biencoder.config.hiddenSize }, { ...(epoch !== undefined ? { epoch } : {}), settings: { ...s, ...run.settingsForMeta } as Record<string, unknown> });
+  const n = run.train.mentions.rows;
+  const batches = Math.ceil(n / s.trainBatchSize);
+  let st: TrainerState = { epoch: 0, batch: 0, accuracies: [], epochs: [], sums: { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0 } };
+  const saved: string[] = [];
+  const save = async (dir: string, state: TrainerState, epoch?: number) => {
+    await saveGan(dir, run.gan, metaOf(epoch), { optimizers: trainer.optimizers, trainerState: { ...state } });
+  };
+  try {
+    const resumeDir = run.resume ? findResume(run.outputPath) : undefined;
+    if (resumeDir) {
+      loadGanWeights(run.gan, join(resumeDir, GAN_WEIGHTS));
+      st = loadGanTrainingState(resumeDir, trainer.optimizers) as unknown as TrainerState;
+      say(`resuming from ${resumeDir}: epoch ${st.epoch}, batch ${st.batch}`);
+      hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, batch: st.batch });
+    }
+    say(`encoding the frozen bi-encoder's features: ${n} train mentions, ${run.val.mentions.rows} val candidates`);
+    await trainer.precompute();
+    if (!resumeDir) {
+      hooks.log.log('plan', { examples: n, batches, criticIters: s.criticIters, condGrad: s.condGrad, dims: { ...run.gan.dims }, biencoder: hash });
+      const acc = await trainer.validate();
+      st.accuracies.push(acc);
+      say(`Eval accuracy: ${acc.toFixed(5)} (before training)`);
+      hooks.log.log('eval', { epoch: -1, accuracy: acc });
+    }
+    const t0 = performance.now();
+    let done = 0;
+    for (let epoch = st.epoch; epoch < s.numTrainEpochs; epoch++) {
+      const order = epochOrder(n, s.seed, epoch, s.shuffle);
+      const first = epoch === st.epoch ? st.batch : 0;
+      if (first === 0) st.sums = { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0 };
+      for (let k = first; k < batches; k++) {
+        const r = await trainer.step(order.subarray(k * s.trainBatchSize, Math.min(n, (k + 1) * s.trainBatchSize)), epoch, k);
+        for (const d of r.disc) st.sums.disc += d;
+        st.sums.dCount += r.disc.length;
+        st.sums.gen += r.gen;
+        st.sums.mse += r.mse;
+        st.sums.gCount++;
+        done++;
+        hooks.progress?.(epoch, k + 1, batches);
+        if (hooks.interrupt?.requested) {
+          const state = { ...st, epoch, batch: k + 1 };
+          await hooks.interrupt.checkpointIfRequested(() => save(join(run.outputPath, 'last'), state), hooks.resumeHint ?? 'Run the same command with --resume to continue.');
+        }
+      }
+      const m = st.sums;
+      const losses = { disc: m.disc / Math.max(1, m.dCount), gen: m.gen / Math.max(1, m.gCount), mse: m.mse / Math.max(1, m.gCount) };
+      say(`Epoch ${epoch}: disc loss ${losses.disc.toFixed(5)} - gen loss ${losses.gen.toFixed(5)} mse loss: ${losses.mse.toFixed(5)}`);
+      const acc = await trainer.validate();
+      st.accuracies.push(acc);
+      st.epochs.push({ epoch, ...losses, accuracy: acc });
+      st.epoch = epoch + 1;
+      st.batch = 0;
+      say(`Eval accuracy: ${acc.toFixed(5)}`);
+      hooks.log.log('epoch', { epoch, ...losses, accuracy: acc });
+      if (shouldSaveGanEpoch(epoch, s.saveEvery, s.startSaving)) {
+        const dir = join(run.outputPath, epochDirName(epoch));
+        await save(dir, st, epoch);
+        saved.push(dir);
+        say(`saved ${dir}`);
+        hooks.log.log('save', { epoch, dir });
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    writeFileSync(join(run.outputPath, 'training_time.txt'), `The training took ${seconds / 60} minutes\n`);
+    return { accuracies: st.accuracies, epochs: st.epochs, saved, batchesPerSecond: seconds > 0 ? done / seconds : 0 };
+  } catch (e) {
+    if (e instanceof NonFiniteLossError) {
+      hooks.log.log('error', { kind: 'non-finite', message: e.message, kept: saved.at(-1) ?? null });
+      say(`${e.message}${saved.length ? ` Last good checkpoint: ${saved.at(-1)}` : ''}`);
+    }
+    throw e;
+  } finally {
+    trainer.dispose();
+  }
+}
