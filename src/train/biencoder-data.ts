@@ -1,7 +1,9 @@
 // Batches for bi-encoder training and validation, read from the token caches: mention rows hold
 // the context ids then the label id; entity rows the candidate ids. With hard negatives the
 // batch's candidates come from a top-k candidate file (k entities per mention, gold position).
+// Batches are cut to their longest real row: padding keys are masked, so nothing else changes.
 import type { CandidateFile } from '../eval/candidates.js';
+import { trimmedBatch } from '../eval/token-batch.js';
 import type { TokenCache } from '../data/token-cache.js';
 import type { TokenBatch } from '../models/biencoder.js';
 import { mulberry32 } from '../models/rng.js';
@@ -25,23 +27,26 @@ export function exampleCount(d: BiencoderData): number {
   return d.hard ? d.hard.header.count : d.mentions.rows;
 }
 
-/** Mention rows -> context ids [B, w-1] and label ids [B]. */
+/** Mention rows -> context ids [B, <= w-1] (cut to the longest real row) and label ids [B]. */
 function contexts(d: BiencoderData, rows: ArrayLike<number>): { ctx: TokenBatch; labels: Int32Array } {
   const w = d.mentions.width, B = rows.length;
   const raw = d.mentions.readRows(rows);
-  const ids = new Int32Array(B * (w - 1)), labels = new Int32Array(B);
-  for (let b = 0; b < B; b++) {
-    ids.set(raw.subarray(b * w, b * w + w - 1), b * (w - 1));
-    labels[b] = raw[b * w + w - 1]!;
-  }
-  return { ctx: { ids, rows: B, seq: w - 1 }, labels };
+  const labels = new Int32Array(B);
+  for (let b = 0; b < B; b++) labels[b] = raw[b * w + w - 1]!;
+  return { ctx: trimmedBatch(raw, B, w, w - 1), labels };
+}
+
+/** Entity rows -> candidate ids, cut to the longest real row. */
+function candidates(d: BiencoderData, ents: ArrayLike<number>): TokenBatch {
+  const w = d.entities.width;
+  return trimmedBatch(d.entities.readRows(ents), ents.length, w, w);
 }
 
 export function readBatch(d: BiencoderData, examples: ArrayLike<number>): Batch {
   if (!d.hard) {
     const { ctx, labels } = contexts(d, examples);
     for (const l of labels) if (l < 0 || l >= d.entities.rows) throw new Error(`${d.mentions.path}: label id ${l} is outside the ${d.entities.rows} entities`);
-    return { ctx, cand: { ids: d.entities.readRows(labels), rows: labels.length, seq: d.entities.width } };
+    return { ctx, cand: candidates(d, labels) };
   }
   const r = d.hard.rows, k = d.hard.header.topK, B = examples.length;
   const mentionRows = new Int32Array(B), gold = new Int32Array(B), ents = new Int32Array(B * k);
@@ -52,7 +57,7 @@ export function readBatch(d: BiencoderData, examples: ArrayLike<number>): Batch 
     ents.set(r.candidates.subarray(e * k, e * k + k), b * k);
   }
   const { ctx } = contexts(d, mentionRows);
-  return { ctx, cand: { ids: d.entities.readRows(ents), rows: B * k, seq: d.entities.width }, k, gold };
+  return { ctx, cand: candidates(d, ents), k, gold };
 }
 
 /** The epoch's example order: a seeded Fisher-Yates shuffle (or 0..n-1 without shuffling). */

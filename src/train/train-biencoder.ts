@@ -9,7 +9,8 @@ import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import { Workspace } from '../models/workspace.js';
 import { hardStep, inBatchStep, type StepResult } from './biencoder-step.js';
-import { loadTrainingState, saveBiEncoder, type ModelSettings } from './biencoder-checkpoint.js';
+import { readCheckpointFile } from '../checkpoint/index.js';
+import { loadStateDict, loadTrainingState, saveBiEncoder, type ModelSettings } from './biencoder-checkpoint.js';
 import { epochOrder, exampleCount, readBatch, type Batch, type BiencoderData } from './biencoder-data.js';
 import { BestEpoch, copyBestToRoot, epochDirName } from './checkpoint-dir.js';
 import { checkFiniteLoss } from './guard.js';
@@ -122,6 +123,10 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
 
   const resumeDir = run.resume ? findResume(run.outputPath) : undefined;
   if (resumeDir) {
+    // Weights, optimiser moments and the position in the run: the continuation is the same run.
+    // (An interrupt between accumulation micro-batches drops the partial gradient sum.)
+    const weights = join(resumeDir, 'model.safetensors');
+    loadStateDict(model, readCheckpointFile(weights), weights);
     st = loadTrainingState(resumeDir, opt) as unknown as TrainerState;
     say(`resuming from ${resumeDir}: epoch ${st.epoch}, micro-batch ${st.microStep}, ${st.updates} updates done`);
     hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, microStep: st.microStep, updates: st.updates });
