@@ -107,6 +107,11 @@ describe('biofeg train-gan', () => {
     const small = openBi(3, 'small').model;
     expect(() => loadGan(join(out, 'epoch_0'), 'cpu', { biencoder: { hash: biencoderHash(small), embedDim: small.embedDim } })).toThrow(/features of size 128 .* embeddings have size 256/);
     expect(() => loadGan(join(out, 'epoch_0'), 'cpu', { biencoder: { hash: biencoderHash(bi), embedDim: bi.embedDim } })).not.toThrow();
+    // --resume with another bi-encoder is refused as well.
+    const log2 = new JsonlLogger(out);
+    await expect(trainGan({ biencoder: other, gan: newGan(other.embedDim), train, val, outputPath: out, resume: true }, settings({ numTrainEpochs: 2, criticIters: 1 }), { log: log2 }))
+      .rejects.toThrow(/trained with bi-encoder/);
+    log2.close();
   }, 120_000);
 });
 

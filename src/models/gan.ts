@@ -7,8 +7,8 @@
 //   add_linear pooled output -> dropout 0.1 -> Linear (BLINK's BertEncoder).
 // The original fixes every size at 768; here they follow the encoders: feature = the bi-encoder's
 // embedding size, condition = E's, noise = hidden = the feature size.
-import { backendOf, ops, tensor, type DeviceName, type NativeTensor } from '../native.js';
-import { Bert, type BertConfig, type ParamEntry } from './bert.js';
+import { backendOf, ops, type DeviceName, type NativeTensor } from '../native.js';
+import { Bert, type BertConfig } from './bert.js';
 import type { ParamPart, TokenBatch } from './biencoder.js';
 import { paddingMask } from './biencoder.js';
 import { Linear } from './linear.js';
@@ -155,10 +155,3 @@ export class Gan {
     return [this.generator.part(GAN_PREFIX.generator), this.discriminator.part(GAN_PREFIX.discriminator), ...this.encoder.parts(GAN_PREFIX.encoder)];
   }
 }
-
-/** A zero-filled device tensor (helper for callers without a workspace). */
-export function zeros(device: DeviceName, shape: number[]): NativeTensor {
-  return tensor(device, 'f32', shape);
-}
-
-export type { ParamEntry };

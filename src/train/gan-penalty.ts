@@ -1,9 +1,10 @@
 // The gradient penalty's row-wise pieces that the op table has no op for: the norm of each row of
 // the critic's input gradient g [B, F] and the per-row factor of the penalty's gradient.
 //   penalty = λ/B Σ_i (‖g_i‖ − 1)²,   ∂penalty/∂g_i = c_i g_i,  c_i = 2λ(‖g_i‖ − 1) / (B ‖g_i‖)
-// (c_i = 0 where ‖g_i‖ = 0, as torch's norm backward). The squared norms and the row scaling run
-// on the device as batched GEMMs; only B numbers travel to the host and back. A fused engine op
-// (see rowNormPenalty) can replace this file without touching the critic step.
+// (c_i = 0 where ‖g_i‖ = 0, as torch's norm backward). The squared norms are summed
+// on the host from a download of g (B·F numbers), the row scaling on the device as one GEMM with a
+// diagonal matrix. A fused engine op (see rowNormPenalty) can replace this file without touching
+// the critic step.
 import { backendOf, ops, type DeviceName, type NativeTensor } from '../native.js';
 import type { Workspace } from '../models/workspace.js';
 
@@ -30,28 +31,37 @@ export function penaltyFromSquaredNorms(sq: Float32Array, lambda: number): Penal
   return { coef, penalty: (lambda * sum) / B, norms };
 }
 
+/** A [B, B] diagonal matrix with `d` on the diagonal (row scaling as one plain GEMM). */
+function diag(d: Float32Array): Float32Array {
+  const B = d.length, m = new Float32Array(B * B);
+  for (let i = 0; i < B; i++) m[i * B + i] = d[i]!;
+  return m;
+}
+
 /**
  * From g [B, F] (device): writes u = c ⊙ g (row-scaled) into `u` [B, F] and returns the
- * penalty. Row norms are a batched GEMM g_i g_iᵀ; the scaling a batched GEMM c_i · g_i.
+ * penalty. g comes to the host for the norms (B·F numbers); the row scaling is one GEMM with
+ * diag(c) on the device (batched GEMMs of 1×F rows cost more in dispatch than this).
  */
 export function rowNormPenalty(device: DeviceName, ws: Workspace, g: NativeTensor, u: NativeTensor, rows: number, dim: number, lambda: number): PenaltyRows {
-  const be = backendOf(device);
-  const sq = ws.get('gp.sq', 'f32', [rows, 1, 1]);
-  const g3 = g.view(0, [rows, 1, dim]);
-  ops().gemm(be, g3, g3, sq, { transB: true });
-  const r = penaltyFromSquaredNorms(sq.download() as Float32Array, lambda);
-  const coef = ws.get('gp.coef', 'f32', [rows, 1, 1]);
-  coef.upload(r.coef);
-  ops().gemm(be, coef, g3, u.view(0, [rows, 1, dim]));
-  g3.dispose();
+  const gh = g.download() as Float32Array;
+  const sq = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += gh[i * dim + j]! * gh[i * dim + j]!;
+    sq[i] = s;
+  }
+  const r = penaltyFromSquaredNorms(sq, lambda);
+  const dc = ws.get('gp.diag', 'f32', [rows, rows]);
+  dc.upload(diag(r.coef));
+  ops().gemm(backendOf(device), dc, g, u);
   return r;
 }
 
-/** y[i] = x[i] + a_i · d[i] per row (batched GEMM with a [B,1,1]): the interpolates α real + (1−α) fake = fake + α (real − fake). */
-export function addRowScaled(device: DeviceName, ws: Workspace, x: NativeTensor, d: NativeTensor, a: Float32Array, y: NativeTensor, rows: number, dim: number): void {
-  const be = backendOf(device);
-  const at = ws.get('rows.a', 'f32', [rows, 1, 1]);
-  at.upload(a);
+/** y = x + diag(a) d: the interpolates α real + (1−α) fake = fake + α (real − fake), α per row. */
+export function addRowScaled(device: DeviceName, ws: Workspace, x: NativeTensor, d: NativeTensor, a: Float32Array, y: NativeTensor, rows: number): void {
+  const da = ws.get('rows.diag', 'f32', [rows, rows]);
+  da.upload(diag(a));
   y.copyFrom(x);
-  ops().gemm(be, at, d.view(0, [rows, 1, dim]), y.view(0, [rows, 1, dim]), { beta: 1 });
+  ops().gemm(backendOf(device), da, d, y, { beta: 1 });
 }

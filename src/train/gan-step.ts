@@ -78,7 +78,7 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   const diff = ws.get('critic.diff', 'f32', [B, F]);
   diff.copyFrom(inp.real);
   op.axpy(be, -1, inp.fake, diff);
-  addRowScaled(D.device, ws, inp.fake, diff, inp.alpha, feat.view(2 * B * F, [B, F]), B, F);
+  addRowScaled(D.device, ws, inp.fake, diff, inp.alpha, feat.view(2 * B * F, [B, F]), B);
   for (let k = 0; k < 3; k++) cond3.view(k * B * C, [B, C]).copyFrom(inp.cond);
   const t = D.forward(feat, cond3, 3 * B, 'critic');
   const y = t.y.download() as Float32Array;

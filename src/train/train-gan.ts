@@ -17,14 +17,14 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
-import type { BiEncoder, ParamPart } from '../models/biencoder.js';
+import type { BiEncoder, ParamPart, TokenBatch } from '../models/biencoder.js';
 import type { Gan } from '../models/gan.js';
 import { mulberry32 } from '../models/rng.js';
 import { Workspace } from '../models/workspace.js';
 import { backendOf, native, ops, type NativeTensor } from '../native.js';
 import { epochOrder, readBatch, type BiencoderData } from './biencoder-data.js';
 import { epochDirName, shouldSaveGanEpoch } from './checkpoint-dir.js';
-import { biencoderHash, ganMeta, loadGanTrainingState, loadGanWeights, GAN_WEIGHTS, saveGan, type GanMeta } from './gan-checkpoint.js';
+import { biencoderHash, checkGanCompatible, ganMeta, loadGanTrainingState, loadGanWeights, readGanMeta, GAN_WEIGHTS, saveGan, type GanMeta } from './gan-checkpoint.js';
 import { encodeSplit, gatherRows } from './gan-features.js';
 import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
 import { checkFiniteLoss, NonFiniteLossError } from './guard.js';
@@ -174,10 +174,15 @@ export class GanTrainer {
 
   /** One batch: critic_iters critic steps, then one generator step. Returns the losses. */
   async step(examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<{ disc: number[]; gen: number; mse: number }> {
+    return this.stepOn(readBatch(this.run.train, examples).cand, examples, epoch, batch, times);
+  }
+
+  /** step() on given description tokens (`examples` index the real features): the bench's entry. */
+  async stepOn(desc: TokenBatch, examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<{ disc: number[]; gen: number; mse: number }> {
     const { gan } = this.run, s = this.s, ws = this.ws, be = backendOf(gan.device);
     if (!this.real) throw new Error('train-gan: precompute() first');
-    const b = readBatch(this.run.train, examples);
-    const B = b.ctx.rows, F = gan.dims.featDim;
+    const b = { cand: desc };
+    const B = desc.rows, F = gan.dims.featDim;
     const real = ws.get('real', 'f32', [B, F]);
     gatherRows(ws, this.real, examples, real);
     const fake = ws.get('fake', 'f32', [B, F]);
@@ -292,6 +297,7 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: GanHooks
   try {
     const resumeDir = run.resume ? findResume(run.outputPath) : undefined;
     if (resumeDir) {
+      checkGanCompatible(resumeDir, readGanMeta(resumeDir), { biencoder: { hash, embedDim: run.biencoder.embedDim } });
       loadGanWeights(run.gan, join(resumeDir, GAN_WEIGHTS));
       st = loadGanTrainingState(resumeDir, trainer.optimizers) as unknown as TrainerState;
       say(`resuming from ${resumeDir}: epoch ${st.epoch}, batch ${st.batch}`);
