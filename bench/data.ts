@@ -1,7 +1,9 @@
 // Data pipeline bench: generates a synthetic arboEL-layout input, then measures `prepare`
 // (streaming, single thread) and BLINK tokenisation into token caches with 0 workers (main
 // thread) vs 2 worker threads, each phase in its own child process so peak RSS
-// (process.resourceUsage().maxRSS) is per phase. Writes bench/results/data-<host>.json.
+// (process.resourceUsage().maxRSS) is per phase. Each 1-thread vs 2-worker pair runs back to
+// back, with os.loadavg() recorded before and after every phase (other jobs sharing the cores
+// make rates noisy; the load says how much). Writes bench/results/data-<host>.json.
 //
 //   node --import tsx bench/data.ts [--mentions 200000] [--entities 300000] [--mentions-per-doc 10]
 //        [--doc-words 150] [--max-context-length 128] [--max-cand-length 128] [--vocab FILE] [--keep]
@@ -150,21 +152,28 @@ async function main(): Promise<void> {
     const results: Record<string, unknown>[] = [];
     for (const p of ['prepare', 'mentions:0', 'mentions:2', 'entities:0', 'entities:2']) {
       t = performance.now();
+      const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
       const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), '--phase', p, dir], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
       const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
       const rows = (r.rows ?? r.mentions) as number;
       r.perSecond = Math.round(rows / (r.seconds as number));
+      r.loadavgBefore = loadBefore;
+      r.loadavgAfter = os.loadavg().map((x) => Number(x.toFixed(2)));
       results.push(r);
       console.log(JSON.stringify(r));
     }
     const get = (p: string) => results.find((r) => r.phase === p)!;
+    const ratio = (k: string) => Number(((get(`${k}:2`).perSecond as number) / (get(`${k}:0`).perSecond as number)).toFixed(2));
     const summary = {
       prepareMentionsPerSec: get('prepare').perSecond,
-      tokenizeMentionsPerSec: { singleThread: get('mentions:0').perSecond, twoWorkers: get('mentions:2').perSecond },
-      tokenizeEntitiesPerSec: { singleThread: get('entities:0').perSecond, twoWorkers: get('entities:2').perSecond },
+      tokenizeMentionsPerSec: { singleThread: get('mentions:0').perSecond, twoWorkers: get('mentions:2').perSecond, speedup: ratio('mentions') },
+      tokenizeEntitiesPerSec: { singleThread: get('entities:0').perSecond, twoWorkers: get('entities:2').perSecond, speedup: ratio('entities') },
       peakRssMiB: Math.max(...results.map((r) => r.peakRssMiB as number)),
     };
     console.log('summary', JSON.stringify(summary));
+    for (const k of ['mentions', 'entities']) {
+      console.log(`${k}/s: ${get(`${k}:0`).perSecond} single thread, ${get(`${k}:2`).perSecond} with 2 workers (x${ratio(k)})`);
+    }
     const file = flag('out', join(here, 'results', `data-${os.hostname()}.json`));
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file + '.tmp', JSON.stringify({ machine, settings, generateSeconds: Number(genSeconds.toFixed(1)), results, summary }, null, 2) + '\n');

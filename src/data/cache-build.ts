@@ -1,10 +1,10 @@
+import { open, type FileHandle } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 import { AtomicOutputs } from './atomic.js';
-import { rowWidth, tokenizeRows, type RowSettings } from './cache-rows.js';
+import { rowWidth, tokenizeChunk, type RowSettings } from './cache-rows.js';
 import { DataError } from './errors.js';
-import { isBlank, readLines } from './lines.js';
 import { HEADER_BYTES, TokenCache, encodeHeader, sourceStamp, staleReason, type CacheHeader, type CacheKind } from './token-cache.js';
 import type { TokenizerFactory } from './tokenizer-factory.js';
 
@@ -22,8 +22,8 @@ export interface TokenCacheOptions {
   maxCandLength?: number;
   /** Worker threads; 0 = tokenise on this thread. Default: min(2, cores) when a factory is given. */
   workers?: number;
-  /** Lines per batch sent to a worker. */
-  batchLines?: number;
+  /** Source bytes per batch (whole lines; a longer line makes a bigger batch). Default 1 MiB. */
+  chunkBytes?: number;
   onProgress?: (rows: number) => void;
 }
 
@@ -40,11 +40,68 @@ interface RowsResult {
   overflows: number;
 }
 
-/** A small pool that keeps results in submission order. */
+/**
+ * Read a file as chunks of whole lines (raw bytes, each in its own buffer so it can be
+ * transferred to a worker) with the 1-based number of each chunk's first line. A UTF-8 BOM at the
+ * start of the file is skipped, as readLines does. Memory: one chunk plus the longest line.
+ */
+async function* readChunks(path: string, chunkBytes: number): AsyncGenerator<{ bytes: Uint8Array; firstLine: number }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new DataError(path, undefined, `cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    let carry: Buffer = Buffer.alloc(0);
+    let pos = 0;
+    let line = 1;
+    let first = true;
+    for (;;) {
+      // allocUnsafeSlow: an ArrayBuffer of its own (not Node's shared pool), safe to transfer.
+      const buf = Buffer.allocUnsafeSlow(carry.length + chunkBytes);
+      carry.copy(buf, 0);
+      let filled = carry.length;
+      let eof = false;
+      while (filled < buf.length) {
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, pos);
+        if (bytesRead === 0) {
+          eof = true;
+          break;
+        }
+        filled += bytesRead;
+        pos += bytesRead;
+      }
+      let start = 0;
+      if (first) {
+        first = false;
+        if (filled >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) start = 3;
+      }
+      if (eof) {
+        if (filled > start) yield { bytes: buf.subarray(start, filled), firstLine: line };
+        return;
+      }
+      const cut = buf.lastIndexOf(0x0a, filled - 1);
+      if (cut < start) {
+        carry = buf.subarray(start, filled); // no line end yet: a line longer than a chunk
+        continue;
+      }
+      const bytes = buf.subarray(start, cut + 1);
+      carry = Buffer.from(buf.subarray(cut + 1, filled)); // a copy: `buf` goes to a worker
+      const firstLine = line;
+      for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) line++;
+      yield { bytes, firstLine };
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A small pool that keeps results in submission order; each batch goes to the least busy worker. */
 class WorkerPool {
   private workers: Worker[] = [];
-  private waiting = new Map<number, { resolve: (r: RowsResult) => void; reject: (e: Error) => void }>();
-  private next = 0;
+  private busy: number[] = [];
+  private waiting = new Map<number, { worker: number; resolve: (r: RowsResult) => void; reject: (e: Error) => void }>();
   private failed: Error | undefined;
 
   static async start(n: number, factory: TokenizerFactory, hash: string, settings: RowSettings, path: string): Promise<WorkerPool> {
@@ -57,6 +114,7 @@ class WorkerPool {
     for (let i = 0; i < n; i++) {
       const w = ts ? new Worker(boot, { eval: true }) : new Worker(url);
       pool.workers.push(w);
+      pool.busy.push(0);
       ready.push(
         new Promise<void>((resolve, reject) => {
           const onMsg = (m: { type: string; error?: string }) => {
@@ -91,6 +149,7 @@ class WorkerPool {
     const w = this.waiting.get(r.seq);
     if (!w) return;
     this.waiting.delete(r.seq);
+    this.busy[w.worker]!--;
     if (r.error !== undefined) w.reject(new Error(r.error));
     else w.resolve({ data: r.data!, overflows: r.overflows! });
   }
@@ -101,11 +160,14 @@ class WorkerPool {
     this.waiting.clear();
   }
 
-  submit(seq: number, lines: string[], lineNos: number[]): Promise<RowsResult> {
+  /** Hands `bytes` over to a worker (transferred: unusable here afterwards). */
+  submit(seq: number, bytes: Uint8Array, firstLine: number): Promise<RowsResult> {
     if (this.failed) return Promise.reject(this.failed);
-    const w = this.workers[this.next++ % this.workers.length]!;
-    const p = new Promise<RowsResult>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
-    w.postMessage({ type: 'batch', seq, lines, lineNos });
+    let k = 0;
+    for (let i = 1; i < this.busy.length; i++) if (this.busy[i]! < this.busy[k]!) k = i;
+    this.busy[k]!++;
+    const p = new Promise<RowsResult>((resolve, reject) => this.waiting.set(seq, { worker: k, resolve, reject }));
+    this.workers[k]!.postMessage({ type: 'chunk', seq, bytes, firstLine }, [bytes.buffer as ArrayBuffer]);
     return p;
   }
 
@@ -120,7 +182,7 @@ export async function buildTokenCache(o: TokenCacheOptions): Promise<CacheHeader
   const settings = settingsOf(o);
   const width = rowWidth(settings);
   const nWorkers = o.factory ? (o.workers ?? Math.min(2, cpus().length)) : 0;
-  const batchLines = o.batchLines ?? 256;
+  const chunkBytes = Math.max(1, o.chunkBytes ?? 1 << 20);
   const source = sourceStamp(o.source);
   const out = new AtomicOutputs();
   let pool: WorkerPool | undefined;
@@ -140,7 +202,8 @@ export async function buildTokenCache(o: TokenCacheOptions): Promise<CacheHeader
     };
     w.writeBytes(encodeHeader(header)); // placeholder until the counts are known
     if (nWorkers > 0) pool = await WorkerPool.start(nWorkers, o.factory!, o.tokenizer.hash, settings, o.source);
-    const maxInflight = Math.max(2, nWorkers * 4);
+    // Enough queued work that no worker waits on the main thread, few enough to bound memory.
+    const maxInflight = Math.max(2, nWorkers * 3);
     let seq = 0;
     const take = (r: RowsResult) => {
       w.writeBytes(new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength));
@@ -148,29 +211,16 @@ export async function buildTokenCache(o: TokenCacheOptions): Promise<CacheHeader
       header.overflows += r.overflows;
       o.onProgress?.(header.rows);
     };
-    const dispatch = async (lines: string[], nums: number[]) => {
+    for await (const c of readChunks(o.source, chunkBytes)) {
       if (!pool) {
-        take(tokenizeRows(o.tokenizer, settings, lines, nums, o.source));
-        return;
+        take(tokenizeChunk(o.tokenizer, settings, c.bytes, c.firstLine, o.source));
+        continue;
       }
-      const p = pool.submit(seq++, lines, nums);
+      const p = pool.submit(seq++, c.bytes, c.firstLine);
       p.catch(() => undefined);
       inflight.push(p);
       while (inflight.length >= maxInflight) take(await inflight.shift()!);
-    };
-    let lines: string[] = [];
-    let nums: number[] = [];
-    for await (const l of readLines(o.source)) {
-      if (isBlank(l.text)) continue;
-      lines.push(l.text);
-      nums.push(l.line);
-      if (lines.length >= batchLines) {
-        await dispatch(lines, nums);
-        lines = [];
-        nums = [];
-      }
     }
-    if (lines.length) await dispatch(lines, nums);
     while (inflight.length) take(await inflight.shift()!);
     if (o.kind === 'entities' && header.rows === 0) throw new DataError(o.source, undefined, 'empty file: expected one entity a line');
     w.writeAt(0, encodeHeader(header));

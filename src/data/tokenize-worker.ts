@@ -1,9 +1,12 @@
 import { parentPort } from 'node:worker_threads';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
-import { tokenizeRows, type RowSettings } from './cache-rows.js';
+import { tokenizeChunk, type RowSettings } from './cache-rows.js';
 import { loadTokenizerFactory, type TokenizerFactory } from './tokenizer-factory.js';
 
-/** Worker side of the tokenisation pool: builds its own tokenizer, then turns line batches into rows. */
+/**
+ * Worker side of the tokenisation pool: builds its own tokenizer, then turns chunks of raw source
+ * bytes (whole lines, transferred, not copied) into cache rows, sent back transferred too.
+ */
 
 interface InitMsg {
   type: 'init';
@@ -12,17 +15,17 @@ interface InitMsg {
   settings: RowSettings;
   path: string;
 }
-interface BatchMsg {
-  type: 'batch';
+interface ChunkMsg {
+  type: 'chunk';
   seq: number;
-  lines: string[];
-  lineNos: number[];
+  bytes: Uint8Array;
+  firstLine: number;
 }
 
 let tok: WordPieceTokenizer | undefined;
 let init: InitMsg | undefined;
 
-parentPort!.on('message', (msg: InitMsg | BatchMsg) => {
+parentPort!.on('message', (msg: InitMsg | ChunkMsg) => {
   void (async () => {
     if (msg.type === 'init') {
       try {
@@ -36,7 +39,7 @@ parentPort!.on('message', (msg: InitMsg | BatchMsg) => {
       return;
     }
     try {
-      const { data, overflows } = tokenizeRows(tok!, init!.settings, msg.lines, msg.lineNos, init!.path);
+      const { data, overflows } = tokenizeChunk(tok!, init!.settings, msg.bytes, msg.firstLine, init!.path);
       parentPort!.postMessage({ type: 'rows', seq: msg.seq, data, overflows }, [data.buffer as ArrayBuffer]);
     } catch (e) {
       parentPort!.postMessage({ type: 'rows', seq: msg.seq, error: (e as Error).message });

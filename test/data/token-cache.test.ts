@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { candidateRepresentation, contextRepresentation } from '../../src/data/blink-inputs.js';
 import { buildTokenCache, ensureTokenCache } from '../../src/data/cache-build.js';
+import { rowWidth, tokenizeRows, type RowSettings } from '../../src/data/cache-rows.js';
+import { isBlank, readLines } from '../../src/data/lines.js';
 import { HEADER_BYTES, TokenCache } from '../../src/data/token-cache.js';
 import { toyTokenizer } from './helpers/tiny-wordpiece.js';
 import { fixtures, repoRoot, tempDir } from './helpers/tmp.js';
@@ -87,9 +89,78 @@ describe('token cache', () => {
   it('two worker threads write the same bytes as one thread', async () => {
     const src = prepared();
     const one = await buildTokenCache({ kind: 'mentions', source: src, cachePath: src + '.1', tokenizer: toyTokenizer(), maxContextLength: 16, workers: 0 });
-    const two = await buildTokenCache({ kind: 'mentions', source: src, cachePath: src + '.2', tokenizer: toyTokenizer(), factory, maxContextLength: 16, workers: 2, batchLines: 2 });
+    const two = await buildTokenCache({ kind: 'mentions', source: src, cachePath: src + '.2', tokenizer: toyTokenizer(), factory, maxContextLength: 16, workers: 2, chunkBytes: 300 });
     expect(two.rows).toBe(one.rows);
     expect(readFileSync(src + '.2').equals(readFileSync(src + '.1'))).toBe(true);
+  });
+
+  // Rows as the line-by-line reader makes them (readLines + tokenizeRows, one line at a time).
+  async function lineByLine(kind: 'mentions' | 'entities', src: string, len: number): Promise<Buffer> {
+    const s: RowSettings = { kind, maxContextLength: kind === 'mentions' ? len : 0, maxCandLength: kind === 'entities' ? len : 0 };
+    const parts: Buffer[] = [];
+    for await (const l of readLines(src)) {
+      if (isBlank(l.text)) continue;
+      const { data } = tokenizeRows(toyTokenizer(), s, [l.text], [l.line], src);
+      parts.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    }
+    const out = Buffer.concat(parts);
+    expect(out.length % (4 * rowWidth(s))).toBe(0);
+    return out;
+  }
+
+  // BOM, CRLF, blank and whitespace-only lines, a BOM inside a later line, no final line end.
+  function awkwardEntities(): string {
+    const lines = readFileSync(join(fixtures, 'arboel-small/documents/all_documents.json'), 'utf8').split('\n').filter((l) => l.trim());
+    const long = JSON.stringify({ document_id: 'LONG', title: 'Long one', text: 'asthma pain '.repeat(200) });
+    const body = ['\ufeff' + lines[0], '', lines[1], '  \t', '\ufeff' + lines[2], long, ...lines.slice(3), lines[0]].join('\r\n');
+    const src = join(tempDir(), 'all_documents.json');
+    writeFileSync(src, '\ufeff' + body);
+    return src;
+  }
+
+  it.each([
+    ['one thread', 0, 1 << 20],
+    ['one thread, tiny chunks', 0, 7],
+    ['two workers, tiny chunks', 2, 7],
+    ['two workers, chunks of a few lines', 2, 400],
+  ])('entity cache (%s) equals the line-by-line rows, awkward lines included', async (_name, workers, chunkBytes) => {
+    const src = awkwardEntities();
+    const want = await lineByLine('entities', src, 12);
+    const h = await buildTokenCache({ kind: 'entities', source: src, cachePath: src + '.c', tokenizer: toyTokenizer(), factory, maxCandLength: 12, workers, chunkBytes });
+    expect(h.rows).toBe(want.length / (4 * 12));
+    expect(h.rows).toBe(8);
+    expect(readFileSync(src + '.c').subarray(HEADER_BYTES).equals(want)).toBe(true);
+  });
+
+  it('two workers write the same entity cache bytes as one thread (header included)', async () => {
+    const src = awkwardEntities();
+    await buildTokenCache({ kind: 'entities', source: src, cachePath: src + '.1', tokenizer: toyTokenizer(), maxCandLength: 12, workers: 0 });
+    await buildTokenCache({ kind: 'entities', source: src, cachePath: src + '.2', tokenizer: toyTokenizer(), factory, maxCandLength: 12, workers: 2, chunkBytes: 200 });
+    expect(readFileSync(src + '.2').equals(readFileSync(src + '.1'))).toBe(true);
+  });
+
+  it('mention cache from chunks equals the line-by-line rows', async () => {
+    const src = prepared();
+    const want = await lineByLine('mentions', src, 16);
+    for (const [workers, chunkBytes] of [[0, 1], [2, 1], [2, 500]] as const) {
+      await buildTokenCache({ kind: 'mentions', source: src, cachePath: src + '.c', tokenizer: toyTokenizer(), factory, maxContextLength: 16, workers, chunkBytes });
+      expect(readFileSync(src + '.c').subarray(HEADER_BYTES).equals(want)).toBe(true);
+    }
+  });
+
+  it('invalid UTF-8 and bad JSON are reported at their own line whatever the chunking', async () => {
+    const d = tempDir();
+    const src = join(d, 'all_documents.json');
+    const good = '{"title": "Asthma", "text": "airways"}\n';
+    writeFileSync(src, Buffer.concat([Buffer.from(good.repeat(3) + '\n'), Buffer.from('{"title": "bad \xff"}\n', 'latin1'), Buffer.from(good)]));
+    for (const [workers, chunkBytes] of [[0, 1 << 20], [0, 50], [2, 50]] as const) {
+      await expect(buildTokenCache({ kind: 'entities', source: src, cachePath: join(d, 'c'), tokenizer: toyTokenizer(), factory, workers, chunkBytes })).rejects.toThrow(/all_documents\.json:5: invalid UTF-8/);
+    }
+    writeFileSync(src, good.repeat(6) + '{"title": \n');
+    for (const [workers, chunkBytes] of [[0, 1 << 20], [2, 30]] as const) {
+      await expect(buildTokenCache({ kind: 'entities', source: src, cachePath: join(d, 'c'), tokenizer: toyTokenizer(), factory, workers, chunkBytes })).rejects.toThrow(/all_documents\.json:7: invalid JSON/);
+    }
+    expect(readdirSync(d)).toEqual(['all_documents.json']);
   });
 
   it('a bad source line fails with path:line and leaves no cache file (workers too)', async () => {
@@ -97,7 +168,7 @@ describe('token cache', () => {
     const src = join(d, 'train.jsonl');
     writeFileSync(src, readFileSync(join(fixtures, 'arboel-small-expected', 'train.jsonl'), 'utf8') + '\n{"mention": 3}');
     await expect(buildTokenCache({ kind: 'mentions', source: src, cachePath: join(d, 'c'), tokenizer: toyTokenizer(), maxContextLength: 16 })).rejects.toThrow(/train\.jsonl:6: field "mention" should be a string/);
-    await expect(buildTokenCache({ kind: 'mentions', source: src, cachePath: join(d, 'c'), tokenizer: toyTokenizer(), factory, workers: 2, batchLines: 1, maxContextLength: 16 })).rejects.toThrow(/train\.jsonl:6:/);
+    await expect(buildTokenCache({ kind: 'mentions', source: src, cachePath: join(d, 'c'), tokenizer: toyTokenizer(), factory, workers: 2, chunkBytes: 1, maxContextLength: 16 })).rejects.toThrow(/train\.jsonl:6:/);
     expect(readdirSync(d)).toEqual(['train.jsonl']);
     expect(existsSync(join(d, 'c'))).toBe(false);
   });
