@@ -48,6 +48,8 @@ interface Measured {
   peakRssMiB: number;
   /** RSS before the model was built (the runtime's own share). */
   baseRssMiB?: number;
+  /** RSS after the timed iterations (steady state, setup transients gone). */
+  rssAfterMiB?: number;
   /** Train: median ms of clip + AdamW inside a step. */
   optimizerMs?: number;
   [k: string]: unknown;
@@ -87,6 +89,25 @@ async function timeIters(size: Size, step: () => void | Promise<void>): Promise<
   return times;
 }
 
+/** The same random init in every model (BLINK's two encoders start as copies of one BERT). */
+function initModels(models: Bert[]): void {
+  // A function of its own, so the host copy is garbage once it returns (an async frame would keep it).
+  const init = initBertParams(models[0]!.layout, models[0]!.numParameters, 1);
+  for (const b of models) b.parameters().upload(init);
+}
+
+/**
+ * Lets the host-side init copy go before the measured setup goes on (the child runs with
+ * --expose-gc; array buffers are freed by a sweeper task after the collection, hence the tick).
+ */
+async function releaseHost(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return;
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  gc();
+}
+
 async function child(size: Size, phase: Phase): Promise<Measured> {
   setThreads(threads);
   const baseRssMiB = maxRssMiB();
@@ -97,16 +118,16 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
   let optimizerMs: number | undefined;
   if (phase === 'encode') {
     const bert = new Bert(config, 'cpu');
-    bert.parameters().upload(initBertParams(bert.layout, bert.numParameters, 1));
+    initModels([bert]);
+    await releaseHost();
     times = await timeIters(size, () => {
       const o = bert.forward({ inputIds: a.ids, attentionMask: a.mask, batch, seq: a.seq, train: false, grad: false });
       o.cls.download();
     });
   } else {
     const m = new BiEncoder({ config, device: 'cpu' });
-    const init = initBertParams(m.context.bert.layout, m.context.bert.numParameters, 1);
-    m.context.bert.parameters().upload(init);
-    m.candidate.bert.parameters().upload(init);
+    initModels([m.context.bert, m.candidate.bert]);
+    await releaseHost();
     const ws = new Workspace('cpu');
     const opt = new FlatAdamW('cpu', m.parts(), { patterns: null });
     const b = batchOf(size, 2);
@@ -126,7 +147,7 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
   const seqs = phase === 'encode' ? batch : 2 * batch; // train: a context and a candidate per pair
   return {
     size, phase, threads, iters: times.length, msPerIter: ms, seqPerSec: (seqs * 1000) / ms,
-    peakRssMiB: maxRssMiB(), baseRssMiB, ...(optimizerMs !== undefined ? { optimizerMs } : {}),
+    peakRssMiB: maxRssMiB(), baseRssMiB, rssAfterMiB: process.memoryUsage().rss / 2 ** 20, ...(optimizerMs !== undefined ? { optimizerMs } : {}),
   };
 }
 
@@ -152,10 +173,11 @@ async function parent(): Promise<void> {
       const oursRounds: Measured[] = [], torchRounds: Measured[] = [];
       for (let r = 0; r < rounds; r++) {
         process.stderr.write(`bench:bert ${size} ${phase} round ${r + 1}/${rounds}: ours...`);
-        oursRounds.push(runJson(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common]));
+        const load1 = os.loadavg()[0]!;
+        oursRounds.push({ ...runJson(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common]), loadavg1: load1 });
         if (peer) {
           process.stderr.write(' pytorch...');
-          torchRounds.push(runJson(python, [peerScript, '--size', size, '--phase', phase, ...common]));
+          torchRounds.push({ ...runJson(python, [peerScript, '--size', size, '--phase', phase, ...common]), loadavg1: os.loadavg()[0]! });
         }
         process.stderr.write(` ${oursRounds.at(-1)!.seqPerSec.toFixed(1)}${peer ? ` vs ${torchRounds.at(-1)!.seqPerSec.toFixed(1)}` : ''} seq/s\n`);
       }

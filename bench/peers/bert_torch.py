@@ -27,6 +27,12 @@ SIZES = {
 }
 
 
+def rss_now_mib():
+    import os
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
 def inputs(torch, s, seed):
     g = torch.Generator().manual_seed(seed)
     B, T = s['batch'], s['seq']
@@ -43,6 +49,7 @@ def run_one(size, phase, threads, iters, min_time):
     import transformers
     from transformers import BertConfig, BertModel
 
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     s = SIZES[size]
@@ -94,6 +101,7 @@ def run_one(size, phase, threads, iters, min_time):
         'size': size, 'phase': phase, 'threads': threads, 'iters': len(times),
         'msPerIter': med * 1e3, 'seqPerSec': seqs / med,
         'peakRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        'baseRssMiB': base_rss, 'rssAfterMiB': rss_now_mib(),
         'torch': torch.__version__, 'transformers': transformers.__version__,
         'torchThreads': torch.get_num_threads(),
     }
