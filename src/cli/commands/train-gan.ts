@@ -110,10 +110,10 @@ export function register(program: Command): void {
     .addOption(new Option('--cond-grad <which>', "(biofeg) what trains E: 'original' = the penalty's gradient only, which is zero (E only decays), 'critic' = the whole critic loss through D's condition input").choices(['original', 'critic']).default('original'));
   cmd.action(async () => {
     try {
-      const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; cuda?: boolean; mseWeight?: number; condGrad?: CondGrad }>();
+      const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; mseWeight?: number; condGrad?: CondGrad }>();
       const base = readFlags(cmd, FLAG_NAMES);
       await runTrainGan({
-        ...base, no_cuda: base.no_cuda || o.cuda === false, device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume,
+        ...base, device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume,
         mse_weight: o.mseWeight ?? 0, cond_grad: o.condGrad ?? 'original',
       });
     } catch (e) {
