@@ -11,10 +11,9 @@ import { readCandidateFile } from '../../eval/candidates.js';
 import { evaluateModes, type EvalReport } from '../../eval/evaluate.js';
 import { openBiEncoder } from '../../train/biencoder-checkpoint.js';
 import type { BiencoderData } from '../../train/biencoder-data.js';
-import { exitOnInterrupt, InterruptFlag } from '../../train/interrupt.js';
-import { JsonlLogger } from '../../train/jsonl-log.js';
+import { exitOnInterrupt } from '../../train/interrupt.js';
 import { trainBiencoder, type TrainSettings } from '../../train/train-biencoder.js';
-import { createProgress, type Progress } from '../progress.js';
+import { trainingSession } from '../training-session.js';
 import { cacheDirFor, chooseDevice, DEFAULT_DATA, modelTokenizer, openCache, type ModelTokenizer } from '../setup.js';
 
 export interface DemoOptions {
@@ -77,24 +76,10 @@ export async function runDemo(o: DemoOptions, say: (s: string) => void = (s) => 
   };
   const train = async (stage: string, data: { train: BiencoderData; val: BiencoderData }, s: TrainSettings) => {
     const out = join(o.output, stage);
-    const log = new JsonlLogger(out);
-    const interrupt = new InterruptFlag().install();
-    let bar: Progress | undefined;
-    try {
-      const r = await trainBiencoder({ model, settings, ...data, outputPath: out, vocabPath: tok.vocabPath, lowercase: tok.lowercase }, s, {
-        log, interrupt, say: () => {},
-        resumeHint: `Resume the stage with: biofeg train-biencoder ... --output_path ${out} --resume`,
-        progress: (epoch, done, total) => {
-          if (done === 1 || !bar) bar = createProgress({ label: `${stage} epoch ${epoch}`, total, silent: o.silent, unit: 'batch' });
-          bar.update(done);
-          if (done === total) bar.stop();
-        },
-      });
-      say(`    ${stage}: val in-batch accuracy ${r.accuracies.map((a) => a.toFixed(3)).join(' -> ')}, ${r.examplesPerSecond.toFixed(0)} mentions/s`);
-    } finally {
-      interrupt.uninstall();
-      log.close();
-    }
+    const hint = `Resume the stage with: biofeg train-biencoder ... --output_path ${out} --resume`;
+    const r = await trainingSession(out, { label: stage, silent: o.silent, resumeHint: hint }, (hooks) =>
+      trainBiencoder({ model, settings, ...data, outputPath: out, vocabPath: tok.vocabPath, lowercase: tok.lowercase }, s, { ...hooks, say: () => {} }));
+    say(`    ${stage}: val in-batch accuracy ${r.accuracies.map((a) => a.toFixed(3)).join(' -> ')}, ${r.examplesPerSecond.toFixed(0)} mentions/s`);
   };
 
   say(`[3/6] train with in-batch negatives: ${o.epochs} epochs, batch ${o.batchSize}, lr ${o.learningRate}`);

@@ -8,11 +8,10 @@ import { preparedPath } from '../../data/prepared.js';
 import { TokenCache } from '../../data/token-cache.js';
 import { readCandidateFile } from '../../eval/candidates.js';
 import type { BiencoderData } from '../../train/biencoder-data.js';
-import { exitOnInterrupt, InterruptFlag } from '../../train/interrupt.js';
-import { JsonlLogger } from '../../train/jsonl-log.js';
+import { exitOnInterrupt } from '../../train/interrupt.js';
 import { trainBiencoder, type TrainResult } from '../../train/train-biencoder.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
-import { createProgress, type Progress } from '../progress.js';
+import { trainingSession } from '../training-session.js';
 import { cacheDirFor, chooseDevice, openCache, openModel, type ModelTokenizer } from '../setup.js';
 
 const FLAG_NAMES = [
@@ -56,12 +55,9 @@ export async function runTrainBiencoder(f: TrainFlags, io: { say: (s: string) =>
   const device = chooseDevice(f);
   const { model, settings, tok } = openModel(f, device);
   const data = await openData(f, tok, say);
-  const log = new JsonlLogger(out);
-  log.log('start', { command: 'train-biencoder', device, hard: f.hard, flags: JSON.parse(JSON.stringify(f)) as Record<string, string> });
-  const interrupt = new InterruptFlag().install();
-  let bar: Progress | undefined;
-  try {
-    return await trainBiencoder(
+  const start = { command: 'train-biencoder', device, hard: f.hard, flags: f };
+  return trainingSession(out, { silent: f.silent, start }, (hooks) =>
+    trainBiencoder(
       { model, settings, train: data.train, val: data.val, outputPath: out, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: f.resume },
       {
         learningRate: f.learning_rate, numTrainEpochs: f.num_train_epochs, trainBatchSize: f.train_batch_size,
@@ -69,20 +65,8 @@ export async function runTrainBiencoder(f: TrainFlags, io: { say: (s: string) =>
         warmupProportion: f.warmup_proportion, maxGradNorm: f.max_grad_norm, typeOptimization: f.type_optimization,
         seed: f.seed, printInterval: f.print_interval, evalInterval: f.eval_interval, shuffle: f.shuffle,
       },
-      {
-        log, interrupt, say,
-        resumeHint: 'Run the same command with --resume to continue.',
-        progress: (epoch, done, total) => {
-          if (done === 1 || !bar) bar = createProgress({ label: `epoch ${epoch}`, total, silent: f.silent, unit: 'batch' });
-          bar.update(done);
-          if (done === total) bar.stop();
-        },
-      },
-    );
-  } finally {
-    interrupt.uninstall();
-    log.close();
-  }
+      { ...hooks, say },
+    ));
 }
 
 export function register(program: Command): void {

@@ -12,11 +12,10 @@ import { DescriptionEncoder, Gan } from '../../models/gan.js';
 import { initBertParams, isBertSize, sizedConfig } from '../../models/init.js';
 import { mulberry32 } from '../../models/rng.js';
 import type { DeviceName } from '../../native.js';
-import { exitOnInterrupt, InterruptFlag } from '../../train/interrupt.js';
-import { JsonlLogger } from '../../train/jsonl-log.js';
+import { exitOnInterrupt } from '../../train/interrupt.js';
 import { trainGan, type CondGrad, type GanTrainResult } from '../../train/train-gan.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
-import { createProgress, type Progress } from '../progress.js';
+import { trainingSession } from '../training-session.js';
 import { cacheDirFor, chooseDevice, openCache, openModel } from '../setup.js';
 
 const FLAG_NAMES = [
@@ -69,31 +68,17 @@ export async function runTrainGan(f: GanFlags, io: { say: (s: string) => void } 
   const encoder = openDescriptionEncoder(f.bert_model, { device, vocabSize: tok.tokenizer.vocabSize, seed: f.seed, addLinear: settings.addLinear, outDim: settings.outDim });
   const gan = new Gan(encoder, biencoder.embedDim, device);
   gan.initMlps(f.seed);
-  const log = new JsonlLogger(out);
-  log.log('start', { command: 'train-gan', device, flags: JSON.parse(JSON.stringify(f)) as Record<string, string> });
-  const interrupt = new InterruptFlag().install();
-  let bar: Progress | undefined;
-  try {
-    return await trainGan(
+  const start = { command: 'train-gan', device, flags: f };
+  return trainingSession(out, { silent: f.silent, start }, (hooks) =>
+    trainGan(
       { biencoder, gan, train, val, outputPath: out, resume: f.resume, settingsForMeta: { bert_model: f.bert_model, path_to_model: f.path_to_model ?? null } },
       {
         learningRate: f.learning_rate, numTrainEpochs: f.num_train_epochs, trainBatchSize: f.train_batch_size, evalBatchSize: f.eval_batch_size,
         criticIters: f.critic_iters, typeOptimization: f.type_optimization, seed: f.seed, saveEvery: f.save_every, startSaving: f.start_saving,
         shuffle: f.shuffle, mseWeight: f.mse_weight ?? 0, condGrad: f.cond_grad ?? 'original',
       },
-      {
-        log, interrupt, say, resumeHint: 'Run the same command with --resume to continue.',
-        progress: (epoch, done, total) => {
-          if (done === 1 || !bar) bar = createProgress({ label: `epoch ${epoch}`, total, silent: f.silent, unit: 'batch' });
-          bar.update(done);
-          if (done === total) bar.stop();
-        },
-      },
-    );
-  } finally {
-    interrupt.uninstall();
-    log.close();
-  }
+      { ...hooks, say },
+    ));
 }
 
 export function register(program: Command): void {
