@@ -1,17 +1,19 @@
 // The bi-encoder training loop (train_biencoder.py / train_biencoder_hard.py semantics; see
 // README.md here): schedule, accumulation, clipping, in-batch validation before training and
 // after each epoch, epoch_N checkpoints, the best copied to the output root, resume, and a
-// checkpoint-then-exit on SIGINT/SIGTERM.
+// checkpoint-then-exit on SIGINT/SIGTERM. The same loop fine-tunes on generated features
+// (finetune.py / finetune_hard.py): the training data is then a feature file, the context side
+// is the given features and only the candidate encoder is in the optimiser.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import { Workspace } from '../models/workspace.js';
-import { hardStep, inBatchStep, type StepResult } from './biencoder-step.js';
+import { hardStep, inBatchStep, type ContextInput, type StepResult } from './biencoder-step.js';
 import { readCheckpointFile } from '../checkpoint/index.js';
 import { loadStateDict, loadTrainingState, saveBiEncoder, type ModelSettings } from './biencoder-checkpoint.js';
-import { epochOrder, exampleCount, readBatch, type Batch, type BiencoderData } from './biencoder-data.js';
+import { epochOrder, exampleCount, readBatch, readTrainBatch, type Batch, type BiencoderData, type FeatureBatch, type TrainData } from './biencoder-data.js';
 import { BestEpoch, copyBestToRoot, epochDirName } from './checkpoint-dir.js';
 import { checkFiniteLoss } from './guard.js';
 import type { InterruptFlag } from './interrupt.js';
@@ -49,8 +51,15 @@ export interface TrainHooks {
 export interface TrainRun {
   model: BiEncoder;
   settings: ModelSettings;
-  train: BiencoderData;
+  /** Mentions (tokens) or, for fine-tuning, generated features. */
+  train: TrainData;
+  /** Always mentions: validation runs the full bi-encoder. */
   val: BiencoderData;
+  /**
+   * Which encoders the optimiser holds: 'both' (default) or 'candidate' (fine-tuning: the context
+   * encoder gets no gradient, and AdamW skips gradient-less parameters, so no decay either).
+   */
+  trainEncoders?: 'both' | 'candidate';
   outputPath: string;
   vocabPath?: string;
   lowercase?: boolean;
@@ -74,9 +83,22 @@ interface TrainerState {
   best: { epoch: number; score: number };
 }
 
-async function step(model: BiEncoder, ws: Workspace, b: Batch, train: boolean, seed: bigint, lossScale: number): Promise<StepResult> {
+async function step(model: BiEncoder, ws: Workspace, b: Batch | FeatureBatch, train: boolean, seed: bigint, lossScale: number): Promise<StepResult> {
   const o = { train, seed, lossScale };
-  return b.k !== undefined ? hardStep(model, ws, { tokens: b.ctx }, b.cand, b.k, b.gold!, o) : inBatchStep(model, ws, { tokens: b.ctx }, b.cand, o);
+  let ctx: ContextInput;
+  if ('features' in b) {
+    if (b.dim !== model.embedDim) throw new Error(`features have size ${b.dim}, the bi-encoder's embeddings ${model.embedDim}`);
+    const rows = b.features.length / b.dim;
+    const t = ws.get('features', 'f32', [rows, b.dim]);
+    t.upload(b.features);
+    ctx = { features: t };
+  } else ctx = { tokens: b.ctx };
+  return b.k !== undefined ? hardStep(model, ws, ctx, b.cand, b.k, b.gold!, o) : inBatchStep(model, ws, ctx, b.cand, o);
+}
+
+/** Examples in a batch of either kind. */
+function batchRows(b: Batch | FeatureBatch): number {
+  return 'features' in b ? b.features.length / b.dim : b.ctx.rows;
 }
 
 /** In-batch accuracy of the model on `data` (the original's evaluate()). */
@@ -117,7 +139,8 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     numTrainEpochs: s.numTrainEpochs, warmupProportion: s.warmupProportion,
   });
   const type = parseTypeOptimization(s.typeOptimization);
-  const opt = new FlatAdamW(model.device, model.parts(), { patterns: trainablePatterns(type, model.config.numLayers) });
+  const parts = run.trainEncoders === 'candidate' ? model.candidate.parts() : model.parts();
+  const opt = new FlatAdamW(model.device, parts, { patterns: trainablePatterns(type, model.config.numLayers) });
   const ws = new Workspace(model.device);
   let st: TrainerState = { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
 
@@ -150,11 +173,11 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     const first = epoch === st.epoch ? st.microStep : 0;
     if (first === 0) model.zeroGrad();
     for (let ms = first; ms < plan.microBatchesPerEpoch; ms++) {
-      const b = readBatch(run.train, order.subarray(ms * micro, Math.min(n, (ms + 1) * micro)));
+      const b = readTrainBatch(run.train, order.subarray(ms * micro, Math.min(n, (ms + 1) * micro)));
       const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(ms);
       const r = await step(model, ws, b, true, seed, 1 / s.gradientAccumulationSteps);
       checkFiniteLoss(r.loss, st.updates, { what: 'bi-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
-      seen += b.ctx.rows;
+      seen += batchRows(b);
       lossSum += r.loss;
       lossCount++;
       if (isUpdateStep(ms, s.gradientAccumulationSteps)) {

@@ -7,6 +7,8 @@ import { register as registerEvalBiencoder } from './eval-biencoder.js';
 import { register as registerTrainGan } from './train-gan.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerEncode } from './encode.js';
+import { register as registerGenerateFeatures } from './generate-features.js';
+import { register as registerFinetune } from './finetune.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
-export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerTrainBiencoder, registerEvalBiencoder, registerTrainGan, registerDemo, registerEncode];
+export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerTrainBiencoder, registerEvalBiencoder, registerTrainGan, registerDemo, registerEncode, registerGenerateFeatures, registerFinetune];

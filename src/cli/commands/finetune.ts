@@ -1,0 +1,75 @@
+// `biofeg finetune`: the original's finetune.py (in-batch: scores = generated features x the
+// candidate encoder's embeddings of their entities) and, with --hard, finetune_hard.py (against
+// each feature's saved k candidates). Only the candidate encoder trains; optimiser, schedule,
+// clipping, checkpoints and --resume are train-biencoder's.
+import { Option, type Command } from 'commander';
+
+import { preparedPath } from '../../data/prepared.js';
+import { exitOnInterrupt } from '../../train/interrupt.js';
+import { FINETUNE_LEARNING_RATE, finetune, openFeatureData } from '../../train/finetune.js';
+import { findGeneratedFile } from '../../train/generate-features.js';
+import type { TrainResult } from '../../train/train-biencoder.js';
+import { addFlags, readFlags, type FlagValues } from '../options.js';
+import { trainingSession } from '../training-session.js';
+import { cacheDirFor, chooseDevice, openCache, openModel } from '../setup.js';
+
+const FLAG_NAMES = [
+  'data_path', 'generate_data_path', 'output_path', 'bert_model', 'path_to_model', 'learning_rate', 'num_train_epochs',
+  'train_batch_size', 'eval_batch_size', 'gradient_accumulation_steps', 'warmup_proportion', 'max_grad_norm',
+  'type_optimization', 'seed', 'print_interval', 'eval_interval', 'max_context_length', 'max_cand_length', 'add_linear',
+  'out_dim', 'silent', 'hard', 'shuffle', 'no_cuda',
+] as const;
+
+export type FinetuneFlags = FlagValues<(typeof FLAG_NAMES)[number]> & { device?: string; threads?: number; vocab?: string; resume?: boolean; dropout?: number };
+
+export async function runFinetune(f: FinetuneFlags, io: { say: (s: string) => void } = { say: (s) => process.stdout.write(`${s}\n`) }): Promise<TrainResult> {
+  if (f.output_path === undefined) throw new Error('finetune: --output_path is required');
+  if (f.generate_data_path === undefined) throw new Error('finetune: --generate_data_path is required (the output of generate-features)');
+  const out = f.output_path, say = io.say;
+  const device = chooseDevice(f);
+  const { model, settings, tok } = openModel(f, device);
+  const file = findGeneratedFile(f.generate_data_path, f.hard);
+  const train = openFeatureData(file, f.hard);
+  const lens = { maxContextLength: f.max_context_length, maxCandLength: f.max_cand_length, cacheDir: cacheDirFor(f.data_path, out) };
+  const val = { mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(f.data_path, 'val'), name: 'val', ...lens }), entities: train.entities };
+  say(`fine-tuning the candidate encoder on ${train.features.header.count} generated features from ${file}${f.hard ? ` (${train.features.header.topK} candidates each)` : ''}`);
+  const start = { command: 'finetune', device, hard: f.hard, flags: f };
+  return trainingSession(out, { silent: f.silent, start }, (hooks) =>
+    finetune(
+      { model, settings, train, val, outputPath: out, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: f.resume },
+      {
+        learningRate: f.learning_rate, numTrainEpochs: f.num_train_epochs, trainBatchSize: f.train_batch_size,
+        evalBatchSize: f.eval_batch_size, gradientAccumulationSteps: f.gradient_accumulation_steps,
+        warmupProportion: f.warmup_proportion, maxGradNorm: f.max_grad_norm, typeOptimization: f.type_optimization,
+        seed: f.seed, printInterval: f.print_interval, evalInterval: f.eval_interval, shuffle: f.shuffle,
+      },
+      { ...hooks, say },
+    ));
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('finetune')
+    .description('fine-tune the candidate encoder on generated features: in-batch (finetune.py) or, with --hard, against saved candidates (finetune_hard.py)');
+  addFlags(cmd, FLAG_NAMES, { required: ['output_path', 'generate_data_path'], defaults: { learning_rate: FINETUNE_LEARNING_RATE } });
+  cmd
+    .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
+    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
+    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'))
+    .addOption(new Option('--resume', '(biofeg) continue from the newest checkpoint in --output_path (last/ or epoch_N/)'))
+    .addOption(new Option('--dropout <p>', '(biofeg) BERT hidden and attention dropout instead of the config\'s').argParser(Number.parseFloat))
+    .addHelpText('after', [
+      '',
+      '--generate_data_path: the generate-features output folder, its candidates_50/ or candidates_80/ folder, or',
+      'the generate.topk file. --data_path: the prepared folder (val.jsonl is the validation set). --learning_rate',
+      'defaults to 1e-9, the original README\'s value.',
+    ].join('\n'))
+    .action(async () => {
+      try {
+        const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; dropout?: number }>();
+        await runFinetune({ ...readFlags(cmd, FLAG_NAMES), device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume, ...(o.dropout !== undefined ? { dropout: o.dropout } : {}) });
+      } catch (e) {
+        exitOnInterrupt(e);
+      }
+    });
+}
