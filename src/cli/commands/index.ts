@@ -9,6 +9,7 @@ import { register as registerDemo } from './demo.js';
 import { register as registerEncode } from './encode.js';
 import { register as registerGenerateFeatures } from './generate-features.js';
 import { register as registerFinetune } from './finetune.js';
+import { register as registerPipeline } from './pipeline.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
-export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerTrainBiencoder, registerEvalBiencoder, registerTrainGan, registerDemo, registerEncode, registerGenerateFeatures, registerFinetune];
+export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerTrainBiencoder, registerEvalBiencoder, registerTrainGan, registerDemo, registerEncode, registerGenerateFeatures, registerFinetune, registerPipeline];

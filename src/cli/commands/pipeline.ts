@@ -1,0 +1,187 @@
+// `biofeg pipeline --config FILE`: the original's whole iterative schedule (its README's order)
+// from one JSON config, each stage in `<output_path>/<stage>/` with a DONE.json marker; a rerun
+// skips finished stages and resumes the first unfinished one (src/train/pipeline-state.ts).
+//
+//   1 biencoder       train-biencoder, in-batch negatives, from bert_model
+//   2 eval-biencoder  eval-biencoder (eval.mode, top_k)
+//   3 gan             train-gan against biencoder/
+//   4 generate        generate-features (unseen entities) with gan/'s newest checkpoint
+//   5 finetune        finetune (in-batch) from biencoder/ on generate/
+//   6 eval-finetune   eval-biencoder of finetune/; plus top-<hard_top_k> candidates of train and
+//                     valid in eval-finetune/candidates/ for the hard round
+//   7 biencoder-hard  train-biencoder --hard from finetune/
+//   8 generate-hard   generate-features --hard, scored with biencoder-hard/ (the GAN of stage 3,
+//                     checked against biencoder/, the one it was trained with)
+//   9 finetune-hard   finetune --hard from biencoder-hard/ on generate-hard/
+//  10 eval-final      eval-biencoder of finetune-hard/
+//
+// Config keys (JSON object; flags use the original snake_case names and defaults):
+//   data_path          (required) the prepared folder (train/val/test/test_seen/test_unseen.jsonl)
+//   output_path        (required) the run's folder
+//   entity_dict_path   default <data_path>/../documents/all_documents.json
+//   bert_model         HF BERT folder or built-in size (tiny, small, base); default bert-base-uncased
+//   vocab, device ("cpu"|"cuda"|"auto"), threads, seed, max_context_length, max_cand_length,
+//   add_linear, out_dim, silent  -- shared by every stage
+//   top_k              recall@k of the eval stages (default 64)
+//   hard_top_k         candidates per mention (hard round) and per feature (generate --hard); default 64
+//   hard_round         false stops after stage 6 (default true)
+//   biencoder, eval, gan, generate, finetune, biencoder_hard, finetune_hard
+//                      per-stage flags of that command (e.g. {"learning_rate": 1e-5,
+//                      "num_train_epochs": 1, "train_batch_size": 64}); generate_hard and
+//                      eval_final fall back to generate / eval. Also: dropout (training), mse_weight
+//                      and cond_grad (gan), mode (eval: default "test,test_seen,test_unseen").
+//                      Each command's own defaults apply (finetune: learning_rate 1e-9; gan 5e-5).
+import { Option, type Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { exitOnInterrupt } from '../../train/interrupt.js';
+import { runStages, type StageDef, type StageOutcome } from '../../train/pipeline-state.js';
+import { FLAGS, type FlagName } from '../options.js';
+import { runEvalBiencoder, type EvalFlags } from './eval-biencoder.js';
+import { runFinetune, type FinetuneFlags } from './finetune.js';
+import { runGenerateFeatures, type GenerateFlags } from './generate-features.js';
+import { runTrainBiencoder, type TrainFlags } from './train-biencoder.js';
+import { runTrainGan, type GanFlags } from './train-gan.js';
+
+const COMMON_KEYS = ['data_path', 'output_path', 'entity_dict_path', 'bert_model', 'vocab', 'device', 'threads', 'seed', 'max_context_length', 'max_cand_length', 'add_linear', 'out_dim', 'silent'] as const;
+const TOP_KEYS = [...COMMON_KEYS, 'top_k', 'hard_top_k', 'hard_round'] as const;
+const SECTIONS = ['biencoder', 'eval', 'gan', 'generate', 'finetune', 'biencoder_hard', 'generate_hard', 'finetune_hard', 'eval_final'] as const;
+const EXTRA_KEYS = new Set(['device', 'threads', 'vocab', 'dropout', 'mse_weight', 'cond_grad']);
+
+type Section = (typeof SECTIONS)[number];
+type Flags = Record<string, unknown>;
+
+export interface PipelineConfig {
+  common: Flags;
+  topK: number;
+  hardTopK: number;
+  hardRound: boolean;
+  sections: Record<Section, Flags>;
+}
+
+/** Parses and checks a config object (`where` names it in errors). */
+export function parsePipelineConfig(raw: unknown, where: string): PipelineConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: expected a JSON object`);
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!(TOP_KEYS as readonly string[]).includes(k) && !(SECTIONS as readonly string[]).includes(k))
+      throw new Error(`${where}: unknown key "${k}" (expected one of ${[...TOP_KEYS, ...SECTIONS].join(', ')})`);
+  for (const k of ['data_path', 'output_path'] as const) if (typeof o[k] !== 'string') throw new Error(`${where}: "${k}" (a string) is required`);
+  const int = (k: string, d: number): number => {
+    const v = o[k] ?? d;
+    if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`${where}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const common: Flags = {};
+  for (const k of COMMON_KEYS) if (o[k] !== undefined) common[k] = o[k];
+  const sections = {} as Record<Section, Flags>;
+  for (const s of SECTIONS) {
+    const v = o[s] ?? {};
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: "${s}" must be an object of flags`);
+    for (const k of Object.keys(v)) if (!(k in FLAGS) && !EXTRA_KEYS.has(k)) throw new Error(`${where}: "${s}.${k}" is not a flag`);
+    if ('output_path' in v || 'path_to_model' in v || 'resume' in v) throw new Error(`${where}: "${s}" may not set output_path, path_to_model or resume (the pipeline chooses them)`);
+    sections[s] = { ...(v as Flags) };
+  }
+  if (o['hard_round'] !== undefined && typeof o['hard_round'] !== 'boolean') throw new Error(`${where}: "hard_round" must be true or false`);
+  return { common, topK: int('top_k', 64), hardTopK: int('hard_top_k', 64), hardRound: o['hard_round'] !== false, sections };
+}
+
+export function readPipelineConfig(file: string): PipelineConfig {
+  if (!existsSync(file)) throw new Error(`${file}: not found`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: expected JSON (${(e as Error).message})`);
+  }
+  return parsePipelineConfig(raw, file);
+}
+
+/** Every flag at its original default, then command defaults, the shared keys, the section, the stage's own. */
+function flagsFor(c: PipelineConfig, section: Flags, cmdDefaults: Flags, own: Flags): Flags {
+  const f: Flags = {};
+  for (const [k, spec] of Object.entries(FLAGS) as Array<[FlagName, { kind: string; default?: unknown }]>) f[k] = spec.kind === 'switch' ? false : spec.default;
+  return { ...f, device: 'auto', ...cmdDefaults, ...c.common, ...section, ...own };
+}
+
+export interface PipelineResult {
+  stages: StageOutcome[];
+}
+
+const evalSummary = (r: Awaited<ReturnType<typeof runEvalBiencoder>>) => ({
+  table: r.table, modes: r.modes.map((m) => ({ mode: m.mode, total: m.recall.total, recall: m.recall.recall })),
+});
+
+export async function runPipeline(c: PipelineConfig, say: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<PipelineResult> {
+  const root = c.common['output_path'] as string;
+  const dir = (s: string) => join(root, s);
+  const S = c.sections;
+  const evalMode = 'test,test_seen,test_unseen';
+  const train = (section: Flags, own: Flags) => async (out: string, _: unknown, resume: boolean) => {
+    const r = await runTrainBiencoder(flagsFor(c, section, {}, { ...own, output_path: out, resume }) as unknown as TrainFlags, { say });
+    return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
+  };
+  const evaluate = (section: Flags, model: string, extra?: (out: string) => Promise<unknown>) => async (out: string) => {
+    const f = flagsFor(c, section, { mode: evalMode, poolDtype: 'f32' }, { path_to_model: dir(model), output_path: out, top_k: c.topK });
+    const r = await runEvalBiencoder(f as unknown as EvalFlags, { stdout: say, stderr: () => undefined });
+    return { ...evalSummary(r), ...(extra ? { candidates: await extra(out) } : {}) };
+  };
+  const generate = (section: Flags, own: Flags) => async (out: string) => {
+    const r = await runGenerateFeatures(flagsFor(c, section, { top_k: c.hardTopK }, { ...own, output_path: out }) as unknown as GenerateFlags, { say });
+    return { path: r.path, count: r.header.count, topK: r.header.topK, inserted: r.header.inserted };
+  };
+  const tune = (section: Flags, own: Flags) => async (out: string, _: unknown, resume: boolean) => {
+    const r = await runFinetune(flagsFor(c, section, { learning_rate: 1e-9 }, { ...own, output_path: out, resume }) as unknown as FinetuneFlags, { say });
+    return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
+  };
+  const stages: StageDef<undefined>[] = [
+    { name: 'biencoder', run: train(S.biencoder, { hard: false }) },
+    { name: 'eval-biencoder', run: evaluate(S.eval, 'biencoder') },
+    {
+      name: 'gan',
+      run: async (out, _, resume) => {
+        const f = flagsFor(c, S.gan, { learning_rate: 5e-5, mse_weight: 0, cond_grad: 'original' }, { path_to_model: dir('biencoder'), output_path: out, resume });
+        const r = await runTrainGan(f as unknown as GanFlags, { say });
+        if (r.saved.length === 0 && !resume) throw new Error(`gan: no checkpoint was saved (num_train_epochs ${String(f['num_train_epochs'])}, save_every ${String(f['save_every'])}, start_saving ${String(f['start_saving'])})`);
+        return { accuracies: r.accuracies, saved: r.saved };
+      },
+    },
+    { name: 'generate', run: generate(S.generate, { hard: false, gan_path: dir('gan'), path_to_model: dir('biencoder') }) },
+    { name: 'finetune', run: tune(S.finetune, { hard: false, path_to_model: dir('biencoder'), generate_data_path: dir('generate') }) },
+    {
+      name: 'eval-finetune',
+      run: evaluate(S.eval, 'finetune', async (out) => {
+        if (!c.hardRound) return undefined;
+        // Hard negatives for the next round: top-k of train and valid with the fine-tuned model.
+        const f = flagsFor(c, S.eval, { poolDtype: 'f32' }, { path_to_model: dir('finetune'), output_path: join(out, 'candidates'), top_k: c.hardTopK, mode: 'train,valid', save_topk_result: true });
+        const r = await runEvalBiencoder(f as unknown as EvalFlags, { stdout: () => undefined, stderr: () => undefined });
+        return evalSummary(r).modes;
+      }),
+    },
+  ];
+  if (c.hardRound) {
+    stages.push(
+      { name: 'biencoder-hard', run: train(S.biencoder_hard, { hard: true, path_to_model: dir('finetune'), data_path: join(dir('eval-finetune'), 'candidates', `top${c.hardTopK}_candidates`) }) },
+      { name: 'generate-hard', run: generate({ ...S.generate, ...S.generate_hard }, { hard: true, gan_path: dir('gan'), path_to_model: dir('biencoder-hard'), gan_biencoder: dir('biencoder') }) },
+      { name: 'finetune-hard', run: tune(S.finetune_hard, { hard: true, path_to_model: dir('biencoder-hard'), generate_data_path: dir('generate-hard') }) },
+      { name: 'eval-final', run: evaluate({ ...S.eval, ...S.eval_final }, 'finetune-hard') },
+    );
+  }
+  const outcomes = await runStages(root, stages, undefined, say);
+  return { stages: outcomes };
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('pipeline')
+    .description("run the original's whole schedule from one JSON config: bi-encoder -> eval -> GAN -> generate -> finetune -> eval, then the hard-negative round; reruns skip finished stages")
+    .addOption(new Option('--config <file>', 'JSON config (keys: see src/cli/commands/pipeline.ts or the README)').makeOptionMandatory())
+    .action(async () => {
+      try {
+        await runPipeline(readPipelineConfig(cmd.opts<{ config: string }>().config));
+      } catch (e) {
+        exitOnInterrupt(e);
+      }
+    });
+}

@@ -1,0 +1,70 @@
+// Done-markers of the pipeline's stages: `<output>/<stage>/DONE.json` holds what the stage
+// returned. A rerun skips finished stages; the first unfinished one resumes in its folder, and
+// everything after a stage that ran again starts from scratch (its inputs changed).
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { writeFileAtomic } from '../data/atomic.js';
+
+export const DONE_FILE = 'DONE.json';
+
+export interface DoneMarker {
+  stage: string;
+  finishedAt: string;
+  seconds: number;
+  result: unknown;
+}
+
+export function readDone(stageDir: string): DoneMarker | undefined {
+  const p = join(stageDir, DONE_FILE);
+  if (!existsSync(p)) return undefined;
+  try {
+    return JSON.parse(readFileSync(p, 'utf8')) as DoneMarker;
+  } catch {
+    return undefined; // a damaged marker: the stage runs again
+  }
+}
+
+export function writeDone(stageDir: string, m: DoneMarker): void {
+  writeFileAtomic(join(stageDir, DONE_FILE), `${JSON.stringify(m, null, 2)}\n`);
+}
+
+export interface StageDef<C> {
+  name: string;
+  /** Runs the stage in `dir`; `resume` = continue a partial run there. Returns the marker's result. */
+  run: (dir: string, ctx: C, resume: boolean) => Promise<unknown>;
+}
+
+export interface StageOutcome {
+  stage: string;
+  dir: string;
+  skipped: boolean;
+  result: unknown;
+  seconds: number;
+}
+
+/** Runs `stages` in order under `root`, skipping finished ones as described above. */
+export async function runStages<C>(root: string, stages: readonly StageDef<C>[], ctx: C, say: (s: string) => void): Promise<StageOutcome[]> {
+  const out: StageOutcome[] = [];
+  let rerun = false;
+  for (const [i, st] of stages.entries()) {
+    const dir = join(root, st.name);
+    const done = rerun ? undefined : readDone(dir);
+    if (done) {
+      say(`[${i + 1}/${stages.length}] ${st.name}: done (${join(dir, DONE_FILE)}), skipped`);
+      out.push({ stage: st.name, dir, skipped: true, result: done.result, seconds: 0 });
+      continue;
+    }
+    // After a stage that ran again, later stages' outputs are stale: start them afresh.
+    if (rerun && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    const resume = !rerun && existsSync(dir);
+    say(`[${i + 1}/${stages.length}] ${st.name}${resume ? ' (resuming)' : ''}`);
+    const t0 = performance.now();
+    const result = await st.run(dir, ctx, resume);
+    const seconds = (performance.now() - t0) / 1000;
+    writeDone(dir, { stage: st.name, finishedAt: new Date().toISOString(), seconds, result });
+    out.push({ stage: st.name, dir, skipped: false, result, seconds });
+    rerun = true;
+  }
+  return out;
+}

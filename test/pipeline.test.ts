@@ -1,0 +1,67 @@
+// `biofeg pipeline`: the whole schedule on a subset of the built-in dataset with a tiny BERT
+// (1 epoch per training stage, 2 GAN epochs), then a rerun that skips every finished stage, and
+// a rerun after removing one marker that redoes that stage only. Config errors name the key.
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { parsePipelineConfig, readPipelineConfig, runPipeline } from '../src/cli/commands/pipeline.js';
+import { readCandidateFile } from '../src/eval/candidates.js';
+import { DONE_FILE } from '../src/train/pipeline-state.js';
+import { cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
+
+const STAGES = ['biencoder', 'eval-biencoder', 'gan', 'generate', 'finetune', 'eval-finetune', 'biencoder-hard', 'generate-hard', 'finetune-hard', 'eval-final'];
+let data: Awaited<ReturnType<typeof smallDataset>>;
+let out: string, configFile: string;
+
+beforeAll(async () => {
+  data = await smallDataset({ train: 48, val: 8, test: 16 });
+  out = tmp('biofeg-pipeline-');
+  configFile = join(out, 'config.json');
+  writeFileSync(configFile, JSON.stringify({
+    data_path: data.processed, output_path: join(out, 'run'), entity_dict_path: data.entities, bert_model: 'tiny', device: 'cpu',
+    max_context_length: 32, max_cand_length: 48, silent: true, top_k: 16, hard_top_k: 4,
+    biencoder: { learning_rate: 5e-4, train_batch_size: 16, eval_batch_size: 8, type_optimization: 'all', dropout: 0 },
+    eval: { encode_batch_size: 64, eval_batch_size: 16 },
+    gan: { num_train_epochs: 2, save_every: 1, start_saving: 2, train_batch_size: 16, eval_batch_size: 8, critic_iters: 2 },
+    generate: { eval_batch_size: 64, encode_batch_size: 64 },
+    finetune: { learning_rate: 1e-4, train_batch_size: 32, eval_batch_size: 8, type_optimization: 'all' },
+    biencoder_hard: { learning_rate: 2e-5, train_batch_size: 4, eval_batch_size: 4, type_optimization: 'all' },
+    finetune_hard: { learning_rate: 1e-4, train_batch_size: 8, eval_batch_size: 8, type_optimization: 'all' },
+  }));
+}, 60_000);
+afterAll(cleanup);
+
+describe('biofeg pipeline', () => {
+  it('runs every stage with done-markers, and a rerun skips the finished ones', async () => {
+    const lines: string[] = [];
+    const r = await runPipeline(readPipelineConfig(configFile), (s) => lines.push(s));
+    expect(r.stages.map((s) => s.stage)).toEqual(STAGES);
+    expect(r.stages.every((s) => !s.skipped)).toBe(true);
+    const run = join(out, 'run');
+    for (const s of STAGES) expect(existsSync(join(run, s, DONE_FILE))).toBe(true);
+    expect(existsSync(join(run, 'gan', 'epoch_1', 'gan.json'))).toBe(true);
+    expect(readCandidateFile(join(run, 'generate', 'candidates_50', 'generate.topk')).header.featureDim).toBe(128);
+    expect(readCandidateFile(join(run, 'generate-hard', 'candidates_80', 'generate.topk')).header.topK).toBe(4);
+    expect(existsSync(join(run, 'eval-finetune', 'candidates', 'top4_candidates', 'train.topk'))).toBe(true);
+    for (const s of ['biencoder', 'finetune', 'biencoder-hard', 'finetune-hard']) expect(existsSync(join(run, s, 'model.safetensors'))).toBe(true);
+    const final = JSON.parse(readFileSync(join(run, 'eval-final', DONE_FILE), 'utf8')) as { result: { modes: Array<{ mode: string; total: number }> } };
+    expect(final.result.modes.map((m) => m.mode)).toEqual(['test', 'test_seen', 'test_unseen']);
+    expect(final.result.modes[0]!.total).toBe(final.result.modes[1]!.total + final.result.modes[2]!.total);
+
+    const again = await runPipeline(readPipelineConfig(configFile), () => undefined);
+    expect(again.stages.every((s) => s.skipped)).toBe(true);
+
+    // Without the last stage's marker only that stage runs again.
+    rmSync(join(run, 'eval-final', DONE_FILE));
+    const third = await runPipeline(readPipelineConfig(configFile), () => undefined);
+    expect(third.stages.filter((s) => !s.skipped).map((s) => s.stage)).toEqual(['eval-final']);
+  }, 300_000);
+
+  it('rejects unknown keys and missing paths with the key named', () => {
+    expect(() => parsePipelineConfig({ output_path: 'x' }, 'c.json')).toThrow(/c\.json: "data_path" \(a string\) is required/);
+    expect(() => parsePipelineConfig({ data_path: 'd', output_path: 'x', epochs: 3 }, 'c.json')).toThrow(/unknown key "epochs"/);
+    expect(() => parsePipelineConfig({ data_path: 'd', output_path: 'x', gan: { epochz: 1 } }, 'c.json')).toThrow(/"gan\.epochz" is not a flag/);
+    expect(() => parsePipelineConfig({ data_path: 'd', output_path: 'x', finetune: { path_to_model: 'm' } }, 'c.json')).toThrow(/may not set/);
+  });
+});
