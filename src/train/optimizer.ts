@@ -1,10 +1,11 @@
 // BLINK's optimiser over flat parameter buffers: AdamW (default: no bias correction, eps 1e-6,
 // decay 0.01 except bias/gamma/beta names) run by the engine's fused adamw op on the trained
-// ranges only, plus clip_grad_norm_ over every gradient.
+// ranges only (one call per run of tensors sharing a decay setting: no full-size masks), plus
+// clip_grad_norm_ over every gradient.
 import { backendOf, ops, tensor, type DeviceName, type NativeTensor } from '../native.js';
 import type { ParamPart } from '../models/biencoder.js';
 import { clipScale } from './grad-clip.js';
-import { buildParamMasks, maskRanges, WEIGHT_DECAY } from './param-groups.js';
+import { checkLayout, isDecayed, isTrainable, WEIGHT_DECAY } from './param-groups.js';
 
 export interface AdamWSettings {
   /** Name substrings of the trained parameters (param-groups trainablePatterns), or null for all. */
@@ -16,12 +17,38 @@ export interface AdamWSettings {
   biasCorrection?: boolean;
 }
 
+/** A contiguous run of trained elements that share a weight-decay setting. */
+interface Segment {
+  lo: number;
+  hi: number;
+  decay: boolean;
+}
+
 interface Group {
   part: ParamPart;
   m: NativeTensor;
   v: NativeTensor;
-  decay: NativeTensor;
-  ranges: Array<[number, number]>;
+  segments: Segment[];
+}
+
+/** Trained runs of a layout, merged where tensors touch and agree on decay (no full-size masks). */
+function segmentsOf(layout: readonly { name: string; shape: number[]; offset: number }[], patterns: readonly string[] | null) {
+  const segments: Segment[] = [];
+  const frozen: string[] = [];
+  let trained = 0;
+  for (const e of [...layout].sort((a, b) => a.offset - b.offset)) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    if (!isTrainable(e.name, patterns)) {
+      frozen.push(e.name);
+      continue;
+    }
+    trained += n;
+    const decay = isDecayed(e.name);
+    const last = segments[segments.length - 1];
+    if (last && last.hi === e.offset && last.decay === decay) last.hi += n;
+    else segments.push({ lo: e.offset, hi: e.offset + n, decay });
+  }
+  return { segments, frozen, trained };
 }
 
 export class FlatAdamW {
@@ -36,17 +63,11 @@ export class FlatAdamW {
     let trainable = 0;
     for (const part of parts) {
       const layout = part.layout.map((e) => ({ ...e, name: part.prefix + e.name }));
-      const n = part.params.shape.reduce((a, b) => a * b, 1);
-      const masks = buildParamMasks(layout, { patterns: s.patterns, totalElements: n });
-      trainable += masks.trainableElements;
-      this.frozenNames.push(...masks.frozen);
-      this.groups.push({
-        part,
-        m: tensor(device, 'f32', [n]),
-        v: tensor(device, 'f32', [n]),
-        decay: tensor(device, 'f32', [n], masks.decay),
-        ranges: maskRanges(masks.trainable),
-      });
+      const n = checkLayout(layout, part.params.shape.reduce((a, b) => a * b, 1));
+      const { segments, frozen, trained } = segmentsOf(layout, s.patterns);
+      trainable += trained;
+      this.frozenNames.push(...frozen);
+      this.groups.push({ part, m: tensor(device, 'f32', [n]), v: tensor(device, 'f32', [n]), segments });
     }
     this.trainableElements = trainable;
     this.norm = tensor(device, 'f32', [1]);
@@ -57,14 +78,14 @@ export class FlatAdamW {
     const be = backendOf(this.device);
     const step = this.steps + 1;
     for (const g of this.groups)
-      for (const [lo, hi] of g.ranges) {
+      for (const { lo, hi, decay } of g.segments) {
         const v = (t: NativeTensor) => t.view(lo, [hi - lo]);
-        ops().adamw(be, v(g.part.params), v(g.part.grads), v(g.m), v(g.v), v(g.decay), {
+        ops().adamw(be, v(g.part.params), v(g.part.grads), v(g.m), v(g.v), null, {
           lr,
           beta1: this.s.beta1 ?? 0.9,
           beta2: this.s.beta2 ?? 0.999,
           eps: this.s.eps ?? 1e-6,
-          weightDecay: this.s.weightDecay ?? WEIGHT_DECAY,
+          weightDecay: decay ? (this.s.weightDecay ?? WEIGHT_DECAY) : 0,
           step,
           biasCorrection: this.s.biasCorrection ?? false,
         });
@@ -110,7 +131,7 @@ export class FlatAdamW {
   }
 
   dispose(): void {
-    for (const g of this.groups) for (const t of [g.m, g.v, g.decay]) t.dispose();
+    for (const g of this.groups) for (const t of [g.m, g.v]) t.dispose();
     this.norm.dispose();
   }
 }
