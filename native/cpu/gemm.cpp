@@ -14,7 +14,7 @@
 namespace biofeg::host {
 namespace {
 
-constexpr int64_t KC = 256, MC = 96, NC = 3072;
+constexpr int64_t KC = 384, MC = 96, NC = 3072;
 
 void kernel_generic(int64_t kc, const float* a, const float* b, float* acc) {
   float c[kMR * kNR] = {};
