@@ -1,14 +1,17 @@
 // What the model commands share: device and threads, the tokenizer of a model (and how worker
 // threads rebuild it), and the token caches of a prepared folder.
+import { Option, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ensureTokenCache } from '../data/cache-build.js';
 import { cacheDirFor } from '../data/cache-dir.js';
+import { preparedPath } from '../data/prepared.js';
 import type { TokenCache } from '../data/token-cache.js';
 import type { TokenizerFactory } from '../data/tokenizer-factory.js';
 import { openBiEncoder, type Opened } from '../train/biencoder-checkpoint.js';
+import type { TrainSettings } from '../train/train-biencoder.js';
 import { pickDevice, setThreads, type DeviceName } from '../native.js';
 import { fromVocab, loadTokenizer } from '../tokenize/load.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
@@ -92,4 +95,48 @@ export function openModel(f: ModelFlags, device: DeviceName): Opened & { tok: Mo
     ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
   });
   return { ...opened, tok };
+}
+
+/** The (biofeg) options every model command shares: --device, --threads, --vocab [, --resume]. */
+export function addRunOptions(cmd: Command, o: { resume?: boolean } = {}): Command {
+  cmd
+    .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
+    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
+    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'));
+  if (o.resume) cmd.addOption(new Option('--resume', '(biofeg) continue from the newest checkpoint in --output_path (last/ or epoch_N/)'));
+  return cmd;
+}
+
+export interface SplitFlags {
+  data_path: string;
+  entity_dict_path?: string;
+  max_context_length: number;
+  max_cand_length: number;
+}
+
+/** Token caches of the train and val mentions and of the entity dictionary of a prepared folder. */
+export async function openTrainVal(f: SplitFlags, tok: ModelTokenizer, out: string, say: (s: string) => void) {
+  const entityDict = f.entity_dict_path ?? join(f.data_path, '..', 'documents', 'all_documents.json');
+  if (!existsSync(entityDict)) throw new Error(`--entity_dict_path: ${entityDict} not found`);
+  const lens = { maxContextLength: f.max_context_length, maxCandLength: f.max_cand_length, cacheDir: cacheDirFor(f.data_path, out) };
+  say('tokenizing (cached after the first run)');
+  const entities = await openCache(tok, { kind: 'entities', source: entityDict, name: 'entities', ...lens });
+  const split = async (name: string) => ({ mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(f.data_path, name), name, ...lens }), entities });
+  return { train: await split('train'), val: await split('val') };
+}
+
+export interface LoopFlags {
+  learning_rate: number; num_train_epochs: number; train_batch_size: number; eval_batch_size: number;
+  gradient_accumulation_steps: number; warmup_proportion: number; max_grad_norm: number; type_optimization: string;
+  seed: number; print_interval: number; eval_interval: number; shuffle: boolean;
+}
+
+/** The original's training flags as the loop's settings. */
+export function trainSettingsOf(f: LoopFlags): TrainSettings {
+  return {
+    learningRate: f.learning_rate, numTrainEpochs: f.num_train_epochs, trainBatchSize: f.train_batch_size,
+    evalBatchSize: f.eval_batch_size, gradientAccumulationSteps: f.gradient_accumulation_steps,
+    warmupProportion: f.warmup_proportion, maxGradNorm: f.max_grad_norm, typeOptimization: f.type_optimization,
+    seed: f.seed, printInterval: f.print_interval, evalInterval: f.eval_interval, shuffle: f.shuffle,
+  };
 }

@@ -11,7 +11,7 @@ import { findGeneratedFile } from '../../train/generate-features.js';
 import type { TrainResult } from '../../train/train-biencoder.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
 import { trainingSession } from '../training-session.js';
-import { cacheDirFor, chooseDevice, openCache, openModel } from '../setup.js';
+import { addRunOptions, cacheDirFor, chooseDevice, openCache, openModel, trainSettingsOf } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'generate_data_path', 'output_path', 'bert_model', 'path_to_model', 'learning_rate', 'num_train_epochs',
@@ -37,12 +37,7 @@ export async function runFinetune(f: FinetuneFlags, io: { say: (s: string) => vo
   return trainingSession(out, { silent: f.silent, start }, (hooks) =>
     finetune(
       { model, settings, train, val, outputPath: out, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: f.resume },
-      {
-        learningRate: f.learning_rate, numTrainEpochs: f.num_train_epochs, trainBatchSize: f.train_batch_size,
-        evalBatchSize: f.eval_batch_size, gradientAccumulationSteps: f.gradient_accumulation_steps,
-        warmupProportion: f.warmup_proportion, maxGradNorm: f.max_grad_norm, typeOptimization: f.type_optimization,
-        seed: f.seed, printInterval: f.print_interval, evalInterval: f.eval_interval, shuffle: f.shuffle,
-      },
+      trainSettingsOf(f),
       { ...hooks, say },
     ));
 }
@@ -52,11 +47,8 @@ export function register(program: Command): void {
     .command('finetune')
     .description('fine-tune the candidate encoder on generated features: in-batch (finetune.py) or, with --hard, against saved candidates (finetune_hard.py)');
   addFlags(cmd, FLAG_NAMES, { required: ['output_path', 'generate_data_path'], defaults: { learning_rate: FINETUNE_LEARNING_RATE } });
+  addRunOptions(cmd, { resume: true });
   cmd
-    .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
-    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
-    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'))
-    .addOption(new Option('--resume', '(biofeg) continue from the newest checkpoint in --output_path (last/ or epoch_N/)'))
     .addOption(new Option('--dropout <p>', '(biofeg) BERT hidden and attention dropout instead of the config\'s').argParser(Number.parseFloat))
     .addHelpText('after', [
       '',

@@ -11,7 +11,7 @@ import { biencoderHash, loadGan } from '../../train/gan-checkpoint.js';
 import { generateFeatureFile, labelIds, resolveGanPath, unseenEntities, type GenerateResult } from '../../train/generate-features.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
 import { createProgress } from '../progress.js';
-import { cacheDirFor, chooseDevice, openCache, openModel } from '../setup.js';
+import { addRunOptions, cacheDirFor, chooseDevice, openCache, openModel } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'entity_dict_path', 'gan_path', 'path_to_model', 'output_path', 'bert_model', 'hard', 'top_k',
@@ -69,10 +69,8 @@ export function register(program: Command): void {
     .command('generate-features')
     .description('generate latent features for the entities unseen in train with a trained GAN (generate_features.py; --hard: generate_features_hard.py)');
   addFlags(cmd, FLAG_NAMES, { required: ['output_path', 'gan_path', 'path_to_model'], defaults: { top_k: 64 } });
+  addRunOptions(cmd);
   cmd
-    .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
-    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
-    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'))
     .addOption(new Option('--gan-biencoder <path>', '(biofeg) the bi-encoder the GAN was trained with, when --path_to_model is a later one (hard round)'))
     .addHelpText('after', [
       '',

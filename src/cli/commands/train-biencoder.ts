@@ -4,7 +4,6 @@ import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { preparedPath } from '../../data/prepared.js';
 import { TokenCache } from '../../data/token-cache.js';
 import { readCandidateFile } from '../../eval/candidates.js';
 import type { BiencoderData } from '../../train/biencoder-data.js';
@@ -12,7 +11,7 @@ import { exitOnInterrupt } from '../../train/interrupt.js';
 import { trainBiencoder, type TrainResult } from '../../train/train-biencoder.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
 import { trainingSession } from '../training-session.js';
-import { cacheDirFor, chooseDevice, openCache, openModel, type ModelTokenizer } from '../setup.js';
+import { addRunOptions, chooseDevice, openModel, openTrainVal, trainSettingsOf, type ModelTokenizer } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'output_path', 'bert_model', 'path_to_model', 'entity_dict_path', 'learning_rate', 'num_train_epochs',
@@ -37,15 +36,7 @@ async function openData(f: TrainFlags, tok: ModelTokenizer, say: (s: string) => 
     };
     return { train: open('train'), val: open('val') };
   }
-  const out = f.output_path!;
-  const entityDict = f.entity_dict_path ?? join(f.data_path, '..', 'documents', 'all_documents.json');
-  if (!existsSync(entityDict)) throw new Error(`--entity_dict_path: ${entityDict} not found`);
-  const cacheDir = cacheDirFor(f.data_path, out);
-  const lens = { maxContextLength: f.max_context_length, maxCandLength: f.max_cand_length, cacheDir };
-  say('tokenizing (cached after the first run)');
-  const entities = await openCache(tok, { kind: 'entities', source: entityDict, name: 'entities', ...lens });
-  const split = async (name: string) => ({ mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(f.data_path, name), name, ...lens }), entities });
-  return { train: await split('train'), val: await split('val') };
+  return openTrainVal(f, tok, f.output_path!, say);
 }
 
 export async function runTrainBiencoder(f: TrainFlags, io: { say: (s: string) => void } = { say: (s) => process.stdout.write(`${s}\n`) }): Promise<TrainResult> {
@@ -59,12 +50,7 @@ export async function runTrainBiencoder(f: TrainFlags, io: { say: (s: string) =>
   return trainingSession(out, { silent: f.silent, start }, (hooks) =>
     trainBiencoder(
       { model, settings, train: data.train, val: data.val, outputPath: out, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: f.resume },
-      {
-        learningRate: f.learning_rate, numTrainEpochs: f.num_train_epochs, trainBatchSize: f.train_batch_size,
-        evalBatchSize: f.eval_batch_size, gradientAccumulationSteps: f.gradient_accumulation_steps,
-        warmupProportion: f.warmup_proportion, maxGradNorm: f.max_grad_norm, typeOptimization: f.type_optimization,
-        seed: f.seed, printInterval: f.print_interval, evalInterval: f.eval_interval, shuffle: f.shuffle,
-      },
+      trainSettingsOf(f),
       { ...hooks, say },
     ));
 }
@@ -74,11 +60,8 @@ export function register(program: Command): void {
     .command('train-biencoder')
     .description('train the bi-encoder: in-batch negatives (train_biencoder.py) or, with --hard, saved top-k candidates (train_biencoder_hard.py)');
   addFlags(cmd, FLAG_NAMES, { required: ['output_path'] });
+  addRunOptions(cmd, { resume: true });
   cmd
-    .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
-    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
-    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'))
-    .addOption(new Option('--resume', '(biofeg) continue from the newest checkpoint in --output_path (last/ or epoch_N/)'))
     .addOption(new Option('--dropout <p>', '(biofeg) BERT hidden and attention dropout instead of the config\'s (0 helps a small model trained from scratch)').argParser(Number.parseFloat));
   cmd.action(async () => {
     try {

@@ -3,10 +3,8 @@
 // default Linear init (seeded).
 import { Option, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 
 import { loadHfFolder } from '../../checkpoint/hf-folder.js';
-import { preparedPath } from '../../data/prepared.js';
 import { bertConfigFromHf, type BertConfig } from '../../models/bert.js';
 import { DescriptionEncoder, Gan } from '../../models/gan.js';
 import { initBertParams, isBertSize, sizedConfig } from '../../models/init.js';
@@ -16,7 +14,7 @@ import { exitOnInterrupt } from '../../train/interrupt.js';
 import { trainGan, type CondGrad, type GanTrainResult } from '../../train/train-gan.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
 import { trainingSession } from '../training-session.js';
-import { cacheDirFor, chooseDevice, openCache, openModel } from '../setup.js';
+import { addRunOptions, chooseDevice, openModel, openTrainVal } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'output_path', 'path_to_model', 'bert_model', 'entity_dict_path', 'learning_rate', 'num_train_epochs',
@@ -56,14 +54,7 @@ export async function runTrainGan(f: GanFlags, io: { say: (s: string) => void } 
   const device = chooseDevice(f);
   // The bi-encoder: --path_to_model; --bert_model only when no checkpoint is given (as BiEncoderRanker).
   const { model: biencoder, settings, tok } = openModel({ ...f, dropout: undefined }, device);
-  const entityDict = f.entity_dict_path ?? join(f.data_path, '..', 'documents', 'all_documents.json');
-  if (!existsSync(entityDict)) throw new Error(`--entity_dict_path: ${entityDict} not found`);
-  const cacheDir = cacheDirFor(f.data_path, out);
-  const lens = { maxContextLength: f.max_context_length, maxCandLength: f.max_cand_length, cacheDir };
-  say('tokenizing (cached after the first run)');
-  const entities = await openCache(tok, { kind: 'entities', source: entityDict, name: 'entities', ...lens });
-  const split = async (name: string) => ({ mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(f.data_path, name), name, ...lens }), entities });
-  const train = await split('train'), val = await split('val');
+  const { train, val } = await openTrainVal(f, tok, out, say);
 
   const encoder = openDescriptionEncoder(f.bert_model, { device, vocabSize: tok.tokenizer.vocabSize, seed: f.seed, addLinear: settings.addLinear, outDim: settings.outDim });
   const gan = new Gan(encoder, biencoder.embedDim, device);
@@ -86,11 +77,8 @@ export function register(program: Command): void {
     .command('train-gan')
     .description('train the conditional WGAN-GP feature generator against a frozen bi-encoder (train_gan.py)');
   addFlags(cmd, FLAG_NAMES, { required: ['output_path'], defaults: { learning_rate: 5e-5 } });
+  addRunOptions(cmd, { resume: true });
   cmd
-    .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
-    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
-    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'))
-    .addOption(new Option('--resume', '(biofeg) continue from the newest checkpoint in --output_path (last/ or epoch_N/)'))
     .addOption(new Option('--mse-weight <w>', '(biofeg) weight of MSE(fake, real) in the generator loss (the original: 0, logged only)').argParser(Number.parseFloat).default(0))
     .addOption(new Option('--cond-grad <which>', "(biofeg) what trains E: 'original' = the penalty's gradient only, which is zero (E only decays), 'critic' = the whole critic loss through D's condition input").choices(['original', 'critic']).default('original'));
   cmd.action(async () => {
