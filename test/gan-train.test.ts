@@ -4,8 +4,7 @@
 // (decay only), checkpoint rejection, the NaN guard, interrupt and resume.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { register, openDescriptionEncoder } from '../src/cli/commands/train-gan.js';
 import { TokenCache } from '../src/data/token-cache.js';
@@ -20,6 +19,7 @@ import { JsonlLogger } from '../src/train/jsonl-log.js';
 import { GanTrainer, trainGan, type GanTrainSettings } from '../src/train/train-gan.js';
 import { WEIGHT_DECAY } from '../src/train/param-groups.js';
 import { VOCAB, caches, cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
+import { runCli } from './support/cli.js';
 
 let data: Awaited<ReturnType<typeof smallDataset>>;
 let ckDir: string;
@@ -51,20 +51,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(cleanup);
 
-async function cli(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const program = new Command().exitOverride();
-  register(program);
-  let stdout = '', stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  try {
-    await program.parseAsync(['node', 'biofeg', 'train-gan', ...args]);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  return { stdout, stderr };
-}
+const cli = (args: string[]) => runCli(register, 'train-gan', args);
 
 const events = (out: string) => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 

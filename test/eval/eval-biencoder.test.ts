@@ -3,8 +3,7 @@
 // files with the missing-gold rule, the entity-encoding cache on a second run, and argument errors.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveHfFolder } from '../../src/checkpoint/hf-folder.js';
 import { register, runEvalBiencoder, type EvalFlags } from '../../src/cli/commands/eval-biencoder.js';
 import { readCandidateFile } from '../../src/eval/candidates.js';
@@ -14,6 +13,7 @@ import { recallReport } from '../../src/eval/recall.js';
 import { retrieve } from '../../src/eval/retrieve.js';
 import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
 import { TINY, VOCAB, DEFAULT, caches, cleanup, smallDataset, tinyModel, tmp } from './retrieve-helpers.js';
+import { runCli } from '../support/cli.js';
 
 let data: Awaited<ReturnType<typeof smallDataset>>;
 let hfDir: string;
@@ -31,20 +31,7 @@ beforeAll(async () => {
 });
 afterAll(cleanup);
 
-async function cli(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const program = new Command().exitOverride();
-  register(program);
-  let stdout = '', stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  try {
-    await program.parseAsync(['node', 'biofeg', 'eval-biencoder', ...args]);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  return { stdout, stderr };
-}
+const cli = (args: string[]) => runCli(register, 'eval-biencoder', args);
 
 describe('biofeg eval-biencoder', () => {
   it('runs every mode from the original flags, writes the report and the candidate files, reuses the entity encodings', async () => {
