@@ -106,6 +106,12 @@ interface Addon {
 }
 
 function findAddon(): string {
+  // BIOFEG_ADDON names another build (e.g. build-cpu/Release/biofeg.node) for side-by-side checks.
+  const override = process.env['BIOFEG_ADDON'];
+  if (override) {
+    if (!existsSync(override)) throw new Error(`biofeg: BIOFEG_ADDON=${override} does not exist`);
+    return resolve(override);
+  }
   // dist/src/native.js and src/native.ts both sit two levels below the package root at most.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
