@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { AtomicOutputs } from '../data/atomic.js';
 import type { TokenCache } from '../data/token-cache.js';
 import type { BiEncoder } from '../models/biencoder.js';
-import { backendOf, ops, tensor, type BackendName, type NativeTensor } from '../native.js';
+import { backendOf, ops, tensor, type BackendName, type DeviceName, type NativeTensor } from '../native.js';
 import { trimmedBatch } from './token-batch.js';
 
 export type PoolDType = 'f32' | 'bf16';
@@ -33,7 +33,10 @@ export interface PoolFileHeader {
 
 export interface EntityPoolOptions {
   batchSize: number;
-  /** Pool dtype; bf16 halves the pool (CUDA only: the CPU backends compute in f32). Default f32. */
+  /**
+   * Pool dtype; bf16 halves the pool. Needs a backend whose top-k takes bf16 (CUDA; on CPU only
+   * builds whose fast backend has a bf16 top-k, see poolDtypeSupported). Default f32.
+   */
   dtype?: PoolDType;
   /** Folder of the disk cache (`entity_embeddings.<hash>.f32`); omitted = no disk cache. */
   cacheDir?: string;
@@ -81,7 +84,7 @@ export function poolCachePath(dir: string, hash: string): string {
   return join(dir, `entity_embeddings.${hash.slice(0, 16)}.f32`);
 }
 
-function encodePoolHeader(h: PoolFileHeader): Buffer {
+export function encodePoolHeader(h: PoolFileHeader): Buffer {
   const json = Buffer.from(JSON.stringify(h), 'utf8');
   const buf = Buffer.alloc(POOL_HEADER_BYTES, 0x20);
   POOL_MAGIC.copy(buf, 0);
@@ -119,7 +122,43 @@ export function readPoolHeader(path: string): PoolFileHeader | null {
 /** dst <- src, converting when the dtypes differ (bf16 pool, or bf16 activations on CUDA). */
 export function copyInto(be: BackendName, src: NativeTensor, dst: NativeTensor): void {
   if (src.dtype === dst.dtype) dst.copyFrom(src);
-  else ops().cast(be, src, dst);
+  else if (be === 'cuda') ops().cast(be, src, dst);
+  // The CPU cast takes f32 only; download/upload convert on the host (one batch, O(batch)).
+  else dst.upload(src.download() as Float32Array);
+}
+
+const bf16TopkProbe = new Map<DeviceName, boolean>();
+
+/**
+ * Whether this build can hold and search a pool of `dtype` on `device`: f32 always; bf16 where
+ * the device's top-k accepts bf16 queries and pool. Decided by capability, not by device name:
+ * a 2-row bf16 top-k is tried once per device (a build without it refuses in the op binding).
+ */
+export function poolDtypeSupported(device: DeviceName, dtype: PoolDType): boolean {
+  if (dtype === 'f32') return true;
+  let ok = bf16TopkProbe.get(device);
+  if (ok === undefined) {
+    const made: NativeTensor[] = [];
+    try {
+      const t = (dt: 'bf16' | 'f32' | 'i32', shape: number[], data?: Float32Array) => {
+        const x = tensor(device, dt, shape, data);
+        made.push(x);
+        return x;
+      };
+      const q = t('bf16', [1, 2], Float32Array.of(1, 0));
+      const pool = t('bf16', [2, 2], Float32Array.of(0, 1, 1, 0));
+      const s = t('f32', [1, 1]);
+      const ix = t('i32', [1, 1]);
+      ops().topk(backendOf(device), q, pool, 1, s, ix);
+      ok = ix.download()[0] === 1 && s.download()[0] === 1;
+    } catch {
+      ok = false;
+    } finally {
+      for (const x of made) x.dispose();
+    }
+    bf16TopkProbe.set(device, ok);
+  }
+  return ok;
 }
 
 function f32Bytes(a: Float32Array): Uint8Array {
@@ -130,12 +169,22 @@ function f32Bytes(a: Float32Array): Uint8Array {
   return out;
 }
 
-/** Fill `pool` from a pool file, `chunkRows` rows at a time (host memory O(chunk)). */
-function loadPoolFile(path: string, pool: NativeTensor, rows: number, dim: number, chunkRows: number, onProgress?: (d: number, t: number) => void): void {
+/**
+ * Fill `pool` [rows, dim] from the values of a pool file, `chunkRows` rows at a time: host memory
+ * is one chunk (and on CUDA one f32 staging chunk for a bf16 pool), never the whole pool. A bf16
+ * pool on CPU is converted by the upload itself (the CPU cast takes f32 only).
+ */
+export function loadPoolFile(path: string, pool: NativeTensor, chunkRows: number, onProgress?: (d: number, t: number) => void): void {
+  if (pool.shape.length !== 2) throw new Error(`entity pool: expected a [rows, dim] tensor, got [${pool.shape.join(', ')}]`);
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new Error(`entity pool: chunk rows must be >= 1, got ${chunkRows}`);
+  const [rows, dim] = pool.shape as [number, number];
+  chunkRows = Math.min(chunkRows, rows);
   const fd = openSync(path, 'r');
-  const be = backendOf(pool.device === 'cuda' ? 'cuda' : 'cpu');
-  const staging = pool.dtype === 'f32' ? undefined : tensor(pool.device === 'cuda' ? 'cuda' : 'cpu', 'f32', [chunkRows, dim]);
+  const onCuda = pool.device === 'cuda';
+  const be = backendOf(onCuda ? 'cuda' : 'cpu');
+  let staging: NativeTensor | undefined;
   try {
+    if (onCuda && pool.dtype !== 'f32') staging = tensor('cuda', 'f32', [chunkRows, dim]);
     const host = new Float32Array(chunkRows * dim);
     const bytes = new Uint8Array(host.buffer);
     for (let start = 0; start < rows; start += chunkRows) {
@@ -175,7 +224,9 @@ function loadPoolFile(path: string, pool: NativeTensor, rows: number, dim: numbe
  */
 export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o: EntityPoolOptions): Promise<EntityPool> {
   const dtype = o.dtype ?? 'f32';
-  if (dtype === 'bf16' && model.device !== 'cuda') throw new Error('entity pool: bf16 needs the CUDA device (the CPU backends compute in f32)');
+  if (!poolDtypeSupported(model.device, dtype)) {
+    throw new Error(`entity pool: a ${dtype} pool is not supported on ${model.device} by this build (its top-k takes f32 only); use f32`);
+  }
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`encode_batch_size must be >= 1, got ${o.batchSize}`);
   const rows = entities.rows;
   const dim = model.embedDim;
@@ -193,7 +244,7 @@ export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o
     if (cachePath && existsSync(cachePath)) {
       const h = readPoolHeader(cachePath);
       if (h && h.hash === hash && h.rows === rows && h.dim === dim) {
-        loadPoolFile(cachePath, pool, rows, dim, Math.max(o.batchSize, 4096), o.onProgress);
+        loadPoolFile(cachePath, pool, Math.max(o.batchSize, 4096), o.onProgress);
         return result(true);
       }
     }
