@@ -10,14 +10,31 @@ namespace {
 
 #define OP(NAME) void NAME(const Napi::CallbackInfo& info, const OpCtx& c)
 
+// A float operand: f32 or bf16 on 'cuda', and on 'ref' (which emulates bf16 storage on the
+// host so mixed-precision code is testable without a GPU); f32 only on the fast 'cpu' backend.
+void float_arg(const OpCtx& c, const Tensor& t, const char* name) {
+  if (c.be == &ref_backend())
+    BIOFEG_CHECK(t.dtype != DType::I32, c.op, ": '", name, "' must be f32 or bf16, got ", t.describe());
+  else
+    expect_float(c, t, name);
+}
+
+// A parameter-gradient accumulator: f32 (mixed precision: bf16 activations, f32 gradients) or
+// the dtype of the gradient it sums.
+void acc_arg(const OpCtx& c, const Tensor& acc, const char* an, const Tensor& g, const char* gn) {
+  float_arg(c, acc, an);
+  BIOFEG_CHECK(acc.dtype == DType::F32 || acc.dtype == g.dtype, c.op, ": '", an, "' (", acc.describe(),
+               ") must be f32 or share the dtype of '", gn, "' (", g.describe(), ")");
+}
+
 void argc(const OpCtx& c, const Napi::CallbackInfo& info, size_t n) {
   BIOFEG_CHECK(info.Length() >= n, c.op, ": expected at least ", n, " arguments, got ", info.Length());
 }
 
 // Elementwise ops: same shape, same dtype.
 void same(const OpCtx& c, const Tensor& a, const char* an, const Tensor& b, const char* bn) {
-  expect_float(c, a, an);
-  expect_float(c, b, bn);
+  float_arg(c, a, an);
+  float_arg(c, b, bn);
   expect_same_dtype(c, a, an, b, bn);
   BIOFEG_CHECK(a.shape == b.shape, c.op, ": '", an, "' ", a.describe(), " and '", bn, "' ", b.describe(),
                " must have the same shape");
@@ -37,9 +54,9 @@ OP(gemm) {
   expect_rank(c, C, "C", {2, 3});
   BIOFEG_CHECK(A.shape.size() == B.shape.size() && B.shape.size() == C.shape.size(), c.op,
                ": A, B and C must all be 2-D or all 3-D (batched)");
-  expect_float(c, A, "A");
-  expect_float(c, B, "B");
-  expect_float(c, C, "C");
+  float_arg(c, A, "A");
+  float_arg(c, B, "B");
+  float_arg(c, C, "C");
   expect_same_dtype(c, A, "A", B, "B");
   const size_t r = A.shape.size();
   g.batch = r == 3 ? A.shape[0] : 1;
@@ -58,13 +75,12 @@ OP(gemm) {
   g.lda = a1, g.ldb = b1, g.ldc = g.N;
   g.strideA = a0 * a1, g.strideB = b0 * b1, g.strideC = g.M * g.N;
   if (Tensor* bias = optional_tensor(c, o.Get("bias"), "bias")) {
-    expect_float(c, *bias, "bias");
-    expect_same_dtype(c, *bias, "bias", C, "C");
+    float_arg(c, *bias, "bias");  // f32 or bf16 whatever C is (e.g. f32 master biases)
     expect_numel(c, *bias, "bias", g.N);
     g.bias = bias->buf();
   }
   if (Tensor* pre = optional_tensor(c, o.Get("pre"), "pre")) {
-    expect_same_dtype(c, *pre, "pre", C, "C");
+    float_arg(c, *pre, "pre");
     BIOFEG_CHECK(pre->shape == C.shape, c.op, ": 'pre' must have C's shape ", shape_str(C.shape));
     g.pre = pre->buf();
   }
@@ -75,8 +91,8 @@ OP(gemm) {
 OP(bias_grad) {
   argc(c, info, 3);
   Tensor &dy = tensor_arg(c, info[1], "dy"), &db = tensor_arg(c, info[2], "db");
-  expect_float(c, dy, "dy");
-  expect_same_dtype(c, dy, "dy", db, "db");
+  float_arg(c, dy, "dy");
+  acc_arg(c, db, "db", dy, "dy");
   expect_numel(c, db, "db", cols_of(dy));
   c.be->bias_grad(dy.buf(), db.buf(), rows_of(dy), cols_of(dy));
 }
@@ -84,16 +100,17 @@ OP(bias_grad) {
 OP(fill) {
   argc(c, info, 3);
   Tensor& y = tensor_arg(c, info[1], "y");
-  if (c.be->device == Device::CPU)
-    BIOFEG_CHECK(y.dtype != DType::BF16, c.op, ": bf16 tensors are not computed on backend '", c.be->name, "'");
+  if (c.be == &cpu_backend())
+    BIOFEG_CHECK(y.dtype != DType::BF16, c.op, ": bf16 tensors are not computed on backend '", c.be->name,
+                 "' (bf16 runs on 'cuda'; 'ref' emulates it)");
   c.be->fill(y.buf(), y.numel(), static_cast<float>(number_arg(c, info[2], "value")));
 }
 
 OP(cast) {
   argc(c, info, 3);
   Tensor &x = tensor_arg(c, info[1], "x"), &y = tensor_arg(c, info[2], "y");
-  expect_float(c, x, "x");
-  expect_float(c, y, "y");
+  float_arg(c, x, "x");
+  float_arg(c, y, "y");
   BIOFEG_CHECK(x.shape == y.shape, c.op, ": x ", x.describe(), " and y ", y.describe(), " must have the same shape");
   c.be->cast(x.buf(), y.buf(), x.numel());
 }
@@ -208,8 +225,10 @@ OP(layernorm_bwd) {
   same(c, x, "x", dy, "dy");
   same(c, x, "x", dx, "dx");
   const int64_t N = rows_of(x), C = cols_of(x);
-  same(c, w, "weight", dw, "dweight");
-  same(c, w, "weight", db, "dbias");
+  acc_arg(c, dw, "dweight", w, "weight");
+  acc_arg(c, db, "dbias", w, "weight");
+  expect_numel(c, dw, "dweight", C);
+  expect_numel(c, db, "dbias", C);
   expect_same_dtype(c, x, "x", w, "weight");
   expect_numel(c, w, "weight", C);
   stats(c, mean, "mean", N);
@@ -228,7 +247,7 @@ OP(embedding) {
   argc(c, info, 4);
   Tensor &ids = tensor_arg(c, info[1], "ids"), &table = tensor_arg(c, info[2], "table"), &y = tensor_arg(c, info[3], "y");
   expect_rank(c, table, "table", {2});
-  expect_float(c, table, "table");
+  float_arg(c, table, "table");
   expect_same_dtype(c, table, "table", y, "y");
   const int64_t N = ids.numel(), C = table.shape[1];
   check_ids(c, ids, "ids", table.shape[0]);
@@ -240,8 +259,8 @@ OP(embedding_bwd) {
   argc(c, info, 4);
   Tensor &ids = tensor_arg(c, info[1], "ids"), &dy = tensor_arg(c, info[2], "dy"), &dt = tensor_arg(c, info[3], "dtable");
   expect_rank(c, dt, "dtable", {2});
-  expect_float(c, dt, "dtable");
-  expect_same_dtype(c, dt, "dtable", dy, "dy");
+  float_arg(c, dy, "dy");
+  acc_arg(c, dt, "dtable", dy, "dy");
   const int64_t N = ids.numel(), C = dt.shape[1];
   check_ids(c, ids, "ids", dt.shape[0]);
   expect_numel(c, dy, "dy", N * C);
@@ -251,7 +270,7 @@ OP(embedding_bwd) {
 OP(concat) {
   argc(c, info, 4);
   Tensor &a = tensor_arg(c, info[1], "a"), &b = tensor_arg(c, info[2], "b"), &y = tensor_arg(c, info[3], "y");
-  expect_float(c, a, "a");
+  float_arg(c, a, "a");
   expect_same_dtype(c, a, "a", b, "b");
   expect_same_dtype(c, a, "a", y, "y");
   const int64_t N = rows_of(a), Ca = cols_of(a), Cb = cols_of(b);
@@ -263,7 +282,7 @@ OP(concat) {
 OP(concat_bwd) {
   argc(c, info, 4);
   Tensor &dy = tensor_arg(c, info[1], "dy"), &da = tensor_arg(c, info[2], "da"), &db = tensor_arg(c, info[3], "db");
-  expect_float(c, dy, "dy");
+  float_arg(c, dy, "dy");
   expect_same_dtype(c, dy, "dy", da, "da");
   expect_same_dtype(c, dy, "dy", db, "db");
   const int64_t N = rows_of(da), Ca = cols_of(da), Cb = cols_of(db);
@@ -284,7 +303,7 @@ void check_targets(const OpCtx& c, const Tensor& t, int64_t N, int64_t C) {
 OP(xent) {
   argc(c, info, 4);
   Tensor &x = tensor_arg(c, info[1], "logits"), &t = tensor_arg(c, info[2], "targets"), &l = tensor_arg(c, info[3], "loss");
-  expect_float(c, x, "logits");
+  float_arg(c, x, "logits");
   expect_rank(c, x, "logits", {2});
   const int64_t N = x.shape[0], C = x.shape[1];
   check_targets(c, t, N, C);
@@ -324,7 +343,7 @@ OP(mse_bwd) {
 
 AttnDesc attn_desc(const OpCtx& c, const Tensor& qkv, Tensor* mask, const Tensor& out, const Tensor& lse,
                    const Napi::Object& o) {
-  expect_float(c, qkv, "qkv");
+  float_arg(c, qkv, "qkv");
   expect_rank(c, qkv, "qkv", {5});
   BIOFEG_CHECK(qkv.shape[2] == 3, c.op, ": qkv must be [B, T, 3, H, D], got ", qkv.describe());
   AttnDesc d;
@@ -403,7 +422,7 @@ OP(adamw) {
 OP(sumsq) {
   argc(c, info, 3);
   Tensor &x = tensor_arg(c, info[1], "x"), &o = tensor_arg(c, info[2], "out");
-  expect_float(c, x, "x");
+  float_arg(c, x, "x");
   stats(c, o, "out", 1);
   c.be->sumsq(x.buf(), x.numel(), o.buf().f32());
 }
@@ -416,7 +435,7 @@ TopkDesc topk_desc(const Napi::CallbackInfo& info, const OpCtx& c) {
   const double k = number_arg(c, info[3], "k");
   Tensor &s = tensor_arg(c, info[4], "scores"), &ix = tensor_arg(c, info[5], "index");
   Napi::Object o = options_arg(c, info, 6);
-  expect_float(c, q, "queries");
+  float_arg(c, q, "queries");
   expect_same_dtype(c, q, "queries", p, "pool");
   expect_rank(c, q, "queries", {2});
   expect_rank(c, p, "pool", {2});

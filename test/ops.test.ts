@@ -61,6 +61,47 @@ for (const v of VARIANTS) {
       });
     });
 
+    // The mixed-precision cases the BERT uses: bf16 operands, f32 results and accumulators. The
+    // inputs are exact in both (bf16 values), so only f32 accumulation error is allowed.
+    if (v.dt === 'bf16')
+      it('mixed: bf16 A/B into f32 C (beta 1, f32 bias); f32 accumulators of bias, LayerNorm, embedding grads', () => {
+        const [M, N, K] = [13, 17, 300];
+        const a = m.f([M, K], randn(M * K, 60)), b = m.f([N, K], randn(N * K, 61));
+        const c0 = randn(M * N, 62), c = m.f32([M, N], c0), bias = m.f32([N], randn(N, 63));
+        O.gemm(v.be, a, b, c, { transB: true, beta: 1, bias });
+        const want = gemmRef(host(a), host(b), M, N, K, { transB: true, beta: 1, C: c0, bias: host(bias) }).out;
+        close(host(c), want, 1e-5, 'f32 C from bf16 A, B');  // a bf16-rounded C would be ~4e-3 off
+
+        const dy = m.f([37, 21], randn(37 * 21, 64)), db0 = randn(21, 65), db = m.f32([21], db0);
+        O.biasGrad(v.be, dy, db);
+        const dys = host(dy);
+        close(host(db), Array.from(db0, (x, j) => { let s = x; for (let n = 0; n < 37; n++) s += dys[n * 21 + j]!; return s; }), 1e-5, 'f32 db');
+
+        const [Nr, C] = [29, 24];
+        const x = m.f([Nr, C], randn(Nr * C, 66, 2)), w = m.f([C], randn(C, 67)), bb = m.f([C], randn(C, 68));
+        const y = m.f([Nr, C]), mean = m.f32([Nr]), rstd = m.f32([Nr]);
+        O.layernorm(v.be, x, w, bb, y, mean, rstd, 1e-5);
+        const g = m.f([Nr, C], randn(Nr * C, 69)), dx = m.f([Nr, C]);
+        const dw0 = randn(C, 70), dw = m.f32([C], dw0), dbl = m.f32([C]);
+        O.layernormBackward(v.be, g, x, w, mean, rstd, dx, dw, dbl);
+        const [xs, gs] = [host(x), host(g)];
+        const r = layernormRef(xs, host(w), host(bb), Nr, C, 1e-5);
+        const wantW = Float64Array.from(dw0), wantB = new Float64Array(C);
+        for (let n = 0; n < Nr; n++)
+          for (let j = 0; j < C; j++) {
+            wantW[j] += gs[n * C + j]! * (xs[n * C + j]! - r.mean[n]!) * r.rstd[n]!;
+            wantB[j] += gs[n * C + j]!;
+          }
+        close(host(dw), wantW, 1e-4, 'f32 dweight');  // mean/rstd are f32
+        close(host(dbl), wantB, 1e-5, 'f32 dbias');
+
+        const ids = randint(40, 11, 71), gy = m.f([40, 9], randn(40 * 9, 72)), dt = m.f32([11, 9]);
+        O.embeddingBackward(v.be, m.i32([40], ids), gy, dt);
+        const gys = host(gy), wantT = new Float64Array(11 * 9);
+        for (let n = 0; n < 40; n++) for (let j = 0; j < 9; j++) wantT[ids[n]! * 9 + j] += gys[n * 9 + j]!;
+        close(host(dt), wantT, 1e-5, 'f32 dtable');
+      });
+
     it('biasGrad accumulates column sums', () => {
       const dy = randn(37 * 21, 10), db0 = randn(21, 11);
       const db = m.f([21], db0);
