@@ -8,6 +8,9 @@
 // (size, phase) is measured in --rounds alternating rounds (ours, peer, ours, peer, ...) and the
 // best round of each side is compared; every round is kept in the JSON. Prints a table, writes
 // bench/results/bert-cpu.json.
+// --profile (ours only, no peer, nothing written): runs each child with BIOFEG_PROFILE=1 and prints
+// the fast CPU backend's wall time per op and per GEMM shape over the timed iterations, and the
+// share of the step spent outside the ops (N-API, TypeScript, host copies).
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,7 +21,7 @@ import { BiEncoder, type TokenBatch } from '../src/models/biencoder.js';
 import { initBertParams, sizedConfig } from '../src/models/init.js';
 import { mulberry32 } from '../src/models/rng.js';
 import { Workspace } from '../src/models/workspace.js';
-import { setThreads } from '../src/native.js';
+import { native, setThreads } from '../src/native.js';
 import { inBatchStep } from '../src/train/biencoder-step.js';
 import { FlatAdamW } from '../src/train/optimizer.js';
 import { flagValue, hasFlag, machine, table, writeResult } from './common.js';
@@ -76,9 +79,15 @@ function batchOf(size: Size, seed: number): TokenBatch & { mask: Int32Array } {
   return { ids, mask, rows: batch, seq };
 }
 
+interface ProfileRow { op: string; ms: number; calls: number; gflop: number }
+/** The addon's per-op profile (present in builds with native/cpu/profile.cpp; on with BIOFEG_PROFILE=1). */
+const prof = native() as unknown as { profileEnabled?: () => boolean; profile?: () => ProfileRow[]; profileReset?: () => void };
+const profiling = () => prof.profileEnabled?.() === true;
+
 /** Warm-up, then at least `iters` timed iterations and at least `minTime` seconds (at most 200). */
 async function timeIters(size: Size, step: () => void | Promise<void>): Promise<number[]> {
   for (let i = 0; i < (size === 'base' ? 1 : 2); i++) await step();
+  if (profiling()) prof.profileReset!();
   const times: number[] = [];
   const start = performance.now();
   while (times.length < iters || (performance.now() - start < minTime * 1000 && times.length < 200)) {
@@ -144,18 +153,47 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
     optimizerMs = median(optTimes.slice(-times.length));
   }
   const ms = median(times);
+  const profile = profiling() ? { iters: times.length, totalMs: times.reduce((a, b) => a + b, 0), ops: prof.profile!() } : undefined;
   const seqs = phase === 'encode' ? batch : 2 * batch; // train: a context and a candidate per pair
   return {
     size, phase, threads, iters: times.length, msPerIter: ms, seqPerSec: (seqs * 1000) / ms,
     peakRssMiB: maxRssMiB(), baseRssMiB, rssAfterMiB: process.memoryUsage().rss / 2 ** 20, ...(optimizerMs !== undefined ? { optimizerMs } : {}),
+    ...(profile ? { profile } : {}),
   };
 }
 
-function runJson(cmd: string, args: string[]): Measured {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+function runJson(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Measured {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, ...(env ? { env } : {}) });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}`);
   const last = r.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(last) as Measured;
+}
+
+/** Per-op table of one profiled child: ms per iteration, share of the step, GFLOP/s. */
+function printProfile(m: Measured): void {
+  const p = m['profile'] as { iters: number; totalMs: number; ops: ProfileRow[] } | undefined;
+  if (!p) throw new Error('--profile: the addon has no profile (build with native/cpu/profile.cpp)');
+  const per = (x: number) => x / p.iters;
+  const inOps = p.ops.reduce((a, r) => a + r.ms, 0);
+  const groups = new Map<string, number>();
+  for (const r of p.ops) {
+    const g = r.op.startsWith('gemm') ? 'gemm (all shapes)' : r.op;
+    groups.set(g, (groups.get(g) ?? 0) + r.ms);
+  }
+  console.log(`${m.size} ${m.phase}: ${per(p.totalMs).toFixed(1)} ms per iteration (${p.iters} timed), ops ${per(inOps).toFixed(1)} ms, outside ops ${per(p.totalMs - inOps).toFixed(1)} ms`);
+  const rows = [...groups].sort((a, b) => b[1] - a[1]).map(([op, ms]) => ({ op, 'ms/iter': per(ms), '%': (100 * ms) / p.totalMs }));
+  console.log(table(rows));
+  console.log(table(p.ops.filter((r) => r.op.startsWith('gemm') || r.gflop > 0).slice(0, 24).map((r) => ({
+    op: r.op, 'ms/iter': per(r.ms), 'calls/iter': per(r.calls), 'GFLOP/s': r.gflop / (r.ms / 1000),
+  }))));
+}
+
+async function profileRun(sizes: Size[], common: string[]): Promise<void> {
+  for (const size of sizes)
+    for (const phase of PHASES) {
+      const m = runJson(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common], { ...process.env, BIOFEG_PROFILE: '1' });
+      printProfile(m);
+    }
 }
 
 async function parent(): Promise<void> {
@@ -164,8 +202,9 @@ async function parent(): Promise<void> {
   const python = process.env['PYTHON'] ?? 'python3';
   const peerScript = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'bert_torch.py');
   const peer = !hasFlag('no-peer') && spawnSync(python, ['-c', 'import torch, transformers'], { stdio: 'ignore' }).status === 0;
-  const loadBefore = os.loadavg();
   const common = ['--threads', String(threads), '--iters', String(iters), '--min-time', String(minTime)];
+  if (hasFlag('profile')) return profileRun(sizes, common);
+  const loadBefore = os.loadavg();
   const results: Array<{ size: Size; phase: Phase; ours: Measured; torch?: Measured; ratio?: number; bar: number; pass?: boolean }> = [];
   for (const size of sizes)
     for (const phase of PHASES) {

@@ -8,6 +8,7 @@
 #include "bench_blas.h"
 #include "model_bert.h"
 #include "ops_bind.h"
+#include "profile.h"
 #include "tensor_wrap.h"
 
 namespace biofeg::js {
@@ -72,6 +73,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_ops(env, exports);
   exports.Set("BertModel", bert_model_class(env));
   register_bench_blas(env, exports);
+  register_profile(env, exports);
   return exports;
 }
 

@@ -9,6 +9,8 @@
 #include "../core/threadpool.h"
 #include "common.h"
 #include "gemm.h"
+#include "profile.h"
+#include "vec.h"
 
 namespace biofeg {
 namespace {
@@ -28,12 +30,26 @@ constexpr int64_t kGrain = 1 << 15;
       R().NAME(at(a, lo), at(b, lo), at(y, lo), hi - lo);                           \
     });                                                                             \
   }
-BIOFEG_SPLIT_UNARY(gelu_fwd)
 BIOFEG_SPLIT_UNARY(relu_fwd)
 BIOFEG_SPLIT_UNARY(tanh_fwd)
 BIOFEG_SPLIT_UNARY(cast)
 BIOFEG_SPLIT_BINARY(add)
-BIOFEG_SPLIT_BINARY(gelu_bwd)
+
+// GELU and dropout: AVX2 loops (polynomial erf/exp, 8-lane Philox) when the CPU has them.
+void gelu_fwd(Buf x, Buf y, int64_t n) {
+  if (!host::vec_avx2())
+    return parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { R().gelu_fwd(at(x, lo), at(y, lo), hi - lo); });
+  const float* px = F(x, "gelu");
+  float* py = F(y, "gelu");
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { host::gelu_fwd_avx2(px + lo, py + lo, hi - lo); });
+}
+void gelu_bwd(Buf x, Buf dy, Buf dx, int64_t n) {
+  if (!host::vec_avx2())
+    return parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { R().gelu_bwd(at(x, lo), at(dy, lo), at(dx, lo), hi - lo); });
+  const float *px = F(x, "gelu_bwd"), *pd = F(dy, "gelu_bwd");
+  float* po = F(dx, "gelu_bwd");
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { host::gelu_bwd_avx2(px + lo, pd + lo, po + lo, hi - lo); });
+}
 BIOFEG_SPLIT_BINARY(relu_bwd)
 BIOFEG_SPLIT_BINARY(tanh_bwd)
 
@@ -55,6 +71,14 @@ void leaky_relu_bwd(Buf x, Buf dy, Buf dx, int64_t n, float s) {
   });
 }
 void dropout_fwd(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t off) {
+  if (host::vec_avx2()) {
+    const float* px = F(x, "dropout");
+    float* py = F(y, "dropout");
+    const float s = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;  // the reference's scale
+    return parallel_for(n, kGrain / 4, [&](int64_t lo, int64_t hi) {
+      host::dropout_avx2(px + lo, py + lo, hi - lo, p, s, seed, off + static_cast<uint64_t>(lo));
+    });
+  }
   parallel_for(n, kGrain / 4, [&](int64_t lo, int64_t hi) {
     R().dropout_fwd(at(x, lo), at(y, lo), hi - lo, p, seed, off + static_cast<uint64_t>(lo));
   });
@@ -92,6 +116,8 @@ void layernorm_bwd(Buf dy, Buf x, Buf w, const float* mean, const float* rstd, B
 void bias_grad(Buf dy, Buf db, int64_t N, int64_t C) {
   const float* d = F(dy, "bias_grad");
   float* o = F(db, "bias_grad");
+  if (host::vec_avx2())
+    return parallel_for(C, 64, [&](int64_t lo, int64_t hi) { host::colsum_avx2(d + lo, N, C, hi - lo, o + lo); });
   parallel_for(C, 64, [&](int64_t lo, int64_t hi) {
     std::vector<double> s(hi - lo, 0.0);
     for (int64_t n = 0; n < N; ++n)
@@ -163,6 +189,19 @@ void mse_bwd(Buf a, Buf b, float dout, Buf da, int64_t n) {
 }
 void sumsq(Buf x, int64_t n, float* out) {
   const float* p = F(x, "sumsq");
+  if (host::vec_avx2()) {  // fixed chunks (as parallel_sum's), each summed 8 lanes wide
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(num_threads() * 4, n / kGrain + 1));
+    const int64_t step = (n + chunks - 1) / chunks;
+    std::vector<double> part(chunks, 0.0);
+    run_tasks(chunks, [&](int64_t c) {
+      const int64_t lo = std::min(n, c * step), hi = std::min(n, lo + step);
+      part[c] = host::sumsq_avx2(p + lo, hi - lo);
+    });
+    double s = 0;
+    for (double v : part) s += v;
+    out[0] += static_cast<float>(s);
+    return;
+  }
   out[0] += static_cast<float>(parallel_sum(n, [&](int64_t i) { return static_cast<double>(p[i]) * p[i]; }));
 }
 void adamw(const AdamWDesc& d) {
@@ -186,6 +225,21 @@ void softmax_rows(const AttnDesc& d, int64_t b, int64_t h, float* S, float* lse,
   const int64_t T = d.T;
   const int32_t* mask = d.mask.p ? d.mask.i32() + b * T : nullptr;
   const float inv_keep = d.dropout_p > 0 ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
+  if (host::vec_avx2()) {
+    static thread_local std::vector<float> keep;
+    keep.resize(T);
+    for (int64_t j = 0; j < T; ++j) keep[j] = !mask || mask[j] ? 1.0f : 0.0f;
+    for (int64_t i = 0; i < T; ++i) {
+      float* s = S + i * T;
+      const float l = host::softmax_row_avx2(s, keep.data(), T, have_lse, have_lse ? lse[i] : 0.0f);
+      if (!have_lse) lse[i] = l;
+      if (!Pd) continue;
+      const uint64_t base = d.offset + static_cast<uint64_t>(((b * d.H + h) * T + i) * T);
+      if (d.dropout_p > 0) host::dropout_avx2(s, Pd + i * T, T, d.dropout_p, inv_keep, d.seed, base);
+      else std::copy_n(s, T, Pd + i * T);
+    }
+    return;
+  }
   for (int64_t i = 0; i < T; ++i) {
     float* s = S + i * T;
     float l;
@@ -326,7 +380,8 @@ const Backend& cpu_backend() {
       relu_bwd, leaky_relu_fwd, leaky_relu_bwd, tanh_fwd, tanh_bwd, dropout_fwd, dropout_bwd, layernorm_fwd,
       layernorm_bwd, embedding_fwd, embedding_bwd, concat_fwd, concat_bwd, xent_fwd, xent_bwd, mse_fwd, mse_bwd,
       attention_fwd, attention_bwd, adamw, sumsq, topk};
-  return b;
+  static const Backend& chosen = host::profile_enabled() ? host::profiled_backend(b) : b;  // BIOFEG_PROFILE=1
+  return chosen;
 }
 
 }  // namespace biofeg

@@ -10,6 +10,7 @@
 
 #include "../core/threadpool.h"
 #include "common.h"
+#include "vec.h"
 
 namespace biofeg::host {
 namespace {
@@ -102,6 +103,11 @@ void store_tile(const TileCtx& t, const float* acc, int64_t i0, int64_t j0, int6
   const bool plain_end = !t.bias && !t.pre && g.epilogue == Epilogue::None;
   if (g_store && h == kMR && w == kNR && (!t.last || plain_end)) {
     g_store(acc, t.C + i0 * g.ldc + j0, g.ldc, g.alpha, g.beta, t.first);
+    return;
+  }
+  if (g_store && h == kMR && w == kNR) {  // last K block with bias / pre / GELU, 8 lanes wide
+    store_tile_epi_avx2(acc, t.C + i0 * g.ldc + j0, g.ldc, g.alpha, g.beta, t.first, t.bias ? t.bias + j0 : nullptr,
+                        t.pre ? t.pre + i0 * g.ldc + j0 : nullptr, g.epilogue == Epilogue::Gelu);
     return;
   }
   for (int64_t r = 0; r < h; ++r) {

@@ -1,0 +1,29 @@
+// AVX2/FMA kernels of the fast CPU backend's non-GEMM ops (native/cpu/vec_avx2.cpp, compiled
+// with -mavx2 -mfma). Callers check vec_avx2() once and keep their scalar loop as the fallback.
+// exp/erf are polynomial approximations (relative error ~1e-7), not libm's: results differ from
+// the reference backend by rounding, never by more; the Philox masks are bit-identical.
+#pragma once
+#include <cstdint>
+
+namespace biofeg::host {
+
+bool vec_avx2();  // the CPU has AVX2 and FMA
+
+// y[i] = keep(seed, ctr0 + i) ? x[i] * scale : 0 (x and y may alias).
+void dropout_avx2(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t ctr0);
+// y = gelu(x); dx = dy * gelu'(x) (erf GELU).
+void gelu_fwd_avx2(const float* x, float* y, int64_t n);
+void gelu_bwd_avx2(const float* x, const float* dy, float* dx, int64_t n);
+// A full 6x16 tile's last store: v = alpha*acc + (first ? beta*c : c) (+ bias[16]); pre = v when
+// given; c = gelu(v) when gelu, else v.
+void store_tile_epi_avx2(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first,
+                         const float* bias, float* pre, bool gelu);
+// One attention row of T scores in place: s = exp(s - l) over real keys (keep[j] != 0), 0 on
+// the rest; l = the row's log-sum-exp, computed (returned) unless given (have_l).
+float softmax_row_avx2(float* s, const float* keep, int64_t T, bool have_l, float l);
+// out[c] += sum over N rows of d[n * ld + c], for c < C, summed in double in row order.
+void colsum_avx2(const float* d, int64_t N, int64_t ld, int64_t C, float* out);
+// sum of x[i]^2 over [0, n) in double (fixed order).
+double sumsq_avx2(const float* x, int64_t n);
+
+}  // namespace biofeg::host

@@ -1,0 +1,260 @@
+// AVX2/FMA loops for the fast CPU backend (see vec.h). Compiled with -mavx2 -mfma; every entry
+// is only called after vec_avx2() said yes.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "../core/philox.h"
+#include "vec.h"
+
+namespace biofeg::host {
+namespace {
+
+// exp(x), Cephes-style: x = n ln2 + r, degree-6 polynomial in r, 2^n through the exponent bits.
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  const __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  const __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
+}
+
+// Normal CDF Phi(x) and e = exp(-x^2 / 2), from erf by Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7),
+// written as Phi = 1 - q (x >= 0) or q (x < 0) so the negative tail keeps its relative accuracy.
+inline __m256 cdf8(__m256 x, __m256* e_out) {
+  const __m256 z = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(0.70710678118654752f));
+  const __m256 e = exp8(_mm256_mul_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(-0.5f)));
+  const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(z, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+  __m256 p = _mm256_set1_ps(1.061405429f);
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+  const __m256 q = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(p, t), e), _mm256_set1_ps(0.5f));
+  const __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+  if (e_out) *e_out = e;
+  return _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), q), q, neg);
+}
+inline __m256 gelu8(__m256 x) { return _mm256_mul_ps(x, cdf8(x, nullptr)); }
+inline __m256 gelu_grad8(__m256 x) {
+  __m256 e;
+  const __m256 cdf = cdf8(x, &e);
+  return _mm256_fmadd_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.39894228040143268f)), e, cdf);
+}
+
+// High and low 32 bits of a * m per lane (m broadcast).
+inline void mulhilo8(__m256i a, __m256i m, __m256i* hi, __m256i* lo) {
+  const __m256i even = _mm256_mul_epu32(a, m);
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+
+// Keep mask (all-ones lanes) of counters ctr0 .. ctr0 + 7: Philox4x32-10 as core/philox.h.
+inline __m256 keep8(uint64_t seed, uint64_t ctr0, __m256 p) {
+  alignas(32) uint32_t lo[8], hi[8];
+  for (int i = 0; i < 8; ++i) {
+    const uint64_t c = ctr0 + static_cast<uint64_t>(i);
+    lo[i] = static_cast<uint32_t>(c);
+    hi[i] = static_cast<uint32_t>(c >> 32);
+  }
+  __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo));
+  __m256i c1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi));
+  __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u)), m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    __m256i hi0, lo0, hi1, lo1;
+    mulhilo8(c0, m0, &hi0, &lo0);
+    mulhilo8(c2, m1, &hi1, &lo1);
+    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
+    c1 = lo1;
+    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
+    c3 = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
+  return _mm256_cmp_ps(u, p, _CMP_GE_OQ);
+}
+
+float hsum(__m256 v) {
+  alignas(32) float t[8];
+  _mm256_store_ps(t, v);
+  return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+}
+
+}  // namespace
+
+bool vec_avx2() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+}
+
+void dropout_avx2(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t ctr0) {
+  const __m256 vp = _mm256_set1_ps(p), vs = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 k = keep8(seed, ctr0 + static_cast<uint64_t>(i), vp);
+    _mm256_storeu_ps(y + i, _mm256_and_ps(k, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs)));
+  }
+  for (; i < n; ++i) y[i] = dropout_keep(seed, ctr0 + static_cast<uint64_t>(i), p) ? x[i] * scale : 0.0f;
+}
+
+void gelu_fwd_avx2(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu8(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    alignas(32) float t[8] = {};
+    for (int64_t j = i; j < n; ++j) t[j - i] = x[j];
+    _mm256_store_ps(t, gelu8(_mm256_load_ps(t)));
+    for (int64_t j = i; j < n; ++j) y[j] = t[j - i];
+  }
+}
+
+void gelu_bwd_avx2(const float* x, const float* dy, float* dx, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), gelu_grad8(_mm256_loadu_ps(x + i))));
+  if (i < n) {
+    alignas(32) float t[8] = {};
+    for (int64_t j = i; j < n; ++j) t[j - i] = x[j];
+    _mm256_store_ps(t, gelu_grad8(_mm256_load_ps(t)));
+    for (int64_t j = i; j < n; ++j) dx[j] = dy[j] * t[j - i];
+  }
+}
+
+void store_tile_epi_avx2(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first,
+                         const float* bias, float* pre, bool gelu) {
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(first ? beta : 1.0f);
+  const bool read = !first || beta != 0.0f;
+  const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+  const __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+  for (int r = 0; r < 6; ++r) {
+    float* row = c + r * ldc;
+    __m256 x0 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * 16));
+    __m256 x1 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * 16 + 8));
+    if (read) {
+      x0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), x0);
+      x1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), x1);
+    }
+    if (bias) {
+      x0 = _mm256_add_ps(x0, b0);
+      x1 = _mm256_add_ps(x1, b1);
+    }
+    if (pre) {
+      _mm256_storeu_ps(pre + r * ldc, x0);
+      _mm256_storeu_ps(pre + r * ldc + 8, x1);
+    }
+    if (gelu) {
+      x0 = gelu8(x0);
+      x1 = gelu8(x1);
+    }
+    _mm256_storeu_ps(row, x0);
+    _mm256_storeu_ps(row + 8, x1);
+  }
+}
+
+float softmax_row_avx2(float* s, const float* keep, int64_t T, bool have_l, float l) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const int64_t T8 = T / 8 * 8;
+  if (!have_l) {
+    __m256 vm = _mm256_set1_ps(ninf);
+    for (int64_t j = 0; j < T8; j += 8) {
+      const __m256 k = _mm256_cmp_ps(_mm256_loadu_ps(keep + j), _mm256_setzero_ps(), _CMP_NEQ_OQ);
+      vm = _mm256_max_ps(vm, _mm256_blendv_ps(_mm256_set1_ps(ninf), _mm256_loadu_ps(s + j), k));
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, vm);
+    float mx = ninf;
+    for (float v : t) mx = std::max(mx, v);
+    for (int64_t j = T8; j < T; ++j)
+      if (keep[j] != 0.0f) mx = std::max(mx, s[j]);
+    if (mx == ninf) {
+      for (int64_t j = 0; j < T; ++j) s[j] = 0.0f;
+      return ninf;
+    }
+    const __m256 vmx = _mm256_set1_ps(mx);
+    __m256 vz = _mm256_setzero_ps();
+    for (int64_t j = 0; j < T8; j += 8) {
+      const __m256 e = _mm256_mul_ps(exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vmx)), _mm256_loadu_ps(keep + j));
+      _mm256_storeu_ps(s + j, e);
+      vz = _mm256_add_ps(vz, e);
+    }
+    float z = hsum(vz);
+    for (int64_t j = T8; j < T; ++j) {
+      s[j] = keep[j] != 0.0f ? std::exp(s[j] - mx) : 0.0f;
+      z += s[j];
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / z);
+    for (int64_t j = 0; j < T8; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
+    for (int64_t j = T8; j < T; ++j) s[j] *= 1.0f / z;
+    return mx + std::log(z);
+  }
+  if (std::isinf(l)) {
+    for (int64_t j = 0; j < T; ++j) s[j] = 0.0f;
+    return l;
+  }
+  const __m256 vl = _mm256_set1_ps(l);
+  for (int64_t j = 0; j < T8; j += 8)
+    _mm256_storeu_ps(s + j, _mm256_mul_ps(exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vl)), _mm256_loadu_ps(keep + j)));
+  for (int64_t j = T8; j < T; ++j) s[j] = keep[j] != 0.0f ? std::exp(s[j] - l) : 0.0f;
+  return l;
+}
+
+void colsum_avx2(const float* d, int64_t N, int64_t ld, int64_t C, float* out) {
+  int64_t c = 0;
+  for (; c + 16 <= C; c += 16) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+    for (int64_t n = 0; n < N; ++n) {
+      const float* r = d + n * ld + c;
+      const __m256 x0 = _mm256_loadu_ps(r), x1 = _mm256_loadu_ps(r + 8);
+      a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(x0)));
+      a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(x0, 1)));
+      a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(x1)));
+      a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(x1, 1)));
+    }
+    alignas(32) double t[16];
+    _mm256_store_pd(t, a0);
+    _mm256_store_pd(t + 4, a1);
+    _mm256_store_pd(t + 8, a2);
+    _mm256_store_pd(t + 12, a3);
+    for (int j = 0; j < 16; ++j) out[c + j] += static_cast<float>(t[j]);
+  }
+  for (; c < C; ++c) {
+    double s = 0;
+    for (int64_t n = 0; n < N; ++n) s += d[n * ld + c];
+    out[c] += static_cast<float>(s);
+  }
+}
+
+double sumsq_avx2(const float* x, int64_t n) {
+  __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    a0 = _mm256_fmadd_pd(lo, lo, a0);
+    a1 = _mm256_fmadd_pd(hi, hi, a1);
+  }
+  alignas(32) double t[4];
+  _mm256_store_pd(t, _mm256_add_pd(a0, a1));
+  double s = (t[0] + t[1]) + (t[2] + t[3]);
+  for (; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+}  // namespace biofeg::host
