@@ -42,6 +42,23 @@ int64_t int_field(const OpCtx& c, const Napi::Object& o, const char* key, bool r
   return static_cast<int64_t>(x);
 }
 
+// options.precision: 'f32' (default) or 'bf16' (mixed precision, native/models/bert.h), the
+// latter on CUDA and on the reference backend, which emulates bf16 storage for tests.
+DType parse_precision(const OpCtx& c, const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) return DType::F32;
+  BIOFEG_CHECK(v.IsObject(), c.op, ": the third argument must be an options object {precision?}");
+  Napi::Value p = v.As<Napi::Object>().Get("precision");
+  if (p.IsUndefined()) return DType::F32;
+  const std::string s = p.IsString() ? p.As<Napi::String>().Utf8Value() : std::string("?");
+  BIOFEG_CHECK(s == "f32" || s == "bf16", c.op, ": precision must be 'f32' or 'bf16', got ",
+               p.IsString() ? "'" + s + "'" : std::string("a non-string"));
+  if (s == "f32") return DType::F32;
+  BIOFEG_CHECK(c.be != &cpu_backend(), c.op,
+               ": precision 'bf16' is not available on device 'cpu': bf16 compute runs on CUDA; the ref backend "
+               "emulates it for tests");
+  return DType::BF16;
+}
+
 BertConfig parse_config(const OpCtx& c, const Napi::Value& v) {
   BIOFEG_CHECK(v.IsObject(), c.op, ": the first argument must be a config object");
   Napi::Object o = v.As<Napi::Object>();
@@ -265,6 +282,7 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
                         InstanceMethod("backwardAsync", &BertWrap::BackwardAsync),
                         InstanceMethod("zeroGrad", &BertWrap::ZeroGrad),
                         InstanceAccessor("device", &BertWrap::Device_, nullptr),
+                        InstanceAccessor("precision", &BertWrap::Precision, nullptr),
                         InstanceAccessor("numParameters", &BertWrap::NumParams, nullptr),
                         InstanceAccessor("busy", &BertWrap::Busy, nullptr)});
   }
@@ -272,13 +290,14 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
   explicit BertWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BertWrap>(info) {
     Napi::Env env = info.Env();
     try {
-      BIOFEG_CHECK(info.Length() == 2 && info[1].IsString(),
-                   "BertModel: expected (config object, device: 'cpu' | 'cuda' | 'ref')");
+      BIOFEG_CHECK((info.Length() == 2 || info.Length() == 3) && info[1].IsString(),
+                   "BertModel: expected (config object, device: 'cpu' | 'cuda' | 'ref', options?: {precision})");
       const Backend* be = backend_for(info[1].As<Napi::String>());
       OpCtx c{"BertModel", be};
       const BertConfig k = parse_config(c, info[0]);
+      const DType act = parse_precision(c, info.Length() == 3 ? info[2] : info.Env().Undefined());
       st_ = std::make_shared<State>();
-      st_->m = std::make_unique<BertModel>(k, *be);
+      st_->m = std::make_unique<BertModel>(k, *be, act);
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
     }
@@ -401,6 +420,11 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
   Napi::Value Device_(const Napi::CallbackInfo& info) {
     return guarded(info, "BertModel.device", false, [&](const OpCtx&) -> Napi::Value {
       return Napi::String::New(info.Env(), st_->m->backend().name);
+    });
+  }
+  Napi::Value Precision(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.precision", false, [&](const OpCtx&) -> Napi::Value {
+      return Napi::String::New(info.Env(), dtype_name(st_->m->act_dtype()));
     });
   }
   Napi::Value NumParams(const Napi::CallbackInfo& info) {

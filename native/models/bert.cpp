@@ -41,8 +41,9 @@ void linear_dx(const Backend& be, Buf dy, Buf W, Buf dx, int64_t N, int64_t in, 
   be.gemm(g);
 }
 
-// dW[out, in] += dy^T x, db[out] += column sums of dy.
-void linear_dw(const Backend& be, Buf dy, Buf x, Buf dW, Buf db, int64_t N, int64_t in, int64_t out) {
+// dW[out, in] += dy^T x (the bias gradient is a separate bias_grad: in mixed precision it sums
+// the f32 dy where there is one).
+void linear_dw(const Backend& be, Buf dy, Buf x, Buf dW, int64_t N, int64_t in, int64_t out) {
   GemmDesc g;
   g.transA = true;
   g.M = out, g.N = in, g.K = N;
@@ -51,7 +52,6 @@ void linear_dw(const Backend& be, Buf dy, Buf x, Buf dW, Buf db, int64_t N, int6
   g.C = dW, g.ldc = in;
   g.beta = 1.0f;
   be.gemm(g);
-  be.bias_grad(dy, db, N, out);
 }
 
 void upload(Tensor& dst, const void* src, size_t bytes) {
@@ -95,7 +95,8 @@ void BertConfig::validate() const {
 
 BertModel::BertModel(const BertConfig& cfg, const Backend& be, DType act) : cfg_(cfg), be_(be), act_(act) {
   cfg_.validate();
-  BIOFEG_CHECK(act == DType::F32, "bert: only f32 activations are implemented (bf16 on CUDA is planned)");
+  BIOFEG_CHECK(act == DType::F32 || act == DType::BF16, "bert: compute precision must be f32 or bf16, got ",
+               dtype_name(act));
   const int64_t V = cfg.vocab, C = cfg.hidden, I = cfg.intermediate;
 
   // Flat layout (our order), recorded as HF-named views (HF order) below.
@@ -166,17 +167,29 @@ BertModel::BertModel(const BertConfig& cfg, const Backend& be, DType act) : cfg_
 
   params_ = Tensor::empty(be.device, DType::F32, {nparams_});
   grads_ = Tensor::empty(be.device, DType::F32, {nparams_});
+  o_enc_ = layers_[0].wqkv;  // the embedding tables are read in f32: no bf16 copy of them
+  if (mixed()) wcopy_ = Tensor::empty(be.device, act_, {nparams_ - o_enc_});
   // LayerNorm weights start at 1 (HF's init); everything else stays 0 until weights are loaded.
   for (const ParamView& v : layout_)
     if (v.name.find("LayerNorm.weight") != std::string::npos) be.fill(at(params_.buf(), v.offset), v.numel(), 1.0f);
 }
 
-// The weights a kernel reads. With bf16 activations this would return the bf16 working copy.
-Buf BertModel::w(int64_t off) const { return at(params_.buf(), off); }
+Buf BertModel::w(int64_t off) const {
+  if (!mixed()) return at(params_.buf(), off);
+  BIOFEG_CHECK(off >= o_enc_, "bert: internal: no bf16 copy of parameter offset ", off);
+  return at(wcopy_.buf(), off - o_enc_);
+}
+Buf BertModel::p(int64_t off) const { return at(params_.buf(), off); }
 Buf BertModel::g(int64_t off) const { return at(grads_.buf(), off); }
 Tensor BertModel::act(int64_t n) const { return Tensor::empty(be_.device, act_, {n}); }
 Tensor BertModel::f32(int64_t n) const { return Tensor::empty(be_.device, DType::F32, {n}); }
 Tensor BertModel::i32(int64_t n) const { return Tensor::empty(be_.device, DType::I32, {n}); }
+
+Buf BertModel::to_gemm(const Tensor& x, const Tensor& shadow, int64_t n) {
+  if (!mixed()) return x.buf();
+  be_.cast(x.buf(), shadow.buf(), n);
+  return shadow.buf();
+}
 
 void BertModel::zero_grad() { be_.fill(grads_.buf(), nparams_, 0.0f); }
 
@@ -199,10 +212,12 @@ void BertModel::reserve_plan(int64_t B, int64_t T, int64_t sets, bool grad) {
     Plan Q;
     Q.capB = capB, Q.capN = N;
     Q.ids = i32(N), Q.pos = i32(N), Q.types = i32(N), Q.mask = i32(N), Q.cls_idx = i32(capB);
-    Q.emb_sum = act(N * C), Q.emb_ln = act(N * C), Q.emb_out = act(N * C), Q.tmp = act(N * C);
+    // The residual stream is f32 in both precisions; act() holds the GEMM-side tensors.
+    Q.emb_sum = f32(N * C), Q.emb_ln = f32(N * C), Q.emb_out = f32(N * C), Q.tmp = f32(N * C);
     Q.emb_mean = f32(N), Q.emb_rstd = f32(N), Q.h = act(N * I);
-    Q.cls = act(capB * C);
-    if (cfg_.pooler) Q.pool_pre = act(capB * C), Q.pooled = act(capB * C);
+    Q.cls = f32(capB * C);
+    if (cfg_.pooler) Q.pool_pre = f32(capB * C), Q.pooled = f32(capB * C);
+    if (mixed()) Q.emb_h = act(N * C), Q.cls_h = act(capB * C);
     plan_ = std::move(Q);
   }
   Plan& P = plan_;
@@ -210,15 +225,17 @@ void BertModel::reserve_plan(int64_t B, int64_t T, int64_t sets, bool grad) {
   while (static_cast<int64_t>(P.L.size()) < sets) {
     LayerActs a;
     a.qkv = act(N * 3 * C), a.att = act(N * C), a.lse = f32(N * H);
-    a.res1 = act(N * C), a.ln1 = act(N * C), a.mean1 = f32(N), a.rstd1 = f32(N);
+    a.res1 = f32(N * C), a.ln1 = f32(N * C), a.mean1 = f32(N), a.rstd1 = f32(N);
     a.pre = act(N * I);
-    a.res2 = act(N * C), a.out = act(N * C), a.mean2 = f32(N), a.rstd2 = f32(N);
+    a.res2 = f32(N * C), a.out = f32(N * C), a.mean2 = f32(N), a.rstd2 = f32(N);
+    if (mixed()) a.ln1_h = act(N * C), a.out_h = act(N * C);
     P.L.push_back(std::move(a));
   }
   if (grad && !P.g_out.st) {
-    P.g_out = act(N * C), P.g_res = act(N * C), P.g_drop = act(N * C), P.g_att = act(N * C);
+    P.g_out = f32(N * C), P.g_res = f32(N * C), P.g_drop = f32(N * C), P.g_att = act(N * C);
     P.g_h = act(N * I), P.g_pre = act(N * I), P.g_qkv = act(N * 3 * C);
-    P.g_cls = act(P.capB * C), P.g_pool = act(P.capB * C);
+    P.g_cls = f32(P.capB * C), P.g_pool = f32(P.capB * C);
+    if (mixed()) P.g_yh = act(N * C);
   }
 }
 
@@ -261,26 +278,30 @@ void BertModel::forward(const BertInputs& in) {
   const bool drop_h = in.train && cfg_.hidden_dropout > 0, drop_a = in.train && cfg_.attn_dropout > 0;
   const float ph = cfg_.hidden_dropout;
   const uint64_t seed = in.seed;
+  // Mixed precision: this step's bf16 working copy of the encoder and pooler weights.
+  if (mixed()) be.cast(p(o_enc_), wcopy_.buf(), nparams_ - o_enc_);
 
   // Embeddings: word + position + type, LayerNorm, dropout.
-  be.embedding_fwd(P.ids.buf().i32(), w(o_word_), P.emb_sum.buf(), N, C);
-  be.embedding_fwd(P.pos.buf().i32(), w(o_pos_), P.tmp.buf(), N, C);
+  be.embedding_fwd(P.ids.buf().i32(), p(o_word_), P.emb_sum.buf(), N, C);
+  be.embedding_fwd(P.pos.buf().i32(), p(o_pos_), P.tmp.buf(), N, C);
   be.axpy(1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
-  be.embedding_fwd(P.types.buf().i32(), w(o_type_), P.tmp.buf(), N, C);
+  be.embedding_fwd(P.types.buf().i32(), p(o_type_), P.tmp.buf(), N, C);
   be.axpy(1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
-  be.layernorm_fwd(P.emb_sum.buf(), w(o_eln_w_), w(o_eln_b_), P.emb_ln.buf(), P.emb_mean.buf().f32(),
+  be.layernorm_fwd(P.emb_sum.buf(), p(o_eln_w_), p(o_eln_b_), P.emb_ln.buf(), P.emb_mean.buf().f32(),
                    P.emb_rstd.buf().f32(), N, C, cfg_.ln_eps);
-  Buf x = P.emb_ln.buf();
+  const Tensor* xt = &P.emb_ln;  // the layer input (f32) ...
   if (drop_h) {
     be.dropout_fwd(P.emb_ln.buf(), P.emb_out.buf(), N * C, ph, seed, site_offset(site_emb()));
-    x = P.emb_out.buf();
+    xt = &P.emb_out;
   }
+  Buf xh = to_gemm(*xt, P.emb_h, N * C);  // ... and as a GEMM input
 
   for (int64_t l = 0; l < cfg_.layers; ++l) {
     const Layer& Y = layers_[l];
     LayerActs& A = P.L[in.grad ? l : l % sets];
     // Self-attention on packed qkv [B, T, 3, H, D].
-    linear_fwd(be, x, w(Y.wqkv), w(Y.bqkv), A.qkv.buf(), N, C, 3 * C);
+    const Buf x = xt->buf();
+    linear_fwd(be, xh, w(Y.wqkv), p(Y.bqkv), A.qkv.buf(), N, C, 3 * C);
     AttnDesc d;
     d.B = B, d.T = T, d.H = H, d.D = D;
     d.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
@@ -289,33 +310,36 @@ void BertModel::forward(const BertInputs& in) {
     d.qkv = A.qkv.buf(), d.mask = P.mask.buf(), d.out = A.att.buf(), d.lse = A.lse.buf();
     be.attention_fwd(d);
     // Output dense -> dropout -> + input -> LayerNorm.
-    linear_fwd(be, A.att.buf(), w(Y.wo), w(Y.bo), A.res1.buf(), N, C, C);
+    linear_fwd(be, A.att.buf(), w(Y.wo), p(Y.bo), A.res1.buf(), N, C, C);
     if (drop_h) {
       be.dropout_fwd(A.res1.buf(), P.tmp.buf(), N * C, ph, seed, site_offset(site_attn_out(l)));
       be.add(P.tmp.buf(), x, A.res1.buf(), N * C);
     } else {
       be.axpy(1.0f, x, A.res1.buf(), N * C);
     }
-    be.layernorm_fwd(A.res1.buf(), w(Y.ln1w), w(Y.ln1b), A.ln1.buf(), A.mean1.buf().f32(), A.rstd1.buf().f32(), N, C,
+    be.layernorm_fwd(A.res1.buf(), p(Y.ln1w), p(Y.ln1b), A.ln1.buf(), A.mean1.buf().f32(), A.rstd1.buf().f32(), N, C,
                      cfg_.ln_eps);
     // Feed-forward: GELU(ln1 Wi^T + bi) Wout^T + bout -> dropout -> + ln1 -> LayerNorm.
-    linear_fwd(be, A.ln1.buf(), w(Y.wi), w(Y.bi), P.h.buf(), N, C, I, Epilogue::Gelu, A.pre.buf());
-    linear_fwd(be, P.h.buf(), w(Y.wout), w(Y.bout), A.res2.buf(), N, I, C);
+    const Buf ln1h = to_gemm(A.ln1, A.ln1_h, N * C);
+    linear_fwd(be, ln1h, w(Y.wi), p(Y.bi), P.h.buf(), N, C, I, Epilogue::Gelu, A.pre.buf());
+    linear_fwd(be, P.h.buf(), w(Y.wout), p(Y.bout), A.res2.buf(), N, I, C);
     if (drop_h) {
       be.dropout_fwd(A.res2.buf(), P.tmp.buf(), N * C, ph, seed, site_offset(site_ffn_out(l)));
       be.add(P.tmp.buf(), A.ln1.buf(), A.res2.buf(), N * C);
     } else {
       be.axpy(1.0f, A.ln1.buf(), A.res2.buf(), N * C);
     }
-    be.layernorm_fwd(A.res2.buf(), w(Y.ln2w), w(Y.ln2b), A.out.buf(), A.mean2.buf().f32(), A.rstd2.buf().f32(), N, C,
+    be.layernorm_fwd(A.res2.buf(), p(Y.ln2w), p(Y.ln2b), A.out.buf(), A.mean2.buf().f32(), A.rstd2.buf().f32(), N, C,
                      cfg_.ln_eps);
-    x = A.out.buf();
+    xt = &A.out;
+    if (l + 1 < cfg_.layers) xh = to_gemm(A.out, A.out_h, N * C);
   }
 
   // [CLS] = row 0 of each sequence, gathered as an embedding lookup into the last hidden state.
-  be.embedding_fwd(P.cls_idx.buf().i32(), x, P.cls.buf(), B, C);
+  be.embedding_fwd(P.cls_idx.buf().i32(), xt->buf(), P.cls.buf(), B, C);
   if (cfg_.pooler) {
-    linear_fwd(be, P.cls.buf(), w(o_pool_w_), w(o_pool_b_), P.pool_pre.buf(), B, C, C);
+    const Buf clsh = to_gemm(P.cls, P.cls_h, B * C);
+    linear_fwd(be, clsh, w(o_pool_w_), p(o_pool_b_), P.pool_pre.buf(), B, C, C);
     be.tanh_fwd(P.pool_pre.buf(), P.pooled.buf(), B * C);
   }
   fwdB_ = B, fwdT_ = T, fwd_train_ = in.train, fwd_seed_ = seed, fwd_grad_ = in.grad;
@@ -380,8 +404,10 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
     if (d_pooled) {
       be.cast(d_pooled->buf(), P.g_pool.buf(), B * C);
       be.tanh_bwd(P.pooled.buf(), P.g_pool.buf(), P.g_res.buf(), B * C);  // g_res: free scratch here
-      linear_dw(be, P.g_res.buf(), P.cls.buf(), g(o_pool_w_), g(o_pool_b_), B, C, C);
-      linear_dx(be, P.g_res.buf(), w(o_pool_w_), P.g_cls.buf(), B, C, C, 1.0f);
+      const Buf dyh = to_gemm(P.g_res, P.g_yh, B * C);
+      linear_dw(be, dyh, gemm_side(P.cls, P.cls_h), g(o_pool_w_), B, C, C);
+      be.bias_grad(P.g_res.buf(), g(o_pool_b_), B, C);
+      linear_dx(be, dyh, w(o_pool_w_), P.g_cls.buf(), B, C, C, 1.0f);
     }
     be.embedding_bwd(P.cls_idx.buf().i32(), P.g_cls.buf(), P.g_out.buf(), B, C);
   }
@@ -389,31 +415,38 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
   for (int64_t l = cfg_.layers - 1; l >= 0; --l) {
     const Layer& Y = layers_[l];
     LayerActs& A = P.L[l];
-    const Buf x = l > 0 ? P.L[l - 1].out.buf() : (drop_h ? P.emb_out.buf() : P.emb_ln.buf());
+    // The layer input as its forward GEMM read it.
+    const Buf xh = l > 0 ? gemm_side(P.L[l - 1].out, P.L[l - 1].out_h)
+                         : gemm_side(drop_h ? P.emb_out : P.emb_ln, P.emb_h);
     // LayerNorm 2; its input gradient feeds both the FFN output and the residual (ln1).
-    be.layernorm_bwd(P.g_out.buf(), A.res2.buf(), w(Y.ln2w), A.mean2.buf().f32(), A.rstd2.buf().f32(), P.g_res.buf(),
+    be.layernorm_bwd(P.g_out.buf(), A.res2.buf(), p(Y.ln2w), A.mean2.buf().f32(), A.rstd2.buf().f32(), P.g_res.buf(),
                      g(Y.ln2w), g(Y.ln2b), N, C);
-    Buf dy = P.g_res.buf();
+    const Tensor* dy = &P.g_res;
     if (drop_h) {
       be.dropout_bwd(P.g_res.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_ffn_out(l)));
-      dy = P.g_drop.buf();
+      dy = &P.g_drop;
     }
-    linear_dx(be, dy, w(Y.wout), P.g_h.buf(), N, I, C, 0.0f);
+    Buf dyh = to_gemm(*dy, P.g_yh, N * C);
+    linear_dx(be, dyh, w(Y.wout), P.g_h.buf(), N, I, C, 0.0f);
     be.gelu_fwd(A.pre.buf(), P.h.buf(), N * I);  // recomputed: cheaper than keeping [N, I] per layer
-    linear_dw(be, dy, P.h.buf(), g(Y.wout), g(Y.bout), N, I, C);
+    linear_dw(be, dyh, P.h.buf(), g(Y.wout), N, I, C);
+    be.bias_grad(dy->buf(), g(Y.bout), N, C);
     be.gelu_bwd(A.pre.buf(), P.g_h.buf(), P.g_pre.buf(), N * I);
-    linear_dw(be, P.g_pre.buf(), A.ln1.buf(), g(Y.wi), g(Y.bi), N, C, I);
+    linear_dw(be, P.g_pre.buf(), gemm_side(A.ln1, A.ln1_h), g(Y.wi), N, C, I);
+    be.bias_grad(P.g_pre.buf(), g(Y.bi), N, I);
     linear_dx(be, P.g_pre.buf(), w(Y.wi), P.g_res.buf(), N, C, I, 1.0f);  // + residual: g_res = d ln1
     // LayerNorm 1; its input gradient feeds the attention output and the residual (x).
-    be.layernorm_bwd(P.g_res.buf(), A.res1.buf(), w(Y.ln1w), A.mean1.buf().f32(), A.rstd1.buf().f32(), P.g_out.buf(),
+    be.layernorm_bwd(P.g_res.buf(), A.res1.buf(), p(Y.ln1w), A.mean1.buf().f32(), A.rstd1.buf().f32(), P.g_out.buf(),
                      g(Y.ln1w), g(Y.ln1b), N, C);
-    dy = P.g_out.buf();
+    dy = &P.g_out;
     if (drop_h) {
       be.dropout_bwd(P.g_out.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_attn_out(l)));
-      dy = P.g_drop.buf();
+      dy = &P.g_drop;
     }
-    linear_dx(be, dy, w(Y.wo), P.g_att.buf(), N, C, C, 0.0f);
-    linear_dw(be, dy, A.att.buf(), g(Y.wo), g(Y.bo), N, C, C);
+    dyh = to_gemm(*dy, P.g_yh, N * C);
+    linear_dx(be, dyh, w(Y.wo), P.g_att.buf(), N, C, C, 0.0f);
+    linear_dw(be, dyh, A.att.buf(), g(Y.wo), N, C, C);
+    be.bias_grad(dy->buf(), g(Y.bo), N, C);
     AttnDesc d;
     d.B = B, d.T = T, d.H = H, d.D = D;
     d.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
@@ -422,7 +455,8 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
     d.qkv = A.qkv.buf(), d.mask = P.mask.buf(), d.out = A.att.buf(), d.lse = A.lse.buf();
     d.dout = P.g_att.buf(), d.dqkv = P.g_qkv.buf();
     be.attention_bwd(d);
-    linear_dw(be, P.g_qkv.buf(), x, g(Y.wqkv), g(Y.bqkv), N, C, 3 * C);
+    linear_dw(be, P.g_qkv.buf(), xh, g(Y.wqkv), N, C, 3 * C);
+    be.bias_grad(P.g_qkv.buf(), g(Y.bqkv), N, 3 * C);
     linear_dx(be, P.g_qkv.buf(), w(Y.wqkv), P.g_out.buf(), N, C, 3 * C, 1.0f);  // + residual: d x
   }
 
@@ -432,7 +466,7 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
     be.dropout_bwd(P.g_out.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_emb()));
     dy = P.g_drop.buf();
   }
-  be.layernorm_bwd(dy, P.emb_sum.buf(), w(o_eln_w_), P.emb_mean.buf().f32(), P.emb_rstd.buf().f32(), P.g_res.buf(),
+  be.layernorm_bwd(dy, P.emb_sum.buf(), p(o_eln_w_), P.emb_mean.buf().f32(), P.emb_rstd.buf().f32(), P.g_res.buf(),
                    g(o_eln_w_), g(o_eln_b_), N, C);
   be.embedding_bwd(P.ids.buf().i32(), P.g_res.buf(), g(o_word_), N, C);
   be.embedding_bwd(P.pos.buf().i32(), P.g_res.buf(), g(o_pos_), N, C);

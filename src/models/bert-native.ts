@@ -60,8 +60,20 @@ export interface BertOutputGradients {
   dPooled?: Floats | null;
 }
 
+/**
+ * Compute precision. 'bf16': mixed precision (bf16 GEMM operands and attention, f32 accumulation,
+ * f32 master weights, gradients, residual stream and LayerNorm; see native/models/bert.h). Runs
+ * on 'cuda'; 'ref' emulates it on the host for tests; 'cpu' refuses it.
+ */
+export type BertPrecision = 'f32' | 'bf16';
+
+export interface BertModelOptions {
+  precision?: BertPrecision;
+}
+
 export interface NativeBertModel {
   readonly device: 'cpu' | 'cuda' | 'ref';
+  readonly precision: BertPrecision;
   readonly numParameters: number;
   readonly busy: boolean;
   parameters(): NativeTensor;
@@ -76,7 +88,7 @@ export interface NativeBertModel {
   zeroGrad(): void;
 }
 
-type Ctor = new (config: Partial<BertConfig>, device: 'cpu' | 'cuda' | 'ref') => NativeBertModel;
+type Ctor = new (config: Partial<BertConfig>, device: 'cpu' | 'cuda' | 'ref', options?: BertModelOptions) => NativeBertModel;
 
 export function nativeBertClass(): Ctor {
   return (native() as unknown as { BertModel: Ctor }).BertModel;

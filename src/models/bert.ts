@@ -5,13 +5,17 @@ import {
   nativeBertClass,
   type BertConfig,
   type BertForwardInput,
+  type BertModelOptions,
+  type BertPrecision,
   type BertOutputGradients,
   type BertOutputs,
   type NativeBertModel,
   type ParamEntry,
 } from './bert-native.js';
 
-export type { BertConfig, BertForwardInput, BertOutputGradients, BertOutputs, ParamEntry } from './bert-native.js';
+export type {
+  BertConfig, BertForwardInput, BertModelOptions, BertOutputGradients, BertOutputs, BertPrecision, ParamEntry,
+} from './bert-native.js';
 
 export interface WeightTensor {
   shape: number[];
@@ -78,15 +82,20 @@ export class Bert {
   readonly config: BertConfig;
   private layoutCache?: ParamEntry[];
 
-  /** device 'ref' runs the plain reference kernels on the host (tests). */
+  /**
+   * device 'ref' runs the plain reference kernels on the host (tests). options.precision 'bf16'
+   * (mixed precision, f32 master weights and gradients) on 'cuda' and 'ref'; 'cpu' throws.
+   * Outputs are f32 and backward takes f32 gradients in either precision.
+   */
   constructor(config: Partial<BertConfig> & Pick<BertConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'intermediateSize' | 'maxPositions'>,
-    device: 'cpu' | 'cuda' | 'ref' = 'cpu') {
+    device: 'cpu' | 'cuda' | 'ref' = 'cpu', options: BertModelOptions = {}) {
     const Ctor = nativeBertClass();
-    this.model = new Ctor(config, device);
+    this.model = new Ctor(config, device, options);
     this.config = this.model.config();
   }
 
   get device(): 'cpu' | 'cuda' | 'ref' { return this.model.device; }
+  get precision(): BertPrecision { return this.model.precision; }
   get numParameters(): number { return this.model.numParameters; }
   /** HF names in HF order with their offsets into the flat buffers. */
   get layout(): ParamEntry[] { return (this.layoutCache ??= this.model.parameterLayout()); }
