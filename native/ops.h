@@ -3,7 +3,11 @@
 //
 // Conventions
 // - Row-major, contiguous unless a leading dimension says otherwise.
-// - Float operands of one call share a dtype (f32 everywhere; CUDA also bf16); statistics
+// - Float operands of one call share a dtype (f32 everywhere; CUDA and the reference backend
+//   also bf16, the fast CPU backend f32 only), with these mixed cases: GEMM A and B share a dtype
+//   while C, bias and pre may each be f32 or bf16; parameter-gradient accumulators (dw, db,
+//   dtable, bias_grad's db) may be f32 for bf16 operands; cast converts. Arithmetic is f32 (or
+//   wider) whatever the storage; bf16 outputs are rounded to nearest even on store. Statistics
 //   (mean, rstd, lse, losses, scalars) and AdamW state are f32; ids and targets are i32.
 // - Backward ops overwrite input gradients (dx = ...) and ACCUMULATE parameter gradients
 //   (dw += ..., db += ..., dtable += ...), so a model can sum contributions across uses.

@@ -177,6 +177,35 @@ for (const device of ['ref', 'cuda'] as const) {
   });
 }
 
+describe('BERT bf16 in training mode (dropout) follows the f32 model', () => {
+  // Same seed, same dropout masks: bf16 must stay within bf16 rounding of the f32 result.
+  it('ref: outputs and gradients with dropout within 3e-2 of f32', () => {
+    const run = (precision: 'f32' | 'bf16') => {
+      const m = new Bert(cfg, 'ref', { precision });
+      m.loadWeights(params);
+      const o = m.forward({ ...inputs, train: true, seed: 4242 });
+      const out = { last: host(o.lastHidden), pooled: host(o.pooled!) };
+      m.zeroGrad();
+      m.backward({ dCls: get(ref, 'in/Gc'), dPooled: get(ref, 'in/Gp'), dLastHidden: get(ref, 'in/Gh') });
+      return { ...out, grads: m.exportGradients() };
+    };
+    const a = run('f32'), b = run('bf16');
+    expect(relErr(b.last, a.last)).toBeLessThanOrEqual(3e-2);
+    expect(relErr(b.pooled, a.pooled)).toBeLessThanOrEqual(3e-2);
+    // Dropout on: far from the eval result, so the masks really are applied in both.
+    expect(relErr(a.last, get(ref, 'out/last_hidden'))).toBeGreaterThan(0.05);
+    let worst = 0, worstName = '';
+    for (const [n, g] of a.grads) {
+      if (n.endsWith('attention.self.key.bias')) continue;  // true gradient 0
+      const e = relErr(b.grads.get(n)!.data, g.data);
+      if (e > worst) [worst, worstName] = [e, n];
+    }
+    console.log(`bert bf16 vs f32, train mode: last ${relErr(b.last, a.last).toExponential(2)}, ` +
+      `pooled ${relErr(b.pooled, a.pooled).toExponential(2)}, worst gradient ${worst.toExponential(2)} (${worstName})`);
+    expect(worst).toBeLessThanOrEqual(3e-2);
+  });
+});
+
 describe('BERT bf16: precision option and memory', () => {
   it('device cpu refuses bf16 with the reason; unknown precisions are refused', () => {
     expect(() => new Bert(cfg, 'cpu', { precision: 'bf16' })).toThrow(/bf16 compute runs on CUDA; the ref backend emulates it/);

@@ -3,7 +3,7 @@
 // reason printed, where no device exists; `npm run test:gpu` runs just them.
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { ops } from '../src/native.js';
+import { ops, tensor } from '../src/native.js';
 import { cudaReason, hasCuda, host, hostInt, Maker, VARIANTS, type Variant } from './support/backends.js';
 import { dropoutKeep } from './support/philox.js';
 import { attentionRef, gelu, gemmRef, layernormRef, numericGrad, xentRef } from './support/ref.js';
@@ -338,6 +338,17 @@ for (const v of VARIANTS) {
     });
   });
 }
+
+describe('bf16 on the host: ref emulates it, cpu refuses it', () => {
+  it('cpu ops refuse bf16 tensors with the reason; ref takes them', () => {
+    const x = tensor('cpu', 'bf16', [4], new Float32Array([1, 2, 3, 4])), y = tensor('cpu', 'bf16', [4]);
+    expect(() => O.fill('cpu', y, 1)).toThrow(/bf16 tensors are not computed on backend 'cpu'/);
+    expect(() => O.relu('cpu', x, y)).toThrow(/must be f32 on backend 'cpu'/);
+    O.relu('ref', x, y);
+    expect(Array.from(host(y))).toEqual([1, 2, 3, 4]);
+    expect(() => O.add('ref', x, tensor('cpu', 'f32', [4]), y)).toThrow(/share a dtype/);
+  });
+});
 
 describe('cross-backend: cpu equals ref on a BERT-sized GEMM', () => {
   it('768x3072x256', () => {
