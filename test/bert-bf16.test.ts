@@ -214,6 +214,23 @@ describe('BERT bf16: precision option and memory', () => {
     expect(new Bert(cfg, 'ref', { precision: 'f32' }).precision).toBe('f32');
   });
 
+  it('1 and 3 layers, no pooler: inference equals the grad forward; backward gives finite f32 gradients', () => {
+    for (const numLayers of [1, 3]) {
+      const m = new Bert({ ...cfg, numLayers, pooler: false }, 'ref', { precision: 'bf16' });
+      const flat = new Float32Array(m.numParameters);
+      for (let i = 0; i < flat.length; i++) flat[i] = Math.sin(i * 0.7) * 0.5;
+      for (const e of m.layout) if (e.name.endsWith('LayerNorm.weight')) flat.fill(1, e.offset, e.offset + e.shape[0]!);
+      m.parameters().upload(flat);
+      const a = host(m.forward({ ...inputs, grad: false }).lastHidden);
+      expect(host(m.forward({ ...inputs }).lastHidden), `${numLayers} layers`).toEqual(a);
+      m.zeroGrad();
+      m.backward({ dLastHidden: get(ref, 'in/Gh'), dCls: get(ref, 'in/Gc') });
+      const g = host(m.gradients());
+      expect(g.every(Number.isFinite)).toBe(true);
+      expect(maxAbs(g)).toBeGreaterThan(0);
+    }
+  });
+
   it('the bf16 plan takes fewer activation bytes than the f32 plan (forward + backward)', () => {
     const planBytes = (precision: 'f32' | 'bf16'): number => {
       const m = new Bert(cfg, 'ref', { precision });
