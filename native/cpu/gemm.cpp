@@ -16,6 +16,7 @@ namespace biofeg::host {
 namespace {
 
 constexpr int64_t KC = 384, MC = 96, NC = 3072;
+static_assert(MC % kMR == 0, "row blocks start on a packed row panel");
 
 void kernel_generic(int64_t kc, const float* a, const float* b, float* acc) {
   float c[kMR * kNR] = {};
@@ -144,7 +145,7 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
             Fopt(g.bias, "gemm"), true, true};
   if (g.K == 0) return gemm_k0(g, t.C, t.pre, t.bias);
 
-  static thread_local Scratch bscratch, ascratch;
+  static thread_local Scratch bscratch, ascratch, apack_shared;
   const int nthreads = threaded ? num_threads() : 1;
   for (int64_t jc = 0; jc < g.N; jc += NC) {
     const int64_t nc = std::min(NC, g.N - jc), np = (nc + kNR - 1) / kNR;
@@ -164,12 +165,28 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
       int64_t split = 1;  // split the panels too when there are few row blocks
       while (mb * split < 4 * nthreads && split * 2 <= np) split *= 2;
       const int64_t per = (np + split - 1) / split;
+      // With split tasks, A is packed once for all of them (else each would repack its rows).
+      const int64_t mpad = (g.M + kMR - 1) / kMR * kMR;
+      float* ashared = split > 1 ? apack_shared.get(static_cast<size_t>(mpad * kc)) : nullptr;
+      if (ashared) {
+        const int64_t panels = mpad / kMR;
+        auto pack_rows = [&](int64_t lo, int64_t hi) {
+          pack_a(A, lo * kMR, std::min(g.M, hi * kMR) - lo * kMR, pc, kc, ashared + lo * kMR * kc);
+        };
+        if (nthreads > 1) parallel_for(panels, 8, pack_rows);
+        else pack_rows(0, panels);
+      }
       auto task = [&](int64_t task_id) {
         const int64_t ic = (task_id / split) * MC, mc = std::min(MC, g.M - ic);
         const int64_t p0 = (task_id % split) * per, p1 = std::min(np, p0 + per);
         if (p0 >= p1) return;
-        float* ap = ascratch.get(static_cast<size_t>((mc + kMR - 1) / kMR * kMR * kc));
-        pack_a(A, ic, mc, pc, kc, ap);
+        float* ap;
+        if (ashared) {
+          ap = ashared + ic * kc;  // MC is a multiple of kMR: row panel ic / kMR
+        } else {
+          ap = ascratch.get(static_cast<size_t>((mc + kMR - 1) / kMR * kMR * kc));
+          pack_a(A, ic, mc, pc, kc, ap);
+        }
         alignas(32) float acc[kMR * kNR];
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t j0 = jc + p * kNR, w = std::min<int64_t>(kNR, jc + nc - j0);

@@ -60,32 +60,42 @@ inline void mulhilo8(__m256i a, __m256i m, __m256i* hi, __m256i* lo) {
   *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
 }
 
-// Keep mask (all-ones lanes) of counters ctr0 .. ctr0 + 7: Philox4x32-10 as core/philox.h.
-inline __m256 keep8(uint64_t seed, uint64_t ctr0, __m256 p) {
-  alignas(32) uint32_t lo[8], hi[8];
-  for (int i = 0; i < 8; ++i) {
+// Keep masks (all-ones lanes) of counters ctr0 .. ctr0 + 8 * NC - 1: Philox4x32-10 as
+// core/philox.h, NC independent 8-lane chains interleaved (one chain is latency-bound).
+template <int NC>
+inline void keep8x(uint64_t seed, uint64_t ctr0, __m256 p, __m256* keep) {
+  alignas(32) uint32_t lo[8 * NC], hi[8 * NC];
+  for (int i = 0; i < 8 * NC; ++i) {
     const uint64_t c = ctr0 + static_cast<uint64_t>(i);
     lo[i] = static_cast<uint32_t>(c);
     hi[i] = static_cast<uint32_t>(c >> 32);
   }
-  __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo));
-  __m256i c1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi));
-  __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+  __m256i c0[NC], c1[NC], c2[NC], c3[NC];
+  for (int j = 0; j < NC; ++j) {
+    c0[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo + 8 * j));
+    c1[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi + 8 * j));
+    c2[j] = c3[j] = _mm256_setzero_si256();
+  }
   const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u)), m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int r = 0; r < 10; ++r) {
-    __m256i hi0, lo0, hi1, lo1;
-    mulhilo8(c0, m0, &hi0, &lo0);
-    mulhilo8(c2, m1, &hi1, &lo1);
-    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
-    c1 = lo1;
-    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
-    c3 = lo0;
+    const __m256i vk0 = _mm256_set1_epi32(static_cast<int>(k0)), vk1 = _mm256_set1_epi32(static_cast<int>(k1));
+    for (int j = 0; j < NC; ++j) {
+      __m256i hi0, lo0, hi1, lo1;
+      mulhilo8(c0[j], m0, &hi0, &lo0);
+      mulhilo8(c2[j], m1, &hi1, &lo1);
+      c0[j] = _mm256_xor_si256(_mm256_xor_si256(hi1, c1[j]), vk0);
+      c1[j] = lo1;
+      c2[j] = _mm256_xor_si256(_mm256_xor_si256(hi0, c3[j]), vk1);
+      c3[j] = lo0;
+    }
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
-  const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
-  return _mm256_cmp_ps(u, p, _CMP_GE_OQ);
+  for (int j = 0; j < NC; ++j) {
+    const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0[j], 8)), _mm256_set1_ps(1.0f / 16777216.0f));
+    keep[j] = _mm256_cmp_ps(u, p, _CMP_GE_OQ);
+  }
 }
 
 float hsum(__m256 v) {
@@ -107,9 +117,15 @@ bool vec_avx2() {
 void dropout_avx2(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t ctr0) {
   const __m256 vp = _mm256_set1_ps(p), vs = _mm256_set1_ps(scale);
   int64_t i = 0;
+  __m256 k[4];
+  for (; i + 32 <= n; i += 32) {
+    keep8x<4>(seed, ctr0 + static_cast<uint64_t>(i), vp, k);
+    for (int j = 0; j < 4; ++j)
+      _mm256_storeu_ps(y + i + 8 * j, _mm256_and_ps(k[j], _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), vs)));
+  }
   for (; i + 8 <= n; i += 8) {
-    const __m256 k = keep8(seed, ctr0 + static_cast<uint64_t>(i), vp);
-    _mm256_storeu_ps(y + i, _mm256_and_ps(k, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs)));
+    keep8x<1>(seed, ctr0 + static_cast<uint64_t>(i), vp, k);
+    _mm256_storeu_ps(y + i, _mm256_and_ps(k[0], _mm256_mul_ps(_mm256_loadu_ps(x + i), vs)));
   }
   for (; i < n; ++i) y[i] = dropout_keep(seed, ctr0 + static_cast<uint64_t>(i), p) ? x[i] * scale : 0.0f;
 }
