@@ -11,6 +11,11 @@ namespace biofeg {
 
 namespace {
 
+// Tasks are claimed from one 64-bit word: the run's generation (high half) and the next task
+// index (low half), so a worker that wakes late can never take a task of a later run. The
+// caller waits for the tasks to be DONE, not for every worker to check in: a worker that the
+// OS has not scheduled yet (the machine is shared) no longer stalls the run. Idle workers
+// poll briefly before sleeping, so back-to-back small ops do not pay a futex wake each.
 class Pool {
  public:
   ~Pool() { resize(1); }
@@ -33,46 +38,68 @@ class Pool {
 
   void run(int64_t ntasks, const std::function<void(int64_t)>& fn) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock() || workers_.empty()) {  // nested/concurrent: stay serial
-      for (int64_t i = 0; i < ntasks; ++i) fn(i);
+    if (!busy.owns_lock() || workers_.empty() || ntasks <= 1 || ntasks >= (int64_t(1) << 31)) {
+      for (int64_t i = 0; i < ntasks; ++i) fn(i);  // nested/concurrent or trivial: stay serial
       return;
     }
+    uint32_t g;
     {
       std::lock_guard<std::mutex> lk(m_);
       fn_ = &fn;
       ntasks_ = ntasks;
-      next_.store(0);
-      active_ = static_cast<int>(workers_.size());
-      ++gen_;
+      done_.store(0);
+      g = static_cast<uint32_t>(gen_.load() + 1);
+      claim_.store(static_cast<uint64_t>(g) << 32);
+      gen_.store(g);
     }
     cv_.notify_all();
-    work();
-    std::unique_lock<std::mutex> lk(m_);
-    done_cv_.wait(lk, [this] { return active_ == 0; });
-    fn_ = nullptr;
+    work(g, ntasks, &fn);
+    for (int s = 0; s < kSpin && done_.load(std::memory_order_acquire) < ntasks; ++s) relax();
+    if (done_.load(std::memory_order_acquire) < ntasks) {
+      std::unique_lock<std::mutex> lk(m_);
+      done_cv_.wait(lk, [&] { return done_.load() >= ntasks; });
+    }
   }
 
  private:
-  void work() {
+  static constexpr int kSpin = 4000;
+  static void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
+  void work(uint32_t g, int64_t ntasks, const std::function<void(int64_t)>* fn) {
     for (;;) {
-      const int64_t i = next_.fetch_add(1);
-      if (i >= ntasks_) break;
-      (*fn_)(i);
+      uint64_t v = claim_.load();
+      if (static_cast<uint32_t>(v >> 32) != g) return;
+      const int64_t i = static_cast<int64_t>(v & 0xffffffffu);
+      if (i >= ntasks) return;
+      if (!claim_.compare_exchange_weak(v, v + 1)) continue;
+      (*fn)(i);
+      if (done_.fetch_add(1) + 1 == ntasks) {
+        std::lock_guard<std::mutex> lk(m_);
+        done_cv_.notify_one();
+      }
     }
   }
 
   void loop() {
-    uint64_t seen = gen_;
+    uint32_t seen = 0;
     for (;;) {
+      for (int s = 0; s < kSpin && gen_.load(std::memory_order_relaxed) == seen; ++s) relax();
+      uint32_t g;
+      int64_t nt;
+      const std::function<void(int64_t)>* fn;
       {
         std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return stop_ || gen_ != seen; });
+        cv_.wait(lk, [&] { return stop_ || gen_.load() != seen; });
         if (stop_) return;
-        seen = gen_;
+        g = seen = gen_.load();
+        nt = ntasks_;
+        fn = fn_;
       }
-      work();
-      std::lock_guard<std::mutex> lk(m_);
-      if (--active_ == 0) done_cv_.notify_one();
+      work(g, nt, fn);
     }
   }
 
@@ -82,9 +109,9 @@ class Pool {
   std::condition_variable cv_, done_cv_;
   const std::function<void(int64_t)>* fn_ = nullptr;
   int64_t ntasks_ = 0;
-  std::atomic<int64_t> next_{0};
-  int active_ = 0;
-  uint64_t gen_ = 0;
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int64_t> done_{0};
+  std::atomic<uint32_t> gen_{0};
   bool stop_ = false;
 };
 
