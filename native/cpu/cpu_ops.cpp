@@ -334,20 +334,33 @@ void attention_bwd(const AttnDesc& d) {
 // k best in a sorted array (most candidates fail the threshold test and cost one compare).
 // Scratch is one (query chunk x pool block) score tile: constant beyond the k-best lists, and
 // wide enough that the GEMM runs at full speed (packing amortised over 4096 pool rows).
+// A bf16 pool (queries f32) is widened block by block into an f32 scratch of one block: the
+// scores are exactly those of the f32 pool holding the bf16 values.
 void topk(const TopkDesc& d) {
-  const float *q = F(d.queries, "topk"), *pool = F(d.pool, "topk");
+  const float* q = F(d.queries, "topk");
+  const bool bf16 = d.pool.t == DType::BF16;
+  const float* pool = bf16 ? nullptr : F(d.pool, "topk");
+  const uint16_t* pool16 = bf16 ? static_cast<const uint16_t*>(d.pool.p) : nullptr;
   const int64_t k = d.k;
   const int64_t blk = d.block > 0 ? d.block : std::max<int64_t>(4096, k);
   const int64_t qc = std::min<int64_t>(d.Q, 2048);
   std::vector<float> S(static_cast<size_t>(qc * std::min(blk, d.P)));
+  std::vector<float> wide(bf16 ? static_cast<size_t>(std::min(blk, d.P) * d.D) : 0);
   std::fill_n(d.scores, d.Q * k, -std::numeric_limits<float>::infinity());
   std::fill_n(d.index, d.Q * k, -1);
   std::vector<int64_t> filled(d.Q, 0);
-  for (int64_t q0 = 0; q0 < d.Q; q0 += qc) {
-    const int64_t nq = std::min(qc, d.Q - q0);
-    for (int64_t p0 = 0; p0 < d.P; p0 += blk) {
-      const int64_t nb = std::min(blk, d.P - p0);
-      host::gemm_fast(mm(nq, nb, d.D, q + q0 * d.D, d.D, false, pool + p0 * d.D, d.D, true, S.data(), nb, 1.0f));
+  // Pool blocks outside, query chunks inside: every query still sees the blocks in order.
+  for (int64_t p0 = 0; p0 < d.P; p0 += blk) {
+    const int64_t nb = std::min(blk, d.P - p0);
+    const float* pb = pool ? pool + p0 * d.D : wide.data();
+    if (bf16)
+      parallel_for(nb * d.D, kGrain, [&](int64_t lo, int64_t hi) {
+        const uint16_t* src = pool16 + p0 * d.D;
+        for (int64_t i = lo; i < hi; ++i) wide[i] = bf16_to_f32(src[i]);
+      });
+    for (int64_t q0 = 0; q0 < d.Q; q0 += qc) {
+      const int64_t nq = std::min(qc, d.Q - q0);
+      host::gemm_fast(mm(nq, nb, d.D, q + q0 * d.D, d.D, false, pb, d.D, true, S.data(), nb, 1.0f));
       parallel_for(nq, 16, [&](int64_t lo, int64_t hi) {
         for (int64_t i = lo; i < hi; ++i) {
           float* bs = d.scores + (q0 + i) * k;

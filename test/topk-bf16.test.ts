@@ -1,0 +1,53 @@
+// The fast CPU backend's top-k over a bf16 pool (issue #5: 3M x 768 entity pools held in bf16):
+// f32 queries, the pool widened block by block, so the result must equal -- exactly, ties
+// included -- top-k over the f32 pool that holds the same bf16-rounded values.
+import { describe, expect, it } from 'vitest';
+
+import { ops, tensor, type NativeTensor } from '../src/native.js';
+import { randn } from './support/rng.js';
+
+const O = ops();
+
+/** Why the binding refuses a bf16 pool on the CPU backend, or null when it takes one. */
+function refusal(): string | null {
+  const made = [tensor('cpu', 'f32', [1, 4], new Float32Array([1, 0, 0, 0])), tensor('cpu', 'bf16', [2, 4]),
+    tensor('cpu', 'f32', [1, 1]), tensor('cpu', 'i32', [1, 1])];
+  try {
+    O.topk('cpu', made[0]!, made[1]!, 1, made[2]!, made[3]!);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    for (const t of made) t.dispose();
+  }
+}
+const refused = refusal();
+if (refused !== null) console.warn(`skipped: topk with a bf16 pool: the binding refuses it on backend cpu (${refused})`);
+
+describe('cpu topk, bf16 pool', () => {
+  for (const [Q, P, D, k, block] of [[7, 3000, 24, 10, 700], [3, 500, 8, 64, 0], [2, 40, 16, 40, 40]] as const)
+    it.skipIf(refused !== null)(`Q=${Q} P=${P} D=${D} k=${k} block=${block}: same as the f32 pool of the rounded values`, async () => {
+      const made: NativeTensor[] = [];
+      const t = (...a: Parameters<typeof tensor>) => { const x = tensor(...a); made.push(x); return x; };
+      try {
+        const q = t('cpu', 'f32', [Q, D], randn(Q * D, 51));
+        const raw = randn(P * D, 52);
+        for (let i = 0; i < 20; i++) raw.copyWithin(((i * 37) % (P - 1)) * D, 0, D);  // duplicate rows: exact ties
+        const p16 = t('cpu', 'bf16', [P, D], raw);
+        const rounded = p16.download() as Float32Array;  // the bf16 values, widened
+        expect(rounded.some((x, i) => x !== raw[i])).toBe(true);
+        const p32 = t('cpu', 'f32', [P, D], rounded);
+        const s16 = t('cpu', 'f32', [Q, k]), i16 = t('cpu', 'i32', [Q, k]);
+        const s32 = t('cpu', 'f32', [Q, k]), i32 = t('cpu', 'i32', [Q, k]);
+        O.topk('cpu', q, p16, k, s16, i16, { block });
+        O.topk('cpu', q, p32, k, s32, i32, { block });
+        expect(Array.from(s16.download())).toEqual(Array.from(s32.download()));
+        expect(Array.from(i16.download())).toEqual(Array.from(i32.download()));
+        const s2 = t('cpu', 'f32', [Q, k]), i2 = t('cpu', 'i32', [Q, k]);
+        await O.topkAsync('cpu', q, p16, k, s2, i2, { block });
+        expect(Array.from(i2.download())).toEqual(Array.from(i32.download()));
+      } finally {
+        for (const x of made) x.dispose();
+      }
+    });
+});
