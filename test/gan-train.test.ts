@@ -2,7 +2,7 @@
 // random bi-encoder (0 epochs of training, saved as a checkpoint): checkpoints and logs, the
 // precomputed real features equal to recomputed ones, E's update under the original's semantics
 // (decay only), checkpoint rejection, the NaN guard, interrupt and resume.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -11,7 +11,8 @@ import { TokenCache } from '../src/data/token-cache.js';
 import { Gan } from '../src/models/gan.js';
 import { openBiEncoder, saveBiEncoder } from '../src/train/biencoder-checkpoint.js';
 import { readBatch, type BiencoderData } from '../src/train/biencoder-data.js';
-import { biencoderHash, loadGan } from '../src/train/gan-checkpoint.js';
+import { readTorchCheckpoint, readTorchSave, torchDict, writeTorchSave, type TorchLoaded } from '../src/checkpoint/index.js';
+import { biencoderHash, loadGan, readGanFile } from '../src/train/gan-checkpoint.js';
 import { generateFeatures, gatherRows } from '../src/train/gan-features.js';
 import { NonFiniteLossError } from '../src/train/guard.js';
 import { InterruptedError, InterruptFlag } from '../src/train/interrupt.js';
@@ -67,7 +68,21 @@ describe('biofeg train-gan', () => {
     expect(stdout).toMatch(/Epoch 1: disc loss -?\d+\.\d+ - gen loss -?\d+\.\d+ mse loss: \d+\.\d+/);
     // start_saving 2, save_every 1: epoch index 1 only (epoch+1 >= 2).
     expect(existsSync(join(out, 'epoch_0'))).toBe(false);
-    for (const f of ['gan.safetensors', 'gan.json', 'optimizer.safetensors', 'trainer_state.json']) expect(existsSync(join(out, 'epoch_1', f))).toBe(true);
+    // One torch.save file, as the original: {generator, discriminator, entity_embedding} + our 'biofeg' entry.
+    expect(statSync(join(out, 'epoch_1')).isFile()).toBe(true);
+    const root = readTorchSave(join(out, 'epoch_1')) as Map<string, TorchLoaded>;
+    expect([...root.keys()]).toEqual(['generator', 'discriminator', 'entity_embedding', 'biofeg']);
+    for (const k of ['generator', 'discriminator'])
+      expect([...(root.get(k) as Map<string, unknown>).keys()]).toEqual(['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']);
+    const e = [...(root.get('entity_embedding') as Map<string, unknown>).keys()];
+    expect(e[0]).toBe('cand_encoder.bert_model.embeddings.word_embeddings.weight');
+    expect(e).toContain('cand_encoder.bert_model.encoder.layer.0.attention.self.query.weight');
+    expect(e).toContain('cand_encoder.bert_model.pooler.dense.weight');
+    expect(e.every((n) => n.startsWith('cand_encoder.bert_model.'))).toBe(true);
+    const gf = readGanFile(join(out, 'epoch_1'));
+    expect(gf.meta).toMatchObject({ format: 'biofeg-gan', epoch: 1, biencoder: { embedDim: 128, hiddenSize: 128 } });
+    expect(gf.trainerState).toMatchObject({ epoch: 2, batch: 0 });
+    expect([...gf.optimizer!.steps.keys()]).toEqual(['discriminator', 'generator']);
     const ev = events(out);
     expect(ev.filter((e) => e['event'] === 'epoch').map((e) => e['epoch'])).toEqual([0, 1]);
     expect(ev.find((e) => e['event'] === 'eval')!['epoch']).toBe(-1);
@@ -94,6 +109,11 @@ describe('biofeg train-gan', () => {
     const small = openBi(3, 'small').model;
     expect(() => loadGan(join(out, 'epoch_0'), 'cpu', { biencoder: { hash: biencoderHash(small), embedDim: small.embedDim } })).toThrow(/features of size 128 .* embeddings have size 256/);
     expect(() => loadGan(join(out, 'epoch_0'), 'cpu', { biencoder: { hash: biencoderHash(bi), embedDim: bi.embedDim } })).not.toThrow();
+    // Not a GAN file: a bi-encoder's pytorch_model.bin, and a folder (the old layout).
+    expect(() => loadGan(join(ckDir, 'pytorch_model.bin'), 'cpu')).toThrow(/not a GAN checkpoint \(no generator, discriminator, entity_embedding state_dict\)/);
+    const folder = join(out, 'epoch_9');
+    mkdirSync(folder);
+    expect(() => loadGan(folder, 'cpu')).toThrow(/a folder, not a GAN checkpoint file/);
     // --resume with another bi-encoder is refused as well.
     const log2 = new JsonlLogger(out);
     await expect(trainGan({ biencoder: other, gan: newGan(other.embedDim), train, val, outputPath: out, resume: true }, settings({ numTrainEpochs: 2, criticIters: 1 }), { log: log2 }))
@@ -165,7 +185,7 @@ describe('GAN trainer', () => {
     let log = new JsonlLogger(out);
     await trainGan({ biencoder: bi, gan, train, val, outputPath: out }, settings({ criticIters: 1 }), { log });
     log.close();
-    const good = readFileSync(join(out, 'epoch_0', 'gan.safetensors'));
+    const good = readFileSync(join(out, 'epoch_0'));
     const p = gan.discriminator.mlp.params.download() as Float32Array;
     p[p.length - 1] = Number.NaN;  // fc2.bias
     gan.discriminator.mlp.params.upload(p);
@@ -175,11 +195,11 @@ describe('GAN trainer', () => {
       .rejects.toThrow(NonFiniteLossError);
     log.close();
     expect(lines.join('\n')).toMatch(/critic loss is NaN at step 0 \(epoch 0, batch 0, critic step 0\): training stopped/);
-    expect(readFileSync(join(out, 'epoch_0', 'gan.safetensors')).equals(good)).toBe(true);
+    expect(readFileSync(join(out, 'epoch_0')).equals(good)).toBe(true);
     expect(events(out).some((e) => e['event'] === 'error' && e['kind'] === 'non-finite')).toBe(true);
   }, 60_000);
 
-  it('an interrupt writes last/ and --resume finishes the run from there', async () => {
+  it('an interrupt writes the file last and --resume finishes the run from there', async () => {
     const out = tmp('biofeg-gan-int-');
     const bi = openBi().model;
     const interrupt = new InterruptFlag({ notify: () => {} });
@@ -188,12 +208,34 @@ describe('GAN trainer', () => {
     const s = settings({ numTrainEpochs: 2, criticIters: 1, startSaving: 2 });
     await expect(trainGan({ biencoder: bi, gan: newGan(bi.embedDim), train, val, outputPath: out }, s, { log, interrupt })).rejects.toThrow(InterruptedError);
     log.close();
-    expect(JSON.parse(readFileSync(join(out, 'last', 'trainer_state.json'), 'utf8'))).toMatchObject({ epoch: 0, batch: 1 });
+    expect(readGanFile(join(out, 'last')).trainerState).toMatchObject({ epoch: 0, batch: 1 });
     log = new JsonlLogger(out);
     const r = await trainGan({ biencoder: bi, gan: newGan(bi.embedDim, 11), train, val, outputPath: out, resume: true }, s, { log });
     log.close();
     expect(r.epochs.map((e) => e.epoch)).toEqual([0, 1]);
-    expect(existsSync(join(out, 'epoch_1', 'gan.safetensors'))).toBe(true);
+    expect(statSync(join(out, 'epoch_1')).isFile()).toBe(true);
     expect(events(out).some((e) => e['event'] === 'resume')).toBe(true);
   }, 60_000);
+});
+
+describe('torch.save files of dicts (the GAN checkpoint container)', () => {
+  it('round-trips nested dicts, OrderedDict state_dicts, str / int / float / bool / None and tensors', () => {
+    const file = join(tmp('biofeg-torchsave-'), 'epoch_3');
+    const w = { shape: [2, 3], data: Float32Array.from([1, -2, 3.5, 0, 1e-8, -0]) };
+    writeTorchSave(file, torchDict([
+      ['generator', torchDict([['fc1.weight', w], ['fc1.bias', { shape: [2], data: Int32Array.from([7, -9]) }]], 'OrderedDict')],
+      ['extra', torchDict([['s', 'é"\\n'], ['i', 123456789012], ['f', 0.1], ['t', true], ['n', null], ['empty', torchDict([])]])],
+    ]));
+    const root = readTorchSave(file) as Map<string, TorchLoaded>;
+    const g = root.get('generator') as Map<string, { shape: number[]; data: Float32Array | Int32Array }>;
+    expect([...g.keys()]).toEqual(['fc1.weight', 'fc1.bias']);
+    expect(g.get('fc1.weight')!.shape).toEqual([2, 3]);
+    expect(Array.from(g.get('fc1.weight')!.data)).toEqual(Array.from(w.data));
+    expect(Array.from(g.get('fc1.bias')!.data)).toEqual([7, -9]);
+    const x = root.get('extra') as Map<string, TorchLoaded>;
+    expect([...x.entries()].filter(([k]) => k !== 'empty')).toEqual([['s', 'é"\\n'], ['i', 123456789012], ['f', 0.1], ['t', true], ['n', null]]);
+    expect((x.get('empty') as Map<string, TorchLoaded>).size).toBe(0);
+    // A state_dict reader refuses it (not a flat dict of tensors), naming the entry.
+    expect(() => readTorchCheckpoint(file)).toThrow(/state_dict entry "generator" is a/);
+  });
 });

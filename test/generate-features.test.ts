@@ -61,6 +61,7 @@ describe('biofeg generate-features', () => {
     expect(want.length).toBeLessThan(nEntities);
     expect(Array.from(unseenEntities([...labels], nEntities))).toEqual(want);
     expect(resolveGanPath(ganOut)).toBe(join(ganOut, 'epoch_0'));
+    expect(resolveGanPath(join(ganOut, 'epoch_0'))).toBe(join(ganOut, 'epoch_0'));  // the file itself, as the original's --gan_path
 
     const a = await runGenerateFeatures(flags({}), quiet);
     expect(a.path).toBe(generatedFilePath(a.path.split('/candidates_50')[0]!, false));

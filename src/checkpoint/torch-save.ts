@@ -54,6 +54,12 @@ class PickleWriter {
       this.parts.push(b);
     }
   }
+  float(v: number): void {
+    const b = Buffer.alloc(9);
+    b[0] = 0x47; // BINFLOAT (big-endian f64)
+    b.writeDoubleBE(v, 1);
+    this.parts.push(b);
+  }
   global(module: string, name: string): void {
     this.parts.push(Buffer.from(`c${module}\n${name}\n`, 'latin1'));
   }
@@ -69,21 +75,40 @@ class PickleWriter {
 
 const ALIGN = 64;
 
+/** A value torch.save can hold here: a tensor, a str / int / float / bool / None, or a dict of them. */
+export type TorchSaveValue = TensorInput | string | number | boolean | null | TorchDict;
+
+/** A Python dict (or collections.OrderedDict, as state_dict() returns) with str keys. */
+export interface TorchDict {
+  readonly pyType: 'dict' | 'OrderedDict';
+  readonly items: Iterable<readonly [string, TorchSaveValue]>;
+}
+
+export function torchDict(items: Map<string, TorchSaveValue> | Iterable<readonly [string, TorchSaveValue]>, pyType: TorchDict['pyType'] = 'dict'): TorchDict {
+  return { pyType, items };
+}
+
+function isTorchDict(v: TorchSaveValue): v is TorchDict {
+  return typeof v === 'object' && v !== null && 'pyType' in v;
+}
+
 /** The bytes of a torch.save zip archive holding `tensors` as an OrderedDict state_dict. */
 export function encodeTorchCheckpoint(
   tensors: Map<string, TensorInput> | Iterable<readonly [string, TensorInput]>,
   top = 'archive',
 ): Uint8Array[] {
+  return encodeTorchSave(torchDict(tensors, 'OrderedDict'), top);
+}
+
+/**
+ * The bytes of a torch.save zip archive holding `value`, e.g. a dict of state_dicts (the
+ * original BioFEG's GAN checkpoints). Dict keys are str; tensors are f32 or i32, contiguous.
+ */
+export function encodeTorchSave(value: TorchSaveValue, top = 'archive'): Uint8Array[] {
   if (!/^[A-Za-z0-9_.-]+$/.test(top) || top === '..' || top === '.') throw new CheckpointError('<torch.save>', `bad archive folder name ${JSON.stringify(top)}`);
   const p = new PickleWriter();
   const storages: Uint8Array[] = [];
-  const seen = new Set<string>();
-  p.op(0x80, 2); // PROTO 2
-  p.global('collections', 'OrderedDict');
-  p.op(0x29, 0x52, 0x28); // EMPTY_TUPLE, REDUCE, MARK
-  for (const [name, t] of tensors) {
-    if (seen.has(name)) throw new CheckpointError('<torch.save>', `duplicate tensor name ${JSON.stringify(name)}`);
-    seen.add(name);
+  const tensor = (name: string, t: TensorInput): void => {
     const n = numelOf(t.shape);
     if (n !== t.data.length) throw new CheckpointError('<torch.save>', `tensor ${JSON.stringify(name)}: shape ${shapeString(t.shape)} does not match ${t.data.length} elements`);
     const stride: number[] = [];
@@ -92,7 +117,6 @@ export function encodeTorchCheckpoint(
       stride.unshift(s);
       s *= t.shape[i]!;
     }
-    p.str(name);
     p.global('torch._utils', '_rebuild_tensor_v2');
     p.op(0x28, 0x28); // MARK (args), MARK (persistent id)
     p.str('storage');
@@ -108,8 +132,33 @@ export function encodeTorchCheckpoint(
     p.global('collections', 'OrderedDict');
     p.op(0x29, 0x52, 0x74, 0x52); // EMPTY_TUPLE, REDUCE (hooks), TUPLE, REDUCE
     storages.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
-  p.op(0x75, 0x2e); // SETITEMS, STOP
+  };
+  const put = (name: string, v: TorchSaveValue): void => {
+    if (v === null) p.op(0x4e); // NONE
+    else if (typeof v === 'boolean') p.op(v ? 0x88 : 0x89);
+    else if (typeof v === 'string') p.str(v);
+    else if (typeof v === 'number') {
+      if (Number.isSafeInteger(v)) p.int(v);
+      else p.float(v);
+    } else if (isTorchDict(v)) {
+      if (v.pyType === 'OrderedDict') {
+        p.global('collections', 'OrderedDict');
+        p.op(0x29, 0x52); // EMPTY_TUPLE, REDUCE
+      } else p.op(0x7d); // EMPTY_DICT
+      p.op(0x28); // MARK
+      const seen = new Set<string>();
+      for (const [k, x] of v.items) {
+        if (seen.has(k)) throw new CheckpointError('<torch.save>', `duplicate key ${JSON.stringify(k)}${name ? ` in ${name}` : ''}`);
+        seen.add(k);
+        p.str(k);
+        put(name ? `${name}.${k}` : k, x);
+      }
+      p.op(0x75); // SETITEMS
+    } else tensor(name, v);
+  };
+  p.op(0x80, 2); // PROTO 2
+  put('', value);
+  p.op(0x2e); // STOP
 
   const entries: Array<{ name: string; data: Uint8Array }> = [
     { name: `${top}/data.pkl`, data: p.bytes() },
@@ -167,6 +216,18 @@ export function encodeTorchCheckpoint(
   if (entries.length > 0xffff || off + cd.length > 0xffffffff) throw new CheckpointError('<torch.save>', 'too many tensors for a zip without zip64');
   out.push(cd, end);
   return out;
+}
+
+/** Write `value` (see encodeTorchSave) as a torch.save file, atomically (temp file + rename). */
+export function writeTorchSave(path: string, value: TorchSaveValue): void {
+  let parts: Uint8Array[];
+  try {
+    parts = encodeTorchSave(value);
+  } catch (e) {
+    if (e instanceof CheckpointError) throw new CheckpointError(path, e.detail);
+    throw e;
+  }
+  writeFileAtomic(path, parts);
 }
 
 /** Write `tensors` as a torch.save state_dict (e.g. BLINK's pytorch_model.bin), atomically. */

@@ -182,6 +182,41 @@ function stateDictEntries(file: string, root: PyValue): Array<[string, TensorRef
   return out;
 }
 
+/** A value read back from torch.save by readTorchSave: dicts become Maps (str keys), tuples and lists arrays. */
+export type TorchLoaded = Tensor | string | number | bigint | boolean | null | TorchLoaded[] | Map<string, TorchLoaded>;
+
+/** Collects the tensors of any nesting of dicts / lists / scalars, with a function that rebuilds the value. */
+function objectEntries(file: string, root: PyValue): { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => TorchLoaded } {
+  const entries: Array<[string, TensorRef]> = [];
+  const walk = (v: PyValue, path: string, depth: number): ((t: Map<string, Tensor>) => TorchLoaded) => {
+    if (depth > 32) throw new CheckpointError(file, `${path || 'the object'} is nested deeper than 32 levels`);
+    if (v instanceof PyHost && v.tag === 'tensor') {
+      const key = path || '<root>';
+      entries.push([key, v.value as TensorRef]);
+      return (t) => t.get(key)!;
+    }
+    if (v instanceof PyDict) {
+      const kids: Array<[string, (t: Map<string, Tensor>) => TorchLoaded]> = [];
+      for (const [k, x] of v.entries()) {
+        if (typeof k !== 'string') throw new CheckpointError(file, `dict key ${describePy(k)}${path ? ` in ${path}` : ''} is not a string`);
+        kids.push([k, walk(x, path ? `${path}.${k}` : k, depth + 1)]);
+      }
+      return (t) => new Map(kids.map(([k, f]) => [k, f(t)] as const));
+    }
+    if (v instanceof PyTuple || v instanceof PyList) {
+      const kids = v.items.map((x, i) => walk(x, `${path}[${i}]`, depth + 1));
+      return (t) => kids.map((f) => f(t));
+    }
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return () => v;
+    throw new CheckpointError(file, `${path || 'the object'} is a ${describePy(v)}, which a checkpoint may not hold`);
+  };
+  const build = walk(root, '', 0);
+  return { entries, build };
+}
+
+type Collect<T> = (file: string, root: PyValue) => { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => T };
+const collectStateDict: Collect<Map<string, Tensor>> = (file, root) => ({ entries: stateDictEntries(file, root), build: (t) => t });
+
 function isContiguous(shape: number[], stride: number[]): boolean {
   let expect = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
@@ -258,7 +293,7 @@ function wrapPickle<T>(file: string, where: string, f: () => T): T {
   }
 }
 
-function readZipFormat(src: ByteSource): Map<string, Tensor> {
+function readZipFormat<T>(src: ByteSource, collect: Collect<T>): T {
   const file = src.name;
   const zip = new ZipReader(src);
   const pkls = zip.entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
@@ -278,21 +313,21 @@ function readZipFormat(src: ByteSource): Map<string, Tensor> {
     return registerStorage(known, { key: storageKey(key), dtype: storageType(type), numel: count(numel ?? null, 'storage size'), base: 0 });
   });
   const root = wrapPickle(file, pkls[0]!.name, () => unpickle(zip.read(pkls[0]!), hooks).value);
-  const entries = stateDictEntries(file, root);
-  return materialize(file, entries, (s) => {
+  const { entries, build } = collect(file, root);
+  return build(materialize(file, entries, (s) => {
     const name = `${prefix}data/${s.key}`;
     const e = zip.get(name);
     if (!e) throw new CheckpointError(file, `storage entry ${name} is missing from the archive`);
     const want = s.numel * DTYPE_BYTES[s.dtype];
     if (e.size !== want) throw new CheckpointError(file, `storage entry ${name} has ${e.size} bytes, ${s.numel} ${s.dtype} elements need ${want}`);
     return zip.read(e);
-  });
+  }));
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
 
-function readLegacyFormat(file: string, bytes: Uint8Array): Map<string, Tensor> {
+function readLegacyFormat<T>(file: string, bytes: Uint8Array, collect: Collect<T>): T {
   const plain: PickleHooks = {
     allowedGlobals: new Set(),
     persistentLoad: () => {
@@ -330,7 +365,7 @@ function readLegacyFormat(file: string, bytes: Uint8Array): Map<string, Tensor> 
     return { key: root.key, dtype: root.dtype, numel: size, base: off };
   });
   const root = next(hooks, 'state_dict');
-  const entries = stateDictEntries(file, root);
+  const { entries, build } = collect(file, root);
   const keyList = next(plain, 'storage key list');
   if (!(keyList instanceof PyList) || !keyList.items.every((k) => typeof k === 'string')) {
     throw new CheckpointError(file, `storage key list is a ${describePy(keyList)}, not a list of strings`);
@@ -350,11 +385,11 @@ function readLegacyFormat(file: string, bytes: Uint8Array): Map<string, Tensor> 
     pos += 8 + n;
   }
   if (pos !== bytes.length) throw new CheckpointError(file, `${bytes.length - pos} trailing bytes after the last storage`);
-  return materialize(file, entries, (s) => {
+  return build(materialize(file, entries, (s) => {
     const b = data.get(s.key);
     if (!b) throw new CheckpointError(file, `storage ${s.key} is used but missing from the storage list`);
     return b;
-  });
+  }));
 }
 
 /** Which torch.save layout a file has, from its first bytes. */
@@ -367,22 +402,34 @@ export function sniffTorchFormat(head: Uint8Array): 'zip' | 'legacy' | 'tar' | '
 
 /** Read a torch.save state_dict (zip or legacy format) into named tensors, in file order. */
 export function readTorchCheckpoint(path: string): Map<string, Tensor> {
+  return readTorchFile(path, collectStateDict);
+}
+
+/**
+ * Read any torch.save file made of dicts (str keys), lists, tuples, scalars and tensors, e.g.
+ * {generator: state_dict, discriminator: state_dict, ...}; same safety rules as readTorchCheckpoint.
+ */
+export function readTorchSave(path: string): TorchLoaded {
+  return readTorchFile(path, objectEntries);
+}
+
+function readTorchFile<T>(path: string, collect: Collect<T>): T {
   const src = new FileSource(path);
   try {
     const format = sniffTorchFormat(src.read(0, Math.min(src.size, 512), 'file start'));
-    if (format === 'zip') return readZipFormat(src);
+    if (format === 'zip') return readZipFormat(src, collect);
     if (format === 'tar') throw new CheckpointError(path, 'the tar-based torch.save format (torch < 0.4) is not supported');
     if (format === 'unknown') throw new CheckpointError(path, 'not a torch.save file (neither a zip archive nor a pickle)');
   } finally {
     src.close();
   }
-  return readLegacyFormat(path, readFileSync(path));
+  return readLegacyFormat(path, readFileSync(path), collect);
 }
 
 /** The same from bytes in memory (tests, embedded checkpoints). */
 export function decodeTorchCheckpoint(bytes: Uint8Array, label = '<memory>'): Map<string, Tensor> {
   const format = sniffTorchFormat(bytes.subarray(0, 512));
-  if (format === 'zip') return readZipFormat(new MemorySource(bytes, label));
-  if (format === 'legacy') return readLegacyFormat(label, bytes);
+  if (format === 'zip') return readZipFormat(new MemorySource(bytes, label), collectStateDict);
+  if (format === 'legacy') return readLegacyFormat(label, bytes, collectStateDict);
   throw new CheckpointError(label, format === 'tar' ? 'the tar-based torch.save format is not supported' : 'not a torch.save file');
 }

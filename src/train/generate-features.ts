@@ -16,7 +16,6 @@ import { encodeEntityPool } from '../eval/entity-pool.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import type { Gan } from '../models/gan.js';
 import { backendOf, ops, tensor } from '../native.js';
-import { GAN_META } from './gan-checkpoint.js';
 import { generateFeatures } from './gan-features.js';
 
 export const GENERATE_FILE = 'generate.topk';
@@ -38,15 +37,18 @@ export function findGeneratedFile(path: string, hard: boolean): string {
   return hit;
 }
 
-/** --gan_path: a GAN checkpoint folder, or a train-gan output folder (its newest epoch_N is taken). */
+/**
+ * --gan_path: a GAN checkpoint file (the original's `<out>/epoch_<i>`), or a train-gan output
+ * folder, whose newest epoch_<i> file is taken.
+ */
 export function resolveGanPath(path: string): string {
-  if (existsSync(join(path, GAN_META))) return path;
   if (!existsSync(path)) throw new Error(`--gan_path: ${path} not found`);
+  if (statSync(path).isFile()) return path;
   const epochs = readdirSync(path)
     .map((n) => /^epoch_(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(path, m[0], GAN_META)))
+    .filter((m): m is RegExpExecArray => m !== null && statSync(join(path, m[0])).isFile())
     .sort((a, b) => Number(b[1]) - Number(a[1]));
-  if (epochs.length === 0) throw new Error(`--gan_path: ${path} is neither a GAN checkpoint (no ${GAN_META}) nor a train-gan output with epoch_N checkpoints (see --save_every / --start_saving)`);
+  if (epochs.length === 0) throw new Error(`--gan_path: ${path} is neither a GAN checkpoint file nor a train-gan output folder with epoch_<i> checkpoint files (see --save_every / --start_saving)`);
   return join(path, epochs[0]![0]);
 }
 

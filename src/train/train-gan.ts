@@ -13,7 +13,7 @@
 //   gradient, which is exactly zero (gan-step.ts), so its AdamW update reduces to the decoupled
 //   weight decay of its trained, decayed tensors; we apply that decay without running E's
 //   backward. condGrad 'critic' lets the whole critic loss train E through D's condition input.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
@@ -24,7 +24,7 @@ import { Workspace } from '../models/workspace.js';
 import { backendOf, native, ops, type NativeTensor } from '../native.js';
 import { epochOrder, readBatch, type BiencoderData } from './biencoder-data.js';
 import { epochDirName, shouldSaveGanEpoch } from './checkpoint-dir.js';
-import { biencoderHash, checkGanCompatible, ganMeta, loadGanTrainingState, loadGanWeights, readGanMeta, GAN_WEIGHTS, saveGan, type GanMeta } from './gan-checkpoint.js';
+import { biencoderHash, checkGanCompatible, ganMeta, loadGanTrainingState, loadGanWeights, readGanFile, saveGan, type GanFile, type GanMeta } from './gan-checkpoint.js';
 import { encodeSplit, gatherRows } from './gan-features.js';
 import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
 import { checkFiniteLoss, NonFiniteLossError } from './guard.js';
@@ -70,7 +70,7 @@ export interface GanRun {
   outputPath: string;
   /** Continue from <output>/last or the newest epoch_N with a trainer state. */
   resume?: boolean;
-  /** Recorded in gan.json (e.g. --bert_model). */
+  /** Recorded in the checkpoint's metadata (e.g. --bert_model). */
   settingsForMeta?: Record<string, unknown>;
 }
 
@@ -265,18 +265,25 @@ export class GanTrainer {
 
 const now = (): number => performance.now();
 
-function findResume(out: string): string | undefined {
+/** The resumable checkpoint furthest along: `<out>/last` (an interrupt) or the newest `<out>/epoch_N`. */
+function findResume(out: string): GanFile | undefined {
   if (!existsSync(out)) return undefined;
-  let best: { dir: string; at: number } | undefined;
-  for (const name of readdirSync(out)) {
-    if (name !== 'last' && !/^epoch_\d+$/.test(name)) continue;
-    const dir = join(out, name);
-    if (!existsSync(join(dir, 'trainer_state.json')) || !existsSync(join(dir, GAN_WEIGHTS))) continue;
-    const st = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
+  const epochs = readdirSync(out)
+    .map((n) => /^epoch_(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null && statSync(join(out, m[0])).isFile())
+    .sort((a, b) => Number(b[1]) - Number(a[1]))
+    .map((m) => m[0]);
+  let best: { file: GanFile; at: number } | undefined;
+  for (const name of ['last', ...epochs.slice(0, 1)]) {
+    const path = join(out, name);
+    if (!existsSync(path) || !statSync(path).isFile()) continue;
+    const file = readGanFile(path);
+    const st = file.trainerState as TrainerState | undefined;
+    if (!st || !file.optimizer) continue;
     const at = st.epoch * 1e9 + st.batch;
-    if (!best || at > best.at) best = { dir, at };
+    if (!best || at > best.at) best = { file, at };
   }
-  return best?.dir;
+  return best?.file;
 }
 
 export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: GanHooks): Promise<GanTrainResult> {
@@ -291,18 +298,19 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: GanHooks
   const batches = Math.ceil(n / s.trainBatchSize);
   let st: TrainerState = { epoch: 0, batch: 0, accuracies: [], epochs: [], sums: { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0 } };
   const saved: string[] = [];
-  const save = async (dir: string, state: TrainerState, epoch?: number) => {
-    await saveGan(dir, run.gan, metaOf(epoch), { optimizers: trainer.optimizers, trainerState: { ...state } });
+  const save = (file: string, state: TrainerState, epoch?: number) => {
+    saveGan(file, run.gan, metaOf(epoch), { optimizers: trainer.optimizers, trainerState: { ...state } });
   };
   try {
-    const resumeDir = run.resume ? findResume(run.outputPath) : undefined;
-    if (resumeDir) {
-      checkGanCompatible(resumeDir, readGanMeta(resumeDir), { biencoder: { hash, embedDim: run.biencoder.embedDim } });
-      loadGanWeights(run.gan, join(resumeDir, GAN_WEIGHTS));
-      st = loadGanTrainingState(resumeDir, trainer.optimizers) as unknown as TrainerState;
-      say(`resuming from ${resumeDir}: epoch ${st.epoch}, batch ${st.batch}`);
-      hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, batch: st.batch });
+    const resumeFrom = run.resume ? findResume(run.outputPath) : undefined;
+    if (resumeFrom) {
+      checkGanCompatible(resumeFrom.path, resumeFrom.meta, { biencoder: { hash, embedDim: run.biencoder.embedDim } });
+      loadGanWeights(run.gan, resumeFrom);
+      st = loadGanTrainingState(resumeFrom, trainer.optimizers) as unknown as TrainerState;
+      say(`resuming from ${resumeFrom.path}: epoch ${st.epoch}, batch ${st.batch}`);
+      hooks.log.log('resume', { file: resumeFrom.path, epoch: st.epoch, batch: st.batch });
     }
+    const resumeDir = resumeFrom?.path;
     say(`encoding the frozen bi-encoder's features: ${n} train mentions, ${run.val.mentions.rows} val candidates`);
     await trainer.precompute();
     if (!resumeDir) {
@@ -329,7 +337,7 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: GanHooks
         hooks.progress?.(epoch, k + 1, batches);
         if (hooks.interrupt?.requested) {
           const state = { ...st, epoch, batch: k + 1 };
-          await hooks.interrupt.checkpointIfRequested(() => save(join(run.outputPath, 'last'), state), hooks.resumeHint ?? 'Run the same command with --resume to continue.');
+          await hooks.interrupt.checkpointIfRequested(async () => save(join(run.outputPath, 'last'), state), hooks.resumeHint ?? 'Run the same command with --resume to continue.');
         }
       }
       const m = st.sums;
@@ -343,11 +351,12 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: GanHooks
       say(`Eval accuracy: ${acc.toFixed(5)}`);
       hooks.log.log('epoch', { epoch, ...losses, accuracy: acc });
       if (shouldSaveGanEpoch(epoch, s.saveEvery, s.startSaving)) {
-        const dir = join(run.outputPath, epochDirName(epoch));
-        await save(dir, st, epoch);
-        saved.push(dir);
-        say(`saved ${dir}`);
-        hooks.log.log('save', { epoch, dir });
+        // The original's name: `<out>/epoch_<i>`, one torch.save file.
+        const file = join(run.outputPath, epochDirName(epoch));
+        save(file, st, epoch);
+        saved.push(file);
+        say(`saved ${file}`);
+        hooks.log.log('save', { epoch, file });
       }
     }
     const seconds = (performance.now() - t0) / 1000;

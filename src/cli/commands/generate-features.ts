@@ -34,8 +34,8 @@ export async function runGenerateFeatures(f: GenerateFlags, io: { say: (s: strin
   // The GAN must come from the bi-encoder it imitates: --path_to_model, or --gan_biencoder when
   // the hard round scores with a later bi-encoder (as the original's README does).
   const ref = f.gan_biencoder ? openModel({ ...f, path_to_model: f.gan_biencoder, dropout: undefined }, device).model : model;
-  const ganDir = resolveGanPath(f.gan_path);
-  const { gan } = loadGan(ganDir, device, { biencoder: { hash: biencoderHash(ref), embedDim: ref.embedDim } });
+  const ganFile = resolveGanPath(f.gan_path);
+  const { gan } = loadGan(ganFile, device, { biencoder: { hash: biencoderHash(ref), embedDim: ref.embedDim } });
 
   const entityDict = f.entity_dict_path ?? join(f.data_path, '..', 'documents', 'all_documents.json');
   if (!existsSync(entityDict)) throw new Error(`--entity_dict_path: ${entityDict} not found`);
@@ -44,12 +44,12 @@ export async function runGenerateFeatures(f: GenerateFlags, io: { say: (s: strin
   const train = await openCache(tok, { kind: 'mentions', source: preparedPath(f.data_path, 'train'), name: 'train', ...lens });
   const rows = unseenEntities(labelIds(train), entities.rows);
   train.close();
-  io.say(`${rows.length} of ${entities.rows} entities are not linked by any training mention; generating their features with ${ganDir}`);
+  io.say(`${rows.length} of ${entities.rows} entities are not linked by any training mention; generating their features with ${ganFile}`);
   const bars = new Map<string, ReturnType<typeof createProgress>>();
   const r = await generateFeatureFile({
     biencoder: model, gan, entities, rows, outputPath: f.output_path, hard: f.hard, topK: f.top_k,
     batchSize: f.eval_batch_size, encodeBatchSize: f.encode_batch_size, seed: f.seed,
-    source: { gan: resolve(ganDir), pathToModel: resolve(f.path_to_model), entityDict: resolve(entityDict) },
+    source: { gan: resolve(ganFile), pathToModel: resolve(f.path_to_model), entityDict: resolve(entityDict) },
     onProgress: (label, done, total) => {
       let b = bars.get(label);
       if (!b) bars.set(label, (b = createProgress({ label, total, silent: f.silent })));
@@ -76,7 +76,8 @@ export function register(program: Command): void {
       '',
       'Writes <output_path>/candidates_50/generate.topk (in-batch: one feature per unseen entity) or, with',
       '--hard, <output_path>/candidates_80/generate.topk (each feature\'s top-k entities, gold at 0 when missing).',
-      '--gan_path: a GAN checkpoint folder or a train-gan output folder (its newest epoch_N). --top_k defaults to 64.',
+      '--gan_path: a GAN checkpoint file (train-gan\'s <output_path>/epoch_<i>, as the original) or a train-gan output',
+      'folder (its newest epoch_<i>). --top_k defaults to 64.',
     ].join('\n'))
     .action(async () => {
       try {
