@@ -51,6 +51,32 @@ const peakMiB = () => process.resourceUsage().maxRSS / 1024;
 const rssMiB = () => process.memoryUsage().rss / MiB;
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
+/**
+ * A progress hook that notes when the first chunk landed (allocation, i.e. the first touch of the
+ * pool's pages, is done by then) and the RSS at each quarter of the rows: flat when nothing grows
+ * with the rows done beyond the pool itself.
+ */
+function progressProbe(t0: number): { hook: (done: number, total: number) => void; firstAt: () => number; rssAtQuarters: number[]; buffersAtQuarters: number[] } {
+  let first = 0;
+  let next = 1;
+  const rssAtQuarters: number[] = [];
+  const buffersAtQuarters: number[] = [];
+  return {
+    hook: (done, total) => {
+      if (first === 0) first = performance.now();
+      while (next <= 4 && done >= (total * next) / 4) {
+        const m = process.memoryUsage();
+        rssAtQuarters.push(r1(m.rss / MiB));
+        buffersAtQuarters.push(r1(m.arrayBuffers / MiB));
+        next++;
+      }
+    },
+    firstAt: () => (first - t0) / 1000,
+    rssAtQuarters,
+    buffersAtQuarters,
+  };
+}
+
 /** Collects garbage (children run with --expose-gc) so host copies of setup go before a phase. */
 async function releaseHost(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -158,7 +184,8 @@ async function retrievalPhase(dir: string, rows: number, dtype: PoolDType): Prom
     await releaseHost();
     const baseRssMiB = peakMiB();
     let t0 = performance.now();
-    const pool = await encodeEntityPool(model, ents, { batchSize: settings.encodeBatch, dtype, cacheDir: d });
+    const probe = progressProbe(t0);
+    const pool = await encodeEntityPool(model, ents, { batchSize: settings.encodeBatch, dtype, cacheDir: d, onProgress: probe.hook });
     const loadSeconds = (performance.now() - t0) / 1000;
     if (!pool.fromCache) throw new Error('the pool was encoded, not read from its cache file (key mismatch)');
     const poolMiB = pool.tensor.nbytes / MiB;
@@ -187,7 +214,8 @@ async function retrievalPhase(dir: string, rows: number, dtype: PoolDType): Prom
     const topkSeconds = Math.max(retrieveSeconds - encodeSeconds, 1e-9);
     return {
       ...base, supported: true, poolMiB: r1(poolMiB), engineMiB: r1(engineMiB), baseRssMiB: r1(baseRssMiB),
-      loadSeconds: Number(loadSeconds.toFixed(2)), loadGiBPerSec: Number((rows * settings.dim * 4 / 2 ** 30 / loadSeconds).toFixed(2)),
+      loadSeconds: Number(loadSeconds.toFixed(2)), allocAndFirstChunkSeconds: Number(probe.firstAt().toFixed(2)),
+      loadRssAtQuartersMiB: probe.rssAtQuarters, loadGiBPerSec: Number((rows * settings.dim * 4 / 2 ** 30 / loadSeconds).toFixed(2)),
       loadPeakRssMiB: r1(loadPeakMiB), loadWorkingMiB: r1(loadPeakMiB - baseRssMiB - poolMiB),
       retrieveSeconds: Number(retrieveSeconds.toFixed(2)), contextEncodeSeconds: Number(encodeSeconds.toFixed(2)),
       queriesPerSec: r1(res.mentions / retrieveSeconds), topkQueriesPerSec: r1(res.mentions / topkSeconds),
@@ -218,14 +246,15 @@ async function encodePhase(dir: string, n: number): Promise<Record<string, unkno
     await releaseHost();
     const baseRssMiB = peakMiB();
     const t0 = performance.now();
-    const pool = await encodeEntityPool(model, ents, { batchSize: settings.encodeBatch, cacheDir: d });
+    const probe = progressProbe(t0);
+    const pool = await encodeEntityPool(model, ents, { batchSize: settings.encodeBatch, cacheDir: d, onProgress: probe.hook });
     const seconds = (performance.now() - t0) / 1000;
     const peak = peakMiB();
     const poolMiB = pool.tensor.nbytes / MiB;
     pool.dispose();
     return {
       phase: 'encode', rows: n, dim: model.embedDim, batch: settings.encodeBatch, poolMiB: r1(poolMiB), baseRssMiB: r1(baseRssMiB),
-      seconds: Number(seconds.toFixed(2)), entitiesPerSec: Math.round(n / seconds),
+      seconds: Number(seconds.toFixed(2)), entitiesPerSec: Math.round(n / seconds), rssAtQuartersMiB: probe.rssAtQuarters, jsArrayBuffersAtQuartersMiB: probe.buffersAtQuarters,
       peakRssMiB: r1(peak), workingMiB: r1(peak - baseRssMiB - poolMiB), rssAfterMiB: r1(rssMiB()),
     };
   } finally {
