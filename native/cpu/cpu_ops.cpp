@@ -88,6 +88,13 @@ void dropout_bwd(Buf dy, Buf dx, int64_t n, float p, uint64_t seed, uint64_t off
 int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)); }
 
 void layernorm_fwd(Buf x, Buf w, Buf b, Buf y, float* mean, float* rstd, int64_t N, int64_t C, float eps) {
+  if (host::vec_avx2() && C % 8 == 0) {
+    const float *px = F(x, "layernorm"), *pw = F(w, "layernorm"), *pb = F(b, "layernorm");
+    float* py = F(y, "layernorm");
+    return parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) {
+      host::layernorm_fwd_avx2(px + lo * C, pw, pb, py + lo * C, mean + lo, rstd + lo, hi - lo, C, eps);
+    });
+  }
   parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) {
     R().layernorm_fwd(at(x, lo * C), w, b, at(y, lo * C), mean + lo, rstd + lo, hi - lo, C, eps);
   });
@@ -102,6 +109,11 @@ void layernorm_bwd(Buf dy, Buf x, Buf w, const float* mean, const float* rstd, B
     const int64_t lo = c * step, hi = std::min(N, lo + step);
     if (lo >= hi) return;
     float* pw = part.data() + c * 2 * C;
+    if (host::vec_avx2() && C % 8 == 0) {
+      host::layernorm_bwd_avx2(F(dy, "layernorm_bwd") + lo * C, F(x, "layernorm_bwd") + lo * C, F(w, "layernorm_bwd"),
+                               mean + lo, rstd + lo, F(dx, "layernorm_bwd") + lo * C, pw, pw + C, hi - lo, C);
+      return;
+    }
     R().layernorm_bwd(at(dy, lo * C), at(x, lo * C), w, mean + lo, rstd + lo, at(dx, lo * C), Buf{pw, DType::F32},
                       Buf{pw + C, DType::F32}, hi - lo, C);
   });
@@ -205,6 +217,19 @@ void sumsq(Buf x, int64_t n, float* out) {
   out[0] += static_cast<float>(parallel_sum(n, [&](int64_t i) { return static_cast<double>(p[i]) * p[i]; }));
 }
 void adamw(const AdamWDesc& d) {
+  if (host::vec_avx2()) {  // step size and decay as host::adamw_range
+    float step_size = d.lr;
+    if (d.bias_correction) {
+      const double bc1 = 1.0 - std::pow(static_cast<double>(d.beta1), static_cast<double>(d.step));
+      const double bc2 = 1.0 - std::pow(static_cast<double>(d.beta2), static_cast<double>(d.step));
+      step_size = static_cast<float>(d.lr * std::sqrt(bc2) / bc1);
+    }
+    return parallel_for(d.n, kGrain, [&](int64_t lo, int64_t hi) {
+      host::adamw_avx2({d.param + lo, d.m + lo, d.v + lo, d.grad + lo, d.decay_mask ? d.decay_mask + lo : nullptr, d.beta1,
+                        d.beta2, d.eps, step_size, d.lr * d.weight_decay},
+                       hi - lo);
+    });
+  }
   parallel_for(d.n, kGrain, [&](int64_t lo, int64_t hi) { host::adamw_range(d, lo, hi); });
 }
 

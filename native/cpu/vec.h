@@ -27,3 +27,15 @@ void colsum_avx2(const float* d, int64_t N, int64_t ld, int64_t C, float* out);
 double sumsq_avx2(const float* x, int64_t n);
 
 }  // namespace biofeg::host
+
+namespace biofeg::host {
+// AdamW over [0, n) of d's arrays (d.param etc. already offset by the caller), as adamw_range.
+struct AdamWDescAvx { float *param, *m, *v; const float *grad, *decay_mask; float b1, b2, eps, step_size, decay; };
+void adamw_avx2(const AdamWDescAvx& d, int64_t n);
+// LayerNorm over N rows of C features (C % 8 == 0), as the reference (float sums, 8 lanes).
+void layernorm_fwd_avx2(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
+                        int64_t N, int64_t C, float eps);
+// dx overwritten; dw, db accumulated (the caller's per-chunk buffers).
+void layernorm_bwd_avx2(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
+                        float* dx, float* dw, float* db, int64_t N, int64_t C);
+}  // namespace biofeg::host

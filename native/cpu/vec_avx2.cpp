@@ -274,3 +274,86 @@ double sumsq_avx2(const float* x, int64_t n) {
 }
 
 }  // namespace biofeg::host
+
+namespace biofeg::host {
+
+void adamw_avx2(const AdamWDescAvx& d, int64_t n) {
+  const __m256 b1 = _mm256_set1_ps(d.b1), b2 = _mm256_set1_ps(d.b2), c1 = _mm256_set1_ps(1.0f - d.b1),
+               c2 = _mm256_set1_ps(1.0f - d.b2), eps = _mm256_set1_ps(d.eps), ss = _mm256_set1_ps(d.step_size),
+               dec = _mm256_set1_ps(d.decay), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(d.grad + i);
+    const __m256 m = _mm256_fmadd_ps(b1, _mm256_loadu_ps(d.m + i), _mm256_mul_ps(c1, g));
+    const __m256 v = _mm256_fmadd_ps(b2, _mm256_loadu_ps(d.v + i), _mm256_mul_ps(_mm256_mul_ps(c2, g), g));
+    _mm256_storeu_ps(d.m + i, m);
+    _mm256_storeu_ps(d.v + i, v);
+    __m256 p = _mm256_sub_ps(_mm256_loadu_ps(d.param + i), _mm256_div_ps(_mm256_mul_ps(ss, m), _mm256_add_ps(_mm256_sqrt_ps(v), eps)));
+    if (d.decay != 0.0f) {
+      __m256 dp = _mm256_mul_ps(dec, p);
+      if (d.decay_mask) dp = _mm256_and_ps(dp, _mm256_cmp_ps(_mm256_loadu_ps(d.decay_mask + i), zero, _CMP_NEQ_OQ));
+      p = _mm256_sub_ps(p, dp);
+    }
+    _mm256_storeu_ps(d.param + i, p);
+  }
+  for (; i < n; ++i) {
+    const float g = d.grad[i];
+    const float m = d.b1 * d.m[i] + (1.0f - d.b1) * g;
+    const float v = d.b2 * d.v[i] + (1.0f - d.b2) * g * g;
+    d.m[i] = m;
+    d.v[i] = v;
+    float p = d.param[i] - d.step_size * m / (std::sqrt(v) + d.eps);
+    if (d.decay != 0.0f && (!d.decay_mask || d.decay_mask[i] != 0.0f)) p -= d.decay * p;
+    d.param[i] = p;
+  }
+}
+
+void layernorm_fwd_avx2(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
+                        int64_t N, int64_t C, float eps) {
+  for (int64_t n = 0; n < N; ++n) {
+    const float* r = x + n * C;
+    __m256 s = _mm256_setzero_ps();
+    for (int64_t c = 0; c < C; c += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(r + c));
+    const float m = hsum(s) / static_cast<float>(C);
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 q = _mm256_setzero_ps();
+    for (int64_t c = 0; c < C; c += 8) {
+      const __m256 t = _mm256_sub_ps(_mm256_loadu_ps(r + c), vm);
+      q = _mm256_fmadd_ps(t, t, q);
+    }
+    const float rs = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hsum(q)) / C + eps));
+    const __m256 vr = _mm256_set1_ps(rs);
+    float* o = y + n * C;
+    for (int64_t c = 0; c < C; c += 8) {
+      const __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(r + c), vm), vr);
+      _mm256_storeu_ps(o + c, _mm256_fmadd_ps(xh, _mm256_loadu_ps(w + c), _mm256_loadu_ps(b + c)));
+    }
+    mean[n] = m;
+    rstd[n] = rs;
+  }
+}
+
+void layernorm_bwd_avx2(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
+                        float* dx, float* dw, float* db, int64_t N, int64_t C) {
+  for (int64_t n = 0; n < N; ++n) {
+    const float *g = dy + n * C, *r = x + n * C;
+    const __m256 vm = _mm256_set1_ps(mean[n]), vr = _mm256_set1_ps(rstd[n]);
+    __m256 s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
+    for (int64_t c = 0; c < C; c += 8) {
+      const __m256 gv = _mm256_loadu_ps(g + c), xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(r + c), vm), vr);
+      const __m256 gw = _mm256_mul_ps(gv, _mm256_loadu_ps(w + c));
+      s1 = _mm256_add_ps(s1, gw);
+      s2 = _mm256_fmadd_ps(gw, xh, s2);
+      _mm256_storeu_ps(dw + c, _mm256_fmadd_ps(gv, xh, _mm256_loadu_ps(dw + c)));
+      _mm256_storeu_ps(db + c, _mm256_add_ps(gv, _mm256_loadu_ps(db + c)));
+    }
+    const __m256 m1 = _mm256_set1_ps(hsum(s1) / static_cast<float>(C)), m2 = _mm256_set1_ps(hsum(s2) / static_cast<float>(C));
+    for (int64_t c = 0; c < C; c += 8) {
+      const __m256 gv = _mm256_loadu_ps(g + c), xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(r + c), vm), vr);
+      const __m256 t = _mm256_sub_ps(_mm256_fmsub_ps(gv, _mm256_loadu_ps(w + c), m1), _mm256_mul_ps(xh, m2));
+      _mm256_storeu_ps(dx + n * C + c, _mm256_mul_ps(vr, t));
+    }
+  }
+}
+
+}  // namespace biofeg::host
