@@ -1,11 +1,11 @@
 // `biofeg pipeline`: the whole schedule on a subset of the built-in dataset with a tiny BERT
 // (1 epoch per training stage, 2 GAN epochs), then a rerun that skips every finished stage, and
 // a rerun after removing one marker that redoes that stage only. Config errors name the key.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { parsePipelineConfig, readPipelineConfig, runPipeline } from '../src/cli/commands/pipeline.js';
+import { parsePipelineConfig, pipelineStageNames, readPipelineConfig, runPipeline } from '../src/cli/commands/pipeline.js';
 import { readCandidateFile } from '../src/eval/candidates.js';
 import { DONE_FILE } from '../src/train/pipeline-state.js';
 import { cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
@@ -35,12 +35,19 @@ afterAll(cleanup);
 describe('biofeg pipeline', () => {
   it('runs every stage with done-markers, and a rerun skips the finished ones', async () => {
     const lines: string[] = [];
-    const r = await runPipeline(readPipelineConfig(configFile), (s) => lines.push(s));
+    const events: string[] = [];
+    const r = await runPipeline(readPipelineConfig(configFile), {
+      say: (s) => lines.push(s),
+      events: { start: (e) => events.push(`start ${e.index}/${e.total} ${e.stage}`), end: (e) => events.push(`end ${e.stage}${e.skipped ? ' skipped' : ''}`) },
+    });
     expect(r.stages.map((s) => s.stage)).toEqual(STAGES);
+    expect(events).toEqual(STAGES.flatMap((s, i) => [`start ${i}/${STAGES.length} ${s}`, `end ${s}`]));
+    expect(lines).toContain(`[1/${STAGES.length}] biencoder`);
     expect(r.stages.every((s) => !s.skipped)).toBe(true);
     const run = join(out, 'run');
     for (const s of STAGES) expect(existsSync(join(run, s, DONE_FILE))).toBe(true);
-    expect(existsSync(join(run, 'gan', 'epoch_1', 'gan.json'))).toBe(true);
+    expect(statSync(join(run, 'gan', 'epoch_1')).isFile()).toBe(true);  // the original's single torch.save file
+    expect(existsSync(join(run, 'gan', 'epoch_0'))).toBe(false);
     expect(readCandidateFile(join(run, 'generate', 'candidates_50', 'generate.topk')).header.featureDim).toBe(128);
     expect(readCandidateFile(join(run, 'generate-hard', 'candidates_80', 'generate.topk')).header.topK).toBe(4);
     expect(existsSync(join(run, 'eval-finetune', 'candidates', 'top4_candidates', 'train.topk'))).toBe(true);
@@ -49,8 +56,10 @@ describe('biofeg pipeline', () => {
     expect(final.result.modes.map((m) => m.mode)).toEqual(['test', 'test_seen', 'test_unseen']);
     expect(final.result.modes[0]!.total).toBe(final.result.modes[1]!.total + final.result.modes[2]!.total);
 
-    const again = await runPipeline(readPipelineConfig(configFile), () => undefined);
+    const skippedEvents: string[] = [];
+    const again = await runPipeline(readPipelineConfig(configFile), { say: () => undefined, events: { start: (e) => skippedEvents.push(e.stage), end: (e) => skippedEvents.push(`${e.stage}${e.skipped ? ' skipped' : ''}`) } });
     expect(again.stages.every((s) => s.skipped)).toBe(true);
+    expect(skippedEvents).toEqual(STAGES.map((s) => `${s} skipped`));
 
     // Without the last stage's marker only that stage runs again.
     rmSync(join(run, 'eval-final', DONE_FILE));
@@ -63,5 +72,12 @@ describe('biofeg pipeline', () => {
     expect(() => parsePipelineConfig({ data_path: 'd', output_path: 'x', epochs: 3 }, 'c.json')).toThrow(/unknown key "epochs"/);
     expect(() => parsePipelineConfig({ data_path: 'd', output_path: 'x', gan: { epochz: 1 } }, 'c.json')).toThrow(/"gan\.epochz" is not a flag/);
     expect(() => parsePipelineConfig({ data_path: 'd', output_path: 'x', finetune: { path_to_model: 'm' } }, 'c.json')).toThrow(/may not set/);
+    expect(() => parsePipelineConfig({ data_path: 'd', output_path: 'x', eval_untrained: 'yes' }, 'c.json')).toThrow(/"eval_untrained" must be true or false/);
+  });
+
+  it('eval_untrained adds stage 0, hard_round false stops after eval-finetune', () => {
+    expect(pipelineStageNames(parsePipelineConfig({ data_path: 'd', output_path: 'x' }, 'c.json'))).toEqual(STAGES);
+    expect(pipelineStageNames(parsePipelineConfig({ data_path: 'd', output_path: 'x', eval_untrained: true, hard_round: false }, 'c.json')))
+      .toEqual(['eval-untrained', ...STAGES.slice(0, 6)]);
   });
 });

@@ -43,8 +43,14 @@ export interface StageOutcome {
   seconds: number;
 }
 
+/** Where a stage stands, for progress displays: before it runs (`start`) and when it is done or skipped (`end`). */
+export interface StageEvents {
+  start?: (e: { index: number; total: number; stage: string; dir: string; resume: boolean }) => void;
+  end?: (e: StageOutcome & { index: number; total: number }) => void;
+}
+
 /** Runs `stages` in order under `root`, skipping finished ones as described above. */
-export async function runStages<C>(root: string, stages: readonly StageDef<C>[], ctx: C, say: (s: string) => void): Promise<StageOutcome[]> {
+export async function runStages<C>(root: string, stages: readonly StageDef<C>[], ctx: C, say: (s: string) => void, events: StageEvents = {}): Promise<StageOutcome[]> {
   const out: StageOutcome[] = [];
   let rerun = false;
   for (const [i, st] of stages.entries()) {
@@ -52,18 +58,23 @@ export async function runStages<C>(root: string, stages: readonly StageDef<C>[],
     const done = rerun ? undefined : readDone(dir);
     if (done) {
       say(`[${i + 1}/${stages.length}] ${st.name}: done (${join(dir, DONE_FILE)}), skipped`);
-      out.push({ stage: st.name, dir, skipped: true, result: done.result, seconds: 0 });
+      const o = { stage: st.name, dir, skipped: true, result: done.result, seconds: 0 };
+      out.push(o);
+      events.end?.({ ...o, index: i, total: stages.length });
       continue;
     }
     // After a stage that ran again, later stages' outputs are stale: start them afresh.
     if (rerun && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     const resume = !rerun && existsSync(dir);
     say(`[${i + 1}/${stages.length}] ${st.name}${resume ? ' (resuming)' : ''}`);
+    events.start?.({ index: i, total: stages.length, stage: st.name, dir, resume });
     const t0 = performance.now();
     const result = await st.run(dir, ctx, resume);
     const seconds = (performance.now() - t0) / 1000;
     writeDone(dir, { stage: st.name, finishedAt: new Date().toISOString(), seconds, result });
-    out.push({ stage: st.name, dir, skipped: false, result, seconds });
+    const o = { stage: st.name, dir, skipped: false, result, seconds };
+    out.push(o);
+    events.end?.({ ...o, index: i, total: stages.length });
     rerun = true;
   }
   return out;

@@ -1,11 +1,14 @@
 // `biofeg pipeline --config FILE`: the original's whole iterative schedule (its README's order)
 // from one JSON config, each stage in `<output_path>/<stage>/` with a DONE.json marker; a rerun
 // skips finished stages and resumes the first unfinished one (src/train/pipeline-state.ts).
+// runPipeline is the library entry: the command and `biofeg demo` both call it.
 //
+//   0 eval-untrained  (only with "eval_untrained": true) eval-biencoder of the model bert_model
+//                     builds before any training (a built-in size: random, seeded as stage 1)
 //   1 biencoder       train-biencoder, in-batch negatives, from bert_model
 //   2 eval-biencoder  eval-biencoder (eval.mode, top_k)
 //   3 gan             train-gan against biencoder/
-//   4 generate        generate-features (unseen entities) with gan/'s newest checkpoint
+//   4 generate        generate-features (unseen entities) with gan/'s newest checkpoint file
 //   5 finetune        finetune (in-batch) from biencoder/ on generate/
 //   6 eval-finetune   eval-biencoder of finetune/; plus top-<hard_top_k> candidates of train and
 //                     valid in eval-finetune/candidates/ for the hard round
@@ -25,6 +28,7 @@
 //   top_k              recall@k of the eval stages (default 64)
 //   hard_top_k         candidates per mention (hard round) and per feature (generate --hard); default 64
 //   hard_round         false stops after stage 6 (default true)
+//   eval_untrained     true adds stage 0 (default false)
 //   biencoder, eval, gan, generate, finetune, biencoder_hard, finetune_hard
 //                      per-stage flags of that command (e.g. {"learning_rate": 1e-5,
 //                      "num_train_epochs": 1, "train_batch_size": 64}); generate_hard and
@@ -36,7 +40,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { exitOnInterrupt } from '../../train/interrupt.js';
-import { runStages, type StageDef, type StageOutcome } from '../../train/pipeline-state.js';
+import { runStages, type StageDef, type StageEvents, type StageOutcome } from '../../train/pipeline-state.js';
 import { FLAGS, type FlagName } from '../options.js';
 import { runEvalBiencoder, type EvalFlags } from './eval-biencoder.js';
 import { runFinetune, type FinetuneFlags } from './finetune.js';
@@ -45,7 +49,7 @@ import { runTrainBiencoder, type TrainFlags } from './train-biencoder.js';
 import { runTrainGan, type GanFlags } from './train-gan.js';
 
 const COMMON_KEYS = ['data_path', 'output_path', 'entity_dict_path', 'bert_model', 'vocab', 'device', 'threads', 'seed', 'max_context_length', 'max_cand_length', 'add_linear', 'out_dim', 'silent'] as const;
-const TOP_KEYS = [...COMMON_KEYS, 'top_k', 'hard_top_k', 'hard_round'] as const;
+const TOP_KEYS = [...COMMON_KEYS, 'top_k', 'hard_top_k', 'hard_round', 'eval_untrained'] as const;
 const SECTIONS = ['biencoder', 'eval', 'gan', 'generate', 'finetune', 'biencoder_hard', 'generate_hard', 'finetune_hard', 'eval_final'] as const;
 const EXTRA_KEYS = new Set(['device', 'threads', 'vocab', 'dropout', 'mse_weight', 'cond_grad']);
 
@@ -57,6 +61,7 @@ export interface PipelineConfig {
   topK: number;
   hardTopK: number;
   hardRound: boolean;
+  evalUntrained: boolean;
   sections: Record<Section, Flags>;
 }
 
@@ -83,8 +88,9 @@ export function parsePipelineConfig(raw: unknown, where: string): PipelineConfig
     if ('output_path' in v || 'path_to_model' in v || 'resume' in v) throw new Error(`${where}: "${s}" may not set output_path, path_to_model or resume (the pipeline chooses them)`);
     sections[s] = { ...(v as Flags) };
   }
-  if (o['hard_round'] !== undefined && typeof o['hard_round'] !== 'boolean') throw new Error(`${where}: "hard_round" must be true or false`);
-  return { common, topK: int('top_k', 64), hardTopK: int('hard_top_k', 64), hardRound: o['hard_round'] !== false, sections };
+  for (const k of ['hard_round', 'eval_untrained'] as const)
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new Error(`${where}: "${k}" must be true or false`);
+  return { common, topK: int('top_k', 64), hardTopK: int('hard_top_k', 64), hardRound: o['hard_round'] !== false, evalUntrained: o['eval_untrained'] === true, sections };
 }
 
 export function readPipelineConfig(file: string): PipelineConfig {
@@ -109,11 +115,35 @@ export interface PipelineResult {
   stages: StageOutcome[];
 }
 
-const evalSummary = (r: Awaited<ReturnType<typeof runEvalBiencoder>>) => ({
+/** What an eval stage records in its DONE.json (and returns): the table and recall per mode. */
+export interface EvalSummary {
+  table: string;
+  modes: Array<{ mode: string; total: number; recall: Record<string, number | null> }>;
+}
+
+const evalSummary = (r: Awaited<ReturnType<typeof runEvalBiencoder>>): EvalSummary => ({
   table: r.table, modes: r.modes.map((m) => ({ mode: m.mode, total: m.recall.total, recall: m.recall.recall })),
 });
 
-export async function runPipeline(c: PipelineConfig, say: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<PipelineResult> {
+export interface PipelineHooks {
+  /** Every line: stage headers and what the commands print (default: stdout). */
+  say?: (s: string) => void;
+  /** Stage progress (start / done or skipped), e.g. for a progress display or a summary. */
+  events?: StageEvents;
+}
+
+/** The stage names runPipeline runs for `c`, in order. */
+export function pipelineStageNames(c: PipelineConfig): string[] {
+  return [
+    ...(c.evalUntrained ? ['eval-untrained'] : []), 'biencoder', 'eval-biencoder', 'gan', 'generate', 'finetune', 'eval-finetune',
+    ...(c.hardRound ? ['biencoder-hard', 'generate-hard', 'finetune-hard', 'eval-final'] : []),
+  ];
+}
+
+/** Runs the schedule of `c` (see the top of this file); a function as `hooks` is the `say` hook. */
+export async function runPipeline(c: PipelineConfig, hooks: PipelineHooks | ((s: string) => void) = {}): Promise<PipelineResult> {
+  const h: PipelineHooks = typeof hooks === 'function' ? { say: hooks } : hooks;
+  const say = h.say ?? ((s: string) => process.stdout.write(`${s}\n`));
   const root = c.common['output_path'] as string;
   const dir = (s: string) => join(root, s);
   const S = c.sections;
@@ -122,8 +152,9 @@ export async function runPipeline(c: PipelineConfig, say: (s: string) => void = 
     const r = await runTrainBiencoder(flagsFor(c, section, {}, { ...own, output_path: out, resume }) as unknown as TrainFlags, { say });
     return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
   };
-  const evaluate = (section: Flags, model: string, extra?: (out: string) => Promise<unknown>) => async (out: string) => {
-    const f = flagsFor(c, section, { mode: evalMode, poolDtype: 'f32' }, { path_to_model: dir(model), output_path: out, top_k: c.topK });
+  const evaluate = (section: Flags, model: string | undefined, extra?: (out: string) => Promise<unknown>) => async (out: string) => {
+    // model undefined: the bi-encoder that bert_model builds (stage 0).
+    const f = flagsFor(c, section, { mode: evalMode, poolDtype: 'f32' }, { ...(model ? { path_to_model: dir(model) } : {}), output_path: out, top_k: c.topK });
     const r = await runEvalBiencoder(f as unknown as EvalFlags, { stdout: say, stderr: () => undefined });
     return { ...evalSummary(r), ...(extra ? { candidates: await extra(out) } : {}) };
   };
@@ -136,6 +167,7 @@ export async function runPipeline(c: PipelineConfig, say: (s: string) => void = 
     return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
   };
   const stages: StageDef<undefined>[] = [
+    ...(c.evalUntrained ? [{ name: 'eval-untrained', run: evaluate(S.eval, undefined) }] : []),
     { name: 'biencoder', run: train(S.biencoder, { hard: false }) },
     { name: 'eval-biencoder', run: evaluate(S.eval, 'biencoder') },
     {
@@ -168,7 +200,7 @@ export async function runPipeline(c: PipelineConfig, say: (s: string) => void = 
       { name: 'eval-final', run: evaluate({ ...S.eval, ...S.eval_final }, 'finetune-hard') },
     );
   }
-  const outcomes = await runStages(root, stages, undefined, say);
+  const outcomes = await runStages(root, stages, undefined, say, h.events);
   return { stages: outcomes };
 }
 

@@ -80,6 +80,13 @@ export function register(program: Command): void {
   addRunOptions(cmd, { resume: true });
   cmd
     .addOption(new Option('--mse-weight <w>', '(biofeg) weight of MSE(fake, real) in the generator loss (the original: 0, logged only)').argParser(Number.parseFloat).default(0))
+    .addHelpText('after', [
+      '',
+      'Checkpoints: <output_path>/epoch_<i> every --save_every epochs from --start_saving (the original: 10, 20),',
+      'each one torch.save file as the original writes it ({generator, discriminator, entity_embedding}',
+      'state_dicts) plus a \'biofeg\' entry (sizes, the bi-encoder\'s hash, optimizer state) that the original ignores.',
+      'Ctrl-C writes <output_path>/last; --resume continues from the newer of last and the newest epoch_<i>.',
+    ].join('\n'))
     .addOption(new Option('--cond-grad <which>', "(biofeg) what trains E: 'original' = the penalty's gradient only, which is zero (E only decays), 'critic' = the whole critic loss through D's condition input").choices(['original', 'critic']).default('original'));
   cmd.action(async () => {
     try {
