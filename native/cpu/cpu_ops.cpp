@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "../core/philox.h"
@@ -70,20 +72,88 @@ void leaky_relu_bwd(Buf x, Buf dy, Buf dx, int64_t n, float s) {
     R().leaky_relu_bwd(at(x, lo), at(dy, lo), at(dx, lo), hi - lo, s);
   });
 }
+// Dropout masks recorded by a forward and taken back by the matching backward (same seed,
+// counter offset, size and p: the mask is a pure function of those, so a hit is exactly what
+// Philox would regenerate). Bounded FIFO: a forward never followed by its backward is evicted.
+struct MaskKey {
+  uint64_t seed, offset;
+  int64_t n;
+  float p;
+  bool operator==(const MaskKey& o) const { return seed == o.seed && offset == o.offset && n == o.n && p == o.p; }
+};
+class MaskCache {
+ public:
+  void put(const MaskKey& k, std::shared_ptr<std::vector<uint8_t>> bits) {
+    std::lock_guard<std::mutex> lk(mu_);
+    bytes_ += bits->size();
+    items_.push_back({k, std::move(bits)});
+    while (!items_.empty() && (bytes_ > kMaxBytes || items_.size() > kMaxItems)) {
+      bytes_ -= items_.front().second->size();
+      items_.erase(items_.begin());
+    }
+  }
+  std::shared_ptr<std::vector<uint8_t>> take(const MaskKey& k) {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (size_t i = items_.size(); i-- > 0;)
+      if (items_[i].first == k) {
+        auto b = std::move(items_[i].second);
+        bytes_ -= b->size();
+        items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
+        return b;
+      }
+    return nullptr;
+  }
+
+ private:
+  static constexpr size_t kMaxBytes = size_t(64) << 20, kMaxItems = 1024;
+  std::mutex mu_;
+  std::vector<std::pair<MaskKey, std::shared_ptr<std::vector<uint8_t>>>> items_;
+  size_t bytes_ = 0;
+};
+MaskCache& masks() {
+  static auto* c = new MaskCache();  // leaked: no teardown order issues at exit
+  return *c;
+}
+// Chunks of a multiple of 32 elements, so each chunk's mask starts on a byte.
+template <typename Fn>
+void byte_chunks(int64_t n, Fn fn) {
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(num_threads() * 4, n / (kGrain / 4)));
+  const int64_t step = ((n + chunks - 1) / chunks + 31) / 32 * 32;
+  run_tasks((n + step - 1) / step, [&](int64_t c) { fn(c * step, std::min(n, c * step + step)); });
+}
+
 void dropout_fwd(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t off) {
   if (host::vec_avx2()) {
     const float* px = F(x, "dropout");
     float* py = F(y, "dropout");
     const float s = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;  // the reference's scale
-    return parallel_for(n, kGrain / 4, [&](int64_t lo, int64_t hi) {
-      host::dropout_avx2(px + lo, py + lo, hi - lo, p, s, seed, off + static_cast<uint64_t>(lo));
+    auto bits = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>((n + 7) / 8));
+    byte_chunks(n, [&](int64_t lo, int64_t hi) {
+      host::dropout_avx2(px + lo, py + lo, hi - lo, p, s, seed, off + static_cast<uint64_t>(lo), bits->data() + lo / 8);
     });
+    masks().put({seed, off, n, p}, std::move(bits));
+    return;
   }
   parallel_for(n, kGrain / 4, [&](int64_t lo, int64_t hi) {
     R().dropout_fwd(at(x, lo), at(y, lo), hi - lo, p, seed, off + static_cast<uint64_t>(lo));
   });
 }
-void dropout_bwd(Buf dy, Buf dx, int64_t n, float p, uint64_t seed, uint64_t off) { dropout_fwd(dy, dx, n, p, seed, off); }
+void dropout_bwd(Buf dy, Buf dx, int64_t n, float p, uint64_t seed, uint64_t off) {
+  if (host::vec_avx2()) {
+    const float* px = F(dy, "dropout_bwd");
+    float* py = F(dx, "dropout_bwd");
+    const float s = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    if (auto bits = masks().take({seed, off, n, p})) {
+      return byte_chunks(n, [&](int64_t lo, int64_t hi) {
+        host::dropout_bits_avx2(px + lo, py + lo, hi - lo, s, bits->data() + lo / 8);
+      });
+    }
+    return parallel_for(n, kGrain / 4, [&](int64_t lo, int64_t hi) {
+      host::dropout_avx2(px + lo, py + lo, hi - lo, p, s, seed, off + static_cast<uint64_t>(lo));
+    });
+  }
+  dropout_fwd(dy, dx, n, p, seed, off);
+}
 
 int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)); }
 
@@ -246,7 +316,10 @@ GemmDesc mm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool t
 }
 
 // P = softmax(S) over real keys (row lse given or computed), then dropout -> P' (in place).
-void softmax_rows(const AttnDesc& d, int64_t b, int64_t h, float* S, float* lse, bool have_lse, float* Pd) {
+// bits (T % 8 == 0): the whole call's mask, element (b,h,i,j) at bit ((b*H+h)*T+i)*T+j; written
+// when the row's mask is drawn, read instead of Philox when `reuse`.
+void softmax_rows(const AttnDesc& d, int64_t b, int64_t h, float* S, float* lse, bool have_lse, float* Pd,
+                  uint8_t* bits = nullptr, bool reuse = false) {
   const int64_t T = d.T;
   const int32_t* mask = d.mask.p ? d.mask.i32() + b * T : nullptr;
   const float inv_keep = d.dropout_p > 0 ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
@@ -260,8 +333,10 @@ void softmax_rows(const AttnDesc& d, int64_t b, int64_t h, float* S, float* lse,
       if (!have_lse) lse[i] = l;
       if (!Pd) continue;
       const uint64_t base = d.offset + static_cast<uint64_t>(((b * d.H + h) * T + i) * T);
-      if (d.dropout_p > 0) host::dropout_avx2(s, Pd + i * T, T, d.dropout_p, inv_keep, d.seed, base);
-      else std::copy_n(s, T, Pd + i * T);
+      const int64_t e0 = ((b * d.H + h) * T + i) * T;  // this row's first element
+      if (d.dropout_p <= 0) std::copy_n(s, T, Pd + i * T);
+      else if (bits && reuse) host::dropout_bits_avx2(s, Pd + i * T, T, inv_keep, bits + e0 / 8);
+      else host::dropout_avx2(s, Pd + i * T, T, d.dropout_p, inv_keep, d.seed, base, bits ? bits + e0 / 8 : nullptr);
     }
     return;
   }
@@ -298,6 +373,8 @@ void attention_fwd(const AttnDesc& d) {
   const float* qkv = F(d.qkv, "attention");
   float *out = F(d.out, "attention"), *lse = F(d.lse, "attention");
   const int64_t T = d.T, H = d.H, D = d.D, row = 3 * H * D;
+  const bool record = host::vec_avx2() && d.dropout_p > 0 && T % 8 == 0;  // for the backward
+  auto bits = record ? std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(d.B * H * T * T / 8)) : nullptr;
   run_tasks(d.B * H, [&](int64_t task) {
     const int64_t b = task / H, h = task % H;
     static thread_local std::vector<float> S, P;
@@ -309,10 +386,11 @@ void attention_fwd(const AttnDesc& d) {
       P.resize(T * T);
       Pd = P.data();
     }
-    softmax_rows(d, b, h, S.data(), lse + (b * H + h) * T, false, Pd);
+    softmax_rows(d, b, h, S.data(), lse + (b * H + h) * T, false, Pd, bits ? bits->data() : nullptr);
     host::gemm_serial(mm(T, D, T, Pd ? Pd : S.data(), T, false, q + 2 * H * D, row, false,
                          out + b * T * H * D + h * D, H * D, 1.0f));
   });
+  if (bits) masks().put({d.seed, d.offset, d.B * H * T * T, d.dropout_p}, std::move(bits));
 }
 
 void attention_bwd(const AttnDesc& d) {
@@ -321,6 +399,9 @@ void attention_bwd(const AttnDesc& d) {
   float* dqkv = F(d.dqkv, "attention_bwd");
   const int64_t T = d.T, H = d.H, D = d.D, row = 3 * H * D;
   const float inv_keep = d.dropout_p > 0 ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
+  const auto bits = host::vec_avx2() && d.dropout_p > 0 && T % 8 == 0
+                        ? masks().take({d.seed, d.offset, d.B * H * T * T, d.dropout_p})
+                        : nullptr;  // the forward's mask, when it was recorded
   run_tasks(d.B * H, [&](int64_t task) {
     const int64_t b = task / H, h = task % H;
     static thread_local std::vector<float> S, P, dP;
@@ -337,7 +418,8 @@ void attention_bwd(const AttnDesc& d) {
       Pd = P.data();
     }
     std::vector<float> l(lse + (b * H + h) * T, lse + (b * H + h) * T + T);
-    softmax_rows(d, b, h, S.data(), l.data(), true, d.dropout_p > 0 ? Pd : nullptr);
+    softmax_rows(d, b, h, S.data(), l.data(), true, d.dropout_p > 0 ? Pd : nullptr, bits ? bits->data() : nullptr,
+                 bits != nullptr);
     // dV = P'^T dO ; dP' = dO V^T
     host::gemm_serial(mm(T, D, T, Pd, T, true, go, H * D, false, dq + 2 * H * D, row, 1.0f));
     host::gemm_serial(mm(T, T, D, go, H * D, false, q + 2 * H * D, row, true, dP.data(), T, 1.0f));

@@ -9,8 +9,12 @@ namespace biofeg::host {
 
 bool vec_avx2();  // the CPU has AVX2 and FMA
 
-// y[i] = keep(seed, ctr0 + i) ? x[i] * scale : 0 (x and y may alias).
-void dropout_avx2(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t ctr0);
+// y[i] = keep(seed, ctr0 + i) ? x[i] * scale : 0 (x and y may alias). With bits, keep(i) is
+// also written to bit i % 8 of bits[i / 8] (the caller's range starts on a byte).
+void dropout_avx2(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t ctr0,
+                  uint8_t* bits = nullptr);
+// y[i] = bit i of bits ? x[i] * scale : 0: a mask recorded by dropout_avx2, applied again.
+void dropout_bits_avx2(const float* x, float* y, int64_t n, float scale, const uint8_t* bits);
 // y = gelu(x); dx = dy * gelu'(x) (erf GELU).
 void gelu_fwd_avx2(const float* x, float* y, int64_t n);
 void gelu_bwd_avx2(const float* x, const float* dy, float* dx, int64_t n);

@@ -114,20 +114,41 @@ bool vec_avx2() {
   return ok;
 }
 
-void dropout_avx2(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t ctr0) {
+void dropout_avx2(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t ctr0,
+                  uint8_t* bits) {
   const __m256 vp = _mm256_set1_ps(p), vs = _mm256_set1_ps(scale);
   int64_t i = 0;
   __m256 k[4];
   for (; i + 32 <= n; i += 32) {
     keep8x<4>(seed, ctr0 + static_cast<uint64_t>(i), vp, k);
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < 4; ++j) {
       _mm256_storeu_ps(y + i + 8 * j, _mm256_and_ps(k[j], _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), vs)));
+      if (bits) bits[i / 8 + j] = static_cast<uint8_t>(_mm256_movemask_ps(k[j]));
+    }
   }
   for (; i + 8 <= n; i += 8) {
     keep8x<1>(seed, ctr0 + static_cast<uint64_t>(i), vp, k);
     _mm256_storeu_ps(y + i, _mm256_and_ps(k[0], _mm256_mul_ps(_mm256_loadu_ps(x + i), vs)));
+    if (bits) bits[i / 8] = static_cast<uint8_t>(_mm256_movemask_ps(k[0]));
   }
-  for (; i < n; ++i) y[i] = dropout_keep(seed, ctr0 + static_cast<uint64_t>(i), p) ? x[i] * scale : 0.0f;
+  if (bits && i < n) bits[i / 8] = 0;
+  for (; i < n; ++i) {
+    const bool keep = dropout_keep(seed, ctr0 + static_cast<uint64_t>(i), p);
+    y[i] = keep ? x[i] * scale : 0.0f;
+    if (bits && keep) bits[i / 8] = static_cast<uint8_t>(bits[i / 8] | (1u << (i % 8)));
+  }
+}
+
+void dropout_bits_avx2(const float* x, float* y, int64_t n, float scale, const uint8_t* bits) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i b = _mm256_and_si256(_mm256_set1_epi32(bits[i / 8]), lane);
+    const __m256 k = _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, lane));
+    _mm256_storeu_ps(y + i, _mm256_and_ps(k, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs)));
+  }
+  for (; i < n; ++i) y[i] = (bits[i / 8] >> (i % 8)) & 1u ? x[i] * scale : 0.0f;
 }
 
 void gelu_fwd_avx2(const float* x, float* y, int64_t n) {
