@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { parsePipelineConfig, pipelineStageNames, readPipelineConfig, runPipeline } from '../src/cli/commands/pipeline.js';
+import { parsePipelineConfig, pipelineStageNames, readPipelineConfig, runPipeline, stageFingerprint } from '../src/cli/commands/pipeline.js';
 import { readCandidateFile } from '../src/eval/candidates.js';
 import { DONE_FILE } from '../src/train/pipeline-state.js';
 import { cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
@@ -65,7 +65,24 @@ describe('biofeg pipeline', () => {
     rmSync(join(run, 'eval-final', DONE_FILE));
     const third = await runPipeline(readPipelineConfig(configFile), () => undefined);
     expect(third.stages.filter((s) => !s.skipped).map((s) => s.stage)).toEqual(['eval-final']);
+
+    // A changed setting reruns its stage and everything after it; progress flags (silent, threads) do not.
+    const raw = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, Record<string, unknown>>;
+    raw['finetune_hard']!['learning_rate'] = 5e-5;
+    (raw as Record<string, unknown>)['threads'] = 1;
+    const changed: string[] = [];
+    const fourth = await runPipeline(parsePipelineConfig(raw, 'changed.json'), (s) => changed.push(s));
+    expect(fourth.stages.filter((s) => !s.skipped).map((s) => s.stage)).toEqual(['finetune-hard', 'eval-final']);
+    expect(changed.join('\n')).toMatch(/\[9\/10\] finetune-hard: settings changed since it finished/);
   }, 300_000);
+
+  it('stage fingerprints: sorted keys, paths relative to the run folder, progress flags left out', () => {
+    const a = stageFingerprint('/r/run', { learning_rate: 1e-5, path_to_model: '/r/run/biencoder', silent: true, threads: 2, output_path: '/r/run/x' });
+    const b = stageFingerprint('/elsewhere', { path_to_model: '/elsewhere/biencoder', learning_rate: 1e-5, silent: false });
+    expect(a).toBe(b);
+    expect(a).toBe('{"learning_rate":0.00001,"path_to_model":"<output_path>/biencoder"}');
+    expect(stageFingerprint('/r', { learning_rate: 2e-5 })).not.toBe(stageFingerprint('/r', { learning_rate: 1e-5 }));
+  });
 
   it('rejects unknown keys and missing paths with the key named', () => {
     expect(() => parsePipelineConfig({ output_path: 'x' }, 'c.json')).toThrow(/c\.json: "data_path" \(a string\) is required/);

@@ -1,6 +1,7 @@
 // Done-markers of the pipeline's stages: `<output>/<stage>/DONE.json` holds what the stage
-// returned. A rerun skips finished stages; the first unfinished one resumes in its folder, and
-// everything after a stage that ran again starts from scratch (its inputs changed).
+// returned and its settings' fingerprint. A rerun skips finished stages whose settings are
+// unchanged; the first unfinished one resumes in its folder (a finished one whose settings
+// changed starts afresh), and everything after a stage that ran again starts from scratch.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,6 +14,8 @@ export interface DoneMarker {
   finishedAt: string;
   seconds: number;
   result: unknown;
+  /** The stage's settings when it ran (StageDef.fingerprint). */
+  fingerprint?: string;
 }
 
 export function readDone(stageDir: string): DoneMarker | undefined {
@@ -31,6 +34,8 @@ export function writeDone(stageDir: string, m: DoneMarker): void {
 
 export interface StageDef<C> {
   name: string;
+  /** Its settings (e.g. stable JSON of its flags): a finished stage whose marker holds others runs again. */
+  fingerprint?: string;
   /** Runs the stage in `dir`; `resume` = continue a partial run there. Returns the marker's result. */
   run: (dir: string, ctx: C, resume: boolean) => Promise<unknown>;
 }
@@ -55,7 +60,12 @@ export async function runStages<C>(root: string, stages: readonly StageDef<C>[],
   let rerun = false;
   for (const [i, st] of stages.entries()) {
     const dir = join(root, st.name);
-    const done = rerun ? undefined : readDone(dir);
+    let done = rerun ? undefined : readDone(dir);
+    if (done && st.fingerprint !== undefined && done.fingerprint !== st.fingerprint) {
+      say(`[${i + 1}/${stages.length}] ${st.name}: settings changed since it finished (${join(dir, DONE_FILE)}), running it again`);
+      rmSync(dir, { recursive: true, force: true });
+      done = undefined;
+    }
     if (done) {
       say(`[${i + 1}/${stages.length}] ${st.name}: done (${join(dir, DONE_FILE)}), skipped`);
       const o = { stage: st.name, dir, skipped: true, result: done.result, seconds: 0 };
@@ -71,7 +81,7 @@ export async function runStages<C>(root: string, stages: readonly StageDef<C>[],
     const t0 = performance.now();
     const result = await st.run(dir, ctx, resume);
     const seconds = (performance.now() - t0) / 1000;
-    writeDone(dir, { stage: st.name, finishedAt: new Date().toISOString(), seconds, result });
+    writeDone(dir, { stage: st.name, finishedAt: new Date().toISOString(), seconds, result, ...(st.fingerprint !== undefined ? { fingerprint: st.fingerprint } : {}) });
     const o = { stage: st.name, dir, skipped: false, result, seconds };
     out.push(o);
     events.end?.({ ...o, index: i, total: stages.length });

@@ -1,7 +1,8 @@
 // `biofeg pipeline --config FILE`: the original's whole iterative schedule (its README's order)
 // from one JSON config, each stage in `<output_path>/<stage>/` with a DONE.json marker; a rerun
-// skips finished stages and resumes the first unfinished one (src/train/pipeline-state.ts).
-// runPipeline is the library entry: the command and `biofeg demo` both call it.
+// skips finished stages and resumes the first unfinished one (src/train/pipeline-state.ts); a
+// finished stage whose settings changed since (its flags' fingerprint) runs again, with every
+// stage after it. runPipeline is the library entry: the command and `biofeg demo` both call it.
 //
 //   0 eval-untrained  (only with "eval_untrained": true) eval-biencoder of the model bert_model
 //                     builds before any training (a built-in size: random, seeded as stage 1)
@@ -37,7 +38,7 @@
 //                      Each command's own defaults apply (finetune: learning_rate 1e-9; gan 5e-5).
 import { Option, type Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 
 import { exitOnInterrupt } from '../../train/interrupt.js';
 import { runStages, type StageDef, type StageEvents, type StageOutcome } from '../../train/pipeline-state.js';
@@ -132,6 +133,26 @@ export interface PipelineHooks {
   events?: StageEvents;
 }
 
+/** Flags that change how a stage runs, not what it computes: left out of its fingerprint. */
+const NOT_FINGERPRINTED = new Set(['silent', 'threads', 'device', 'no_cuda', 'resume', 'output_path', 'workers']);
+
+/**
+ * A stage's settings as stable JSON (sorted keys, paths under the run folder written relative to
+ * it, so the folder may move): kept in DONE.json; a finished stage whose settings changed runs again.
+ */
+export function stageFingerprint(root: string, flags: Flags, extra?: Flags): string {
+  const norm = (v: unknown): unknown => {
+    if (typeof v === 'string') return v === root ? '<output_path>' : v.startsWith(root + sep) ? `<output_path>/${v.slice(root.length + 1)}` : v;
+    if (Array.isArray(v)) return v.map(norm);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, norm((v as Flags)[k])]));
+    return v;
+  };
+  const strip = (f: Flags) => Object.fromEntries(Object.entries(f).filter(([k, v]) => !NOT_FINGERPRINTED.has(k) && v !== undefined));
+  const kept = strip(flags);
+  // extra: more flags the stage runs with (eval-finetune's candidate search).
+  return JSON.stringify(norm(extra === undefined ? kept : { flags: kept, extra: strip(extra) }));
+}
+
 /** The stage names runPipeline runs for `c`, in order. */
 export function pipelineStageNames(c: PipelineConfig): string[] {
   return [
@@ -148,56 +169,58 @@ export async function runPipeline(c: PipelineConfig, hooks: PipelineHooks | ((s:
   const dir = (s: string) => join(root, s);
   const S = c.sections;
   const evalMode = 'test,test_seen,test_unseen';
-  const train = (section: Flags, own: Flags) => async (out: string, _: unknown, resume: boolean) => {
-    const r = await runTrainBiencoder(flagsFor(c, section, {}, { ...own, output_path: out, resume }) as unknown as TrainFlags, { say });
-    return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
-  };
-  const evaluate = (section: Flags, model: string | undefined, extra?: (out: string) => Promise<unknown>) => async (out: string) => {
+  // Every stage's flags are fixed up front: they are its fingerprint in DONE.json (see stageFingerprint).
+  type Def = StageDef<undefined>;
+  const stage = (name: string, f: Flags, run: (f: Flags, resume: boolean) => Promise<unknown>, extra?: Flags): Def =>
+    ({ name, fingerprint: stageFingerprint(root, f, extra), run: (_out, _ctx, resume) => run(f, resume) });
+  const train = (name: string, section: Flags, own: Flags): Def =>
+    stage(name, flagsFor(c, section, {}, { ...own, output_path: dir(name) }), async (f, resume) => {
+      const r = await runTrainBiencoder({ ...f, resume } as unknown as TrainFlags, { say });
+      return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
+    });
+  const evaluate = (name: string, section: Flags, model: string | undefined, extra?: { flags: Flags; run: (f: Flags) => Promise<unknown> }): Def =>
     // model undefined: the bi-encoder that bert_model builds (stage 0).
-    const f = flagsFor(c, section, { mode: evalMode, poolDtype: 'f32' }, { ...(model ? { path_to_model: dir(model) } : {}), output_path: out, top_k: c.topK });
-    const r = await runEvalBiencoder(f as unknown as EvalFlags, { stdout: say, stderr: () => undefined });
-    return { ...evalSummary(r), ...(extra ? { candidates: await extra(out) } : {}) };
-  };
-  const generate = (section: Flags, own: Flags) => async (out: string) => {
-    const r = await runGenerateFeatures(flagsFor(c, section, { top_k: c.hardTopK }, { ...own, output_path: out }) as unknown as GenerateFlags, { say });
-    return { path: r.path, count: r.header.count, topK: r.header.topK, inserted: r.header.inserted };
-  };
-  const tune = (section: Flags, own: Flags) => async (out: string, _: unknown, resume: boolean) => {
-    const r = await runFinetune(flagsFor(c, section, { learning_rate: 1e-9 }, { ...own, output_path: out, resume }) as unknown as FinetuneFlags, { say });
-    return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
-  };
-  const stages: StageDef<undefined>[] = [
-    ...(c.evalUntrained ? [{ name: 'eval-untrained', run: evaluate(S.eval, undefined) }] : []),
-    { name: 'biencoder', run: train(S.biencoder, { hard: false }) },
-    { name: 'eval-biencoder', run: evaluate(S.eval, 'biencoder') },
-    {
-      name: 'gan',
-      run: async (out, _, resume) => {
-        const f = flagsFor(c, S.gan, { learning_rate: 5e-5, mse_weight: 0, cond_grad: 'original' }, { path_to_model: dir('biencoder'), output_path: out, resume });
-        const r = await runTrainGan(f as unknown as GanFlags, { say });
-        if (r.saved.length === 0 && !resume) throw new Error(`gan: no checkpoint was saved (num_train_epochs ${String(f['num_train_epochs'])}, save_every ${String(f['save_every'])}, start_saving ${String(f['start_saving'])})`);
-        return { accuracies: r.accuracies, saved: r.saved };
-      },
-    },
-    { name: 'generate', run: generate(S.generate, { hard: false, gan_path: dir('gan'), path_to_model: dir('biencoder') }) },
-    { name: 'finetune', run: tune(S.finetune, { hard: false, path_to_model: dir('biencoder'), generate_data_path: dir('generate') }) },
-    {
-      name: 'eval-finetune',
-      run: evaluate(S.eval, 'finetune', async (out) => {
-        if (!c.hardRound) return undefined;
-        // Hard negatives for the next round: top-k of train and valid with the fine-tuned model.
-        const f = flagsFor(c, S.eval, { poolDtype: 'f32' }, { path_to_model: dir('finetune'), output_path: join(out, 'candidates'), top_k: c.hardTopK, mode: 'train,valid', save_topk_result: true });
-        const r = await runEvalBiencoder(f as unknown as EvalFlags, { stdout: () => undefined, stderr: () => undefined });
-        return evalSummary(r).modes;
-      }),
-    },
+    stage(name, flagsFor(c, section, { mode: evalMode, poolDtype: 'f32' }, { ...(model ? { path_to_model: dir(model) } : {}), output_path: dir(name), top_k: c.topK }), async (f) => {
+      const r = await runEvalBiencoder(f as unknown as EvalFlags, { stdout: say, stderr: () => undefined });
+      return { ...evalSummary(r), ...(extra ? { candidates: await extra.run(extra.flags) } : {}) };
+    }, extra?.flags);
+  const generate = (name: string, section: Flags, own: Flags): Def =>
+    stage(name, flagsFor(c, section, { top_k: c.hardTopK }, { ...own, output_path: dir(name) }), async (f) => {
+      const r = await runGenerateFeatures(f as unknown as GenerateFlags, { say });
+      return { path: r.path, count: r.header.count, topK: r.header.topK, inserted: r.header.inserted };
+    });
+  const tune = (name: string, section: Flags, own: Flags): Def =>
+    stage(name, flagsFor(c, section, { learning_rate: 1e-9 }, { ...own, output_path: dir(name) }), async (f, resume) => {
+      const r = await runFinetune({ ...f, resume } as unknown as FinetuneFlags, { say });
+      return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
+    });
+  const gan = stage('gan', flagsFor(c, S.gan, { learning_rate: 5e-5, mse_weight: 0, cond_grad: 'original' }, { path_to_model: dir('biencoder'), output_path: dir('gan') }), async (f, resume) => {
+    const r = await runTrainGan({ ...f, resume } as unknown as GanFlags, { say });
+    if (r.saved.length === 0 && !resume) throw new Error(`gan: no checkpoint was saved (num_train_epochs ${String(f['num_train_epochs'])}, save_every ${String(f['save_every'])}, start_saving ${String(f['start_saving'])})`);
+    return { accuracies: r.accuracies, saved: r.saved };
+  });
+  // Hard negatives for the next round: top-k of train and valid with the fine-tuned model.
+  const candidates = c.hardRound
+    ? {
+      flags: flagsFor(c, S.eval, { poolDtype: 'f32' }, { path_to_model: dir('finetune'), output_path: join(dir('eval-finetune'), 'candidates'), top_k: c.hardTopK, mode: 'train,valid', save_topk_result: true }),
+      run: async (f: Flags) => evalSummary(await runEvalBiencoder(f as unknown as EvalFlags, { stdout: () => undefined, stderr: () => undefined })).modes,
+    }
+    : undefined;
+  const stages: Def[] = [
+    ...(c.evalUntrained ? [evaluate('eval-untrained', S.eval, undefined)] : []),
+    train('biencoder', S.biencoder, { hard: false }),
+    evaluate('eval-biencoder', S.eval, 'biencoder'),
+    gan,
+    generate('generate', S.generate, { hard: false, gan_path: dir('gan'), path_to_model: dir('biencoder') }),
+    tune('finetune', S.finetune, { hard: false, path_to_model: dir('biencoder'), generate_data_path: dir('generate') }),
+    evaluate('eval-finetune', S.eval, 'finetune', candidates),
   ];
   if (c.hardRound) {
     stages.push(
-      { name: 'biencoder-hard', run: train(S.biencoder_hard, { hard: true, path_to_model: dir('finetune'), data_path: join(dir('eval-finetune'), 'candidates', `top${c.hardTopK}_candidates`) }) },
-      { name: 'generate-hard', run: generate({ ...S.generate, ...S.generate_hard }, { hard: true, gan_path: dir('gan'), path_to_model: dir('biencoder-hard'), gan_biencoder: dir('biencoder') }) },
-      { name: 'finetune-hard', run: tune(S.finetune_hard, { hard: true, path_to_model: dir('biencoder-hard'), generate_data_path: dir('generate-hard') }) },
-      { name: 'eval-final', run: evaluate({ ...S.eval, ...S.eval_final }, 'finetune-hard') },
+      train('biencoder-hard', S.biencoder_hard, { hard: true, path_to_model: dir('finetune'), data_path: join(dir('eval-finetune'), 'candidates', `top${c.hardTopK}_candidates`) }),
+      generate('generate-hard', { ...S.generate, ...S.generate_hard }, { hard: true, gan_path: dir('gan'), path_to_model: dir('biencoder-hard'), gan_biencoder: dir('biencoder') }),
+      tune('finetune-hard', S.finetune_hard, { hard: true, path_to_model: dir('biencoder-hard'), generate_data_path: dir('generate-hard') }),
+      evaluate('eval-final', { ...S.eval, ...S.eval_final }, 'finetune-hard'),
     );
   }
   const outcomes = await runStages(root, stages, undefined, say, h.events);
