@@ -76,6 +76,15 @@ type BaseValue<S> = S extends { kind: 'int' | 'float' } ? number : S extends { k
 export type FlagValue<N extends FlagName> = Spec<N> extends { kind: 'switch' } ? boolean : Spec<N> extends { default: unknown } ? BaseValue<Spec<N>> : BaseValue<Spec<N>> | undefined;
 export type FlagValues<N extends FlagName> = { [K in N]: FlagValue<K> };
 
+/** A commander argument parser for integers >= min. */
+export function intAtLeast(min: number, name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`--${name} expects an integer >= ${min}.`);
+    return n;
+  };
+}
+
 export function kebab(snake: string): string {
   return snake.replace(/_/g, '-');
 }

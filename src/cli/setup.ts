@@ -11,7 +11,9 @@ import { preparedPath } from '../data/prepared.js';
 import type { TokenCache } from '../data/token-cache.js';
 import type { TokenizerFactory } from '../data/tokenizer-factory.js';
 import { openBiEncoder, type Opened } from '../train/biencoder-checkpoint.js';
+import { intAtLeast } from './options.js';
 import type { TrainSettings } from '../train/train-biencoder.js';
+import type { BertPrecision } from '../models/bert.js';
 import { pickDevice, setThreads, type DeviceName } from '../native.js';
 import { fromVocab, loadTokenizer } from '../tokenize/load.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
@@ -80,6 +82,16 @@ export interface ModelFlags {
   out_dim: number;
   seed: number;
   dropout?: number;
+  /** --precision: f32 (default) or bf16 (CUDA mixed precision). */
+  precision?: string;
+}
+
+/** Checks --precision; bf16 needs the CUDA device (the CPU backend computes in f32). */
+export function precisionOf(p: string | undefined, device: DeviceName): BertPrecision {
+  const v = p ?? 'f32';
+  if (v !== 'f32' && v !== 'bf16') throw new Error(`--precision must be f32 or bf16, got ${v}`);
+  if (v === 'bf16' && device !== 'cuda') throw new Error('--precision bf16 runs on CUDA only (the CPU backend computes in f32); use --device cuda or --precision f32');
+  return v;
 }
 
 /** The bi-encoder a command names (checkpoint, HF folder or built-in size) and its tokenizer. */
@@ -93,17 +105,35 @@ export function openModel(f: ModelFlags, device: DeviceName): Opened & { tok: Mo
     // Flags win only when given explicitly; a checkpoint's own settings otherwise.
     settings: f.add_linear ? { addLinear: true, outDim: f.out_dim } : {},
     ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
+    precision: precisionOf(f.precision, device),
   });
   return { ...opened, tok };
 }
 
-/** The (biofeg) options every model command shares: --device, --threads, --vocab [, --resume]. */
-export function addRunOptions(cmd: Command, o: { resume?: boolean } = {}): Command {
+/** The values of addRunOptions' options, as a command's action reads them. */
+export interface RunOptions {
+  device?: string;
+  threads?: number;
+  vocab?: string;
+  precision?: string;
+  resume?: boolean;
+  dropout?: number;
+}
+
+export function readRunOptions(cmd: Command): RunOptions {
+  const o = cmd.opts<RunOptions>();
+  return { device: o.device, threads: o.threads, vocab: o.vocab, precision: o.precision, resume: o.resume, ...(o.dropout !== undefined ? { dropout: o.dropout } : {}) };
+}
+
+/** The (biofeg) options every model command shares: --device, --threads, --vocab, --precision [, --resume]. */
+export function addRunOptions(cmd: Command, o: { resume?: boolean; dropout?: boolean } = {}): Command {
   cmd
     .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
-    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
-    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'));
+    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser(intAtLeast(0, 'threads')))
+    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt; built-in sizes default to data/default/vocab.txt'))
+    .addOption(new Option('--precision <p>', '(biofeg) BERT compute: f32, or bf16 mixed precision (CUDA; f32 master weights and checkpoints)').choices(['f32', 'bf16']).default('f32'));
   if (o.resume) cmd.addOption(new Option('--resume', '(biofeg) continue from the newest checkpoint in --output_path (last/ or epoch_N/)'));
+  if (o.dropout) cmd.addOption(new Option('--dropout <p>', '(biofeg) BERT hidden and attention dropout instead of the config\'s (0 helps a small model trained from scratch)').argParser(Number.parseFloat));
   return cmd;
 }
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
-import { Bert, bertConfigFromHf } from '../models/bert.js';
+import { Bert, bertConfigFromHf, type BertPrecision } from '../models/bert.js';
 import type { EncoderSide } from '../models/biencoder.js';
 import type { DeviceName } from '../native.js';
 import { openBiEncoder } from '../train/biencoder-checkpoint.js';
@@ -28,18 +28,18 @@ function isBiEncoderFolder(dir: string): boolean {
   }
 }
 
-export function openEncoder(dir: string, device: DeviceName, side?: EncoderSide): OpenedEncoder {
+export function openEncoder(dir: string, device: DeviceName, side?: EncoderSide, precision: BertPrecision = 'f32'): OpenedEncoder {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`encode: --model ${dir} is not a folder`);
   if (isBiEncoderFolder(dir)) {
     if (side === undefined) throw new Error(`encode: ${dir} is a bi-encoder checkpoint; give --side context or --side candidate`);
-    const { model } = openBiEncoder({ device, pathToModel: dir });
+    const { model } = openBiEncoder({ device, pathToModel: dir, precision });
     return { bert: model.encoder(side).bert, kind: 'biencoder' };
   }
   if (side !== undefined) throw new Error(`encode: --side applies to bi-encoder checkpoints only; ${dir} is an HF BERT folder`);
   const hf = loadHfFolder(dir);
   // Checkpoints saved without the pooler (add_pooling_layer=False) still encode [CLS] vectors.
   const pooler = hf.tensors.has('pooler.dense.weight');
-  const bert = new Bert(bertConfigFromHf(hf.config, { pooler }), device);
+  const bert = new Bert(bertConfigFromHf(hf.config, { pooler }), device, { precision });
   bert.loadWeights(hf.tensors, { strict: true });
   return { bert, kind: 'hf' };
 }

@@ -2,7 +2,7 @@
 // [CLS] vector, or with add_linear the pooled output -> dropout 0.1 -> Linear(hidden, out_dim).
 // Scores are dot products. Names follow the original state_dict (context_encoder.bert_model.…).
 import { type DeviceName, type NativeTensor } from '../native.js';
-import { Bert, type BertConfig, type ParamEntry } from './bert.js';
+import { Bert, type BertConfig, type BertPrecision, type ParamEntry } from './bert.js';
 import { Linear } from './linear.js';
 
 export type EncoderSide = 'context' | 'candidate';
@@ -12,6 +12,8 @@ export interface BiEncoderOptions {
   device: DeviceName;
   addLinear?: boolean;
   outDim?: number;
+  /** 'bf16': mixed precision BERTs (CUDA only; see Bert). The linear layer stays f32. */
+  precision?: BertPrecision;
 }
 
 /** One token batch for an encoder: ids row-major [rows, seq], padding id 0 (BLINK's NULL_IDX). */
@@ -40,8 +42,8 @@ class Encoder {
   readonly bert: Bert;
   readonly linear?: Linear;
 
-  constructor(config: BertConfig, device: DeviceName, readonly prefix: string, linearOut?: number) {
-    this.bert = new Bert({ ...config, pooler: config.pooler || linearOut !== undefined }, device);
+  constructor(config: BertConfig, device: DeviceName, readonly prefix: string, linearOut?: number, precision: BertPrecision = 'f32') {
+    this.bert = new Bert({ ...config, pooler: config.pooler || linearOut !== undefined }, device, { precision });
     if (linearOut !== undefined) this.linear = new Linear(config.hiddenSize, linearOut, device);
   }
 
@@ -80,8 +82,9 @@ export class BiEncoder {
 
   constructor(readonly options: BiEncoderOptions) {
     const out = options.addLinear ? (options.outDim ?? 1) : undefined;
-    this.context = new Encoder(options.config, options.device, 'context_encoder', out);
-    this.candidate = new Encoder(options.config, options.device, 'cand_encoder', out);
+    const precision = options.precision ?? 'f32';
+    this.context = new Encoder(options.config, options.device, 'context_encoder', out, precision);
+    this.candidate = new Encoder(options.config, options.device, 'cand_encoder', out, precision);
     this.embedDim = out ?? options.config.hiddenSize;
   }
 

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 
 import { encodeSafetensors, readCheckpointFile, readSafetensors, splitBiencoder, writeSafetensors, writeTorchCheckpoint } from '../checkpoint/index.js';
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
-import { Bert, bertConfigFromHf, type BertConfig } from '../models/bert.js';
+import { Bert, bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
 import { BiEncoder, type ParamPart } from '../models/biencoder.js';
 import { mulberry32 } from '../models/rng.js';
 import { hfConfigOf, initBertParams, isBertSize, sizedConfig } from '../models/init.js';
@@ -101,6 +101,8 @@ export interface OpenOptions {
   seed?: number;
   /** Overrides the config's hidden and attention dropout (e.g. 0 for a small model trained from scratch). */
   dropout?: number;
+  /** BERT compute precision (bf16: CUDA mixed precision; checkpoints stay f32). */
+  precision?: BertPrecision;
 }
 
 export interface Opened {
@@ -143,7 +145,7 @@ export function openBiEncoder(o: OpenOptions): Opened {
     throw new Error('give --bert_model (an HF folder or tiny|small|base) or --path_to_model (a bi-encoder checkpoint)');
   }
   if (o.dropout !== undefined) config = { ...config, hiddenDropout: o.dropout, attentionDropout: o.dropout };
-  const model = new BiEncoder({ config, device: o.device, addLinear: settings.addLinear, outDim: settings.outDim });
+  const model = new BiEncoder({ config, device: o.device, addLinear: settings.addLinear, outDim: settings.outDim, ...(o.precision ? { precision: o.precision } : {}) });
   if (o.pathToModel) {
     const file = statSync(o.pathToModel).isDirectory()
       ? ['model.safetensors', 'pytorch_model.bin'].map((f) => join(o.pathToModel!, f)).find((f) => existsSync(f))

@@ -6,9 +6,9 @@ import { encodeRows, openEncoder } from '../../encode/encode.js';
 import { readEncodeInput } from '../../encode/input.js';
 import { writeNpyF32 } from '../../encode/npy.js';
 import type { EncoderSide } from '../../models/biencoder.js';
-import { acceptSnakeCase } from '../options.js';
+import { acceptSnakeCase, intAtLeast } from '../options.js';
 import { createProgress, type ProgressStream } from '../progress.js';
-import { chooseDevice, modelTokenizer } from '../setup.js';
+import { chooseDevice, modelTokenizer, precisionOf } from '../setup.js';
 
 export interface EncodeFlags {
   model: string;
@@ -20,6 +20,8 @@ export interface EncodeFlags {
   maxLength?: number;
   device?: 'cpu' | 'cuda' | 'auto';
   threads?: number;
+  /** f32 (default) or bf16 (CUDA mixed precision). */
+  precision?: string;
   side?: EncoderSide;
   /** A vocab.txt (lower-cased) instead of the model folder's tokenizer. */
   vocab?: string;
@@ -35,7 +37,7 @@ export interface EncodeResult {
 /** The whole command, callable from tests. Nothing is written unless every line is valid and encoded. */
 export async function runEncode(f: EncodeFlags, stream?: ProgressStream): Promise<EncodeResult> {
   const device = chooseDevice({ device: f.device ?? 'auto', ...(f.threads !== undefined ? { threads: f.threads } : {}) });
-  const { bert } = openEncoder(f.model, device, f.side);
+  const { bert } = openEncoder(f.model, device, f.side, precisionOf(f.precision, device));
   const maxLength = f.maxLength ?? bert.config.maxPositions;
   if (maxLength > bert.config.maxPositions)
     throw new Error(`encode: --max-length ${maxLength} exceeds the model's max_position_embeddings ${bert.config.maxPositions}`);
@@ -56,13 +58,6 @@ export async function runEncode(f: EncodeFlags, stream?: ProgressStream): Promis
   return { rows: rows.length, hidden, output: f.output };
 }
 
-function intAtLeast(min: number, name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`--${name} expects an integer >= ${min}.`);
-    return n;
-  };
-}
 
 export function register(program: Command): void {
   const cmd = program
@@ -76,6 +71,7 @@ export function register(program: Command): void {
     .addOption(new Option('--max-length <n>', 'cut texts to n tokens keeping [SEP] (default: max_position_embeddings)').argParser(intAtLeast(2, 'max-length')))
     .addOption(new Option('--device <device>', 'cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
     .addOption(new Option('--threads <n>', 'CPU threads (0 = all cores)').argParser(intAtLeast(0, 'threads')))
+    .addOption(new Option('--precision <p>', 'f32, or bf16 mixed precision (CUDA)').choices(['f32', 'bf16']).default('f32'))
     .addOption(new Option('--side <side>', 'encoder of a bi-encoder checkpoint').choices(['context', 'candidate']))
     .option('--vocab <file>', 'WordPiece vocab.txt (lower-cased) instead of the model folder\'s tokenizer')
     .option('--silent', 'no progress output')

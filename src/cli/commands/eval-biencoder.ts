@@ -11,9 +11,9 @@ import type { PoolDType } from '../../eval/entity-pool.js';
 import type { BiEncoder } from '../../models/biencoder.js';
 import type { DeviceName } from '../../native.js';
 import type { WordPieceTokenizer } from '../../tokenize/types.js';
-import { addFlags, parseModes, readFlags, type FlagValues } from '../options.js';
+import { addFlags, intAtLeast, parseModes, readFlags, type FlagValues } from '../options.js';
 import { createProgress } from '../progress.js';
-import { chooseDevice, openModel as openSharedModel } from '../setup.js';
+import { addRunOptions, chooseDevice, openModel as openSharedModel, readRunOptions, type RunOptions } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'output_path', 'bert_model', 'path_to_model', 'entity_dict_path', 'encode_batch_size', 'eval_batch_size',
@@ -21,10 +21,7 @@ const FLAG_NAMES = [
   'seed', 'no_cuda',
 ] as const;
 
-export type EvalFlags = FlagValues<(typeof FLAG_NAMES)[number]> & {
-  device: DeviceName | 'auto';
-  threads?: number;
-  vocab?: string;
+export type EvalFlags = FlagValues<(typeof FLAG_NAMES)[number]> & RunOptions & {
   poolDtype: PoolDType;
   /** Tokenizer worker threads for token-cache builds (undefined: the cache builder's default). */
   workers?: number;
@@ -99,25 +96,16 @@ export async function runEvalBiencoder(f: EvalFlags, out: { stdout: (s: string) 
   return report;
 }
 
-function intAtLeast(min: number, name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new Error(`--${name} expects an integer >= ${min}, got ${v}`);
-    return n;
-  };
-}
 
 export function register(program: Command): void {
   const cmd = program
     .command('eval-biencoder')
     .description('retrieve the top-k entities of every mention with a bi-encoder and report recall@k per mode (the original eval_biencoder.py)');
   addFlags(cmd, FLAG_NAMES, { defaults: { top_k: 64 }, required: ['output_path'] });
+  addRunOptions(cmd);
   cmd
-    .addOption(new Option('--device <device>', '(biofeg) cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default('auto'))
-    .addOption(new Option('--threads <n>', '(biofeg) CPU threads (0 = all cores)').argParser(intAtLeast(0, 'threads')))
-    .addOption(new Option('--vocab <file>', '(biofeg) WordPiece vocab.txt (lower-cased) instead of the --bert_model folder\'s tokenizer; built-in sizes default to data/default/vocab.txt'))
     .addOption(new Option('--workers <n>', '(biofeg) tokenizer worker threads when a token cache is built (0 = main thread)').argParser(intAtLeast(0, 'workers')))
-    .addOption(new Option('--pool-dtype <dtype>', '(biofeg) entity pool dtype (bf16: CUDA only)').choices(['f32', 'bf16']).default('f32'))
+    .addOption(new Option('--pool-dtype <dtype>', '(biofeg) entity pool dtype (bf16 halves the pool)').choices(['f32', 'bf16']).default('f32'))
     .addHelpText('after', [
       '',
       'Modes read <data_path>/<mode>.jsonl (valid -> val.jsonl). Token caches go to <data_path>/cache (or',
@@ -128,7 +116,7 @@ export function register(program: Command): void {
     ].join('\n'))
     .action(async () => {
       const base = readFlags(cmd, FLAG_NAMES);
-      const o = cmd.opts<{ device: DeviceName | 'auto'; threads?: number; vocab?: string; poolDtype: PoolDType; workers?: number }>();
-      await runEvalBiencoder({ ...base, device: o.device, threads: o.threads, vocab: o.vocab, poolDtype: o.poolDtype, workers: o.workers });
+      const o = cmd.opts<{ poolDtype: PoolDType; workers?: number }>();
+      await runEvalBiencoder({ ...base, ...readRunOptions(cmd), poolDtype: o.poolDtype, workers: o.workers });
     });
 }

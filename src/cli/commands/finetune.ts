@@ -2,7 +2,7 @@
 // candidate encoder's embeddings of their entities) and, with --hard, finetune_hard.py (against
 // each feature's saved k candidates). Only the candidate encoder trains; optimiser, schedule,
 // clipping, checkpoints and --resume are train-biencoder's.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 
 import { preparedPath } from '../../data/prepared.js';
 import { exitOnInterrupt } from '../../train/interrupt.js';
@@ -11,7 +11,7 @@ import { findGeneratedFile } from '../../train/generate-features.js';
 import type { TrainResult } from '../../train/train-biencoder.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
 import { trainingSession } from '../training-session.js';
-import { addRunOptions, cacheDirFor, chooseDevice, openCache, openModel, trainSettingsOf } from '../setup.js';
+import { addRunOptions, cacheDirFor, chooseDevice, openCache, openModel, readRunOptions, trainSettingsOf, type RunOptions } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'generate_data_path', 'output_path', 'bert_model', 'path_to_model', 'learning_rate', 'num_train_epochs',
@@ -20,7 +20,7 @@ const FLAG_NAMES = [
   'out_dim', 'silent', 'hard', 'shuffle', 'no_cuda',
 ] as const;
 
-export type FinetuneFlags = FlagValues<(typeof FLAG_NAMES)[number]> & { device?: string; threads?: number; vocab?: string; resume?: boolean; dropout?: number };
+export type FinetuneFlags = FlagValues<(typeof FLAG_NAMES)[number]> & RunOptions;
 
 export async function runFinetune(f: FinetuneFlags, io: { say: (s: string) => void } = { say: (s) => process.stdout.write(`${s}\n`) }): Promise<TrainResult> {
   if (f.output_path === undefined) throw new Error('finetune: --output_path is required');
@@ -47,9 +47,8 @@ export function register(program: Command): void {
     .command('finetune')
     .description('fine-tune the candidate encoder on generated features: in-batch (finetune.py) or, with --hard, against saved candidates (finetune_hard.py)');
   addFlags(cmd, FLAG_NAMES, { required: ['output_path', 'generate_data_path'], defaults: { learning_rate: FINETUNE_LEARNING_RATE } });
-  addRunOptions(cmd, { resume: true });
+  addRunOptions(cmd, { resume: true, dropout: true });
   cmd
-    .addOption(new Option('--dropout <p>', '(biofeg) BERT hidden and attention dropout instead of the config\'s').argParser(Number.parseFloat))
     .addHelpText('after', [
       '',
       '--generate_data_path: the generate-features output folder, its candidates_50/ or candidates_80/ folder, or',
@@ -58,8 +57,7 @@ export function register(program: Command): void {
     ].join('\n'))
     .action(async () => {
       try {
-        const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; dropout?: number }>();
-        await runFinetune({ ...readFlags(cmd, FLAG_NAMES), device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume, ...(o.dropout !== undefined ? { dropout: o.dropout } : {}) });
+        await runFinetune({ ...readFlags(cmd, FLAG_NAMES), ...readRunOptions(cmd) });
       } catch (e) {
         exitOnInterrupt(e);
       }

@@ -1,6 +1,6 @@
 // `biofeg train-biencoder`: the original's train_biencoder.py (in-batch negatives) and, with
 // --hard, train_biencoder_hard.py (the top-k candidate files of eval-biencoder --save_topk_result).
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -11,7 +11,7 @@ import { exitOnInterrupt } from '../../train/interrupt.js';
 import { trainBiencoder, type TrainResult } from '../../train/train-biencoder.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
 import { trainingSession } from '../training-session.js';
-import { addRunOptions, chooseDevice, openModel, openTrainVal, trainSettingsOf, type ModelTokenizer } from '../setup.js';
+import { addRunOptions, chooseDevice, openModel, openTrainVal, readRunOptions, trainSettingsOf, type ModelTokenizer, type RunOptions } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'output_path', 'bert_model', 'path_to_model', 'entity_dict_path', 'learning_rate', 'num_train_epochs',
@@ -20,7 +20,7 @@ const FLAG_NAMES = [
   'out_dim', 'silent', 'hard', 'shuffle', 'no_cuda',
 ] as const;
 
-export type TrainFlags = FlagValues<(typeof FLAG_NAMES)[number]> & { device?: string; threads?: number; vocab?: string; resume?: boolean; dropout?: number };
+export type TrainFlags = FlagValues<(typeof FLAG_NAMES)[number]> & RunOptions & { dropout?: number };
 
 /** Opens the training and validation data of a run: token caches, or candidate files with --hard. */
 async function openData(f: TrainFlags, tok: ModelTokenizer, say: (s: string) => void): Promise<{ train: BiencoderData; val: BiencoderData }> {
@@ -60,14 +60,10 @@ export function register(program: Command): void {
     .command('train-biencoder')
     .description('train the bi-encoder: in-batch negatives (train_biencoder.py) or, with --hard, saved top-k candidates (train_biencoder_hard.py)');
   addFlags(cmd, FLAG_NAMES, { required: ['output_path'] });
-  addRunOptions(cmd, { resume: true });
-  cmd
-    .addOption(new Option('--dropout <p>', '(biofeg) BERT hidden and attention dropout instead of the config\'s (0 helps a small model trained from scratch)').argParser(Number.parseFloat));
+  addRunOptions(cmd, { resume: true, dropout: true });
   cmd.action(async () => {
     try {
-      const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; dropout?: number }>();
-      const base = readFlags(cmd, FLAG_NAMES);
-      await runTrainBiencoder({ ...base, device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume, ...(o.dropout !== undefined ? { dropout: o.dropout } : {}) });
+      await runTrainBiencoder({ ...readFlags(cmd, FLAG_NAMES), ...readRunOptions(cmd) });
     } catch (e) {
       exitOnInterrupt(e);
     }
