@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "../core/threadpool.h"
@@ -32,6 +33,8 @@ MicroKernel pick_kernel() {
 }
 const MicroKernel g_kernel = pick_kernel();
 const TileStore g_store = tile_store_avx2();
+// BIOFEG_GEMM_PACK_A=1 packs row-major A too (the previous path, kept for A/B timing).
+const DirectKernel g_direct = std::getenv("BIOFEG_GEMM_PACK_A") ? nullptr : micro_kernel_direct_avx2();
 
 // 64-byte aligned scratch that grows and is reused.
 struct Scratch {
@@ -167,7 +170,9 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
       const int64_t per = (np + split - 1) / split;
       // With split tasks, A is packed once for all of them (else each would repack its rows).
       const int64_t mpad = (g.M + kMR - 1) / kMR * kMR;
-      float* ashared = split > 1 ? apack_shared.get(static_cast<size_t>(mpad * kc)) : nullptr;
+      // Row-major op(A) is read in place by the direct kernel: no packing at all.
+      const bool direct = g_direct && !A.trans;
+      float* ashared = !direct && split > 1 ? apack_shared.get(static_cast<size_t>(mpad * kc)) : nullptr;
       if (ashared) {
         const int64_t panels = mpad / kMR;
         auto pack_rows = [&](int64_t lo, int64_t hi) {
@@ -180,10 +185,10 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
         const int64_t ic = (task_id / split) * MC, mc = std::min(MC, g.M - ic);
         const int64_t p0 = (task_id % split) * per, p1 = std::min(np, p0 + per);
         if (p0 >= p1) return;
-        float* ap;
+        float* ap = nullptr;
         if (ashared) {
           ap = ashared + ic * kc;  // MC is a multiple of kMR: row panel ic / kMR
-        } else {
+        } else if (!direct) {
           ap = ascratch.get(static_cast<size_t>((mc + kMR - 1) / kMR * kMR * kc));
           pack_a(A, ic, mc, pc, kc, ap);
         }
@@ -191,8 +196,10 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t j0 = jc + p * kNR, w = std::min<int64_t>(kNR, jc + nc - j0);
           for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
-            g_kernel(kc, ap + (i0 / kMR) * kc * kMR, bp + p * kc * kNR, acc);
-            store_tile(t, acc, ic + i0, j0, std::min<int64_t>(kMR, mc - i0), w);
+            const int64_t h = std::min<int64_t>(kMR, mc - i0);
+            if (direct) g_direct(kc, A.p + (ic + i0) * A.ld + pc, A.ld, h, bp + p * kc * kNR, acc);
+            else g_kernel(kc, ap + (i0 / kMR) * kc * kMR, bp + p * kc * kNR, acc);
+            store_tile(t, acc, ic + i0, j0, h, w);
           }
         }
       };

@@ -10,6 +10,9 @@ constexpr int kMR = 6, kNR = 16;
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* acc);
 MicroKernel micro_kernel_avx2();     // nullptr when the CPU lacks AVX2/FMA
 MicroKernel micro_kernel_generic();
+// Micro-kernel on an unpacked row-major A: row r at a + r * lda for r < h (h <= 6). nullptr without AVX2.
+using DirectKernel = void (*)(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc);
+DirectKernel micro_kernel_direct_avx2();
 // Stores a full 6x16 tile: c = alpha * acc + (first ? beta * c : c). nullptr without AVX2.
 using TileStore = void (*)(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first);
 TileStore tile_store_avx2();

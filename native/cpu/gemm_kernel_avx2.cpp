@@ -48,6 +48,55 @@ void kernel_avx2(int64_t kc, const float* a, const float* b, float* acc) {
   _mm256_storeu_ps(acc + 88, c51);
 }
 
+// As kernel_avx2, but A read in place: row r of the tile at a + r * lda (rows >= h repeat row 0,
+// their sums are discarded by the caller). Saves packing A when op(A) is row-major.
+void kernel_avx2_direct(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc) {
+  const float* a0 = a;
+  const float* a1 = h > 1 ? a + lda : a;
+  const float* a2 = h > 2 ? a + 2 * lda : a;
+  const float* a3 = h > 3 ? a + 3 * lda : a;
+  const float* a4 = h > 4 ? a + 4 * lda : a;
+  const float* a5 = h > 5 ? a + 5 * lda : a;
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
+         c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
+         c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
+         c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 x = _mm256_broadcast_ss(a0 + k);
+    c00 = _mm256_fmadd_ps(x, b0, c00);
+    c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a1 + k);
+    c10 = _mm256_fmadd_ps(x, b0, c10);
+    c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a2 + k);
+    c20 = _mm256_fmadd_ps(x, b0, c20);
+    c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a3 + k);
+    c30 = _mm256_fmadd_ps(x, b0, c30);
+    c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a4 + k);
+    c40 = _mm256_fmadd_ps(x, b0, c40);
+    c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a5 + k);
+    c50 = _mm256_fmadd_ps(x, b0, c50);
+    c51 = _mm256_fmadd_ps(x, b1, c51);
+    b += kNR;
+  }
+  _mm256_storeu_ps(acc + 0, c00);
+  _mm256_storeu_ps(acc + 8, c01);
+  _mm256_storeu_ps(acc + 16, c10);
+  _mm256_storeu_ps(acc + 24, c11);
+  _mm256_storeu_ps(acc + 32, c20);
+  _mm256_storeu_ps(acc + 40, c21);
+  _mm256_storeu_ps(acc + 48, c30);
+  _mm256_storeu_ps(acc + 56, c31);
+  _mm256_storeu_ps(acc + 64, c40);
+  _mm256_storeu_ps(acc + 72, c41);
+  _mm256_storeu_ps(acc + 80, c50);
+  _mm256_storeu_ps(acc + 88, c51);
+}
+
 void store_avx2(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first) {
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(first ? beta : 1.0f);
   const bool read = !first || beta != 0.0f;
@@ -65,6 +114,8 @@ void store_avx2(const float* acc, float* c, int64_t ldc, float alpha, float beta
 }
 
 }  // namespace
+
+DirectKernel micro_kernel_direct_avx2() { return micro_kernel_avx2() ? kernel_avx2_direct : nullptr; }
 
 TileStore tile_store_avx2() { return micro_kernel_avx2() ? store_avx2 : nullptr; }
 
