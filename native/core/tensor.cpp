@@ -1,5 +1,7 @@
 #include "tensor.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -12,11 +14,23 @@ namespace biofeg {
 namespace {
 std::atomic<size_t> g_bytes[2];
 constexpr size_t kAlign = 64;  // AVX2 loads and cache lines
+// Large host buffers (entity pools of GBs, BERT-base parameters) come straight from mmap: the
+// kernel's pages are already zero, so no memset pass touches them all up front, and transparent
+// huge pages (where the kernel grants them on request) cut the page faults of the first write.
+constexpr size_t kMapAbove = size_t(64) << 20;
 }  // namespace
 
 Storage::Storage(Device d, size_t n) : bytes(n), dev(d) {
   const size_t alloc = n == 0 ? kAlign : (n + kAlign - 1) / kAlign * kAlign;
-  if (d == Device::CPU) {
+  if (d == Device::CPU && alloc >= kMapAbove) {
+    void* p = mmap(nullptr, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    BIOFEG_CHECK(p != MAP_FAILED, "out of host memory allocating ", n, " bytes");
+#ifdef MADV_HUGEPAGE
+    madvise(p, alloc, MADV_HUGEPAGE);  // a hint: ignored where THP is off
+#endif
+    ptr = p;
+    mapped = alloc;
+  } else if (d == Device::CPU) {
     ptr = std::aligned_alloc(kAlign, alloc);
     BIOFEG_CHECK(ptr != nullptr, "out of host memory allocating ", n, " bytes");
     std::memset(ptr, 0, alloc);
@@ -29,7 +43,8 @@ Storage::Storage(Device d, size_t n) : bytes(n), dev(d) {
 
 Storage::~Storage() {
   g_bytes[static_cast<int>(dev)] -= bytes;
-  if (dev == Device::CPU) std::free(ptr);
+  if (mapped) munmap(ptr, mapped);
+  else if (dev == Device::CPU) std::free(ptr);
   else cuda::free(ptr);
 }
 

@@ -16,6 +16,7 @@ struct Storage {
   Device dev = Device::CPU;
   Storage(Device d, size_t n);  // zero-filled
   ~Storage();
+  size_t mapped = 0;             // host: length of an mmap'd region (large buffers), else 0
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 };
