@@ -1,5 +1,6 @@
 // Packed, cache-blocked GEMM (the BLIS/llm.c-CPU recipe): B is packed into KC x 16 panels
-// shared by all threads, each task packs its own MC x KC block of A into 6-row panels, and a
+// shared by all threads, each task packs its own MC x KC block of A into 6-row panels (or, for
+// a row-major A, the micro-kernel reads A in place), and a
 // 6x16 FMA micro-kernel sweeps them. Bias, pre-activation and GELU are applied when the last
 // K block is stored, while the tile is still in cache.
 #include "gemm.h"
@@ -16,7 +17,13 @@
 namespace biofeg::host {
 namespace {
 
-constexpr int64_t KC = 384, MC = 96, NC = 3072;
+constexpr int64_t MC = 96, NC = 3072;
+// K block (BIOFEG_GEMM_KC overrides it, for tuning runs).
+const int64_t KC = [] {
+  const char* e = std::getenv("BIOFEG_GEMM_KC");
+  const long v = e ? std::atol(e) : 0;
+  return v >= 16 && v <= 4096 ? static_cast<int64_t>(v) : int64_t(384);
+}();
 static_assert(MC % kMR == 0, "row blocks start on a packed row panel");
 
 void kernel_generic(int64_t kc, const float* a, const float* b, float* acc) {
