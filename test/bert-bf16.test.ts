@@ -237,6 +237,7 @@ describe('BERT bf16: precision option and memory', () => {
     const planBytes = (precision: 'f32' | 'bf16'): number => {
       const m = new Bert(cfg, 'ref', { precision });
       m.loadWeights(params);
+      m.gradients();  // allocated on first use: not part of the activation plan
       const before = bytesInUse('cpu');
       m.forward({ ...inputs });
       m.backward({ dCls: get(ref, 'in/Gc') });

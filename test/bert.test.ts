@@ -175,6 +175,29 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
     expect(relErr(host(inf.forward({ ...inputs, grad: false }).pooled!), want.pooled)).toBeLessThanOrEqual(1e-4);
   });
 
+  it('holds no gradient buffer until training needs one (encode-only models hold the parameters once)', () => {
+    const before = bytesInUse('cpu');
+    const m = new Bert(cfg, 'cpu');
+    const paramBytes = 4 * m.numParameters;
+    expect(bytesInUse('cpu') - before).toBe(paramBytes);
+    m.loadWeights(fx.params);
+    m.zeroGrad();
+    const afterLoad = bytesInUse('cpu') - before;
+    expect(afterLoad).toBe(paramBytes);
+    m.forward({ ...inputs, grad: false });
+    const g = m.gradients();  // first use: allocated, zero
+    expect(bytesInUse('cpu') - before).toBeGreaterThanOrEqual(afterLoad + paramBytes);
+    expect((g.download() as Float32Array).every((v) => v === 0)).toBe(true);
+    // backward allocates it too, and the result is the usual one
+    const t = new Bert(cfg, 'cpu');
+    t.loadWeights(fx.params);
+    t.forward(inputs);
+    t.backward({ dCls: fx.get('in/Gc'), dPooled: fx.get('in/Gp') });
+    const tg = t.exportGradients();
+    for (const n of ['embeddings.LayerNorm.weight', 'encoder.layer.0.intermediate.dense.weight', 'pooler.dense.weight'])
+      expect(relErr(tg.get(n)!.data, fx.grads.get(n)!.data), n).toBeLessThanOrEqual(1e-4);
+  });
+
   it('gradients accumulate across backward calls until zeroGrad', () => {
     const bert = new Bert(cfg, 'cpu');
     bert.loadWeights(fx.params);

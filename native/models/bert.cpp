@@ -166,7 +166,6 @@ BertModel::BertModel(const BertConfig& cfg, const Backend& be, DType act) : cfg_
   }
 
   params_ = Tensor::empty(be.device, DType::F32, {nparams_});
-  grads_ = Tensor::empty(be.device, DType::F32, {nparams_});
   o_enc_ = layers_[0].wqkv;  // the embedding tables are read in f32: no bf16 copy of them
   if (mixed()) wcopy_ = Tensor::empty(be.device, act_, {nparams_ - o_enc_});
   // LayerNorm weights start at 1 (HF's init); everything else stays 0 until weights are loaded.
@@ -191,7 +190,16 @@ Buf BertModel::to_gemm(const Tensor& x, const Tensor& shadow, int64_t n) {
   return shadow.buf();
 }
 
-void BertModel::zero_grad() { be_.fill(grads_.buf(), nparams_, 0.0f); }
+// The gradient buffer exists from the first use on (backward, zero_grad, grads()): a model that
+// only encodes (eval, serving) never holds a second copy of its parameters' size.
+Tensor& BertModel::grads() {
+  if (!grads_.st) grads_ = Tensor::empty(be_.device, DType::F32, {nparams_});  // zero-filled
+  return grads_;
+}
+
+void BertModel::zero_grad() {
+  if (grads_.st) be_.fill(grads_.buf(), nparams_, 0.0f);
+}
 
 void BertModel::reserve(int64_t B, int64_t T) { reserve_plan(B, T, cfg_.layers, true); }
 
@@ -386,6 +394,7 @@ void BertModel::check_backward(const Tensor* d_last, const Tensor* d_cls, const 
 
 void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled) {
   check_backward(d_last, d_cls, d_pooled);
+  grads();                                        // the gradient buffer on first use
   reserve_plan(fwdB_, fwdT_, cfg_.layers, true);  // backward scratch on first use (never re-plans here)
   const int64_t B = fwdB_, T = fwdT_, N = B * T, C = cfg_.hidden, I = cfg_.intermediate, H = cfg_.heads, D = C / H;
 

@@ -92,7 +92,7 @@ class BertModel {
   const std::vector<ParamView>& layout() const { return layout_; }
   int64_t num_params() const { return nparams_; }
   Tensor& params() { return params_; }
-  Tensor& grads() { return grads_; }
+  Tensor& grads();  // allocated on first use
   void zero_grad();
 
   // Plans activations (all layers and backward scratch) for at least B sequences and B*T tokens

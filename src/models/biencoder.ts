@@ -64,7 +64,9 @@ class Encoder {
   }
 
   parts(): ParamPart[] {
-    const p: ParamPart[] = [{ prefix: `${this.prefix}.bert_model.`, params: this.bert.parameters(), grads: this.bert.gradients(), layout: this.bert.layout }];
+    // grads as a getter: the BERT allocates its gradient buffer on first use (not for eval).
+    const bert = this.bert;
+    const p: ParamPart[] = [{ prefix: `${this.prefix}.bert_model.`, params: bert.parameters(), get grads() { return bert.gradients(); }, layout: bert.layout }];
     if (this.linear) p.push({ prefix: `${this.prefix}.additional_linear.`, params: this.linear.params, grads: this.linear.grads, layout: this.linear.layout });
     return p;
   }

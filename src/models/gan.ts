@@ -62,7 +62,8 @@ export class DescriptionEncoder {
 
   /** Buffers under the original's names: cand_encoder.bert_model.…, cand_encoder.additional_linear.… */
   parts(prefix = ''): ParamPart[] {
-    const p: ParamPart[] = [{ prefix: `${prefix}cand_encoder.bert_model.`, params: this.bert.parameters(), grads: this.bert.gradients(), layout: this.bert.layout }];
+    const bert = this.bert;  // grads on first use, as in the bi-encoder
+    const p: ParamPart[] = [{ prefix: `${prefix}cand_encoder.bert_model.`, params: bert.parameters(), get grads() { return bert.gradients(); }, layout: bert.layout }];
     if (this.linear) p.push({ prefix: `${prefix}cand_encoder.additional_linear.`, params: this.linear.params, grads: this.linear.grads, layout: this.linear.layout });
     return p;
   }
