@@ -8,7 +8,7 @@
 // The original fixes every size at 768; here they follow the encoders: feature = the bi-encoder's
 // embedding size, condition = E's, noise = hidden = the feature size.
 import { backendOf, ops, type DeviceName, type NativeTensor } from '../native.js';
-import { Bert, type BertConfig } from './bert.js';
+import { Bert, type BertConfig, type BertPrecision } from './bert.js';
 import type { ParamPart, TokenBatch } from './biencoder.js';
 import { paddingMask } from './biencoder.js';
 import { Linear } from './linear.js';
@@ -33,8 +33,8 @@ export class DescriptionEncoder {
   readonly bert: Bert;
   readonly linear?: Linear;
 
-  constructor(readonly config: BertConfig, readonly device: DeviceName, linearOut?: number) {
-    this.bert = new Bert({ ...config, pooler: config.pooler || linearOut !== undefined }, device);
+  constructor(readonly config: BertConfig, readonly device: DeviceName, linearOut?: number, precision: BertPrecision = 'f32') {
+    this.bert = new Bert({ ...config, pooler: config.pooler || linearOut !== undefined }, device, { precision });
     if (linearOut !== undefined) this.linear = new Linear(config.hiddenSize, linearOut, device);
   }
 

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 
 import { readTorchSave, torchDict, writeTorchSave, type Tensor, type TorchLoaded, type TorchSaveValue } from '../checkpoint/index.js';
-import { bertConfigFromHf, type BertConfig } from '../models/bert.js';
+import { bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
 import type { BiEncoder, ParamPart } from '../models/biencoder.js';
 import { DescriptionEncoder, Gan, GAN_PREFIX, type GanDims } from '../models/gan.js';
 import { hfConfigOf } from '../models/init.js';
@@ -171,6 +171,8 @@ export function readGanMeta(path: string): GanMeta {
 export interface GanExpectation {
   /** The bi-encoder this GAN will be used with: its hash and embedding size must match. */
   biencoder?: { hash: string; embedDim: number };
+  /** E's compute precision (bf16: CUDA mixed precision). */
+  precision?: BertPrecision;
 }
 
 /** Rejects a checkpoint made for another feature size or another bi-encoder, with the reason. */
@@ -189,7 +191,7 @@ export function loadGan(path: string, device: DeviceName, want: GanExpectation =
   const meta = file.meta;
   checkGanCompatible(path, meta, want);
   const config: BertConfig = bertConfigFromHf(meta.encoder.config, { pooler: meta.encoder.pooler });
-  const enc = new DescriptionEncoder(config, device, meta.encoder.addLinear ? meta.encoder.outDim : undefined);
+  const enc = new DescriptionEncoder(config, device, meta.encoder.addLinear ? meta.encoder.outDim : undefined, want.precision);
   const gan = new Gan(enc, meta.dims.featDim, device);
   for (const k of ['condDim', 'noiseDim', 'hiddenDim'] as const)
     if (gan.dims[k] !== meta.dims[k]) throw new Error(`${path}: ${k} ${meta.dims[k]} does not follow from the sizes (expected ${gan.dims[k]})`);

@@ -11,7 +11,7 @@ import { biencoderHash, loadGan } from '../../train/gan-checkpoint.js';
 import { generateFeatureFile, labelIds, resolveGanPath, unseenEntities, type GenerateResult } from '../../train/generate-features.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
 import { createProgress } from '../progress.js';
-import { addRunOptions, cacheDirFor, chooseDevice, openCache, openModel } from '../setup.js';
+import { addRunOptions, cacheDirFor, chooseDevice, openCache, openModel, precisionOf, readRunOptions, type RunOptions } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'entity_dict_path', 'gan_path', 'path_to_model', 'output_path', 'bert_model', 'hard', 'top_k',
@@ -19,8 +19,7 @@ const FLAG_NAMES = [
   'silent', 'no_cuda',
 ] as const;
 
-export type GenerateFlags = FlagValues<(typeof FLAG_NAMES)[number]> & {
-  device?: string; threads?: number; vocab?: string;
+export type GenerateFlags = FlagValues<(typeof FLAG_NAMES)[number]> & RunOptions & {
   /** The bi-encoder the GAN was trained with, when --path_to_model is a later one (the hard round). */
   gan_biencoder?: string;
 };
@@ -35,7 +34,7 @@ export async function runGenerateFeatures(f: GenerateFlags, io: { say: (s: strin
   // the hard round scores with a later bi-encoder (as the original's README does).
   const ref = f.gan_biencoder ? openModel({ ...f, path_to_model: f.gan_biencoder, dropout: undefined }, device).model : model;
   const ganFile = resolveGanPath(f.gan_path);
-  const { gan } = loadGan(ganFile, device, { biencoder: { hash: biencoderHash(ref), embedDim: ref.embedDim } });
+  const { gan } = loadGan(ganFile, device, { biencoder: { hash: biencoderHash(ref), embedDim: ref.embedDim }, precision: precisionOf(f.precision, device) });
 
   const entityDict = f.entity_dict_path ?? join(f.data_path, '..', 'documents', 'all_documents.json');
   if (!existsSync(entityDict)) throw new Error(`--entity_dict_path: ${entityDict} not found`);
@@ -81,8 +80,8 @@ export function register(program: Command): void {
     ].join('\n'))
     .action(async () => {
       try {
-        const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; ganBiencoder?: string }>();
-        await runGenerateFeatures({ ...readFlags(cmd, FLAG_NAMES), device: o.device, threads: o.threads, vocab: o.vocab, gan_biencoder: o.ganBiencoder });
+        const o = cmd.opts<{ ganBiencoder?: string }>();
+        await runGenerateFeatures({ ...readFlags(cmd, FLAG_NAMES), ...readRunOptions(cmd), ...(o.ganBiencoder !== undefined ? { gan_biencoder: o.ganBiencoder } : {}) });
       } catch (e) {
         exitOnInterrupt(e);
       }

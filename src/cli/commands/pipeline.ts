@@ -24,7 +24,8 @@
 //   output_path        (required) the run's folder
 //   entity_dict_path   default <data_path>/../documents/all_documents.json
 //   bert_model         HF BERT folder or built-in size (tiny, small, base); default bert-base-uncased
-//   vocab, device ("cpu"|"cuda"|"auto"), threads, seed, max_context_length, max_cand_length,
+//   vocab, device ("cpu"|"cuda"|"auto"), precision ("f32"|"bf16": CUDA mixed precision), threads,
+//   seed, max_context_length, max_cand_length,
 //   add_linear, out_dim, silent  -- shared by every stage
 //   top_k              recall@k of the eval stages (default 64)
 //   hard_top_k         candidates per mention (hard round) and per feature (generate --hard); default 64
@@ -49,10 +50,10 @@ import { runGenerateFeatures, type GenerateFlags } from './generate-features.js'
 import { runTrainBiencoder, type TrainFlags } from './train-biencoder.js';
 import { runTrainGan, type GanFlags } from './train-gan.js';
 
-const COMMON_KEYS = ['data_path', 'output_path', 'entity_dict_path', 'bert_model', 'vocab', 'device', 'threads', 'seed', 'max_context_length', 'max_cand_length', 'add_linear', 'out_dim', 'silent'] as const;
+const COMMON_KEYS = ['data_path', 'output_path', 'entity_dict_path', 'bert_model', 'vocab', 'device', 'precision', 'threads', 'seed', 'max_context_length', 'max_cand_length', 'add_linear', 'out_dim', 'silent'] as const;
 const TOP_KEYS = [...COMMON_KEYS, 'top_k', 'hard_top_k', 'hard_round', 'eval_untrained'] as const;
 const SECTIONS = ['biencoder', 'eval', 'gan', 'generate', 'finetune', 'biencoder_hard', 'generate_hard', 'finetune_hard', 'eval_final'] as const;
-const EXTRA_KEYS = new Set(['device', 'threads', 'vocab', 'dropout', 'mse_weight', 'cond_grad']);
+const EXTRA_KEYS = new Set(['device', 'precision', 'threads', 'vocab', 'dropout', 'mse_weight', 'cond_grad']);
 
 type Section = (typeof SECTIONS)[number];
 type Flags = Record<string, unknown>;

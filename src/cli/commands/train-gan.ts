@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 
 import { loadHfFolder } from '../../checkpoint/hf-folder.js';
-import { bertConfigFromHf, type BertConfig } from '../../models/bert.js';
+import { bertConfigFromHf, type BertConfig, type BertPrecision } from '../../models/bert.js';
 import { DescriptionEncoder, Gan } from '../../models/gan.js';
 import { initBertParams, isBertSize, sizedConfig } from '../../models/init.js';
 import { mulberry32 } from '../../models/rng.js';
@@ -14,7 +14,7 @@ import { exitOnInterrupt } from '../../train/interrupt.js';
 import { trainGan, type CondGrad, type GanTrainResult } from '../../train/train-gan.js';
 import { addFlags, readFlags, type FlagValues } from '../options.js';
 import { trainingSession } from '../training-session.js';
-import { addRunOptions, chooseDevice, openModel, openTrainVal } from '../setup.js';
+import { addRunOptions, chooseDevice, openModel, openTrainVal, precisionOf, readRunOptions, type RunOptions } from '../setup.js';
 
 const FLAG_NAMES = [
   'data_path', 'output_path', 'path_to_model', 'bert_model', 'entity_dict_path', 'learning_rate', 'num_train_epochs',
@@ -22,12 +22,10 @@ const FLAG_NAMES = [
   'max_context_length', 'max_cand_length', 'add_linear', 'out_dim', 'shuffle', 'silent', 'no_cuda',
 ] as const;
 
-export type GanFlags = FlagValues<(typeof FLAG_NAMES)[number]> & {
-  device?: string; threads?: number; vocab?: string; resume?: boolean; mse_weight?: number; cond_grad?: CondGrad;
-};
+export type GanFlags = FlagValues<(typeof FLAG_NAMES)[number]> & RunOptions & { mse_weight?: number; cond_grad?: CondGrad };
 
 /** E from --bert_model: an HF folder's weights, or a built-in size initialised at random (seeded). */
-export function openDescriptionEncoder(bertModel: string, o: { device: DeviceName; vocabSize: number; seed: number; addLinear: boolean; outDim: number }): DescriptionEncoder {
+export function openDescriptionEncoder(bertModel: string, o: { device: DeviceName; vocabSize: number; seed: number; addLinear: boolean; outDim: number; precision?: BertPrecision }): DescriptionEncoder {
   let config: BertConfig;
   let load: ((e: DescriptionEncoder) => void) | undefined;
   if (isBertSize(bertModel)) {
@@ -41,7 +39,7 @@ export function openDescriptionEncoder(bertModel: string, o: { device: DeviceNam
   }
   if (config.vocabSize < o.vocabSize)
     throw new Error(`--bert_model ${bertModel}: its vocabulary has ${config.vocabSize} entries, the bi-encoder's tokenizer ${o.vocabSize}; E must read the same token ids`);
-  const enc = new DescriptionEncoder(config, o.device, o.addLinear ? o.outDim : undefined);
+  const enc = new DescriptionEncoder(config, o.device, o.addLinear ? o.outDim : undefined, o.precision);
   if (load) load(enc);
   else enc.bert.parameters().upload(initBertParams(enc.bert.layout, enc.bert.numParameters, o.seed + 101));
   enc.linear?.init(mulberry32(o.seed + 102));
@@ -56,7 +54,7 @@ export async function runTrainGan(f: GanFlags, io: { say: (s: string) => void } 
   const { model: biencoder, settings, tok } = openModel({ ...f, dropout: undefined }, device);
   const { train, val } = await openTrainVal(f, tok, out, say);
 
-  const encoder = openDescriptionEncoder(f.bert_model, { device, vocabSize: tok.tokenizer.vocabSize, seed: f.seed, addLinear: settings.addLinear, outDim: settings.outDim });
+  const encoder = openDescriptionEncoder(f.bert_model, { device, vocabSize: tok.tokenizer.vocabSize, seed: f.seed, addLinear: settings.addLinear, outDim: settings.outDim, precision: precisionOf(f.precision, device) });
   const gan = new Gan(encoder, biencoder.embedDim, device);
   gan.initMlps(f.seed);
   const start = { command: 'train-gan', device, flags: f };
@@ -90,12 +88,8 @@ export function register(program: Command): void {
     .addOption(new Option('--cond-grad <which>', "(biofeg) what trains E: 'original' = the penalty's gradient only, which is zero (E only decays), 'critic' = the whole critic loss through D's condition input").choices(['original', 'critic']).default('original'));
   cmd.action(async () => {
     try {
-      const o = cmd.opts<{ device?: string; threads?: number; vocab?: string; resume?: boolean; mseWeight?: number; condGrad?: CondGrad }>();
-      const base = readFlags(cmd, FLAG_NAMES);
-      await runTrainGan({
-        ...base, device: o.device, threads: o.threads, vocab: o.vocab, resume: o.resume,
-        mse_weight: o.mseWeight ?? 0, cond_grad: o.condGrad ?? 'original',
-      });
+      const o = cmd.opts<{ mseWeight?: number; condGrad?: CondGrad }>();
+      await runTrainGan({ ...readFlags(cmd, FLAG_NAMES), ...readRunOptions(cmd), mse_weight: o.mseWeight ?? 0, cond_grad: o.condGrad ?? 'original' });
     } catch (e) {
       exitOnInterrupt(e);
     }
