@@ -117,6 +117,7 @@ MaskCache& masks() {
 // Chunks of a multiple of 32 elements, so each chunk's mask starts on a byte.
 template <typename Fn>
 void byte_chunks(int64_t n, Fn fn) {
+  if (n <= 0) return;
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(num_threads() * 4, n / (kGrain / 4)));
   const int64_t step = ((n + chunks - 1) / chunks + 31) / 32 * 32;
   run_tasks((n + step - 1) / step, [&](int64_t c) { fn(c * step, std::min(n, c * step + step)); });
