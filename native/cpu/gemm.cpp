@@ -222,7 +222,52 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
 MicroKernel micro_kernel_generic() { return kernel_generic; }
 const char* micro_kernel_name() { return g_kernel == kernel_generic ? "generic" : "avx2-fma 6x16"; }
 
+namespace {
+// Weight-gradient shapes (K = tokens much larger than M and N): each thread runs a serial GEMM
+// over its own slice of K, with no synchronisation inside; slice 0 lands in C (with beta), the
+// others in scratch, added to C afterwards in slice order (a fixed reduction order).
+// BIOFEG_GEMM_SPLIT_K=0 turns it off (A/B timing).
+const bool g_split_k = [] {
+  const char* e = std::getenv("BIOFEG_GEMM_SPLIT_K");
+  return !(e && e[0] == '0');
+}();
+bool split_k(const GemmDesc& g) {
+  const int64_t parts = g_split_k ? num_threads() : 1;
+  if (parts < 2 || g.batch != 1 || g.bias.p || g.pre.p || g.epilogue != Epilogue::None) return false;
+  if (g.K < 2048 || g.K < 2 * std::max(g.M, g.N) || g.M * g.N * (parts - 1) > (int64_t(1) << 24)) return false;
+  const int64_t per = (g.K + parts - 1) / parts;
+  static thread_local std::vector<float> scratch;
+  scratch.resize(static_cast<size_t>(g.M * g.N * (parts - 1)));
+  float* const sc = scratch.data();  // the caller's buffer (a thread_local named in a task would be the worker's)
+  float* C = F(g.C, "gemm");
+  const float *A = F(g.A, "gemm"), *B = F(g.B, "gemm");
+  run_tasks(parts, [&](int64_t s) {
+    const int64_t k0 = s * per, k1 = std::min(g.K, k0 + per);
+    GemmDesc p = g;
+    p.K = k1 - k0;
+    p.A = Buf{const_cast<float*>(g.transA ? A + k0 * g.lda : A + k0), DType::F32};
+    p.B = Buf{const_cast<float*>(g.transB ? B + k0 : B + k0 * g.ldb), DType::F32};
+    if (s > 0) {
+      p.C = Buf{sc + (s - 1) * g.M * g.N, DType::F32};
+      p.ldc = g.N;
+      p.beta = 0.0f;
+    }
+    gemm_one(p, 0, false);
+  });
+  parallel_for(g.M, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      for (int64_t s = 1; s < parts; ++s) {
+        const float* src = sc + (s - 1) * g.M * g.N + i * g.N;
+        float* dst = C + i * g.ldc;
+        for (int64_t j = 0; j < g.N; ++j) dst[j] += src[j];
+      }
+  });
+  return true;
+}
+}  // namespace
+
 void gemm_fast(const GemmDesc& g) {
+  if (split_k(g)) return;
   for (int64_t b = 0; b < g.batch; ++b) gemm_one(g, b, true);
 }
 void gemm_serial(const GemmDesc& g) {
