@@ -134,6 +134,11 @@ const bf16TopkProbe = new Map<DeviceName, boolean>();
  * the device's top-k accepts bf16 queries and pool. Decided by capability, not by device name:
  * a 2-row bf16 top-k is tried once per device (a build without it refuses in the op binding).
  */
+/** The dtype of the queries searched against a pool: CUDA pairs like with like; the fast CPU top-k takes f32 queries against an f32 or bf16 pool. */
+export function queryDtype(device: DeviceName, pool: PoolDType): PoolDType {
+  return device === 'cpu' ? 'f32' : pool;
+}
+
 export function poolDtypeSupported(device: DeviceName, dtype: PoolDType): boolean {
   if (dtype === 'f32') return true;
   let ok = bf16TopkProbe.get(device);
@@ -145,7 +150,7 @@ export function poolDtypeSupported(device: DeviceName, dtype: PoolDType): boolea
         made.push(x);
         return x;
       };
-      const q = t('bf16', [1, 2], Float32Array.of(1, 0));
+      const q = t(queryDtype(device, 'bf16'), [1, 2], Float32Array.of(1, 0));
       const pool = t('bf16', [2, 2], Float32Array.of(0, 1, 1, 0));
       const s = t('f32', [1, 1]);
       const ix = t('i32', [1, 1]);

@@ -5,7 +5,7 @@
 import type { TokenCache } from '../data/token-cache.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import { backendOf, ops, tensor } from '../native.js';
-import { copyInto, type EntityPool } from './entity-pool.js';
+import { copyInto, queryDtype, type EntityPool } from './entity-pool.js';
 import { goldPositions } from './recall.js';
 import { trimmedBatch } from './token-batch.js';
 
@@ -51,7 +51,7 @@ export async function retrieve(model: BiEncoder, mentions: TokenCache, pool: Ent
   const scores = new Float32Array(n * k);
   const gold = new Int32Array(n);
   const bufRows = Math.min(block, Math.max(n, 1));
-  const queries = tensor(device, pool.dtype, [bufRows, dim]);
+  const queries = tensor(device, queryDtype(device, pool.dtype), [bufRows, dim]);
   const sc = tensor(device, 'f32', [bufRows, k]);
   const ix = tensor(device, 'i32', [bufRows, k]);
   try {

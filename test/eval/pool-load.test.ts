@@ -91,11 +91,8 @@ describe('bf16 pool on CPU, by capability', () => {
     expect(poolDtypeSupported('cpu', 'bf16')).toBe(poolDtypeSupported('cpu', 'bf16'));
   });
 
-  it('a bf16 pool is built and searched where the CPU top-k takes bf16, refused clearly where not', async () => {
-    if (!poolDtypeSupported('cpu', 'bf16')) {
-      await expect(encodeEntityPool(model, entities, { batchSize: 16, dtype: 'bf16' })).rejects.toThrow(/bf16 pool is not supported on cpu by this build/);
-      return;
-    }
+  it('a bf16 pool is built and searched on the CPU (its top-k takes f32 queries against a bf16 pool)', async () => {
+    expect(poolDtypeSupported('cpu', 'bf16')).toBe(true);
     // Encoded and read from the disk cache alike: the f32 pool rounded to bf16, half the bytes.
     for (const cacheDir of [undefined, cachePath.slice(0, cachePath.lastIndexOf('/'))]) {
       const pool = await encodeEntityPool(model, entities, { batchSize: 16, dtype: 'bf16', ...(cacheDir ? { cacheDir } : {}) });
