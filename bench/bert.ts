@@ -24,7 +24,7 @@ import { Workspace } from '../src/models/workspace.js';
 import { native, setThreads } from '../src/native.js';
 import { inBatchStep } from '../src/train/biencoder-step.js';
 import { FlatAdamW } from '../src/train/optimizer.js';
-import { flagValue, hasFlag, machine, table, writeResult } from './common.js';
+import { flagValue, hasFlag, machine, table, writeResult, releaseHost } from './common.js';
 
 const SIZES = {
   tiny: { vocab: 8000, seq: 64, batch: 32 },
@@ -105,17 +105,6 @@ function initModels(models: Bert[]): void {
   for (const b of models) b.parameters().upload(init);
 }
 
-/**
- * Lets the host-side init copy go before the measured setup goes on (the child runs with
- * --expose-gc; array buffers are freed by a sweeper task after the collection, hence the tick).
- */
-async function releaseHost(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return;
-  gc();
-  await new Promise((r) => setTimeout(r, 50));
-  gc();
-}
 
 async function child(size: Size, phase: Phase): Promise<Measured> {
   setThreads(threads);

@@ -55,3 +55,15 @@ export function table(rows: Array<Record<string, string | number>>): string {
   const line = (vals: string[]) => vals.map((v, i) => v.padStart(w[i]!)).join('  ');
   return [line(keys), line(w.map((n) => '-'.repeat(n))), ...rows.map((r) => line(keys.map((k) => cell(r[k]))))].join('\n');
 }
+
+/**
+ * Lets host-side setup copies go before a measured phase (children run with --expose-gc; array
+ * buffers are freed by a sweeper task after the collection, hence the tick).
+ */
+export async function releaseHost(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return;
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  gc();
+}

@@ -28,7 +28,7 @@ import { BiEncoder } from '../src/models/biencoder.js';
 import { gaussian, initBertParams, sizedConfig } from '../src/models/init.js';
 import { mulberry32 } from '../src/models/rng.js';
 import { bytesInUse, setThreads } from '../src/native.js';
-import { flagValue, hasFlag, machine, table, writeResult } from './common.js';
+import { flagValue, hasFlag, machine, table, writeResult, releaseHost } from './common.js';
 
 const settings = {
   rows: Number(flagValue('rows', '3000000')),
@@ -77,14 +77,6 @@ function progressProbe(t0: number): { hook: (done: number, total: number) => voi
   };
 }
 
-/** Collects garbage (children run with --expose-gc) so host copies of setup go before a phase. */
-async function releaseHost(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return;
-  gc();
-  await new Promise((r) => setTimeout(r, 50));
-  gc();
-}
 
 // --- synthetic inputs ---------------------------------------------------------------------------
 
