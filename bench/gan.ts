@@ -83,10 +83,10 @@ async function penaltyCost(size: Size): Promise<{ criticStepMs: number; plainCri
   const full = await timeMs('critic step', () => void criticStep(D, ws, { rows: B, real, fake, cond, alpha }), { iterations: 50, time: 500 });
   const feat2 = tensor('cpu', 'f32', [2 * B, h]), cond2 = tensor('cpu', 'f32', [2 * B, h]), dO = tensor('cpu', 'f32', [2 * B, 1]);
   const plain = await timeMs('plain critic', () => {
-    feat2.view(0, [B, h]).copyFrom(real);
-    feat2.view(B * h, [B, h]).copyFrom(fake);
-    cond2.view(0, [B, h]).copyFrom(cond);
-    cond2.view(B * h, [B, h]).copyFrom(cond);
+    ws.view(feat2, 0, [B, h]).copyFrom(real);
+    ws.view(feat2, B * h, [B, h]).copyFrom(fake);
+    ws.view(cond2, 0, [B, h]).copyFrom(cond);
+    ws.view(cond2, B * h, [B, h]).copyFrom(cond);
     const tr = D.forward(feat2, cond2, 2 * B, 'plain');
     tr.y.download();
     ops().fill(be, dO, 1 / B);

@@ -63,7 +63,12 @@ OP(gemm) {
   if (r == 3)
     BIOFEG_CHECK(B.shape[0] == g.batch && C.shape[0] == g.batch, c.op, ": batch sizes differ: A ", A.describe(), ", B ",
                  B.describe(), ", C ", C.describe());
-  const int64_t a0 = A.shape[r - 2], a1 = A.shape[r - 1], b0 = B.shape[r - 2], b1 = B.shape[r - 1];
+  const int64_t a0 = A.shape[r - 2], a1 = A.shape[r - 1], b0 = B.shape[r - 2], bw = B.shape[r - 1];
+  // bCols: B is the leading bCols columns of the stored rows (a column block of a weight matrix).
+  const double bc = option(c, o, "bCols", static_cast<double>(bw));
+  BIOFEG_CHECK(bc == static_cast<double>(bw) || (bc == std::floor(bc) && bc >= 1 && bc <= static_cast<double>(bw)), c.op,
+               ": bCols must be an integer in [1, ", bw, "], got ", bc);
+  const int64_t b1 = static_cast<int64_t>(bc);
   g.M = g.transA ? a1 : a0;
   g.K = g.transA ? a0 : a1;
   const int64_t kb = g.transB ? b1 : b0;
@@ -72,8 +77,8 @@ OP(gemm) {
   BIOFEG_CHECK(C.shape[r - 2] == g.M && C.shape[r - 1] == g.N, c.op, ": C must be ", g.M, "x", g.N, ", got ",
                C.describe());
   g.A = A.buf(), g.B = B.buf(), g.C = C.buf();
-  g.lda = a1, g.ldb = b1, g.ldc = g.N;
-  g.strideA = a0 * a1, g.strideB = b0 * b1, g.strideC = g.M * g.N;
+  g.lda = a1, g.ldb = bw, g.ldc = g.N;
+  g.strideA = a0 * a1, g.strideB = b0 * bw, g.strideC = g.M * g.N;
   if (Tensor* bias = optional_tensor(c, o.Get("bias"), "bias")) {
     float_arg(c, *bias, "bias");  // f32 or bf16 whatever C is (e.g. f32 master biases)
     expect_numel(c, *bias, "bias", g.N);
@@ -341,6 +346,26 @@ OP(mse_bwd) {
   c.be->mse_bwd(a.buf(), b.buf(), dout, da.buf(), a.numel());
 }
 
+OP(row_axpy) {
+  argc(c, info, 4);
+  Tensor &a = tensor_arg(c, info[1], "a"), &x = tensor_arg(c, info[2], "x"), &y = tensor_arg(c, info[3], "y");
+  same(c, x, "x", y, "y");
+  const int64_t N = rows_of(x), C = cols_of(x);
+  stats(c, a, "a", N);
+  c.be->row_axpy(a.buf().f32(), x.buf(), y.buf(), N, C);
+}
+
+OP(grad_penalty) {
+  argc(c, info, 5);
+  Tensor& g = tensor_arg(c, info[1], "g");
+  const double lambda = number_arg(c, info[2], "lambda");
+  Tensor &u = tensor_arg(c, info[3], "u"), &norms = tensor_arg(c, info[4], "norms");
+  same(c, g, "g", u, "u");
+  const int64_t N = rows_of(g), C = cols_of(g);
+  stats(c, norms, "norms", N);
+  c.be->grad_penalty(g.buf(), static_cast<float>(lambda), u.buf(), norms.buf().f32(), N, C);
+}
+
 AttnDesc attn_desc(const OpCtx& c, const Tensor& qkv, Tensor* mask, const Tensor& out, const Tensor& lse,
                    const Napi::Object& o) {
   float_arg(c, qkv, "qkv");
@@ -548,6 +573,8 @@ void register_ops(Napi::Env env, Napi::Object exports) {
   REG("crossEntropyBackward", xent_bwd);
   REG("mse", mse);
   REG("mseBackward", mse_bwd);
+  REG("rowAxpy", row_axpy);
+  REG("gradPenalty", grad_penalty);
   REG("attention", attention);
   REG("attentionBackward", attention_bwd);
   REG("adamw", adamw);

@@ -107,6 +107,12 @@ struct Backend {
   void (*mse_fwd)(Buf a, Buf b, float* out, int64_t n);                 // out[0] = mean (a-b)^2
   void (*mse_bwd)(Buf a, Buf b, float dout, Buf da, int64_t n);          // da = dout * 2 (a-b) / n
 
+  // Row-wise pieces of the WGAN gradient penalty (rows of C features, a and norms f32 [N]).
+  void (*row_axpy)(const float* a, Buf x, Buf y, int64_t N, int64_t C);  // y[n,:] += a[n] * x[n,:]
+  // norms[n] = ||g[n,:]||; u[n,:] = k_n g[n,:], k_n = 2 lambda (norms[n] - 1) / (N norms[n]) (0 where
+  // the norm is 0, as torch's norm backward): u = d/dg of lambda/N sum_n (||g_n|| - 1)^2. u may be g.
+  void (*grad_penalty)(Buf g, float lambda, Buf u, float* norms, int64_t N, int64_t C);
+
   void (*attention_fwd)(const AttnDesc& d);
   void (*attention_bwd)(const AttnDesc& d);
 

@@ -31,6 +31,8 @@ export interface GemmOptions {
   bias?: NativeTensor | null;
   gelu?: boolean;
   pre?: NativeTensor | null;
+  /** Use only the leading bCols columns of B's stored rows (B's row stride stays its width). */
+  bCols?: number;
 }
 export interface AttentionOptions {
   scale?: number;
@@ -79,6 +81,10 @@ export interface Ops {
   crossEntropyBackward(b: BackendName, logits: T, targets: T, dloss: T, dlogits: T): void;
   mse(b: BackendName, a: T, x: T, out: T): void;
   mseBackward(b: BackendName, a: T, x: T, dout: number, da: T): void;
+  /** y[n,:] += a[n] x[n,:] (a: f32, one entry per row). */
+  rowAxpy(b: BackendName, a: T, x: T, y: T): void;
+  /** norms[n] = ‖g_n‖, u_n = 2λ(‖g_n‖−1)/(N‖g_n‖) g_n: the gradient of λ/N Σ(‖g_n‖−1)² (u may be g). */
+  gradPenalty(b: BackendName, g: T, lambda: number, u: T, norms: T): void;
   attention(b: BackendName, qkv: T, mask: T | null, out: T, lse: T, o?: AttentionOptions): void;
   attentionBackward(b: BackendName, qkv: T, mask: T | null, out: T, dout: T, lse: T, dqkv: T, o?: AttentionOptions): void;
   adamw(b: BackendName, param: T, grad: T, m: T, v: T, decayMask: T | null, o?: AdamWOptions): void;

@@ -116,6 +116,11 @@ describe('op argument checks', () => {
     ['topk widths', () => O.topk('cpu', f32([1, 4]), f32([3, 5]), 1, f32([1, 1]), i32([1, 1])), /must have the same width/],
     ['topk index dtype', () => O.topk('cpu', f32([1, 4]), f32([3, 4]), 1, f32([1, 1]), f32([1, 1])), /'index' must be i32/],
     ['mse out size', () => O.mse('cpu', f32([3]), f32([3]), f32([2])), /'out' must have 1 elements/],
+    ['gemm bCols', () => O.gemm('cpu', f32([2, 3]), f32([3, 4]), f32([2, 5]), { bCols: 5 }), /bCols must be an integer in \[1, 4\]/],
+    ['rowAxpy factors', () => O.rowAxpy('cpu', f32([3]), f32([2, 4]), f32([2, 4])), /rowAxpy: 'a' must have 2 elements/],
+    ['rowAxpy shapes', () => O.rowAxpy('cpu', f32([2]), f32([2, 4]), f32([2, 5])), /must have the same shape/],
+    ['gradPenalty norms dtype', () => O.gradPenalty('cpu', f32([2, 4]), 10, f32([2, 4]), i32([2])), /'norms' must be f32/],
+    ['gradPenalty lambda', () => O.gradPenalty('cpu', f32([2, 4]), Number.NaN, f32([2, 4]), f32([2])), /'lambda' must be finite/],
   ];
   for (const [name, call, msg] of cases) it(name, () => expect(call).toThrow(msg));
 

@@ -39,6 +39,17 @@ for (const v of VARIANTS) {
             const want = gemmRef(host(a), host(b), M!, N!, K!, { transA: ta, transB: tb, alpha: 0.5, beta: 0.25, C: c0 }).out;
             close(host(c), want, v.tol * Math.max(1, Math.sqrt(K!) / 4), 'C');
           });
+      for (const tb of [false, true])
+        it(`bCols: the leading columns of B's rows (transB=${tb})`, () => {
+          const [M, N, K, W] = [11, 9, 14, 23];  // stored B: [K, W] (N = bCols) or [N, W] (K = bCols)
+          const rows = tb ? N : K, cols = tb ? K : N;
+          const a = m.f([M, K], randn(M * K, 70)), full = randn(rows * W, 71);
+          const b = m.f([rows, W], full), c = m.f([M, N]);
+          O.gemm(v.be, a, b, c, { transB: tb, bCols: cols });
+          const hb = host(b), packed = new Float32Array(rows * cols);
+          for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) packed[i * cols + j] = hb[i * W + j]!;
+          close(host(c), gemmRef(host(a), packed, M, N, K, { transB: tb }).out, v.tol * 2, 'C');
+        });
       it('batched with bias, pre-activation and GELU epilogue', () => {
         const [Bt, M, N, K] = [3, 19, 23, 40];
         const a = m.f([Bt, M, K], randn(Bt * M * K, 4)), b = m.f([Bt, N, K], randn(Bt * N * K, 5));
@@ -237,6 +248,30 @@ for (const v of VARIANTS) {
       close(host(out), f(as), v.tol, 'loss');
       O.mseBackward(v.be, ta, tb, 0.7, da);
       close(host(da), numericGrad(as, f, [0.7]), fdTol, 'da');
+    });
+
+    it('rowAxpy: y += a[n] x[n,:]', () => {
+      const [N, C] = [9, 37], a = randn(N, 80), x = m.f([N, C], randn(N * C, 81)), y0 = randn(N * C, 82), y = m.f([N, C], y0);
+      const want = Array.from(host(y), (yv, i) => yv + a[Math.floor(i / C)]! * host(x)[i]!);
+      O.rowAxpy(v.be, m.f32([N], a), x, y);
+      close(host(y), want, v.tol, 'y');
+    });
+
+    it('gradPenalty: row norms and the gradient of λ/N Σ(‖g_n‖−1)² (finite differences; zero row; in place)', () => {
+      const [N, C, lambda] = [7, 33, 10];
+      const gs = randn(N * C, 83).map((z) => 0.3 * z);
+      gs.fill(0, 2 * C, 3 * C);  // a zero row: norm 0, gradient 0 (as torch's norm backward)
+      const g = m.f([N, C], gs), u = m.f([N, C]), norms = m.f32([N]);
+      O.gradPenalty(v.be, g, lambda, u, norms);
+      const hg = host(g);
+      const rowNorm = (z: ArrayLike<number>, n: number) => Math.sqrt(Array.from({ length: C }, (_, c) => z[n * C + c]! ** 2).reduce((s, q) => s + q, 0));
+      close(host(norms), Array.from({ length: N }, (_, n) => rowNorm(hg, n)), v.tol, 'norms');
+      const f = (z: ArrayLike<number>) => [Array.from({ length: N }, (_, n) => (rowNorm(z, n) - 1) ** 2).reduce((s, q) => s + q, 0) * lambda / N];
+      const fd = numericGrad(hg, f, [1]);
+      for (let c = 0; c < C; c++) fd[2 * C + c] = 0;  // the norm is not differentiable at 0; torch (and we) take 0
+      close(host(u), fd, fdTol, 'u');
+      O.gradPenalty(v.be, g, lambda, g, norms);
+      close(host(g), host(u), 0, 'u in place');
     });
 
     for (const p of [0, 0.25])

@@ -23,5 +23,8 @@ inline float gelu_grad(float x) {
 // Shared by both host backends: elementwise kernels are memory-bound and simple, the fast
 // backend only threads them.
 void adamw_range(const AdamWDesc& d, int64_t lo, int64_t hi);
+// Rows [lo, hi) of grad_penalty (N: all rows, for the 1/N factor); u may be g.
+void grad_penalty_rows(const float* g, float lambda, float* u, float* norms, int64_t lo, int64_t hi, int64_t N,
+                       int64_t C);
 
 }  // namespace biofeg::host

@@ -270,6 +270,23 @@ void mse_bwd(Buf a, Buf b, float dout, Buf da, int64_t n) {
     for (int64_t i = lo; i < hi; ++i) pd[i] = dout * 2.0f * (pa[i] - pb[i]) / static_cast<float>(n);
   });
 }
+void row_axpy(const float* a, Buf x, Buf y, int64_t N, int64_t C) {
+  const float* px = F(x, "row_axpy");
+  float* py = F(y, "row_axpy");
+  BIOFEG_CHECK(a || N == 0, "row_axpy: null row factors");
+  parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t n = lo; n < hi; ++n)
+      for (int64_t c = 0; c < C; ++c) py[n * C + c] += a[n] * px[n * C + c];
+  });
+}
+void grad_penalty(Buf g, float lambda, Buf u, float* norms, int64_t N, int64_t C) {
+  const float* pg = F(g, "grad_penalty");
+  float* pu = F(u, "grad_penalty");
+  BIOFEG_CHECK(norms || N == 0, "grad_penalty: null norms");
+  parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
+    host::grad_penalty_rows(pg, lambda, pu, norms, lo, hi, N, C);
+  });
+}
 void sumsq(Buf x, int64_t n, float* out) {
   const float* p = F(x, "sumsq");
   if (host::vec_avx2()) {  // fixed chunks (as parallel_sum's), each summed 8 lanes wide
@@ -516,7 +533,7 @@ const Backend& cpu_backend() {
       "cpu", Device::CPU, host::gemm_fast, bias_grad, fill, cast, add, axpy, scale, gelu_fwd, gelu_bwd, relu_fwd,
       relu_bwd, leaky_relu_fwd, leaky_relu_bwd, tanh_fwd, tanh_bwd, dropout_fwd, dropout_bwd, layernorm_fwd,
       layernorm_bwd, embedding_fwd, embedding_bwd, concat_fwd, concat_bwd, xent_fwd, xent_bwd, mse_fwd, mse_bwd,
-      attention_fwd, attention_bwd, adamw, sumsq, topk};
+      row_axpy, grad_penalty, attention_fwd, attention_bwd, adamw, sumsq, topk};
   static const Backend& chosen = host::profile_enabled() ? host::profiled_backend(b) : b;  // BIOFEG_PROFILE=1
   return chosen;
 }

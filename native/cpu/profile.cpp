@@ -57,7 +57,7 @@ void attn_timed(const AttnDesc& d) {
   X(bias_grad) X(fill) X(cast) X(add) X(axpy) X(scale) X(gelu_fwd) X(gelu_bwd) X(relu_fwd) X(relu_bwd)           \
   X(leaky_relu_fwd) X(leaky_relu_bwd) X(tanh_fwd) X(tanh_bwd) X(dropout_fwd) X(dropout_bwd) X(layernorm_fwd)     \
   X(layernorm_bwd) X(embedding_fwd) X(embedding_bwd) X(concat_fwd) X(concat_bwd) X(xent_fwd) X(xent_bwd)         \
-  X(mse_fwd) X(mse_bwd) X(adamw) X(sumsq) X(topk)
+  X(mse_fwd) X(mse_bwd) X(row_axpy) X(grad_penalty) X(adamw) X(sumsq) X(topk)
 BIOFEG_PROF_OPS(BIOFEG_PROF_NAME)
 
 void dump_at_exit() {

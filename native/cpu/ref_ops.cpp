@@ -266,6 +266,24 @@ void mse_bwd(Buf a, Buf b, float dout, Buf da, int64_t n) {
   map("mse_bwd", a, b, da, n, [=](float x, float y, int64_t) { return dout * 2.0f * (x - y) / fn; });
 }
 
+void row_axpy(const float* a, Buf x, Buf y, int64_t N, int64_t C) {
+  same_float("row_axpy", {x, y});
+  BIOFEG_CHECK(a || N == 0, "row_axpy: null row factors");
+  const In px(x, N * C);
+  Out py(y, N * C, true);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) py.p[n * C + c] += a[n] * px.p[n * C + c];
+  py.done();
+}
+void grad_penalty(Buf g, float lambda, Buf u, float* norms, int64_t N, int64_t C) {
+  same_float("grad_penalty", {g, u});
+  BIOFEG_CHECK(norms || N == 0, "grad_penalty: null norms");
+  const In pg(g, N * C);
+  Out pu(u, N * C, false);
+  host::grad_penalty_rows(pg.p, lambda, pu.p, norms, 0, N, N, C);
+  pu.done();
+}
+
 // Attention, one (b, h, query i) at a time; probabilities recomputed in backward from lse.
 void attention_fwd(const AttnDesc& d) {
   same_float("attention", {d.qkv, d.out});
@@ -402,6 +420,19 @@ void topk(const TopkDesc& d) {
 }  // namespace
 
 namespace host {
+void grad_penalty_rows(const float* g, float lambda, float* u, float* norms, int64_t lo, int64_t hi, int64_t N,
+                       int64_t C) {
+  for (int64_t n = lo; n < hi; ++n) {
+    const float* r = g + n * C;
+    double s = 0;
+    for (int64_t c = 0; c < C; ++c) s += static_cast<double>(r[c]) * r[c];
+    const double norm = std::sqrt(s);
+    const float k = norm > 0 ? static_cast<float>(2.0 * lambda * (norm - 1.0) / (static_cast<double>(N) * norm)) : 0.0f;
+    norms[n] = static_cast<float>(norm);
+    for (int64_t c = 0; c < C; ++c) u[n * C + c] = k * r[c];
+  }
+}
+
 void adamw_range(const AdamWDesc& d, int64_t lo, int64_t hi) {
   float step_size = d.lr;
   if (d.bias_correction) {
@@ -428,8 +459,8 @@ const Backend& ref_backend() {
   static const Backend b = {
       "ref", Device::CPU, gemm, bias_grad, fill, cast, add, axpy, scale, gelu_fwd, gelu_bwd, relu_fwd, relu_bwd,
       leaky_relu_fwd, leaky_relu_bwd, tanh_fwd, tanh_bwd, dropout_fwd, dropout_bwd, layernorm_fwd, layernorm_bwd,
-      embedding_fwd, embedding_bwd, concat_fwd, concat_bwd, xent_fwd, xent_bwd, mse_fwd, mse_bwd, attention_fwd,
-      attention_bwd, adamw, sumsq, topk};
+      embedding_fwd, embedding_bwd, concat_fwd, concat_bwd, xent_fwd, xent_bwd, mse_fwd, mse_bwd, row_axpy,
+      grad_penalty, attention_fwd, attention_bwd, adamw, sumsq, topk};
   return b;
 }
 

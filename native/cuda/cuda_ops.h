@@ -89,6 +89,8 @@ void xent_fwd(Buf logits, const int32_t* target, float* loss, int64_t N, int64_t
 void xent_bwd(Buf logits, const int32_t* target, const float* dloss, Buf dlogits, int64_t N, int64_t C);
 void mse_fwd(Buf a, Buf b, float* out, int64_t n);
 void mse_bwd(Buf a, Buf b, float dout, Buf da, int64_t n);
+void row_axpy(const float* a, Buf x, Buf y, int64_t N, int64_t C);
+void grad_penalty(Buf g, float lambda, Buf u, float* norms, int64_t N, int64_t C);
 void attention_fwd(const AttnDesc& d);
 void attention_bwd(const AttnDesc& d);
 void adamw(const AdamWDesc& d);

@@ -247,6 +247,27 @@ __global__ void k_embedding_bwd(const int32_t* ids, const T* dy, AnyPtr dtable, 
   }
 }
 
+// The WGAN-GP penalty's row pieces (host::grad_penalty_rows): one warp per row.
+template <typename T>
+__global__ void k_grad_penalty(const T* g, float lambda, T* u, float* norms, int64_t N, int64_t C) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= N) return;
+  const T* r = g + row * C;
+  float s = 0;
+  for (int64_t c = lane; c < C; c += 32) s += ld(r + c) * ld(r + c);
+  const float norm = sqrtf(warp_sum(s));
+  const float k = norm > 0 ? 2.0f * lambda * (norm - 1.0f) / (static_cast<float>(N) * norm) : 0.0f;
+  for (int64_t c = lane; c < C; c += 32) u[row * C + c] = cvt<T>(k * ld(r + c));  // after the sum: u may be g
+  if (lane == 0) norms[row] = norm;
+}
+
+template <typename T>
+__global__ void k_row_axpy(const float* a, const T* x, T* y, int64_t N, int64_t C) {
+  const int64_t n = N * C;
+  for (int64_t i = gtid(); i < n; i += gstride()) y[i] = cvt<T>(ld(y + i) + a[i / C] * ld(x + i));
+}
+
 }  // namespace
 
 namespace ops {
@@ -353,6 +374,28 @@ void embedding_bwd(const int32_t* ids, Buf dy, Buf dtable, int64_t N, int64_t C)
                         k_embedding_bwd<T><<<grid_for(N * C, 256), 256>>>(ids, static_cast<const T*>(dy.p),
                                                                           any(dtable), N, C));
   check_launch("embedding_bwd");
+}
+
+void row_axpy(const float* a, Buf x, Buf y, int64_t N, int64_t C) {
+  BIOFEG_CHECK(N >= 0 && C >= 0, "row_axpy: bad shape N=", N, " C=", C);
+  if (N == 0 || C == 0) return;
+  BIOFEG_CHECK(a, "row_axpy: null row factors");
+  const DType t = same_float("row_axpy", {x, y});
+  BIOFEG_FLOAT_DISPATCH(t, "row_axpy", T,
+                        k_row_axpy<T><<<grid_for(N * C, 256), 256>>>(a, static_cast<const T*>(x.p),
+                                                                     static_cast<T*>(y.p), N, C));
+  check_launch("row_axpy");
+}
+
+void grad_penalty(Buf g, float lambda, Buf u, float* norms, int64_t N, int64_t C) {
+  BIOFEG_CHECK(N >= 0 && C >= 0, "grad_penalty: bad shape N=", N, " C=", C);
+  if (N == 0) return;
+  BIOFEG_CHECK(norms, "grad_penalty: null norms");
+  const DType t = same_float("grad_penalty", {g, u});
+  BIOFEG_FLOAT_DISPATCH(t, "grad_penalty", T,
+                        k_grad_penalty<T><<<row_blocks(N, "grad_penalty"), 32 * kRowsPerBlock>>>(
+                            static_cast<const T*>(g.p), lambda, static_cast<T*>(u.p), norms, N, C));
+  check_launch("grad_penalty");
 }
 
 }  // namespace ops

@@ -199,6 +199,8 @@ const Backend* backend() {
     t.xent_bwd = ops::xent_bwd;
     t.mse_fwd = ops::mse_fwd;
     t.mse_bwd = ops::mse_bwd;
+    t.row_axpy = ops::row_axpy;
+    t.grad_penalty = ops::grad_penalty;
     t.attention_fwd = ops::attention_fwd;
     t.attention_bwd = ops::attention_bwd;
     t.adamw = ops::adamw;

@@ -211,6 +211,24 @@ void test_elementwise(DType t) {
     C().sumsq(dx.b(), n, o.f());
     expect("sumsq (accumulates)" + s, o.get(), w, 1e-3f, 1e-5f);
   });
+  run("row_axpy / grad_penalty" + s, [&] {
+    const int64_t N = 37, Cc = 300;
+    V a = rnd(N, -2, 2), xr = round_to(rnd(N * Cc, -0.2f, 0.2f), t), yr = round_to(rnd(N * Cc), t);
+    std::fill(xr.begin() + 5 * Cc, xr.begin() + 6 * Cc, 0.0f);  // a zero row: factor 0
+    V w = yr;
+    R().row_axpy(a.data(), hb(xr), hb(w), N, Cc);
+    D da(a, DType::F32), dxr(xr, t), dyr(yr, t);
+    C().row_axpy(da.f(), dxr.b(), dyr.b(), N, Cc);
+    expect("row_axpy" + s, dyr.get(), w, tol(t, 1e-6f), tol(t, 1e-6f));
+    V wu(N * Cc), wn(N);
+    R().grad_penalty(hb(xr), 10.0f, hb(wu), wn.data(), N, Cc);
+    D du(V(N * Cc), t), dn(V(N), DType::F32);
+    C().grad_penalty(dxr.b(), 10.0f, du.b(), dn.f(), N, Cc);
+    expect("grad_penalty norms" + s, dn.get(), wn, 1e-6f, 1e-5f);
+    expect("grad_penalty u" + s, du.get(), wu, tol(t, 1e-6f), tol(t, 1e-5f));
+    C().grad_penalty(dxr.b(), 10.0f, dxr.b(), dn.f(), N, Cc);  // in place
+    expect("grad_penalty u in place" + s, dxr.get(), wu, tol(t, 1e-6f), tol(t, 1e-5f));
+  });
   run("concat" + s, [&] {
     const int64_t N = 37, Ca = 19, Cb = 45;
     V a = round_to(rnd(N * Ca), t), b = round_to(rnd(N * Cb), t), w(N * (Ca + Cb));

@@ -73,13 +73,13 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   // Inputs [real; fake; interpolates] ⊕ [c; c; c].
   const feat = ws.get('critic.feat', 'f32', [3 * B, F]);
   const cond3 = ws.get('critic.cond', 'f32', [3 * B, C]);
-  feat.view(0, [B, F]).copyFrom(inp.real);
-  feat.view(B * F, [B, F]).copyFrom(inp.fake);
+  ws.view(feat, 0, [B, F]).copyFrom(inp.real);
+  ws.view(feat, B * F, [B, F]).copyFrom(inp.fake);
   const diff = ws.get('critic.diff', 'f32', [B, F]);
   diff.copyFrom(inp.real);
   op.axpy(be, -1, inp.fake, diff);
-  addRowScaled(D.device, ws, inp.fake, diff, inp.alpha, feat.view(2 * B * F, [B, F]), B);
-  for (let k = 0; k < 3; k++) cond3.view(k * B * C, [B, C]).copyFrom(inp.cond);
+  addRowScaled(D.device, ws, inp.fake, diff, inp.alpha, ws.view(feat, 2 * B * F, [B, F]), B);
+  for (let k = 0; k < 3; k++) ws.view(cond3, k * B * C, [B, C]).copyFrom(inp.cond);
   const t = D.forward(feat, cond3, 3 * B, 'critic');
   const y = t.y.download() as Float32Array;
   const wReal = meanRows(y, 0, B), wFake = meanRows(y, B, 2 * B);
@@ -93,32 +93,30 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   const dH = ws.get('critic.dH', 'f32', [3 * B, H]);
   op.gemm(be, dO, mlp.w2, dH);
   op.leakyReluBackward(be, t.h, dH, dH, 0.2);
-  const dO2 = dO.view(0, [2 * B, 1]), dH2 = dH.view(0, [2 * B, H]);
+  const dO2 = ws.view(dO, 0, [2 * B, 1]), dH2 = ws.view(dH, 0, [2 * B, H]);
   // Wasserstein parts of fc2 and fc1.bias (zero contributions when useW is false).
-  op.gemm(be, dO2, t.a.view(0, [2 * B, H]), mlp.dw2, { transA: true, beta: 1 });
+  op.gemm(be, dO2, ws.view(t.a, 0, [2 * B, H]), mlp.dw2, { transA: true, beta: 1 });
   op.biasGrad(be, dO2, mlp.db2);
   op.biasGrad(be, dH2, mlp.db1);
 
-  let pr: PenaltyRows = { coef: new Float32Array(B), penalty: 0, norms: new Float32Array(B) };
-  const xInterp = t.x.view(2 * B * K, [B, K]);
-  const S = dH.view(2 * B * H, [B, H]);
+  let pr: PenaltyRows = { penalty: 0, norms: new Float32Array(B) };
+  const xInterp = ws.view(t.x, 2 * B * K, [B, K]);
+  const S = ws.view(dH, 2 * B * H, [B, H]);
   if (useP) {
-    // g = S W1 restricted to the feature columns.
-    const gFull = ws.get('critic.gFull', 'f32', [B, K]);
-    op.gemm(be, S, mlp.w1, gFull);
-    const g = ws.get('critic.g', 'f32', [B, F]), gc = ws.get('critic.gc', 'f32', [B, C]);
-    op.concatBackward(be, gFull, g, gc);
-    const u = ws.get('critic.u', 'f32', [B, F]);
-    pr = rowNormPenalty(D.device, ws, g, u, B, F, lambda);
+    // g = S W1x (W1x: the feature columns of W1, read in place).
+    const g = ws.get('critic.g', 'f32', [B, F]);
+    op.gemm(be, S, mlp.w1, g, { bCols: F });
+    const u = g;  // u = c ⊙ g, in place
+    pr = rowNormPenalty(D.device, ws, g, u, B, lambda);
     // [u | 0] replaces the interpolates in D's input: dW1 += dHᵀ X then covers both parts.
     const zc = ws.get('critic.zc', 'f32', [B, C]);
     op.fill(be, zc, 0);
     op.concat(be, u, zc, xInterp);
     // ∂penalty/∂w2 = Σ_i σ'(h_i) ⊙ (u_i W1xᵀ).
     const dS = ws.get('critic.dS', 'f32', [B, H]);
-    op.gemm(be, xInterp, mlp.w1, dS, { transB: true });
-    op.leakyReluBackward(be, t.h.view(2 * B * H, [B, H]), dS, dS, 0.2);
-    op.biasGrad(be, dS, mlp.grads.view(mlp.layout[2]!.offset, [H]));
+    op.gemm(be, u, mlp.w1, dS, { transB: true, bCols: F });
+    op.leakyReluBackward(be, ws.view(t.h, 2 * B * H, [B, H]), dS, dS, 0.2);
+    op.biasGrad(be, dS, ws.view(mlp.grads, mlp.layout[2]!.offset, [H]));
   } else {
     op.fill(be, xInterp, 0);
   }
@@ -128,7 +126,7 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   if (o.condGrad) {
     // Σ over the real and fake rows of dH W1, condition columns.
     const dHs = ws.get('critic.dHsum', 'f32', [B, H]);
-    op.add(be, dH.view(0, [B, H]), dH.view(B * H, [B, H]), dHs);
+    op.add(be, ws.view(dH, 0, [B, H]), ws.view(dH, B * H, [B, H]), dHs);
     const dX = ws.get('critic.dX', 'f32', [B, K]);
     op.gemm(be, dHs, mlp.w1, dX);
     const dF = ws.get('critic.dXf', 'f32', [B, F]);
