@@ -119,7 +119,8 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
     initModels([bert]);
     await releaseHost();
     times = await timeIters(size, () => {
-      const o = bert.forward({ inputIds: a.ids, attentionMask: a.mask, batch, seq: a.seq, train: false, grad: false });
+      // As `biofeg encode` runs it: only [CLS] leaves the last layer (clsOnly).
+      const o = bert.forward({ inputIds: a.ids, attentionMask: a.mask, batch, seq: a.seq, train: false, grad: false, clsOnly: true });
       o.cls.download();
     });
   } else {

@@ -228,13 +228,18 @@ const TINY: BertConfig = {
   typeVocabSize: 2, layerNormEps: 1e-5, pooler: true, hiddenDropout: 0.2, attentionDropout: 0.25,
 };
 
-function tinyModel(seed: number): { bert: Bert; flat: Float32Array } {
-  const bert = new Bert(TINY, 'cpu');
+/** Random parameters (scale 0.5; LayerNorm weights around 1), uploaded and returned. */
+function randomize(bert: Bert, seed: number): Float32Array {
   const flat = randn(bert.numParameters, seed, 0.5);
   for (const e of bert.layout)
     if (e.name.endsWith('LayerNorm.weight')) for (let i = 0; i < e.shape[0]!; i++) flat[e.offset + i]! += 1;
   bert.parameters().upload(flat);
-  return { bert, flat };
+  return flat;
+}
+
+function tinyModel(seed: number): { bert: Bert; flat: Float32Array } {
+  const bert = new Bert(TINY, 'cpu');
+  return { bert, flat: randomize(bert, seed) };
 }
 
 describe('BERT backward vs finite differences (tiny model, f32)', () => {
@@ -318,6 +323,41 @@ describe('BERT dropout', () => {
     const { bert } = tinyModel(3);
     expect(relErr(run(bert, true), run(bert, true))).toBeGreaterThan(1e-2);
   });
+});
+
+describe('BERT clsOnly (last layer on the [CLS] rows only) equals the full forward and backward', () => {
+  const B = 3, T = 5, Hd = TINY.hiddenSize;
+  const ids = Int32Array.from([1, 4, 7, 2, 9, 3, 3, 10, 0, 0, 5, 6, 7, 8, 1]);
+  const mask = Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0]);
+  const Gc = randn(B * Hd, 31), Gp = randn(B * Hd, 32);
+  const variants = [
+    { device: 'cpu', precision: 'f32', tol: 1e-5 }, { device: 'ref', precision: 'f32', tol: 1e-5 },
+    { device: 'ref', precision: 'bf16', tol: 1e-2 }, { device: 'cuda', precision: 'f32', tol: 1e-5 },
+  ] as const;
+  for (const v of variants)
+    for (const numLayers of [1, 2])
+      it.skipIf(v.device === 'cuda' && !hasCuda)(`${v.device}/${v.precision}, ${numLayers} layer(s), dropout on`, () => {
+        const bert = new Bert({ ...TINY, numLayers }, v.device, { precision: v.precision });
+        randomize(bert, 5);
+        const fwd = { inputIds: ids, attentionMask: mask, batch: B, seq: T, train: true, seed: 77 };
+        const run = (clsOnly: boolean) => {
+          const o = bert.forward({ ...fwd, clsOnly });
+          const out = { cls: host(o.cls), pooled: host(o.pooled!), hasLast: o.lastHidden !== undefined };
+          bert.zeroGrad();
+          bert.backward({ dCls: Gc, dPooled: Gp });
+          return { ...out, grads: host(bert.gradients()) };
+        };
+        const full = run(false), cls = run(true);
+        expect(full.hasLast).toBe(true);
+        expect(cls.hasLast).toBe(false);
+        expect(relErr(cls.cls, full.cls)).toBeLessThanOrEqual(v.tol);
+        expect(relErr(cls.pooled, full.pooled)).toBeLessThanOrEqual(v.tol);
+        expect(relErr(cls.grads, full.grads)).toBeLessThanOrEqual(v.tol);
+        // Inference (grad: false) with clsOnly gives the same [CLS] vectors.
+        expect(relErr(host(bert.forward({ ...fwd, clsOnly: true, grad: false }).cls), full.cls)).toBeLessThanOrEqual(v.tol);
+        bert.forward({ ...fwd, clsOnly: true });
+        expect(() => bert.backward({ dLastHidden: new Float32Array(B * T * Hd) })).toThrow(/dLastHidden given but the forward was clsOnly/);
+      });
 });
 
 describe('BERT edge cases', () => {

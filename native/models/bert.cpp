@@ -190,6 +190,19 @@ Buf BertModel::to_gemm(const Tensor& x, const Tensor& shadow, int64_t n) {
   return shadow.buf();
 }
 
+void BertModel::hidden_dropout(Buf x, Buf y, int64_t rows, int64_t T, bool cls, uint64_t seed, int64_t site,
+                               bool bwd) const {
+  const int64_t C = cfg_.hidden;
+  const float ph = cfg_.hidden_dropout;
+  const uint64_t base = site_offset(site);
+  auto one = [&](Buf a, Buf b, int64_t n, uint64_t off) {
+    if (bwd) be_.dropout_bwd(a, b, n, ph, seed, off);
+    else be_.dropout_fwd(a, b, n, ph, seed, off);
+  };
+  if (!cls) return one(x, y, rows * C, base);
+  for (int64_t b = 0; b < rows; ++b) one(at(x, b * C), at(y, b * C), C, base + static_cast<uint64_t>(b * T * C));
+}
+
 // The gradient buffer exists from the first use on (backward, zero_grad, grads()): a model that
 // only encodes (eval, serving) never holds a second copy of its parameters' size.
 Tensor& BertModel::grads() {
@@ -224,6 +237,7 @@ void BertModel::reserve_plan(int64_t B, int64_t T, int64_t sets, bool grad) {
     Q.emb_sum = f32(N * C), Q.emb_ln = f32(N * C), Q.emb_out = f32(N * C), Q.tmp = f32(N * C);
     Q.emb_mean = f32(N), Q.emb_rstd = f32(N), Q.h = act(N * I);
     Q.cls = f32(capB * C);
+    Q.att_cls = act(capB * C), Q.x_cls = f32(capB * C);
     if (cfg_.pooler) Q.pool_pre = f32(capB * C), Q.pooled = f32(capB * C);
     if (mixed()) Q.emb_h = act(N * C), Q.cls_h = act(capB * C);
     plan_ = std::move(Q);
@@ -317,45 +331,57 @@ void BertModel::forward(const BertInputs& in) {
     d.seed = seed, d.offset = site_offset(site_attn_probs(l));
     d.qkv = A.qkv.buf(), d.mask = P.mask.buf(), d.out = A.att.buf(), d.lse = A.lse.buf();
     be.attention_fwd(d);
-    // Output dense -> dropout -> + input -> LayerNorm.
-    linear_fwd(be, A.att.buf(), w(Y.wo), p(Y.bo), A.res1.buf(), N, C, C);
-    if (drop_h) {
-      be.dropout_fwd(A.res1.buf(), P.tmp.buf(), N * C, ph, seed, site_offset(site_attn_out(l)));
-      be.add(P.tmp.buf(), x, A.res1.buf(), N * C);
-    } else {
-      be.axpy(1.0f, x, A.res1.buf(), N * C);
+    // cls_only: after attention, the last layer goes on with the [CLS] rows alone (R rows).
+    const bool cls_rows = in.cls_only && l + 1 == cfg_.layers;
+    const int64_t R = cls_rows ? B : N;
+    Buf att = A.att.buf(), xr = x;
+    if (cls_rows) {
+      be.embedding_fwd(P.cls_idx.buf().i32(), A.att.buf(), P.att_cls.buf(), B, C);
+      be.embedding_fwd(P.cls_idx.buf().i32(), x, P.x_cls.buf(), B, C);
+      att = P.att_cls.buf(), xr = P.x_cls.buf();
     }
-    be.layernorm_fwd(A.res1.buf(), p(Y.ln1w), p(Y.ln1b), A.ln1.buf(), A.mean1.buf().f32(), A.rstd1.buf().f32(), N, C,
+    // Output dense -> dropout -> + input -> LayerNorm.
+    linear_fwd(be, att, w(Y.wo), p(Y.bo), A.res1.buf(), R, C, C);
+    if (drop_h) {
+      hidden_dropout(A.res1.buf(), P.tmp.buf(), R, T, cls_rows, seed, site_attn_out(l), false);
+      be.add(P.tmp.buf(), xr, A.res1.buf(), R * C);
+    } else {
+      be.axpy(1.0f, xr, A.res1.buf(), R * C);
+    }
+    be.layernorm_fwd(A.res1.buf(), p(Y.ln1w), p(Y.ln1b), A.ln1.buf(), A.mean1.buf().f32(), A.rstd1.buf().f32(), R, C,
                      cfg_.ln_eps);
     // Feed-forward: GELU(ln1 Wi^T + bi) Wout^T + bout -> dropout -> + ln1 -> LayerNorm.
-    const Buf ln1h = to_gemm(A.ln1, A.ln1_h, N * C);
-    linear_fwd(be, ln1h, w(Y.wi), p(Y.bi), P.h.buf(), N, C, I, Epilogue::Gelu, A.pre.buf());
-    linear_fwd(be, P.h.buf(), w(Y.wout), p(Y.bout), A.res2.buf(), N, I, C);
+    const Buf ln1h = to_gemm(A.ln1, A.ln1_h, R * C);
+    linear_fwd(be, ln1h, w(Y.wi), p(Y.bi), P.h.buf(), R, C, I, Epilogue::Gelu, A.pre.buf());
+    linear_fwd(be, P.h.buf(), w(Y.wout), p(Y.bout), A.res2.buf(), R, I, C);
     if (drop_h) {
-      be.dropout_fwd(A.res2.buf(), P.tmp.buf(), N * C, ph, seed, site_offset(site_ffn_out(l)));
-      be.add(P.tmp.buf(), A.ln1.buf(), A.res2.buf(), N * C);
+      hidden_dropout(A.res2.buf(), P.tmp.buf(), R, T, cls_rows, seed, site_ffn_out(l), false);
+      be.add(P.tmp.buf(), A.ln1.buf(), A.res2.buf(), R * C);
     } else {
-      be.axpy(1.0f, A.ln1.buf(), A.res2.buf(), N * C);
+      be.axpy(1.0f, A.ln1.buf(), A.res2.buf(), R * C);
     }
-    be.layernorm_fwd(A.res2.buf(), p(Y.ln2w), p(Y.ln2b), A.out.buf(), A.mean2.buf().f32(), A.rstd2.buf().f32(), N, C,
+    be.layernorm_fwd(A.res2.buf(), p(Y.ln2w), p(Y.ln2b), A.out.buf(), A.mean2.buf().f32(), A.rstd2.buf().f32(), R, C,
                      cfg_.ln_eps);
     xt = &A.out;
     if (l + 1 < cfg_.layers) xh = to_gemm(A.out, A.out_h, N * C);
   }
 
-  // [CLS] = row 0 of each sequence, gathered as an embedding lookup into the last hidden state.
-  be.embedding_fwd(P.cls_idx.buf().i32(), xt->buf(), P.cls.buf(), B, C);
+  // [CLS] = row 0 of each sequence, gathered as an embedding lookup into the last hidden state
+  // (cls_only: the last layer's output already is the [CLS] rows).
+  if (in.cls_only) be.cast(xt->buf(), P.cls.buf(), B * C);
+  else be.embedding_fwd(P.cls_idx.buf().i32(), xt->buf(), P.cls.buf(), B, C);
   if (cfg_.pooler) {
     const Buf clsh = to_gemm(P.cls, P.cls_h, B * C);
     linear_fwd(be, clsh, w(o_pool_w_), p(o_pool_b_), P.pool_pre.buf(), B, C, C);
     be.tanh_fwd(P.pool_pre.buf(), P.pooled.buf(), B * C);
   }
-  fwdB_ = B, fwdT_ = T, fwd_train_ = in.train, fwd_seed_ = seed, fwd_grad_ = in.grad;
+  fwdB_ = B, fwdT_ = T, fwd_train_ = in.train, fwd_seed_ = seed, fwd_grad_ = in.grad, fwd_cls_only_ = in.cls_only;
   out_set_ = in.grad ? cfg_.layers - 1 : (cfg_.layers - 1) % sets;
 }
 
 Tensor BertModel::last_hidden() const {
   BIOFEG_CHECK(has_forward(), "bert: no forward has run");
+  BIOFEG_CHECK(!fwd_cls_only_, "bert: the last forward was clsOnly: it has no last hidden state");
   Tensor t = plan_.L[out_set_].out;
   t.shape = {fwdB_, fwdT_, cfg_.hidden};
   return t;
@@ -386,6 +412,7 @@ void BertModel::check_backward(const Tensor* d_last, const Tensor* d_cls, const 
     BIOFEG_CHECK(t->dtype == DType::F32, "bert backward: ", name, " must be f32, got ", t->describe());
     BIOFEG_CHECK(t->numel() == n, "bert backward: ", name, " must have ", n, " elements, got ", t->describe());
   };
+  BIOFEG_CHECK(!d_last || !fwd_cls_only_, "bert backward: dLastHidden given but the forward was clsOnly");
   check(d_last, "dLastHidden", N * C);
   check(d_cls, "dCls", B * C);
   check(d_pooled, "dPooled", B * C);
@@ -404,9 +431,11 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
   const float ph = cfg_.hidden_dropout;
   const uint64_t seed = fwd_seed_;
 
-  // Gradient at the last hidden state: the given one plus the [CLS] rows' share.
+  // Gradient at the last hidden state: the given one plus the [CLS] rows' share (cls_only: the
+  // last layer's output is the [CLS] rows, so its gradient is just theirs).
+  const bool cls_only = fwd_cls_only_;
   if (d_last) be.cast(d_last->buf(), P.g_out.buf(), N * C);
-  else be.fill(P.g_out.buf(), N * C, 0.0f);
+  else be.fill(P.g_out.buf(), cls_only ? B * C : N * C, 0.0f);
   if (d_cls || d_pooled) {
     if (d_cls) be.cast(d_cls->buf(), P.g_cls.buf(), B * C);
     else be.fill(P.g_cls.buf(), B * C, 0.0f);
@@ -418,44 +447,60 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
       be.bias_grad(P.g_res.buf(), g(o_pool_b_), B, C);
       linear_dx(be, dyh, w(o_pool_w_), P.g_cls.buf(), B, C, C, 1.0f);
     }
-    be.embedding_bwd(P.cls_idx.buf().i32(), P.g_cls.buf(), P.g_out.buf(), B, C);
+    if (cls_only) be.cast(P.g_cls.buf(), P.g_out.buf(), B * C);
+    else be.embedding_bwd(P.cls_idx.buf().i32(), P.g_cls.buf(), P.g_out.buf(), B, C);
   }
 
   for (int64_t l = cfg_.layers - 1; l >= 0; --l) {
     const Layer& Y = layers_[l];
     LayerActs& A = P.L[l];
+    const bool cls_rows = cls_only && l + 1 == cfg_.layers;
+    const int64_t R = cls_rows ? B : N;  // rows after the attention (see forward)
     // The layer input as its forward GEMM read it.
     const Buf xh = l > 0 ? gemm_side(P.L[l - 1].out, P.L[l - 1].out_h)
                          : gemm_side(drop_h ? P.emb_out : P.emb_ln, P.emb_h);
     // LayerNorm 2; its input gradient feeds both the FFN output and the residual (ln1).
     be.layernorm_bwd(P.g_out.buf(), A.res2.buf(), p(Y.ln2w), A.mean2.buf().f32(), A.rstd2.buf().f32(), P.g_res.buf(),
-                     g(Y.ln2w), g(Y.ln2b), N, C);
+                     g(Y.ln2w), g(Y.ln2b), R, C);
     const Tensor* dy = &P.g_res;
     if (drop_h) {
-      be.dropout_bwd(P.g_res.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_ffn_out(l)));
+      hidden_dropout(P.g_res.buf(), P.g_drop.buf(), R, T, cls_rows, seed, site_ffn_out(l), true);
       dy = &P.g_drop;
     }
-    Buf dyh = to_gemm(*dy, P.g_yh, N * C);
-    linear_dx(be, dyh, w(Y.wout), P.g_h.buf(), N, I, C, 0.0f);
-    be.gelu_fwd(A.pre.buf(), P.h.buf(), N * I);  // recomputed: cheaper than keeping [N, I] per layer
-    linear_dw(be, dyh, P.h.buf(), g(Y.wout), N, I, C);
-    be.bias_grad(dy->buf(), g(Y.bout), N, C);
-    be.gelu_bwd(A.pre.buf(), P.g_h.buf(), P.g_pre.buf(), N * I);
-    linear_dw(be, P.g_pre.buf(), gemm_side(A.ln1, A.ln1_h), g(Y.wi), N, C, I);
-    be.bias_grad(P.g_pre.buf(), g(Y.bi), N, I);
-    linear_dx(be, P.g_pre.buf(), w(Y.wi), P.g_res.buf(), N, C, I, 1.0f);  // + residual: g_res = d ln1
+    Buf dyh = to_gemm(*dy, P.g_yh, R * C);
+    linear_dx(be, dyh, w(Y.wout), P.g_h.buf(), R, I, C, 0.0f);
+    be.gelu_fwd(A.pre.buf(), P.h.buf(), R * I);  // recomputed: cheaper than keeping [N, I] per layer
+    linear_dw(be, dyh, P.h.buf(), g(Y.wout), R, I, C);
+    be.bias_grad(dy->buf(), g(Y.bout), R, C);
+    be.gelu_bwd(A.pre.buf(), P.g_h.buf(), P.g_pre.buf(), R * I);
+    linear_dw(be, P.g_pre.buf(), gemm_side(A.ln1, A.ln1_h), g(Y.wi), R, C, I);
+    be.bias_grad(P.g_pre.buf(), g(Y.bi), R, I);
+    linear_dx(be, P.g_pre.buf(), w(Y.wi), P.g_res.buf(), R, C, I, 1.0f);  // + residual: g_res = d ln1
     // LayerNorm 1; its input gradient feeds the attention output and the residual (x).
     be.layernorm_bwd(P.g_res.buf(), A.res1.buf(), p(Y.ln1w), A.mean1.buf().f32(), A.rstd1.buf().f32(), P.g_out.buf(),
-                     g(Y.ln1w), g(Y.ln1b), N, C);
+                     g(Y.ln1w), g(Y.ln1b), R, C);
     dy = &P.g_out;
     if (drop_h) {
-      be.dropout_bwd(P.g_out.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_attn_out(l)));
+      hidden_dropout(P.g_out.buf(), P.g_drop.buf(), R, T, cls_rows, seed, site_attn_out(l), true);
       dy = &P.g_drop;
     }
-    dyh = to_gemm(*dy, P.g_yh, N * C);
-    linear_dx(be, dyh, w(Y.wo), P.g_att.buf(), N, C, C, 0.0f);
-    linear_dw(be, dyh, A.att.buf(), g(Y.wo), N, C, C);
-    be.bias_grad(dy->buf(), g(Y.bo), N, C);
+    dyh = to_gemm(*dy, P.g_yh, R * C);
+    if (cls_rows) {
+      // d(attention output) on the [CLS] rows (in g_h), scattered into zeros for the attention
+      // backward; the residual d x likewise (via g_drop, free again once wo's GEMMs are done).
+      linear_dx(be, dyh, w(Y.wo), P.g_h.buf(), B, C, C, 0.0f);
+      linear_dw(be, dyh, P.att_cls.buf(), g(Y.wo), B, C, C);
+      be.bias_grad(dy->buf(), g(Y.bo), B, C);
+      be.fill(P.g_att.buf(), N * C, 0.0f);
+      be.embedding_bwd(P.cls_idx.buf().i32(), P.g_h.buf(), P.g_att.buf(), B, C);
+      be.cast(P.g_out.buf(), P.g_drop.buf(), B * C);
+      be.fill(P.g_out.buf(), N * C, 0.0f);
+      be.embedding_bwd(P.cls_idx.buf().i32(), P.g_drop.buf(), P.g_out.buf(), B, C);
+    } else {
+      linear_dx(be, dyh, w(Y.wo), P.g_att.buf(), N, C, C, 0.0f);
+      linear_dw(be, dyh, A.att.buf(), g(Y.wo), N, C, C);
+      be.bias_grad(dy->buf(), g(Y.bo), N, C);
+    }
     AttnDesc d;
     d.B = B, d.T = T, d.H = H, d.D = D;
     d.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));

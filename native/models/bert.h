@@ -74,6 +74,11 @@ struct BertInputs {
   int64_t B = 0, T = 0;
   bool train = false;
   bool grad = true;                // false: inference only (2 layers of activations, no backward)
+  // Only the [CLS] outputs (cls, pooled) are wanted: the last layer runs its attention for every
+  // key but everything after it (output dense, LayerNorms, feed-forward) on the B [CLS] rows only,
+  // with the dropout masks those rows get in a full forward (same results). last_hidden() is then
+  // unavailable and backward takes no dLastHidden.
+  bool cls_only = false;
   uint64_t seed = 0;               // dropout seed of this step (train only)
 };
 
@@ -100,12 +105,13 @@ class BertModel {
   void reserve(int64_t B, int64_t T);
   void forward(const BertInputs& in);
   bool has_forward() const { return fwdB_ > 0; }
+  bool last_cls_only() const { return fwd_cls_only_; }
   int64_t last_B() const { return fwdB_; }
   int64_t last_T() const { return fwdT_; }
 
   // Outputs of the last forward: tensors sharing the plan's storage (valid until the next
   // forward that re-plans or overwrites them).
-  Tensor last_hidden() const;  // [B, T, hidden]
+  Tensor last_hidden() const;  // [B, T, hidden]; not after a cls_only forward
   Tensor cls() const;          // [B, hidden]
   Tensor pooled() const;       // [B, hidden]; pooler models only
 
@@ -130,6 +136,7 @@ class BertModel {
     Tensor emb_h, cls_h;  // bf16 only: GEMM-input shadows of the layer-0 input and of cls
     std::vector<LayerActs> L;
     Tensor cls, pool_pre, pooled;
+    Tensor att_cls, x_cls;  // cls_only: the last layer's [CLS] rows of attention output and input
     // backward scratch
     Tensor g_out, g_res, g_drop, g_att, g_h, g_pre, g_qkv, g_cls, g_pool;
     Tensor g_yh;  // bf16 only: GEMM-input copy of an f32 gradient ([N, C] or [B, C])
@@ -143,6 +150,9 @@ class BertModel {
   // A residual-stream (f32) tensor as a GEMM input: itself, or (mixed) its shadow after a cast.
   Buf to_gemm(const Tensor& x, const Tensor& shadow, int64_t n);
   Buf gemm_side(const Tensor& x, const Tensor& shadow) const { return mixed() ? shadow.buf() : x.buf(); }
+  // Hidden dropout at `site` over `rows` rows of C: all B*T rows, or (cls) the [CLS] rows, each
+  // with the Philox counters it has in the full [B*T, C] tensor.
+  void hidden_dropout(Buf x, Buf y, int64_t rows, int64_t T, bool cls, uint64_t seed, int64_t site, bool bwd) const;
   Tensor act(int64_t n) const;
   Tensor f32(int64_t n) const;
   Tensor i32(int64_t n) const;
@@ -159,7 +169,7 @@ class BertModel {
   int64_t o_enc_ = 0;     // first parameter after the embeddings
   Plan plan_;
   int64_t fwdB_ = 0, fwdT_ = 0;
-  bool fwd_train_ = false, fwd_grad_ = false;
+  bool fwd_train_ = false, fwd_grad_ = false, fwd_cls_only_ = false;
   int64_t out_set_ = 0;  // activation set holding the last layer's output
   uint64_t fwd_seed_ = 0;
 };

@@ -62,7 +62,7 @@ export async function encodeRows(bert: Bert, rows: readonly EncodeRow[], o: Enco
   const out = new Float32Array(rows.length * C);
   for (const idx of planBatches(rows, o.batchSize)) {
     const b = packBatch(rows, idx);
-    const r = await bert.forwardAsync({ inputIds: b.ids, attentionMask: b.mask, batch: b.batch, seq: b.seq, train: false, grad: false });
+    const r = await bert.forwardAsync({ inputIds: b.ids, attentionMask: b.mask, batch: b.batch, seq: b.seq, train: false, grad: false, clsOnly: true });
     const t = o.pooled ? r.pooled! : r.cls;
     const v = t.download() as Float32Array;
     idx.forEach((row, i) => out.set(v.subarray(i * C, (i + 1) * C), row * C));

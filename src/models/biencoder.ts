@@ -52,6 +52,7 @@ class Encoder {
       inputIds: b.ids, attentionMask: paddingMask(b.ids), batch: b.rows, seq: b.seq, train, seed,
       // Without training no backward follows: the inference plan keeps two layers of activations.
       grad: train,
+      clsOnly: true,  // only [CLS] / pooled are used
     });
     if (!this.linear) return out.cls;
     if (!out.pooled) throw new Error('bi-encoder: add_linear needs the pooler');

@@ -47,7 +47,7 @@ export class DescriptionEncoder {
   async encode(b: TokenBatch, o: { train: boolean; seed?: bigint; grad?: boolean }): Promise<NativeTensor> {
     const seed = o.seed ?? 0n;
     const out = await this.bert.forwardAsync({
-      inputIds: b.ids, attentionMask: paddingMask(b.ids), batch: b.rows, seq: b.seq, train: o.train, seed, grad: o.grad ?? false,
+      inputIds: b.ids, attentionMask: paddingMask(b.ids), batch: b.rows, seq: b.seq, train: o.train, seed, grad: o.grad ?? false, clsOnly: true,
     });
     if (!this.linear) return out.cls;
     if (!out.pooled) throw new Error('description encoder: add_linear needs the pooler');
