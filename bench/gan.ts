@@ -80,7 +80,7 @@ async function penaltyCost(size: Size): Promise<{ criticStepMs: number; plainCri
   const real = tensor('cpu', 'f32', [B, h], rnd(B * h)), fake = tensor('cpu', 'f32', [B, h], rnd(B * h)), cond = tensor('cpu', 'f32', [B, h], rnd(B * h));
   const alpha = rnd(B).map((v) => v + 0.3);
   const D = gan.discriminator;
-  const full = await timeMs('critic step', () => void criticStep(D, ws, { rows: B, real, fake, cond, alpha }), { iterations: 50, time: 500 });
+  const full = await timeMs('critic step', () => void criticStep(D, ws, { rows: B, real, fake, cond, alpha }), { iterations: 400, time: 2000 });
   const feat2 = tensor('cpu', 'f32', [2 * B, h]), cond2 = tensor('cpu', 'f32', [2 * B, h]), dO = tensor('cpu', 'f32', [2 * B, 1]);
   const plain = await timeMs('plain critic', () => {
     ws.view(feat2, 0, [B, h]).copyFrom(real);
@@ -91,7 +91,7 @@ async function penaltyCost(size: Size): Promise<{ criticStepMs: number; plainCri
     tr.y.download();
     ops().fill(be, dO, 1 / B);
     D.mlp.backward(tr, dO, { slot: 'plain' });
-  }, { iterations: 50, time: 500 });
+  }, { iterations: 400, time: 2000 });
   return { criticStepMs: full, plainCriticMs: plain, penaltyMs: full - plain };
 }
 
