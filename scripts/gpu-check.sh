@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The GPU verification in one command, for a session lent a device machine. Prepare here with
+# `bash scripts/gpu-kit.sh`, then run there from the repo root with .gpu-kit carried, e.g. the
+# device tool's run with command "bash scripts/gpu-check.sh", carry [".gpu-kit"], timeout_s 540.
+# Steps: the CUDA selftest (every op against the reference backend, f32 and bf16) with cuBLAS and
+# with the hand-written GEMM (BIOFEG_CUBLAS=off); the cuda variants of the vitest suites (ops,
+# BERT f32 and bf16 parity, GAN steps); bench:kernels on cuda (GEMM at BERT shapes, bf16
+# 4096^3 against the card's peak, attention, LayerNorm, top-k). Everything lands in $OUT (at most
+# 8 files); copy kernels-cuda.json and gpu-tests.json into bench/results/ afterwards.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-/tmp/biofeg-gpu-out}
+mkdir -p "$out"
+kit=$PWD/.gpu-kit
+[ -f "$kit/biofeg.node" ] || { echo "gpu-check: $kit is missing: run scripts/gpu-kit.sh where nvcc is, and carry .gpu-kit" >&2; exit 1; }
+bin=/tmp/biofeg-kit-bin
+mkdir -p "$bin"
+xz -dc "$kit/node.xz" > "$bin/node" && chmod +x "$bin/node"
+export PATH=$bin:$PATH
+[ -d node_modules ] || tar -xJf "$kit/node_modules.tar.xz"
+export BIOFEG_ADDON=$kit/biofeg.node
+# cuBLAS from the Python wheels (nvidia/cu13/lib) when the system has no libcublas.
+BIOFEG_PYTHON_SITE_PACKAGES=$(python3 -c 'import site; print(":".join(site.getsitepackages()))' 2>/dev/null || true)
+export BIOFEG_PYTHON_SITE_PACKAGES
+
+{
+  echo "kit built from commit $(cat "$kit/commit.txt"), tree at $(git rev-parse HEAD 2>/dev/null || echo '?')"
+  nvidia-smi -L
+  node -e "console.log(JSON.stringify(require(process.env.BIOFEG_ADDON).info()))"
+} 2>&1 | tee "$out/device.txt"
+
+rc=0
+echo "== selftest (cuBLAS)"
+"$kit/biofeg_cuda_selftest" > "$out/selftest-cublas.txt" 2>&1 || rc=1
+grep -E "^FAIL" "$out/selftest-cublas.txt"; tail -2 "$out/selftest-cublas.txt"
+echo "== selftest (hand-written GEMM, BIOFEG_CUBLAS=off)"
+BIOFEG_CUBLAS=off "$kit/biofeg_cuda_selftest" > "$out/selftest-fallback.txt" 2>&1 || rc=1
+grep -E "^FAIL" "$out/selftest-fallback.txt"; tail -2 "$out/selftest-fallback.txt"
+
+echo "== vitest, cuda variants"
+timeout 240 node node_modules/vitest/vitest.mjs run test/ops.test.ts test/gan-step.test.ts test/bert.test.ts \
+  test/bert-bf16.test.ts test/cli-precision.test.ts -t cuda --reporter=default --reporter=json \
+  --outputFile="$out/gpu-tests.json" > "$out/gpu-tests.txt" 2>&1 || rc=1
+grep -E "FAIL|✗|×|Tests " "$out/gpu-tests.txt" | head -40
+
+echo "== bench:kernels --device cuda"
+timeout 200 node --import tsx bench/kernels.ts --device cuda > "$out/bench-kernels-cuda.txt" 2>&1 || rc=1
+cat "$out/bench-kernels-cuda.txt"
+cp bench/results/kernels-cuda.json "$out/" 2>/dev/null || rc=1
+echo "gpu-check: exit $rc"
+exit $rc

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Packs what a GPU check needs into .gpu-kit/ (git-ignored), built on this machine: the device
+# machines lent to some sessions have nvcc, cmake and Python with PyTorch (so cuBLAS) but no Node
+# and no network. The kit holds the CUDA addon (archs 80;90, cudart static), the standalone CUDA
+# selftest, a Node binary and node_modules (without the TypeScript compiler and typings). Carry it
+# and run scripts/gpu-check.sh there (see that file). Needs nvcc here; takes a few minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v nvcc > /dev/null || { echo "gpu-kit: nvcc not found: the CUDA addon cannot be built here" >&2; exit 1; }
+[ -d node_modules ] || { echo "gpu-kit: run npm ci first" >&2; exit 1; }
+kit=.gpu-kit
+build=build-gpu-kit
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
+
+echo "== CUDA addon and selftest in $build/"
+BIOFEG_CUDA=ON npx cmake-js compile --out "$build" > "$build.log" 2>&1 || { tail -30 "$build.log"; exit 1; }
+cmake -S . -B "$build" -DBIOFEG_CUDA_SELFTEST=ON >> "$build.log" 2>&1
+cmake --build "$build" >> "$build.log" 2>&1 || { tail -30 "$build.log"; exit 1; }
+node -e "const i=require('./$build/Release/biofeg.node').info(); if(!i.cudaCompiled){console.error('gpu-kit: the addon has no CUDA backend');process.exit(1)}"
+
+echo "== packing $kit/"
+rm -rf "$kit.tmp" && mkdir -p "$kit.tmp"
+cp "$build/Release/biofeg.node" "$build/biofeg_cuda_selftest" "$kit.tmp/"
+xz -T0 -6 -c "$(command -v node)" > "$kit.tmp/node.xz"
+tar -cJf "$kit.tmp/node_modules.tar.xz" --exclude=node_modules/typescript --exclude='node_modules/@types' \
+  --exclude=node_modules/.cache node_modules
+git rev-parse HEAD > "$kit.tmp/commit.txt"
+rm -rf "$kit" && mv "$kit.tmp" "$kit"
+size=$(du -sm "$kit" | cut -f1)
+echo "$kit: ${size} MiB ($(ls "$kit" | tr '\n' ' '))"
+# The device tool carries the working tree plus carried paths, 64 MiB in all.
+[ "$size" -le 58 ] || { echo "gpu-kit: ${size} MiB leaves too little room under the 64 MiB carry limit" >&2; exit 1; }
