@@ -11,7 +11,8 @@
 //   (mean, rstd, lse, losses, scalars) and AdamW state are f32; ids and targets are i32.
 // - Backward ops overwrite input gradients (dx = ...) and ACCUMULATE parameter gradients
 //   (dw += ..., db += ..., dtable += ...), so a model can sum contributions across uses.
-// - Dropout and attention dropout draw element i from Philox at counter offset + i.
+// - Dropout and attention dropout draw element i from Philox: e = offset + i takes output e % 4
+//   of the Philox4x32-10 block at counter e / 4 (core/philox.h).
 #pragma once
 #include <cstdint>
 

@@ -1,5 +1,5 @@
-// Counter-based RNG (Philox4x32-10): element i of a draw uses counter offset+i, so the same
-// (seed, offset) gives the same mask on CPU and GPU, and backward can regenerate it.
+// Counter-based RNG (Philox4x32-10): element i of a draw is a pure function of (seed, offset + i),
+// so the same (seed, offset) gives the same mask on CPU and GPU, and backward can regenerate it.
 #pragma once
 #include <cstdint>
 
@@ -22,16 +22,25 @@ BIOFEG_HD void philox_round(uint32_t c[4], const uint32_t k[2]) {
   c[3] = lo0;
 }
 
-// Uniform in [0, 1) with 24 random bits, for counter `ctr` under `seed`.
-BIOFEG_HD float philox_uniform(uint64_t seed, uint64_t ctr) {
-  uint32_t c[4] = {static_cast<uint32_t>(ctr), static_cast<uint32_t>(ctr >> 32), 0u, 0u};
+// The four outputs of the Philox4x32-10 block at counter `block` under `seed`.
+BIOFEG_HD void philox_block(uint64_t seed, uint64_t block, uint32_t c[4]) {
+  c[0] = static_cast<uint32_t>(block), c[1] = static_cast<uint32_t>(block >> 32), c[2] = 0u, c[3] = 0u;
   uint32_t k[2] = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
   for (int r = 0; r < 10; ++r) {
     philox_round(c, k);
     k[0] += 0x9E3779B9u;
     k[1] += 0xBB67AE85u;
   }
-  return static_cast<float>(c[0] >> 8) * (1.0f / 16777216.0f);
+}
+
+// Uniform in [0, 1) with 24 random bits for element `e` of a draw: output e % 4 of the block at
+// counter e / 4 (one block feeds four consecutive elements; the vector CPU path computes each
+// block once).
+BIOFEG_HD float philox_uniform(uint64_t seed, uint64_t e) {
+  uint32_t c[4];
+  philox_block(seed, e >> 2, c);
+  const uint32_t v = (e & 2) ? ((e & 1) ? c[3] : c[2]) : ((e & 1) ? c[1] : c[0]);  // no dynamic index (GPU registers)
+  return static_cast<float>(v >> 8) * (1.0f / 16777216.0f);
 }
 
 // Dropout keeps element `ctr` when its uniform is >= p.

@@ -60,13 +60,14 @@ inline void mulhilo8(__m256i a, __m256i m, __m256i* hi, __m256i* lo) {
   *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
 }
 
-// Keep masks (all-ones lanes) of counters ctr0 .. ctr0 + 8 * NC - 1: Philox4x32-10 as
-// core/philox.h, NC independent 8-lane chains interleaved (one chain is latency-bound).
+// Philox4x32-10 (core/philox.h) of the 8 * NC consecutive blocks b0, b0 + 1, ...: their
+// 32 * NC outputs in element order (block b's four outputs at 4 (b - b0) ...) into out. NC
+// independent 8-lane chains are interleaved (one chain is latency-bound).
 template <int NC>
-inline void keep8x(uint64_t seed, uint64_t ctr0, __m256 p, __m256* keep) {
+inline void philox_blocks(uint64_t seed, uint64_t b0, uint32_t* out) {
   alignas(32) uint32_t lo[8 * NC], hi[8 * NC];
   for (int i = 0; i < 8 * NC; ++i) {
-    const uint64_t c = ctr0 + static_cast<uint64_t>(i);
+    const uint64_t c = b0 + static_cast<uint64_t>(i);
     lo[i] = static_cast<uint32_t>(c);
     hi[i] = static_cast<uint32_t>(c >> 32);
   }
@@ -93,9 +94,33 @@ inline void keep8x(uint64_t seed, uint64_t ctr0, __m256 p, __m256* keep) {
     k1 += 0xBB67AE85u;
   }
   for (int j = 0; j < NC; ++j) {
-    const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0[j], 8)), _mm256_set1_ps(1.0f / 16777216.0f));
-    keep[j] = _mm256_cmp_ps(u, p, _CMP_GE_OQ);
+    // Lane b of c0..c3 holds block b's outputs: transpose 4 x 8 into element order.
+    const __m256i t0 = _mm256_unpacklo_epi32(c0[j], c1[j]), t1 = _mm256_unpacklo_epi32(c2[j], c3[j]);
+    const __m256i t2 = _mm256_unpackhi_epi32(c0[j], c1[j]), t3 = _mm256_unpackhi_epi32(c2[j], c3[j]);
+    const __m256i u0 = _mm256_unpacklo_epi64(t0, t1), u1 = _mm256_unpackhi_epi64(t0, t1);  // blocks 0|4, 1|5
+    const __m256i u2 = _mm256_unpacklo_epi64(t2, t3), u3 = _mm256_unpackhi_epi64(t2, t3);  // blocks 2|6, 3|7
+    __m256i* o = reinterpret_cast<__m256i*>(out + 32 * j);
+    _mm256_storeu_si256(o + 0, _mm256_permute2x128_si256(u0, u1, 0x20));
+    _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+    _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+    _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
   }
+}
+
+// The Philox outputs of elements e0 .. e0 + 32 * NC - 1 (element e: output e % 4 of block e / 4),
+// computed into buf (32 * NC + 4 entries); returns where element e0's output is.
+template <int NC>
+inline const uint32_t* philox_elements(uint64_t seed, uint64_t e0, uint32_t* buf) {
+  const uint64_t b0 = e0 >> 2, s = e0 & 3;
+  philox_blocks<NC>(seed, b0, buf);
+  if (s) philox_block(seed, b0 + 8 * NC, buf + 32 * NC);  // the misaligned range reaches one block further
+  return buf + s;
+}
+
+// Keep mask (all-ones lanes) of 8 outputs: uniform (top 24 bits) >= p, as philox_uniform.
+inline __m256 keep8(const uint32_t* r, __m256 p) {
+  const __m256i v = _mm256_srli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r)), 8);
+  return _mm256_cmp_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(1.0f / 16777216.0f)), p, _CMP_GE_OQ);
 }
 
 float hsum(__m256 v) {
@@ -117,25 +142,24 @@ bool vec_avx2() {
 void dropout_avx2(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t ctr0,
                   uint8_t* bits) {
   const __m256 vp = _mm256_set1_ps(p), vs = _mm256_set1_ps(scale);
-  int64_t i = 0;
-  __m256 k[4];
-  for (; i + 32 <= n; i += 32) {
-    keep8x<4>(seed, ctr0 + static_cast<uint64_t>(i), vp, k);
-    for (int j = 0; j < 4; ++j) {
-      _mm256_storeu_ps(y + i + 8 * j, _mm256_and_ps(k[j], _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), vs)));
-      if (bits) bits[i / 8 + j] = static_cast<uint8_t>(_mm256_movemask_ps(k[j]));
+  alignas(32) uint32_t buf[64 + 4];
+  for (int64_t i = 0; i < n;) {
+    const int64_t m = std::min<int64_t>(n - i, 64);
+    const uint64_t e0 = ctr0 + static_cast<uint64_t>(i);
+    const uint32_t* r = m > 32 ? philox_elements<2>(seed, e0, buf) : philox_elements<1>(seed, e0, buf);
+    int64_t j = 0;
+    for (; j + 8 <= m; j += 8) {
+      const __m256 k = keep8(r + j, vp);
+      _mm256_storeu_ps(y + i + j, _mm256_and_ps(k, _mm256_mul_ps(_mm256_loadu_ps(x + i + j), vs)));
+      if (bits) bits[(i + j) / 8] = static_cast<uint8_t>(_mm256_movemask_ps(k));
     }
-  }
-  for (; i + 8 <= n; i += 8) {
-    keep8x<1>(seed, ctr0 + static_cast<uint64_t>(i), vp, k);
-    _mm256_storeu_ps(y + i, _mm256_and_ps(k[0], _mm256_mul_ps(_mm256_loadu_ps(x + i), vs)));
-    if (bits) bits[i / 8] = static_cast<uint8_t>(_mm256_movemask_ps(k[0]));
-  }
-  if (bits && i < n) bits[i / 8] = 0;
-  for (; i < n; ++i) {
-    const bool keep = dropout_keep(seed, ctr0 + static_cast<uint64_t>(i), p);
-    y[i] = keep ? x[i] * scale : 0.0f;
-    if (bits && keep) bits[i / 8] = static_cast<uint8_t>(bits[i / 8] | (1u << (i % 8)));
+    if (bits && j < m) bits[(i + j) / 8] = 0;  // only the last range has a tail
+    for (; j < m; ++j) {
+      const bool keep = static_cast<float>(r[j] >> 8) * (1.0f / 16777216.0f) >= p;
+      y[i + j] = keep ? x[i + j] * scale : 0.0f;
+      if (bits && keep) bits[(i + j) / 8] = static_cast<uint8_t>(bits[(i + j) / 8] | (1u << ((i + j) % 8)));
+    }
+    i += m;
   }
 }
 

@@ -4,7 +4,9 @@ function mulhilo(a: number, b: number): [number, number] {
   return [Number(p >> 32n) >>> 0, Number(p & 0xffffffffn) >>> 0];
 }
 
-export function philoxUniform(seed: bigint, ctr: bigint): number {
+/** Uniform for element e of a draw: output e % 4 of the Philox4x32-10 block at counter e / 4. */
+export function philoxUniform(seed: bigint, e: bigint): number {
+  const ctr = e >> 2n;
   const c = [Number(ctr & 0xffffffffn) >>> 0, Number((ctr >> 32n) & 0xffffffffn) >>> 0, 0, 0];
   const k = [Number(seed & 0xffffffffn) >>> 0, Number((seed >> 32n) & 0xffffffffn) >>> 0];
   for (let r = 0; r < 10; r++) {
@@ -19,7 +21,7 @@ export function philoxUniform(seed: bigint, ctr: bigint): number {
     k[0] = (k[0]! + 0x9e3779b9) >>> 0;
     k[1] = (k[1]! + 0xbb67ae85) >>> 0;
   }
-  return (c[0]! >>> 8) / 16777216;
+  return (c[Number(e & 3n)]! >>> 8) / 16777216;
 }
 
 export const dropoutKeep = (seed: bigint, ctr: bigint, p: number): boolean => philoxUniform(seed, ctr) >= p;
