@@ -114,6 +114,7 @@ MaskCache& masks() {
   static auto* c = new MaskCache();  // leaked: no teardown order issues at exit
   return *c;
 }
+constexpr int64_t kMinRecorded = 4096;  // elements: smaller dropout masks are regenerated, not cached
 // Chunks of a multiple of 32 elements, so each chunk's mask starts on a byte.
 template <typename Fn>
 void byte_chunks(int64_t n, Fn fn) {
@@ -128,11 +129,14 @@ void dropout_fwd(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t off) 
     const float* px = F(x, "dropout");
     float* py = F(y, "dropout");
     const float s = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;  // the reference's scale
-    auto bits = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>((n + 7) / 8));
+    // Small draws (e.g. a BERT's per-[CLS]-row dropout) are not recorded: regenerating them in
+    // backward is cheap, and hundreds of them per step would crowd the large masks out of the cache.
+    auto bits = n >= kMinRecorded ? std::make_shared<std::vector<uint8_t>>(static_cast<size_t>((n + 7) / 8)) : nullptr;
     byte_chunks(n, [&](int64_t lo, int64_t hi) {
-      host::dropout_avx2(px + lo, py + lo, hi - lo, p, s, seed, off + static_cast<uint64_t>(lo), bits->data() + lo / 8);
+      host::dropout_avx2(px + lo, py + lo, hi - lo, p, s, seed, off + static_cast<uint64_t>(lo),
+                         bits ? bits->data() + lo / 8 : nullptr);
     });
-    masks().put({seed, off, n, p}, std::move(bits));
+    if (bits) masks().put({seed, off, n, p}, std::move(bits));
     return;
   }
   parallel_for(n, kGrain / 4, [&](int64_t lo, int64_t hi) {
@@ -274,7 +278,7 @@ void row_axpy(const float* a, Buf x, Buf y, int64_t N, int64_t C) {
   const float* px = F(x, "row_axpy");
   float* py = F(y, "row_axpy");
   BIOFEG_CHECK(a || N == 0, "row_axpy: null row factors");
-  parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
+  parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n)
       for (int64_t c = 0; c < C; ++c) py[n * C + c] += a[n] * px[n * C + c];
   });
@@ -283,7 +287,7 @@ void grad_penalty(Buf g, float lambda, Buf u, float* norms, int64_t N, int64_t C
   const float* pg = F(g, "grad_penalty");
   float* pu = F(u, "grad_penalty");
   BIOFEG_CHECK(norms || N == 0, "grad_penalty: null norms");
-  parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
+  parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) {
     host::grad_penalty_rows(pg, lambda, pu, norms, lo, hi, N, C);
   });
 }
