@@ -1,11 +1,30 @@
-import { defineConfig } from 'vitest/config';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// The CUDA variants of the backend suites also run against cuemu, the CPU emulation of the CUDA
+// kernels (`npm run build:emu` builds it into build-emu/; CI always does). This checks the CUDA
+// code on machines without a GPU; it is not a GPU result (see native/cuda/emu/).
+const emuAddon = resolve('build-emu/Release/biofeg.node');
+const cudaSuites = ['ops', 'gan-step', 'bert', 'bert-bf16', 'cli-precision'].map((f) => `test/${f}.test.ts`);
+const emuOnly = ['test/cuemu.test.ts'];  // the emulated build's C++ selftests
+const haveEmu = existsSync(emuAddon);
+if (!haveEmu) console.warn(`cuemu project skipped: ${emuAddon} absent (npm run build:emu builds it)`);
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Native kernels use both cores themselves; parallel test files would only fight for them.
     fileParallelism: false,
+    projects: [
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...emuOnly] } },
+      ...(haveEmu
+        ? [{
+            extends: true,
+            test: { name: 'cuemu', include: [...cudaSuites, ...emuOnly], env: { BIOFEG_ADDON: emuAddon, BIOFEG_TEST_DEVICE: 'cuda' } },
+          }]
+        : []),
+    ],
   },
 });

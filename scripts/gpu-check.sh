@@ -13,14 +13,18 @@ out=${OUT:-/tmp/biofeg-gpu-out}
 mkdir -p "$out"
 kit=$PWD/.gpu-kit
 [ -f "$kit/biofeg.node" ] || { echo "gpu-check: $kit is missing: run scripts/gpu-kit.sh where nvcc is, and carry .gpu-kit" >&2; exit 1; }
+# xz may be missing on a bare image: Python's lzma and tarfile do the same.
+unxz_to() { if command -v xz > /dev/null; then xz -dc "$1" > "$2"; else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi; }
+untar_xz() { if command -v xz > /dev/null; then tar -xJf "$1"; else python3 -c 'import sys,tarfile; tarfile.open(sys.argv[1], "r:xz").extractall()' "$1"; fi; }
 bin=/tmp/biofeg-kit-bin
 mkdir -p "$bin"
-xz -dc "$kit/node.xz" > "$bin/node" && chmod +x "$bin/node"
+unxz_to "$kit/node.xz" "$bin/node" && chmod +x "$bin/node"
 export PATH=$bin:$PATH
-[ -d node_modules ] || tar -xJf "$kit/node_modules.tar.xz"
+[ -d node_modules ] || untar_xz "$kit/node_modules.tar.xz"
 export BIOFEG_ADDON=$kit/biofeg.node
-# cuBLAS from the Python wheels (nvidia/cu13/lib) when the system has no libcublas.
-BIOFEG_PYTHON_SITE_PACKAGES=$(python3 -c 'import site; print(":".join(site.getsitepackages()))' 2>/dev/null || true)
+# cuBLAS: the toolkit's lib64, else the Python wheels (nvidia/cu13/lib), user site included.
+export LD_LIBRARY_PATH=${CUDA_HOME:-/usr/local/cuda}/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+BIOFEG_PYTHON_SITE_PACKAGES=$(python3 -c 'import site; print(":".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null || true)
 export BIOFEG_PYTHON_SITE_PACKAGES
 
 {
@@ -31,11 +35,13 @@ export BIOFEG_PYTHON_SITE_PACKAGES
 
 rc=0
 echo "== selftest (cuBLAS)"
-"$kit/biofeg_cuda_selftest" > "$out/selftest-cublas.txt" 2>&1 || rc=1
-grep -E "^FAIL" "$out/selftest-cublas.txt"; tail -2 "$out/selftest-cublas.txt"
+timeout 120 "$kit/biofeg_cuda_selftest" > "$out/selftest-cublas.txt" 2>&1 || rc=1
+head -2 "$out/selftest-cublas.txt"; grep -E "^FAIL" "$out/selftest-cublas.txt"; tail -1 "$out/selftest-cublas.txt"
+# Without cuBLAS the first run would silently test the fallback twice.
+grep -q "^gemm engine: cublas" "$out/selftest-cublas.txt" || { echo "gpu-check: cuBLAS was not loaded"; rc=1; }
 echo "== selftest (hand-written GEMM, BIOFEG_CUBLAS=off)"
-BIOFEG_CUBLAS=off "$kit/biofeg_cuda_selftest" > "$out/selftest-fallback.txt" 2>&1 || rc=1
-grep -E "^FAIL" "$out/selftest-fallback.txt"; tail -2 "$out/selftest-fallback.txt"
+BIOFEG_CUBLAS=off timeout 120 "$kit/biofeg_cuda_selftest" > "$out/selftest-fallback.txt" 2>&1 || rc=1
+grep -E "^FAIL" "$out/selftest-fallback.txt"; tail -1 "$out/selftest-fallback.txt"
 
 echo "== vitest, cuda variants"
 timeout 240 node node_modules/vitest/vitest.mjs run test/ops.test.ts test/gan-step.test.ts test/bert.test.ts \

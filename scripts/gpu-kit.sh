@@ -24,7 +24,8 @@ cp "$build/Release/biofeg.node" "$build/biofeg_cuda_selftest" "$kit.tmp/"
 xz -T0 -6 -c "$(command -v node)" > "$kit.tmp/node.xz"
 tar -cJf "$kit.tmp/node_modules.tar.xz" --exclude=node_modules/typescript --exclude='node_modules/@types' \
   --exclude=node_modules/.cache node_modules
-git rev-parse HEAD > "$kit.tmp/commit.txt"
+# The kit is built from the working tree: say so when native code differs from the commit.
+{ git rev-parse HEAD; git diff --quiet HEAD -- native bindings CMakeLists.txt || echo "plus uncommitted changes to native/, bindings/ or CMakeLists.txt"; } > "$kit.tmp/commit.txt"
 rm -rf "$kit" && mv "$kit.tmp" "$kit"
 size=$(du -sm "$kit" | cut -f1)
 echo "$kit: ${size} MiB ($(ls "$kit" | tr '\n' ' '))"

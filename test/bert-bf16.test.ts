@@ -22,7 +22,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { bytesInUse, type NativeTensor } from '../src/native.js';
 import { Bert, bertConfigFromHf, type WeightMap } from '../src/models/bert.js';
-import { cudaReason, hasCuda } from './support/backends.js';
+import { cudaReason, hasCuda, testsDevice } from './support/backends.js';
 import { relErr } from './support/rng.js';
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'bert');
@@ -113,7 +113,7 @@ function gradRows(bert: Bert, prefix: 'grad/' | 'grad_h/'): Row[] {
 
 if (!hasCuda) console.warn(`bert bf16: cuda skipped: ${cudaReason}`);
 
-for (const device of ['ref', 'cuda'] as const) {
+for (const device of (['ref', 'cuda'] as const).filter(testsDevice)) {
   describe.skipIf(device === 'cuda' && !hasCuda)(`BERT bf16 mixed precision vs HF fp32, bar 2x autocast (${device})`, () => {
     let bert!: Bert;
     beforeAll(() => {

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { bytesInUse, tensor, type NativeTensor } from '../src/native.js';
 import { Bert, bertConfigFromHf, type BertConfig, type WeightMap } from '../src/models/bert.js';
-import { cudaReason, hasCuda } from './support/backends.js';
+import { cudaReason, hasCuda, testsDevice } from './support/backends.js';
 import { mulberry32, randn, relErr } from './support/rng.js';
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'bert');
@@ -60,7 +60,7 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
   const want = { last: fx.get('out/last_hidden'), pooled: fx.get('out/pooled') };
 
   if (!hasCuda) console.warn(`bert parity: cuda skipped: ${cudaReason}`);
-  for (const device of ['cpu', 'ref', 'cuda'] as const) {
+  for (const device of (['cpu', 'ref', 'cuda'] as const).filter(testsDevice)) {
     describe.skipIf(device === 'cuda' && !hasCuda)(device, () => {
       // Built in beforeAll: a skipped (cuda) suite still runs this body to collect its tests.
       let bert!: Bert;
@@ -335,7 +335,7 @@ describe('BERT clsOnly (last layer on the [CLS] rows only) equals the full forwa
     { device: 'ref', precision: 'bf16', tol: 1e-2 }, { device: 'cuda', precision: 'f32', tol: 1e-5 },
     { device: 'cuda', precision: 'bf16', tol: 1e-2 },
   ] as const;
-  for (const v of variants)
+  for (const v of variants.filter((x) => testsDevice(x.device)))
     for (const numLayers of [1, 2])
       it.skipIf(v.device === 'cuda' && !hasCuda)(`${v.device}/${v.precision}, ${numLayers} layer(s), dropout on`, () => {
         const bert = new Bert({ ...TINY, numLayers }, v.device, { precision: v.precision });

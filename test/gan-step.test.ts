@@ -9,7 +9,7 @@ import { DescriptionEncoder, Gan } from '../src/models/gan.js';
 import type { Mlp2 } from '../src/models/mlp.js';
 import { Workspace } from '../src/models/workspace.js';
 import { tensor, type DeviceName, type NativeTensor } from '../src/native.js';
-import { cudaReason, hasCuda } from './support/backends.js';
+import { cudaReason, hasCuda, testsDevice } from './support/backends.js';
 import { criticStep, generatorStep } from '../src/train/gan-step.js';
 import { penaltyFromNorms } from '../src/train/gan-penalty.js';
 
@@ -80,7 +80,7 @@ function setup(dev: DeviceName = 'cpu'): { gan: Gan; ws: Workspace; t: Record<st
 const alpha = Float32Array.from(fx.inputs.alpha);
 
 if (!hasCuda) console.warn(`GAN steps: cuda variant skipped: ${cudaReason}`);
-for (const dev of ['cpu', 'cuda'] as const) describe.skipIf(dev === 'cuda' && !hasCuda)(dev, () => {
+for (const dev of (['cpu', 'cuda'] as const).filter(testsDevice)) describe.skipIf(dev === 'cuda' && !hasCuda)(dev, () => {
   describe('GAN critic step vs PyTorch autograd (create_graph=True)', () => {
     it('loss, penalty and row norms', () => {
       const { gan, ws, t } = setup(dev);

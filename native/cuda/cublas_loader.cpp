@@ -6,8 +6,17 @@
 #include <mutex>
 #include <vector>
 
+#ifdef BIOFEG_CUEMU
+namespace cuemu {
+const biofeg::cuda::cublas::Api& cublas_api();  // emu/cublas_emu.cpp
+}
+#endif
+
 namespace biofeg::cuda::cublas {
 namespace {
+#ifdef BIOFEG_CUEMU
+const Api& cuemu_cublas_api() { return cuemu::cublas_api(); }
+#endif
 
 struct Loaded {
   Api api;
@@ -47,15 +56,26 @@ bool try_open(const std::string& path, Api& api, std::string& why) {
 
 Loaded load() {
   Loaded L;
-  std::vector<std::string> cands;
-  if (const char* env = std::getenv("BIOFEG_CUBLAS"); env && *env) {
-    const std::string v = env;
-    if (v == "off" || v == "none" || v == "0") {
-      L.reason = "disabled by BIOFEG_CUBLAS=" + v;
-      return L;
-    }
-    cands.push_back(v);
+  const char* env = std::getenv("BIOFEG_CUBLAS");
+  const std::string v = env ? env : "";
+  if (v == "off" || v == "none" || v == "0") {
+    L.reason = "disabled by BIOFEG_CUBLAS=" + v;
+    return L;
   }
+#ifdef BIOFEG_CUEMU
+  // Under the CPU emulator a real libcublas would be handed host pointers: the emulator's
+  // stand-in (emu/cublas_emu.cpp) takes its place.
+  L.api = cuemu_cublas_api();
+  L.ok = true;
+  return L;
+#endif
+  std::string why = "libcublas not found:";
+  if (!v.empty()) {  // an explicit file is the only candidate: a typo must not load another library
+    L.ok = try_open(v, L.api, why);
+    if (!L.ok) L.reason = "BIOFEG_CUBLAS=" + v + " could not be used:" + why.substr(why.find(':') + 1);
+    return L;
+  }
+  std::vector<std::string> cands;
   cands.push_back("libcublas.so.13");
   cands.push_back("libcublas.so.12");
   if (const char* sp = std::getenv("BIOFEG_PYTHON_SITE_PACKAGES"); sp && *sp) {
@@ -72,7 +92,6 @@ Loaded load() {
       start = end + 1;
     }
   }
-  std::string why = "libcublas not found:";
   for (const std::string& c : cands)
     if (try_open(c, L.api, why)) {
       L.ok = true;

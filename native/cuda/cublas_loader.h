@@ -2,8 +2,9 @@
 // where the library is absent (then the hand-written GEMM in gemm_fallback.cu is used).
 //
 // Where the library is looked for, first hit wins:
-//   1. BIOFEG_CUBLAS=<file path>   an explicit libcublas.so; BIOFEG_CUBLAS=off (or none, 0)
-//                                  disables cuBLAS altogether (forces the fallback GEMM).
+//   1. BIOFEG_CUBLAS=<file path>   an explicit libcublas.so, and nothing else (when it cannot be
+//                                  loaded, the fallback is used and the reason reported);
+//                                  BIOFEG_CUBLAS=off (or none, 0) disables cuBLAS altogether.
 //   2. "libcublas.so.13", then "libcublas.so.12" through the dynamic loader's search path
 //      (LD_LIBRARY_PATH, ld.so.cache, ...).
 //   3. For each directory <dir> in BIOFEG_PYTHON_SITE_PACKAGES (colon-separated), the pip wheels'

@@ -1,10 +1,11 @@
 // The gemm op: cuBLAS (loaded at run time) when present and the call fits its API, else the
 // hand-written kernels of gemm_fallback.cu. Row-major C = op(A) op(B) is computed as the
 // column-major C^T = op(B)^T op(A)^T, i.e. cuBLAS gets B first and A second with (N, M) swapped.
-// Bias, pre-activation and GELU run in one small elementwise kernel after cuBLAS; the fallback
-// fuses them into its store.
+// Bias, pre-activation and GELU run in one small elementwise kernel after cuBLAS (for a bf16 C,
+// on an f32 product, so that C is rounded once); the fallback fuses them into its store.
 #include <atomic>
 #include <climits>
+#include <memory>
 #include <mutex>
 
 #include "common.cuh"
@@ -95,14 +96,16 @@ bool try_cublas(const GemmDesc& g) {
 }
 
 // v = C + bias[j]; pre = v; C = gelu(v) or v, over every (b, i, j).
+// v = C (cuBLAS already applied alpha and beta), or v = P + beta*C when the product P was
+// computed into an f32 buffer; then + bias, pre = v, C = gelu(v) or v, rounded once.
 template <typename TC>
-__global__ void k_epilogue(TC* C, int64_t ldc, int64_t strideC, int64_t M, int64_t N, int64_t batch, AnyPtr bias,
-                           AnyPtr pre, int gelu) {
+__global__ void k_epilogue(TC* C, int64_t ldc, int64_t strideC, const float* P, float beta, int64_t M, int64_t N,
+                           int64_t batch, AnyPtr bias, AnyPtr pre, int gelu) {
   const int64_t total = batch * M * N;
   for (int64_t i = gtid(); i < total; i += gstride()) {
     const int64_t j = i % N, r = i / N, row = r % M, b = r / M;
     const int64_t off = b * strideC + row * ldc + j;
-    float v = ld(C + off);
+    float v = P ? P[i] + (beta != 0.0f ? beta * ld(C + off) : 0.0f) : ld(C + off);
     if (bias.p) v += bias.get(j);
     if (pre.p) pre.set(off, v);
     C[off] = cvt<TC>(gelu ? gelu_f(v) : v);
@@ -116,7 +119,10 @@ std::string gemm_engine_name() {
   // what it did use (a library that loads but cannot create a handle means the fallback).
   const CublasState* st = g_state.load();
   const cublas::Api* a = st ? st->api : cublas::api();
-  return a ? "cublas (" + a->path + ")" : "fallback (hand-written bf16 tensor-core GEMM)";
+  if (a) return "cublas (" + a->path + ")";
+  std::string why = st ? st->note : cublas::absent_reason();
+  for (size_t i; (i = why.find("\n  ")) != std::string::npos;) why.replace(i, 3, "; ");  // one line
+  return "fallback (hand-written bf16 tensor-core GEMM)" + (why.empty() ? std::string() : ": " + why);
 }
 
 namespace ops {
@@ -134,16 +140,30 @@ void gemm(const GemmDesc& g) {
                dtype_name(g.C.t));
   BIOFEG_CHECK(!g.bias.p || flt(g.bias.t), "gemm: bias must be f32 or bf16");
   BIOFEG_CHECK(!g.pre.p || flt(g.pre.t), "gemm: pre must be f32 or bf16");
-  if (!try_cublas(g)) {
+  const bool epilogue = g.bias.p || g.pre.p || g.epilogue != Epilogue::None;
+  // cuBLAS rounds a bf16 C before the epilogue could add the bias: with an epilogue, a bf16 C
+  // gets its product in f32 first, so that pre and C are rounded once, as in the reference.
+  const bool via_f32 = epilogue && g.C.t == DType::BF16 && g.K > 0 && state().api;
+  const int64_t total = g.batch * g.M * g.N;
+  std::unique_ptr<DeviceBuffer> prod;
+  if (via_f32) {
+    prod = std::make_unique<DeviceBuffer>(static_cast<size_t>(total) * sizeof(float), "gemm");
+    GemmDesc t = g;
+    t.C = Buf{prod->as<float>(), DType::F32}, t.ldc = g.N, t.strideC = g.M * g.N, t.beta = 0.0f;
+    t.bias = Buf{}, t.pre = Buf{}, t.epilogue = Epilogue::None;
+    if (!try_cublas(t)) {
+      ops::gemm_fallback(g);
+      return;
+    }
+  } else if (!try_cublas(g)) {
     ops::gemm_fallback(g);  // fused epilogue
     return;
   }
-  if (!g.bias.p && !g.pre.p && g.epilogue == Epilogue::None) return;
-  const int64_t total = g.batch * g.M * g.N;
+  if (!epilogue) return;
   BIOFEG_FLOAT_DISPATCH(g.C.t, "gemm", TC,
                         k_epilogue<TC><<<grid_for(total, 256), 256>>>(
-                            static_cast<TC*>(g.C.p), g.ldc, g.strideC, g.M, g.N, g.batch, any(g.bias), any(g.pre),
-                            g.epilogue == Epilogue::Gelu ? 1 : 0));
+                            static_cast<TC*>(g.C.p), g.ldc, g.strideC, prod ? prod->as<float>() : nullptr, g.beta,
+                            g.M, g.N, g.batch, any(g.bias), any(g.pre), g.epilogue == Epilogue::Gelu ? 1 : 0));
   check_launch("gemm (epilogue)");
 }
 

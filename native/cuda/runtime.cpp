@@ -3,6 +3,7 @@
 // copies and cuBLAS calls are ordered without explicit events. cudart is linked statically.
 #include <cuda_runtime_api.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -83,6 +84,19 @@ Scratch::Scratch(size_t bytes, const char* op) : lock_(g_scratch_mu) {
 
 DeviceBuffer::DeviceBuffer(size_t bytes, const char* op) {
   if (bytes == 0) bytes = 1;
+  // The stream-ordered pool keeps freed memory instead of returning it to the driver at every
+  // synchronisation (the default threshold, 0), so per-call buffers such as top-k's score tile
+  // are not mapped again on every call.
+  static std::once_flag pool_once;
+  std::call_once(pool_once, [] {
+    int dev = 0;
+    cudaMemPool_t pool = nullptr;
+    if (cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetDefaultMemPool(&pool, dev) == cudaSuccess) {
+      uint64_t keep = UINT64_MAX;
+      (void)cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+    }
+    (void)cudaGetLastError();
+  });
   cudaError_t e = cudaMallocAsync(&ptr_, bytes, nullptr);
   if (e == cudaErrorNotSupported) {  // no stream-ordered allocator: plain malloc, synchronous free
     (void)cudaGetLastError();

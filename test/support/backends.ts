@@ -12,17 +12,24 @@ export const cudaReason = !info.cudaCompiled
 export const hasCuda = cudaReason === '';
 
 /**
+ * BIOFEG_TEST_DEVICE=cuda (set by the `cuemu` test project, which loads the emulated-CUDA addon)
+ * keeps only the cuda variants of the backend suites: the others already ran in the main project.
+ */
+const onlyDevice = process.env.BIOFEG_TEST_DEVICE ?? '';
+export const testsDevice = (device: string): boolean => onlyDevice === '' || device === onlyDevice;
+
+/**
  * ref and cpu in f32; cuda in f32 and bf16 (bf16 with a tolerance near its 8-bit mantissa); ref
  * also in bf16 (host emulation of bf16 storage, same rules and tolerance as cuda), so every op's
  * bf16 path is checked in CI without a GPU.
  */
-export const VARIANTS: Variant[] = [
+export const VARIANTS: Variant[] = ([
   { be: 'ref', dt: 'f32', tol: 1e-5 },
   { be: 'ref', dt: 'bf16', tol: 3e-2 },
   { be: 'cpu', dt: 'f32', tol: 1e-4 },
   { be: 'cuda', dt: 'f32', tol: 1e-4 },
   { be: 'cuda', dt: 'bf16', tol: 3e-2 },
-];
+] as Variant[]).filter((v) => testsDevice(v.be));
 
 export class Maker {
   readonly made: NativeTensor[] = [];

@@ -1,0 +1,45 @@
+// The C++ selftests of the emulated-CUDA build (build-emu/, `npm run build:emu`), run by the
+// cuemu test project: every CUDA op against the reference backend through the cuBLAS path (the
+// emulator's stand-in) and through the hand-written GEMM, once more with threads and blocks in
+// reverse order (exposes order-dependent races), and the emulator's own test.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const dir = resolve('build-emu');
+
+function run(exe: string, env: Record<string, string> = {}): { passed: number; failed: number; out: string } {
+  const path = resolve(dir, exe);
+  if (!existsSync(path)) throw new Error(`${path} is missing: npm run build:emu builds it`);
+  const r = spawnSync(path, [], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 600_000 });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  const m = /(\d+) passed, (\d+) failed\s*$/.exec(out);
+  if (r.status !== 0 || !m) throw new Error(`${exe} exited with ${r.status ?? r.signal}:\n${out.split('\n').filter((l) => !l.startsWith('ok ')).join('\n')}`);
+  return { passed: Number(m[1]), failed: Number(m[2]), out };
+}
+
+describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
+  it('biofeg_cuda_selftest, cuBLAS path (emulated cuBLAS)', () => {
+    const r = run('biofeg_cuda_selftest');
+    expect(r.out).toMatch(/gemm engine: cublas \(cuemu/);
+    expect(r.failed).toBe(0);
+    expect(r.passed).toBeGreaterThan(200);
+  });
+  it('biofeg_cuda_selftest, hand-written GEMM (BIOFEG_CUBLAS=off)', () => {
+    const r = run('biofeg_cuda_selftest', { BIOFEG_CUBLAS: 'off' });
+    expect(r.out).toMatch(/gemm engine: fallback/);
+    expect(r.failed).toBe(0);
+    expect(r.passed).toBeGreaterThan(200);
+  });
+  it('biofeg_cuda_selftest with threads and blocks in reverse order (CUEMU_ORDER=reverse)', () => {
+    const r = run('biofeg_cuda_selftest', { CUEMU_ORDER: 'reverse', BIOFEG_CUBLAS: 'off' });
+    expect(r.failed).toBe(0);
+    expect(r.passed).toBeGreaterThan(200);
+  });
+  it("the emulator's own test: right results, and each bug class it claims to catch is caught", () => {
+    const r = run('cuemu_selftest');
+    expect(r.failed).toBe(0);
+    expect(r.passed).toBeGreaterThanOrEqual(20);
+  });
+});
