@@ -6,7 +6,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // kernels (`npm run build:emu` builds it into build-emu/; CI always does). This checks the CUDA
 // code on machines without a GPU; it is not a GPU result (see native/cuda/emu/).
 const emuAddon = resolve('build-emu/Release/biofeg.node');
-const cudaSuites = ['ops', 'gan-step', 'bert', 'bert-bf16', 'cli-precision'].map((f) => `test/${f}.test.ts`);
+const cudaSuites = ['ops', 'gan-step', 'bert', 'bert-bf16', 'cli-precision', 'cuda-cli'].map((f) => `test/${f}.test.ts`);
 const emuOnly = ['test/cuemu.test.ts'];  // the emulated build's C++ selftests
 const haveEmu = existsSync(emuAddon);
 if (!haveEmu) console.warn(`cuemu project skipped: ${emuAddon} absent (npm run build:emu builds it)`);

@@ -38,8 +38,9 @@ export function flagValue(name: string, dflt: string): string {
 export const hasFlag = (name: string): boolean => process.argv.includes(`--${name}`);
 
 /** Writes bench/results/<file> atomically and returns the path. */
+/** Writes bench/results/<file> (or into $BIOFEG_BENCH_RESULTS, e.g. for smoke runs in tests). */
 export function writeResult(file: string, data: unknown): string {
-  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  const dir = process.env.BIOFEG_BENCH_RESULTS || join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, file);
   writeFileSync(`${path}.tmp`, `${JSON.stringify(data, null, 2)}\n`);

@@ -1,10 +1,13 @@
-// npm run bench:kernels [-- --threads N --quick --device cpu|cuda]
+// npm run bench:kernels [-- --threads N --quick --device cpu|cuda --peak-tflops T --smoke]
 // GEMM GFLOP/s at BERT shapes beside OpenBLAS sgemm (same process, same threads), attention,
-// LayerNorm GB/s and top-k against the GEMM it contains. Prints a table, writes JSON.
-import { native, ops, setThreads, tensor, type BackendName, type DeviceName, type DType, type NativeTensor } from '../src/native.js';
+// LayerNorm GB/s and top-k against the GEMM it contains; on CUDA also the bf16 4096^3 GEMM against
+// the card's dense bf16 peak (bar: 60%). Prints a table, writes JSON. --smoke: tiny shapes, one
+// iteration, every code path (the cuemu tests run it; its figures mean nothing).
+import { engineInfo, native, ops, setThreads, tensor, type BackendName, type DeviceName, type DType, type NativeTensor } from '../src/native.js';
 import { flagValue, hasFlag, machine, table, timeMs, writeResult } from './common.js';
 
-const quick = hasFlag('quick');
+const smoke = hasFlag('smoke');
+const quick = hasFlag('quick') || smoke;
 const threads = setThreads(Number(flagValue('threads', '0')));
 const device = flagValue('device', 'cpu') as DeviceName;
 const be: BackendName = device === 'cuda' ? 'cuda' : 'cpu';
@@ -17,6 +20,8 @@ const addon = native() as unknown as {
 const blas = device === 'cpu' ? addon.openblasAvailable() : null;
 const sync = () => { if (device === 'cuda') addon.synchronize(); };
 
+const iters = () => (smoke ? { iterations: 1, time: 0 } : {});
+
 function rand(shape: number[], dt: DType = 'f32'): NativeTensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const d = new Float32Array(n);
@@ -28,7 +33,9 @@ const rows: Array<Record<string, string | number>> = [];
 const results: Record<string, unknown>[] = [];
 
 // GEMM: C[M,N] = A[M,K] W[N,K]^T, the Linear layer of BERT (weights stored [out, in]).
-const gemmShapes: Array<[string, number, number, number]> = quick
+const gemmShapes: Array<[string, number, number, number]> = smoke
+  ? [['smoke', 40, 72, 24]]
+  : quick
   ? [['bert qkv-ish', 1024, 768, 768], ['h128 ffn-in', 2048, 512, 128]]
   : [
       ['bert 768x768', 4096, 768, 768], ['bert ffn-in 768x3072', 4096, 3072, 768], ['bert ffn-out 3072x768', 4096, 768, 3072],
@@ -39,7 +46,7 @@ for (const dt of dts)
   for (const [label, M, N, K] of gemmShapes) {
     const A = rand([M, K], dt), W = rand([N, K], dt), C = rand([M, N], dt);
     const flop = 2 * M * N * K;
-    const ours = await timeMs('gemm', () => { O.gemm(be, A, W, C, { transB: true }); sync(); });
+    const ours = await timeMs('gemm', () => { O.gemm(be, A, W, C, { transB: true }); sync(); }, iters());
     const row: Record<string, string | number> = { op: `gemm ${label}`, dtype: dt, shape: `${M}x${N}x${K}`, 'ours GFLOP/s': flop / ours / 1e6 };
     if (blas) {
       const ob = await timeMs('openblas', () => addon.openblasSgemm(A, W, C, { transB: true, threads }));
@@ -51,23 +58,34 @@ for (const dt of dts)
     for (const t of [A, W, C]) t.dispose();
   }
 
+// Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets, TFLOP/s, by device name.
+const BF16_PEAK: Array<[RegExp, number]> = [
+  [/H200/, 989], [/H100.*PCIe/, 756], [/H100 NVL/, 835], [/H100|GH200/, 989], [/A100/, 312], [/L40S/, 362], [/L4\b/, 121],
+];
 if (device === 'cuda') {
-  const n = 4096, A = rand([n, n], 'bf16'), B = rand([n, n], 'bf16'), C = rand([n, n], 'bf16');
-  const ms = await timeMs('gemm4096', () => { O.gemm(be, A, B, C, { transB: true }); sync(); }, { iterations: 20 });
+  const n = smoke ? 128 : 4096, A = rand([n, n], 'bf16'), B = rand([n, n], 'bf16'), C = rand([n, n], 'bf16');
+  const ms = await timeMs('gemm4096', () => { O.gemm(be, A, B, C, { transB: true }); sync(); }, smoke ? iters() : { iterations: 20 });
   const tflops = (2 * n ** 3) / ms / 1e9;
-  rows.push({ op: 'gemm 4096^3', dtype: 'bf16', shape: '4096x4096x4096', 'ours GFLOP/s': tflops * 1000 });
-  results.push({ op: 'gemm 4096^3 bf16', tflops, gemmEngine: machine().engine });
+  const { cudaDevice: name, gemmEngine } = engineInfo();
+  const peak = Number(flagValue('peak-tflops', '0')) || BF16_PEAK.find(([re]) => re.test(name))?.[1] || 0;
+  const ofPeak = peak ? tflops / peak : null;
+  rows.push({ op: `gemm ${n}^3`, dtype: 'bf16', shape: `${n}x${n}x${n}`, 'ours GFLOP/s': tflops * 1000, ...(ofPeak !== null ? { 'of bf16 peak': `${(100 * ofPeak).toFixed(1)}%` } : {}) });
+  results.push({ op: `gemm ${n}^3 bf16`, tflops, device: name, gemmEngine, peakTflops: peak || null, ofPeak, bar: 0.6, pass: ofPeak !== null ? ofPeak >= 0.6 : null });
+  console.log(ofPeak !== null
+    ? `bf16 ${n}^3 GEMM: ${tflops.toFixed(1)} TFLOP/s = ${(100 * ofPeak).toFixed(1)}% of ${name}'s dense bf16 peak (${peak} TFLOP/s); bar 60% -> ${ofPeak >= 0.6 ? 'ok' : 'NO'}`
+    : `bf16 ${n}^3 GEMM: ${tflops.toFixed(1)} TFLOP/s; peak of "${name}" unknown: pass --peak-tflops`);
+  for (const t of [A, B, C]) t.dispose();
 }
 
 // Attention, BERT-base: B=8, T=128, H=12, D=64, forward and backward.
 {
-  const [B, T, H, D] = quick ? [2, 128, 12, 64] : [8, 128, 12, 64];
+  const [B, T, H, D] = smoke ? [1, 16, 2, 64] : quick ? [2, 128, 12, 64] : [8, 128, 12, 64];
   const dt: DType = device === 'cuda' ? 'bf16' : 'f32';
   const qkv = rand([B, T, 3, H, D], dt), out = rand([B, T, H, D], dt), lse = tensor(device, 'f32', [B, H, T]);
   const mask = tensor(device, 'i32', [B, T], Int32Array.from({ length: B * T }, (_, i) => ((i % T) < (T * 3) / 4 ? 1 : 0)));
   const dq = rand([B, T, 3, H, D], dt);
-  const f = await timeMs('attn fwd', () => { O.attention(be, qkv, mask, out, lse); sync(); });
-  const b = await timeMs('attn bwd', () => { O.attentionBackward(be, qkv, mask, out, out, lse, dq); sync(); });
+  const f = await timeMs('attn fwd', () => { O.attention(be, qkv, mask, out, lse); sync(); }, iters());
+  const b = await timeMs('attn bwd', () => { O.attentionBackward(be, qkv, mask, out, out, lse, dq); sync(); }, iters());
   const flop = 4 * B * H * T * T * D;
   rows.push({ op: 'attention fwd', dtype: dt, shape: `B${B} T${T} H${H} D${D}`, 'ours GFLOP/s': flop / f / 1e6, ms: f });
   rows.push({ op: 'attention bwd', dtype: dt, shape: `B${B} T${T} H${H} D${D}`, 'ours GFLOP/s': (2.5 * flop) / b / 1e6, ms: b });
@@ -76,10 +94,10 @@ if (device === 'cuda') {
 
 // LayerNorm: N x 768, GB/s over x read + y written.
 {
-  const [N, C] = [quick ? 4096 : 16384, 768];
+  const [N, C] = [smoke ? 64 : quick ? 4096 : 16384, 768];
   const x = rand([N, C]), w = rand([C]), bb = rand([C]), y = rand([N, C]);
   const mean = tensor(device, 'f32', [N]), rstd = tensor(device, 'f32', [N]);
-  const ms = await timeMs('layernorm', () => { O.layernorm(be, x, w, bb, y, mean, rstd, 1e-12); sync(); }, { iterations: 10 });
+  const ms = await timeMs('layernorm', () => { O.layernorm(be, x, w, bb, y, mean, rstd, 1e-12); sync(); }, smoke ? iters() : { iterations: 10 });
   const gbs = (2 * N * C * 4) / ms / 1e6;
   rows.push({ op: 'layernorm fwd', dtype: 'f32', shape: `${N}x${C}`, 'GB/s': gbs, ms });
   results.push({ op: 'layernorm', N, C, ms, gbs });
@@ -87,7 +105,7 @@ if (device === 'cuda') {
 
 // Top-k: Q queries x P entities x 768, k = 64, against the bare GEMM of the same scores.
 {
-  const [Q, P, D, k] = quick ? [256, 20000, 768, 64] : [1024, 100000, 768, 64];
+  const [Q, P, D, k] = smoke ? [8, 500, 64, 8] : quick ? [256, 20000, 768, 64] : [1024, 100000, 768, 64];
   const q = rand([Q, D]), pool = rand([P, D]);
   const s = tensor(device, 'f32', [Q, k]), ix = tensor(device, 'i32', [Q, k]);
   const topk = await timeMs('topk', () => { O.topk(be, q, pool, k, s, ix); sync(); }, { iterations: 2, time: 0 });
@@ -99,7 +117,8 @@ if (device === 'cuda') {
 }
 
 const m = machine();
-console.log(`machine: ${m.cpu} (${m.cores} cores), threads ${threads}, device ${device}${blas ? `, peer ${blas}` : ', no OpenBLAS found (apt install libopenblas0-pthread)'}`);
+const peer = device !== 'cpu' ? '' : blas ? `, peer ${blas}` : ', no OpenBLAS found (apt install libopenblas0-pthread)';
+console.log(`machine: ${m.cpu} (${m.cores} cores), threads ${threads}, device ${device}${device === 'cuda' ? ` (${engineInfo().cudaDevice})` : ''}${peer}`);
 console.log(table(rows));
-const file = writeResult(`kernels-${device}${quick ? '-quick' : ''}.json`, { machine: m, settings: { threads, device, quick }, results });
+const file = writeResult(`kernels-${device}${smoke ? '-smoke' : quick ? '-quick' : ''}.json`, { machine: m, settings: { threads, device, quick, smoke }, results });
 console.log(`wrote ${file}`);

@@ -4,8 +4,9 @@
 # device tool's run with command "bash scripts/gpu-check.sh", carry [".gpu-kit"], timeout_s 540.
 # Steps: the CUDA selftest (every op against the reference backend, f32 and bf16) with cuBLAS and
 # with the hand-written GEMM (BIOFEG_CUBLAS=off); the cuda variants of the vitest suites (ops,
-# BERT f32 and bf16 parity, GAN steps); bench:kernels on cuda (GEMM at BERT shapes, bf16
-# 4096^3 against the card's peak, attention, LayerNorm, top-k). Everything lands in $OUT (at most
+# BERT f32 and bf16 parity, GAN steps, encode and the whole pipeline on cuda); bench:kernels on
+# cuda (GEMM at BERT shapes, bf16 4096^3 against the card's dense peak with the 60% bar,
+# attention, LayerNorm, top-k). Everything lands in $OUT (at most
 # 8 files); copy kernels-cuda.json and gpu-tests.json into bench/results/ afterwards.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +45,8 @@ BIOFEG_CUBLAS=off timeout 120 "$kit/biofeg_cuda_selftest" > "$out/selftest-fallb
 grep -E "^FAIL" "$out/selftest-fallback.txt"; tail -1 "$out/selftest-fallback.txt"
 
 echo "== vitest, cuda variants"
-timeout 240 node node_modules/vitest/vitest.mjs run test/ops.test.ts test/gan-step.test.ts test/bert.test.ts \
-  test/bert-bf16.test.ts test/cli-precision.test.ts -t cuda --reporter=default --reporter=json \
+timeout 240 node node_modules/vitest/vitest.mjs run --project main test/ops.test.ts test/gan-step.test.ts test/bert.test.ts \
+  test/bert-bf16.test.ts test/cli-precision.test.ts test/cuda-cli.test.ts -t cuda --reporter=default --reporter=json \
   --outputFile="$out/gpu-tests.json" > "$out/gpu-tests.txt" 2>&1 || rc=1
 grep -E "FAIL|✗|×|Tests " "$out/gpu-tests.txt" | head -40
 

@@ -3,8 +3,9 @@
 // emulator's stand-in) and through the hand-written GEMM, once more with threads and blocks in
 // reverse order (exposes order-dependent races), and the emulator's own test.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const dir = resolve('build-emu');
@@ -41,5 +42,15 @@ describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
     const r = run('cuemu_selftest');
     expect(r.failed).toBe(0);
     expect(r.passed).toBeGreaterThanOrEqual(20);
+  });
+  it('bench:kernels --device cuda --smoke runs every section (the GPU check runs it at full size)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'biofeg-bench-'));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/kernels.ts', '--device', 'cuda', '--smoke'], {
+      env: { ...process.env, BIOFEG_BENCH_RESULTS: out }, encoding: 'utf8', timeout: 300_000,
+    });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    const j = JSON.parse(readFileSync(join(out, 'kernels-cuda-smoke.json'), 'utf8')) as { results: Array<{ op: string }> };
+    const ops = j.results.map((x) => x.op);
+    for (const want of ['gemm smoke', 'gemm 128^3 bf16', 'attention', 'layernorm', 'topk']) expect(ops.some((o) => o.startsWith(want)), want).toBe(true);
   });
 });

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "../../core/dtype.h"
 #include "../cublas_loader.h"
@@ -76,19 +77,46 @@ cb::Status gemm(cb::Handle h, int transa, int transb, int m, int n, int k, const
   require_inside("B", B, Btype, br, bc, ldb, strideB, batch);
   require_inside("C", C, Ctype, m, n, ldc, strideC, batch);
   const bool round_tf32 = compute == cb::kCompute32FFastTF32;
-  for (int b = 0; b < batch; ++b)
-    for (long long j = 0; j < n; ++j)
-      for (long long i = 0; i < m; ++i) {
-        float s = 0.0f;
-        for (long long p = 0; p < k; ++p) {
-          float a = load(A, Atype, b * strideA + (transa == cb::kOpN ? i + p * lda : p + i * lda));
-          float x = load(B, Btype, b * strideB + (transb == cb::kOpN ? p + j * ldb : j + p * ldb));
-          if (round_tf32) a = tf32(a), x = tf32(x);
-          s += a * x;
-        }
-        const long long c = b * strideC + i + j * ldc;
-        store(C, Ctype, c, al * s + (be != 0.0f ? be * load(C, Ctype, c) : 0.0f));
+  // op(A) packed as a[i][p] and op(B) as bt[j][p], in f32: every dot product reads contiguously
+  // and sums in p order; four columns at a time for instruction-level parallelism.
+  std::vector<float> a(static_cast<size_t>(m) * k), bt(static_cast<size_t>(n) * k);
+  for (int b = 0; b < batch; ++b) {
+    for (long long i = 0; i < m; ++i)
+      for (long long p = 0; p < k; ++p) {
+        const float v = load(A, Atype, b * strideA + (transa == cb::kOpN ? i + p * lda : p + i * lda));
+        a[i * k + p] = round_tf32 ? tf32(v) : v;
       }
+    for (long long j = 0; j < n; ++j)
+      for (long long p = 0; p < k; ++p) {
+        const float v = load(B, Btype, b * strideB + (transb == cb::kOpN ? p + j * ldb : j + p * ldb));
+        bt[j * k + p] = round_tf32 ? tf32(v) : v;
+      }
+    const auto put = [&](long long i, long long j, float s) {
+      const long long c = b * strideC + i + j * ldc;
+      store(C, Ctype, c, al * s + (be != 0.0f ? be * load(C, Ctype, c) : 0.0f));
+    };
+    for (long long i = 0; i < m; ++i) {
+      const float* ai = a.data() + i * k;
+      long long j = 0;
+      for (; j + 4 <= n; j += 4) {
+        const float *b0 = bt.data() + j * k, *b1 = b0 + k, *b2 = b1 + k, *b3 = b2 + k;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (long long p = 0; p < k; ++p) {
+          s0 += ai[p] * b0[p];
+          s1 += ai[p] * b1[p];
+          s2 += ai[p] * b2[p];
+          s3 += ai[p] * b3[p];
+        }
+        put(i, j, s0), put(i, j + 1, s1), put(i, j + 2, s2), put(i, j + 3, s3);
+      }
+      for (; j < n; ++j) {
+        const float* bj = bt.data() + j * k;
+        float s = 0;
+        for (long long p = 0; p < k; ++p) s += ai[p] * bj[p];
+        put(i, j, s);
+      }
+    }
+  }
   return cb::kStatusSuccess;
 }
 
