@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const dir = resolve('build-emu');
+const asanExe = resolve('build-emu-asan/biofeg_cuda_selftest');
+if (!existsSync(asanExe)) console.warn(`cuemu under AddressSanitizer skipped: ${asanExe} absent (npm run build:emu-asan builds it; CI does)`);
 
 function run(exe: string, env: Record<string, string> = {}): { passed: number; failed: number; out: string } {
   const path = resolve(dir, exe);
@@ -38,6 +40,14 @@ describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
     expect(r.failed).toBe(0);
     expect(r.passed).toBeGreaterThan(200);
   });
+  // Device buffers are exact-size host allocations, so ASan reports any kernel access past one.
+  for (const cublas of ['on', 'off'])
+    it.skipIf(!existsSync(asanExe))(`biofeg_cuda_selftest under AddressSanitizer (out-of-bounds kernel accesses), cuBLAS ${cublas}`, () => {
+      const r = run(asanExe, { ASAN_OPTIONS: 'detect_stack_use_after_return=0:detect_leaks=0', ...(cublas === 'off' ? { BIOFEG_CUBLAS: 'off' } : {}) });
+      expect(r.out).not.toMatch(/AddressSanitizer/);
+      expect(r.failed).toBe(0);
+      expect(r.passed).toBeGreaterThan(200);
+    });
   it("the emulator's own test: right results, and each bug class it claims to catch is caught", () => {
     const r = run('cuemu_selftest');
     expect(r.failed).toBe(0);

@@ -9,6 +9,7 @@ import { parsePipelineConfig, pipelineStageNames, readPipelineConfig, runPipelin
 import { readCandidateFile } from '../src/eval/candidates.js';
 import { DONE_FILE } from '../src/train/pipeline-state.js';
 import { cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
+import { tinyPipelineConfig } from './support/pipeline-config.js';
 
 const STAGES = ['biencoder', 'eval-biencoder', 'gan', 'generate', 'finetune', 'eval-finetune', 'biencoder-hard', 'generate-hard', 'finetune-hard', 'eval-final'];
 let data: Awaited<ReturnType<typeof smallDataset>>;
@@ -18,17 +19,7 @@ beforeAll(async () => {
   data = await smallDataset({ train: 48, val: 8, test: 16 });
   out = tmp('biofeg-pipeline-');
   configFile = join(out, 'config.json');
-  writeFileSync(configFile, JSON.stringify({
-    data_path: data.processed, output_path: join(out, 'run'), entity_dict_path: data.entities, bert_model: 'tiny', device: 'cpu',
-    max_context_length: 32, max_cand_length: 48, silent: true, top_k: 16, hard_top_k: 4,
-    biencoder: { learning_rate: 5e-4, train_batch_size: 16, eval_batch_size: 8, type_optimization: 'all', dropout: 0 },
-    eval: { encode_batch_size: 64, eval_batch_size: 16 },
-    gan: { num_train_epochs: 2, save_every: 1, start_saving: 2, train_batch_size: 16, eval_batch_size: 8, critic_iters: 2 },
-    generate: { eval_batch_size: 64, encode_batch_size: 64 },
-    finetune: { learning_rate: 1e-4, train_batch_size: 32, eval_batch_size: 8, type_optimization: 'all' },
-    biencoder_hard: { learning_rate: 2e-5, train_batch_size: 4, eval_batch_size: 4, type_optimization: 'all' },
-    finetune_hard: { learning_rate: 1e-4, train_batch_size: 8, eval_batch_size: 8, type_optimization: 'all' },
-  }));
+  writeFileSync(configFile, JSON.stringify(tinyPipelineConfig(data, join(out, 'run'))));
 }, 60_000);
 afterAll(cleanup);
 

@@ -141,24 +141,10 @@ inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __fsqrt_rn(float a) { return std::sqrt(a); }
 
-// One OS thread runs all fibers, so atomics are plain read-modify-writes.
-inline float atomicAdd(float* p, float v) {
-  const float o = *p;
-  *p = o + v;
-  return o;
-}
-inline double atomicAdd(double* p, double v) {
-  const double o = *p;
-  *p = o + v;
-  return o;
-}
-inline int atomicAdd(int* p, int v) {
-  const int o = *p;
-  *p = o + v;
-  return o;
-}
-inline unsigned atomicAdd(unsigned* p, unsigned v) {
-  const unsigned o = *p;
+// One OS thread runs all fibers, so atomics are plain read-modify-writes (bf16: cuda_bf16.h).
+template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T>>>
+inline T atomicAdd(T* p, T v) {
+  const T o = *p;
   *p = o + v;
   return o;
 }
