@@ -95,7 +95,6 @@ bool try_cublas(const GemmDesc& g) {
   return true;
 }
 
-// v = C + bias[j]; pre = v; C = gelu(v) or v, over every (b, i, j).
 // v = C (cuBLAS already applied alpha and beta), or v = P + beta*C when the product P was
 // computed into an f32 buffer; then + bias, pre = v, C = gelu(v) or v, rounded once.
 template <typename TC>
