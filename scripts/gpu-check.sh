@@ -6,14 +6,18 @@
 # with the hand-written GEMM (BIOFEG_CUBLAS=off); the cuda variants of the vitest suites (ops,
 # BERT f32 and bf16 parity, GAN steps, encode and the whole pipeline on cuda); bench:kernels on
 # cuda (GEMM at BERT shapes, bf16 4096^3 against the card's dense peak with the 60% bar,
-# attention, LayerNorm, top-k). Everything lands in $OUT (at most
-# 8 files); copy kernels-cuda.json and gpu-tests.json into bench/results/ afterwards.
+# attention, LayerNorm, top-k). Everything lands in $OUT (at most 8 files); copy
+# kernels-cuda.json and gpu-tests.json into bench/results/ afterwards, naming the device.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/biofeg-gpu-out}
 mkdir -p "$out"
 kit=$PWD/.gpu-kit
 [ -f "$kit/biofeg.node" ] || { echo "gpu-check: $kit is missing: run scripts/gpu-kit.sh where nvcc is, and carry .gpu-kit" >&2; exit 1; }
+if grep -q REHEARSAL "$kit/commit.txt" && nvidia-smi -L > /dev/null 2>&1; then
+  echo "gpu-check: $kit is a cuemu rehearsal kit: rebuild it with scripts/gpu-kit.sh (no --emu) before using the GPU" >&2
+  exit 1
+fi
 # xz may be missing on a bare image: Python's lzma and tarfile do the same.
 unxz_to() { if command -v xz > /dev/null; then xz -dc "$1" > "$2"; else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi; }
 untar_xz() { if command -v xz > /dev/null; then tar -xJf "$1"; else python3 -c 'import sys,tarfile; tarfile.open(sys.argv[1], "r:xz").extractall()' "$1"; fi; }
@@ -51,8 +55,9 @@ timeout 240 node node_modules/vitest/vitest.mjs run --project main test/ops.test
 grep -E "FAIL|✗|×|Tests " "$out/gpu-tests.txt" | head -40
 
 echo "== bench:kernels --device cuda"
-timeout 200 node --import tsx bench/kernels.ts --device cuda > "$out/bench-kernels-cuda.txt" 2>&1 || rc=1
+# GPU_CHECK_BENCH_ARGS=--smoke rehearses the script on cuemu (a kit built from build-emu/).
+BIOFEG_BENCH_RESULTS=$out timeout 200 node --import tsx bench/kernels.ts --device cuda ${GPU_CHECK_BENCH_ARGS:-} \
+  > "$out/bench-kernels-cuda.txt" 2>&1 || rc=1
 cat "$out/bench-kernels-cuda.txt"
-cp bench/results/kernels-cuda.json "$out/" 2>/dev/null || rc=1
 echo "gpu-check: exit $rc"
 exit $rc

@@ -4,18 +4,26 @@
 # and no network. The kit holds the CUDA addon (archs 80;90, cudart static), the standalone CUDA
 # selftest, a Node binary and node_modules (without the TypeScript compiler and typings). Carry it
 # and run scripts/gpu-check.sh there (see that file). Needs nvcc here; takes a few minutes.
+# `--emu` packs the cuemu build instead (build-emu/, no nvcc needed), to rehearse the check here:
+#   bash scripts/gpu-kit.sh --emu && GPU_CHECK_BENCH_ARGS=--smoke bash scripts/gpu-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v nvcc > /dev/null || { echo "gpu-kit: nvcc not found: the CUDA addon cannot be built here" >&2; exit 1; }
 [ -d node_modules ] || { echo "gpu-kit: run npm ci first" >&2; exit 1; }
 kit=.gpu-kit
-build=build-gpu-kit
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
 
-echo "== CUDA addon and selftest in $build/"
-BIOFEG_CUDA=ON npx cmake-js compile --out "$build" > "$build.log" 2>&1 || { tail -30 "$build.log"; exit 1; }
-cmake -S . -B "$build" -DBIOFEG_CUDA_SELFTEST=ON >> "$build.log" 2>&1
-cmake --build "$build" >> "$build.log" 2>&1 || { tail -30 "$build.log"; exit 1; }
+if [ "${1:-}" = "--emu" ]; then
+  build=build-emu
+  echo "== cuemu addon and selftest in $build/ (a rehearsal kit: no GPU code in it)"
+  npm run build:emu > "$build.log" 2>&1 || { tail -30 "$build.log"; exit 1; }
+else
+  command -v nvcc > /dev/null || { echo "gpu-kit: nvcc not found: the CUDA addon cannot be built here" >&2; exit 1; }
+  build=build-gpu-kit
+  echo "== CUDA addon and selftest in $build/"
+  BIOFEG_CUDA=ON npx cmake-js compile --out "$build" > "$build.log" 2>&1 || { tail -30 "$build.log"; exit 1; }
+  cmake -S . -B "$build" -DBIOFEG_CUDA_SELFTEST=ON >> "$build.log" 2>&1
+  cmake --build "$build" >> "$build.log" 2>&1 || { tail -30 "$build.log"; exit 1; }
+fi
 node -e "const i=require('./$build/Release/biofeg.node').info(); if(!i.cudaCompiled){console.error('gpu-kit: the addon has no CUDA backend');process.exit(1)}"
 
 echo "== packing $kit/"
@@ -25,7 +33,8 @@ xz -T0 -6 -c "$(command -v node)" > "$kit.tmp/node.xz"
 tar -cJf "$kit.tmp/node_modules.tar.xz" --exclude=node_modules/typescript --exclude='node_modules/@types' \
   --exclude=node_modules/.cache node_modules
 # The kit is built from the working tree: say so when native code differs from the commit.
-{ git rev-parse HEAD; git diff --quiet HEAD -- native bindings CMakeLists.txt || echo "plus uncommitted changes to native/, bindings/ or CMakeLists.txt"; } > "$kit.tmp/commit.txt"
+{ git rev-parse HEAD; git diff --quiet HEAD -- native bindings CMakeLists.txt || echo "plus uncommitted changes to native/, bindings/ or CMakeLists.txt"
+  [ "$build" = build-emu ] && echo "REHEARSAL KIT: the cuemu build, not CUDA"; } > "$kit.tmp/commit.txt"
 rm -rf "$kit" && mv "$kit.tmp" "$kit"
 size=$(du -sm "$kit" | cut -f1)
 echo "$kit: ${size} MiB ($(ls "$kit" | tr '\n' ' '))"
