@@ -71,7 +71,8 @@ __global__ void k_ln_bwd_rows(const T* dy, const T* x, const T* w, const float* 
 template <typename T, bool LN>
 __global__ void k_colsum(const T* dy, const T* x, const float* mean, const float* rstd, float* part1, float* part2,
                          int64_t N, int64_t C, int64_t rows_per_slab) {
-  __shared__ float s1[8][33], s2[8][33];
+  __shared__ float s1[8][33];
+  __shared__ float s2[8][33];
   const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
   const int64_t r0 = static_cast<int64_t>(blockIdx.y) * rows_per_slab;
   const int64_t r1 = r0 + rows_per_slab < N ? r0 + rows_per_slab : N;

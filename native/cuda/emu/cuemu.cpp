@@ -1,17 +1,16 @@
-// cuemu's runtime: fibers, barriers, warp collectives, launches and the cudart calls the backend
-// makes, all on host memory. See include/cuemu.h for what is modelled and checked.
+// cuemu's scheduler: fibers, barriers, warp collectives and launches (cudart_emu.cpp has the
+// runtime calls). See include/cuemu.h for what is modelled and checked.
 #include <sys/mman.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "include/cuda_runtime_api.h"
 #include "include/cuemu.h"
+#include "runtime_state.h"
 
 #if !defined(__x86_64__)
 #error "cuemu switches fibers with x86-64 assembly"
@@ -62,7 +61,7 @@ namespace {
 
 constexpr size_t kStack = 256 * 1024, kGuard = 4096;
 constexpr int kMaxThreads = 1024;
-constexpr size_t kStaticSmemOptin = 227 * 1024;  // an sm_90 block's dynamic shared-memory ceiling
+constexpr size_t kStaticSmem = 48 * 1024;  // static shared memory per block
 
 struct Grid {
   Body body = nullptr;
@@ -73,6 +72,10 @@ struct Grid {
   std::vector<uint64_t> slot;                          // per thread: shuffle value
   std::vector<unsigned char> dyn;                      // dynamic shared memory (+ alignment)
   unsigned char* dyn_base = nullptr;
+  std::vector<unsigned char> stat;                     // static shared memory (+ alignment)
+  unsigned char* stat_base = nullptr;
+  size_t stat_used = 0;
+  std::vector<std::pair<const void*, size_t>> stat_slots;  // declaration tag -> offset
   bool failed = false;
   std::string error;
 };
@@ -81,18 +84,6 @@ std::mutex g_launch_mu;  // one launch at a time, from any host thread
 Grid* g_grid = nullptr;
 void* g_sched_sp = nullptr;
 unsigned char* g_stacks = nullptr;
-std::map<const void*, int> g_smem_attr;  // kernel -> cudaFuncAttributeMaxDynamicSharedMemorySize
-
-thread_local cudaError_t t_last = cudaSuccess;
-thread_local std::string t_msg;  // message of the most recent error (kept after cudaGetLastError)
-thread_local cudaError_t t_msg_code = cudaSuccess;
-
-cudaError_t set_error(cudaError_t e, std::string msg) {
-  t_last = e;
-  t_msg = "cuemu: " + std::move(msg);
-  t_msg_code = e;
-  return e;
-}
 
 unsigned char* stack_base(int i) {
   if (!g_stacks) {
@@ -165,6 +156,9 @@ void poison_shared(Grid& g) {
   if (__start_cuemu_shared && __stop_cuemu_shared)
     std::memset(__start_cuemu_shared, 0xff, static_cast<size_t>(__stop_cuemu_shared - __start_cuemu_shared));
   if (!g.dyn.empty()) std::memset(g.dyn.data(), 0xff, g.dyn.size());
+  std::memset(g.stat.data(), 0xff, g.stat.size());
+  g.stat_slots.clear();
+  g.stat_used = 0;
 }
 
 // Runs one block to completion; false (with g.error) on a failure or a deadlock.
@@ -214,6 +208,17 @@ dim3 g_block_dim, g_grid_dim;
 const uint3& thread_idx() { return g_cur->idx; }
 int lane_id() { return g_cur->lin % 32; }
 void* dyn_smem() { return g_grid->dyn_base; }
+
+void* shared_alloc(const void* tag, size_t bytes, size_t align) {
+  Grid& g = *g_grid;
+  for (const auto& [t, off] : g.stat_slots)
+    if (t == tag) return g.stat_base + off;
+  const size_t off = (g.stat_used + align - 1) / align * align;
+  if (align > 128 || off + bytes > kStaticSmem) kernel_fail("static shared memory over 48 KiB per block");
+  g.stat_slots.emplace_back(tag, off);
+  g.stat_used = off + bytes;
+  return g.stat_base + off;
+}
 
 void kernel_fail(const char* what) {
   Fiber* f = g_cur;
@@ -283,8 +288,7 @@ void run_grid(const Cfg& cfg, Body body, void* closure) {
   }
   // The launch does not know which kernel it runs (the lambda hides it), so dynamic shared memory
   // over 48 KiB is checked against the largest value any kernel was given.
-  size_t smem_cap = 48 * 1024;
-  for (const auto& kv : g_smem_attr) smem_cap = std::max(smem_cap, static_cast<size_t>(kv.second));
+  const size_t smem_cap = max_dynamic_smem();
   if (cfg.smem > smem_cap) {
     set_error(cudaErrorInvalidValue, std::to_string(cfg.smem) + " bytes of dynamic shared memory exceed the " +
                                          std::to_string(smem_cap) + " allowed for this kernel");
@@ -297,6 +301,8 @@ void run_grid(const Cfg& cfg, Body body, void* closure) {
   g.slot.assign(static_cast<size_t>((nthreads + 31) / 32 * 32), 0);
   g.dyn.assign(cfg.smem + 128, 0);
   g.dyn_base = g.dyn.data() + (128 - reinterpret_cast<uintptr_t>(g.dyn.data()) % 128) % 128;
+  g.stat.assign(kStaticSmem + 128, 0);
+  g.stat_base = g.stat.data() + (128 - reinterpret_cast<uintptr_t>(g.stat.data()) % 128) % 128;
   const char* order = std::getenv("CUEMU_ORDER");
   const bool reverse = order && std::string(order) == "reverse";
   g_grid = &g;
@@ -316,151 +322,3 @@ void run_grid(const Cfg& cfg, Body body, void* closure) {
 }
 
 }  // namespace cuemu
-
-// ---- cudart on host memory. Allocations are tracked so that frees and copies can be checked,
-// and filled with 0xff bytes (NaN) so that reading memory nobody wrote shows in results.
-namespace {
-std::mutex g_mem_mu;
-std::map<const unsigned char*, size_t> g_allocs;
-
-bool in_alloc(const void* p, size_t bytes) {
-  std::lock_guard<std::mutex> lock(g_mem_mu);
-  const auto* c = static_cast<const unsigned char*>(p);
-  auto it = g_allocs.upper_bound(c);
-  if (it == g_allocs.begin()) return false;
-  --it;
-  return c >= it->first && c + bytes <= it->first + it->second;
-}
-}  // namespace
-bool cuemu::device_range(const void* p, size_t bytes) { return in_alloc(p, bytes); }
-namespace {
-int devices() {
-  const char* e = std::getenv("CUEMU_DEVICES");
-  return e && std::string(e) == "0" ? 0 : 1;
-}
-}  // namespace
-
-cudaError_t cudaGetLastError() {
-  const cudaError_t e = cuemu::t_last;
-  cuemu::t_last = cudaSuccess;
-  return e;
-}
-cudaError_t cudaPeekAtLastError() { return cuemu::t_last; }
-const char* cudaGetErrorString(cudaError_t e) {
-  if (e == cudaSuccess) return "no error";
-  if (e == cuemu::t_msg_code && !cuemu::t_msg.empty()) return cuemu::t_msg.c_str();
-  return "cuemu error";
-}
-const char* cudaGetErrorName(cudaError_t e) {
-  switch (e) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
-    case cudaErrorNoDevice: return "cudaErrorNoDevice";
-    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
-    case cudaErrorNotSupported: return "cudaErrorNotSupported";
-  }
-  return "cudaErrorUnknown";
-}
-cudaError_t cudaGetDeviceCount(int* n) {
-  *n = devices();
-  return *n ? cudaSuccess : cuemu::set_error(cudaErrorNoDevice, "no device (CUEMU_DEVICES=0)");
-}
-cudaError_t cudaGetDevice(int* dev) {
-  *dev = 0;
-  return devices() ? cudaSuccess : cuemu::set_error(cudaErrorNoDevice, "no device (CUEMU_DEVICES=0)");
-}
-cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int dev) {
-  if (dev != 0 || !devices()) return cuemu::set_error(cudaErrorInvalidValue, "no such device");
-  *p = cudaDeviceProp{};
-  std::snprintf(p->name, sizeof p->name, "cuemu (CUDA kernels emulated on the CPU)");
-  p->totalGlobalMem = size_t(24) << 30;
-  p->sharedMemPerBlock = 48 * 1024;
-  p->maxThreadsPerBlock = 1024;
-  p->major = 9;
-  p->minor = 0;
-  p->multiProcessorCount = 2;  // few SMs: grid-stride loops get several items per thread
-  return cudaSuccess;
-}
-cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr attr, int dev) {
-  cudaDeviceProp p;
-  if (const cudaError_t e = cudaGetDeviceProperties(&p, dev); e != cudaSuccess) return e;
-  switch (attr) {
-    case cudaDevAttrMaxThreadsPerBlock: *v = p.maxThreadsPerBlock; break;
-    case cudaDevAttrMaxSharedMemoryPerBlock: *v = static_cast<int>(p.sharedMemPerBlock); break;
-    case cudaDevAttrMultiProcessorCount: *v = p.multiProcessorCount; break;
-    case cudaDevAttrComputeCapabilityMajor: *v = p.major; break;
-    case cudaDevAttrComputeCapabilityMinor: *v = p.minor; break;
-    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = static_cast<int>(cuemu::kStaticSmemOptin); break;
-    default: return cuemu::set_error(cudaErrorInvalidValue, "unknown device attribute");
-  }
-  return cudaSuccess;
-}
-cudaError_t cudaFuncSetAttribute(const void* kernel, cudaFuncAttribute attr, int value) {
-  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 ||
-      static_cast<size_t>(value) > cuemu::kStaticSmemOptin)
-    return cuemu::set_error(cudaErrorInvalidValue, "cudaFuncSetAttribute: unsupported attribute or value");
-  std::lock_guard<std::mutex> lock(cuemu::g_launch_mu);
-  cuemu::g_smem_attr[kernel] = value;
-  return cudaSuccess;
-}
-cudaError_t cudaMalloc(void** p, size_t bytes) {
-  // Exactly `bytes` (256-byte aligned, as cudaMalloc), so that AddressSanitizer builds of the
-  // emulator see any access past the end.
-  void* q = nullptr;
-  if (bytes == 0) {
-    *p = nullptr;
-    return cudaSuccess;
-  }
-  if (posix_memalign(&q, 256, bytes) != 0) q = nullptr;
-  if (!q) {
-    *p = nullptr;
-    return cuemu::set_error(cudaErrorMemoryAllocation, "cannot allocate " + std::to_string(bytes) + " bytes");
-  }
-  std::memset(q, 0xff, bytes);
-  std::lock_guard<std::mutex> lock(g_mem_mu);
-  g_allocs[static_cast<unsigned char*>(q)] = bytes;
-  *p = q;
-  return cudaSuccess;
-}
-cudaError_t cudaMallocAsync(void** p, size_t bytes, cudaStream_t) { return cudaMalloc(p, bytes); }
-cudaError_t cudaFree(void* p) {
-  if (!p) return cudaSuccess;
-  {
-    std::lock_guard<std::mutex> lock(g_mem_mu);
-    auto it = g_allocs.find(static_cast<unsigned char*>(p));
-    if (it == g_allocs.end()) return cuemu::set_error(cudaErrorInvalidDevicePointer, "cudaFree of a pointer cudaMalloc did not return");
-    g_allocs.erase(it);
-  }
-  std::free(p);
-  return cudaSuccess;
-}
-cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return cudaFree(p); }
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
-  const bool dd = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
-  const bool sd = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
-  if ((dd && !in_alloc(dst, bytes)) || (sd && !in_alloc(src, bytes)))
-    return cuemu::set_error(cudaErrorInvalidValue, "cudaMemcpy of " + std::to_string(bytes) +
-                                                       " bytes outside a device allocation");
-  if (bytes) std::memmove(dst, src, bytes);
-  return cudaSuccess;
-}
-cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
-  if (!in_alloc(dst, bytes))
-    return cuemu::set_error(cudaErrorInvalidValue, "cudaMemset of " + std::to_string(bytes) + " bytes outside a device allocation");
-  std::memset(dst, value, bytes);
-  return cudaSuccess;
-}
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
-// One pool, nothing to configure: host memory is freed at once.
-cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t* pool, int dev) {
-  static int tag;
-  if (dev != 0 || !devices()) return cuemu::set_error(cudaErrorInvalidValue, "no such device");
-  *pool = reinterpret_cast<cudaMemPool_t>(&tag);
-  return cudaSuccess;
-}
-cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr, void* value) {
-  return pool && value ? cudaSuccess : cuemu::set_error(cudaErrorInvalidValue, "cudaMemPoolSetAttribute: null argument");
-}

@@ -5,7 +5,7 @@
 set(_cuemu_dir "${CMAKE_CURRENT_LIST_DIR}")
 set(_cuda_dir "${_cuemu_dir}/..")
 set(_cuemu_gen "${CMAKE_CURRENT_BINARY_DIR}/cuemu")
-set(_cuemu_srcs "${_cuda_dir}/runtime.cpp" "${_cuda_dir}/cublas_loader.cpp" "${_cuemu_dir}/cuemu.cpp" "${_cuemu_dir}/cublas_emu.cpp")
+set(_cuemu_srcs "${_cuda_dir}/runtime.cpp" "${_cuda_dir}/cublas_loader.cpp" "${_cuemu_dir}/cuemu.cpp" "${_cuemu_dir}/cudart_emu.cpp" "${_cuemu_dir}/cublas_emu.cpp")
 function(_cuemu_rewrite cu out)
   add_custom_command(OUTPUT "${out}"
     COMMAND ${CMAKE_COMMAND} -DIN=${cu} -DOUT=${out} -P ${_cuemu_dir}/rewrite.cmake

@@ -91,6 +91,18 @@ __global__ void k_reverse(float* out) {
   __syncthreads();
   out[threadIdx.x] = sm[blockDim.x - 1 - threadIdx.x];
 }
+// Reads its slot before writing it: every block must see the poison, not the previous block's 1s.
+template <typename T>
+__global__ void k_stale_shared(T* out) {
+  __shared__ T s[32];
+  out[blockIdx.x * 32 + threadIdx.x] = s[threadIdx.x];
+  s[threadIdx.x] = static_cast<T>(1);
+}
+__global__ void k_big_shared(float* out) {
+  __shared__ float big[13000];  // 52,000 bytes: over the 48 KiB of static shared memory
+  big[threadIdx.x] = 1.0f;
+  out[threadIdx.x] = big[threadIdx.x];
+}
 __global__ void k_trap() { __trap(); }
 __global__ void k_nothing() {}
 
@@ -175,6 +187,20 @@ void kernels() {
     const std::string e2 = launch_error();
     const auto o = out.get();
     check(e2.empty() && o[0] == 255 && o[255] == 0, "... and runs once allowed, reading dynamic shared memory", e2);
+  }
+  {
+    Dev<float> f(64);
+    Dev<int> i(64);
+    k_stale_shared<float><<<2, 32>>>(f.p);
+    k_stale_shared<int><<<2, 32>>>(i.p);
+    const auto fo = f.get();
+    const auto io = i.get();
+    bool ok = launch_error().empty();
+    for (int k = 0; k < 64; ++k) ok = ok && std::isnan(fo[k]) && io[k] == -1;
+    check(ok, "every block of a template kernel starts from poisoned shared memory (NaN, -1)");
+    k_big_shared<<<1, 32>>>(f.p);
+    const std::string e = launch_error();
+    check(has(e, "48 KiB"), "52,000 bytes of static shared memory are refused", e);
   }
   {
     k_trap<<<2, 32>>>();

@@ -13,7 +13,9 @@
 // static shared-memory limits, cuBLAS (absent here: the hand-written GEMM runs).
 //
 // Kernel sources are compiled unchanged by g++ after a text rewrite (emu/rewrite.cmake) of the
-// two constructs C++ cannot parse: `k<<<grid, block, smem>>>(args)` and `extern __shared__`.
+// launch syntax `k<<<grid, block, smem>>>(args)` and of __shared__ declarations, which become
+// references into per-block shared memory (so that every block starts from poisoned memory and
+// static shared memory over 48 KiB is an error).
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -37,7 +39,8 @@ struct dim3 {
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
-// Every __shared__ variable lands in one section, which the runtime poisons before each block.
+// __shared__ in a .cu file is rewritten to the block's arena (rewrite.cmake); one left in a
+// header (a non-template inline function) is a static in a section poisoned before each block.
 #define __shared__ static __attribute__((section("cuemu_shared")))
 #define __CUDA_ARCH__ 900
 
@@ -57,6 +60,13 @@ int lane_id();
 // Exchanges `bytes` bytes with the other lanes of `mask`: writes mine, returns lane `src`'s.
 void warp_exchange(unsigned mask, const void* mine, void* theirs, int src, size_t bytes);
 void* dyn_smem();
+// The block's static shared memory for the declaration `tag` (one per site and instantiation):
+// the first thread to reach it allocates, the others get the same bytes.
+void* shared_alloc(const void* tag, size_t bytes, size_t align);
+template <typename T>
+inline T& shared(const void* tag, size_t align) {
+  return *static_cast<T*>(shared_alloc(tag, sizeof(T), align));
+}
 // Whether [p, p + bytes) lies inside one live cudaMalloc allocation.
 bool device_range(const void* p, size_t bytes);
 
