@@ -43,7 +43,7 @@ cuemu_switch_ctx:
   .size cuemu_switch_ctx, .-cuemu_switch_ctx
 )");
 
-// Bounds of the section holding every __shared__ variable (poisoned before each block).
+// Bounds of the section holding the __shared__ statics of headers (poisoned before each block).
 extern "C" char __start_cuemu_shared[] __attribute__((weak, visibility("hidden")));
 extern "C" char __stop_cuemu_shared[] __attribute__((weak, visibility("hidden")));
 
