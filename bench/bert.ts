@@ -1,4 +1,5 @@
-// npm run bench:bert [-- --sizes tiny,small,base --threads N --iters N --min-time S --rounds R --no-peer]
+// npm run bench:bert [-- --sizes tiny,small,base --threads N --iters N --min-time S --rounds R --no-peer
+//                      --device cpu|cuda --precision f32|bf16]
 // Sequences/s of BERT encode (eval, grad: false) and of the BLINK bi-encoder train step (two
 // encoders, B x B dot-product scores, cross-entropy, backward, clip 1.0, FlatAdamW) at the issue's
 // sizes, beside HF transformers BertModel (eager attention) on PyTorch with the same threads and
@@ -8,6 +9,10 @@
 // (size, phase) is measured in --rounds alternating rounds (ours, peer, ours, peer, ...) and the
 // best round of each side is compared; every round is kept in the JSON. Prints a table, writes
 // bench/results/bert-cpu.json.
+// --device cuda (with --precision bf16: mixed precision, the peer under torch.autocast bf16) runs
+// both sides on the GPU, synchronised after every step; memory is then the device's peak
+// allocation (ours: bytes in use after the step; PyTorch: max_memory_allocated), and the CPU bars
+// do not apply. Writes bench/results/bert-cuda-<precision>-<sizes>.json.
 // --profile (ours only, no peer, nothing written): runs each child with BIOFEG_PROFILE=1 and prints
 // the fast CPU backend's wall time per op and per GEMM shape over the timed iterations, and the
 // share of the step spent outside the ops (N-API, TypeScript, host copies).
@@ -21,7 +26,7 @@ import { BiEncoder, type TokenBatch } from '../src/models/biencoder.js';
 import { initBertParams, sizedConfig } from '../src/models/init.js';
 import { mulberry32 } from '../src/models/rng.js';
 import { Workspace } from '../src/models/workspace.js';
-import { native, setThreads } from '../src/native.js';
+import { bytesInUse, native, setThreads, type DeviceName } from '../src/native.js';
 import { inBatchStep } from '../src/train/biencoder-step.js';
 import { FlatAdamW } from '../src/train/optimizer.js';
 import { flagValue, hasFlag, machine, table, writeResult, releaseHost } from './common.js';
@@ -62,6 +67,12 @@ const threads = Number(flagValue('threads', String(os.cpus().length)));
 const iters = Number(flagValue('iters', '5'));
 const minTime = Number(flagValue('min-time', '2'));
 const rounds = Number(flagValue('rounds', '2'));
+const device = flagValue('device', 'cpu') as DeviceName;
+const precision = flagValue('precision', 'f32') as 'f32' | 'bf16';
+if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${String(device)}`);
+if (precision !== 'f32' && precision !== 'bf16') throw new Error(`--precision must be f32 or bf16, got ${String(precision)}`);
+const onGpu = device === 'cuda';
+const sync = () => { if (onGpu) (native() as unknown as { synchronize(): void }).synchronize(); };
 const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -115,7 +126,7 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
   let times: number[];
   let optimizerMs: number | undefined;
   if (phase === 'encode') {
-    const bert = new Bert(config, 'cpu');
+    const bert = new Bert(config, device, { precision });
     initModels([bert]);
     await releaseHost();
     times = await timeIters(size, () => {
@@ -124,11 +135,11 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
       o.cls.download();
     });
   } else {
-    const m = new BiEncoder({ config, device: 'cpu' });
+    const m = new BiEncoder({ config, device, precision });
     initModels([m.context.bert, m.candidate.bert]);
     await releaseHost();
-    const ws = new Workspace('cpu');
-    const opt = new FlatAdamW('cpu', m.parts(), { patterns: null });
+    const ws = new Workspace(device);
+    const opt = new FlatAdamW(device, m.parts(), { patterns: null });
     const b = batchOf(size, 2);
     const optTimes: number[] = [];
     let seed = 1n;
@@ -138,6 +149,7 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
       const t0 = performance.now();
       opt.clipGradNorm(1.0);
       opt.update(3e-5);
+      sync();
       optTimes.push(performance.now() - t0);
     });
     optimizerMs = median(optTimes.slice(-times.length));
@@ -148,6 +160,7 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
   return {
     size, phase, threads, iters: times.length, msPerIter: ms, seqPerSec: (seqs * 1000) / ms,
     peakRssMiB: maxRssMiB(), baseRssMiB, rssAfterMiB: process.memoryUsage().rss / 2 ** 20, ...(optimizerMs !== undefined ? { optimizerMs } : {}),
+    ...(onGpu ? { deviceMiB: bytesInUse('cuda') / 2 ** 20, precision } : {}),
     ...(profile ? { profile } : {}),
   };
 }
@@ -191,8 +204,9 @@ async function parent(): Promise<void> {
   for (const s of sizes) if (!Object.hasOwn(SIZES, s)) throw new Error(`--sizes: unknown size ${s} (tiny, small, base)`);
   const python = process.env['PYTHON'] ?? 'python3';
   const peerScript = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'bert_torch.py');
-  const peer = !hasFlag('no-peer') && spawnSync(python, ['-c', 'import torch, transformers'], { stdio: 'ignore' }).status === 0;
-  const common = ['--threads', String(threads), '--iters', String(iters), '--min-time', String(minTime)];
+  const probe = onGpu ? 'import torch, transformers; assert torch.cuda.is_available()' : 'import torch, transformers';
+  const peer = !hasFlag('no-peer') && spawnSync(python, ['-c', probe], { stdio: 'ignore' }).status === 0;
+  const common = ['--threads', String(threads), '--iters', String(iters), '--min-time', String(minTime), '--device', device, '--precision', precision];
   if (hasFlag('profile')) return profileRun(sizes, common);
   const loadBefore = os.loadavg();
   const results: Array<{ size: Size; phase: Phase; ours: Measured; torch?: Measured; ratio?: number; bar: number; pass?: boolean }> = [];
@@ -215,7 +229,7 @@ async function parent(): Promise<void> {
       const torch = peer ? { ...best(torchRounds), rounds: torchRounds } : undefined;
       const ratio = torch ? ours.seqPerSec / torch.seqPerSec : undefined;
       const bar = BARS[phase][size];
-      results.push({ size, phase, ours, ...(torch ? { torch, ratio, pass: ratio! >= bar } : {}), bar });
+      results.push({ size, phase, ours, ...(torch ? { torch, ratio, ...(onGpu ? {} : { pass: ratio! >= bar }) } : {}), bar });
     }
   const loadAfter = os.loadavg();
   const rows = results.map((r) => ({
@@ -224,30 +238,31 @@ async function parent(): Promise<void> {
     'ours seq/s': r.ours.seqPerSec,
     'torch seq/s': r.torch?.seqPerSec ?? '-',
     'ours/torch': r.ratio ?? '-',
-    bar: `>=${r.bar}`,
-    ok: r.pass === undefined ? '-' : r.pass ? 'yes' : 'NO',
+    ...(onGpu ? {} : { bar: `>=${r.bar}`, ok: r.pass === undefined ? '-' : r.pass ? 'yes' : 'NO' }),
     'ours ms': r.ours.msPerIter,
     'torch ms': r.torch?.msPerIter ?? '-',
-    'ours peak MiB': Math.round(r.ours.peakRssMiB),
-    'torch peak MiB': r.torch ? Math.round(r.torch.peakRssMiB) : '-',
+    ...(onGpu
+      ? { 'ours device MiB': Math.round(Number(r.ours['deviceMiB'])), 'torch device MiB': r.torch ? Math.round(Number(r.torch['deviceMiB'])) : '-' }
+      : { 'ours peak MiB': Math.round(r.ours.peakRssMiB), 'torch peak MiB': r.torch ? Math.round(r.torch.peakRssMiB) : '-' }),
   }));
   const baseTrain = results.find((r) => r.size === 'base' && r.phase === 'train');
-  const rssBar = baseTrain?.torch ? { ours: baseTrain.ours.peakRssMiB, torch: baseTrain.torch.peakRssMiB, pass: baseTrain.ours.peakRssMiB <= baseTrain.torch.peakRssMiB } : undefined;
+  const rssBar = baseTrain?.torch && !onGpu ? { ours: baseTrain.ours.peakRssMiB, torch: baseTrain.torch.peakRssMiB, pass: baseTrain.ours.peakRssMiB <= baseTrain.torch.peakRssMiB } : undefined;
   const m = machine();
   const peerVersions = results.find((r) => r.torch)?.torch;
-  console.log(`machine: ${String(m.cpu)} (${String(m.cores)} cores, ${String(m.memGiB)} GiB), node ${String(m.node)}, threads ${threads}`);
+  console.log(`machine: ${String(m.cpu)} (${String(m.cores)} cores, ${String(m.memGiB)} GiB), node ${String(m.node)}, threads ${threads}` +
+    (onGpu ? `; device cuda: ${(m.engine as { cudaDevice: string }).cudaDevice}, precision ${precision}, GEMM ${(m.engine as { gemmEngine: string }).gemmEngine}` : ''));
   console.log(`settings: ${rounds} alternating rounds per row (best round shown), each a fresh process: warm-up 2 (base 1), then the median of >= ${iters} iterations and >= ${minTime}s; last quarter of every sequence padding; train seq/s counts context + candidate sequences (2B per step)`);
-  console.log(peer ? `peer: HF transformers ${String(peerVersions?.['transformers'])} BertModel (eager attention) on torch ${String(peerVersions?.['torch'])}, AdamW` : 'peer: none (python3 cannot import torch and transformers)');
+  console.log(peer ? `peer: HF transformers ${String(peerVersions?.['transformers'])} BertModel (eager attention) on torch ${String(peerVersions?.['torch'])}${onGpu ? ` on ${String(peerVersions?.['gpu'])}${precision === 'bf16' ? ' under autocast bf16' : ''}` : ''}, AdamW` : `peer: none (python3 cannot import torch and transformers${onGpu ? ' or sees no GPU' : ''})`);
   console.log(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
   console.log(table(rows));
   if (rssBar) console.log(`peak RSS of the base train step: ours ${rssBar.ours.toFixed(0)} MiB, PyTorch ${rssBar.torch.toFixed(0)} MiB -> ${rssBar.pass ? 'ok' : 'NO (bar: at most PyTorch\'s)'}`);
   const all = sizes.length === 3 && ['tiny', 'small', 'base'].every((s) => sizes.includes(s as Size));
-  const file = writeResult(all ? 'bert-cpu.json' : `bert-cpu-${sizes.join('-')}.json`, {
+  const file = writeResult(onGpu ? `bert-cuda-${precision}-${sizes.join('-')}.json` : all ? 'bert-cpu.json' : `bert-cpu-${sizes.join('-')}.json`, {
     machine: m,
-    settings: { threads, iters, minTimeS: minTime, rounds, pick: 'best round per side', sizes, warmup: { tiny: 2, small: 2, base: 1 }, padding: 'last quarter of every sequence', trainSeqs: '2 x batch per step' },
+    settings: { device, precision, threads, iters, minTimeS: minTime, rounds, pick: 'best round per side', sizes, warmup: { tiny: 2, small: 2, base: 1 }, padding: 'last quarter of every sequence', trainSeqs: '2 x batch per step' },
     loadavg: { before: loadBefore, after: loadAfter },
     peer: peer ? { python, script: 'bench/peers/bert_torch.py' } : null,
-    bars: { ...BARS, peakRssBaseTrain: 'ours <= PyTorch' },
+    bars: onGpu ? 'none on cuda (the issue\'s bars are CPU bars)' : { ...BARS, peakRssBaseTrain: 'ours <= PyTorch' },
     results,
     peakRssBaseTrain: rssBar ?? null,
   });

@@ -6,8 +6,9 @@
 # with the hand-written GEMM (BIOFEG_CUBLAS=off); the cuda variants of the vitest suites (ops,
 # BERT f32 and bf16 parity, GAN steps, encode and the whole pipeline on cuda); bench:kernels on
 # cuda (GEMM at BERT shapes, bf16 4096^3 against the card's dense peak with the 60% bar,
-# attention, LayerNorm, top-k). Everything lands in $OUT (at most 8 files); copy
-# kernels-cuda.json and gpu-tests.json into bench/results/ afterwards, naming the device.
+# attention, LayerNorm, top-k); bench:bert on cuda in bf16 beside PyTorch. Everything lands in
+# $OUT (7 files; the device tool brings back at most 8); copy kernels-cuda.json,
+# bert-cuda-bf16-base.json and gpu-tests.json into bench/results/ afterwards, naming the device.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/biofeg-gpu-out}
@@ -39,14 +40,17 @@ export BIOFEG_PYTHON_SITE_PACKAGES
 } 2>&1 | tee "$out/device.txt"
 
 rc=0
-echo "== selftest (cuBLAS)"
-timeout 120 "$kit/biofeg_cuda_selftest" > "$out/selftest-cublas.txt" 2>&1 || rc=1
-head -2 "$out/selftest-cublas.txt"; grep -E "^FAIL" "$out/selftest-cublas.txt"; tail -1 "$out/selftest-cublas.txt"
+st=$out/selftests.txt
+echo "== selftest (cuBLAS)" | tee "$st"
+timeout 120 "$kit/biofeg_cuda_selftest" > "$out/st.tmp" 2>&1 || rc=1
+head -2 "$out/st.tmp"; grep -E "^FAIL" "$out/st.tmp"; tail -1 "$out/st.tmp"
 # Without cuBLAS the first run would silently test the fallback twice.
-grep -q "^gemm engine: cublas" "$out/selftest-cublas.txt" || { echo "gpu-check: cuBLAS was not loaded"; rc=1; }
-echo "== selftest (hand-written GEMM, BIOFEG_CUBLAS=off)"
-BIOFEG_CUBLAS=off timeout 120 "$kit/biofeg_cuda_selftest" > "$out/selftest-fallback.txt" 2>&1 || rc=1
-grep -E "^FAIL" "$out/selftest-fallback.txt"; tail -1 "$out/selftest-fallback.txt"
+grep -q "^gemm engine: cublas" "$out/st.tmp" || { echo "gpu-check: cuBLAS was not loaded"; rc=1; }
+cat "$out/st.tmp" >> "$st"
+echo "== selftest (hand-written GEMM, BIOFEG_CUBLAS=off)" | tee -a "$st"
+BIOFEG_CUBLAS=off timeout 120 "$kit/biofeg_cuda_selftest" > "$out/st.tmp" 2>&1 || rc=1
+grep -E "^FAIL" "$out/st.tmp"; tail -1 "$out/st.tmp"
+cat "$out/st.tmp" >> "$st" && rm -f "$out/st.tmp"
 
 echo "== vitest, cuda variants"
 timeout 240 node node_modules/vitest/vitest.mjs run --project main test/ops.test.ts test/gan-step.test.ts test/bert.test.ts \
@@ -57,7 +61,14 @@ grep -E "FAIL|✗|×|Tests " "$out/gpu-tests.txt" | head -40
 echo "== bench:kernels --device cuda"
 # GPU_CHECK_BENCH_ARGS=--smoke rehearses the script on cuemu (a kit built from build-emu/).
 BIOFEG_BENCH_RESULTS=$out timeout 200 node --import tsx bench/kernels.ts --device cuda ${GPU_CHECK_BENCH_ARGS:-} \
-  > "$out/bench-kernels-cuda.txt" 2>&1 || rc=1
-cat "$out/bench-kernels-cuda.txt"
+  > "$out/bench.txt" 2>&1 || rc=1
+cat "$out/bench.txt"
+
+# Last, as it takes longest: BERT-base encode and bi-encoder train step in bf16 beside PyTorch
+# (HF BertModel under autocast) on the same GPU.
+echo "== bench:bert --device cuda --precision bf16 --sizes ${GPU_CHECK_BERT_SIZES:-base}" | tee -a "$out/bench.txt"
+BIOFEG_BENCH_RESULTS=$out timeout 200 node --import tsx bench/bert.ts --device cuda --precision bf16 \
+  --sizes "${GPU_CHECK_BERT_SIZES:-base}" --rounds 1 --iters 10 --min-time 1 >> "$out/bench.txt" 2>&1 || rc=1
+tail -8 "$out/bench.txt"
 echo "gpu-check: exit $rc"
 exit $rc

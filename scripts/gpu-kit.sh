@@ -5,7 +5,7 @@
 # selftest, a Node binary and node_modules (without the TypeScript compiler and typings). Carry it
 # and run scripts/gpu-check.sh there (see that file). Needs nvcc here; takes a few minutes.
 # `--emu` packs the cuemu build instead (build-emu/, no nvcc needed), to rehearse the check here:
-#   bash scripts/gpu-kit.sh --emu && GPU_CHECK_BENCH_ARGS=--smoke bash scripts/gpu-check.sh
+#   bash scripts/gpu-kit.sh --emu && GPU_CHECK_BENCH_ARGS=--smoke GPU_CHECK_BERT_SIZES=tiny bash scripts/gpu-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || { echo "gpu-kit: run npm ci first" >&2; exit 1; }

@@ -63,4 +63,13 @@ describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
     const ops = j.results.map((x) => x.op);
     for (const want of ['gemm smoke', 'gemm 128^3 bf16', 'attention', 'layernorm', 'topk']) expect(ops.some((o) => o.startsWith(want)), want).toBe(true);
   });
+  it('bench:bert --device cuda --precision bf16 runs encode and the train step (the GPU check runs it at base size)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'biofeg-bench-'));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/bert.ts', '--device', 'cuda', '--precision', 'bf16', '--sizes', 'tiny',
+      '--rounds', '1', '--iters', '1', '--min-time', '0', '--no-peer'], { env: { ...process.env, BIOFEG_BENCH_RESULTS: out }, encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    const j = JSON.parse(readFileSync(join(out, 'bert-cuda-bf16-tiny.json'), 'utf8')) as { results: Array<{ phase: string; ours: { seqPerSec: number; deviceMiB: number } }> };
+    expect(j.results.map((x) => x.phase)).toEqual(['encode', 'train']);
+    for (const x of j.results) expect(x.ours.seqPerSec > 0 && x.ours.deviceMiB > 0).toBe(true);
+  });
 });

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch peer of bench/bert.ts: HF transformers BertModel (eager attention) on CPU.
+"""PyTorch peer of bench/bert.ts: HF transformers BertModel (eager attention) on CPU, or on the GPU
+with --device cuda (--precision bf16: torch.autocast bf16 around the forward and the loss;
+synchronised after every step; device memory as torch.cuda.max_memory_allocated).
 
 One (size, phase) per process so peak RSS (ru_maxrss) belongs to that measurement alone:
   bert_torch.py --size base --phase train --threads 2 --iters 5
@@ -44,7 +46,7 @@ def inputs(torch, s, seed):
     return ids, mask
 
 
-def run_one(size, phase, threads, iters, min_time):
+def run_one(size, phase, threads, iters, min_time, device='cpu', precision='f32'):
     import torch
     import transformers
     from transformers import BertConfig, BertModel
@@ -57,33 +59,44 @@ def run_one(size, phase, threads, iters, min_time):
                      num_attention_heads=s['heads'], intermediate_size=s['inter'], max_position_embeddings=512,
                      attn_implementation='eager')
     ids, mask = inputs(torch, s, 1)
+    ids, mask = ids.to(device), mask.to(device)
     B = s['batch']
+    gpu = device == 'cuda'
+    import contextlib
+    amp = (lambda: torch.autocast('cuda', dtype=torch.bfloat16)) if precision == 'bf16' else contextlib.nullcontext
+
+    def sync():
+        if gpu:
+            torch.cuda.synchronize()
 
     if phase == 'encode':
-        model = BertModel(cfg).eval()
+        model = BertModel(cfg).eval().to(device)
 
         def step():
-            with torch.inference_mode():
+            with torch.inference_mode(), amp():
                 out = model(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0, :]
+            sync()
             return out
         seqs = B
     else:
-        ctx = BertModel(cfg).train()
-        cand = BertModel(cfg).train()
+        ctx = BertModel(cfg).train().to(device)
+        cand = BertModel(cfg).train().to(device)
         cand.load_state_dict(ctx.state_dict())
         params = list(ctx.parameters()) + list(cand.parameters())
         opt = torch.optim.AdamW(params, lr=3e-5, eps=1e-6, weight_decay=0.01)
-        ids2, mask2 = inputs(torch, s, 2)
-        target = torch.arange(B)
+        ids2, mask2 = (t.to(device) for t in inputs(torch, s, 2))
+        target = torch.arange(B, device=device)
 
         def step():
             opt.zero_grad(set_to_none=True)
-            c = ctx(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0, :]
-            e = cand(input_ids=ids2, attention_mask=mask2).last_hidden_state[:, 0, :]
-            loss = torch.nn.functional.cross_entropy(c @ e.t(), target)
+            with amp():
+                c = ctx(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0, :]
+                e = cand(input_ids=ids2, attention_mask=mask2).last_hidden_state[:, 0, :]
+                loss = torch.nn.functional.cross_entropy(c @ e.t(), target)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
+            sync()
             return loss
         seqs = 2 * B  # a context and a candidate sequence per pair
 
@@ -104,6 +117,8 @@ def run_one(size, phase, threads, iters, min_time):
         'baseRssMiB': base_rss, 'rssAfterMiB': rss_now_mib(),
         'torch': torch.__version__, 'transformers': transformers.__version__,
         'torchThreads': torch.get_num_threads(),
+        **({'deviceMiB': torch.cuda.max_memory_allocated() / 2**20, 'gpu': torch.cuda.get_device_name(), 'precision': precision}
+           if gpu else {}),
     }
 
 
@@ -115,9 +130,11 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--iters', type=int, default=5)
     ap.add_argument('--min-time', type=float, default=2.0)
+    ap.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    ap.add_argument('--precision', choices=['f32', 'bf16'], default='f32')
     a = ap.parse_args()
     if a.size and a.phase:
-        print(json.dumps(run_one(a.size, a.phase, a.threads, a.iters, a.min_time)))
+        print(json.dumps(run_one(a.size, a.phase, a.threads, a.iters, a.min_time, a.device, a.precision)))
         return
     results = []
     for size in a.sizes.split(','):
