@@ -40,7 +40,8 @@ describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
     expect(r.failed).toBe(0);
     expect(r.passed).toBeGreaterThan(200);
   });
-  // Device buffers are exact-size host allocations, so ASan reports any kernel access past one.
+  // Device buffers and __shared__ arrays are exact-size host allocations, so ASan reports any
+  // kernel access past one.
   for (const cublas of ['on', 'off'])
     it.skipIf(!existsSync(asanExe))(`biofeg_cuda_selftest under AddressSanitizer (out-of-bounds kernel accesses), cuBLAS ${cublas}`, () => {
       const r = run(asanExe, { ASAN_OPTIONS: 'detect_stack_use_after_return=0:detect_leaks=0', ...(cublas === 'off' ? { BIOFEG_CUBLAS: 'off' } : {}) });

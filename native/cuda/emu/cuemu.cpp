@@ -72,10 +72,17 @@ struct Grid {
   std::vector<uint64_t> slot;                          // per thread: shuffle value
   std::vector<unsigned char> dyn;                      // dynamic shared memory (+ alignment)
   unsigned char* dyn_base = nullptr;
-  std::vector<unsigned char> stat;                     // static shared memory (+ alignment)
-  unsigned char* stat_base = nullptr;
+  // Static shared memory: one exact-size allocation per declaration and block (so that an
+  // AddressSanitizer build reports an access past a __shared__ array), and the bytes the block
+  // would use on the device, alignment included.
+  std::vector<std::pair<const void*, void*>> stat_slots;  // declaration tag -> memory
   size_t stat_used = 0;
-  std::vector<std::pair<const void*, size_t>> stat_slots;  // declaration tag -> offset
+  ~Grid() { free_static(); }
+  void free_static() {
+    for (auto& slot : stat_slots) std::free(slot.second);
+    stat_slots.clear();
+    stat_used = 0;
+  }
   bool failed = false;
   std::string error;
 };
@@ -156,9 +163,7 @@ void poison_shared(Grid& g) {
   if (__start_cuemu_shared && __stop_cuemu_shared)
     std::memset(__start_cuemu_shared, 0xff, static_cast<size_t>(__stop_cuemu_shared - __start_cuemu_shared));
   if (!g.dyn.empty()) std::memset(g.dyn.data(), 0xff, g.dyn.size());
-  std::memset(g.stat.data(), 0xff, g.stat.size());
-  g.stat_slots.clear();
-  g.stat_used = 0;
+  g.free_static();
 }
 
 // Runs one block to completion; false (with g.error) on a failure or a deadlock.
@@ -211,13 +216,17 @@ void* dyn_smem() { return g_grid->dyn_base; }
 
 void* shared_alloc(const void* tag, size_t bytes, size_t align) {
   Grid& g = *g_grid;
-  for (const auto& [t, off] : g.stat_slots)
-    if (t == tag) return g.stat_base + off;
+  for (const auto& [t, p] : g.stat_slots)
+    if (t == tag) return p;
   const size_t off = (g.stat_used + align - 1) / align * align;
   if (align > 128 || off + bytes > kStaticSmem) kernel_fail("static shared memory over 48 KiB per block");
-  g.stat_slots.emplace_back(tag, off);
+  void* p = nullptr;
+  if (posix_memalign(&p, align < sizeof(void*) ? sizeof(void*) : align, bytes ? bytes : 1) != 0)
+    kernel_fail("cannot allocate host memory for shared memory");
+  std::memset(p, 0xff, bytes);  // the poison
+  g.stat_slots.emplace_back(tag, p);
   g.stat_used = off + bytes;
-  return g.stat_base + off;
+  return p;
 }
 
 void kernel_fail(const char* what) {
@@ -301,8 +310,6 @@ void run_grid(const Cfg& cfg, Body body, void* closure) {
   g.slot.assign(static_cast<size_t>((nthreads + 31) / 32 * 32), 0);
   g.dyn.assign(cfg.smem + 128, 0);
   g.dyn_base = g.dyn.data() + (128 - reinterpret_cast<uintptr_t>(g.dyn.data()) % 128) % 128;
-  g.stat.assign(kStaticSmem + 128, 0);
-  g.stat_base = g.stat.data() + (128 - reinterpret_cast<uintptr_t>(g.stat.data()) % 128) % 128;
   const char* order = std::getenv("CUEMU_ORDER");
   const bool reverse = order && std::string(order) == "reverse";
   g_grid = &g;

@@ -9,6 +9,8 @@
 // thread), warp collectives with lanes that have exited or are missing, WMMA pointer alignment and
 // ldm rules, __trap. Shared memory is poisoned (all bits set: NaN, or -1) before every block, and
 // CUEMU_ORDER=reverse runs threads and blocks in reverse order to expose order-dependent races.
+// Device buffers and each __shared__ array are exact-size host allocations, so a build with
+// -fsanitize=address (npm run build:emu-asan) reports any kernel access past one.
 // What it cannot check: timing, memory coherence between unsynchronised threads, register and
 // static shared-memory limits, cuBLAS (absent here: the hand-written GEMM runs).
 //
