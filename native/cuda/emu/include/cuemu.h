@@ -4,15 +4,16 @@
 //
 // What it models: a grid runs block after block; the threads of a block are fibers switched at
 // __syncthreads / warp collectives, so shared memory, barriers and shuffles behave as written.
-// What it checks beyond the results: launch limits (block and grid sizes, dynamic shared memory
-// against cudaFuncSetAttribute), barrier deadlocks (a __syncthreads not reached by every live
+// What it checks beyond the results: launch limits (block and grid sizes, static shared memory
+// over 48 KiB, dynamic shared memory against cudaFuncSetAttribute), barrier deadlocks (a __syncthreads not reached by every live
 // thread), warp collectives with lanes that have exited or are missing, WMMA pointer alignment and
 // ldm rules, __trap. Shared memory is poisoned (all bits set: NaN, or -1) before every block, and
 // CUEMU_ORDER=reverse runs threads and blocks in reverse order to expose order-dependent races.
 // Device buffers and each __shared__ array are exact-size host allocations, so a build with
 // -fsanitize=address (npm run build:emu-asan) reports any kernel access past one.
-// What it cannot check: timing, memory coherence between unsynchronised threads, register and
-// static shared-memory limits, cuBLAS (absent here: the hand-written GEMM runs).
+// What it cannot check: timing, memory coherence between unsynchronised threads, register
+// limits, real cuBLAS (emu/cublas_emu.cpp stands in with cuBLAS's documented semantics;
+// BIOFEG_CUBLAS=off selects the hand-written GEMM).
 //
 // Kernel sources are compiled unchanged by g++ after a text rewrite (emu/rewrite.cmake) of the
 // launch syntax `k<<<grid, block, smem>>>(args)` and of __shared__ declarations, which become
