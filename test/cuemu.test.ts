@@ -22,6 +22,16 @@ function run(exe: string, env: Record<string, string> = {}): { passed: number; f
   return { passed: Number(m[1]), failed: Number(m[2]), out };
 }
 
+/** Runs a bench script on the emulated build with its results in a temp folder; returns file's JSON. */
+function bench<T>(script: string, args: string[], file: string): T {
+  const out = mkdtempSync(join(tmpdir(), 'biofeg-bench-'));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${script}`, ...args], {
+    env: { ...process.env, BIOFEG_BENCH_RESULTS: out }, encoding: 'utf8', timeout: 300_000,
+  });
+  expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+  return JSON.parse(readFileSync(join(out, file), 'utf8')) as T;
+}
+
 describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
   it('biofeg_cuda_selftest, cuBLAS path (emulated cuBLAS)', () => {
     const r = run('biofeg_cuda_selftest');
@@ -55,21 +65,14 @@ describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
     expect(r.passed).toBeGreaterThanOrEqual(20);
   });
   it('bench:kernels --device cuda --smoke runs every section (the GPU check runs it at full size)', () => {
-    const out = mkdtempSync(join(tmpdir(), 'biofeg-bench-'));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/kernels.ts', '--device', 'cuda', '--smoke'], {
-      env: { ...process.env, BIOFEG_BENCH_RESULTS: out }, encoding: 'utf8', timeout: 300_000,
-    });
-    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
-    const j = JSON.parse(readFileSync(join(out, 'kernels-cuda-smoke.json'), 'utf8')) as { results: Array<{ op: string }> };
+    const j = bench<{ results: Array<{ op: string }> }>('kernels.ts', ['--device', 'cuda', '--smoke'], 'kernels-cuda-smoke.json');
     const ops = j.results.map((x) => x.op);
     for (const want of ['gemm smoke', 'gemm 128^3 bf16', 'attention', 'layernorm', 'topk']) expect(ops.some((o) => o.startsWith(want)), want).toBe(true);
   });
   it('bench:bert --device cuda --precision bf16 runs encode and the train step (the GPU check runs it at base size)', () => {
-    const out = mkdtempSync(join(tmpdir(), 'biofeg-bench-'));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/bert.ts', '--device', 'cuda', '--precision', 'bf16', '--sizes', 'tiny',
-      '--rounds', '1', '--iters', '1', '--min-time', '0', '--no-peer'], { env: { ...process.env, BIOFEG_BENCH_RESULTS: out }, encoding: 'utf8', timeout: 300_000 });
-    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
-    const j = JSON.parse(readFileSync(join(out, 'bert-cuda-bf16-tiny.json'), 'utf8')) as { results: Array<{ phase: string; ours: { seqPerSec: number; deviceMiB: number } }> };
+    const j = bench<{ results: Array<{ phase: string; ours: { seqPerSec: number; deviceMiB: number } }> }>('bert.ts',
+      ['--device', 'cuda', '--precision', 'bf16', '--sizes', 'tiny', '--rounds', '1', '--iters', '1', '--min-time', '0', '--no-peer'],
+      'bert-cuda-bf16-tiny.json');
     expect(j.results.map((x) => x.phase)).toEqual(['encode', 'train']);
     for (const x of j.results) expect(x.ours.seqPerSec > 0 && x.ours.deviceMiB > 0).toBe(true);
   });

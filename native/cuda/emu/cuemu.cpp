@@ -310,8 +310,10 @@ void run_grid(const Cfg& cfg, Body body, void* closure) {
   g.slot.assign(static_cast<size_t>((nthreads + 31) / 32 * 32), 0);
   g.dyn.assign(cfg.smem + 128, 0);
   g.dyn_base = g.dyn.data() + (128 - reinterpret_cast<uintptr_t>(g.dyn.data()) % 128) % 128;
-  const char* order = std::getenv("CUEMU_ORDER");
-  const bool reverse = order && std::string(order) == "reverse";
+  static const bool reverse = [] {  // read once: launches are many
+    const char* order = std::getenv("CUEMU_ORDER");
+    return order && std::string(order) == "reverse";
+  }();
   g_grid = &g;
   g_block_dim = b;
   g_grid_dim = gr;
