@@ -115,6 +115,10 @@ struct Backend {
   void (*grad_penalty)(Buf g, float lambda, Buf u, float* norms, int64_t N, int64_t C);
 
   void (*attention_fwd)(const AttnDesc& d);
+  // out is checked but not read: D_i = sum_j p_ij dp_ij / sum_j p_ij is summed from the
+  // recomputed p and dp, the very values of dS_ij = p_ij (dp_ij - D_i), so each dS row sums to
+  // zero in any storage dtype and whatever the rounding of lse (sum_j p_ij is 1 and D_i is
+  // rowsum(dO * O) in exact arithmetic only; with a bf16 O the latter is off for the whole row).
   void (*attention_bwd)(const AttnDesc& d);
 
   void (*adamw)(const AdamWDesc& d);

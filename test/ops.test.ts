@@ -305,6 +305,38 @@ for (const v of VARIANTS) {
         close(host(dqkv), fd, fdTol * 2, 'dqkv');
       });
 
+    it('attention backward: the key gradients of a (sequence, head) sum to zero', () => {
+      // Softmax ignores a common shift of a row's scores, so every dS row sums to zero and
+      // sum_j dK_j = scale sum_i Q_i sum_j dS_ij = 0: what is left is dK's own rounding. (D_i =
+      // rowsum(dO * O) from a bf16 O broke this with one error per query row, shared by all its keys.)
+      const [B, T, H, D] = [2, 48, 2, 16];
+      // Values with a common offset (as a value bias gives): O is large, dK is not.
+      const qkv = m.f([B, T, 3, H, D], randn(B * T * 3 * H * D, 38).map((x, i) => 2 * x + (Math.floor(i / (H * D)) % 3 === 2 ? 32 : 0)));
+      const maskv = new Int32Array(B * T).fill(1).fill(0, B * T - 9);
+      const mask = m.i32([B, T], maskv), out = m.f([B, T, H, D]), lse = m.f32([B, H, T]);
+      const o = { dropout: 0.1, seed: 3n, offset: 0n };
+      O.attention(v.be, qkv, mask, out, lse, o);
+      const dqkv = m.f([B, T, 3, H, D]);
+      O.attentionBackward(v.be, qkv, mask, out, m.f([B, T, H, D], randn(B * T * H * D, 39)), lse, dqkv, o);
+      const g = host(dqkv), dk = (b: number, j: number, h: number, e: number) => g[(((b * T + j) * 3 + 1) * H + h) * D + e]!;
+      let worst = 0;
+      for (let b = 0; b < B; b++)
+        for (let h = 0; h < H; h++) {
+          let scale = 0;
+          for (let j = 0; j < T; j++) for (let e = 0; e < D; e++) scale = Math.max(scale, Math.abs(dk(b, j, h, e)));
+          for (let e = 0; e < D; e++) {
+            let s = 0;
+            for (let j = 0; j < T; j++) s += dk(b, j, h, e);
+            worst = Math.max(worst, Math.abs(s) / scale);
+          }
+        }
+      // Bound: the T keys' own roundings at random signs, one bf16 ulp (2^-8) each times sqrt(T).
+      // ref bf16 gets 5e-3 (rowsum(dO * O) gave 7e-2 here). f32 is held loosely (f32 arithmetic on
+      // dp of the offset's size): 4e-7..6e-7 against 3e-6 before.
+      expect(worst, `|sum_j dK_j| / max |dK| = ${worst.toExponential(2)}`)
+        .toBeLessThanOrEqual(Math.sqrt(T) * (v.dt === 'bf16' ? 2 ** -8 : 2 ** -21));
+    });
+
     it('attention without a mask', () => {
       const [B, T, H, D] = [2, 5, 3, 4];
       const qkv = m.f([B, T, 3, H, D], randn(B * T * 3 * H * D, 34)), out = m.f([B, T, H, D]), lse = m.f32([B, H, T]);

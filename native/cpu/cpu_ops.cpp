@@ -428,7 +428,8 @@ void attention_fwd(const AttnDesc& d) {
 }
 
 void attention_bwd(const AttnDesc& d) {
-  const float *qkv = F(d.qkv, "attention_bwd"), *out = F(d.out, "attention_bwd");
+  const float* qkv = F(d.qkv, "attention_bwd");
+  (void)F(d.out, "attention_bwd");  // checked like the other operands, not read (Di comes from p and dp)
   const float *dout = F(d.dout, "attention_bwd"), *lse = F(d.lse, "attention_bwd");
   float* dqkv = F(d.dqkv, "attention_bwd");
   const int64_t T = d.T, H = d.H, D = d.D, row = 3 * H * D;
@@ -443,7 +444,6 @@ void attention_bwd(const AttnDesc& d) {
     dP.resize(std::max<int64_t>(T * K, 1));
     const float* q = qkv + b * T * row + h * D;
     const float* go = dout + b * T * H * D + h * D;
-    const float* o = out + b * T * H * D + h * D;
     float* dq = dqkv + b * T * row + h * D;
     host::gemm_serial(mm(T, K, D, q, row, false, q + H * D, row, true, S.data(), K, d.scale));
     float* Pd = S.data();
@@ -458,13 +458,15 @@ void attention_bwd(const AttnDesc& d) {
     host::gemm_serial(mm(K, D, T, Pd, K, true, go, H * D, false, dq + 2 * H * D, row, 1.0f));
     host::gemm_serial(mm(T, K, D, go, H * D, false, q + 2 * H * D, row, true, dP.data(), K, 1.0f));
     for (int64_t i = 0; i < T; ++i) {
-      double Di = 0;
-      for (int64_t e = 0; e < D; ++e) Di += static_cast<double>(go[i * H * D + e]) * o[i * H * D + e];
-      for (int64_t j = 0; j < K; ++j) {
-        float dp = dP[i * K + j];
-        if (d.dropout_p > 0) dp = Pd[i * K + j] != 0.0f ? dp * inv_keep : 0.0f;
-        dP[i * K + j] = S[i * K + j] * (dp - static_cast<float>(Di)) * d.scale;  // dS, with the score scale
-      }
+      float* dpi = dP.data() + i * K;
+      const float* pi = S.data() + i * K;
+      if (d.dropout_p > 0)
+        for (int64_t j = 0; j < K; ++j) dpi[j] = Pd[i * K + j] != 0.0f ? dpi[j] * inv_keep : 0.0f;
+      // Di = sum_j p_j dp_j / sum_j p_j, from the same p and dp as dS (ops.h, attention_bwd).
+      double Di = 0, psum = 0;
+      for (int64_t j = 0; j < K; ++j) Di += static_cast<double>(pi[j]) * dpi[j], psum += pi[j];
+      if (psum > 0) Di /= psum;
+      for (int64_t j = 0; j < K; ++j) dpi[j] = pi[j] * (dpi[j] - static_cast<float>(Di)) * d.scale;  // dS, scaled
     }
     host::gemm_serial(mm(T, D, K, dP.data(), K, false, q + H * D, row, false, dq, row, 1.0f));
     host::gemm_serial(mm(K, D, T, dP.data(), K, true, q, row, false, dq + H * D, row, 1.0f));

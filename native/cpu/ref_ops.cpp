@@ -337,9 +337,9 @@ void attention_bwd(const AttnDesc& d) {
   same_float("attention_bwd", {d.qkv, d.out, d.dout, d.dqkv});
   ref::check_f32("attention_bwd", d.lse, "lse");
   const int64_t T = d.T, H = d.H, D = d.D, row = 3 * H * D;
-  const In pq(d.qkv, d.B * T * row), po(d.out, d.B * T * H * D), pdo(d.dout, d.B * T * H * D);
+  const In pq(d.qkv, d.B * T * row), pdo(d.dout, d.B * T * H * D);  // out: not needed (Di below)
   Out pdq(d.dqkv, d.B * T * row, false);
-  const float *qkv = pq.p, *out = po.p, *dout = pdo.p, *lse = d.lse.f32();
+  const float *qkv = pq.p, *dout = pdo.p, *lse = d.lse.f32();
   float* dqkv = pdq.p;
   const int32_t* mask = d.mask.p ? d.mask.i32() : nullptr;
   const float keep_scale = d.dropout_p > 0 ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
@@ -351,13 +351,10 @@ void attention_bwd(const AttnDesc& d) {
         if (std::isinf(l)) continue;
         const float* q = qkv + (b * T + i) * row + h * D;
         const float* go = dout + ((b * T + i) * H + h) * D;
-        const float* o = out + ((b * T + i) * H + h) * D;
-        double Di = 0;  // rowsum(dO * O) = sum_j p'_j dp'_j
-        for (int64_t e = 0; e < D; ++e) Di += static_cast<double>(go[e]) * o[e];
         float* dq = dqkv + (b * T + i) * row + h * D;
         const uint64_t base = d.offset + static_cast<uint64_t>(((b * H + h) * T + i) * T);
-        for (int64_t j = 0; j < T; ++j) {
-          if (mask && !mask[b * T + j]) continue;
+        // p_j, p'_j (after dropout) and dp_j = dL/dp_j of key j.
+        auto key = [&](int64_t j, double& p, double& pd, double& dp) {
           const float* k = qkv + (b * T + j) * row + H * D + h * D;
           const float* v = qkv + (b * T + j) * row + 2 * H * D + h * D;
           double dot = 0, dpd = 0;
@@ -365,13 +362,27 @@ void attention_bwd(const AttnDesc& d) {
             dot += static_cast<double>(q[e]) * k[e];
             dpd += static_cast<double>(go[e]) * v[e];
           }
-          const double p = std::exp(dot * d.scale - l);
-          double pd = p, dp = dpd;  // p' and dp = dL/dp
+          p = std::exp(dot * d.scale - l);
+          pd = p, dp = dpd;
           if (d.dropout_p > 0) {
             const bool keep = dropout_keep(d.seed, base + j, d.dropout_p);
             pd = keep ? p * keep_scale : 0.0;
             dp = keep ? dpd * keep_scale : 0.0;
           }
+        };
+        // Di = sum_j p_j dp_j / sum_j p_j from the same p and dp as dS below (ops.h, attention_bwd).
+        double Di = 0, psum = 0, p, pd, dp;
+        for (int64_t j = 0; j < T; ++j) {
+          if (mask && !mask[b * T + j]) continue;
+          key(j, p, pd, dp);
+          Di += p * dp;
+          psum += p;
+        }
+        Di /= psum;
+        for (int64_t j = 0; j < T; ++j) {
+          if (mask && !mask[b * T + j]) continue;
+          key(j, p, pd, dp);
+          const float* k = qkv + (b * T + j) * row + H * D + h * D;
           const double ds = p * (dp - Di) * d.scale;
           float* dk = dqkv + (b * T + j) * row + H * D + h * D;
           float* dv = dqkv + (b * T + j) * row + 2 * H * D + h * D;

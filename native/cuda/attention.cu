@@ -9,10 +9,14 @@
 // - forward: one block per (b, h, 32-query tile); K/V tiles stream through shared memory with
 //   an online softmax (running max m, running sum l); dropout multiplies the probabilities
 //   after the normaliser is accumulated, exactly as the reference.
-// - backward: D_i = rowsum(dO * O) first (scratch); then dQ with one block per query tile
-//   streaming K/V, and dK/dV with one block per key tile streaming Q/dO: each gradient row is
-//   owned by one block, so there are no atomics and dqkv is written exactly once (overwrite).
-//   Probabilities are recomputed from lse with the forward's dropout mask.
+// - backward: dQ with one block per query tile streaming K/V, and dK/dV with one block per key
+//   tile streaming Q/dO: each gradient row is owned by one block, so there are no atomics and
+//   dqkv is written exactly once (overwrite). Probabilities are recomputed from lse with the
+//   forward's dropout mask. D_i = sum_j p_ij dp_ij / sum_j p_ij is summed by a first pass of the
+//   dQ kernel over the keys (into scratch, read by the dK/dV kernel), from the same p and dp as
+//   dS, so each dS row sums to zero. Flash attention's rowsum(dO * O) is the same number in exact arithmetic,
+//   but with a bf16-rounded O its error is shared by a whole row of dS and adds up in every dQ
+//   and dK (bf16 query/key gradients came out ~1.5x noisier than torch.autocast's).
 #include <climits>
 #include <mutex>
 
@@ -30,7 +34,7 @@ struct AttnArgs {
   const int32_t* mask;
   const float* lse_in;  // backward
   float* lse_out;       // forward
-  const float* Dv;      // backward: rowsum(dO * O), [B, H, T]
+  float* Dv;            // backward: D_i = sum_j p_ij dp_ij, [B, H, T] (dQ kernel writes, dK/dV reads)
   int64_t T, H, tiles;
   int D;
   float scale, p, ks;
@@ -140,18 +144,34 @@ __global__ void __launch_bounds__(128) k_attn_fwd(const T* qkv, T* out, AttnArgs
   }
 }
 
-// Dv[(b*H + h)*T + i] = sum_e dO[b,i,h,e] * O[b,i,h,e]; one warp per (b, i, h).
+// The dQ kernel's step over key tile kt: loads K, V and the key mask into shared memory, then
+// computes row r's scores s (unscaled) and dp = dO . V against this thread's 8 keys g*8 .. g*8+7.
 template <typename T>
-__global__ void k_attn_rowdot(const T* dout, const T* out, float* Dv, int64_t rows, int64_t Tn, int64_t H, int D) {
-  const int64_t rw = static_cast<int64_t>(blockIdx.x) * 4 + (threadIdx.x >> 5);
-  const int lane = threadIdx.x & 31;
-  if (rw >= rows) return;
-  const T *go = dout + rw * D, *o = out + rw * D;
-  float s = 0.0f;
-  for (int e = lane; e < D; e += 32) s += ld(go + e) * ld(o + e);
-  s = warp_sum(s);
-  const int64_t h = rw % H, bi = rw / H, i = bi % Tn, b = bi / Tn;
-  if (lane == 0) Dv[(b * H + h) * Tn + i] = s;
+__device__ __forceinline__ void dq_scores(const T* base, const AttnArgs& a, int64_t b, int64_t kt, int64_t row,
+                                          int64_t HD, const float* Qs, const float* dOs, float* Ks, float* Vs,
+                                          int* kv, int r, int g, float (&s)[8], float (&dpd)[8]) {
+  const int D = a.D, Dp = D + 1, tid = threadIdx.x;
+  __syncthreads();  // the previous tile is no longer read
+  for (int idx = tid; idx < AT * D; idx += 128) {
+    const int jj = idx / D, e = idx % D;
+    const int64_t j = kt * AT + jj;
+    const bool real = key_real(a, b, j);
+    Ks[jj * Dp + e] = real ? ld(base + j * row + HD + e) : 0.0f;
+    Vs[jj * Dp + e] = real ? ld(base + j * row + 2 * HD + e) : 0.0f;
+  }
+  if (tid < AT) kv[tid] = key_real(a, b, kt * AT + tid) ? 1 : 0;
+  __syncthreads();
+#pragma unroll
+  for (int t = 0; t < 8; ++t) s[t] = dpd[t] = 0.0f;
+#pragma unroll 4
+  for (int e = 0; e < D; ++e) {
+    const float q = Qs[r * Dp + e], go = dOs[r * Dp + e];
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      s[t] = fmaf(q, Ks[(g * 8 + t) * Dp + e], s[t]);
+      dpd[t] = fmaf(go, Vs[(g * 8 + t) * Dp + e], dpd[t]);
+    }
+  }
 }
 
 template <typename T, int DM>
@@ -177,46 +197,44 @@ __global__ void __launch_bounds__(128) k_attn_bwd_dq(const T* qkv, const T* dout
   }
   const int64_t i = qt * AT + r;
   const float li = i < Tn ? a.lse_in[bh * Tn + i] : -INFINITY;
-  const float Di = i < Tn ? a.Dv[bh * Tn + i] : 0.0f;
   const bool alive = i < Tn && !isinf(li);  // a row with no real key has no gradient
   const uint64_t cbase = a.offset + static_cast<uint64_t>(bh * Tn + i) * static_cast<uint64_t>(Tn);
+  // p_ij and dp_ij (dL/dp after the dropout mask) of key jj of tile kt, 0 for a masked key.
+  auto p_dp = [&](int64_t kt, int jj, float st, float dpt, float& pr, float& dp) {
+    pr = dp = 0.0f;
+    if (!alive || !kv[jj]) return;
+    pr = expf(st * a.scale - li);
+    dp = dpt;
+    if (a.p > 0.0f) dp = dropout_keep(a.seed, cbase + static_cast<uint64_t>(kt * AT + jj), a.p) ? dp * a.ks : 0.0f;
+  };
+  float s[8], dpd[8], pr, dp;
+  // Pass 1: D_i = sum_j p_ij dp_ij / sum_j p_ij, over the row's 4 threads.
+  float Di = 0.0f, psum = 0.0f;
+  for (int64_t kt = 0; kt < a.tiles; ++kt) {
+    dq_scores(base, a, b, kt, row, HD, Qs, dOs, Ks, Vs, kv, r, g, s, dpd);
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      p_dp(kt, g * 8 + t, s[t], dpd[t], pr, dp);
+      Di = fmaf(pr, dp, Di);
+      psum += pr;
+    }
+  }
+  Di += __shfl_xor_sync(FULL, Di, 1);
+  Di += __shfl_xor_sync(FULL, Di, 2);
+  psum += __shfl_xor_sync(FULL, psum, 1);
+  psum += __shfl_xor_sync(FULL, psum, 2);
+  if (psum > 0.0f) Di /= psum;
+  if (i < Tn && g == 0) a.Dv[bh * Tn + i] = Di;
+  // Pass 2: dS_ij = p_ij (dp_ij - D_i) scale, dQ_i = sum_j dS_ij K_j.
   float dq[NT];
 #pragma unroll
   for (int u = 0; u < NT; ++u) dq[u] = 0.0f;
   for (int64_t kt = 0; kt < a.tiles; ++kt) {
-    __syncthreads();
-    for (int idx = tid; idx < AT * D; idx += 128) {
-      const int jj = idx / D, e = idx % D;
-      const int64_t j = kt * AT + jj;
-      const bool real = key_real(a, b, j);
-      Ks[jj * Dp + e] = real ? ld(base + j * row + HD + e) : 0.0f;
-      Vs[jj * Dp + e] = real ? ld(base + j * row + 2 * HD + e) : 0.0f;
-    }
-    if (tid < AT) kv[tid] = key_real(a, b, kt * AT + tid) ? 1 : 0;
-    __syncthreads();
-    float s[8], dpd[8];
-#pragma unroll
-    for (int t = 0; t < 8; ++t) s[t] = dpd[t] = 0.0f;
-#pragma unroll 4
-    for (int e = 0; e < D; ++e) {
-      const float q = Qs[r * Dp + e], go = dOs[r * Dp + e];
-#pragma unroll
-      for (int t = 0; t < 8; ++t) {
-        s[t] = fmaf(q, Ks[(g * 8 + t) * Dp + e], s[t]);
-        dpd[t] = fmaf(go, Vs[(g * 8 + t) * Dp + e], dpd[t]);
-      }
-    }
+    dq_scores(base, a, b, kt, row, HD, Qs, dOs, Ks, Vs, kv, r, g, s, dpd);
 #pragma unroll
     for (int t = 0; t < 8; ++t) {
-      const int jj = g * 8 + t;
-      float ds = 0.0f;
-      if (alive && kv[jj]) {
-        const float pr = expf(s[t] * a.scale - li);
-        float dp = dpd[t];
-        if (a.p > 0.0f) dp = dropout_keep(a.seed, cbase + static_cast<uint64_t>(kt * AT + jj), a.p) ? dp * a.ks : 0.0f;
-        ds = pr * (dp - Di) * a.scale;
-      }
-      Ss[r * SP + jj] = ds;
+      p_dp(kt, g * 8 + t, s[t], dpd[t], pr, dp);
+      Ss[r * SP + g * 8 + t] = pr * (dp - Di) * a.scale;
     }
     __syncwarp();
 #pragma unroll 4
@@ -425,16 +443,9 @@ void attention_bwd(const AttnDesc& d) {
   unsigned blocks = 0;
   const DType t = prepare(d, "attention_bwd", true, a, blocks);
   if (blocks == 0) return;
-  const int64_t rows = d.B * d.T * d.H;
-  Scratch scratch(static_cast<size_t>(rows) * sizeof(float), "attention_bwd");
+  Scratch scratch(static_cast<size_t>(d.B * d.T * d.H) * sizeof(float), "attention_bwd");  // D_i
   a.Dv = scratch.as<float>();
-  const int64_t rb = (rows + 3) / 4;
-  BIOFEG_CHECK(rb <= INT_MAX, "attention_bwd: too many rows");
   BIOFEG_FLOAT_DISPATCH(t, "attention_bwd", T, {
-    k_attn_rowdot<T><<<static_cast<unsigned>(rb), 128>>>(static_cast<const T*>(d.dout.p),
-                                                          static_cast<const T*>(d.out.p), scratch.as<float>(), rows,
-                                                          d.T, d.H, a.D);
-    check_launch("attention_bwd (rowsum)");
     if (a.D <= 64) launch_bwd<T, 64>(d, a, blocks);
     else launch_bwd<T, 128>(d, a, blocks);
   });

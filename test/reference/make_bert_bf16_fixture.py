@@ -5,7 +5,8 @@ make_bert_fixture.py, and how far that is from the fp32 reference. The bf16 pari
 our bf16 BERT at most 2x this error, tensor by tensor.
 
 Run from the repository root, after make_bert_fixture.py:
-    python3 test/reference/make_bert_bf16_fixture.py
+    python3 test/reference/make_bert_bf16_fixture.py [--fixture DIR]
+(DIR: another fixture folder written by make_bert_fixture.py --out DIR; default the committed one.)
 Needs torch and transformers (CPU). It reads the committed fp32 fixture (weights, inputs, loss
 weights Gc/Gp/Gh and the float64 reference results), so both fixtures describe the same model.
 
@@ -22,6 +23,7 @@ bf16.json: versions, and per tensor name (out/..., grad/..., grad_h/... as in th
   rel_l2       ||autocast - reference|| / ||reference||
 The reference is the fp32 fixture's float64 result (rounded to float32 when it was stored).
 """
+import argparse
 import json
 import os
 import sys
@@ -34,9 +36,12 @@ FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures",
 
 
 def main() -> None:
-    with open(os.path.join(FIX, "index.json")) as f:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fixture", default=FIX)
+    fix = ap.parse_args().fixture
+    with open(os.path.join(fix, "index.json")) as f:
         index = json.load(f)
-    flat = np.fromfile(os.path.join(FIX, "data.bin"), dtype="<f4")
+    flat = np.fromfile(os.path.join(fix, "data.bin"), dtype="<f4")
     ref = {}
     for e in index["tensors"]:
         n = int(np.prod(e["shape"])) if e["shape"] else 1
@@ -101,12 +106,12 @@ def main() -> None:
         })
         off += a.size
         blobs.append(a)
-    np.concatenate(blobs).tofile(os.path.join(FIX, "bf16.bin"))
-    with open(os.path.join(FIX, "bf16.json"), "w") as f:
+    np.concatenate(blobs).tofile(os.path.join(fix, "bf16.bin"))
+    with open(os.path.join(fix, "bf16.json"), "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
     worst = max(out["tensors"], key=lambda e: e["max_abs_err"] / max(e["max_abs_ref"], 1e-30))
-    print(f"wrote {len(out['tensors'])} tensors, {off * 4} bytes to {os.path.relpath(FIX)}; "
+    print(f"wrote {len(out['tensors'])} tensors, {off * 4} bytes to {os.path.relpath(fix)}; "
           f"output dtypes {out['dtypes']}; worst max-abs error / scale {worst['name']}", file=sys.stderr)
 
 

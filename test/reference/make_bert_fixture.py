@@ -3,6 +3,8 @@
 inputs of mixed lengths, and the gradients of two scalar losses w.r.t. every parameter.
 
 Run from the repository root:  python3 test/reference/make_bert_fixture.py
+(--seed N --out DIR write another random model elsewhere, e.g. to see how the bf16 bar varies
+across models; the committed fixture is the default seed 7.)
 Needs torch and transformers (CPU is enough). The tests read the committed output only.
 
 Files:
@@ -19,6 +21,7 @@ Tensors:
 
 The reference runs in float64 so its own rounding is far below the tests' 1e-4 tolerance.
 """
+import argparse
 import json
 import os
 import sys
@@ -31,6 +34,11 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures",
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=7, help="seed of the weights, inputs and loss weights")
+    ap.add_argument("--out", default=OUT)
+    args = ap.parse_args()
+    out_dir = args.out
     torch.manual_seed(20231206)
     cfg = BertConfig(
         vocab_size=64,
@@ -51,7 +59,7 @@ def main() -> None:
     model.double()
 
     # Randomise everything at scales where each part of the network matters.
-    g = torch.Generator().manual_seed(7)
+    g = torch.Generator().manual_seed(args.seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "LayerNorm.weight" in name:
@@ -105,7 +113,7 @@ def main() -> None:
     for n, _ in model.named_parameters():
         tensors.append(("grad_h/" + n, grads2[n]))
 
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(out_dir, exist_ok=True)
     index = {
         "generator": "test/reference/make_bert_fixture.py",
         "torch": torch.__version__,
@@ -138,11 +146,11 @@ def main() -> None:
         index["tensors"].append({"name": name, "shape": list(t.shape), "offset": off})
         off += a.size
         blobs.append(a)
-    np.concatenate(blobs).tofile(os.path.join(OUT, "data.bin"))
-    with open(os.path.join(OUT, "index.json"), "w") as f:
+    np.concatenate(blobs).tofile(os.path.join(out_dir, "data.bin"))
+    with open(os.path.join(out_dir, "index.json"), "w") as f:
         json.dump(index, f, indent=1)
         f.write("\n")
-    print(f"wrote {len(tensors)} tensors, {off * 4} bytes to {os.path.relpath(OUT)}", file=sys.stderr)
+    print(f"wrote {len(tensors)} tensors, {off * 4} bytes to {os.path.relpath(out_dir)}", file=sys.stderr)
 
 
 if __name__ == "__main__":
