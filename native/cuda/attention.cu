@@ -45,6 +45,22 @@ __device__ __forceinline__ bool key_real(const AttnArgs& a, int64_t b, int64_t j
   return j < a.T && (!a.mask || a.mask[b * a.T + j] != 0);
 }
 
+// Key tile kt of sequence b (rows of `row` elements from base = this head's q) into shared
+// memory: K and V rows (0 for padding keys) and the key mask kv. The caller synchronises.
+template <typename T>
+__device__ __forceinline__ void load_kv_tile(const T* base, const AttnArgs& a, int64_t b, int64_t kt, int64_t row,
+                                             int64_t HD, float* Ks, float* Vs, int* kv) {
+  const int D = a.D, Dp = D + 1;
+  for (int idx = threadIdx.x; idx < AT * D; idx += 128) {
+    const int jj = idx / D, e = idx % D;
+    const int64_t j = kt * AT + jj;
+    const bool real = key_real(a, b, j);
+    Ks[jj * Dp + e] = real ? ld(base + j * row + HD + e) : 0.0f;
+    Vs[jj * Dp + e] = real ? ld(base + j * row + 2 * HD + e) : 0.0f;
+  }
+  if (threadIdx.x < AT) kv[threadIdx.x] = key_real(a, b, kt * AT + threadIdx.x) ? 1 : 0;
+}
+
 template <typename T, int DM>
 __global__ void __launch_bounds__(128) k_attn_fwd(const T* qkv, T* out, AttnArgs a) {
   constexpr int NT = DM / 4;
@@ -72,14 +88,7 @@ __global__ void __launch_bounds__(128) k_attn_fwd(const T* qkv, T* out, AttnArgs
   float m = -INFINITY, l = 0.0f;
   for (int64_t kt = 0; kt < a.tiles; ++kt) {
     __syncthreads();  // the previous tile is no longer read
-    for (int idx = tid; idx < AT * D; idx += 128) {
-      const int jj = idx / D, e = idx % D;
-      const int64_t j = kt * AT + jj;
-      const bool real = key_real(a, b, j);
-      Ks[jj * Dp + e] = real ? ld(base + j * row + HD + e) : 0.0f;
-      Vs[jj * Dp + e] = real ? ld(base + j * row + 2 * HD + e) : 0.0f;
-    }
-    if (tid < AT) kv[tid] = key_real(a, b, kt * AT + tid) ? 1 : 0;
+    load_kv_tile(base, a, b, kt, row, HD, Ks, Vs, kv);
     __syncthreads();
     float s[8];
 #pragma unroll
@@ -144,34 +153,36 @@ __global__ void __launch_bounds__(128) k_attn_fwd(const T* qkv, T* out, AttnArgs
   }
 }
 
+// s[t] = x . X[g*8+t] and d[t] = y . Y[g*8+t] over D features, for this thread's 8 rows of the
+// shared tiles X and Y (pitch D+1): a row's scores and dO.V products against 8 keys (x = q,
+// y = dO), or a key's against 8 queries (x = k, y = v).
+__device__ __forceinline__ void dots8(const float* x, const float* X, const float* y, const float* Y, int D, int g,
+                                      float (&s)[8], float (&d)[8]) {
+  const int Dp = D + 1;
+#pragma unroll
+  for (int t = 0; t < 8; ++t) s[t] = d[t] = 0.0f;
+#pragma unroll 4
+  for (int e = 0; e < D; ++e) {
+    const float xe = x[e], ye = y[e];
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      s[t] = fmaf(xe, X[(g * 8 + t) * Dp + e], s[t]);
+      d[t] = fmaf(ye, Y[(g * 8 + t) * Dp + e], d[t]);
+    }
+  }
+}
+
 // The dQ kernel's step over key tile kt: loads K, V and the key mask into shared memory, then
 // computes row r's scores s (unscaled) and dp = dO . V against this thread's 8 keys g*8 .. g*8+7.
 template <typename T>
 __device__ __forceinline__ void dq_scores(const T* base, const AttnArgs& a, int64_t b, int64_t kt, int64_t row,
                                           int64_t HD, const float* Qs, const float* dOs, float* Ks, float* Vs,
                                           int* kv, int r, int g, float (&s)[8], float (&dpd)[8]) {
-  const int D = a.D, Dp = D + 1, tid = threadIdx.x;
+  const int D = a.D, Dp = D + 1;
   __syncthreads();  // the previous tile is no longer read
-  for (int idx = tid; idx < AT * D; idx += 128) {
-    const int jj = idx / D, e = idx % D;
-    const int64_t j = kt * AT + jj;
-    const bool real = key_real(a, b, j);
-    Ks[jj * Dp + e] = real ? ld(base + j * row + HD + e) : 0.0f;
-    Vs[jj * Dp + e] = real ? ld(base + j * row + 2 * HD + e) : 0.0f;
-  }
-  if (tid < AT) kv[tid] = key_real(a, b, kt * AT + tid) ? 1 : 0;
+  load_kv_tile(base, a, b, kt, row, HD, Ks, Vs, kv);
   __syncthreads();
-#pragma unroll
-  for (int t = 0; t < 8; ++t) s[t] = dpd[t] = 0.0f;
-#pragma unroll 4
-  for (int e = 0; e < D; ++e) {
-    const float q = Qs[r * Dp + e], go = dOs[r * Dp + e];
-#pragma unroll
-    for (int t = 0; t < 8; ++t) {
-      s[t] = fmaf(q, Ks[(g * 8 + t) * Dp + e], s[t]);
-      dpd[t] = fmaf(go, Vs[(g * 8 + t) * Dp + e], dpd[t]);
-    }
-  }
+  dots8(Qs + r * Dp, Ks, dOs + r * Dp, Vs, D, g, s, dpd);
 }
 
 template <typename T, int DM>
@@ -301,17 +312,7 @@ __global__ void __launch_bounds__(128) k_attn_bwd_dkv(const T* qkv, const T* dou
     }
     __syncthreads();
     float s[8], dpd[8];
-#pragma unroll
-    for (int t = 0; t < 8; ++t) s[t] = dpd[t] = 0.0f;
-#pragma unroll 4
-    for (int e = 0; e < D; ++e) {
-      const float k = Ks[c * Dp + e], v = Vs[c * Dp + e];
-#pragma unroll
-      for (int t = 0; t < 8; ++t) {
-        s[t] = fmaf(Qs[(g * 8 + t) * Dp + e], k, s[t]);
-        dpd[t] = fmaf(dOs[(g * 8 + t) * Dp + e], v, dpd[t]);
-      }
-    }
+    dots8(Ks + c * Dp, Qs, Vs + c * Dp, dOs, D, g, s, dpd);
 #pragma unroll
     for (int t = 0; t < 8; ++t) {
       const int ii = g * 8 + t;
