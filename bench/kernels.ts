@@ -1,4 +1,4 @@
-// npm run bench:kernels [-- --threads N --quick --device cpu|cuda --peak-tflops T --smoke]
+// npm run bench:kernels [-- --threads N --quick --device cpu|cuda --peak-tflops T --smoke --only gemm,attention,layernorm,topk]
 // GEMM GFLOP/s at BERT shapes beside OpenBLAS sgemm (same process, same threads), attention,
 // LayerNorm GB/s and top-k against the GEMM it contains; on CUDA also the bf16 4096^3 GEMM against
 // the card's dense bf16 peak (bar: 60%). Prints a table, writes JSON. --smoke: tiny shapes, one
@@ -21,6 +21,10 @@ const blas = device === 'cpu' ? addon.openblasAvailable() : null;
 const sync = () => { if (device === 'cuda') addon.synchronize(); };
 
 const iters = () => (smoke ? { iterations: 1, time: 0 } : {});
+const SECTIONS = ['gemm', 'attention', 'layernorm', 'topk'];
+const only = flagValue('only', '').split(',').filter((x) => x);
+for (const o of only) if (!SECTIONS.includes(o)) throw new Error(`--only ${o}: expected some of ${SECTIONS.join(', ')}`);
+const want = (section: string) => only.length === 0 || only.includes(section);
 
 function rand(shape: number[], dt: DType = 'f32'): NativeTensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -41,7 +45,7 @@ const gemmShapes: Array<[string, number, number, number]> = smoke
       ['bert 768x768', 4096, 768, 768], ['bert ffn-in 768x3072', 4096, 3072, 768], ['bert ffn-out 3072x768', 4096, 768, 3072],
       ['h128 128x128', 2048, 128, 128], ['h128 ffn-in 128x512', 2048, 512, 128], ['h128 ffn-out 512x128', 2048, 128, 512],
     ];
-const dts: DType[] = device === 'cuda' ? ['f32', 'bf16'] : ['f32'];
+const dts: DType[] = !want('gemm') ? [] : device === 'cuda' ? ['f32', 'bf16'] : ['f32'];
 for (const dt of dts)
   for (const [label, M, N, K] of gemmShapes) {
     const A = rand([M, K], dt), W = rand([N, K], dt), C = rand([M, N], dt);
@@ -62,7 +66,7 @@ for (const dt of dts)
 const BF16_PEAK: Array<[RegExp, number]> = [
   [/H200/, 989], [/H100.*PCIe/, 756], [/H100 NVL/, 835], [/H100|GH200/, 989], [/A100/, 312], [/L40S/, 362], [/L4\b/, 121],
 ];
-if (device === 'cuda') {
+if (device === 'cuda' && want('gemm')) {
   const n = smoke ? 128 : 4096, A = rand([n, n], 'bf16'), B = rand([n, n], 'bf16'), C = rand([n, n], 'bf16');
   // Ten GEMMs per timed run and one synchronisation: at ~0.2 ms a GEMM on an H100, a sync and
   // the N-API call per GEMM would otherwise cost several percent of the figure.
@@ -82,7 +86,7 @@ if (device === 'cuda') {
 }
 
 // Attention, BERT-base: B=8, T=128, H=12, D=64, forward and backward.
-{
+if (want('attention')) {
   const [B, T, H, D] = smoke ? [1, 16, 2, 64] : quick ? [2, 128, 12, 64] : [8, 128, 12, 64];
   const dt: DType = device === 'cuda' ? 'bf16' : 'f32';
   const qkv = rand([B, T, 3, H, D], dt), out = rand([B, T, H, D], dt), lse = tensor(device, 'f32', [B, H, T]);
@@ -97,7 +101,7 @@ if (device === 'cuda') {
 }
 
 // LayerNorm: N x 768, GB/s over x read + y written.
-{
+if (want('layernorm')) {
   const [N, C] = [smoke ? 64 : quick ? 4096 : 16384, 768];
   const x = rand([N, C]), w = rand([C]), bb = rand([C]), y = rand([N, C]);
   const mean = tensor(device, 'f32', [N]), rstd = tensor(device, 'f32', [N]);
@@ -108,7 +112,7 @@ if (device === 'cuda') {
 }
 
 // Top-k: Q queries x P entities x 768, k = 64, against the bare GEMM of the same scores.
-{
+if (want('topk')) {
   const [Q, P, D, k] = smoke ? [8, 500, 64, 8] : quick ? [256, 20000, 768, 64] : [1024, 100000, 768, 64];
   const q = rand([Q, D]), pool = rand([P, D]);
   const s = tensor(device, 'f32', [Q, k]), ix = tensor(device, 'i32', [Q, k]);
@@ -124,5 +128,6 @@ const m = machine();
 const peer = device !== 'cpu' ? '' : blas ? `, peer ${blas}` : ', no OpenBLAS found (apt install libopenblas0-pthread)';
 console.log(`machine: ${m.cpu} (${m.cores} cores), threads ${threads}, device ${device}${device === 'cuda' ? ` (${engineInfo().cudaDevice})` : ''}${peer}`);
 console.log(table(rows));
-const file = writeResult(`kernels-${device}${smoke ? '-smoke' : quick ? '-quick' : ''}.json`, { machine: m, settings: { threads, device, quick, smoke }, results });
+const suffix = `${smoke ? '-smoke' : quick ? '-quick' : ''}${only.length ? `-${only.join('-')}` : ''}`;
+const file = writeResult(`kernels-${device}${suffix}.json`, { machine: m, settings: { threads, device, quick, smoke, only }, results });
 console.log(`wrote ${file}`);

@@ -6,9 +6,9 @@
 # with the hand-written GEMM (BIOFEG_CUBLAS=off); the cuda variants of the vitest suites (ops,
 # BERT f32 and bf16 parity, GAN steps, encode and the whole pipeline on cuda); bench:kernels on
 # cuda (GEMM at BERT shapes, bf16 4096^3 against the card's dense peak with the 60% bar,
-# attention, LayerNorm, top-k); bench:bert on cuda in bf16 beside PyTorch. Everything lands in
-# $OUT (7 files; the device tool brings back at most 8); copy kernels-cuda.json,
-# bert-cuda-bf16-base.json and gpu-tests.json into bench/results/ afterwards, naming the device.
+# attention, LayerNorm, top-k); its GEMMs again with the hand-written kernels (BIOFEG_CUBLAS=off);
+# bench:bert on cuda in bf16 beside PyTorch. Everything lands in $OUT (8 files; the device tool
+# brings back at most 8); copy them into bench/results/<device>/ afterwards.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/biofeg-gpu-out}
@@ -63,6 +63,12 @@ echo "== bench:kernels --device cuda"
 BIOFEG_BENCH_RESULTS=$out timeout 200 node --import tsx bench/kernels.ts --device cuda ${GPU_CHECK_BENCH_ARGS:-} \
   > "$out/bench.txt" 2>&1 || rc=1
 cat "$out/bench.txt"
+
+# The hand-written GEMM (what runs where cuBLAS is absent) at the same shapes.
+echo "== bench:kernels --device cuda --only gemm, BIOFEG_CUBLAS=off" | tee -a "$out/bench.txt"
+BIOFEG_CUBLAS=off BIOFEG_BENCH_RESULTS=$out timeout 100 node --import tsx bench/kernels.ts --device cuda --only gemm \
+  ${GPU_CHECK_BENCH_ARGS:-} >> "$out/bench.txt" 2>&1 || rc=1
+tail -16 "$out/bench.txt"
 
 # Last, as it takes longest: BERT-base encode and bi-encoder train step in bf16 beside PyTorch
 # (HF BertModel under autocast) on the same GPU.

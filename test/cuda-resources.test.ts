@@ -49,12 +49,12 @@ function parsePtxas(file: string, text: string): Kernel[] {
   return out;
 }
 
-/** __launch_bounds__ of each kernel in the sources (a constant name is looked up in the file). */
+/** __launch_bounds__ (threads; a min-blocks argument is ignored) of each kernel in the sources (a constant name is looked up in the file). */
 function launchBounds(): Map<string, number> {
   const bounds = new Map<string, number>();
   for (const f of readdirSync(DIR).filter((x) => x.endsWith('.cu'))) {
     const src = readFileSync(join(DIR, f), 'utf8');
-    for (const m of src.matchAll(/__launch_bounds__\((\w+)\)\s+(k_\w+)/g)) {
+    for (const m of src.matchAll(/__launch_bounds__\((\w+)(?:,\s*\w+)?\)\s+(k_\w+)/g)) {
       const c = /^\d+$/.test(m[1]!) ? m[1]! : new RegExp(`${m[1]}\\s*=\\s*(\\d+)`).exec(src)?.[1];
       if (!c) throw new Error(`${f}: cannot resolve __launch_bounds__(${m[1]}) of ${m[2]}`);
       bounds.set(m[2]!, Number(c));

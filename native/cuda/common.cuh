@@ -18,6 +18,37 @@ namespace biofeg::cuda {
 
 using bf16 = __nv_bfloat16;
 
+// Asynchronous 16-byte copy global -> shared (sm_80 cp.async): `bytes` (0..16) are read from
+// src, the rest of the 16 zero-filled; src must be a valid address even when bytes is 0. Copies
+// issued since the last commit form a group; wait<N> blocks until at most N groups are pending
+// (this thread's copies only: a __syncthreads must follow before other threads read them).
+// The emulator copies at once, so commit and wait are no-ops there.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes) {
+#ifdef BIOFEG_CUEMU
+  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 || reinterpret_cast<uintptr_t>(src) % 16 != 0)
+    ::cuemu::kernel_fail("cp.async: misaligned 16-byte copy");
+  if (bytes < 0 || bytes > 16) ::cuemu::kernel_fail("cp.async: source size outside 0..16");
+  unsigned char* d = static_cast<unsigned char*>(dst);
+  for (int i = 0; i < 16; ++i) d[i] = i < bytes ? static_cast<const unsigned char*>(src)[i] : 0;
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(bytes));
+#else
+  __trap();  // callers run on sm_80 and later only
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if !defined(BIOFEG_CUEMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#if !defined(BIOFEG_CUEMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
+}
+
 __device__ __forceinline__ float ld(const float* p) { return *p; }
 __device__ __forceinline__ float ld(const bf16* p) { return __bfloat162float(*p); }
 

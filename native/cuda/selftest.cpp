@@ -332,16 +332,24 @@ void test_adamw() {
   }
 }
 
-// One GEMM case on one engine; A/B values rounded for the dtype.
+// One GEMM case on the gemm op or on the fallback (with this tile of its aligned kernel); A/B
+// values rounded for the dtype. `aligned`: leading dimensions and batch strides of A and B
+// multiples of 8 elements (16-byte rows in bf16, the fallback's vector path), else odd ones (its
+// element-wise paths).
+using cuda::ops::GemmTile;
 void gemm_case(DType t, DType tc, bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t batch, float alpha,
-               float beta, bool bias, bool gelu, bool fallback) {
-  char name[200];
-  std::snprintf(name, sizeof name, "gemm %s %s->%s %c%c M%lld N%lld K%lld b%lld a%.1f b%.1f%s%s", fallback ? "fallback" : "default",
+               float beta, bool bias, bool gelu, bool fallback, GemmTile tile = GemmTile::Auto, bool aligned = false) {
+  static const char* const tiles[] = {"", " tile 64x64", " tile 128x64", " tile 128x128"};
+  char name[240];
+  std::snprintf(name, sizeof name, "gemm %s%s%s %s->%s %c%c M%lld N%lld K%lld b%lld a%.1f b%.1f%s%s",
+                fallback ? "fallback" : "default", aligned ? " aligned" : "", tiles[static_cast<int>(tile)],
                 tn(t), tn(tc), ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)M, (long long)N, (long long)K, (long long)batch, alpha,
                 beta, bias ? " bias" : "", gelu ? " gelu+pre" : "");
   run(name, [&] {
-    const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
-    const int64_t sA = (ta ? K : M) * lda + 7, sB = (tb ? N : K) * ldb + 1, sC = M * ldc + 4;
+    const int64_t lda = (ta ? M : K) + (aligned ? 16 - (ta ? M : K) % 8 : 3);
+    const int64_t ldb = (tb ? K : N) + (aligned ? 8 - (tb ? K : N) % 8 : 5), ldc = N + 2;
+    const int64_t sA = (ta ? K : M) * lda + (aligned ? 8 : 7), sB = (tb ? N : K) * ldb + (aligned ? 24 : 1);
+    const int64_t sC = M * ldc + 4;
     V A = round_to(rnd(batch * sA), t), B = round_to(rnd(batch * sB), t), Cm = round_to(rnd(batch * sC), tc);
     V bv = rnd(N), pre(batch * sC, 0.0f);
     GemmDesc h;
@@ -357,7 +365,7 @@ void gemm_case(DType t, DType tc, bool ta, bool tb, int64_t M, int64_t N, int64_
     if (bias) c.bias = dbias.b();
     if (gelu) c.pre = dpre.b();
     R().gemm(h);
-    if (fallback) cuda::ops::gemm_fallback(c);
+    if (fallback) cuda::ops::gemm_fallback(c, tile);
     else C().gemm(c);
     const float at = tc == DType::BF16 ? 2e-2f : (t == DType::F32 ? 1e-4f : 2e-3f);
     const float rt = tc == DType::BF16 ? 1e-2f : (t == DType::F32 ? 1e-4f : 2e-3f);
@@ -374,8 +382,18 @@ void test_gemm() {
           gemm_case(t, tc, tr & 1, tr & 2, 37, 45, 29, 1, 1.0f, 0.0f, false, false, fb);
           gemm_case(t, tc, tr & 1, tr & 2, 130, 70, 200, 3, 1.5f, 0.5f, true, tr == 3, fb);
         }
-  gemm_case(DType::BF16, DType::F32, false, true, 512, 768, 768, 1, 1.0f, 0.0f, true, true, false);
+  // The fallback's vector path, every tile: edges in M, N and K (K % 8 != 0 gives partial
+  // vectors), several K steps, batches, every transpose.
+  for (GemmTile tile : {GemmTile::T64x64, GemmTile::T128x64, GemmTile::T128x128})
+    for (DType tc : {DType::F32, DType::BF16})
+      for (int tr = 0; tr < 4; ++tr) {
+        gemm_case(DType::BF16, tc, tr & 1, tr & 2, 150, 200, 75, 2, 1.5f, 0.5f, true, tr == 1, true, tile, true);
+        gemm_case(DType::BF16, tc, tr & 1, tr & 2, 64, 128, 96, 1, 1.0f, 0.0f, false, false, true, tile, true);
+      }
+  gemm_case(DType::BF16, DType::F32, false, true, 512, 768, 768, 1, 1.0f, 0.0f, true, true, false, GemmTile::Auto, true);
+  gemm_case(DType::BF16, DType::F32, false, true, 512, 768, 768, 1, 1.0f, 0.0f, true, true, true, GemmTile::Auto, true);
   gemm_case(DType::BF16, DType::F32, false, true, 512, 768, 768, 1, 1.0f, 0.0f, true, true, true);
+  gemm_case(DType::BF16, DType::BF16, false, false, 64, 64, 0, 2, 1.0f, 0.5f, true, false, true, GemmTile::T128x128, true);  // K = 0
   gemm_case(DType::F32, DType::F32, false, false, 64, 64, 0, 2, 1.0f, 0.5f, true, false, false);  // K = 0
 }
 

@@ -4,11 +4,14 @@
 // the query's running top-k (kept in the output arrays between blocks). Working memory is
 // O(Q x block) beyond the outputs; queries are processed in chunks so it stays bounded.
 //
-// Merge, per query and per chunk of 1024 scores: each thread tests one score against the
-// current k-th best (a candidate can only enter by beating it, and a later index loses ties);
-// the few that pass are appended after the running list in shared memory, and list +
-// candidates are bitonic-sorted (<= 2048 entries) under the total order (score desc, index asc).
-// Empty slots hold the sentinel (-inf, INT_MAX), which every real candidate beats.
+// Merge, per query and per chunk of 1024 scores: each thread tests one score against the k-th
+// best of the list as last sorted (a candidate can only enter by beating it, and a later index
+// loses ties; a stale k-th is a lower bound, so no true member is missed); those that pass are
+// appended after the list in shared memory. List + candidates are bitonic-sorted (<= 2048
+// entries) under the total order (score desc, index asc) only when the next chunk might not fit,
+// and once at the end: after the first few chunks few scores pass, so most chunks cost a compare
+// and two barriers instead of a sort. Empty slots hold the sentinel (-inf, INT_MAX), which every
+// real candidate beats.
 #include <climits>
 
 #include "common.cuh"
@@ -30,6 +33,36 @@ __global__ void k_topk_init(float* s, int32_t* idx, int64_t n) {
   }
 }
 
+// Sorts vs/is[0, n) under the total order, n = k + c padded to a power of two with sentinels.
+__device__ void sort_list(float* vs, int32_t* is, int n) {
+  const int tid = threadIdx.x;
+  int n2 = 1;
+  while (n2 < n) n2 <<= 1;
+  for (int t = n + tid; t < n2; t += TK_THREADS) {
+    vs[t] = -INFINITY;
+    is[t] = INT_MAX;
+  }
+  __syncthreads();
+  for (int size = 2; size <= n2; size <<= 1) {
+    for (int stride = size >> 1; stride > 0; stride >>= 1) {
+      if (tid < (n2 >> 1)) {
+        const int i = 2 * tid - (tid & (stride - 1)), j = i + stride;  // bit `stride` of i is 0
+        const float vi = vs[i], vj = vs[j];
+        const int32_t ii = is[i], ij = is[j];
+        const bool best_first = (i & size) == 0;  // this run ends up best-first
+        const bool swap = best_first ? before(vj, ij, vi, ii) : before(vi, ii, vj, ij);
+        if (swap) {
+          vs[i] = vj;
+          vs[j] = vi;
+          is[i] = ij;
+          is[j] = ii;
+        }
+      }
+      __syncthreads();
+    }
+  }
+}
+
 __global__ void __launch_bounds__(TK_THREADS) k_topk_merge(const float* S, int64_t nb, int64_t p0, float* best_s,
                                                            int32_t* best_i, int k) {
   __shared__ float vs[TK_BUF];
@@ -43,10 +76,10 @@ __global__ void __launch_bounds__(TK_THREADS) k_topk_merge(const float* S, int64
     vs[t] = bs[t];
     is[t] = bi[t];
   }
+  if (tid == 0) cnt = 0;
+  __syncthreads();
   const float* srow = S + q * nb;
   for (int64_t c0 = 0; c0 < nb; c0 += TK_THREADS) {
-    if (tid == 0) cnt = 0;
-    __syncthreads();  // the list is complete and cnt is reset
     const float tv = vs[k - 1];
     const int32_t ti = is[k - 1];
     const int64_t jl = c0 + tid;
@@ -61,35 +94,14 @@ __global__ void __launch_bounds__(TK_THREADS) k_topk_merge(const float* S, int64
     }
     __syncthreads();
     const int c = cnt;
-    __syncthreads();  // everyone has read cnt before thread 0 resets it
-    if (c == 0) continue;
-    int n2 = 1;
-    while (n2 < k + c) n2 <<= 1;
-    for (int t = k + c + tid; t < n2; t += TK_THREADS) {
-      vs[t] = -INFINITY;
-      is[t] = INT_MAX;
-    }
-    __syncthreads();
-    for (int size = 2; size <= n2; size <<= 1) {
-      for (int stride = size >> 1; stride > 0; stride >>= 1) {
-        if (tid < (n2 >> 1)) {
-          const int i = 2 * tid - (tid & (stride - 1)), j = i + stride;  // bit `stride` of i is 0
-          const float vi = vs[i], vj = vs[j];
-          const int32_t ii = is[i], ij = is[j];
-          const bool best_first = (i & size) == 0;  // this run ends up best-first
-          const bool swap = best_first ? before(vj, ij, vi, ii) : before(vi, ii, vj, ij);
-          if (swap) {
-            vs[i] = vj;
-            vs[j] = vi;
-            is[i] = ij;
-            is[j] = ii;
-          }
-        }
-        __syncthreads();
-      }
+    __syncthreads();  // everyone has read cnt before it changes again
+    if (c > TK_BUF - k - TK_THREADS) {  // another chunk might not fit: sort, keep the best k
+      sort_list(vs, is, k + c);
+      if (tid == 0) cnt = 0;
+      __syncthreads();
     }
   }
-  __syncthreads();
+  if (cnt > 0) sort_list(vs, is, k + cnt);  // cnt is stable here: the last barrier follows its last change
   for (int t = tid; t < k; t += TK_THREADS) {
     bs[t] = vs[t];
     bi[t] = is[t];
