@@ -63,7 +63,7 @@ namespace ops {
 void gemm(const GemmDesc& g);
 // gemm_fallback.cu: the hand-written kernels. `tile` forces the tile of the aligned bf16
 // tensor-core kernel (tests); Auto picks it from the shape (or BIOFEG_GEMM_TILE).
-enum class GemmTile { Auto, T64x64, T128x64, T128x128 };
+enum class GemmTile { Auto, T64x64, T128x64 };
 void gemm_fallback(const GemmDesc& g, GemmTile tile = GemmTile::Auto);
 void bias_grad(Buf dy, Buf db, int64_t N, int64_t C);
 void fill(Buf y, int64_t n, float value);
