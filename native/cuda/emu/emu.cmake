@@ -23,8 +23,8 @@ set_target_properties(biofeg_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON CXX_ST
 target_include_directories(biofeg_cuda BEFORE PRIVATE "${_cuemu_dir}/include" "${_cuda_dir}")
 target_include_directories(biofeg_cuda PUBLIC "${_cuda_dir}/..")
 # -ffp-contract=off: __fmul_rn and friends must round once per operation, as on the device.
-# -fno-strict-aliasing: kernels reuse __shared__ buffers under another type and move bf16 data as
-# 16-byte vectors, which nvcc permits.
+# -fno-strict-aliasing: kernels reuse a __shared__ buffer under another type (k_gemm_tc's bf16
+# stages become its f32 epilogue scratch), which nvcc permits.
 target_compile_options(biofeg_cuda PRIVATE -ffp-contract=off -fno-strict-aliasing)
 target_compile_definitions(biofeg_cuda PRIVATE BIOFEG_CUEMU=1)
 target_link_libraries(biofeg_cuda PRIVATE ${CMAKE_DL_LIBS})
