@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { DEFAULT_DATA, DEFAULT_VOCAB, modelTokenizer, openCache } from '../src/cli/setup.js';
+import { builtinData } from '../src/paths.js';
+import { modelTokenizer, openCache } from '../src/stages/setup.js';
+const DEFAULT_DATA = builtinData.dir, DEFAULT_VOCAB = builtinData.vocabPath;
 import { prepare } from '../src/data/prepare.js';
 import { Workspace } from '../src/models/workspace.js';
 import { setThreads } from '../src/native.js';

@@ -1,3 +1,4 @@
+import { CheckpointRejectedError } from '../errors.js';
 /**
  * Shared types of the checkpoint readers and writers.
  *
@@ -32,9 +33,9 @@ export interface TensorInput {
 }
 
 /** Any checkpoint that cannot be read or written; the message starts with the file's path. */
-export class CheckpointError extends Error {
+export class CheckpointError extends CheckpointRejectedError {
   constructor(readonly file: string, readonly detail: string) {
-    super(`${file}: ${detail}`);
+    super(file, `${file}: ${detail}`);
     this.name = 'CheckpointError';
   }
 }

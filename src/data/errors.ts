@@ -1,11 +1,13 @@
+import { InputError } from '../errors.js';
+
 /** An input problem tied to a file position: prints as `path:line: what was expected`. */
-export class DataError extends Error {
+export class DataError extends InputError {
   constructor(
-    readonly path: string,
-    readonly line: number | undefined,
+    path: string,
+    line: number | undefined,
     readonly detail: string,
   ) {
-    super(line === undefined ? `${path}: ${detail}` : `${path}:${line}: ${detail}`);
+    super(path, line, detail);
     this.name = 'DataError';
   }
 }

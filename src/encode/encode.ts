@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
+import { SettingsError } from '../errors.js';
 import { Bert, bertConfigFromHf, type BertPrecision } from '../models/bert.js';
 import type { EncoderSide } from '../models/biencoder.js';
 import type { DeviceName } from '../native.js';
@@ -29,13 +30,13 @@ function isBiEncoderFolder(dir: string): boolean {
 }
 
 export function openEncoder(dir: string, device: DeviceName, side?: EncoderSide, precision: BertPrecision = 'f32'): OpenedEncoder {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`encode: --model ${dir} is not a folder`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new SettingsError('model', `encode: --model ${dir} is not a folder`);
   if (isBiEncoderFolder(dir)) {
-    if (side === undefined) throw new Error(`encode: ${dir} is a bi-encoder checkpoint; give --side context or --side candidate`);
+    if (side === undefined) throw new SettingsError('side', `encode: ${dir} is a bi-encoder checkpoint; give --side context or --side candidate`);
     const { model } = openBiEncoder({ device, pathToModel: dir, precision });
     return { bert: model.encoder(side).bert, kind: 'biencoder' };
   }
-  if (side !== undefined) throw new Error(`encode: --side applies to bi-encoder checkpoints only; ${dir} is an HF BERT folder`);
+  if (side !== undefined) throw new SettingsError('side', `encode: --side applies to bi-encoder checkpoints only; ${dir} is an HF BERT folder`);
   const hf = loadHfFolder(dir);
   // Checkpoints saved without the pooler (add_pooling_layer=False) still encode [CLS] vectors.
   const pooler = hf.tensors.has('pooler.dense.weight');
@@ -55,7 +56,7 @@ export interface EncodeOptions {
 /** [rows.length, hidden] row-major, row i = the encoding of rows[i]. */
 export async function encodeRows(bert: Bert, rows: readonly EncodeRow[], o: EncodeOptions): Promise<Float32Array> {
   const C = bert.config.hiddenSize;
-  if (o.pooled && !bert.config.pooler) throw new Error('encode: --pooled needs a model with a pooler (pooler.dense.* weights)');
+  if (o.pooled && !bert.config.pooler) throw new SettingsError('pooled', 'encode: --pooled needs a model with a pooler (pooler.dense.* weights)');
   const longest = rows.reduce((m, r) => Math.max(m, r.ids.length), 0);
   if (longest > bert.config.maxPositions)
     throw new Error(`encode: a sequence of ${longest} tokens exceeds the model's max_position_embeddings ${bert.config.maxPositions}`);

@@ -1,6 +1,7 @@
 // The input of `biofeg encode`: JSONL lines of {"text": ...} or {"input_ids": [...],
 // "attention_mask": [...]}, checked line by line (errors name path:line), and the batch plan.
 import { readFileSync } from 'node:fs';
+import { DataError } from '../data/errors.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 
 export interface EncodeRow {
@@ -36,7 +37,6 @@ export function readEncodeInput(path: string, o: InputOptions): EncodeRow[] {
   let tok: WordPieceTokenizer | undefined;
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
-    const where = `${path}:${i + 1}`;
     let value: unknown;
     try {
       value = JSON.parse(line);
@@ -44,12 +44,12 @@ export function readEncodeInput(path: string, o: InputOptions): EncodeRow[] {
       value = undefined;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value))
-      throw new Error(`${where}: expected a JSON object with a string "text" or an "input_ids" array`);
+      throw new DataError(path, i + 1, `expected a JSON object with a string "text" or an "input_ids" array`);
     const obj = value as Record<string, unknown>;
     const hasText = 'text' in obj, hasIds = 'input_ids' in obj;
-    if (hasText === hasIds) throw new Error(`${where}: expected exactly one of "text" and "input_ids"`);
+    if (hasText === hasIds) throw new DataError(path, i + 1, `expected exactly one of "text" and "input_ids"`);
     if (hasText) {
-      if (typeof obj['text'] !== 'string') throw new Error(`${where}: expected "text" to be a string`);
+      if (typeof obj['text'] !== 'string') throw new DataError(path, i + 1, `expected "text" to be a string`);
       tok ??= o.tokenizer();
       const ids = tok.encode(obj['text']);
       // [CLS] text [SEP] cut to maxLength with [SEP] kept last, as BLINK's truncation does.
@@ -59,14 +59,14 @@ export function readEncodeInput(path: string, o: InputOptions): EncodeRow[] {
     }
     const ids = intArray(obj['input_ids'], (x) => x >= 0 && x < o.vocabSize);
     if (!ids || ids.length === 0)
-      throw new Error(`${where}: expected "input_ids" to be a non-empty array of integers in [0, ${o.vocabSize})`);
+      throw new DataError(path, i + 1, `expected "input_ids" to be a non-empty array of integers in [0, ${o.vocabSize})`);
     if (ids.length > o.maxLength)
-      throw new Error(`${where}: expected at most ${o.maxLength} input_ids (--max-length), got ${ids.length}`);
+      throw new DataError(path, i + 1, `expected at most ${o.maxLength} input_ids (--max-length), got ${ids.length}`);
     let mask: Int32Array | null = null;
     if (obj['attention_mask'] !== undefined && obj['attention_mask'] !== null) {
       mask = intArray(obj['attention_mask'], (x) => x === 0 || x === 1);
       if (!mask || mask.length !== ids.length)
-        throw new Error(`${where}: expected "attention_mask" to be an array of 0/1 as long as "input_ids" (${ids.length})`);
+        throw new DataError(path, i + 1, `expected "attention_mask" to be an array of 0/1 as long as "input_ids" (${ids.length})`);
     }
     rows.push({ ids, mask });
   });

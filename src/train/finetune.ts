@@ -25,9 +25,6 @@ export function openFeatureData(path: string, hard: boolean, entities?: TokenCac
   return d;
 }
 
-/** Original default learning rate of finetune.py's README command. */
-export const FINETUNE_LEARNING_RATE = 1e-9;
-
 export function finetune(run: Omit<TrainRun, 'trainEncoders'> & { train: FeatureData }, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {
   return trainBiencoder({ ...run, trainEncoders: 'candidate' }, s, hooks);
 }

@@ -1,17 +1,16 @@
 // Stop training on a non-finite loss with a message that says where and what to do.
+import { NonFiniteError } from '../errors.js';
 
-export class NonFiniteLossError extends Error {
-  readonly step: number;
-  readonly value: number;
+export class NonFiniteLossError extends NonFiniteError {
   constructor(what: string, value: number, step: number, context?: string) {
     const kind = Number.isNaN(value) ? 'NaN' : value > 0 ? '+Inf' : '-Inf';
     super(
       `${what} is ${kind} at step ${step}${context ? ` (${context})` : ''}: training stopped. ` +
         'The last good checkpoint was kept; try a lower --learning_rate or a smaller --max_grad_norm.',
+      step,
+      value,
     );
     this.name = 'NonFiniteLossError';
-    this.step = step;
-    this.value = value;
   }
 }
 

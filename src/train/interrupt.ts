@@ -1,16 +1,53 @@
-// SIGINT/SIGTERM during training: the handler only raises a flag; the loop polls it after each
-// step, writes a checkpoint and exits non-zero with a resume hint. A second signal exits at once.
+// Stopping a run between steps. The loop polls a StopSource after each step; when a stop was
+// requested it writes a checkpoint and throws an AbortError carrying the resume hint. Sources:
+// an AbortSignal seen through shared memory from another thread (SharedStopFlag: the library's
+// runs in worker threads), or SIGINT/SIGTERM in this process (InterruptFlag; a second signal
+// exits at once).
+import { AbortError } from '../errors.js';
+
+/** What a training loop polls after each step. */
+export interface StopSource {
+  readonly requested: boolean;
+  /** When a stop was requested: run `saveCheckpoint`, then throw an {@link AbortError}. */
+  checkpointIfRequested(saveCheckpoint: () => Promise<void> | void, resumeHint: string): Promise<void>;
+}
+
+/**
+ * The worker side of an AbortSignal: one Int32 in a SharedArrayBuffer that the caller's thread
+ * sets (Atomics) when its signal aborts, so the loop sees it without a message round trip.
+ */
+export class SharedStopFlag implements StopSource {
+  private readonly cell: Int32Array;
+  constructor(buffer: SharedArrayBuffer) {
+    this.cell = new Int32Array(buffer, 0, 1);
+  }
+
+  /** The caller's side: raise the flag in `buffer`. */
+  static raise(buffer: SharedArrayBuffer): void {
+    Atomics.store(new Int32Array(buffer, 0, 1), 0, 1);
+  }
+
+  get requested(): boolean {
+    return Atomics.load(this.cell, 0) !== 0;
+  }
+
+  async checkpointIfRequested(saveCheckpoint: () => Promise<void> | void, resumeHint: string): Promise<void> {
+    if (!this.requested) return;
+    await saveCheckpoint();
+    throw new AbortError(`aborted; a checkpoint was written. ${resumeHint}`, resumeHint);
+  }
+}
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
 /** Conventional shell exit codes: 128 + signal number. */
 export const SIGNAL_EXIT_CODES: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
 
-export class InterruptedError extends Error {
+export class InterruptedError extends AbortError {
   readonly signal: StopSignal;
   readonly exitCode: number;
   constructor(signal: StopSignal, resumeHint: string) {
-    super(`interrupted by ${signal}; a checkpoint was written. ${resumeHint}`);
+    super(`interrupted by ${signal}; a checkpoint was written. ${resumeHint}`, resumeHint);
     this.name = 'InterruptedError';
     this.signal = signal;
     this.exitCode = SIGNAL_EXIT_CODES[signal];
@@ -24,7 +61,7 @@ export interface InterruptOptions {
   notify?: (message: string) => void;
 }
 
-export class InterruptFlag {
+export class InterruptFlag implements StopSource {
   private sig: StopSignal | null = null;
   private readonly handlers = new Map<StopSignal, () => void>();
 

@@ -16,7 +16,7 @@ import { loadStateDict, loadTrainingState, saveBiEncoder, type ModelSettings } f
 import { epochOrder, exampleCount, readBatch, readTrainBatch, type Batch, type BiencoderData, type FeatureBatch, type TrainData } from './biencoder-data.js';
 import { BestEpoch, copyBestToRoot, epochDirName } from './checkpoint-dir.js';
 import { checkFiniteLoss } from './guard.js';
-import type { InterruptFlag } from './interrupt.js';
+import type { StopSource } from './interrupt.js';
 import type { JsonlLogger } from './jsonl-log.js';
 import { FlatAdamW } from './optimizer.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
@@ -39,7 +39,7 @@ export interface TrainSettings {
 
 export interface TrainHooks {
   log: JsonlLogger;
-  interrupt?: InterruptFlag;
+  interrupt?: StopSource;
   /** A line for the user (stdout unless --silent). */
   say?: (line: string) => void;
   /** Progress of micro-batches in the current epoch. */

@@ -28,7 +28,7 @@ import { biencoderHash, checkGanCompatible, ganMeta, loadGanTrainingState, loadG
 import { encodeSplit, gatherRows } from './gan-features.js';
 import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
 import { checkFiniteLoss, NonFiniteLossError } from './guard.js';
-import type { InterruptFlag } from './interrupt.js';
+import type { StopSource } from './interrupt.js';
 import type { JsonlLogger } from './jsonl-log.js';
 import { FlatAdamW } from './optimizer.js';
 import { buildParamMasks, maskRanges, parseTypeOptimization, trainablePatterns, WEIGHT_DECAY } from './param-groups.js';
@@ -56,7 +56,7 @@ export interface GanTrainSettings {
 
 export interface GanHooks {
   log: JsonlLogger;
-  interrupt?: InterruptFlag;
+  interrupt?: StopSource;
   say?: (line: string) => void;
   progress?: (epoch: number, done: number, total: number) => void;
   resumeHint?: string;

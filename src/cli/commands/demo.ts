@@ -8,14 +8,16 @@
 // rerun of the demo skips finished ones. Prints the recall tables (all / seen / unseen) of every
 // evaluation and test_seen / test_unseen before and after the GAN fine-tuning.
 import { Option, type Command } from 'commander';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { prepare } from '../../data/prepare.js';
-import { exitOnInterrupt } from '../../train/interrupt.js';
+import { prepare, runPipeline } from '../../api/calls.js';
+import type { ProgressEvent } from '../../api/events.js';
+import { builtinData } from '../../paths.js';
+import { parsePipelineConfig, pipelineStageNames, type PipelineConfig } from '../../pipeline/config.js';
+import type { EvalSummary, PipelineResult } from '../../pipeline/run.js';
 import { readDone, writeDone } from '../../train/pipeline-state.js';
-import { DEFAULT_DATA } from '../setup.js';
-import { parsePipelineConfig, pipelineStageNames, runPipeline, type EvalSummary, type PipelineResult } from './pipeline.js';
+import { drawProgress, withSignals } from '../run.js';
 
 export interface DemoOptions {
   output: string;
@@ -55,41 +57,45 @@ export interface DemoResult {
 }
 
 /** The pipeline config of the demo: the built-in data prepared in `processed`, small sizes. */
-export function demoPipelineConfig(o: DemoOptions, processed: string): Record<string, unknown> {
+export function demoPipelineConfig(o: DemoOptions, processed: string): PipelineConfig {
   const half = Math.max(1, Math.floor(o.batchSize / 4));
   // Trained from scratch: every layer (embeddings too) and no dropout, or a small random BERT barely moves.
-  const scratch = { type_optimization: 'all', dropout: 0 };
+  const scratch = { typeOptimization: 'all', dropout: 0 } as const;
+  const device = o.device === 'cpu' || o.device === 'cuda' ? o.device : 'auto';
   return {
-    data_path: processed, output_path: o.output, entity_dict_path: join(DEFAULT_DATA, 'documents', 'all_documents.json'),
-    bert_model: o.size, device: o.device, ...(o.threads !== undefined ? { threads: o.threads } : {}), seed: o.seed,
-    max_context_length: o.maxLength, max_cand_length: o.maxLength, silent: o.silent,
-    top_k: 64, hard_top_k: o.hardTopK, eval_untrained: true,
-    biencoder: { ...scratch, learning_rate: o.learningRate, num_train_epochs: o.epochs, train_batch_size: o.batchSize, eval_batch_size: 64 },
-    eval: { encode_batch_size: 64, eval_batch_size: 64 },
+    dataPath: processed, outputPath: o.output, entityDictPath: builtinData.entityDictPath,
+    bertModel: o.size, device, ...(o.threads !== undefined ? { threads: o.threads } : {}), seed: o.seed,
+    maxContextLength: o.maxLength, maxCandLength: o.maxLength,
+    topK: 64, hardTopK: o.hardTopK, evalUntrained: true,
+    biencoder: { ...scratch, learningRate: o.learningRate, numTrainEpochs: o.epochs, trainBatchSize: o.batchSize, evalBatchSize: 64 },
+    eval: { encodeBatchSize: 64, evalBatchSize: 64 },
     gan: {
-      learning_rate: o.ganLearningRate, num_train_epochs: o.ganEpochs, save_every: o.ganEpochs, start_saving: o.ganEpochs,
-      train_batch_size: 64, eval_batch_size: 64, critic_iters: 5, type_optimization: 'all_encoder_layers',
+      learningRate: o.ganLearningRate, numTrainEpochs: o.ganEpochs, saveEvery: o.ganEpochs, startSaving: o.ganEpochs,
+      trainBatchSize: 64, evalBatchSize: 64, criticIters: 5, typeOptimization: 'all_encoder_layers',
     },
-    generate: { eval_batch_size: 64, encode_batch_size: 64 },
+    generate: { evalBatchSize: 64, encodeBatchSize: 64 },
     // The original's fine-tuning lr 1e-9 would not move a small model trained from scratch.
-    finetune: { ...scratch, learning_rate: o.finetuneLearningRate, num_train_epochs: o.finetuneEpochs, train_batch_size: o.batchSize, eval_batch_size: 64 },
-    biencoder_hard: { ...scratch, learning_rate: o.learningRate / 25, num_train_epochs: o.hardEpochs, train_batch_size: half, eval_batch_size: 16 },
+    finetune: { ...scratch, learningRate: o.finetuneLearningRate, numTrainEpochs: o.finetuneEpochs, trainBatchSize: o.batchSize, evalBatchSize: 64 },
+    biencoderHard: { ...scratch, learningRate: o.learningRate / 25, numTrainEpochs: o.hardEpochs, trainBatchSize: half, evalBatchSize: 16 },
     // The hard round at 1/25 of the first round's rates, fine-tuning too (at the full rate it undoes the round).
-    finetune_hard: { ...scratch, learning_rate: o.finetuneLearningRate / 25, num_train_epochs: o.finetuneEpochs, train_batch_size: half, eval_batch_size: 16 },
+    finetuneHard: { ...scratch, learningRate: o.finetuneLearningRate / 25, numTrainEpochs: o.finetuneEpochs, trainBatchSize: half, evalBatchSize: 16 },
   };
 }
 
 const EVALS = { untrained: 'eval-untrained', inBatch: 'eval-biencoder', gan: 'eval-finetune', hard: 'eval-final' } as const;
 
-export async function runDemo(o: DemoOptions, say: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<DemoResult> {
+export async function runDemo(o: DemoOptions, say: (s: string) => void = (s) => process.stdout.write(`${s}\n`), signal?: AbortSignal): Promise<DemoResult> {
   const t0 = performance.now();
+  const draw = drawProgress({ silent: o.silent, say });
+  const call = { onProgress: (e: ProgressEvent) => draw(e), ...(signal ? { signal } : {}) };
+  const DEFAULT_DATA = builtinData.dir;
   const processed = join(o.output, 'processed');
   // Prepared once: a rerun keeps the files (and so the token caches built from them).
   if (readDone(processed)) say(`prepare: done (${processed}), skipped`);
   else {
     say(`prepare ${DEFAULT_DATA} -> ${processed}`);
     const t = performance.now();
-    await prepare({ dataDir: DEFAULT_DATA, outDir: processed });
+    await prepare({ dataDir: DEFAULT_DATA, outDir: processed }, call);
     writeDone(processed, { stage: 'prepare', finishedAt: new Date().toISOString(), seconds: (performance.now() - t) / 1000, result: { dataDir: DEFAULT_DATA } });
   }
   const raw = demoPipelineConfig(o, processed);
@@ -98,7 +104,7 @@ export async function runDemo(o: DemoOptions, say: (s: string) => void = (s) => 
   writeFileSync(configPath, `${JSON.stringify(raw, null, 2)}\n`);
   const config = parsePipelineConfig(raw, configPath);
   say(`pipeline config ${configPath} (biofeg pipeline --config ${configPath} runs the same schedule): ${pipelineStageNames(config).join(' -> ')}`);
-  const pipeline = await runPipeline(config, { say });
+  const pipeline = await runPipeline(config, call);
 
   const result = (stage: string): EvalSummary => {
     const r = pipeline.stages.find((s) => s.stage === stage)?.result as EvalSummary | undefined;
@@ -145,10 +151,6 @@ export function register(program: Command): void {
     .addOption(new Option('--threads <n>', 'CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))
     .addOption(new Option('--silent', 'no progress bars').default(false))
     .action(async () => {
-      try {
-        await runDemo(cmd.opts<DemoOptions>());
-      } catch (e) {
-        exitOnInterrupt(e);
-      }
+      await withSignals((o) => runDemo(cmd.opts<DemoOptions>(), undefined, o.signal));
     });
 }

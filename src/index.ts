@@ -1,0 +1,71 @@
+/**
+ * biofeg: BioFEG biomedical entity linking for Node.js, on a native C++/CUDA engine.
+ *
+ * Every long call takes a typed settings object (camelCase; the original's flags and defaults)
+ * and `{ signal, onProgress }`, runs in a worker thread (the caller's event loop stays free) and
+ * resolves to a result object. Errors are {@link BiofegError}s with a stable `code`.
+ *
+ * @example
+ * ```ts
+ * import { builtinData, prepare, trainBiencoder, loadBert } from 'biofeg';
+ * await prepare({ dataDir: builtinData.dir, outDir: 'work/processed' });
+ * const run = await trainBiencoder({ dataPath: 'work/processed', outputPath: 'work/model',
+ *   entityDictPath: builtinData.entityDictPath, bertModel: 'tiny', device: 'cpu' });
+ * const bert = await loadBert(run.outputPath, { side: 'context' });
+ * const vectors = await bert.encode(['type 2 diabetes']);
+ * await bert.dispose();
+ * ```
+ * @packageDocumentation
+ */
+
+// Training, evaluation and data
+export {
+  trainBiencoder, finetune, trainGan, generateFeatures, evaluateBiencoder, prepare, importPubtator, encodeFile, runPipeline,
+} from './api/calls.js';
+export type { CallOptions, ProgressEvent, MessageEvent, CountEvent, StageEvent } from './api/events.js';
+export type {
+  DeviceChoice, Precision, TypeOptimization, EvalMode, RunSettings, ModelSettings, DataSettings, LoopSettings,
+  TrainBiencoderSettings, FinetuneSettings, TrainGanSettings, GenerateFeaturesSettings, EvaluateBiencoderSettings,
+  PrepareSettings, ImportPubtatorSettings,
+} from './settings/types.js';
+export type { TrainBiencoderResult } from './stages/train-biencoder.js';
+export type { TrainGanResult } from './stages/train-gan.js';
+export type { EpochLosses } from './train/train-gan.js';
+export type { GenerateFeaturesResult } from './stages/generate-features.js';
+export type { EvaluateBiencoderResult, ModeRecall } from './stages/evaluate.js';
+export type { PrepareResult, CacheSummary } from './stages/prepare.js';
+export type { PrepareReport, SplitReport } from './data/prepare.js';
+export type { ImportReport } from './data/import-pubtator.js';
+export type { EncodeFileResult, EncodeFileSettings, EncodeOptions, LoadBertOptions, BertFacts } from './stages/encode.js';
+
+// The pipeline
+export { parsePipelineConfig, readPipelineConfig, pipelineStageNames } from './pipeline/config.js';
+export type { PipelineConfig, PipelineShared } from './pipeline/config.js';
+export type { PipelineResult, EvalSummary } from './pipeline/run.js';
+export type { StageOutcome } from './train/pipeline-state.js';
+
+// Models
+export { loadBert, BertEncoder } from './api/bert.js';
+
+// Tokenization (plain, synchronous: a WordPiece encode takes microseconds)
+export { loadTokenizer, fromVocab } from './tokenize/load.js';
+export type { WordPieceTokenizer } from './tokenize/types.js';
+export type { NormalizationOptions } from './tokenize/load.js';
+
+// Settings: the one table of fields and defaults
+export { resolveSettings, defaultOf } from './settings/resolve.js';
+export { FIELDS } from './settings/fields.js';
+export type { FieldName, FieldSpec } from './settings/fields.js';
+export { STAGES, FINETUNE_LEARNING_RATE } from './settings/stages.js';
+export type { StageName, ResolvedSettings } from './settings/stages.js';
+
+// Engine and package
+export { info, version } from './api/info.js';
+export type { EngineFacts } from './api/info.js';
+export { builtinData } from './paths.js';
+
+// Errors
+export {
+  BiofegError, SettingsError, InputError, CheckpointRejectedError, DeviceUnavailableError, AbortError, NonFiniteError,
+} from './errors.js';
+export type { BiofegErrorCode } from './errors.js';

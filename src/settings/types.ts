@@ -1,0 +1,157 @@
+// The typed settings of each stage, as users write them (every field with a default is optional).
+// Field meanings and defaults: src/settings/fields.ts (one table); stage overrides: stages.ts.
+
+/** `cpu`, `cuda`, or `auto` (CUDA when this build has it and a device exists). */
+export type DeviceChoice = 'cpu' | 'cuda' | 'auto';
+/** f32, or bf16 mixed precision (CUDA only; f32 master weights). */
+export type Precision = 'f32' | 'bf16';
+export type TypeOptimization = 'additional_layers' | 'top_layer' | 'top4_layers' | 'all_encoder_layers' | 'all';
+/** Splits an evaluation reads: `valid` (= `val`) reads val.jsonl. */
+export type EvalMode = 'train' | 'valid' | 'val' | 'dev' | 'test' | 'test_seen' | 'test_unseen';
+
+/** Where a model-running stage runs. */
+export interface RunSettings {
+  /** Default `auto`. */
+  device?: DeviceChoice;
+  /** CPU threads (0 = all cores; default: BIOFEG_THREADS or all cores). */
+  threads?: number;
+  /** Default `f32`; `bf16` needs CUDA. */
+  precision?: Precision;
+  /** Default 52313 (the original's). */
+  seed?: number;
+}
+
+/** Which bi-encoder a stage builds or loads, and its input windows. */
+export interface ModelSettings extends RunSettings {
+  /** An HF BERT folder or a built-in size (`tiny`, `small`, `base`); default `bert-base-uncased`. */
+  bertModel?: string;
+  /** A bi-encoder checkpoint folder, or a state_dict file (e.g. the original's pytorch_model.bin). */
+  pathToModel?: string;
+  /** A WordPiece vocab.txt (lower-cased) instead of the model's tokenizer. */
+  vocab?: string;
+  /** Linear projection on top of BERT; default: the checkpoint's, else false. */
+  addLinear?: boolean;
+  /** Its output size (default 1, the original's). */
+  outDim?: number;
+  /** BERT dropout instead of the config's. */
+  dropout?: number;
+  /** Mention window in WordPiece tokens (default 128). */
+  maxContextLength?: number;
+  /** Entity window in WordPiece tokens (default 128). */
+  maxCandLength?: number;
+}
+
+/** The prepared data a stage reads. */
+export interface DataSettings {
+  /** The prepared folder (train/val/test.jsonl), or with `hard` training a `top<k>_candidates` folder. */
+  dataPath: string;
+  /** Default `<dataPath>/../documents/all_documents.json`. */
+  entityDictPath?: string;
+  /** Where everything is written. */
+  outputPath: string;
+}
+
+/** The optimisation loop's settings (the original's flags and defaults). */
+export interface LoopSettings {
+  learningRate?: number;
+  numTrainEpochs?: number;
+  trainBatchSize?: number;
+  evalBatchSize?: number;
+  gradientAccumulationSteps?: number;
+  warmupProportion?: number;
+  maxGradNorm?: number;
+  typeOptimization?: TypeOptimization;
+  printInterval?: number;
+  evalInterval?: number;
+  shuffle?: boolean;
+  /** Continue from the newest checkpoint in `outputPath`. */
+  resume?: boolean;
+}
+
+/** {@link trainBiencoder}: the original's train_biencoder.py, or with `hard` train_biencoder_hard.py. */
+export interface TrainBiencoderSettings extends ModelSettings, DataSettings, LoopSettings {
+  /** Train on saved top-k candidate files (evaluateBiencoder with saveTopkResult). */
+  hard?: boolean;
+}
+
+/** {@link finetune}: finetune.py / finetune_hard.py (default learning rate 1e-9, the original's). */
+export interface FinetuneSettings extends ModelSettings, DataSettings, LoopSettings {
+  /** The generateFeatures output folder, its candidates_* folder, or the .topk file. */
+  generateDataPath: string;
+  hard?: boolean;
+}
+
+/** {@link trainGan}: train_gan.py (default learning rate 5e-5). */
+export interface TrainGanSettings extends ModelSettings, DataSettings {
+  learningRate?: number;
+  numTrainEpochs?: number;
+  trainBatchSize?: number;
+  evalBatchSize?: number;
+  criticIters?: number;
+  typeOptimization?: TypeOptimization;
+  /** Save every n epochs (default 10) from epoch `startSaving` (default 20). */
+  saveEvery?: number;
+  startSaving?: number;
+  shuffle?: boolean;
+  mseWeight?: number;
+  condGrad?: 'original' | 'critic';
+  resume?: boolean;
+}
+
+/** {@link generateFeatures}: generate_features.py / generate_features_hard.py. */
+export interface GenerateFeaturesSettings extends ModelSettings, DataSettings {
+  /** A GAN checkpoint file or a trainGan output folder. */
+  ganPath: string;
+  /** The trained bi-encoder (required). */
+  pathToModel: string;
+  /** The bi-encoder the GAN was trained with, when `pathToModel` is a later one. */
+  ganBiencoder?: string;
+  hard?: boolean;
+  /** Candidates per feature with `hard` (default 64). */
+  topK?: number;
+  encodeBatchSize?: number;
+  evalBatchSize?: number;
+}
+
+/** {@link evaluateBiencoder}: eval_biencoder.py. */
+export interface EvaluateBiencoderSettings extends ModelSettings, DataSettings {
+  /** Default `['valid']`. */
+  modes?: EvalMode[];
+  /** Default 64 (the original's 10 is too few for recall@64). */
+  topK?: number;
+  encodeBatchSize?: number;
+  evalBatchSize?: number;
+  /** Write `<outputPath>/top<k>_candidates/<mode>.topk`. */
+  saveTopkResult?: boolean;
+  poolDtype?: 'f32' | 'bf16';
+  /** Tokenizer worker threads for token-cache builds. */
+  workers?: number;
+}
+
+/** {@link prepare}: the original's data_process.py, and optionally token caches. */
+export interface PrepareSettings {
+  /** arboEL layout: documents/ and mentions/. */
+  dataDir: string;
+  /** Default `<dataDir>/processed`. */
+  outDir?: string;
+  skipInvalid?: boolean;
+  /** Also build token caches (`<outDir>/cache/`) with this vocab.txt ... */
+  vocab?: string;
+  /** ... or with the tokenizer saved in this folder. */
+  tokenizer?: string;
+  cased?: boolean;
+  maxContextLength?: number;
+  maxCandLength?: number;
+  workers?: number;
+}
+
+/** {@link importPubtator}: PubTator corpora and a MEDIC/CTD dictionary to the arboEL layout. */
+export interface ImportPubtatorSettings {
+  train: string;
+  val: string;
+  test: string;
+  dictionary: string;
+  outDir: string;
+  types?: string[];
+  composite?: 'first' | 'skip';
+}

@@ -1,0 +1,144 @@
+// Encoding with one BERT: texts (the library's BertEncoder) or a JSONL file to a .npy (the
+// `encode` stage). An HF BERT folder, or one side of our bi-encoder checkpoint.
+import { count, type TaskContext } from '../api/events.js';
+import { encodeRows, openEncoder } from '../encode/encode.js';
+import { readEncodeInput, type EncodeRow } from '../encode/input.js';
+import { writeNpyF32 } from '../encode/npy.js';
+import { AbortError, SettingsError } from '../errors.js';
+import type { Bert } from '../models/bert.js';
+import type { EncoderSide } from '../models/biencoder.js';
+import type { DeviceChoice, Precision } from '../settings/types.js';
+import type { WordPieceTokenizer } from '../tokenize/types.js';
+import { chooseDevice, modelTokenizer, precisionOf } from './setup.js';
+
+/** How {@link loadBert} opens a model. */
+export interface LoadBertOptions {
+  /** Default `auto`. */
+  device?: DeviceChoice;
+  threads?: number;
+  /** Default `f32`; `bf16` needs CUDA. */
+  precision?: Precision;
+  /** Which encoder of a bi-encoder checkpoint (required for one; refused for an HF folder). */
+  side?: EncoderSide;
+  /** A vocab.txt (lower-cased) instead of the model folder's tokenizer. */
+  vocab?: string;
+}
+
+/** Per call of encode. */
+export interface EncodeOptions {
+  /** The pooler output (dense + tanh over [CLS]) instead of the last layer's [CLS] vector. */
+  pooled?: boolean;
+  /** Sequences per forward (default 64). */
+  batchSize?: number;
+  /** Texts are cut to this many tokens, [SEP] kept (default: the model's max_position_embeddings). */
+  maxLength?: number;
+}
+
+/** What a loaded BERT says about itself. */
+export interface BertFacts {
+  hiddenSize: number;
+  maxPositions: number;
+  vocabSize: number;
+  hasPooler: boolean;
+  device: 'cpu' | 'cuda';
+  /** 'hf' = an HF BERT folder; 'biencoder' = one side of a bi-encoder checkpoint. */
+  kind: 'hf' | 'biencoder';
+}
+
+const int = (v: unknown, name: string, min: number): number | undefined => {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new SettingsError(name, `encode: ${name} must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+};
+
+/** One opened BERT and its tokenizer, kept for many encode calls. */
+export class BertSession {
+  private tok: WordPieceTokenizer | undefined;
+  private constructor(readonly bert: Bert, readonly facts: BertFacts, private readonly model: string, private readonly vocab: string | undefined) {}
+
+  static open(model: string, o: LoadBertOptions = {}): BertSession {
+    if (typeof model !== 'string' || model === '') throw new SettingsError('model', 'loadBert: expected a model folder');
+    const device = chooseDevice({ device: o.device ?? 'auto', threads: o.threads });
+    const { bert, kind } = openEncoder(model, device, o.side, precisionOf(o.precision ?? 'f32', device));
+    const c = bert.config;
+    return new BertSession(bert, { hiddenSize: c.hiddenSize, maxPositions: c.maxPositions, vocabSize: c.vocabSize, hasPooler: c.pooler, device, kind }, model, o.vocab);
+  }
+
+  private tokenizer(): WordPieceTokenizer {
+    this.tok ??= modelTokenizer(this.vocab === undefined ? this.model : undefined, this.vocab).tokenizer;
+    return this.tok;
+  }
+
+  private check(o: EncodeOptions): { batchSize: number; maxLength: number; pooled: boolean } {
+    const maxLength = int(o.maxLength, 'maxLength', 2) ?? this.facts.maxPositions;
+    if (maxLength > this.facts.maxPositions)
+      throw new SettingsError('maxLength', `encode: maxLength (--max-length) ${maxLength} exceeds the model's max_position_embeddings ${this.facts.maxPositions}`);
+    if (o.pooled !== undefined && typeof o.pooled !== 'boolean') throw new SettingsError('pooled', 'encode: pooled must be true or false');
+    return { batchSize: int(o.batchSize, 'batchSize', 1) ?? 64, maxLength, pooled: o.pooled ?? false };
+  }
+
+  /** [texts.length, hiddenSize] row-major. */
+  async encodeTexts(texts: readonly string[], o: EncodeOptions, ctx: TaskContext): Promise<Float32Array> {
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new SettingsError('texts', 'encode: expected an array of strings');
+    const c = this.check(o);
+    const tok = this.tokenizer();
+    const rows: EncodeRow[] = texts.map((t) => {
+      const ids = tok.encode(t);
+      if (ids.length > c.maxLength) ids.splice(c.maxLength - 1, ids.length - c.maxLength + 1, tok.special.sep);
+      return { ids: Int32Array.from(ids), mask: null };
+    });
+    return this.encodeRows(rows, c, ctx);
+  }
+
+  async encodeRows(rows: readonly EncodeRow[], c: { batchSize: number; pooled: boolean }, ctx: TaskContext): Promise<Float32Array> {
+    let done = 0;
+    return encodeRows(this.bert, rows, {
+      batchSize: c.batchSize, pooled: c.pooled,
+      onBatch: (n) => {
+        if (ctx.stop.requested) throw new AbortError('encode: aborted');
+        count(ctx, 'encode', (done += n), rows.length, 'seq');
+      },
+    });
+  }
+
+  /** A JSONL file of {"text"} or {"input_ids"} lines -> a float32 .npy, written only when every line encoded. */
+  async encodeFile(input: string, output: string, o: EncodeOptions, ctx: TaskContext): Promise<EncodeFileResult> {
+    const c = this.check(o);
+    const rows = readEncodeInput(input, { maxLength: c.maxLength, vocabSize: this.facts.vocabSize, tokenizer: () => this.tokenizer() });
+    const out = await this.encodeRows(rows, c, ctx);
+    writeNpyF32(output, out, [rows.length, this.facts.hiddenSize]);
+    return { rows: rows.length, hidden: this.facts.hiddenSize, output };
+  }
+
+  /** Native memory goes with the thread (or the GC); nothing else to release. */
+  dispose(): void {
+    this.tok = undefined;
+  }
+}
+
+export interface EncodeFileResult {
+  rows: number;
+  hidden: number;
+  output: string;
+}
+
+/** Settings of {@link encodeFile} (`biofeg encode`). */
+export interface EncodeFileSettings extends LoadBertOptions, EncodeOptions {
+  /** An HF BERT folder or a bi-encoder checkpoint (with side). */
+  model: string;
+  /** JSONL: {"text": ...} or {"input_ids": [...], "attention_mask": [...]} per line. */
+  input: string;
+  /** The .npy written (atomically). */
+  output: string;
+}
+
+export async function runEncodeFile(s: EncodeFileSettings, ctx: TaskContext): Promise<EncodeFileResult> {
+  for (const k of ['model', 'input', 'output'] as const)
+    if (typeof s[k] !== 'string' || s[k] === '') throw new SettingsError(k, `encode: ${k} (--${k}) is required`);
+  const session = BertSession.open(s.model, s);
+  try {
+    return await session.encodeFile(s.input, s.output, s, ctx);
+  } finally {
+    session.dispose();
+  }
+}
