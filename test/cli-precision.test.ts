@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 import { register as registerEncode } from '../src/cli/commands/encode.js';
 import { register as registerTrain } from '../src/cli/commands/train-biencoder.js';
-import { precisionOf } from '../src/cli/setup.js';
+import { precisionOf } from '../src/stages/setup.js';
+import { resolveSettings } from '../src/settings/resolve.js';
 import { BiEncoder, type TokenBatch } from '../src/models/biencoder.js';
 import type { BertConfig } from '../src/models/bert.js';
 import { cudaReason, hasCuda } from './support/backends.js';
@@ -21,17 +22,16 @@ const config: BertConfig = {
 
 describe('--precision', () => {
   it('accepts f32 anywhere and bf16 on cuda only', () => {
-    expect(precisionOf(undefined, 'cpu')).toBe('f32');
     expect(precisionOf('f32', 'cpu')).toBe('f32');
     expect(precisionOf('bf16', 'cuda')).toBe('bf16');
-    expect(() => precisionOf('bf16', 'cpu')).toThrow(/--precision bf16 runs on CUDA only/);
-    expect(() => precisionOf('fp8', 'cuda')).toThrow(/--precision must be f32 or bf16, got fp8/);
+    expect(() => precisionOf('bf16', 'cpu')).toThrow(/precision bf16 runs on CUDA only/);
+    expect(() => resolveSettings('trainBiencoder', { dataPath: 'd', outputPath: 'o', precision: 'fp8' })).toThrow(/precision \(--precision\) must be one of f32, bf16, got "fp8"/);
   });
 
   it('train-biencoder --precision bf16 on the CPU stops before any work with the reason', async () => {
     await expect(runCli(registerTrain, 'train-biencoder', [
       '--output_path', '/nonexistent/out', '--data_path', '/nonexistent', '--bert_model', 'tiny', '--device', 'cpu', '--precision', 'bf16', '--silent',
-    ])).rejects.toThrow(/--precision bf16 runs on CUDA only/);
+    ])).rejects.toThrow(/precision bf16 runs on CUDA only/);
   });
 
   it('encode --precision bf16 on the CPU is refused; unknown precisions are refused by the parser', async () => {

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { saveHfFolder } from '../src/checkpoint/hf-folder.js';
-import { runEncode } from '../src/cli/commands/encode.js';
-import { readPipelineConfig, runPipeline } from '../src/cli/commands/pipeline.js';
+import { encodeFile, readPipelineConfig, runPipeline } from '../src/index.js';
 import { readNpyF32 } from '../src/encode/npy.js';
 import { Bert, type BertConfig } from '../src/models/bert.js';
 import { hfConfigOf } from '../src/models/init.js';
@@ -38,9 +37,9 @@ describe.skipIf(!hasCuda)('biofeg encode on cuda', () => {
     saveHfFolder(model, hfConfigOf(cfg), bert.exportWeights(), { extraFiles: { 'vocab.txt': vocab.join('\n') + '\n' } });
     const input = join(dir, 'in.jsonl');
     writeFileSync(input, ['breast cancer', 'the colon', 'gene of the breast cancer colon', ''].map((text) => JSON.stringify({ text })).join('\n') + '\n');
-    const run = async (device: 'cpu' | 'cuda', precision: string, pooled: boolean) => {
+    const run = async (device: 'cpu' | 'cuda', precision: 'f32' | 'bf16', pooled: boolean) => {
       const output = join(dir, `${device}-${precision}-${pooled}.npy`);
-      await runEncode({ model, input, output, device, precision, pooled, batchSize: 3, silent: true });
+      await encodeFile({ model, input, output, device, precision, pooled, batchSize: 3 });
       return readNpyF32(output).data;
     };
     for (const pooled of [false, true]) {
@@ -74,7 +73,7 @@ describe.skipIf(!hasCuda)('biofeg pipeline on cuda', () => {
   afterAll(cleanup);
 
   it('runs every stage on the device and writes well-formed results', async () => {
-    const r = await runPipeline(readPipelineConfig(configFile), () => undefined);
+    const r = await runPipeline(readPipelineConfig(configFile));
     expect(r.stages.every((s) => !s.skipped)).toBe(true);
     const run = join(out, 'run');
     for (const s of ['biencoder', 'finetune', 'biencoder-hard', 'finetune-hard']) expect(existsSync(join(run, s, 'model.safetensors'))).toBe(true);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { DEMO_DEFAULTS, runDemo, type DemoOptions } from '../src/cli/commands/demo.js';
-import { parsePipelineConfig, pipelineStageNames, readPipelineConfig } from '../src/cli/commands/pipeline.js';
+import { parsePipelineConfig, pipelineStageNames, readPipelineConfig } from '../src/index.js';
 import { readGanFile } from '../src/train/gan-checkpoint.js';
 import { DONE_FILE } from '../src/train/pipeline-state.js';
 

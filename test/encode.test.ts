@@ -8,7 +8,8 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { saveHfFolder } from '../src/checkpoint/hf-folder.js';
-import { register, runEncode, type EncodeFlags } from '../src/cli/commands/encode.js';
+import { register } from '../src/cli/commands/encode.js';
+import { encodeFile as runEncode, type EncodeFileSettings as EncodeFlags } from '../src/index.js';
 import { npyHeader, readNpyF32 } from '../src/encode/npy.js';
 import { planBatches, readEncodeInput } from '../src/encode/input.js';
 import { Bert, type BertConfig } from '../src/models/bert.js';
@@ -56,7 +57,7 @@ function expectClose(got: Float32Array, want: Float32Array): void {
 }
 
 const flags = (input: string, output: string, more: Partial<EncodeFlags> = {}): EncodeFlags =>
-  ({ model: hfDir, input, output, device: 'cpu', silent: true, batchSize: 3, ...more });
+  ({ model: hfDir, input, output, device: 'cpu', batchSize: 3, ...more });
 
 beforeAll(() => {
   ref = randomBert(CFG, 11);
@@ -101,7 +102,7 @@ describe('biofeg encode', () => {
     expectClose(readNpyF32(output).data, single(ref, cut, null, false));
     writeFileSync(input, JSON.stringify({ input_ids: ids }) + '\n');
     await expect(runEncode(flags(input, output, { maxLength: 6 }))).rejects.toThrow(`${input}:1: expected at most 6 input_ids (--max-length), got ${ids.length}`);
-    await expect(runEncode(flags(input, output, { maxLength: 99 }))).rejects.toThrow(/--max-length 99 exceeds the model's max_position_embeddings 24/);
+    await expect(runEncode(flags(input, output, { maxLength: 99 }))).rejects.toThrow(/maxLength \(--max-length\) 99 exceeds the model's max_position_embeddings 24/);
   });
 
   it('names path:line of a bad line and writes nothing', async () => {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { register, runFinetune, type FinetuneFlags } from '../src/cli/commands/finetune.js';
+import { register } from '../src/cli/commands/finetune.js';
+import { defaultOf, finetune, type FinetuneSettings } from '../src/index.js';
 import { readCheckpointFile } from '../src/checkpoint/index.js';
 import { applyMissingGoldRule, writeCandidateFile } from '../src/eval/candidates.js';
 import { openBiEncoder, saveBiEncoder } from '../src/train/biencoder-checkpoint.js';
@@ -37,13 +38,13 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(cleanup);
 
-const flags = (o: Partial<FinetuneFlags>): FinetuneFlags => ({
-  data_path: data.processed, generate_data_path: genDir, output_path: tmp('biofeg-ft-out-'), bert_model: 'tiny', path_to_model: biDir,
-  learning_rate: 1e-3, num_train_epochs: 4, train_batch_size: N, eval_batch_size: 4, gradient_accumulation_steps: 1, warmup_proportion: 0,
-  max_grad_norm: 1, type_optimization: 'all', seed: 5, print_interval: 1, eval_interval: 1000, max_context_length: 32, max_cand_length: 48,
-  add_linear: false, out_dim: 1, silent: true, hard: false, shuffle: false, no_cuda: true, device: 'cpu', ...o,
+const flags = (o: Partial<FinetuneSettings>): FinetuneSettings => ({
+  dataPath: data.processed, generateDataPath: genDir, outputPath: tmp('biofeg-ft-out-'), bertModel: 'tiny', pathToModel: biDir,
+  learningRate: 1e-3, numTrainEpochs: 4, trainBatchSize: N, evalBatchSize: 4, gradientAccumulationSteps: 1, warmupProportion: 0,
+  maxGradNorm: 1, typeOptimization: 'all', seed: 5, printInterval: 1, evalInterval: 1000, maxContextLength: 32, maxCandLength: 48,
+  addLinear: false, outDim: 1, hard: false, shuffle: false, device: 'cpu', ...o,
 });
-const quiet = { say: () => undefined };
+const runFinetune = (f: FinetuneSettings) => finetune(f);
 const losses = (out: string) => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
   .filter((e) => e['event'] === 'train').map((e) => e['loss'] as number);
 
@@ -62,35 +63,36 @@ function changed(out: string): { context: number; candidate: number } {
 describe('biofeg finetune', () => {
   it('in-batch: trains the candidate encoder only, and the loss falls', async () => {
     const f = flags({});
-    const r = await runFinetune(f, quiet);
+    const r = await runFinetune(f);
     expect(r.accuracies.length).toBe(5);
-    const c = changed(f.output_path!);
+    const c = changed(f.outputPath);
     expect(c.context).toBe(0);
     expect(c.candidate).toBeGreaterThan(10);
-    const l = losses(f.output_path!);
+    const l = losses(f.outputPath);
     expect(l.length).toBe(4);
     expect(l[3]!).toBeLessThan(l[0]! - 0.05);
   }, 120_000);
 
   it('--hard: against the saved candidates, candidate encoder only, loss falls; resume continues the run', async () => {
-    const f = flags({ hard: true, train_batch_size: 8 });
-    await runFinetune({ ...f, num_train_epochs: 2 }, quiet);
-    await runFinetune({ ...f, resume: true }, quiet);
-    const c = changed(f.output_path!);
+    const f = flags({ hard: true, trainBatchSize: 8 });
+    await runFinetune({ ...f, numTrainEpochs: 2 });
+    await runFinetune({ ...f, resume: true });
+    const c = changed(f.outputPath);
     expect(c.context).toBe(0);
     expect(c.candidate).toBeGreaterThan(10);
-    const l = losses(f.output_path!);
+    const l = losses(f.outputPath);
     expect(l.length).toBe(4 * 3);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(l.slice(9))).toBeLessThan(mean(l.slice(0, 3)));
     expect(l.every(Number.isFinite)).toBe(true);
-    await expect(runFinetune(flags({ hard: true, generate_data_path: generatedFilePath(genDir, false) }), quiet)).rejects.toThrow(/--hard needs a file written by generate-features --hard/);
+    await expect(runFinetune(flags({ hard: true, generateDataPath: generatedFilePath(genDir, false) }))).rejects.toThrow(/--hard needs a file written by generate-features --hard/);
   }, 120_000);
 
-  it("keeps the original's learning rate 1e-9 as the default", () => {
+  it("keeps the original's learning rate 1e-9 as the default, in the library and in the CLI's help", () => {
+    expect(defaultOf('finetune', 'learningRate')).toBe(1e-9);
     const program = new Command();
     register(program);
     const cmd = program.commands.find((c) => c.name() === 'finetune')!;
-    expect(cmd.opts()['learningRate']).toBe(1e-9);
+    expect(cmd.helpInformation()).toMatch(/--learning-rate <lr> +peak learning rate of AdamW \(default: 1e-9\)/);
   });
 });

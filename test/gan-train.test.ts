@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { register, openDescriptionEncoder } from '../src/cli/commands/train-gan.js';
+import { register } from '../src/cli/commands/train-gan.js';
+import { openDescriptionEncoder } from '../src/stages/train-gan.js';
 import { TokenCache } from '../src/data/token-cache.js';
 import { Gan } from '../src/models/gan.js';
 import { openBiEncoder, saveBiEncoder } from '../src/train/biencoder-checkpoint.js';

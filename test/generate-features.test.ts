@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { openDescriptionEncoder } from '../src/cli/commands/train-gan.js';
-import { runGenerateFeatures, type GenerateFlags } from '../src/cli/commands/generate-features.js';
+import { openDescriptionEncoder } from '../src/stages/train-gan.js';
+import { generateFeatures, type GenerateFeaturesSettings } from '../src/index.js';
 import { TokenCache } from '../src/data/token-cache.js';
 import { readCandidateFile } from '../src/eval/candidates.js';
 import { encodeEntityPool } from '../src/eval/entity-pool.js';
@@ -45,12 +45,12 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(cleanup);
 
-const flags = (o: Partial<GenerateFlags>): GenerateFlags => ({
-  data_path: data.processed, entity_dict_path: data.entities, gan_path: ganOut, path_to_model: biDir, output_path: tmp('biofeg-gen-out-'),
-  bert_model: 'tiny', hard: false, top_k: 4, encode_batch_size: 32, eval_batch_size: 16, max_context_length: 32, max_cand_length: 48,
-  add_linear: false, out_dim: 1, seed: 11, silent: true, no_cuda: true, device: 'cpu', ...o,
+const flags = (o: Partial<GenerateFeaturesSettings>): GenerateFeaturesSettings => ({
+  dataPath: data.processed, entityDictPath: data.entities, ganPath: ganOut, pathToModel: biDir, outputPath: tmp('biofeg-gen-out-'),
+  bertModel: 'tiny', hard: false, topK: 4, encodeBatchSize: 32, evalBatchSize: 16, maxContextLength: 32, maxCandLength: 48,
+  addLinear: false, outDim: 1, seed: 11, device: 'cpu', ...o,
 });
-const quiet = { say: () => undefined };
+const runGenerateFeatures = (f: GenerateFeaturesSettings) => generateFeatures(f);
 
 describe('biofeg generate-features', () => {
   it('generates one feature per entity never linked in train, reproducibly with the same seed', async () => {
@@ -63,7 +63,7 @@ describe('biofeg generate-features', () => {
     expect(resolveGanPath(ganOut)).toBe(join(ganOut, 'epoch_0'));
     expect(resolveGanPath(join(ganOut, 'epoch_0'))).toBe(join(ganOut, 'epoch_0'));  // the file itself, as the original's --gan_path
 
-    const a = await runGenerateFeatures(flags({}), quiet);
+    const a = await runGenerateFeatures(flags({}));
     expect(a.path).toBe(generatedFilePath(a.path.split('/candidates_50')[0]!, false));
     const f = readCandidateFile(a.path);
     expect(f.header).toMatchObject({ mode: 'generate', topK: 1, count: want.length, featureDim: 128, dropped: 0, inserted: 0 });
@@ -73,15 +73,15 @@ describe('biofeg generate-features', () => {
     expect(f.rows.features!.every((v) => Number.isFinite(v) && v >= 0)).toBe(true); // ReLU(G(...))
     expect(f.rows.features!.some((v) => v > 0)).toBe(true);
 
-    const b = await runGenerateFeatures(flags({}), quiet);
+    const b = await runGenerateFeatures(flags({}));
     expect(Buffer.from(readCandidateFile(b.path).rows.features!.buffer).equals(Buffer.from(f.rows.features!.buffer))).toBe(true);
-    const c = await runGenerateFeatures(flags({ seed: 12 }), quiet);
+    const c = await runGenerateFeatures(flags({ seed: 12 }));
     expect(Buffer.from(readCandidateFile(c.path).rows.features!.buffer).equals(Buffer.from(f.rows.features!.buffer))).toBe(false);
   }, 120_000);
 
   it('--hard: each feature\'s top-k among all entity encodings, the gold at position 0 when not retrieved', async () => {
     const k = 4;
-    const r = await runGenerateFeatures(flags({ hard: true, top_k: k }), quiet);
+    const r = await runGenerateFeatures(flags({ hard: true, topK: k }));
     expect(r.path.endsWith(join('candidates_80', 'generate.topk'))).toBe(true);
     const f = readCandidateFile(r.path);
     const n = f.header.count, D = f.header.featureDim;
@@ -111,8 +111,8 @@ describe('biofeg generate-features', () => {
   }, 120_000);
 
   it('refuses a GAN trained with another bi-encoder unless --gan_biencoder names the one it was', async () => {
-    await expect(runGenerateFeatures(flags({ path_to_model: otherDir }), quiet)).rejects.toThrow(/trained with bi-encoder/);
-    const r = await runGenerateFeatures(flags({ path_to_model: otherDir, gan_biencoder: biDir, hard: true }), quiet);
+    await expect(runGenerateFeatures(flags({ pathToModel: otherDir }))).rejects.toThrow(/trained with bi-encoder/);
+    const r = await runGenerateFeatures(flags({ pathToModel: otherDir, ganBiencoder: biDir, hard: true }));
     expect(readCandidateFile(r.path).header.count).toBeGreaterThan(0);
   }, 120_000);
 });

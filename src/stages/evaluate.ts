@@ -10,7 +10,7 @@ import { AbortError } from '../errors.js';
 import { evalReportPath, evaluateModes, type EvalReport, type ProgressFactory } from '../eval/evaluate.js';
 import { resolveSettings } from '../settings/resolve.js';
 import type { EvaluateBiencoderSettings } from '../settings/types.js';
-import { checkDataPath, checkModelSource, chooseDevice, openModel } from './setup.js';
+import { checkDataPath, checkModelSource, chooseDevice, openModel, precisionOf } from './setup.js';
 
 /** Recall of one mode. */
 export interface ModeRecall {
@@ -53,11 +53,12 @@ export function summarise(r: EvalReport, outputPath: string, seconds: number): E
 
 export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx: TaskContext): Promise<EvaluateBiencoderResult> {
   const s = resolveSettings('evaluateBiencoder', input);
+  const device = chooseDevice(s);
+  precisionOf(s.precision, device);
   checkModelSource('evaluateBiencoder', s);
   const entityDict = checkDataPath('evaluateBiencoder', s);
   for (const m of s.modes) checkDataPath('evaluateBiencoder', s, m, false);
   const t0 = performance.now();
-  const device = chooseDevice(s);
   const opened = openModel(s, device);
   const info: Record<string, string> = opened.checkpointDir !== undefined || s.pathToModel !== undefined
     ? { pathToModel: resolve(s.pathToModel!) }

@@ -10,16 +10,17 @@ import type { FinetuneSettings } from '../settings/types.js';
 import { finetune as finetuneLoop, openFeatureData } from '../train/finetune.js';
 import { findGeneratedFile } from '../train/generate-features.js';
 import { RESUME_HINT, trainingSession } from './session.js';
-import { checkDataPath, checkModelSource, chooseDevice, openCache, openModel, trainSettingsOf } from './setup.js';
+import { checkDataPath, checkModelSource, chooseDevice, openCache, openModel, trainSettingsOf, precisionOf } from './setup.js';
 import type { TrainBiencoderResult } from './train-biencoder.js';
 
 export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Promise<TrainBiencoderResult> {
   const s = resolveSettings('finetune', input);
+  const device = chooseDevice(s);
+  precisionOf(s.precision, device);
   checkModelSource('finetune', s);
   checkDataPath('finetune', s, 'val', false);
   const file = findGeneratedFile(s.generateDataPath, s.hard);
   const t0 = performance.now();
-  const device = chooseDevice(s);
   const { model, settings, tok } = openModel(s, device);
   const train = openFeatureData(file, s.hard);
   const lens = { maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength, cacheDir: cacheDirFor(s.dataPath, s.outputPath) };

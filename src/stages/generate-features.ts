@@ -27,12 +27,13 @@ export interface GenerateFeaturesResult {
 
 export async function runGenerateFeatures(input: GenerateFeaturesSettings, ctx: TaskContext): Promise<GenerateFeaturesResult> {
   const s = resolveSettings('generateFeatures', input);
+  const device = chooseDevice(s);
+  precisionOf(s.precision, device);
   checkModelSource('generateFeatures', s);
   if (s.ganBiencoder !== undefined) checkModelSource('generateFeatures', { pathToModel: s.ganBiencoder });
   const entityDict = checkDataPath('generateFeatures', s, 'train');
   const ganFile = resolveGanPath(s.ganPath);
   const t0 = performance.now();
-  const device = chooseDevice(s);
   const { model, tok } = openModel({ ...s, dropout: undefined }, device);
   // The GAN must come from the bi-encoder it imitates: pathToModel, or ganBiencoder when the hard
   // round scores with a later bi-encoder (as the original's README does).

@@ -13,7 +13,7 @@ import type { TrainBiencoderSettings } from '../settings/types.js';
 import type { BiencoderData } from '../train/biencoder-data.js';
 import { trainBiencoder as trainLoop } from '../train/train-biencoder.js';
 import { RESUME_HINT, trainingSession } from './session.js';
-import { checkDataPath, checkModelSource, chooseDevice, openModel, openTrainVal, trainSettingsOf } from './setup.js';
+import { checkDataPath, checkModelSource, chooseDevice, openModel, openTrainVal, trainSettingsOf, precisionOf } from './setup.js';
 
 /** What trainBiencoder and finetune return. */
 export interface TrainBiencoderResult {
@@ -45,10 +45,11 @@ function openHardData(s: Settings): { train: BiencoderData; val: BiencoderData }
 
 export async function runTrainBiencoder(input: TrainBiencoderSettings, ctx: TaskContext): Promise<TrainBiencoderResult> {
   const s = resolveSettings('trainBiencoder', input);
+  const device = chooseDevice(s);
+  precisionOf(s.precision, device);
   checkModelSource('trainBiencoder', s);
   const entityDict = s.hard ? undefined : checkDataPath('trainBiencoder', s, 'train');
   const t0 = performance.now();
-  const device = chooseDevice(s);
   const { model, settings, tok } = openModel(s, device);
   const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });
   const data = s.hard ? openHardData(s) : await openTrainVal(s, entityDict!, tok, s.outputPath, say);

@@ -52,12 +52,13 @@ export function openDescriptionEncoder(bertModel: string, o: { device: DeviceNam
 
 export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Promise<TrainGanResult> {
   const s = resolveSettings('trainGan', input);
+  const device = chooseDevice(s);
+  precisionOf(s.precision, device);
   checkModelSource('trainGan', { ...s, pathToModel: s.pathToModel });
   if (!isBertSize(s.bertModel) && !existsSync(s.bertModel))
     throw new SettingsError('bertModel', `trainGan: ${fieldLabel('bertModel')} "${s.bertModel}" (the description encoder E) is neither a built-in size nor a folder with an HF BERT`);
   const entityDict = checkDataPath('trainGan', s, 'train');
   const t0 = performance.now();
-  const device = chooseDevice(s);
   // The bi-encoder: pathToModel; bertModel only when no checkpoint is given (as BiEncoderRanker).
   const { model: biencoder, settings, tok } = openModel({ ...s, dropout: undefined }, device);
   const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });

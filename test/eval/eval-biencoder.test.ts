@@ -5,7 +5,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveHfFolder } from '../../src/checkpoint/hf-folder.js';
-import { register, runEvalBiencoder, type EvalFlags } from '../../src/cli/commands/eval-biencoder.js';
+import { register } from '../../src/cli/commands/eval-biencoder.js';
+import { evaluateBiencoder } from '../../src/index.js';
 import { readCandidateFile } from '../../src/eval/candidates.js';
 import { encodeEntityPool } from '../../src/eval/entity-pool.js';
 import type { EvalReport } from '../../src/eval/evaluate.js';
@@ -82,12 +83,12 @@ describe('biofeg eval-biencoder', () => {
 
   it('random-initialises a built-in size with the default vocab', async () => {
     const out = tmp('biofeg-evalout-');
-    const flags: EvalFlags = {
-      data_path: data.processed, output_path: out, bert_model: 'tiny', path_to_model: undefined, entity_dict_path: undefined,
-      encode_batch_size: 128, eval_batch_size: 16, top_k: 4, max_context_length: 32, max_cand_length: 32, mode: 'test',
-      save_topk_result: false, silent: true, add_linear: true, out_dim: 24, seed: 5, no_cuda: true, device: 'cpu', poolDtype: 'f32', workers: 0,
-    };
-    const r = await runEvalBiencoder(flags, { stdout: () => undefined, stderr: () => undefined });
+    const res = await evaluateBiencoder({
+      dataPath: data.processed, outputPath: out, bertModel: 'tiny', encodeBatchSize: 128, evalBatchSize: 16, topK: 4, maxContextLength: 32,
+      maxCandLength: 32, modes: ['test'], addLinear: true, outDim: 24, seed: 5, device: 'cpu', poolDtype: 'f32', workers: 0,
+    });
+    const r = JSON.parse(readFileSync(res.reportPath, 'utf8')) as EvalReport;
+    expect(res.modes[0]!.total).toBe(30);
     expect(r.embedDim).toBe(24);
     expect(r.modes[0]!.recall.total).toBe(30);
     expect(r.model).toMatchObject({ bertModel: 'tiny', init: 'random (seed 5)' });
@@ -121,7 +122,7 @@ describe('biofeg eval-biencoder', () => {
   it('says what is wrong with bad arguments', async () => {
     const out = tmp('biofeg-evalout-');
     const base = ['--data_path', data.processed, '--output_path', out, '--bert_model', hfDir, '--entity_dict_path', data.entities, '--silent', '--no_cuda', '--workers', '0'];
-    await expect(cli([...base, '--mode', 'test,dev2'])).rejects.toThrow(/unknown mode "dev2"/);
+    await expect(cli([...base, '--mode', 'test,dev2'])).rejects.toThrow(/modes \(--mode\) must be an array of train, valid, val, dev, test, test_seen, test_unseen, got \["test","dev2"\]/);
     await expect(cli([...base, '--top_k', '500', '--mode', 'test'])).rejects.toThrow(/top_k 500 exceeds the number of entities \(439\)/);
     await expect(cli(['--data_path', data.processed, '--bert_model', 'nope', '--output_path', out, '--silent', '--no_cuda'])).rejects.toThrow(/nope/);
     expect(existsSync(join(out, 'eval_report.json'))).toBe(false);

@@ -1,90 +1,78 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { addFlags, FLAGS, parseModes, readFlags, rewriteSnakeArgs } from '../../src/cli/options.js';
-
-const TRAIN = ['data_path', 'output_path', 'bert_model', 'learning_rate', 'num_train_epochs', 'train_batch_size', 'eval_batch_size', 'type_optimization', 'warmup_proportion', 'gradient_accumulation_steps', 'max_grad_norm', 'seed', 'print_interval', 'eval_interval', 'silent', 'add_linear', 'out_dim', 'shuffle', 'top_k', 'path_to_model', 'resume'] as const;
+import { addStageFlags, parseModes, readStageFlags, rewriteSnakeArgs } from '../../src/cli/options.js';
+import { defaultOf, FIELDS, resolveSettings } from '../../src/index.js';
 
 function program(): { prog: Command; sub: Command } {
   const prog = new Command().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
   const sub = prog.command('train-biencoder').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  addFlags(sub, TRAIN, { defaults: { top_k: 64 }, required: ['output_path'] });
+  addStageFlags(sub, 'trainBiencoder');
   sub.action(() => {});
   return { prog, sub };
 }
 
-describe('original flags', () => {
-  it('has the original defaults', () => {
-    expect(FLAGS.learning_rate.default).toBe(3e-5);
-    expect(FLAGS.seed.default).toBe(52313);
-    expect(FLAGS.type_optimization.default).toBe('all_encoder_layers');
-    expect(FLAGS.mode.default).toBe('valid');
-    expect(FLAGS.top_k.default).toBe(10);
+describe('original flags, from the library\'s one settings table', () => {
+  it('has the original defaults, and per-stage ones where a command differs', () => {
+    expect(FIELDS.learningRate.default).toBe(3e-5);
+    expect(FIELDS.seed.default).toBe(52313);
+    expect(FIELDS.typeOptimization.default).toBe('all_encoder_layers');
+    expect(FIELDS.modes.default).toEqual(['valid']);
+    expect(FIELDS.topK.default).toBe(10);
+    expect(defaultOf('evaluateBiencoder', 'topK')).toBe(64);
+    expect(defaultOf('trainGan', 'learningRate')).toBe(5e-5);
+    expect(defaultOf('finetune', 'learningRate')).toBe(1e-9);
   });
 
-  it('parses a pasted original command line (snake_case, = and space forms)', async () => {
+  it('parses a pasted original command line (snake_case, = and space forms) into the library settings', async () => {
     const { prog, sub } = program();
     await prog.parseAsync(
       ['train-biencoder', '--data_path', 'data/medmentions/processed', '--output_path=models/bi', '--learning_rate', '1e-05', '--num_train_epochs', '1', '--train_batch_size', '64', '--eval_batch_size', '32', '--bert_model', 'SapBERT', '--type_optimization', 'all_encoder_layers', '--add_linear', '--shuffle', 'false'],
       { from: 'user' },
     );
-    const f = readFlags(sub, TRAIN);
+    const f = readStageFlags(sub, 'trainBiencoder');
     expect(f).toEqual({
-      data_path: 'data/medmentions/processed',
-      output_path: 'models/bi',
-      bert_model: 'SapBERT',
-      learning_rate: 1e-5,
-      num_train_epochs: 1,
-      train_batch_size: 64,
-      eval_batch_size: 32,
-      type_optimization: 'all_encoder_layers',
-      warmup_proportion: 0.1,
-      gradient_accumulation_steps: 1,
-      max_grad_norm: 1,
-      seed: 52313,
-      print_interval: 1000,
-      eval_interval: 1000,
-      silent: false,
-      add_linear: true,
-      out_dim: 1,
-      shuffle: false,
-      top_k: 64, // per-command default
-      path_to_model: undefined,
-      resume: undefined,
+      dataPath: 'data/medmentions/processed', outputPath: 'models/bi', bertModel: 'SapBERT', learningRate: 1e-5, numTrainEpochs: 1,
+      trainBatchSize: 64, evalBatchSize: 32, typeOptimization: 'all_encoder_layers', addLinear: true, shuffle: false,
     });
+    // The library fills the rest with the original's defaults.
+    expect(resolveSettings('trainBiencoder', f)).toMatchObject({ warmupProportion: 0.1, gradientAccumulationSteps: 1, maxGradNorm: 1, seed: 52313, printInterval: 1000, outDim: 1, hard: false, resume: false, device: 'auto' });
   });
 
   it('kebab-case works the same, and mixing is fine', async () => {
     const { prog, sub } = program();
-    await prog.parseAsync(['train-biencoder', '--output-path', 'o', '--gradient-accumulation-steps', '4', '--max_grad_norm', '0.5', '--silent'], { from: 'user' });
-    expect(readFlags(sub, ['output_path', 'gradient_accumulation_steps', 'max_grad_norm', 'silent'])).toEqual({ output_path: 'o', gradient_accumulation_steps: 4, max_grad_norm: 0.5, silent: true });
+    await prog.parseAsync(['train-biencoder', '--data-path', 'd', '--output-path', 'o', '--gradient-accumulation-steps', '4', '--max_grad_norm', '0.5'], { from: 'user' });
+    expect(readStageFlags(sub, 'trainBiencoder')).toEqual({ dataPath: 'd', outputPath: 'o', gradientAccumulationSteps: 4, maxGradNorm: 0.5 });
   });
 
-  it('--no_cuda / --no-cuda read as no_cuda (commander negates a "cuda" option)', async () => {
+  it('--no_cuda / --no-cuda mean device cpu (commander negates a "cuda" option)', async () => {
     const parse = async (args: string[]) => {
       const prog = new Command().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
       const sub = prog.command('eval-biencoder').exitOverride();
-      addFlags(sub, ['output_path', 'no_cuda']);
+      addStageFlags(sub, 'evaluateBiencoder');
       sub.action(() => {});
-      await prog.parseAsync(['eval-biencoder', '--output-path', 'o', ...args], { from: 'user' });
-      return readFlags(sub, ['no_cuda']).no_cuda;
+      await prog.parseAsync(['eval-biencoder', '--data-path', 'd', '--output-path', 'o', ...args], { from: 'user' });
+      return readStageFlags(sub, 'evaluateBiencoder')['device'];
     };
-    expect(await parse(['--no_cuda'])).toBe(true);
-    expect(await parse(['--no-cuda'])).toBe(true);
-    expect(await parse([])).toBe(false);
+    expect(await parse(['--no_cuda'])).toBe('cpu');
+    expect(await parse(['--no-cuda'])).toBe('cpu');
+    expect(await parse([])).toBe(undefined);
+    expect(await parse(['--device', 'cuda'])).toBe('cuda');
   });
 
   it('rejects bad numbers and unknown flags with the flag named', async () => {
-    await expect(program().prog.parseAsync(['train-biencoder', '--output_path', 'o', '--train_batch_size', '6.5'], { from: 'user' })).rejects.toThrow(/--train_batch_size expects an integer/);
-    await expect(program().prog.parseAsync(['train-biencoder', '--output_path', 'o', '--learning_rate', 'fast'], { from: 'user' })).rejects.toThrow(/--learning_rate expects a number/);
-    await expect(program().prog.parseAsync(['train-biencoder', '--output_path', 'o', '--not_a_flag'], { from: 'user' })).rejects.toThrow(/unknown option '--not_a_flag'/);
-    await expect(program().prog.parseAsync(['train-biencoder'], { from: 'user' })).rejects.toThrow(/required option '--output-path <dir>' not specified/);
+    const base = ['train-biencoder', '--data_path', 'd', '--output_path', 'o'];
+    await expect(program().prog.parseAsync([...base, '--train_batch_size', '6.5'], { from: 'user' })).rejects.toThrow(/--train-batch-size expects an integer >= 1/);
+    await expect(program().prog.parseAsync([...base, '--learning_rate', 'fast'], { from: 'user' })).rejects.toThrow(/--learning-rate expects a number/);
+    await expect(program().prog.parseAsync([...base, '--not_a_flag'], { from: 'user' })).rejects.toThrow(/unknown option '--not_a_flag'/);
+    await expect(program().prog.parseAsync(['train-biencoder', '--data_path', 'd'], { from: 'user' })).rejects.toThrow(/required option '--output-path <dir>' not specified/);
   });
 
-  it('help lists kebab-case only and says snake_case works', () => {
+  it('help lists kebab-case only, says snake_case works, and shows the library\'s defaults', () => {
     const { sub } = program();
     const help = sub.helpInformation() + '';
     expect(help).toContain('--learning-rate <lr>');
     expect(help).not.toContain('--learning_rate');
+    expect(help).toMatch(/--seed <n> +random seed \(default: 52313\)/);
   });
 });
 
