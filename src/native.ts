@@ -1,8 +1,10 @@
 // The typed face of the addon: loading, device choice, Tensor and the op table.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { BiofegError } from './errors.js';
 
 export type DType = 'f32' | 'bf16' | 'i32';
 export type DeviceName = 'cpu' | 'cuda';
@@ -111,28 +113,204 @@ interface Addon {
   synchronize(): void;
 }
 
-function findAddon(): string {
-  // BIOFEG_ADDON names another build (e.g. build-cpu/Release/biofeg.node) for side-by-side checks.
-  const override = process.env['BIOFEG_ADDON'];
-  if (override) {
-    if (!existsSync(override)) throw new Error(`biofeg: BIOFEG_ADDON=${override} does not exist`);
-    return resolve(override);
+// ---- Loading the addon ---------------------------------------------------------------------
+// Candidates, in order: BIOFEG_ADDON (an explicit file; nothing else is tried), a source build at
+// <package>/build/Release/biofeg.node (`npm ci` in the repository, `npx biofeg build`, or the
+// install script's fallback), then the prebuilt <package>/prebuilds/<platform>-<arch>/biofeg.node
+// that the npm package ships. The choice is a pure function (planAddon) so it can be tested for
+// platforms this machine is not.
+
+/** Node-API version the addon is built against (NAPI_VERSION in CMakeLists.txt). */
+export const MIN_NAPI_VERSION = 8;
+/** The `<platform>-<arch>` targets the npm package ships a prebuilt addon for. */
+export const PREBUILT_TARGETS: readonly string[] = ['linux-x64'];
+
+/** Where an addon file came from. */
+export type AddonSource = 'env' | 'source-build' | 'prebuilt';
+export interface AddonCandidate {
+  source: AddonSource;
+  path: string;
+}
+/** A candidate that was not used, and why. */
+export interface AddonAttempt extends AddonCandidate {
+  reason: string;
+}
+
+/**
+ * No native addon could be loaded (code `ERR_BIOFEG_ADDON`); the message says what was tried and
+ * how to build one from source.
+ */
+export class AddonUnavailableError extends BiofegError {
+  /** Every candidate looked at, with the reason it was not used. */
+  readonly attempts: readonly AddonAttempt[];
+  constructor(message: string, attempts: readonly AddonAttempt[] = []) {
+    super('ERR_BIOFEG_ADDON', message);
+    this.name = 'AddonUnavailableError';
+    this.attempts = attempts;
   }
-  // dist/src/native.js and src/native.ts both sit two levels below the package root at most.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    const p = join(dir, 'build', 'Release', 'biofeg.node');
-    if (existsSync(p)) return p;
-    dir = resolve(dir, '..');
+}
+
+/** What the addon choice depends on (the real process, or a test's stand-in). */
+export interface AddonEnvironment {
+  platform: string;
+  arch: string;
+  /** process.versions.napi (undefined on runtimes without Node-API). */
+  napi: string | number | undefined;
+  nodeVersion: string;
+  /** BIOFEG_ADDON, when set. */
+  override?: string | undefined;
+  /** The package folder (holds package.json, build/, prebuilds/). */
+  packageRoot: string;
+  /** Whether the package folder is a git checkout (the repository), for the build advice. */
+  checkout?: boolean;
+  exists(path: string): boolean;
+}
+
+/** The ordered candidates to try; `fatal` when nothing may be tried at all. */
+export interface AddonPlan {
+  candidates: AddonCandidate[];
+  skipped: AddonAttempt[];
+  fatal?: string;
+}
+
+/** Chooses which addon files to try, in order (no file is loaded). */
+export function planAddon(env: AddonEnvironment): AddonPlan {
+  const napi = typeof env.napi === 'number' ? env.napi : Number.parseInt(env.napi ?? '', 10);
+  if (!Number.isFinite(napi) || napi < MIN_NAPI_VERSION) {
+    return {
+      candidates: [],
+      skipped: [],
+      fatal: `biofeg needs Node-API ${MIN_NAPI_VERSION} or newer: use Node.js 20 or newer`,
+    };
   }
-  throw new Error('biofeg: native addon build/Release/biofeg.node not found; run `npm run build:native`');
+  if (env.override) {
+    const path = resolve(env.override);
+    if (!env.exists(path)) return { candidates: [], skipped: [{ source: 'env', path, reason: 'does not exist' }], fatal: `BIOFEG_ADDON=${env.override} does not exist` };
+    return { candidates: [{ source: 'env', path }], skipped: [] };
+  }
+  const candidates: AddonCandidate[] = [];
+  const skipped: AddonAttempt[] = [];
+  const built = join(env.packageRoot, 'build', 'Release', 'biofeg.node');
+  if (env.exists(built)) candidates.push({ source: 'source-build', path: built });
+  else skipped.push({ source: 'source-build', path: built, reason: 'not built' });
+  const target = `${env.platform}-${env.arch}`;
+  const prebuilt = join(env.packageRoot, 'prebuilds', target, 'biofeg.node');
+  if (!PREBUILT_TARGETS.includes(target)) {
+    skipped.push({ source: 'prebuilt', path: prebuilt, reason: `no prebuilt addon for ${target} (the package ships one for ${PREBUILT_TARGETS.join(', ')})` });
+  } else if (env.exists(prebuilt)) {
+    candidates.push({ source: 'prebuilt', path: prebuilt });
+  } else {
+    skipped.push({ source: 'prebuilt', path: prebuilt, reason: 'not in this copy of the package (prebuilt addons are made when packing)' });
+  }
+  return { candidates, skipped };
+}
+
+/** The first line of an error's message (dlopen errors can be long). */
+function firstLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split('\n')[0]!.trim();
+}
+
+/** The message of AddonUnavailableError: what was tried, then how to build from source. */
+export function addonUnavailableMessage(env: AddonEnvironment, attempts: readonly AddonAttempt[], fatal?: string): string {
+  const rel = (p: string): string => (p.startsWith(env.packageRoot + sep) ? p.slice(env.packageRoot.length + 1) : p);
+  const lines = [`no usable biofeg native addon for ${env.platform}-${env.arch} (Node ${env.nodeVersion}, Node-API ${env.napi ?? 'none'})${fatal ? `: ${fatal}` : ''}`];
+  for (const a of attempts) lines.push(`  ${rel(a.path)} (${a.source}): ${a.reason}`);
+  if (fatal !== undefined && env.override === undefined) return lines.join('\n');  // Node too old: no build helps
+  if (env.override !== undefined) {
+    lines.push('BIOFEG_ADDON names the addon file to load; point it at a built biofeg.node, or unset it to use the package\'s own addon.');
+    return lines.join('\n');
+  }
+  lines.push(
+    'Build it from source (needs a C++17 compiler and cmake >= 3.18; nvcc is optional, for the CUDA backend):',
+    env.checkout ? '  npm run build:native        (in this checkout of the repository)' : '  npx biofeg build            (or: npm rebuild biofeg)',
+  );
+  return lines.join('\n');
+}
+
+/**
+ * Loads the first candidate of the plan that loads; throws AddonUnavailableError (never a raw
+ * dlopen error) when none does. `load` is `require` in real use.
+ */
+export function loadAddonFrom<A>(env: AddonEnvironment, load: (path: string) => A): { addon: A; candidate: AddonCandidate; attempts: AddonAttempt[] } {
+  const plan = planAddon(env);
+  const attempts: AddonAttempt[] = [...plan.skipped];
+  if (plan.fatal !== undefined) throw new AddonUnavailableError(addonUnavailableMessage(env, attempts, plan.fatal), attempts);
+  for (const c of plan.candidates) {
+    try {
+      return { addon: load(c.path), candidate: c, attempts };
+    } catch (e) {
+      attempts.push({ ...c, reason: `failed to load: ${firstLine(e)}` });
+    }
+  }
+  const order: AddonSource[] = ['env', 'source-build', 'prebuilt'];
+  attempts.sort((a, b) => order.indexOf(a.source) - order.indexOf(b.source));
+  throw new AddonUnavailableError(addonUnavailableMessage(env, attempts), attempts);
+}
+
+let root: string | undefined;
+/**
+ * The biofeg package folder: the nearest folder above this module whose package.json is named
+ * biofeg (the repository, or node_modules/biofeg when installed).
+ */
+export function packageRoot(): string {
+  if (root !== undefined) return root;
+  const here = dirname(fileURLToPath(import.meta.url));
+  let dir = here;
+  for (let i = 0; i < 5; i++) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name === 'biofeg') return (root = dir);
+      } catch {
+        // not ours; keep looking
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  // src/native.ts sits one level below the package, dist/src/native.js two.
+  return (root = resolve(here, import.meta.url.endsWith('.ts') ? '..' : '../..'));
+}
+
+/** This package's version (package.json). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The addon environment of this process. */
+export function addonEnvironment(): AddonEnvironment {
+  const pkg = packageRoot();
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    napi: process.versions.napi,
+    nodeVersion: process.versions.node,
+    override: process.env['BIOFEG_ADDON'] || undefined,
+    packageRoot: pkg,
+    checkout: existsSync(join(pkg, '.git')),
+    exists: existsSync,
+  };
 }
 
 let addon: Addon | undefined;
-/** The loaded addon (loaded on first use). */
+let loadedFrom: AddonCandidate | undefined;
+/** The loaded addon (loaded on first use); throws AddonUnavailableError when none loads. */
 export function native(): Addon {
-  if (!addon) addon = createRequire(import.meta.url)(findAddon()) as Addon;
+  if (!addon) {
+    const req = createRequire(import.meta.url);
+    const r = loadAddonFrom(addonEnvironment(), (p) => req(p) as Addon);
+    addon = r.addon;
+    loadedFrom = r.candidate;
+  }
   return addon;
+}
+
+/** Which addon file native() loaded (loads it first). */
+export function addonLocation(): AddonCandidate {
+  native();
+  return loadedFrom!;
 }
 
 export const ops = (): Ops => native().ops;

@@ -1,19 +1,14 @@
-import os from 'node:os';
-
 import type { Command } from 'commander';
 
-import { engineInfo, setThreads } from '../native.js';
+import { info } from '../api/info.js';
 
-/** `biofeg info`: what the engine found (backends, GEMM engine, threads). */
+/** `biofeg info`: what the engine found (backends, GEMM engine, threads) and which addon file it loaded. */
 export function registerInfo(program: Command): void {
   program
     .command('info')
-    .description('print the native engine: CUDA build and device, GEMM engine, CPU kernel, threads')
+    .description('print the native engine: CUDA build and device, GEMM engine, CPU kernel, threads, and the addon file')
     .option('--threads <n>', 'CPU threads (0 = all cores)', (v) => Number.parseInt(v, 10))
     .action((o: { threads?: number }) => {
-      if (o.threads !== undefined) setThreads(o.threads);
-      const info = engineInfo();
-      const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-      process.stdout.write(`${JSON.stringify({ ...info, cpu, cores: os.cpus().length }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(info(o.threads !== undefined ? { threads: o.threads } : {}), null, 2)}\n`);
     });
 }

@@ -2,6 +2,8 @@
 // The `biofeg` command line: each command registers itself from src/cli/commands/.
 import { Command } from 'commander';
 
+import { packageVersion } from '../native.js';
+import { registerBuild } from './build.js';
 import { registrations } from './commands/index.js';
 import { registerInfo } from './info.js';
 
@@ -10,9 +12,11 @@ export function buildProgram(): Command {
   program
     .name('biofeg')
     .description('BioFEG biomedical entity linking on a native C++/CUDA engine')
+    .version(packageVersion(), '-V, --version', 'print the biofeg version')
     .showHelpAfterError()
     .exitOverride();
   registerInfo(program);
+  registerBuild(program);
   for (const register of registrations) register(program);
   return program;
 }
