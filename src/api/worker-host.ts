@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 
 import { AbortError, BiofegError, fromWire, type WireError } from '../errors.js';
 import { SharedStopFlag } from '../train/interrupt.js';
+import { tsWorkerBoot } from '../worker-boot.js';
 import type { CallOptions, ProgressEvent } from './events.js';
 import type { TaskName, TaskResult, TaskSettings } from './tasks.js';
 
@@ -17,11 +18,10 @@ export type WorkerMessage =
 const fromTs = import.meta.url.endsWith('.ts');
 const ENTRY = new URL(fromTs ? './worker-entry.ts' : './worker-entry.js', import.meta.url);
 
-/** A worker on worker-entry; from TypeScript sources (tests, tsx) it registers the tsx loader first. */
+/** A worker on worker-entry (built JS, or TypeScript sources through tsx). */
 export function startWorker(workerData: unknown): Worker {
   if (!fromTs) return new Worker(ENTRY, { workerData });
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ENTRY.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(tsWorkerBoot(ENTRY), { eval: true, workerData });
 }
 
 /** A new stop flag for one call, raised when `signal` aborts. Returns the buffer and an unsubscribe. */

@@ -5,8 +5,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { FIELDS, type FieldName, type FieldSpec } from '../settings/fields.js';
-import { defaultOf } from '../settings/resolve.js';
-import { STAGES, type StageName } from '../settings/stages.js';
+import { defaultOf, resolveSettings } from '../settings/resolve.js';
+import { STAGES, type ResolvedSettings, type StageName } from '../settings/stages.js';
 
 /** A commander argument parser for integers >= min. */
 export function intAtLeast(min: number, name: string): (v: string) => number {
@@ -86,6 +86,16 @@ export function addStageFlags(cmd: Command, stage: StageName, o: StageFlagOption
   if ((spec.fields as readonly string[]).includes('device')) cmd.option('--no-cuda', 'do not use a GPU even when one is available (= --device cpu)');
   acceptSnakeCase(cmd);
   return cmd;
+}
+
+/**
+ * The stage's settings from the command line: the flags given (and `extra`, e.g. aliases), checked
+ * and completed by the library exactly as a settings object would be.
+ */
+export function stageSettings<K extends StageName>(cmd: Command, stage: K, extra: Partial<Record<FieldName, unknown>> = {}): ResolvedSettings[K] {
+  const given = readStageFlags(cmd, stage);
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined && given[k] === undefined) given[k] = v;
+  return resolveSettings(stage, given);
 }
 
 /** The declared fields of the stage as given on the command line (undefined ones left out). */

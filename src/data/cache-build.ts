@@ -1,6 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
+
+import { tsWorkerBoot } from '../worker-boot.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 import { AtomicOutputs } from './atomic.js';
 import { rowWidth, tokenizeChunk, type RowSettings } from './cache-rows.js';
@@ -109,7 +111,7 @@ class WorkerPool {
     const ts = import.meta.url.endsWith('.ts');
     const url = new URL(ts ? './tokenize-worker.ts' : './tokenize-worker.js', import.meta.url);
     // Running from TypeScript sources (tests, tsx): the worker registers the tsx loader first.
-    const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
+    const boot = ts ? tsWorkerBoot(url) : '';
     const ready: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
       const w = ts ? new Worker(boot, { eval: true }) : new Worker(url);

@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 
 import { evaluateBiencoder } from '../../api/calls.js';
-import { resolveSettings } from '../../settings/resolve.js';
-import { addStageFlags, readStageFlags } from '../options.js';
+import { addStageFlags, stageSettings } from '../options.js';
 import { drawProgress, withSignals } from '../run.js';
 
 export function register(program: Command): void {
@@ -23,7 +22,7 @@ export function register(program: Command): void {
       'without a retrieved gold dropped otherwise). --top-k defaults to 64 here (the original: 10).',
     ].join('\n'))
     .action(async () => {
-      const settings = resolveSettings('evaluateBiencoder', readStageFlags(cmd, 'evaluateBiencoder'));
+      const settings = stageSettings(cmd, 'evaluateBiencoder');
       const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;
       const r = await withSignals((o) => evaluateBiencoder(settings, { ...o, onProgress: drawProgress({ silent }) }));
       process.stdout.write(r.table);

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 
 import { finetune } from '../../api/calls.js';
-import { resolveSettings } from '../../settings/resolve.js';
-import { addStageFlags, readStageFlags } from '../options.js';
+import { addStageFlags, stageSettings } from '../options.js';
 import { drawProgress, withSignals } from '../run.js';
 
 export function register(program: Command): void {
@@ -20,7 +19,7 @@ export function register(program: Command): void {
       'defaults to 1e-9, the original README\'s value.',
     ].join('\n'))
     .action(async () => {
-      const settings = resolveSettings('finetune', readStageFlags(cmd, 'finetune'));
+      const settings = stageSettings(cmd, 'finetune');
       const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;
       await withSignals((o) => finetune(settings, { ...o, onProgress: drawProgress({ silent }) }));
     });

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 
 import { generateFeatures } from '../../api/calls.js';
-import { resolveSettings } from '../../settings/resolve.js';
-import { addStageFlags, readStageFlags } from '../options.js';
+import { addStageFlags, stageSettings } from '../options.js';
 import { drawProgress, withSignals } from '../run.js';
 
 export function register(program: Command): void {
@@ -19,7 +18,7 @@ export function register(program: Command): void {
       '--hard, <output_path>/candidates_80/generate.topk (each feature\'s top-k entities, gold at 0 when missing).',
     ].join('\n'))
     .action(async () => {
-      const settings = resolveSettings('generateFeatures', readStageFlags(cmd, 'generateFeatures'));
+      const settings = stageSettings(cmd, 'generateFeatures');
       const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;
       await withSignals((o) => generateFeatures(settings, { ...o, onProgress: drawProgress({ silent }) }));
     });

@@ -3,8 +3,7 @@
 import { Option, type Command } from 'commander';
 
 import { importPubtator } from '../../api/calls.js';
-import { resolveSettings } from '../../settings/resolve.js';
-import { addStageFlags, readStageFlags } from '../options.js';
+import { addStageFlags, stageSettings } from '../options.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -17,9 +16,7 @@ export function register(program: Command): void {
     .option('--silent', 'print nothing but errors')
     .action(async () => {
       const o = cmd.opts<{ valid?: string; dev?: string; silent?: boolean }>();
-      const flags = readStageFlags(cmd, 'importPubtator');
-      flags['val'] ??= o.valid ?? o.dev;
-      const report = await importPubtator(resolveSettings('importPubtator', flags));
+      const report = await importPubtator(stageSettings(cmd, 'importPubtator', { val: o.valid ?? o.dev }));
       if (!o.silent) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     });
 }

@@ -3,8 +3,7 @@
 import { Option, type Command } from 'commander';
 
 import { prepare } from '../../api/calls.js';
-import { resolveSettings } from '../../settings/resolve.js';
-import { addStageFlags, readStageFlags } from '../options.js';
+import { addStageFlags, stageSettings } from '../options.js';
 import { drawProgress } from '../run.js';
 
 export function register(program: Command): void {
@@ -17,9 +16,7 @@ export function register(program: Command): void {
     .option('--silent', 'no progress output')
     .action(async () => {
       const o = cmd.opts<{ outputPath?: string; silent?: boolean }>();
-      const flags = readStageFlags(cmd, 'prepare');
-      if (flags['outDir'] === undefined && o.outputPath !== undefined) flags['outDir'] = o.outputPath;
-      const settings = resolveSettings('prepare', flags);
+      const settings = stageSettings(cmd, 'prepare', { outDir: o.outputPath });
       const report = await prepare(settings, { onProgress: drawProgress({ silent: o.silent ?? false }) });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     });

@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 
 import { trainBiencoder } from '../../api/calls.js';
-import { resolveSettings } from '../../settings/resolve.js';
-import { addStageFlags, readStageFlags } from '../options.js';
+import { addStageFlags, stageSettings } from '../options.js';
 import { drawProgress, withSignals } from '../run.js';
 
 export function register(program: Command): void {
@@ -15,7 +14,7 @@ export function register(program: Command): void {
   cmd.option('--silent', 'no progress bars');
   cmd.action(async () => {
     // The library checks every field (types, ranges, names) and fills the defaults.
-    const settings = resolveSettings('trainBiencoder', readStageFlags(cmd, 'trainBiencoder'));
+    const settings = stageSettings(cmd, 'trainBiencoder');
     const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;
     await withSignals((o) => trainBiencoder(settings, { ...o, onProgress: drawProgress({ silent }) }));
   });

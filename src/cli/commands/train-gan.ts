@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 
 import { trainGan } from '../../api/calls.js';
-import { resolveSettings } from '../../settings/resolve.js';
-import { addStageFlags, readStageFlags } from '../options.js';
+import { addStageFlags, stageSettings } from '../options.js';
 import { drawProgress, withSignals } from '../run.js';
 
 export function register(program: Command): void {
@@ -21,7 +20,7 @@ export function register(program: Command): void {
       'Ctrl-C writes <output_path>/last; --resume continues from the newer of last and the newest epoch_<i>.',
     ].join('\n'))
     .action(async () => {
-      const settings = resolveSettings('trainGan', readStageFlags(cmd, 'trainGan'));
+      const settings = stageSettings(cmd, 'trainGan');
       const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;
       await withSignals((o) => trainGan(settings, { ...o, onProgress: drawProgress({ silent }) }));
     });
