@@ -112,12 +112,3 @@ export class InterruptFlag implements StopSource {
     throw new InterruptedError(this.sig, resumeHint);
   }
 }
-
-/** For a command's action: print the error and exit with its code when it is an interrupt; rethrow otherwise. */
-export function exitOnInterrupt(e: unknown, write: (s: string) => void = (s) => process.stderr.write(s)): never {
-  if (e instanceof InterruptedError) {
-    write(`biofeg: ${e.message}\n`);
-    process.exit(e.exitCode);
-  }
-  throw e;
-}

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { InterruptedError, InterruptFlag } from '../../src/train/interrupt.js';
+import { cleanup, smallDataset, tmp } from '../eval/retrieve-helpers.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 
@@ -38,56 +37,41 @@ describe('InterruptFlag in process', () => {
   });
 });
 
-describe('a real SIGINT to a training-like loop', () => {
-  it('finishes the step in progress, writes a checkpoint and exits 130 with the resume hint', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'biofeg-intr-'));
-    const script = join(dir, 'loop.mts');
-    const src = (p: string): string => pathToFileURL(join(repo, 'src', 'train', p)).href;
-    writeFileSync(
-      script,
-      `import { InterruptFlag, exitOnInterrupt } from ${JSON.stringify(src('interrupt.ts'))};
-import { writeCheckpointDir } from ${JSON.stringify(src('checkpoint-dir.ts'))};
-const out = process.argv[2];
-const flag = new InterruptFlag().install();
-let done = 0;
-try {
-  for (let step = 0; step < 1000; step++) {
-    // A "step" of two halves: a signal in the middle must not cut it short.
-    await new Promise((r) => setTimeout(r, 20));
-    if (step === 2) {
-      process.stdout.write('ready\\n');
-      // Hold this step open until the signal has arrived, so it lands mid-step however slow the machine.
-      const t0 = Date.now();
-      while (!flag.requested && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 5));
-    }
-    await new Promise((r) => setTimeout(r, 20));
-    done = step + 1;
-    await flag.checkpointIfRequested(() => writeCheckpointDir(out + '/last', [{ name: 'state.json', data: JSON.stringify({ steps: done }) }]), 'resume with --resume ' + out + '/last');
-  }
-  process.exit(0);
-} catch (e) {
-  exitOnInterrupt(e);
-}
-`,
-    );
-    const child = spawn(process.execPath, ['--import', 'tsx', script, dir], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+describe('a real SIGINT to `biofeg train-biencoder`', () => {
+  it('finishes the step in progress, writes last/, exits 130 with the resume hint; --resume finishes the run', async () => {
+    const data = await smallDataset({ train: 400, val: 8, test: 8 });
+    const out = join(tmp('biofeg-intr-'), 'model');
+    const args = [
+      '--import', 'tsx', join(repo, 'src', 'cli', 'main.ts'), 'train-biencoder', '--data_path', data.processed, '--output_path', out,
+      '--entity_dict_path', data.entities, '--bert_model', 'tiny', '--max_context_length', '32', '--max_cand_length', '32',
+      '--train_batch_size', '4', '--eval_batch_size', '8', '--num_train_epochs', '1', '--device', 'cpu', '--threads', '1',
+    ];
+    const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    await new Promise<void>((res, rej) => {
-      child.stdout.on('data', (d: Buffer) => {
-        if (d.toString().includes('ready')) {
-          child.kill('SIGINT');
-          res();
-        }
-      });
-      child.on('exit', () => rej(new Error(`child exited before ready: ${stderr}`)));
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // Progress lines (stderr is not a terminal): interrupt once the epoch is under way.
+      if (!sent && /epoch 0: [1-9]\d*%/.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
     });
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    expect(code).toBe(130);
+    expect(sent).toBe(true);
+    expect(code, stderr).toBe(130);
     expect(stderr).toContain('SIGINT received: finishing the current step');
-    expect(stderr).toContain(`biofeg: interrupted by SIGINT; a checkpoint was written. resume with --resume ${dir}/last`);
-    const state = JSON.parse(readFileSync(join(dir, 'last', 'state.json'), 'utf8')) as { steps: number };
-    expect(state.steps).toBe(3); // the signal came during step index 2; it completed, then the loop stopped
-    expect(readdirSync(dir).sort()).toEqual(['last', 'loop.mts']);
-  });
+    expect(stderr).toMatch(/biofeg: interrupted by SIGINT; a checkpoint was written\. .*--resume/);
+    const state = JSON.parse(readFileSync(join(out, 'last', 'trainer_state.json'), 'utf8')) as { epoch: number; microStep: number };
+    expect(state.epoch).toBe(0);
+    expect(state.microStep).toBeGreaterThan(0);
+    expect(state.microStep).toBeLessThan(100);
+    const again = spawn(process.execPath, [...args, '--resume', '--silent'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out2 = '';
+    again.stdout.on('data', (d: Buffer) => (out2 += d.toString()));
+    expect(await new Promise<number | null>((res) => again.on('exit', (c) => res(c)))).toBe(0);
+    expect(out2).toMatch(/resuming from .*last: epoch 0, micro-batch \d+/);
+    expect(existsSync(join(out, 'epoch_0', 'model.safetensors'))).toBe(true);
+    cleanup();
+  }, 240_000);
 });
