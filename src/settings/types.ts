@@ -1,5 +1,6 @@
 // The typed settings of each stage, as users write them (every field with a default is optional).
 // Field meanings and defaults: src/settings/fields.ts (one table); stage overrides: stages.ts.
+import type { ImportOptions } from '../data/import-pubtator.js';
 
 /** `cpu`, `cuda`, or `auto` (CUDA when this build has it and a device exists). */
 export type DeviceChoice = 'cpu' | 'cuda' | 'auto';
@@ -146,12 +147,4 @@ export interface PrepareSettings {
 }
 
 /** {@link importPubtator}: PubTator corpora and a MEDIC/CTD dictionary to the arboEL layout. */
-export interface ImportPubtatorSettings {
-  train: string;
-  val: string;
-  test: string;
-  dictionary: string;
-  outDir: string;
-  types?: string[];
-  composite?: 'first' | 'skip';
-}
+export type ImportPubtatorSettings = ImportOptions;
