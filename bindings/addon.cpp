@@ -1,10 +1,15 @@
 // Module entry: Tensor, ops, and engine facts (backends, threads, memory).
+// Context-aware: init runs once per Node environment (main thread, each worker thread), and
+// every JS handle the addon keeps is per environment (addon_data.h).
 #include <napi.h>
+
+#include <stdexcept>
 
 #include "../native/core/device.h"
 #include "../native/core/tensor.h"
 #include "../native/core/threadpool.h"
 #include "../native/cpu/gemm.h"
+#include "addon_data.h"
 #include "bench_blas.h"
 #include "model_bert.h"
 #include "ops_bind.h"
@@ -24,6 +29,7 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   o.Set("gemmEngine", n > 0 ? cuda::gemm_engine() : std::string("none"));
   o.Set("cpuKernel", host::micro_kernel_name());
   o.Set("threads", num_threads());
+  o.Set("napiVersion", NAPI_VERSION);  // the Node-API version the addon was built for
   return o;
 }
 
@@ -64,7 +70,16 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void init_addon_data(Napi::Env env) { env.SetInstanceData(new AddonData()); }  // Node deletes it with env
+
+AddonData& addon_data(Napi::Env env) {
+  AddonData* d = env.GetInstanceData<AddonData>();
+  if (!d) throw std::logic_error("biofeg: the addon is not initialised in this environment");
+  return *d;
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  init_addon_data(env);
   exports.Set("Tensor", TensorWrap::Init(env));
   exports.Set("info", Napi::Function::New(env, info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));

@@ -21,7 +21,7 @@ OpCtx op_ctx(const Napi::CallbackInfo& info, const char* op) {
 }
 
 Tensor& tensor_arg(const OpCtx& c, const Napi::Value& v, const char* name) {
-  BIOFEG_CHECK(v.IsObject() && v.As<Napi::Object>().InstanceOf(TensorWrap::ctor->Value()), c.op, ": argument '", name,
+  BIOFEG_CHECK(TensorWrap::is(v.Env(), v), c.op, ": argument '", name,
                "' must be a Tensor");
   Tensor& t = TensorWrap::Unwrap(v.As<Napi::Object>())->get(c.op, name);
   BIOFEG_CHECK(t.device() == c.be->device, c.op, ": '", name, "' is on ", device_name(t.device()), " but backend '",

@@ -80,9 +80,7 @@ BertConfig parse_config(const OpCtx& c, const Napi::Value& v) {
 
 // Output tensors share the model's storage: make a JS Tensor and point it at that storage.
 Napi::Object wrap(Napi::Env env, const Tensor& t) {
-  Napi::Object o = TensorWrap::ctor->New({Napi::String::New(env, "cpu"), Napi::String::New(env, "f32"), Napi::Array::New(env)});
-  TensorWrap::Unwrap(o)->get("BertModel", "output") = t;
-  return o;
+  return TensorWrap::wrap(env, t);
 }
 
 Napi::Object outputs(Napi::Env env, const BertModel& m) {
@@ -105,7 +103,7 @@ std::vector<int32_t> ints(const OpCtx& c, const Napi::Value& v, const char* name
     std::memcpy(out.data(), static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), n * 4);
     return out;
   }
-  BIOFEG_CHECK(v.IsObject() && v.As<Napi::Object>().InstanceOf(TensorWrap::ctor->Value()), c.op, ": '", name,
+  BIOFEG_CHECK(TensorWrap::is(v.Env(), v), c.op, ": '", name,
                "' must be an Int32Array or an i32 Tensor");
   Tensor& t = tensor_arg(c, v, name);
   expect_i32(c, t, name);
@@ -184,7 +182,7 @@ bool grad_arg(const OpCtx& c, const Napi::Object& o, const char* key, const Bert
     else cuda::memcpy_h2d(out.st->ptr, src, n * 4);
     return true;
   }
-  BIOFEG_CHECK(v.IsObject() && v.As<Napi::Object>().InstanceOf(TensorWrap::ctor->Value()), c.op, ": '", key,
+  BIOFEG_CHECK(TensorWrap::is(v.Env(), v), c.op, ": '", key,
                "' must be a Float32Array or an f32 Tensor");
   out = tensor_arg(c, v, key);
   return true;

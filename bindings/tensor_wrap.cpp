@@ -4,10 +4,9 @@
 
 #include "../native/core/device.h"
 #include "../native/core/error.h"
+#include "addon_data.h"
 
 namespace biofeg::js {
-
-Napi::FunctionReference* TensorWrap::ctor = nullptr;
 
 namespace {
 DType parse_dtype(const std::string& s) {
@@ -44,8 +43,12 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
                                   InstanceMethod("copyFrom", &TensorWrap::CopyFrom),
                                   InstanceMethod("view", &TensorWrap::View),
                                   InstanceMethod("dispose", &TensorWrap::Dispose)});
-  ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  addon_data(env).tensor_ctor = Napi::Persistent(f);
   return f;
+}
+
+bool TensorWrap::is(Napi::Env env, const Napi::Value& v) {
+  return v.IsObject() && v.As<Napi::Object>().InstanceOf(addon_data(env).tensor_ctor.Value());
 }
 
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
@@ -147,7 +150,7 @@ void TensorWrap::CopyFrom(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     Tensor& dst = get("copyFrom", "the destination");
-    BIOFEG_CHECK(info.Length() == 1 && info[0].IsObject() && info[0].As<Napi::Object>().InstanceOf(ctor->Value()),
+    BIOFEG_CHECK(info.Length() == 1 && is(env, info[0]),
                  "copyFrom: expected a Tensor");
     Tensor& src = TensorWrap::Unwrap(info[0].As<Napi::Object>())->get("copyFrom", "the source");
     BIOFEG_CHECK(src.dtype == dst.dtype && src.numel() == dst.numel(), "copyFrom: ", src.describe(),
@@ -188,7 +191,7 @@ Napi::Value TensorWrap::View(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object TensorWrap::wrap(Napi::Env env, Tensor t) {
-  Napi::Object o = ctor->New({Napi::String::New(env, "cpu"), Napi::String::New(env, "f32"), Napi::Array::New(env, 0)});
+  Napi::Object o = addon_data(env).tensor_ctor.New({Napi::String::New(env, "cpu"), Napi::String::New(env, "f32"), Napi::Array::New(env, 0)});
   TensorWrap::Unwrap(o)->t_ = std::move(t);
   return o;
 }

@@ -1,4 +1,7 @@
 // JS class Tensor: owns a native biofeg::Tensor until dispose() or garbage collection.
+// Context-aware: the class is defined once per Node environment (the main thread and every
+// worker_threads Worker that loads the addon), and its constructor lives in that environment's
+// instance data (addon_data.h), never in a process-global handle.
 #pragma once
 #include <napi.h>
 
@@ -8,8 +11,10 @@ namespace biofeg::js {
 
 class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
  public:
+  // Defines the class in env and keeps its constructor in env's AddonData.
   static Napi::Function Init(Napi::Env env);
-  static Napi::FunctionReference* ctor;
+  // True when v is a Tensor of env (Tensors do not cross threads).
+  static bool is(Napi::Env env, const Napi::Value& v);
   explicit TensorWrap(const Napi::CallbackInfo& info);
 
   // Throws "<op>: <what> has been disposed" when empty.

@@ -12,6 +12,8 @@
 namespace biofeg {
 
 namespace {
+// Bytes held per device: atomic, as storages are made and freed on any thread (JS worker threads,
+// GC finalizers of a worker being torn down, async workers); relaxed, as it is only a count.
 std::atomic<size_t> g_bytes[2];
 constexpr size_t kAlign = 64;  // AVX2 loads and cache lines
 // Large host buffers (entity pools of GBs, BERT-base parameters) come straight from mmap: the
@@ -38,11 +40,11 @@ Storage::Storage(Device d, size_t n) : bytes(n), dev(d) {
     ptr = cuda::malloc(alloc);
     cuda::memset0(ptr, alloc);
   }
-  g_bytes[static_cast<int>(d)] += n;
+  g_bytes[static_cast<int>(d)].fetch_add(n, std::memory_order_relaxed);
 }
 
 Storage::~Storage() {
-  g_bytes[static_cast<int>(dev)] -= bytes;
+  g_bytes[static_cast<int>(dev)].fetch_sub(bytes, std::memory_order_relaxed);
   if (mapped) munmap(ptr, mapped);
   else if (dev == Device::CPU) std::free(ptr);
   else cuda::free(ptr);
@@ -99,6 +101,6 @@ std::string Tensor::describe() const {
   return std::string(dtype_name(dtype)) + shape_str(shape) + "@" + device_name(device());
 }
 
-size_t bytes_in_use(Device d) { return g_bytes[static_cast<int>(d)].load(); }
+size_t bytes_in_use(Device d) { return g_bytes[static_cast<int>(d)].load(std::memory_order_relaxed); }
 
 }  // namespace biofeg

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -11,16 +12,28 @@ namespace biofeg {
 
 namespace {
 
+// Threads that are running pool tasks right now: the pool's own workers always, a caller while
+// it works inside run(). A nested run() from such a thread stays serial without touching busy_
+// (try_lock on a mutex the thread already owns is undefined behaviour).
+thread_local bool t_in_pool = false;
+
 // Tasks are claimed from one 64-bit word: the run's generation (high half) and the next task
 // index (low half), so a worker that wakes late can never take a task of a later run. The
 // caller waits for the tasks to be DONE, not for every worker to check in: a worker that the
 // OS has not scheduled yet (the machine is shared) no longer stalls the run. Idle workers
 // poll briefly before sleeping, so back-to-back small ops do not pay a futex wake each.
+//
+// Several host threads may call in at once (the JS main thread, worker_threads Workers, the
+// addon's async workers): busy_ admits one run at a time; the others run their tasks serially
+// on their own thread (try_lock, never a wait), nested calls likewise. resize() waits for the
+// run in flight. A task that throws does not unwind the caller while workers still use its
+// stack: the first exception is kept, the remaining tasks are skipped, and run() rethrows it
+// once every claimed task has finished.
 class Pool {
  public:
   ~Pool() { resize(1); }
 
-  int size() const { return n_; }
+  int size() const { return n_.load(std::memory_order_relaxed); }
 
   void resize(int n) {
     std::lock_guard<std::mutex> busy(busy_);
@@ -32,32 +45,43 @@ class Pool {
     for (auto& t : workers_) t.join();
     workers_.clear();
     stop_ = false;
-    n_ = n < 1 ? 1 : n;
-    for (int i = 1; i < n_; ++i) workers_.emplace_back([this] { loop(); });
+    const int m = n < 1 ? 1 : n;
+    for (int i = 1; i < m; ++i) workers_.emplace_back([this] { loop(); });
+    n_.store(m, std::memory_order_relaxed);
   }
 
   void run(int64_t ntasks, const std::function<void(int64_t)>& fn) {
+    if (t_in_pool || ntasks <= 1 || ntasks >= (int64_t(1) << 31)) return serial(ntasks, fn);
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock() || workers_.empty() || ntasks <= 1 || ntasks >= (int64_t(1) << 31)) {
-      for (int64_t i = 0; i < ntasks; ++i) fn(i);  // nested/concurrent or trivial: stay serial
-      return;
-    }
+    if (!busy.owns_lock() || workers_.empty()) return serial(ntasks, fn);  // another thread's run
     uint32_t g;
     {
       std::lock_guard<std::mutex> lk(m_);
       fn_ = &fn;
       ntasks_ = ntasks;
       done_.store(0);
+      failed_.store(false, std::memory_order_relaxed);
+      error_ = nullptr;
       g = static_cast<uint32_t>(gen_.load() + 1);
       claim_.store(static_cast<uint64_t>(g) << 32);
       gen_.store(g);
     }
     cv_.notify_all();
+    t_in_pool = true;
     work(g, ntasks, &fn);
+    t_in_pool = false;
     for (int s = 0; s < kSpin && done_.load(std::memory_order_acquire) < ntasks; ++s) relax();
     if (done_.load(std::memory_order_acquire) < ntasks) {
       std::unique_lock<std::mutex> lk(m_);
       done_cv_.wait(lk, [&] { return done_.load() >= ntasks; });
+    }
+    if (failed_.load(std::memory_order_acquire)) {
+      std::exception_ptr e;
+      {
+        std::lock_guard<std::mutex> lk(m_);
+        std::swap(e, error_);
+      }
+      std::rethrow_exception(e);
     }
   }
 
@@ -66,7 +90,14 @@ class Pool {
   static void relax() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
 #endif
+  }
+
+  // Nested, concurrent or trivial runs: every task on the calling thread, in order.
+  static void serial(int64_t ntasks, const std::function<void(int64_t)>& fn) {
+    for (int64_t i = 0; i < ntasks; ++i) fn(i);
   }
 
   void work(uint32_t g, int64_t ntasks, const std::function<void(int64_t)>* fn) {
@@ -76,7 +107,15 @@ class Pool {
       const int64_t i = static_cast<int64_t>(v & 0xffffffffu);
       if (i >= ntasks) return;
       if (!claim_.compare_exchange_weak(v, v + 1)) continue;
-      (*fn)(i);
+      if (!failed_.load(std::memory_order_relaxed)) {
+        try {
+          (*fn)(i);
+        } catch (...) {
+          std::lock_guard<std::mutex> lk(m_);
+          if (!error_) error_ = std::current_exception();
+          failed_.store(true, std::memory_order_release);
+        }
+      }
       if (done_.fetch_add(1) + 1 == ntasks) {
         std::lock_guard<std::mutex> lk(m_);
         done_cv_.notify_one();
@@ -85,6 +124,7 @@ class Pool {
   }
 
   void loop() {
+    t_in_pool = true;
     uint32_t seen = 0;
     for (;;) {
       for (int s = 0; s < kSpin && gen_.load(std::memory_order_relaxed) == seen; ++s) relax();
@@ -103,7 +143,7 @@ class Pool {
     }
   }
 
-  int n_ = 1;
+  std::atomic<int> n_{1};
   std::vector<std::thread> workers_;
   std::mutex busy_, m_;
   std::condition_variable cv_, done_cv_;
@@ -112,6 +152,8 @@ class Pool {
   std::atomic<uint64_t> claim_{0};
   std::atomic<int64_t> done_{0};
   std::atomic<uint32_t> gen_{0};
+  std::atomic<bool> failed_{false};  // a task of the current run threw: skip the rest
+  std::exception_ptr error_;         // its exception (guarded by m_)
   bool stop_ = false;
 };
 

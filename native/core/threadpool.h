@@ -1,5 +1,7 @@
-// A small persistent thread pool. The caller's thread works too; nested or concurrent calls
-// (an AsyncWorker while the main thread computes) fall back to running serially.
+// A small persistent thread pool, shared by the whole process. The caller's thread works too;
+// nested or concurrent calls (JS worker threads, an AsyncWorker while the main thread
+// computes) run their tasks serially on their own thread instead of waiting. Safe to call from
+// any number of threads at once; an exception thrown by a task is rethrown by the caller.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -85,9 +85,12 @@ bool profile_enabled() {
   return on;
 }
 
+// Called once, from cpu_backend()'s static initialisation: threads that get the table through
+// it see g_inner set. The counters behind profile_add are guarded by g_mu, so ops profiled on
+// several threads at once (JS workers, async workers, pool tasks) add up safely.
 const Backend& profiled_backend(const Backend& inner) {
-  g_inner = &inner;
   static const Backend p = [&] {
+    g_inner = &inner;
     Backend b = inner;
 #define BIOFEG_PROF_WRAP(op) b.op = Wrap<decltype(Backend::op), &Backend::op, Name_##op>::call;
     BIOFEG_PROF_OPS(BIOFEG_PROF_WRAP)

@@ -23,7 +23,9 @@ set_target_properties(biofeg_cuda PROPERTIES
   CUDA_STANDARD_REQUIRED ON
   CXX_STANDARD 17
   CXX_STANDARD_REQUIRED ON)
-target_include_directories(biofeg_cuda PUBLIC "${_biofeg_cuda_dir}/..")
+# native/, spelled as the stub build spells it, so that switching backends recompiles no binding.
+get_filename_component(_biofeg_native_dir "${_biofeg_cuda_dir}/.." ABSOLUTE)
+target_include_directories(biofeg_cuda PUBLIC "${_biofeg_native_dir}")
 # No fast-math anywhere: the CUDA kernels are checked for parity against the CPU reference.
 target_link_libraries(biofeg_cuda PRIVATE CUDA::cudart_static ${CMAKE_DL_LIBS})
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")

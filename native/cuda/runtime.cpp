@@ -1,6 +1,15 @@
 // The CUDA runtime hooks of core/device.h, the shared scratch arena and the CUDA Backend
 // table. Everything runs on the legacy default stream (stream 0), cuBLAS included, so ops,
 // copies and cuBLAS calls are ordered without explicit events. cudart is linked statically.
+//
+// Host threads: any number may call in at once (the JS main thread, worker_threads Workers,
+// async workers). The legacy default stream is one per device, shared by all host threads, so
+// stream order still holds across threads; the scratch arena is leased under a mutex (its
+// growth synchronises the device first); the memory-pool setup runs once (call_once); the
+// cached device facts are function-local statics (initialised once, thread-safe); cuBLAS is
+// loaded once (cublas_loader.cpp) and its one handle is used under a mutex (gemm.cu). Memory
+// freed by a finalizer on a thread that is being torn down goes through cudaFree, which is
+// thread-safe.
 #include <cuda_runtime_api.h>
 
 #include <cstdint>

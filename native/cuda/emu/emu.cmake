@@ -21,7 +21,8 @@ add_library(biofeg_cuda STATIC ${_cuemu_srcs})
 set_target_properties(biofeg_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)
 # emu/include stands in for the toolkit's headers; native/cuda resolves the kernels' own includes.
 target_include_directories(biofeg_cuda BEFORE PRIVATE "${_cuemu_dir}/include" "${_cuda_dir}")
-target_include_directories(biofeg_cuda PUBLIC "${_cuda_dir}/..")
+get_filename_component(_biofeg_native_dir "${_cuda_dir}/.." ABSOLUTE)
+target_include_directories(biofeg_cuda PUBLIC "${_biofeg_native_dir}")
 # -ffp-contract=off: __fmul_rn and friends must round once per operation, as on the device.
 # -fno-strict-aliasing: kernels reuse a __shared__ buffer under another type (k_gemm_tc's bf16
 # stages become its f32 epilogue scratch), which nvcc permits.
