@@ -151,3 +151,9 @@ const p = probe(dest);
 if (p.error) fail(`${relative(root, dest)} does not load after stripping: ${p.error}`);
 log(`${relative(root, dest)} <- ${relative(root, built)} (${(statSync(dest).size / 2 ** 20).toFixed(1)} MiB; CUDA backend ${p.info.cudaCompiled ? 'compiled (archs 80;90)' : 'NOT compiled: nvcc was not found'}; CPU kernel ${p.info.cpuKernel})`);
 if (!p.info.cudaCompiled) log('warning: this package would have no CUDA backend; pack where nvcc is on the PATH for a release');
+// What the prebuilt asks of the system's C and C++ runtimes (older systems fall back to a source build).
+const syms = spawnSync('objdump', ['-T', dest], { encoding: 'utf8', maxBuffer: 64 << 20 });
+if (syms.status === 0) {
+  const newest = (tag) => [...new Set(syms.stdout.match(new RegExp(`${tag}_[0-9.]+`, 'g')) ?? [])].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop() ?? '(none)';
+  log(`the prebuilt needs ${newest('GLIBC')} and ${newest('GLIBCXX')} (libstdc++)`);
+}

@@ -55,7 +55,8 @@ try {
     },
   });
   check(trained.outputPath === join(tmp, 'model') && existsSync(trained.outputPath), 'trainBiencoder wrote the model folder');
-  check(trained.accuracies.length === 1 && trained.accuracies.every((a) => a >= 0 && a <= 1), `one epoch, accuracy ${trained.accuracies.map((a) => a.toFixed(4)).join(', ')}`);
+  // In-batch accuracy on val before training, then after the one epoch.
+  check(trained.accuracies.length === 2 && trained.accuracies.every((a) => a >= 0 && a <= 1), `val in-batch accuracy before/after the epoch: ${trained.accuracies.map((a) => a.toFixed(4)).join(' -> ')}`);
   check(trained.steps > 0 && trained.seconds > 0 && trained.bestEpoch >= 0, `${trained.steps} steps in ${trained.seconds.toFixed(1)} s, best epoch ${trained.bestEpoch}`);
   check((events['progress'] ?? 0) > 0, `progress events: ${JSON.stringify(events)}`);
 
