@@ -25,10 +25,10 @@ const target = `${process.platform}-${process.arch}`;
 const log = (m) => process.stderr.write(`biofeg: ${m}\n`);
 
 function parseArgs(argv) {
-  const o = { source: process.env.BIOFEG_FORCE_SOURCE_BUILD === '1', cpu: false, cudaArchs: undefined };
+  const o = { source: process.env.BIOFEG_FORCE_SOURCE_BUILD === '1', asked: false, cpu: false, cudaArchs: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--source') o.source = true;
+    if (a === '--source') o.source = o.asked = true;
     else if (a === '--cpu') o.cpu = true;
     else if (a === '--cuda-archs') o.cudaArchs = argv[++i];
     else if (a.startsWith('--cuda-archs=')) o.cudaArchs = a.slice('--cuda-archs='.length);
@@ -70,10 +70,14 @@ function sourceBuild(o) {
     process.exit(1);
   }
   const flags = [];
+  // `biofeg build` asks for the default variant (CUDA when nvcc is found) unless --cpu, also in a
+  // folder configured otherwise before; the environment variable BIOFEG_CUDA, when set, wins.
   if (o.cpu) flags.push('--CDBIOFEG_CUDA=OFF');
+  else if (o.asked) flags.push('--CDBIOFEG_CUDA=AUTO');
   if (o.cudaArchs !== undefined) flags.push(`--CDBIOFEG_CUDA_ARCHS=${o.cudaArchs}`);
   // `compile` configures only a fresh build folder; explicit options must reach an existing one,
-  // so with options: configure (cmake keeps everything else in build/), then build.
+  // so with options: configure (cmake keeps everything else in build/), then build. Without
+  // (npm install / npm ci): `cmake-js compile --out build`, as the repository always did.
   const steps = flags.length > 0 ? [['configure', ...flags], ['build']] : [['compile']];
   log(`building the addon from source in ${root}/build (a C++17 compiler and cmake >= 3.18 are needed; nvcc is optional, for the CUDA backend${o.cpu ? ', off here' : ''})`);
   for (const step of steps) {

@@ -28,10 +28,10 @@ const prebuildsDir = join(root, 'prebuilds');
 // What a release build is configured with (CMakeLists.txt defaults).
 const RELEASE = { BIOFEG_CUDA: ['AUTO', 'ON'], BIOFEG_CUDA_ARCHS: ['80;90'], CMAKE_BUILD_TYPE: ['Release'] };
 
-function run(cmd, args, what) {
+function run(cmd, args, what, env = process.env) {
   const show = (a) => (a.startsWith(root) ? relative(root, a) || '.' : a.includes('node_modules') ? a.slice(a.lastIndexOf('node_modules')) : a);
   log(`${what}: ${[cmd === process.execPath ? 'node' : cmd, ...args.map(show)].join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 2, 2] });
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 2, 2], env });
   return r.status === 0;
 }
 
@@ -79,17 +79,28 @@ function readCache(dir) {
   return out;
 }
 
-/** Why the build folder is not a release build of this checkout ('' when it is). */
-function notRelease(dir) {
+/**
+ * Whether the build folder is a release build of this checkout, and the BIOFEG_CUDA environment
+ * to build it with: the one it was configured with (CMakeLists.txt reconfigures when the
+ * variable changes, and packing must not turn someone's build/ into another variant).
+ */
+function releaseBuild(dir) {
   const c = readCache(dir);
-  if (!c) return 'not configured';
-  if (!c.CMAKE_HOME_DIRECTORY || realpathSync(c.CMAKE_HOME_DIRECTORY) !== realpathSync(root)) return `configured for another source folder (${c.CMAKE_HOME_DIRECTORY})`;
-  for (const [k, ok] of Object.entries(RELEASE)) if (!ok.includes(c[k] ?? '')) return `${k}=${c[k] ?? '(unset)'}, a release build has ${ok.join(' or ')}`;
+  if (!c) return { why: 'not configured' };
+  if (!c.CMAKE_HOME_DIRECTORY || realpathSync(c.CMAKE_HOME_DIRECTORY) !== realpathSync(root)) return { why: `configured for another source folder (${c.CMAKE_HOME_DIRECTORY})` };
+  const used = { ...c, BIOFEG_CUDA: c.BIOFEG_CUDA_USED ?? c.BIOFEG_CUDA };
+  for (const [k, ok] of Object.entries(RELEASE)) if (!ok.includes(used[k] ?? '')) return { why: `${k}=${used[k] ?? '(unset)'}, a release build has ${ok.join(' or ')}` };
+  if (!['', 'OFF'].includes(c.BIOFEG_FORCE_NO_X86 ?? '')) return { why: `BIOFEG_FORCE_NO_X86=${c.BIOFEG_FORCE_NO_X86}` };
   for (const k of ['CMAKE_CXX_FLAGS', 'CMAKE_CUDA_FLAGS', 'CMAKE_SHARED_LINKER_FLAGS', 'CMAKE_EXE_LINKER_FLAGS']) {
-    if (/-fsanitize|(^|\s)-g(\s|$)|-O0/.test(c[k] ?? '')) return `${k}=${c[k]}`;
+    if (/-fsanitize|(^|\s)-g(\s|$)|-O0/.test(c[k] ?? '')) return { why: `${k}=${c[k]}` };
   }
-  if (nvcc && !c.CMAKE_CUDA_COMPILER) return 'configured without a CUDA compiler, and nvcc is here now';
-  return '';
+  if (nvcc && !c.CMAKE_CUDA_COMPILER) return { why: 'configured without a CUDA compiler, and nvcc is here now' };
+  const env = { ...process.env };
+  const stamp = join(dir, 'biofeg-env.stamp');
+  const seen = existsSync(stamp) ? /^BIOFEG_CUDA=(.*)$/m.exec(readFileSync(stamp, 'utf8'))?.[1] : undefined;
+  if (seen === undefined || seen === '<unset>') delete env.BIOFEG_CUDA;
+  else env.BIOFEG_CUDA = seen;
+  return { why: '', env };
 }
 
 /** Loads an addon in a child process: its info(), or the error. */
@@ -110,13 +121,13 @@ function notShippable(file) {
 
 let built;
 for (const dir of ['build', 'build-prebuilt']) {
-  const why = notRelease(join(root, dir));
+  const { why, env } = releaseBuild(join(root, dir));
   if (why) {
     log(`${dir}/ is not reused: ${why}`);
     continue;
   }
   // Incremental: cmake rebuilds only what changed since the last build (nothing, right after npm ci).
-  if (!run(process.execPath, [cmakeJs, 'build', '--out', dir], `bringing ${dir}/ up to date`)) {
+  if (!run(process.execPath, [cmakeJs, 'build', '--out', dir], `bringing ${dir}/ up to date`, env)) {
     log(`${dir}/ failed to build; not reused`);
     continue;
   }
@@ -132,8 +143,8 @@ for (const dir of ['build', 'build-prebuilt']) {
 if (!built) {
   const dir = join(root, 'build-prebuilt');
   rmSync(dir, { recursive: true, force: true });
-  const flags = ['--CDBIOFEG_CUDA=AUTO', '--CDBIOFEG_CUDA_ARCHS=80;90', '--CDCMAKE_BUILD_TYPE=Release'];
-  if (!run(process.execPath, [cmakeJs, 'compile', '--out', dir, ...flags], 'a fresh release build in build-prebuilt/')) fail('the release build of the addon failed');
+  const flags = ['--CDBIOFEG_CUDA=AUTO', '--CDBIOFEG_CUDA_ARCHS=80;90', '--CDCMAKE_BUILD_TYPE=Release', '--CDBIOFEG_FORCE_NO_X86=OFF'];
+  if (!run(process.execPath, [cmakeJs, 'compile', '--out', dir, ...flags], 'a fresh release build in build-prebuilt/', { ...process.env, BIOFEG_CUDA: 'AUTO' })) fail('the release build of the addon failed');
   built = join(dir, 'Release', 'biofeg.node');
   const bad = notShippable(built);
   if (bad) fail(`build-prebuilt/Release/biofeg.node ${bad}`);
