@@ -1,5 +1,6 @@
 // The library's error classes. Each has a stable `code` a service can branch on; they survive the
 // hop from a worker thread (toWire/fromWire) with their class, code and fields intact.
+import type { AddonAttempt } from './native.js';
 
 /** Every stable error code biofeg throws. */
 export type BiofegErrorCode =
@@ -89,6 +90,20 @@ export class NonFiniteError extends BiofegError {
   }
 }
 
+/**
+ * No native addon could be loaded (code `ERR_BIOFEG_ADDON`); the message says what was tried and
+ * how to build one from source.
+ */
+export class AddonUnavailableError extends BiofegError {
+  /** Every candidate looked at, with the reason it was not used. */
+  readonly attempts: readonly AddonAttempt[];
+  constructor(message: string, attempts: readonly AddonAttempt[] = []) {
+    super('ERR_BIOFEG_ADDON', message);
+    this.name = 'AddonUnavailableError';
+    this.attempts = attempts;
+  }
+}
+
 /** An error as it crosses a thread boundary (structured clone keeps no classes). */
 export interface WireError {
   name: string;
@@ -136,7 +151,7 @@ export function fromWire(w: WireError): Error {
     case 'ERR_BIOFEG_DEVICE': e = new DeviceUnavailableError(w.message); break;
     case 'ERR_BIOFEG_ABORTED': e = new AbortError(w.message, str(f['resumeHint'])); break;
     case 'ERR_BIOFEG_NONFINITE': e = new NonFiniteError(w.message, num(f['step']), num(f['value'])); break;
-    case 'ERR_BIOFEG_ADDON':
+    case 'ERR_BIOFEG_ADDON': e = new AddonUnavailableError(w.message); break;
     case 'ERR_BIOFEG_INTERNAL': e = new BiofegError(w.code, w.message); break;
     default: {
       e = new Error(w.message);

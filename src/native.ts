@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { BiofegError } from './errors.js';
+import { AddonUnavailableError } from './errors.js';
 
 export type DType = 'f32' | 'bf16' | 'i32';
 export type DeviceName = 'cpu' | 'cuda';
@@ -102,6 +102,8 @@ export interface EngineInfo {
   gemmEngine: string;
   cpuKernel: string;
   threads: number;
+  /** The Node-API version the addon was built for. */
+  napiVersion: number;
 }
 
 interface Addon {
@@ -136,19 +138,7 @@ export interface AddonAttempt extends AddonCandidate {
   reason: string;
 }
 
-/**
- * No native addon could be loaded (code `ERR_BIOFEG_ADDON`); the message says what was tried and
- * how to build one from source.
- */
-export class AddonUnavailableError extends BiofegError {
-  /** Every candidate looked at, with the reason it was not used. */
-  readonly attempts: readonly AddonAttempt[];
-  constructor(message: string, attempts: readonly AddonAttempt[] = []) {
-    super('ERR_BIOFEG_ADDON', message);
-    this.name = 'AddonUnavailableError';
-    this.attempts = attempts;
-  }
-}
+export { AddonUnavailableError };
 
 /** What the addon choice depends on (the real process, or a test's stand-in). */
 export interface AddonEnvironment {
