@@ -119,5 +119,13 @@ describe('long calls run off the main thread', () => {
     expect((await b.encode(['ok'])).length).toBe(b.hiddenSize);
     await b.dispose();
     await expect(b.encode(['x'])).rejects.toThrow(/disposed/);
+    // A built-in size: random weights from the seed, the built-in vocabulary.
+    const [r1, r2, r3] = await Promise.all([loadBert('tiny', { device: 'cpu', seed: 3 }), loadBert('tiny', { device: 'cpu', seed: 3 }), loadBert('tiny', { device: 'cpu', seed: 4 })]);
+    expect(r1.facts).toMatchObject({ kind: 'random', hiddenSize: 128 });
+    const [v1, v2, v3] = await Promise.all([r1.encode(['breast cancer']), r2.encode(['breast cancer']), r3.encode(['breast cancer'])]);
+    expect(Array.from(v1)).toEqual(Array.from(v2));
+    expect(Array.from(v1)).not.toEqual(Array.from(v3));
+    await Promise.all([r1.dispose(), r2.dispose(), r3.dispose()]);
+    await expect(loadBert('tiny', { side: 'context' })).rejects.toMatchObject({ field: 'side' });
   }, 120_000);
 });

@@ -113,7 +113,8 @@ export class BertEncoder {
 }
 
 /**
- * Loads a BERT for encoding: an HF BERT folder, or one side (`side`) of a bi-encoder checkpoint.
+ * Loads a BERT for encoding: an HF BERT folder, one side (`side`) of a bi-encoder checkpoint, or a
+ * built-in size (`tiny`, `small`, `base`) initialised at random from `seed`.
  * The model lives in a worker thread of its own until {@link BertEncoder.dispose}.
  */
 export function loadBert(model: string, options: LoadBertOptions = {}): Promise<BertEncoder> {

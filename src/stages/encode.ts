@@ -5,7 +5,10 @@ import { encodeRows, openEncoder } from '../encode/encode.js';
 import { readEncodeInput, type EncodeRow } from '../encode/input.js';
 import { writeNpyF32 } from '../encode/npy.js';
 import { AbortError, SettingsError } from '../errors.js';
-import type { Bert } from '../models/bert.js';
+import { FIELDS } from '../settings/fields.js';
+import { Bert, type BertPrecision } from '../models/bert.js';
+import { initBertParams, isBertSize, sizedConfig, type BertSize } from '../models/init.js';
+import type { DeviceName } from '../native.js';
 import type { EncoderSide } from '../models/biencoder.js';
 import type { DeviceChoice, Precision } from '../settings/types.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
@@ -20,8 +23,10 @@ export interface LoadBertOptions {
   precision?: Precision;
   /** Which encoder of a bi-encoder checkpoint (required for one; refused for an HF folder). */
   side?: EncoderSide;
-  /** A vocab.txt (lower-cased) instead of the model folder's tokenizer. */
+  /** A vocab.txt (lower-cased) instead of the model folder's tokenizer (built-in sizes: the built-in dataset's). */
   vocab?: string;
+  /** Built-in sizes only: the seed of the random initialisation (default: the `seed` setting's). */
+  seed?: number;
 }
 
 /** Per call of encode. */
@@ -41,8 +46,8 @@ export interface BertFacts {
   vocabSize: number;
   hasPooler: boolean;
   device: 'cpu' | 'cuda';
-  /** 'hf' = an HF BERT folder; 'biencoder' = one side of a bi-encoder checkpoint. */
-  kind: 'hf' | 'biencoder';
+  /** 'hf' = an HF BERT folder; 'biencoder' = one side of a bi-encoder checkpoint; 'random' = a built-in size. */
+  kind: 'hf' | 'biencoder' | 'random';
 }
 
 const int = (v: unknown, name: string, min: number): number | undefined => {
@@ -50,6 +55,15 @@ const int = (v: unknown, name: string, min: number): number | undefined => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new SettingsError(name, `encode: ${name} must be an integer >= ${min}, got ${String(v)}`);
   return v;
 };
+
+/** A built-in size initialised at random (seeded), over the vocabulary it will tokenise with. */
+function randomBert(size: BertSize, device: DeviceName, precision: BertPrecision, o: LoadBertOptions): { bert: Bert; kind: 'random' } {
+  if (o.side !== undefined) throw new SettingsError('side', `loadBert: side applies to bi-encoder checkpoints only; ${size} is a built-in size`);
+  const vocabSize = modelTokenizer(undefined, o.vocab).tokenizer.vocabSize;
+  const bert = new Bert(sizedConfig(size, vocabSize), device, { precision });
+  bert.parameters().upload(initBertParams(bert.layout, bert.numParameters, o.seed ?? FIELDS.seed.default));
+  return { bert, kind: 'random' };
+}
 
 /** One opened BERT and its tokenizer, kept for many encode calls. */
 export class BertSession {
@@ -59,13 +73,15 @@ export class BertSession {
   static open(model: string, o: LoadBertOptions = {}): BertSession {
     if (typeof model !== 'string' || model === '') throw new SettingsError('model', 'loadBert: expected a model folder');
     const device = chooseDevice({ device: o.device ?? 'auto', threads: o.threads });
-    const { bert, kind } = openEncoder(model, device, o.side, precisionOf(o.precision ?? 'f32', device));
+    const precision = precisionOf(o.precision ?? 'f32', device);
+    const { bert, kind } = isBertSize(model) ? randomBert(model, device, precision, o) : openEncoder(model, device, o.side, precision);
     const c = bert.config;
     return new BertSession(bert, { hiddenSize: c.hiddenSize, maxPositions: c.maxPositions, vocabSize: c.vocabSize, hasPooler: c.pooler, device, kind }, model, o.vocab);
   }
 
   private tokenizer(): WordPieceTokenizer {
-    this.tok ??= modelTokenizer(this.vocab === undefined ? this.model : undefined, this.vocab).tokenizer;
+    const dir = this.vocab !== undefined || this.facts.kind === 'random' ? undefined : this.model;
+    this.tok ??= modelTokenizer(dir, this.vocab).tokenizer;
     return this.tok;
   }
 
