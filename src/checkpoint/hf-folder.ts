@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFolderAtomic } from './atomic.js';
+import { writeFolderAtomic } from '../data/atomic.js';
 import { BERT_BUFFERS, BERT_PREFIX, bertParamSpecs, hasBertPrefix, matchParams, modernizeName, type BertDims, type MatchReport } from './hf-names.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { readTorchCheckpoint } from './torch-zip.js';

@@ -6,6 +6,6 @@ export { decodeTorchCheckpoint, readTorchCheckpoint, readTorchSave, sniffTorchFo
 export type { TorchLoaded } from './torch-zip.js';
 export * from './hf-names.js';
 export * from './hf-folder.js';
-export { writeFileAtomic, writeFolderAtomic } from './atomic.js';
+export { writeFileAtomic, writeFolderAtomic } from '../data/atomic.js';
 export { encodeTorchCheckpoint, encodeTorchSave, torchDict, writeTorchCheckpoint, writeTorchSave } from './torch-save.js';
 export type { TorchDict, TorchSaveValue } from './torch-save.js';

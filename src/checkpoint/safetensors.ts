@@ -13,7 +13,7 @@
  * The writer stores F32 (Float32Array) and I32 (Int32Array) tensors only.
  */
 import { FileSource, MemorySource, decodeElements, type ByteSource } from './bytes.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../data/atomic.js';
 import { JsonSyntaxError, isJsonObject, parseStrictJson } from './strict-json.js';
 import {
   CheckpointError,

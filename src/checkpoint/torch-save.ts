@@ -6,7 +6,7 @@
  * 64-byte aligned as torch aligns them; archives beyond 4 GiB (zip64) are refused.
  */
 import * as zlib from 'node:zlib';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../data/atomic.js';
 import { CheckpointError, numelOf, shapeString, type TensorInput } from './types.js';
 
 let crcTable: Uint32Array | null = null;

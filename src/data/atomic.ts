@@ -1,4 +1,7 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+// Crash-safe outputs, the one place they are written: a file goes to a temporary beside its
+// target and is renamed into place (a group of files only on commit); a folder is filled under a
+// temporary sibling and swapped in by renames, so a reader sees the old or the new, never a part.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Buffered synchronous writer to one file descriptor. */
@@ -114,16 +117,60 @@ export class AtomicOutputs {
   }
 }
 
-/** Write a whole small file atomically. */
-export function writeFileAtomic(path: string, content: string | Uint8Array): void {
+/** Write one file atomically: a string, bytes, or chunks of bytes (streamed, not joined). */
+export function writeFileAtomic(path: string, content: string | Uint8Array | Iterable<Uint8Array>): void {
   const out = new AtomicOutputs();
   try {
     const w = out.open(path);
     if (typeof content === 'string') w.write(content);
-    else w.writeBytes(content);
+    else if (content instanceof Uint8Array) w.writeBytes(content);
+    else for (const c of content) w.writeBytes(c);
     out.commit();
   } catch (e) {
     out.abort();
     throw e;
+  }
+}
+
+let counter = 0;
+
+/** A hidden temporary name beside `target` (`.<name>.<tag>-<pid>-<time>-<n>`). */
+export function tempSibling(target: string, tag = 'tmp'): string {
+  return join(dirname(target), `.${basename(target)}.${tag}-${process.pid}-${Date.now()}-${counter++}`);
+}
+
+/**
+ * Build a folder with `fill(tempDir)` and put it at `dir`. An existing `dir` is moved aside first
+ * and removed only after the new folder is in place; if `fill` throws, `dir` is untouched.
+ */
+export function writeFolderAtomic(dir: string, fill: (tempDir: string) => void): void {
+  mkdirSync(dirname(dir), { recursive: true });
+  const tmp = tempSibling(dir);
+  mkdirSync(tmp);
+  try {
+    fill(tmp);
+    const dfd = openSync(tmp, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (existsSync(dir)) {
+    const old = tempSibling(dir, 'old');
+    renameSync(dir, old);
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      renameSync(old, dir);
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    rmSync(old, { recursive: true, force: true });
+  } else {
+    renameSync(tmp, dir);
   }
 }

@@ -2,7 +2,7 @@
 // straight from the Float32Array, through a temporary file renamed into place.
 import { endianness } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { writeFileAtomic } from '../data/atomic.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
