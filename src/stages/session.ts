@@ -1,16 +1,10 @@
 // What every training stage sets up around its loop: the JSON-lines log in the output folder,
 // the stop source of the call, and per-epoch progress events.
 import { count, say, type TaskContext } from '../api/events.js';
-import type { StopSource } from '../train/interrupt.js';
+import type { TrainHooks } from '../train/hooks.js';
 import { JsonlLogger } from '../train/jsonl-log.js';
 
-export interface SessionHooks {
-  log: JsonlLogger;
-  interrupt: StopSource;
-  progress: (epoch: number, done: number, total: number) => void;
-  say: (line: string) => void;
-  resumeHint: string;
-}
+type SessionHooks = Required<TrainHooks>;
 
 export async function trainingSession<T>(
   out: string,

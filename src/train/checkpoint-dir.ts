@@ -156,3 +156,30 @@ export class BestEpoch {
 export function shouldSaveGanEpoch(epoch: number, saveEvery = 10, startSaving = 20): boolean {
   return saveEvery > 0 && (epoch + 1) % saveEvery === 0 && epoch + 1 >= startSaving;
 }
+
+/**
+ * The resumable checkpoint furthest along in `out`: `last` (written on an interrupt) or an
+ * `epoch_N`, newest first (after `last`, at most `epochs` resumable ones are read). `open` reads
+ * one entry's position in the run (or undefined when it cannot resume from it); the furthest wins.
+ */
+export function findResume<T>(out: string, open: (path: string) => { position: number; value: T } | undefined, epochs = Infinity): T | undefined {
+  if (!existsSync(out)) return undefined;
+  const numbered = readdirSync(out)
+    .map((n) => /^epoch_(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(b[1]) - Number(a[1]))
+    .map((m) => m[0]);
+  let best: { value: T; position: number } | undefined;
+  let read = 0;
+  for (const name of ['last', ...numbered]) {
+    const path = join(out, name);
+    if (name !== 'last' && read >= epochs) break;
+    if (!existsSync(path)) continue;
+    const r = open(path);
+    if (!r) continue;
+    if (name !== 'last') read++;
+    if (!best || r.position > best.position) best = r;
+  }
+  return best?.value;
+}
+

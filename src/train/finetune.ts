@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { TokenCache } from '../data/token-cache.js';
 import { readCandidateFile } from '../eval/candidates.js';
 import { checkFeatureData, type FeatureData } from './biencoder-data.js';
-import { trainBiencoder, type TrainHooks, type TrainResult, type TrainRun, type TrainSettings } from './train-biencoder.js';
+import type { TrainHooks } from './hooks.js';
+import { trainBiencoder, type TrainResult, type TrainRun, type TrainSettings } from './train-biencoder.js';
 
 /** Opens a generate-features file; `entities` overrides the token cache the file names. */
 export function openFeatureData(path: string, hard: boolean, entities?: TokenCache): FeatureData {

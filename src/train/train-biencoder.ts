@@ -14,10 +14,9 @@ import { hardStep, inBatchStep, type ContextInput, type StepResult } from './bie
 import { readCheckpointFile } from '../checkpoint/index.js';
 import { loadStateDict, loadTrainingState, saveBiEncoder, type ModelSettings } from './biencoder-checkpoint.js';
 import { epochOrder, exampleCount, readBatch, readTrainBatch, type Batch, type BiencoderData, type FeatureBatch, type TrainData } from './biencoder-data.js';
-import { BestEpoch, copyBestToRoot, epochDirName } from './checkpoint-dir.js';
+import { BestEpoch, copyBestToRoot, epochDirName, findResume } from './checkpoint-dir.js';
 import { checkFiniteLoss } from './guard.js';
-import type { StopSource } from './interrupt.js';
-import type { JsonlLogger } from './jsonl-log.js';
+import type { TrainHooks } from './hooks.js';
 import { FlatAdamW } from './optimizer.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
 import { isIntervalStep, isUpdateStep, learningRateAt, planSchedule } from './schedule.js';
@@ -37,16 +36,6 @@ export interface TrainSettings {
   shuffle: boolean;
 }
 
-export interface TrainHooks {
-  log: JsonlLogger;
-  interrupt?: StopSource;
-  /** A line for the user (stdout unless --silent). */
-  say?: (line: string) => void;
-  /** Progress of micro-batches in the current epoch. */
-  progress?: (epoch: number, done: number, total: number) => void;
-  /** The command line that resumes this run (for the interrupt message). */
-  resumeHint?: string;
-}
 
 export interface TrainRun {
   model: BiEncoder;
@@ -116,20 +105,6 @@ export async function validate(model: BiEncoder, data: BiencoderData, batchSize:
   return meter.accuracy;
 }
 
-/** The checkpoint furthest along: `last` (written on interrupt) or the newest epoch_N. */
-function findResume(out: string): string | undefined {
-  if (!existsSync(out)) return undefined;
-  let best: { dir: string; at: number } | undefined;
-  for (const name of readdirSync(out)) {
-    if (name !== 'last' && !/^epoch_\d+$/.test(name)) continue;
-    const st = readTrainerState(join(out, name));
-    if (!st) continue;
-    const at = st.epoch * 1e9 + st.microStep;
-    if (!best || at > best.at) best = { dir: join(out, name), at };
-  }
-  return best?.dir;
-}
-
 export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {
   const { model } = run;
   const say = hooks.say ?? (() => {});
@@ -144,7 +119,12 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   const ws = new Workspace(model.device);
   let st: TrainerState = { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
 
-  const resumeDir = run.resume ? findResume(run.outputPath) : undefined;
+  const resumeDir = run.resume
+    ? findResume(run.outputPath, (dir) => {
+      const at = readTrainerState(dir);
+      return at && { position: at.epoch * 1e9 + at.microStep, value: dir };
+    })
+    : undefined;
   if (resumeDir) {
     // Weights, optimiser moments and the position in the run: the continuation is the same run.
     // (An interrupt between accumulation micro-batches drops the partial gradient sum.)

@@ -23,12 +23,12 @@ import { mulberry32 } from '../models/rng.js';
 import { Workspace } from '../models/workspace.js';
 import { backendOf, native, ops, type NativeTensor } from '../native.js';
 import { epochOrder, readBatch, type BiencoderData } from './biencoder-data.js';
-import { epochDirName, shouldSaveGanEpoch } from './checkpoint-dir.js';
+import { epochDirName, findResume, shouldSaveGanEpoch } from './checkpoint-dir.js';
 import { biencoderHash, checkGanCompatible, ganMeta, loadGanTrainingState, loadGanWeights, readGanFile, saveGan, type GanFile, type GanMeta } from './gan-checkpoint.js';
 import { encodeSplit, gatherRows } from './gan-features.js';
 import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
 import { checkFiniteLoss, NonFiniteLossError } from './guard.js';
-import type { StopSource } from './interrupt.js';
+import type { TrainHooks } from './hooks.js';
 import type { JsonlLogger } from './jsonl-log.js';
 import { FlatAdamW } from './optimizer.js';
 import { buildParamMasks, maskRanges, parseTypeOptimization, trainablePatterns, WEIGHT_DECAY } from './param-groups.js';
@@ -54,13 +54,6 @@ export interface GanTrainSettings {
   encodeBatchSize?: number;
 }
 
-export interface GanHooks {
-  log: JsonlLogger;
-  interrupt?: StopSource;
-  say?: (line: string) => void;
-  progress?: (epoch: number, done: number, total: number) => void;
-  resumeHint?: string;
-}
 
 export interface GanRun {
   biencoder: BiEncoder;
@@ -265,28 +258,15 @@ export class GanTrainer {
 
 const now = (): number => performance.now();
 
-/** The resumable checkpoint furthest along: `<out>/last` (an interrupt) or the newest `<out>/epoch_N`. */
-function findResume(out: string): GanFile | undefined {
-  if (!existsSync(out)) return undefined;
-  const epochs = readdirSync(out)
-    .map((n) => /^epoch_(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null && statSync(join(out, m[0])).isFile())
-    .sort((a, b) => Number(b[1]) - Number(a[1]))
-    .map((m) => m[0]);
-  let best: { file: GanFile; at: number } | undefined;
-  for (const name of ['last', ...epochs.slice(0, 1)]) {
-    const path = join(out, name);
-    if (!existsSync(path) || !statSync(path).isFile()) continue;
-    const file = readGanFile(path);
-    const st = file.trainerState as TrainerState | undefined;
-    if (!st || !file.optimizer) continue;
-    const at = st.epoch * 1e9 + st.batch;
-    if (!best || at > best.at) best = { file, at };
-  }
-  return best?.file;
+/** A GAN checkpoint file to resume from: a file with trainer and optimiser state. */
+function resumable(path: string): { position: number; value: GanFile } | undefined {
+  if (!statSync(path).isFile()) return undefined;
+  const file = readGanFile(path);
+  const st = file.trainerState as TrainerState | undefined;
+  return st && file.optimizer ? { position: st.epoch * 1e9 + st.batch, value: file } : undefined;
 }
 
-export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: GanHooks): Promise<GanTrainResult> {
+export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHooks): Promise<GanTrainResult> {
   const say = hooks.say ?? (() => {});
   if (!(s.criticIters >= 1)) throw new Error(`--critic_iters must be >= 1, got ${s.criticIters}`);
   if (!(s.trainBatchSize >= 1) || !(s.evalBatchSize >= 1)) throw new Error('batch sizes must be >= 1');
@@ -302,7 +282,7 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: GanHooks
     saveGan(file, run.gan, metaOf(epoch), { optimizers: trainer.optimizers, trainerState: { ...state } });
   };
   try {
-    const resumeFrom = run.resume ? findResume(run.outputPath) : undefined;
+    const resumeFrom = run.resume ? findResume(run.outputPath, resumable, 1) : undefined;
     if (resumeFrom) {
       checkGanCompatible(resumeFrom.path, resumeFrom.meta, { biencoder: { hash, embedDim: run.biencoder.embedDim } });
       loadGanWeights(run.gan, resumeFrom);
