@@ -54,7 +54,7 @@ try {
     opt.update(1e-5);
   };
   await stepOnce(0);  // warm-up: plans and scratch
-  let t = performance.now();
+  const t = performance.now();
   for (let s = 1; s < steps; s++) await stepOnce(s);
   const bareMs = (performance.now() - t) / (steps - 1);
 

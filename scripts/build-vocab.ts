@@ -128,7 +128,10 @@ export function trainWordPiece(wordCounts: ReadonlyMap<string, number>, targetSi
       if (next === 0) pairCount.delete(key); else pairCount.set(key, next);
       if (sign > 0) {
         let set = pairWords.get(key);
-        if (!set) pairWords.set(key, (set = new Set()));
+        if (!set) {
+          set = new Set();
+          pairWords.set(key, set);
+        }
         set.add(wi);
       }
     }

@@ -133,7 +133,7 @@ function torchZip(pkl: Uint8Array, extra: Array<{ name: string; data: Uint8Array
   return buildZip([{ name: 'archive/data.pkl', data: pkl }, { name: 'archive/version', data: Buffer.from('3\n') }, ...extra]);
 }
 
-const bytes = (...parts: Array<number | string | number[]>): Uint8Array =>
+const bytes = (...parts: Array<number | string | number[] | Uint8Array>): Uint8Array =>
   Buffer.concat(parts.map((p) => (typeof p === 'number' ? Buffer.from([p]) : typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
 
 describe('zip rejects', () => {
@@ -238,7 +238,7 @@ describe('pickle rejects', () => {
     const pkl = bytes(0x80, 2, G('os', 'system'), U('echo pwned'), 0x85, 0x52, 0x2e);
     const m = errorOf(() => decodeTorchCheckpoint(torchZip(pkl)));
     expect(m).toMatch(/archive\/data\.pkl: pickle byte 2: GLOBAL: global os\.system is not allowed/);
-    expect(() => unpickle(pkl, { ...hooks, reduce: () => ((called = true), null) })).toThrow(/os\.system/);
+    expect(() => unpickle(pkl, { ...hooks, reduce: () => { called = true; return null; } })).toThrow(/os\.system/);
     expect(called).toBe(false);
   });
 

@@ -188,7 +188,9 @@ describe('default WordPiece vocabulary', () => {
 
   it('agrees with Hugging Face tokenizers.js (BertNormalizer + BertPreTokenizer + WordPiece) and has no [UNK]', () => {
     const ids: Record<string, number> = {};
-    vocabLines.forEach((t, i) => (ids[t] = i));
+    vocabLines.forEach((t, i) => {
+      ids[t] = i;
+    });
     const tokenizer = new Tokenizer({
       version: '1.0',
       added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t) => ({ id: ids[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),

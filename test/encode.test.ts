@@ -76,7 +76,7 @@ describe('biofeg encode', () => {
     { text: 'Café tumor' },
   ];
   const tok = fromVocab(vocabFile);
-  const want = lines.map((l) => ('text' in l ? { ids: tok.encode(l.text), mask: null } : { ids: l.input_ids, mask: l.attention_mask ?? null }));
+  const want = lines.map((l) => ('text' in l && l.text !== undefined ? { ids: tok.encode(l.text), mask: null } : { ids: l.input_ids, mask: l.attention_mask ?? null }));
 
   for (const pooled of [false, true])
     it(`rows equal single-sequence forwards in input order (${pooled ? 'pooled' : '[CLS]'})`, async () => {
@@ -165,7 +165,7 @@ describe('biofeg encode', () => {
     const input = join(dir, 'cli.jsonl'), output = join(dir, 'cli.npy');
     writeFileSync(input, Array.from({ length: 10 }, (_, i) => JSON.stringify({ input_ids: [5, 8 + (i % 10), 6] })).join('\n'));
     let stderr = '';
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => { stderr += String(s); return true; });
     try {
       const p = new Command().exitOverride();
       register(p);

@@ -10,7 +10,7 @@ import { expect, it } from 'vitest';
 const repo = resolve(import.meta.dirname, '..');
 
 /** The ```ts block after the marker comment. */
-export function readmeExample(readme: string): string {
+function readmeExample(readme: string): string {
   const at = readme.indexOf('<!-- example: library -->');
   if (at < 0) throw new Error('README.md: no "<!-- example: library -->" marker');
   const m = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));

@@ -102,7 +102,7 @@ describe.skipIf(!haveShared)('HF parity on the real vocabulary (../shared)', () 
   it('every title, abstract sentence and mention of NCBI-disease (train, dev, test)', () => {
     const tok = uncased!;
     const lines = readFileSync(join(FIX, 'ncbi-uncased.tsv'), 'utf8').split('\n');
-    const split = /(?<=[.!?])\s+(?=[A-Z0-9(\[])/;
+    const split = /(?<=[.!?])\s+(?=[A-Z0-9([])/;
     const h = (text: string): string => createHash('sha1').update(tok.encode(text).join(',')).digest('hex').slice(0, 12);
     let docs: Doc[] = [];
     let next = 0;
@@ -193,7 +193,10 @@ function readPubtator(path: string): Doc[] {
     const m = /^(\d+)\|([ta])\|(.*)$/.exec(line);
     if (m) {
       const [, pmid, kind, text] = m as unknown as [string, string, string, string];
-      if (cur === null || cur.pmid !== pmid) docs.push((cur = { pmid, title: '', abstract: '', mentions: [] }));
+      if (cur === null || cur.pmid !== pmid) {
+        cur = { pmid, title: '', abstract: '', mentions: [] };
+        docs.push(cur);
+      }
       if (kind === 't') cur.title = text;
       else cur.abstract = text;
       continue;

@@ -129,7 +129,7 @@ export function biencoderSpecs(bert: readonly ParamSpec[], outDim?: number): Par
 
 function hiddenOf(bert: readonly ParamSpec[]): number {
   const w = bert.find((s) => s.name === 'embeddings.word_embeddings.weight');
-  if (!w || w.shape.length !== 2) throw new Error('BERT parameter list lacks embeddings.word_embeddings.weight');
+  if (w?.shape.length !== 2) throw new Error('BERT parameter list lacks embeddings.word_embeddings.weight');
   return w.shape[1]!;
 }
 

@@ -155,7 +155,9 @@ export function unpickle(data: Uint8Array, hooks: PickleHooks, start = 0): { val
   const text = (n: number): string => {
     need(n);
     try {
-      return utf8.decode(data.subarray(pos, (pos += n)));
+      const start = pos;
+      pos += n;
+      return utf8.decode(data.subarray(start, pos));
     } catch {
       return fail('string is not valid UTF-8');
     }

@@ -14,7 +14,7 @@
  */
 import { FileSource, MemorySource, decodeElements, type ByteSource } from './bytes.js';
 import { writeFileAtomic } from '../data/atomic.js';
-import { JsonSyntaxError, isJsonObject, parseStrictJson } from './strict-json.js';
+import { JsonSyntaxError, isJsonObject, parseStrictJson, type JsonValue } from './strict-json.js';
 import {
   CheckpointError,
   DTYPE_BYTES,
@@ -87,7 +87,7 @@ export function readSafetensorsHeader(src: ByteSource): SafetensorsHeader {
     throw new CheckpointError(file, 'header is not valid UTF-8');
   }
   if (text[0] !== '{') throw new CheckpointError(file, 'header does not start with "{" (not a safetensors file?)');
-  let json;
+  let json: JsonValue;
   try {
     json = parseStrictJson(text);
   } catch (e) {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { AtomicOutputs, type BufferedWriter } from './atomic.js';
 import { SPLITS, type Split } from './arboel.js';
 import { conceptText, loadDictionary, normalizeId, type Dictionary } from './dictionary.js';
-import { DataError, WarningCounter } from './errors.js';
+import { DataError, type WarningCounter } from './errors.js';
 import { readPubtator, type PubtatorDocument, type PubtatorMention } from './pubtator.js';
 import { isPyWhitespace } from './pyjson.js';
 
@@ -231,7 +231,7 @@ function jsonLine(w: BufferedWriter, o: Record<string, unknown>): void {
 
 export async function importPubtator(opts: ImportOptions): Promise<ImportReport> {
   const composite = opts.composite ?? 'first';
-  const types = opts.types && opts.types.length ? new Set(opts.types) : undefined;
+  const types = opts.types?.length ? new Set(opts.types) : undefined;
   const dict = loadDictionary(opts.dictionary);
   const out = new AtomicOutputs();
   const examples: string[] = [];

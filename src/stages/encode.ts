@@ -112,7 +112,8 @@ export class BertSession {
       batchSize: c.batchSize, pooled: c.pooled,
       onBatch: (n) => {
         if (ctx.stop.requested) throw new AbortError('encode: aborted');
-        count(ctx, 'encode', (done += n), rows.length, 'seq');
+        done += n;
+        count(ctx, 'encode', done, rows.length, 'seq');
       },
     });
   }

@@ -18,6 +18,7 @@
 // Category C except tab, LF, CR; U+FFFD too (Python's _clean_text drops it explicitly).
 const CONTROL = /(?![\t\n\r])[\p{C}\uFFFD]/gu;
 const ASTRAL_CJK = /[\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{2F800}-\u{2FA1F}]/gu;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the class is every byte outside ASCII, control characters included.
 const NON_ASCII = /[^\x00-\x7f]/;
 const BRACKET_WORD = /\[[^\s[\]]{1,40}\]/g;
 const MN = /\p{Mn}/gu;

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 
 import { encodeSafetensors, readCheckpointFile, readSafetensors, splitBiencoder, writeSafetensors, writeTorchCheckpoint } from '../checkpoint/index.js';
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
-import { Bert, bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
+import { type Bert, bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
 import { BiEncoder, type ParamPart } from '../models/biencoder.js';
 import { mulberry32 } from '../models/rng.js';
 import { hfConfigOf, initBertParams, isBertSize, sizedConfig } from '../models/init.js';

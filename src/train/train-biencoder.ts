@@ -4,7 +4,7 @@
 // checkpoint-then-exit on SIGINT/SIGTERM. The same loop fine-tunes on generated features
 // (finetune.py / finetune_hard.py): the training data is then a feature file, the context side
 // is the given features and only the candidate encoder is in the optimiser.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';

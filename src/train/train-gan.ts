@@ -13,7 +13,7 @@
 //   gradient, which is exactly zero (gan-step.ts), so its AdamW update reduces to the decoupled
 //   weight decay of its trained, decayed tensors; we apply that decay without running E's
 //   backward. condGrad 'critic' lets the whole critic loss train E through D's condition input.
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
@@ -29,7 +29,6 @@ import { encodeSplit, gatherRows } from './gan-features.js';
 import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
 import { checkFiniteLoss, NonFiniteLossError } from './guard.js';
 import type { TrainHooks } from './hooks.js';
-import type { JsonlLogger } from './jsonl-log.js';
 import { FlatAdamW } from './optimizer.js';
 import { buildParamMasks, maskRanges, parseTypeOptimization, trainablePatterns, WEIGHT_DECAY } from './param-groups.js';
 

@@ -12,7 +12,7 @@ describe('InterruptFlag in process', () => {
     const notes: string[] = [];
     const flag = new InterruptFlag({ notify: (m) => notes.push(m), onForce: () => notes.push('forced') }).install();
     try {
-      await flag.checkpointIfRequested(() => notes.push('saved too early'), 'hint');
+      await flag.checkpointIfRequested(() => void notes.push('saved too early'), 'hint');
       process.emit('SIGINT');
       expect(flag.requested).toBe(true);
       expect(notes[0]).toMatch(/^SIGINT received: finishing the current step/);
