@@ -16,6 +16,7 @@ import { loadStateDict, loadTrainingState, saveBiEncoder, type ModelSettings } f
 import { epochOrder, exampleCount, readBatch, readTrainBatch, type Batch, type BiencoderData, type FeatureBatch, type TrainData } from './biencoder-data.js';
 import { BestEpoch, copyBestToRoot, epochDirName, findResume } from './checkpoint-dir.js';
 import { checkFiniteLoss } from './guard.js';
+import { runEpochs } from './loop.js';
 import type { TrainHooks } from './hooks.js';
 import { FlatAdamW } from './optimizer.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
@@ -146,13 +147,18 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
 
   const t0 = performance.now();
   let seen = 0;
-  for (let epoch = st.epoch; epoch < s.numTrainEpochs; epoch++) {
-    const order = epochOrder(n, s.seed, epoch, s.shuffle);
-    const micro = plan.microBatchSize;
-    let lossSum = 0, lossCount = 0;
-    const first = epoch === st.epoch ? st.microStep : 0;
-    if (first === 0) model.zeroGrad();
-    for (let ms = first; ms < plan.microBatchesPerEpoch; ms++) {
+  const micro = plan.microBatchSize;
+  let order: Int32Array = new Int32Array(0);
+  let lossSum = 0, lossCount = 0;
+  await runEpochs<TrainerState>({
+    outputPath: run.outputPath, epochs: s.numTrainEpochs, stepsPerEpoch: plan.microBatchesPerEpoch, start: { epoch: st.epoch, step: st.microStep }, hooks,
+    beginEpoch: (epoch, first) => {
+      order = epochOrder(n, s.seed, epoch, s.shuffle);
+      lossSum = 0;
+      lossCount = 0;
+      if (first === 0) model.zeroGrad();
+    },
+    step: async (epoch, ms) => {
       const b = readTrainBatch(run.train, order.subarray(ms * micro, Math.min(n, (ms + 1) * micro)));
       const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(ms);
       const r = await step(model, ws, b, true, seed, 1 / s.gradientAccumulationSteps);
@@ -160,39 +166,37 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
       seen += batchRows(b);
       lossSum += r.loss;
       lossCount++;
-      if (isUpdateStep(ms, s.gradientAccumulationSteps)) {
-        const norm = opt.clipGradNorm(s.maxGradNorm);
-        const lr = learningRateAt(st.updates, s.learningRate, plan);
-        opt.update(lr);
-        model.zeroGrad();
-        st.updates++;
-        if (isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps)) {
-          say(`Step ${ms} - epoch ${epoch} average loss: ${(lossSum / lossCount).toFixed(4)}`);
-          hooks.log.log('train', { epoch, step: ms, updates: st.updates, loss: lossSum / lossCount, lr, gradNorm: norm });
-          lossSum = 0;
-          lossCount = 0;
-        }
-        if (isIntervalStep(ms, s.evalInterval, s.gradientAccumulationSteps)) {
-          const acc = await validate(model, run.val, s.evalBatchSize);
-          hooks.log.log('eval', { epoch, step: ms, accuracy: acc });
-        }
+      if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
+      const norm = opt.clipGradNorm(s.maxGradNorm);
+      const lr = learningRateAt(st.updates, s.learningRate, plan);
+      opt.update(lr);
+      model.zeroGrad();
+      st.updates++;
+      if (isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps)) {
+        say(`Step ${ms} - epoch ${epoch} average loss: ${(lossSum / lossCount).toFixed(4)}`);
+        hooks.log.log('train', { epoch, step: ms, updates: st.updates, loss: lossSum / lossCount, lr, gradNorm: norm });
+        lossSum = 0;
+        lossCount = 0;
       }
-      hooks.progress?.(epoch, ms + 1, plan.microBatchesPerEpoch);
-      if (hooks.interrupt?.requested) {
-        const state = { ...st, epoch, microStep: ms + 1, best: { epoch: best.epoch, score: best.score } };
-        await hooks.interrupt.checkpointIfRequested(() => save(join(run.outputPath, 'last'), state), hooks.resumeHint ?? 'Run the same command with --resume to continue.');
+      if (isIntervalStep(ms, s.evalInterval, s.gradientAccumulationSteps)) {
+        const acc = await validate(model, run.val, s.evalBatchSize);
+        hooks.log.log('eval', { epoch, step: ms, accuracy: acc });
       }
-    }
-    const acc = await validate(model, run.val, s.evalBatchSize);
-    st.accuracies.push(acc);
-    const isBest = best.update(epoch, acc);
-    st.epoch = epoch + 1;
-    st.microStep = 0;
-    const state = { ...st, best: { epoch: best.epoch, score: best.score } };
-    await save(join(run.outputPath, epochDirName(epoch)), state);
-    say(`Eval: epoch ${epoch} accuracy ${acc.toFixed(4)}${isBest ? ' (best)' : ''}`);
-    hooks.log.log('epoch', { epoch, accuracy: acc, best: best.epoch, updates: st.updates });
-  }
+    },
+    stateAt: (epoch, microStep) => ({ ...st, epoch, microStep, best: { epoch: best.epoch, score: best.score } }),
+    save,
+    endEpoch: async (epoch) => {
+      const acc = await validate(model, run.val, s.evalBatchSize);
+      st.accuracies.push(acc);
+      const isBest = best.update(epoch, acc);
+      st.epoch = epoch + 1;
+      st.microStep = 0;
+      const state = { ...st, best: { epoch: best.epoch, score: best.score } };
+      await save(join(run.outputPath, epochDirName(epoch)), state);
+      say(`Eval: epoch ${epoch} accuracy ${acc.toFixed(4)}${isBest ? ' (best)' : ''}`);
+      hooks.log.log('epoch', { epoch, accuracy: acc, best: best.epoch, updates: st.updates });
+    },
+  });
   const seconds = (performance.now() - t0) / 1000;
   if (best.epoch >= 0) {
     // The model files only: optimiser and trainer state stay in the epoch folders.

@@ -24,6 +24,7 @@ import { Workspace } from '../models/workspace.js';
 import { backendOf, native, ops, type NativeTensor } from '../native.js';
 import { epochOrder, readBatch, type BiencoderData } from './biencoder-data.js';
 import { epochDirName, findResume, shouldSaveGanEpoch } from './checkpoint-dir.js';
+import { runEpochs } from './loop.js';
 import { biencoderHash, checkGanCompatible, ganMeta, loadGanTrainingState, loadGanWeights, readGanFile, saveGan, type GanFile, type GanMeta } from './gan-checkpoint.js';
 import { encodeSplit, gatherRows } from './gan-features.js';
 import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
@@ -301,11 +302,14 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
     }
     const t0 = performance.now();
     let done = 0;
-    for (let epoch = st.epoch; epoch < s.numTrainEpochs; epoch++) {
-      const order = epochOrder(n, s.seed, epoch, s.shuffle);
-      const first = epoch === st.epoch ? st.batch : 0;
-      if (first === 0) st.sums = { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0 };
-      for (let k = first; k < batches; k++) {
+    let order: Int32Array = new Int32Array(0);
+    await runEpochs<TrainerState>({
+      outputPath: run.outputPath, epochs: s.numTrainEpochs, stepsPerEpoch: batches, start: { epoch: st.epoch, step: st.batch }, hooks,
+      beginEpoch: (epoch, first) => {
+        order = epochOrder(n, s.seed, epoch, s.shuffle);
+        if (first === 0) st.sums = { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0 };
+      },
+      step: async (epoch, k) => {
         const r = await trainer.step(order.subarray(k * s.trainBatchSize, Math.min(n, (k + 1) * s.trainBatchSize)), epoch, k);
         for (const d of r.disc) st.sums.disc += d;
         st.sums.dCount += r.disc.length;
@@ -313,31 +317,30 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
         st.sums.mse += r.mse;
         st.sums.gCount++;
         done++;
-        hooks.progress?.(epoch, k + 1, batches);
-        if (hooks.interrupt?.requested) {
-          const state = { ...st, epoch, batch: k + 1 };
-          await hooks.interrupt.checkpointIfRequested(async () => save(join(run.outputPath, 'last'), state), hooks.resumeHint ?? 'Run the same command with --resume to continue.');
+      },
+      stateAt: (epoch, batch) => ({ ...st, epoch, batch }),
+      save: (path, state) => save(path, state),
+      endEpoch: async (epoch) => {
+        const m = st.sums;
+        const losses = { disc: m.disc / Math.max(1, m.dCount), gen: m.gen / Math.max(1, m.gCount), mse: m.mse / Math.max(1, m.gCount) };
+        say(`Epoch ${epoch}: disc loss ${losses.disc.toFixed(5)} - gen loss ${losses.gen.toFixed(5)} mse loss: ${losses.mse.toFixed(5)}`);
+        const acc = await trainer.validate();
+        st.accuracies.push(acc);
+        st.epochs.push({ epoch, ...losses, accuracy: acc });
+        st.epoch = epoch + 1;
+        st.batch = 0;
+        say(`Eval accuracy: ${acc.toFixed(5)}`);
+        hooks.log.log('epoch', { epoch, ...losses, accuracy: acc });
+        if (shouldSaveGanEpoch(epoch, s.saveEvery, s.startSaving)) {
+          // The original's name: `<out>/epoch_<i>`, one torch.save file.
+          const file = join(run.outputPath, epochDirName(epoch));
+          save(file, st, epoch);
+          saved.push(file);
+          say(`saved ${file}`);
+          hooks.log.log('save', { epoch, file });
         }
-      }
-      const m = st.sums;
-      const losses = { disc: m.disc / Math.max(1, m.dCount), gen: m.gen / Math.max(1, m.gCount), mse: m.mse / Math.max(1, m.gCount) };
-      say(`Epoch ${epoch}: disc loss ${losses.disc.toFixed(5)} - gen loss ${losses.gen.toFixed(5)} mse loss: ${losses.mse.toFixed(5)}`);
-      const acc = await trainer.validate();
-      st.accuracies.push(acc);
-      st.epochs.push({ epoch, ...losses, accuracy: acc });
-      st.epoch = epoch + 1;
-      st.batch = 0;
-      say(`Eval accuracy: ${acc.toFixed(5)}`);
-      hooks.log.log('epoch', { epoch, ...losses, accuracy: acc });
-      if (shouldSaveGanEpoch(epoch, s.saveEvery, s.startSaving)) {
-        // The original's name: `<out>/epoch_<i>`, one torch.save file.
-        const file = join(run.outputPath, epochDirName(epoch));
-        save(file, st, epoch);
-        saved.push(file);
-        say(`saved ${file}`);
-        hooks.log.log('save', { epoch, file });
-      }
-    }
+      },
+    });
     const seconds = (performance.now() - t0) / 1000;
     writeFileSync(join(run.outputPath, 'training_time.txt'), `The training took ${seconds / 60} minutes\n`);
     return { accuracies: st.accuracies, epochs: st.epochs, saved, batchesPerSecond: seconds > 0 ? done / seconds : 0 };
