@@ -11,6 +11,7 @@ export type BiofegErrorCode =
   | 'ERR_BIOFEG_ABORTED'
   | 'ERR_BIOFEG_NONFINITE'
   | 'ERR_BIOFEG_ADDON'
+  | 'ERR_BIOFEG_BUSY'
   | 'ERR_BIOFEG_INTERNAL';
 
 /** Base class of every error biofeg throws on purpose. */
@@ -90,6 +91,16 @@ export class NonFiniteError extends BiofegError {
   }
 }
 
+/** Another run holds the output folder (its lock file names the process). */
+export class OutputBusyError extends BiofegError {
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super('ERR_BIOFEG_BUSY', message);
+    this.name = 'OutputBusyError';
+    this.path = path;
+  }
+}
+
 /**
  * No native addon could be loaded (code `ERR_BIOFEG_ADDON`); the message says what was tried and
  * how to build one from source.
@@ -152,6 +163,7 @@ export function fromWire(w: WireError): Error {
     case 'ERR_BIOFEG_ABORTED': e = new AbortError(w.message, str(f['resumeHint'])); break;
     case 'ERR_BIOFEG_NONFINITE': e = new NonFiniteError(w.message, num(f['step']), num(f['value'])); break;
     case 'ERR_BIOFEG_ADDON': e = new AddonUnavailableError(w.message); break;
+    case 'ERR_BIOFEG_BUSY': e = new OutputBusyError(str(f['path']), w.message); break;
     case 'ERR_BIOFEG_INTERNAL': e = new BiofegError(w.code, w.message); break;
     default: {
       e = new Error(w.message);

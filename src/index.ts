@@ -67,7 +67,7 @@ export { builtinData } from './paths.js';
 // Errors
 export {
   BiofegError, SettingsError, InputError, CheckpointRejectedError, DeviceUnavailableError, AbortError, NonFiniteError,
-  AddonUnavailableError,
+  AddonUnavailableError, OutputBusyError,
 } from './errors.js';
 export type { AddonAttempt, AddonSource } from './native.js';
 export type { BiofegErrorCode } from './errors.js';

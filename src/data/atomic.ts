@@ -3,6 +3,7 @@
 // temporary sibling and swapped in by renames, so a reader sees the old or the new, never a part.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 
 /** Buffered synchronous writer to one file descriptor. */
 export class BufferedWriter {
@@ -47,7 +48,8 @@ interface Pending {
 /**
  * A group of output files written to temporaries beside their targets and renamed into place
  * only by {@link commit}; {@link abort} (or a crash before commit) leaves the targets untouched.
- * Temporaries are named `.<name>.tmp-<pid>-<n>` so a crashed run's leftovers are recognisable.
+ * Temporaries are named `.<name>.tmp-<pid>-<thread>-<n>` so a crashed run's leftovers are
+ * recognisable (and two worker threads of one process never pick the same name).
  */
 export class AtomicOutputs {
   private files: Pending[] = [];
@@ -70,7 +72,7 @@ export class AtomicOutputs {
 
   open(finalPath: string): BufferedWriter {
     this.ensureDir(dirname(finalPath));
-    const temp = join(dirname(finalPath), `.${basename(finalPath)}.tmp-${process.pid}-${AtomicOutputs.counter++}`);
+    const temp = join(dirname(finalPath), `.${basename(finalPath)}.tmp-${process.pid}-${threadId}-${AtomicOutputs.counter++}`);
     const fd = openSync(temp, 'wx');
     const writer = new BufferedWriter(fd);
     this.files.push({ final: finalPath, temp, fd, writer, closed: false });
@@ -136,7 +138,7 @@ let counter = 0;
 
 /** A hidden temporary name beside `target` (`.<name>.<tag>-<pid>-<time>-<n>`). */
 export function tempSibling(target: string, tag = 'tmp'): string {
-  return join(dirname(target), `.${basename(target)}.${tag}-${process.pid}-${Date.now()}-${counter++}`);
+  return join(dirname(target), `.${basename(target)}.${tag}-${process.pid}-${threadId}-${Date.now()}-${counter++}`);
 }
 
 /**

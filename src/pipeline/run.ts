@@ -29,6 +29,7 @@ import { runGenerateFeatures } from '../stages/generate-features.js';
 import { runTrainBiencoder } from '../stages/train-biencoder.js';
 import { runTrainGan } from '../stages/train-gan.js';
 import { runStages, type StageDef, type StageOutcome } from '../train/pipeline-state.js';
+import { withOutputLock } from '../stages/output-lock.js';
 import { CHOSEN, type PipelineConfig } from './config.js';
 
 export interface PipelineResult {
@@ -136,9 +137,9 @@ export async function runPipelineHere(c: PipelineConfig, ctx: TaskContext): Prom
       evaluate('eval-final', { ...c.eval, ...c.evalFinal }, 'finetune-hard'),
     );
   }
-  const outcomes = await runStages(root, stages, undefined, say, {
+  const outcomes = await withOutputLock(root, 'runPipeline', () => runStages(root, stages, undefined, say, {
     start: (e) => ctx.emit({ type: 'stage', stage: e.stage, index: e.index, total: e.total, status: 'start', dir: e.dir, resume: e.resume, seconds: 0 }),
     end: (e) => ctx.emit({ type: 'stage', stage: e.stage, index: e.index, total: e.total, status: e.skipped ? 'skipped' : 'done', dir: e.dir, resume: false, seconds: e.seconds }),
-  });
+  }));
   return { stages: outcomes };
 }

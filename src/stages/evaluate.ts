@@ -10,6 +10,7 @@ import { AbortError } from '../errors.js';
 import { evalReportPath, evaluateModes, type EvalReport, type ProgressFactory } from '../eval/evaluate.js';
 import { resolveSettings } from '../settings/resolve.js';
 import type { EvaluateBiencoderSettings } from '../settings/types.js';
+import { withOutputLock } from './output-lock.js';
 import { checkDataPath, checkModelSource, chooseDevice, openModel, precisionOf } from './setup.js';
 
 /** Recall of one mode. */
@@ -64,12 +65,12 @@ export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx
     ? { pathToModel: resolve(s.pathToModel!) }
     : existsSync(s.bertModel) ? { bertModel: resolve(s.bertModel) } : { bertModel: s.bertModel, init: `random (seed ${s.seed})` };
   if (opened.tok.vocabPath) info['vocab'] = resolve(opened.tok.vocabPath);
-  const report = await evaluateModes({
+  const report = await withOutputLock(s.outputPath, 'evaluateBiencoder', () => evaluateModes({
     model: opened.model, tokenizer: opened.tok.tokenizer, tokenizerFactory: opened.tok.factory,
     dataPath: s.dataPath, entityDictPath: entityDict, outputPath: s.outputPath, modes: s.modes, topK: s.topK,
     encodeBatchSize: s.encodeBatchSize, evalBatchSize: s.evalBatchSize, maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength,
     saveTopk: s.saveTopkResult, poolDtype: s.poolDtype, ...(s.workers !== undefined ? { workers: s.workers } : {}),
     progress: phases(ctx), log: (line) => detail(ctx, line), modelInfo: info,
-  });
+  }));
   return summarise(report, s.outputPath, (performance.now() - t0) / 1000);
 }

@@ -9,6 +9,7 @@ import { resolveSettings } from '../settings/resolve.js';
 import type { FinetuneSettings } from '../settings/types.js';
 import { finetune as finetuneLoop, openFeatureData } from '../train/finetune.js';
 import { findGeneratedFile } from '../train/generate-features.js';
+import { withOutputLock } from './output-lock.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openCache, openModel, trainSettingsOf, precisionOf } from './setup.js';
 import type { TrainBiencoderResult } from './train-biencoder.js';
@@ -20,17 +21,19 @@ export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Pr
   checkModelSource('finetune', s);
   checkDataPath('finetune', s, 'val', false);
   const file = findGeneratedFile(s.generateDataPath, s.hard);
-  const t0 = performance.now();
-  const { model, settings, tok } = openModel(s, device);
-  const train = openFeatureData(file, s.hard);
-  const lens = { maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength, cacheDir: cacheDirFor(s.dataPath, s.outputPath) };
-  const val = { mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(s.dataPath, 'val'), name: 'val', ...lens }), entities: train.entities };
-  ctx.emit({ type: 'message', level: 'info', text: `fine-tuning the candidate encoder on ${train.features.header.count} generated features from ${file}${s.hard ? ` (${train.features.header.topK} candidates each)` : ''}` });
-  const r = await trainingSession(s.outputPath, ctx, { resumeHint: RESUME_HINT, start: { command: 'finetune', device, hard: s.hard, settings: s } }, (hooks) =>
-    finetuneLoop(
-      { model, settings, train, val, outputPath: s.outputPath, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: s.resume },
-      trainSettingsOf(s),
-      hooks,
-    ));
-  return { outputPath: s.outputPath, accuracies: r.accuracies, bestEpoch: r.bestEpoch, steps: r.steps, examplesPerSecond: r.examplesPerSecond, seconds: (performance.now() - t0) / 1000 };
+  return withOutputLock(s.outputPath, 'finetune', async () => {
+    const t0 = performance.now();
+    const { model, settings, tok } = openModel(s, device);
+    const train = openFeatureData(file, s.hard);
+    const lens = { maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength, cacheDir: cacheDirFor(s.dataPath, s.outputPath) };
+    const val = { mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(s.dataPath, 'val'), name: 'val', ...lens }), entities: train.entities };
+    ctx.emit({ type: 'message', level: 'info', text: `fine-tuning the candidate encoder on ${train.features.header.count} generated features from ${file}${s.hard ? ` (${train.features.header.topK} candidates each)` : ''}` });
+    const r = await trainingSession(s.outputPath, ctx, { resumeHint: RESUME_HINT, start: { command: 'finetune', device, hard: s.hard, settings: s } }, (hooks) =>
+      finetuneLoop(
+        { model, settings, train, val, outputPath: s.outputPath, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: s.resume },
+        trainSettingsOf(s),
+        hooks,
+      ));
+    return { outputPath: s.outputPath, accuracies: r.accuracies, bestEpoch: r.bestEpoch, steps: r.steps, examplesPerSecond: r.examplesPerSecond, seconds: (performance.now() - t0) / 1000 };
+  });
 }

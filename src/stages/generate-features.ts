@@ -11,6 +11,7 @@ import { resolveSettings } from '../settings/resolve.js';
 import type { GenerateFeaturesSettings } from '../settings/types.js';
 import { biencoderHash, loadGan } from '../train/gan-checkpoint.js';
 import { generateFeatureFile, labelIds, resolveGanPath, unseenEntities } from '../train/generate-features.js';
+import { withOutputLock } from './output-lock.js';
 import { checkDataPath, checkModelSource, chooseDevice, openCache, openModel, precisionOf } from './setup.js';
 
 export interface GenerateFeaturesResult {
@@ -46,7 +47,7 @@ export async function runGenerateFeatures(input: GenerateFeaturesSettings, ctx: 
   const rows = unseenEntities(labelIds(train), entities.rows);
   train.close();
   say(ctx, `${rows.length} of ${entities.rows} entities are not linked by any training mention; generating their features with ${ganFile}`);
-  const r = await generateFeatureFile({
+  const r = await withOutputLock(s.outputPath, 'generateFeatures', () => generateFeatureFile({
     biencoder: model, gan, entities, rows, outputPath: s.outputPath, hard: s.hard, topK: s.topK,
     batchSize: s.evalBatchSize, encodeBatchSize: s.encodeBatchSize, seed: s.seed,
     source: { gan: resolve(ganFile), pathToModel: resolve(s.pathToModel), entityDict: resolve(entityDict) },
@@ -55,7 +56,7 @@ export async function runGenerateFeatures(input: GenerateFeaturesSettings, ctx: 
       if (ctx.stop.requested) throw new AbortError('generateFeatures: aborted; nothing was written');
       count(ctx, label, done, total);
     },
-  });
+  }));
   const h = r.header;
   say(ctx, s.hard
     ? `${h.count} features with their top-${h.topK} entities (gold inserted at 0 for ${h.inserted}) written to ${r.path}`

@@ -12,6 +12,7 @@ import type { ResolvedSettings } from '../settings/stages.js';
 import type { TrainBiencoderSettings } from '../settings/types.js';
 import type { BiencoderData } from '../train/biencoder-data.js';
 import { trainBiencoder as trainLoop } from '../train/train-biencoder.js';
+import { withOutputLock } from './output-lock.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openModel, openTrainVal, trainSettingsOf, precisionOf } from './setup.js';
 
@@ -49,16 +50,17 @@ export async function runTrainBiencoder(input: TrainBiencoderSettings, ctx: Task
   precisionOf(s.precision, device);
   checkModelSource('trainBiencoder', s);
   const entityDict = s.hard ? undefined : checkDataPath('trainBiencoder', s, 'train');
-  const t0 = performance.now();
-  const { model, settings, tok } = openModel(s, device);
-  const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });
-  const data = s.hard ? openHardData(s) : await openTrainVal(s, entityDict!, tok, s.outputPath, say);
-  const r = await trainingSession(s.outputPath, ctx, { resumeHint: RESUME_HINT, start: { command: 'train-biencoder', device, hard: s.hard, settings: s } }, (hooks) =>
-    trainLoop(
-      { model, settings, train: data.train, val: data.val, outputPath: s.outputPath, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: s.resume },
-      trainSettingsOf(s),
-      hooks,
-    ));
-  return { outputPath: s.outputPath, accuracies: r.accuracies, bestEpoch: r.bestEpoch, steps: r.steps, examplesPerSecond: r.examplesPerSecond, seconds: (performance.now() - t0) / 1000 };
+  return withOutputLock(s.outputPath, 'train-biencoder', async () => {
+    const t0 = performance.now();
+    const { model, settings, tok } = openModel(s, device);
+    const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });
+    const data = s.hard ? openHardData(s) : await openTrainVal(s, entityDict!, tok, s.outputPath, say);
+    const r = await trainingSession(s.outputPath, ctx, { resumeHint: RESUME_HINT, start: { command: 'train-biencoder', device, hard: s.hard, settings: s } }, (hooks) =>
+      trainLoop(
+        { model, settings, train: data.train, val: data.val, outputPath: s.outputPath, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: s.resume },
+        trainSettingsOf(s),
+        hooks,
+      ));
+    return { outputPath: s.outputPath, accuracies: r.accuracies, bestEpoch: r.bestEpoch, steps: r.steps, examplesPerSecond: r.examplesPerSecond, seconds: (performance.now() - t0) / 1000 };
+  });
 }
-

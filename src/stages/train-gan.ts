@@ -14,6 +14,7 @@ import type { DeviceName } from '../native.js';
 import { fieldLabel, resolveSettings } from '../settings/resolve.js';
 import type { TrainGanSettings } from '../settings/types.js';
 import { trainGan as trainGanLoop, type EpochLosses } from '../train/train-gan.js';
+import { withOutputLock } from './output-lock.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openModel, openTrainVal, precisionOf } from './setup.js';
 
@@ -58,23 +59,25 @@ export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Pr
   if (!isBertSize(s.bertModel) && !existsSync(s.bertModel))
     throw new SettingsError('bertModel', `trainGan: ${fieldLabel('bertModel')} "${s.bertModel}" (the description encoder E) is neither a built-in size nor a folder with an HF BERT`);
   const entityDict = checkDataPath('trainGan', s, 'train');
-  const t0 = performance.now();
-  // The bi-encoder: pathToModel; bertModel only when no checkpoint is given (as BiEncoderRanker).
-  const { model: biencoder, settings, tok } = openModel({ ...s, dropout: undefined }, device);
-  const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });
-  const { train, val } = await openTrainVal(s, entityDict, tok, s.outputPath, say);
-  const encoder = openDescriptionEncoder(s.bertModel, { device, vocabSize: tok.tokenizer.vocabSize, seed: s.seed, addLinear: settings.addLinear, outDim: settings.outDim, precision: precisionOf(s.precision, device) });
-  const gan = new Gan(encoder, biencoder.embedDim, device);
-  gan.initMlps(s.seed);
-  const r = await trainingSession(s.outputPath, ctx, { resumeHint: RESUME_HINT, start: { command: 'train-gan', device, settings: s } }, (hooks) =>
-    trainGanLoop(
-      { biencoder, gan, train, val, outputPath: s.outputPath, resume: s.resume, settingsForMeta: { bert_model: s.bertModel, path_to_model: s.pathToModel ?? null } },
-      {
-        learningRate: s.learningRate, numTrainEpochs: s.numTrainEpochs, trainBatchSize: s.trainBatchSize, evalBatchSize: s.evalBatchSize,
-        criticIters: s.criticIters, typeOptimization: s.typeOptimization, seed: s.seed, saveEvery: s.saveEvery, startSaving: s.startSaving,
-        shuffle: s.shuffle, mseWeight: s.mseWeight, condGrad: s.condGrad,
-      },
-      hooks,
-    ));
-  return { outputPath: s.outputPath, ...r, seconds: (performance.now() - t0) / 1000 };
+  return withOutputLock(s.outputPath, 'train-gan', async () => {
+    const t0 = performance.now();
+    // The bi-encoder: pathToModel; bertModel only when no checkpoint is given (as BiEncoderRanker).
+    const { model: biencoder, settings, tok } = openModel({ ...s, dropout: undefined }, device);
+    const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });
+    const { train, val } = await openTrainVal(s, entityDict, tok, s.outputPath, say);
+    const encoder = openDescriptionEncoder(s.bertModel, { device, vocabSize: tok.tokenizer.vocabSize, seed: s.seed, addLinear: settings.addLinear, outDim: settings.outDim, precision: precisionOf(s.precision, device) });
+    const gan = new Gan(encoder, biencoder.embedDim, device);
+    gan.initMlps(s.seed);
+    const r = await trainingSession(s.outputPath, ctx, { resumeHint: RESUME_HINT, start: { command: 'train-gan', device, settings: s } }, (hooks) =>
+      trainGanLoop(
+        { biencoder, gan, train, val, outputPath: s.outputPath, resume: s.resume, settingsForMeta: { bert_model: s.bertModel, path_to_model: s.pathToModel ?? null } },
+        {
+          learningRate: s.learningRate, numTrainEpochs: s.numTrainEpochs, trainBatchSize: s.trainBatchSize, evalBatchSize: s.evalBatchSize,
+          criticIters: s.criticIters, typeOptimization: s.typeOptimization, seed: s.seed, saveEvery: s.saveEvery, startSaving: s.startSaving,
+          shuffle: s.shuffle, mseWeight: s.mseWeight, condGrad: s.condGrad,
+        },
+        hooks,
+      ));
+    return { outputPath: s.outputPath, ...r, seconds: (performance.now() - t0) / 1000 };
+  });
 }

@@ -14,6 +14,8 @@ import { hfConfigOf, initBertParams, isBertSize, sizedConfig } from '../models/i
 import type { DeviceName } from '../native.js';
 import { writeCheckpointDir } from './checkpoint-dir.js';
 import type { FlatAdamW } from './optimizer.js';
+import { readStateFile } from './trainer-state.js';
+import { CheckpointError } from '../checkpoint/types.js';
 
 export interface ModelSettings {
   addLinear: boolean;
@@ -182,9 +184,11 @@ function initRandom(model: BiEncoder, seed: number): void {
 export function loadTrainingState(dir: string, opt: FlatAdamW): Record<string, unknown> {
   const st = readSafetensors(join(dir, 'optimizer.safetensors'));
   const steps = Number(st.metadata?.['steps'] ?? NaN);
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`${dir}/optimizer.safetensors: no valid 'steps' metadata`);
+  if (!Number.isInteger(steps) || steps < 0) throw new CheckpointError(join(dir, 'optimizer.safetensors'), "no valid 'steps' metadata");
   opt.importState({ steps, moments: new Map([...st.tensors].map(([k, t]) => [k, { data: t.data }])) });
-  return readJson(join(dir, 'trainer_state.json'));
+  const state = readStateFile(join(dir, 'trainer_state.json'));
+  if (!state) throw new CheckpointError(join(dir, 'trainer_state.json'), 'not found: the folder is not a resumable checkpoint');
+  return state;
 }
 
 export type { ParamPart };

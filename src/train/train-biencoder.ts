@@ -4,7 +4,7 @@
 // checkpoint-then-exit on SIGINT/SIGTERM. The same loop fine-tunes on generated features
 // (finetune.py / finetune_hard.py): the training data is then a feature file, the context side
 // is the given features and only the candidate encoder is in the optimiser.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, } from 'node:fs';
 import { join } from 'node:path';
 
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
@@ -17,6 +17,7 @@ import { epochOrder, exampleCount, readBatch, readTrainBatch, type Batch, type B
 import { BestEpoch, copyBestToRoot, epochDirName, findResume } from './checkpoint-dir.js';
 import { checkFiniteLoss } from './guard.js';
 import { runEpochs } from './loop.js';
+import { checkResumeState, readStateFile } from './trainer-state.js';
 import type { TrainHooks } from './hooks.js';
 import { FlatAdamW } from './optimizer.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
@@ -131,7 +132,9 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     // (An interrupt between accumulation micro-batches drops the partial gradient sum.)
     const weights = join(resumeDir, 'model.safetensors');
     loadStateDict(model, readCheckpointFile(weights), weights);
-    st = loadTrainingState(resumeDir, opt) as unknown as TrainerState;
+    const raw = loadTrainingState(resumeDir, opt);
+    checkResumeState(raw, join(resumeDir, 'trainer_state.json'), { epochs: s.numTrainEpochs, stepsPerEpoch: plan.microBatchesPerEpoch, stepKey: 'microStep' });
+    st = raw as unknown as TrainerState;
     say(`resuming from ${resumeDir}: epoch ${st.epoch}, micro-batch ${st.microStep}, ${st.updates} updates done`);
     hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, microStep: st.microStep, updates: st.updates });
   } else {
@@ -212,6 +215,6 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
 
 /** trainer_state.json of a checkpoint folder, if any (for tools and tests). */
 export function readTrainerState(dir: string): TrainerState | undefined {
-  const p = join(dir, 'trainer_state.json');
-  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as TrainerState) : undefined;
+  // Checked field by field by checkResumeState before a run continues from it.
+  return readStateFile(join(dir, 'trainer_state.json')) as TrainerState | undefined;
 }

@@ -25,6 +25,7 @@ import { backendOf, native, ops, type NativeTensor } from '../native.js';
 import { epochOrder, readBatch, type BiencoderData } from './biencoder-data.js';
 import { epochDirName, findResume, shouldSaveGanEpoch } from './checkpoint-dir.js';
 import { runEpochs } from './loop.js';
+import { checkResumeState } from './trainer-state.js';
 import { biencoderHash, checkGanCompatible, ganMeta, loadGanTrainingState, loadGanWeights, readGanFile, saveGan, type GanFile, type GanMeta } from './gan-checkpoint.js';
 import { encodeSplit, gatherRows } from './gan-features.js';
 import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
@@ -286,7 +287,9 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
     if (resumeFrom) {
       checkGanCompatible(resumeFrom.path, resumeFrom.meta, { biencoder: { hash, embedDim: run.biencoder.embedDim } });
       loadGanWeights(run.gan, resumeFrom);
-      st = loadGanTrainingState(resumeFrom, trainer.optimizers) as unknown as TrainerState;
+      const raw = loadGanTrainingState(resumeFrom, trainer.optimizers);
+      checkResumeState(raw, resumeFrom.path, { epochs: s.numTrainEpochs, stepsPerEpoch: batches, stepKey: 'batch' });
+      st = raw as unknown as TrainerState;
       say(`resuming from ${resumeFrom.path}: epoch ${st.epoch}, batch ${st.batch}`);
       hooks.log.log('resume', { file: resumeFrom.path, epoch: st.epoch, batch: st.batch });
     }

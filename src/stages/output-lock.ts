@@ -1,0 +1,77 @@
+// One writer per output folder: a run holds `<output>/.biofeg.lock` (created exclusively, naming
+// its process) until it ends. A second run on the same folder fails at once with the holder named;
+// a lock left by a process that is gone (killed, crashed) is taken over.
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+import { OutputBusyError } from '../errors.js';
+
+export const LOCK_FILE = '.biofeg.lock';
+
+interface Holder {
+  pid: number;
+  host: string;
+  stage: string;
+  since: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readHolder(path: string): Holder | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Holder;
+  } catch {
+    return undefined;  // being written, or damaged: treated as held only while it is fresh (below)
+  }
+}
+
+/** Takes the lock of `dir` (created if needed) for `stage`; returns its release. */
+export function lockOutput(dir: string, stage: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, LOCK_FILE);
+  const me: Holder = { pid: process.pid, host: hostname(), stage, since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const h = readHolder(path);
+      const stale = h !== undefined && h.host === me.host && !alive(h.pid);
+      if (!stale) {
+        const who = h ? `${h.stage} (process ${h.pid} on ${h.host}, since ${h.since})` : 'another run';
+        throw new OutputBusyError(dir, `${stage}: ${dir} is in use by ${who}; one run per output folder (remove ${path} if no run is using it)`);
+      }
+      rmSync(path, { force: true });
+      continue;
+    }
+    try {
+      writeSync(fd, JSON.stringify(me));
+    } finally {
+      closeSync(fd);
+    }
+    return () => {
+      const h = readHolder(path);
+      if (h?.pid === me.pid && h.since === me.since) rmSync(path, { force: true });
+    };
+  }
+  throw new OutputBusyError(dir, `${stage}: could not take the lock ${path}`);
+}
+
+/** Runs `fn` holding the lock of `dir`. */
+export async function withOutputLock<T>(dir: string, stage: string, fn: () => Promise<T>): Promise<T> {
+  const release = lockOutput(dir, stage);
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
