@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { OutputBusyError, trainBiencoder, type TrainBiencoderSettings } from '../src/index.js';
+import { importPubtator, InputError, OutputBusyError, trainBiencoder, type ProgressEvent, type TrainBiencoderSettings } from '../src/index.js';
 import { LOCK_FILE, lockOutput } from '../src/stages/output-lock.js';
 import { cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
 
@@ -74,5 +74,20 @@ describe('resume state is checked against the run', () => {
     const e = await trainBiencoder(settings(out, { resume: true })).then(() => null, (x: unknown) => x);
     expect(String((e as Error | null)?.message)).toMatch(message);
     expect((e as { code?: string }).code).toBe('ERR_BIOFEG_CHECKPOINT');
+  }, 60_000);
+});
+
+describe('import-pubtator says what it dropped and fails above maxDropped', () => {
+  const P = join(import.meta.dirname, 'fixtures', 'pubtator');
+  const corpora = { train: join(P, 'train.txt'), val: join(P, 'val.txt'), test: join(P, 'test.txt'), dictionary: join(P, 'medic.txt') };
+  it('prints each split\'s counts; a split losing more than the share is an error naming the file', async () => {
+    const lines: string[] = [];
+    const onProgress = (e: ProgressEvent): void => { if (e.type === 'message') lines.push(e.text); };
+    // The hand-made snippets drop on purpose (ids missing, bad offsets): 7 of 11 train mentions are kept.
+    await importPubtator({ ...corpora, outDir: tmp('biofeg-imp-'), maxDropped: 0.9 }, { onProgress });
+    expect(lines).toContain('import-pubtator train: 7 of 11 mentions written (4 dropped; 0 of other types)');
+    const e = await importPubtator({ ...corpora, outDir: tmp('biofeg-imp-') }, { onProgress }).then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(InputError);
+    expect(String((e as Error).message)).toMatch(/train\.json: 4 of 11 mentions were dropped \(36%, more than maxDropped \(--max_dropped\) 0\.2\)/);
   }, 60_000);
 });

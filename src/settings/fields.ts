@@ -92,6 +92,7 @@ export const FIELDS = {
   test: { kind: 'string', flag: 'test', value: 'file', ours: true, help: 'PubTator test corpus' },
   dictionary: { kind: 'string', flag: 'dictionary', value: 'file', ours: true, help: 'MEDIC `ID|alt||name|syn` file or CTD diseases TSV (.tsv or .tsv.gz)' },
   types: { kind: 'list', flag: 'types', value: 'list', ours: true, help: 'comma-separated mention types to keep, e.g. Disease (default: all)' },
+  maxDropped: { kind: 'float', flag: 'max_dropped', default: 0.2, min: 0, value: 'share', ours: true, help: 'fail when a split loses more than this share of its mentions (of the kept types) to the import policies' },
   composite: { kind: 'enum', flag: 'composite', default: 'first', values: ['first', 'skip'], value: 'policy', ours: true, help: 'composite ids A|B, A+B: "first" (link to the first known id) or "skip"' },
 } as const satisfies Record<string, FieldSpec>;
 

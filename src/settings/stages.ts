@@ -52,7 +52,7 @@ export const STAGES = {
     name: 'prepare', fields: ['dataDir', 'outDir', 'skipInvalid', 'vocab', 'tokenizer', 'cased', 'maxContextLength', 'maxCandLength', 'workers'],
     required: ['dataDir'], defaults: { workers: 2 },
   },
-  importPubtator: { name: 'importPubtator', fields: ['train', 'val', 'test', 'dictionary', 'outDir', 'types', 'composite'], required: ['train', 'val', 'test', 'dictionary', 'outDir'] },
+  importPubtator: { name: 'importPubtator', fields: ['train', 'val', 'test', 'dictionary', 'outDir', 'types', 'composite', 'maxDropped'], required: ['train', 'val', 'test', 'dictionary', 'outDir'] },
 } as const satisfies Record<string, StageSpec>;
 
 export type StageName = keyof typeof STAGES;
@@ -72,7 +72,7 @@ export interface ResolvedSettings {
   generateFeatures: Filled<GenerateFeaturesSettings, CommonDefaults | 'hard' | 'topK' | 'encodeBatchSize' | 'evalBatchSize'>;
   evaluateBiencoder: Filled<EvaluateBiencoderSettings, CommonDefaults | 'modes' | 'topK' | 'encodeBatchSize' | 'evalBatchSize' | 'saveTopkResult' | 'poolDtype'>;
   prepare: Filled<PrepareSettings, 'skipInvalid' | 'cased' | 'maxContextLength' | 'maxCandLength' | 'workers'>;
-  importPubtator: Filled<ImportPubtatorSettings, 'composite'>;
+  importPubtator: Filled<ImportPubtatorSettings, 'composite' | 'maxDropped'>;
 }
 
 export interface InputSettings {

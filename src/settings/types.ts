@@ -147,4 +147,7 @@ export interface PrepareSettings {
 }
 
 /** {@link importPubtator}: PubTator corpora and a MEDIC/CTD dictionary to the arboEL layout. */
-export type ImportPubtatorSettings = ImportOptions;
+export type ImportPubtatorSettings = ImportOptions & {
+  /** Fail when a split loses more than this share of its mentions (of the kept types); default 0.2. */
+  maxDropped?: number;
+};

@@ -3,13 +3,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { count, type TaskContext } from '../api/events.js';
+import { count, detail, type TaskContext } from '../api/events.js';
 import { SPLITS } from '../data/arboel.js';
 import { ensureTokenCache } from '../data/cache-build.js';
 import { importPubtator, type ImportReport } from '../data/import-pubtator.js';
 import { prepare, type PrepareReport } from '../data/prepare.js';
 import type { TokenizerFactory } from '../data/tokenizer-factory.js';
-import { SettingsError } from '../errors.js';
+import { InputError, SettingsError } from '../errors.js';
 import { moduleFile } from '../paths.js';
 import { fieldLabel, resolveSettings } from '../settings/resolve.js';
 import type { ImportPubtatorSettings, PrepareSettings } from '../settings/types.js';
@@ -62,6 +62,13 @@ export async function runImportPubtator(input: ImportPubtatorSettings, ctx: Task
   const s = resolveSettings('importPubtator', input);
   for (const k of ['train', 'val', 'test', 'dictionary'] as const)
     if (!existsSync(s[k])) throw new SettingsError(k, `importPubtator: ${fieldLabel(k)} ${s[k]}: not found`);
-  void ctx;
-  return importPubtator({ train: s.train, val: s.val, test: s.test, dictionary: s.dictionary, outDir: s.outDir, ...(s.types ? { types: s.types } : {}), composite: s.composite });
+  const report = await importPubtator({ train: s.train, val: s.val, test: s.test, dictionary: s.dictionary, outDir: s.outDir, ...(s.types ? { types: s.types } : {}), composite: s.composite });
+  // Mentions the policies dropped (ids missing, composite skipped, bad offsets), out of those of the kept types.
+  for (const [split, c] of Object.entries(report.splits)) {
+    const kept = c.mentionsRead - c.typeFiltered, dropped = kept - c.mentionsWritten;
+    detail(ctx, `import-pubtator ${split}: ${c.mentionsWritten} of ${kept} mentions written (${dropped} dropped; ${c.typeFiltered} of other types)`);
+    if (kept > 0 && dropped / kept > s.maxDropped)
+      throw new InputError(c.path, undefined, `${dropped} of ${kept} mentions were dropped (${((100 * dropped) / kept).toFixed(0)}%, more than maxDropped (--max_dropped) ${s.maxDropped}); see ${join(s.outDir, 'import-report.json')} for why`);
+  }
+  return report;
 }
