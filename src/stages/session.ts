@@ -17,6 +17,14 @@ export async function trainingSession<T>(
   const progress = (epoch: number, done: number, total: number): void => count(ctx, `${o.label ? `${o.label} ` : ''}epoch ${epoch}`, done, total, 'batch');
   try {
     return await run({ log, interrupt: ctx.stop, progress, say: (line) => say(ctx, line), resumeHint: o.resumeHint });
+  } catch (e) {
+    // Every failure leaves its line in the run's log (a full disk included), as far as it can be written.
+    try {
+      log.log('failed', { message: e instanceof Error ? e.message : String(e), code: (e as { code?: string }).code ?? null });
+    } catch {
+      // the log itself cannot be written
+    }
+    throw e;
   } finally {
     log.close();
   }
