@@ -78,7 +78,7 @@ describe('resume state is checked against the run', () => {
 });
 
 describe('import-pubtator says what it dropped and fails above maxDropped', () => {
-  const P = join(import.meta.dirname, 'fixtures', 'pubtator');
+  const P = join(import.meta.dirname, 'fixtures', 'data', 'pubtator');
   const corpora = { train: join(P, 'train.txt'), val: join(P, 'val.txt'), test: join(P, 'test.txt'), dictionary: join(P, 'medic.txt') };
   it('prints each split\'s counts; a split losing more than the share is an error naming the file', async () => {
     const lines: string[] = [];
