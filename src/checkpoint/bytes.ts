@@ -3,8 +3,9 @@
  * Files are read with positioned reads, never mapped: a reader holds at most the tensor it is
  * converting besides its outputs.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { openRegularSync, readFullySync } from '../data/files.js';
 import { CheckpointError, DTYPE_BYTES, type DType } from './types.js';
 
 export interface ByteSource {
@@ -48,14 +49,17 @@ export class MemorySource implements ByteSource {
   close(): void {}
 }
 
+/** A regular file read by position (a FIFO, device or folder is refused at open, naming the path). */
 export class FileSource implements ByteSource {
   readonly size: number;
   private fd: number | null;
   constructor(readonly name: string) {
-    this.fd = openSync(name, 'r');
-    this.size = fstatSync(this.fd).size;
+    const { fd, size } = openRegularSync(name, (d) => new CheckpointError(name, d));
+    this.fd = fd;
+    this.size = size;
   }
   read(pos: number, len: number, what: string): Uint8Array {
+    checkRange(this, pos, len, what);
     const out = new Uint8Array(len);
     this.readInto(pos, out, what);
     return out;
@@ -63,13 +67,7 @@ export class FileSource implements ByteSource {
   readInto(pos: number, dst: Uint8Array, what: string): void {
     checkRange(this, pos, dst.length, what);
     if (this.fd === null) throw new CheckpointError(this.name, 'read after close');
-    let done = 0;
-    // readSync moves at most 2 GiB per call; loop in 1 GiB steps.
-    while (done < dst.length) {
-      const n = readSync(this.fd, dst, done, Math.min(dst.length - done, 1 << 30), pos + done);
-      if (n <= 0) throw new CheckpointError(this.name, `${what}: file ended early at byte ${pos + done} (changed while reading?)`);
-      done += n;
-    }
+    readFullySync(this.fd, dst, pos, (d) => new CheckpointError(this.name, `${what}: ${d}`));
   }
   close(): void {
     if (this.fd !== null) closeSync(this.fd);

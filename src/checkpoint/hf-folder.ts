@@ -4,9 +4,11 @@
  * renames TF-era LayerNorm gamma/beta; saving writes model.safetensors + config.json (and any extra
  * files such as vocab.txt) into a temporary sibling folder that is renamed into place.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFolderAtomic } from '../data/atomic.js';
+import { readRegularFileSync } from '../data/files.js';
+import type { ReadOptions } from './limits.js';
 import { BERT_BUFFERS, BERT_PREFIX, bertParamSpecs, hasBertPrefix, matchParams, modernizeName, type BertDims, type MatchReport } from './hf-names.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { readTorchCheckpoint } from './torch-zip.js';
@@ -70,14 +72,27 @@ export function normalizeBertConfig(raw: unknown, file = 'config.json'): HfBertC
   return cfg;
 }
 
-export function readHfConfig(path: string): HfBertConfig {
-  let raw: unknown;
+/** Most bytes of a config.json or shard index read (far above any real one). */
+export const MAX_JSON_FILE_BYTES = 64 * 1024 * 1024;
+
+/** A small JSON file of a model folder, parsed; every failure is a CheckpointError naming it. */
+function readJsonFile(path: string, what: string): unknown {
+  const bytes = readRegularFileSync(path, MAX_JSON_FILE_BYTES, (d) => new CheckpointError(path, d), what);
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new CheckpointError(path, e instanceof SyntaxError ? `invalid JSON: ${e.message}` : (e as Error).message);
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new CheckpointError(path, `${what} is not valid UTF-8`);
   }
-  return normalizeBertConfig(raw, path);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(path, `invalid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function readHfConfig(path: string): HfBertConfig {
+  return normalizeBertConfig(readJsonFile(path, 'a config.json'), path);
 }
 
 export function bertDims(cfg: HfBertConfig, pooler = true): BertDims {
@@ -111,24 +126,23 @@ export interface HfFolder {
   report: MatchReport<FloatTensor>;
 }
 
-function readWeightsFile(path: string): Map<string, Tensor> {
-  return path.endsWith('.safetensors') ? readSafetensors(path).tensors : readTorchCheckpoint(path);
+function readWeightsFile(path: string, opts: ReadOptions = {}): Map<string, Tensor> {
+  return path.endsWith('.safetensors') ? readSafetensors(path, undefined, opts).tensors : readTorchCheckpoint(path, opts);
 }
 
-/** A checkpoint file of either format, by its first bytes / name. */
-export function readCheckpointFile(path: string): Map<string, Tensor> {
-  return readWeightsFile(path);
+/**
+ * A checkpoint file of either format, by its name (.safetensors, else torch.save). With
+ * `opts.expect` (the model's names and shapes), an unexpected or mis-shaped tensor is refused
+ * before any data is read; `opts.limits` overrides the budgets of ./limits.ts.
+ */
+export function readCheckpointFile(path: string, opts: ReadOptions = {}): Map<string, Tensor> {
+  return readWeightsFile(path, opts);
 }
 
-function readSharded(dir: string, indexName: string): { tensors: Map<string, Tensor>; files: string[] } {
+function readSharded(dir: string, indexName: string, opts: ReadOptions): { tensors: Map<string, Tensor>; files: string[] } {
   const indexPath = join(dir, indexName);
-  let index: unknown;
-  try {
-    index = JSON.parse(readFileSync(indexPath, 'utf8'));
-  } catch (e) {
-    throw new CheckpointError(indexPath, `cannot read the shard index: ${(e as Error).message}`);
-  }
-  const map = (index as { weight_map?: unknown }).weight_map;
+  const index = readJsonFile(indexPath, 'a shard index');
+  const map = typeof index === 'object' && index !== null ? (index as { weight_map?: unknown }).weight_map : undefined;
   if (typeof map !== 'object' || map === null) throw new CheckpointError(indexPath, 'no "weight_map" object');
   const shards = [...new Set(Object.values(map as Record<string, unknown>))];
   const tensors = new Map<string, Tensor>();
@@ -137,7 +151,7 @@ function readSharded(dir: string, indexName: string): { tensors: Map<string, Ten
     if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || s.startsWith('.')) throw new CheckpointError(indexPath, `bad shard name ${JSON.stringify(s)}`);
     const p = join(dir, s);
     files.push(p);
-    for (const [k, v] of readWeightsFile(p)) {
+    for (const [k, v] of readWeightsFile(p, { limits: opts.limits })) {
       if (tensors.has(k)) throw new CheckpointError(p, `tensor ${k} appears in two shards`);
       tensors.set(k, v);
     }
@@ -145,17 +159,17 @@ function readSharded(dir: string, indexName: string): { tensors: Map<string, Ten
   return { tensors, files };
 }
 
-/** Read an HF BERT folder (model.safetensors preferred over pytorch_model.bin). */
-export function loadHfFolder(dir: string): HfFolder {
+/** Read an HF BERT folder (model.safetensors preferred over pytorch_model.bin); `opts.limits` overrides the read budgets. */
+export function loadHfFolder(dir: string, opts: Pick<ReadOptions, 'limits'> = {}): HfFolder {
   const config = readHfConfig(join(dir, 'config.json'));
   let raw: Map<string, Tensor>;
   let files: string[];
   const pick = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'].find((f) => existsSync(join(dir, f)));
   if (!pick) throw new CheckpointError(dir, 'no model.safetensors or pytorch_model.bin in the folder');
-  if (pick.endsWith('.index.json')) ({ tensors: raw, files } = readSharded(dir, pick));
+  if (pick.endsWith('.index.json')) ({ tensors: raw, files } = readSharded(dir, pick, opts));
   else {
     files = [join(dir, pick)];
-    raw = readWeightsFile(files[0]!);
+    raw = readWeightsFile(files[0]!, opts);
   }
   const prefixed = hasBertPrefix(raw.keys());
   const tensors = new Map<string, FloatTensor>();

@@ -66,6 +66,18 @@ export function bertParamSpecs(d: BertDims): ParamSpec[] {
   return out;
 }
 
+const BERT_NAME = new RegExp(
+  '^(?:embeddings\\.(?:word|position|token_type)_embeddings\\.weight' +
+    '|embeddings\\.LayerNorm\\.(?:weight|bias)' +
+    '|encoder\\.layer\\.(?:0|[1-9][0-9]{0,3})\\.(?:attention\\.self\\.(?:query|key|value)|attention\\.output\\.dense|intermediate\\.dense|output\\.dense|attention\\.output\\.LayerNorm|output\\.LayerNorm)\\.(?:weight|bias)' +
+    '|pooler\\.dense\\.(?:weight|bias))$',
+);
+
+/** Whether `name` (HF spelling, no prefix) is a BertModel parameter of some size, or one of its buffers. */
+export function isBertParamName(name: string): boolean {
+  return BERT_NAME.test(name) || BERT_BUFFERS.includes(name);
+}
+
 /** `LayerNorm.gamma` / `LayerNorm.beta` (TF-era checkpoints) -> `LayerNorm.weight` / `.bias`. */
 export function modernizeName(name: string): string {
   return name.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
@@ -159,7 +171,15 @@ function encoderParts<T>(file: string, all: ReadonlyMap<string, T>, encoder: Bli
 export function splitBiencoder<T>(tensors: ReadonlyMap<string, T>, file = '<state_dict>'): BiencoderParts<T> {
   const all = stripDataParallel(tensors);
   const known = [blinkBertPrefix('context_encoder'), blinkBertPrefix('cand_encoder'), `context_encoder.${BLINK_LINEAR}.`, `cand_encoder.${BLINK_LINEAR}.`];
-  const unexpected = [...all.keys()].filter((k) => !known.some((p) => k.startsWith(p)));
+  // Under the known prefixes only BERT parameters (any size) and the linear's weight and bias;
+  // a model of a given size checks the rest (layer count, shapes) when it loads them.
+  const linearNames = ['context_encoder', 'cand_encoder'].flatMap((e) => [`${e}.${BLINK_LINEAR}.weight`, `${e}.${BLINK_LINEAR}.bias`]);
+  const fits = (k: string): boolean => {
+    const p = known.find((q) => k.startsWith(q));
+    if (p === undefined) return false;
+    return p.endsWith(`${BLINK_BERT}.`) ? isBertParamName(modernizeName(k.slice(p.length))) : linearNames.includes(k);
+  };
+  const unexpected = [...all.keys()].filter((k) => !fits(k));
   if (unexpected.length) throw new CheckpointError(file, `not a bi-encoder state_dict: unexpected ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}`);
   return { context: encoderParts(file, all, 'context_encoder'), candidate: encoderParts(file, all, 'cand_encoder') };
 }

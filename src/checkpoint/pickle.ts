@@ -113,14 +113,43 @@ export function opcodeName(op: number): string {
 const MAX_DEPTH = 1000;
 const MAX_GLOBAL_LINE = 256;
 
+/** Budgets of one unpickle (see ./limits.ts for the defaults the readers pass). */
+export interface PickleLimits {
+  /** Opcodes executed. */
+  maxOps: number;
+  /** Items on the stack at once, marks included. */
+  maxStack: number;
+  /** Memo entries. */
+  maxMemo: number;
+  /** Values pushed (each memo reference that is fetched counts again). */
+  maxNodes: number;
+}
+
+/** Generous caps for direct callers; the checkpoint readers pass their own (./limits.ts). */
+export const DEFAULT_PICKLE_LIMITS: Readonly<PickleLimits> = Object.freeze({
+  maxOps: 20_000_000,
+  maxStack: 1_000_000,
+  maxMemo: 1_000_000,
+  maxNodes: 5_000_000,
+});
+
 const MARK = Symbol('mark');
 type StackItem = PyValue | typeof MARK;
 
 /**
- * Unpickle one object starting at `start`; returns it and the position after its STOP
- * (the legacy torch format stores several pickles back to back).
+ * Unpickle one object starting at `start`; returns it, the position after its STOP (the legacy
+ * torch format stores several pickles back to back) and the nodes it built. Every budget of
+ * `limits` is checked before the step it bounds; exceeding one is a PickleError naming it.
  */
-export function unpickle(data: Uint8Array, hooks: PickleHooks, start = 0): { value: PyValue; end: number } {
+export function unpickle(
+  data: Uint8Array,
+  hooks: PickleHooks,
+  start = 0,
+  limits: Partial<PickleLimits> = {},
+): { value: PyValue; end: number; nodes: number } {
+  const lim: PickleLimits = { ...DEFAULT_PICKLE_LIMITS, ...limits };
+  let ops = 0;
+  let nodes = 0;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const stack: StackItem[] = [];
@@ -163,9 +192,10 @@ export function unpickle(data: Uint8Array, hooks: PickleHooks, start = 0): { val
     }
   };
   const line = (): string => {
-    const end = data.indexOf(0x0a, pos);
-    if (end < 0 || end - pos > MAX_GLOBAL_LINE) fail('missing or over-long name line');
-    const s = text(end - pos);
+    // Look no further than a name may reach, so a run of GLOBALs cannot scan the data quadratically.
+    const rel = data.subarray(pos, pos + MAX_GLOBAL_LINE + 1).indexOf(0x0a);
+    if (rel < 0) fail('missing or over-long name line');
+    const s = text(rel);
     pos++;
     if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(s)) fail(`invalid name ${JSON.stringify(s)}`);
     return s;
@@ -201,7 +231,13 @@ export function unpickle(data: Uint8Array, hooks: PickleHooks, start = 0): { val
     }
   };
   const push = (v: PyValue): void => {
+    if (stack.length >= lim.maxStack) fail(`more than ${lim.maxStack} items on the stack (the limit)`);
+    if (++nodes > lim.maxNodes) fail(`more than ${lim.maxNodes} values built (the limit)`);
     stack.push(v);
+  };
+  const memoSet = (i: number): void => {
+    if (!memo.has(i) && memo.size >= lim.maxMemo) fail(`more than ${lim.maxMemo} memo entries (the limit)`);
+    memo.set(i, top());
   };
   const global = (module: string, name: string): PyGlobal => {
     const path = `${module}.${name}`;
@@ -224,7 +260,9 @@ export function unpickle(data: Uint8Array, hooks: PickleHooks, start = 0): { val
   };
   const append = (list: PyValue, items: PyValue[]): void => {
     if (!(list instanceof PyList)) fail(`target is a ${describePy(list)}, not a list`);
-    (list as PyList).items.push(...items);
+    // One at a time: spreading hundreds of thousands of arguments overflows the JS stack.
+    const dst = (list as PyList).items;
+    for (const v of items) dst.push(v);
   };
 
   for (;;) {
@@ -234,6 +272,7 @@ export function unpickle(data: Uint8Array, hooks: PickleHooks, start = 0): { val
       fail('data ends before STOP (truncated?)');
     }
     op = data[pos++]!;
+    if (++ops > lim.maxOps) fail(`more than ${lim.maxOps} opcodes (the limit; a state_dict needs far fewer)`);
     switch (op) {
       case 0x80: { // PROTO
         const v = u8();
@@ -247,10 +286,11 @@ export function unpickle(data: Uint8Array, hooks: PickleHooks, start = 0): { val
       case 0x2e: { // STOP
         const v = pop();
         if (stack.length) fail(`${stack.length} items left on the stack`);
-        return { value: v, end: pos };
+        return { value: v, end: pos, nodes };
       }
       case 0x28: // MARK
         if (++marks > MAX_DEPTH) fail(`more than ${MAX_DEPTH} nested MARKs`);
+        if (stack.length >= lim.maxStack) fail(`more than ${lim.maxStack} items on the stack (the limit)`);
         stack.push(MARK);
         break;
       case 0x7d: push(new PyDict()); break; // EMPTY_DICT
@@ -319,9 +359,9 @@ export function unpickle(data: Uint8Array, hooks: PickleHooks, start = 0): { val
         append(top(), items);
         break;
       }
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
+      case 0x71: memoSet(u8()); break; // BINPUT
+      case 0x72: memoSet(u32()); break; // LONG_BINPUT
+      case 0x94: memoSet(memo.size); break; // MEMOIZE
       case 0x68: push(memoGet(u8())); break; // BINGET
       case 0x6a: push(memoGet(u32())); break; // LONG_BINGET
       case 0x63: { // GLOBAL "module\nname\n"

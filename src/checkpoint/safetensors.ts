@@ -14,6 +14,7 @@
  */
 import { FileSource, MemorySource, decodeElements, type ByteSource } from './bytes.js';
 import { writeFileAtomic } from '../data/atomic.js';
+import { checkExpected, checkOutputBudget, resolveLimits, type ReadOptions } from './limits.js';
 import { JsonSyntaxError, isJsonObject, parseStrictJson, type JsonValue } from './strict-json.js';
 import {
   CheckpointError,
@@ -151,11 +152,14 @@ export function readSafetensorsHeader(src: ByteSource): SafetensorsHeader {
   return { dataStart, entries, metadata };
 }
 
-function readWith(src: ByteSource, filter?: (name: string) => boolean): SafetensorsFile {
+function readWith(src: ByteSource, filter: ((name: string) => boolean) | undefined, opts: ReadOptions): SafetensorsFile {
   const h = readSafetensorsHeader(src);
+  const picked = filter ? h.entries.filter((e) => filter(e.name)) : h.entries;
+  // Names, shapes and sizes are checked before any tensor data is read.
+  checkExpected(src.name, picked, opts.expect);
+  checkOutputBudget(src.name, picked, resolveLimits(opts.limits));
   const tensors = new Map<string, Tensor>();
-  for (const e of h.entries) {
-    if (filter && !filter(e.name)) continue;
+  for (const e of picked) {
     const numel = numelOf(e.shape);
     let data: Float32Array | Int32Array;
     if (e.dtype === 'F32' || e.dtype === 'I32') {
@@ -172,19 +176,22 @@ function readWith(src: ByteSource, filter?: (name: string) => boolean): Safetens
   return { tensors, metadata: h.metadata };
 }
 
-/** Read a .safetensors file; `filter` picks the tensors to load (all by default). */
-export function readSafetensors(path: string, filter?: (name: string) => boolean): SafetensorsFile {
+/**
+ * Read a .safetensors file; `filter` picks the tensors to load (all by default); `opts.expect`
+ * checks names and shapes against the model and `opts.limits` bounds the data, before any is read.
+ */
+export function readSafetensors(path: string, filter?: (name: string) => boolean, opts: ReadOptions = {}): SafetensorsFile {
   const src = new FileSource(path);
   try {
-    return readWith(src, filter);
+    return readWith(src, filter, opts);
   } finally {
     src.close();
   }
 }
 
 /** Parse safetensors bytes held in memory; `label` names them in errors. */
-export function decodeSafetensors(bytes: Uint8Array, label = '<memory>'): SafetensorsFile {
-  return readWith(new MemorySource(bytes, label));
+export function decodeSafetensors(bytes: Uint8Array, label = '<memory>', opts: ReadOptions = {}): SafetensorsFile {
+  return readWith(new MemorySource(bytes, label), undefined, opts);
 }
 
 type TensorSource = Map<string, TensorInput> | Iterable<readonly [string, TensorInput]>;

@@ -13,9 +13,9 @@
  * Limits: zip storages are read one at a time from the file (each storage must fit in one typed
  * array); a legacy-format file is read into memory whole (so it must fit in one Buffer, < 4 GiB).
  */
-import { readFileSync } from 'node:fs';
 import { FileSource, MemorySource, decodeElements, type ByteSource } from './bytes.js';
-import { PickleError, PyDict, PyGlobal, PyHost, PyList, PyTuple, describePy, unpickle, type PickleHooks, type PyValue } from './pickle.js';
+import { checkExpected, checkOutputBudget, expectedStorageBytes, resolveLimits, type CheckpointLimits, type ReadOptions } from './limits.js';
+import { PickleError, PyDict, PyGlobal, PyHost, PyList, PyTuple, describePy, unpickle, type PickleHooks, type PickleLimits, type PyValue } from './pickle.js';
 import { CheckpointError, DTYPE_BYTES, numelOf, shapeString, type DType, type Tensor } from './types.js';
 import { ZipReader } from './zip.js';
 
@@ -171,8 +171,9 @@ function registerStorage(known: Map<string, StorageRef>, ref: StorageRef): Stora
 }
 
 /** The state_dict's (name, tensor) pairs in file order. */
-function stateDictEntries(file: string, root: PyValue): Array<[string, TensorRef]> {
+function stateDictEntries(file: string, root: PyValue, nodesLeft: number): Array<[string, TensorRef]> {
   if (!(root instanceof PyDict)) throw new CheckpointError(file, `the pickled object is a ${describePy(root)}, not a state_dict`);
+  if (root.size > nodesLeft) throw new CheckpointError(file, `the state_dict has ${root.size} entries, over the node limit`);
   const out: Array<[string, TensorRef]> = [];
   for (const [k, v] of root.entries()) {
     if (typeof k !== 'string') throw new CheckpointError(file, `state_dict key ${describePy(k)} is not a string`);
@@ -185,37 +186,86 @@ function stateDictEntries(file: string, root: PyValue): Array<[string, TensorRef
 /** A value read back from torch.save by readTorchSave: dicts become Maps (str keys), tuples and lists arrays. */
 export type TorchLoaded = Tensor | string | number | bigint | boolean | null | TorchLoaded[] | Map<string, TorchLoaded>;
 
+const MAX_NESTING = 32;
+
+/**
+ * Nodes of `v` once expanded (a subtree referenced k times counts k times), computed in time
+ * proportional to the distinct nodes (sizes are cached per object), stopping once over `limit`.
+ */
+function expandedSize(v: PyValue, limit: number, cache: Map<object, number>, depth: number): number {
+  if (v === null || typeof v !== 'object' || v instanceof PyHost || v instanceof PyGlobal || depth > MAX_NESTING) return 1;
+  const hit = cache.get(v);
+  if (hit !== undefined) return hit;
+  cache.set(v, Number.POSITIVE_INFINITY); // a cycle counts as unbounded
+  let n = 1;
+  const kids: Iterable<PyValue> = v instanceof PyDict ? [...v.entries()].map((e) => e[1]) : v.items;
+  for (const x of kids) {
+    n += expandedSize(x, limit, cache, depth + 1);
+    if (n > limit) break;
+  }
+  cache.set(v, n);
+  return n;
+}
+
 /** Collects the tensors of any nesting of dicts / lists / scalars, with a function that rebuilds the value. */
-function objectEntries(file: string, root: PyValue): { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => TorchLoaded } {
+function objectEntries(file: string, root: PyValue, nodesLeft: number): { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => TorchLoaded } {
+  // Refused before anything is built: the expansion of a small pickle can be exponential.
+  const size = expandedSize(root, nodesLeft, new Map(), 0);
+  if (size > nodesLeft) {
+    throw new CheckpointError(file, `the object has more nodes than the limit once expanded (${size === Number.POSITIVE_INFINITY ? 'a cycle' : `over ${nodesLeft}`}; a subtree referenced many times?)`);
+  }
   const entries: Array<[string, TensorRef]> = [];
-  const walk = (v: PyValue, path: string, depth: number): ((t: Map<string, Tensor>) => TorchLoaded) => {
-    if (depth > 32) throw new CheckpointError(file, `${path || 'the object'} is nested deeper than 32 levels`);
+  const names = new Set<string>();
+  // Where each tensor goes once materialized: [key, container, index or dict key].
+  const slots: Array<[string, TorchLoaded[] | Map<string, TorchLoaded>, number | string]> = [];
+  const walk = (v: PyValue, path: string, depth: number): TorchLoaded => {
+    if (depth > MAX_NESTING) throw new CheckpointError(file, `${path || 'the object'} is nested deeper than ${MAX_NESTING} levels`);
     if (v instanceof PyHost && v.tag === 'tensor') {
       const key = path || '<root>';
+      if (names.has(key)) throw new CheckpointError(file, `two tensors are named ${JSON.stringify(key)} (a dict key with a '.' in it?)`);
+      names.add(key);
       entries.push([key, v.value as TensorRef]);
-      return (t) => t.get(key)!;
+      return null; // filled in by build
     }
     if (v instanceof PyDict) {
-      const kids: Array<[string, (t: Map<string, Tensor>) => TorchLoaded]> = [];
+      const out = new Map<string, TorchLoaded>();
       for (const [k, x] of v.entries()) {
         if (typeof k !== 'string') throw new CheckpointError(file, `dict key ${describePy(k)}${path ? ` in ${path}` : ''} is not a string`);
-        kids.push([k, walk(x, path ? `${path}.${k}` : k, depth + 1)]);
+        const key = path ? `${path}.${k}` : k;
+        const n = entries.length;
+        out.set(k, walk(x, key, depth + 1));
+        if (entries.length > n && entries[entries.length - 1]![0] === key) slots.push([key, out, k]);
       }
-      return (t) => new Map(kids.map(([k, f]) => [k, f(t)] as const));
+      return out;
     }
     if (v instanceof PyTuple || v instanceof PyList) {
-      const kids = v.items.map((x, i) => walk(x, `${path}[${i}]`, depth + 1));
-      return (t) => kids.map((f) => f(t));
+      const out: TorchLoaded[] = [];
+      for (let i = 0; i < v.items.length; i++) {
+        const key = `${path}[${i}]`;
+        const n = entries.length;
+        out.push(walk(v.items[i]!, key, depth + 1));
+        if (entries.length > n && entries[entries.length - 1]![0] === key) slots.push([key, out, i]);
+      }
+      return out;
     }
-    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return () => v;
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return v;
     throw new CheckpointError(file, `${path || 'the object'} is a ${describePy(v)}, which a checkpoint may not hold`);
   };
-  const build = walk(root, '', 0);
+  const value = walk(root, '', 0);
+  const build = (t: Map<string, Tensor>): TorchLoaded => {
+    if (root instanceof PyHost) return t.get('<root>')!;
+    for (const [key, where, at] of slots) {
+      const x = t.get(key)!;
+      if (where instanceof Map) where.set(at as string, x);
+      else where[at as number] = x;
+    }
+    return value;
+  };
   return { entries, build };
 }
 
-type Collect<T> = (file: string, root: PyValue) => { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => T };
-const collectStateDict: Collect<Map<string, Tensor>> = (file, root) => ({ entries: stateDictEntries(file, root), build: (t) => t });
+type Collect<T> = (file: string, root: PyValue, nodesLeft: number) => { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => T };
+const collectStateDict: Collect<Map<string, Tensor>> = (file, root, nodesLeft) => ({ entries: stateDictEntries(file, root, nodesLeft), build: (t) => t });
 
 function isContiguous(shape: number[], stride: number[]): boolean {
   let expect = 1;
@@ -245,6 +295,46 @@ function gather(src: Float32Array | Int32Array, t: TensorRef, base: number): Flo
     }
   }
   return out;
+}
+
+/**
+ * Everything checked before a storage is read or a view expanded: names and shapes against the
+ * model's (when given), the tensors' total size, and each storage's declared size.
+ */
+function precheck(file: string, entries: Array<[string, TensorRef]>, lim: CheckpointLimits, opts: ReadOptions): void {
+  const shaped = entries.map(([name, t]) => ({ name, shape: t.shape }));
+  checkExpected(file, shaped, opts.expect);
+  checkOutputBudget(file, shaped, lim);
+  const perStorage = opts.expect ? Math.min(lim.maxTensorBytes, expectedStorageBytes(opts.expect)) : lim.maxTensorBytes;
+  const seen = new Set<string>();
+  let total = 0;
+  for (const [name, t] of entries) {
+    const s = t.storage;
+    if (seen.has(s.key)) continue;
+    seen.add(s.key);
+    const bytes = s.numel * DTYPE_BYTES[s.dtype];
+    if (bytes > perStorage) {
+      throw new CheckpointError(file, `storage ${s.key} (${JSON.stringify(name)}) declares ${s.numel} ${s.dtype} elements (${bytes} bytes), over the ${perStorage}-byte limit${opts.expect ? " (the whole model's size)" : ''}`);
+    }
+    total += bytes;
+    if (total > lim.maxTensorBytes) throw new CheckpointError(file, `the storages up to ${s.key} declare more than ${lim.maxTensorBytes} bytes, the tensor-data limit`);
+  }
+  // Views (stride 0, many tensors over one storage) may not expand the data without bound.
+  let out = 0;
+  let widest: [string, TensorRef] | undefined;
+  for (const e of entries) {
+    const n = numelOf(e[1].shape) * 4;
+    out += n;
+    if (!widest || n > numelOf(widest[1].shape) * 4) widest = e;
+  }
+  const allowed = Math.max(1 << 20, total * lim.maxViewExpansion);
+  if (out > allowed && widest) {
+    const [name, t] = widest;
+    throw new CheckpointError(
+      file,
+      `the tensors would take ${out} bytes from ${total} bytes of storage, more than ${lim.maxViewExpansion} times as much (the largest, ${JSON.stringify(name)}, is a view of shape ${shapeString(t.shape)}, stride ${shapeString(t.stride)}); refused before expanding`,
+    );
+  }
 }
 
 /** Turn tensor references into owned tensors; `loadStorage` returns a root storage's raw bytes. */
@@ -293,8 +383,13 @@ function wrapPickle<T>(file: string, where: string, f: () => T): T {
   }
 }
 
-function readZipFormat<T>(src: ByteSource, collect: Collect<T>): T {
+function pickleLimits(lim: CheckpointLimits): PickleLimits {
+  return { maxOps: lim.maxPickleOps, maxStack: lim.maxPickleStack, maxMemo: lim.maxPickleMemo, maxNodes: lim.maxNodes };
+}
+
+function readZipFormat<T>(src: ByteSource, collect: Collect<T>, opts: ReadOptions): T {
   const file = src.name;
+  const lim = resolveLimits(opts.limits);
   const zip = new ZipReader(src);
   const pkls = zip.entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
   if (pkls.length !== 1) {
@@ -303,7 +398,7 @@ function readZipFormat<T>(src: ByteSource, collect: Collect<T>): T {
   const prefix = pkls[0]!.name.slice(0, -'data.pkl'.length);
   const bo = zip.get(`${prefix}byteorder`);
   if (bo) {
-    const order = new TextDecoder().decode(zip.read(bo)).trim();
+    const order = new TextDecoder().decode(zip.read(bo, { bytes: 64, what: 'a byteorder entry' })).trim();
     if (order !== 'little') throw new CheckpointError(file, `storages are ${order}-endian; only little-endian is supported`);
   }
   const known = new Map<string, StorageRef>();
@@ -312,22 +407,26 @@ function readZipFormat<T>(src: ByteSource, collect: Collect<T>): T {
     const [, type, key, , numel] = pid.items;
     return registerStorage(known, { key: storageKey(key), dtype: storageType(type), numel: count(numel ?? null, 'storage size'), base: 0 });
   });
-  const root = wrapPickle(file, pkls[0]!.name, () => unpickle(zip.read(pkls[0]!), hooks).value);
-  const { entries, build } = collect(file, root);
+  const pkl = zip.read(pkls[0]!, { bytes: lim.maxPickleBytes, what: 'a pickle' });
+  const { value: root, nodes } = wrapPickle(file, pkls[0]!.name, () => unpickle(pkl, hooks, 0, pickleLimits(lim)));
+  const { entries, build } = collect(file, root, lim.maxNodes - nodes);
+  precheck(file, entries, lim, opts);
   return build(materialize(file, entries, (s) => {
     const name = `${prefix}data/${s.key}`;
     const e = zip.get(name);
     if (!e) throw new CheckpointError(file, `storage entry ${name} is missing from the archive`);
     const want = s.numel * DTYPE_BYTES[s.dtype];
     if (e.size !== want) throw new CheckpointError(file, `storage entry ${name} has ${e.size} bytes, ${s.numel} ${s.dtype} elements need ${want}`);
-    return zip.read(e);
+    return zip.read(e, { bytes: lim.maxTensorBytes, what: 'tensor data' });
   }));
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
 
-function readLegacyFormat<T>(file: string, bytes: Uint8Array, collect: Collect<T>): T {
+function readLegacyFormat<T>(file: string, bytes: Uint8Array, collect: Collect<T>, opts: ReadOptions): T {
+  const lim = resolveLimits(opts.limits);
+  let nodesUsed = 0;
   const plain: PickleHooks = {
     allowedGlobals: new Set(),
     persistentLoad: () => {
@@ -340,8 +439,9 @@ function readLegacyFormat<T>(file: string, bytes: Uint8Array, collect: Collect<T
   let pos = 0;
   const next = (hooks: PickleHooks, what: string): PyValue =>
     wrapPickle(file, what, () => {
-      const r = unpickle(bytes, hooks, pos);
+      const r = unpickle(bytes, hooks, pos, { ...pickleLimits(lim), maxNodes: lim.maxNodes - nodesUsed });
       pos = r.end;
+      nodesUsed += r.nodes;
       return r.value;
     });
   const magic = next(plain, 'magic number');
@@ -365,7 +465,8 @@ function readLegacyFormat<T>(file: string, bytes: Uint8Array, collect: Collect<T
     return { key: root.key, dtype: root.dtype, numel: size, base: off };
   });
   const root = next(hooks, 'state_dict');
-  const { entries, build } = collect(file, root);
+  const { entries, build } = collect(file, root, lim.maxNodes - nodesUsed);
+  precheck(file, entries, lim, opts);
   const keyList = next(plain, 'storage key list');
   if (!(keyList instanceof PyList) || !keyList.items.every((k) => typeof k === 'string')) {
     throw new CheckpointError(file, `storage key list is a ${describePy(keyList)}, not a list of strings`);
@@ -400,36 +501,52 @@ export function sniffTorchFormat(head: Uint8Array): 'zip' | 'legacy' | 'tar' | '
   return 'unknown';
 }
 
-/** Read a torch.save state_dict (zip or legacy format) into named tensors, in file order. */
-export function readTorchCheckpoint(path: string): Map<string, Tensor> {
-  return readTorchFile(path, collectStateDict);
+/**
+ * Read a torch.save state_dict (zip or legacy format) into named tensors, in file order.
+ * `opts.expect` checks names and shapes against the model before any data is read;
+ * `opts.limits` overrides the budgets of ./limits.ts.
+ */
+export function readTorchCheckpoint(path: string, opts: ReadOptions = {}): Map<string, Tensor> {
+  return readTorchFile(path, collectStateDict, opts);
 }
 
 /**
  * Read any torch.save file made of dicts (str keys), lists, tuples, scalars and tensors, e.g.
  * {generator: state_dict, discriminator: state_dict, ...}; same safety rules as readTorchCheckpoint.
  */
-export function readTorchSave(path: string): TorchLoaded {
-  return readTorchFile(path, objectEntries);
+export function readTorchSave(path: string, opts: ReadOptions = {}): TorchLoaded {
+  return readTorchFile(path, objectEntries, opts);
 }
 
-function readTorchFile<T>(path: string, collect: Collect<T>): T {
+function readTorchFile<T>(path: string, collect: Collect<T>, opts: ReadOptions): T {
   const src = new FileSource(path);
   try {
     const format = sniffTorchFormat(src.read(0, Math.min(src.size, 512), 'file start'));
-    if (format === 'zip') return readZipFormat(src, collect);
+    if (format === 'zip') return readZipFormat(src, collect, opts);
     if (format === 'tar') throw new CheckpointError(path, 'the tar-based torch.save format (torch < 0.4) is not supported');
     if (format === 'unknown') throw new CheckpointError(path, 'not a torch.save file (neither a zip archive nor a pickle)');
+    // The legacy format is read whole (its storages follow the pickles without an index).
+    const max = resolveLimits(opts.limits).maxLegacyFileBytes;
+    if (src.size > max) throw new CheckpointError(path, `a legacy-format (torch < 1.6) file of ${src.size} bytes, over the ${max}-byte limit for reading one whole; re-save it with a current torch or as safetensors`);
+    return readLegacyFormat(path, src.read(0, src.size, 'legacy checkpoint'), collect, opts);
   } finally {
     src.close();
   }
-  return readLegacyFormat(path, readFileSync(path), collect);
 }
 
 /** The same from bytes in memory (tests, embedded checkpoints). */
-export function decodeTorchCheckpoint(bytes: Uint8Array, label = '<memory>'): Map<string, Tensor> {
+export function decodeTorchCheckpoint(bytes: Uint8Array, label = '<memory>', opts: ReadOptions = {}): Map<string, Tensor> {
+  return decodeTorch(bytes, label, collectStateDict, opts);
+}
+
+/** readTorchSave from bytes in memory. */
+export function decodeTorchSave(bytes: Uint8Array, label = '<memory>', opts: ReadOptions = {}): TorchLoaded {
+  return decodeTorch(bytes, label, objectEntries, opts);
+}
+
+function decodeTorch<T>(bytes: Uint8Array, label: string, collect: Collect<T>, opts: ReadOptions): T {
   const format = sniffTorchFormat(bytes.subarray(0, 512));
-  if (format === 'zip') return readZipFormat(new MemorySource(bytes, label), collectStateDict);
-  if (format === 'legacy') return readLegacyFormat(label, bytes, collectStateDict);
+  if (format === 'zip') return readZipFormat(new MemorySource(bytes, label), collect, opts);
+  if (format === 'legacy') return readLegacyFormat(label, bytes, collect, opts);
   throw new CheckpointError(label, format === 'tar' ? 'the tar-based torch.save format is not supported' : 'not a torch.save file');
 }

@@ -159,9 +159,19 @@ export class ZipReader {
     return this.byName.get(name);
   }
 
-  /** The entry's uncompressed bytes, CRC-checked. */
-  read(e: ZipEntry): Uint8Array {
+  /**
+   * The entry's uncompressed bytes, CRC-checked. `limit` bounds the declared size, checked before
+   * anything is read or inflated; a declared size that deflate cannot reach from the stored bytes
+   * (over 1032:1) is refused too, and inflating never goes past the declared size.
+   */
+  read(e: ZipEntry, limit?: { bytes: number; what: string }): Uint8Array {
     const file = this.src.name;
+    if (limit && e.size > limit.bytes) {
+      throw new CheckpointError(file, `zip entry ${JSON.stringify(e.name)} declares ${e.size} bytes, over the ${limit.bytes}-byte limit for ${limit.what}`);
+    }
+    if (e.method === 8 && e.size > e.compressedSize * 1032 + 1024) {
+      throw new CheckpointError(file, `zip entry ${JSON.stringify(e.name)} declares ${e.size} bytes from ${e.compressedSize} deflated bytes, more than deflate can produce (corrupt or hostile)`);
+    }
     const raw = this.src.read(e.dataStart, e.compressedSize, `zip entry ${JSON.stringify(e.name)}`);
     let out = raw;
     if (e.method === 8) {

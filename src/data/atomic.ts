@@ -1,9 +1,58 @@
 // Crash-safe outputs, the one place they are written: a file goes to a temporary beside its
 // target and is renamed into place (a group of files only on commit); a folder is filled under a
 // temporary sibling and swapped in by renames, so a reader sees the old or the new, never a part.
+// Temporaries carry the writer's pid; those of a process that is gone (a run killed before its
+// commit) are removed when the same output is written again.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Whether process `pid` exists (EPERM: it does, under another user). */
+function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporaries that writers of `target` left when they were killed: hidden siblings
+ * `.<name>.tmp-<pid>-<n>` (files), `.<name>.{tmp,old}-<pid>-<time>-<n>` (folders), and the
+ * `<name>.tmp-<pid>` / `.<name>.tmp-<pid>` forms, whose `<pid>` is no longer a running process.
+ * Those of running processes (another writer at work) are left alone. Returns what was removed.
+ */
+export function removeStaleTemps(target: string): string[] {
+  const dir = dirname(target);
+  const base = escapeRegExp(basename(target));
+  const re = new RegExp(`^(?:\\.${base}\\.(?:tmp|old)|\\.?${base}\\.tmp)-(\\d+)(?:-\\d+)*$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = re.exec(n);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    const p = join(dir, n);
+    try {
+      rmSync(p, { recursive: true, force: true });
+      removed.push(p);
+    } catch {
+      /* gone already, or not ours to remove */
+    }
+  }
+  return removed;
+}
 
 /** Buffered synchronous writer to one file descriptor. */
 export class BufferedWriter {
@@ -72,6 +121,7 @@ export class AtomicOutputs {
 
   open(finalPath: string): BufferedWriter {
     this.ensureDir(dirname(finalPath));
+    removeStaleTemps(finalPath);
     const temp = join(dirname(finalPath), `.${basename(finalPath)}.tmp-${process.pid}-${threadId}-${AtomicOutputs.counter++}`);
     const fd = openSync(temp, 'wx');
     const writer = new BufferedWriter(fd);
@@ -147,6 +197,7 @@ export function tempSibling(target: string, tag = 'tmp'): string {
  */
 export function writeFolderAtomic(dir: string, fill: (tempDir: string) => void): void {
   mkdirSync(dirname(dir), { recursive: true });
+  removeStaleTemps(dir);
   const tmp = tempSibling(dir);
   mkdirSync(tmp);
   try {

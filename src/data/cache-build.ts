@@ -1,4 +1,3 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -7,6 +6,8 @@ import type { WordPieceTokenizer } from '../tokenize/types.js';
 import { AtomicOutputs } from './atomic.js';
 import { rowWidth, tokenizeChunk, type RowSettings } from './cache-rows.js';
 import { DataError } from './errors.js';
+import { openRegular } from './files.js';
+import { DEFAULT_MAX_LINE_BYTES } from './lines.js';
 import { HEADER_BYTES, TokenCache, encodeHeader, sourceStamp, staleReason, type CacheHeader, type CacheKind } from './token-cache.js';
 import type { TokenizerFactory } from './tokenizer-factory.js';
 
@@ -48,12 +49,7 @@ interface RowsResult {
  * start of the file is skipped, as readLines does. Memory: one chunk plus the longest line.
  */
 async function* readChunks(path: string, chunkBytes: number): AsyncGenerator<{ bytes: Uint8Array; firstLine: number }> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw new DataError(path, undefined, `cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
+  const { fh } = await openRegular(path, (d) => new DataError(path, undefined, d));
   try {
     let carry: Buffer = Buffer.alloc(0);
     let pos = 0;
@@ -85,7 +81,11 @@ async function* readChunks(path: string, chunkBytes: number): AsyncGenerator<{ b
       }
       const cut = buf.lastIndexOf(0x0a, filled - 1);
       if (cut < start) {
-        carry = buf.subarray(start, filled); // no line end yet: a line longer than a chunk
+        // No line end yet: a line longer than a chunk, bounded as readLines bounds it.
+        if (filled - start > DEFAULT_MAX_LINE_BYTES + 1) {
+          throw new DataError(path, line, `line longer than ${DEFAULT_MAX_LINE_BYTES} bytes (the limit for one line); expected line-separated records`);
+        }
+        carry = buf.subarray(start, filled);
         continue;
       }
       const bytes = buf.subarray(start, cut + 1);

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { DataError, WarningCounter } from './errors.js';
-import { decodeUtf8 } from './lines.js';
+import { readLines, type LineLimits } from './lines.js';
 
 /**
  * Biomedical dictionaries for import-pubtator:
@@ -33,35 +31,14 @@ export function normalizeId(raw: string): string {
   return s.replace(/^(MESH|OMIM):/i, '');
 }
 
-function readText(path: string): string[] {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new DataError(path, undefined, `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = gunzipSync(buf);
-    } catch {
-      throw new DataError(path, undefined, 'corrupt gzip data');
-    }
-  }
-  const lines: string[] = [];
-  let start = 0;
-  let n = 0;
-  while (start < buf.length) {
-    let nl = buf.indexOf(0x0a, start);
-    if (nl < 0) nl = buf.length;
-    let end = nl;
-    if (end > start && buf[end - 1] === 0x0d) end--;
-    n++;
-    lines.push(decodeUtf8(buf.subarray(start, end), path, n));
-    start = nl + 1;
-  }
-  if (lines.length && lines[0]!.charCodeAt(0) === 0xfeff) lines[0] = lines[0]!.slice(1);
-  return lines;
-}
+/**
+ * Bounds of a dictionary read: 256 MiB of text (after inflating a `.gz`; CTD's full diseases TSV
+ * is about 30 MB) and 16 MiB a line. Each is an error naming the file, checked while inflating.
+ */
+export const DICTIONARY_LIMITS: Readonly<Required<Omit<LineLimits, 'gunzip'>>> = {
+  maxBytes: 256 * 1024 * 1024,
+  maxLineBytes: 16 * 1024 * 1024,
+};
 
 function add(d: Dictionary, c: Concept, alts: string[], path: string, line: number): void {
   if (d.lookup.has(c.id) && d.concepts[d.lookup.get(c.id)!]!.id === c.id) {
@@ -82,43 +59,47 @@ function add(d: Dictionary, c: Concept, alts: string[], path: string, line: numb
   }
 }
 
-function parseMedic(lines: string[], path: string): Dictionary {
-  const d: Dictionary = { format: 'medic', concepts: [], lookup: new Map(), altIds: 0, warnings: new WarningCounter() };
-  lines.forEach((text, i) => {
-    if (text.trim() === '') return;
-    const sep = text.indexOf('||');
-    if (sep < 0) throw new DataError(path, i + 1, 'expected a MEDIC line `ID[|altID…]||name[|synonym…]`');
-    const ids = text.slice(0, sep).split('|').map(normalizeId).filter((s) => s.length > 0);
-    const names = text.slice(sep + 2).split('|').map((s) => s.trim()).filter((s) => s.length > 0);
-    if (ids.length === 0) throw new DataError(path, i + 1, 'expected at least one ID before `||`');
-    if (names.length === 0) throw new DataError(path, i + 1, 'expected a preferred name after `||`');
-    add(d, { id: ids[0]!, name: names[0]!, synonyms: names.slice(1), definition: '' }, ids.slice(1), path, i + 1);
-  });
-  return d;
+function medicLine(d: Dictionary, text: string, path: string, line: number): void {
+  if (text.trim() === '') return;
+  const sep = text.indexOf('||');
+  if (sep < 0) throw new DataError(path, line, 'expected a MEDIC line `ID[|altID…]||name[|synonym…]`');
+  const ids = text.slice(0, sep).split('|').map(normalizeId).filter((s) => s.length > 0);
+  const names = text.slice(sep + 2).split('|').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (ids.length === 0) throw new DataError(path, line, 'expected at least one ID before `||`');
+  if (names.length === 0) throw new DataError(path, line, 'expected a preferred name after `||`');
+  add(d, { id: ids[0]!, name: names[0]!, synonyms: names.slice(1), definition: '' }, ids.slice(1), path, line);
 }
 
-function parseCtd(lines: string[], path: string): Dictionary {
-  const d: Dictionary = { format: 'ctd', concepts: [], lookup: new Map(), altIds: 0, warnings: new WarningCounter() };
-  lines.forEach((text, i) => {
-    if (text.startsWith('#') || text.trim() === '') return;
-    const f = text.split('\t');
-    if (f.length < 8) throw new DataError(path, i + 1, `expected a CTD diseases row (9 tab-separated fields: DiseaseName, DiseaseID, AltDiseaseIDs, Definition, ..., Synonyms, SlimMappings), got ${f.length} fields`);
-    const id = normalizeId(f[1]!);
-    const name = f[0]!.trim();
-    if (!id || !name) throw new DataError(path, i + 1, 'expected a DiseaseName and a DiseaseID');
-    const alts = f[2]!.split('|').map(normalizeId).filter((s) => s.length > 0);
-    const synonyms = f[7]!.split('|').map((s) => s.trim()).filter((s) => s.length > 0);
-    add(d, { id, name, synonyms, definition: f[3]!.trim() }, alts, path, i + 1);
-  });
-  return d;
+function ctdLine(d: Dictionary, text: string, path: string, line: number): void {
+  if (text.startsWith('#') || text.trim() === '') return;
+  const f = text.split('\t');
+  if (f.length < 8) throw new DataError(path, line, `expected a CTD diseases row (9 tab-separated fields: DiseaseName, DiseaseID, AltDiseaseIDs, Definition, ..., Synonyms, SlimMappings), got ${f.length} fields`);
+  const id = normalizeId(f[1]!);
+  const name = f[0]!.trim();
+  if (!id || !name) throw new DataError(path, line, 'expected a DiseaseName and a DiseaseID');
+  const alts = f[2]!.split('|').map(normalizeId).filter((s) => s.length > 0);
+  const synonyms = f[7]!.split('|').map((s) => s.trim()).filter((s) => s.length > 0);
+  add(d, { id, name, synonyms, definition: f[3]!.trim() }, alts, path, line);
 }
 
-/** Load a MEDIC or CTD dictionary; the format is detected from the content. */
-export function loadDictionary(path: string): Dictionary {
-  const lines = readText(path);
-  const first = lines.find((l) => l.trim() !== '' && !l.startsWith('#'));
-  if (first === undefined) throw new DataError(path, undefined, 'empty dictionary: expected MEDIC lines or a CTD diseases TSV');
-  const d = first.includes('\t') && !first.includes('||') ? parseCtd(lines, path) : parseMedic(lines, path);
+/**
+ * Load a MEDIC or CTD dictionary (plain or gzip); the format is detected from the first line that
+ * is neither blank nor a `#` comment. Streamed: the text is never held whole, and `limits`
+ * (default {@link DICTIONARY_LIMITS}) bound it while it is inflated.
+ */
+export async function loadDictionary(path: string, limits: Omit<LineLimits, 'gunzip'> = {}): Promise<Dictionary> {
+  let d: Dictionary | undefined;
+  let parse: typeof medicLine = medicLine;
+  for await (const l of readLines(path, { ...DICTIONARY_LIMITS, ...limits, gunzip: true })) {
+    if (!d) {
+      if (l.text.trim() === '' || l.text.startsWith('#')) continue;
+      const ctd = l.text.includes('\t') && !l.text.includes('||');
+      d = { format: ctd ? 'ctd' : 'medic', concepts: [], lookup: new Map(), altIds: 0, warnings: new WarningCounter() };
+      parse = ctd ? ctdLine : medicLine;
+    }
+    parse(d, l.text, path, l.line);
+  }
+  if (!d) throw new DataError(path, undefined, 'empty dictionary: expected MEDIC lines or a CTD diseases TSV');
   if (d.concepts.length === 0) throw new DataError(path, undefined, 'no concepts found');
   return d;
 }

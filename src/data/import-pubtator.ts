@@ -232,7 +232,7 @@ function jsonLine(w: BufferedWriter, o: Record<string, unknown>): void {
 export async function importPubtator(opts: ImportOptions): Promise<ImportReport> {
   const composite = opts.composite ?? 'first';
   const types = opts.types?.length ? new Set(opts.types) : undefined;
-  const dict = loadDictionary(opts.dictionary);
+  const dict = await loadDictionary(opts.dictionary);
   const out = new AtomicOutputs();
   const examples: string[] = [];
   const splits = {} as ImportReport['splits'];

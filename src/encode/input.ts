@@ -1,7 +1,10 @@
 // The input of `biofeg encode`: JSONL lines of {"text": ...} or {"input_ids": [...],
 // "attention_mask": [...]}, checked line by line (errors name path:line), and the batch plan.
-import { readFileSync } from 'node:fs';
+// Read by the one line reader (src/data/lines.ts): streamed, bounded lines, BOM accepted,
+// invalid UTF-8 an error naming path:line.
 import { DataError } from '../data/errors.js';
+import { isBlank, readLinesSync, type LineLimits } from '../data/lines.js';
+import { encodeTruncated } from '../tokenize/truncate.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 
 export interface EncodeRow {
@@ -16,6 +19,8 @@ export interface InputOptions {
   vocabSize: number;
   /** Built on the first text line (a model folder without a vocabulary can still encode ids). */
   tokenizer: () => WordPieceTokenizer;
+  /** Line bounds (default: those of the line reader). */
+  limits?: LineLimits;
 }
 
 function intArray(v: unknown, ok: (x: number) => boolean): Int32Array | null {
@@ -32,44 +37,43 @@ function intArray(v: unknown, ok: (x: number) => boolean): Int32Array | null {
 /** One row per non-blank line, in file order. */
 export function readEncodeInput(path: string, o: InputOptions): EncodeRow[] {
   if (!Number.isInteger(o.maxLength) || o.maxLength < 2) throw new Error(`encode: --max-length must be an integer >= 2, got ${o.maxLength}`);
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/);
   const rows: EncodeRow[] = [];
   let tok: WordPieceTokenizer | undefined;
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
+  for (const { line, text } of readLinesSync(path, o.limits)) {
+    if (isBlank(text)) continue;
     let value: unknown;
     try {
-      value = JSON.parse(line);
+      value = JSON.parse(text);
     } catch {
       value = undefined;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value))
-      throw new DataError(path, i + 1, `expected a JSON object with a string "text" or an "input_ids" array`);
+      throw new DataError(path, line, `expected a JSON object with a string "text" or an "input_ids" array`);
     const obj = value as Record<string, unknown>;
     const hasText = 'text' in obj, hasIds = 'input_ids' in obj;
-    if (hasText === hasIds) throw new DataError(path, i + 1, `expected exactly one of "text" and "input_ids"`);
+    if (hasText === hasIds) throw new DataError(path, line, `expected exactly one of "text" and "input_ids"`);
     if (hasText) {
-      if (typeof obj['text'] !== 'string') throw new DataError(path, i + 1, `expected "text" to be a string`);
+      if (typeof obj['text'] !== 'string') throw new DataError(path, line, `expected "text" to be a string`);
       tok ??= o.tokenizer();
-      const ids = tok.encode(obj['text']);
-      // [CLS] text [SEP] cut to maxLength with [SEP] kept last, as BLINK's truncation does.
-      if (ids.length > o.maxLength) ids.splice(o.maxLength - 1, ids.length - o.maxLength + 1, tok.special.sep);
+      // [CLS] text [SEP] cut to maxLength with [SEP] kept last, as BLINK's truncation does; a
+      // long text is tokenised only as far as needed.
+      const ids = tok.encodeTruncated ? tok.encodeTruncated(obj['text'], o.maxLength) : encodeTruncated(tok, obj['text'], o.maxLength);
       rows.push({ ids: Int32Array.from(ids), mask: null });
-      return;
+      continue;
     }
     const ids = intArray(obj['input_ids'], (x) => x >= 0 && x < o.vocabSize);
     if (!ids || ids.length === 0)
-      throw new DataError(path, i + 1, `expected "input_ids" to be a non-empty array of integers in [0, ${o.vocabSize})`);
+      throw new DataError(path, line, `expected "input_ids" to be a non-empty array of integers in [0, ${o.vocabSize})`);
     if (ids.length > o.maxLength)
-      throw new DataError(path, i + 1, `expected at most ${o.maxLength} input_ids (--max-length), got ${ids.length}`);
+      throw new DataError(path, line, `expected at most ${o.maxLength} input_ids (--max-length), got ${ids.length}`);
     let mask: Int32Array | null = null;
     if (obj['attention_mask'] !== undefined && obj['attention_mask'] !== null) {
       mask = intArray(obj['attention_mask'], (x) => x === 0 || x === 1);
       if (!mask || mask.length !== ids.length)
-        throw new DataError(path, i + 1, `expected "attention_mask" to be an array of 0/1 as long as "input_ids" (${ids.length})`);
+        throw new DataError(path, line, `expected "attention_mask" to be an array of 0/1 as long as "input_ids" (${ids.length})`);
     }
     rows.push({ ids, mask });
-  });
+  }
   return rows;
 }
 

@@ -4,6 +4,9 @@ import type { BertNormalizerJson, TokenizerJson } from './bert-json.js';
 import { BLINK_MARKERS, addedToken } from './bert-json.js';
 import { BertTextFixer } from './bert-fixes.js';
 import { tokenizerHash } from './hash.js';
+import { encodeTruncated } from './truncate.js';
+import { DataError } from '../data/errors.js';
+import { BiofegError } from '../errors.js';
 
 /** Resolved BERT normalisation (HF semantics: strip_accents null means "same as lowercase"). */
 export interface BertSettings {
@@ -46,6 +49,8 @@ function isBertNormalizer(n: TokenizerJson['normalizer']): n is BertNormalizerJs
 }
 
 function wordPieceVocab(json: TokenizerJson, where: string): Record<string, number> {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('expected a JSON object');
+  if (typeof json.model !== 'object' || json.model === null) throw new Error('expected a "model" object');
   const m = json.model as { type?: string; vocab?: unknown };
   if (m.type !== undefined && m.type !== 'WordPiece') throw new Error(`${where}: model.type is ${String(m.type)}, expected WordPiece`);
   if (m.vocab === null || typeof m.vocab !== 'object' || Array.isArray(m.vocab)) {
@@ -70,8 +75,29 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
   private readonly tok: Tokenizer;
   private readonly ids: Map<string, number>;
   private readonly fixer: BertTextFixer | null;
+  private readonly specialStrings: readonly string[];
 
+  /** Any problem with `json` is a DataError naming `where` (the file it came from). */
   constructor(json: TokenizerJson, where = '<tokenizer.json>') {
+    try {
+      const { tok, ids, special, markersInVocab, settings, fixer, hash, specials } = HfWordPieceTokenizer.build(json, where);
+      this.tok = tok;
+      this.ids = ids;
+      this.vocabSize = ids.size;
+      this.special = special;
+      this.markersInVocab = markersInVocab;
+      this.settings = settings;
+      this.fixer = fixer;
+      this.hash = hash;
+      this.specialStrings = specials;
+    } catch (e) {
+      if (e instanceof BiofegError) throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new DataError(where, undefined, `not a usable WordPiece tokenizer: ${msg.startsWith(`${where}: `) ? msg.slice(where.length + 2) : msg}`);
+    }
+  }
+
+  private static build(json: TokenizerJson, where: string) {
     const vocab = wordPieceVocab(json, where);
     const added = [...(json.added_tokens ?? [])];
     for (const m of BLINK_MARKERS) {
@@ -79,50 +105,51 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
       if (id !== undefined && !added.some((a) => a.content === m)) added.push(addedToken(m, id));
     }
     const patched: TokenizerJson = { ...json, added_tokens: added };
-    this.tok = new Tokenizer(patched, {});
-    memoizeWordPiece(this.tok);
-    this.ids = this.tok.get_vocab(true);
-    this.vocabSize = this.ids.size;
+    const tok = new Tokenizer(patched, {});
+    memoizeWordPiece(tok);
+    const ids = tok.get_vocab(true);
 
     const idOf = (t: string): number => {
-      const id = this.ids.get(t);
+      const id = ids.get(t);
       if (id === undefined) throw new Error(`${where}: vocabulary has no ${t} token`);
       return id;
     };
     const unk = idOf('[UNK]');
     // A vocabulary without [unusedN] (PubMedBERT's, hence SapBERT's) gives the markers the [UNK]
     // id, exactly as BLINK's `convert_tokens_to_ids([ENT_START_TAG])` does with such a vocabulary.
-    this.markersInVocab = BLINK_MARKERS.every((m) => this.ids.has(m));
-    this.special = {
+    const markersInVocab = BLINK_MARKERS.every((m) => ids.has(m));
+    const special: WordPieceTokenizer['special'] = {
       pad: idOf('[PAD]'),
       unk,
       cls: idOf('[CLS]'),
       sep: idOf('[SEP]'),
-      unused0: this.ids.get('[unused0]') ?? unk,
-      unused1: this.ids.get('[unused1]') ?? unk,
-      unused2: this.ids.get('[unused2]') ?? unk,
+      unused0: ids.get('[unused0]') ?? unk,
+      unused1: ids.get('[unused1]') ?? unk,
+      unused2: ids.get('[unused2]') ?? unk,
     };
 
     const specials = added.filter((a) => a.special).map((a) => a.content);
-    const n = json.normalizer;
+    const n = json.normalizer ?? null;
+    let settings: BertSettings | null;
+    let fixer: BertTextFixer | null;
     if (isBertNormalizer(n)) {
-      this.settings = {
+      settings = {
         lowercase: n.lowercase,
         stripAccents: n.strip_accents ?? n.lowercase,
         tokenizeChineseChars: n.handle_chinese_chars,
         cleanText: n.clean_text,
       };
-      this.fixer = new BertTextFixer({ ...this.settings, specials });
+      fixer = new BertTextFixer({ ...settings, specials });
     } else {
-      this.settings = null;
-      this.fixer = null;
+      settings = null;
+      fixer = null;
     }
 
     const model = json.model as { unk_token?: string; continuing_subword_prefix?: string; max_input_chars_per_word?: number };
-    const entries = [...this.ids.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
-    this.hash = tokenizerHash({
+    const entries = [...ids.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+    const hash = tokenizerHash({
       vocab: entries,
-      normalizer: this.settings ?? n,
+      normalizer: settings ?? n,
       preTokenizer: json.pre_tokenizer,
       model: {
         unk: model.unk_token ?? '[UNK]',
@@ -131,6 +158,7 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
       },
       specials,
     });
+    return { tok, ids, special, markersInVocab, settings, fixer, hash, specials };
   }
 
   private prepare(text: string): string {
@@ -149,6 +177,11 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
   encode(text: string): number[] {
     const ids = this.convertTokensToIds(this.tokenize(text));
     return [this.special.cls, ...ids, this.special.sep];
+  }
+
+  /** encode(text) cut to `maxLength` ids, [SEP] last, tokenising only a prefix of a long text. */
+  encodeTruncated(text: string, maxLength: number): number[] {
+    return encodeTruncated(this, text, maxLength, this.specialStrings);
   }
 
   /** token -> id of the whole vocabulary, added tokens included (null prototype). */

@@ -1,5 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DataError } from '../data/errors.js';
+import { readTokenizerText } from './read-text.js';
 import type { TokenizerJson } from './bert-json.js';
 import { buildBertTokenizerJson } from './bert-json.js';
 import { HfWordPieceTokenizer } from './hf-tokenizer.js';
@@ -15,21 +17,21 @@ export interface NormalizationOptions {
 }
 
 function readJsonObject(path: string): Record<string, unknown> {
-  const text = readFileSync(path, 'utf8');
+  const text = readTokenizerText(path, 'a tokenizer file');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${path}:1: expected a JSON object (${(e as Error).message})`);
+    throw new DataError(path, 1, `expected a JSON object (${(e as Error).message})`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${path}:1: expected a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DataError(path, 1, 'expected a JSON object');
   return value as Record<string, unknown>;
 }
 
 function optBool(obj: Record<string, unknown>, key: string, path: string): boolean | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw new Error(`${path}:1: expected "${key}" to be true, false or null`);
+  if (typeof v !== 'boolean') throw new DataError(path, 1, `expected "${key}" to be true, false or null`);
   return v;
 }
 
@@ -71,6 +73,7 @@ export function loadTokenizer(dir: string, opts: NormalizationOptions = {}): HfW
   if (existsSync(jsonPath)) {
     const json = readJsonObject(jsonPath) as unknown as TokenizerJson;
     const n = json.normalizer;
+    if (n !== null && n !== undefined && typeof n !== 'object') throw new DataError(jsonPath, undefined, 'expected "normalizer" to be an object or null');
     if (n !== null && n !== undefined && n.type === 'BertNormalizer') {
       const patched = { ...n };
       if (settings.lowercase !== undefined) patched['lowercase'] = settings.lowercase;
@@ -78,12 +81,12 @@ export function loadTokenizer(dir: string, opts: NormalizationOptions = {}): HfW
       if (settings.tokenizeChineseChars !== undefined) patched['handle_chinese_chars'] = settings.tokenizeChineseChars;
       json.normalizer = patched;
     } else if (settings.lowercase !== undefined || settings.stripAccents !== undefined) {
-      throw new Error(`${jsonPath}: lower-casing/accent options need a BertNormalizer, found ${n === null || n === undefined ? 'none' : n.type}`);
+      throw new DataError(jsonPath, undefined, `lower-casing/accent options need a BertNormalizer, found ${n === null || n === undefined ? 'none' : String(n.type)}`);
     }
     if (!Array.isArray(json.added_tokens)) json.added_tokens = [];
     return new HfWordPieceTokenizer(json, jsonPath);
   }
   const vocabPath = join(dir, 'vocab.txt');
-  if (!existsSync(vocabPath)) throw new Error(`${dir}: expected a tokenizer.json or vocab.txt in the model folder`);
+  if (!existsSync(vocabPath)) throw new DataError(dir, undefined, 'expected a tokenizer.json or vocab.txt in the model folder');
   return fromVocab(vocabPath, settings);
 }

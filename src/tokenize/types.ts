@@ -6,6 +6,11 @@ export interface WordPieceTokenizer {
   convertTokensToIds(tokens: readonly string[]): number[];
   /** `[CLS] text [SEP]` ids, no padding (HF `tokenizer(text)['input_ids']`). */
   encode(text: string): number[];
+  /**
+   * `encode(text)` cut to `maxLength` ids with [SEP] kept last, without tokenising all of a long
+   * text (optional: callers fall back to `encode` and cut).
+   */
+  encodeTruncated?(text: string, maxLength: number): number[];
   /** Vocabulary size. */
   readonly vocabSize: number;
   /** Stable hash of vocabulary + normalisation settings; token caches key on it. */

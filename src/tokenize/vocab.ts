@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { DataError } from '../data/errors.js';
+import { readTokenizerText } from './read-text.js';
 
 /**
  * Reads a BERT vocab.txt the way HF `load_vocab` does: one token a line, the id is the line number,
@@ -6,15 +7,14 @@ import { readFileSync } from 'node:fs';
  * duplicated token keeps its LAST line number (a Python dict overwrite).
  */
 export function readVocabFile(path: string): string[] {
-  const text = readFileSync(path, 'utf8');
-  return parseVocab(text, path);
+  return parseVocab(readTokenizerText(path, 'a vocab.txt'), path);
 }
 
 export function parseVocab(text: string, path = '<vocab>'): string[] {
   // A leading BOM is kept as part of the first token, as Python's utf-8 codec does.
   const lines = text.split(/\r\n|\r|\n/);
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  if (lines.length === 0) throw new Error(`${path}:1: expected one WordPiece token a line (the file is empty)`);
+  if (lines.length === 0) throw new DataError(path, 1, 'expected one WordPiece token a line (the file is empty)');
   return lines;
 }
 

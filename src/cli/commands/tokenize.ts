@@ -1,6 +1,9 @@
 import { Option, type Command } from 'commander';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AtomicOutputs } from '../../data/atomic.js';
+import { DataError } from '../../data/errors.js';
+import { isBlank, readLinesSync, type LineLimits } from '../../data/lines.js';
 import type { WordPieceTokenizer } from '../../tokenize/types.js';
 import { fromVocab, loadTokenizer } from '../../tokenize/load.js';
 import type { NormalizationOptions } from '../../tokenize/load.js';
@@ -19,25 +22,36 @@ interface TokenizeFlags {
 }
 
 /**
- * Core of `biofeg tokenize`: every non-blank line of `inputPath` is `{"text": ...}`; returns one
- * `{"input_ids":[...]}` line per input line ([CLS] text [SEP], no padding). The whole file is
- * checked before anything is returned, so a bad line yields no partial output.
+ * Core of `biofeg tokenize`: every non-blank line of `inputPath` is `{"text": ...}`; `emit` gets
+ * one `{"input_ids":[...]}` line per input line ([CLS] text [SEP], no padding). The input is read
+ * by the one line reader (streamed, bounded lines, BOM accepted, invalid UTF-8 an error naming
+ * path:line). Returns the number of lines emitted.
  */
-export function tokenizeJsonl(inputPath: string, tokenizer: WordPieceTokenizer): string[] {
-  const lines = readFileSync(inputPath, 'utf8').split(/\r?\n/);
-  const out: string[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
+export function tokenizeJsonlTo(inputPath: string, tokenizer: WordPieceTokenizer, emit: (line: string) => void, limits?: LineLimits): number {
+  let n = 0;
+  for (const { line, text: raw } of readLinesSync(inputPath, limits)) {
+    if (isBlank(raw)) continue;
     let value: unknown;
     try {
-      value = JSON.parse(line);
+      value = JSON.parse(raw);
     } catch {
       value = undefined;
     }
     const text = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)['text'] : undefined;
-    if (typeof text !== 'string') throw new Error(`${inputPath}:${i + 1}: expected a JSON object with a string "text"`);
-    out.push(JSON.stringify({ input_ids: tokenizer.encode(text) }));
-  });
+    if (typeof text !== 'string') throw new DataError(inputPath, line, 'expected a JSON object with a string "text"');
+    emit(JSON.stringify({ input_ids: tokenizer.encode(text) }));
+    n++;
+  }
+  return n;
+}
+
+/**
+ * {@link tokenizeJsonlTo} collected into lines. The whole file is checked before anything is
+ * returned, so a bad line yields no partial output.
+ */
+export function tokenizeJsonl(inputPath: string, tokenizer: WordPieceTokenizer): string[] {
+  const out: string[] = [];
+  tokenizeJsonlTo(inputPath, tokenizer, (l) => out.push(l));
   return out;
 }
 
@@ -71,18 +85,36 @@ export function register(program: Command): void {
       if (input === undefined) throw new Error('tokenize: --input is required');
       const model = f.model ?? f.bertModel ?? f.bert_model;
       const tok = tokenizerFromFlags({ model, vocab: f.vocab, cased: f.cased, lowercase: f.lowercase });
-      const lines = tokenizeJsonl(input, tok);
-      const body = lines.length === 0 ? '' : lines.join('\n') + '\n';
       if (f.output === undefined) {
-        process.stdout.write(body);
+        // Nothing is printed unless the whole input is good: the output is kept as buffers (not
+        // one string, which V8 bounds) and written at the end.
+        const chunks: Buffer[] = [];
+        let pending: string[] = [];
+        let size = 0;
+        const flush = (): void => {
+          if (pending.length) chunks.push(Buffer.from(pending.join(''), 'utf8'));
+          pending = [];
+          size = 0;
+        };
+        tokenizeJsonlTo(input, tok, (l) => {
+          pending.push(l, '\n');
+          size += l.length + 1;
+          if (size >= 1 << 20) flush();
+        });
+        flush();
+        for (const c of chunks) process.stdout.write(c);
         return;
       }
-      const tmp = join(dirname(f.output), `.${basename(f.output)}.${process.pid}.tmp`);
+      // Written to a temporary beside the output and renamed at the end (a failed run leaves
+      // nothing, and a killed run's temporary is removed by the next run writing this output).
+      if (!existsSync(dirname(f.output))) throw new DataError(f.output, undefined, `cannot write: the folder ${dirname(f.output)} does not exist`);
+      const out = new AtomicOutputs();
       try {
-        writeFileSync(tmp, body);
-        renameSync(tmp, f.output);
+        const w = out.open(f.output);
+        tokenizeJsonlTo(input, tok, (l) => w.write(`${l}\n`));
+        out.commit();
       } catch (e) {
-        rmSync(tmp, { force: true });
+        out.abort();
         throw e;
       }
     });
