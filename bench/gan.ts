@@ -16,7 +16,8 @@ import { DescriptionEncoder, Gan } from '../src/models/gan.js';
 import { initBertParams, sizedConfig } from '../src/models/init.js';
 import { mulberry32 } from '../src/models/rng.js';
 import { Workspace } from '../src/models/workspace.js';
-import { backendOf, ops, setThreads, tensor } from '../src/native.js';
+import { engine } from '../src/engine.js';
+import { setThreads, tensor } from '../src/native.js';
 import { criticStep } from '../src/train/gan-step.js';
 import { GanTrainer, type CondGrad, type PhaseTimes } from '../src/train/train-gan.js';
 import { flagValue, hasFlag, machine, table, timeMs, writeResult } from './common.js';
@@ -75,7 +76,7 @@ async function penaltyCost(size: Size): Promise<{ criticStepMs: number; plainCri
   const enc = { outDim: h } as unknown as DescriptionEncoder;
   const gan = new Gan(enc, h, 'cpu');
   gan.initMlps(3);
-  const ws = new Workspace('cpu'), be = backendOf('cpu');
+  const ws = new Workspace('cpu'), eng = engine('cpu');
   const rnd = (n: number) => new Float32Array(n).map(() => Math.random() - 0.3);
   const real = tensor('cpu', 'f32', [B, h], rnd(B * h)), fake = tensor('cpu', 'f32', [B, h], rnd(B * h)), cond = tensor('cpu', 'f32', [B, h], rnd(B * h));
   const alpha = rnd(B).map((v) => v + 0.3);
@@ -89,7 +90,7 @@ async function penaltyCost(size: Size): Promise<{ criticStepMs: number; plainCri
     ws.view(cond2, B * h, [B, h]).copyFrom(cond);
     const tr = D.forward(feat2, cond2, 2 * B, 'plain');
     tr.y.download();
-    ops().fill(be, dO, 1 / B);
+    eng.fill(dO, 1 / B);
     D.mlp.backward(tr, dO, { slot: 'plain' });
   }, { iterations: 400, time: 2000 });
   return { criticStepMs: full, plainCriticMs: plain, penaltyMs: full - plain };

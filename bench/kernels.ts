@@ -3,7 +3,8 @@
 // LayerNorm GB/s and top-k against the GEMM it contains; on CUDA also the bf16 4096^3 GEMM against
 // the card's dense bf16 peak (bar: 60%). Prints a table, writes JSON. --smoke: tiny shapes, one
 // iteration, every code path (the cuemu tests run it; its figures mean nothing).
-import { engineInfo, native, ops, setThreads, tensor, type BackendName, type DeviceName, type DType, type NativeTensor } from '../src/native.js';
+import { engine } from '../src/engine.js';
+import { engineInfo, native, setThreads, tensor, type BackendName, type DeviceName, type DType, type NativeTensor } from '../src/native.js';
 import { flagValue, hasFlag, machine, table, timeMs, writeResult } from './common.js';
 
 const smoke = hasFlag('smoke');
@@ -11,14 +12,13 @@ const quick = hasFlag('quick') || smoke;
 const threads = setThreads(Number(flagValue('threads', '0')));
 const device = flagValue('device', 'cpu') as DeviceName;
 const be: BackendName = device === 'cuda' ? 'cuda' : 'cpu';
-const O = ops();
+const O = engine(be);
 const addon = native() as unknown as {
   openblasAvailable(): string | null;
   openblasSgemm(A: NativeTensor, B: NativeTensor, C: NativeTensor, o: { transA?: boolean; transB?: boolean; threads?: number }): void;
-  synchronize(): void;
 };
 const blas = device === 'cpu' ? addon.openblasAvailable() : null;
-const sync = () => { if (device === 'cuda') addon.synchronize(); };
+const sync = () => { if (device === 'cuda') O.synchronize(); };
 
 const iters = () => (smoke ? { iterations: 1, time: 0 } : {});
 const SECTIONS = ['gemm', 'attention', 'layernorm', 'topk'];
@@ -50,7 +50,7 @@ for (const dt of dts)
   for (const [label, M, N, K] of gemmShapes) {
     const A = rand([M, K], dt), W = rand([N, K], dt), C = rand([M, N], dt);
     const flop = 2 * M * N * K;
-    const ours = await timeMs('gemm', () => { O.gemm(be, A, W, C, { transB: true }); sync(); }, iters());
+    const ours = await timeMs('gemm', () => { O.gemm(A, W, C, { transB: true }); sync(); }, iters());
     const row: Record<string, string | number> = { op: `gemm ${label}`, dtype: dt, shape: `${M}x${N}x${K}`, 'ours GFLOP/s': flop / ours / 1e6 };
     if (blas) {
       const ob = await timeMs('openblas', () => addon.openblasSgemm(A, W, C, { transB: true, threads }));
@@ -71,7 +71,7 @@ if (device === 'cuda' && want('gemm')) {
   // Ten GEMMs per timed run and one synchronisation: at ~0.2 ms a GEMM on an H100, a sync and
   // the N-API call per GEMM would otherwise cost several percent of the figure.
   const reps = smoke ? 1 : 10;
-  const ms = (await timeMs('gemm4096', () => { for (let r = 0; r < reps; r++) O.gemm(be, A, B, C, { transB: true }); sync(); },
+  const ms = (await timeMs('gemm4096', () => { for (let r = 0; r < reps; r++) O.gemm(A, B, C, { transB: true }); sync(); },
     smoke ? iters() : { iterations: 20 })) / reps;
   const tflops = (2 * n ** 3) / ms / 1e9;
   const { cudaDevice: name, gemmEngine } = engineInfo();
@@ -92,8 +92,8 @@ if (want('attention')) {
   const qkv = rand([B, T, 3, H, D], dt), out = rand([B, T, H, D], dt), lse = tensor(device, 'f32', [B, H, T]);
   const mask = tensor(device, 'i32', [B, T], Int32Array.from({ length: B * T }, (_, i) => ((i % T) < (T * 3) / 4 ? 1 : 0)));
   const dq = rand([B, T, 3, H, D], dt);
-  const f = await timeMs('attn fwd', () => { O.attention(be, qkv, mask, out, lse); sync(); }, iters());
-  const b = await timeMs('attn bwd', () => { O.attentionBackward(be, qkv, mask, out, out, lse, dq); sync(); }, iters());
+  const f = await timeMs('attn fwd', () => { O.attention(qkv, mask, out, lse); sync(); }, iters());
+  const b = await timeMs('attn bwd', () => { O.attentionBackward(qkv, mask, out, out, lse, dq); sync(); }, iters());
   const flop = 4 * B * H * T * T * D;
   rows.push({ op: 'attention fwd', dtype: dt, shape: `B${B} T${T} H${H} D${D}`, 'ours GFLOP/s': flop / f / 1e6, ms: f });
   rows.push({ op: 'attention bwd', dtype: dt, shape: `B${B} T${T} H${H} D${D}`, 'ours GFLOP/s': (2.5 * flop) / b / 1e6, ms: b });
@@ -105,7 +105,7 @@ if (want('layernorm')) {
   const [N, C] = [smoke ? 64 : quick ? 4096 : 16384, 768];
   const x = rand([N, C]), w = rand([C]), bb = rand([C]), y = rand([N, C]);
   const mean = tensor(device, 'f32', [N]), rstd = tensor(device, 'f32', [N]);
-  const ms = await timeMs('layernorm', () => { O.layernorm(be, x, w, bb, y, mean, rstd, 1e-12); sync(); }, smoke ? iters() : { iterations: 10 });
+  const ms = await timeMs('layernorm', () => { O.layernorm(x, w, bb, y, mean, rstd, 1e-12); sync(); }, smoke ? iters() : { iterations: 10 });
   const gbs = (2 * N * C * 4) / ms / 1e6;
   rows.push({ op: 'layernorm fwd', dtype: 'f32', shape: `${N}x${C}`, 'GB/s': gbs, ms });
   results.push({ op: 'layernorm', N, C, ms, gbs });
@@ -116,9 +116,9 @@ if (want('topk')) {
   const [Q, P, D, k] = smoke ? [8, 500, 64, 8] : quick ? [256, 20000, 768, 64] : [1024, 100000, 768, 64];
   const q = rand([Q, D]), pool = rand([P, D]);
   const s = tensor(device, 'f32', [Q, k]), ix = tensor(device, 'i32', [Q, k]);
-  const topk = await timeMs('topk', () => { O.topk(be, q, pool, k, s, ix); sync(); }, { iterations: 2, time: 0 });
+  const topk = await timeMs('topk', () => { O.topk(q, pool, k, s, ix); sync(); }, { iterations: 2, time: 0 });
   const full = tensor(device, 'f32', [Q, P]);
-  const gemm = await timeMs('topk gemm', () => { O.gemm(be, q, pool, full, { transB: true }); sync(); }, { iterations: 2, time: 0 });
+  const gemm = await timeMs('topk gemm', () => { O.gemm(q, pool, full, { transB: true }); sync(); }, { iterations: 2, time: 0 });
   full.dispose();
   rows.push({ op: 'topk', dtype: 'f32', shape: `${Q}x${P}x${D} k${k}`, ms: topk, 'gemm ms': gemm, 'topk/gemm': topk / gemm });
   results.push({ op: 'topk', Q, P, D, k, ms: topk, gemmMs: gemm, ratio: topk / gemm });

@@ -1,26 +1,27 @@
-// Module entry: Tensor, ops, and engine facts (backends, threads, memory).
+// Module entry: Tensor, backend handles (their methods are the ops), and engine facts (backends
+// and their capabilities, threads, memory).
 // Context-aware: init runs once per Node environment (main thread, each worker thread), and
 // every JS handle the addon keeps is per environment (addon_data.h).
 #include <napi.h>
 
 #include <stdexcept>
 
+#include "../native/backends.h"
 #include "../native/core/device.h"
 #include "../native/core/tensor.h"
 #include "../native/core/threadpool.h"
-#include "../native/cpu/gemm.h"
+#include "../native/cpu/fast/gemm.h"
 #include "addon_data.h"
+#include "backend_wrap.h"
 #include "bench_blas.h"
 #include "model_bert.h"
-#include "ops_bind.h"
 #include "profile.h"
 #include "tensor_wrap.h"
 
 namespace biofeg::js {
 namespace {
 
-Napi::Value info(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+Napi::Object info_object(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("cudaCompiled", cuda::compiled());
   const int n = cuda::device_count();
@@ -30,7 +31,36 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   o.Set("cpuKernel", host::micro_kernel_name());
   o.Set("threads", num_threads());
   o.Set("napiVersion", NAPI_VERSION);  // the Node-API version the addon was built for
+  // Every backend this process can run, with its device and capabilities.
+  Napi::Object bs = Napi::Object::New(env);
+  for (const char* name : {"ref", "cpu", "cuda"}) {
+    if (std::string(name) == "cuda" && !device_available(Device::CUDA)) continue;
+    const Backend& be = backend_named(name);
+    Napi::Object b = Napi::Object::New(env);
+    b.Set("device", device_name(be.device));
+    b.Set("caps", caps_object(env, be));
+    bs.Set(name, b);
+  }
+  o.Set("backends", bs);
+  Napi::Array ops = Napi::Array::New(env, kOpCount);  // the op list (native/ops.h): C++ and JS names
+  for (int i = 0; i < kOpCount; ++i) {
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("name", kOps[i].name);
+    e.Set("js", kOps[i].js);
+    ops.Set(static_cast<uint32_t>(i), e);
+  }
+  o.Set("ops", ops);
   return o;
+}
+
+Napi::Value info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    return info_object(env);
+  } catch (const std::exception& e) {
+    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
 }
 
 Napi::Value set_threads(const Napi::CallbackInfo& info) {
@@ -51,11 +81,12 @@ Napi::Value set_threads(const Napi::CallbackInfo& info) {
 Napi::Value bytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string d = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
-  if (d != "cpu" && d != "cuda") {
-    Napi::TypeError::New(env, "bytesInUse: device must be 'cpu' or 'cuda'").ThrowAsJavaScriptException();
+  try {
+    return Napi::Number::New(env, static_cast<double>(bytes_in_use(device_named(d))));
+  } catch (const std::exception& e) {
+    Napi::TypeError::New(env, std::string("bytesInUse: ") + e.what()).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Napi::Number::New(env, static_cast<double>(bytes_in_use(d == "cpu" ? Device::CPU : Device::CUDA)));
 }
 
 Napi::Value synchronize(const Napi::CallbackInfo& info) {
@@ -85,7 +116,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
   exports.Set("bytesInUse", Napi::Function::New(env, bytes, "bytesInUse"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
-  register_ops(env, exports);
+  exports.Set("Backend", backend_class(env));
+  exports.Set("backend", Napi::Function::New(env, backend_handle, "backend"));
   exports.Set("BertModel", bert_model_class(env));
   register_bench_blas(env, exports);
   register_profile(env, exports);

@@ -6,10 +6,15 @@
 #pragma once
 #include <napi.h>
 
+#include <map>
+#include <string>
+
 namespace biofeg::js {
 
 struct AddonData {
-  Napi::FunctionReference tensor_ctor;  // the Tensor class of this environment (TensorWrap::Init)
+  Napi::FunctionReference tensor_ctor;   // the Tensor class of this environment (TensorWrap::Init)
+  Napi::FunctionReference backend_ctor;  // the Backend class (backend_wrap.cpp)
+  std::map<std::string, Napi::ObjectReference> backends;  // one handle per backend name
 };
 
 // Creates env's AddonData; called first by the module's init.

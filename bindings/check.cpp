@@ -1,23 +1,11 @@
 #include "check.h"
 
 #include <cmath>
-#include <cstring>
-
-#include "../native/core/device.h"
 
 namespace biofeg::js {
 
-OpCtx op_ctx(const Napi::CallbackInfo& info, const char* op) {
-  BIOFEG_CHECK(info.Length() >= 1 && info[0].IsString(), op, ": the first argument names the backend ('ref', 'cpu' or 'cuda')");
-  const std::string b = info[0].As<Napi::String>();
-  if (b == "ref") return {op, &ref_backend()};
-  if (b == "cpu") return {op, &cpu_backend()};
-  if (b == "cuda") {
-    BIOFEG_CHECK(cuda::compiled(), op, ": this build has no CUDA backend");
-    BIOFEG_CHECK(cuda::device_count() > 0, op, ": no CUDA device is available");
-    return {op, cuda::backend()};
-  }
-  fail(op, ": unknown backend '", b, "' (expected 'ref', 'cpu' or 'cuda')");
+void argc(const OpCtx& c, const Napi::CallbackInfo& info, size_t n) {
+  BIOFEG_CHECK(info.Length() >= n, c.op, ": expected at least ", n, " arguments, got ", info.Length());
 }
 
 Tensor& tensor_arg(const OpCtx& c, const Napi::Value& v, const char* name) {
@@ -34,21 +22,15 @@ Tensor* optional_tensor(const OpCtx& c, const Napi::Value& v, const char* name) 
   return &tensor_arg(c, v, name);
 }
 
-void expect_float(const OpCtx& c, const Tensor& t, const char* name) {
-  if (c.be->device == Device::CPU)
-    BIOFEG_CHECK(t.dtype == DType::F32, c.op, ": '", name, "' must be f32 on backend '", c.be->name, "', got ", t.describe());
-  else
-    BIOFEG_CHECK(t.dtype != DType::I32, c.op, ": '", name, "' must be f32 or bf16, got ", t.describe());
-}
 void expect_f32(const OpCtx& c, const Tensor& t, const char* name) {
   BIOFEG_CHECK(t.dtype == DType::F32, c.op, ": '", name, "' must be f32, got ", t.describe());
 }
 void expect_i32(const OpCtx& c, const Tensor& t, const char* name) {
   BIOFEG_CHECK(t.dtype == DType::I32, c.op, ": '", name, "' must be i32, got ", t.describe());
 }
-void expect_same_dtype(const OpCtx& c, const Tensor& a, const char* an, const Tensor& b, const char* bn) {
-  BIOFEG_CHECK(a.dtype == b.dtype, c.op, ": '", an, "' (", a.describe(), ") and '", bn, "' (", b.describe(),
-               ") must share a dtype");
+void expect_same_shape(const OpCtx& c, const Tensor& a, const char* an, const Tensor& b, const char* bn) {
+  BIOFEG_CHECK(a.shape == b.shape, c.op, ": '", an, "' ", a.describe(), " and '", bn, "' ", b.describe(),
+               " must have the same shape");
 }
 void expect_shape(const OpCtx& c, const Tensor& t, const char* name, const std::vector<int64_t>& shape) {
   BIOFEG_CHECK(t.shape == shape, c.op, ": '", name, "' must have shape ", shape_str(shape), ", got ", t.describe());
@@ -101,12 +83,10 @@ uint64_t u64_arg(const OpCtx& c, const Napi::Value& v, const char* name) {
   return static_cast<uint64_t>(x);
 }
 
-std::vector<int32_t> host_ints(const Tensor& t) {
-  std::vector<int32_t> v(static_cast<size_t>(t.numel()));
-  if (v.empty()) return v;
-  if (t.device() == Device::CPU) std::memcpy(v.data(), t.data(), v.size() * 4);
-  else cuda::memcpy_d2h(v.data(), t.data(), v.size() * 4);
-  return v;
+int64_t int_arg(const OpCtx& c, const Napi::Value& v, const char* name) {
+  const double x = number_arg(c, v, name);
+  BIOFEG_CHECK(x == std::floor(x) && std::fabs(x) < 9e15, c.op, ": '", name, "' must be an integer, got ", x);
+  return static_cast<int64_t>(x);
 }
 
 }  // namespace biofeg::js

@@ -1,4 +1,6 @@
-// Argument checks for op bindings: every failure names the op and the argument.
+// Reading JS arguments for the bindings: every failure names the op and the argument. What an
+// op's operands must be (dtypes, ranges) is its validator's part (native/check/); here: that an
+// argument is a Tensor on the backend's device, shapes, numbers and options.
 #pragma once
 #include <napi.h>
 
@@ -13,22 +15,21 @@
 namespace biofeg::js {
 
 struct OpCtx {
-  const char* op;
-  const Backend* be;
+  const char* op;     // the name in messages (an op's JS name)
+  const Backend* be;  // the backend the call runs on
 };
 
-OpCtx op_ctx(const Napi::CallbackInfo& info, const char* op);  // info[0] names the backend
+void argc(const OpCtx& c, const Napi::CallbackInfo& info, size_t n);
+// A Tensor on c.be's device: "<op>: 'x' is on cuda but backend 'cpu' runs on cpu" otherwise.
 Tensor& tensor_arg(const OpCtx& c, const Napi::Value& v, const char* name);
 // Tensor or null/undefined; returns nullptr for the latter.
 Tensor* optional_tensor(const OpCtx& c, const Napi::Value& v, const char* name);
-// Float tensor on the backend's device; f32 on host backends, f32 or bf16 on CUDA.
-void expect_float(const OpCtx& c, const Tensor& t, const char* name);
 void expect_f32(const OpCtx& c, const Tensor& t, const char* name);
 void expect_i32(const OpCtx& c, const Tensor& t, const char* name);
-void expect_same_dtype(const OpCtx& c, const Tensor& a, const char* an, const Tensor& b, const char* bn);
 void expect_shape(const OpCtx& c, const Tensor& t, const char* name, const std::vector<int64_t>& shape);
 void expect_numel(const OpCtx& c, const Tensor& t, const char* name, int64_t n);
 void expect_rank(const OpCtx& c, const Tensor& t, const char* name, std::initializer_list<size_t> ranks);
+void expect_same_shape(const OpCtx& c, const Tensor& a, const char* an, const Tensor& b, const char* bn);
 // The product of all dims but the last (rows) and the last dim (cols).
 int64_t rows_of(const Tensor& t);
 int64_t cols_of(const Tensor& t);
@@ -38,7 +39,7 @@ double option(const OpCtx& c, const Napi::Object& o, const char* key, double dfl
 bool flag(const OpCtx& c, const Napi::Object& o, const char* key, bool dflt);
 Napi::Object options_arg(const OpCtx& c, const Napi::CallbackInfo& info, size_t i);
 uint64_t u64_arg(const OpCtx& c, const Napi::Value& v, const char* name);
-// i32 tensor contents on the host (copies from a device), to validate ids and targets.
-std::vector<int32_t> host_ints(const Tensor& t);
+// An integer-valued number (e.g. k, a step count).
+int64_t int_arg(const OpCtx& c, const Napi::Value& v, const char* name);
 
 }  // namespace biofeg::js

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "../native/backends.h"
 #include "../native/core/device.h"
 #include "../native/models/bert.h"
 #include "check.h"
@@ -20,15 +21,14 @@ struct State {
   uint64_t next_seed = 0x9E3779B97F4A7C15ull;  // train seeds when none is given: a fixed sequence
 };
 
+// 'cpu', 'cuda' or 'ref' (not 'auto': a model's device is the caller's decision).
 const Backend* backend_for(const std::string& d) {
-  if (d == "cpu") return &cpu_backend();
-  if (d == "ref") return &ref_backend();
-  if (d == "cuda") {
-    BIOFEG_CHECK(cuda::compiled(), "BertModel: this build has no CUDA backend");
-    BIOFEG_CHECK(cuda::device_count() > 0, "BertModel: no CUDA device is available");
-    return cuda::backend();
+  BIOFEG_CHECK(d == "cpu" || d == "cuda" || d == "ref", "BertModel: device must be 'cpu', 'cuda' or 'ref', got '", d, "'");
+  try {
+    return &backend_named(d);
+  } catch (const Error& e) {
+    fail("BertModel: ", e.what());
   }
-  fail("BertModel: device must be 'cpu', 'cuda' or 'ref', got '", d, "'");
 }
 
 int64_t int_field(const OpCtx& c, const Napi::Object& o, const char* key, bool required, int64_t dflt = 0) {
@@ -53,9 +53,8 @@ DType parse_precision(const OpCtx& c, const Napi::Value& v) {
   BIOFEG_CHECK(s == "f32" || s == "bf16", c.op, ": precision must be 'f32' or 'bf16', got ",
                p.IsString() ? "'" + s + "'" : std::string("a non-string"));
   if (s == "f32") return DType::F32;
-  BIOFEG_CHECK(c.be != &cpu_backend(), c.op,
-               ": precision 'bf16' is not available on device 'cpu': bf16 compute runs on CUDA; the ref backend "
-               "emulates it for tests");
+  BIOFEG_CHECK(c.be->caps.floats.has(DType::BF16), c.op, ": precision 'bf16' is not available on device '", c.be->name,
+               "': bf16 compute runs on CUDA; the ref backend emulates it for tests");
   return DType::BF16;
 }
 
@@ -108,7 +107,9 @@ std::vector<int32_t> ints(const OpCtx& c, const Napi::Value& v, const char* name
   Tensor& t = tensor_arg(c, v, name);
   expect_i32(c, t, name);
   expect_numel(c, t, name, n);
-  return host_ints(t);
+  out.resize(static_cast<size_t>(n));
+  t.download(out.data(), static_cast<size_t>(n) * 4);  // checked on the host below, then uploaded by forward
+  return out;
 }
 
 struct FwdArgs {
@@ -177,9 +178,7 @@ bool grad_arg(const OpCtx& c, const Napi::Object& o, const char* key, const Bert
     BIOFEG_CHECK(static_cast<int64_t>(ta.ElementLength()) == n, c.op, ": '", key, "' must have ", n, " entries, got ",
                  ta.ElementLength());
     out = Tensor::empty(m.device(), DType::F32, {n});
-    const void* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    if (m.device() == Device::CPU) std::memcpy(out.st->ptr, src, n * 4);
-    else cuda::memcpy_h2d(out.st->ptr, src, n * 4);
+    out.upload(static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), static_cast<size_t>(n) * 4);
     return true;
   }
   BIOFEG_CHECK(TensorWrap::is(v.Env(), v), c.op, ": '", key,

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "../native/core/device.h"
+#include "../native/backends.h"
 #include "../native/core/error.h"
 #include "addon_data.h"
 
@@ -15,18 +15,10 @@ DType parse_dtype(const std::string& s) {
   if (s == "i32") return DType::I32;
   fail("Tensor: dtype must be 'f32', 'bf16' or 'i32', got '", s, "'");
 }
-Device parse_device(const std::string& s) {
-  if (s == "cpu") return Device::CPU;
-  if (s == "cuda") return Device::CUDA;
-  fail("Tensor: device must be 'cpu' or 'cuda', got '", s, "'");
-}
-
 // Host staging buffer holding the tensor's bytes in its own dtype.
 std::vector<uint8_t> to_host(const Tensor& t) {
   std::vector<uint8_t> b(t.nbytes());
-  if (b.empty()) return b;
-  if (t.device() == Device::CPU) std::memcpy(b.data(), t.data(), b.size());
-  else cuda::memcpy_d2h(b.data(), t.data(), b.size());
+  t.download(b.data(), b.size());
   return b;
 }
 }  // namespace
@@ -56,7 +48,12 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor
   try {
     BIOFEG_CHECK(info.Length() == 3 && info[0].IsString() && info[1].IsString() && info[2].IsArray(),
                  "Tensor: expected (device: 'cpu'|'cuda', dtype: 'f32'|'bf16'|'i32', shape: number[])");
-    const Device d = parse_device(info[0].As<Napi::String>());
+    Device d;
+    try {
+      d = device_named(info[0].As<Napi::String>());
+    } catch (const Error& e) {
+      fail("Tensor: ", e.what());
+    }
     const DType t = parse_dtype(info[1].As<Napi::String>());
     Napi::Array a = info[2].As<Napi::Array>();
     std::vector<int64_t> shape;
@@ -113,9 +110,7 @@ void TensorWrap::Upload(const Napi::CallbackInfo& info) {
       for (int64_t i = 0; i < t.numel(); ++i) h[i] = f32_to_bf16(f[i]);
       src = conv.data();
     }
-    if (t.nbytes() == 0) return;
-    if (t.device() == Device::CPU) std::memcpy(t.data(), src, t.nbytes());
-    else cuda::memcpy_h2d(t.data(), src, t.nbytes());
+    t.upload(src, t.nbytes());
   } catch (const std::exception& e) {
     Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
   }
@@ -153,14 +148,7 @@ void TensorWrap::CopyFrom(const Napi::CallbackInfo& info) {
     BIOFEG_CHECK(info.Length() == 1 && is(env, info[0]),
                  "copyFrom: expected a Tensor");
     Tensor& src = TensorWrap::Unwrap(info[0].As<Napi::Object>())->get("copyFrom", "the source");
-    BIOFEG_CHECK(src.dtype == dst.dtype && src.numel() == dst.numel(), "copyFrom: ", src.describe(),
-                 " does not fit ", dst.describe(), " (same dtype and element count needed)");
-    if (dst.nbytes() == 0) return;
-    const bool sh = src.device() == Device::CPU, dh = dst.device() == Device::CPU;
-    if (sh && dh) std::memmove(dst.data(), src.data(), dst.nbytes());
-    else if (sh) cuda::memcpy_h2d(dst.data(), src.data(), dst.nbytes());
-    else if (dh) cuda::memcpy_d2h(dst.data(), src.data(), dst.nbytes());
-    else cuda::memcpy_d2d(dst.data(), src.data(), dst.nbytes());
+    dst.copy_from(src);
   } catch (const std::exception& e) {
     Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
   }

@@ -1,9 +1,11 @@
-// The typed face of the addon: loading, device choice, Tensor and the op table.
+// The typed face of the addon: loading, Tensor, backend handles. The engine (src/engine.ts) is
+// what the library computes with.
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { EngineOps } from './engine-ops.js';
 import { AddonUnavailableError } from './errors.js';
 
 export type DType = 'f32' | 'bf16' | 'i32';
@@ -25,74 +27,23 @@ export interface NativeTensor {
   dispose(): void;
 }
 
-export interface GemmOptions {
-  transA?: boolean;
-  transB?: boolean;
-  alpha?: number;
-  beta?: number;
-  bias?: NativeTensor | null;
-  gelu?: boolean;
-  pre?: NativeTensor | null;
-  /** Use only the leading bCols columns of B's stored rows (B's row stride stays its width). */
-  bCols?: number;
-}
-export interface AttentionOptions {
-  scale?: number;
-  dropout?: number;
-  seed?: number | bigint;
-  offset?: number | bigint;
-}
-export interface AdamWOptions {
-  lr?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  weightDecay?: number;
-  step?: number;
-  biasCorrection?: boolean;
-}
-type T = NativeTensor;
-type Seed = number | bigint;
-
-/** Every op takes the backend first; see native/ops.h for the semantics. */
-export interface Ops {
-  gemm(b: BackendName, A: T, B: T, C: T, o?: GemmOptions): void;
-  biasGrad(b: BackendName, dy: T, db: T): void;
-  fill(b: BackendName, y: T, value: number): void;
-  cast(b: BackendName, x: T, y: T): void;
-  add(b: BackendName, a: T, x: T, y: T): void;
-  axpy(b: BackendName, alpha: number, x: T, y: T): void;
-  scale(b: BackendName, x: T, y: T, s: number): void;
-  gelu(b: BackendName, x: T, y: T): void;
-  geluBackward(b: BackendName, x: T, dy: T, dx: T): void;
-  relu(b: BackendName, x: T, y: T): void;
-  reluBackward(b: BackendName, x: T, dy: T, dx: T): void;
-  leakyRelu(b: BackendName, x: T, y: T, slope: number): void;
-  leakyReluBackward(b: BackendName, x: T, dy: T, dx: T, slope: number): void;
-  tanh(b: BackendName, x: T, y: T): void;
-  tanhBackward(b: BackendName, y: T, dy: T, dx: T): void;
-  dropout(b: BackendName, x: T, y: T, p: number, seed: Seed, offset: Seed): void;
-  dropoutBackward(b: BackendName, dy: T, dx: T, p: number, seed: Seed, offset: Seed): void;
-  layernorm(b: BackendName, x: T, w: T, bias: T, y: T, mean: T, rstd: T, eps: number): void;
-  layernormBackward(b: BackendName, dy: T, x: T, w: T, mean: T, rstd: T, dx: T, dw: T, db: T): void;
-  embedding(b: BackendName, ids: T, table: T, y: T): void;
-  embeddingBackward(b: BackendName, ids: T, dy: T, dtable: T): void;
-  concat(b: BackendName, a: T, x: T, y: T): void;
-  concatBackward(b: BackendName, dy: T, da: T, db: T): void;
-  crossEntropy(b: BackendName, logits: T, targets: T, loss: T): void;
-  crossEntropyBackward(b: BackendName, logits: T, targets: T, dloss: T, dlogits: T): void;
-  mse(b: BackendName, a: T, x: T, out: T): void;
-  mseBackward(b: BackendName, a: T, x: T, dout: number, da: T): void;
-  /** y[n,:] += a[n] x[n,:] (a: f32, one entry per row). */
-  rowAxpy(b: BackendName, a: T, x: T, y: T): void;
-  /** norms[n] = ‖g_n‖, u_n = 2λ(‖g_n‖−1)/(N‖g_n‖) g_n: the gradient of λ/N Σ(‖g_n‖−1)² (u may be g). */
-  gradPenalty(b: BackendName, g: T, lambda: number, u: T, norms: T): void;
-  attention(b: BackendName, qkv: T, mask: T | null, out: T, lse: T, o?: AttentionOptions): void;
-  attentionBackward(b: BackendName, qkv: T, mask: T | null, out: T, dout: T, lse: T, dqkv: T, o?: AttentionOptions): void;
-  adamw(b: BackendName, param: T, grad: T, m: T, v: T, decayMask: T | null, o?: AdamWOptions): void;
-  sumsq(b: BackendName, x: T, out: T): void;
-  topk(b: BackendName, queries: T, pool: T, k: number, scores: T, index: T, o?: { block?: number }): void;
-  topkAsync(b: BackendName, queries: T, pool: T, k: number, scores: T, index: T, o?: { block?: number }): Promise<void>;
+/** What a backend takes (native/ops.h Caps), as the backend declares it. */
+export interface BackendCaps {
+  /** Storage dtypes of float operands. */
+  floats: DType[];
+  /** Ops (by JS name) whose float operands take other dtypes than `floats`. */
+  opFloats: Record<string, DType[]>;
+  /** Parameter-gradient accumulators may be f32 with bf16 operands. */
+  f32Accumulators: boolean;
+  /** Top-k queries are f32 whatever the pool's dtype (else they share the pool's). */
+  topkF32Queries: boolean;
+  /** gemm takes a bias, GELU and pre-activation epilogue. */
+  gemmEpilogue: boolean;
+  /** Largest attention head dim (0: any). */
+  attentionMaxHeadDim: number;
+  topkMaxK: number;
+  /** Ids and targets are range-checked by the kernels, reported at the next synchronisation. */
+  deviceIndexChecks: boolean;
 }
 
 export interface EngineInfo {
@@ -102,13 +53,23 @@ export interface EngineInfo {
   gemmEngine: string;
   cpuKernel: string;
   threads: number;
-  /** The Node-API version the addon was built for. */
-  napiVersion: number;
+  /** Every backend this process can run ('cuda' only with a device), with its capabilities. */
+  backends: Partial<Record<BackendName, { device: DeviceName; caps: BackendCaps }>>;
+}
+
+/** The addon's handle on one backend (bindings/backend_wrap.cpp); src/engine.ts wraps it. */
+export interface NativeBackend extends EngineOps {
+  readonly name: BackendName;
+  readonly device: DeviceName;
+  readonly caps: BackendCaps;
+  topkAsync(queries: NativeTensor, pool: NativeTensor, k: number, scores: NativeTensor, index: NativeTensor, o?: { block?: number }): Promise<void>;
+  synchronize(): void;
 }
 
 interface Addon {
   Tensor: new (device: DeviceName, dtype: DType, shape: number[]) => NativeTensor;
-  ops: Ops;
+  /** The handle of a backend ('auto': cuda when a device exists, else cpu), one per name and thread. */
+  backend(name: BackendName | 'auto'): NativeBackend;
   info(): EngineInfo;
   setThreads(n: number): number;
   bytesInUse(device: DeviceName): number;
@@ -303,25 +264,9 @@ export function addonLocation(): AddonCandidate {
   return loadedFrom!;
 }
 
-export const ops = (): Ops => native().ops;
 export const engineInfo = (): EngineInfo => native().info();
 export const setThreads = (n: number): number => native().setThreads(n);
 export const bytesInUse = (d: DeviceName): number => native().bytesInUse(d);
-
-/** Resolves the user's device choice: 'auto' picks CUDA when a device exists. */
-export function pickDevice(want: DeviceName | 'auto' = 'auto'): DeviceName {
-  const info = engineInfo();
-  if (want === 'cpu') return 'cpu';
-  if (want === 'cuda') {
-    if (!info.cudaCompiled) throw new Error('device cuda: this build has no CUDA backend (rebuild with nvcc on the PATH)');
-    if (info.cudaDevices === 0) throw new Error('device cuda: no CUDA device is available');
-    return 'cuda';
-  }
-  return info.cudaDevices > 0 ? 'cuda' : 'cpu';
-}
-
-/** The fast backend of a device. */
-export const backendOf = (d: DeviceName): BackendName => (d === 'cuda' ? 'cuda' : 'cpu');
 
 /** A new zero-filled tensor; `data` uploads initial contents. */
 export function tensor(device: DeviceName, dtype: DType, shape: number[], data?: Float32Array | Int32Array): NativeTensor {

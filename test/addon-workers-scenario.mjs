@@ -80,7 +80,7 @@ class Work {
     const A = this.rand(M * K), B = this.rand(K * N), C = this.rand(M * N);
     const tA = this.t([M, K], A, 'f32', be), tB = this.t(tb ? [N, K] : [K, N], tb ? transpose(B, K, N) : B, 'f32', be);
     const tC = this.t([M, N], C, 'f32', be);
-    this.a.ops.gemm(be, tA, tB, tC, { transB: tb, alpha: 0.75, beta: 0.5 });
+    this.a.backend(be).gemm(tA, tB, tC, { transB: tb, alpha: 0.75, beta: 0.5 });
     const want = new Float64Array(M * N);
     for (let m = 0; m < M; m++)
       for (let n = 0; n < N; n++) {
@@ -101,7 +101,7 @@ class Work {
     const x = this.rand(Nr * C), w = this.rand(C), b = this.rand(C);
     const tx = this.t([Nr, C], x, 'f32', be), tw = this.t([C], w, 'f32', be), tb = this.t([C], b, 'f32', be);
     const ty = this.t([Nr, C], null, 'f32', be), tm = this.t([Nr], null, 'f32', be), tr = this.t([Nr], null, 'f32', be);
-    this.a.ops.layernorm(be, tx, tw, tb, ty, tm, tr, 1e-5);
+    this.a.backend(be).layernorm(tx, tw, tb, ty, tm, tr, 1e-5);
     const y = new Float64Array(Nr * C), mean = new Float64Array(Nr), rstd = new Float64Array(Nr);
     for (let n = 0; n < Nr; n++) {
       let s = 0, q = 0;
@@ -125,7 +125,7 @@ class Work {
     const mask = new Int32Array(B * T).map((_, k) => ((k % T) === T - 1 && i % 2 ? 0 : 1));
     const tq = this.t([B, T, 3, H, D], qkv, 'f32', be), tmask = this.t([B, T], mask, 'i32', be);
     const to = this.t([B, T, H, D], null, 'f32', be), tl = this.t([B, H, T], null, 'f32', be);
-    this.a.ops.attention(be, tq, tmask, to, tl);
+    this.a.backend(be).attention(tq, tmask, to, tl);
     const scale = 1 / Math.sqrt(D), out = new Float64Array(B * T * H * D), lse = new Float64Array(B * H * T);
     for (let b = 0; b < B; b++)
       for (let h = 0; h < H; h++)
@@ -182,7 +182,7 @@ class Work {
       const all = Array.from({ length: P }, (_, j) => dot(r, j)).sort((a, b) => b - a);
       for (let j = 0; j < k; j++) want[r * k + j] = all[j];
     }
-    this.pending.push(this.a.ops.topkAsync(be, tq, tp, k, ts, ti).then(() => {
+    this.pending.push(this.a.backend(be).topkAsync(tq, tp, k, ts, ti).then(() => {
       const got = ts.download(), idx = ti.download(), byIndex = new Float64Array(Q * k);
       for (let r = 0; r < Q; r++) for (let j = 0; j < k; j++) byIndex[r * k + j] = dot(r, idx[r * k + j]);
       this.check(got, want, tol(be), `topkAsync ${be} scores`);

@@ -135,10 +135,10 @@ for (const device of (['ref', 'cuda'] as const).filter(testsDevice)) {
 
     it('forward: last hidden state and pooled output (f32 tensors)', () => {
       const o = bert.forward({ ...inputs, train: false });
-      expect(o.lastHidden.dtype).toBe('f32');
+      expect(o.lastHidden!.dtype).toBe('f32');
       expect(o.pooled!.dtype).toBe('f32');
       expect(o.cls.dtype).toBe('f32');
-      const last = host(o.lastHidden), cls = host(o.cls);
+      const last = host(o.lastHidden!), cls = host(o.cls);
       for (let b = 0; b < B; b++) expect(cls.subarray(b * cfg.hiddenSize, (b + 1) * cfg.hiddenSize))
         .toEqual(last.subarray(b * T * cfg.hiddenSize, b * T * cfg.hiddenSize + cfg.hiddenSize));
       const rows = [row('out/last_hidden', last), row('out/pooled', host(o.pooled!))];
@@ -165,8 +165,8 @@ for (const device of (['ref', 'cuda'] as const).filter(testsDevice)) {
     });
 
     it('inference (grad: false) gives the grad forward\'s outputs', () => {
-      const a = host(bert.forward({ ...inputs, grad: false }).lastHidden);
-      expect(host(bert.forward({ ...inputs }).lastHidden)).toEqual(a);
+      const a = host(bert.forward({ ...inputs, grad: false }).lastHidden!);
+      expect(host(bert.forward({ ...inputs }).lastHidden!)).toEqual(a);
     });
 
     it('every forward re-reads the f32 master weights (optimiser steps are seen)', () => {
@@ -192,7 +192,7 @@ describe('BERT bf16 in training mode (dropout) follows the f32 model', () => {
       const m = new Bert(cfg, 'ref', { precision });
       m.loadWeights(params);
       const o = m.forward({ ...inputs, train: true, seed: 4242 });
-      const out = { last: host(o.lastHidden), pooled: host(o.pooled!) };
+      const out = { last: host(o.lastHidden!), pooled: host(o.pooled!) };
       m.zeroGrad();
       m.backward({ dCls: get(ref, 'in/Gc'), dPooled: get(ref, 'in/Gp'), dLastHidden: get(ref, 'in/Gh') });
       return { ...out, grads: m.exportGradients() };
@@ -229,8 +229,8 @@ describe('BERT bf16: precision option and memory', () => {
       for (let i = 0; i < flat.length; i++) flat[i] = Math.sin(i * 0.7) * 0.5;
       for (const e of m.layout) if (e.name.endsWith('LayerNorm.weight')) flat.fill(1, e.offset, e.offset + e.shape[0]!);
       m.parameters().upload(flat);
-      const a = host(m.forward({ ...inputs, grad: false }).lastHidden);
-      expect(host(m.forward({ ...inputs }).lastHidden), `${numLayers} layers`).toEqual(a);
+      const a = host(m.forward({ ...inputs, grad: false }).lastHidden!);
+      expect(host(m.forward({ ...inputs }).lastHidden!), `${numLayers} layers`).toEqual(a);
       m.zeroGrad();
       m.backward({ dLastHidden: get(ref, 'in/Gh'), dCls: get(ref, 'in/Gc') });
       const g = host(m.gradients());

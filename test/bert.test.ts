@@ -79,10 +79,10 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
 
       it('forward: last hidden state (real and padded positions) and pooled output', () => {
         const o = bert.forward({ ...inputs, train: false });
-        expect(o.lastHidden.shape).toEqual([B, T, H]);
+        expect(o.lastHidden!.shape).toEqual([B, T, H]);
         expect(o.cls.shape).toEqual([B, H]);
         expect(o.pooled!.shape).toEqual([B, H]);
-        const got = host(o.lastHidden);
+        const got = host(o.lastHidden!);
         const real: [number[], number[]] = [[], []], pad: [number[], number[]] = [[], []];
         for (let b = 0; b < B; b++)
           for (let t = 0; t < T; t++) {
@@ -161,7 +161,7 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
     const before = bytesInUse('cpu');
     const o = inf.forward({ ...inputs, grad: false });
     const inferenceBytes = bytesInUse('cpu') - before;
-    expect(relErr(host(o.lastHidden), want.last)).toBeLessThanOrEqual(1e-4);
+    expect(relErr(host(o.lastHidden!), want.last)).toBeLessThanOrEqual(1e-4);
     expect(relErr(host(o.pooled!), want.pooled)).toBeLessThanOrEqual(1e-4);
     expect(() => inf.backward({ dCls: fx.get('in/Gc') })).toThrow(/grad: false/);
     inf.forward(inputs);
@@ -255,7 +255,7 @@ describe('BERT backward vs finite differences (tiny model, f32)', () => {
       const fwd = { inputIds: ids, attentionMask: mask, tokenTypeIds: types, batch: B, seq: T, train, seed: 77 };
       const loss = (): number => {
         const o = bert.forward(fwd);
-        const [c, p, h] = [host(o.cls), host(o.pooled!), host(o.lastHidden)];
+        const [c, p, h] = [host(o.cls), host(o.pooled!), host(o.lastHidden!)];
         let s = 0;
         for (let i = 0; i < c.length; i++) s += c[i]! * Gc[i]! + p[i]! * Gp[i]!;
         for (let i = 0; i < h.length; i++) s += h[i]! * Gh[i]!;
@@ -304,7 +304,7 @@ describe('BERT dropout', () => {
   const B = 2, T = 6;
   const ids = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2]);
   const run = (bert: Bert, train: boolean, seed?: number) =>
-    host(bert.forward({ inputIds: ids, batch: B, seq: T, train, ...(seed === undefined ? {} : { seed }) }).lastHidden);
+    host(bert.forward({ inputIds: ids, batch: B, seq: T, train, ...(seed === undefined ? {} : { seed }) }).lastHidden!);
 
   it('train=true with the same seed is deterministic, differs from eval and from another seed', () => {
     const { bert } = tinyModel(3);
@@ -368,9 +368,9 @@ describe('BERT edge cases', () => {
       bert.parameters().upload(randn(bert.numParameters, 21, 0.5));
       const inp = { inputIds: Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), attentionMask: Int32Array.from([1, 1, 1, 1, 1, 1, 0, 0]), batch: 2, seq: 4 };
       const a = bert.forward({ ...inp, grad: false });
-      const [h1, p1] = [host(a.lastHidden), host(a.pooled!)];
+      const [h1, p1] = [host(a.lastHidden!), host(a.pooled!)];
       const b = bert.forward(inp);
-      expect(host(b.lastHidden), `${numLayers} layers`).toEqual(h1);
+      expect(host(b.lastHidden!), `${numLayers} layers`).toEqual(h1);
       expect(host(b.pooled!)).toEqual(p1);
     }
   });
@@ -378,9 +378,9 @@ describe('BERT edge cases', () => {
   it('a sequence with no real token gives finite outputs and leaves the others unchanged', () => {
     const { bert } = tinyModel(4);
     const ids = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
-    const one = host(bert.forward({ inputIds: ids.subarray(0, 4), attentionMask: Int32Array.from([1, 1, 1, 0]), batch: 1, seq: 4 }).lastHidden);
+    const one = host(bert.forward({ inputIds: ids.subarray(0, 4), attentionMask: Int32Array.from([1, 1, 1, 0]), batch: 1, seq: 4 }).lastHidden!);
     const o = bert.forward({ inputIds: ids, attentionMask: Int32Array.from([1, 1, 1, 0, 0, 0, 0, 0]), batch: 2, seq: 4 });
-    const both = host(o.lastHidden);
+    const both = host(o.lastHidden!);
     expect(both.every(Number.isFinite)).toBe(true);
     expect(relErr(both.subarray(0, one.length), one)).toBeLessThanOrEqual(1e-6);
     bert.zeroGrad();

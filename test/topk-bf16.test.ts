@@ -3,10 +3,11 @@
 // included -- top-k over the f32 pool that holds the same bf16-rounded values.
 import { describe, expect, it } from 'vitest';
 
-import { ops, tensor, type NativeTensor } from '../src/native.js';
+import { engine } from '../src/engine.js';
+import { tensor, type NativeTensor } from '../src/native.js';
 import { randn } from './support/rng.js';
 
-const O = ops();
+const O = engine('cpu');
 
 describe('cpu topk, bf16 pool', () => {
   for (const [Q, P, D, k, block] of [[7, 3000, 24, 10, 700], [3, 500, 8, 64, 0], [2, 40, 16, 40, 40]] as const)
@@ -23,12 +24,12 @@ describe('cpu topk, bf16 pool', () => {
         const p32 = t('cpu', 'f32', [P, D], rounded);
         const s16 = t('cpu', 'f32', [Q, k]), i16 = t('cpu', 'i32', [Q, k]);
         const s32 = t('cpu', 'f32', [Q, k]), i32 = t('cpu', 'i32', [Q, k]);
-        O.topk('cpu', q, p16, k, s16, i16, { block });
-        O.topk('cpu', q, p32, k, s32, i32, { block });
+        O.topk(q, p16, k, s16, i16, { block });
+        O.topk(q, p32, k, s32, i32, { block });
         expect(Array.from(s16.download())).toEqual(Array.from(s32.download()));
         expect(Array.from(i16.download())).toEqual(Array.from(i32.download()));
         const s2 = t('cpu', 'f32', [Q, k]), i2 = t('cpu', 'i32', [Q, k]);
-        await O.topkAsync('cpu', q, p16, k, s2, i2, { block });
+        await O.topkAsync(q, p16, k, s2, i2, { block });
         expect(Array.from(i2.download())).toEqual(Array.from(i32.download()));
       } finally {
         for (const x of made) x.dispose();

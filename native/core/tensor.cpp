@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "../backends.h"
 #include "device.h"
 #include "error.h"
 
@@ -66,10 +67,8 @@ Tensor Tensor::empty(Device d, DType t, const std::vector<int64_t>& shape) {
     BIOFEG_CHECK(s == 0 || n <= (int64_t(1) << 40) / s, "tensor: shape ", shape_str(shape), " is too large");
     n *= s;
   }
-  if (d == Device::CUDA) {
-    BIOFEG_CHECK(cuda::compiled(), "tensor: this build has no CUDA backend (built with BIOFEG_CUDA=OFF or without nvcc)");
-    BIOFEG_CHECK(cuda::device_count() > 0, "tensor: no CUDA device is available");
-  }
+  std::string why;
+  BIOFEG_CHECK(device_available(d, &why), "tensor: ", why);
   Tensor x;
   x.dtype = t;
   x.shape = shape;
@@ -99,6 +98,33 @@ std::string shape_str(const std::vector<int64_t>& shape) {
 
 std::string Tensor::describe() const {
   return std::string(dtype_name(dtype)) + shape_str(shape) + "@" + device_name(device());
+}
+
+void copy_bytes(void* dst, Device dd, const void* src, Device sd, size_t bytes) {
+  if (bytes == 0) return;
+  if (dd == Device::CPU && sd == Device::CPU) std::memmove(dst, src, bytes);
+  else if (sd == Device::CPU) cuda::memcpy_h2d(dst, src, bytes);
+  else if (dd == Device::CPU) cuda::memcpy_d2h(dst, src, bytes);
+  else cuda::memcpy_d2d(dst, src, bytes);
+}
+
+void Tensor::upload(const void* src, size_t bytes) {
+  BIOFEG_CHECK(st, "upload: the tensor has been disposed");
+  BIOFEG_CHECK(bytes <= nbytes(), "upload: ", bytes, " bytes do not fit ", describe());
+  copy_bytes(data(), device(), src, Device::CPU, bytes);
+}
+
+void Tensor::download(void* dst, size_t bytes) const {
+  BIOFEG_CHECK(st, "download: the tensor has been disposed");
+  BIOFEG_CHECK(bytes <= nbytes(), "download: ", describe(), " holds fewer than ", bytes, " bytes");
+  copy_bytes(dst, Device::CPU, data(), device(), bytes);
+}
+
+void Tensor::copy_from(const Tensor& src) {
+  BIOFEG_CHECK(st && src.st, "copyFrom: a tensor has been disposed");
+  BIOFEG_CHECK(src.dtype == dtype && src.numel() == numel(), "copyFrom: ", src.describe(), " does not fit ", describe(),
+               " (same dtype and element count needed)");
+  copy_bytes(data(), device(), src.data(), src.device(), nbytes());
 }
 
 size_t bytes_in_use(Device d) { return g_bytes[static_cast<int>(d)].load(std::memory_order_relaxed); }

@@ -37,7 +37,16 @@ struct Tensor {
   // A view of `shape` starting `offset` elements into this tensor; throws when out of range.
   Tensor view(int64_t offset, const std::vector<int64_t>& shape) const;
   std::string describe() const;  // "f32[4,8]@cpu"
+
+  // Host <-> device copies, whatever the device (the one place that branches on it). Bytes of
+  // this tensor's own dtype; `bytes` at most nbytes().
+  void upload(const void* src, size_t bytes);    // host -> this tensor
+  void download(void* dst, size_t bytes) const;  // this tensor -> host (waits for the device)
+  void copy_from(const Tensor& src);             // same dtype and element count, any devices
 };
+
+// dst <- src, bytes long, between any two devices (host memcpy, or the CUDA runtime's copies).
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
 
 int64_t numel_of(const std::vector<int64_t>& shape);
 size_t bytes_in_use(Device d);

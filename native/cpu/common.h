@@ -1,17 +1,11 @@
-// Helpers shared by the host backends (reference and fast CPU): f32 only.
+// Math shared by the host backends (reference and fast CPU): one formula per function, so the
+// two backends cannot drift apart.
 #pragma once
 #include <cmath>
 
-#include "../core/error.h"
 #include "../ops.h"
 
 namespace biofeg::host {
-
-inline float* F(Buf b, const char* op) {
-  BIOFEG_CHECK(b.t == DType::F32, op, ": the CPU backends compute in f32, got ", dtype_name(b.t));
-  return b.f32();
-}
-inline float* Fopt(Buf b, const char* op) { return b.p ? F(b, op) : nullptr; }
 
 inline float gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
 inline float gelu_grad(float x) {
@@ -20,8 +14,7 @@ inline float gelu_grad(float x) {
   return cdf + x * pdf;
 }
 
-// Shared by both host backends: elementwise kernels are memory-bound and simple, the fast
-// backend only threads them.
+// Elementwise kernels are memory-bound and simple: the fast backend threads these loops.
 void adamw_range(const AdamWDesc& d, int64_t lo, int64_t hi);
 // Rows [lo, hi) of grad_penalty (N: all rows, for the 1/N factor); u may be g.
 void grad_penalty_rows(const float* g, float lambda, float* u, float* norms, int64_t lo, int64_t hi, int64_t N,

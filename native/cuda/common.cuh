@@ -125,22 +125,24 @@ inline unsigned grid_for(int64_t n, int threads) {
 __device__ __forceinline__ int64_t gtid() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
 __device__ __forceinline__ int64_t gstride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
 
-// The dtype shared by an op's float operands (all non-null, f32 or bf16, equal), or an Error.
-inline DType same_float(const char* op, std::initializer_list<Buf> bufs) {
-  DType t = bufs.begin()->t;
-  for (const Buf& b : bufs) {
-    BIOFEG_CHECK(b.p != nullptr, op, ": a required operand is null");
-    BIOFEG_CHECK(b.t == DType::F32 || b.t == DType::BF16, op, ": expected f32 or bf16 operands, got ",
-                 dtype_name(b.t));
-    BIOFEG_CHECK(b.t == t, op, ": operands mix ", dtype_name(t), " and ", dtype_name(b.t));
-  }
-  return t;
+// Row kernels (LayerNorm, cross-entropy, the gradient penalty): one warp per row, 4 rows per
+// 128-thread block.
+constexpr int kRowsPerBlock = 4;
+inline unsigned row_blocks(int64_t N, const char* op) {
+  const int64_t b = (N + kRowsPerBlock - 1) / kRowsPerBlock;
+  BIOFEG_CHECK(b <= 0x7fffffff, op, ": too many rows (", N, ")");
+  return static_cast<unsigned>(b);
 }
-// A parameter-gradient accumulator: f32, or the operands' dtype.
-inline void check_acc(const char* op, Buf b, DType t) {
-  BIOFEG_CHECK(b.p != nullptr, op, ": a required operand is null");
-  BIOFEG_CHECK(b.t == DType::F32 || b.t == t, op, ": gradient accumulator must be f32 or ", dtype_name(t), ", got ",
-               dtype_name(b.t));
+
+// An index a kernel found out of range (embedding ids, cross-entropy targets): the first thread
+// to find one records it; the host reports it at the next synchronisation (runtime.cpp).
+__device__ __forceinline__ void report_index(IndexError* e, Op op, int64_t limit, int64_t i, int64_t v) {
+  if (atomicCAS(&e->claimed, 0u, 1u) == 0u) {
+    e->op = static_cast<int>(op);
+    e->index = i;
+    e->value = v;
+    e->limit = limit;
+  }
 }
 
 }  // namespace biofeg::cuda

@@ -5,15 +5,15 @@ set(BIOFEG_CUDA_ARCHS "80;90" CACHE STRING "CUDA architectures of the biofeg CUD
 find_package(CUDAToolkit REQUIRED)
 
 set(_biofeg_cuda_dir "${CMAKE_CURRENT_LIST_DIR}")
+# One .cu file per op family (BIOFEG_FAMILIES, CMakeLists.txt), plus the hand-written GEMM.
+set(_biofeg_cu "${_biofeg_cuda_dir}/gemm_fallback.cu")
+foreach(_f ${BIOFEG_FAMILIES})
+  list(APPEND _biofeg_cu "${_biofeg_cuda_dir}/${_f}.cu")
+endforeach()
 add_library(biofeg_cuda STATIC
   "${_biofeg_cuda_dir}/runtime.cpp"
   "${_biofeg_cuda_dir}/cublas_loader.cpp"
-  "${_biofeg_cuda_dir}/gemm.cu"
-  "${_biofeg_cuda_dir}/gemm_fallback.cu"
-  "${_biofeg_cuda_dir}/elementwise.cu"
-  "${_biofeg_cuda_dir}/reduce.cu"
-  "${_biofeg_cuda_dir}/attention.cu"
-  "${_biofeg_cuda_dir}/topk.cu")
+  ${_biofeg_cu})
 set_target_properties(biofeg_cuda PROPERTIES
   POSITION_INDEPENDENT_CODE ON
   CUDA_ARCHITECTURES "${BIOFEG_CUDA_ARCHS}"
@@ -37,7 +37,7 @@ endif()
 #   cmake -DBIOFEG_CUDA_SELFTEST=ON ... && make biofeg_cuda_selftest && ./biofeg_cuda_selftest
 option(BIOFEG_CUDA_SELFTEST "Build biofeg_cuda_selftest (CUDA ops vs the CPU reference)" OFF)
 if(BIOFEG_CUDA_SELFTEST)
-  add_executable(biofeg_cuda_selftest "${_biofeg_cuda_dir}/selftest.cpp" "${_biofeg_cuda_dir}/../cpu/ref_ops.cpp")
+  add_executable(biofeg_cuda_selftest "${_biofeg_cuda_dir}/selftest.cpp" ${BIOFEG_REF_SOURCES} ${BIOFEG_CHECK_SOURCES})
   set_target_properties(biofeg_cuda_selftest PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)
   target_link_libraries(biofeg_cuda_selftest PRIVATE biofeg_cuda CUDA::cudart_static)
 endif()

@@ -58,47 +58,43 @@ class DeviceBuffer {
 };
 
 std::string gemm_engine_name();  // implemented in gemm.cu
+constexpr int64_t kMaxHeadDim = 128;  // attention.cu's kernels (DM 64 or 128)
+
+// Index checks on the device (Caps::device_index_checks): a kernel that reads ids or targets
+// takes the slot of an IndexCheck made around its launch and calls report_index (common.cuh) for
+// a bad one, instead of the host copying the ids back before every launch. The slot is read at
+// the next synchronisation (synchronize(), a device-to-host copy), which throws "<op>: ids[i] =
+// v is outside [0, limit)" (or the targets' message) and clears it.
+struct IndexError {
+  unsigned claimed;  // 0 until a kernel reports
+  int op;            // the Op of the reporting launch
+  int64_t index, value, limit;
+};
+class IndexCheck {
+ public:
+  IndexCheck();   // the device slot (allocated once)
+  ~IndexCheck();  // after the launch: marks the slot to be read at the next synchronisation
+  IndexCheck(const IndexCheck&) = delete;
+  IndexCheck& operator=(const IndexCheck&) = delete;
+  IndexError* slot() const { return slot_; }
+
+ private:
+  IndexError* slot_;
+};
+void raise_index_errors();  // called after each synchronisation: throws for a reported index
+
+// Shared across family files.
+// norm.cu: acc[c] += sum_n dy[n, c] (deterministic two-pass column sums; bias_grad).
+void column_sums(const char* op, Buf dy, Buf acc, int64_t N, int64_t C);
+// optim.cu: out[0] = mean (a - b)^2 (mean; b given) or out[0] += sum a^2.
+void sum_squares(const char* op, Buf a, Buf b, int64_t n, float* out, bool mean);
 
 namespace ops {
-void gemm(const GemmDesc& g);
+BIOFEG_DECLARE_OPS  // every op, defined in the family files (gemm.cu, elementwise.cu, ...)
 // gemm_fallback.cu: the hand-written kernels. `tile` forces the tile of the aligned bf16
 // tensor-core kernel (tests); Auto picks it from the shape (or BIOFEG_GEMM_TILE).
 enum class GemmTile { Auto, T64x64, T128x64 };
 void gemm_fallback(const GemmDesc& g, GemmTile tile = GemmTile::Auto);
-void bias_grad(Buf dy, Buf db, int64_t N, int64_t C);
-void fill(Buf y, int64_t n, float value);
-void cast(Buf x, Buf y, int64_t n);
-void add(Buf a, Buf b, Buf y, int64_t n);
-void axpy(float alpha, Buf x, Buf y, int64_t n);
-void scale(Buf x, Buf y, int64_t n, float s);
-void gelu_fwd(Buf x, Buf y, int64_t n);
-void gelu_bwd(Buf x, Buf dy, Buf dx, int64_t n);
-void relu_fwd(Buf x, Buf y, int64_t n);
-void relu_bwd(Buf x, Buf dy, Buf dx, int64_t n);
-void leaky_relu_fwd(Buf x, Buf y, int64_t n, float slope);
-void leaky_relu_bwd(Buf x, Buf dy, Buf dx, int64_t n, float slope);
-void tanh_fwd(Buf x, Buf y, int64_t n);
-void tanh_bwd(Buf y, Buf dy, Buf dx, int64_t n);
-void dropout_fwd(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t offset);
-void dropout_bwd(Buf dy, Buf dx, int64_t n, float p, uint64_t seed, uint64_t offset);
-void layernorm_fwd(Buf x, Buf w, Buf b, Buf y, float* mean, float* rstd, int64_t N, int64_t C, float eps);
-void layernorm_bwd(Buf dy, Buf x, Buf w, const float* mean, const float* rstd, Buf dx, Buf dw, Buf db, int64_t N,
-                   int64_t C);
-void embedding_fwd(const int32_t* ids, Buf table, Buf y, int64_t N, int64_t C);
-void embedding_bwd(const int32_t* ids, Buf dy, Buf dtable, int64_t N, int64_t C);
-void concat_fwd(Buf a, Buf b, Buf y, int64_t N, int64_t Ca, int64_t Cb);
-void concat_bwd(Buf dy, Buf da, Buf db, int64_t N, int64_t Ca, int64_t Cb);
-void xent_fwd(Buf logits, const int32_t* target, float* loss, int64_t N, int64_t C);
-void xent_bwd(Buf logits, const int32_t* target, const float* dloss, Buf dlogits, int64_t N, int64_t C);
-void mse_fwd(Buf a, Buf b, float* out, int64_t n);
-void mse_bwd(Buf a, Buf b, float dout, Buf da, int64_t n);
-void row_axpy(const float* a, Buf x, Buf y, int64_t N, int64_t C);
-void grad_penalty(Buf g, float lambda, Buf u, float* norms, int64_t N, int64_t C);
-void attention_fwd(const AttnDesc& d);
-void attention_bwd(const AttnDesc& d);
-void adamw(const AdamWDesc& d);
-void sumsq(Buf x, int64_t n, float* out);
-void topk(const TopkDesc& d);
 }  // namespace ops
 
 }  // namespace biofeg::cuda

@@ -1,5 +1,5 @@
-// Elementwise ops, concat/split and AdamW: grid-stride loops, one element per thread step,
-// f32 arithmetic whatever the storage type. The formulas are those of cpu/ref_ops.cpp.
+// CUDA kernels of the elementwise family: grid-stride loops, one element per thread step, f32
+// arithmetic whatever the storage type. The formulas are those of cpu/ref/elementwise.cpp.
 #include "../core/philox.h"
 #include "common.cuh"
 
@@ -14,12 +14,11 @@ __global__ void k_map(const TI* a, const TI* b, TO* y, int64_t n, Fn f) {
   for (int64_t i = gtid(); i < n; i += gstride()) y[i] = cvt<TO>(f(ld(a + i), b ? ld(b + i) : 0.0f, i));
 }
 
+// Operands share a dtype (the op's validator checked it).
 template <typename Fn>
 void map_same(const char* op, Buf a, Buf b, Buf y, int64_t n, Fn f) {
-  BIOFEG_CHECK(n >= 0, op, ": negative element count ", n);
-  if (n == 0) return;
-  const DType t = b.p ? same_float(op, {a, b, y}) : same_float(op, {a, y});
-  BIOFEG_FLOAT_DISPATCH(t, op, T,
+  if (n <= 0) return;
+  BIOFEG_FLOAT_DISPATCH(a.t, op, T,
                         k_map<T, T><<<grid_for(n, kThreads), kThreads>>>(static_cast<const T*>(a.p),
                                                                           static_cast<const T*>(b.p),
                                                                           static_cast<T*>(y.p), n, f));
@@ -73,10 +72,6 @@ struct FDropout {
     return dropout_keep(seed, offset + static_cast<uint64_t>(i), p) ? x * s : 0.0f;
   }
 };
-struct FMseBwd {
-  float dout, n;
-  __device__ float operator()(float a, float b, int64_t) const { return dout * 2.0f * (a - b) / n; }
-};
 
 template <typename T>
 __global__ void k_fill(T* y, int64_t n, T v) {
@@ -101,20 +96,10 @@ __global__ void k_concat_bwd(const T* dy, T* da, T* db, int64_t N, int64_t Ca, i
   }
 }
 
-// The update of host::adamw_range, operation for operation; the _rn intrinsics keep the
-// compiler from fusing multiply-adds so the result matches the host's rounding.
-__global__ void k_adamw(float* param, const float* grad, float* m, float* v, const float* mask, int64_t n,
-                        float beta1, float beta2, float omb1, float omb2, float eps, float step_size, float decay) {
-  for (int64_t i = gtid(); i < n; i += gstride()) {
-    const float g = grad[i];
-    const float mi = __fadd_rn(__fmul_rn(beta1, m[i]), __fmul_rn(omb1, g));
-    const float vi = __fadd_rn(__fmul_rn(beta2, v[i]), __fmul_rn(__fmul_rn(omb2, g), g));
-    m[i] = mi;
-    v[i] = vi;
-    float p = __fsub_rn(param[i], __fdiv_rn(__fmul_rn(step_size, mi), __fadd_rn(__fsqrt_rn(vi), eps)));
-    if (decay != 0.0f && (!mask || mask[i] != 0.0f)) p = __fsub_rn(p, __fmul_rn(decay, p));
-    param[i] = p;
-  }
+template <typename T>
+__global__ void k_row_axpy(const float* a, const T* x, T* y, int64_t N, int64_t C) {
+  const int64_t n = N * C;
+  for (int64_t i = gtid(); i < n; i += gstride()) y[i] = cvt<T>(ld(y + i) + a[i / C] * ld(x + i));
 }
 
 }  // namespace
@@ -122,9 +107,7 @@ __global__ void k_adamw(float* param, const float* grad, float* m, float* v, con
 namespace ops {
 
 void fill(Buf y, int64_t n, float value) {
-  BIOFEG_CHECK(n >= 0, "fill: negative element count ", n);
-  if (n == 0) return;
-  BIOFEG_CHECK(y.p != nullptr, "fill: null output");
+  if (n <= 0) return;
   switch (y.t) {
     case DType::F32: k_fill<float><<<grid_for(n, kThreads), kThreads>>>(y.f32(), n, value); break;
     case DType::BF16:
@@ -138,11 +121,7 @@ void fill(Buf y, int64_t n, float value) {
 }
 
 void cast(Buf x, Buf y, int64_t n) {
-  BIOFEG_CHECK(n >= 0, "cast: negative element count ", n);
-  if (n == 0) return;
-  BIOFEG_CHECK(x.p && y.p, "cast: a required operand is null");
-  const auto ok = [](DType t) { return t == DType::F32 || t == DType::BF16; };
-  BIOFEG_CHECK(ok(x.t) && ok(y.t), "cast: between f32 and bf16 only, got ", dtype_name(x.t), " -> ", dtype_name(y.t));
+  if (n <= 0) return;
   BIOFEG_FLOAT_DISPATCH(x.t, "cast", TI, BIOFEG_FLOAT_DISPATCH(y.t, "cast", TO, {
                           k_map<TI, TO><<<grid_for(n, kThreads), kThreads>>>(
                               static_cast<const TI*>(x.p), nullptr, static_cast<TO*>(y.p), n, FIdent{});
@@ -173,47 +152,29 @@ void dropout_bwd(Buf dy, Buf dx, int64_t n, float p, uint64_t seed, uint64_t off
   map_same("dropout_bwd", dy, Buf{}, dx, n, FDropout{p, s, seed, offset});
 }
 
-void mse_bwd(Buf a, Buf b, float dout, Buf da, int64_t n) {
-  map_same("mse_bwd", a, b, da, n, FMseBwd{dout, static_cast<float>(n)});
-}
-
 void concat_fwd(Buf a, Buf b, Buf y, int64_t N, int64_t Ca, int64_t Cb) {
-  BIOFEG_CHECK(N >= 0 && Ca >= 0 && Cb >= 0, "concat: negative size");
   const int64_t n = N * (Ca + Cb);
-  if (n == 0) return;
-  // An empty side may come with a null pointer.
-  const DType t = same_float("concat", {Ca ? a : y, Cb ? b : y, y});
-  BIOFEG_FLOAT_DISPATCH(t, "concat", T,
+  if (n <= 0) return;
+  BIOFEG_FLOAT_DISPATCH(y.t, "concat", T,
                         k_concat_fwd<T><<<grid_for(n, kThreads), kThreads>>>(
                             static_cast<const T*>(a.p), static_cast<const T*>(b.p), static_cast<T*>(y.p), N, Ca, Cb));
   check_launch("concat");
 }
 void concat_bwd(Buf dy, Buf da, Buf db, int64_t N, int64_t Ca, int64_t Cb) {
-  BIOFEG_CHECK(N >= 0 && Ca >= 0 && Cb >= 0, "concat_bwd: negative size");
   const int64_t n = N * (Ca + Cb);
-  if (n == 0) return;
-  const DType t = same_float("concat_bwd", {dy, Ca ? da : dy, Cb ? db : dy});
-  BIOFEG_FLOAT_DISPATCH(t, "concat_bwd", T,
+  if (n <= 0) return;
+  BIOFEG_FLOAT_DISPATCH(dy.t, "concat_bwd", T,
                         k_concat_bwd<T><<<grid_for(n, kThreads), kThreads>>>(
                             static_cast<const T*>(dy.p), static_cast<T*>(da.p), static_cast<T*>(db.p), N, Ca, Cb));
   check_launch("concat_bwd");
 }
 
-void adamw(const AdamWDesc& d) {
-  BIOFEG_CHECK(d.n >= 0, "adamw: negative element count ", d.n);
-  if (d.n == 0) return;
-  BIOFEG_CHECK(d.param && d.grad && d.m && d.v, "adamw: a required operand is null");
-  // Scalars exactly as host::adamw_range computes them.
-  float step_size = d.lr;
-  if (d.bias_correction) {
-    const double bc1 = 1.0 - std::pow(static_cast<double>(d.beta1), static_cast<double>(d.step));
-    const double bc2 = 1.0 - std::pow(static_cast<double>(d.beta2), static_cast<double>(d.step));
-    step_size = static_cast<float>(d.lr * std::sqrt(bc2) / bc1);
-  }
-  const float decay = d.lr * d.weight_decay;
-  k_adamw<<<grid_for(d.n, kThreads), kThreads>>>(d.param, d.grad, d.m, d.v, d.decay_mask, d.n, d.beta1, d.beta2,
-                                                 1.0f - d.beta1, 1.0f - d.beta2, d.eps, step_size, decay);
-  check_launch("adamw");
+void row_axpy(Buf a, Buf x, Buf y, int64_t N, int64_t C) {
+  if (N <= 0 || C <= 0) return;
+  BIOFEG_FLOAT_DISPATCH(x.t, "row_axpy", T,
+                        k_row_axpy<T><<<grid_for(N * C, kThreads), kThreads>>>(a.f32(), static_cast<const T*>(x.p),
+                                                                               static_cast<T*>(y.p), N, C));
+  check_launch("row_axpy");
 }
 
 }  // namespace ops

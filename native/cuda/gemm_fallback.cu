@@ -2,9 +2,9 @@
 // - bf16 inputs with 16-byte aligned rows (pointers, leading dimensions and batch strides
 //   multiples of 8 elements, as every BERT GEMM): k_gemm_tc, tensor cores (nvcuda::wmma 16x16x16
 //   bf16, f32 accumulate) on a 128x64 or 64x64 tile per 256 threads (8 warps), K in steps of 32,
-//   three steps in flight through cp.async. Measured on an H200, bf16 4096^3: 128 TFLOP/s with
-//   128x64 tiles, 97 with 64x64, 118 with 128x128 tiles (warps of 64x32, 174 registers: one block
-//   per multiprocessor, so dropped); the element-wise kernel below made 17.
+//   three steps in flight through cp.async. A 128x128 tile (warps of 64x32) was tried and dropped:
+//   its registers leave one block per multiprocessor, and it was slower than 128x64 (the figures
+//   of these choices: native/cuda/README.md).
 // - other bf16 inputs: k_gemm_wmma, the same fragments on a 64x64 tile per 128 threads, staged
 //   element by element (any alignment).
 // - f32 inputs (and bf16 on pre-sm_80 devices): a tiled SIMT kernel, 64x64 tile per 256
@@ -377,8 +377,8 @@ void gemm_fallback(const GemmDesc& g, GemmTile tile) {
                        rows_16b_aligned(g.B.p, g.ldb, g.strideB, g.batch);
   if (vectors && tile == GemmTile::Auto) tile = gemm_tile_override();
   if (vectors && tile == GemmTile::Auto) {
-    // 128x64 while it gives every multiprocessor a block (on an H200 it beat 64x64 at the BERT-base
-    // shapes, 82-109 vs 68-87 TFLOP/s, and lost at the hidden-128 ones, which this rule sends to 64x64).
+    // 128x64 while it gives every multiprocessor a block, else 64x64: the larger tile reuses more
+    // of each load but leaves multiprocessors idle on small grids (measured: native/cuda/README.md).
     const int64_t blocks = ((g.M + 127) / 128) * ((g.N + 63) / 64) * g.batch;
     tile = blocks >= sm_count() ? GemmTile::T128x64 : GemmTile::T64x64;
   }

@@ -12,6 +12,7 @@
 // thread-safe.
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
@@ -181,6 +182,7 @@ void memcpy_h2d(void* dst, const void* src, size_t bytes) {
 }
 void memcpy_d2h(void* dst, const void* src, size_t bytes) {
   if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "memcpy device to host");
+  raise_index_errors();  // the copy waited for every queued kernel
 }
 void memcpy_d2d(void* dst, const void* src, size_t bytes) {
   if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "memcpy device to device");
@@ -188,47 +190,61 @@ void memcpy_d2d(void* dst, const void* src, size_t bytes) {
 void memset0(void* dst, size_t bytes) {
   if (bytes) check(cudaMemset(dst, 0, bytes), "memset");
 }
-void synchronize() { check(cudaDeviceSynchronize(), "synchronize"); }
+void synchronize() {
+  check(cudaDeviceSynchronize(), "synchronize");
+  raise_index_errors();
+}
+
+// ---- index checks on the device (cuda_ops.h). One slot for the process, allocated on first use
+// and never freed; `g_index_pending` says a kernel may have written it since it was last read,
+// so synchronisations without an id-reading kernel before them cost nothing extra.
+namespace {
+std::once_flag g_index_once;
+IndexError* g_index_slot = nullptr;
+std::atomic<bool> g_index_pending{false};
+}  // namespace
+
+IndexCheck::IndexCheck() {
+  std::call_once(g_index_once, [] {
+    void* p = nullptr;
+    check(cudaMalloc(&p, sizeof(IndexError)), "index check slot");
+    check(cudaMemset(p, 0, sizeof(IndexError)), "index check slot");
+    g_index_slot = static_cast<IndexError*>(p);
+  });
+  slot_ = g_index_slot;
+}
+// Set after the launch: a synchronisation that sees the flag then copies the slot behind the
+// kernel (one stream), so it cannot read it before the kernel ran.
+IndexCheck::~IndexCheck() { g_index_pending.store(true, std::memory_order_release); }
+
+void raise_index_errors() {
+  if (!g_index_pending.exchange(false, std::memory_order_acq_rel)) return;
+  IndexError e{};
+  check(cudaMemcpy(&e, g_index_slot, sizeof e, cudaMemcpyDeviceToHost), "index check slot");
+  if (!e.claimed) return;
+  check(cudaMemset(g_index_slot, 0, sizeof e), "index check slot");
+  const bool valid = e.op >= 0 && e.op < kOpCount;
+  const Op op = valid ? static_cast<Op>(e.op) : Op::embedding_fwd;
+  const char* js = valid ? op_info(op).js : "?";
+  if (op == Op::xent_fwd || op == Op::xent_bwd)
+    fail(js, ": targets[", e.index, "] = ", e.value, " is not below the class count ", e.limit,
+         " (negative ignores a row; found by the CUDA kernel, reported at this synchronisation)");
+  fail(js, ": ids[", e.index, "] = ", e.value, " is outside [0, ", e.limit,
+       ") (found by the CUDA kernel, reported at this synchronisation)");
+}
 
 const Backend* backend() {
   static const Backend b = [] {
-    Backend t{};
+    Backend t;
     t.name = "cuda";
     t.device = Device::CUDA;
-    t.gemm = ops::gemm;
-    t.bias_grad = ops::bias_grad;
-    t.fill = ops::fill;
-    t.cast = ops::cast;
-    t.add = ops::add;
-    t.axpy = ops::axpy;
-    t.scale = ops::scale;
-    t.gelu_fwd = ops::gelu_fwd;
-    t.gelu_bwd = ops::gelu_bwd;
-    t.relu_fwd = ops::relu_fwd;
-    t.relu_bwd = ops::relu_bwd;
-    t.leaky_relu_fwd = ops::leaky_relu_fwd;
-    t.leaky_relu_bwd = ops::leaky_relu_bwd;
-    t.tanh_fwd = ops::tanh_fwd;
-    t.tanh_bwd = ops::tanh_bwd;
-    t.dropout_fwd = ops::dropout_fwd;
-    t.dropout_bwd = ops::dropout_bwd;
-    t.layernorm_fwd = ops::layernorm_fwd;
-    t.layernorm_bwd = ops::layernorm_bwd;
-    t.embedding_fwd = ops::embedding_fwd;
-    t.embedding_bwd = ops::embedding_bwd;
-    t.concat_fwd = ops::concat_fwd;
-    t.concat_bwd = ops::concat_bwd;
-    t.xent_fwd = ops::xent_fwd;
-    t.xent_bwd = ops::xent_bwd;
-    t.mse_fwd = ops::mse_fwd;
-    t.mse_bwd = ops::mse_bwd;
-    t.row_axpy = ops::row_axpy;
-    t.grad_penalty = ops::grad_penalty;
-    t.attention_fwd = ops::attention_fwd;
-    t.attention_bwd = ops::attention_bwd;
-    t.adamw = ops::adamw;
-    t.sumsq = ops::sumsq;
-    t.topk = ops::topk;
+    t.caps.floats = DTypes::of(DType::F32) | DTypes::of(DType::BF16);
+    t.caps.f32_accumulators = true;
+    t.caps.attention_max_head_dim = kMaxHeadDim;
+    t.caps.device_index_checks = true;
+#define BIOFEG_TABLE_NS ops
+    BIOFEG_FILL_TABLE(t);
+#undef BIOFEG_TABLE_NS
     return t;
   }();
   return &b;

@@ -1,8 +1,10 @@
-// biofeg_cuda_selftest: every CUDA op against the reference backend (cpu/ref_ops.cpp), f32 and
-// bf16 storage, both GEMM engines. Needs a GPU; prints one line per check and exits non-zero on
-// any failure. Built only with -DBIOFEG_CUDA_SELFTEST=ON (see cuda.cmake). For bf16 runs the
-// inputs are rounded to bf16 first and the reference sees the same rounded values, so the
-// tolerance covers only the kernel's own rounding.
+// biofeg_cuda_selftest: every CUDA op against the reference backend (cpu/ref/), f32 and bf16
+// storage, both GEMM engines. Needs a GPU; prints one line per check and exits non-zero on any
+// failure. Built only with -DBIOFEG_CUDA_SELFTEST=ON (see cuda.cmake). For bf16 runs the inputs
+// are rounded to bf16 first and the reference sees the same rounded values, so the tolerance
+// covers only the kernel's own rounding. Every CUDA call goes through the op's validator (as in
+// the addon), and a coverage check at the end fails for any op of the list (ops.h) that no check
+// here called.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,7 +17,7 @@
 #include "../core/device.h"
 #include "../core/dtype.h"
 #include "../core/error.h"
-#include "../ops.h"
+#include "../op_table.h"
 #include "cuda_ops.h"
 
 using namespace biofeg;
@@ -127,8 +129,21 @@ void run(const std::string& name, const std::function<void()>& f) {
   }
 }
 
+// The CUDA table, each entry counted and validated (op::NAME) before the kernel runs.
+bool g_covered[kOpCount] = {};
+struct Covered {
+  template <Op O, typename... A>
+  static void run(const Backend& inner, A... a) {
+    g_covered[static_cast<int>(O)] = true;
+    biofeg::run<O>(inner, a...);
+  }
+};
 const Backend& R() { return ref_backend(); }
-const Backend& C() { return *cuda::backend(); }
+const Backend& C() {
+  static const Backend b = Wrapped<Covered>::make(*cuda::backend());
+  return b;
+}
+Buf ib(std::vector<int32_t>& v) { return Buf{v.data(), DType::I32}; }
 const char* tn(DType t) { return dtype_name(t); }
 float tol(DType t, float f32tol) { return t == DType::BF16 ? 1e-2f : f32tol; }
 
@@ -195,9 +210,9 @@ void test_elementwise(DType t) {
   });
   run("mse" + s, [&] {
     V w(1);
-    R().mse_fwd(hb(x), hb(y2), w.data(), n);
+    R().mse_fwd(hb(x), hb(y2), hb(w), n);
     D o(V(1), DType::F32);
-    C().mse_fwd(dx.b(), dy2.b(), o.f(), n);
+    C().mse_fwd(dx.b(), dy2.b(), o.b(), n);
     expect("mse" + s, o.get(), w, 1e-5f, 1e-5f);
     V wd(n);
     R().mse_bwd(hb(x), hb(y2), 0.7f, hb(wd), n);
@@ -206,9 +221,9 @@ void test_elementwise(DType t) {
   });
   run("sumsq" + s, [&] {
     V w{2.5f};
-    R().sumsq(hb(x), n, w.data());
+    R().sumsq(hb(x), n, hb(w));
     D o(V{2.5f}, DType::F32);
-    C().sumsq(dx.b(), n, o.f());
+    C().sumsq(dx.b(), n, o.b());
     expect("sumsq (accumulates)" + s, o.get(), w, 1e-3f, 1e-5f);
   });
   run("row_axpy / grad_penalty" + s, [&] {
@@ -216,17 +231,17 @@ void test_elementwise(DType t) {
     V a = rnd(N, -2, 2), xr = round_to(rnd(N * Cc, -0.2f, 0.2f), t), yr = round_to(rnd(N * Cc), t);
     std::fill(xr.begin() + 5 * Cc, xr.begin() + 6 * Cc, 0.0f);  // a zero row: factor 0
     V w = yr;
-    R().row_axpy(a.data(), hb(xr), hb(w), N, Cc);
+    R().row_axpy(hb(a), hb(xr), hb(w), N, Cc);
     D da(a, DType::F32), dxr(xr, t), dyr(yr, t);
-    C().row_axpy(da.f(), dxr.b(), dyr.b(), N, Cc);
+    C().row_axpy(da.b(), dxr.b(), dyr.b(), N, Cc);
     expect("row_axpy" + s, dyr.get(), w, tol(t, 1e-6f), tol(t, 1e-6f));
     V wu(N * Cc), wn(N);
-    R().grad_penalty(hb(xr), 10.0f, hb(wu), wn.data(), N, Cc);
+    R().grad_penalty(hb(xr), 10.0f, hb(wu), hb(wn), N, Cc);
     D du(V(N * Cc), t), dn(V(N), DType::F32);
-    C().grad_penalty(dxr.b(), 10.0f, du.b(), dn.f(), N, Cc);
+    C().grad_penalty(dxr.b(), 10.0f, du.b(), dn.b(), N, Cc);
     expect("grad_penalty norms" + s, dn.get(), wn, 1e-6f, 1e-5f);
     expect("grad_penalty u" + s, du.get(), wu, tol(t, 1e-6f), tol(t, 1e-5f));
-    C().grad_penalty(dxr.b(), 10.0f, dxr.b(), dn.f(), N, Cc);  // in place
+    C().grad_penalty(dxr.b(), 10.0f, dxr.b(), dn.b(), N, Cc);  // in place
     expect("grad_penalty u in place" + s, dxr.get(), wu, tol(t, 1e-6f), tol(t, 1e-5f));
   });
   run("concat" + s, [&] {
@@ -261,16 +276,16 @@ void test_rows(DType t) {
     run("layernorm" + sc, [&] {
       V x = round_to(rnd(N * C_, -2, 3), t), w = round_to(rnd(C_, 0.5f, 1.5f), t), b = round_to(rnd(C_), t);
       V y(N * C_), mean(N), rstd(N);
-      R().layernorm_fwd(hb(x), hb(w), hb(b), hb(y), mean.data(), rstd.data(), N, C_, 1e-12f);
+      R().layernorm_fwd(hb(x), hb(w), hb(b), hb(y), hb(mean), hb(rstd), N, C_, 1e-12f);
       D dx(x, t), dw(w, t), db(b, t), dy(V(N * C_), t), dm(V(N), DType::F32), dr(V(N), DType::F32);
-      C().layernorm_fwd(dx.b(), dw.b(), db.b(), dy.b(), dm.f(), dr.f(), N, C_, 1e-12f);
+      C().layernorm_fwd(dx.b(), dw.b(), db.b(), dy.b(), dm.b(), dr.b(), N, C_, 1e-12f);
       expect("layernorm y" + sc, dy.get(), y, tol(t, 1e-4f), tol(t, 1e-4f));
       expect("layernorm mean" + sc, dm.get(), mean, 1e-5f, 1e-5f);
       expect("layernorm rstd" + sc, dr.get(), rstd, 1e-5f, 1e-4f);
       V g = round_to(rnd(N * C_), t), gx(N * C_), gw = round_to(rnd(C_), t), gb = round_to(rnd(C_), t);
       D dg(g, t), dgx(V(N * C_), t), dgw(gw, t), dgb(gb, t);
-      R().layernorm_bwd(hb(g), hb(x), hb(w), mean.data(), rstd.data(), hb(gx), hb(gw), hb(gb), N, C_);
-      C().layernorm_bwd(dg.b(), dx.b(), dw.b(), dm.f(), dr.f(), dgx.b(), dgw.b(), dgb.b(), N, C_);
+      R().layernorm_bwd(hb(g), hb(x), hb(w), hb(mean), hb(rstd), hb(gx), hb(gw), hb(gb), N, C_);
+      C().layernorm_bwd(dg.b(), dx.b(), dw.b(), dm.b(), dr.b(), dgx.b(), dgw.b(), dgb.b(), N, C_);
       expect("layernorm_bwd dx" + sc, dgx.get(), gx, tol(t, 1e-4f), tol(t, 1e-3f));
       expect("layernorm_bwd dw (accumulates)" + sc, dgw.get(), gw, t == DType::BF16 ? 0.5f : 1e-3f, tol(t, 1e-4f));
       expect("layernorm_bwd db (accumulates)" + sc, dgb.get(), gb, t == DType::BF16 ? 0.5f : 1e-3f, tol(t, 1e-4f));
@@ -279,11 +294,11 @@ void test_rows(DType t) {
       V x = round_to(rnd(N * C_, -4, 4), t), loss(N), dl = rnd(N, 0.1f, 1), g(N * C_);
       std::vector<int32_t> tg(N);
       for (int64_t i = 0; i < N; ++i) tg[i] = i % 7 == 3 ? -1 : static_cast<int32_t>((i * 31) % C_);
-      R().xent_fwd(hb(x), tg.data(), loss.data(), N, C_);
-      R().xent_bwd(hb(x), tg.data(), dl.data(), hb(g), N, C_);
+      R().xent_fwd(hb(x), ib(tg), hb(loss), N, C_);
+      R().xent_bwd(hb(x), ib(tg), hb(dl), hb(g), N, C_);
       D dx(x, t), dt(tg), dloss(V(N), DType::F32), ddl(dl, DType::F32), dg(V(N * C_), t);
-      C().xent_fwd(dx.b(), static_cast<int32_t*>(dt.p), dloss.f(), N, C_);
-      C().xent_bwd(dx.b(), static_cast<int32_t*>(dt.p), ddl.f(), dg.b(), N, C_);
+      C().xent_fwd(dx.b(), dt.b(), dloss.b(), N, C_);
+      C().xent_bwd(dx.b(), dt.b(), ddl.b(), dg.b(), N, C_);
       expect("xent loss" + sc, dloss.get(), loss, 1e-4f, 1e-5f);
       expect("xent_bwd" + sc, dg.get(), g, tol(t, 1e-6f), tol(t, 1e-4f));
     });
@@ -296,18 +311,47 @@ void test_rows(DType t) {
     });
   }
   run("embedding" + s, [&] {
-    const int64_t V_ = 50, C_ = 96, N = 300;
+    const int64_t V_ = 50, C_ = 96, N = 300;  // V_: table rows
     V table = round_to(rnd(V_ * C_), t), y(N * C_), dy = round_to(rnd(N * C_), t), dt = round_to(rnd(V_ * C_), t);
     std::vector<int32_t> ids(N);
     for (int64_t i = 0; i < N; ++i) ids[i] = static_cast<int32_t>((i * i + 3) % V_);
-    R().embedding_fwd(ids.data(), hb(table), hb(y), N, C_);
+    R().embedding_fwd(ib(ids), hb(table), hb(y), N, C_, V_);
     D dtab(table, t), did(ids), dyy(V(N * C_), t), ddy(dy, t), ddt(dt, DType::F32);
-    C().embedding_fwd(static_cast<int32_t*>(did.p), dtab.b(), dyy.b(), N, C_);
+    C().embedding_fwd(did.b(), dtab.b(), dyy.b(), N, C_, V_);
     expect("embedding" + s, dyy.get(), y, 0, 0);
-    R().embedding_bwd(ids.data(), hb(dy), hb(dt), N, C_);
-    C().embedding_bwd(static_cast<int32_t*>(did.p), ddy.b(), ddt.b(), N, C_);
+    R().embedding_bwd(ib(ids), hb(dy), hb(dt), N, C_, V_);
+    C().embedding_bwd(did.b(), ddy.b(), ddt.b(), N, C_, V_);
     expect("embedding_bwd (f32 accumulator)" + s, ddt.get(), dt, 1e-5f, 1e-5f);
   });
+}
+
+// Ids and targets are range-checked by the kernels (Caps::device_index_checks), reported at the
+// next synchronisation, and the slot is clean again afterwards.
+void test_index_checks() {
+  auto reported = [](const std::string& name, const std::function<void()>& launch, const char* want) {
+    run(name, [&] {
+      launch();
+      std::string got = "nothing";
+      try {
+        cuda::synchronize();
+      } catch (const Error& e) {
+        got = e.what();
+      }
+      const bool ok = got.find(want) != std::string::npos;
+      std::printf("%-4s %-52s%s%s\n", ok ? "ok" : "FAIL", name.c_str(), ok ? "" : "  got: ", ok ? "" : got.c_str());
+      (ok ? g_pass : g_fail)++;
+      cuda::synchronize();  // clean: no second report
+    });
+  };
+  std::vector<int32_t> ids{0, 3, 9, 1}, tg{0, -1, 5};
+  D did(ids), dtg(tg), tab(V(4 * 8), DType::F32), y(V(4 * 8), DType::F32), gt(V(4 * 8), DType::F32);
+  D lg(V(3 * 5), DType::F32), loss(V(3), DType::F32);
+  reported("embedding: a bad id is reported at the next sync", [&] { C().embedding_fwd(did.b(), tab.b(), y.b(), 4, 8, 4); },
+           "embedding: ids[2] = 9 is outside [0, 4)");
+  reported("embedding_bwd: a bad id is reported at the next sync",
+           [&] { C().embedding_bwd(did.b(), y.b(), gt.b(), 4, 8, 4); }, "embeddingBackward: ids[2] = 9 is outside [0, 4)");
+  reported("xent: a bad target is reported at the next sync", [&] { C().xent_fwd(lg.b(), dtg.b(), loss.b(), 3, 5); },
+           "crossEntropy: targets[2] = 5 is not below the class count 5");
 }
 
 void test_adamw() {
@@ -319,10 +363,10 @@ void test_adamw() {
       for (int64_t i = 0; i < n; ++i) mask[i] = i % 3 ? 1.0f : 0.0f;
       D dp(p, DType::F32), dg(g, DType::F32), dm(m, DType::F32), dv(v, DType::F32), dmask(mask, DType::F32);
       AdamWDesc h;
-      h.param = p.data(), h.grad = g.data(), h.m = m.data(), h.v = v.data(), h.decay_mask = mask.data();
+      h.param = hb(p), h.grad = hb(g), h.m = hb(m), h.v = hb(v), h.decay_mask = hb(mask);
       h.n = n, h.lr = 1e-3f, h.weight_decay = 0.01f, h.step = 7, h.bias_correction = bc;
       AdamWDesc c = h;
-      c.param = dp.f(), c.grad = dg.f(), c.m = dm.f(), c.v = dv.f(), c.decay_mask = dmask.f();
+      c.param = dp.b(), c.grad = dg.b(), c.m = dm.b(), c.v = dv.b(), c.decay_mask = dmask.b();
       R().adamw(h);
       C().adamw(c);
       expect(name + " param", dp.get(), p, 1e-7f, 1e-6f);
@@ -466,9 +510,9 @@ void test_topk(DType t) {
       TopkDesc h;
       h.Q = c.Q, h.P = c.P, h.D = c.D, h.k = c.k, h.block = c.block;
       TopkDesc g = h;
-      h.queries = hb(q), h.pool = hb(p), h.scores = ws.data(), h.index = wi.data();
+      h.queries = hb(q), h.pool = hb(p), h.scores = hb(ws), h.index = ib(wi);
       D dq(q, t), dp(p, t), ds(V(c.Q * c.k), DType::F32), di(std::vector<int32_t>(c.Q * c.k));
-      g.queries = dq.b(), g.pool = dp.b(), g.scores = ds.f(), g.index = static_cast<int32_t*>(di.p);
+      g.queries = dq.b(), g.pool = dp.b(), g.scores = ds.b(), g.index = di.b();
       R().topk(h);
       C().topk(g);
       expect(std::string(name) + " scores", ds.get(), ws, 0, 0);
@@ -493,7 +537,13 @@ int main() {
   }
   test_adamw();
   test_gemm();
+  test_index_checks();
   run("synchronize", [] { cuda::synchronize(); });
+  run("the CUDA table is complete", [] { require_complete(*cuda::backend()); });
+  for (int i = 0; i < kOpCount; ++i) {  // coverage: every op of the list ran here at least once
+    std::printf("%-4s coverage: %s\n", g_covered[i] ? "ok" : "FAIL", kOps[i].name);
+    (g_covered[i] ? g_pass : g_fail)++;
+  }
   std::printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail ? 1 : 0;
 }

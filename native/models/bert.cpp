@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "../core/device.h"
 #include "../core/error.h"
+#include "../op_table.h"
 
 namespace biofeg {
 
@@ -27,7 +27,7 @@ void linear_fwd(const Backend& be, Buf x, Buf W, Buf b, Buf y, int64_t N, int64_
   g.bias = b;
   g.epilogue = ep;
   g.pre = pre;
-  be.gemm(g);
+  op::gemm(be, g);
 }
 
 // dx[N, in] = dy[N, out] W[out, in] (+ beta * dx: beta 1 sums a residual branch in).
@@ -38,7 +38,7 @@ void linear_dx(const Backend& be, Buf dy, Buf W, Buf dx, int64_t N, int64_t in, 
   g.B = W, g.ldb = in;
   g.C = dx, g.ldc = in;
   g.beta = beta;
-  be.gemm(g);
+  op::gemm(be, g);
 }
 
 // dW[out, in] += dy^T x (the bias gradient is a separate bias_grad: in mixed precision it sums
@@ -51,14 +51,7 @@ void linear_dw(const Backend& be, Buf dy, Buf x, Buf dW, int64_t N, int64_t in, 
   g.B = x, g.ldb = in;
   g.C = dW, g.ldc = in;
   g.beta = 1.0f;
-  be.gemm(g);
-}
-
-void upload(Tensor& dst, const void* src, size_t bytes) {
-  BIOFEG_CHECK(bytes <= dst.st->bytes, "bert: internal: upload of ", bytes, " bytes into ", dst.st->bytes);
-  if (bytes == 0) return;
-  if (dst.device() == Device::CPU) std::memcpy(dst.st->ptr, src, bytes);
-  else cuda::memcpy_h2d(dst.st->ptr, src, bytes);
+  op::gemm(be, g);
 }
 
 // Dropout call sites get disjoint Philox counter ranges, so every mask is independent and
@@ -170,7 +163,7 @@ BertModel::BertModel(const BertConfig& cfg, const Backend& be, DType act) : cfg_
   if (mixed()) wcopy_ = Tensor::empty(be.device, act_, {nparams_ - o_enc_});
   // LayerNorm weights start at 1 (HF's init); everything else stays 0 until weights are loaded.
   for (const ParamView& v : layout_)
-    if (v.name.find("LayerNorm.weight") != std::string::npos) be.fill(at(params_.buf(), v.offset), v.numel(), 1.0f);
+    if (v.name.find("LayerNorm.weight") != std::string::npos) op::fill(be, at(params_.buf(), v.offset), v.numel(), 1.0f);
 }
 
 Buf BertModel::w(int64_t off) const {
@@ -186,7 +179,7 @@ Tensor BertModel::i32(int64_t n) const { return Tensor::empty(be_.device, DType:
 
 Buf BertModel::to_gemm(const Tensor& x, const Tensor& shadow, int64_t n) {
   if (!mixed()) return x.buf();
-  be_.cast(x.buf(), shadow.buf(), n);
+  op::cast(be_, x.buf(), shadow.buf(), n);
   return shadow.buf();
 }
 
@@ -196,8 +189,8 @@ void BertModel::hidden_dropout(Buf x, Buf y, int64_t rows, int64_t T, bool cls, 
   const float ph = cfg_.hidden_dropout;
   const uint64_t base = site_offset(site);
   auto one = [&](Buf a, Buf b, int64_t n, uint64_t off) {
-    if (bwd) be_.dropout_bwd(a, b, n, ph, seed, off);
-    else be_.dropout_fwd(a, b, n, ph, seed, off);
+    if (bwd) op::dropout_bwd(be_, a, b, n, ph, seed, off);
+    else op::dropout_fwd(be_, a, b, n, ph, seed, off);
   };
   if (!cls) return one(x, y, rows * C, base);
   for (int64_t b = 0; b < rows; ++b) one(at(x, b * C), at(y, b * C), C, base + static_cast<uint64_t>(b * T * C));
@@ -211,7 +204,7 @@ Tensor& BertModel::grads() {
 }
 
 void BertModel::zero_grad() {
-  if (grads_.st) be_.fill(grads_.buf(), nparams_, 0.0f);
+  if (grads_.st) op::fill(be_, grads_.buf(), nparams_, 0.0f);
 }
 
 void BertModel::reserve(int64_t B, int64_t T) { reserve_plan(B, T, cfg_.layers, true); }
@@ -287,33 +280,33 @@ void BertModel::forward(const BertInputs& in) {
 
   // Inputs to the device: ids, positions 0..T-1, token types (default 0), key mask, [CLS] rows.
   std::vector<int32_t> host(static_cast<size_t>(N));
-  upload(P.ids, in.ids, N * 4);
+  P.ids.upload(in.ids, N * 4);
   for (int64_t i = 0; i < N; ++i) host[i] = static_cast<int32_t>(i % T);
-  upload(P.pos, host.data(), N * 4);
+  P.pos.upload(host.data(), N * 4);
   std::fill(host.begin(), host.end(), 0);
-  upload(P.types, in.types ? in.types : host.data(), N * 4);
+  P.types.upload(in.types ? in.types : host.data(), N * 4);
   std::fill(host.begin(), host.end(), 1);
-  upload(P.mask, in.mask ? in.mask : host.data(), N * 4);
+  P.mask.upload(in.mask ? in.mask : host.data(), N * 4);
   for (int64_t b = 0; b < B; ++b) host[b] = static_cast<int32_t>(b * T);
-  upload(P.cls_idx, host.data(), B * 4);
+  P.cls_idx.upload(host.data(), B * 4);
 
   const bool drop_h = in.train && cfg_.hidden_dropout > 0, drop_a = in.train && cfg_.attn_dropout > 0;
   const float ph = cfg_.hidden_dropout;
   const uint64_t seed = in.seed;
   // Mixed precision: this step's bf16 working copy of the encoder and pooler weights.
-  if (mixed()) be.cast(p(o_enc_), wcopy_.buf(), nparams_ - o_enc_);
+  if (mixed()) op::cast(be, p(o_enc_), wcopy_.buf(), nparams_ - o_enc_);
 
   // Embeddings: word + position + type, LayerNorm, dropout.
-  be.embedding_fwd(P.ids.buf().i32(), p(o_word_), P.emb_sum.buf(), N, C);
-  be.embedding_fwd(P.pos.buf().i32(), p(o_pos_), P.tmp.buf(), N, C);
-  be.axpy(1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
-  be.embedding_fwd(P.types.buf().i32(), p(o_type_), P.tmp.buf(), N, C);
-  be.axpy(1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
-  be.layernorm_fwd(P.emb_sum.buf(), p(o_eln_w_), p(o_eln_b_), P.emb_ln.buf(), P.emb_mean.buf().f32(),
-                   P.emb_rstd.buf().f32(), N, C, cfg_.ln_eps);
+  op::embedding_fwd(be, P.ids.buf(), p(o_word_), P.emb_sum.buf(), N, C, cfg_.vocab);
+  op::embedding_fwd(be, P.pos.buf(), p(o_pos_), P.tmp.buf(), N, C, cfg_.max_pos);
+  op::axpy(be, 1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
+  op::embedding_fwd(be, P.types.buf(), p(o_type_), P.tmp.buf(), N, C, cfg_.type_vocab);
+  op::axpy(be, 1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
+  op::layernorm_fwd(be, P.emb_sum.buf(), p(o_eln_w_), p(o_eln_b_), P.emb_ln.buf(), P.emb_mean.buf(),
+                   P.emb_rstd.buf(), N, C, cfg_.ln_eps);
   const Tensor* xt = &P.emb_ln;  // the layer input (f32) ...
   if (drop_h) {
-    be.dropout_fwd(P.emb_ln.buf(), P.emb_out.buf(), N * C, ph, seed, site_offset(site_emb()));
+    op::dropout_fwd(be, P.emb_ln.buf(), P.emb_out.buf(), N * C, ph, seed, site_offset(site_emb()));
     xt = &P.emb_out;
   }
   Buf xh = to_gemm(*xt, P.emb_h, N * C);  // ... and as a GEMM input
@@ -330,25 +323,25 @@ void BertModel::forward(const BertInputs& in) {
     d.dropout_p = drop_a ? cfg_.attn_dropout : 0.0f;
     d.seed = seed, d.offset = site_offset(site_attn_probs(l));
     d.qkv = A.qkv.buf(), d.mask = P.mask.buf(), d.out = A.att.buf(), d.lse = A.lse.buf();
-    be.attention_fwd(d);
+    op::attention_fwd(be, d);
     // cls_only: after attention, the last layer goes on with the [CLS] rows alone (R rows).
     const bool cls_rows = in.cls_only && l + 1 == cfg_.layers;
     const int64_t R = cls_rows ? B : N;
     Buf att = A.att.buf(), xr = x;
     if (cls_rows) {
-      be.embedding_fwd(P.cls_idx.buf().i32(), A.att.buf(), P.att_cls.buf(), B, C);
-      be.embedding_fwd(P.cls_idx.buf().i32(), x, P.x_cls.buf(), B, C);
+      op::embedding_fwd(be, P.cls_idx.buf(), A.att.buf(), P.att_cls.buf(), B, C, N);
+      op::embedding_fwd(be, P.cls_idx.buf(), x, P.x_cls.buf(), B, C, N);
       att = P.att_cls.buf(), xr = P.x_cls.buf();
     }
     // Output dense -> dropout -> + input -> LayerNorm.
     linear_fwd(be, att, w(Y.wo), p(Y.bo), A.res1.buf(), R, C, C);
     if (drop_h) {
       hidden_dropout(A.res1.buf(), P.tmp.buf(), R, T, cls_rows, seed, site_attn_out(l), false);
-      be.add(P.tmp.buf(), xr, A.res1.buf(), R * C);
+      op::add(be, P.tmp.buf(), xr, A.res1.buf(), R * C);
     } else {
-      be.axpy(1.0f, xr, A.res1.buf(), R * C);
+      op::axpy(be, 1.0f, xr, A.res1.buf(), R * C);
     }
-    be.layernorm_fwd(A.res1.buf(), p(Y.ln1w), p(Y.ln1b), A.ln1.buf(), A.mean1.buf().f32(), A.rstd1.buf().f32(), R, C,
+    op::layernorm_fwd(be, A.res1.buf(), p(Y.ln1w), p(Y.ln1b), A.ln1.buf(), A.mean1.buf(), A.rstd1.buf(), R, C,
                      cfg_.ln_eps);
     // Feed-forward: GELU(ln1 Wi^T + bi) Wout^T + bout -> dropout -> + ln1 -> LayerNorm.
     const Buf ln1h = to_gemm(A.ln1, A.ln1_h, R * C);
@@ -356,11 +349,11 @@ void BertModel::forward(const BertInputs& in) {
     linear_fwd(be, P.h.buf(), w(Y.wout), p(Y.bout), A.res2.buf(), R, I, C);
     if (drop_h) {
       hidden_dropout(A.res2.buf(), P.tmp.buf(), R, T, cls_rows, seed, site_ffn_out(l), false);
-      be.add(P.tmp.buf(), A.ln1.buf(), A.res2.buf(), R * C);
+      op::add(be, P.tmp.buf(), A.ln1.buf(), A.res2.buf(), R * C);
     } else {
-      be.axpy(1.0f, A.ln1.buf(), A.res2.buf(), R * C);
+      op::axpy(be, 1.0f, A.ln1.buf(), A.res2.buf(), R * C);
     }
-    be.layernorm_fwd(A.res2.buf(), p(Y.ln2w), p(Y.ln2b), A.out.buf(), A.mean2.buf().f32(), A.rstd2.buf().f32(), R, C,
+    op::layernorm_fwd(be, A.res2.buf(), p(Y.ln2w), p(Y.ln2b), A.out.buf(), A.mean2.buf(), A.rstd2.buf(), R, C,
                      cfg_.ln_eps);
     xt = &A.out;
     if (l + 1 < cfg_.layers) xh = to_gemm(A.out, A.out_h, N * C);
@@ -368,12 +361,12 @@ void BertModel::forward(const BertInputs& in) {
 
   // [CLS] = row 0 of each sequence, gathered as an embedding lookup into the last hidden state
   // (cls_only: the last layer's output already is the [CLS] rows).
-  if (in.cls_only) be.cast(xt->buf(), P.cls.buf(), B * C);
-  else be.embedding_fwd(P.cls_idx.buf().i32(), xt->buf(), P.cls.buf(), B, C);
+  if (in.cls_only) op::cast(be, xt->buf(), P.cls.buf(), B * C);
+  else op::embedding_fwd(be, P.cls_idx.buf(), xt->buf(), P.cls.buf(), B, C, N);
   if (cfg_.pooler) {
     const Buf clsh = to_gemm(P.cls, P.cls_h, B * C);
     linear_fwd(be, clsh, w(o_pool_w_), p(o_pool_b_), P.pool_pre.buf(), B, C, C);
-    be.tanh_fwd(P.pool_pre.buf(), P.pooled.buf(), B * C);
+    op::tanh_fwd(be, P.pool_pre.buf(), P.pooled.buf(), B * C);
   }
   fwdB_ = B, fwdT_ = T, fwd_train_ = in.train, fwd_seed_ = seed, fwd_grad_ = in.grad, fwd_cls_only_ = in.cls_only;
   out_set_ = in.grad ? cfg_.layers - 1 : (cfg_.layers - 1) % sets;
@@ -434,21 +427,21 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
   // Gradient at the last hidden state: the given one plus the [CLS] rows' share (cls_only: the
   // last layer's output is the [CLS] rows, so its gradient is just theirs).
   const bool cls_only = fwd_cls_only_;
-  if (d_last) be.cast(d_last->buf(), P.g_out.buf(), N * C);
-  else be.fill(P.g_out.buf(), cls_only ? B * C : N * C, 0.0f);
+  if (d_last) op::cast(be, d_last->buf(), P.g_out.buf(), N * C);
+  else op::fill(be, P.g_out.buf(), cls_only ? B * C : N * C, 0.0f);
   if (d_cls || d_pooled) {
-    if (d_cls) be.cast(d_cls->buf(), P.g_cls.buf(), B * C);
-    else be.fill(P.g_cls.buf(), B * C, 0.0f);
+    if (d_cls) op::cast(be, d_cls->buf(), P.g_cls.buf(), B * C);
+    else op::fill(be, P.g_cls.buf(), B * C, 0.0f);
     if (d_pooled) {
-      be.cast(d_pooled->buf(), P.g_pool.buf(), B * C);
-      be.tanh_bwd(P.pooled.buf(), P.g_pool.buf(), P.g_res.buf(), B * C);  // g_res: free scratch here
+      op::cast(be, d_pooled->buf(), P.g_pool.buf(), B * C);
+      op::tanh_bwd(be, P.pooled.buf(), P.g_pool.buf(), P.g_res.buf(), B * C);  // g_res: free scratch here
       const Buf dyh = to_gemm(P.g_res, P.g_yh, B * C);
       linear_dw(be, dyh, gemm_side(P.cls, P.cls_h), g(o_pool_w_), B, C, C);
-      be.bias_grad(P.g_res.buf(), g(o_pool_b_), B, C);
+      op::bias_grad(be, P.g_res.buf(), g(o_pool_b_), B, C);
       linear_dx(be, dyh, w(o_pool_w_), P.g_cls.buf(), B, C, C, 1.0f);
     }
-    if (cls_only) be.cast(P.g_cls.buf(), P.g_out.buf(), B * C);
-    else be.embedding_bwd(P.cls_idx.buf().i32(), P.g_cls.buf(), P.g_out.buf(), B, C);
+    if (cls_only) op::cast(be, P.g_cls.buf(), P.g_out.buf(), B * C);
+    else op::embedding_bwd(be, P.cls_idx.buf(), P.g_cls.buf(), P.g_out.buf(), B, C, N);
   }
 
   for (int64_t l = cfg_.layers - 1; l >= 0; --l) {
@@ -460,7 +453,7 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
     const Buf xh = l > 0 ? gemm_side(P.L[l - 1].out, P.L[l - 1].out_h)
                          : gemm_side(drop_h ? P.emb_out : P.emb_ln, P.emb_h);
     // LayerNorm 2; its input gradient feeds both the FFN output and the residual (ln1).
-    be.layernorm_bwd(P.g_out.buf(), A.res2.buf(), p(Y.ln2w), A.mean2.buf().f32(), A.rstd2.buf().f32(), P.g_res.buf(),
+    op::layernorm_bwd(be, P.g_out.buf(), A.res2.buf(), p(Y.ln2w), A.mean2.buf(), A.rstd2.buf(), P.g_res.buf(),
                      g(Y.ln2w), g(Y.ln2b), R, C);
     const Tensor* dy = &P.g_res;
     if (drop_h) {
@@ -469,15 +462,15 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
     }
     Buf dyh = to_gemm(*dy, P.g_yh, R * C);
     linear_dx(be, dyh, w(Y.wout), P.g_h.buf(), R, I, C, 0.0f);
-    be.gelu_fwd(A.pre.buf(), P.h.buf(), R * I);  // recomputed: cheaper than keeping [N, I] per layer
+    op::gelu_fwd(be, A.pre.buf(), P.h.buf(), R * I);  // recomputed: cheaper than keeping [N, I] per layer
     linear_dw(be, dyh, P.h.buf(), g(Y.wout), R, I, C);
-    be.bias_grad(dy->buf(), g(Y.bout), R, C);
-    be.gelu_bwd(A.pre.buf(), P.g_h.buf(), P.g_pre.buf(), R * I);
+    op::bias_grad(be, dy->buf(), g(Y.bout), R, C);
+    op::gelu_bwd(be, A.pre.buf(), P.g_h.buf(), P.g_pre.buf(), R * I);
     linear_dw(be, P.g_pre.buf(), gemm_side(A.ln1, A.ln1_h), g(Y.wi), R, C, I);
-    be.bias_grad(P.g_pre.buf(), g(Y.bi), R, I);
+    op::bias_grad(be, P.g_pre.buf(), g(Y.bi), R, I);
     linear_dx(be, P.g_pre.buf(), w(Y.wi), P.g_res.buf(), R, C, I, 1.0f);  // + residual: g_res = d ln1
     // LayerNorm 1; its input gradient feeds the attention output and the residual (x).
-    be.layernorm_bwd(P.g_res.buf(), A.res1.buf(), p(Y.ln1w), A.mean1.buf().f32(), A.rstd1.buf().f32(), P.g_out.buf(),
+    op::layernorm_bwd(be, P.g_res.buf(), A.res1.buf(), p(Y.ln1w), A.mean1.buf(), A.rstd1.buf(), P.g_out.buf(),
                      g(Y.ln1w), g(Y.ln1b), R, C);
     dy = &P.g_out;
     if (drop_h) {
@@ -490,16 +483,16 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
       // backward; the residual d x likewise (via g_drop, free again once wo's GEMMs are done).
       linear_dx(be, dyh, w(Y.wo), P.g_h.buf(), B, C, C, 0.0f);
       linear_dw(be, dyh, P.att_cls.buf(), g(Y.wo), B, C, C);
-      be.bias_grad(dy->buf(), g(Y.bo), B, C);
-      be.fill(P.g_att.buf(), N * C, 0.0f);
-      be.embedding_bwd(P.cls_idx.buf().i32(), P.g_h.buf(), P.g_att.buf(), B, C);
-      be.cast(P.g_out.buf(), P.g_drop.buf(), B * C);
-      be.fill(P.g_out.buf(), N * C, 0.0f);
-      be.embedding_bwd(P.cls_idx.buf().i32(), P.g_drop.buf(), P.g_out.buf(), B, C);
+      op::bias_grad(be, dy->buf(), g(Y.bo), B, C);
+      op::fill(be, P.g_att.buf(), N * C, 0.0f);
+      op::embedding_bwd(be, P.cls_idx.buf(), P.g_h.buf(), P.g_att.buf(), B, C, N);
+      op::cast(be, P.g_out.buf(), P.g_drop.buf(), B * C);
+      op::fill(be, P.g_out.buf(), N * C, 0.0f);
+      op::embedding_bwd(be, P.cls_idx.buf(), P.g_drop.buf(), P.g_out.buf(), B, C, N);
     } else {
       linear_dx(be, dyh, w(Y.wo), P.g_att.buf(), N, C, C, 0.0f);
       linear_dw(be, dyh, A.att.buf(), g(Y.wo), N, C, C);
-      be.bias_grad(dy->buf(), g(Y.bo), N, C);
+      op::bias_grad(be, dy->buf(), g(Y.bo), N, C);
     }
     AttnDesc d;
     d.B = B, d.T = T, d.H = H, d.D = D;
@@ -508,23 +501,23 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
     d.seed = seed, d.offset = site_offset(site_attn_probs(l));
     d.qkv = A.qkv.buf(), d.mask = P.mask.buf(), d.out = A.att.buf(), d.lse = A.lse.buf();
     d.dout = P.g_att.buf(), d.dqkv = P.g_qkv.buf();
-    be.attention_bwd(d);
+    op::attention_bwd(be, d);
     linear_dw(be, P.g_qkv.buf(), xh, g(Y.wqkv), N, C, 3 * C);
-    be.bias_grad(P.g_qkv.buf(), g(Y.bqkv), N, 3 * C);
+    op::bias_grad(be, P.g_qkv.buf(), g(Y.bqkv), N, 3 * C);
     linear_dx(be, P.g_qkv.buf(), w(Y.wqkv), P.g_out.buf(), N, C, 3 * C, 1.0f);  // + residual: d x
   }
 
   // Embeddings: dropout, LayerNorm, then scatter into the three tables.
   Buf dy = P.g_out.buf();
   if (drop_h) {
-    be.dropout_bwd(P.g_out.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_emb()));
+    op::dropout_bwd(be, P.g_out.buf(), P.g_drop.buf(), N * C, ph, seed, site_offset(site_emb()));
     dy = P.g_drop.buf();
   }
-  be.layernorm_bwd(dy, P.emb_sum.buf(), p(o_eln_w_), P.emb_mean.buf().f32(), P.emb_rstd.buf().f32(), P.g_res.buf(),
+  op::layernorm_bwd(be, dy, P.emb_sum.buf(), p(o_eln_w_), P.emb_mean.buf(), P.emb_rstd.buf(), P.g_res.buf(),
                    g(o_eln_w_), g(o_eln_b_), N, C);
-  be.embedding_bwd(P.ids.buf().i32(), P.g_res.buf(), g(o_word_), N, C);
-  be.embedding_bwd(P.pos.buf().i32(), P.g_res.buf(), g(o_pos_), N, C);
-  be.embedding_bwd(P.types.buf().i32(), P.g_res.buf(), g(o_type_), N, C);
+  op::embedding_bwd(be, P.ids.buf(), P.g_res.buf(), g(o_word_), N, C, cfg_.vocab);
+  op::embedding_bwd(be, P.pos.buf(), P.g_res.buf(), g(o_pos_), N, C, cfg_.max_pos);
+  op::embedding_bwd(be, P.types.buf(), P.g_res.buf(), g(o_type_), N, C, cfg_.type_vocab);
 }
 
 }  // namespace biofeg

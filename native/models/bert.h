@@ -5,8 +5,8 @@
 // reused; forward keeps what backward needs; backward runs layer by layer in reverse and
 // ACCUMULATES into the gradient buffer (call zero_grad() between steps).
 //
-// Only ops.h is called, so the same code runs on every backend. Statistics (LayerNorm mean/rstd,
-// attention lse) are always f32.
+// Only the validated op entry points are called (op::NAME, op_table.h), so the same code runs on
+// every backend. Statistics (LayerNorm mean/rstd, attention lse) are always f32.
 //
 // Precision (act): F32 computes everything in f32. BF16 (CUDA, and the reference backend, which
 // emulates bf16 storage for tests) is mixed precision in the spirit of torch.autocast:
@@ -23,8 +23,8 @@
 // Why: HF BERT under torch.autocast keeps exactly this stream in f32 (the f32 embeddings plus a
 // bf16 dense output promote to f32, and LayerNorm runs on that), and its rounding errors are
 // what the parity bar is measured against; keeping the residual and LayerNorm in f32 costs one
-// cast per GEMM input and keeps our error at autocast's level (test/bert-bf16.test.ts: per-tensor
-// ratio median 0.9, worst 1.7 on the fixture), while the large [N, 3C] and
+// cast per GEMM input and keeps our error at autocast's level (test/bert-bf16.test.ts holds it
+// to that bar; the measured ratios are in the README), while the large [N, 3C] and
 // [N, I] tensors (and their gradients) are half size: kept activations per token and layer are
 // 28C + 2I bytes instead of 32C + 4I (0.75x for BERT-base), plus 2 bytes per encoder parameter
 // for the working copy. Outputs (last hidden, cls, pooled) are f32 tensors and backward takes
@@ -66,7 +66,8 @@ struct ParamView {
 };
 
 // One forward call. Host arrays of B*T entries; mask and types may be null (all real, all 0).
-// Ids are checked by the caller (the binding) and again here.
+// Ids are checked by the caller (the binding) and again here (forward, and each embedding op's
+// validator).
 struct BertInputs {
   const int32_t* ids = nullptr;
   const int32_t* mask = nullptr;   // 1 = real token, 0 = padding (keys only, as HF)
@@ -84,7 +85,7 @@ struct BertInputs {
 
 class BertModel {
  public:
-  // act: DType::F32, or DType::BF16 (mixed precision above; any backend whose ops take bf16).
+  // act: DType::F32, or DType::BF16 (mixed precision above; a backend whose Caps take bf16).
   BertModel(const BertConfig& cfg, const Backend& be, DType act = DType::F32);
 
   const BertConfig& config() const { return cfg_; }

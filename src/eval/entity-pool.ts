@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { AtomicOutputs } from '../data/atomic.js';
 import type { TokenCache } from '../data/token-cache.js';
 import type { BiEncoder } from '../models/biencoder.js';
-import { backendOf, ops, tensor, type BackendName, type DeviceName, type NativeTensor } from '../native.js';
+import { engineFor, type Engine } from '../engine.js';
+import { tensor, type DeviceName, type NativeTensor } from '../native.js';
 import { trimmedBatch } from './token-batch.js';
 
 export type PoolDType = 'f32' | 'bf16';
@@ -119,51 +120,33 @@ export function readPoolHeader(path: string): PoolFileHeader | null {
   }
 }
 
-/** dst <- src, converting when the dtypes differ (bf16 pool, or bf16 activations on CUDA). */
-export function copyInto(be: BackendName, src: NativeTensor, dst: NativeTensor): void {
+/**
+ * dst <- src, converting when the dtypes differ (bf16 pool, or bf16 activations on CUDA): with the
+ * engine's cast where its capabilities take both dtypes, else on the host through download and
+ * upload (one batch, O(batch)).
+ */
+export function copyInto(eng: Engine, src: NativeTensor, dst: NativeTensor): void {
+  const cast = eng.floats('cast');
   if (src.dtype === dst.dtype) dst.copyFrom(src);
-  else if (be === 'cuda') ops().cast(be, src, dst);
-  // The CPU cast takes f32 only; download/upload convert on the host (one batch, O(batch)).
+  else if (cast.includes(src.dtype) && cast.includes(dst.dtype)) eng.cast(src, dst);
   else dst.upload(src.download() as Float32Array);
 }
 
-const bf16TopkProbe = new Map<DeviceName, boolean>();
-
 /**
- * Whether this build can hold and search a pool of `dtype` on `device`: f32 always; bf16 where
- * the device's top-k accepts bf16 queries and pool. Decided by capability, not by device name:
- * a 2-row bf16 top-k is tried once per device (a build without it refuses in the op binding).
+ * The dtype of the queries searched against a pool, as the device's top-k declares it
+ * (BackendCaps.topkF32Queries): f32 whatever the pool (the fast CPU top-k widens a bf16 pool),
+ * else the pool's own (CUDA pairs like with like).
  */
-/** The dtype of the queries searched against a pool: CUDA pairs like with like; the fast CPU top-k takes f32 queries against an f32 or bf16 pool. */
 export function queryDtype(device: DeviceName, pool: PoolDType): PoolDType {
-  return device === 'cpu' ? 'f32' : pool;
+  return engineFor(device).caps.topkF32Queries ? 'f32' : pool;
 }
 
+/**
+ * Whether this build can hold and search a pool of `dtype` on `device`: the pool dtypes its top-k
+ * declares (BackendCaps: f32 always; bf16 on the fast CPU backend and CUDA).
+ */
 export function poolDtypeSupported(device: DeviceName, dtype: PoolDType): boolean {
-  if (dtype === 'f32') return true;
-  let ok = bf16TopkProbe.get(device);
-  if (ok === undefined) {
-    const made: NativeTensor[] = [];
-    try {
-      const t = (dt: 'bf16' | 'f32' | 'i32', shape: number[], data?: Float32Array) => {
-        const x = tensor(device, dt, shape, data);
-        made.push(x);
-        return x;
-      };
-      const q = t(queryDtype(device, 'bf16'), [1, 2], Float32Array.of(1, 0));
-      const pool = t('bf16', [2, 2], Float32Array.of(0, 1, 1, 0));
-      const s = t('f32', [1, 1]);
-      const ix = t('i32', [1, 1]);
-      ops().topk(backendOf(device), q, pool, 1, s, ix);
-      ok = ix.download()[0] === 1 && s.download()[0] === 1;
-    } catch {
-      ok = false;
-    } finally {
-      for (const x of made) x.dispose();
-    }
-    bf16TopkProbe.set(device, ok);
-  }
-  return ok;
+  return engineFor(device).floats('topk').includes(dtype);
 }
 
 function f32Bytes(a: Float32Array): Uint8Array {
@@ -186,7 +169,7 @@ export function loadPoolFile(path: string, pool: NativeTensor, chunkRows: number
   chunkRows = Math.min(chunkRows, rows);
   const fd = openSync(path, 'r');
   const onCuda = pool.device === 'cuda';
-  const be = backendOf(onCuda ? 'cuda' : 'cpu');
+  const eng = engineFor(pool);
   let staging: NativeTensor | undefined;
   try {
     if (onCuda && pool.dtype !== 'f32') staging = tensor('cuda', 'f32', [chunkRows, dim]);
@@ -210,7 +193,7 @@ export function loadPoolFile(path: string, pool: NativeTensor, chunkRows: number
       if (staging) {
         const s = staging.view(0, [n, dim]);
         s.upload(vals);
-        ops().cast(be, s, dst);
+        eng.cast(s, dst);
         s.dispose();
       } else dst.upload(vals);
       dst.dispose();
@@ -257,14 +240,14 @@ export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o
     try {
       const w = out?.open(cachePath!);
       w?.writeBytes(encodePoolHeader({ format: 'biofeg-entity-embeddings', hash, rows, dim, dtype: 'f32' }));
-      const be = backendOf(model.device);
+      const eng = engineFor(model.device);
       for (let start = 0; start < rows; start += o.batchSize) {
         const n = Math.min(o.batchSize, rows - start);
         const batch = trimmedBatch(entities.readRange(start, n), n, width, width);
         const emb = await model.encode('candidate', batch, false);
         const dst = pool.view(start * dim, [n, dim]);
         try {
-          copyInto(be, emb, dst);
+          copyInto(eng, emb, dst);
         } finally {
           dst.dispose();
         }

@@ -4,7 +4,8 @@
 // once per small eval batch (the scores and indices are the same either way).
 import type { TokenCache } from '../data/token-cache.js';
 import type { BiEncoder } from '../models/biencoder.js';
-import { backendOf, ops, tensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import { tensor } from '../native.js';
 import { copyInto, queryDtype, type EntityPool } from './entity-pool.js';
 import { goldPositions } from './recall.js';
 import { trimmedBatch } from './token-batch.js';
@@ -45,7 +46,7 @@ export async function retrieve(model: BiEncoder, mentions: TokenCache, pool: Ent
   const block = o.queryBlock ?? Math.max(o.batchSize, Math.floor(2048 / o.batchSize) * o.batchSize);
   const dim = pool.dim;
   const device = model.device;
-  const be = backendOf(device);
+  const eng = engineFor(device);
 
   const indices = new Int32Array(n * k);
   const scores = new Float32Array(n * k);
@@ -61,7 +62,7 @@ export async function retrieve(model: BiEncoder, mentions: TokenCache, pool: Ent
       const s = sc.view(0, [filled, k]);
       const x = ix.view(0, [filled, k]);
       try {
-        await ops().topkAsync(be, q, pool.tensor, k, s, x);
+        await eng.topkAsync(q, pool.tensor, k, s, x);
         scores.set(s.download() as Float32Array, first * k);
         indices.set(x.download() as Int32Array, first * k);
       } finally {
@@ -82,7 +83,7 @@ export async function retrieve(model: BiEncoder, mentions: TokenCache, pool: Ent
       const emb = await model.encode('context', trimmedBatch(rows, b, width, ctx), false);
       const dst = queries.view(filled * dim, [b, dim]);
       try {
-        copyInto(be, emb, dst);
+        copyInto(eng, emb, dst);
       } finally {
         dst.dispose();
       }

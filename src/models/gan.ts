@@ -7,7 +7,8 @@
 //   add_linear pooled output -> dropout 0.1 -> Linear (BLINK's BertEncoder).
 // The original fixes every size at 768; here they follow the encoders: feature = the bi-encoder's
 // embedding size, condition = E's, noise = hidden = the feature size.
-import { backendOf, ops, type DeviceName, type NativeTensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import type { DeviceName, NativeTensor } from '../native.js';
 import { Bert, type BertConfig, type BertPrecision } from './bert.js';
 import type { ParamPart, TokenBatch } from './biencoder.js';
 import { paddingMask } from './biencoder.js';
@@ -83,7 +84,7 @@ class ConcatMlp {
   /** [a | b] into the slot's input buffer, then the MLP. */
   forward(a: NativeTensor, b: NativeTensor, rows: number, slot = 'main'): MlpTrace {
     const x = this.mlp.ws.get(`${slot}.x`, 'f32', [rows, this.aDim + this.bDim]);
-    ops().concat(backendOf(this.device), a, b, x);
+    engineFor(this.device).concat(a, b, x);
     return this.mlp.forward(x, rows, slot);
   }
   part(prefix: string): ParamPart {
@@ -147,7 +148,7 @@ export class Gan {
     const t = this.generateFrom(cond, desc.rows, o.noiseSeed, 'generate');
     if (!(o.relu ?? true)) return t.y;
     const out = this.ws.get('generate.relu', 'f32', [desc.rows, this.dims.featDim]);
-    ops().relu(backendOf(this.device), t.y, out);
+    engineFor(this.device).relu(t.y, out);
     return out;
   }
 

@@ -1,6 +1,7 @@
 // BLINK's additional_linear: y = dropout(x) W^T + b, W [out, in] (PyTorch Linear layout).
 // Parameters live in one flat buffer [W | b] so the optimiser treats it like a BERT.
-import { backendOf, ops, tensor, type DeviceName, type NativeTensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import { tensor, type DeviceName, type NativeTensor } from '../native.js';
 import type { ParamEntry } from './bert-native.js';
 import { Workspace } from './workspace.js';
 
@@ -42,13 +43,13 @@ export class Linear {
 
   /** x [rows, in] -> y [rows, out]; keeps the dropped-out input for backward. */
   forward(x: NativeTensor, rows: number, train: boolean, seed: bigint): NativeTensor {
-    const be = backendOf(this.device);
+    const eng = engineFor(this.device);
     const xd = this.ws.get('xd', 'f32', [rows, this.inDim]);
     this.drop = { p: train ? this.dropout : 0, seed };
-    if (this.drop.p > 0) ops().dropout(be, x, xd, this.drop.p, seed, 0);
+    if (this.drop.p > 0) eng.dropout(x, xd, this.drop.p, seed, 0);
     else xd.copyFrom(x);
     const y = this.ws.get('y', 'f32', [rows, this.outDim]);
-    ops().gemm(be, xd, this.w, y, { transB: true, bias: this.b });
+    eng.gemm(xd, this.w, y, { transB: true, bias: this.b });
     this.x = xd;
     this.rows = rows;
     return y;
@@ -57,16 +58,16 @@ export class Linear {
   /** dy [rows, out] -> dx [rows, in]; accumulates dW, db. */
   backward(dy: NativeTensor): NativeTensor {
     if (!this.x) throw new Error('linear: backward before forward');
-    const be = backendOf(this.device);
-    ops().gemm(be, dy, this.x, this.dw, { transA: true, beta: 1 });
-    ops().biasGrad(be, dy, this.db);
+    const eng = engineFor(this.device);
+    eng.gemm(dy, this.x, this.dw, { transA: true, beta: 1 });
+    eng.biasGrad(dy, this.db);
     const dx = this.ws.get('dx', 'f32', [this.rows, this.inDim]);
-    ops().gemm(be, dy, this.w, dx);
-    if (this.drop.p > 0) ops().dropoutBackward(be, dx, dx, this.drop.p, this.drop.seed, 0);
+    eng.gemm(dy, this.w, dx);
+    if (this.drop.p > 0) eng.dropoutBackward(dx, dx, this.drop.p, this.drop.seed, 0);
     return dx;
   }
 
-  zeroGrad(): void { ops().fill(backendOf(this.device), this.grads, 0); }
+  zeroGrad(): void { engineFor(this.device).fill(this.grads, 0); }
 
   dispose(): void {
     this.ws.dispose();

@@ -2,7 +2,8 @@
 // Weights in PyTorch Linear layout ([out, in]) in one flat buffer [fc1.weight | fc1.bias |
 // fc2.weight | fc2.bias] under the original's state_dict names, so the optimiser and checkpoints
 // treat it like a BERT. Forward keeps the pre-activation for backward (and for the penalty).
-import { backendOf, ops, tensor, type DeviceName, type NativeTensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import { tensor, type DeviceName, type NativeTensor } from '../native.js';
 import type { ParamEntry } from './bert-native.js';
 import { Workspace } from './workspace.js';
 
@@ -53,7 +54,8 @@ export class Mlp2 {
   }
 
   get numParameters(): number { return this.params.shape[0]!; }
-  get be() { return backendOf(this.device); }
+  /** The engine of the model's device. */
+  get eng() { return engineFor(this.device); }
 
   /** PyTorch's default Linear init per layer: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias. */
   init(rand: () => number): void {
@@ -72,13 +74,13 @@ export class Mlp2 {
    * different batches can live side by side; the trace is valid until the slot's next forward.
    */
   forward(x: NativeTensor, rows: number, slot = 'main'): MlpTrace {
-    const be = this.be;
+    const eng = this.eng;
     const h = this.ws.get(`${slot}.h`, 'f32', [rows, this.hidden]);
     const a = this.ws.get(`${slot}.a`, 'f32', [rows, this.hidden]);
     const y = this.ws.get(`${slot}.y`, 'f32', [rows, this.outDim]);
-    ops().gemm(be, x, this.w1, h, { transB: true, bias: this.b1 });
-    ops().leakyRelu(be, h, a, LEAKY_SLOPE);
-    ops().gemm(be, a, this.w2, y, { transB: true, bias: this.b2 });
+    eng.gemm(x, this.w1, h, { transB: true, bias: this.b1 });
+    eng.leakyRelu(h, a, LEAKY_SLOPE);
+    eng.gemm(a, this.w2, y, { transB: true, bias: this.b2 });
     return { rows, x, h, a, y };
   }
 
@@ -87,26 +89,26 @@ export class Mlp2 {
    * (default true) and returns dx [rows, in] when `input` (default false).
    */
   backward(t: MlpTrace, dy: NativeTensor, o: { params?: boolean; input?: boolean; slot?: string } = {}): NativeTensor | undefined {
-    const be = this.be, slot = o.slot ?? 'main';
+    const eng = this.eng, slot = o.slot ?? 'main';
     const params = o.params ?? true;
     const dh = this.ws.get(`${slot}.dh`, 'f32', [t.rows, this.hidden]);
-    ops().gemm(be, dy, this.w2, dh);  // d(a) = dy W2
+    eng.gemm(dy, this.w2, dh);  // d(a) = dy W2
     if (params) {
-      ops().gemm(be, dy, t.a, this.dw2, { transA: true, beta: 1 });
-      ops().biasGrad(be, dy, this.db2);
+      eng.gemm(dy, t.a, this.dw2, { transA: true, beta: 1 });
+      eng.biasGrad(dy, this.db2);
     }
-    ops().leakyReluBackward(be, t.h, dh, dh, LEAKY_SLOPE);
+    eng.leakyReluBackward(t.h, dh, dh, LEAKY_SLOPE);
     if (params) {
-      ops().gemm(be, dh, t.x, this.dw1, { transA: true, beta: 1 });
-      ops().biasGrad(be, dh, this.db1);
+      eng.gemm(dh, t.x, this.dw1, { transA: true, beta: 1 });
+      eng.biasGrad(dh, this.db1);
     }
     if (!o.input) return undefined;
     const dx = this.ws.get(`${slot}.dx`, 'f32', [t.rows, this.inDim]);
-    ops().gemm(be, dh, this.w1, dx);
+    eng.gemm(dh, this.w1, dx);
     return dx;
   }
 
-  zeroGrad(): void { ops().fill(this.be, this.grads, 0); }
+  zeroGrad(): void { this.eng.fill(this.grads, 0); }
 
   /** Weights by state_dict name (copies). */
   exportWeights(): Map<string, { shape: number[]; data: Float32Array }> {

@@ -2,7 +2,8 @@
 // in-batch: scores = C E^T [B, B], cross-entropy against the diagonal (BLINK random negatives);
 // hard:     scores[b] = c_b . E_b^T over the b-th mention's k candidates, cross-entropy against
 //           the gold's position.
-import { backendOf, ops, type NativeTensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import type { NativeTensor } from '../native.js';
 import type { BiEncoder, TokenBatch } from '../models/biencoder.js';
 import type { Workspace } from '../models/workspace.js';
 
@@ -28,20 +29,20 @@ export interface StepResult {
 
 /** Cross-entropy of `scores` [rows, cols] against `targets`; with train, dScores in place of the loss gradient. */
 function lossAndGrad(ws: Workspace, scores: NativeTensor, rows: number, cols: number, targets: Int32Array, o: StepOptions) {
-  const be = backendOf(ws.device);
+  const eng = engineFor(ws.device);
   const s2 = scores.view(0, [rows, cols]);
   const t = ws.ints('targets', [rows], targets);
   const losses = ws.get('losses', 'f32', [rows]);
-  ops().crossEntropy(be, s2, t, losses);
+  eng.crossEntropy(s2, t, losses);
   const l = losses.download() as Float32Array;
   let sum = 0;
   for (const x of l) sum += x;
   let dScores: NativeTensor | undefined;
   if (o.train) {
     const dl = ws.get('dloss', 'f32', [rows]);
-    ops().fill(be, dl, (o.lossScale ?? 1) / rows);
+    eng.fill(dl, (o.lossScale ?? 1) / rows);
     dScores = ws.get('dscores', 'f32', [rows, cols]);
-    ops().crossEntropyBackward(be, s2, t, dl, dScores);
+    eng.crossEntropyBackward(s2, t, dl, dScores);
   }
   return { loss: sum / rows, hostScores: scores.download() as Float32Array, dScores };
 }
@@ -50,18 +51,18 @@ function lossAndGrad(ws: Workspace, scores: NativeTensor, rows: number, cols: nu
 export type ContextInput = { tokens: TokenBatch } | { features: NativeTensor };
 
 export async function inBatchStep(m: BiEncoder, ws: Workspace, ctx: ContextInput, cand: TokenBatch, o: StepOptions): Promise<StepResult> {
-  const be = backendOf(m.device);
+  const eng = engineFor(m.device);
   const B = cand.rows, E = m.embedDim;
   const c = 'tokens' in ctx ? await m.encode('context', ctx.tokens, o.train, o.seed) : ctx.features;
   const e = await m.encode('candidate', cand, o.train, o.seed + 1n);
   const scores = ws.get('scores', 'f32', [B, B]);
-  ops().gemm(be, c, e, scores, { transB: true });
+  eng.gemm(c, e, scores, { transB: true });
   const targets = Int32Array.from({ length: B }, (_, i) => i);
   const r = lossAndGrad(ws, scores, B, B, targets, o);
   if (r.dScores) {
     const dc = ws.get('dctx', 'f32', [B, E]), de = ws.get('dcand', 'f32', [B, E]);
-    ops().gemm(be, r.dScores, e, dc);                   // dC = dS E
-    ops().gemm(be, r.dScores, c, de, { transA: true }); // dE = dS^T C
+    eng.gemm(r.dScores, e, dc);                   // dC = dS E
+    eng.gemm(r.dScores, c, de, { transA: true }); // dE = dS^T C
     if ('tokens' in ctx) await m.backward('context', dc);
     await m.backward('candidate', de);
   }
@@ -70,20 +71,20 @@ export async function inBatchStep(m: BiEncoder, ws: Workspace, ctx: ContextInput
 
 /** cands: B*k candidate rows, the k of mention b at rows b*k..b*k+k-1; gold[b] = the gold's position. */
 export async function hardStep(m: BiEncoder, ws: Workspace, ctx: ContextInput, cands: TokenBatch, k: number, gold: Int32Array, o: StepOptions): Promise<StepResult> {
-  const be = backendOf(m.device);
+  const eng = engineFor(m.device);
   const B = gold.length, E = m.embedDim;
   if (cands.rows !== B * k) throw new Error(`hard step: ${cands.rows} candidate rows for ${B} mentions x ${k}`);
   const c = 'tokens' in ctx ? await m.encode('context', ctx.tokens, o.train, o.seed) : ctx.features;
   const e = await m.encode('candidate', cands, o.train, o.seed + 1n);
   const scores = ws.get('hscores', 'f32', [B, 1, k]);
   const c3 = c.view(0, [B, 1, E]), e3 = e.view(0, [B, k, E]);
-  ops().gemm(be, c3, e3, scores, { transB: true });
+  eng.gemm(c3, e3, scores, { transB: true });
   const r = lossAndGrad(ws, scores, B, k, gold, o);
   if (r.dScores) {
     const ds3 = r.dScores.view(0, [B, 1, k]);
     const dc = ws.get('hdctx', 'f32', [B, 1, E]), de = ws.get('hdcand', 'f32', [B, k, E]);
-    ops().gemm(be, ds3, e3, dc);                    // dc_b = ds_b E_b
-    ops().gemm(be, ds3, c3, de, { transA: true });  // dE_b = ds_b^T c_b
+    eng.gemm(ds3, e3, dc);                    // dc_b = ds_b E_b
+    eng.gemm(ds3, c3, de, { transA: true });  // dE_b = ds_b^T c_b
     if ('tokens' in ctx) await m.backward('context', dc.view(0, [B, E]));
     await m.backward('candidate', de.view(0, [B * k, E]));
   }

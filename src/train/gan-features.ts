@@ -5,7 +5,8 @@
 import type { TokenCache } from '../data/token-cache.js';
 import type { BiEncoder, EncoderSide } from '../models/biencoder.js';
 import type { Gan } from '../models/gan.js';
-import { backendOf, ops, tensor, type NativeTensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import { tensor, type NativeTensor } from '../native.js';
 import { Workspace } from '../models/workspace.js';
 import { readBatch, type BiencoderData } from './biencoder-data.js';
 
@@ -29,7 +30,7 @@ export async function encodeSplit(model: BiEncoder, data: BiencoderData, side: E
 /** Rows `idx` of a device table [N, D] into `out` [idx.length, D] (the embedding op as a gather). */
 export function gatherRows(ws: Workspace, table: NativeTensor, idx: ArrayLike<number>, out: NativeTensor): void {
   const ids = ws.ints('gather.ids', [idx.length], Int32Array.from(idx));
-  ops().embedding(backendOf(table.device === 'cuda' ? 'cuda' : 'cpu'), ids, table, out);
+  engineFor(table.device === 'cuda' ? 'cuda' : 'cpu').embedding(ids, table, out);
 }
 
 export interface GenerateOptions {

@@ -2,7 +2,8 @@
 //   penalty = λ/B Σ_i (‖g_i‖ − 1)²,   ∂penalty/∂g_i = c_i g_i,  c_i = 2λ(‖g_i‖ − 1) / (B ‖g_i‖)
 // (c_i = 0 where ‖g_i‖ = 0, as torch's norm backward). gradPenalty writes the norms and u = c ⊙ g
 // on the device; only the B norms come to the host, for the penalty's value.
-import { backendOf, ops, type DeviceName, type NativeTensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import type { DeviceName, NativeTensor } from '../native.js';
 import type { Workspace } from '../models/workspace.js';
 
 export interface PenaltyRows {
@@ -22,7 +23,7 @@ export function penaltyFromNorms(norms: Float32Array, lambda: number): number {
 /** From g [B, F] (device): writes u = c ⊙ g into `u` [B, F] and returns the penalty and norms. */
 export function rowNormPenalty(device: DeviceName, ws: Workspace, g: NativeTensor, u: NativeTensor, rows: number, lambda: number): PenaltyRows {
   const norms = ws.get('gp.norms', 'f32', [rows]);
-  ops().gradPenalty(backendOf(device), g, lambda, u, norms);
+  engineFor(device).gradPenalty(g, lambda, u, norms);
   const n = norms.download() as Float32Array;
   return { penalty: penaltyFromNorms(n, lambda), norms: n };
 }
@@ -32,5 +33,5 @@ export function addRowScaled(device: DeviceName, ws: Workspace, x: NativeTensor,
   const at = ws.get('rows.alpha', 'f32', [rows]);
   at.upload(a);
   y.copyFrom(x);
-  ops().rowAxpy(backendOf(device), at, d, y);
+  engineFor(device).rowAxpy(at, d, y);
 }

@@ -19,7 +19,8 @@
 // Wasserstein terms and E(c) itself only in the penalty, so E's gradient from the critic is the
 // penalty's: zero. `condGrad: true` returns instead the gradient of the whole critic loss
 // w.r.t. c (Wasserstein terms; the penalty adds zero), for training E through the critic.
-import { backendOf, ops, type NativeTensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import type { NativeTensor } from '../native.js';
 import type { ConditionalDiscriminator, Gan } from '../models/gan.js';
 import type { Workspace } from '../models/workspace.js';
 import { addRowScaled, rowNormPenalty, type PenaltyRows } from './gan-penalty.js';
@@ -65,7 +66,7 @@ function meanRows(y: Float32Array, from: number, to: number): number {
 
 /** Critic loss and gradients: ACCUMULATES into D's gradient buffer (zero it between steps). */
 export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: CriticInput, o: CriticOptions = {}): CriticResult {
-  const mlp = D.mlp, be = backendOf(D.device), op = ops();
+  const mlp = D.mlp, eng = engineFor(D.device);
   const B = inp.rows, F = D.aDim, C = D.bDim, H = mlp.hidden, K = F + C;
   const lambda = o.lambda ?? GP_LAMBDA;
   const useW = o.wasserstein ?? true, useP = o.penalty ?? true;
@@ -77,7 +78,7 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   ws.view(feat, B * F, [B, F]).copyFrom(inp.fake);
   const diff = ws.get('critic.diff', 'f32', [B, F]);
   diff.copyFrom(inp.real);
-  op.axpy(be, -1, inp.fake, diff);
+  eng.axpy(-1, inp.fake, diff);
   addRowScaled(D.device, ws, inp.fake, diff, inp.alpha, ws.view(feat, 2 * B * F, [B, F]), B);
   for (let k = 0; k < 3; k++) ws.view(cond3, k * B * C, [B, C]).copyFrom(inp.cond);
   const t = D.forward(feat, cond3, 3 * B, 'critic');
@@ -91,13 +92,13 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   const dO = ws.get('critic.dO', 'f32', [3 * B, 1]);
   dO.upload(dOh);
   const dH = ws.get('critic.dH', 'f32', [3 * B, H]);
-  op.gemm(be, dO, mlp.w2, dH);
-  op.leakyReluBackward(be, t.h, dH, dH, 0.2);
+  eng.gemm(dO, mlp.w2, dH);
+  eng.leakyReluBackward(t.h, dH, dH, 0.2);
   const dO2 = ws.view(dO, 0, [2 * B, 1]), dH2 = ws.view(dH, 0, [2 * B, H]);
   // Wasserstein parts of fc2 and fc1.bias (zero contributions when useW is false).
-  op.gemm(be, dO2, ws.view(t.a, 0, [2 * B, H]), mlp.dw2, { transA: true, beta: 1 });
-  op.biasGrad(be, dO2, mlp.db2);
-  op.biasGrad(be, dH2, mlp.db1);
+  eng.gemm(dO2, ws.view(t.a, 0, [2 * B, H]), mlp.dw2, { transA: true, beta: 1 });
+  eng.biasGrad(dO2, mlp.db2);
+  eng.biasGrad(dH2, mlp.db1);
 
   let pr: PenaltyRows = { penalty: 0, norms: new Float32Array(B) };
   const xInterp = ws.view(t.x, 2 * B * K, [B, K]);
@@ -105,33 +106,33 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   if (useP) {
     // g = S W1x (W1x: the feature columns of W1, read in place).
     const g = ws.get('critic.g', 'f32', [B, F]);
-    op.gemm(be, S, mlp.w1, g, { bCols: F });
+    eng.gemm(S, mlp.w1, g, { bCols: F });
     const u = g;  // u = c ⊙ g, in place
     pr = rowNormPenalty(D.device, ws, g, u, B, lambda);
     // [u | 0] replaces the interpolates in D's input: dW1 += dHᵀ X then covers both parts.
     const zc = ws.get('critic.zc', 'f32', [B, C]);
-    op.fill(be, zc, 0);
-    op.concat(be, u, zc, xInterp);
+    eng.fill(zc, 0);
+    eng.concat(u, zc, xInterp);
     // ∂penalty/∂w2 = Σ_i σ'(h_i) ⊙ (u_i W1xᵀ).
     const dS = ws.get('critic.dS', 'f32', [B, H]);
-    op.gemm(be, u, mlp.w1, dS, { transB: true, bCols: F });
-    op.leakyReluBackward(be, ws.view(t.h, 2 * B * H, [B, H]), dS, dS, 0.2);
-    op.biasGrad(be, dS, ws.view(mlp.grads, mlp.layout[2]!.offset, [H]));
+    eng.gemm(u, mlp.w1, dS, { transB: true, bCols: F });
+    eng.leakyReluBackward(ws.view(t.h, 2 * B * H, [B, H]), dS, dS, 0.2);
+    eng.biasGrad(dS, ws.view(mlp.grads, mlp.layout[2]!.offset, [H]));
   } else {
-    op.fill(be, xInterp, 0);
+    eng.fill(xInterp, 0);
   }
-  op.gemm(be, dH, t.x, mlp.dw1, { transA: true, beta: 1 });
+  eng.gemm(dH, t.x, mlp.dw1, { transA: true, beta: 1 });
 
   let dCond: NativeTensor | undefined;
   if (o.condGrad) {
     // Σ over the real and fake rows of dH W1, condition columns.
     const dHs = ws.get('critic.dHsum', 'f32', [B, H]);
-    op.add(be, ws.view(dH, 0, [B, H]), ws.view(dH, B * H, [B, H]), dHs);
+    eng.add(ws.view(dH, 0, [B, H]), ws.view(dH, B * H, [B, H]), dHs);
     const dX = ws.get('critic.dX', 'f32', [B, K]);
-    op.gemm(be, dHs, mlp.w1, dX);
+    eng.gemm(dHs, mlp.w1, dX);
     const dF = ws.get('critic.dXf', 'f32', [B, F]);
     dCond = ws.get('critic.dCond', 'f32', [B, C]);
-    op.concatBackward(be, dX, dF, dCond);
+    eng.concatBackward(dX, dF, dCond);
   }
   const penalty = pr.penalty;
   return { wReal, wFake, penalty, loss: (useW ? wFake - wReal : 0) + penalty, norms: pr.norms, ...(dCond ? { dCond } : {}) };
@@ -157,30 +158,30 @@ export interface GeneratorResult {
 
 /** Generator loss and gradients: ACCUMULATES into G's gradient buffer; D's gradients are untouched. */
 export function generatorStep(gan: Gan, ws: Workspace, inp: GeneratorInput, o: { mseWeight?: number } = {}): GeneratorResult {
-  const G = gan.generator, D = gan.discriminator, be = backendOf(gan.device), op = ops();
+  const G = gan.generator, D = gan.discriminator, eng = engineFor(gan.device);
   const B = inp.rows, F = gan.dims.featDim, C = gan.dims.condDim;
   const w = o.mseWeight ?? 0;
   const tg = gan.generateFrom(inp.cond, B, inp.noiseSeed, 'gstep');
   const fake = ws.get('gen.fake', 'f32', [B, F]);
-  op.relu(be, tg.y, fake);
+  eng.relu(tg.y, fake);
   const mseT = ws.get('gen.mse', 'f32', [1]);
-  op.mse(be, fake, inp.real, mseT);
+  eng.mse(fake, inp.real, mseT);
   const td = D.forward(fake, inp.cond, B, 'gstep');
   const y = td.y.download() as Float32Array;
   const loss = -meanRows(y, 0, B);
   const mse = (mseT.download() as Float32Array)[0]!;
 
   const dO = ws.get('gen.dO', 'f32', [B, 1]);
-  op.fill(be, dO, -1 / B);
+  eng.fill(dO, -1 / B);
   const dX = D.mlp.backward(td, dO, { params: false, input: true, slot: 'gstep' })!;
   const dFake = ws.get('gen.dFake', 'f32', [B, F]), dC = ws.get('gen.dC', 'f32', [B, C]);
-  op.concatBackward(be, dX, dFake, dC);
+  eng.concatBackward(dX, dFake, dC);
   if (w !== 0) {
     const dm = ws.get('gen.dMse', 'f32', [B, F]);
-    op.mseBackward(be, fake, inp.real, w, dm);
-    op.axpy(be, 1, dm, dFake);
+    eng.mseBackward(fake, inp.real, w, dm);
+    eng.axpy(1, dm, dFake);
   }
-  op.reluBackward(be, tg.y, dFake, dFake);
+  eng.reluBackward(tg.y, dFake, dFake);
   G.mlp.backward(tg, dFake, { params: true, input: false, slot: 'gstep' });
   return { loss, mse, total: loss + w * mse, fake };
 }

@@ -15,7 +15,8 @@ import { applyMissingGoldRule, writeCandidateFile, type CandidateHeader, type Ru
 import { encodeEntityPool } from '../eval/entity-pool.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import type { Gan } from '../models/gan.js';
-import { backendOf, ops, tensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import { tensor } from '../native.js';
 import { generateFeatures } from './gan-features.js';
 
 export const GENERATE_FILE = 'generate.topk';
@@ -99,7 +100,7 @@ export interface GenerateResult {
 /** Top-k of host features [n x dim] against the bi-encoder's encoding of every entity. */
 async function topkOfFeatures(model: BiEncoder, entities: TokenCache, feats: Float32Array, n: number, k: number, encodeBatchSize: number, progress?: GenerateRun['onProgress']): Promise<Int32Array> {
   if (k > entities.rows) throw new Error(`top_k ${k} exceeds the number of entities (${entities.rows})`);
-  const dim = model.embedDim, be = backendOf(model.device);
+  const dim = model.embedDim, eng = engineFor(model.device);
   const pool = await encodeEntityPool(model, entities, { batchSize: encodeBatchSize, onProgress: (d, t) => progress?.('encode entities', d, t) });
   const out = new Int32Array(n * k);
   const block = 2048;
@@ -109,7 +110,7 @@ async function topkOfFeatures(model: BiEncoder, entities: TokenCache, feats: Flo
       const q = tensor(model.device, 'f32', [b, dim], feats.subarray(s * dim, (s + b) * dim));
       const sc = tensor(model.device, 'f32', [b, k]), ix = tensor(model.device, 'i32', [b, k]);
       try {
-        await ops().topkAsync(be, q, pool.tensor, k, sc, ix);
+        await eng.topkAsync(q, pool.tensor, k, sc, ix);
         out.set(ix.download() as Int32Array, s * k);
       } finally {
         for (const t of [q, sc, ix]) t.dispose();

@@ -2,7 +2,8 @@
 // decay 0.01 except bias/gamma/beta names) run by the engine's fused adamw op on the trained
 // ranges only (one call per run of tensors sharing a decay setting: no full-size masks), plus
 // clip_grad_norm_ over every gradient.
-import { backendOf, ops, tensor, type DeviceName, type NativeTensor } from '../native.js';
+import { engineFor } from '../engine.js';
+import { tensor, type DeviceName, type NativeTensor } from '../native.js';
 import type { ParamPart } from '../models/biencoder.js';
 import { clipScale } from './grad-clip.js';
 import { checkLayout, isDecayed, isTrainable, WEIGHT_DECAY } from './param-groups.js';
@@ -75,12 +76,12 @@ export class FlatAdamW {
 
   /** One update at learning rate `lr` (the scheduled value). */
   update(lr: number): void {
-    const be = backendOf(this.device);
+    const eng = engineFor(this.device);
     const step = this.steps + 1;
     for (const g of this.groups)
       for (const { lo, hi, decay } of g.segments) {
         const v = (t: NativeTensor) => t.view(lo, [hi - lo]);
-        ops().adamw(be, v(g.part.params), v(g.part.grads), v(g.m), v(g.v), null, {
+        eng.adamw(v(g.part.params), v(g.part.grads), v(g.m), v(g.v), null, {
           lr,
           beta1: this.s.beta1 ?? 0.9,
           beta2: this.s.beta2 ?? 0.999,
@@ -95,9 +96,9 @@ export class FlatAdamW {
 
   /** The global L2 norm of every gradient (trained or not, as torch's clip over model.parameters()). */
   gradNorm(): number {
-    const be = backendOf(this.device);
-    ops().fill(be, this.norm, 0);
-    for (const g of this.groups) ops().sumsq(be, g.part.grads, this.norm);
+    const eng = engineFor(this.device);
+    eng.fill(this.norm, 0);
+    for (const g of this.groups) eng.sumsq(g.part.grads, this.norm);
     return Math.sqrt((this.norm.download() as Float32Array)[0]!);
   }
 
@@ -105,7 +106,7 @@ export class FlatAdamW {
   clipGradNorm(maxNorm: number): number {
     const norm = this.gradNorm();
     const scale = clipScale(norm * norm, maxNorm);
-    if (scale < 1) for (const g of this.groups) ops().scale(backendOf(this.device), g.part.grads, g.part.grads, scale);
+    if (scale < 1) for (const g of this.groups) engineFor(this.device).scale(g.part.grads, g.part.grads, scale);
     return norm;
   }
 

@@ -21,7 +21,8 @@ import type { BiEncoder, ParamPart, TokenBatch } from '../models/biencoder.js';
 import type { Gan } from '../models/gan.js';
 import { mulberry32 } from '../models/rng.js';
 import { Workspace } from '../models/workspace.js';
-import { backendOf, native, ops, type NativeTensor } from '../native.js';
+import { engineFor, type Engine } from '../engine.js';
+import { native, type NativeTensor } from '../native.js';
 import { epochOrder, readBatch, type BiencoderData } from './biencoder-data.js';
 import { epochDirName, findResume, shouldSaveGanEpoch } from './checkpoint-dir.js';
 import { runEpochs } from './loop.js';
@@ -105,7 +106,7 @@ export function mixSeed(...xs: number[]): number {
 /** E's AdamW update when its gradient is known to be zero: m and v stay 0, only decoupled weight decay acts. */
 class DecayOnly {
   private readonly ranges: Array<{ params: NativeTensor; lo: number; hi: number }> = [];
-  constructor(readonly parts: readonly ParamPart[], patterns: readonly string[] | null, private readonly be: ReturnType<typeof backendOf>) {
+  constructor(readonly parts: readonly ParamPart[], patterns: readonly string[] | null, private readonly eng: Engine) {
     for (const p of parts) {
       const layout = p.layout.map((e) => ({ ...e, name: p.prefix + e.name }));
       const m = buildParamMasks(layout, { patterns, totalElements: p.params.shape[0]! });
@@ -117,7 +118,7 @@ class DecayOnly {
     const f = 1 - lr * WEIGHT_DECAY;
     for (const r of this.ranges) {
       const v = r.params.view(r.lo, [r.hi - r.lo]);
-      ops().scale(this.be, v, v, f);
+      this.eng.scale(v, v, f);
     }
   }
 }
@@ -151,7 +152,7 @@ export class GanTrainer {
     const patterns = trainablePatterns(type, gan.encoder.config.numLayers);
     const eParts = gan.encoder.parts();
     if (s.condGrad === 'critic') this.optE = new FlatAdamW(dev, eParts, { patterns });
-    else this.decayE = new DecayOnly(eParts, patterns, backendOf(dev));
+    else this.decayE = new DecayOnly(eParts, patterns, engineFor(dev));
     gan.encoder.zeroGrad();
   }
 
@@ -173,7 +174,7 @@ export class GanTrainer {
 
   /** step() on given description tokens (`examples` index the real features): the bench's entry. */
   async stepOn(desc: TokenBatch, examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<{ disc: number[]; gen: number; mse: number }> {
-    const { gan } = this.run, s = this.s, ws = this.ws, be = backendOf(gan.device);
+    const { gan } = this.run, s = this.s, ws = this.ws, eng = engineFor(gan.device);
     if (!this.real) throw new Error('train-gan: precompute() first');
     const b = { cand: desc };
     const B = desc.rows, F = gan.dims.featDim;
@@ -196,7 +197,7 @@ export class GanTrainer {
       const cond = await gan.encoder.encode(b.cand, { train: true, seed: BigInt(key) * 2n + 1n, grad: critic });
       lap('encoder');
       const tg = gan.generateFrom(cond, B, key, 'critic');
-      ops().relu(be, tg.y, fake);
+      eng.relu(tg.y, fake);
       lap('generator');
       const ar = mulberry32(mixSeed(key, 0xa1fa));
       const alpha = Float32Array.from({ length: B }, () => ar());
@@ -230,7 +231,7 @@ export class GanTrainer {
 
   /** train_gan.py evaluate: in-batch accuracy of G's raw output (E without dropout) against the bi-encoder's candidate embeddings. */
   async validate(): Promise<number> {
-    const { gan } = this.run, ws = this.ws, be = backendOf(gan.device);
+    const { gan } = this.run, ws = this.ws, eng = engineFor(gan.device);
     if (!this.valCand) throw new Error('train-gan: precompute() first');
     const meter = new AccuracyMeter();
     const n = this.run.val.mentions.rows, bs = this.s.evalBatchSize, F = gan.dims.featDim;
@@ -241,7 +242,7 @@ export class GanTrainer {
       const cand = ws.get('val.cand', 'f32', [idx.length, F]);
       gatherRows(ws, this.valCand, idx, cand);
       const scores = ws.get('val.scores', 'f32', [idx.length, idx.length]);
-      ops().gemm(be, gen, cand, scores, { transB: true });
+      eng.gemm(gen, cand, scores, { transB: true });
       meter.addBatch(scores.download() as Float32Array, idx.length, idx.length);
     }
     return meter.accuracy;

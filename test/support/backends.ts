@@ -1,4 +1,5 @@
 // Which backends the op suite runs on, and tensor helpers parameterised by backend and dtype.
+import { engine, type Engine } from '../../src/engine.js';
 import { engineInfo, tensor, type BackendName, type DType, type NativeTensor } from '../../src/native.js';
 
 export interface Variant { be: BackendName; dt: DType; tol: number }
@@ -34,7 +35,9 @@ export const VARIANTS: Variant[] = ([
 export class Maker {
   readonly made: NativeTensor[] = [];
   constructor(readonly v: Variant) {}
-  get device() { return this.v.be === 'cuda' ? 'cuda' as const : 'cpu' as const; }
+  /** The variant's engine (made on first use: a skipped cuda suite never asks for it). */
+  get eng(): Engine { return engine(this.v.be); }
+  get device() { return this.eng.device; }
   /** A float tensor in the variant's dtype. */
   f(shape: number[], data?: Float32Array): NativeTensor { return this.keep(tensor(this.device, this.v.dt, shape, data)); }
   /** An f32 tensor (statistics, losses, optimiser state). */

@@ -3,7 +3,7 @@
 // BIOFEG_FORCE_NO_X86=ON). The probes say "no AVX2", so the GEMM runs the generic micro-kernel
 // and every other op its scalar loop; the kernels themselves are never called (they throw if
 // they were, rather than compute something wrong).
-#include "../core/error.h"
+#include "../../core/error.h"
 #include "gemm.h"
 #include "vec.h"
 

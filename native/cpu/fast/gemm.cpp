@@ -10,9 +10,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "../core/threadpool.h"
-#include "common.h"
-#include "vec.h"
+#include "fast.h"
 
 namespace biofeg::host {
 namespace {
@@ -149,10 +147,10 @@ void gemm_k0(const GemmDesc& g, float* C, float* pre, const float* bias) {
 }
 
 void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
-  const Operand A{F(g.A, "gemm") + b * g.strideA, g.lda, g.transA};
-  const Operand B{F(g.B, "gemm") + b * g.strideB, g.ldb, g.transB};
-  TileCtx t{&g, F(g.C, "gemm") + b * g.strideC, g.pre.p ? F(g.pre, "gemm") + b * g.strideC : nullptr,
-            Fopt(g.bias, "gemm"), true, true};
+  const Operand A{g.A.f32() + b * g.strideA, g.lda, g.transA};
+  const Operand B{g.B.f32() + b * g.strideB, g.ldb, g.transB};
+  TileCtx t{&g, g.C.f32() + b * g.strideC, g.pre.p ? g.pre.f32() + b * g.strideC : nullptr,
+            (g.bias.p ? g.bias.f32() : nullptr), true, true};
   if (g.K == 0) return gemm_k0(g, t.C, t.pre, t.bias);
 
   static thread_local Scratch bscratch, ascratch, apack_shared;
@@ -239,8 +237,8 @@ bool split_k(const GemmDesc& g) {
   static thread_local std::vector<float> scratch;
   scratch.resize(static_cast<size_t>(g.M * g.N * (parts - 1)));
   float* const sc = scratch.data();  // the caller's buffer (a thread_local named in a task would be the worker's)
-  float* C = F(g.C, "gemm");
-  const float *A = F(g.A, "gemm"), *B = F(g.B, "gemm");
+  float* C = g.C.f32();
+  const float *A = g.A.f32(), *B = g.B.f32();
   run_tasks(parts, [&](int64_t s) {
     const int64_t k0 = s * per, k1 = std::min(g.K, k0 + per);
     GemmDesc p = g;
@@ -275,3 +273,22 @@ void gemm_serial(const GemmDesc& g) {
 }
 
 }  // namespace biofeg::host
+
+namespace biofeg::fast {
+
+void gemm(const GemmDesc& g) { host::gemm_fast(g); }
+
+void bias_grad(Buf dy, Buf db, int64_t N, int64_t C) {
+  const float* d = dy.f32();
+  float* o = db.f32();
+  if (host::vec_avx2())
+    return parallel_for(C, 64, [&](int64_t lo, int64_t hi) { host::colsum_avx2(d + lo, N, C, hi - lo, o + lo); });
+  parallel_for(C, 64, [&](int64_t lo, int64_t hi) {
+    std::vector<double> s(hi - lo, 0.0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = lo; c < hi; ++c) s[c - lo] += d[n * C + c];
+    for (int64_t c = lo; c < hi; ++c) o[c] += static_cast<float>(s[c - lo]);
+  });
+}
+
+}  // namespace biofeg::fast

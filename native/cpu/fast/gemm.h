@@ -1,6 +1,6 @@
 // Fast f32 GEMM for the CPU backend: packed panels, cache blocking, a 6x16 FMA micro-kernel.
 #pragma once
-#include "../ops.h"
+#include "../../ops.h"
 
 namespace biofeg::host {
 

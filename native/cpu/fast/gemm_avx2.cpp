@@ -1,7 +1,11 @@
-// Compiled with -mavx2 -mfma; only called after a run-time CPU check.
+// AVX2/FMA kernels of the fast backend's gemm family: the 6x16 micro-kernels and tile stores, the
+// fused epilogue store (bias, pre, GELU) and the column sums of bias_grad. Compiled with -mavx2
+// -mfma; only called after a run-time CPU check.
 #include <immintrin.h>
 
+#include "avx2.h"
 #include "gemm.h"
+#include "vec.h"
 
 namespace biofeg::host {
 namespace {
@@ -123,6 +127,65 @@ MicroKernel micro_kernel_avx2() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kernel_avx2;
   return nullptr;
+}
+
+using namespace avx2;
+
+void store_tile_epi_avx2(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first,
+                         const float* bias, float* pre, bool gelu) {
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(first ? beta : 1.0f);
+  const bool read = !first || beta != 0.0f;
+  const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+  const __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+  for (int r = 0; r < 6; ++r) {
+    float* row = c + r * ldc;
+    __m256 x0 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * 16));
+    __m256 x1 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * 16 + 8));
+    if (read) {
+      x0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), x0);
+      x1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), x1);
+    }
+    if (bias) {
+      x0 = _mm256_add_ps(x0, b0);
+      x1 = _mm256_add_ps(x1, b1);
+    }
+    if (pre) {
+      _mm256_storeu_ps(pre + r * ldc, x0);
+      _mm256_storeu_ps(pre + r * ldc + 8, x1);
+    }
+    if (gelu) {
+      x0 = gelu8(x0);
+      x1 = gelu8(x1);
+    }
+    _mm256_storeu_ps(row, x0);
+    _mm256_storeu_ps(row + 8, x1);
+  }
+}
+
+void colsum_avx2(const float* d, int64_t N, int64_t ld, int64_t C, float* out) {
+  int64_t c = 0;
+  for (; c + 16 <= C; c += 16) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+    for (int64_t n = 0; n < N; ++n) {
+      const float* r = d + n * ld + c;
+      const __m256 x0 = _mm256_loadu_ps(r), x1 = _mm256_loadu_ps(r + 8);
+      a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(x0)));
+      a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(x0, 1)));
+      a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(x1)));
+      a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(x1, 1)));
+    }
+    alignas(32) double t[16];
+    _mm256_store_pd(t, a0);
+    _mm256_store_pd(t + 4, a1);
+    _mm256_store_pd(t + 8, a2);
+    _mm256_store_pd(t + 12, a3);
+    for (int j = 0; j < 16; ++j) out[c + j] += static_cast<float>(t[j]);
+  }
+  for (; c < C; ++c) {
+    double s = 0;
+    for (int64_t n = 0; n < N; ++n) s += d[n * ld + c];
+    out[c] += static_cast<float>(s);
+  }
 }
 
 }  // namespace biofeg::host

@@ -12,7 +12,7 @@ function(_cuemu_rewrite cu out)
     DEPENDS "${cu}" "${_cuemu_dir}/rewrite.cmake"
     COMMENT "cuemu: rewriting ${cu}")
 endfunction()
-foreach(_cu gemm gemm_fallback elementwise reduce attention topk)
+foreach(_cu gemm_fallback ${BIOFEG_FAMILIES})
   _cuemu_rewrite("${_cuda_dir}/${_cu}.cu" "${_cuemu_gen}/${_cu}.cpp")
   list(APPEND _cuemu_srcs "${_cuemu_gen}/${_cu}.cpp")
 endforeach()
@@ -32,7 +32,7 @@ target_link_libraries(biofeg_cuda PRIVATE ${CMAKE_DL_LIBS})
 
 # Both selftests are always built here (the whole point of an emulated build): the backend's
 # biofeg_cuda_selftest, and cuemu_selftest, the emulator's own test.
-add_executable(biofeg_cuda_selftest "${_cuda_dir}/selftest.cpp" "${_cuda_dir}/../cpu/ref_ops.cpp")
+add_executable(biofeg_cuda_selftest "${_cuda_dir}/selftest.cpp" ${BIOFEG_REF_SOURCES} ${BIOFEG_CHECK_SOURCES})
 set_target_properties(biofeg_cuda_selftest PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)
 target_include_directories(biofeg_cuda_selftest BEFORE PRIVATE "${_cuemu_dir}/include")
 target_link_libraries(biofeg_cuda_selftest PRIVATE biofeg_cuda)

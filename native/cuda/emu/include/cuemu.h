@@ -161,3 +161,9 @@ inline T atomicAdd(T* p, T v) {
   *p = o + v;
   return o;
 }
+template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
+inline T atomicCAS(T* p, T compare, T v) {
+  const T o = *p;
+  if (o == compare) *p = v;
+  return o;
+}

@@ -1,0 +1,35 @@
+// Validators of the gemm family.
+#include "check.h"
+
+namespace biofeg::check {
+
+void gemm(const Backend& be, const GemmDesc& g) {
+  const V v(be, Op::gemm);
+  v.need(g.M >= 0 && g.N >= 0 && g.K >= 0 && g.batch >= 0, "negative size M=", g.M, " N=", g.N, " K=", g.K, " batch=",
+         g.batch);
+  if (g.M == 0 || g.N == 0 || g.batch == 0) return;
+  v.float1({g.C, "C"});
+  if (g.K > 0) {
+    v.float1({g.A, "A"});
+    v.float1({g.B, "B"});
+    v.need(g.A.t == g.B.t, "A and B must share a dtype, got ", dtype_name(g.A.t), " and ", dtype_name(g.B.t));
+  }
+  v.float1({g.bias, "bias"}, true);
+  v.float1({g.pre, "pre"}, true);
+  v.need(be.caps.gemm_epilogue || (!g.bias.p && !g.pre.p && g.epilogue == Epilogue::None), "backend '", be.name,
+         "' has no GEMM epilogue (bias, GELU, pre)");
+  // Leading dimensions hold a stored row; batch strides are not negative.
+  v.need(g.K == 0 || g.lda >= (g.transA ? g.M : g.K), "lda ", g.lda, " is shorter than a row of A");
+  v.need(g.K == 0 || g.ldb >= (g.transB ? g.K : g.N), "ldb ", g.ldb, " is shorter than a row of B");
+  v.need(g.ldc >= g.N, "ldc ", g.ldc, " is shorter than a row of C");
+  v.need(g.strideA >= 0 && g.strideB >= 0 && g.strideC >= 0, "negative batch stride");
+}
+
+void bias_grad(const Backend& be, Buf dy, Buf db, int64_t N, int64_t C) {
+  const V v(be, Op::bias_grad);
+  v.counts({N, C});
+  v.floats({{dy, "dy"}});
+  v.acc({db, "db"}, {dy, "dy"});
+}
+
+}  // namespace biofeg::check

@@ -1,0 +1,26 @@
+// The fast CPU backend's table, filled by name from this folder's family files.
+#include "../profile.h"
+#include "fast.h"
+
+namespace biofeg {
+
+const Backend& cpu_backend() {
+  static const Backend b = [] {
+    Backend t;
+    t.name = "cpu";
+    t.device = Device::CPU;
+    t.caps.floats = DTypes::of(DType::F32);
+    // An entity pool may be held in bf16 (half the memory): top-k widens it block by block and
+    // takes f32 queries, so its scores are those of the f32 pool holding the bf16 values.
+    t.caps.op_floats[static_cast<int>(Op::topk)] = DTypes::of(DType::F32) | DTypes::of(DType::BF16);
+    t.caps.topk_f32_queries = true;
+#define BIOFEG_TABLE_NS fast
+    BIOFEG_FILL_TABLE(t);
+#undef BIOFEG_TABLE_NS
+    return t;
+  }();
+  static const Backend& chosen = host::profile_enabled() ? host::profiled_backend(b) : b;  // BIOFEG_PROFILE=1
+  return chosen;
+}
+
+}  // namespace biofeg

@@ -1,0 +1,65 @@
+// Fast kernels of the topk family.
+#include <limits>
+
+#include "fast.h"
+
+namespace biofeg::fast {
+
+// Stream the pool in blocks; GEMM a block of scores, then each query keeps its
+// k best in a sorted array (most candidates fail the threshold test and cost one compare).
+// Scratch is one (query chunk x pool block) score tile: constant beyond the k-best lists, and
+// wide enough that the GEMM runs at full speed (packing amortised over 4096 pool rows).
+// A bf16 pool (queries f32) is widened block by block into an f32 scratch of one block: the
+// scores are exactly those of the f32 pool holding the bf16 values.
+void topk(const TopkDesc& d) {
+  const float* q = d.queries.f32();
+  const bool bf16 = d.pool.t == DType::BF16;
+  const float* pool = bf16 ? nullptr : d.pool.f32();
+  const uint16_t* pool16 = bf16 ? static_cast<const uint16_t*>(d.pool.p) : nullptr;
+  const int64_t k = d.k;
+  const int64_t blk = d.block > 0 ? d.block : std::max<int64_t>(4096, k);
+  const int64_t qc = std::min<int64_t>(d.Q, 2048);
+  std::vector<float> S(static_cast<size_t>(qc * std::min(blk, d.P)));
+  std::vector<float> wide(bf16 ? static_cast<size_t>(std::min(blk, d.P) * d.D) : 0);
+  float* scores = d.scores.f32();
+  int32_t* index = d.index.i32();
+  std::fill_n(scores, d.Q * k, -std::numeric_limits<float>::infinity());
+  std::fill_n(index, d.Q * k, -1);
+  std::vector<int64_t> filled(d.Q, 0);
+  // Pool blocks outside, query chunks inside: every query still sees the blocks in order.
+  for (int64_t p0 = 0; p0 < d.P; p0 += blk) {
+    const int64_t nb = std::min(blk, d.P - p0);
+    const float* pb = pool ? pool + p0 * d.D : wide.data();
+    if (bf16)
+      parallel_for(nb * d.D, kGrain, [&](int64_t lo, int64_t hi) {
+        const uint16_t* src = pool16 + p0 * d.D;
+        for (int64_t i = lo; i < hi; ++i) wide[i] = bf16_to_f32(src[i]);
+      });
+    for (int64_t q0 = 0; q0 < d.Q; q0 += qc) {
+      const int64_t nq = std::min(qc, d.Q - q0);
+      host::gemm_fast(mm(nq, nb, d.D, q + q0 * d.D, d.D, false, pb, d.D, true, S.data(), nb, 1.0f));
+      parallel_for(nq, 16, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          float* bs = scores + (q0 + i) * k;
+          int32_t* bi = index + (q0 + i) * k;
+          int64_t& f = filled[q0 + i];
+          const float* s = S.data() + i * nb;
+          for (int64_t j = 0; j < nb; ++j) {
+            const float v = s[j];
+            if (f == k && !(v > bs[k - 1])) continue;  // later index loses ties
+            int64_t pos = f == k ? k - 1 : f++;
+            while (pos > 0 && bs[pos - 1] < v) {
+              bs[pos] = bs[pos - 1];
+              bi[pos] = bi[pos - 1];
+              --pos;
+            }
+            bs[pos] = v;
+            bi[pos] = static_cast<int32_t>(p0 + j);
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace biofeg::fast
