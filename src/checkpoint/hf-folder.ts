@@ -48,6 +48,20 @@ export const BERT_CONFIG_DEFAULTS: Readonly<HfBertConfig> = {
 };
 
 const INT_FIELDS = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'type_vocab_size'] as const;
+
+/**
+ * Sanity bounds of the sizes (far above any BERT: BERT-large has 24 layers, hidden 1024, a vocab
+ * of 30k-120k), so that a hostile config.json cannot make the parameter list itself huge.
+ */
+const INT_MAX: Readonly<Record<(typeof INT_FIELDS)[number], number>> = {
+  vocab_size: 1 << 24,
+  hidden_size: 1 << 16,
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  intermediate_size: 1 << 18,
+  max_position_embeddings: 1 << 20,
+  type_vocab_size: 1 << 16,
+};
 const REAL_FIELDS = ['layer_norm_eps', 'hidden_dropout_prob', 'attention_probs_dropout_prob'] as const;
 
 /** Validate a parsed config.json and fill defaults. */
@@ -60,6 +74,7 @@ export function normalizeBertConfig(raw: unknown, file = 'config.json'): HfBertC
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < (f === 'num_hidden_layers' ? 0 : 1)) {
       throw new CheckpointError(file, `${f} must be a positive integer, got ${JSON.stringify(v)}`);
     }
+    if (v > INT_MAX[f]) throw new CheckpointError(file, `${f} ${v} is over ${INT_MAX[f]}, the most a BERT config is read with`);
   }
   for (const f of REAL_FIELDS) {
     const v = cfg[f];

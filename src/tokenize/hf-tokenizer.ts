@@ -75,7 +75,8 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
   private readonly tok: Tokenizer;
   private readonly ids: Map<string, number>;
   private readonly fixer: BertTextFixer | null;
-  private readonly specialStrings: readonly string[];
+  /** The added (special) token strings, matched verbatim in text. */
+  readonly specialTokens: readonly string[];
 
   /** Any problem with `json` is a DataError naming `where` (the file it came from). */
   constructor(json: TokenizerJson, where = '<tokenizer.json>') {
@@ -89,7 +90,7 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
       this.settings = settings;
       this.fixer = fixer;
       this.hash = hash;
-      this.specialStrings = specials;
+      this.specialTokens = specials;
     } catch (e) {
       if (e instanceof BiofegError) throw e;
       const msg = e instanceof Error ? e.message : String(e);
@@ -181,7 +182,7 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
 
   /** encode(text) cut to `maxLength` ids, [SEP] last, tokenising only a prefix of a long text. */
   encodeTruncated(text: string, maxLength: number): number[] {
-    return encodeTruncated(this, text, maxLength, this.specialStrings);
+    return encodeTruncated(this, text, maxLength, this.specialTokens);
   }
 
   /** token -> id of the whole vocabulary, added tokens included (null prototype). */

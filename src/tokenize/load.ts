@@ -54,11 +54,16 @@ function configSettings(dir: string, opts: NormalizationOptions): NormalizationO
 /** BERT tokenizer from a vocab.txt alone (HF BertTokenizer defaults: lower-case, strip accents). */
 export function fromVocab(vocabPath: string, opts: NormalizationOptions = {}): HfWordPieceTokenizer {
   const vocab = vocabToObject(readVocabFile(vocabPath));
-  const json = buildBertTokenizerJson(vocab, {
-    lowercase: opts.lowercase ?? true,
-    stripAccents: opts.stripAccents ?? null,
-    tokenizeChineseChars: opts.tokenizeChineseChars ?? true,
-  });
+  let json: TokenizerJson;
+  try {
+    json = buildBertTokenizerJson(vocab, {
+      lowercase: opts.lowercase ?? true,
+      stripAccents: opts.stripAccents ?? null,
+      tokenizeChineseChars: opts.tokenizeChineseChars ?? true,
+    });
+  } catch (e) {
+    throw new DataError(vocabPath, undefined, (e as Error).message);
+  }
   return new HfWordPieceTokenizer(json, vocabPath);
 }
 

@@ -45,13 +45,14 @@ function cutIds(ids: number[], maxLength: number, sep: number): number[] {
 /**
  * `tok.encode(text)` truncated to `maxLength` ids (>= 2) with [SEP] last. `specials`: every added
  * token string of the tokenizer when known (enables punctuation cuts), null when not.
+ * `minPrefix`: characters tokenised at first (default max(4096, 8 per id); tests set it small).
  */
-export function encodeTruncated(tok: WordPieceTokenizer, text: string, maxLength: number, specials: readonly string[] | null = null): number[] {
+export function encodeTruncated(tok: WordPieceTokenizer, text: string, maxLength: number, specials: readonly string[] | null = null, minPrefix?: number): number[] {
   if (!Number.isInteger(maxLength) || maxLength < 2) throw new RangeError(`maxLength must be an integer >= 2, got ${maxLength}`);
   const need = maxLength - 2;
   const safeSpecials = specials?.some((s) => /\s/.test(s)) ? null : specials;
   if (specials !== null && safeSpecials === null) return cutIds(tok.encode(text), maxLength, tok.special.sep);
-  let p = Math.max(4096, need * 8);
+  let p = minPrefix ?? Math.max(4096, need * 8);
   while (p < text.length) {
     const c = findCut(text, p, safeSpecials);
     if (c < 0) break;

@@ -43,6 +43,13 @@ export const get = (i: number): Buffer => {
 /** An int: BININT1 or BININT (4 bytes). */
 export const I = (v: number): Buffer => {
   if (v >= 0 && v < 256) return bytes(OP.BININT1, v);
+  if (v < -(2 ** 31) || v >= 2 ** 31) {
+    const b = Buffer.alloc(10);
+    b[0] = 0x8a; // LONG1, 8 bytes
+    b[1] = 8;
+    b.writeBigInt64LE(BigInt(v), 2);
+    return b;
+  }
   const b = Buffer.alloc(5);
   b[0] = 0x4a;
   b.writeInt32LE(v, 1);
@@ -227,6 +234,10 @@ export function pickleSnippet(): fc.Arbitrary<Buffer> {
       bytes(0x95, [8, 0, 0, 0, 0, 0, 0, 0]), // FRAME
     ),
     fc.tuple(fc.constantFrom(OP.NONE, OP.MARK, OP.EMPTY_LIST, OP.EMPTY_TUPLE), fc.integer({ min: 1, max: 3000 })).map(([op, n]) => Buffer.alloc(n, op)),
+    // Rarer, larger hostile pieces: exponential expansion, a huge APPENDS, many memo entries.
+    fc.integer({ min: 16, max: 40 }).map((levels) => doublingValue(levels)),
+    fc.integer({ min: 200_000, max: 700_000 }).map((n) => Buffer.concat([bytes(OP.EMPTY_LIST, OP.MARK), Buffer.alloc(n, OP.NONE), bytes(OP.APPENDS)])),
+    fc.integer({ min: 1000, max: 50_000 }).map((n) => Buffer.concat(Array.from({ length: n }, (_, i) => put(i)))),
   );
 }
 
