@@ -1,3 +1,4 @@
+import { tokenizeHead, tokenizeTail } from '../tokenize/truncate.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 
 /**
@@ -67,10 +68,15 @@ export function contextRepresentation(
   contextRight: string,
   maxLength: number,
 ): Representation {
-  let mentionPieces = mention.length > 0 ? tok.tokenize(mention) : [];
+  // No side can contribute more than maxLength pieces, and the quota rule only compares lengths
+  // with quotas below maxLength: so maxLength + 1 pieces of each (the last ones of the left
+  // context) give the same window, and a long document is tokenised only near the mention.
+  const cap = maxLength + 1;
+  const sp = tok.specialTokens ?? null;
+  let mentionPieces = mention.length > 0 ? tokenizeHead(tok, mention, cap, sp) : [];
   const withMarkers = (p: string[]) => (mention.length > 0 ? [ENT_START_TAG, ...p, ENT_END_TAG] : []);
-  const left = tok.tokenize(contextLeft);
-  const right = tok.tokenize(contextRight);
+  const left = tokenizeTail(tok, contextLeft, cap, sp);
+  const right = tokenizeHead(tok, contextRight, cap, sp);
   let tokens = window(withMarkers(mentionPieces), left, right, maxLength);
   let overflow = false;
   if (tokens.length > maxLength) {
@@ -98,8 +104,10 @@ export function candidateRepresentation(
   maxLength: number,
   title?: string | null,
 ): Representation {
-  let pieces = tok.tokenize(text);
-  if (title !== undefined && title !== null) pieces = [...tok.tokenize(title), ENT_TITLE_TAG, ...pieces];
+  // Only the first maxLength - 2 pieces are kept: the texts are tokenised only that far.
+  const sp = tok.specialTokens ?? null;
+  let pieces = tokenizeHead(tok, text, Math.max(0, maxLength), sp);
+  if (title !== undefined && title !== null) pieces = [...tokenizeHead(tok, title, Math.max(0, maxLength), sp), ENT_TITLE_TAG, ...pieces];
   pieces = pyHead(pieces, maxLength - 2);
   const tokens = ['[CLS]', ...pieces, '[SEP]'];
   return { tokens, ids: padIds(tok, tokens, maxLength), overflow: false };

@@ -1,8 +1,8 @@
 /**
- * `[CLS] text [SEP]` cut to `maxLength` ids with [SEP] kept last (BLINK's truncation), without
- * tokenising a long text in full: a prefix of the text is tokenised, cut where tokenisation cannot
- * change across the cut, and grown until it yields enough pieces. The result equals truncating
- * `tok.encode(text)`:
+ * `[CLS] text [SEP]` cut to `maxLength` ids with [SEP] kept last (BLINK's truncation), and the
+ * first or last n pieces of a text, without tokenising a long text in full: a prefix (suffix) of
+ * the text is tokenised, cut where tokenisation cannot change across the cut, and grown until it
+ * yields enough pieces. The result equals cutting the full tokenisation:
  *  - a cut before ASCII whitespace ends a word for the normaliser, the pre-tokeniser and WordPiece
  *    alike (special tokens hold no whitespace);
  *  - a cut before ASCII punctuation (a pre-token of its own) is used too when the special tokens
@@ -28,13 +28,61 @@ function punctCutOk(text: string, c: number, specials: readonly string[]): boole
   return true;
 }
 
-/** The first index >= `from` where the text may be cut, or -1. */
+const cutOk = (text: string, i: number, specials: readonly string[] | null): boolean =>
+  isSpace(text.charCodeAt(i)) || (specials !== null && punctCutOk(text, i, specials));
+
+/** The first index >= `from` where the text may be cut (before that character), or -1. */
 function findCut(text: string, from: number, specials: readonly string[] | null): number {
-  for (let i = from; i < text.length; i++) {
-    if (isSpace(text.charCodeAt(i))) return i;
-    if (specials !== null && punctCutOk(text, i, specials)) return i;
-  }
+  for (let i = from; i < text.length; i++) if (cutOk(text, i, specials)) return i;
   return -1;
+}
+
+/** The last index <= `from` (> 0) where the text may be cut (before that character), or -1. */
+function findCutBack(text: string, from: number, specials: readonly string[] | null): number {
+  for (let i = Math.min(from, text.length - 1); i > 0; i--) if (cutOk(text, i, specials)) return i;
+  return -1;
+}
+
+/** Specials usable for cuts: null when unknown or when one holds whitespace (then only full tokenisation is safe). */
+function usable(specials: readonly string[] | null): readonly string[] | null | false {
+  if (specials === null) return null;
+  return specials.some((s) => /\s/.test(s)) ? false : specials;
+}
+
+/**
+ * The first `n` pieces of `tok.tokenize(text)` (all of them when fewer), tokenising a prefix.
+ * `specials` as for {@link encodeTruncated}.
+ */
+export function tokenizeHead(tok: WordPieceTokenizer, text: string, n: number, specials: readonly string[] | null = null, minChars?: number): string[] {
+  const sp = usable(specials);
+  if (sp !== false) {
+    let p = minChars ?? Math.max(4096, n * 8);
+    while (p < text.length) {
+      const c = findCut(text, p, sp);
+      if (c < 0) break;
+      const pieces = tok.tokenize(text.slice(0, c));
+      if (pieces.length >= n) return pieces.slice(0, n);
+      p = c + Math.max(p * 3, 1);
+    }
+  }
+  return tok.tokenize(text).slice(0, n);
+}
+
+/** The last `n` pieces of `tok.tokenize(text)` (all of them when fewer), tokenising a suffix. */
+export function tokenizeTail(tok: WordPieceTokenizer, text: string, n: number, specials: readonly string[] | null = null, minChars?: number): string[] {
+  const sp = usable(specials);
+  const tail = (xs: string[]): string[] => (n <= 0 ? [] : xs.slice(-n));
+  if (sp !== false) {
+    let p = minChars ?? Math.max(4096, n * 8);
+    while (p < text.length) {
+      const c = findCutBack(text, text.length - p, sp);
+      if (c < 0) break;
+      const pieces = tok.tokenize(text.slice(c));
+      if (pieces.length >= n) return tail(pieces);
+      p = text.length - c + Math.max(p * 3, 1);
+    }
+  }
+  return tail(tok.tokenize(text));
 }
 
 function cutIds(ids: number[], maxLength: number, sep: number): number[] {

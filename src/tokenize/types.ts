@@ -11,6 +11,8 @@ export interface WordPieceTokenizer {
    * text (optional: callers fall back to `encode` and cut).
    */
   encodeTruncated?(text: string, maxLength: number): number[];
+  /** The added (special) token strings, when known: lets long texts be cut at punctuation too. */
+  readonly specialTokens?: readonly string[];
   /** Vocabulary size. */
   readonly vocabSize: number;
   /** Stable hash of vocabulary + normalisation settings; token caches key on it. */

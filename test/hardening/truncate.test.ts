@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HfWordPieceTokenizer, buildBertTokenizerJson } from '../../src/tokenize/index.js';
-import { encodeTruncated } from '../../src/tokenize/truncate.js';
+import { contextRepresentation, candidateRepresentation } from '../../src/data/blink-inputs.js';
+import { encodeTruncated, tokenizeHead, tokenizeTail } from '../../src/tokenize/truncate.js';
+import type { WordPieceTokenizer } from '../../src/tokenize/types.js';
 
 const cases = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'tokenizer', 'cases.json'), 'utf8')) as { vocab_subset: Record<string, number> };
 const vocab = Object.assign(Object.create(null) as Record<string, number>, cases.vocab_subset);
@@ -55,5 +57,68 @@ describe('encodeTruncated equals encode-then-cut', () => {
     // A long run with no cut point at all still gives the right answer (tokenised in full).
     const noCut = 'a'.repeat(300_000);
     expect(tok.encodeTruncated(noCut, 16)).toEqual(cut(tok.encode(noCut), 16, tok.special.sep));
+  });
+});
+
+describe('tokenizeHead / tokenizeTail equal slices of the full tokenisation', () => {
+  for (const [i, tok] of toks.entries()) {
+    it(`on random hard texts (${i === 0 ? 'uncased' : 'cased'})`, () => {
+      fc.assert(
+        fc.property(text, fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1, max: 30 }), (t, n, minChars) => {
+          const full = tok.tokenize(t);
+          expect(tokenizeHead(tok, t, n, tok.specialTokens, minChars)).toEqual(full.slice(0, n));
+          expect(tokenizeTail(tok, t, n, tok.specialTokens, minChars)).toEqual(n === 0 ? [] : full.slice(-n));
+          expect(tokenizeTail(tok, t, n, null, minChars)).toEqual(n === 0 ? [] : full.slice(-n));
+        }),
+        { seed: 1717 + i, numRuns: 1500 },
+      );
+    });
+  }
+});
+
+describe('BLINK windows from capped pieces equal those from all pieces', () => {
+  // A tokenizer whose pieces are the space-separated words, so any piece count is easy to make.
+  const words: WordPieceTokenizer = {
+    tokenize: (t) => t.split(' ').filter((w) => w.length > 0),
+    convertTokensToIds: (ts) => ts.map((x) => x.length),
+    encode: (t) => [1, ...t.split(' ').filter(Boolean).map((x) => x.length), 2],
+    vocabSize: 100,
+    hash: 'words',
+    special: { pad: 0, unk: 1, cls: 2, sep: 3, unused0: 4, unused1: 5, unused2: 6 },
+  };
+  /** The window as it was computed from every piece (before capping). */
+  function reference(mention: string, left: string, right: string, max: number): string[] {
+    let mp = mention.length > 0 ? words.tokenize(mention) : [];
+    const wm = (p: string[]) => (mention.length > 0 ? ['[unused0]', ...p, '[unused1]'] : []);
+    const L = words.tokenize(left);
+    const R = words.tokenize(right);
+    const win = (m: string[]): string[] => {
+      let lq = Math.floor((max - m.length) / 2) - 1;
+      let rq = max - m.length - lq - 2;
+      if (L.length <= lq) {
+        if (R.length > rq) rq += lq - L.length;
+      } else if (R.length <= rq) lq += rq - R.length;
+      return ['[CLS]', ...L.slice(-lq), ...m, ...R.slice(0, rq), '[SEP]'];
+    };
+    let tokens = win(wm(mp));
+    if (tokens.length > max) {
+      mp = mp.slice(0, Math.max(0, max - 2 - (mention.length > 0 ? 2 : 0)));
+      const m = wm(mp).slice(0, Math.max(0, max - 2));
+      tokens = win(m);
+      if (tokens.length > max) tokens = ['[CLS]', ...m, ...R.slice(0, Math.max(0, max - 2 - m.length)), '[SEP]'];
+    }
+    return tokens;
+  }
+  const ws = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(' ');
+  it('for every mix of mention, left and right lengths around the quotas', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 2, max: 20 }), (m, l, r, max) => {
+        const [mention, left, right] = [ws(m, 'm'), ws(l, 'l'), ws(r, 'r')];
+        expect(contextRepresentation(words, mention, left, right, max).tokens).toEqual(reference(mention, left, right, max));
+        const all = [...words.tokenize(ws(m, 't')), '[unused2]', ...words.tokenize(right)].slice(0, max - 2);
+        expect(candidateRepresentation(words, right, max, ws(m, 't')).tokens).toEqual(['[CLS]', ...all, '[SEP]']);
+      }),
+      { seed: 1818, numRuns: 3000 },
+    );
   });
 });
