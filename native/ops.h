@@ -101,6 +101,8 @@ struct TopkDesc {
     "(x: T, dy: T, dx: T, slope: number)")                                                                             \
   X(tanh_fwd, "tanh", Unary, void(Buf x, Buf y, int64_t n), "(x: T, y: T)")                                            \
   X(tanh_bwd, "tanhBackward", UnaryBwdOut, void(Buf y, Buf dy, Buf dx, int64_t n), "(y: T, dy: T, dx: T)")             \
+  X(silu_fwd, "silu", Unary, void(Buf x, Buf y, int64_t n), "(x: T, y: T)")                                            \
+  X(silu_bwd, "siluBackward", UnaryBwd, void(Buf x, Buf dy, Buf dx, int64_t n), "(x: T, dy: T, dx: T)")                \
   X(dropout_fwd, "dropout", Own, void(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t offset),               \
     "(x: T, y: T, p: number, seed: Seed, offset: Seed)")                                                               \
   X(dropout_bwd, "dropoutBackward", Own, void(Buf dy, Buf dx, int64_t n, float p, uint64_t seed, uint64_t offset),     \
@@ -144,7 +146,7 @@ struct TopkDesc {
 // What each op computes, beyond its name (shapes in the binding's terms):
 // - bias_grad: db[c] += sum_n dy[n, c]. fill: y = value (f32, bf16 or i32). cast: between f32 and
 //   bf16. add: y = a + b. axpy: y += alpha x. scale: y = s x. Activations: erf GELU, ReLU,
-//   LeakyReLU(slope), tanh (backward from the output y). dropout: y = keep ? x
+//   LeakyReLU(slope), tanh (backward from the output y), SiLU x sigmoid(x). dropout: y = keep ? x
 //   / (1 - p) : 0 (backward: the same mask and scale). concat: y = [a | b] per row (backward:
 //   the split). row_axpy: y[n, :] += a[n] x[n, :] (a f32 [N]).
 // - layernorm: y = (x - mean) rstd w + b per row; mean, rstd f32 [N].

@@ -22,6 +22,8 @@ export const OP_NAMES = [
   'leakyReluBackward',
   'tanh',
   'tanhBackward',
+  'silu',
+  'siluBackward',
   'dropout',
   'dropoutBackward',
   'concat',
@@ -76,6 +78,10 @@ export interface EngineOps {
   tanh(x: T, y: T): void;
   /** tanh_bwd: void(Buf y, Buf dy, Buf dx, int64_t n) */
   tanhBackward(y: T, dy: T, dx: T): void;
+  /** silu_fwd: void(Buf x, Buf y, int64_t n) */
+  silu(x: T, y: T): void;
+  /** silu_bwd: void(Buf x, Buf dy, Buf dx, int64_t n) */
+  siluBackward(x: T, dy: T, dx: T): void;
   /** dropout_fwd: void(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t offset) */
   dropout(x: T, y: T, p: number, seed: Seed, offset: Seed): void;
   /** dropout_bwd: void(Buf dy, Buf dx, int64_t n, float p, uint64_t seed, uint64_t offset) */

@@ -147,6 +147,7 @@ for (const v of VARIANTS) {
       ['relu', (x) => Math.max(0, x), 'x'],
       ['leakyRelu', (x) => (x > 0 ? x : 0.2 * x), 'x'],
       ['tanh', Math.tanh, 'y'],
+      ['silu', (x) => x / (1 + Math.exp(-x)), 'x'],
     ];
     for (const [op, f, from] of unary)
       it(`${op} forward and backward`, () => {
@@ -154,7 +155,7 @@ for (const v of VARIANTS) {
         for (let i = 0; i < n; i++) if (Math.abs(xv[i]!) < 1e-2) xv[i] = 0.5;  // keep FD away from kinks
         const x = m.f([n], xv), y = m.f([n]), g = randn(n, 15), dy = m.f([n], g), dx = m.f([n]);
         const run = (a: typeof x, b: typeof y) =>
-          op === 'leakyRelu' ? m.eng.leakyRelu(a, b, 0.2) : m.eng[op as 'gelu' | 'relu' | 'tanh'](a, b);
+          op === 'leakyRelu' ? m.eng.leakyRelu(a, b, 0.2) : m.eng[op as 'gelu' | 'relu' | 'tanh' | 'silu'](a, b);
         run(x, y);
         const xs = host(x);
         close(host(y), Array.from(xs, f), v.tol, 'y');

@@ -49,6 +49,9 @@ void tanh_bwd(const Backend& be, Buf y, Buf dy, Buf dx, int64_t n) {
   unary_bwd(V(be, Op::tanh_bwd), y, dy, dx, n, "y");  // from the forward's output
 }
 
+void silu_fwd(const Backend& be, Buf x, Buf y, int64_t n) { unary(V(be, Op::silu_fwd), x, y, n); }
+void silu_bwd(const Backend& be, Buf x, Buf dy, Buf dx, int64_t n) { unary_bwd(V(be, Op::silu_bwd), x, dy, dx, n); }
+
 void leaky_relu_fwd(const Backend& be, Buf x, Buf y, int64_t n, float slope) {
   const V v(be, Op::leaky_relu_fwd);
   v.finite(slope, "slope");

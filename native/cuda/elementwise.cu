@@ -65,6 +65,15 @@ struct FTanh {
 struct FTanhBwd {  // from the output y
   __device__ float operator()(float y, float dy, int64_t) const { return dy * (1.0f - y * y); }
 };
+struct FSilu {
+  __device__ float operator()(float x, float, int64_t) const { return x / (1.0f + expf(-x)); }
+};
+struct FSiluBwd {
+  __device__ float operator()(float x, float dy, int64_t) const {
+    const float s = 1.0f / (1.0f + expf(-x));
+    return dy * s * (1.0f + x * (1.0f - s));
+  }
+};
 struct FDropout {
   float p, s;
   uint64_t seed, offset;
@@ -142,6 +151,8 @@ void leaky_relu_bwd(Buf x, Buf dy, Buf dx, int64_t n, float s) {
 }
 void tanh_fwd(Buf x, Buf y, int64_t n) { map_same("tanh", x, Buf{}, y, n, FTanh{}); }
 void tanh_bwd(Buf y, Buf dy, Buf dx, int64_t n) { map_same("tanh_bwd", y, dy, dx, n, FTanhBwd{}); }
+void silu_fwd(Buf x, Buf y, int64_t n) { map_same("silu", x, Buf{}, y, n, FSilu{}); }
+void silu_bwd(Buf x, Buf dy, Buf dx, int64_t n) { map_same("silu_bwd", x, dy, dx, n, FSiluBwd{}); }
 
 void dropout_fwd(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t offset) {
   const float s = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;

@@ -171,10 +171,12 @@ void test_elementwise(DType t) {
   un("gelu", C().gelu_fwd, R().gelu_fwd);
   un("relu", C().relu_fwd, R().relu_fwd);
   un("tanh", C().tanh_fwd, R().tanh_fwd);
+  un("silu", C().silu_fwd, R().silu_fwd);
   bin("add", C().add, R().add);
   bin("gelu_bwd", C().gelu_bwd, R().gelu_bwd);
   bin("relu_bwd", C().relu_bwd, R().relu_bwd);
   bin("tanh_bwd", C().tanh_bwd, R().tanh_bwd);
+  bin("silu_bwd", C().silu_bwd, R().silu_bwd);
   run("leaky_relu fwd/bwd" + s, [&] {
     V w1(n), w2(n);
     R().leaky_relu_fwd(hb(x), hb(w1), n, 0.2f);

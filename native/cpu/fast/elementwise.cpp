@@ -68,6 +68,12 @@ void tanh_fwd(Buf x, Buf y, int64_t n) {
 void tanh_bwd(Buf y, Buf dy, Buf dx, int64_t n) {
   split(n, [&](int64_t i, int64_t m) { ref::tanh_bwd(at(y, i), at(dy, i), at(dx, i), m); });
 }
+void silu_fwd(Buf x, Buf y, int64_t n) {
+  split(n, [&](int64_t i, int64_t m) { ref::silu_fwd(at(x, i), at(y, i), m); });
+}
+void silu_bwd(Buf x, Buf dy, Buf dx, int64_t n) {
+  split(n, [&](int64_t i, int64_t m) { ref::silu_bwd(at(x, i), at(dy, i), at(dx, i), m); });
+}
 
 void dropout_fwd(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t off) {
   if (host::vec_avx2()) {

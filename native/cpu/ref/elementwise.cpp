@@ -55,6 +55,15 @@ void tanh_fwd(Buf x, Buf y, int64_t n) {
 void tanh_bwd(Buf y, Buf dy, Buf dx, int64_t n) {
   map(y, dy, dx, n, [](float yi, float d, int64_t) { return d * (1.0f - yi * yi); });
 }
+void silu_fwd(Buf x, Buf y, int64_t n) {
+  map(x, {}, y, n, [](float xi, float, int64_t) { return xi / (1.0f + std::exp(-xi)); });
+}
+void silu_bwd(Buf x, Buf dy, Buf dx, int64_t n) {
+  map(x, dy, dx, n, [](float xi, float d, int64_t) {
+    const float s = 1.0f / (1.0f + std::exp(-xi));
+    return d * s * (1.0f + xi * (1.0f - s));
+  });
+}
 void dropout_fwd(Buf x, Buf y, int64_t n, float p, uint64_t seed, uint64_t off) {
   const float s = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   map(x, {}, y, n, [=](float xi, float, int64_t i) { return dropout_keep(seed, off + i, p) ? xi * s : 0.0f; });
