@@ -1,6 +1,7 @@
 /** Data: arboEL/PubTator ingestion, prepared-mention streams, BLINK inputs and token caches. */
 export { DataError, WarningCounter } from './errors.js';
-export { readJsonl, readJsonlWithLines, readLines, type Line } from './lines.js';
+export { readJsonl, readJsonlWithLines, readLines, readLinesSync, LineSplitter, DEFAULT_MAX_LINE_BYTES, type Line, type LineLimits } from './lines.js';
+export { removeStaleTemps } from './atomic.js';
 export { SPLITS, canonicalSplit, arboelPaths, type Split, type SplitName, type DocumentRecord, type MentionRecord } from './arboel.js';
 export { prepare, type PrepareOptions, type PrepareReport } from './prepare.js';
 export { loadPrepared, preparedPath, type PreparedMention } from './prepared.js';

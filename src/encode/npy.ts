@@ -1,6 +1,8 @@
 // NumPy .npy (format 1.0) for float32 C-order matrices: header built by hand, data written
 // straight from the Float32Array, through a temporary file renamed into place.
+import { existsSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { dirname } from 'node:path';
 import { writeFileAtomic } from '../data/atomic.js';
 import { DataError } from '../data/errors.js';
 import { readRegularFileSync } from '../data/files.js';
@@ -31,6 +33,9 @@ export function writeNpyF32(path: string, data: Float32Array, shape: readonly nu
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== data.length) throw new Error(`npy: shape [${shape.join(', ')}] needs ${n} values, got ${data.length}`);
   if (endianness() !== 'LE') throw new Error('npy: only little-endian hosts are supported');
+  // The output's folder must exist: a mistyped --output path is an error, not a new folder tree.
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DataError(path, undefined, `cannot write: the folder ${dir} does not exist`);
   writeFileAtomic(path, [npyHeader(shape), new Uint8Array(data.buffer, data.byteOffset, data.byteLength)]);
 }
 

@@ -13,7 +13,7 @@ import { readCheckpointFile, readSafetensors, readTorchCheckpoint, writeFileAtom
 import { loadHfFolder } from '../../src/checkpoint/hf-folder.js';
 import { tokenizeJsonl } from '../../src/cli/commands/tokenize.js';
 import { readEncodeInput } from '../../src/encode/input.js';
-import { readNpyF32 } from '../../src/encode/npy.js';
+import { readNpyF32, writeNpyF32 } from '../../src/encode/npy.js';
 import { AtomicOutputs, removeStaleTemps } from '../../src/data/atomic.js';
 import { DICTIONARY_LIMITS, loadDictionary } from '../../src/data/dictionary.js';
 import { DataError } from '../../src/data/errors.js';
@@ -257,6 +257,13 @@ describe('messages name the path', () => {
     writeFileSync(join(m, 'tokenizer.json'), '{"normalizer": null}');
     expect((await typedError(() => loadTokenizer(m))).message).toMatch(/tokenizer\.json: not a usable WordPiece tokenizer: expected a "model" object/);
     expect((await typedError(() => new HfWordPieceTokenizer(null as never, 'x.json'))).message).toMatch(/^x\.json: /);
+  });
+
+  it('an .npy output under a folder that does not exist is an error, not a new folder tree', async () => {
+    const p = join(tmp, 'no-such-dir', 'deeper', 'x.npy');
+    const e = await typedError(() => writeNpyF32(p, new Float32Array(2), [1, 2]));
+    expect(e.message).toBe(`${p}: cannot write: the folder ${join(tmp, 'no-such-dir', 'deeper')} does not exist`);
+    expect(existsSync(join(tmp, 'no-such-dir'))).toBe(false);
   });
 
   it('a broken .npy names the file', async () => {
