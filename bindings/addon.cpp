@@ -42,14 +42,6 @@ Napi::Object info_object(Napi::Env env) {
     bs.Set(name, b);
   }
   o.Set("backends", bs);
-  Napi::Array ops = Napi::Array::New(env, kOpCount);  // the op list (native/ops.h): C++ and JS names
-  for (int i = 0; i < kOpCount; ++i) {
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("name", kOps[i].name);
-    e.Set("js", kOps[i].js);
-    ops.Set(static_cast<uint32_t>(i), e);
-  }
-  o.Set("ops", ops);
   return o;
 }
 
