@@ -83,11 +83,11 @@ describe('import-pubtator says what it dropped and fails above maxDropped', () =
   it('prints each split\'s counts; a split losing more than the share is an error naming the file', async () => {
     const lines: string[] = [];
     const onProgress = (e: ProgressEvent): void => { if (e.type === 'message') lines.push(e.text); };
-    // The hand-made snippets drop on purpose (ids missing, bad offsets): 7 of 11 train mentions are kept.
+    // The hand-made snippets drop on purpose (ids missing, bad offsets): 7 of 9 train mentions are kept.
     await importPubtator({ ...corpora, outDir: tmp('biofeg-imp-'), maxDropped: 0.9 }, { onProgress });
-    expect(lines).toContain('import-pubtator train: 7 of 11 mentions written (4 dropped; 0 of other types)');
+    expect(lines).toContain('import-pubtator train: 7 of 9 mentions written (2 dropped; 0 of other types)');
     const e = await importPubtator({ ...corpora, outDir: tmp('biofeg-imp-') }, { onProgress }).then(() => null, (x: unknown) => x);
     expect(e).toBeInstanceOf(InputError);
-    expect(String((e as Error).message)).toMatch(/train\.json: 4 of 11 mentions were dropped \(36%, more than maxDropped \(--max_dropped\) 0\.2\)/);
+    expect(String((e as Error).message)).toMatch(/train\.json: 2 of 9 mentions were dropped \(22%, more than maxDropped \(--max_dropped\) 0\.2\)/);
   }, 60_000);
 });
