@@ -88,6 +88,6 @@ describe('import-pubtator says what it dropped and fails above maxDropped', () =
     expect(lines).toContain('import-pubtator train: 7 of 9 mentions written (2 dropped; 0 of other types)');
     const e = await importPubtator({ ...corpora, outDir: tmp('biofeg-imp-') }, { onProgress }).then(() => null, (x: unknown) => x);
     expect(e).toBeInstanceOf(InputError);
-    expect(String((e as Error).message)).toMatch(/train\.json: 2 of 9 mentions were dropped \(22%, more than maxDropped \(--max_dropped\) 0\.2\)/);
+    expect(String((e as Error).message)).toMatch(/train\.txt: 2 of 9 mentions were dropped \(22%, more than maxDropped \(--max_dropped\) 0\.2\)/);
   }, 60_000);
 });
