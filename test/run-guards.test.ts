@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { importPubtator, InputError, OutputBusyError, trainBiencoder, type ProgressEvent, type TrainBiencoderSettings } from '../src/index.js';
+import { encodeFile, importPubtator, InputError, OutputBusyError, trainBiencoder, type ProgressEvent, type TrainBiencoderSettings } from '../src/index.js';
 import { LOCK_FILE, lockOutput } from '../src/stages/output-lock.js';
 import { cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
 
@@ -89,5 +89,15 @@ describe('import-pubtator says what it dropped and fails above maxDropped', () =
     const e = await importPubtator({ ...corpora, outDir: tmp('biofeg-imp-') }, { onProgress }).then(() => null, (x: unknown) => x);
     expect(e).toBeInstanceOf(InputError);
     expect(String((e as Error).message)).toMatch(/train\.txt: 2 of 9 mentions were dropped \(22%, more than maxDropped \(--max_dropped\) 0\.2\)/);
+  }, 60_000);
+});
+
+describe('encode into a folder that does not exist', () => {
+  it('is refused before any work, and creates nothing', async () => {
+    const input = join(tmp('biofeg-enc-'), 'in.jsonl');
+    writeFileSync(input, '{"text": "breast cancer"}\n');
+    const e = await encodeFile({ model: 'tiny', input, output: '/nonexistent-biofeg/dir/x.npy', device: 'cpu' }).then(() => null, (x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_BIOFEG_SETTINGS', field: 'output' });
+    expect(existsSync('/nonexistent-biofeg')).toBe(false);
   }, 60_000);
 });

@@ -1,5 +1,8 @@
 // Encoding with one BERT: texts (the library's BertEncoder) or a JSONL file to a .npy (the
 // `encode` stage). An HF BERT folder, or one side of our bi-encoder checkpoint.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
 import { count, type TaskContext } from '../api/events.js';
 import { encodeRows, openEncoder } from '../encode/encode.js';
 import { readEncodeInput, type EncodeRow } from '../encode/input.js';
@@ -11,6 +14,7 @@ import { initBertParams, isBertSize, sizedConfig, type BertSize } from '../model
 import type { DeviceName } from '../native.js';
 import type { EncoderSide } from '../models/biencoder.js';
 import type { DeviceChoice, Precision } from '../settings/types.js';
+import { encodeTruncated } from '../tokenize/truncate.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 import { chooseDevice, modelTokenizer, precisionOf } from './setup.js';
 
@@ -98,11 +102,8 @@ export class BertSession {
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new SettingsError('texts', 'encode: expected an array of strings');
     const c = this.check(o);
     const tok = this.tokenizer();
-    const rows: EncodeRow[] = texts.map((t) => {
-      const ids = tok.encode(t);
-      if (ids.length > c.maxLength) ids.splice(c.maxLength - 1, ids.length - c.maxLength + 1, tok.special.sep);
-      return { ids: Int32Array.from(ids), mask: null };
-    });
+    // [CLS] text [SEP] cut to maxLength with [SEP] kept last, without tokenising a long text in full.
+    const rows: EncodeRow[] = texts.map((t) => ({ ids: Int32Array.from(tok.encodeTruncated ? tok.encodeTruncated(t, c.maxLength) : encodeTruncated(tok, t, c.maxLength)), mask: null }));
     return this.encodeRows(rows, c, ctx);
   }
 
@@ -121,6 +122,8 @@ export class BertSession {
   /** A JSONL file of {"text"} or {"input_ids"} lines -> a float32 .npy, written only when every line encoded. */
   async encodeFile(input: string, output: string, o: EncodeOptions, ctx: TaskContext): Promise<EncodeFileResult> {
     const c = this.check(o);
+    const folder = dirname(resolve(output));
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new SettingsError('output', `encode: output (--output) ${output}: the folder ${folder} does not exist`);
     const rows = readEncodeInput(input, { maxLength: c.maxLength, vocabSize: this.facts.vocabSize, tokenizer: () => this.tokenizer() });
     const out = await this.encodeRows(rows, c, ctx);
     writeNpyF32(output, out, [rows.length, this.facts.hiddenSize]);

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 
 import { encodeSafetensors, readCheckpointFile, readSafetensors, splitBiencoder, writeSafetensors, writeTorchCheckpoint } from '../checkpoint/index.js';
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
+import { BERT_BUFFERS, modernizeName } from '../checkpoint/hf-names.js';
 import { type Bert, bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
 import { BiEncoder, type ParamPart } from '../models/biencoder.js';
 import { mulberry32 } from '../models/rng.js';
@@ -37,9 +38,12 @@ export function stateDict(model: BiEncoder): Named {
   return out;
 }
 
-/** Copies tensors by state_dict name into the model; every parameter must be present. */
+/** Copies tensors by state_dict name into the model; every parameter must be present, and nothing else. */
 export function loadStateDict(model: BiEncoder, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array | Int32Array }>, file: string): void {
   splitBiencoder(tensors, file);  // rejects anything that is not a bi-encoder state_dict
+  const known = new Set(model.parts().flatMap((p) => p.layout.map((e) => p.prefix + e.name)));
+  const extra = [...tensors.keys()].filter((k) => !known.has(modernizeName(k)) && !BERT_BUFFERS.some((b) => k.endsWith(`.${b}`)));
+  if (extra.length) throw new CheckpointError(file, `unexpected ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''} (the model has no such parameter)`);
   for (const p of model.parts()) {
     const flat = new Float32Array(p.params.shape[0]!);
     for (const e of p.layout) {

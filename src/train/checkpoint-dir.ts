@@ -4,6 +4,8 @@
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+import { removeStaleTemps } from '../data/atomic.js';
+
 export type CheckpointWriter = (tmpDir: string) => void | Promise<void>;
 export interface CheckpointFile {
   name: string;
@@ -82,6 +84,7 @@ export async function writeCheckpointDir(dir: string, content: CheckpointWriter 
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   recoverCheckpointDir(dir);
+  removeStaleTemps(dir);  // a killed writer's leftovers
   const tmp = `${dir}.tmp-${process.pid}`;
   const old = `${dir}.old-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -120,6 +123,7 @@ export function copyBestToRoot(epochDir: string, outputRoot: string, fileNames?:
   const temps: Array<{ tmp: string; final: string }> = [];
   try {
     for (const n of names) {
+      removeStaleTemps(join(outputRoot, n));
       const tmp = join(outputRoot, `.${n}.tmp-${process.pid}`);
       copyFileSync(join(epochDir, n), tmp);
       fsyncPath(tmp);

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 
 import { readTorchSave, torchDict, writeTorchSave, type Tensor, type TorchLoaded, type TorchSaveValue } from '../checkpoint/index.js';
+import { CheckpointError } from '../checkpoint/types.js';
 import { bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
 import type { BiEncoder, ParamPart } from '../models/biencoder.js';
 import { DescriptionEncoder, Gan, GAN_PREFIX, type GanDims } from '../models/gan.js';
@@ -117,46 +118,48 @@ function asMap(v: TorchLoaded | undefined): Map<string, TorchLoaded> | undefined
 
 function tensorsOf(path: string, what: string, v: TorchLoaded | undefined): Map<string, Tensor> {
   const m = asMap(v);
-  if (!m) throw new Error(`${path}: '${what}' is not a dict of tensors`);
+  if (!m) throw new CheckpointError(path, `'${what}' is not a dict of tensors`);
   const out = new Map<string, Tensor>();
   for (const [k, t] of m) {
-    if (t === null || typeof t !== 'object' || t instanceof Map || Array.isArray(t)) throw new Error(`${path}: '${what}' entry ${k} is not a tensor`);
+    if (t === null || typeof t !== 'object' || t instanceof Map || Array.isArray(t)) throw new CheckpointError(path, `'${what}' entry ${k} is not a tensor`);
     out.set(k, t);
   }
   return out;
 }
 
 function parseJson(path: string, what: string, v: TorchLoaded | undefined): Record<string, unknown> {
-  if (typeof v !== 'string') throw new Error(`${path}: '${GAN_EXTRA_KEY}.${what}' is missing or not a string`);
+  if (typeof v !== 'string') throw new CheckpointError(path, `'${GAN_EXTRA_KEY}.${what}' is missing or not a string`);
   try {
     return JSON.parse(v) as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`${path}: '${GAN_EXTRA_KEY}.${what}' is not JSON (${(e as Error).message})`);
+    throw new CheckpointError(path, `'${GAN_EXTRA_KEY}.${what}' is not JSON (${(e as Error).message})`);
   }
 }
 
 /** Reads a checkpoint file written by saveGan (a folder from an older biofeg is refused with the reason). */
 export function readGanFile(path: string): GanFile {
-  if (!existsSync(path)) throw new Error(`${path}: GAN checkpoint not found`);
+  if (!existsSync(path)) throw new CheckpointError(path, `GAN checkpoint not found`);
   if (statSync(path).isDirectory())
-    throw new Error(`${path}: a folder, not a GAN checkpoint file (GAN checkpoints are single torch.save files <out>/epoch_<i>, as in the original; folders from older biofeg versions are not read: run train-gan again)`);
+    throw new CheckpointError(path, `a folder, not a GAN checkpoint file (GAN checkpoints are single torch.save files <out>/epoch_<i>, as in the original; folders from older biofeg versions are not read: run train-gan again)`);
   const root = asMap(readTorchSave(path));
-  if (!root) throw new Error(`${path}: not a GAN checkpoint (the file holds no dict)`);
+  if (!root) throw new CheckpointError(path, `not a GAN checkpoint (the file holds no dict)`);
   const missing = GAN_STATE_KEYS.filter((k) => !root.has(k));
-  if (missing.length) throw new Error(`${path}: not a GAN checkpoint (no ${missing.join(', ')} state_dict)`);
+  if (missing.length) throw new CheckpointError(path, `not a GAN checkpoint (no ${missing.join(', ')} state_dict)`);
   const extra = asMap(root.get(GAN_EXTRA_KEY));
   if (!extra)
-    throw new Error(`${path}: no '${GAN_EXTRA_KEY}' entry with the sizes and the bi-encoder it was trained with (a checkpoint of the original code?); biofeg only loads GAN checkpoints written by biofeg train-gan`);
+    throw new CheckpointError(path, `no '${GAN_EXTRA_KEY}' entry with the sizes and the bi-encoder it was trained with (a checkpoint of the original code?); biofeg only loads GAN checkpoints written by biofeg train-gan`);
   const m = parseJson(path, 'meta', extra.get('meta')) as Partial<GanMeta>;
   if (m.format !== FORMAT || m.version !== 2 || !m.dims || !m.encoder || !m.biencoder)
-    throw new Error(`${path}: not a biofeg GAN checkpoint description (format ${JSON.stringify(m.format)}, version ${JSON.stringify(m.version)})`);
+    throw new CheckpointError(path, `not a biofeg GAN checkpoint description (format ${JSON.stringify(m.format)}, version ${JSON.stringify(m.version)})`);
+  if (typeof m.biencoder.hash !== 'string' || typeof m.biencoder.hiddenSize !== 'number')
+    throw new CheckpointError(path, `'${GAN_EXTRA_KEY}.meta.biencoder' needs a string hash and a numeric hiddenSize`);
   const states = Object.fromEntries(GAN_STATE_KEYS.map((k) => [k, tensorsOf(path, k, root.get(k))])) as GanFile['states'];
   const out: GanFile = { path, meta: m as GanMeta, states };
   if (extra.has('trainer_state')) out.trainerState = parseJson(path, 'trainer_state', extra.get('trainer_state'));
   if (extra.has('optimizer')) {
     const steps = new Map<string, number>();
     for (const [k, v] of asMap(extra.get('optimizer_steps')) ?? []) {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${path}: '${GAN_EXTRA_KEY}.optimizer_steps.${k}' is not a step count`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new CheckpointError(path, `'${GAN_EXTRA_KEY}.optimizer_steps.${k}' is not a step count`);
       steps.set(k, v);
     }
     out.optimizer = { moments: tensorsOf(path, `${GAN_EXTRA_KEY}.optimizer`, extra.get('optimizer')), steps };
@@ -180,9 +183,9 @@ export function checkGanCompatible(path: string, meta: GanMeta, want: GanExpecta
   const b = want.biencoder;
   if (!b) return;
   if (meta.dims.featDim !== b.embedDim)
-    throw new Error(`${path}: this GAN generates features of size ${meta.dims.featDim} (bi-encoder hidden size ${meta.biencoder.hiddenSize}), but the given bi-encoder's embeddings have size ${b.embedDim}; use the bi-encoder the GAN was trained with`);
+    throw new CheckpointError(path, `this GAN generates features of size ${meta.dims.featDim} (bi-encoder hidden size ${meta.biencoder.hiddenSize}), but the given bi-encoder's embeddings have size ${b.embedDim}; use the bi-encoder the GAN was trained with`);
   if (meta.biencoder.hash !== b.hash)
-    throw new Error(`${path}: this GAN was trained with bi-encoder ${meta.biencoder.hash.slice(0, 19)}…, the given bi-encoder is ${b.hash.slice(0, 19)}…; features from another bi-encoder would not match its embedding space (pass the same --path_to_model as for train-gan)`);
+    throw new CheckpointError(path, `this GAN was trained with bi-encoder ${meta.biencoder.hash.slice(0, 19)}…, the given bi-encoder is ${b.hash.slice(0, 19)}…; features from another bi-encoder would not match its embedding space (pass the same --path_to_model as for train-gan)`);
 }
 
 /** Builds the GAN a checkpoint file describes and loads its weights. */
@@ -194,7 +197,7 @@ export function loadGan(path: string, device: DeviceName, want: GanExpectation =
   const enc = new DescriptionEncoder(config, device, meta.encoder.addLinear ? meta.encoder.outDim : undefined, want.precision);
   const gan = new Gan(enc, meta.dims.featDim, device);
   for (const k of ['condDim', 'noiseDim', 'hiddenDim'] as const)
-    if (gan.dims[k] !== meta.dims[k]) throw new Error(`${path}: ${k} ${meta.dims[k]} does not follow from the sizes (expected ${gan.dims[k]})`);
+    if (gan.dims[k] !== meta.dims[k]) throw new CheckpointError(path, `${k} ${meta.dims[k]} does not follow from the sizes (expected ${gan.dims[k]})`);
   loadGanWeights(gan, file);
   return { gan, meta, file };
 }
@@ -208,10 +211,10 @@ export function loadGanWeights(gan: Gan, file: GanFile): void {
     for (const e of p.layout) {
       const name = p.prefix.slice(PREFIX_OF[key].length) + e.name;
       const t = sd.get(name);
-      if (!t) throw new Error(`${file.path}: '${key}' has no ${name}`);
+      if (!t) throw new CheckpointError(file.path, `'${key}' has no ${name}`);
       if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i]))
-        throw new Error(`${file.path}: ${key}.${name} has shape [${t.shape.join(', ')}], the model expects [${e.shape.join(', ')}]`);
-      if (!(t.data instanceof Float32Array)) throw new Error(`${file.path}: ${key}.${name} is not an f32 tensor`);
+        throw new CheckpointError(file.path, `${key}.${name} has shape [${t.shape.join(', ')}], the model expects [${e.shape.join(', ')}]`);
+      if (!(t.data instanceof Float32Array)) throw new CheckpointError(file.path, `${key}.${name} is not an f32 tensor`);
       flat.set(t.data, e.offset);
     }
     p.params.upload(flat);
@@ -220,10 +223,10 @@ export function loadGanWeights(gan: Gan, file: GanFile): void {
 
 /** Restores the optimiser moments saved by saveGan and returns the trainer state. */
 export function loadGanTrainingState(file: GanFile, optimizers: Record<string, FlatAdamW>): Record<string, unknown> {
-  if (!file.optimizer || !file.trainerState) throw new Error(`${file.path}: not a resumable GAN checkpoint (no optimizer state)`);
+  if (!file.optimizer || !file.trainerState) throw new CheckpointError(file.path, `not a resumable GAN checkpoint (no optimizer state)`);
   for (const [name, opt] of Object.entries(optimizers)) {
     const steps = file.optimizer.steps.get(name);
-    if (steps === undefined) throw new Error(`${file.path}: no optimizer steps for '${name}' (was it trained with another --cond-grad?)`);
+    if (steps === undefined) throw new CheckpointError(file.path, `no optimizer steps for '${name}' (was it trained with another --cond-grad?)`);
     const moments = new Map<string, { data: Float32Array | Int32Array }>();
     for (const [k, t] of file.optimizer.moments) if (k.startsWith(`${name}/`)) moments.set(k.slice(name.length + 1), { data: t.data as Float32Array });
     opt.importState({ steps, moments });
