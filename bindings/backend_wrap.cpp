@@ -1,7 +1,6 @@
 #include "backend_wrap.h"
 
 #include "../native/backends.h"
-#include "../native/core/device.h"
 #include "addon_data.h"
 #include "ops_bind.h"
 
@@ -70,7 +69,7 @@ class BackendWrap : public Napi::ObjectWrap<BackendWrap> {
   Napi::Value Synchronize(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     try {
-      if (be_->device == Device::CUDA) cuda::synchronize();
+      synchronize(be_->device);
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
     }

@@ -8,7 +8,6 @@
 #include <memory>
 
 #include "../native/backends.h"
-#include "../native/core/device.h"
 #include "../native/models/bert.h"
 #include "check.h"
 
@@ -201,9 +200,7 @@ BwdArgs parse_backward(const OpCtx& c, const Napi::CallbackInfo& info, const Ber
   return a;
 }
 
-void sync_device(const BertModel& m) {
-  if (m.device() == Device::CUDA) cuda::synchronize();
-}
+void sync_device(const BertModel& m) { synchronize(m.device()); }
 
 class ForwardWorker : public Napi::AsyncWorker {
  public:

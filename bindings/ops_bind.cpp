@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "../native/core/device.h"
+#include "../native/backends.h"
 #include "../native/op_table.h"
 
 namespace biofeg::js {
@@ -386,7 +386,7 @@ class TopkWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       be_->topk(d_);  // validated by topk_desc on the JS thread
-      if (be_->device == Device::CUDA) cuda::synchronize();
+      synchronize(be_->device);
     } catch (const std::exception& e) {
       SetError(e.what());
     }

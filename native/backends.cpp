@@ -48,6 +48,10 @@ const Backend& backend_named(const std::string& name) {
 
 const Backend& backend_for(Device d) { return d == Device::CUDA ? cuda_backend("cuda") : checked(cpu_backend()); }
 
+void synchronize(Device d) {
+  if (d == Device::CUDA) cuda::synchronize();
+}
+
 Device device_named(const std::string& name) {
   if (name == "cpu") return Device::CPU;
   if (name == "cuda") return Device::CUDA;

@@ -20,5 +20,8 @@ Device device_named(const std::string& name);
 // Whether device d can hold tensors here (cpu: always; cuda: compiled in and a device exists);
 // the reason when not.
 bool device_available(Device d, std::string* why = nullptr);
+// Waits for the device's queued work (nothing to wait for on the host); reports the kernels'
+// index errors (cuda_ops.h).
+void synchronize(Device d);
 
 }  // namespace biofeg
