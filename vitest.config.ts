@@ -8,7 +8,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // name says cuda run there (the rest of those files ran in the main project and show as skipped).
 const emuAddon = resolve('build-emu/Release/biofeg.node');
 const cudaSuites = ['ops', 'gan-step', 'bert', 'bert-bf16', 'cli-precision', 'cuda-cli', 'addon-workers'].map((f) => `test/${f}.test.ts`);
-const emuOnly = ['test/cuemu.test.ts'];  // the emulated build's C++ selftests
+const emuOnly = ['test/cuemu.test.ts']; // the emulated build's C++ selftests
 const haveEmu = existsSync(emuAddon);
 if (!haveEmu) console.warn(`cuemu project skipped: ${emuAddon} absent (npm run build:emu builds it)`);
 
@@ -21,11 +21,18 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...emuOnly] } },
       ...(haveEmu
-        ? [{
-            extends: true as const,
-            // @ts-expect-error ProjectConfig's type omits testNamePattern, which a project honours at run time (only cuda tests run here).
-            test: { name: 'cuemu', include: [...cudaSuites, ...emuOnly], testNamePattern: /cuda/i, env: { BIOFEG_ADDON: emuAddon, BIOFEG_TEST_DEVICE: 'cuda' } },
-          }]
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'cuemu',
+                include: [...cudaSuites, ...emuOnly],
+                // @ts-expect-error ProjectConfig's type omits testNamePattern, which a project honours at run time (only cuda tests run here).
+                testNamePattern: /cuda/i,
+                env: { BIOFEG_ADDON: emuAddon, BIOFEG_TEST_DEVICE: 'cuda' },
+              },
+            },
+          ]
         : []),
     ],
   },

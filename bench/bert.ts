@@ -72,7 +72,9 @@ const precision = flagValue('precision', 'f32') as 'f32' | 'bf16';
 if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${String(device)}`);
 if (precision !== 'f32' && precision !== 'bf16') throw new Error(`--precision must be f32 or bf16, got ${String(precision)}`);
 const onGpu = device === 'cuda';
-const sync = () => { if (onGpu) (native() as unknown as { synchronize(): void }).synchronize(); };
+const sync = () => {
+  if (onGpu) (native() as unknown as { synchronize(): void }).synchronize();
+};
 const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -81,7 +83,8 @@ function batchOf(size: Size, seed: number): TokenBatch & { mask: Int32Array } {
   const { vocab, seq, batch } = SIZES[size];
   const real = seq - Math.floor(seq / 4);
   const r = mulberry32(seed);
-  const ids = new Int32Array(batch * seq), mask = new Int32Array(batch * seq);
+  const ids = new Int32Array(batch * seq),
+    mask = new Int32Array(batch * seq);
   for (let b = 0; b < batch; b++)
     for (let t = 0; t < real; t++) {
       ids[b * seq + t] = 1 + Math.floor(r() * (vocab - 1));
@@ -90,7 +93,12 @@ function batchOf(size: Size, seed: number): TokenBatch & { mask: Int32Array } {
   return { ids, mask, rows: batch, seq };
 }
 
-interface ProfileRow { op: string; ms: number; calls: number; gflop: number }
+interface ProfileRow {
+  op: string;
+  ms: number;
+  calls: number;
+  gflop: number;
+}
 /** The addon's per-op profile (present in builds with native/cpu/profile.cpp; on with BIOFEG_PROFILE=1). */
 const prof = native() as unknown as { profileEnabled?: () => boolean; profile?: () => ProfileRow[]; profileReset?: () => void };
 const profiling = () => prof.profileEnabled?.() === true;
@@ -115,7 +123,6 @@ function initModels(models: Bert[]): void {
   const init = initBertParams(models[0]!.layout, models[0]!.numParameters, 1);
   for (const b of models) b.parameters().upload(init);
 }
-
 
 async function child(size: Size, phase: Phase): Promise<Measured> {
   setThreads(threads);
@@ -158,8 +165,16 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
   const profile = profiling() ? { iters: times.length, totalMs: times.reduce((a, b) => a + b, 0), ops: prof.profile!() } : undefined;
   const seqs = phase === 'encode' ? batch : 2 * batch; // train: a context and a candidate per pair
   return {
-    size, phase, threads, iters: times.length, msPerIter: ms, seqPerSec: (seqs * 1000) / ms,
-    peakRssMiB: maxRssMiB(), baseRssMiB, rssAfterMiB: process.memoryUsage().rss / 2 ** 20, ...(optimizerMs !== undefined ? { optimizerMs } : {}),
+    size,
+    phase,
+    threads,
+    iters: times.length,
+    msPerIter: ms,
+    seqPerSec: (seqs * 1000) / ms,
+    peakRssMiB: maxRssMiB(),
+    baseRssMiB,
+    rssAfterMiB: process.memoryUsage().rss / 2 ** 20,
+    ...(optimizerMs !== undefined ? { optimizerMs } : {}),
     ...(onGpu ? { deviceMiB: bytesInUse('cuda') / 2 ** 20, precision } : {}),
     ...(profile ? { profile } : {}),
   };
@@ -183,46 +198,88 @@ function printProfile(m: Measured): void {
     const g = r.op.startsWith('gemm') ? 'gemm (all shapes)' : r.op;
     groups.set(g, (groups.get(g) ?? 0) + r.ms);
   }
-  console.log(`${m.size} ${m.phase}: ${per(p.totalMs).toFixed(1)} ms per iteration (${p.iters} timed), ops ${per(inOps).toFixed(1)} ms, outside ops ${per(p.totalMs - inOps).toFixed(1)} ms`);
+  console.log(
+    `${m.size} ${m.phase}: ${per(p.totalMs).toFixed(1)} ms per iteration (${p.iters} timed), ops ${per(inOps).toFixed(1)} ms, outside ops ${per(p.totalMs - inOps).toFixed(1)} ms`,
+  );
   const rows = [...groups].sort((a, b) => b[1] - a[1]).map(([op, ms]) => ({ op, 'ms/iter': per(ms), '%': (100 * ms) / p.totalMs }));
   console.log(table(rows));
-  console.log(table(p.ops.filter((r) => r.op.startsWith('gemm') || r.gflop > 0).slice(0, 24).map((r) => ({
-    op: r.op, 'ms/iter': per(r.ms), 'calls/iter': per(r.calls), 'GFLOP/s': r.gflop / (r.ms / 1000),
-  }))));
+  console.log(
+    table(
+      p.ops
+        .filter((r) => r.op.startsWith('gemm') || r.gflop > 0)
+        .slice(0, 24)
+        .map((r) => ({
+          op: r.op,
+          'ms/iter': per(r.ms),
+          'calls/iter': per(r.calls),
+          'GFLOP/s': r.gflop / (r.ms / 1000),
+        })),
+    ),
+  );
 }
 
 async function profileRun(sizes: Size[], common: string[]): Promise<void> {
   for (const size of sizes)
     for (const phase of PHASES) {
-      const m = runJson(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common], { ...process.env, BIOFEG_PROFILE: '1' });
+      const m = runJson(
+        process.execPath,
+        ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common],
+        { ...process.env, BIOFEG_PROFILE: '1' },
+      );
       printProfile(m);
     }
 }
 
 async function parent(): Promise<void> {
-  const sizes = flagValue('sizes', 'tiny,small,base').split(',').filter((s) => s !== '') as Size[];
+  const sizes = flagValue('sizes', 'tiny,small,base')
+    .split(',')
+    .filter((s) => s !== '') as Size[];
   for (const s of sizes) if (!Object.hasOwn(SIZES, s)) throw new Error(`--sizes: unknown size ${s} (tiny, small, base)`);
   const python = process.env['PYTHON'] ?? 'python3';
   const peerScript = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'bert_torch.py');
   const probe = onGpu ? 'import torch, transformers; assert torch.cuda.is_available()' : 'import torch, transformers';
   const peer = !hasFlag('no-peer') && spawnSync(python, ['-c', probe], { stdio: 'ignore' }).status === 0;
-  const common = ['--threads', String(threads), '--iters', String(iters), '--min-time', String(minTime), '--device', device, '--precision', precision];
+  const common = [
+    '--threads',
+    String(threads),
+    '--iters',
+    String(iters),
+    '--min-time',
+    String(minTime),
+    '--device',
+    device,
+    '--precision',
+    precision,
+  ];
   if (hasFlag('profile')) return profileRun(sizes, common);
   const loadBefore = os.loadavg();
   const results: Array<{ size: Size; phase: Phase; ours: Measured; torch?: Measured; ratio?: number; bar: number; pass?: boolean }> = [];
   for (const size of sizes)
     for (const phase of PHASES) {
       // Ours and the peer alternately, so a change in machine load hits both alike.
-      const oursRounds: Measured[] = [], torchRounds: Measured[] = [];
+      const oursRounds: Measured[] = [],
+        torchRounds: Measured[] = [];
       for (let r = 0; r < rounds; r++) {
         process.stderr.write(`bench:bert ${size} ${phase} round ${r + 1}/${rounds}: ours...`);
         const load1 = os.loadavg()[0]!;
-        oursRounds.push({ ...runJson(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common]), loadavg1: load1 });
+        oursRounds.push({
+          ...runJson(process.execPath, [
+            '--expose-gc',
+            ...process.execArgv,
+            fileURLToPath(import.meta.url),
+            '--child',
+            `${size}:${phase}`,
+            ...common,
+          ]),
+          loadavg1: load1,
+        });
         if (peer) {
           process.stderr.write(' pytorch...');
           torchRounds.push({ ...runJson(python, [peerScript, '--size', size, '--phase', phase, ...common]), loadavg1: os.loadavg()[0]! });
         }
-        process.stderr.write(` ${oursRounds.at(-1)!.seqPerSec.toFixed(1)}${peer ? ` vs ${torchRounds.at(-1)!.seqPerSec.toFixed(1)}` : ''} seq/s\n`);
+        process.stderr.write(
+          ` ${oursRounds.at(-1)!.seqPerSec.toFixed(1)}${peer ? ` vs ${torchRounds.at(-1)!.seqPerSec.toFixed(1)}` : ''} seq/s\n`,
+        );
       }
       const best = (xs: Measured[]) => xs.reduce((a, b) => (b.seqPerSec > a.seqPerSec ? b : a));
       const ours = { ...best(oursRounds), rounds: oursRounds };
@@ -242,30 +299,70 @@ async function parent(): Promise<void> {
     'ours ms': r.ours.msPerIter,
     'torch ms': r.torch?.msPerIter ?? '-',
     ...(onGpu
-      ? { 'ours device MiB': Math.round(Number(r.ours['deviceMiB'])), 'torch device MiB': r.torch ? Math.round(Number(r.torch['deviceMiB'])) : '-' }
+      ? {
+          'ours device MiB': Math.round(Number(r.ours['deviceMiB'])),
+          'torch device MiB': r.torch ? Math.round(Number(r.torch['deviceMiB'])) : '-',
+        }
       : { 'ours peak MiB': Math.round(r.ours.peakRssMiB), 'torch peak MiB': r.torch ? Math.round(r.torch.peakRssMiB) : '-' }),
   }));
   const baseTrain = results.find((r) => r.size === 'base' && r.phase === 'train');
-  const rssBar = baseTrain?.torch && !onGpu ? { ours: baseTrain.ours.peakRssMiB, torch: baseTrain.torch.peakRssMiB, pass: baseTrain.ours.peakRssMiB <= baseTrain.torch.peakRssMiB } : undefined;
+  const rssBar =
+    baseTrain?.torch && !onGpu
+      ? {
+          ours: baseTrain.ours.peakRssMiB,
+          torch: baseTrain.torch.peakRssMiB,
+          pass: baseTrain.ours.peakRssMiB <= baseTrain.torch.peakRssMiB,
+        }
+      : undefined;
   const m = machine();
   const peerVersions = results.find((r) => r.torch)?.torch;
-  console.log(`machine: ${String(m.cpu)} (${String(m.cores)} cores, ${String(m.memGiB)} GiB), node ${String(m.node)}, threads ${threads}` +
-    (onGpu ? `; device cuda: ${(m.engine as { cudaDevice: string }).cudaDevice}, precision ${precision}, GEMM ${(m.engine as { gemmEngine: string }).gemmEngine}` : ''));
-  console.log(`settings: ${rounds} alternating rounds per row (best round shown), each a fresh process: warm-up 2 (base 1), then the median of >= ${iters} iterations and >= ${minTime}s; last quarter of every sequence padding; train seq/s counts context + candidate sequences (2B per step)`);
-  console.log(peer ? `peer: HF transformers ${String(peerVersions?.['transformers'])} BertModel (eager attention) on torch ${String(peerVersions?.['torch'])}${onGpu ? ` on ${String(peerVersions?.['gpu'])}${precision === 'bf16' ? ' under autocast bf16' : ''}` : ''}, AdamW` : `peer: none (python3 cannot import torch and transformers${onGpu ? ' or sees no GPU' : ''})`);
-  console.log(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${String(m.cpu)} (${String(m.cores)} cores, ${String(m.memGiB)} GiB), node ${String(m.node)}, threads ${threads}` +
+      (onGpu
+        ? `; device cuda: ${(m.engine as { cudaDevice: string }).cudaDevice}, precision ${precision}, GEMM ${(m.engine as { gemmEngine: string }).gemmEngine}`
+        : ''),
+  );
+  console.log(
+    `settings: ${rounds} alternating rounds per row (best round shown), each a fresh process: warm-up 2 (base 1), then the median of >= ${iters} iterations and >= ${minTime}s; last quarter of every sequence padding; train seq/s counts context + candidate sequences (2B per step)`,
+  );
+  console.log(
+    peer
+      ? `peer: HF transformers ${String(peerVersions?.['transformers'])} BertModel (eager attention) on torch ${String(peerVersions?.['torch'])}${onGpu ? ` on ${String(peerVersions?.['gpu'])}${precision === 'bf16' ? ' under autocast bf16' : ''}` : ''}, AdamW`
+      : `peer: none (python3 cannot import torch and transformers${onGpu ? ' or sees no GPU' : ''})`,
+  );
+  console.log(
+    `load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`,
+  );
   console.log(table(rows));
-  if (rssBar) console.log(`peak RSS of the base train step: ours ${rssBar.ours.toFixed(0)} MiB, PyTorch ${rssBar.torch.toFixed(0)} MiB -> ${rssBar.pass ? 'ok' : 'NO (bar: at most PyTorch\'s)'}`);
+  if (rssBar)
+    console.log(
+      `peak RSS of the base train step: ours ${rssBar.ours.toFixed(0)} MiB, PyTorch ${rssBar.torch.toFixed(0)} MiB -> ${rssBar.pass ? 'ok' : "NO (bar: at most PyTorch's)"}`,
+    );
   const all = sizes.length === 3 && ['tiny', 'small', 'base'].every((s) => sizes.includes(s as Size));
-  const file = writeResult(onGpu ? `bert-cuda-${precision}-${sizes.join('-')}.json` : all ? 'bert-cpu.json' : `bert-cpu-${sizes.join('-')}.json`, {
-    machine: m,
-    settings: { device, precision, threads, iters, minTimeS: minTime, rounds, pick: 'best round per side', sizes, warmup: { tiny: 2, small: 2, base: 1 }, padding: 'last quarter of every sequence', trainSeqs: '2 x batch per step' },
-    loadavg: { before: loadBefore, after: loadAfter },
-    peer: peer ? { python, script: 'bench/peers/bert_torch.py' } : null,
-    bars: onGpu ? 'none on cuda (the issue\'s bars are CPU bars)' : { ...BARS, peakRssBaseTrain: 'ours <= PyTorch' },
-    results,
-    peakRssBaseTrain: rssBar ?? null,
-  });
+  const file = writeResult(
+    onGpu ? `bert-cuda-${precision}-${sizes.join('-')}.json` : all ? 'bert-cpu.json' : `bert-cpu-${sizes.join('-')}.json`,
+    {
+      machine: m,
+      settings: {
+        device,
+        precision,
+        threads,
+        iters,
+        minTimeS: minTime,
+        rounds,
+        pick: 'best round per side',
+        sizes,
+        warmup: { tiny: 2, small: 2, base: 1 },
+        padding: 'last quarter of every sequence',
+        trainSeqs: '2 x batch per step',
+      },
+      loadavg: { before: loadBefore, after: loadAfter },
+      peer: peer ? { python, script: 'bench/peers/bert_torch.py' } : null,
+      bars: onGpu ? "none on cuda (the issue's bars are CPU bars)" : { ...BARS, peakRssBaseTrain: 'ours <= PyTorch' },
+      results,
+      peakRssBaseTrain: rssBar ?? null,
+    },
+  );
   console.log(`wrote ${file}`);
 }
 

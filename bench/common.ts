@@ -22,7 +22,11 @@ export function machine(): Record<string, unknown> {
 }
 
 /** Median wall time of fn in milliseconds (tinybench, warm-up included). */
-export async function timeMs(name: string, fn: () => void | Promise<void>, o: { iterations?: number; time?: number } = {}): Promise<number> {
+export async function timeMs(
+  name: string,
+  fn: () => void | Promise<void>,
+  o: { iterations?: number; time?: number } = {},
+): Promise<number> {
   const bench = new Bench({ iterations: o.iterations ?? 3, time: o.time ?? 500, warmupIterations: 1, warmupTime: 0 });
   bench.add(name, fn);
   await bench.run();

@@ -30,7 +30,12 @@ const settings = {
   docWords: Number(flag('doc-words', '150')),
   maxContextLength: Number(flag('max-context-length', '128')),
   maxCandLength: Number(flag('max-cand-length', '128')),
-  vocab: flag('vocab', existsSync(join(root, '..', 'shared/data/vocab/bert-base-uncased-vocab.txt')) ? join(root, '..', 'shared/data/vocab/bert-base-uncased-vocab.txt') : join(root, 'data/default/vocab.txt')),
+  vocab: flag(
+    'vocab',
+    existsSync(join(root, '..', 'shared/data/vocab/bert-base-uncased-vocab.txt'))
+      ? join(root, '..', 'shared/data/vocab/bert-base-uncased-vocab.txt')
+      : join(root, 'data/default/vocab.txt'),
+  ),
 };
 
 // --- generation -----------------------------------------------------------------------------
@@ -44,8 +49,6 @@ const LEX = (
   'insulin aspirin heparin warfarin metformin statin cisplatin ibuprofen lithium morphine ' +
   'hypertension asthma diabetes epilepsy anaemia leukaemia lymphoma arthritis nephritis hepatitis'
 ).split(' ');
-
-
 
 class Out {
   private fd: number;
@@ -82,8 +85,16 @@ function generate(dir: string): void {
   }
   ents.close();
   const splitOf = (k: number) => (k % 10 < 8 ? 'train' : k % 10 === 8 ? 'val' : 'test');
-  const docs = { train: new Out(join(dir, 'documents', 'train.json')), val: new Out(join(dir, 'documents', 'val.json')), test: new Out(join(dir, 'documents', 'test.json')) };
-  const ments = { train: new Out(join(dir, 'mentions', 'train.json')), val: new Out(join(dir, 'mentions', 'val.json')), test: new Out(join(dir, 'mentions', 'test.json')) };
+  const docs = {
+    train: new Out(join(dir, 'documents', 'train.json')),
+    val: new Out(join(dir, 'documents', 'val.json')),
+    test: new Out(join(dir, 'documents', 'test.json')),
+  };
+  const ments = {
+    train: new Out(join(dir, 'mentions', 'train.json')),
+    val: new Out(join(dir, 'mentions', 'val.json')),
+    test: new Out(join(dir, 'mentions', 'test.json')),
+  };
   const nDocs = Math.ceil(settings.mentions / settings.mentionsPerDoc);
   let m = 0;
   for (let d = 0; d < nDocs; d++) {
@@ -94,7 +105,15 @@ function generate(dir: string): void {
       const s = Math.floor(r() * (toks.length - 3));
       const e = s + Math.floor(r() * 3);
       ments[split].line(
-        JSON.stringify({ mention_id: `M${m}`, context_document_id: `P${d}`, label_document_id: `E${Math.floor(r() * settings.entities)}`, start_index: s, end_index: e, text: toks.slice(s, e + 1).join(' '), category: 'T047' }),
+        JSON.stringify({
+          mention_id: `M${m}`,
+          context_document_id: `P${d}`,
+          label_document_id: `E${Math.floor(r() * settings.entities)}`,
+          start_index: s,
+          end_index: e,
+          text: toks.slice(s, e + 1).join(' '),
+          category: 'T047',
+        }),
       );
     }
   }
@@ -140,7 +159,14 @@ async function main(): Promise<void> {
     return;
   }
   const cpus = os.cpus();
-  const machine = { host: os.hostname(), cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString() };
+  const machine = {
+    host: os.hostname(),
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    date: new Date().toISOString(),
+  };
   console.log('machine', JSON.stringify(machine));
   console.log('settings', JSON.stringify(settings));
   const dir = mkdtempSync(join(os.tmpdir(), 'biofeg-bench-data-'));
@@ -153,7 +179,11 @@ async function main(): Promise<void> {
     for (const p of ['prepare', 'mentions:0', 'mentions:2', 'entities:0', 'entities:2']) {
       t = performance.now();
       const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
-      const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), '--phase', p, dir], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
+      const out = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), '--phase', p, dir],
+        { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 },
+      );
       const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
       const rows = (r.rows ?? r.mentions) as number;
       r.perSecond = Math.round(rows / (r.seconds as number));
@@ -166,8 +196,16 @@ async function main(): Promise<void> {
     const ratio = (k: string) => Number(((get(`${k}:2`).perSecond as number) / (get(`${k}:0`).perSecond as number)).toFixed(2));
     const summary = {
       prepareMentionsPerSec: get('prepare').perSecond,
-      tokenizeMentionsPerSec: { singleThread: get('mentions:0').perSecond, twoWorkers: get('mentions:2').perSecond, speedup: ratio('mentions') },
-      tokenizeEntitiesPerSec: { singleThread: get('entities:0').perSecond, twoWorkers: get('entities:2').perSecond, speedup: ratio('entities') },
+      tokenizeMentionsPerSec: {
+        singleThread: get('mentions:0').perSecond,
+        twoWorkers: get('mentions:2').perSecond,
+        speedup: ratio('mentions'),
+      },
+      tokenizeEntitiesPerSec: {
+        singleThread: get('entities:0').perSecond,
+        twoWorkers: get('entities:2').perSecond,
+        speedup: ratio('entities'),
+      },
       peakRssMiB: Math.max(...results.map((r) => r.peakRssMiB as number)),
     };
     console.log('summary', JSON.stringify(summary));
@@ -176,7 +214,10 @@ async function main(): Promise<void> {
     }
     const file = flag('out', join(here, 'results', `data-${os.hostname()}.json`));
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file + '.tmp', JSON.stringify({ machine, settings, generateSeconds: Number(genSeconds.toFixed(1)), results, summary }, null, 2) + '\n');
+    writeFileSync(
+      file + '.tmp',
+      JSON.stringify({ machine, settings, generateSeconds: Number(genSeconds.toFixed(1)), results, summary }, null, 2) + '\n',
+    );
     renameSync(file + '.tmp', file);
     console.log(`wrote ${file}`);
   } finally {

@@ -21,7 +21,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { encodeHeader, TokenCache, type CacheHeader } from '../src/data/token-cache.js';
-import { encodeEntityPool, encodePoolHeader, entityPoolHash, poolCachePath, poolDtypeSupported, type PoolDType } from '../src/eval/entity-pool.js';
+import {
+  encodeEntityPool,
+  encodePoolHeader,
+  entityPoolHash,
+  poolCachePath,
+  poolDtypeSupported,
+  type PoolDType,
+} from '../src/eval/entity-pool.js';
 import { retrieve } from '../src/eval/retrieve.js';
 import { trimmedBatch } from '../src/eval/token-batch.js';
 import { BiEncoder } from '../src/models/biencoder.js';
@@ -36,7 +43,10 @@ const settings = {
   dim: Number(flagValue('dim', '768')),
   queries: Number(flagValue('queries', '2048')),
   k: Number(flagValue('k', '64')),
-  encode: flagValue('encode', '20000,80000').split(',').map(Number).filter((n) => n > 0),
+  encode: flagValue('encode', '20000,80000')
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0),
   encodeBatch: Number(flagValue('encode-batch', '128')),
   evalBatch: Number(flagValue('eval-batch', '64')),
   threads: Number(flagValue('threads', String(os.cpus().length))),
@@ -56,7 +66,12 @@ const r1 = (x: number) => Math.round(x * 10) / 10;
  * pool's pages, is done by then) and the RSS at each quarter of the rows: flat when nothing grows
  * with the rows done beyond the pool itself.
  */
-function progressProbe(t0: number): { hook: (done: number, total: number) => void; firstAt: () => number; rssAtQuarters: number[]; buffersAtQuarters: number[] } {
+function progressProbe(t0: number): {
+  hook: (done: number, total: number) => void;
+  firstAt: () => number;
+  rssAtQuarters: number[];
+  buffersAtQuarters: number[];
+} {
   let first = 0;
   let next = 1;
   const rssAtQuarters: number[] = [];
@@ -76,7 +91,6 @@ function progressProbe(t0: number): { hook: (done: number, total: number) => voi
     buffersAtQuarters,
   };
 }
-
 
 // --- synthetic inputs ---------------------------------------------------------------------------
 
@@ -99,8 +113,14 @@ function writeTokenCache(path: string, header: CacheHeader, row: (i: number, out
 }
 
 const synthetic = (kind: 'mentions' | 'entities', rows: number, width: number, window: number): CacheHeader => ({
-  kind, tokenizerHash: 'synthetic', maxContextLength: kind === 'mentions' ? window : 0, maxCandLength: kind === 'entities' ? window : 0,
-  width, rows, source: { path: `synthetic-${kind}`, size: rows, mtimeMs: 0 }, overflows: 0,
+  kind,
+  tokenizerHash: 'synthetic',
+  maxContextLength: kind === 'mentions' ? window : 0,
+  maxCandLength: kind === 'entities' ? window : 0,
+  width,
+  rows,
+  source: { path: `synthetic-${kind}`, size: rows, mtimeMs: 0 },
+  overflows: 0,
 });
 
 /** The tiny random bi-encoder of the retrieval runs: add_linear to `dim` (same seeds, same model). */
@@ -160,7 +180,11 @@ function generate(dir: string, rows: number): Record<string, unknown> {
   } finally {
     closeSync(fd);
   }
-  return { phase: `generate ${rows}`, seconds: r1((performance.now() - t0) / 1000), poolFileGiB: Number(((rows * dim * 4) / 2 ** 30).toFixed(2)) };
+  return {
+    phase: `generate ${rows}`,
+    seconds: r1((performance.now() - t0) / 1000),
+    poolFileGiB: Number(((rows * dim * 4) / 2 ** 30).toFixed(2)),
+  };
 }
 
 // --- measured phases (each in its own child) ----------------------------------------------------
@@ -205,14 +229,25 @@ async function retrievalPhase(dir: string, rows: number, dtype: PoolDType): Prom
     pool.dispose();
     const topkSeconds = Math.max(retrieveSeconds - encodeSeconds, 1e-9);
     return {
-      ...base, supported: true, poolMiB: r1(poolMiB), engineMiB: r1(engineMiB), baseRssMiB: r1(baseRssMiB),
-      loadSeconds: Number(loadSeconds.toFixed(2)), allocAndFirstChunkSeconds: Number(probe.firstAt().toFixed(2)),
-      loadRssAtQuartersMiB: probe.rssAtQuarters, loadGiBPerSec: Number((rows * settings.dim * 4 / 2 ** 30 / loadSeconds).toFixed(2)),
-      loadPeakRssMiB: r1(loadPeakMiB), loadWorkingMiB: r1(loadPeakMiB - baseRssMiB - poolMiB),
-      retrieveSeconds: Number(retrieveSeconds.toFixed(2)), contextEncodeSeconds: Number(encodeSeconds.toFixed(2)),
-      queriesPerSec: r1(res.mentions / retrieveSeconds), topkQueriesPerSec: r1(res.mentions / topkSeconds),
+      ...base,
+      supported: true,
+      poolMiB: r1(poolMiB),
+      engineMiB: r1(engineMiB),
+      baseRssMiB: r1(baseRssMiB),
+      loadSeconds: Number(loadSeconds.toFixed(2)),
+      allocAndFirstChunkSeconds: Number(probe.firstAt().toFixed(2)),
+      loadRssAtQuartersMiB: probe.rssAtQuarters,
+      loadGiBPerSec: Number(((rows * settings.dim * 4) / 2 ** 30 / loadSeconds).toFixed(2)),
+      loadPeakRssMiB: r1(loadPeakMiB),
+      loadWorkingMiB: r1(loadPeakMiB - baseRssMiB - poolMiB),
+      retrieveSeconds: Number(retrieveSeconds.toFixed(2)),
+      contextEncodeSeconds: Number(encodeSeconds.toFixed(2)),
+      queriesPerSec: r1(res.mentions / retrieveSeconds),
+      topkQueriesPerSec: r1(res.mentions / topkSeconds),
       poolRowsScannedPerSec: Math.round((res.mentions * rows) / topkSeconds),
-      peakRssMiB: r1(peak), workingMiB: r1(peak - baseRssMiB - poolMiB), rssAfterMiB: r1(rssMiB()),
+      peakRssMiB: r1(peak),
+      workingMiB: r1(peak - baseRssMiB - poolMiB),
+      rssAfterMiB: r1(rssMiB()),
     };
   } catch (e) {
     return { ...base, supported: false, note: `refused: ${(e as Error).message}` };
@@ -232,7 +267,9 @@ async function encodePhase(dir: string, n: number): Promise<Record<string, unkno
     for (let j = 0; j < len; j++) out[j] = 1 + Math.floor(r() * (settings.vocab - 1));
   });
   const model = new BiEncoder({ config: sizedConfig('tiny', settings.vocab, 64), device: 'cpu' });
-  [model.context, model.candidate].forEach((enc, i) => enc.bert.parameters().upload(initBertParams(enc.bert.layout, enc.bert.numParameters, 1 + i)));
+  [model.context, model.candidate].forEach((enc, i) =>
+    enc.bert.parameters().upload(initBertParams(enc.bert.layout, enc.bert.numParameters, 1 + i)),
+  );
   const ents = new TokenCache(join(d, 'entities.tokens'));
   try {
     await releaseHost();
@@ -245,9 +282,19 @@ async function encodePhase(dir: string, n: number): Promise<Record<string, unkno
     const poolMiB = pool.tensor.nbytes / MiB;
     pool.dispose();
     return {
-      phase: 'encode', rows: n, dim: model.embedDim, batch: settings.encodeBatch, poolMiB: r1(poolMiB), baseRssMiB: r1(baseRssMiB),
-      seconds: Number(seconds.toFixed(2)), entitiesPerSec: Math.round(n / seconds), rssAtQuartersMiB: probe.rssAtQuarters, jsArrayBuffersAtQuartersMiB: probe.buffersAtQuarters,
-      peakRssMiB: r1(peak), workingMiB: r1(peak - baseRssMiB - poolMiB), rssAfterMiB: r1(rssMiB()),
+      phase: 'encode',
+      rows: n,
+      dim: model.embedDim,
+      batch: settings.encodeBatch,
+      poolMiB: r1(poolMiB),
+      baseRssMiB: r1(baseRssMiB),
+      seconds: Number(seconds.toFixed(2)),
+      entitiesPerSec: Math.round(n / seconds),
+      rssAtQuartersMiB: probe.rssAtQuarters,
+      jsArrayBuffersAtQuartersMiB: probe.buffersAtQuarters,
+      peakRssMiB: r1(peak),
+      workingMiB: r1(peak - baseRssMiB - poolMiB),
+      rssAfterMiB: r1(rssMiB()),
     };
   } finally {
     ents.close();
@@ -267,7 +314,16 @@ async function childMain(spec: string, dir: string): Promise<Record<string, unkn
 // --- parent -------------------------------------------------------------------------------------
 
 function runChild(spec: string, dir: string): Record<string, unknown> {
-  const args = ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), '--child', spec, '--child-dir', dir];
+  const args = [
+    '--expose-gc',
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    ...process.argv.slice(2),
+    '--child',
+    spec,
+    '--child-dir',
+    dir,
+  ];
   const loadavgBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`child ${spec} failed (${r.status ?? r.signal})`);
@@ -302,24 +358,29 @@ async function main(): Promise<void> {
     if (!userDir && !hasFlag('keep')) rmSync(dir, { recursive: true, force: true });
   }
   const totalSeconds = (performance.now() - t0) / 1000;
-  const rows = results.filter((r) => r.phase !== undefined && !String(r.phase).startsWith('generate')).map((r) => ({
-    phase: String(r.phase),
-    rows: Number(r.rows),
-    'pool MiB': r.supported === false ? '-' : Number(r.poolMiB),
-    'base MiB': r.baseRssMiB === undefined ? '-' : Number(r.baseRssMiB),
-    'peak RSS MiB': r.peakRssMiB === undefined ? '-' : Number(r.peakRssMiB),
-    'working MiB': r.workingMiB === undefined ? '-' : Number(r.workingMiB),
-    'load working MiB': r.loadWorkingMiB === undefined ? '-' : Number(r.loadWorkingMiB),
-    'load s': r.loadSeconds === undefined ? '-' : Number(r.loadSeconds),
-    's': r.retrieveSeconds !== undefined ? Number(r.retrieveSeconds) : r.seconds !== undefined ? Number(r.seconds) : '-',
-    'per s': r.queriesPerSec !== undefined ? `${r.queriesPerSec} q` : r.entitiesPerSec !== undefined ? `${r.entitiesPerSec} ent` : '-',
-    note: r.supported === false ? String(r.note) : '',
-  }));
+  const rows = results
+    .filter((r) => r.phase !== undefined && !String(r.phase).startsWith('generate'))
+    .map((r) => ({
+      phase: String(r.phase),
+      rows: Number(r.rows),
+      'pool MiB': r.supported === false ? '-' : Number(r.poolMiB),
+      'base MiB': r.baseRssMiB === undefined ? '-' : Number(r.baseRssMiB),
+      'peak RSS MiB': r.peakRssMiB === undefined ? '-' : Number(r.peakRssMiB),
+      'working MiB': r.workingMiB === undefined ? '-' : Number(r.workingMiB),
+      'load working MiB': r.loadWorkingMiB === undefined ? '-' : Number(r.loadWorkingMiB),
+      'load s': r.loadSeconds === undefined ? '-' : Number(r.loadSeconds),
+      s: r.retrieveSeconds !== undefined ? Number(r.retrieveSeconds) : r.seconds !== undefined ? Number(r.seconds) : '-',
+      'per s': r.queriesPerSec !== undefined ? `${r.queriesPerSec} q` : r.entitiesPerSec !== undefined ? `${r.entitiesPerSec} ent` : '-',
+      note: r.supported === false ? String(r.note) : '',
+    }));
   console.log(table(rows));
   const path = writeResult(flagValue('out', 'pool-cpu.json'), {
-    machine: m, settings, totalSeconds: Math.round(totalSeconds),
-    notes: 'working = peak RSS - the child\'s peak RSS before the phase (runtime, model, token caches) - pool bytes; '
-      + 'the pool file was written just before its load (served from the OS page cache)',
+    machine: m,
+    settings,
+    totalSeconds: Math.round(totalSeconds),
+    notes:
+      "working = peak RSS - the child's peak RSS before the phase (runtime, model, token caches) - pool bytes; " +
+      'the pool file was written just before its load (served from the OS page cache)',
     results,
   });
   console.log(`wrote ${path} (${Math.round(totalSeconds)} s)`);

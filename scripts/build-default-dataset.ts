@@ -134,16 +134,79 @@ const FILLERS: readonly string[] = [
 
 /** Head words after which an English plural reads naturally. */
 const PLURAL_HEADS = new Set([
-  'cancer', 'carcinoma', 'tumor', 'lymphoma', 'leukemia', 'melanoma', 'glioblastoma', 'infection',
-  'stroke', 'aneurysm', 'attack', 'ulcer', 'disorder', 'syndrome', 'disease', 'infarction',
-  'embolism', 'effusion', 'cataract', 'migraine', 'receptor', 'kinase', 'enzyme', 'protein',
-  'factor', 'hormone', 'peptide', 'antibody', 'oncogene', 'gene', 'biopsy', 'scan', 'test',
-  'assay', 'examination', 'exam', 'transplantation', 'transplant', 'section', 'arthroplasty',
-  'intervention', 'replacement', 'angiography', 'intubation', 'transfusion', 'ablation',
-  'cardioversion', 'reaction', 'colonoscopy', 'bronchoscopy', 'appendectomy', 'hysterectomy',
-  'mastectomy', 'lumpectomy', 'tonsillectomy', 'prostatectomy', 'cholecystectomy', 'mammography',
-  'puncture', 'aspiration', 'count', 'salt', 'inhibitor', 'antagonist', 'ligand', 'reductase',
-  'synthase', 'dehydrogenase', 'peroxidase', 'hydroxylase', 'glycoprotein', 'fever', 'anemia',
+  'cancer',
+  'carcinoma',
+  'tumor',
+  'lymphoma',
+  'leukemia',
+  'melanoma',
+  'glioblastoma',
+  'infection',
+  'stroke',
+  'aneurysm',
+  'attack',
+  'ulcer',
+  'disorder',
+  'syndrome',
+  'disease',
+  'infarction',
+  'embolism',
+  'effusion',
+  'cataract',
+  'migraine',
+  'receptor',
+  'kinase',
+  'enzyme',
+  'protein',
+  'factor',
+  'hormone',
+  'peptide',
+  'antibody',
+  'oncogene',
+  'gene',
+  'biopsy',
+  'scan',
+  'test',
+  'assay',
+  'examination',
+  'exam',
+  'transplantation',
+  'transplant',
+  'section',
+  'arthroplasty',
+  'intervention',
+  'replacement',
+  'angiography',
+  'intubation',
+  'transfusion',
+  'ablation',
+  'cardioversion',
+  'reaction',
+  'colonoscopy',
+  'bronchoscopy',
+  'appendectomy',
+  'hysterectomy',
+  'mastectomy',
+  'lumpectomy',
+  'tonsillectomy',
+  'prostatectomy',
+  'cholecystectomy',
+  'mammography',
+  'puncture',
+  'aspiration',
+  'count',
+  'salt',
+  'inhibitor',
+  'antagonist',
+  'ligand',
+  'reductase',
+  'synthase',
+  'dehydrogenase',
+  'peroxidase',
+  'hydroxylase',
+  'glycoprotein',
+  'fever',
+  'anemia',
 ]);
 
 function pluralWord(w: string): string {
@@ -170,14 +233,20 @@ function misspell(rng: Rng, form: string): string | null {
   const p = randInt(rng, 1, w.length - 2); // never touch the first letter
   let out: string;
   switch (randInt(rng, 0, 3)) {
-    case 0: out = w.slice(0, p) + w[p + 1] + w[p] + w.slice(p + 2); break; // swap
-    case 1: out = w.slice(0, p) + w.slice(p + 1); break; // drop
-    case 2: out = w.slice(0, p) + w[p] + w.slice(p); break; // double
+    case 0:
+      out = w.slice(0, p) + w[p + 1] + w[p] + w.slice(p + 2);
+      break; // swap
+    case 1:
+      out = w.slice(0, p) + w.slice(p + 1);
+      break; // drop
+    case 2:
+      out = w.slice(0, p) + w[p] + w.slice(p);
+      break; // double
     default: {
       const vowels = 'aeiou';
       const c = w[p] as string;
       const lower = c.toLowerCase();
-      const repl = vowels.includes(lower) ? vowels[(vowels.indexOf(lower) + 1) % 5] as string : 'e';
+      const repl = vowels.includes(lower) ? (vowels[(vowels.indexOf(lower) + 1) % 5] as string) : 'e';
       out = w.slice(0, p) + (c === lower ? repl : repl.toUpperCase()) + w.slice(p + 1);
     }
   }
@@ -186,7 +255,11 @@ function misspell(rng: Rng, form: string): string | null {
   return words.join(' ');
 }
 
-const titleCase = (s: string): string => s.split(' ').map((w) => (w ? w[0]!.toUpperCase() + w.slice(1) : w)).join(' ');
+const titleCase = (s: string): string =>
+  s
+    .split(' ')
+    .map((w) => (w ? w[0]!.toUpperCase() + w.slice(1) : w))
+    .join(' ');
 
 export type FormKind = 'name' | 'synonym' | 'abbreviation' | 'misspelling' | 'plural' | 'case';
 
@@ -213,14 +286,61 @@ function surfaceForm(rng: Rng, c: Concept): { form: string; kind: FormKind } {
   return { form: base, kind: base === c.name ? 'name' : 'synonym' };
 }
 
-const CLIP_STOP = new Set(['a', 'an', 'the', 'of', 'that', 'and', 'or', 'in', 'to', 'by', 'with', 'for', 'from', 'on', 'at', 'into', 'as', 'is', 'are', 'which', 'where', 'when', 'who', 'its', 'their', 'between', 'after', 'before', 'during', 'most', 'more', 'often', 'usually', 'but', 'so', 'than', 'mainly', 'very']);
+const CLIP_STOP = new Set([
+  'a',
+  'an',
+  'the',
+  'of',
+  'that',
+  'and',
+  'or',
+  'in',
+  'to',
+  'by',
+  'with',
+  'for',
+  'from',
+  'on',
+  'at',
+  'into',
+  'as',
+  'is',
+  'are',
+  'which',
+  'where',
+  'when',
+  'who',
+  'its',
+  'their',
+  'between',
+  'after',
+  'before',
+  'during',
+  'most',
+  'more',
+  'often',
+  'usually',
+  'but',
+  'so',
+  'than',
+  'mainly',
+  'very',
+]);
 
 /** The definition as a lower-cased clause of at most `n` words, punctuation spaced out. */
 function definitionClip(def: string, n: number): string {
-  const words = def.replace(/[.]$/, '').replace(/([,;:()])/g, ' $1 ').split(/\s+/).filter(Boolean);
+  const words = def
+    .replace(/[.]$/, '')
+    .replace(/([,;:()])/g, ' $1 ')
+    .split(/\s+/)
+    .filter(Boolean);
   const clipped = words.slice(0, n);
   // End on a content word: no trailing punctuation or function word.
-  while (clipped.length > 1 && (/^[,;:(]$/.test(clipped[clipped.length - 1] as string) || CLIP_STOP.has(clipped[clipped.length - 1] as string))) clipped.pop();
+  while (
+    clipped.length > 1 &&
+    (/^[,;:(]$/.test(clipped[clipped.length - 1] as string) || CLIP_STOP.has(clipped[clipped.length - 1] as string))
+  )
+    clipped.pop();
   // Drop an unbalanced "(" left by clipping.
   const opens = clipped.filter((w) => w === '(').length - clipped.filter((w) => w === ')').length;
   const text = opens > 0 ? clipped.filter((w) => w !== '(').join(' ') : clipped.join(' ');
@@ -239,7 +359,11 @@ interface MentionOut {
   text: string;
   category: ConceptType;
 }
-interface DocOut { document_id: string; title: string; text: string }
+interface DocOut {
+  document_id: string;
+  title: string;
+  text: string;
+}
 
 class Passage {
   readonly tokens: string[] = [];
@@ -248,7 +372,10 @@ class Passage {
   add(template: string, c: Concept | null, slots: Record<string, string> = {}): void {
     for (const piece of template.split(' ')) {
       const slot = /^\{(m|a|a2|d)\}$/.exec(piece)?.[1];
-      if (!slot) { this.tokens.push(piece); continue; }
+      if (!slot) {
+        this.tokens.push(piece);
+        continue;
+      }
       const value = slots[slot] as string;
       const words = value.split(' ');
       if (slot !== 'd' && c) this.spans.push({ start: this.tokens.length, end: this.tokens.length + words.length - 1, concept: c });
@@ -276,14 +403,21 @@ function addSentence(rng: Rng, p: Passage, c: Concept): number {
   return 1;
 }
 
-export interface SplitPlan { seen: Concept[]; unseenVal: Concept[]; unseenTest: Concept[] }
+export interface SplitPlan {
+  seen: Concept[];
+  unseenVal: Concept[];
+  unseenTest: Concept[];
+}
 
 /** Held-out concepts, stratified by type: ~17% only in test, ~8% only in val. */
 export function planSplits(concepts: readonly Concept[], rng: Rng): SplitPlan {
   const plan: SplitPlan = { seen: [], unseenVal: [], unseenTest: [] };
   const types: ConceptType[] = ['Disease', 'Chemical', 'Gene', 'Procedure'];
   for (const t of types) {
-    const group = shuffle(rng, concepts.filter((c) => c.type === t));
+    const group = shuffle(
+      rng,
+      concepts.filter((c) => c.type === t),
+    );
     const nTest = Math.round(group.length * 0.17);
     const nVal = Math.round(group.length * 0.08);
     plan.unseenTest.push(...group.slice(0, nTest));
@@ -291,7 +425,9 @@ export function planSplits(concepts: readonly Concept[], rng: Rng): SplitPlan {
     plan.seen.push(...group.slice(nTest + nVal));
   }
   const byId = (a: Concept, b: Concept): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-  plan.seen.sort(byId); plan.unseenVal.sort(byId); plan.unseenTest.sort(byId);
+  plan.seen.sort(byId);
+  plan.unseenVal.sort(byId);
+  plan.unseenTest.sort(byId);
   return plan;
 }
 
@@ -370,8 +506,10 @@ export function buildDefaultDataset(outDir: string, seed: number = DEFAULT_SEED)
     ['documents/all_documents.json', jsonLines(concepts.map((c) => ({ document_id: c.id, title: c.name, text: c.definition })))],
   ];
   const summary: DatasetSummary = {
-    concepts: concepts.length, byType,
-    documents: { train: 0, val: 0, test: 0 }, mentions: { train: 0, val: 0, test: 0 },
+    concepts: concepts.length,
+    byType,
+    documents: { train: 0, val: 0, test: 0 },
+    mentions: { train: 0, val: 0, test: 0 },
     unseenMentions: { train: 0, val: 0, test: 0 },
     unseenConcepts: { val: plan.unseenVal.length, test: plan.unseenTest.length },
   };

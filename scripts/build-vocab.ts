@@ -27,7 +27,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export const SPECIAL_TOKENS: readonly string[] = [
   '[PAD]',
   ...Array.from({ length: 10 }, (_, i) => `[unused${i}]`),
-  '[UNK]', '[CLS]', '[SEP]', '[MASK]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
 ];
 export const DEFAULT_VOCAB_SIZE = 6000;
 /** A piece must be backed by at least two occurrences; single typos do not earn vocab entries. */
@@ -43,9 +46,16 @@ export function isPunctuation(ch: string): boolean {
   return /\p{P}/u.test(ch);
 }
 function isCjk(cp: number): boolean {
-  return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) ||
-    (cp >= 0x2a700 && cp <= 0x2b73f) || (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) ||
-    (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+  return (
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x20000 && cp <= 0x2a6df) ||
+    (cp >= 0x2a700 && cp <= 0x2b73f) ||
+    (cp >= 0x2b740 && cp <= 0x2b81f) ||
+    (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0x2f800 && cp <= 0x2fa1f)
+  );
 }
 
 /** BERT uncased BasicTokenizer: the words WordPiece then splits. */
@@ -61,7 +71,10 @@ export function basicTokenize(text: string): string[] {
   const out: string[] = [];
   for (const raw of cleaned.split(' ')) {
     if (!raw) continue;
-    const word = raw.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+    const word = raw
+      .toLowerCase()
+      .normalize('NFD')
+      .replace(/\p{Mn}/gu, '');
     let cur = '';
     for (const ch of word) {
       if (isPunctuation(ch)) {
@@ -86,7 +99,10 @@ export function wordpieceWord(word: string, vocab: ReadonlySet<string>, maxChars
     let found: string | null = null;
     while (start < end) {
       const sub = (start > 0 ? '##' : '') + chars.slice(start, end).join('');
-      if (vocab.has(sub)) { found = sub; break; }
+      if (vocab.has(sub)) {
+        found = sub;
+        break;
+      }
       end--;
     }
     if (found === null) return ['[UNK]'];
@@ -114,7 +130,12 @@ export function trainWordPiece(wordCounts: ReadonlyMap<string, number>, targetSi
   const chars = [...alphabet].sort((a, b) => (a.codePointAt(0) as number) - (b.codePointAt(0) as number));
   const vocab: string[] = [...SPECIAL_TOKENS];
   const inVocab = new Set(vocab);
-  for (const ch of chars) for (const t of [ch, `##${ch}`]) if (!inVocab.has(t)) { inVocab.add(t); vocab.push(t); }
+  for (const ch of chars)
+    for (const t of [ch, `##${ch}`])
+      if (!inVocab.has(t)) {
+        inVocab.add(t);
+        vocab.push(t);
+      }
 
   // Pair counts and, per pair, the words that hold it (so a merge only revisits those words).
   const pairCount = new Map<string, number>();
@@ -125,7 +146,8 @@ export function trainWordPiece(wordCounts: ReadonlyMap<string, number>, targetSi
     for (let i = 0; i + 1 < s.length; i++) {
       const key = s[i] + SEP + s[i + 1];
       const next = (pairCount.get(key) ?? 0) + c;
-      if (next === 0) pairCount.delete(key); else pairCount.set(key, next);
+      if (next === 0) pairCount.delete(key);
+      else pairCount.set(key, next);
       if (sign > 0) {
         let set = pairWords.get(key);
         if (!set) {
@@ -142,7 +164,10 @@ export function trainWordPiece(wordCounts: ReadonlyMap<string, number>, targetSi
     let best: string | null = null;
     let bestCount = 0;
     for (const [key, c] of pairCount) {
-      if (c > bestCount || (c === bestCount && best !== null && key < best)) { best = key; bestCount = c; }
+      if (c > bestCount || (c === bestCount && best !== null && key < best)) {
+        best = key;
+        bestCount = c;
+      }
     }
     if (best === null || bestCount < minPairCount) break;
     const [a, b] = best.split(SEP) as [string, string];
@@ -152,13 +177,19 @@ export function trainWordPiece(wordCounts: ReadonlyMap<string, number>, targetSi
       addWord(wi, -1);
       const next: string[] = [];
       for (let i = 0; i < s.length; i++) {
-        if (i + 1 < s.length && s[i] === a && s[i + 1] === b) { next.push(merged); i++; } else next.push(s[i] as string);
+        if (i + 1 < s.length && s[i] === a && s[i + 1] === b) {
+          next.push(merged);
+          i++;
+        } else next.push(s[i] as string);
       }
       symbols[wi] = next;
       addWord(wi, 1);
     }
     pairWords.delete(best);
-    if (!inVocab.has(merged)) { inVocab.add(merged); vocab.push(merged); }
+    if (!inVocab.has(merged)) {
+      inVocab.add(merged);
+      vocab.push(merged);
+    }
   }
   return vocab;
 }

@@ -55,7 +55,9 @@ function probe(file) {
       return { error: `unexpected output: ${r.stdout.slice(0, 200)}` };
     }
   }
-  const err = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).split('\n').find((l) => /Error|error|not found|cannot/.test(l)) ?? r.stderr.split('\n')[0];
+  const err =
+    (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).split('\n').find((l) => /Error|error|not found|cannot/.test(l)) ??
+    r.stderr.split('\n')[0];
   return { error: err.trim() };
 }
 
@@ -79,14 +81,23 @@ function sourceBuild(o) {
   // so with options: configure (cmake keeps everything else in build/), then build. Without
   // (npm install / npm ci): `cmake-js compile --out build`, as the repository always did.
   const steps = flags.length > 0 ? [['configure', ...flags], ['build']] : [['compile']];
-  log(`building the addon from source in ${root}/build (a C++17 compiler and cmake >= 3.18 are needed; nvcc is optional, for the CUDA backend${o.cpu ? ', off here' : ''})`);
+  log(
+    `building the addon from source in ${root}/build (a C++17 compiler and cmake >= 3.18 are needed; nvcc is optional, for the CUDA backend${o.cpu ? ', off here' : ''})`,
+  );
   for (const step of steps) {
     const args = [cmakeJs, step[0], '--out', 'build', ...step.slice(1)];
     log(`cmake-js ${args.slice(1).join(' ')}`);
-    const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: o.cpu ? { ...process.env, BIOFEG_CUDA: 'OFF' } : process.env });
+    const r = spawnSync(process.execPath, args, {
+      cwd: root,
+      stdio: 'inherit',
+      env: o.cpu ? { ...process.env, BIOFEG_CUDA: 'OFF' } : process.env,
+    });
     if (r.status !== 0) {
-      log(`the source build failed (cmake-js ${step[0]}: exit ${r.status ?? r.signal}). It needs cmake >= 3.18 and a C++17 compiler on the PATH.`);
-      if (!PREBUILT_TARGETS.includes(target)) log(`there is no prebuilt addon for ${target}; the package ships one for ${PREBUILT_TARGETS.join(', ')}.`);
+      log(
+        `the source build failed (cmake-js ${step[0]}: exit ${r.status ?? r.signal}). It needs cmake >= 3.18 and a C++17 compiler on the PATH.`,
+      );
+      if (!PREBUILT_TARGETS.includes(target))
+        log(`there is no prebuilt addon for ${target}; the package ships one for ${PREBUILT_TARGETS.join(', ')}.`);
       process.exit(1);
     }
   }
@@ -102,7 +113,9 @@ function sourceBuild(o) {
 const o = parseArgs(process.argv.slice(2));
 const napi = Number.parseInt(process.versions.napi ?? '', 10);
 if (!(napi >= MIN_NAPI)) {
-  log(`this Node.js (${process.version}) has Node-API ${process.versions.napi ?? 'none'}; biofeg needs Node-API ${MIN_NAPI} or newer: use Node.js 20 or newer`);
+  log(
+    `this Node.js (${process.version}) has Node-API ${process.versions.napi ?? 'none'}; biofeg needs Node-API ${MIN_NAPI} or newer: use Node.js 20 or newer`,
+  );
   process.exit(1);
 }
 
@@ -120,6 +133,10 @@ if (o.source || checkout) {
     sourceBuild(o);
   }
 } else {
-  log(PREBUILT_TARGETS.includes(target) ? `no prebuilt addon in this copy of the package` : `no prebuilt addon for ${target} (the package ships one for ${PREBUILT_TARGETS.join(', ')})`);
+  log(
+    PREBUILT_TARGETS.includes(target)
+      ? `no prebuilt addon in this copy of the package`
+      : `no prebuilt addon for ${target} (the package ships one for ${PREBUILT_TARGETS.join(', ')})`,
+  );
   sourceBuild(o);
 }

@@ -11,7 +11,18 @@
 // and a checkout always builds from source.
 // Progress goes to stderr, so `npm pack --json` stays parseable.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +40,8 @@ const prebuildsDir = join(root, 'prebuilds');
 const RELEASE = { BIOFEG_CUDA: ['AUTO', 'ON'], BIOFEG_CUDA_ARCHS: ['80;90'], CMAKE_BUILD_TYPE: ['Release'] };
 
 function run(cmd, args, what, env = process.env) {
-  const show = (a) => (a.startsWith(root) ? relative(root, a) || '.' : a.includes('node_modules') ? a.slice(a.lastIndexOf('node_modules')) : a);
+  const show = (a) =>
+    a.startsWith(root) ? relative(root, a) || '.' : a.includes('node_modules') ? a.slice(a.lastIndexOf('node_modules')) : a;
   log(`${what}: ${[cmd === process.execPath ? 'node' : cmd, ...args.map(show)].join(' ')}`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 2, 2], env });
   return r.status === 0;
@@ -61,7 +73,8 @@ function prune(dir) {
   return left;
 }
 prune(join(root, 'dist', 'src'));
-if (!existsSync(join(root, 'dist', 'src', 'index.js'))) fail('dist/src/index.js was not built (the package entry point, from src/index.ts)');
+if (!existsSync(join(root, 'dist', 'src', 'index.js')))
+  fail('dist/src/index.js was not built (the package entry point, from src/index.ts)');
 
 // ---- 2. the prebuilt addon
 if (target !== 'linux-x64') fail(`prebuilt addons are made on linux-x64 (package.json "os"/"cpu"); this is ${target}`);
@@ -87,9 +100,11 @@ function readCache(dir) {
 function releaseBuild(dir) {
   const c = readCache(dir);
   if (!c) return { why: 'not configured' };
-  if (!c.CMAKE_HOME_DIRECTORY || realpathSync(c.CMAKE_HOME_DIRECTORY) !== realpathSync(root)) return { why: `configured for another source folder (${c.CMAKE_HOME_DIRECTORY})` };
+  if (!c.CMAKE_HOME_DIRECTORY || realpathSync(c.CMAKE_HOME_DIRECTORY) !== realpathSync(root))
+    return { why: `configured for another source folder (${c.CMAKE_HOME_DIRECTORY})` };
   const used = { ...c, BIOFEG_CUDA: c.BIOFEG_CUDA_USED ?? c.BIOFEG_CUDA };
-  for (const [k, ok] of Object.entries(RELEASE)) if (!ok.includes(used[k] ?? '')) return { why: `${k}=${used[k] ?? '(unset)'}, a release build has ${ok.join(' or ')}` };
+  for (const [k, ok] of Object.entries(RELEASE))
+    if (!ok.includes(used[k] ?? '')) return { why: `${k}=${used[k] ?? '(unset)'}, a release build has ${ok.join(' or ')}` };
   if (!['', 'OFF'].includes(c.BIOFEG_FORCE_NO_X86 ?? '')) return { why: `BIOFEG_FORCE_NO_X86=${c.BIOFEG_FORCE_NO_X86}` };
   for (const k of ['CMAKE_CXX_FLAGS', 'CMAKE_CUDA_FLAGS', 'CMAKE_SHARED_LINKER_FLAGS', 'CMAKE_EXE_LINKER_FLAGS']) {
     if (/-fsanitize|(^|\s)-g(\s|$)|-O0/.test(c[k] ?? '')) return { why: `${k}=${c[k]}` };
@@ -105,7 +120,9 @@ function releaseBuild(dir) {
 
 /** Loads an addon in a child process: its info(), or the error. */
 function probe(file) {
-  const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(file)}).info()))`], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(file)}).info()))`], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) return { error: (r.stderr || `exit ${r.status}`).split('\n').slice(0, 3).join(' ') };
   return { info: JSON.parse(r.stdout) };
 }
@@ -144,7 +161,13 @@ if (!built) {
   const dir = join(root, 'build-prebuilt');
   rmSync(dir, { recursive: true, force: true });
   const flags = ['--CDBIOFEG_CUDA=AUTO', '--CDBIOFEG_CUDA_ARCHS=80;90', '--CDCMAKE_BUILD_TYPE=Release', '--CDBIOFEG_FORCE_NO_X86=OFF'];
-  if (!run(process.execPath, [cmakeJs, 'compile', '--out', dir, ...flags], 'a fresh release build in build-prebuilt/', { ...process.env, BIOFEG_CUDA: 'AUTO' })) fail('the release build of the addon failed');
+  if (
+    !run(process.execPath, [cmakeJs, 'compile', '--out', dir, ...flags], 'a fresh release build in build-prebuilt/', {
+      ...process.env,
+      BIOFEG_CUDA: 'AUTO',
+    })
+  )
+    fail('the release build of the addon failed');
   built = join(dir, 'Release', 'biofeg.node');
   const bad = notShippable(built);
   if (bad) fail(`build-prebuilt/Release/biofeg.node ${bad}`);
@@ -160,11 +183,16 @@ if (spawnSync('strip', ['--strip-unneeded', '-o', tmp, built]).status !== 0) {
 renameSync(tmp, dest);
 const p = probe(dest);
 if (p.error) fail(`${relative(root, dest)} does not load after stripping: ${p.error}`);
-log(`${relative(root, dest)} <- ${relative(root, built)} (${(statSync(dest).size / 2 ** 20).toFixed(1)} MiB; CUDA backend ${p.info.cudaCompiled ? 'compiled (archs 80;90)' : 'NOT compiled: nvcc was not found'}; CPU kernel ${p.info.cpuKernel})`);
+log(
+  `${relative(root, dest)} <- ${relative(root, built)} (${(statSync(dest).size / 2 ** 20).toFixed(1)} MiB; CUDA backend ${p.info.cudaCompiled ? 'compiled (archs 80;90)' : 'NOT compiled: nvcc was not found'}; CPU kernel ${p.info.cpuKernel})`,
+);
 if (!p.info.cudaCompiled) log('warning: this package would have no CUDA backend; pack where nvcc is on the PATH for a release');
 // What the prebuilt asks of the system's C and C++ runtimes (older systems fall back to a source build).
 const syms = spawnSync('objdump', ['-T', dest], { encoding: 'utf8', maxBuffer: 64 << 20 });
 if (syms.status === 0) {
-  const newest = (tag) => [...new Set(syms.stdout.match(new RegExp(`${tag}_[0-9.]+`, 'g')) ?? [])].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop() ?? '(none)';
+  const newest = (tag) =>
+    [...new Set(syms.stdout.match(new RegExp(`${tag}_[0-9.]+`, 'g')) ?? [])]
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+      .pop() ?? '(none)';
   log(`the prebuilt needs ${newest('GLIBC')} and ${newest('GLIBCXX')} (libstdc++)`);
 }

@@ -60,7 +60,14 @@ export interface Engine extends EngineOps {
   /** What the backend takes (dtypes per op, top-k pools, attention head dims, ...). */
   readonly caps: BackendCaps;
   /** topk on a worker thread (the event loop stays free); checks run before it returns. */
-  topkAsync(queries: NativeTensor, pool: NativeTensor, k: number, scores: NativeTensor, index: NativeTensor, o?: TopkOptions): Promise<void>;
+  topkAsync(
+    queries: NativeTensor,
+    pool: NativeTensor,
+    k: number,
+    scores: NativeTensor,
+    index: NativeTensor,
+    o?: TopkOptions,
+  ): Promise<void>;
   /** Waits for queued device work (no-op on host backends); reports kernels' index errors. */
   synchronize(): void;
   /** A new zero-filled tensor on this engine's device; `data` uploads initial contents. */

@@ -136,7 +136,8 @@ function fieldsOf(e: Error): Record<string, string | number | null> {
 
 /** Flattens any thrown value for postMessage. */
 export function toWire(e: unknown): WireError {
-  if (e instanceof BiofegError) return { name: e.name, message: e.message, code: e.code, fields: fieldsOf(e), ...(e.stack ? { stack: e.stack } : {}) };
+  if (e instanceof BiofegError)
+    return { name: e.name, message: e.message, code: e.code, fields: fieldsOf(e), ...(e.stack ? { stack: e.stack } : {}) };
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;
     return { name: e.name, message: e.message, ...(typeof code === 'string' ? { code } : {}), ...(e.stack ? { stack: e.stack } : {}) };
@@ -152,19 +153,35 @@ export function fromWire(w: WireError): Error {
   const f = w.fields ?? {};
   let e: Error;
   switch (w.code) {
-    case 'ERR_BIOFEG_SETTINGS': e = new SettingsError(str(f['field']), w.message); break;
+    case 'ERR_BIOFEG_SETTINGS':
+      e = new SettingsError(str(f['field']), w.message);
+      break;
     case 'ERR_BIOFEG_INPUT': {
       e = new InputError(str(f['path']), typeof f['line'] === 'number' ? f['line'] : undefined, '');
       e.message = w.message;
       break;
     }
-    case 'ERR_BIOFEG_CHECKPOINT': e = new CheckpointRejectedError(str(f['path']), w.message); break;
-    case 'ERR_BIOFEG_DEVICE': e = new DeviceUnavailableError(w.message); break;
-    case 'ERR_BIOFEG_ABORTED': e = new AbortError(w.message, str(f['resumeHint'])); break;
-    case 'ERR_BIOFEG_NONFINITE': e = new NonFiniteError(w.message, num(f['step']), num(f['value'])); break;
-    case 'ERR_BIOFEG_ADDON': e = new AddonUnavailableError(w.message); break;
-    case 'ERR_BIOFEG_BUSY': e = new OutputBusyError(str(f['path']), w.message); break;
-    case 'ERR_BIOFEG_INTERNAL': e = new BiofegError(w.code, w.message); break;
+    case 'ERR_BIOFEG_CHECKPOINT':
+      e = new CheckpointRejectedError(str(f['path']), w.message);
+      break;
+    case 'ERR_BIOFEG_DEVICE':
+      e = new DeviceUnavailableError(w.message);
+      break;
+    case 'ERR_BIOFEG_ABORTED':
+      e = new AbortError(w.message, str(f['resumeHint']));
+      break;
+    case 'ERR_BIOFEG_NONFINITE':
+      e = new NonFiniteError(w.message, num(f['step']), num(f['value']));
+      break;
+    case 'ERR_BIOFEG_ADDON':
+      e = new AddonUnavailableError(w.message);
+      break;
+    case 'ERR_BIOFEG_BUSY':
+      e = new OutputBusyError(str(f['path']), w.message);
+      break;
+    case 'ERR_BIOFEG_INTERNAL':
+      e = new BiofegError(w.code, w.message);
+      break;
     default: {
       e = new Error(w.message);
       e.name = w.name;

@@ -20,13 +20,33 @@
 
 // Training, evaluation and data
 export {
-  trainBiencoder, finetune, trainGan, generateFeatures, evaluateBiencoder, prepare, importPubtator, encodeFile, runPipeline,
+  trainBiencoder,
+  finetune,
+  trainGan,
+  generateFeatures,
+  evaluateBiencoder,
+  prepare,
+  importPubtator,
+  encodeFile,
+  runPipeline,
 } from './api/calls.js';
 export type { CallOptions, ProgressEvent, MessageEvent, CountEvent, StageEvent } from './api/events.js';
 export type {
-  DeviceChoice, Precision, TypeOptimization, EvalMode, RunSettings, ModelSettings, DataSettings, LoopSettings,
-  TrainBiencoderSettings, FinetuneSettings, TrainGanSettings, GenerateFeaturesSettings, EvaluateBiencoderSettings,
-  PrepareSettings, ImportPubtatorSettings,
+  DeviceChoice,
+  Precision,
+  TypeOptimization,
+  EvalMode,
+  RunSettings,
+  ModelSettings,
+  DataSettings,
+  LoopSettings,
+  TrainBiencoderSettings,
+  FinetuneSettings,
+  TrainGanSettings,
+  GenerateFeaturesSettings,
+  EvaluateBiencoderSettings,
+  PrepareSettings,
+  ImportPubtatorSettings,
 } from './settings/types.js';
 export type { TrainBiencoderResult } from './stages/train-biencoder.js';
 export type { TrainGanResult } from './stages/train-gan.js';
@@ -66,8 +86,15 @@ export { builtinData } from './paths.js';
 
 // Errors
 export {
-  BiofegError, SettingsError, InputError, CheckpointRejectedError, DeviceUnavailableError, AbortError, NonFiniteError,
-  AddonUnavailableError, OutputBusyError,
+  BiofegError,
+  SettingsError,
+  InputError,
+  CheckpointRejectedError,
+  DeviceUnavailableError,
+  AbortError,
+  NonFiniteError,
+  AddonUnavailableError,
+  OutputBusyError,
 } from './errors.js';
-export type { AddonAttempt, AddonSource } from './native.js';
+export type { AddonAttempt, AddonSource, BackendCaps, BackendName, DeviceName } from './native.js';
 export type { BiofegErrorCode } from './errors.js';

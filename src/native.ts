@@ -62,7 +62,14 @@ export interface NativeBackend extends EngineOps {
   readonly name: BackendName;
   readonly device: DeviceName;
   readonly caps: BackendCaps;
-  topkAsync(queries: NativeTensor, pool: NativeTensor, k: number, scores: NativeTensor, index: NativeTensor, o?: { block?: number }): Promise<void>;
+  topkAsync(
+    queries: NativeTensor,
+    pool: NativeTensor,
+    k: number,
+    scores: NativeTensor,
+    index: NativeTensor,
+    o?: { block?: number },
+  ): Promise<void>;
   synchronize(): void;
 }
 
@@ -136,7 +143,12 @@ export function planAddon(env: AddonEnvironment): AddonPlan {
   }
   if (env.override) {
     const path = resolve(env.override);
-    if (!env.exists(path)) return { candidates: [], skipped: [{ source: 'env', path, reason: 'does not exist' }], fatal: `BIOFEG_ADDON=${env.override} does not exist` };
+    if (!env.exists(path))
+      return {
+        candidates: [],
+        skipped: [{ source: 'env', path, reason: 'does not exist' }],
+        fatal: `BIOFEG_ADDON=${env.override} does not exist`,
+      };
     return { candidates: [{ source: 'env', path }], skipped: [] };
   }
   const candidates: AddonCandidate[] = [];
@@ -147,7 +159,11 @@ export function planAddon(env: AddonEnvironment): AddonPlan {
   const target = `${env.platform}-${env.arch}`;
   const prebuilt = join(env.packageRoot, 'prebuilds', target, 'biofeg.node');
   if (!PREBUILT_TARGETS.includes(target)) {
-    skipped.push({ source: 'prebuilt', path: prebuilt, reason: `no prebuilt addon for ${target} (the package ships one for ${PREBUILT_TARGETS.join(', ')})` });
+    skipped.push({
+      source: 'prebuilt',
+      path: prebuilt,
+      reason: `no prebuilt addon for ${target} (the package ships one for ${PREBUILT_TARGETS.join(', ')})`,
+    });
   } else if (env.exists(prebuilt)) {
     candidates.push({ source: 'prebuilt', path: prebuilt });
   } else {
@@ -165,16 +181,20 @@ function firstLine(e: unknown): string {
 /** The message of AddonUnavailableError: what was tried, then how to build from source. */
 export function addonUnavailableMessage(env: AddonEnvironment, attempts: readonly AddonAttempt[], fatal?: string): string {
   const rel = (p: string): string => (p.startsWith(env.packageRoot + sep) ? p.slice(env.packageRoot.length + 1) : p);
-  const lines = [`no usable biofeg native addon for ${env.platform}-${env.arch} (Node ${env.nodeVersion}, Node-API ${env.napi ?? 'none'})${fatal ? `: ${fatal}` : ''}`];
+  const lines = [
+    `no usable biofeg native addon for ${env.platform}-${env.arch} (Node ${env.nodeVersion}, Node-API ${env.napi ?? 'none'})${fatal ? `: ${fatal}` : ''}`,
+  ];
   for (const a of attempts) lines.push(`  ${rel(a.path)} (${a.source}): ${a.reason}`);
-  if (fatal !== undefined && env.override === undefined) return lines.join('\n');  // Node too old: no build helps
+  if (fatal !== undefined && env.override === undefined) return lines.join('\n'); // Node too old: no build helps
   if (env.override !== undefined) {
-    lines.push('BIOFEG_ADDON names the addon file to load; point it at a built biofeg.node, or unset it to use the package\'s own addon.');
+    lines.push("BIOFEG_ADDON names the addon file to load; point it at a built biofeg.node, or unset it to use the package's own addon.");
     return lines.join('\n');
   }
   lines.push(
     'Build it from source (needs a C++17 compiler and cmake >= 3.18; nvcc is optional, for the CUDA backend):',
-    env.checkout ? '  npm run build:native        (in this checkout of the repository)' : '  npx biofeg build            (or: npm rebuild biofeg)',
+    env.checkout
+      ? '  npm run build:native        (in this checkout of the repository)'
+      : '  npx biofeg build            (or: npm rebuild biofeg)',
   );
   return lines.join('\n');
 }
@@ -183,7 +203,10 @@ export function addonUnavailableMessage(env: AddonEnvironment, attempts: readonl
  * Loads the first candidate of the plan that loads; throws AddonUnavailableError (never a raw
  * dlopen error) when none does. `load` is `require` in real use.
  */
-export function loadAddonFrom<A>(env: AddonEnvironment, load: (path: string) => A): { addon: A; candidate: AddonCandidate; attempts: AddonAttempt[] } {
+export function loadAddonFrom<A>(
+  env: AddonEnvironment,
+  load: (path: string) => A,
+): { addon: A; candidate: AddonCandidate; attempts: AddonAttempt[] } {
   const plan = planAddon(env);
   const attempts: AddonAttempt[] = [...plan.skipped];
   if (plan.fatal !== undefined) throw new AddonUnavailableError(addonUnavailableMessage(env, attempts, plan.fatal), attempts);
@@ -212,7 +235,10 @@ export function packageRoot(): string {
     const pj = join(dir, 'package.json');
     if (existsSync(pj)) {
       try {
-        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name === 'biofeg') return (root = dir);
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name === 'biofeg') {
+          root = dir;
+          return root;
+        }
       } catch {
         // not ours; keep looking
       }
@@ -222,7 +248,8 @@ export function packageRoot(): string {
     dir = up;
   }
   // src/native.ts sits one level below the package, dist/src/native.js two.
-  return (root = resolve(here, import.meta.url.endsWith('.ts') ? '..' : '../..'));
+  root = resolve(here, import.meta.url.endsWith('.ts') ? '..' : '../..');
+  return root;
 }
 
 /** This package's version (package.json). */

@@ -25,7 +25,10 @@ interface Summary {
   backends: string[];
 }
 
-interface Info { napiVersion: number; cudaDevices: number }
+interface Info {
+  napiVersion: number;
+  cudaDevices: number;
+}
 const addon = createRequire(import.meta.url)(addonPath) as { info(): Info };
 const info = addon.info();
 

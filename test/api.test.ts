@@ -7,16 +7,37 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
-  AbortError, BiofegError, builtinData, DeviceUnavailableError, evaluateBiencoder, info, loadBert, prepare, SettingsError,
-  trainBiencoder, type ProgressEvent, type TrainBiencoderSettings,
+  AbortError,
+  BiofegError,
+  builtinData,
+  DeviceUnavailableError,
+  evaluateBiencoder,
+  info,
+  loadBert,
+  prepare,
+  SettingsError,
+  trainBiencoder,
+  type ProgressEvent,
+  type TrainBiencoderSettings,
 } from '../src/index.js';
 import { cleanup, tmp } from './eval/retrieve-helpers.js';
 
 let work: string, processed: string;
 const tiny = (out: string, over: Partial<TrainBiencoderSettings> = {}): TrainBiencoderSettings => ({
-  dataPath: processed, outputPath: out, entityDictPath: builtinData.entityDictPath, bertModel: 'tiny', maxContextLength: 32,
-  maxCandLength: 32, numTrainEpochs: 1, trainBatchSize: 32, evalBatchSize: 64, learningRate: 5e-4, typeOptimization: 'all', dropout: 0,
-  device: 'cpu', ...over,
+  dataPath: processed,
+  outputPath: out,
+  entityDictPath: builtinData.entityDictPath,
+  bertModel: 'tiny',
+  maxContextLength: 32,
+  maxCandLength: 32,
+  numTrainEpochs: 1,
+  trainBatchSize: 32,
+  evalBatchSize: 64,
+  learningRate: 5e-4,
+  typeOptimization: 'all',
+  dropout: 0,
+  device: 'cpu',
+  ...over,
 });
 
 beforeAll(async () => {
@@ -36,7 +57,10 @@ describe('settings are checked before any work, with the field named', () => {
     [{ dataPath: 'd', outputPath: 'o', typeOptimization: 'some' }, 'typeOptimization', /must be one of additional_layers/],
     [{ dataPath: 'd', outputPath: 'o', trainBatchSize: 0 }, 'trainBatchSize', /an integer >= 1/],
   ])('%j -> SettingsError on %s', async (settings, field, message) => {
-    const e = await trainBiencoder(settings as unknown as TrainBiencoderSettings).then(() => null, (x: unknown) => x);
+    const e = await trainBiencoder(settings as unknown as TrainBiencoderSettings).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(SettingsError);
     expect(e).toBeInstanceOf(BiofegError);
     expect((e as SettingsError).code).toBe('ERR_BIOFEG_SETTINGS');
@@ -48,12 +72,18 @@ describe('settings are checked before any work, with the field named', () => {
     const out = join(work, 'never');
     const cases: Array<[Partial<TrainBiencoderSettings>, RegExp]> = [
       [{ pathToModel: '/nonexistent' }, /pathToModel \(--path_to_model\) \/nonexistent: no such checkpoint folder or file/],
-      [{ bertModel: 'bert-base-uncased' }, /bertModel \(--bert_model\) "bert-base-uncased" is neither a built-in size .* nothing is downloaded/],
+      [
+        { bertModel: 'bert-base-uncased' },
+        /bertModel \(--bert_model\) "bert-base-uncased" is neither a built-in size .* nothing is downloaded/,
+      ],
       [{ dataPath: join(work, 'nope') }, /dataPath \(--data_path\) .*nope: no such folder/],
       [{ dataPath: builtinData.dir }, /expected a prepared folder with train\.jsonl \(run prepare/],
     ];
     for (const [over, message] of cases) await expect(trainBiencoder(tiny(out, over))).rejects.toThrow(message);
-    await expect(evaluateBiencoder({ dataPath: processed, outputPath: out, topK: 0 })).rejects.toMatchObject({ code: 'ERR_BIOFEG_SETTINGS', field: 'topK' });
+    await expect(evaluateBiencoder({ dataPath: processed, outputPath: out, topK: 0 })).rejects.toMatchObject({
+      code: 'ERR_BIOFEG_SETTINGS',
+      field: 'topK',
+    });
     expect(existsSync(out)).toBe(false);
   });
 
@@ -81,7 +111,9 @@ describe('long calls run off the main thread', () => {
     expect(events.some((e) => e.type === 'progress' && e.label === 'epoch 0' && e.done === e.total)).toBe(true);
     expect(events.some((e) => e.type === 'message' && /Eval: epoch 0 accuracy/.test(e.text))).toBe(true);
     const p99 = h.percentile(99) / 1e6;
-    console.log(`event-loop delay while training + encoding 10,000 texts: p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`);
+    console.log(
+      `event-loop delay while training + encoding 10,000 texts: p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`,
+    );
     expect(p99).toBeLessThan(20);
     // The same texts encoded again, in another batch (other padding), give the same vectors to rounding.
     const again = await loadBert(r.outputPath, { side: 'context', device: 'cpu' });
@@ -95,8 +127,16 @@ describe('long calls run off the main thread', () => {
   it('aborting stops at the next step, writes a checkpoint, rejects with AbortError; resume continues', async () => {
     const out = join(work, 'abort');
     const ac = new AbortController();
-    const p = trainBiencoder(tiny(out, { numTrainEpochs: 2 }), { signal: ac.signal, onProgress: (e) => { if (e.type === 'progress' && e.done === 5) ac.abort(); } });
-    const e = await p.then(() => null, (x: unknown) => x);
+    const p = trainBiencoder(tiny(out, { numTrainEpochs: 2 }), {
+      signal: ac.signal,
+      onProgress: (e) => {
+        if (e.type === 'progress' && e.done === 5) ac.abort();
+      },
+    });
+    const e = await p.then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(AbortError);
     expect((e as AbortError).code).toBe('ERR_BIOFEG_ABORTED');
     expect((e as AbortError).resumeHint).toMatch(/resume: true/);
@@ -120,7 +160,11 @@ describe('long calls run off the main thread', () => {
     await b.dispose();
     await expect(b.encode(['x'])).rejects.toThrow(/disposed/);
     // A built-in size: random weights from the seed, the built-in vocabulary.
-    const [r1, r2, r3] = await Promise.all([loadBert('tiny', { device: 'cpu', seed: 3 }), loadBert('tiny', { device: 'cpu', seed: 3 }), loadBert('tiny', { device: 'cpu', seed: 4 })]);
+    const [r1, r2, r3] = await Promise.all([
+      loadBert('tiny', { device: 'cpu', seed: 3 }),
+      loadBert('tiny', { device: 'cpu', seed: 3 }),
+      loadBert('tiny', { device: 'cpu', seed: 4 }),
+    ]);
     expect(r1.facts).toMatchObject({ kind: 'random', hiddenSize: 128 });
     const [v1, v2, v3] = await Promise.all([r1.encode(['breast cancer']), r2.encode(['breast cancer']), r3.encode(['breast cancer'])]);
     expect(Array.from(v1)).toEqual(Array.from(v2));

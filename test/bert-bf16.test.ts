@@ -31,8 +31,16 @@ import { relErr } from './support/rng.js';
 const FIX = process.env.BIOFEG_BERT_FIXTURE ?? join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'bert');
 const FLOOR = 2 ** -8;
 
-interface Entry { name: string; shape: number[]; offset: number }
-interface Bf16Entry extends Entry { max_abs_err: number; max_abs_ref: number; rel_l2: number }
+interface Entry {
+  name: string;
+  shape: number[];
+  offset: number;
+}
+interface Bf16Entry extends Entry {
+  max_abs_err: number;
+  max_abs_ref: number;
+  rel_l2: number;
+}
 
 function readFloats(file: string): Float32Array {
   const buf = readFileSync(join(FIX, file));
@@ -45,8 +53,13 @@ function byName(entries: Entry[], all: Float32Array): Map<string, Float32Array> 
 }
 
 const index = JSON.parse(readFileSync(join(FIX, 'index.json'), 'utf8')) as {
-  config: Record<string, unknown>; batch: number; seq: number;
-  input_ids: number[]; attention_mask: number[]; token_type_ids: number[]; tensors: Entry[];
+  config: Record<string, unknown>;
+  batch: number;
+  seq: number;
+  input_ids: number[];
+  attention_mask: number[];
+  token_type_ids: number[];
+  tensors: Entry[];
 };
 const ref = byName(index.tensors, readFloats('data.bin'));
 const bf16 = JSON.parse(readFileSync(join(FIX, 'bf16.json'), 'utf8')) as { tensors: Bf16Entry[] };
@@ -66,39 +79,65 @@ const inputs = {
   batch: B,
   seq: T,
 };
-const params: WeightMap = new Map(index.tensors.filter((e) => e.name.startsWith('param/'))
-  .map((e) => [e.name.slice(6), { shape: e.shape, data: get(ref, e.name) }]));
+const params: WeightMap = new Map(
+  index.tensors.filter((e) => e.name.startsWith('param/')).map((e) => [e.name.slice(6), { shape: e.shape, data: get(ref, e.name) }]),
+);
 const host = (x: NativeTensor): Float32Array => x.download() as Float32Array;
-const maxAbs = (a: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s = Math.max(s, Math.abs(a[i]!)); return s; };
+const maxAbs = (a: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s = Math.max(s, Math.abs(a[i]!));
+  return s;
+};
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let s = 0;
-  for (let i = 0; i < a.length; i++) { const d = Math.abs(a[i]! - b[i]!); s = Number.isNaN(d) ? Infinity : Math.max(s, d); }
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    s = Number.isNaN(d) ? Infinity : Math.max(s, d);
+  }
   return s;
 };
 const relL2 = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let d = 0, n = 0;
-  for (let i = 0; i < b.length; i++) { d += (a[i]! - b[i]!) ** 2; n += b[i]! ** 2; }
+  let d = 0,
+    n = 0;
+  for (let i = 0; i < b.length; i++) {
+    d += (a[i]! - b[i]!) ** 2;
+    n += b[i]! ** 2;
+  }
   return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
 };
 
-interface Row { name: string; ours: number; torch: number; bar: number; oursL2: number; torchL2: number }
+interface Row {
+  name: string;
+  ours: number;
+  torch: number;
+  bar: number;
+  oursL2: number;
+  torchL2: number;
+}
 
 /** Our tensor vs the fp32 reference and autocast's, in the metric above. */
 function row(name: string, ours: Float32Array, scale?: number): Row {
-  const want = get(ref, name), theirs = get(torchBf16, name);
+  const want = get(ref, name),
+    theirs = get(torchBf16, name);
   const s = scale ?? Math.max(1e-6, maxAbs(want));
-  const o = maxAbsDiff(ours, want) / s, t = maxAbsDiff(theirs, want) / s;
+  const o = maxAbsDiff(ours, want) / s,
+    t = maxAbsDiff(theirs, want) / s;
   return { name, ours: o, torch: t, bar: Math.max(2 * t, FLOOR), oursL2: relL2(ours, want), torchL2: relL2(theirs, want) };
 }
 
 function report(device: string, what: string, rows: Row[]): void {
-  const ratios = rows.filter((r) => r.torch >= FLOOR / 2).map((r) => r.ours / r.torch).sort((a, b) => a - b);
+  const ratios = rows
+    .filter((r) => r.torch >= FLOOR / 2)
+    .map((r) => r.ours / r.torch)
+    .sort((a, b) => a - b);
   const worst = rows.reduce((a, r) => (r.ours / r.bar > a.ours / a.bar ? r : a));
   const med = ratios[Math.floor(ratios.length / 2)] ?? NaN;
-  console.log(`bert bf16 ${device} ${what}: ${rows.length} tensors; ours/autocast max-abs error ratio median ` +
-    `${med.toFixed(2)}, max ${(ratios[ratios.length - 1] ?? NaN).toFixed(2)}; closest to the bar: ${worst.name} ` +
-    `ours ${worst.ours.toExponential(2)} (L2 ${worst.oursL2.toExponential(2)}) vs autocast ${worst.torch.toExponential(2)} ` +
-    `(L2 ${worst.torchL2.toExponential(2)}), bar ${worst.bar.toExponential(2)}`);
+  console.log(
+    `bert bf16 ${device} ${what}: ${rows.length} tensors; ours/autocast max-abs error ratio median ` +
+      `${med.toFixed(2)}, max ${(ratios[ratios.length - 1] ?? NaN).toFixed(2)}; closest to the bar: ${worst.name} ` +
+      `ours ${worst.ours.toExponential(2)} (L2 ${worst.oursL2.toExponential(2)}) vs autocast ${worst.torch.toExponential(2)} ` +
+      `(L2 ${worst.torchL2.toExponential(2)}), bar ${worst.bar.toExponential(2)}`,
+  );
   // The next closest too: on new hardware (another GEMM summation order) these say how much room is left.
   const next = [...rows].sort((a, b) => b.ours / b.bar - a.ours / a.bar).slice(1, 5);
   console.log(`  next closest (ours/bar): ${next.map((r) => `${r.name} ${(r.ours / r.bar).toFixed(2)}`).join(', ')}`);
@@ -113,8 +152,9 @@ function gradRows(bert: Bert, prefix: 'grad/' | 'grad_h/'): Row[] {
   const got = bert.exportGradients();
   let gscale = 0;
   for (const e of bert.layout) gscale = Math.max(gscale, maxAbs(get(ref, prefix + e.name)));
-  return bert.layout.map((e) => row(prefix + e.name, got.get(e.name)!.data,
-    e.name.endsWith('attention.self.key.bias') ? gscale : undefined));
+  return bert.layout.map((e) =>
+    row(prefix + e.name, got.get(e.name)!.data, e.name.endsWith('attention.self.key.bias') ? gscale : undefined),
+  );
 }
 
 if (!hasCuda) console.warn(`bert bf16: cuda skipped: ${cudaReason}`);
@@ -138,9 +178,12 @@ for (const device of (['ref', 'cuda'] as const).filter(testsDevice)) {
       expect(o.lastHidden!.dtype).toBe('f32');
       expect(o.pooled!.dtype).toBe('f32');
       expect(o.cls.dtype).toBe('f32');
-      const last = host(o.lastHidden!), cls = host(o.cls);
-      for (let b = 0; b < B; b++) expect(cls.subarray(b * cfg.hiddenSize, (b + 1) * cfg.hiddenSize))
-        .toEqual(last.subarray(b * T * cfg.hiddenSize, b * T * cfg.hiddenSize + cfg.hiddenSize));
+      const last = host(o.lastHidden!),
+        cls = host(o.cls);
+      for (let b = 0; b < B; b++)
+        expect(cls.subarray(b * cfg.hiddenSize, (b + 1) * cfg.hiddenSize)).toEqual(
+          last.subarray(b * T * cfg.hiddenSize, b * T * cfg.hiddenSize + cfg.hiddenSize),
+        );
       const rows = [row('out/last_hidden', last), row('out/pooled', host(o.pooled!))];
       report(device, 'outputs', rows);
       checkRows(rows);
@@ -164,7 +207,7 @@ for (const device of (['ref', 'cuda'] as const).filter(testsDevice)) {
       checkRows(rows);
     });
 
-    it('inference (grad: false) gives the grad forward\'s outputs', () => {
+    it("inference (grad: false) gives the grad forward's outputs", () => {
       const a = host(bert.forward({ ...inputs, grad: false }).lastHidden!);
       expect(host(bert.forward({ ...inputs }).lastHidden!)).toEqual(a);
     });
@@ -197,19 +240,23 @@ describe('BERT bf16 in training mode (dropout) follows the f32 model', () => {
       m.backward({ dCls: get(ref, 'in/Gc'), dPooled: get(ref, 'in/Gp'), dLastHidden: get(ref, 'in/Gh') });
       return { ...out, grads: m.exportGradients() };
     };
-    const a = run('f32'), b = run('bf16');
+    const a = run('f32'),
+      b = run('bf16');
     expect(relErr(b.last, a.last)).toBeLessThanOrEqual(3e-2);
     expect(relErr(b.pooled, a.pooled)).toBeLessThanOrEqual(3e-2);
     // Dropout on: far from the eval result, so the masks really are applied in both.
     expect(relErr(a.last, get(ref, 'out/last_hidden'))).toBeGreaterThan(0.05);
-    let worst = 0, worstName = '';
+    let worst = 0,
+      worstName = '';
     for (const [n, g] of a.grads) {
-      if (n.endsWith('attention.self.key.bias')) continue;  // true gradient 0
+      if (n.endsWith('attention.self.key.bias')) continue; // true gradient 0
       const e = relErr(b.grads.get(n)!.data, g.data);
       if (e > worst) [worst, worstName] = [e, n];
     }
-    console.log(`bert bf16 vs f32, train mode: last ${relErr(b.last, a.last).toExponential(2)}, ` +
-      `pooled ${relErr(b.pooled, a.pooled).toExponential(2)}, worst gradient ${worst.toExponential(2)} (${worstName})`);
+    console.log(
+      `bert bf16 vs f32, train mode: last ${relErr(b.last, a.last).toExponential(2)}, ` +
+        `pooled ${relErr(b.pooled, a.pooled).toExponential(2)}, worst gradient ${worst.toExponential(2)} (${worstName})`,
+    );
     expect(worst).toBeLessThanOrEqual(3e-2);
   });
 });
@@ -243,13 +290,14 @@ describe('BERT bf16: precision option and memory', () => {
     const planBytes = (precision: 'f32' | 'bf16'): number => {
       const m = new Bert(cfg, 'ref', { precision });
       m.loadWeights(params);
-      m.gradients();  // allocated on first use: not part of the activation plan
+      m.gradients(); // allocated on first use: not part of the activation plan
       const before = bytesInUse('cpu');
       m.forward({ ...inputs });
       m.backward({ dCls: get(ref, 'in/Gc') });
       return bytesInUse('cpu') - before;
     };
-    const f32 = planBytes('f32'), bf = planBytes('bf16');
+    const f32 = planBytes('f32'),
+      bf = planBytes('bf16');
     console.log(`bert activation plan (fixture model, ${B}x${T}): f32 ${f32} bytes, bf16 ${bf} bytes (${(bf / f32).toFixed(2)}x)`);
     expect(bf).toBeLessThan(0.85 * f32);
   });

@@ -83,7 +83,8 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
         expect(o.cls.shape).toEqual([B, H]);
         expect(o.pooled!.shape).toEqual([B, H]);
         const got = host(o.lastHidden!);
-        const real: [number[], number[]] = [[], []], pad: [number[], number[]] = [[], []];
+        const real: [number[], number[]] = [[], []],
+          pad: [number[], number[]] = [[], []];
         for (let b = 0; b < B; b++)
           for (let t = 0; t < T; t++) {
             const dst = fx.index.attention_mask[b * T + t] ? real : pad;
@@ -92,13 +93,17 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
               dst[1].push(want.last[(b * T + t) * H + c]!);
             }
           }
-        const eReal = relErr(real[0], real[1]), ePad = relErr(pad[0], pad[1]);
+        const eReal = relErr(real[0], real[1]),
+          ePad = relErr(pad[0], pad[1]);
         const ePooled = relErr(host(o.pooled!), want.pooled);
-        const cls = host(o.cls), wantCls = new Float32Array(B * H);
+        const cls = host(o.cls),
+          wantCls = new Float32Array(B * H);
         for (let b = 0; b < B; b++) wantCls.set(want.last.subarray(b * T * H, b * T * H + H), b * H);
         const eCls = relErr(cls, wantCls);
-        console.log(`bert ${device}: last hidden real ${eReal.toExponential(2)}, padded ${ePad.toExponential(2)}, ` +
-          `cls ${eCls.toExponential(2)}, pooled ${ePooled.toExponential(2)}`);
+        console.log(
+          `bert ${device}: last hidden real ${eReal.toExponential(2)}, padded ${ePad.toExponential(2)}, ` +
+            `cls ${eCls.toExponential(2)}, pooled ${ePooled.toExponential(2)}`,
+        );
         expect(eReal).toBeLessThanOrEqual(1e-4);
         // Padded query rows attend to the real keys in both (the mask only drops keys), so they match too.
         expect(ePad).toBeLessThanOrEqual(1e-4);
@@ -113,11 +118,13 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
         const got = bert.exportGradients();
         let gscale = 0;
         for (const g of wantG.values()) for (const x of g.data) gscale = Math.max(gscale, Math.abs(x));
-        let worst = 0, worstName = '', worstZero = 0;
+        let worst = 0,
+          worstName = '',
+          worstZero = 0;
         for (const [n, g] of wantG) {
           const mine = got.get(n)!.data;
           if (n.endsWith('attention.self.key.bias')) {
-            const e = relErr(mine, g.data) * Math.max(1e-6, ...g.data.map(Math.abs)) / gscale;
+            const e = (relErr(mine, g.data) * Math.max(1e-6, ...g.data.map(Math.abs))) / gscale;
             worstZero = Math.max(worstZero, e);
             expect(e, `${what} ${n} (true gradient 0)`).toBeLessThanOrEqual(1e-4);
             continue;
@@ -126,8 +133,10 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
           if (e > worst) [worst, worstName] = [e, n];
           expect(e, `${what} ${n}`).toBeLessThanOrEqual(1e-4);
         }
-        console.log(`bert ${device}: ${what}: worst parameter gradient error ${worst.toExponential(2)} (${worstName}); ` +
-          `key biases (true 0) ${worstZero.toExponential(2)} of the largest gradient`);
+        console.log(
+          `bert ${device}: ${what}: worst parameter gradient error ${worst.toExponential(2)} (${worstName}); ` +
+            `key biases (true 0) ${worstZero.toExponential(2)} of the largest gradient`,
+        );
       };
 
       it('backward from [CLS] and pooled gradients: every parameter gradient', () => {
@@ -167,7 +176,7 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
     inf.forward(inputs);
     inf.zeroGrad();
     inf.backward({ dCls: fx.get('in/Gc'), dPooled: fx.get('in/Gp') });
-    const trainBytes = bytesInUse('cpu') - before;  // + backward scratch (2 layers: same layer sets)
+    const trainBytes = bytesInUse('cpu') - before; // + backward scratch (2 layers: same layer sets)
     expect(inferenceBytes).toBeLessThan(trainBytes);
     const g = inf.exportGradients();
     expect(relErr(g.get('embeddings.LayerNorm.weight')!.data, fx.grads.get('embeddings.LayerNorm.weight')!.data)).toBeLessThanOrEqual(1e-4);
@@ -185,7 +194,7 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
     const afterLoad = bytesInUse('cpu') - before;
     expect(afterLoad).toBe(paramBytes);
     m.forward({ ...inputs, grad: false });
-    const g = m.gradients();  // first use: allocated, zero
+    const g = m.gradients(); // first use: allocated, zero
     expect(bytesInUse('cpu') - before).toBeGreaterThanOrEqual(afterLoad + paramBytes);
     expect((g.download() as Float32Array).every((v) => v === 0)).toBe(true);
     // backward allocates it too, and the result is the usual one
@@ -207,15 +216,24 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
     bert.backward({ dCls: fx.get('in/Gc'), dPooled: fx.get('in/Gp') });
     const g = host(bert.gradients());
     const want2 = new Float32Array(g.length);
-    for (const e of bert.layout) want2.set(fx.grads.get(e.name)!.data.map((x) => 2 * x), e.offset);
+    for (const e of bert.layout)
+      want2.set(
+        fx.grads.get(e.name)!.data.map((x) => 2 * x),
+        e.offset,
+      );
     expect(relErr(g, want2)).toBeLessThanOrEqual(1e-4);
   });
 
   it('a larger batch after a smaller one re-plans and stays correct', () => {
     const bert = new Bert(cfg, 'cpu');
     bert.loadWeights(fx.params);
-    bert.forward({ inputIds: inputs.inputIds.subarray(0, T), attentionMask: inputs.attentionMask.subarray(0, T),
-      tokenTypeIds: inputs.tokenTypeIds.subarray(0, T), batch: 1, seq: T });
+    bert.forward({
+      inputIds: inputs.inputIds.subarray(0, T),
+      attentionMask: inputs.attentionMask.subarray(0, T),
+      tokenTypeIds: inputs.tokenTypeIds.subarray(0, T),
+      batch: 1,
+      seq: T,
+    });
     const o = bert.forward(inputs);
     expect(relErr(host(o.pooled!), want.pooled)).toBeLessThanOrEqual(1e-4);
   });
@@ -224,15 +242,23 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
 // ---- finite differences on a tiny model --------------------------------------------------------
 
 const TINY: BertConfig = {
-  vocabSize: 11, hiddenSize: 8, numLayers: 2, numHeads: 2, intermediateSize: 12, maxPositions: 8,
-  typeVocabSize: 2, layerNormEps: 1e-5, pooler: true, hiddenDropout: 0.2, attentionDropout: 0.25,
+  vocabSize: 11,
+  hiddenSize: 8,
+  numLayers: 2,
+  numHeads: 2,
+  intermediateSize: 12,
+  maxPositions: 8,
+  typeVocabSize: 2,
+  layerNormEps: 1e-5,
+  pooler: true,
+  hiddenDropout: 0.2,
+  attentionDropout: 0.25,
 };
 
 /** Random parameters (scale 0.5; LayerNorm weights around 1), uploaded and returned. */
 function randomize(bert: Bert, seed: number): Float32Array {
   const flat = randn(bert.numParameters, seed, 0.5);
-  for (const e of bert.layout)
-    if (e.name.endsWith('LayerNorm.weight')) for (let i = 0; i < e.shape[0]!; i++) flat[e.offset + i]! += 1;
+  for (const e of bert.layout) if (e.name.endsWith('LayerNorm.weight')) for (let i = 0; i < e.shape[0]!; i++) flat[e.offset + i]! += 1;
   bert.parameters().upload(flat);
   return flat;
 }
@@ -243,11 +269,15 @@ function tinyModel(seed: number): { bert: Bert; flat: Float32Array } {
 }
 
 describe('BERT backward vs finite differences (tiny model, f32)', () => {
-  const B = 2, T = 5, Hd = TINY.hiddenSize;
+  const B = 2,
+    T = 5,
+    Hd = TINY.hiddenSize;
   const ids = Int32Array.from([1, 4, 7, 2, 9, 3, 3, 10, 0, 0]);
   const mask = Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 0, 0]);
   const types = Int32Array.from([0, 0, 1, 1, 1, 0, 1, 1, 0, 0]);
-  const Gc = randn(B * Hd, 11), Gp = randn(B * Hd, 12), Gh = randn(B * T * Hd, 13);
+  const Gc = randn(B * Hd, 11),
+    Gp = randn(B * Hd, 12),
+    Gh = randn(B * T * Hd, 13);
 
   for (const train of [false, true]) {
     it(`train=${train}: sampled parameter gradients match central differences`, () => {
@@ -275,7 +305,7 @@ describe('BERT backward vs finite differences (tiny model, f32)', () => {
         for (let k = 0; k < 3; k++) {
           let i = Math.floor(rnd() * n);
           if (e.name.includes('word_embeddings')) i = ids[Math.floor(rnd() * 8)]! * Hd + (i % Hd);
-          if (e.name.includes('position_embeddings')) i = (i % (T * Hd));
+          if (e.name.includes('position_embeddings')) i = i % (T * Hd);
           picks.push(e.offset + i);
         }
       }
@@ -301,14 +331,18 @@ describe('BERT backward vs finite differences (tiny model, f32)', () => {
 });
 
 describe('BERT dropout', () => {
-  const B = 2, T = 6;
+  const B = 2,
+    T = 6;
   const ids = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2]);
   const run = (bert: Bert, train: boolean, seed?: number) =>
     host(bert.forward({ inputIds: ids, batch: B, seq: T, train, ...(seed === undefined ? {} : { seed }) }).lastHidden!);
 
   it('train=true with the same seed is deterministic, differs from eval and from another seed', () => {
     const { bert } = tinyModel(3);
-    const a = run(bert, true, 123), b = run(bert, true, 123), c = run(bert, true, 124), ev = run(bert, false);
+    const a = run(bert, true, 123),
+      b = run(bert, true, 123),
+      c = run(bert, true, 124),
+      ev = run(bert, false);
     expect(b).toEqual(a);
     expect(relErr(a, ev)).toBeGreaterThan(1e-2);
     expect(relErr(a, c)).toBeGreaterThan(1e-2);
@@ -326,13 +360,18 @@ describe('BERT dropout', () => {
 });
 
 describe('BERT clsOnly (last layer on the [CLS] rows only) equals the full forward and backward', () => {
-  const B = 3, T = 5, Hd = TINY.hiddenSize;
+  const B = 3,
+    T = 5,
+    Hd = TINY.hiddenSize;
   const ids = Int32Array.from([1, 4, 7, 2, 9, 3, 3, 10, 0, 0, 5, 6, 7, 8, 1]);
   const mask = Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0]);
-  const Gc = randn(B * Hd, 31), Gp = randn(B * Hd, 32);
+  const Gc = randn(B * Hd, 31),
+    Gp = randn(B * Hd, 32);
   const variants = [
-    { device: 'cpu', precision: 'f32', tol: 1e-5 }, { device: 'ref', precision: 'f32', tol: 1e-5 },
-    { device: 'ref', precision: 'bf16', tol: 1e-2 }, { device: 'cuda', precision: 'f32', tol: 1e-5 },
+    { device: 'cpu', precision: 'f32', tol: 1e-5 },
+    { device: 'ref', precision: 'f32', tol: 1e-5 },
+    { device: 'ref', precision: 'bf16', tol: 1e-2 },
+    { device: 'cuda', precision: 'f32', tol: 1e-5 },
     { device: 'cuda', precision: 'bf16', tol: 1e-2 },
   ] as const;
   for (const v of variants.filter((x) => testsDevice(x.device)))
@@ -348,7 +387,8 @@ describe('BERT clsOnly (last layer on the [CLS] rows only) equals the full forwa
           bert.backward({ dCls: Gc, dPooled: Gp });
           return { ...out, grads: host(bert.gradients()) };
         };
-        const full = run(false), cls = run(true);
+        const full = run(false),
+          cls = run(true);
         expect(full.hasLast).toBe(true);
         expect(cls.hasLast).toBe(false);
         expect(relErr(cls.cls, full.cls)).toBeLessThanOrEqual(v.tol);
@@ -366,7 +406,12 @@ describe('BERT edge cases', () => {
     for (const numLayers of [1, 3, 4]) {
       const bert = new Bert({ ...TINY, numLayers }, 'cpu');
       bert.parameters().upload(randn(bert.numParameters, 21, 0.5));
-      const inp = { inputIds: Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), attentionMask: Int32Array.from([1, 1, 1, 1, 1, 1, 0, 0]), batch: 2, seq: 4 };
+      const inp = {
+        inputIds: Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]),
+        attentionMask: Int32Array.from([1, 1, 1, 1, 1, 1, 0, 0]),
+        batch: 2,
+        seq: 4,
+      };
       const a = bert.forward({ ...inp, grad: false });
       const [h1, p1] = [host(a.lastHidden!), host(a.pooled!)];
       const b = bert.forward(inp);
@@ -378,7 +423,9 @@ describe('BERT edge cases', () => {
   it('a sequence with no real token gives finite outputs and leaves the others unchanged', () => {
     const { bert } = tinyModel(4);
     const ids = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
-    const one = host(bert.forward({ inputIds: ids.subarray(0, 4), attentionMask: Int32Array.from([1, 1, 1, 0]), batch: 1, seq: 4 }).lastHidden!);
+    const one = host(
+      bert.forward({ inputIds: ids.subarray(0, 4), attentionMask: Int32Array.from([1, 1, 1, 0]), batch: 1, seq: 4 }).lastHidden!,
+    );
     const o = bert.forward({ inputIds: ids, attentionMask: Int32Array.from([1, 1, 1, 0, 0, 0, 0, 0]), batch: 2, seq: 4 });
     const both = host(o.lastHidden!);
     expect(both.every(Number.isFinite)).toBe(true);

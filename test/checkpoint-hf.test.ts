@@ -23,7 +23,10 @@ import {
 } from '../src/checkpoint/index.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'checkpoint');
-const REF = JSON.parse(readFileSync(join(FIX, 'reference.json'), 'utf8')) as Record<string, Record<string, { sum: number; shape: number[] }>>;
+const REF = JSON.parse(readFileSync(join(FIX, 'reference.json'), 'utf8')) as Record<
+  string,
+  Record<string, { sum: number; shape: number[] }>
+>;
 const tmp = mkdtempSync(join(tmpdir(), 'biofeg-hf-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -55,7 +58,9 @@ describe('BERT names', () => {
     expect(r.missing).toEqual(['pooler.dense.bias']);
     expect(r.unexpected).toEqual(['cls.extra']);
     expect(r.mismatched).toEqual([{ name: 'embeddings.LayerNorm.weight', expected: [8], got: [9] }]);
-    expect(() => requireParams('ckpt', specs, t)).toThrow(/ckpt: checkpoint does not fit the model: missing pooler\.dense\.bias; embeddings\.LayerNorm\.weight has shape \[9\], expected \[8\]; unexpected cls\.extra/);
+    expect(() => requireParams('ckpt', specs, t)).toThrow(
+      /ckpt: checkpoint does not fit the model: missing pooler\.dense\.bias; embeddings\.LayerNorm\.weight has shape \[9\], expected \[8\]; unexpected cls\.extra/,
+    );
   });
 });
 
@@ -168,7 +173,10 @@ describe('BLINK bi-encoder names', () => {
       expect(Math.abs(sum(parts.context.bert.get(n)!.data) - r.sum), n).toBeLessThan(1e-4);
       expect(Math.abs(sum(parts.candidate.bert.get(n)!.data) + r.sum), n).toBeLessThan(1e-4);
     }
-    expect(sum(parts.context.linear!.weight.data)).toBeCloseTo(REF['additional_linear']!['context_encoder.additional_linear.weight']!.sum, 4);
+    expect(sum(parts.context.linear!.weight.data)).toBeCloseTo(
+      REF['additional_linear']!['context_encoder.additional_linear.weight']!.sum,
+      4,
+    );
     expect(sum(parts.candidate.linear!.bias.data)).toBeCloseTo(REF['additional_linear']!['cand_encoder.additional_linear.bias']!.sum, 4);
     expect([...joinBiencoder(parts).keys()]).toEqual([...sd.keys()]);
     const specs = bertParamSpecs(bertDims(cfg));

@@ -4,7 +4,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CheckpointError, decodeSafetensors, decodeTorchCheckpoint, encodeSafetensors, readSafetensors, readTorchCheckpoint } from '../src/checkpoint/index.js';
+import {
+  CheckpointError,
+  decodeSafetensors,
+  decodeTorchCheckpoint,
+  encodeSafetensors,
+  readSafetensors,
+  readTorchCheckpoint,
+} from '../src/checkpoint/index.js';
 import { MemorySource } from '../src/checkpoint/bytes.js';
 import { PickleError, unpickle, type PickleHooks } from '../src/checkpoint/pickle.js';
 import { TORCH_ALLOWED_GLOBALS } from '../src/checkpoint/torch-zip.js';
@@ -33,14 +40,15 @@ function rawSt(header: string, dataLen: number, headerLen?: number): Buffer {
   return Buffer.concat([len, h, Buffer.alloc(dataLen, 1)]);
 }
 
-const t = (dtype: string, shape: number[], b: number, e: number): string =>
-  JSON.stringify({ dtype, shape, data_offsets: [b, e] });
+const t = (dtype: string, shape: number[], b: number, e: number): string => JSON.stringify({ dtype, shape, data_offsets: [b, e] });
 
 describe('safetensors rejects', () => {
-  const good = encodeSafetensors(new Map([
-    ['a', { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) }],
-    ['b', { shape: [3], data: Float32Array.from([5, 6, 7]) }],
-  ]));
+  const good = encodeSafetensors(
+    new Map([
+      ['a', { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) }],
+      ['b', { shape: [3], data: Float32Array.from([5, 6, 7]) }],
+    ]),
+  );
 
   it('a valid file parses (control)', () => {
     expect(decodeSafetensors(good).tensors.size).toBe(2);
@@ -77,7 +85,9 @@ describe('safetensors rejects', () => {
   });
 
   it('duplicate tensor names', () => {
-    expect(errorOf(() => decodeSafetensors(rawSt(`{"x":${t('F32', [1], 0, 4)},"x":${t('F32', [1], 4, 8)}}`, 8)))).toMatch(/duplicate key "x"/);
+    expect(errorOf(() => decodeSafetensors(rawSt(`{"x":${t('F32', [1], 0, 4)},"x":${t('F32', [1], 4, 8)}}`, 8)))).toMatch(
+      /duplicate key "x"/,
+    );
   });
 
   it('overlapping offsets', () => {
@@ -86,7 +96,9 @@ describe('safetensors rejects', () => {
   });
 
   it('offsets beyond the end of the file', () => {
-    expect(errorOf(() => decodeSafetensors(rawSt(`{"a":${t('F32', [4], 0, 16)}}`, 8)))).toMatch(/"a": data_offsets \[0, 16\] lie beyond the end of the file/);
+    expect(errorOf(() => decodeSafetensors(rawSt(`{"a":${t('F32', [4], 0, 16)}}`, 8)))).toMatch(
+      /"a": data_offsets \[0, 16\] lie beyond the end of the file/,
+    );
   });
 
   it('a byte count that does not match dtype * shape', () => {
@@ -96,7 +108,9 @@ describe('safetensors rejects', () => {
 
   it('offsets that end before they begin, gaps and trailing bytes', () => {
     expect(errorOf(() => decodeSafetensors(rawSt(`{"a":${t('F32', [0], 8, 4)}}`, 8)))).toMatch(/end before they begin/);
-    expect(errorOf(() => decodeSafetensors(rawSt(`{"a":${t('F32', [1], 4, 8)}}`, 8)))).toMatch(/bytes 0\.\.4 before tensor "a" belong to no tensor/);
+    expect(errorOf(() => decodeSafetensors(rawSt(`{"a":${t('F32', [1], 4, 8)}}`, 8)))).toMatch(
+      /bytes 0\.\.4 before tensor "a" belong to no tensor/,
+    );
     expect(errorOf(() => decodeSafetensors(rawSt(`{"a":${t('F32', [1], 0, 4)}}`, 8)))).toMatch(/4 trailing bytes/);
   });
 
@@ -106,7 +120,9 @@ describe('safetensors rejects', () => {
   });
 
   it('malformed entries and metadata', () => {
-    expect(errorOf(() => decodeSafetensors(rawSt('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}', 0)))).toMatch(/"shape" must be an array of non-negative integers/);
+    expect(errorOf(() => decodeSafetensors(rawSt('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}', 0)))).toMatch(
+      /"shape" must be an array of non-negative integers/,
+    );
     expect(errorOf(() => decodeSafetensors(rawSt('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}}', 0)))).toMatch(/2 entries/);
     expect(errorOf(() => decodeSafetensors(rawSt('{"__metadata__":{"k":1}}', 0)))).toMatch(/__metadata__/);
   });
@@ -118,13 +134,26 @@ describe('safetensors rejects', () => {
     const h = Buffer.from(`{"ids":${t('I64', [2], 0, 16)}}`);
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(h.length));
-    expect(errorOf(() => decodeSafetensors(Buffer.concat([len, h, d])))).toMatch(/"ids".*element 1 = 1099511627776 does not fit in 32 bits/);
+    expect(errorOf(() => decodeSafetensors(Buffer.concat([len, h, d])))).toMatch(
+      /"ids".*element 1 = 1099511627776 does not fit in 32 bits/,
+    );
   });
 
   it('the writer refuses bad input', () => {
-    expect(errorOf(() => encodeSafetensors(new Map([['a', { shape: [3], data: new Float32Array(2) }]])))).toMatch(/shape \[3\] does not match 2 elements/);
-    expect(errorOf(() => encodeSafetensors([['a', { shape: [1], data: new Float32Array(1) }], ['a', { shape: [1], data: new Float32Array(1) }]]))).toMatch(/duplicate tensor name "a"/);
-    expect(errorOf(() => encodeSafetensors(new Map([['__metadata__', { shape: [1], data: new Float32Array(1) }]])))).toMatch(/invalid tensor name/);
+    expect(errorOf(() => encodeSafetensors(new Map([['a', { shape: [3], data: new Float32Array(2) }]])))).toMatch(
+      /shape \[3\] does not match 2 elements/,
+    );
+    expect(
+      errorOf(() =>
+        encodeSafetensors([
+          ['a', { shape: [1], data: new Float32Array(1) }],
+          ['a', { shape: [1], data: new Float32Array(1) }],
+        ]),
+      ),
+    ).toMatch(/duplicate tensor name "a"/);
+    expect(errorOf(() => encodeSafetensors(new Map([['__metadata__', { shape: [1], data: new Float32Array(1) }]])))).toMatch(
+      /invalid tensor name/,
+    );
   });
 });
 
@@ -134,7 +163,9 @@ function torchZip(pkl: Uint8Array, extra: Array<{ name: string; data: Uint8Array
 }
 
 const bytes = (...parts: Array<number | string | number[] | Uint8Array>): Uint8Array =>
-  Buffer.concat(parts.map((p) => (typeof p === 'number' ? Buffer.from([p]) : typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+  Buffer.concat(
+    parts.map((p) => (typeof p === 'number' ? Buffer.from([p]) : typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))),
+  );
 
 describe('zip rejects', () => {
   it("an entry name with '..'", () => {
@@ -164,15 +195,25 @@ describe('zip rejects', () => {
     const z = torchZip(bytes(0x80, 2, 0x7d, 0x2e), [{ name: 'archive/x', data: Buffer.from('hello') }]);
     const i = z.indexOf('hello');
     z[i] = 0x48;
-    expect(errorOf(() => { const r = new ZipReader(new MemorySource(z)); r.read(r.get('archive/x')!); })).toMatch(/CRC-32 mismatch/);
+    expect(
+      errorOf(() => {
+        const r = new ZipReader(new MemorySource(z));
+        r.read(r.get('archive/x')!);
+      }),
+    ).toMatch(/CRC-32 mismatch/);
     const m = torchZip(bytes(0x80, 2, 0x7d, 0x2e));
     m.writeUInt16LE(12, m.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 10); // bzip2 in the directory
     expect(errorOf(() => decodeTorchCheckpoint(m))).toMatch(/compression method 12/);
-    const d = buildZip([{ name: 'archive/data.pkl', data: bytes(0x80, 2, 0x7d, 0x2e) }, { name: 'archive/data.pkl', data: bytes(0x2e) }]);
+    const d = buildZip([
+      { name: 'archive/data.pkl', data: bytes(0x80, 2, 0x7d, 0x2e) },
+      { name: 'archive/data.pkl', data: bytes(0x2e) },
+    ]);
     expect(errorOf(() => decodeTorchCheckpoint(d))).toMatch(/duplicate entry/);
     // A storage entry shorter than the persistent id says: 4 floats declared, 8 bytes stored.
     const pkl = tensorPickle('FloatStorage', 4, [4]);
-    expect(errorOf(() => decodeTorchCheckpoint(torchZip(pkl, [{ name: 'archive/data/0', data: new Uint8Array(8) }])))).toMatch(/storage entry archive\/data\/0 has 8 bytes, 4 F32 elements need 16/);
+    expect(errorOf(() => decodeTorchCheckpoint(torchZip(pkl, [{ name: 'archive/data/0', data: new Uint8Array(8) }])))).toMatch(
+      /storage entry archive\/data\/0 has 8 bytes, 4 F32 elements need 16/,
+    );
     expect(errorOf(() => decodeTorchCheckpoint(torchZip(pkl)))).toMatch(/archive\/data\/0 is missing/);
   });
 
@@ -198,15 +239,33 @@ function tensorPickle(storage: string, numel: number, size: number[]): Uint8Arra
   }
   const ints = (xs: number[]) => bytes(0x28, ...xs.map((x) => bytes(0x4b, x)), 0x74);
   return bytes(
-    0x80, 2, 0x7d, // PROTO 2, EMPTY_DICT
+    0x80,
+    2,
+    0x7d, // PROTO 2, EMPTY_DICT
     U('w'),
     G('torch._utils', '_rebuild_tensor_v2'),
     0x28, // MARK (args)
-    0x28, U('storage'), G('torch', storage), U('0'), U('cpu'), 0x4b, numel, 0x74, 0x51, // pid, BINPERSID
-    0x4b, 0, ints(size), ints(stride), 0x89, // offset, size, stride, False
-    G('collections', 'OrderedDict'), 0x29, 0x52, // OrderedDict()
-    0x74, 0x52, // TUPLE, REDUCE
-    0x73, 0x2e, // SETITEM, STOP
+    0x28,
+    U('storage'),
+    G('torch', storage),
+    U('0'),
+    U('cpu'),
+    0x4b,
+    numel,
+    0x74,
+    0x51, // pid, BINPERSID
+    0x4b,
+    0,
+    ints(size),
+    ints(stride),
+    0x89, // offset, size, stride, False
+    G('collections', 'OrderedDict'),
+    0x29,
+    0x52, // OrderedDict()
+    0x74,
+    0x52, // TUPLE, REDUCE
+    0x73,
+    0x2e, // SETITEM, STOP
   );
 }
 
@@ -228,7 +287,9 @@ describe('pickle rejects', () => {
 
   it('a valid crafted state_dict reads (control)', () => {
     const f = new Float32Array([1.5, -2, 3, 4.25]);
-    const m = decodeTorchCheckpoint(torchZip(tensorPickle('FloatStorage', 4, [2, 2]), [{ name: 'archive/data/0', data: new Uint8Array(f.buffer) }]));
+    const m = decodeTorchCheckpoint(
+      torchZip(tensorPickle('FloatStorage', 4, [2, 2]), [{ name: 'archive/data/0', data: new Uint8Array(f.buffer) }]),
+    );
     expect(m.get('w')!.shape).toEqual([2, 2]);
     expect(Array.from(m.get('w')!.data)).toEqual([1.5, -2, 3, 4.25]);
   });
@@ -238,14 +299,24 @@ describe('pickle rejects', () => {
     const pkl = bytes(0x80, 2, G('os', 'system'), U('echo pwned'), 0x85, 0x52, 0x2e);
     const m = errorOf(() => decodeTorchCheckpoint(torchZip(pkl)));
     expect(m).toMatch(/archive\/data\.pkl: pickle byte 2: GLOBAL: global os\.system is not allowed/);
-    expect(() => unpickle(pkl, { ...hooks, reduce: () => { called = true; return null; } })).toThrow(/os\.system/);
+    expect(() =>
+      unpickle(pkl, {
+        ...hooks,
+        reduce: () => {
+          called = true;
+          return null;
+        },
+      }),
+    ).toThrow(/os\.system/);
     expect(called).toBe(false);
   });
 
   it('builtins.eval through STACK_GLOBAL, and globals close to allowed ones', () => {
     expect(fails(bytes(0x80, 4, U('builtins'), U('eval'), 0x93, 0x2e))).toMatch(/STACK_GLOBAL: global builtins\.eval is not allowed/);
     expect(fails(bytes(0x80, 2, G('torch', 'load'), 0x2e))).toMatch(/global torch\.load is not allowed/);
-    expect(fails(bytes(0x80, 2, G('torch._utils', '_rebuild_tensor_v2.__globals__'), 0x2e))).toMatch(/global torch\._utils\._rebuild_tensor_v2\.__globals__ is not allowed/);
+    expect(fails(bytes(0x80, 2, G('torch._utils', '_rebuild_tensor_v2.__globals__'), 0x2e))).toMatch(
+      /global torch\._utils\._rebuild_tensor_v2\.__globals__ is not allowed/,
+    );
     expect(fails(bytes(0x80, 2, 0x63, 'os system\n\n', 0x2e))).toMatch(/invalid name/);
   });
 
@@ -272,8 +343,12 @@ describe('pickle rejects', () => {
   it('bad tensor arguments: out-of-bounds views, unknown storage types, non-tensor values, a non-dict root', () => {
     const z = (pkl: Uint8Array) => torchZip(pkl, [{ name: 'archive/data/0', data: new Uint8Array(16) }]);
     // size [5] over a 4-element storage.
-    expect(errorOf(() => decodeTorchCheckpoint(z(tensorPickle('FloatStorage', 4, [5]))))).toMatch(/reaches element 4 of a 4-element storage/);
-    expect(errorOf(() => decodeTorchCheckpoint(z(tensorPickle('ComplexFloatStorage', 4, [4]))))).toMatch(/global torch\.ComplexFloatStorage is not allowed/);
+    expect(errorOf(() => decodeTorchCheckpoint(z(tensorPickle('FloatStorage', 4, [5]))))).toMatch(
+      /reaches element 4 of a 4-element storage/,
+    );
+    expect(errorOf(() => decodeTorchCheckpoint(z(tensorPickle('ComplexFloatStorage', 4, [4]))))).toMatch(
+      /global torch\.ComplexFloatStorage is not allowed/,
+    );
     const notTensor = bytes(0x80, 2, 0x7d, U('epoch'), 0x4b, 3, 0x73, 0x2e);
     expect(errorOf(() => decodeTorchCheckpoint(z(notTensor)))).toMatch(/state_dict entry "epoch" is a number 3, not a tensor/);
     const listRoot = bytes(0x80, 2, 0x5d, 0x2e);

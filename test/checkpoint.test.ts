@@ -20,7 +20,13 @@ import { PyDict, unpickle } from '../src/checkpoint/pickle.js';
 import { buildZip } from './fixtures/checkpoint/build-zip.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'checkpoint');
-interface RefEntry { shape: number[]; dtype: string; sum: number; abs_sum: number; first: number[] }
+interface RefEntry {
+  shape: number[];
+  dtype: string;
+  sum: number;
+  abs_sum: number;
+  first: number[];
+}
 const REF = JSON.parse(readFileSync(join(FIX, 'reference.json'), 'utf8')) as Record<string, Record<string, RefEntry>>;
 
 const tmp = mkdtempSync(join(tmpdir(), 'biofeg-ckpt-'));
@@ -55,7 +61,12 @@ function expectSameTensors(a: Map<string, Tensor>, b: Map<string, Tensor>): void
     const u = b.get(k)!;
     expect(u.shape, k).toEqual(t.shape);
     expect(u.data.constructor, k).toBe(t.data.constructor);
-    expect(Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), k).toBe(true);
+    expect(
+      Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(
+        Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      ),
+      k,
+    ).toBe(true);
   }
 }
 
@@ -128,7 +139,16 @@ describe('fixture checkpoints', () => {
 });
 
 function orderKey(n: string): number {
-  const parts = ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense', 'attention.output.LayerNorm', 'intermediate.dense', 'output.dense', 'output.LayerNorm'];
+  const parts = [
+    'attention.self.query',
+    'attention.self.key',
+    'attention.self.value',
+    'attention.output.dense',
+    'attention.output.LayerNorm',
+    'intermediate.dense',
+    'output.dense',
+    'output.LayerNorm',
+  ];
   const sub = n.replace(/^encoder\.layer\.0\./, '');
   const i = parts.findIndex((p) => sub.startsWith(`${p}.`));
   return i * 2 + (sub.endsWith('.bias') ? 1 : 0);
@@ -241,7 +261,13 @@ describe('torch.save writer', () => {
 
   it('writes int32 tensors and scalars', () => {
     const p = join(tmp, 'int.bin');
-    writeTorchCheckpoint(p, new Map([['ids', { shape: [2, 3], data: Int32Array.from([1, 2, 3, -4, 5, 2147483647]) }], ['s', { shape: [], data: Float32Array.from([2.5]) }]]));
+    writeTorchCheckpoint(
+      p,
+      new Map([
+        ['ids', { shape: [2, 3], data: Int32Array.from([1, 2, 3, -4, 5, 2147483647]) }],
+        ['s', { shape: [], data: Float32Array.from([2.5]) }],
+      ]),
+    );
     const back = readTorchCheckpoint(p);
     expect(back.get('ids')!.dtype).toBe('I32');
     expect(Array.from(back.get('ids')!.data)).toEqual([1, 2, 3, -4, 5, 2147483647]);

@@ -24,10 +24,33 @@ if (!hasCuda) console.warn(`encode and pipeline on cuda skipped: ${cudaReason}`)
 describe.skipIf(!hasCuda)('biofeg encode on cuda', () => {
   const dir = mkdtempSync(join(tmpdir(), 'biofeg-encode-cuda-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const vocab = ['[PAD]', '[unused0]', '[unused1]', '[unused2]', '[UNK]', '[CLS]', '[SEP]', 'breast', 'cancer', 'of', 'the', 'colon', 'gene'];
+  const vocab = [
+    '[PAD]',
+    '[unused0]',
+    '[unused1]',
+    '[unused2]',
+    '[UNK]',
+    '[CLS]',
+    '[SEP]',
+    'breast',
+    'cancer',
+    'of',
+    'the',
+    'colon',
+    'gene',
+  ];
   const cfg: BertConfig = {
-    vocabSize: vocab.length, hiddenSize: 32, numLayers: 2, numHeads: 2, intermediateSize: 64, maxPositions: 16,
-    typeVocabSize: 2, layerNormEps: 1e-12, pooler: true, hiddenDropout: 0.1, attentionDropout: 0.1,
+    vocabSize: vocab.length,
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 2,
+    intermediateSize: 64,
+    maxPositions: 16,
+    typeVocabSize: 2,
+    layerNormEps: 1e-12,
+    pooler: true,
+    hiddenDropout: 0.1,
+    attentionDropout: 0.1,
   };
 
   it('rows equal the CPU rows: f32 within 1e-4, bf16 within 3e-2 of the scale', async () => {
@@ -36,7 +59,10 @@ describe.skipIf(!hasCuda)('biofeg encode on cuda', () => {
     const model = join(dir, 'hf');
     saveHfFolder(model, hfConfigOf(cfg), bert.exportWeights(), { extraFiles: { 'vocab.txt': vocab.join('\n') + '\n' } });
     const input = join(dir, 'in.jsonl');
-    writeFileSync(input, ['breast cancer', 'the colon', 'gene of the breast cancer colon', ''].map((text) => JSON.stringify({ text })).join('\n') + '\n');
+    writeFileSync(
+      input,
+      ['breast cancer', 'the colon', 'gene of the breast cancer colon', ''].map((text) => JSON.stringify({ text })).join('\n') + '\n',
+    );
     const run = async (device: 'cpu' | 'cuda', precision: 'f32' | 'bf16', pooled: boolean) => {
       const output = join(dir, `${device}-${precision}-${pooled}.npy`);
       await encodeFile({ model, input, output, device, precision, pooled, batchSize: 3 });
@@ -45,12 +71,17 @@ describe.skipIf(!hasCuda)('biofeg encode on cuda', () => {
     for (const pooled of [false, true]) {
       const want = await run('cpu', 'f32', pooled);
       const scale = Math.max(...Array.from(want, Math.abs));
-      for (const [precision, tol] of [['f32', 1e-4], ['bf16', 3e-2]] as const) {
+      for (const [precision, tol] of [
+        ['f32', 1e-4],
+        ['bf16', 3e-2],
+      ] as const) {
         const got = await run('cuda', precision, pooled);
         expect(got.length).toBe(want.length);
         let err = 0;
         for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
-        console.log(`encode on cuda, ${precision} ${pooled ? 'pooled' : '[CLS]'}: max error ${(err / scale).toExponential(2)} of the scale`);
+        console.log(
+          `encode on cuda, ${precision} ${pooled ? 'pooled' : '[CLS]'}: max error ${(err / scale).toExponential(2)} of the scale`,
+        );
         expect(err / scale).toBeLessThanOrEqual(tol);
       }
     }
@@ -65,10 +96,20 @@ describe.skipIf(!hasCuda)('biofeg pipeline on cuda', () => {
     out = tmp('biofeg-pipeline-cuda-');
     configFile = join(out, 'config.json');
     // Smaller than the CPU test's run: the cuemu project executes every kernel on emulated threads.
-    writeFileSync(configFile, JSON.stringify(tinyPipelineConfig(data, join(out, 'run'), {
-      device: 'cuda', max_context_length: 16, max_cand_length: 24, top_k: 8,
-      biencoder: { dropout: 0.1 }, gan: { num_train_epochs: 1, start_saving: 1 }, finetune: { train_batch_size: 16 },
-    })));
+    writeFileSync(
+      configFile,
+      JSON.stringify(
+        tinyPipelineConfig(data, join(out, 'run'), {
+          device: 'cuda',
+          max_context_length: 16,
+          max_cand_length: 24,
+          top_k: 8,
+          biencoder: { dropout: 0.1 },
+          gan: { num_train_epochs: 1, start_saving: 1 },
+          finetune: { train_batch_size: 16 },
+        }),
+      ),
+    );
   }, 60_000);
   afterAll(cleanup);
 
@@ -76,7 +117,8 @@ describe.skipIf(!hasCuda)('biofeg pipeline on cuda', () => {
     const r = await runPipeline(readPipelineConfig(configFile));
     expect(r.stages.every((s) => !s.skipped)).toBe(true);
     const run = join(out, 'run');
-    for (const s of ['biencoder', 'finetune', 'biencoder-hard', 'finetune-hard']) expect(existsSync(join(run, s, 'model.safetensors'))).toBe(true);
+    for (const s of ['biencoder', 'finetune', 'biencoder-hard', 'finetune-hard'])
+      expect(existsSync(join(run, s, 'model.safetensors'))).toBe(true);
     const final = JSON.parse(readFileSync(join(run, 'eval-final', DONE_FILE), 'utf8')) as {
       result: { modes: Array<{ mode: string; total: number; recall: Record<string, number | null> }> };
     };

@@ -14,13 +14,22 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const DIR = 'native/cuda';
-const ARCHS = [80, 90];  // the build's default BIOFEG_CUDA_ARCHS
+const ARCHS = [80, 90]; // the build's default BIOFEG_CUDA_ARCHS
 const REGS_PER_SM = 65536;
 
-const nvccMissing = await run('nvcc', ['--version']).then(() => null, (e: Error) => e.message.split('\n')[0]);
+const nvccMissing = await run('nvcc', ['--version']).then(
+  () => null,
+  (e: Error) => e.message.split('\n')[0],
+);
 if (nvccMissing) console.warn(`cuda kernel resources: skipped: nvcc not found (${nvccMissing})`);
 
-interface Kernel { file: string; arch: number; name: string; regs: number; spill: number }
+interface Kernel {
+  file: string;
+  arch: number;
+  name: string;
+  regs: number;
+  spill: number;
+}
 
 /** Kernel names (k_...) of mangled symbols, through c++filt (binutils, beside g++). */
 async function kernelNames(mangled: string[]): Promise<string[]> {
@@ -71,23 +80,33 @@ describe.skipIf(nvccMissing !== null)('cuda kernel resources (ptxas, sm_80 and s
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('every kernel fits its block in the register file and none spills', async () => {
-    const files = readdirSync(DIR).filter((f) => f.endsWith('.cu')).sort();
+    const files = readdirSync(DIR)
+      .filter((f) => f.endsWith('.cu'))
+      .sort();
     const gencode = ARCHS.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]);
     // Two files at a time (CI has 2 cores).
     const kernels: Kernel[] = [];
     for (let i = 0; i < files.length; i += 2)
-      for (const r of await Promise.all(files.slice(i, i + 2).map((f) =>
-        run('nvcc', ['-std=c++17', '-O3', '-c', ...gencode, '-Xptxas', '-v', '-I', 'native', join(DIR, f), '-o', join(tmp, `${f}.o`)],
-          { maxBuffer: 1 << 24 }).then((o) => parsePtxas(f, o.stdout + o.stderr)))))
+      for (const r of await Promise.all(
+        files.slice(i, i + 2).map((f) =>
+          run('nvcc', ['-std=c++17', '-O3', '-c', ...gencode, '-Xptxas', '-v', '-I', 'native', join(DIR, f), '-o', join(tmp, `${f}.o`)], {
+            maxBuffer: 1 << 24,
+          }).then((o) => parsePtxas(f, o.stdout + o.stderr)),
+        ),
+      ))
         kernels.push(...r);
     const names = await kernelNames(kernels.map((k) => k.name));
-    kernels.forEach((k, i) => { k.name = names[i]!; });
+    kernels.forEach((k, i) => {
+      k.name = names[i]!;
+    });
     const bounds = launchBounds();
     expect(kernels.length).toBeGreaterThan(20);
     for (const a of ARCHS) expect(kernels.some((k) => k.arch === a && k.name === 'k_attn_bwd_dq')).toBe(true);
     const worst = [...kernels].sort((x, y) => y.regs - x.regs)[0]!;
-    console.log(`cuda kernel resources: ${kernels.length} kernel builds; most registers: ${worst.name} ` +
-      `(sm_${worst.arch}) ${worst.regs} x ${bounds.get(worst.name) ?? 1024} threads`);
+    console.log(
+      `cuda kernel resources: ${kernels.length} kernel builds; most registers: ${worst.name} ` +
+        `(sm_${worst.arch}) ${worst.regs} x ${bounds.get(worst.name) ?? 1024} threads`,
+    );
     for (const k of kernels) {
       const threads = bounds.get(k.name) ?? 1024;
       const what = `${k.file} ${k.name} sm_${k.arch}: ${k.regs} registers x ${threads} threads`;

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 
 const dir = resolve('build-emu');
 const asanExe = resolve('build-emu-asan/biofeg_cuda_selftest');
-if (!existsSync(asanExe)) console.warn(`cuemu under AddressSanitizer skipped: ${asanExe} absent (npm run build:emu-asan builds it; CI does)`);
+if (!existsSync(asanExe))
+  console.warn(`cuemu under AddressSanitizer skipped: ${asanExe} absent (npm run build:emu-asan builds it; CI does)`);
 
 function run(exe: string, env: Record<string, string> = {}): { passed: number; failed: number; out: string } {
   const path = resolve(dir, exe);
@@ -18,7 +19,13 @@ function run(exe: string, env: Record<string, string> = {}): { passed: number; f
   const r = spawnSync(path, [], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 600_000 });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   const m = /(\d+) passed, (\d+) failed\s*$/.exec(out);
-  if (r.status !== 0 || !m) throw new Error(`${exe} exited with ${r.status ?? r.signal}:\n${out.split('\n').filter((l) => !l.startsWith('ok ')).join('\n')}`);
+  if (r.status !== 0 || !m)
+    throw new Error(
+      `${exe} exited with ${r.status ?? r.signal}:\n${out
+        .split('\n')
+        .filter((l) => !l.startsWith('ok '))
+        .join('\n')}`,
+    );
   return { passed: Number(m[1]), failed: Number(m[2]), out };
 }
 
@@ -26,7 +33,9 @@ function run(exe: string, env: Record<string, string> = {}): { passed: number; f
 function bench<T>(script: string, args: string[], file: string): T {
   const out = mkdtempSync(join(tmpdir(), 'biofeg-bench-'));
   const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${script}`, ...args], {
-    env: { ...process.env, BIOFEG_BENCH_RESULTS: out }, encoding: 'utf8', timeout: 300_000,
+    env: { ...process.env, BIOFEG_BENCH_RESULTS: out },
+    encoding: 'utf8',
+    timeout: 300_000,
   });
   expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
   return JSON.parse(readFileSync(join(out, file), 'utf8')) as T;
@@ -54,12 +63,19 @@ describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
   // kernel access past one. Instrumented emulation is slow (the hand-written GEMM's cases most):
   // the time limit is the run's own (run(): 600 s), not the project's 120 s per test.
   for (const cublas of ['on', 'off'])
-    it.skipIf(!existsSync(asanExe))(`biofeg_cuda_selftest under AddressSanitizer (out-of-bounds kernel accesses), cuBLAS ${cublas}`, () => {
-      const r = run(asanExe, { ASAN_OPTIONS: 'detect_stack_use_after_return=0:detect_leaks=0', ...(cublas === 'off' ? { BIOFEG_CUBLAS: 'off' } : {}) });
-      expect(r.out).not.toMatch(/AddressSanitizer/);
-      expect(r.failed).toBe(0);
-      expect(r.passed).toBeGreaterThan(200);
-    }, 600_000);
+    it.skipIf(!existsSync(asanExe))(
+      `biofeg_cuda_selftest under AddressSanitizer (out-of-bounds kernel accesses), cuBLAS ${cublas}`,
+      () => {
+        const r = run(asanExe, {
+          ASAN_OPTIONS: 'detect_stack_use_after_return=0:detect_leaks=0',
+          ...(cublas === 'off' ? { BIOFEG_CUBLAS: 'off' } : {}),
+        });
+        expect(r.out).not.toMatch(/AddressSanitizer/);
+        expect(r.failed).toBe(0);
+        expect(r.passed).toBeGreaterThan(200);
+      },
+      600_000,
+    );
   it("the emulator's own test: right results, and each bug class it claims to catch is caught", () => {
     const r = run('cuemu_selftest');
     expect(r.failed).toBe(0);
@@ -68,12 +84,18 @@ describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
   it('bench:kernels --device cuda --smoke runs every section (the GPU check runs it at full size)', () => {
     const j = bench<{ results: Array<{ op: string }> }>('kernels.ts', ['--device', 'cuda', '--smoke'], 'kernels-cuda-smoke.json');
     const ops = j.results.map((x) => x.op);
-    for (const want of ['gemm smoke', 'gemm 128^3 bf16', 'attention', 'layernorm', 'topk']) expect(ops.some((o) => o.startsWith(want)), want).toBe(true);
+    for (const want of ['gemm smoke', 'gemm 128^3 bf16', 'attention', 'layernorm', 'topk'])
+      expect(
+        ops.some((o) => o.startsWith(want)),
+        want,
+      ).toBe(true);
   });
   it('bench:bert --device cuda --precision bf16 runs encode and the train step (the GPU check runs it at base size)', () => {
-    const j = bench<{ results: Array<{ phase: string; ours: { seqPerSec: number; deviceMiB: number } }> }>('bert.ts',
+    const j = bench<{ results: Array<{ phase: string; ours: { seqPerSec: number; deviceMiB: number } }> }>(
+      'bert.ts',
       ['--device', 'cuda', '--precision', 'bf16', '--sizes', 'tiny', '--rounds', '1', '--iters', '1', '--min-time', '0', '--no-peer'],
-      'bert-cuda-bf16-tiny.json');
+      'bert-cuda-bf16-tiny.json',
+    );
     expect(j.results.map((x) => x.phase)).toEqual(['encode', 'train']);
     for (const x of j.results) expect(x.ours.seqPerSec > 0 && x.ours.deviceMiB > 0).toBe(true);
   });

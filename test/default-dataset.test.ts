@@ -15,24 +15,42 @@ const ROOT = resolve(import.meta.dirname, '..');
 const DATA = join(ROOT, 'data', 'default');
 const SPLITS = ['train', 'val', 'test'] as const;
 
-interface Doc { document_id: string; title: string; text: string }
+interface Doc {
+  document_id: string;
+  title: string;
+  text: string;
+}
 interface Mention {
-  mention_id: string; context_document_id: string; label_document_id: string;
-  start_index: number; end_index: number; text: string; category: string;
+  mention_id: string;
+  context_document_id: string;
+  label_document_id: string;
+  start_index: number;
+  end_index: number;
+  text: string;
+  category: string;
 }
 
 function readLines<T>(rel: string): T[] {
   const raw = readFileSync(join(DATA, rel), 'utf8');
   if (!raw.endsWith('\n') || raw.includes('\r')) throw new Error(`${rel}: expected LF-terminated lines`);
-  return raw.slice(0, -1).split('\n').map((line, i) => {
-    if (!line.trim()) throw new Error(`${rel}:${i + 1}: empty line`);
-    return JSON.parse(line) as T;
-  });
+  return raw
+    .slice(0, -1)
+    .split('\n')
+    .map((line, i) => {
+      if (!line.trim()) throw new Error(`${rel}:${i + 1}: empty line`);
+      return JSON.parse(line) as T;
+    });
 }
 
 const entities = readLines<Doc>('documents/all_documents.json');
-const contextDocs = Object.fromEntries(SPLITS.map((s) => [s, readLines<Doc>(`documents/${s}.json`)])) as Record<(typeof SPLITS)[number], Doc[]>;
-const mentions = Object.fromEntries(SPLITS.map((s) => [s, readLines<Mention>(`mentions/${s}.json`)])) as Record<(typeof SPLITS)[number], Mention[]>;
+const contextDocs = Object.fromEntries(SPLITS.map((s) => [s, readLines<Doc>(`documents/${s}.json`)])) as Record<
+  (typeof SPLITS)[number],
+  Doc[]
+>;
+const mentions = Object.fromEntries(SPLITS.map((s) => [s, readLines<Mention>(`mentions/${s}.json`)])) as Record<
+  (typeof SPLITS)[number],
+  Mention[]
+>;
 const vocabLines = readFileSync(join(DATA, 'vocab.txt'), 'utf8').split('\n').slice(0, -1);
 const vocab = new Set(vocabLines);
 const concepts = allConcepts();
@@ -79,10 +97,11 @@ describe('default dataset files', () => {
   });
 
   it('label ids exist and the category is the concept type', () => {
-    for (const s of SPLITS) for (const m of mentions[s]) {
-      expect(entityById.has(m.label_document_id), `${m.mention_id}: ${m.label_document_id}`).toBe(true);
-      expect(m.category).toBe(conceptById.get(m.label_document_id)?.type);
-    }
+    for (const s of SPLITS)
+      for (const m of mentions[s]) {
+        expect(entityById.has(m.label_document_id), `${m.mention_id}: ${m.label_document_id}`).toBe(true);
+        expect(m.category).toBe(conceptById.get(m.label_document_id)?.type);
+      }
   });
 
   it('sizes: train 2000-3000, val 300-500, test 400-600 mentions; under 3 MB on disk', () => {
@@ -92,7 +111,8 @@ describe('default dataset files', () => {
     expect(mentions.val.length).toBeLessThanOrEqual(500);
     expect(mentions.test.length).toBeGreaterThanOrEqual(400);
     expect(mentions.test.length).toBeLessThanOrEqual(600);
-    const size = (p: string): number => (statSync(p).isDirectory() ? readdirSync(p).reduce((a, f) => a + size(join(p, f)), 0) : statSync(p).size);
+    const size = (p: string): number =>
+      statSync(p).isDirectory() ? readdirSync(p).reduce((a, f) => a + size(join(p, f)), 0) : statSync(p).size;
     expect(size(DATA)).toBeLessThan(3 * 1024 * 1024);
   });
 });
@@ -123,10 +143,11 @@ describe('default knowledge base', () => {
 
   it('holds ambiguous abbreviations that the test split exercises', () => {
     const owners = new Map<string, Set<string>>();
-    for (const c of concepts) for (const a of c.abbreviations) {
-      if (!owners.has(a)) owners.set(a, new Set());
-      owners.get(a)?.add(c.id);
-    }
+    for (const c of concepts)
+      for (const a of c.abbreviations) {
+        if (!owners.has(a)) owners.set(a, new Set());
+        owners.get(a)?.add(c.id);
+      }
     for (const a of ['MS', 'RA', 'PE', 'CAD', 'ALS']) expect(owners.get(a)?.size ?? 0, a).toBeGreaterThanOrEqual(2);
     expect(owners.get('MS')?.size).toBeGreaterThanOrEqual(3);
     const ambiguous = mentions.test.filter((m) => (owners.get(m.text)?.size ?? 0) >= 2);
@@ -143,7 +164,11 @@ describe('default splits and surface forms', () => {
 
   it('mentions use names, synonyms, abbreviations, case variants and other variants (misspellings, plurals)', () => {
     const all = SPLITS.flatMap((s) => mentions[s]);
-    let name = 0, synonym = 0, abbreviation = 0, caseVariant = 0, other = 0;
+    let name = 0,
+      synonym = 0,
+      abbreviation = 0,
+      caseVariant = 0,
+      other = 0;
     for (const m of all) {
       const c = conceptById.get(m.label_document_id);
       if (!c) throw new Error(m.label_document_id);
@@ -175,7 +200,8 @@ describe('default WordPiece vocabulary', () => {
 
   it('covers every character and never yields [UNK] on the dataset words (greedy longest match)', () => {
     const words = new Set<string>();
-    for (const t of [...allTexts(), ...SPLITS.flatMap((s) => mentions[s].map((m) => m.text))]) for (const w of basicTokenize(t)) words.add(w);
+    for (const t of [...allTexts(), ...SPLITS.flatMap((s) => mentions[s].map((m) => m.text))])
+      for (const w of basicTokenize(t)) words.add(w);
     for (const w of words) {
       for (const ch of w) {
         expect(vocab.has(ch), `char ${ch}`).toBe(true);
@@ -191,15 +217,26 @@ describe('default WordPiece vocabulary', () => {
     vocabLines.forEach((t, i) => {
       ids[t] = i;
     });
-    const tokenizer = new Tokenizer({
-      version: '1.0',
-      added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t) => ({ id: ids[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-      normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-      pre_tokenizer: { type: 'BertPreTokenizer' },
-      post_processor: null,
-      decoder: null,
-      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: ids },
-    }, { do_lower_case: true });
+    const tokenizer = new Tokenizer(
+      {
+        version: '1.0',
+        added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t) => ({
+          id: ids[t],
+          content: t,
+          single_word: false,
+          lstrip: false,
+          rstrip: false,
+          normalized: false,
+          special: true,
+        })),
+        normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+        pre_tokenizer: { type: 'BertPreTokenizer' },
+        post_processor: null,
+        decoder: null,
+        model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: ids },
+      },
+      { do_lower_case: true },
+    );
     for (const t of allTexts()) {
       const hf = tokenizer.tokenize(t);
       expect(hf).not.toContain('[UNK]');
@@ -226,7 +263,8 @@ describe('default dataset build scripts', () => {
     const files = ['documents/all_documents.json', ...SPLITS.flatMap((s) => [`documents/${s}.json`, `mentions/${s}.json`])];
     for (const f of files) expect(readFileSync(join(tmp, f)).equals(readFileSync(join(DATA, f))), f).toBe(true);
     buildVocab(tmp, tmp);
-    for (const f of ['vocab.txt', 'tokenizer_config.json']) expect(readFileSync(join(tmp, f)).equals(readFileSync(join(DATA, f))), f).toBe(true);
+    for (const f of ['vocab.txt', 'tokenizer_config.json'])
+      expect(readFileSync(join(tmp, f)).equals(readFileSync(join(DATA, f))), f).toBe(true);
   });
 
   it('a different seed gives a different dataset (the seed is really used)', () => {

@@ -12,12 +12,33 @@ import { parsePipelineConfig, pipelineStageNames, readPipelineConfig } from '../
 import { readGanFile } from '../src/train/gan-checkpoint.js';
 import { DONE_FILE } from '../src/train/pipeline-state.js';
 
-const STAGES = ['eval-untrained', 'biencoder', 'eval-biencoder', 'gan', 'generate', 'finetune', 'eval-finetune', 'biencoder-hard', 'generate-hard', 'finetune-hard', 'eval-final'];
+const STAGES = [
+  'eval-untrained',
+  'biencoder',
+  'eval-biencoder',
+  'gan',
+  'generate',
+  'finetune',
+  'eval-finetune',
+  'biencoder-hard',
+  'generate-hard',
+  'finetune-hard',
+  'eval-final',
+];
 
 describe('biofeg demo', () => {
   const out = mkdtempSync(join(tmpdir(), 'biofeg-demo-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
-  const opts: DemoOptions = { ...DEMO_DEFAULTS, output: out, epochs: 1, ganEpochs: 1, finetuneEpochs: 1, hardTopK: 4, maxLength: 16, silent: true };
+  const opts: DemoOptions = {
+    ...DEMO_DEFAULTS,
+    output: out,
+    epochs: 1,
+    ganEpochs: 1,
+    finetuneEpochs: 1,
+    hardTopK: 4,
+    maxLength: 16,
+    silent: true,
+  };
 
   it('runs every pipeline stage with DONE markers and reports all / seen / unseen recall', async () => {
     const lines: string[] = [];

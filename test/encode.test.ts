@@ -19,11 +19,40 @@ import { saveBiEncoder } from '../src/train/biencoder-checkpoint.js';
 import { fromVocab } from '../src/tokenize/index.js';
 import { randn } from './support/rng.js';
 
-const VOCAB = ['[PAD]', '[unused0]', '[unused1]', '[unused2]', '[UNK]', '[CLS]', '[SEP]', '[MASK]',
-  'breast', 'cancer', 'brca', '##1', '.', 'cafe', 'tumor', 'gene', 'of', 'the', 'disease', 'colon'];
+const VOCAB = [
+  '[PAD]',
+  '[unused0]',
+  '[unused1]',
+  '[unused2]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'breast',
+  'cancer',
+  'brca',
+  '##1',
+  '.',
+  'cafe',
+  'tumor',
+  'gene',
+  'of',
+  'the',
+  'disease',
+  'colon',
+];
 const CFG: BertConfig = {
-  vocabSize: VOCAB.length, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 24,
-  typeVocabSize: 2, layerNormEps: 1e-12, pooler: true, hiddenDropout: 0.1, attentionDropout: 0.1,
+  vocabSize: VOCAB.length,
+  hiddenSize: 16,
+  numLayers: 2,
+  numHeads: 2,
+  intermediateSize: 32,
+  maxPositions: 24,
+  typeVocabSize: 2,
+  layerNormEps: 1e-12,
+  pooler: true,
+  hiddenDropout: 0.1,
+  attentionDropout: 0.1,
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'biofeg-encode-'));
@@ -44,7 +73,13 @@ function randomBert(cfg: BertConfig, seed: number): Bert {
 
 /** [CLS] (or pooled) of one sequence alone: batch 1, its own length. */
 function single(bert: Bert, ids: number[], mask: number[] | null, pooled: boolean): Float32Array {
-  const o = bert.forward({ inputIds: Int32Array.from(ids), attentionMask: Int32Array.from(mask ?? ids.map(() => 1)), batch: 1, seq: ids.length, train: false });
+  const o = bert.forward({
+    inputIds: Int32Array.from(ids),
+    attentionMask: Int32Array.from(mask ?? ids.map(() => 1)),
+    batch: 1,
+    seq: ids.length,
+    train: false,
+  });
   return (pooled ? o.pooled! : o.cls).download() as Float32Array;
 }
 
@@ -56,8 +91,14 @@ function expectClose(got: Float32Array, want: Float32Array): void {
   expect(err / scale).toBeLessThanOrEqual(1e-5);
 }
 
-const flags = (input: string, output: string, more: Partial<EncodeFlags> = {}): EncodeFlags =>
-  ({ model: hfDir, input, output, device: 'cpu', batchSize: 3, ...more });
+const flags = (input: string, output: string, more: Partial<EncodeFlags> = {}): EncodeFlags => ({
+  model: hfDir,
+  input,
+  output,
+  device: 'cpu',
+  batchSize: 3,
+  ...more,
+});
 
 beforeAll(() => {
   ref = randomBert(CFG, 11);
@@ -76,13 +117,22 @@ describe('biofeg encode', () => {
     { text: 'Café tumor' },
   ];
   const tok = fromVocab(vocabFile);
-  const want = lines.map((l) => ('text' in l && l.text !== undefined ? { ids: tok.encode(l.text), mask: null } : { ids: l.input_ids, mask: l.attention_mask ?? null }));
+  const want = lines.map((l) =>
+    'text' in l && l.text !== undefined ? { ids: tok.encode(l.text), mask: null } : { ids: l.input_ids, mask: l.attention_mask ?? null },
+  );
 
   for (const pooled of [false, true])
     it(`rows equal single-sequence forwards in input order (${pooled ? 'pooled' : '[CLS]'})`, async () => {
-      const input = join(dir, 'in.jsonl'), output = join(dir, `out-${pooled}.npy`);
+      const input = join(dir, 'in.jsonl'),
+        output = join(dir, `out-${pooled}.npy`);
       // A blank line is skipped, CRLF accepted.
-      writeFileSync(input, lines.map((l) => JSON.stringify(l)).join('\n').replace('\n', '\r\n\n') + '\n');
+      writeFileSync(
+        input,
+        lines
+          .map((l) => JSON.stringify(l))
+          .join('\n')
+          .replace('\n', '\r\n\n') + '\n',
+      );
       const r = await runEncode(flags(input, output, { pooled }));
       expect(r).toEqual({ rows: lines.length, hidden: CFG.hiddenSize, output });
       const npy = readNpyF32(output);
@@ -92,7 +142,8 @@ describe('biofeg encode', () => {
     });
 
   it('cuts texts to --max-length keeping [SEP] last; longer input_ids are refused', async () => {
-    const input = join(dir, 'long.jsonl'), output = join(dir, 'long.npy');
+    const input = join(dir, 'long.jsonl'),
+      output = join(dir, 'long.npy');
     const text = 'the disease of the colon . cafe gene tumor breast cancer';
     writeFileSync(input, JSON.stringify({ text }) + '\n');
     await runEncode(flags(input, output, { maxLength: 6 }));
@@ -101,8 +152,12 @@ describe('biofeg encode', () => {
     const cut = [...ids.slice(0, 5), tok.special.sep];
     expectClose(readNpyF32(output).data, single(ref, cut, null, false));
     writeFileSync(input, JSON.stringify({ input_ids: ids }) + '\n');
-    await expect(runEncode(flags(input, output, { maxLength: 6 }))).rejects.toThrow(`${input}:1: expected at most 6 input_ids (--max-length), got ${ids.length}`);
-    await expect(runEncode(flags(input, output, { maxLength: 99 }))).rejects.toThrow(/maxLength \(--max-length\) 99 exceeds the model's max_position_embeddings 24/);
+    await expect(runEncode(flags(input, output, { maxLength: 6 }))).rejects.toThrow(
+      `${input}:1: expected at most 6 input_ids (--max-length), got ${ids.length}`,
+    );
+    await expect(runEncode(flags(input, output, { maxLength: 99 }))).rejects.toThrow(
+      /maxLength \(--max-length\) 99 exceeds the model's max_position_embeddings 24/,
+    );
   });
 
   it('names path:line of a bad line and writes nothing', async () => {
@@ -121,7 +176,10 @@ describe('biofeg encode', () => {
     for (const [body, line, msg] of cases) {
       const input = join(dir, 'bad.jsonl');
       writeFileSync(input, body);
-      const err = await runEncode(flags(input, output)).then(() => null, (e: Error) => e);
+      const err = await runEncode(flags(input, output)).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(err?.message).toMatch(msg);
       expect(err?.message.startsWith(`${input}:${line}: `)).toBe(true);
       expect(existsSync(output)).toBe(false);
@@ -134,7 +192,8 @@ describe('biofeg encode', () => {
     const w = ref.exportWeights();
     for (const k of [...w.keys()]) if (k.startsWith('pooler.')) w.delete(k);
     saveHfFolder(noPool, hfConfigOf(CFG), w, { extraFiles: { 'vocab.txt': VOCAB.join('\n') + '\n' } });
-    const input = join(dir, 'np.jsonl'), output = join(dir, 'np.npy');
+    const input = join(dir, 'np.jsonl'),
+      output = join(dir, 'np.npy');
     writeFileSync(input, '{"input_ids": [5, 8, 9, 6]}\n');
     await expect(runEncode(flags(input, output, { model: noPool, pooled: true }))).rejects.toThrow(/--pooled needs a model with a pooler/);
     expect(existsSync(output)).toBe(false);
@@ -148,9 +207,12 @@ describe('biofeg encode', () => {
     for (const p of m.parts()) p.params.upload(randn(p.params.shape[0]!, seed++, 0.3));
     const ck = join(dir, 'ck');
     await saveBiEncoder(ck, m, { settings: { addLinear: false, outDim: 1 }, vocabPath: vocabFile, torchBin: false });
-    const input = join(dir, 'bi.jsonl'), output = join(dir, 'bi.npy');
+    const input = join(dir, 'bi.jsonl'),
+      output = join(dir, 'bi.npy');
     writeFileSync(input, '{"text": "breast cancer"}\n{"input_ids": [5, 18, 16, 6]}\n');
-    await expect(runEncode(flags(input, output, { model: ck }))).rejects.toThrow(/bi-encoder checkpoint; give --side context or --side candidate/);
+    await expect(runEncode(flags(input, output, { model: ck }))).rejects.toThrow(
+      /bi-encoder checkpoint; give --side context or --side candidate/,
+    );
     await expect(runEncode(flags(input, output, { side: 'context' }))).rejects.toThrow(/--side applies to bi-encoder checkpoints only/);
     for (const side of ['context', 'candidate'] as const) {
       await runEncode(flags(input, output, { model: ck, side }));
@@ -162,14 +224,34 @@ describe('biofeg encode', () => {
   });
 
   it('runs from the command line with kebab- and snake-case flags and reports progress on stderr', async () => {
-    const input = join(dir, 'cli.jsonl'), output = join(dir, 'cli.npy');
+    const input = join(dir, 'cli.jsonl'),
+      output = join(dir, 'cli.npy');
     writeFileSync(input, Array.from({ length: 10 }, (_, i) => JSON.stringify({ input_ids: [5, 8 + (i % 10), 6] })).join('\n'));
     let stderr = '';
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => { stderr += String(s); return true; });
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+      stderr += String(s);
+      return true;
+    });
     try {
       const p = new Command().exitOverride();
       register(p);
-      await p.parseAsync(['node', 'biofeg', 'encode', '--model', hfDir, '--input', input, '--output', output, '--batch_size', '4', '--max-length', '8', '--device', 'cpu']);
+      await p.parseAsync([
+        'node',
+        'biofeg',
+        'encode',
+        '--model',
+        hfDir,
+        '--input',
+        input,
+        '--output',
+        output,
+        '--batch_size',
+        '4',
+        '--max-length',
+        '8',
+        '--device',
+        'cpu',
+      ]);
     } finally {
       e.mockRestore();
     }
@@ -202,7 +284,8 @@ describe('npy header', () => {
   });
 
   it('the file is header + raw little-endian floats', async () => {
-    const input = join(dir, 'one.jsonl'), output = join(dir, 'one.npy');
+    const input = join(dir, 'one.jsonl'),
+      output = join(dir, 'one.npy');
     writeFileSync(input, '{"input_ids": [5, 6]}\n');
     await runEncode(flags(input, output));
     const buf = readFileSync(output);

@@ -15,10 +15,14 @@ import { generatedFilePath } from '../src/train/generate-features.js';
 import { VOCAB, caches, cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
 import { randn } from './support/rng.js';
 
-const VOCAB_SIZE = readFileSync(VOCAB, 'utf8').split('\n').filter((l) => l !== '').length;
+const VOCAB_SIZE = readFileSync(VOCAB, 'utf8')
+  .split('\n')
+  .filter((l) => l !== '').length;
 let data: Awaited<ReturnType<typeof smallDataset>>;
 let biDir: string, genDir: string;
-const N = 24, K = 4, D = 128;
+const N = 24,
+  K = 4,
+  D = 128;
 
 beforeAll(async () => {
   data = await smallDataset({ train: 20, val: 8, test: 4 });
@@ -30,23 +34,62 @@ beforeAll(async () => {
   const ents = Int32Array.from({ length: N }, (_, i) => 3 + 7 * i);
   const feats = randn(N * D, 9, 0.5).map((v) => Math.max(0, v));
   const source = { entityCache: entities.path };
-  writeCandidateFile(generatedFilePath(genDir, false), 'generate', 1, 'insert', applyMissingGoldRule(ents, 1, ents, 'insert', { mentionRows: ents, features: feats, featureDim: D }), { featureDim: D, source });
+  writeCandidateFile(
+    generatedFilePath(genDir, false),
+    'generate',
+    1,
+    'insert',
+    applyMissingGoldRule(ents, 1, ents, 'insert', { mentionRows: ents, features: feats, featureDim: D }),
+    { featureDim: D, source },
+  );
   // Hard: k candidates per feature, the gold somewhere among them.
   const topk = new Int32Array(N * K);
   for (let i = 0; i < N; i++) for (let j = 0; j < K; j++) topk[i * K + j] = j === i % K ? ents[i]! : (ents[i]! + 1 + j) % entities.rows;
-  writeCandidateFile(generatedFilePath(genDir, true), 'generate', K, 'insert', applyMissingGoldRule(topk, K, ents, 'insert', { mentionRows: ents, features: feats, featureDim: D }), { featureDim: D, source });
+  writeCandidateFile(
+    generatedFilePath(genDir, true),
+    'generate',
+    K,
+    'insert',
+    applyMissingGoldRule(topk, K, ents, 'insert', { mentionRows: ents, features: feats, featureDim: D }),
+    { featureDim: D, source },
+  );
 }, 120_000);
 afterAll(cleanup);
 
 const flags = (o: Partial<FinetuneSettings>): FinetuneSettings => ({
-  dataPath: data.processed, generateDataPath: genDir, outputPath: tmp('biofeg-ft-out-'), bertModel: 'tiny', pathToModel: biDir,
-  learningRate: 1e-3, numTrainEpochs: 4, trainBatchSize: N, evalBatchSize: 4, gradientAccumulationSteps: 1, warmupProportion: 0,
-  maxGradNorm: 1, typeOptimization: 'all', seed: 5, printInterval: 1, evalInterval: 1000, maxContextLength: 32, maxCandLength: 48,
-  addLinear: false, outDim: 1, hard: false, shuffle: false, device: 'cpu', ...o,
+  dataPath: data.processed,
+  generateDataPath: genDir,
+  outputPath: tmp('biofeg-ft-out-'),
+  bertModel: 'tiny',
+  pathToModel: biDir,
+  learningRate: 1e-3,
+  numTrainEpochs: 4,
+  trainBatchSize: N,
+  evalBatchSize: 4,
+  gradientAccumulationSteps: 1,
+  warmupProportion: 0,
+  maxGradNorm: 1,
+  typeOptimization: 'all',
+  seed: 5,
+  printInterval: 1,
+  evalInterval: 1000,
+  maxContextLength: 32,
+  maxCandLength: 48,
+  addLinear: false,
+  outDim: 1,
+  hard: false,
+  shuffle: false,
+  device: 'cpu',
+  ...o,
 });
 const runFinetune = (f: FinetuneSettings) => finetune(f);
-const losses = (out: string) => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
-  .filter((e) => e['event'] === 'train').map((e) => e['loss'] as number);
+const losses = (out: string) =>
+  readFileSync(join(out, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => e['event'] === 'train')
+    .map((e) => e['loss'] as number);
 
 function changed(out: string): { context: number; candidate: number } {
   const before = readCheckpointFile(join(biDir, 'model.safetensors'));
@@ -85,7 +128,9 @@ describe('biofeg finetune', () => {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(l.slice(9))).toBeLessThan(mean(l.slice(0, 3)));
     expect(l.every(Number.isFinite)).toBe(true);
-    await expect(runFinetune(flags({ hard: true, generateDataPath: generatedFilePath(genDir, false) }))).rejects.toThrow(/--hard needs a file written by generate-features --hard/);
+    await expect(runFinetune(flags({ hard: true, generateDataPath: generatedFilePath(genDir, false) }))).rejects.toThrow(
+      /--hard needs a file written by generate-features --hard/,
+    );
   }, 120_000);
 
   it("keeps the original's learning rate 1e-9 as the default, in the library and in the CLI's help", () => {

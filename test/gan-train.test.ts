@@ -26,14 +26,28 @@ import { runCli } from './support/cli.js';
 let data: Awaited<ReturnType<typeof smallDataset>>;
 let ckDir: string;
 let train: BiencoderData, val: BiencoderData;
-const VOCAB_SIZE = readFileSync(VOCAB, 'utf8').split('\n').filter((l) => l !== '').length;
+const VOCAB_SIZE = readFileSync(VOCAB, 'utf8')
+  .split('\n')
+  .filter((l) => l !== '').length;
 
 const settings = (o: Partial<GanTrainSettings> = {}): GanTrainSettings => ({
-  learningRate: 5e-5, numTrainEpochs: 1, trainBatchSize: 8, evalBatchSize: 4, criticIters: 2, typeOptimization: 'all_encoder_layers',
-  seed: 7, saveEvery: 1, startSaving: 1, shuffle: true, mseWeight: 0, condGrad: 'original', ...o,
+  learningRate: 5e-5,
+  numTrainEpochs: 1,
+  trainBatchSize: 8,
+  evalBatchSize: 4,
+  criticIters: 2,
+  typeOptimization: 'all_encoder_layers',
+  seed: 7,
+  saveEvery: 1,
+  startSaving: 1,
+  shuffle: true,
+  mseWeight: 0,
+  condGrad: 'original',
+  ...o,
 });
 
-const openBi = (seed = 3, size = 'tiny') => openBiEncoder({ device: 'cpu', bertModel: size, vocabSize: VOCAB_SIZE, seed, maxPositions: 160 });
+const openBi = (seed = 3, size = 'tiny') =>
+  openBiEncoder({ device: 'cpu', bertModel: size, vocabSize: VOCAB_SIZE, seed, maxPositions: 160 });
 const newGan = (featDim: number, seed = 5) => {
   const enc = openDescriptionEncoder('tiny', { device: 'cpu', vocabSize: VOCAB_SIZE, seed, addLinear: false, outDim: 1 });
   const gan = new Gan(enc, featDim, 'cpu');
@@ -55,15 +69,46 @@ afterAll(cleanup);
 
 const cli = (args: string[]) => runCli(register, 'train-gan', args);
 
-const events = (out: string) => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const events = (out: string) =>
+  readFileSync(join(out, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('biofeg train-gan', () => {
   it('trains from the original flags, logs each epoch and writes loadable checkpoints', async () => {
     const out = tmp('biofeg-gan-out-');
     const { stdout } = await cli([
-      '--data_path', data.processed, '--output_path', out, '--path_to_model', ckDir, '--bert_model', 'tiny', '--entity_dict_path', data.entities,
-      '--num_train_epochs', '2', '--save_every', '1', '--start_saving', '2', '--train_batch_size', '8', '--eval_batch_size', '4',
-      '--critic_iters', '2', '--max_context_length', '32', '--max_cand_length', '48', '--silent', '--no_cuda', '--threads', '2',
+      '--data_path',
+      data.processed,
+      '--output_path',
+      out,
+      '--path_to_model',
+      ckDir,
+      '--bert_model',
+      'tiny',
+      '--entity_dict_path',
+      data.entities,
+      '--num_train_epochs',
+      '2',
+      '--save_every',
+      '1',
+      '--start_saving',
+      '2',
+      '--train_batch_size',
+      '8',
+      '--eval_batch_size',
+      '4',
+      '--critic_iters',
+      '2',
+      '--max_context_length',
+      '32',
+      '--max_cand_length',
+      '48',
+      '--silent',
+      '--no_cuda',
+      '--threads',
+      '2',
     ]);
     expect(stdout).toMatch(/Eval accuracy: \d\.\d{5} \(before training\)/);
     expect(stdout).toMatch(/Epoch 1: disc loss -?\d+\.\d+ - gen loss -?\d+\.\d+ mse loss: \d+\.\d+/);
@@ -87,7 +132,8 @@ describe('biofeg train-gan', () => {
     const ev = events(out);
     expect(ev.filter((e) => e['event'] === 'epoch').map((e) => e['epoch'])).toEqual([0, 1]);
     expect(ev.find((e) => e['event'] === 'eval')!['epoch']).toBe(-1);
-    for (const e of ev.filter((x) => x['event'] === 'epoch')) for (const k of ['disc', 'gen', 'mse', 'accuracy']) expect(Number.isFinite(e[k])).toBe(true);
+    for (const e of ev.filter((x) => x['event'] === 'epoch'))
+      for (const k of ['disc', 'gen', 'mse', 'accuracy']) expect(Number.isFinite(e[k])).toBe(true);
 
     // Loadable with the same bi-encoder; features for a list of entities in one call.
     const bi = openBiEncoder({ device: 'cpu', pathToModel: ckDir }).model;
@@ -106,19 +152,30 @@ describe('biofeg train-gan', () => {
     await trainGan({ biencoder: bi, gan: newGan(bi.embedDim), train, val, outputPath: out }, settings({ criticIters: 1 }), { log });
     log.close();
     const other = openBi(99).model;
-    expect(() => loadGan(join(out, 'epoch_0'), 'cpu', { biencoder: { hash: biencoderHash(other), embedDim: other.embedDim } })).toThrow(/trained with bi-encoder sha256:.*pass the same --path_to_model/);
+    expect(() => loadGan(join(out, 'epoch_0'), 'cpu', { biencoder: { hash: biencoderHash(other), embedDim: other.embedDim } })).toThrow(
+      /trained with bi-encoder sha256:.*pass the same --path_to_model/,
+    );
     const small = openBi(3, 'small').model;
-    expect(() => loadGan(join(out, 'epoch_0'), 'cpu', { biencoder: { hash: biencoderHash(small), embedDim: small.embedDim } })).toThrow(/features of size 128 .* embeddings have size 256/);
+    expect(() => loadGan(join(out, 'epoch_0'), 'cpu', { biencoder: { hash: biencoderHash(small), embedDim: small.embedDim } })).toThrow(
+      /features of size 128 .* embeddings have size 256/,
+    );
     expect(() => loadGan(join(out, 'epoch_0'), 'cpu', { biencoder: { hash: biencoderHash(bi), embedDim: bi.embedDim } })).not.toThrow();
     // Not a GAN file: a bi-encoder's pytorch_model.bin, and a folder (the old layout).
-    expect(() => loadGan(join(ckDir, 'pytorch_model.bin'), 'cpu')).toThrow(/not a GAN checkpoint \(no generator, discriminator, entity_embedding state_dict\)/);
+    expect(() => loadGan(join(ckDir, 'pytorch_model.bin'), 'cpu')).toThrow(
+      /not a GAN checkpoint \(no generator, discriminator, entity_embedding state_dict\)/,
+    );
     const folder = join(out, 'epoch_9');
     mkdirSync(folder);
     expect(() => loadGan(folder, 'cpu')).toThrow(/a folder, not a GAN checkpoint file/);
     // --resume with another bi-encoder is refused as well.
     const log2 = new JsonlLogger(out);
-    await expect(trainGan({ biencoder: other, gan: newGan(other.embedDim), train, val, outputPath: out, resume: true }, settings({ numTrainEpochs: 2, criticIters: 1 }), { log: log2 }))
-      .rejects.toThrow(/trained with bi-encoder/);
+    await expect(
+      trainGan(
+        { biencoder: other, gan: newGan(other.embedDim), train, val, outputPath: out, resume: true },
+        settings({ numTrainEpochs: 2, criticIters: 1 }),
+        { log: log2 },
+      ),
+    ).rejects.toThrow(/trained with bi-encoder/);
     log2.close();
   }, 120_000);
 });
@@ -169,7 +226,10 @@ describe('GAN trainer', () => {
     const gan = newGan(bi.embedDim);
     const emb = gan.encoder.bert.layout.find((e) => e.name === 'encoder.layer.0.attention.self.query.bias')!;
     const before = (gan.encoder.bert.parameters().download() as Float32Array).slice(emb.offset, emb.offset + 8);
-    const t = new GanTrainer({ biencoder: bi, gan, train, val, outputPath: tmp('biofeg-gan-x-') }, settings({ condGrad: 'critic', learningRate: 1e-3 }));
+    const t = new GanTrainer(
+      { biencoder: bi, gan, train, val, outputPath: tmp('biofeg-gan-x-') },
+      settings({ condGrad: 'critic', learningRate: 1e-3 }),
+    );
     await t.precompute();
     await t.step(Int32Array.from([4, 5, 6, 7]), 0, 0);
     const after = (gan.encoder.bert.parameters().download() as Float32Array).slice(emb.offset, emb.offset + 8);
@@ -188,12 +248,16 @@ describe('GAN trainer', () => {
     log.close();
     const good = readFileSync(join(out, 'epoch_0'));
     const p = gan.discriminator.mlp.params.download() as Float32Array;
-    p[p.length - 1] = Number.NaN;  // fc2.bias
+    p[p.length - 1] = Number.NaN; // fc2.bias
     gan.discriminator.mlp.params.upload(p);
     log = new JsonlLogger(out);
     const lines: string[] = [];
-    await expect(trainGan({ biencoder: bi, gan, train, val, outputPath: out }, settings({ numTrainEpochs: 2, criticIters: 1 }), { log, say: (l) => lines.push(l) }))
-      .rejects.toThrow(NonFiniteLossError);
+    await expect(
+      trainGan({ biencoder: bi, gan, train, val, outputPath: out }, settings({ numTrainEpochs: 2, criticIters: 1 }), {
+        log,
+        say: (l) => lines.push(l),
+      }),
+    ).rejects.toThrow(NonFiniteLossError);
     log.close();
     expect(lines.join('\n')).toMatch(/critic loss is NaN at step 0 \(epoch 0, batch 0, critic step 0\): training stopped/);
     expect(readFileSync(join(out, 'epoch_0')).equals(good)).toBe(true);
@@ -207,7 +271,9 @@ describe('GAN trainer', () => {
     interrupt.raise('SIGINT');
     let log = new JsonlLogger(out);
     const s = settings({ numTrainEpochs: 2, criticIters: 1, startSaving: 2 });
-    await expect(trainGan({ biencoder: bi, gan: newGan(bi.embedDim), train, val, outputPath: out }, s, { log, interrupt })).rejects.toThrow(InterruptedError);
+    await expect(trainGan({ biencoder: bi, gan: newGan(bi.embedDim), train, val, outputPath: out }, s, { log, interrupt })).rejects.toThrow(
+      InterruptedError,
+    );
     log.close();
     expect(readGanFile(join(out, 'last')).trainerState).toMatchObject({ epoch: 0, batch: 1 });
     log = new JsonlLogger(out);
@@ -223,10 +289,32 @@ describe('torch.save files of dicts (the GAN checkpoint container)', () => {
   it('round-trips nested dicts, OrderedDict state_dicts, str / int / float / bool / None and tensors', () => {
     const file = join(tmp('biofeg-torchsave-'), 'epoch_3');
     const w = { shape: [2, 3], data: Float32Array.from([1, -2, 3.5, 0, 1e-8, -0]) };
-    writeTorchSave(file, torchDict([
-      ['generator', torchDict([['fc1.weight', w], ['fc1.bias', { shape: [2], data: Int32Array.from([7, -9]) }]], 'OrderedDict')],
-      ['extra', torchDict([['s', 'é"\\n'], ['i', 123456789012], ['f', 0.1], ['t', true], ['n', null], ['empty', torchDict([])]])],
-    ]));
+    writeTorchSave(
+      file,
+      torchDict([
+        [
+          'generator',
+          torchDict(
+            [
+              ['fc1.weight', w],
+              ['fc1.bias', { shape: [2], data: Int32Array.from([7, -9]) }],
+            ],
+            'OrderedDict',
+          ),
+        ],
+        [
+          'extra',
+          torchDict([
+            ['s', 'é"\\n'],
+            ['i', 123456789012],
+            ['f', 0.1],
+            ['t', true],
+            ['n', null],
+            ['empty', torchDict([])],
+          ]),
+        ],
+      ]),
+    );
     const root = readTorchSave(file) as Map<string, TorchLoaded>;
     const g = root.get('generator') as Map<string, { shape: number[]; data: Float32Array | Int32Array }>;
     expect([...g.keys()]).toEqual(['fc1.weight', 'fc1.bias']);
@@ -234,7 +322,13 @@ describe('torch.save files of dicts (the GAN checkpoint container)', () => {
     expect(Array.from(g.get('fc1.weight')!.data)).toEqual(Array.from(w.data));
     expect(Array.from(g.get('fc1.bias')!.data)).toEqual([7, -9]);
     const x = root.get('extra') as Map<string, TorchLoaded>;
-    expect([...x.entries()].filter(([k]) => k !== 'empty')).toEqual([['s', 'é"\\n'], ['i', 123456789012], ['f', 0.1], ['t', true], ['n', null]]);
+    expect([...x.entries()].filter(([k]) => k !== 'empty')).toEqual([
+      ['s', 'é"\\n'],
+      ['i', 123456789012],
+      ['f', 0.1],
+      ['t', true],
+      ['n', null],
+    ]);
     expect((x.get('empty') as Map<string, TorchLoaded>).size).toBe(0);
     // A state_dict reader refuses it (not a flat dict of tensors), naming the entry.
     expect(() => readTorchCheckpoint(file)).toThrow(/state_dict entry "generator" is a/);

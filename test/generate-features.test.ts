@@ -18,7 +18,9 @@ import { JsonlLogger } from '../src/train/jsonl-log.js';
 import { trainGan } from '../src/train/train-gan.js';
 import { VOCAB, bruteTopk, caches, cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
 
-const VOCAB_SIZE = readFileSync(VOCAB, 'utf8').split('\n').filter((l) => l !== '').length;
+const VOCAB_SIZE = readFileSync(VOCAB, 'utf8')
+  .split('\n')
+  .filter((l) => l !== '').length;
 let data: Awaited<ReturnType<typeof smallDataset>>;
 let biDir: string, otherDir: string, ganOut: string;
 
@@ -37,31 +39,64 @@ beforeAll(async () => {
   gan.initMlps(5);
   ganOut = tmp('biofeg-gen-gan-');
   const log = new JsonlLogger(ganOut);
-  await trainGan({ biencoder: model, gan, train: tr, val: va, outputPath: ganOut }, {
-    learningRate: 5e-5, numTrainEpochs: 1, trainBatchSize: 8, evalBatchSize: 8, criticIters: 1, typeOptimization: 'all_encoder_layers',
-    seed: 7, saveEvery: 1, startSaving: 1, shuffle: true, mseWeight: 0, condGrad: 'original',
-  }, { log });
+  await trainGan(
+    { biencoder: model, gan, train: tr, val: va, outputPath: ganOut },
+    {
+      learningRate: 5e-5,
+      numTrainEpochs: 1,
+      trainBatchSize: 8,
+      evalBatchSize: 8,
+      criticIters: 1,
+      typeOptimization: 'all_encoder_layers',
+      seed: 7,
+      saveEvery: 1,
+      startSaving: 1,
+      shuffle: true,
+      mseWeight: 0,
+      condGrad: 'original',
+    },
+    { log },
+  );
   log.close();
 }, 180_000);
 afterAll(cleanup);
 
 const flags = (o: Partial<GenerateFeaturesSettings>): GenerateFeaturesSettings => ({
-  dataPath: data.processed, entityDictPath: data.entities, ganPath: ganOut, pathToModel: biDir, outputPath: tmp('biofeg-gen-out-'),
-  bertModel: 'tiny', hard: false, topK: 4, encodeBatchSize: 32, evalBatchSize: 16, maxContextLength: 32, maxCandLength: 48,
-  addLinear: false, outDim: 1, seed: 11, device: 'cpu', ...o,
+  dataPath: data.processed,
+  entityDictPath: data.entities,
+  ganPath: ganOut,
+  pathToModel: biDir,
+  outputPath: tmp('biofeg-gen-out-'),
+  bertModel: 'tiny',
+  hard: false,
+  topK: 4,
+  encodeBatchSize: 32,
+  evalBatchSize: 16,
+  maxContextLength: 32,
+  maxCandLength: 48,
+  addLinear: false,
+  outDim: 1,
+  seed: 11,
+  device: 'cpu',
+  ...o,
 });
 const runGenerateFeatures = (f: GenerateFeaturesSettings) => generateFeatures(f);
 
 describe('biofeg generate-features', () => {
   it('generates one feature per entity never linked in train, reproducibly with the same seed', async () => {
-    const labels = new Set(readFileSync(join(data.processed, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => Number((JSON.parse(l) as { label_id: number | string }).label_id)));
+    const labels = new Set(
+      readFileSync(join(data.processed, 'train.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => Number((JSON.parse(l) as { label_id: number | string }).label_id)),
+    );
     const nEntities = readFileSync(data.entities, 'utf8').trim().split('\n').length;
     const want = Array.from({ length: nEntities }, (_, i) => i).filter((i) => !labels.has(i));
     expect(want.length).toBeGreaterThan(0);
     expect(want.length).toBeLessThan(nEntities);
     expect(Array.from(unseenEntities([...labels], nEntities))).toEqual(want);
     expect(resolveGanPath(ganOut)).toBe(join(ganOut, 'epoch_0'));
-    expect(resolveGanPath(join(ganOut, 'epoch_0'))).toBe(join(ganOut, 'epoch_0'));  // the file itself, as the original's --gan_path
+    expect(resolveGanPath(join(ganOut, 'epoch_0'))).toBe(join(ganOut, 'epoch_0')); // the file itself, as the original's --gan_path
 
     const a = await runGenerateFeatures(flags({}));
     expect(a.path).toBe(generatedFilePath(a.path.split('/candidates_50')[0]!, false));
@@ -79,12 +114,13 @@ describe('biofeg generate-features', () => {
     expect(Buffer.from(readCandidateFile(c.path).rows.features!.buffer).equals(Buffer.from(f.rows.features!.buffer))).toBe(false);
   }, 120_000);
 
-  it('--hard: each feature\'s top-k among all entity encodings, the gold at position 0 when not retrieved', async () => {
+  it("--hard: each feature's top-k among all entity encodings, the gold at position 0 when not retrieved", async () => {
     const k = 4;
     const r = await runGenerateFeatures(flags({ hard: true, topK: k }));
     expect(r.path.endsWith(join('candidates_80', 'generate.topk'))).toBe(true);
     const f = readCandidateFile(r.path);
-    const n = f.header.count, D = f.header.featureDim;
+    const n = f.header.count,
+      D = f.header.featureDim;
     expect(f.header).toMatchObject({ topK: k, missingGold: 'insert', dropped: 0 });
     // Brute force against the bi-encoder's candidate side over every entity.
     const bi = openBiEncoder({ device: 'cpu', pathToModel: biDir }).model;

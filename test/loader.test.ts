@@ -25,10 +25,12 @@ function env(files: string[], o: Partial<AddonEnvironment> = {}): AddonEnvironme
   return { platform: 'linux', arch: 'x64', napi: '9', nodeVersion: '20.20.2', packageRoot: ROOT, exists: (p) => have.has(p), ...o };
 }
 const loadOk = (p: string) => ({ from: p });
-const loadFails = (bad: string[], err = 'invalid ELF header') => (p: string) => {
-  if (bad.includes(p)) throw new Error(`${p}: ${err}\nmore detail`);
-  return { from: p };
-};
+const loadFails =
+  (bad: string[], err = 'invalid ELF header') =>
+  (p: string) => {
+    if (bad.includes(p)) throw new Error(`${p}: ${err}\nmore detail`);
+    return { from: p };
+  };
 function unavailable(f: () => unknown): AddonUnavailableError {
   try {
     f();
@@ -54,11 +56,17 @@ describe('planAddon', () => {
   });
 
   it('offers no prebuilt for other platforms and arches', () => {
-    for (const [platform, arch] of [['darwin', 'arm64'], ['linux', 'arm64'], ['win32', 'x64']] as const) {
+    for (const [platform, arch] of [
+      ['darwin', 'arm64'],
+      ['linux', 'arm64'],
+      ['win32', 'x64'],
+    ] as const) {
       const other = join(ROOT, `prebuilds/${platform}-${arch}/biofeg.node`);
       const p = planAddon(env([PREBUILT, other], { platform, arch }));
       expect(p.candidates).toEqual([]);
-      expect(p.skipped.find((s) => s.source === 'prebuilt')?.reason).toMatch(new RegExp(`no prebuilt addon for ${platform}-${arch}.*linux-x64`));
+      expect(p.skipped.find((s) => s.source === 'prebuilt')?.reason).toMatch(
+        new RegExp(`no prebuilt addon for ${platform}-${arch}.*linux-x64`),
+      );
     }
   });
 
@@ -85,7 +93,9 @@ describe('loadAddonFrom', () => {
     expect(e.code).toBe('ERR_BIOFEG_ADDON');
     expect(e.attempts.map((a) => a.source)).toEqual(['source-build', 'prebuilt']);
     expect(e.message).toContain('linux-x64 (Node 20.20.2, Node-API 9)');
-    expect(e.message).toContain("prebuilds/linux-x64/biofeg.node (prebuilt): failed to load: /pkg/node_modules/biofeg/prebuilds/linux-x64/biofeg.node: version `GLIBC_2.99' not found");
+    expect(e.message).toContain(
+      "prebuilds/linux-x64/biofeg.node (prebuilt): failed to load: /pkg/node_modules/biofeg/prebuilds/linux-x64/biofeg.node: version `GLIBC_2.99' not found",
+    );
     expect(e.message).not.toContain('more detail');
     expect(e.message).toContain('build/Release/biofeg.node (source-build): not built');
     expect(e.message).toContain('npx biofeg build');
@@ -137,6 +147,8 @@ describe('this process', () => {
       encoding: 'utf8',
     });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^AddonUnavailableError ERR_BIOFEG_ADDON no usable biofeg native addon .*BIOFEG_ADDON=\/nonexistent\/biofeg.node does not exist/);
+    expect(r.stdout).toMatch(
+      /^AddonUnavailableError ERR_BIOFEG_ADDON no usable biofeg native addon .*BIOFEG_ADDON=\/nonexistent\/biofeg.node does not exist/,
+    );
   });
 });

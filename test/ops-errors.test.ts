@@ -27,6 +27,7 @@ describe('Tensor', () => {
   it('round-trips f32, i32 and bf16 (rounded to nearest even)', () => {
     expect(Array.from(f32([3], new Float32Array([1, -2, 3.5])).download())).toEqual([1, -2, 3.5]);
     expect(Array.from(i32([2], new Int32Array([7, -9])).download())).toEqual([7, -9]);
+    // biome-ignore lint/suspicious/noApproximativeNumericConstant: a value that bf16 must round (to 3.140625).
     const b = tensor('cpu', 'bf16', [3], new Float32Array([1, 1.00390625, 3.14159]));
     expect(b.nbytes).toBe(6);
     expect(Array.from(b.download())).toEqual([1, 1, 3.140625]);
@@ -52,14 +53,15 @@ describe('Tensor', () => {
     expect(Array.from(flat.download())).toEqual([0, 1, 20, 30, 40, 50]);
     const before = bytesInUse('cpu');
     flat.dispose();
-    expect(bytesInUse('cpu')).toBe(before);  // the view still holds the storage
+    expect(bytesInUse('cpu')).toBe(before); // the view still holds the storage
     expect(Array.from(v.view(3, [1]).download())).toEqual([50]);
     expect(() => v.view(1, [4])).toThrow(/view: \[4\] at offset 1 does not fit inside f32\[2,2\]@cpu/);
     expect(() => v.view(-1, [1])).toThrow(/offset must be a non-negative integer/);
   });
 
   it('copyFrom checks dtype and size', () => {
-    const a = f32([4], new Float32Array([1, 2, 3, 4])), b = f32([2, 2]);
+    const a = f32([4], new Float32Array([1, 2, 3, 4])),
+      b = f32([2, 2]);
     b.copyFrom(a);
     expect(Array.from(b.download())).toEqual([1, 2, 3, 4]);
     expect(() => b.copyFrom(i32([4]))).toThrow(/does not fit/);
@@ -88,32 +90,68 @@ describe('op argument checks', () => {
     ['not a tensor', () => O.gelu({} as never, f32([2])), /gelu: argument 'x' must be a Tensor/],
     ['missing arguments', () => (O.gelu as unknown as () => void)(), /gelu: expected at least 2 arguments/],
     ['shape mismatch', () => O.add(f32([2]), f32([3]), f32([2])), /add: 'a' f32\[2\]@cpu and 'b' f32\[3\]@cpu must have the same shape/],
-    ['bf16 on a host backend', () => O.relu(tensor('cpu', 'bf16', [2]), tensor('cpu', 'bf16', [2])), /relu: 'x' must be f32 on backend 'cpu'/],
+    [
+      'bf16 on a host backend',
+      () => O.relu(tensor('cpu', 'bf16', [2]), tensor('cpu', 'bf16', [2])),
+      /relu: 'x' must be f32 on backend 'cpu'/,
+    ],
     ['i32 where floats go', () => engine('ref').tanh(i32([2]), i32([2])), /tanh: 'x' must be f32/],
-    ['gemm inner dims', () => O.gemm(f32([2, 3]), f32([4, 5]), f32([2, 5])), /gemm: inner dimensions differ: op\(A\) is 2x3, op\(B\) is 4x5/],
+    [
+      'gemm inner dims',
+      () => O.gemm(f32([2, 3]), f32([4, 5]), f32([2, 5])),
+      /gemm: inner dimensions differ: op\(A\) is 2x3, op\(B\) is 4x5/,
+    ],
     ['gemm output shape', () => O.gemm(f32([2, 3]), f32([3, 5]), f32([2, 4])), /gemm: C must be 2x5/],
     ['gemm rank mix', () => O.gemm(f32([1, 2, 3]), f32([3, 5]), f32([2, 5])), /must all be 2-D or all 3-D/],
     ['gemm batch mismatch', () => O.gemm(f32([2, 2, 3]), f32([3, 3, 5]), f32([2, 2, 5])), /batch sizes differ/],
     ['gemm bias length', () => O.gemm(f32([2, 3]), f32([3, 5]), f32([2, 5]), { bias: f32([4]) }), /gemm: 'bias' must have 5 elements/],
     ['gemm NaN alpha', () => O.gemm(f32([2, 3]), f32([3, 5]), f32([2, 5]), { alpha: NaN }), /gemm: 'alpha' must be finite/],
-    ['gemm option type', () => O.gemm(f32([2, 3]), f32([3, 5]), f32([2, 5]), { transA: 1 as unknown as boolean }), /option 'transA' must be a boolean/],
-    ['embedding id out of range', () => O.embedding(i32([2], new Int32Array([0, 9])), f32([4, 3]), f32([2, 3])), /embedding: ids\[1\] = 9 is outside \[0, 4\)/],
+    [
+      'gemm option type',
+      () => O.gemm(f32([2, 3]), f32([3, 5]), f32([2, 5]), { transA: 1 as unknown as boolean }),
+      /option 'transA' must be a boolean/,
+    ],
+    [
+      'embedding id out of range',
+      () => O.embedding(i32([2], new Int32Array([0, 9])), f32([4, 3]), f32([2, 3])),
+      /embedding: ids\[1\] = 9 is outside \[0, 4\)/,
+    ],
     ['embedding negative id', () => O.embeddingBackward(i32([1], new Int32Array([-1])), f32([1, 3]), f32([4, 3])), /ids\[0\] = -1/],
     ['embedding ids dtype', () => O.embedding(f32([2]), f32([4, 3]), f32([2, 3])), /'ids' must be i32/],
-    ['xent target too large', () => O.crossEntropy(f32([2, 3]), i32([2], new Int32Array([0, 3])), f32([2])), /targets\[1\] = 3 is not below the class count 3/],
+    [
+      'xent target too large',
+      () => O.crossEntropy(f32([2, 3]), i32([2], new Int32Array([0, 3])), f32([2])),
+      /targets\[1\] = 3 is not below the class count 3/,
+    ],
     ['xent loss size', () => O.crossEntropy(f32([2, 3]), i32([2]), f32([3])), /'loss' must have 2 elements/],
     ['layernorm eps', () => O.layernorm(f32([2, 3]), f32([3]), f32([3]), f32([2, 3]), f32([2]), f32([2]), 0), /eps must be positive/],
-    ['layernorm weight size', () => O.layernorm(f32([2, 3]), f32([4]), f32([4]), f32([2, 3]), f32([2]), f32([2]), 1e-5), /'weight' must have 3 elements/],
+    [
+      'layernorm weight size',
+      () => O.layernorm(f32([2, 3]), f32([4]), f32([4]), f32([2, 3]), f32([2]), f32([2]), 1e-5),
+      /'weight' must have 3 elements/,
+    ],
     ['dropout p = 1', () => O.dropout(f32([2]), f32([2]), 1, 0, 0), /dropout probability must be in \[0, 1\)/],
     ['dropout negative seed', () => O.dropout(f32([2]), f32([2]), 0.1, -1, 0), /'seed' must be a non-negative integer/],
-    ['attention qkv layout', () => O.attention(f32([1, 4, 2, 1, 8]), null, f32([1, 4, 1, 8]), f32([1, 1, 4])), /qkv must be \[B, T, 3, H, D\]/],
-    ['attention mask shape', () => O.attention(f32([1, 4, 3, 1, 8]), i32([1, 5]), f32([1, 4, 1, 8]), f32([1, 1, 4])), /'mask' must have shape \[1,4\]/],
+    [
+      'attention qkv layout',
+      () => O.attention(f32([1, 4, 2, 1, 8]), null, f32([1, 4, 1, 8]), f32([1, 1, 4])),
+      /qkv must be \[B, T, 3, H, D\]/,
+    ],
+    [
+      'attention mask shape',
+      () => O.attention(f32([1, 4, 3, 1, 8]), i32([1, 5]), f32([1, 4, 1, 8]), f32([1, 1, 4])),
+      /'mask' must have shape \[1,4\]/,
+    ],
     ['attention lse dtype', () => O.attention(f32([1, 4, 3, 1, 8]), null, f32([1, 4, 1, 8]), i32([1, 1, 4])), /'lse' must be f32/],
     ['concat widths', () => O.concat(f32([2, 3]), f32([2, 4]), f32([2, 6])), /concat: y f32\[2,6\]@cpu must hold/],
     ['adamw sizes', () => O.adamw(f32([4]), f32([4]), f32([3]), f32([4]), null), /adamw: 'm' must have 4 elements/],
     ['adamw step', () => O.adamw(f32([4]), f32([4]), f32([4]), f32([4]), null, { step: 0 }), /step must be an integer >= 1/],
     ['topk k > pool', () => O.topk(f32([1, 4]), f32([3, 4]), 5, f32([1, 5]), i32([1, 5])), /k = 5 exceeds the pool size 3/],
-    ['topk k > 1024', () => O.topk(f32([1, 4]), f32([2000, 4]), 2000, f32([1, 2000]), i32([1, 2000])), /k must be an integer in \[1, 1024\]/],
+    [
+      'topk k > 1024',
+      () => O.topk(f32([1, 4]), f32([2000, 4]), 2000, f32([1, 2000]), i32([1, 2000])),
+      /k must be an integer in \[1, 1024\]/,
+    ],
     ['topk widths', () => O.topk(f32([1, 4]), f32([3, 5]), 1, f32([1, 1]), i32([1, 1])), /must have the same width/],
     ['topk index dtype', () => O.topk(f32([1, 4]), f32([3, 4]), 1, f32([1, 1]), f32([1, 1])), /'index' must be i32/],
     ['mse out size', () => O.mse(f32([3]), f32([3]), f32([2])), /'out' must have 1 elements/],
@@ -127,8 +165,15 @@ describe('op argument checks', () => {
 
   it('topkAsync rejects bad arguments synchronously and runs off the event loop', async () => {
     expect(() => O.topkAsync(f32([1, 4]), f32([3, 4]), 9, f32([1, 9]), i32([1, 9]))).toThrow(/exceeds the pool size/);
-    const s = f32([2, 2]), ix = i32([2, 2]);
-    const p = O.topkAsync(f32([2, 3], new Float32Array([1, 0, 0, 0, 1, 0])), f32([3, 3], new Float32Array([0, 1, 0, 1, 0, 0, 0, 0, 1])), 2, s, ix);
+    const s = f32([2, 2]),
+      ix = i32([2, 2]);
+    const p = O.topkAsync(
+      f32([2, 3], new Float32Array([1, 0, 0, 0, 1, 0])),
+      f32([3, 3], new Float32Array([0, 1, 0, 1, 0, 0, 0, 0, 1])),
+      2,
+      s,
+      ix,
+    );
     expect(p).toBeInstanceOf(Promise);
     await p;
     expect(Array.from(ix.download())).toEqual([1, 0, 0, 1]);

@@ -30,14 +30,25 @@ for (const v of VARIANTS) {
   describe.skipIf(v.be === 'cuda' && !hasCuda)(name, () => {
     const m = new Maker(v);
     afterEach(() => m.dispose());
-    const fdTol = Math.max(v.tol, 2e-3);  // FD of an f32 kernel carries f32 rounding
+    const fdTol = Math.max(v.tol, 2e-3); // FD of an f32 kernel carries f32 rounding
 
     describe('gemm', () => {
       const shapes = [
-        [1, 1, 1], [7, 5, 3], [13, 37, 29], [100, 70, 300], [200, 50, 260], [6, 16, 256], [97, 33, 0],
+        [1, 1, 1],
+        [7, 5, 3],
+        [13, 37, 29],
+        [100, 70, 300],
+        [200, 50, 260],
+        [6, 16, 256],
+        [97, 33, 0],
       ];
       for (const [M, N, K] of shapes)
-        for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const)
+        for (const [ta, tb] of [
+          [false, false],
+          [false, true],
+          [true, false],
+          [true, true],
+        ] as const)
           it(`${M}x${N}x${K} transA=${ta} transB=${tb}`, () => {
             const a = m.f(ta ? [K!, M!] : [M!, K!], randn(M! * K!, 1));
             const b = m.f(tb ? [N!, K!] : [K!, N!], randn(K! * N!, 2));
@@ -49,21 +60,29 @@ for (const v of VARIANTS) {
           });
       for (const tb of [false, true])
         it(`bCols: the leading columns of B's rows (transB=${tb})`, () => {
-          const [M, N, K, W] = [11, 9, 14, 23];  // stored B: [K, W] (N = bCols) or [N, W] (K = bCols)
-          const rows = tb ? N : K, cols = tb ? K : N;
-          const a = m.f([M, K], randn(M * K, 70)), full = randn(rows * W, 71);
-          const b = m.f([rows, W], full), c = m.f([M, N]);
+          const [M, N, K, W] = [11, 9, 14, 23]; // stored B: [K, W] (N = bCols) or [N, W] (K = bCols)
+          const rows = tb ? N : K,
+            cols = tb ? K : N;
+          const a = m.f([M, K], randn(M * K, 70)),
+            full = randn(rows * W, 71);
+          const b = m.f([rows, W], full),
+            c = m.f([M, N]);
           m.eng.gemm(a, b, c, { transB: tb, bCols: cols });
-          const hb = host(b), packed = new Float32Array(rows * cols);
+          const hb = host(b),
+            packed = new Float32Array(rows * cols);
           for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) packed[i * cols + j] = hb[i * W + j]!;
           close(host(c), gemmRef(host(a), packed, M, N, K, { transB: tb }).out, v.tol * 2, 'C');
         });
       it('batched with bias, pre-activation and GELU epilogue', () => {
         const [Bt, M, N, K] = [3, 19, 23, 40];
-        const a = m.f([Bt, M, K], randn(Bt * M * K, 4)), b = m.f([Bt, N, K], randn(Bt * N * K, 5));
-        const c = m.f([Bt, M, N]), pre = m.f([Bt, M, N]), bias = m.f([N], randn(N, 6));
+        const a = m.f([Bt, M, K], randn(Bt * M * K, 4)),
+          b = m.f([Bt, N, K], randn(Bt * N * K, 5));
+        const c = m.f([Bt, M, N]),
+          pre = m.f([Bt, M, N]),
+          bias = m.f([N], randn(N, 6));
         m.eng.gemm(a, b, c, { transB: true, bias, gelu: true, pre });
-        const ha = host(a), hb = host(b);
+        const ha = host(a),
+          hb = host(b);
         for (let i = 0; i < Bt; i++) {
           const r = gemmRef(ha.subarray(i * M * K), hb.subarray(i * N * K), M, N, K, { transB: true, bias: host(bias), gelu: true });
           close(host(c).subarray(i * M * N, (i + 1) * M * N), r.out, v.tol * 2, `C[${i}]`);
@@ -72,9 +91,11 @@ for (const v of VARIANTS) {
       });
       it('backward of C = A B^T via gemm matches finite differences', () => {
         const [M, N, K] = [5, 4, 6];
-        const A = randn(M * K, 7), Bm = randn(N * K, 8), G = randn(M * N, 9);
+        const A = randn(M * K, 7),
+          Bm = randn(N * K, 8),
+          G = randn(M * N, 9);
         const dA = m.f([M, K]);
-        m.eng.gemm(m.f([M, N], G), m.f([N, K], Bm), dA, {});  // dA = dC B
+        m.eng.gemm(m.f([M, N], G), m.f([N, K], Bm), dA, {}); // dA = dC B
         const fd = numericGrad(A, (x) => gemmRef(x, Bm, M, N, K, { transB: true }).out, G);
         close(host(dA), fd, fdTol, 'dA');
       });
@@ -85,61 +106,110 @@ for (const v of VARIANTS) {
     if (v.dt === 'bf16')
       it('mixed: bf16 A/B into f32 C (beta 1, f32 bias); f32 accumulators of bias, LayerNorm, embedding grads', () => {
         const [M, N, K] = [13, 17, 300];
-        const a = m.f([M, K], randn(M * K, 60)), b = m.f([N, K], randn(N * K, 61));
-        const c0 = randn(M * N, 62), c = m.f32([M, N], c0), bias = m.f32([N], randn(N, 63));
+        const a = m.f([M, K], randn(M * K, 60)),
+          b = m.f([N, K], randn(N * K, 61));
+        const c0 = randn(M * N, 62),
+          c = m.f32([M, N], c0),
+          bias = m.f32([N], randn(N, 63));
         m.eng.gemm(a, b, c, { transB: true, beta: 1, bias });
         const want = gemmRef(host(a), host(b), M, N, K, { transB: true, beta: 1, C: c0, bias: host(bias) }).out;
-        close(host(c), want, 1e-5, 'f32 C from bf16 A, B');  // a bf16-rounded C would be ~4e-3 off
+        close(host(c), want, 1e-5, 'f32 C from bf16 A, B'); // a bf16-rounded C would be ~4e-3 off
 
-        const dy = m.f([37, 21], randn(37 * 21, 64)), db0 = randn(21, 65), db = m.f32([21], db0);
+        const dy = m.f([37, 21], randn(37 * 21, 64)),
+          db0 = randn(21, 65),
+          db = m.f32([21], db0);
         m.eng.biasGrad(dy, db);
         const dys = host(dy);
-        close(host(db), Array.from(db0, (x, j) => { let s = x; for (let n = 0; n < 37; n++) s += dys[n * 21 + j]!; return s; }), 1e-5, 'f32 db');
+        close(
+          host(db),
+          Array.from(db0, (x, j) => {
+            let s = x;
+            for (let n = 0; n < 37; n++) s += dys[n * 21 + j]!;
+            return s;
+          }),
+          1e-5,
+          'f32 db',
+        );
 
         const [Nr, C] = [29, 24];
-        const x = m.f([Nr, C], randn(Nr * C, 66, 2)), w = m.f([C], randn(C, 67)), bb = m.f([C], randn(C, 68));
-        const y = m.f([Nr, C]), mean = m.f32([Nr]), rstd = m.f32([Nr]);
+        const x = m.f([Nr, C], randn(Nr * C, 66, 2)),
+          w = m.f([C], randn(C, 67)),
+          bb = m.f([C], randn(C, 68));
+        const y = m.f([Nr, C]),
+          mean = m.f32([Nr]),
+          rstd = m.f32([Nr]);
         m.eng.layernorm(x, w, bb, y, mean, rstd, 1e-5);
-        const g = m.f([Nr, C], randn(Nr * C, 69)), dx = m.f([Nr, C]);
-        const dw0 = randn(C, 70), dw = m.f32([C], dw0), dbl = m.f32([C]);
+        const g = m.f([Nr, C], randn(Nr * C, 69)),
+          dx = m.f([Nr, C]);
+        const dw0 = randn(C, 70),
+          dw = m.f32([C], dw0),
+          dbl = m.f32([C]);
         m.eng.layernormBackward(g, x, w, mean, rstd, dx, dw, dbl);
         const [xs, gs] = [host(x), host(g)];
         const r = layernormRef(xs, host(w), host(bb), Nr, C, 1e-5);
-        const wantW = Float64Array.from(dw0), wantB = new Float64Array(C);
+        const wantW = Float64Array.from(dw0),
+          wantB = new Float64Array(C);
         for (let n = 0; n < Nr; n++)
           for (let j = 0; j < C; j++) {
             wantW[j] += gs[n * C + j]! * (xs[n * C + j]! - r.mean[n]!) * r.rstd[n]!;
             wantB[j] += gs[n * C + j]!;
           }
-        close(host(dw), wantW, 1e-4, 'f32 dweight');  // mean/rstd are f32
+        close(host(dw), wantW, 1e-4, 'f32 dweight'); // mean/rstd are f32
         close(host(dbl), wantB, 1e-5, 'f32 dbias');
 
-        const ids = randint(40, 11, 71), gy = m.f([40, 9], randn(40 * 9, 72)), dt = m.f32([11, 9]);
+        const ids = randint(40, 11, 71),
+          gy = m.f([40, 9], randn(40 * 9, 72)),
+          dt = m.f32([11, 9]);
         m.eng.embeddingBackward(m.i32([40], ids), gy, dt);
-        const gys = host(gy), wantT = new Float64Array(11 * 9);
+        const gys = host(gy),
+          wantT = new Float64Array(11 * 9);
         for (let n = 0; n < 40; n++) for (let j = 0; j < 9; j++) wantT[ids[n]! * 9 + j] += gys[n * 9 + j]!;
         close(host(dt), wantT, 1e-5, 'f32 dtable');
       });
 
     it('biasGrad accumulates column sums', () => {
-      const dy = randn(37 * 21, 10), db0 = randn(21, 11);
+      const dy = randn(37 * 21, 10),
+        db0 = randn(21, 11);
       const db = m.f([21], db0);
       m.eng.biasGrad(m.f([37, 21], dy), db);
-      const want = Array.from(db0, (x, c) => { let s = x; for (let n = 0; n < 37; n++) s += dy[n * 21 + c]!; return s; });
+      const want = Array.from(db0, (x, c) => {
+        let s = x;
+        for (let n = 0; n < 37; n++) s += dy[n * 21 + c]!;
+        return s;
+      });
       close(host(db), want, v.tol * 4, 'db');
     });
 
     it('fill, add, axpy, scale', () => {
-      const n = 70001, a = randn(n, 12), b = randn(n, 13);
-      const ta = m.f([n], a), tb = m.f([n], b), y = m.f([n]);
+      const n = 70001,
+        a = randn(n, 12),
+        b = randn(n, 13);
+      const ta = m.f([n], a),
+        tb = m.f([n], b),
+        y = m.f([n]);
       m.eng.fill(y, 2.5);
       expect(host(y).every((x) => x === 2.5)).toBe(true);
       m.eng.add(ta, tb, y);
-      close(host(y), Array.from(a, (x, i) => x + b[i]!), v.tol, 'add');
+      close(
+        host(y),
+        Array.from(a, (x, i) => x + b[i]!),
+        v.tol,
+        'add',
+      );
       m.eng.axpy(-2, ta, y);
-      close(host(y), Array.from(a, (x, i) => -x + b[i]!), v.tol * 2, 'axpy');
+      close(
+        host(y),
+        Array.from(a, (x, i) => -x + b[i]!),
+        v.tol * 2,
+        'axpy',
+      );
       m.eng.scale(ta, y, 3);
-      close(host(y), Array.from(a, (x) => 3 * x), v.tol, 'scale');
+      close(
+        host(y),
+        Array.from(a, (x) => 3 * x),
+        v.tol,
+        'scale',
+      );
     });
 
     const unary: Array<[string, (x: number) => number, 'x' | 'y']> = [
@@ -151,9 +221,14 @@ for (const v of VARIANTS) {
     ];
     for (const [op, f, from] of unary)
       it(`${op} forward and backward`, () => {
-        const n = 4099, xv = randn(n, 14, 2);
-        for (let i = 0; i < n; i++) if (Math.abs(xv[i]!) < 1e-2) xv[i] = 0.5;  // keep FD away from kinks
-        const x = m.f([n], xv), y = m.f([n]), g = randn(n, 15), dy = m.f([n], g), dx = m.f([n]);
+        const n = 4099,
+          xv = randn(n, 14, 2);
+        for (let i = 0; i < n; i++) if (Math.abs(xv[i]!) < 1e-2) xv[i] = 0.5; // keep FD away from kinks
+        const x = m.f([n], xv),
+          y = m.f([n]),
+          g = randn(n, 15),
+          dy = m.f([n], g),
+          dx = m.f([n]);
         const run = (a: typeof x, b: typeof y) =>
           op === 'leakyRelu' ? m.eng.leakyRelu(a, b, 0.2) : m.eng[op as 'gelu' | 'relu' | 'tanh' | 'silu'](a, b);
         run(x, y);
@@ -166,53 +241,98 @@ for (const v of VARIANTS) {
         close(host(dx), fd, fdTol, 'dx');
       });
 
-    for (const [n, offset] of [[50000, 77n], [37, 0n], [101, 2n], [64, 4n]] as const)
-    it(`dropout (n ${n}, offset ${offset}): Philox mask, scale, and the same mask in backward`, () => {
-      const p = 0.3, seed = 1234n;
-      const xv = randn(n, 16);
-      const x = m.f([n], xv), y = m.f([n]), dx = m.f([n]);
-      m.eng.dropout(x, y, p, seed, offset);
-      const xs = host(x), ys = host(y);
-      let kept = 0;
-      const want = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        const k = dropoutKeep(seed, offset + BigInt(i), p);
-        kept += k ? 1 : 0;
-        want[i] = k ? xs[i]! / (1 - p) : 0;
-      }
-      if (n > 1000) expect(Math.abs(kept / n - (1 - p))).toBeLessThan(0.01);
-      close(ys, want, v.tol, 'y');
-      m.eng.dropoutBackward(x, dx, p, seed, offset);
-      close(host(dx), want, v.tol, 'dx');
-    });
+    for (const [n, offset] of [
+      [50000, 77n],
+      [37, 0n],
+      [101, 2n],
+      [64, 4n],
+    ] as const)
+      it(`dropout (n ${n}, offset ${offset}): Philox mask, scale, and the same mask in backward`, () => {
+        const p = 0.3,
+          seed = 1234n;
+        const xv = randn(n, 16);
+        const x = m.f([n], xv),
+          y = m.f([n]),
+          dx = m.f([n]);
+        m.eng.dropout(x, y, p, seed, offset);
+        const xs = host(x),
+          ys = host(y);
+        let kept = 0;
+        const want = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          const k = dropoutKeep(seed, offset + BigInt(i), p);
+          kept += k ? 1 : 0;
+          want[i] = k ? xs[i]! / (1 - p) : 0;
+        }
+        if (n > 1000) expect(Math.abs(kept / n - (1 - p))).toBeLessThan(0.01);
+        close(ys, want, v.tol, 'y');
+        m.eng.dropoutBackward(x, dx, p, seed, offset);
+        close(host(dx), want, v.tol, 'dx');
+      });
 
     it('layernorm forward, backward (dx overwritten, dw/db accumulated)', () => {
-      const N = 33, C = 40, eps = 1e-5;
-      const x = m.f([N, C], randn(N * C, 17, 3)), w = m.f([C], randn(C, 18)), b = m.f([C], randn(C, 19));
-      const y = m.f([N, C]), mean = m.f32([N]), rstd = m.f32([N]);
+      const N = 33,
+        C = 40,
+        eps = 1e-5;
+      const x = m.f([N, C], randn(N * C, 17, 3)),
+        w = m.f([C], randn(C, 18)),
+        b = m.f([C], randn(C, 19));
+      const y = m.f([N, C]),
+        mean = m.f32([N]),
+        rstd = m.f32([N]);
       m.eng.layernorm(x, w, b, y, mean, rstd, eps);
       const [xs, ws, bs] = [host(x), host(w), host(b)];
       const r = layernormRef(xs, ws, bs, N, C, eps);
       close(host(y), r.y, v.tol * 2, 'y');
       close(host(mean), r.mean, v.tol, 'mean');
       close(host(rstd), r.rstd, v.tol * 2, 'rstd');
-      const g = randn(N * C, 20), dx = m.f([N, C]), dw0 = randn(C, 21), dw = m.f([C], dw0), db = m.f([C]);
+      const g = randn(N * C, 20),
+        dx = m.f([N, C]),
+        dw0 = randn(C, 21),
+        dw = m.f([C], dw0),
+        db = m.f([C]);
       m.eng.layernormBackward(m.f([N, C], g), x, w, mean, rstd, dx, dw, db);
       const gs = host(m.f([N, C], g));
-      close(host(dx), numericGrad(xs, (z) => layernormRef(z, ws, bs, N, C, eps).y, gs), fdTol, 'dx');
+      close(
+        host(dx),
+        numericGrad(xs, (z) => layernormRef(z, ws, bs, N, C, eps).y, gs),
+        fdTol,
+        'dx',
+      );
       const fdw = numericGrad(ws, (z) => layernormRef(xs, z, bs, N, C, eps).y, gs);
-      close(host(dw), Array.from(fdw, (d, i) => d + dw0[i]!), fdTol, 'dw');
-      close(host(db), numericGrad(bs, (z) => layernormRef(xs, ws, z, N, C, eps).y, gs), fdTol, 'db');
+      close(
+        host(dw),
+        Array.from(fdw, (d, i) => d + dw0[i]!),
+        fdTol,
+        'dw',
+      );
+      close(
+        host(db),
+        numericGrad(bs, (z) => layernormRef(xs, ws, z, N, C, eps).y, gs),
+        fdTol,
+        'db',
+      );
     });
 
     it('embedding lookup and scatter-add gradient', () => {
-      const V = 11, C = 9, N = 40;
-      const ids = randint(N, V, 22), tab = randn(V * C, 23);
-      const tid = m.i32([N], ids), ttab = m.f([V, C], tab), y = m.f([N, C]);
+      const V = 11,
+        C = 9,
+        N = 40;
+      const ids = randint(N, V, 22),
+        tab = randn(V * C, 23);
+      const tid = m.i32([N], ids),
+        ttab = m.f([V, C], tab),
+        y = m.f([N, C]);
       m.eng.embedding(tid, ttab, y);
       const ts = host(ttab);
-      close(host(y), Array.from({ length: N * C }, (_, i) => ts[ids[Math.floor(i / C)]! * C + (i % C)]!), 0, 'y');
-      const g = randn(N * C, 24), dt = m.f([V, C]);
+      close(
+        host(y),
+        Array.from({ length: N * C }, (_, i) => ts[ids[Math.floor(i / C)]! * C + (i % C)]!),
+        0,
+        'y',
+      );
+      const g = randn(N * C, 24),
+        dt = m.f([V, C]);
       m.eng.embeddingBackward(tid, m.f([N, C], g), dt);
       const gs = host(m.f([N, C], g));
       const want = new Float64Array(V * C);
@@ -221,37 +341,58 @@ for (const v of VARIANTS) {
     });
 
     it('concat and its backward (split)', () => {
-      const N = 7, Ca = 5, Cb = 3;
-      const a = randn(N * Ca, 25), b = randn(N * Cb, 26);
+      const N = 7,
+        Ca = 5,
+        Cb = 3;
+      const a = randn(N * Ca, 25),
+        b = randn(N * Cb, 26);
       const y = m.f([N, Ca + Cb]);
       m.eng.concat(m.f([N, Ca], a), m.f([N, Cb], b), y);
-      const ys = host(y), ah = host(m.f([N, Ca], a)), bh = host(m.f([N, Cb], b));
+      const ys = host(y),
+        ah = host(m.f([N, Ca], a)),
+        bh = host(m.f([N, Cb], b));
       for (let n = 0; n < N; n++) {
         expect(Array.from(ys.subarray(n * 8, n * 8 + 5))).toEqual(Array.from(ah.subarray(n * 5, n * 5 + 5)));
         expect(Array.from(ys.subarray(n * 8 + 5, n * 8 + 8))).toEqual(Array.from(bh.subarray(n * 3, n * 3 + 3)));
       }
-      const da = m.f([N, Ca]), db = m.f([N, Cb]);
+      const da = m.f([N, Ca]),
+        db = m.f([N, Cb]);
       m.eng.concatBackward(y, da, db);
       expect(Array.from(host(da))).toEqual(Array.from(ah));
       expect(Array.from(host(db))).toEqual(Array.from(bh));
     });
 
     it('softmax cross-entropy (ignored rows) and its gradient', () => {
-      const N = 9, C = 13;
-      const x = randn(N * C, 27, 3), t = randint(N, C, 28);
+      const N = 9,
+        C = 13;
+      const x = randn(N * C, 27, 3),
+        t = randint(N, C, 28);
       t[4] = -1;
-      const tx = m.f([N, C], x), tt = m.i32([N], t), loss = m.f32([N]);
+      const tx = m.f([N, C], x),
+        tt = m.i32([N], t),
+        loss = m.f32([N]);
       m.eng.crossEntropy(tx, tt, loss);
       const xs = host(tx);
       close(host(loss), xentRef(xs, t, N, C), v.tol * 2, 'loss');
-      const dl = randn(N, 29), dx = m.f([N, C]);
+      const dl = randn(N, 29),
+        dx = m.f([N, C]);
       m.eng.crossEntropyBackward(tx, tt, m.f32([N], dl), dx);
-      close(host(dx), numericGrad(xs, (z) => xentRef(z, t, N, C), dl), fdTol, 'dlogits');
+      close(
+        host(dx),
+        numericGrad(xs, (z) => xentRef(z, t, N, C), dl),
+        fdTol,
+        'dlogits',
+      );
     });
 
     it('mse and its gradient', () => {
-      const n = 300, a = randn(n, 30), b = randn(n, 31);
-      const ta = m.f([n], a), tb = m.f([n], b), out = m.f32([1]), da = m.f([n]);
+      const n = 300,
+        a = randn(n, 30),
+        b = randn(n, 31);
+      const ta = m.f([n], a),
+        tb = m.f([n], b),
+        out = m.f32([1]),
+        da = m.f([n]);
       m.eng.mse(ta, tb, out);
       const [as, bs] = [host(ta), host(tb)];
       const f = (z: ArrayLike<number>) => [Array.from(z, (x, i) => (x - bs[i]!) ** 2).reduce((s, q) => s + q, 0) / n];
@@ -261,7 +402,11 @@ for (const v of VARIANTS) {
     });
 
     it('rowAxpy: y += a[n] x[n,:]', () => {
-      const [N, C] = [9, 37], a = randn(N, 80), x = m.f([N, C], randn(N * C, 81)), y0 = randn(N * C, 82), y = m.f([N, C], y0);
+      const [N, C] = [9, 37],
+        a = randn(N, 80),
+        x = m.f([N, C], randn(N * C, 81)),
+        y0 = randn(N * C, 82),
+        y = m.f([N, C], y0);
       const want = Array.from(host(y), (yv, i) => yv + a[Math.floor(i / C)]! * host(x)[i]!);
       m.eng.rowAxpy(m.f32([N], a), x, y);
       close(host(y), want, v.tol, 'y');
@@ -270,15 +415,25 @@ for (const v of VARIANTS) {
     it('gradPenalty: row norms and the gradient of λ/N Σ(‖g_n‖−1)² (finite differences; zero row; in place)', () => {
       const [N, C, lambda] = [7, 33, 10];
       const gs = randn(N * C, 83).map((z) => 0.3 * z);
-      gs.fill(0, 2 * C, 3 * C);  // a zero row: norm 0, gradient 0 (as torch's norm backward)
-      const g = m.f([N, C], gs), u = m.f([N, C]), norms = m.f32([N]);
+      gs.fill(0, 2 * C, 3 * C); // a zero row: norm 0, gradient 0 (as torch's norm backward)
+      const g = m.f([N, C], gs),
+        u = m.f([N, C]),
+        norms = m.f32([N]);
       m.eng.gradPenalty(g, lambda, u, norms);
       const hg = host(g);
-      const rowNorm = (z: ArrayLike<number>, n: number) => Math.sqrt(Array.from({ length: C }, (_, c) => z[n * C + c]! ** 2).reduce((s, q) => s + q, 0));
-      close(host(norms), Array.from({ length: N }, (_, n) => rowNorm(hg, n)), v.tol, 'norms');
-      const f = (z: ArrayLike<number>) => [Array.from({ length: N }, (_, n) => (rowNorm(z, n) - 1) ** 2).reduce((s, q) => s + q, 0) * lambda / N];
+      const rowNorm = (z: ArrayLike<number>, n: number) =>
+        Math.sqrt(Array.from({ length: C }, (_, c) => z[n * C + c]! ** 2).reduce((s, q) => s + q, 0));
+      close(
+        host(norms),
+        Array.from({ length: N }, (_, n) => rowNorm(hg, n)),
+        v.tol,
+        'norms',
+      );
+      const f = (z: ArrayLike<number>) => [
+        (Array.from({ length: N }, (_, n) => (rowNorm(z, n) - 1) ** 2).reduce((s, q) => s + q, 0) * lambda) / N,
+      ];
       const fd = numericGrad(hg, f, [1]);
-      for (let c = 0; c < C; c++) fd[2 * C + c] = 0;  // the norm is not differentiable at 0; torch (and we) take 0
+      for (let c = 0; c < C; c++) fd[2 * C + c] = 0; // the norm is not differentiable at 0; torch (and we) take 0
       close(host(u), fd, fdTol, 'u');
       m.eng.gradPenalty(g, lambda, g, norms);
       close(host(g), host(u), 0, 'u in place');
@@ -290,9 +445,11 @@ for (const v of VARIANTS) {
         const shape = { B, T, H, D, scale: 1 / Math.sqrt(D), p, seed: 99n, offset: 5n };
         const qkv = m.f([B, T, 3, H, D], randn(B * T * 3 * H * D, 32));
         const maskv = new Int32Array(B * T).fill(1);
-        for (let j = 4; j < T; j++) maskv[T + j] = 0;    // batch 1: last keys are padding
+        for (let j = 4; j < T; j++) maskv[T + j] = 0; // batch 1: last keys are padding
         for (let j = 0; j < T; j++) maskv[2 * T + j] = 0; // batch 2: no real key at all
-        const mask = m.i32([B, T], maskv), out = m.f([B, T, H, D]), lse = m.f32([B, H, T]);
+        const mask = m.i32([B, T], maskv),
+          out = m.f([B, T, H, D]),
+          lse = m.f32([B, H, T]);
         const o = { dropout: p, seed: shape.seed, offset: shape.offset };
         m.eng.attention(qkv, mask, out, lse, o);
         const qs = host(qkv);
@@ -300,8 +457,14 @@ for (const v of VARIANTS) {
         close(host(out), r.out, v.tol * 4, 'out');
         const l = host(lse);
         for (let i = 0; i < l.length; i++) if (!Number.isFinite(r.lse[i]!)) expect(l[i]).toBe(-Infinity);
-        close(Array.from(l, (x) => (Number.isFinite(x) ? x : 0)), Array.from(r.lse, (x) => (Number.isFinite(x) ? x : 0)), v.tol * 4, 'lse');
-        const g = randn(B * T * H * D, 33), dqkv = m.f([B, T, 3, H, D]);
+        close(
+          Array.from(l, (x) => (Number.isFinite(x) ? x : 0)),
+          Array.from(r.lse, (x) => (Number.isFinite(x) ? x : 0)),
+          v.tol * 4,
+          'lse',
+        );
+        const g = randn(B * T * H * D, 33),
+          dqkv = m.f([B, T, 3, H, D]);
         const dout = m.f([B, T, H, D], g);
         m.eng.attentionBackward(qkv, mask, out, dout, lse, dqkv, o);
         const fd = numericGrad(qs, (z) => attentionRef(z, maskv, shape).out, host(dout));
@@ -314,14 +477,20 @@ for (const v of VARIANTS) {
       // rowsum(dO * O) from a bf16 O broke this with one error per query row, shared by all its keys.)
       const [B, T, H, D] = [2, 48, 2, 16];
       // Values with a common offset (as a value bias gives): O is large, dK is not.
-      const qkv = m.f([B, T, 3, H, D], randn(B * T * 3 * H * D, 38).map((x, i) => 2 * x + (Math.floor(i / (H * D)) % 3 === 2 ? 32 : 0)));
+      const qkv = m.f(
+        [B, T, 3, H, D],
+        randn(B * T * 3 * H * D, 38).map((x, i) => 2 * x + (Math.floor(i / (H * D)) % 3 === 2 ? 32 : 0)),
+      );
       const maskv = new Int32Array(B * T).fill(1).fill(0, B * T - 9);
-      const mask = m.i32([B, T], maskv), out = m.f([B, T, H, D]), lse = m.f32([B, H, T]);
+      const mask = m.i32([B, T], maskv),
+        out = m.f([B, T, H, D]),
+        lse = m.f32([B, H, T]);
       const o = { dropout: 0.1, seed: 3n, offset: 0n };
       m.eng.attention(qkv, mask, out, lse, o);
       const dqkv = m.f([B, T, 3, H, D]);
       m.eng.attentionBackward(qkv, mask, out, m.f([B, T, H, D], randn(B * T * H * D, 39)), lse, dqkv, o);
-      const g = host(dqkv), dk = (b: number, j: number, h: number, e: number) => g[(((b * T + j) * 3 + 1) * H + h) * D + e]!;
+      const g = host(dqkv),
+        dk = (b: number, j: number, h: number, e: number) => g[(((b * T + j) * 3 + 1) * H + h) * D + e]!;
       let worst = 0;
       for (let b = 0; b < B; b++)
         for (let h = 0; h < H; h++) {
@@ -336,24 +505,39 @@ for (const v of VARIANTS) {
       // Bound: the T keys' own roundings at random signs, one bf16 ulp (2^-8) each times sqrt(T);
       // rowsum(dO * O) exceeds it in bf16 (README, Tests). f32 is held loosely (f32 arithmetic on
       // dp of the offset's size).
-      expect(worst, `|sum_j dK_j| / max |dK| = ${worst.toExponential(2)}`)
-        .toBeLessThanOrEqual(Math.sqrt(T) * (v.dt === 'bf16' ? 2 ** -8 : 2 ** -21));
+      expect(worst, `|sum_j dK_j| / max |dK| = ${worst.toExponential(2)}`).toBeLessThanOrEqual(
+        Math.sqrt(T) * (v.dt === 'bf16' ? 2 ** -8 : 2 ** -21),
+      );
     });
 
     it('attention without a mask', () => {
       const [B, T, H, D] = [2, 5, 3, 4];
-      const qkv = m.f([B, T, 3, H, D], randn(B * T * 3 * H * D, 34)), out = m.f([B, T, H, D]), lse = m.f32([B, H, T]);
+      const qkv = m.f([B, T, 3, H, D], randn(B * T * 3 * H * D, 34)),
+        out = m.f([B, T, H, D]),
+        lse = m.f32([B, H, T]);
       m.eng.attention(qkv, null, out, lse, { scale: 0.3 });
       close(host(out), attentionRef(host(qkv), null, { B, T, H, D, scale: 0.3, p: 0, seed: 0n, offset: 0n }).out, v.tol * 4, 'out');
     });
 
     for (const biasCorrection of [true, false])
       it(`adamw (bias correction ${biasCorrection}, weight-decay mask, 3 steps)`, () => {
-        if (v.dt !== 'f32') return;  // optimiser state is f32 on every backend
-        const n = 1000, lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-6, wd = 0.01;
-        const p0 = randn(n, 35), maskv = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1));
-        const p = m.f32([n], p0), g = m.f32([n]), mm = m.f32([n]), vv = m.f32([n]), mask = m.f32([n], maskv);
-        const P = Float64Array.from(p0), M = new Float64Array(n), Vv = new Float64Array(n);
+        if (v.dt !== 'f32') return; // optimiser state is f32 on every backend
+        const n = 1000,
+          lr = 1e-2,
+          b1 = 0.9,
+          b2 = 0.999,
+          eps = 1e-6,
+          wd = 0.01;
+        const p0 = randn(n, 35),
+          maskv = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1));
+        const p = m.f32([n], p0),
+          g = m.f32([n]),
+          mm = m.f32([n]),
+          vv = m.f32([n]),
+          mask = m.f32([n], maskv);
+        const P = Float64Array.from(p0),
+          M = new Float64Array(n),
+          Vv = new Float64Array(n);
         for (let step = 1; step <= 3; step++) {
           const gv = randn(n, 36 + step);
           g.upload(gv);
@@ -372,44 +556,67 @@ for (const v of VARIANTS) {
       });
 
     it('sumsq accumulates the squared norm', () => {
-      const n = 100003, x = randn(n, 40);
-      const out = m.f32([1], new Float32Array([1.5])), tx = m.f([n], x);
+      const n = 100003,
+        x = randn(n, 40);
+      const out = m.f32([1], new Float32Array([1.5])),
+        tx = m.f([n], x);
       m.eng.sumsq(tx, out);
       const want = host(tx).reduce((s, q) => s + q * q, 1.5);
       close(host(out), [want], v.tol * 10, 'sumsq');
     });
 
-    for (const [Q, P, D, k, block] of [[5, 40, 8, 1, 0], [17, 300, 16, 10, 64], [3, 2000, 32, 64, 100], [4, 50, 4, 50, 0]] as const)
+    for (const [Q, P, D, k, block] of [
+      [5, 40, 8, 1, 0],
+      [17, 300, 16, 10, 64],
+      [3, 2000, 32, 64, 100],
+      [4, 50, 4, 50, 0],
+    ] as const)
       it(`topk Q=${Q} P=${P} D=${D} k=${k} block=${block}`, async () => {
-        const q = m.f([Q, D], randn(Q * D, 41)), pool = m.f([P, D], randn(P * D, 42));
-        const s = m.f32([Q, k]), ix = m.i32([Q, k]);
+        const q = m.f([Q, D], randn(Q * D, 41)),
+          pool = m.f([P, D], randn(P * D, 42));
+        const s = m.f32([Q, k]),
+          ix = m.i32([Q, k]);
         m.eng.topk(q, pool, k, s, ix, { block });
-        const qs = host(q), ps = host(pool), ss = host(s), is = hostInt(ix);
+        const qs = host(q),
+          ps = host(pool),
+          ss = host(s),
+          is = hostInt(ix);
         for (let i = 0; i < Q; i++) {
           const all = Array.from({ length: P }, (_, j) => {
             let d = 0;
             for (let e = 0; e < D; e++) d += qs[i * D + e]! * ps[j * D + e]!;
             return d;
           });
-          const want = all.map((x, j) => [x, j] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k);
+          const want = all
+            .map((x, j) => [x, j] as const)
+            .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+            .slice(0, k);
           // Scores must match; indices may differ only between near-equal scores.
-          close(ss.subarray(i * k, (i + 1) * k), want.map((w) => w[0]), v.tol * 4, `scores[${i}]`);
+          close(
+            ss.subarray(i * k, (i + 1) * k),
+            want.map((w) => w[0]),
+            v.tol * 4,
+            `scores[${i}]`,
+          );
           for (let r = 0; r < k; r++) {
             const j = is[i * k + r]!;
             expect(Math.abs(all[j]! - want[r]![0])).toBeLessThanOrEqual(v.tol * 4 * Math.max(1, Math.abs(want[r]![0])));
           }
           expect(new Set(is.subarray(i * k, (i + 1) * k)).size).toBe(k);
         }
-        const s2 = m.f32([Q, k]), ix2 = m.i32([Q, k]);
+        const s2 = m.f32([Q, k]),
+          ix2 = m.i32([Q, k]);
         await m.eng.topkAsync(q, pool, k, s2, ix2, { block });
         expect(Array.from(hostInt(ix2))).toEqual(Array.from(is));
       });
 
     it('topk breaks ties by the lower index', () => {
-      const D = 4, P = 30;
+      const D = 4,
+        P = 30;
       const pool = new Float32Array(P * D);
-      for (let j = 0; j < P; j++) pool[j * D] = j % 3 === 0 ? 1 : 0.5;  // rows 0,3,6,.. tie at the top
-      const s = m.f32([1, 5]), ix = m.i32([1, 5]);
+      for (let j = 0; j < P; j++) pool[j * D] = j % 3 === 0 ? 1 : 0.5; // rows 0,3,6,.. tie at the top
+      const s = m.f32([1, 5]),
+        ix = m.i32([1, 5]);
       m.eng.topk(m.f([1, D], new Float32Array([1, 0, 0, 0])), m.f([P, D], pool), 5, s, ix, { block: 7 });
       expect(Array.from(hostInt(ix))).toEqual([0, 3, 6, 9, 12]);
     });
@@ -418,7 +625,8 @@ for (const v of VARIANTS) {
 
 describe('bf16 on the host: ref emulates it, cpu refuses it', () => {
   it('cpu ops refuse bf16 tensors with the reason; ref takes them', () => {
-    const x = tensor('cpu', 'bf16', [4], new Float32Array([1, 2, 3, 4])), y = tensor('cpu', 'bf16', [4]);
+    const x = tensor('cpu', 'bf16', [4], new Float32Array([1, 2, 3, 4])),
+      y = tensor('cpu', 'bf16', [4]);
     expect(() => engine('cpu').fill(y, 1)).toThrow(/bf16 tensors are not computed on backend 'cpu'/);
     expect(() => engine('cpu').relu(x, y)).toThrow(/must be f32 on backend 'cpu'/);
     engine('ref').relu(x, y);
@@ -431,8 +639,10 @@ describe('cross-backend: cpu equals ref on a BERT-sized GEMM', () => {
   it('768x3072x256', () => {
     const m = new Maker({ be: 'cpu', dt: 'f32', tol: 0 });
     const [M, N, K] = [256, 3072, 768];
-    const a = m.f([M, K], randn(M * K, 50)), b = m.f([K, N], randn(K * N, 51));
-    const c1 = m.f([M, N]), c2 = m.f([M, N]);
+    const a = m.f([M, K], randn(M * K, 50)),
+      b = m.f([K, N], randn(K * N, 51));
+    const c1 = m.f([M, N]),
+      c2 = m.f([M, N]);
     engine('cpu').gemm(a, b, c1);
     engine('ref').gemm(a, b, c2);
     close(host(c1), host(c2), 1e-5, 'C');
@@ -480,18 +690,23 @@ describe('the op list, the engines and their capabilities', () => {
 
 describe.skipIf(!hasCuda)('cuda engine: devices and index checks', () => {
   it('cuda: an op given a tensor of another device names both devices', () => {
-    const x = tensor('cpu', 'f32', [2]), y = engine('cuda').tensor('f32', [2]);
+    const x = tensor('cpu', 'f32', [2]),
+      y = engine('cuda').tensor('f32', [2]);
     expect(() => engine('cuda').relu(x, y)).toThrow(/relu: 'x' is on cpu but backend 'cuda' runs on cuda/);
     expect(() => engine('cpu').relu(y, x)).toThrow(/relu: 'x' is on cuda but backend 'cpu' runs on cpu/);
   });
 
   it('cuda: ids and targets out of range are found by the kernels and reported at the next synchronisation', () => {
     const E = engine('cuda');
-    const ids = E.tensor('i32', [3], new Int32Array([0, 7, 1])), table = E.tensor('f32', [4, 2], Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8])), y = E.tensor('f32', [3, 2]);
-    E.embedding(ids, table, y);  // no copy of the ids to the host here
+    const ids = E.tensor('i32', [3], new Int32Array([0, 7, 1])),
+      table = E.tensor('f32', [4, 2], Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8])),
+      y = E.tensor('f32', [3, 2]);
+    E.embedding(ids, table, y); // no copy of the ids to the host here
     expect(() => y.download()).toThrow(/embedding: ids\[1\] = 7 is outside \[0, 4\)/);
-    expect(Array.from(y.download())).toEqual([1, 2, 0, 0, 3, 4]);  // reported once; the bad row reads zeros
-    const logits = E.tensor('f32', [2, 3]), tg = E.tensor('i32', [2], new Int32Array([1, 3])), loss = E.tensor('f32', [2]);
+    expect(Array.from(y.download())).toEqual([1, 2, 0, 0, 3, 4]); // reported once; the bad row reads zeros
+    const logits = E.tensor('f32', [2, 3]),
+      tg = E.tensor('i32', [2], new Int32Array([1, 3])),
+      loss = E.tensor('f32', [2]);
     E.crossEntropy(logits, tg, loss);
     expect(() => E.synchronize()).toThrow(/crossEntropy: targets\[1\] = 3 is not below the class count 3/);
     E.synchronize();
@@ -499,4 +714,5 @@ describe.skipIf(!hasCuda)('cuda engine: devices and index checks', () => {
 });
 
 // Unused-import guard for variants without CUDA.
+// biome-ignore lint/suspicious/noExportsInTest: a type export only, so the import counts as used.
 export type { Variant };

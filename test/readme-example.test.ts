@@ -25,7 +25,11 @@ it('the README library example runs as written', () => {
   try {
     const file = join(dir, 'example.mts');
     writeFileSync(file, code.replace(/from 'biofeg'/g, `from ${JSON.stringify(pathToFileURL(join(repo, 'src', 'index.ts')).href)}`));
-    const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, file], { cwd: dir, encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(repo, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, file], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/trained: in-batch accuracy \d\.\d+ -> \d\.\d+/);

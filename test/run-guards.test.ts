@@ -7,7 +7,15 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { encodeFile, importPubtator, InputError, OutputBusyError, trainBiencoder, type ProgressEvent, type TrainBiencoderSettings } from '../src/index.js';
+import {
+  encodeFile,
+  importPubtator,
+  InputError,
+  OutputBusyError,
+  trainBiencoder,
+  type ProgressEvent,
+  type TrainBiencoderSettings,
+} from '../src/index.js';
 import { LOCK_FILE, lockOutput } from '../src/stages/output-lock.js';
 import { cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
 
@@ -18,8 +26,19 @@ beforeAll(async () => {
 afterAll(cleanup);
 
 const settings = (out: string, over: Partial<TrainBiencoderSettings> = {}): TrainBiencoderSettings => ({
-  dataPath: data.processed, outputPath: out, entityDictPath: data.entities, bertModel: 'tiny', maxContextLength: 32, maxCandLength: 32,
-  trainBatchSize: 16, evalBatchSize: 8, numTrainEpochs: 2, typeOptimization: 'all', dropout: 0, device: 'cpu', ...over,
+  dataPath: data.processed,
+  outputPath: out,
+  entityDictPath: data.entities,
+  bertModel: 'tiny',
+  maxContextLength: 32,
+  maxCandLength: 32,
+  trainBatchSize: 16,
+  evalBatchSize: 8,
+  numTrainEpochs: 2,
+  typeOptimization: 'all',
+  dropout: 0,
+  device: 'cpu',
+  ...over,
 });
 
 describe('one run per output folder', () => {
@@ -35,7 +54,9 @@ describe('one run per output folder', () => {
     expect(String(failed[0]!.reason.message)).toMatch(/is in use by train-biencoder \(process \d+ on .*\); one run per output folder/);
     expect(existsSync(join(out, LOCK_FILE))).toBe(false);
     // The log holds one run only.
-    const starts = readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"start"'));
+    const starts = readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"event":"start"'));
     expect(starts).toHaveLength(1);
   }, 120_000);
 
@@ -66,29 +87,55 @@ describe('resume state is checked against the run', () => {
 
   it.each([
     ['truncated', () => '{"epoch": 1, "microS', /trainer_state\.json: expected the trainer state as JSON/],
-    ['negative step', (s: Record<string, unknown>) => ({ ...s, microStep: -5 }), /cannot resume: "microStep" must be an integer >= 0, got -5/],
-    ['far epoch', (s: Record<string, unknown>) => ({ ...s, epoch: 1000 }), /cannot resume: it is at epoch 1000, past the 2 epochs of this run/],
-    ['step past the epoch', (s: Record<string, unknown>) => ({ ...s, epoch: 0, microStep: 99 }), /cannot resume: it is at microStep 99 of an epoch of 4/],
-  ])('%s', async (_name, edit, message) => {
-    withState(edit);
-    const e = await trainBiencoder(settings(out, { resume: true })).then(() => null, (x: unknown) => x);
-    expect(String((e as Error | null)?.message)).toMatch(message);
-    expect((e as { code?: string }).code).toBe('ERR_BIOFEG_CHECKPOINT');
-  }, 60_000);
+    [
+      'negative step',
+      (s: Record<string, unknown>) => ({ ...s, microStep: -5 }),
+      /cannot resume: "microStep" must be an integer >= 0, got -5/,
+    ],
+    [
+      'far epoch',
+      (s: Record<string, unknown>) => ({ ...s, epoch: 1000 }),
+      /cannot resume: it is at epoch 1000, past the 2 epochs of this run/,
+    ],
+    [
+      'step past the epoch',
+      (s: Record<string, unknown>) => ({ ...s, epoch: 0, microStep: 99 }),
+      /cannot resume: it is at microStep 99 of an epoch of 4/,
+    ],
+  ])(
+    '%s',
+    async (_name, edit, message) => {
+      withState(edit);
+      const e = await trainBiencoder(settings(out, { resume: true })).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(String((e as Error | null)?.message)).toMatch(message);
+      expect((e as { code?: string }).code).toBe('ERR_BIOFEG_CHECKPOINT');
+    },
+    60_000,
+  );
 });
 
 describe('import-pubtator says what it dropped and fails above maxDropped', () => {
   const P = join(import.meta.dirname, 'fixtures', 'data', 'pubtator');
   const corpora = { train: join(P, 'train.txt'), val: join(P, 'val.txt'), test: join(P, 'test.txt'), dictionary: join(P, 'medic.txt') };
-  it('prints each split\'s counts; a split losing more than the share is an error naming the file', async () => {
+  it("prints each split's counts; a split losing more than the share is an error naming the file", async () => {
     const lines: string[] = [];
-    const onProgress = (e: ProgressEvent): void => { if (e.type === 'message') lines.push(e.text); };
+    const onProgress = (e: ProgressEvent): void => {
+      if (e.type === 'message') lines.push(e.text);
+    };
     // The hand-made snippets drop on purpose (ids missing, bad offsets): 7 of 9 train mentions are kept.
     await importPubtator({ ...corpora, outDir: tmp('biofeg-imp-'), maxDropped: 0.9 }, { onProgress });
     expect(lines).toContain('import-pubtator train: 7 of 9 mentions written (2 dropped; 0 of other types)');
-    const e = await importPubtator({ ...corpora, outDir: tmp('biofeg-imp-') }, { onProgress }).then(() => null, (x: unknown) => x);
+    const e = await importPubtator({ ...corpora, outDir: tmp('biofeg-imp-') }, { onProgress }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(InputError);
-    expect(String((e as Error).message)).toMatch(/train\.txt: 2 of 9 mentions were dropped \(22%, more than maxDropped \(--max_dropped\) 0\.2\)/);
+    expect(String((e as Error).message)).toMatch(
+      /train\.txt: 2 of 9 mentions were dropped \(22%, more than maxDropped \(--max_dropped\) 0\.2\)/,
+    );
   }, 60_000);
 });
 
@@ -96,7 +143,10 @@ describe('encode into a folder that does not exist', () => {
   it('is refused before any work, and creates nothing', async () => {
     const input = join(tmp('biofeg-enc-'), 'in.jsonl');
     writeFileSync(input, '{"text": "breast cancer"}\n');
-    const e = await encodeFile({ model: 'tiny', input, output: '/nonexistent-biofeg/dir/x.npy', device: 'cpu' }).then(() => null, (x: unknown) => x);
+    const e = await encodeFile({ model: 'tiny', input, output: '/nonexistent-biofeg/dir/x.npy', device: 'cpu' }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(e).toMatchObject({ code: 'ERR_BIOFEG_SETTINGS', field: 'output' });
     expect(existsSync('/nonexistent-biofeg')).toBe(false);
   }, 60_000);

@@ -7,7 +7,22 @@ import { register, tokenizeJsonl, tokenizerFromFlags } from '../src/cli/commands
 import { fromVocab } from '../src/tokenize/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'biofeg-tokcli-'));
-const tiny = ['[PAD]', '[unused0]', '[unused1]', '[unused2]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'breast', 'cancer', 'brca', '##1', '.', 'cafe'];
+const tiny = [
+  '[PAD]',
+  '[unused0]',
+  '[unused1]',
+  '[unused2]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'breast',
+  'cancer',
+  'brca',
+  '##1',
+  '.',
+  'cafe',
+];
 const vocab = join(dir, 'vocab.txt');
 writeFileSync(vocab, tiny.join('\n') + '\n');
 
@@ -81,7 +96,9 @@ describe('biofeg tokenize', () => {
     const bad = join(dir, 'bad2.jsonl');
     writeFileSync(bad, '{"text": 1}\n');
     const out2 = join(dir, 'out2.jsonl');
-    await expect(program().parseAsync(['node', 'biofeg', 'tokenize', '--vocab', vocab, '--input', bad, '--output', out2])).rejects.toThrow(/bad2\.jsonl:1:/);
+    await expect(program().parseAsync(['node', 'biofeg', 'tokenize', '--vocab', vocab, '--input', bad, '--output', out2])).rejects.toThrow(
+      /bad2\.jsonl:1:/,
+    );
     expect(existsSync(out2)).toBe(false);
   });
 });

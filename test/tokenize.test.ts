@@ -12,10 +12,16 @@ const SHARED = resolve(ROOT, '..', 'shared', 'data');
 const VOCAB = join(SHARED, 'vocab', 'bert-base-uncased-vocab.txt');
 const NCBI = join(SHARED, 'ncbi-disease');
 const haveShared = existsSync(VOCAB) && existsSync(NCBI);
-if (!haveShared) console.warn('skipped: ../shared/data/vocab or ../shared/data/ncbi-disease absent (HF parity on the real vocabulary and corpus)');
+if (!haveShared)
+  console.warn('skipped: ../shared/data/vocab or ../shared/data/ncbi-disease absent (HF parity on the real vocabulary and corpus)');
 
 type SettingKey = 'uncased' | 'cased' | 'lower_keep_accents';
-interface Case { text: string; uncased: number[]; cased: number[]; lower_keep_accents: number[] }
+interface Case {
+  text: string;
+  uncased: number[];
+  cased: number[];
+  lower_keep_accents: number[];
+}
 interface CasesFile {
   settings: Record<SettingKey, { do_lower_case: boolean; strip_accents: boolean | null }>;
   vocab_subset: Record<string, number>;
@@ -36,7 +42,8 @@ function mismatches(tok: HfWordPieceTokenizer, key: SettingKey): string[] {
   const bad: string[] = [];
   for (const c of casesFile.cases) {
     const got = tok.encode(c.text);
-    if (JSON.stringify(got) !== JSON.stringify(c[key])) bad.push(`${JSON.stringify(c.text)}: got ${JSON.stringify(got)} want ${JSON.stringify(c[key])}`);
+    if (JSON.stringify(got) !== JSON.stringify(c[key]))
+      bad.push(`${JSON.stringify(c.text)}: got ${JSON.stringify(got)} want ${JSON.stringify(c[key])}`);
   }
   return bad;
 }
@@ -179,7 +186,12 @@ function mkdirs(...dirs: string[]): void {
   for (const d of dirs) mkdirSync(d, { recursive: true });
 }
 
-interface Doc { pmid: string; title: string; abstract: string; mentions: string[] }
+interface Doc {
+  pmid: string;
+  title: string;
+  abstract: string;
+  mentions: string[];
+}
 
 /** Documents in file order, as the fixture script reads them (a blank line ends a document). */
 function readPubtator(path: string): Doc[] {
@@ -210,14 +222,49 @@ function readPubtator(path: string): Doc[] {
 describe('fromVocab on a tiny vocabulary', () => {
   const dir = mkdtempSync(join(tmpdir(), 'biofeg-tiny-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const tiny = ['[PAD]', '[unused0]', '[unused1]', '[unused2]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'cat', '##s', 'dog', 'un', '##believ', '##able', '-', '.', 'cafe', 'café', 'a', 'b', '##a'];
+  const tiny = [
+    '[PAD]',
+    '[unused0]',
+    '[unused1]',
+    '[unused2]',
+    '[UNK]',
+    '[CLS]',
+    '[SEP]',
+    '[MASK]',
+    'the',
+    'cat',
+    '##s',
+    'dog',
+    'un',
+    '##believ',
+    '##able',
+    '-',
+    '.',
+    'cafe',
+    'café',
+    'a',
+    'b',
+    '##a',
+  ];
   const path = join(dir, 'vocab.txt');
   writeFileSync(path, tiny.join('\n') + '\n');
 
   it('splits into WordPieces and maps unknown words to [UNK]', () => {
     const tok = fromVocab(path);
     expect(tok.vocabSize).toBe(tiny.length);
-    expect(tok.tokenize('The cats, unbelievable dog-cat.')).toEqual(['the', 'cat', '##s', '[UNK]', 'un', '##believ', '##able', 'dog', '-', 'cat', '.']);
+    expect(tok.tokenize('The cats, unbelievable dog-cat.')).toEqual([
+      'the',
+      'cat',
+      '##s',
+      '[UNK]',
+      'un',
+      '##believ',
+      '##able',
+      'dog',
+      '-',
+      'cat',
+      '.',
+    ]);
     expect(tok.encode('the cat')).toEqual([5, 8, 9, 6]);
     expect(tok.encode('')).toEqual([5, 6]);
     expect(tok.convertTokensToIds(['cat', '##s', 'nope'])).toEqual([9, 10, 4]);

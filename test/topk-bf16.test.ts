@@ -10,25 +10,36 @@ import { randn } from './support/rng.js';
 const O = engine('cpu');
 
 describe('cpu topk, bf16 pool', () => {
-  for (const [Q, P, D, k, block] of [[7, 3000, 24, 10, 700], [3, 500, 8, 64, 0], [2, 40, 16, 40, 40]] as const)
+  for (const [Q, P, D, k, block] of [
+    [7, 3000, 24, 10, 700],
+    [3, 500, 8, 64, 0],
+    [2, 40, 16, 40, 40],
+  ] as const)
     it(`Q=${Q} P=${P} D=${D} k=${k} block=${block}: same as the f32 pool of the rounded values`, async () => {
       const made: NativeTensor[] = [];
-      const t = (...a: Parameters<typeof tensor>) => { const x = tensor(...a); made.push(x); return x; };
+      const t = (...a: Parameters<typeof tensor>) => {
+        const x = tensor(...a);
+        made.push(x);
+        return x;
+      };
       try {
         const q = t('cpu', 'f32', [Q, D], randn(Q * D, 51));
         const raw = randn(P * D, 52);
-        for (let i = 0; i < 20; i++) raw.copyWithin(((i * 37) % (P - 1)) * D, 0, D);  // duplicate rows: exact ties
+        for (let i = 0; i < 20; i++) raw.copyWithin(((i * 37) % (P - 1)) * D, 0, D); // duplicate rows: exact ties
         const p16 = t('cpu', 'bf16', [P, D], raw);
-        const rounded = p16.download() as Float32Array;  // the bf16 values, widened
+        const rounded = p16.download() as Float32Array; // the bf16 values, widened
         expect(rounded.some((x, i) => x !== raw[i])).toBe(true);
         const p32 = t('cpu', 'f32', [P, D], rounded);
-        const s16 = t('cpu', 'f32', [Q, k]), i16 = t('cpu', 'i32', [Q, k]);
-        const s32 = t('cpu', 'f32', [Q, k]), i32 = t('cpu', 'i32', [Q, k]);
+        const s16 = t('cpu', 'f32', [Q, k]),
+          i16 = t('cpu', 'i32', [Q, k]);
+        const s32 = t('cpu', 'f32', [Q, k]),
+          i32 = t('cpu', 'i32', [Q, k]);
         O.topk(q, p16, k, s16, i16, { block });
         O.topk(q, p32, k, s32, i32, { block });
         expect(Array.from(s16.download())).toEqual(Array.from(s32.download()));
         expect(Array.from(i16.download())).toEqual(Array.from(i32.download()));
-        const s2 = t('cpu', 'f32', [Q, k]), i2 = t('cpu', 'i32', [Q, k]);
+        const s2 = t('cpu', 'f32', [Q, k]),
+          i2 = t('cpu', 'i32', [Q, k]);
         await O.topkAsync(q, p16, k, s2, i2, { block });
         expect(Array.from(i2.download())).toEqual(Array.from(i32.download()));
       } finally {

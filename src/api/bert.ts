@@ -21,7 +21,10 @@ export class BertEncoder {
   private closed = false;
   private failure: Error | undefined;
 
-  private constructor(private readonly worker: Worker, readonly facts: BertFacts) {
+  private constructor(
+    private readonly worker: Worker,
+    readonly facts: BertFacts,
+  ) {
     worker.on('message', (m: WorkerMessage) => this.onMessage(m));
     worker.on('error', (e) => this.fail(e));
     worker.on('exit', () => this.fail(new BiofegError('ERR_BIOFEG_INTERNAL', 'BertEncoder: its worker thread exited')));
@@ -59,7 +62,10 @@ export class BertEncoder {
     if (this.failure) return Promise.reject(this.failure);
     let call: CallOptions;
     try {
-      call = checkCallOptions({ ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+      call = checkCallOptions({
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
     } catch (e) {
       return Promise.reject(e as Error);
     }

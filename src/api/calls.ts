@@ -3,8 +3,13 @@
 import type { PipelineConfig } from '../pipeline/config.js';
 import type { PipelineResult } from '../pipeline/run.js';
 import type {
-  EvaluateBiencoderSettings, FinetuneSettings, GenerateFeaturesSettings, ImportPubtatorSettings, PrepareSettings,
-  TrainBiencoderSettings, TrainGanSettings,
+  EvaluateBiencoderSettings,
+  FinetuneSettings,
+  GenerateFeaturesSettings,
+  ImportPubtatorSettings,
+  PrepareSettings,
+  TrainBiencoderSettings,
+  TrainGanSettings,
 } from '../settings/types.js';
 import type { EncodeFileResult, EncodeFileSettings } from '../stages/encode.js';
 import type { EvaluateBiencoderResult } from '../stages/evaluate.js';

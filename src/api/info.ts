@@ -28,8 +28,13 @@ export function info(options: { threads?: number } = {}): EngineFacts {
   const e = engineInfo();
   const addon = addonLocation();
   return {
-    version: packageVersion(), ...e, cpu: os.cpus()[0]?.model ?? 'unknown CPU', cores: os.cpus().length,
-    platform: `${process.platform}-${process.arch}`, node: process.versions.node, napi: process.versions.napi,
+    version: packageVersion(),
+    ...e,
+    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
+    cores: os.cpus().length,
+    platform: `${process.platform}-${process.arch}`,
+    node: process.versions.node,
+    napi: process.versions.napi,
     addon: { source: addon.source, path: addon.path },
   };
 }

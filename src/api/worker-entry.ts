@@ -14,7 +14,9 @@ type Data =
   | { kind: 'bert'; model: string; options: LoadBertOptions };
 
 /** An encode request to a BERT worker; `stop` is that call's own flag. */
-export type BertRequest = { op: 'encode'; id: number; texts: string[]; options: EncodeOptions; stop: SharedArrayBuffer } | { op: 'close'; id: number };
+export type BertRequest =
+  | { op: 'encode'; id: number; texts: string[]; options: EncodeOptions; stop: SharedArrayBuffer }
+  | { op: 'close'; id: number };
 
 const port = parentPort!;
 const post = (m: WorkerMessage, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);

@@ -36,8 +36,10 @@ export function stopFlagFor(signal: AbortSignal | undefined): { buffer: SharedAr
 export function checkCallOptions(o: CallOptions | undefined): CallOptions {
   if (o === undefined) return {};
   if (o === null || typeof o !== 'object') throw new BiofegError('ERR_BIOFEG_SETTINGS', 'options: expected { signal?, onProgress? }');
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new BiofegError('ERR_BIOFEG_SETTINGS', 'options.onProgress: expected a function');
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new BiofegError('ERR_BIOFEG_SETTINGS', 'options.signal: expected an AbortSignal');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function')
+    throw new BiofegError('ERR_BIOFEG_SETTINGS', 'options.onProgress: expected a function');
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+    throw new BiofegError('ERR_BIOFEG_SETTINGS', 'options.signal: expected an AbortSignal');
   return o;
 }
 
@@ -81,6 +83,8 @@ export function runTask<K extends TaskName>(name: K, settings: TaskSettings<K>, 
       }
     });
     worker.on('error', (e) => settle(() => reject(e)));
-    worker.on('exit', (code) => settle(() => reject(new BiofegError('ERR_BIOFEG_INTERNAL', `${name}: its worker thread exited (code ${code}) without a result`))));
+    worker.on('exit', (code) =>
+      settle(() => reject(new BiofegError('ERR_BIOFEG_INTERNAL', `${name}: its worker thread exited (code ${code}) without a result`))),
+    );
   });
 }

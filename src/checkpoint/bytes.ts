@@ -30,7 +30,10 @@ function checkRange(src: ByteSource, pos: number, len: number, what: string): vo
 
 export class MemorySource implements ByteSource {
   readonly size: number;
-  constructor(private readonly bytes: Uint8Array, readonly name = '<memory>') {
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly name = '<memory>',
+  ) {
     this.size = bytes.length;
   }
   read(pos: number, len: number, what: string): Uint8Array {
@@ -110,13 +113,7 @@ function aligned(bytes: Uint8Array, align: number): Uint8Array {
  * boolean dtypes). `what` names the tensor in errors (I64 values outside the i32 range).
  * The result may share memory with `bytes` (F32 / I32 when aligned).
  */
-export function decodeElements(
-  file: string,
-  what: string,
-  dtype: DType,
-  bytes: Uint8Array,
-  count: number,
-): Float32Array | Int32Array {
+export function decodeElements(file: string, what: string, dtype: DType, bytes: Uint8Array, count: number): Float32Array | Int32Array {
   requireLittleEndianHost(file);
   const need = count * DTYPE_BYTES[dtype];
   if (bytes.length !== need) {

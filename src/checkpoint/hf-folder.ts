@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { writeFolderAtomic } from '../data/atomic.js';
 import { readRegularFileSync } from '../data/files.js';
 import type { ReadOptions } from './limits.js';
-import { BERT_BUFFERS, BERT_PREFIX, bertParamSpecs, hasBertPrefix, matchParams, modernizeName, type BertDims, type MatchReport } from './hf-names.js';
+import {
+  BERT_BUFFERS,
+  BERT_PREFIX,
+  bertParamSpecs,
+  hasBertPrefix,
+  matchParams,
+  modernizeName,
+  type BertDims,
+  type MatchReport,
+} from './hf-names.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { readTorchCheckpoint } from './torch-zip.js';
 import { CheckpointError, isFloatDType, type Tensor } from './types.js';
@@ -47,7 +56,15 @@ export const BERT_CONFIG_DEFAULTS: Readonly<HfBertConfig> = {
   attention_probs_dropout_prob: 0.1,
 };
 
-const INT_FIELDS = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'type_vocab_size'] as const;
+const INT_FIELDS = [
+  'vocab_size',
+  'hidden_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'intermediate_size',
+  'max_position_embeddings',
+  'type_vocab_size',
+] as const;
 
 /**
  * Sanity bounds of the sizes (far above any BERT: BERT-large has 24 layers, hidden 1024, a vocab
@@ -78,7 +95,8 @@ export function normalizeBertConfig(raw: unknown, file = 'config.json'): HfBertC
   }
   for (const f of REAL_FIELDS) {
     const v = cfg[f];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new CheckpointError(file, `${f} must be a non-negative number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new CheckpointError(file, `${f} must be a non-negative number, got ${JSON.stringify(v)}`);
   }
   if (cfg.hidden_size % cfg.num_attention_heads !== 0) {
     throw new CheckpointError(file, `hidden_size ${cfg.hidden_size} is not a multiple of num_attention_heads ${cfg.num_attention_heads}`);
@@ -163,7 +181,8 @@ function readSharded(dir: string, indexName: string, opts: ReadOptions): { tenso
   const tensors = new Map<string, Tensor>();
   const files: string[] = [];
   for (const s of shards) {
-    if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || s.startsWith('.')) throw new CheckpointError(indexPath, `bad shard name ${JSON.stringify(s)}`);
+    if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || s.startsWith('.'))
+      throw new CheckpointError(indexPath, `bad shard name ${JSON.stringify(s)}`);
     const p = join(dir, s);
     files.push(p);
     for (const [k, v] of readWeightsFile(p, { limits: opts.limits })) {
@@ -179,7 +198,9 @@ export function loadHfFolder(dir: string, opts: Pick<ReadOptions, 'limits'> = {}
   const config = readHfConfig(join(dir, 'config.json'));
   let raw: Map<string, Tensor>;
   let files: string[];
-  const pick = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'].find((f) => existsSync(join(dir, f)));
+  const pick = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'].find((f) =>
+    existsSync(join(dir, f)),
+  );
   if (!pick) throw new CheckpointError(dir, 'no model.safetensors or pytorch_model.bin in the folder');
   if (pick.endsWith('.index.json')) ({ tensors: raw, files } = readSharded(dir, pick, opts));
   else {

@@ -162,7 +162,8 @@ function encoderParts<T>(file: string, all: ReadonlyMap<string, T>, encoder: Bli
   for (const [k, v] of takePrefix(all, blinkBertPrefix(encoder))) bert.set(modernizeName(k), v);
   const w = all.get(`${encoder}.${BLINK_LINEAR}.weight`);
   const b = all.get(`${encoder}.${BLINK_LINEAR}.bias`);
-  if ((w === undefined) !== (b === undefined)) throw new CheckpointError(file, `${encoder}.${BLINK_LINEAR} has only one of weight and bias`);
+  if ((w === undefined) !== (b === undefined))
+    throw new CheckpointError(file, `${encoder}.${BLINK_LINEAR} has only one of weight and bias`);
   if (bert.size === 0) throw new CheckpointError(file, `no ${blinkBertPrefix(encoder)}* tensors`);
   return { bert, linear: w !== undefined && b !== undefined ? { weight: w, bias: b } : null };
 }
@@ -170,7 +171,12 @@ function encoderParts<T>(file: string, all: ReadonlyMap<string, T>, encoder: Bli
 /** Split a bi-encoder state_dict (a `module.` prefix from DataParallel is removed first). */
 export function splitBiencoder<T>(tensors: ReadonlyMap<string, T>, file = '<state_dict>'): BiencoderParts<T> {
   const all = stripDataParallel(tensors);
-  const known = [blinkBertPrefix('context_encoder'), blinkBertPrefix('cand_encoder'), `context_encoder.${BLINK_LINEAR}.`, `cand_encoder.${BLINK_LINEAR}.`];
+  const known = [
+    blinkBertPrefix('context_encoder'),
+    blinkBertPrefix('cand_encoder'),
+    `context_encoder.${BLINK_LINEAR}.`,
+    `cand_encoder.${BLINK_LINEAR}.`,
+  ];
   // Under the known prefixes only BERT parameters (any size) and the linear's weight and bias;
   // a model of a given size checks the rest (layer count, shapes) when it loads them.
   const linearNames = ['context_encoder', 'cand_encoder'].flatMap((e) => [`${e}.${BLINK_LINEAR}.weight`, `${e}.${BLINK_LINEAR}.bias`]);
@@ -180,7 +186,11 @@ export function splitBiencoder<T>(tensors: ReadonlyMap<string, T>, file = '<stat
     return p.endsWith(`${BLINK_BERT}.`) ? isBertParamName(modernizeName(k.slice(p.length))) : linearNames.includes(k);
   };
   const unexpected = [...all.keys()].filter((k) => !fits(k));
-  if (unexpected.length) throw new CheckpointError(file, `not a bi-encoder state_dict: unexpected ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}`);
+  if (unexpected.length)
+    throw new CheckpointError(
+      file,
+      `not a bi-encoder state_dict: unexpected ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}`,
+    );
   return { context: encoderParts(file, all, 'context_encoder'), candidate: encoderParts(file, all, 'cand_encoder') };
 }
 

@@ -115,7 +115,11 @@ const list = (xs: readonly string[]): string => (xs.length > 5 ? `${xs.slice(0, 
  * unexpected name (unless allowed or ignored), a shape that differs, two names that map to one,
  * and (with requireAll) a missing name are one CheckpointError listing every problem.
  */
-export function checkExpected(file: string, entries: ReadonlyArray<{ name: string; shape: readonly number[] }>, e: TensorExpectation | undefined): void {
+export function checkExpected(
+  file: string,
+  entries: ReadonlyArray<{ name: string; shape: readonly number[] }>,
+  e: TensorExpectation | undefined,
+): void {
   if (!e) return;
   const unexpected: string[] = [];
   const problems: string[] = [];
@@ -137,7 +141,8 @@ export function checkExpected(file: string, entries: ReadonlyArray<{ name: strin
       problems.push(`${name} has shape ${shapeString(shape)}, the model expects ${shapeString(want)}`);
     }
   }
-  if (unexpected.length) problems.unshift(`unexpected tensor${unexpected.length > 1 ? 's' : ''} ${list(unexpected)} (the model has no such parameter)`);
+  if (unexpected.length)
+    problems.unshift(`unexpected tensor${unexpected.length > 1 ? 's' : ''} ${list(unexpected)} (the model has no such parameter)`);
   if (e.requireAll) {
     const missing = [...e.shapes.keys()].filter((k) => !seen.has(k));
     if (missing.length) problems.push(`missing ${list(missing)}`);
@@ -150,16 +155,26 @@ export function checkExpected(file: string, entries: ReadonlyArray<{ name: strin
  * against the budgets, before any is built: a stride-0 view declaring a huge shape is refused
  * here, naming the tensor, instead of failing an allocation.
  */
-export function checkOutputBudget(file: string, entries: ReadonlyArray<{ name: string; shape: readonly number[] }>, limits: CheckpointLimits): void {
+export function checkOutputBudget(
+  file: string,
+  entries: ReadonlyArray<{ name: string; shape: readonly number[] }>,
+  limits: CheckpointLimits,
+): void {
   let total = 0;
   for (const { name, shape } of entries) {
     const n = safeNumel(shape);
     if (n > limits.maxTensorElements) {
-      throw new CheckpointError(file, `tensor ${JSON.stringify(name)} of shape ${shapeString(shape)} has ${n} elements, over the ${limits.maxTensorElements}-element limit for one tensor`);
+      throw new CheckpointError(
+        file,
+        `tensor ${JSON.stringify(name)} of shape ${shapeString(shape)} has ${n} elements, over the ${limits.maxTensorElements}-element limit for one tensor`,
+      );
     }
     total += n * 4;
     if (total > limits.maxTensorBytes) {
-      throw new CheckpointError(file, `the tensors up to ${JSON.stringify(name)} (shape ${shapeString(shape)}) need more than ${limits.maxTensorBytes} bytes, the tensor-data limit (a view expanded many times?)`);
+      throw new CheckpointError(
+        file,
+        `the tensors up to ${JSON.stringify(name)} (shape ${shapeString(shape)}) need more than ${limits.maxTensorBytes} bytes, the tensor-data limit (a view expanded many times?)`,
+      );
     }
   }
 }

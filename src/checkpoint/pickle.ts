@@ -36,14 +36,20 @@ export class PyDict {
 }
 /** A named module attribute from GLOBAL / STACK_GLOBAL (already checked against the allowlist). */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
   get path(): string {
     return `${this.module}.${this.name}`;
   }
 }
 /** A value made by the caller's hooks (a storage, a tensor, ...). */
 export class PyHost<T = unknown> {
-  constructor(readonly tag: string, readonly value: T) {}
+  constructor(
+    readonly tag: string,
+    readonly value: T,
+  ) {}
 }
 
 export type PyKey = null | boolean | number | bigint | string;
@@ -73,7 +79,10 @@ export function describePy(v: PyValue | undefined): string {
 }
 
 export class PickleError extends Error {
-  constructor(readonly position: number, detail: string) {
+  constructor(
+    readonly position: number,
+    detail: string,
+  ) {
     super(`pickle byte ${position}: ${detail}`);
   }
 }
@@ -91,18 +100,74 @@ export interface PickleHooks {
 
 /** Opcode names for error messages (the whole pickle alphabet, protocols 0-5). */
 const OPCODE_NAMES: Record<number, string> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT',
-  0x4a: 'BININT', 0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID',
-  0x51: 'BINPERSID', 0x52: 'REDUCE', 0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING',
-  0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND', 0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT',
-  0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET', 0x69: 'INST', 0x6a: 'LONG_BINGET',
-  0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT',
-  0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS', 0x47: 'BINFLOAT',
-  0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1', 0x86: 'TUPLE2',
-  0x87: 'TUPLE3', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x42: 'BINBYTES',
-  0x43: 'SHORT_BINBYTES', 0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8',
-  0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL',
-  0x94: 'MEMOIZE', 0x95: 'FRAME', 0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
+  0x28: 'MARK',
+  0x2e: 'STOP',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4c: 'LONG',
+  0x4d: 'BININT2',
+  0x4e: 'NONE',
+  0x50: 'PERSID',
+  0x51: 'BINPERSID',
+  0x52: 'REDUCE',
+  0x53: 'STRING',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE',
+  0x58: 'BINUNICODE',
+  0x61: 'APPEND',
+  0x62: 'BUILD',
+  0x63: 'GLOBAL',
+  0x64: 'DICT',
+  0x7d: 'EMPTY_DICT',
+  0x65: 'APPENDS',
+  0x67: 'GET',
+  0x68: 'BINGET',
+  0x69: 'INST',
+  0x6a: 'LONG_BINGET',
+  0x6c: 'LIST',
+  0x5d: 'EMPTY_LIST',
+  0x6f: 'OBJ',
+  0x70: 'PUT',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x73: 'SETITEM',
+  0x74: 'TUPLE',
+  0x29: 'EMPTY_TUPLE',
+  0x75: 'SETITEMS',
+  0x47: 'BINFLOAT',
+  0x80: 'PROTO',
+  0x81: 'NEWOBJ',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES',
+  0x8c: 'SHORT_BINUNICODE',
+  0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL',
+  0x94: 'MEMOIZE',
+  0x95: 'FRAME',
+  0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER',
+  0x98: 'READONLY_BUFFER',
 };
 
 export function opcodeName(op: number): string {
@@ -274,7 +339,8 @@ export function unpickle(
     op = data[pos++]!;
     if (++ops > lim.maxOps) fail(`more than ${lim.maxOps} opcodes (the limit; a state_dict needs far fewer)`);
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const v = u8();
         if (v > 5) fail(`protocol ${v} is unknown`);
         break;
@@ -283,7 +349,8 @@ export function unpickle(
         need(8);
         pos += 8;
         break;
-      case 0x2e: { // STOP
+      case 0x2e: {
+        // STOP
         const v = pop();
         if (stack.length) fail(`${stack.length} items left on the stack`);
         return { value: v, end: pos, nodes };
@@ -293,23 +360,45 @@ export function unpickle(
         if (stack.length >= lim.maxStack) fail(`more than ${lim.maxStack} items on the stack (the limit)`);
         stack.push(MARK);
         break;
-      case 0x7d: push(new PyDict()); break; // EMPTY_DICT
-      case 0x5d: push(new PyList()); break; // EMPTY_LIST
-      case 0x29: push(new PyTuple([])); break; // EMPTY_TUPLE
-      case 0x4e: push(null); break; // NONE
-      case 0x88: push(true); break; // NEWTRUE
-      case 0x89: push(false); break; // NEWFALSE
-      case 0x58: push(text(u32())); break; // BINUNICODE
-      case 0x8c: push(text(u8())); break; // SHORT_BINUNICODE
-      case 0x4a: { // BININT
+      case 0x7d:
+        push(new PyDict());
+        break; // EMPTY_DICT
+      case 0x5d:
+        push(new PyList());
+        break; // EMPTY_LIST
+      case 0x29:
+        push(new PyTuple([]));
+        break; // EMPTY_TUPLE
+      case 0x4e:
+        push(null);
+        break; // NONE
+      case 0x88:
+        push(true);
+        break; // NEWTRUE
+      case 0x89:
+        push(false);
+        break; // NEWFALSE
+      case 0x58:
+        push(text(u32()));
+        break; // BINUNICODE
+      case 0x8c:
+        push(text(u8()));
+        break; // SHORT_BINUNICODE
+      case 0x4a: {
+        // BININT
         need(4);
         push(view.getInt32(pos, true));
         pos += 4;
         break;
       }
-      case 0x4b: push(u8()); break; // BININT1
-      case 0x4d: push(u16()); break; // BININT2
-      case 0x8a: { // LONG1: little-endian two's complement of n bytes
+      case 0x4b:
+        push(u8());
+        break; // BININT1
+      case 0x4d:
+        push(u16());
+        break; // BININT2
+      case 0x8a: {
+        // LONG1: little-endian two's complement of n bytes
         const n = u8();
         need(n);
         let v = 0n;
@@ -319,70 +408,95 @@ export function unpickle(
         push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
         break;
       }
-      case 0x47: { // BINFLOAT (big-endian f64)
+      case 0x47: {
+        // BINFLOAT (big-endian f64)
         need(8);
         push(view.getFloat64(pos, false));
         pos += 8;
         break;
       }
-      case 0x74: push(new PyTuple(popMark())); break; // TUPLE
-      case 0x85: push(new PyTuple([pop()])); break; // TUPLE1
-      case 0x86: { // TUPLE2
+      case 0x74:
+        push(new PyTuple(popMark()));
+        break; // TUPLE
+      case 0x85:
+        push(new PyTuple([pop()]));
+        break; // TUPLE1
+      case 0x86: {
+        // TUPLE2
         const b = pop();
         push(new PyTuple([pop(), b]));
         break;
       }
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const c = pop();
         const b = pop();
         push(new PyTuple([pop(), b, c]));
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const v = pop();
         const k = pop();
         setItems(top(), [k, v]);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         setItems(top(), items);
         break;
       }
-      case 0x61: { // APPEND
+      case 0x61: {
+        // APPEND
         const v = pop();
         append(top(), [v]);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         append(top(), items);
         break;
       }
-      case 0x71: memoSet(u8()); break; // BINPUT
-      case 0x72: memoSet(u32()); break; // LONG_BINPUT
-      case 0x94: memoSet(memo.size); break; // MEMOIZE
-      case 0x68: push(memoGet(u8())); break; // BINGET
-      case 0x6a: push(memoGet(u32())); break; // LONG_BINGET
-      case 0x63: { // GLOBAL "module\nname\n"
+      case 0x71:
+        memoSet(u8());
+        break; // BINPUT
+      case 0x72:
+        memoSet(u32());
+        break; // LONG_BINPUT
+      case 0x94:
+        memoSet(memo.size);
+        break; // MEMOIZE
+      case 0x68:
+        push(memoGet(u8()));
+        break; // BINGET
+      case 0x6a:
+        push(memoGet(u32()));
+        break; // LONG_BINGET
+      case 0x63: {
+        // GLOBAL "module\nname\n"
         const module = line();
         const name = line();
         push(global(module, name));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('module and name must be strings');
         push(global(module as string, name as string));
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = pop();
         push(hook(() => hooks.persistentLoad(pid)));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         const fn = pop();
         if (!(fn instanceof PyGlobal)) fail(`callable is a ${describePy(fn)}, not an allowed global`);
@@ -390,7 +504,8 @@ export function unpickle(
         push(hook(() => hooks.reduce(fn as PyGlobal, (args as PyTuple).items)));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         const obj = pop();
         if (!hooks.build) fail('BUILD is not allowed here');

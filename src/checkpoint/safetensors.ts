@@ -16,15 +16,7 @@ import { FileSource, MemorySource, decodeElements, type ByteSource } from './byt
 import { writeFileAtomic } from '../data/atomic.js';
 import { checkExpected, checkOutputBudget, resolveLimits, type ReadOptions } from './limits.js';
 import { JsonSyntaxError, isJsonObject, parseStrictJson, type JsonValue } from './strict-json.js';
-import {
-  CheckpointError,
-  DTYPE_BYTES,
-  numelOf,
-  shapeString,
-  type DType,
-  type Tensor,
-  type TensorInput,
-} from './types.js';
+import { CheckpointError, DTYPE_BYTES, numelOf, shapeString, type DType, type Tensor, type TensorInput } from './types.js';
 
 export const SAFETENSORS_MAX_HEADER = 100_000_000;
 
@@ -56,7 +48,10 @@ function parseDType(file: string, name: string, v: unknown): DType {
   if (typeof v !== 'string') throw new CheckpointError(file, `tensor ${JSON.stringify(name)}: "dtype" must be a string`);
   if (v in DTYPE_BYTES) return v as DType;
   if (KNOWN_UNSUPPORTED.includes(v)) {
-    throw new CheckpointError(file, `tensor ${JSON.stringify(name)}: dtype ${v} is not supported (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    throw new CheckpointError(
+      file,
+      `tensor ${JSON.stringify(name)}: dtype ${v} is not supported (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`,
+    );
   }
   throw new CheckpointError(file, `tensor ${JSON.stringify(name)}: unknown dtype ${JSON.stringify(v)}`);
 }
@@ -75,7 +70,10 @@ export function readSafetensorsHeader(src: ByteSource): SafetensorsHeader {
   const lenBytes = src.read(0, 8, 'header length');
   const n64 = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(src.size - 8)) {
-    throw new CheckpointError(file, `header length ${n64} exceeds the ${src.size - 8} bytes after the length field (truncated or not a safetensors file?)`);
+    throw new CheckpointError(
+      file,
+      `header length ${n64} exceeds the ${src.size - 8} bytes after the length field (truncated or not a safetensors file?)`,
+    );
   }
   const n = Number(n64);
   if (n > SAFETENSORS_MAX_HEADER) throw new CheckpointError(file, `header length ${n} exceeds the ${SAFETENSORS_MAX_HEADER}-byte limit`);
@@ -113,7 +111,8 @@ export function readSafetensorsHeader(src: ByteSource): SafetensorsHeader {
     const offs = parseUintArray(file, name, 'data_offsets', v['data_offsets']);
     if (offs.length !== 2) throw new CheckpointError(file, `tensor ${JSON.stringify(name)}: "data_offsets" must have 2 entries`);
     const [begin, end] = offs as [number, number];
-    if (end < begin) throw new CheckpointError(file, `tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}] end before they begin`);
+    if (end < begin)
+      throw new CheckpointError(file, `tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}] end before they begin`);
     const numel = numelOf(shape);
     const want = numel * DTYPE_BYTES[dtype];
     if (!Number.isSafeInteger(want) || end - begin !== want) {
@@ -138,7 +137,10 @@ export function readSafetensorsHeader(src: ByteSource): SafetensorsHeader {
       );
     }
     if (e.begin < pos && prev) {
-      throw new CheckpointError(file, `tensors ${JSON.stringify(prev.name)} [${prev.begin}, ${prev.end}] and ${JSON.stringify(e.name)} [${e.begin}, ${e.end}] overlap`);
+      throw new CheckpointError(
+        file,
+        `tensors ${JSON.stringify(prev.name)} [${prev.begin}, ${prev.end}] and ${JSON.stringify(e.name)} [${e.begin}, ${e.end}] overlap`,
+      );
     }
     if (e.begin > pos) {
       throw new CheckpointError(file, `data bytes ${pos}..${e.begin} before tensor ${JSON.stringify(e.name)} belong to no tensor`);
@@ -147,7 +149,10 @@ export function readSafetensorsHeader(src: ByteSource): SafetensorsHeader {
     prev = e;
   }
   if (pos !== dataSize) {
-    throw new CheckpointError(file, `data section is ${dataSize} bytes but the tensors cover ${pos}: ${dataSize - pos} trailing bytes belong to no tensor`);
+    throw new CheckpointError(
+      file,
+      `data section is ${dataSize} bytes but the tensors cover ${pos}: ${dataSize - pos} trailing bytes belong to no tensor`,
+    );
   }
   return { dataStart, entries, metadata };
 }
@@ -208,7 +213,10 @@ function encodeParts(tensors: TensorSource, metadata: Record<string, string> | u
       throw new CheckpointError(label, `tensor ${JSON.stringify(name)}: data must be a Float32Array or Int32Array`);
     }
     if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || numelOf(t.shape) !== t.data.length) {
-      throw new CheckpointError(label, `tensor ${JSON.stringify(name)}: shape ${shapeString(t.shape)} does not match ${t.data.length} elements`);
+      throw new CheckpointError(
+        label,
+        `tensor ${JSON.stringify(name)}: shape ${shapeString(t.shape)} does not match ${t.data.length} elements`,
+      );
     }
     list.push([name, t]);
   }

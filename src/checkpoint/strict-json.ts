@@ -7,7 +7,10 @@
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
 export class JsonSyntaxError extends Error {
-  constructor(readonly position: number, message: string) {
+  constructor(
+    readonly position: number,
+    message: string,
+  ) {
     super(`JSON character ${position}: ${message}`);
   }
 }

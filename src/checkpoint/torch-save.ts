@@ -40,7 +40,8 @@ class PickleWriter {
     this.parts.push(h, b);
   }
   int(v: number): void {
-    if (v >= 0 && v < 256) this.op(0x4b, v); // BININT1
+    if (v >= 0 && v < 256)
+      this.op(0x4b, v); // BININT1
     else if (v >= -0x80000000 && v <= 0x7fffffff) {
       const b = Buffer.alloc(5);
       b[0] = 0x4a; // BININT
@@ -84,7 +85,10 @@ export interface TorchDict {
   readonly items: Iterable<readonly [string, TorchSaveValue]>;
 }
 
-export function torchDict(items: Map<string, TorchSaveValue> | Iterable<readonly [string, TorchSaveValue]>, pyType: TorchDict['pyType'] = 'dict'): TorchDict {
+export function torchDict(
+  items: Map<string, TorchSaveValue> | Iterable<readonly [string, TorchSaveValue]>,
+  pyType: TorchDict['pyType'] = 'dict',
+): TorchDict {
   return { pyType, items };
 }
 
@@ -105,12 +109,17 @@ export function encodeTorchCheckpoint(
  * original BioFEG's GAN checkpoints). Dict keys are str; tensors are f32 or i32, contiguous.
  */
 export function encodeTorchSave(value: TorchSaveValue, top = 'archive'): Uint8Array[] {
-  if (!/^[A-Za-z0-9_.-]+$/.test(top) || top === '..' || top === '.') throw new CheckpointError('<torch.save>', `bad archive folder name ${JSON.stringify(top)}`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(top) || top === '..' || top === '.')
+    throw new CheckpointError('<torch.save>', `bad archive folder name ${JSON.stringify(top)}`);
   const p = new PickleWriter();
   const storages: Uint8Array[] = [];
   const tensor = (name: string, t: TensorInput): void => {
     const n = numelOf(t.shape);
-    if (n !== t.data.length) throw new CheckpointError('<torch.save>', `tensor ${JSON.stringify(name)}: shape ${shapeString(t.shape)} does not match ${t.data.length} elements`);
+    if (n !== t.data.length)
+      throw new CheckpointError(
+        '<torch.save>',
+        `tensor ${JSON.stringify(name)}: shape ${shapeString(t.shape)} does not match ${t.data.length} elements`,
+      );
     const stride: number[] = [];
     let s = 1;
     for (let i = t.shape.length - 1; i >= 0; i--) {
@@ -134,7 +143,8 @@ export function encodeTorchSave(value: TorchSaveValue, top = 'archive'): Uint8Ar
     storages.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   };
   const put = (name: string, v: TorchSaveValue): void => {
-    if (v === null) p.op(0x4e); // NONE
+    if (v === null)
+      p.op(0x4e); // NONE
     else if (typeof v === 'boolean') p.op(v ? 0x88 : 0x89);
     else if (typeof v === 'string') p.str(v);
     else if (typeof v === 'number') {
@@ -213,7 +223,8 @@ export function encodeTorchSave(value: TorchSaveValue, top = 'archive'): Uint8Ar
   end.writeUInt16LE(entries.length, 10);
   end.writeUInt32LE(cd.length, 12);
   end.writeUInt32LE(off, 16);
-  if (entries.length > 0xffff || off + cd.length > 0xffffffff) throw new CheckpointError('<torch.save>', 'too many tensors for a zip without zip64');
+  if (entries.length > 0xffff || off + cd.length > 0xffffffff)
+    throw new CheckpointError('<torch.save>', 'too many tensors for a zip without zip64');
   out.push(cd, end);
   return out;
 }

@@ -14,15 +14,41 @@
  * array); a legacy-format file is read into memory whole (so it must fit in one Buffer, < 4 GiB).
  */
 import { FileSource, MemorySource, decodeElements, type ByteSource } from './bytes.js';
-import { checkExpected, checkOutputBudget, expectedStorageBytes, resolveLimits, type CheckpointLimits, type ReadOptions } from './limits.js';
-import { PickleError, PyDict, PyGlobal, PyHost, PyList, PyTuple, describePy, unpickle, type PickleHooks, type PickleLimits, type PyValue } from './pickle.js';
+import {
+  checkExpected,
+  checkOutputBudget,
+  expectedStorageBytes,
+  resolveLimits,
+  type CheckpointLimits,
+  type ReadOptions,
+} from './limits.js';
+import {
+  PickleError,
+  PyDict,
+  PyGlobal,
+  PyHost,
+  PyList,
+  PyTuple,
+  describePy,
+  unpickle,
+  type PickleHooks,
+  type PickleLimits,
+  type PyValue,
+} from './pickle.js';
 import { CheckpointError, DTYPE_BYTES, numelOf, shapeString, type DType, type Tensor } from './types.js';
 import { ZipReader } from './zip.js';
 
 /** Legacy storage class names -> element type. */
 const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
-  FloatStorage: 'F32', DoubleStorage: 'F64', HalfStorage: 'F16', BFloat16Storage: 'BF16',
-  LongStorage: 'I64', IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8',
+  FloatStorage: 'F32',
+  DoubleStorage: 'F64',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
   BoolStorage: 'BOOL',
 };
 
@@ -66,7 +92,8 @@ function intList(v: PyValue, what: string): number[] {
 }
 
 function count(v: PyValue, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`${what} must be a non-negative integer, got ${describePy(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new Error(`${what} must be a non-negative integer, got ${describePy(v)}`);
   return v;
 }
 
@@ -82,10 +109,12 @@ function stateDictHooks(storageFor: (pid: PyTuple) => StorageRef): PickleHooks {
   };
   const rebuild = (args: readonly PyValue[], name: string): PyValue => {
     const [st, off, size, stride] = args;
-    if (!(st instanceof PyHost) || st.tag !== 'storage') throw new Error(`${name}: first argument must be a storage, got ${describePy(st)}`);
+    if (!(st instanceof PyHost) || st.tag !== 'storage')
+      throw new Error(`${name}: first argument must be a storage, got ${describePy(st)}`);
     const shape = intList(size ?? null, `${name} size`);
     const strides = intList(stride ?? null, `${name} stride`);
-    if (shape.length !== strides.length) throw new Error(`${name}: size ${shapeString(shape)} and stride ${shapeString(strides)} differ in rank`);
+    if (shape.length !== strides.length)
+      throw new Error(`${name}: size ${shapeString(shape)} and stride ${shapeString(strides)} differ in rank`);
     const t: TensorRef = { storage: st.value as StorageRef, offset: count(off ?? null, `${name} storage offset`), shape, stride: strides };
     checkBounds(t);
     return new PyHost('tensor', t);
@@ -93,7 +122,8 @@ function stateDictHooks(storageFor: (pid: PyTuple) => StorageRef): PickleHooks {
   return {
     allowedGlobals: TORCH_ALLOWED_GLOBALS,
     persistentLoad(pid) {
-      if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage') throw new Error(`persistent id must be a ('storage', ...) tuple, got ${describePy(pid)}`);
+      if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage')
+        throw new Error(`persistent id must be a ('storage', ...) tuple, got ${describePy(pid)}`);
       return new PyHost('storage', storageFor(pid));
     },
     reduce(fn, args) {
@@ -153,7 +183,8 @@ function storageType(v: PyValue | undefined): DType {
 }
 
 function storageKey(v: PyValue | undefined): string {
-  if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]{1,200}$/.test(v)) throw new Error(`storage key must be a plain name, got ${describePy(v ?? null)}`);
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]{1,200}$/.test(v))
+    throw new Error(`storage key must be a plain name, got ${describePy(v ?? null)}`);
   return v;
 }
 
@@ -177,7 +208,8 @@ function stateDictEntries(file: string, root: PyValue, nodesLeft: number): Array
   const out: Array<[string, TensorRef]> = [];
   for (const [k, v] of root.entries()) {
     if (typeof k !== 'string') throw new CheckpointError(file, `state_dict key ${describePy(k)} is not a string`);
-    if (!(v instanceof PyHost) || v.tag !== 'tensor') throw new CheckpointError(file, `state_dict entry ${JSON.stringify(k)} is a ${describePy(v)}, not a tensor`);
+    if (!(v instanceof PyHost) || v.tag !== 'tensor')
+      throw new CheckpointError(file, `state_dict entry ${JSON.stringify(k)} is a ${describePy(v)}, not a tensor`);
     out.push([k, v.value as TensorRef]);
   }
   return out;
@@ -208,11 +240,18 @@ function expandedSize(v: PyValue, limit: number, cache: Map<object, number>, dep
 }
 
 /** Collects the tensors of any nesting of dicts / lists / scalars, with a function that rebuilds the value. */
-function objectEntries(file: string, root: PyValue, nodesLeft: number): { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => TorchLoaded } {
+function objectEntries(
+  file: string,
+  root: PyValue,
+  nodesLeft: number,
+): { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => TorchLoaded } {
   // Refused before anything is built: the expansion of a small pickle can be exponential.
   const size = expandedSize(root, nodesLeft, new Map(), 0);
   if (size > nodesLeft) {
-    throw new CheckpointError(file, `the object has more nodes than the limit once expanded (${size === Number.POSITIVE_INFINITY ? 'a cycle' : `over ${nodesLeft}`}; a subtree referenced many times?)`);
+    throw new CheckpointError(
+      file,
+      `the object has more nodes than the limit once expanded (${size === Number.POSITIVE_INFINITY ? 'a cycle' : `over ${nodesLeft}`}; a subtree referenced many times?)`,
+    );
   }
   const entries: Array<[string, TensorRef]> = [];
   const names = new Set<string>();
@@ -264,8 +303,15 @@ function objectEntries(file: string, root: PyValue, nodesLeft: number): { entrie
   return { entries, build };
 }
 
-type Collect<T> = (file: string, root: PyValue, nodesLeft: number) => { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => T };
-const collectStateDict: Collect<Map<string, Tensor>> = (file, root, nodesLeft) => ({ entries: stateDictEntries(file, root, nodesLeft), build: (t) => t });
+type Collect<T> = (
+  file: string,
+  root: PyValue,
+  nodesLeft: number,
+) => { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => T };
+const collectStateDict: Collect<Map<string, Tensor>> = (file, root, nodesLeft) => ({
+  entries: stateDictEntries(file, root, nodesLeft),
+  build: (t) => t,
+});
 
 function isContiguous(shape: number[], stride: number[]): boolean {
   let expect = 1;
@@ -314,10 +360,14 @@ function precheck(file: string, entries: Array<[string, TensorRef]>, lim: Checkp
     seen.add(s.key);
     const bytes = s.numel * DTYPE_BYTES[s.dtype];
     if (bytes > perStorage) {
-      throw new CheckpointError(file, `storage ${s.key} (${JSON.stringify(name)}) declares ${s.numel} ${s.dtype} elements (${bytes} bytes), over the ${perStorage}-byte limit${opts.expect ? " (the whole model's size)" : ''}`);
+      throw new CheckpointError(
+        file,
+        `storage ${s.key} (${JSON.stringify(name)}) declares ${s.numel} ${s.dtype} elements (${bytes} bytes), over the ${perStorage}-byte limit${opts.expect ? " (the whole model's size)" : ''}`,
+      );
     }
     total += bytes;
-    if (total > lim.maxTensorBytes) throw new CheckpointError(file, `the storages up to ${s.key} declare more than ${lim.maxTensorBytes} bytes, the tensor-data limit`);
+    if (total > lim.maxTensorBytes)
+      throw new CheckpointError(file, `the storages up to ${s.key} declare more than ${lim.maxTensorBytes} bytes, the tensor-data limit`);
   }
   // Views (stride 0, many tensors over one storage) may not expand the data without bound.
   let out = 0;
@@ -338,11 +388,7 @@ function precheck(file: string, entries: Array<[string, TensorRef]>, lim: Checkp
 }
 
 /** Turn tensor references into owned tensors; `loadStorage` returns a root storage's raw bytes. */
-function materialize(
-  file: string,
-  entries: Array<[string, TensorRef]>,
-  loadStorage: (ref: StorageRef) => Uint8Array,
-): Map<string, Tensor> {
+function materialize(file: string, entries: Array<[string, TensorRef]>, loadStorage: (ref: StorageRef) => Uint8Array): Map<string, Tensor> {
   const uses = new Map<string, number>();
   for (const [, t] of entries) uses.set(t.storage.key, (uses.get(t.storage.key) ?? 0) + 1);
   const decoded = new Map<string, Float32Array | Int32Array>();
@@ -411,14 +457,17 @@ function readZipFormat<T>(src: ByteSource, collect: Collect<T>, opts: ReadOption
   const { value: root, nodes } = wrapPickle(file, pkls[0]!.name, () => unpickle(pkl, hooks, 0, pickleLimits(lim)));
   const { entries, build } = collect(file, root, lim.maxNodes - nodes);
   precheck(file, entries, lim, opts);
-  return build(materialize(file, entries, (s) => {
-    const name = `${prefix}data/${s.key}`;
-    const e = zip.get(name);
-    if (!e) throw new CheckpointError(file, `storage entry ${name} is missing from the archive`);
-    const want = s.numel * DTYPE_BYTES[s.dtype];
-    if (e.size !== want) throw new CheckpointError(file, `storage entry ${name} has ${e.size} bytes, ${s.numel} ${s.dtype} elements need ${want}`);
-    return zip.read(e, { bytes: lim.maxTensorBytes, what: 'tensor data' });
-  }));
+  return build(
+    materialize(file, entries, (s) => {
+      const name = `${prefix}data/${s.key}`;
+      const e = zip.get(name);
+      if (!e) throw new CheckpointError(file, `storage entry ${name} is missing from the archive`);
+      const want = s.numel * DTYPE_BYTES[s.dtype];
+      if (e.size !== want)
+        throw new CheckpointError(file, `storage entry ${name} has ${e.size} bytes, ${s.numel} ${s.dtype} elements need ${want}`);
+      return zip.read(e, { bytes: lim.maxTensorBytes, what: 'tensor data' });
+    }),
+  );
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -447,15 +496,22 @@ function readLegacyFormat<T>(file: string, bytes: Uint8Array, collect: Collect<T
   const magic = next(plain, 'magic number');
   if (magic !== LEGACY_MAGIC) throw new CheckpointError(file, 'not a torch.save file (bad magic number)');
   const proto = next(plain, 'protocol version');
-  if (proto !== LEGACY_PROTOCOL) throw new CheckpointError(file, `torch.save protocol ${describePy(proto)} is not supported (expected ${LEGACY_PROTOCOL})`);
+  if (proto !== LEGACY_PROTOCOL)
+    throw new CheckpointError(file, `torch.save protocol ${describePy(proto)} is not supported (expected ${LEGACY_PROTOCOL})`);
   const sys = next(plain, 'sys info');
-  if (!(sys instanceof PyDict) || sys.get('little_endian') !== true) throw new CheckpointError(file, 'only little-endian legacy checkpoints are supported');
+  if (!(sys instanceof PyDict) || sys.get('little_endian') !== true)
+    throw new CheckpointError(file, 'only little-endian legacy checkpoints are supported');
 
   const known = new Map<string, StorageRef>();
   const hooks = stateDictHooks((pid) => {
     if (pid.items.length !== 6) throw new Error(`legacy storage persistent id must have 6 items, got ${pid.items.length}`);
     const [, type, key, , numel, view] = pid.items;
-    const root = registerStorage(known, { key: storageKey(key), dtype: storageType(type), numel: count(numel ?? null, 'storage size'), base: 0 });
+    const root = registerStorage(known, {
+      key: storageKey(key),
+      dtype: storageType(type),
+      numel: count(numel ?? null, 'storage size'),
+      base: 0,
+    });
     if (view === null || view === undefined) return root;
     // (view_key, offset, view_size): a storage that is a slice of the root storage.
     if (!(view instanceof PyTuple) || view.items.length !== 3) throw new Error(`storage view must be a 3-tuple, got ${describePy(view)}`);
@@ -477,20 +533,25 @@ function readLegacyFormat<T>(file: string, bytes: Uint8Array, collect: Collect<T
     const s = known.get(key);
     if (!s) throw new CheckpointError(file, `storage ${key} is listed but no tensor uses it`);
     if (data.has(key)) throw new CheckpointError(file, `storage ${key} is listed twice`);
-    if (pos + 8 > bytes.length) throw new CheckpointError(file, `storage ${key}: size field at byte ${pos} lies beyond the end of the file (truncated?)`);
+    if (pos + 8 > bytes.length)
+      throw new CheckpointError(file, `storage ${key}: size field at byte ${pos} lies beyond the end of the file (truncated?)`);
     const numel = view.getBigUint64(pos, true);
-    if (numel !== BigInt(s.numel)) throw new CheckpointError(file, `storage ${key} at byte ${pos} has ${numel} elements, the pickle says ${s.numel}`);
+    if (numel !== BigInt(s.numel))
+      throw new CheckpointError(file, `storage ${key} at byte ${pos} has ${numel} elements, the pickle says ${s.numel}`);
     const n = s.numel * DTYPE_BYTES[s.dtype];
-    if (pos + 8 + n > bytes.length) throw new CheckpointError(file, `storage ${key}: bytes ${pos + 8}..${pos + 8 + n} lie beyond the end of the file (truncated?)`);
+    if (pos + 8 + n > bytes.length)
+      throw new CheckpointError(file, `storage ${key}: bytes ${pos + 8}..${pos + 8 + n} lie beyond the end of the file (truncated?)`);
     data.set(key, bytes.subarray(pos + 8, pos + 8 + n));
     pos += 8 + n;
   }
   if (pos !== bytes.length) throw new CheckpointError(file, `${bytes.length - pos} trailing bytes after the last storage`);
-  return build(materialize(file, entries, (s) => {
-    const b = data.get(s.key);
-    if (!b) throw new CheckpointError(file, `storage ${s.key} is used but missing from the storage list`);
-    return b;
-  }));
+  return build(
+    materialize(file, entries, (s) => {
+      const b = data.get(s.key);
+      if (!b) throw new CheckpointError(file, `storage ${s.key} is used but missing from the storage list`);
+      return b;
+    }),
+  );
 }
 
 /** Which torch.save layout a file has, from its first bytes. */
@@ -527,7 +588,11 @@ function readTorchFile<T>(path: string, collect: Collect<T>, opts: ReadOptions):
     if (format === 'unknown') throw new CheckpointError(path, 'not a torch.save file (neither a zip archive nor a pickle)');
     // The legacy format is read whole (its storages follow the pickles without an index).
     const max = resolveLimits(opts.limits).maxLegacyFileBytes;
-    if (src.size > max) throw new CheckpointError(path, `a legacy-format (torch < 1.6) file of ${src.size} bytes, over the ${max}-byte limit for reading one whole; re-save it with a current torch or as safetensors`);
+    if (src.size > max)
+      throw new CheckpointError(
+        path,
+        `a legacy-format (torch < 1.6) file of ${src.size} bytes, over the ${max}-byte limit for reading one whole; re-save it with a current torch or as safetensors`,
+      );
     return readLegacyFormat(path, src.read(0, src.size, 'legacy checkpoint'), collect, opts);
   } finally {
     src.close();

@@ -11,7 +11,16 @@ import { CheckpointRejectedError } from '../errors.js';
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 export const DTYPE_BYTES: Readonly<Record<DType, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 export function isFloatDType(d: DType): boolean {
@@ -34,7 +43,10 @@ export interface TensorInput {
 
 /** Any checkpoint that cannot be read or written; the message starts with the file's path. */
 export class CheckpointError extends CheckpointRejectedError {
-  constructor(readonly file: string, readonly detail: string) {
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+  ) {
     super(file, `${file}: ${detail}`);
     this.name = 'CheckpointError';
   }

@@ -84,7 +84,8 @@ export class ZipReader {
       cdSize = u64(rec, 40, file, 'central directory size');
       cdOffset = u64(rec, 48, file, 'central directory offset');
     }
-    if (cdOffset + cdSize > src.size) fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) lies beyond the end of the file (truncated?)`);
+    if (cdOffset + cdSize > src.size)
+      fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) lies beyond the end of the file (truncated?)`);
     const cd = src.read(cdOffset, cdSize, 'zip central directory');
     const cv = dv(cd);
     let p = 0;
@@ -129,7 +130,8 @@ export class ZipReader {
       if (why) fail(`refusing entry ${JSON.stringify(name)}: ${why}`);
       if (this.byName.has(name)) fail(`duplicate entry ${JSON.stringify(name)}`);
       if (flags & 1) fail(`entry ${JSON.stringify(name)} is encrypted`);
-      if (method !== 0 && method !== 8) fail(`entry ${JSON.stringify(name)} uses compression method ${method} (only stored and deflate are supported)`);
+      if (method !== 0 && method !== 8)
+        fail(`entry ${JSON.stringify(name)} uses compression method ${method} (only stored and deflate are supported)`);
       if (method === 0 && csize !== usize) fail(`stored entry ${JSON.stringify(name)} has compressed size ${csize} != size ${usize}`);
       if (lho + 30 > src.size) fail(`entry ${JSON.stringify(name)}: local header at ${lho} lies beyond the end of the file (truncated?)`);
       const lh = dv(src.read(lho, 30, 'zip local header'));
@@ -142,7 +144,9 @@ export class ZipReader {
       }
       const dataStart = lho + 30 + lnlen + lxlen;
       if (dataStart + csize > src.size) {
-        fail(`entry ${JSON.stringify(name)}: data [${dataStart}, ${dataStart + csize}) lies beyond the end of the file (${src.size} bytes; truncated?)`);
+        fail(
+          `entry ${JSON.stringify(name)}: data [${dataStart}, ${dataStart + csize}) lies beyond the end of the file (${src.size} bytes; truncated?)`,
+        );
       }
       ranges.push([lho, dataStart + csize, name]);
       const e: ZipEntry = { name, method, compressedSize: csize, size: usize, crc32: crc, dataStart };
@@ -151,7 +155,8 @@ export class ZipReader {
     }
     ranges.sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < ranges.length; i++) {
-      if (ranges[i]![0] < ranges[i - 1]![1]) fail(`entries ${JSON.stringify(ranges[i - 1]![2])} and ${JSON.stringify(ranges[i]![2])} overlap`);
+      if (ranges[i]![0] < ranges[i - 1]![1])
+        fail(`entries ${JSON.stringify(ranges[i - 1]![2])} and ${JSON.stringify(ranges[i]![2])} overlap`);
     }
   }
 
@@ -167,10 +172,16 @@ export class ZipReader {
   read(e: ZipEntry, limit?: { bytes: number; what: string }): Uint8Array {
     const file = this.src.name;
     if (limit && e.size > limit.bytes) {
-      throw new CheckpointError(file, `zip entry ${JSON.stringify(e.name)} declares ${e.size} bytes, over the ${limit.bytes}-byte limit for ${limit.what}`);
+      throw new CheckpointError(
+        file,
+        `zip entry ${JSON.stringify(e.name)} declares ${e.size} bytes, over the ${limit.bytes}-byte limit for ${limit.what}`,
+      );
     }
     if (e.method === 8 && e.size > e.compressedSize * 1032 + 1024) {
-      throw new CheckpointError(file, `zip entry ${JSON.stringify(e.name)} declares ${e.size} bytes from ${e.compressedSize} deflated bytes, more than deflate can produce (corrupt or hostile)`);
+      throw new CheckpointError(
+        file,
+        `zip entry ${JSON.stringify(e.name)} declares ${e.size} bytes from ${e.compressedSize} deflated bytes, more than deflate can produce (corrupt or hostile)`,
+      );
     }
     const raw = this.src.read(e.dataStart, e.compressedSize, `zip entry ${JSON.stringify(e.name)}`);
     let out = raw;

@@ -30,14 +30,16 @@ function parserFor(flag: string, spec: FieldSpec): ((v: string) => number | bool
   if (spec.kind === 'int') {
     return (v) => {
       const n = Number(v);
-      if (v.trim() === '' || !Number.isInteger(n) || (spec.min !== undefined && n < spec.min)) throw new InvalidArgumentError(`--${flag} expects an integer${spec.min !== undefined ? ` >= ${spec.min}` : ''}.`);
+      if (v.trim() === '' || !Number.isInteger(n) || (spec.min !== undefined && n < spec.min))
+        throw new InvalidArgumentError(`--${flag} expects an integer${spec.min !== undefined ? ` >= ${spec.min}` : ''}.`);
       return n;
     };
   }
   if (spec.kind === 'float') {
     return (v) => {
       const n = Number(v);
-      if (v.trim() === '' || !Number.isFinite(n) || (spec.min !== undefined && n < spec.min)) throw new InvalidArgumentError(`--${flag} expects a number${spec.min !== undefined ? ` >= ${spec.min}` : ''}.`);
+      if (v.trim() === '' || !Number.isFinite(n) || (spec.min !== undefined && n < spec.min))
+        throw new InvalidArgumentError(`--${flag} expects a number${spec.min !== undefined ? ` >= ${spec.min}` : ''}.`);
       return n;
     };
   }
@@ -83,7 +85,8 @@ export function addStageFlags(cmd: Command, stage: StageName, o: StageFlagOption
     if (required.includes(name)) opt.makeOptionMandatory();
     cmd.addOption(opt);
   }
-  if ((spec.fields as readonly string[]).includes('device')) cmd.option('--no-cuda', 'do not use a GPU even when one is available (= --device cpu)');
+  if ((spec.fields as readonly string[]).includes('device'))
+    cmd.option('--no-cuda', 'do not use a GPU even when one is available (= --device cpu)');
   acceptSnakeCase(cmd);
   return cmd;
 }
@@ -92,7 +95,11 @@ export function addStageFlags(cmd: Command, stage: StageName, o: StageFlagOption
  * The stage's settings from the command line: the flags given (and `extra`, e.g. aliases), checked
  * and completed by the library exactly as a settings object would be.
  */
-export function stageSettings<K extends StageName>(cmd: Command, stage: K, extra: Partial<Record<FieldName, unknown>> = {}): ResolvedSettings[K] {
+export function stageSettings<K extends StageName>(
+  cmd: Command,
+  stage: K,
+  extra: Partial<Record<FieldName, unknown>> = {},
+): ResolvedSettings[K] {
   const given = readStageFlags(cmd, stage);
   for (const [k, v] of Object.entries(extra)) if (v !== undefined && given[k] === undefined) given[k] = v;
   return resolveSettings(stage, given);
@@ -113,7 +120,10 @@ export function readStageFlags(cmd: Command, stage: StageName, o: Pick<StageFlag
 
 /** `--mode train,valid,test` -> ['train', 'valid', 'test'] (empty items dropped). */
 export function parseModes(mode: string): string[] {
-  return mode.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  return mode
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
 }
 
 /** Minimal view of commander's Option used for the rewrite. */

@@ -65,7 +65,9 @@ class Lines implements Progress {
   private nextPct: number;
   private readonly start: number;
   private stopped = false;
-  constructor(private readonly o: Required<Pick<ProgressOptions, 'label' | 'total' | 'everyPercent' | 'unit' | 'now'>> & { stream: ProgressStream }) {
+  constructor(
+    private readonly o: Required<Pick<ProgressOptions, 'label' | 'total' | 'everyPercent' | 'unit' | 'now'>> & { stream: ProgressStream },
+  ) {
     this.start = o.now();
     this.nextPct = o.everyPercent;
   }

@@ -24,11 +24,20 @@ export function drawProgress(o: DrawOptions = {}): (e: ProgressEvent) => void {
   return (e) => {
     if (e.type === 'message') (e.level === 'info' ? say : detail)(e.text);
     else if (e.type === 'progress') {
-      if (e.total <= 0) return;  // a count without a known total: nothing to draw
+      if (e.total <= 0) return; // a count without a known total: nothing to draw
       let b = bars.get(e.label);
       if (!b || b.total !== e.total || e.done <= 1) {
         b?.bar.stop();
-        b = { bar: createProgress({ label: e.label, total: e.total, silent: o.silent ?? false, unit: e.unit, ...(o.stream ? { stream: o.stream } : {}) }), total: e.total };
+        b = {
+          bar: createProgress({
+            label: e.label,
+            total: e.total,
+            silent: o.silent ?? false,
+            unit: e.unit,
+            ...(o.stream ? { stream: o.stream } : {}),
+          }),
+          total: e.total,
+        };
         bars.set(e.label, b);
       }
       b.bar.update(e.done);
@@ -47,7 +56,10 @@ type Sig = keyof typeof EXIT_CODES;
  * Runs `call` with an AbortSignal raised by the first SIGINT/SIGTERM; a second signal exits at
  * once. When the call was aborted by a signal, prints the message and exits 130 / 143.
  */
-export async function withSignals<T>(call: (o: Pick<CallOptions, 'signal'>) => Promise<T>, notify: (s: string) => void = (s) => void process.stderr.write(`${s}\n`)): Promise<T> {
+export async function withSignals<T>(
+  call: (o: Pick<CallOptions, 'signal'>) => Promise<T>,
+  notify: (s: string) => void = (s) => void process.stderr.write(`${s}\n`),
+): Promise<T> {
   const controller = new AbortController();
   let got: Sig | undefined;
   const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => {

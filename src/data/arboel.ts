@@ -60,7 +60,13 @@ function describe(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`.slice(0, 60);
 }
 
-function checkFields(value: unknown, fields: ReadonlyArray<readonly [string, Check]>, path: string, line: number, what: string): Record<string, unknown> {
+function checkFields(
+  value: unknown,
+  fields: ReadonlyArray<readonly [string, Check]>,
+  path: string,
+  line: number,
+  what: string,
+): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new DataError(path, line, `expected a JSON object (${what}), got ${describe(value)}`);
   }

@@ -3,7 +3,19 @@
 // temporary sibling and swapped in by renames, so a reader sees the old or the new, never a part.
 // Temporaries carry the writer's pid; those of a process that is gone (a run killed before its
 // commit) are removed when the same output is written again.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 
@@ -59,7 +71,10 @@ export class BufferedWriter {
   private parts: string[] = [];
   private size = 0;
   bytes = 0;
-  constructor(private readonly fd: number, private readonly flushAt = 1 << 20) {}
+  constructor(
+    private readonly fd: number,
+    private readonly flushAt = 1 << 20,
+  ) {}
   write(s: string): void {
     this.parts.push(s);
     this.size += s.length;

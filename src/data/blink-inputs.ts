@@ -98,12 +98,7 @@ export function contextRepresentation(
  * `[CLS] title [unused2] text [SEP]` (or `[CLS] text [SEP]` without a title), pieces cut to
  * `maxLength - 2`, 0-padded to `maxLength`.
  */
-export function candidateRepresentation(
-  tok: WordPieceTokenizer,
-  text: string,
-  maxLength: number,
-  title?: string | null,
-): Representation {
+export function candidateRepresentation(tok: WordPieceTokenizer, text: string, maxLength: number, title?: string | null): Representation {
   // Only the first maxLength - 2 pieces are kept: the texts are tokenised only that far.
   const sp = tok.specialTokens ?? null;
   let pieces = tokenizeHead(tok, text, Math.max(0, maxLength), sp);

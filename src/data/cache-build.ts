@@ -83,7 +83,11 @@ async function* readChunks(path: string, chunkBytes: number): AsyncGenerator<{ b
       if (cut < start) {
         // No line end yet: a line longer than a chunk, bounded as readLines bounds it.
         if (filled - start > DEFAULT_MAX_LINE_BYTES + 1) {
-          throw new DataError(path, line, `line longer than ${DEFAULT_MAX_LINE_BYTES} bytes (the limit for one line); expected line-separated records`);
+          throw new DataError(
+            path,
+            line,
+            `line longer than ${DEFAULT_MAX_LINE_BYTES} bytes (the limit for one line); expected line-separated records`,
+          );
         }
         carry = buf.subarray(start, filled);
         continue;

@@ -63,8 +63,16 @@ function medicLine(d: Dictionary, text: string, path: string, line: number): voi
   if (text.trim() === '') return;
   const sep = text.indexOf('||');
   if (sep < 0) throw new DataError(path, line, 'expected a MEDIC line `ID[|altID…]||name[|synonym…]`');
-  const ids = text.slice(0, sep).split('|').map(normalizeId).filter((s) => s.length > 0);
-  const names = text.slice(sep + 2).split('|').map((s) => s.trim()).filter((s) => s.length > 0);
+  const ids = text
+    .slice(0, sep)
+    .split('|')
+    .map(normalizeId)
+    .filter((s) => s.length > 0);
+  const names = text
+    .slice(sep + 2)
+    .split('|')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (ids.length === 0) throw new DataError(path, line, 'expected at least one ID before `||`');
   if (names.length === 0) throw new DataError(path, line, 'expected a preferred name after `||`');
   add(d, { id: ids[0]!, name: names[0]!, synonyms: names.slice(1), definition: '' }, ids.slice(1), path, line);
@@ -73,12 +81,23 @@ function medicLine(d: Dictionary, text: string, path: string, line: number): voi
 function ctdLine(d: Dictionary, text: string, path: string, line: number): void {
   if (text.startsWith('#') || text.trim() === '') return;
   const f = text.split('\t');
-  if (f.length < 8) throw new DataError(path, line, `expected a CTD diseases row (9 tab-separated fields: DiseaseName, DiseaseID, AltDiseaseIDs, Definition, ..., Synonyms, SlimMappings), got ${f.length} fields`);
+  if (f.length < 8)
+    throw new DataError(
+      path,
+      line,
+      `expected a CTD diseases row (9 tab-separated fields: DiseaseName, DiseaseID, AltDiseaseIDs, Definition, ..., Synonyms, SlimMappings), got ${f.length} fields`,
+    );
   const id = normalizeId(f[1]!);
   const name = f[0]!.trim();
   if (!id || !name) throw new DataError(path, line, 'expected a DiseaseName and a DiseaseID');
-  const alts = f[2]!.split('|').map(normalizeId).filter((s) => s.length > 0);
-  const synonyms = f[7]!.split('|').map((s) => s.trim()).filter((s) => s.length > 0);
+  const alts = f[2]!
+    .split('|')
+    .map(normalizeId)
+    .filter((s) => s.length > 0);
+  const synonyms = f[7]!
+    .split('|')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   add(d, { id, name, synonyms, definition: f[3]!.trim() }, alts, path, line);
 }
 

@@ -53,7 +53,11 @@ export class DocumentIndex {
       const doc = asDocument(parseJsonLine(l.text, path, l.line), path, l.line);
       const prev = this.ids.get(doc.document_id);
       if (prev !== undefined) {
-        throw new DataError(path, l.line, `duplicate document_id ${JSON.stringify(doc.document_id)} (first at ${this.where(prev)}); expected unique ids`);
+        throw new DataError(
+          path,
+          l.line,
+          `duplicate document_id ${JSON.stringify(doc.document_id)} (first at ${this.where(prev)}); expected unique ids`,
+        );
       }
       check?.(doc.document_id, l.line);
       this.ids.set(doc.document_id, this.size);

@@ -14,19 +14,39 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants
 function openFailure(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   switch (code) {
-    case 'ENOENT': return 'cannot open: no such file (ENOENT)';
-    case 'EACCES': case 'EPERM': return `cannot open: permission denied (${code})`;
-    case 'ELOOP': return 'cannot open: too many symbolic links (ELOOP)';
-    case 'ENOTDIR': return 'cannot open: a component of the path is not a folder (ENOTDIR)';
-    case 'EISDIR': return 'is a folder, expected a file (EISDIR)';
-    default: return `cannot open: ${code ?? (e instanceof Error ? e.message : String(e))}`;
+    case 'ENOENT':
+      return 'cannot open: no such file (ENOENT)';
+    case 'EACCES':
+    case 'EPERM':
+      return `cannot open: permission denied (${code})`;
+    case 'ELOOP':
+      return 'cannot open: too many symbolic links (ELOOP)';
+    case 'ENOTDIR':
+      return 'cannot open: a component of the path is not a folder (ENOTDIR)';
+    case 'EISDIR':
+      return 'is a folder, expected a file (EISDIR)';
+    default:
+      return `cannot open: ${code ?? (e instanceof Error ? e.message : String(e))}`;
   }
 }
 
-function kindProblem(st: { isFile(): boolean; isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string | null {
+function kindProblem(st: {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}): string | null {
   if (st.isFile()) return null;
   if (st.isDirectory()) return 'is a folder, expected a file';
-  const kind = st.isFIFO() ? 'a FIFO (named pipe)' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+  const kind = st.isFIFO()
+    ? 'a FIFO (named pipe)'
+    : st.isSocket()
+      ? 'a socket'
+      : st.isCharacterDevice() || st.isBlockDevice()
+        ? 'a device'
+        : 'not a regular file';
   return `is ${kind}; only regular files are read`;
 }
 

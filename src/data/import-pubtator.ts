@@ -62,7 +62,14 @@ export interface ImportCounts {
 
 export interface ImportReport {
   outDir: string;
-  dictionary: { path: string; format: string; concepts: number; altIds: number; withDefinition: number; warnings: ReturnType<WarningCounter['toJSON']> };
+  dictionary: {
+    path: string;
+    format: string;
+    concepts: number;
+    altIds: number;
+    withDefinition: number;
+    warnings: ReturnType<WarningCounter['toJSON']>;
+  };
   policies: { composite: 'first' | 'skip'; types: string[] | 'all' };
   splits: Record<Split, ImportCounts & { path: string }>;
   total: ImportCounts;
@@ -92,7 +99,11 @@ function emptyCounts(): ImportCounts {
   };
 }
 
-const loose = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+const loose = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
 
 interface Kept {
   m: PubtatorMention;
@@ -105,7 +116,10 @@ interface Kept {
 function resolveId(raw: string, dict: Dictionary, composite: 'first' | 'skip', c: ImportCounts): number | keyof ImportCounts {
   const t = raw.trim();
   if (t === '' || t === '-1') return 'noId';
-  const parts = t.split(/[|+]/).map(normalizeId).filter((p) => p !== '' && p !== '-1');
+  const parts = t
+    .split(/[|+]/)
+    .map(normalizeId)
+    .filter((p) => p !== '' && p !== '-1');
   if (parts.length === 0) return 'noId';
   if (parts.length > 1) {
     if (composite === 'skip') return 'compositeSkipped';
@@ -129,7 +143,14 @@ function resolveId(raw: string, dict: Dictionary, composite: 'first' | 'skip', c
 function alignOffsets(doc: PubtatorDocument, m: PubtatorMention, c: ImportCounts): [number, number] | undefined {
   const { text } = doc;
   if (m.start >= 0 && m.end <= text.length && m.start <= m.end && text.slice(m.start, m.end) === m.text) return [m.start, m.end];
-  if (m.start >= 0 && m.end <= text.length && m.start < m.end && m.end - m.start === m.text.length && loose(text.slice(m.start, m.end)) === loose(m.text) && loose(m.text) !== '') {
+  if (
+    m.start >= 0 &&
+    m.end <= text.length &&
+    m.start < m.end &&
+    m.end - m.start === m.text.length &&
+    loose(text.slice(m.start, m.end)) === loose(m.text) &&
+    loose(m.text) !== ''
+  ) {
     c.offsetTextMismatchKept++;
     return [m.start, m.end];
   }
@@ -167,7 +188,14 @@ export function tokensWithCuts(text: string, cuts: ReadonlySet<number>): { token
 }
 
 /** One document -> its arboEL context document and mentions. */
-function convertDocument(doc: PubtatorDocument, dict: Dictionary, o: Required<Pick<ImportOptions, 'composite'>> & { types?: Set<string> }, c: ImportCounts, examples: string[], path: string) {
+function convertDocument(
+  doc: PubtatorDocument,
+  dict: Dictionary,
+  o: Required<Pick<ImportOptions, 'composite'>> & { types?: Set<string> },
+  c: ImportCounts,
+  examples: string[],
+  path: string,
+) {
   const kept: Kept[] = [];
   for (const m of doc.mentions) {
     c.mentionsRead++;
@@ -184,7 +212,10 @@ function convertDocument(doc: PubtatorDocument, dict: Dictionary, o: Required<Pi
     const span = alignOffsets(doc, m, c);
     if (!span) {
       c.offsetMismatchSkipped++;
-      if (examples.length < 40) examples.push(`${path}:${m.line}: offsets ${m.start}-${m.end} read ${JSON.stringify(doc.text.slice(m.start, m.end))}, not ${JSON.stringify(m.text)}; dropped`);
+      if (examples.length < 40)
+        examples.push(
+          `${path}:${m.line}: offsets ${m.start}-${m.end} read ${JSON.stringify(doc.text.slice(m.start, m.end))}, not ${JSON.stringify(m.text)}; dropped`,
+        );
       continue;
     }
     kept.push({ m, start: span[0], end: span[1], concept: r });

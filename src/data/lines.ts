@@ -49,7 +49,8 @@ export function decodeUtf8(bytes: Uint8Array, path: string, line: number): strin
 function limitsOf(l: LineLimits | undefined): { maxLine: number; maxBytes: number } {
   const maxLine = l?.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const maxBytes = l?.maxBytes ?? Number.POSITIVE_INFINITY;
-  if (!(maxLine > 0) || !(maxBytes >= 0)) throw new RangeError(`line limits must be positive, got maxLineBytes ${maxLine}, maxBytes ${maxBytes}`);
+  if (!(maxLine > 0) || !(maxBytes >= 0))
+    throw new RangeError(`line limits must be positive, got maxLineBytes ${maxLine}, maxBytes ${maxBytes}`);
   return { maxLine, maxBytes };
 }
 
@@ -70,7 +71,10 @@ export class LineSplitter {
   private readonly maxLine: number;
   private readonly maxBytes: number;
 
-  constructor(readonly path: string, limits?: LineLimits) {
+  constructor(
+    readonly path: string,
+    limits?: LineLimits,
+  ) {
     ({ maxLine: this.maxLine, maxBytes: this.maxBytes } = limitsOf(limits));
   }
 
@@ -78,7 +82,11 @@ export class LineSplitter {
   *push(chunk: Uint8Array): Generator<Line> {
     this.total += chunk.length;
     if (this.total > this.maxBytes) {
-      throw new DataError(this.path, undefined, `more than ${this.maxBytes} bytes of text, the limit for this file (a decompression bomb?)`);
+      throw new DataError(
+        this.path,
+        undefined,
+        `more than ${this.maxBytes} bytes of text, the limit for this file (a decompression bomb?)`,
+      );
     }
     let data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.head) {
@@ -144,7 +152,11 @@ export class LineSplitter {
   }
 
   private tooLong(line: number): never {
-    throw new DataError(this.path, line, `line longer than ${this.maxLine} bytes (the limit for one line); expected line-separated records`);
+    throw new DataError(
+      this.path,
+      line,
+      `line longer than ${this.maxLine} bytes (the limit for one line); expected line-separated records`,
+    );
   }
 }
 

@@ -84,20 +84,32 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareReport> {
   const outDir = opts.outDir ?? join(opts.dataDir, 'processed');
   const warnings = new WarningCounter();
   const required = [paths.entities, ...SPLITS.map((s) => paths.documents[s]), ...SPLITS.map((s) => paths.mentions[s])];
-  for (const p of required) if (!existsSync(p)) throw new DataError(p, undefined, 'file not found (expected the arboEL layout: documents/{all_documents,train,val,test}.json and mentions/{train,val,test}.json)');
+  for (const p of required)
+    if (!existsSync(p))
+      throw new DataError(
+        p,
+        undefined,
+        'file not found (expected the arboEL layout: documents/{all_documents,train,val,test}.json and mentions/{train,val,test}.json)',
+      );
 
   const entities = new DocumentIndex();
   const contexts = new DocumentIndex(64);
   const out = new AtomicOutputs();
   try {
     const nEnt = await entities.addFile(paths.entities);
-    if (nEnt === 0) throw new DataError(paths.entities, undefined, 'empty file: expected one entity a line ({"document_id", "title", "text"})');
+    if (nEnt === 0)
+      throw new DataError(paths.entities, undefined, 'empty file: expected one entity a line ({"document_id", "title", "text"})');
     for (const s of SPLITS) {
       const p = paths.documents[s];
       const n = await contexts.addFile(p, (id, line) => {
         // The original asserts that context documents and entities never share an id.
         const e = entities.ids.get(id);
-        if (e !== undefined) throw new DataError(p, line, `document_id ${JSON.stringify(id)} is also an entity (${entities.where(e)}); expected context document ids distinct from entity ids`);
+        if (e !== undefined)
+          throw new DataError(
+            p,
+            line,
+            `document_id ${JSON.stringify(id)} is also an entity (${entities.where(e)}); expected context document ids distinct from entity ids`,
+          );
       });
       if (n === 0) warnings.add('empty-documents-file', `${p}: empty (no context documents)`);
     }
@@ -127,12 +139,27 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareReport> {
           const m = asMention(parseJsonLine(l.text, path, l.line), path, l.line);
           const idKey = (typeof m.mention_id === 'number' ? '\u0000' : '') + String(m.mention_id);
           const first = mentionIds.get(idKey);
-          if (first !== undefined) throw new DataError(path, l.line, `duplicate mention_id ${JSON.stringify(m.mention_id)} (first at ${first}); expected unique ids`);
+          if (first !== undefined)
+            throw new DataError(
+              path,
+              l.line,
+              `duplicate mention_id ${JSON.stringify(m.mention_id)} (first at ${first}); expected unique ids`,
+            );
           mentionIds.set(idKey, `${path}:${l.line}`);
           const labelIdx = entities.ids.get(m.label_document_id);
-          if (labelIdx === undefined) throw new DataError(path, l.line, `label_document_id ${JSON.stringify(m.label_document_id)} not found; expected an id of ${paths.entities}`);
+          if (labelIdx === undefined)
+            throw new DataError(
+              path,
+              l.line,
+              `label_document_id ${JSON.stringify(m.label_document_id)} not found; expected an id of ${paths.entities}`,
+            );
           const ctxIdx = contexts.ids.get(m.context_document_id);
-          if (ctxIdx === undefined) throw new DataError(path, l.line, `context_document_id ${JSON.stringify(m.context_document_id)} not found; expected an id of documents/{train,val,test}.json`);
+          if (ctxIdx === undefined)
+            throw new DataError(
+              path,
+              l.line,
+              `context_document_id ${JSON.stringify(m.context_document_id)} not found; expected an id of documents/{train,val,test}.json`,
+            );
           if (ctxIdx !== lastDoc) {
             lastTokens = pySplit(contexts.get(ctxIdx).text);
             lastDoc = ctxIdx;
@@ -141,14 +168,32 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareReport> {
           const s = m.start_index;
           const e = m.end_index;
           if (s < 0 || e < s || e >= toks.length) {
-            throw new DataError(path, l.line, `start_index ${s} / end_index ${e} out of range; expected 0 <= start_index <= end_index < ${toks.length} (whitespace tokens of context document ${JSON.stringify(m.context_document_id)})`);
+            throw new DataError(
+              path,
+              l.line,
+              `start_index ${s} / end_index ${e} out of range; expected 0 <= start_index <= end_index < ${toks.length} (whitespace tokens of context document ${JSON.stringify(m.context_document_id)})`,
+            );
           }
           const mention = toks.slice(s, e + 1).join(' ');
           if (mention !== m.text) {
-            throw new DataError(path, l.line, `tokens ${s}..${e} of context document ${JSON.stringify(m.context_document_id)} read ${short(mention)}; expected the mention text ${short(m.text)}`);
+            throw new DataError(
+              path,
+              l.line,
+              `tokens ${s}..${e} of context document ${JSON.stringify(m.context_document_id)} read ${short(mention)}; expected the mention text ${short(m.text)}`,
+            );
           }
           const label = entities.get(labelIdx);
-          const line = outputLine(mention, m.mention_id, toks.slice(0, s).join(' '), toks.slice(e + 1).join(' '), m.context_document_id, m.category, labelIdx, label.text, label.title);
+          const line = outputLine(
+            mention,
+            m.mention_id,
+            toks.slice(0, s).join(' '),
+            toks.slice(e + 1).join(' '),
+            m.context_document_id,
+            m.category,
+            labelIdx,
+            label.text,
+            label.title,
+          );
           w.push(line);
           if (split === 'train') seenInTrain[labelIdx] = 1;
           else if (split === 'test') (seenInTrain[labelIdx] ? seen : unseen).push(line);

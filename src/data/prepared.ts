@@ -28,7 +28,8 @@ export function preparedPath(dir: string, split: string): string {
 }
 
 function check(v: unknown, path: string, line: number): PreparedMention {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataError(path, line, 'expected a JSON object (a prepared mention)');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new DataError(path, line, 'expected a JSON object (a prepared mention)');
   const o = v as Record<string, unknown>;
   for (const k of ['mention', 'context_left', 'context_right', 'label', 'label_title'] as const) {
     if (typeof o[k] !== 'string') throw new DataError(path, line, `field "${k}" should be a string`);

@@ -35,7 +35,14 @@ export async function* readPubtator(path: string, stats: PubtatorStats = { relat
     cur = undefined;
     if (d.title === undefined) throw new DataError(path, d.line, `document ${d.pmid} has no "${d.pmid}|t|title" line`);
     const abstract = d.abstract ?? '';
-    return { pmid: d.pmid, title: d.title, abstract, text: d.abstract === undefined ? d.title : `${d.title} ${abstract}`, mentions: d.mentions, line: d.line };
+    return {
+      pmid: d.pmid,
+      title: d.title,
+      abstract,
+      text: d.abstract === undefined ? d.title : `${d.title} ${abstract}`,
+      mentions: d.mentions,
+      line: d.line,
+    };
   };
   for await (const l of readLines(path)) {
     const t = l.text;
@@ -53,7 +60,8 @@ export async function* readPubtator(path: string, stats: PubtatorStats = { relat
       }
       cur ??= { pmid, mentions: [], line: l.line };
       if (kind === 't') {
-        if (cur.title !== undefined) throw new DataError(path, l.line, `second title line for document ${pmid}; expected a blank line between documents`);
+        if (cur.title !== undefined)
+          throw new DataError(path, l.line, `second title line for document ${pmid}; expected a blank line between documents`);
         cur.title = body;
       } else {
         if (cur.abstract !== undefined) throw new DataError(path, l.line, `second abstract line for document ${pmid}`);
@@ -66,8 +74,14 @@ export async function* readPubtator(path: string, stats: PubtatorStats = { relat
       stats.relations++; // `PMID\tCID\tchemical\tdisease`: a relation, not a mention
       continue;
     }
-    if (f.length < 6) throw new DataError(path, l.line, 'expected "PMID|t|title", "PMID|a|abstract" or a mention line "PMID<TAB>start<TAB>end<TAB>text<TAB>type<TAB>ID"');
-    if (!cur || cur.pmid !== f[0]) throw new DataError(path, l.line, `mention of document ${f[0]} outside that document's block; expected it after "${f[0]}|t|…"`);
+    if (f.length < 6)
+      throw new DataError(
+        path,
+        l.line,
+        'expected "PMID|t|title", "PMID|a|abstract" or a mention line "PMID<TAB>start<TAB>end<TAB>text<TAB>type<TAB>ID"',
+      );
+    if (!cur || cur.pmid !== f[0])
+      throw new DataError(path, l.line, `mention of document ${f[0]} outside that document's block; expected it after "${f[0]}|t|…"`);
     const start = Number(f[1]);
     const end = Number(f[2]);
     if (!Number.isInteger(start) || !Number.isInteger(end) || f[1] === '' || f[2] === '') {

@@ -135,7 +135,8 @@ export class TokenCache {
 
   /** Rows [start, start + count) as one row-major Int32Array. */
   readRange(start: number, count: number): Int32Array {
-    if (start < 0 || count < 0 || start + count > this.rows) throw new RangeError(`rows ${start}..${start + count} outside 0..${this.rows}`);
+    if (start < 0 || count < 0 || start + count > this.rows)
+      throw new RangeError(`rows ${start}..${start + count} outside 0..${this.rows}`);
     const out = new Int32Array(count * this.width);
     const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
     let got = 0;

@@ -31,7 +31,8 @@ parentPort!.on('message', (msg: InitMsg | ChunkMsg) => {
       try {
         init = msg;
         tok = await loadTokenizerFactory(msg.factory);
-        if (tok.hash !== msg.expectedHash) throw new Error(`worker tokenizer hash ${tok.hash} differs from the main thread's ${msg.expectedHash}`);
+        if (tok.hash !== msg.expectedHash)
+          throw new Error(`worker tokenizer hash ${tok.hash} differs from the main thread's ${msg.expectedHash}`);
         parentPort!.postMessage({ type: 'ready' });
       } catch (e) {
         parentPort!.postMessage({ type: 'fatal', error: (e as Error).message });

@@ -25,18 +25,20 @@ function isBiEncoderFolder(dir: string): boolean {
     const j = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
     return typeof j['biofeg'] === 'object' && j['biofeg'] !== null;
   } catch {
-    return false;  // loadHfFolder reports the bad JSON with its path
+    return false; // loadHfFolder reports the bad JSON with its path
   }
 }
 
 export function openEncoder(dir: string, device: DeviceName, side?: EncoderSide, precision: BertPrecision = 'f32'): OpenedEncoder {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new SettingsError('model', `encode: --model ${dir} is not a folder`);
   if (isBiEncoderFolder(dir)) {
-    if (side === undefined) throw new SettingsError('side', `encode: ${dir} is a bi-encoder checkpoint; give --side context or --side candidate`);
+    if (side === undefined)
+      throw new SettingsError('side', `encode: ${dir} is a bi-encoder checkpoint; give --side context or --side candidate`);
     const { model } = openBiEncoder({ device, pathToModel: dir, precision });
     return { bert: model.encoder(side).bert, kind: 'biencoder' };
   }
-  if (side !== undefined) throw new SettingsError('side', `encode: --side applies to bi-encoder checkpoints only; ${dir} is an HF BERT folder`);
+  if (side !== undefined)
+    throw new SettingsError('side', `encode: --side applies to bi-encoder checkpoints only; ${dir} is an HF BERT folder`);
   const hf = loadHfFolder(dir);
   // Checkpoints saved without the pooler (add_pooling_layer=False) still encode [CLS] vectors.
   const pooler = hf.tensors.has('pooler.dense.weight');
@@ -56,14 +58,23 @@ export interface EncodeOptions {
 /** [rows.length, hidden] row-major, row i = the encoding of rows[i]. */
 export async function encodeRows(bert: Bert, rows: readonly EncodeRow[], o: EncodeOptions): Promise<Float32Array> {
   const C = bert.config.hiddenSize;
-  if (o.pooled && !bert.config.pooler) throw new SettingsError('pooled', 'encode: --pooled needs a model with a pooler (pooler.dense.* weights)');
+  if (o.pooled && !bert.config.pooler)
+    throw new SettingsError('pooled', 'encode: --pooled needs a model with a pooler (pooler.dense.* weights)');
   const longest = rows.reduce((m, r) => Math.max(m, r.ids.length), 0);
   if (longest > bert.config.maxPositions)
     throw new Error(`encode: a sequence of ${longest} tokens exceeds the model's max_position_embeddings ${bert.config.maxPositions}`);
   const out = new Float32Array(rows.length * C);
   for (const idx of planBatches(rows, o.batchSize)) {
     const b = packBatch(rows, idx);
-    const r = await bert.forwardAsync({ inputIds: b.ids, attentionMask: b.mask, batch: b.batch, seq: b.seq, train: false, grad: false, clsOnly: true });
+    const r = await bert.forwardAsync({
+      inputIds: b.ids,
+      attentionMask: b.mask,
+      batch: b.batch,
+      seq: b.seq,
+      train: false,
+      grad: false,
+      clsOnly: true,
+    });
     const t = o.pooled ? r.pooled! : r.cls;
     const v = t.download() as Float32Array;
     idx.forEach((row, i) => out.set(v.subarray(i * C, (i + 1) * C), row * C));

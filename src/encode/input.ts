@@ -36,7 +36,8 @@ function intArray(v: unknown, ok: (x: number) => boolean): Int32Array | null {
 
 /** One row per non-blank line, in file order. */
 export function readEncodeInput(path: string, o: InputOptions): EncodeRow[] {
-  if (!Number.isInteger(o.maxLength) || o.maxLength < 2) throw new Error(`encode: --max-length must be an integer >= 2, got ${o.maxLength}`);
+  if (!Number.isInteger(o.maxLength) || o.maxLength < 2)
+    throw new Error(`encode: --max-length must be an integer >= 2, got ${o.maxLength}`);
   const rows: EncodeRow[] = [];
   let tok: WordPieceTokenizer | undefined;
   for (const { line, text } of readLinesSync(path, o.limits)) {
@@ -50,7 +51,8 @@ export function readEncodeInput(path: string, o: InputOptions): EncodeRow[] {
     if (value === null || typeof value !== 'object' || Array.isArray(value))
       throw new DataError(path, line, `expected a JSON object with a string "text" or an "input_ids" array`);
     const obj = value as Record<string, unknown>;
-    const hasText = 'text' in obj, hasIds = 'input_ids' in obj;
+    const hasText = 'text' in obj,
+      hasIds = 'input_ids' in obj;
     if (hasText === hasIds) throw new DataError(path, line, `expected exactly one of "text" and "input_ids"`);
     if (hasText) {
       if (typeof obj['text'] !== 'string') throw new DataError(path, line, `expected "text" to be a string`);
@@ -90,9 +92,13 @@ export function planBatches(rows: readonly EncodeRow[], batchSize: number): numb
 }
 
 /** Token ids and mask of one batch, padded with id 0 / mask 0 to its longest row. */
-export function packBatch(rows: readonly EncodeRow[], idx: readonly number[]): { ids: Int32Array; mask: Int32Array; batch: number; seq: number } {
+export function packBatch(
+  rows: readonly EncodeRow[],
+  idx: readonly number[],
+): { ids: Int32Array; mask: Int32Array; batch: number; seq: number } {
   const seq = Math.max(...idx.map((i) => rows[i]!.ids.length));
-  const ids = new Int32Array(idx.length * seq), mask = new Int32Array(idx.length * seq);
+  const ids = new Int32Array(idx.length * seq),
+    mask = new Int32Array(idx.length * seq);
   idx.forEach((r, b) => {
     const row = rows[r]!;
     ids.set(row.ids, b * seq);

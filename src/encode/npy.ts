@@ -35,7 +35,8 @@ export function writeNpyF32(path: string, data: Float32Array, shape: readonly nu
   if (endianness() !== 'LE') throw new Error('npy: only little-endian hosts are supported');
   // The output's folder must exist: a mistyped --output path is an error, not a new folder tree.
   const dir = dirname(path);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DataError(path, undefined, `cannot write: the folder ${dir} does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new DataError(path, undefined, `cannot write: the folder ${dir} does not exist`);
   writeFileAtomic(path, [npyHeader(shape), new Uint8Array(data.buffer, data.byteOffset, data.byteLength)]);
 }
 
@@ -59,7 +60,11 @@ export function readNpyF32(path: string): { shape: number[]; data: Float32Array 
   if (!/'fortran_order':\s*False/.test(header)) throw fail('expected C order');
   const m = /'shape':\s*\(([^)]*)\)/.exec(header);
   if (!m) throw fail('no shape in the header');
-  const shape = m[1]!.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const shape = m[1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
   if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail(`bad shape (${m[1]})`);
   const n = shape.reduce((a, b) => a * b, 1);
   const off = start + hlen;

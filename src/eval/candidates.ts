@@ -83,7 +83,8 @@ export function applyMissingGoldRule(
   if (topk.length !== n * k) throw new Error(`top-k array has ${topk.length} entries, expected ${n} x ${k}`);
   if (opts.mentionRows && opts.mentionRows.length !== n) throw new Error(`${opts.mentionRows.length} mention rows for ${n} mentions`);
   const dim = opts.featureDim ?? 0;
-  if (opts.features && opts.features.length !== n * dim) throw new Error(`features have ${opts.features.length} values, expected ${n} x ${dim}`);
+  if (opts.features && opts.features.length !== n * dim)
+    throw new Error(`features have ${opts.features.length} values, expected ${n} x ${dim}`);
   const positions = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < k; j++) {
@@ -178,11 +179,13 @@ function checkRows(h: CandidateHeader, r: CandidateRows, where: string): void {
   };
   if (r.mention.length !== c || r.gold.length !== c || r.goldPos.length !== c) bad(`expected ${c} mention/gold/position entries`);
   if (r.candidates.length !== c * h.topK) bad(`expected ${c} x ${h.topK} candidates, got ${r.candidates.length}`);
-  if (h.featureDim > 0 ? r.features?.length !== c * h.featureDim : r.features !== undefined && r.features.length !== 0) bad(`expected ${c} x ${h.featureDim} feature values`);
+  if (h.featureDim > 0 ? r.features?.length !== c * h.featureDim : r.features !== undefined && r.features.length !== 0)
+    bad(`expected ${c} x ${h.featureDim} feature values`);
   for (let i = 0; i < c; i++) {
     const p = r.goldPos[i]!;
     if (p < 0 || p >= h.topK) bad(`row ${i}: gold position ${p} outside 0..${h.topK - 1}`);
-    if (r.candidates[i * h.topK + p] !== r.gold[i]) bad(`row ${i}: candidate at gold position ${p} is ${r.candidates[i * h.topK + p]}, not the gold ${r.gold[i]}`);
+    if (r.candidates[i * h.topK + p] !== r.gold[i])
+      bad(`row ${i}: candidate at gold position ${p} is ${r.candidates[i * h.topK + p]}, not the gold ${r.gold[i]}`);
   }
 }
 
@@ -190,7 +193,8 @@ export function decodeCandidateFile(bytes: Uint8Array, path = 'candidates'): Can
   const fail = (what: string): never => {
     throw new Error(`${path}: ${what}`);
   };
-  if (bytes.length < 12 || Buffer.from(bytes.subarray(0, 8)).toString('ascii') !== CANDIDATES_MAGIC) fail(`expected a biofeg top-k candidate file (magic ${CANDIDATES_MAGIC})`);
+  if (bytes.length < 12 || Buffer.from(bytes.subarray(0, 8)).toString('ascii') !== CANDIDATES_MAGIC)
+    fail(`expected a biofeg top-k candidate file (magic ${CANDIDATES_MAGIC})`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const jl = dv.getUint32(8, true);
   if (12 + jl > bytes.length) fail(`header length ${jl} runs past the end of the file (${bytes.length} bytes)`);
@@ -200,7 +204,8 @@ export function decodeCandidateFile(bytes: Uint8Array, path = 'candidates'): Can
   } catch {
     return fail('expected a JSON header after the magic');
   }
-  if (header.format !== 'biofeg-topk' || header.version !== CANDIDATES_VERSION) fail(`expected format biofeg-topk version ${CANDIDATES_VERSION}, got ${String(header.format)} ${String(header.version)}`);
+  if (header.format !== 'biofeg-topk' || header.version !== CANDIDATES_VERSION)
+    fail(`expected format biofeg-topk version ${CANDIDATES_VERSION}, got ${String(header.format)} ${String(header.version)}`);
   for (const key of ['topK', 'count', 'featureDim', 'totalMentions', 'dropped', 'inserted'] as const) {
     if (!Number.isInteger(header[key]) || header[key] < 0) fail(`header field ${key} must be a non-negative integer`);
   }
@@ -208,7 +213,10 @@ export function decodeCandidateFile(bytes: Uint8Array, path = 'candidates'): Can
   const c = header.count;
   const start = align8(12 + jl);
   const expected = start + 4 * (3 * c + c * header.topK + c * header.featureDim);
-  if (bytes.length !== expected) fail(`expected ${expected} bytes for ${c} rows of top-${header.topK}${header.featureDim ? ` with ${header.featureDim}-d features` : ''}, found ${bytes.length}`);
+  if (bytes.length !== expected)
+    fail(
+      `expected ${expected} bytes for ${c} rows of top-${header.topK}${header.featureDim ? ` with ${header.featureDim}-d features` : ''}, found ${bytes.length}`,
+    );
   let off = start;
   // Copies (not views) so the rows stay valid and aligned whatever the source buffer.
   const ints = (n: number): Int32Array => {

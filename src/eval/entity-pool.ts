@@ -66,13 +66,15 @@ export interface EntityPool {
 export function entityPoolHash(model: BiEncoder, entities: TokenCache): string {
   const h = createHash('sha256');
   const { source, ...rest } = entities.header;
-  h.update(JSON.stringify({
-    v: POOL_VERSION,
-    embedDim: model.embedDim,
-    config: model.config,
-    addLinear: model.options.addLinear === true,
-    cache: { ...rest, source: { size: source.size, mtimeMs: source.mtimeMs } },
-  }));
+  h.update(
+    JSON.stringify({
+      v: POOL_VERSION,
+      embedDim: model.embedDim,
+      config: model.config,
+      addLinear: model.options.addLinear === true,
+      cache: { ...rest, source: { size: source.size, mtimeMs: source.mtimeMs } },
+    }),
+  );
   for (const part of model.candidate.parts()) {
     h.update(part.prefix);
     const flat = part.params.download() as Float32Array;
@@ -220,13 +222,22 @@ export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o
   const dim = model.embedDim;
   const width = entities.width;
   if (rows === 0) throw new Error(`${entities.path}: the entity token cache has no rows`);
-  if (entities.header.kind !== 'entities') throw new Error(`${entities.path}: expected an entity token cache, found ${entities.header.kind}`);
-  if (width > model.config.maxPositions) throw new Error(`max_cand_length ${width} exceeds the model's ${model.config.maxPositions} positions`);
+  if (entities.header.kind !== 'entities')
+    throw new Error(`${entities.path}: expected an entity token cache, found ${entities.header.kind}`);
+  if (width > model.config.maxPositions)
+    throw new Error(`max_cand_length ${width} exceeds the model's ${model.config.maxPositions} positions`);
   const hash = entityPoolHash(model, entities);
   const cachePath = o.cacheDir !== undefined ? poolCachePath(o.cacheDir, hash) : undefined;
   const pool = tensor(model.device, dtype, [rows, dim]);
   const result = (fromCache: boolean): EntityPool => ({
-    tensor: pool, rows, dim, dtype, hash, fromCache, ...(cachePath ? { cachePath } : {}), dispose: () => pool.dispose(),
+    tensor: pool,
+    rows,
+    dim,
+    dtype,
+    hash,
+    fromCache,
+    ...(cachePath ? { cachePath } : {}),
+    dispose: () => pool.dispose(),
   });
   try {
     if (cachePath && existsSync(cachePath)) {

@@ -76,7 +76,14 @@ export interface EvalReport {
   entities: number;
   embedDim: number;
   entityPool: { hash: string; fromCache: boolean; cachePath?: string; seconds: number };
-  settings: { encodeBatchSize: number; evalBatchSize: number; maxContextLength: number; maxCandLength: number; device: string; poolDtype: PoolDType };
+  settings: {
+    encodeBatchSize: number;
+    evalBatchSize: number;
+    maxContextLength: number;
+    maxCandLength: number;
+    device: string;
+    poolDtype: PoolDType;
+  };
   model?: Record<string, string>;
   modes: ModeResult[];
   table: string;
@@ -85,17 +92,21 @@ export interface EvalReport {
 const noProgress: ProgressFactory = () => ({ tick: () => undefined, stop: () => undefined });
 
 export function checkMode(m: string): void {
-  if (!(EVAL_MODES as readonly string[]).includes(m)) throw new Error(`--mode: unknown mode "${m}" (expected train, valid, test, test_seen or test_unseen)`);
+  if (!(EVAL_MODES as readonly string[]).includes(m))
+    throw new Error(`--mode: unknown mode "${m}" (expected train, valid, test, test_seen or test_unseen)`);
 }
-
-
 
 /** Report path: `<outputPath>/eval_report.json`. */
 export function evalReportPath(outputPath: string): string {
   return join(outputPath, 'eval_report.json');
 }
 
-async function withProgress<T>(p: ProgressFactory, label: string, total: number, run: (tick: (d: number) => void) => Promise<T>): Promise<T> {
+async function withProgress<T>(
+  p: ProgressFactory,
+  label: string,
+  total: number,
+  run: (tick: (d: number) => void) => Promise<T>,
+): Promise<T> {
   const bar = p(label, total);
   try {
     return await run((d) => bar.tick(d));
@@ -116,13 +127,22 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
   const progress = o.progress ?? noProgress;
   const log = o.log ?? (() => undefined);
   const cacheDir = o.cacheDir ?? cacheDirFor(o.dataPath, o.outputPath);
-  const tokOpts = { tokenizer: o.tokenizer, ...(o.tokenizerFactory ? { factory: o.tokenizerFactory } : {}), ...(o.workers !== undefined ? { workers: o.workers } : {}) };
+  const tokOpts = {
+    tokenizer: o.tokenizer,
+    ...(o.tokenizerFactory ? { factory: o.tokenizerFactory } : {}),
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+  };
 
   const open = async (kind: 'mentions' | 'entities', name: string, source: string, len: number): Promise<TokenCache> =>
     withProgress(progress, `tokenize ${name}`, 0, async (tick) => {
       const r = await ensureTokenCache({
-        kind, source, cachePath: join(cacheDir, `${name}.${len}.tokens`), ...tokOpts,
-        maxContextLength: o.maxContextLength, maxCandLength: o.maxCandLength, onProgress: tick,
+        kind,
+        source,
+        cachePath: join(cacheDir, `${name}.${len}.tokens`),
+        ...tokOpts,
+        maxContextLength: o.maxContextLength,
+        maxCandLength: o.maxCandLength,
+        onProgress: tick,
       });
       if (r.rebuilt) log(`token cache ${r.cache.path}: built (${r.reason})`);
       return r.cache;
@@ -139,9 +159,12 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
         ...(o.poolDtype ? { dtype: o.poolDtype } : {}),
         ...(o.poolCache === false ? {} : { cacheDir: o.outputPath }),
         onProgress: tick,
-      }));
+      }),
+    );
     const poolSeconds = (performance.now() - t0) / 1000;
-    log(`entity pool: ${pool.rows} x ${pool.dim} ${pool.fromCache ? `read from ${pool.cachePath}` : 'encoded'} in ${poolSeconds.toFixed(1)}s`);
+    log(
+      `entity pool: ${pool.rows} x ${pool.dim} ${pool.fromCache ? `read from ${pool.cachePath}` : 'encoded'} in ${poolSeconds.toFixed(1)}s`,
+    );
 
     const modes: ModeResult[] = [];
     for (let i = 0; i < o.modes.length; i++) {
@@ -153,7 +176,8 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
       let res: RetrievalResult;
       try {
         res = await withProgress(progress, `retrieve ${mode}`, mentions.rows, (tick) =>
-          retrieve(o.model, mentions, pool!, { topK: o.topK, batchSize: o.evalBatchSize, onProgress: tick }));
+          retrieve(o.model, mentions, pool!, { topK: o.topK, batchSize: o.evalBatchSize, onProgress: tick }),
+        );
       } finally {
         mentions.close();
       }
@@ -165,10 +189,18 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
         const applied = applyMissingGoldRule(res.indices, o.topK, res.gold, rule);
         const path = candidateFilePath(o.outputPath, o.topK, mode);
         writeCandidateFile(path, mode, o.topK, rule, applied, {
-          source: { ...(o.modelInfo ?? {}), entityPoolHash: pool.hash, mentions: source, mentionCache: mentions.path, entityCache: entities.path },
+          source: {
+            ...(o.modelInfo ?? {}),
+            entityPoolHash: pool.hash,
+            mentions: source,
+            mentionCache: mentions.path,
+            entityCache: entities.path,
+          },
         });
         Object.assign(m, { candidateFile: path, dropped: applied.dropped, inserted: applied.inserted });
-        log(`${mode}: ${applied.rows.gold.length} of ${res.mentions} mentions written to ${path} (missing gold: ${rule}, ${applied.dropped} dropped, ${applied.inserted} inserted)`);
+        log(
+          `${mode}: ${applied.rows.gold.length} of ${res.mentions} mentions written to ${path} (missing gold: ${rule}, ${applied.dropped} dropped, ${applied.inserted} inserted)`,
+        );
       }
       m.seconds = (performance.now() - t1) / 1000;
       modes.push(m);
@@ -179,10 +211,19 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
       topK: o.topK,
       entities: pool.rows,
       embedDim: pool.dim,
-      entityPool: { hash: pool.hash, fromCache: pool.fromCache, ...(pool.cachePath ? { cachePath: pool.cachePath } : {}), seconds: poolSeconds },
+      entityPool: {
+        hash: pool.hash,
+        fromCache: pool.fromCache,
+        ...(pool.cachePath ? { cachePath: pool.cachePath } : {}),
+        seconds: poolSeconds,
+      },
       settings: {
-        encodeBatchSize: o.encodeBatchSize, evalBatchSize: o.evalBatchSize, maxContextLength: o.maxContextLength,
-        maxCandLength: o.maxCandLength, device: o.model.device, poolDtype: pool.dtype,
+        encodeBatchSize: o.encodeBatchSize,
+        evalBatchSize: o.evalBatchSize,
+        maxContextLength: o.maxContextLength,
+        maxCandLength: o.maxCandLength,
+        device: o.model.device,
+        poolDtype: pool.dtype,
       },
       ...(o.modelInfo ? { model: o.modelInfo } : {}),
       modes,

@@ -41,7 +41,8 @@ export class AccuracyMeter {
   correct = 0;
   examples = 0;
   constructor(private readonly opts: AccuracyOptions = {}) {
-    if (opts.legacyPartialBatch && !(opts.evalBatchSize && opts.evalBatchSize > 0)) throw new Error('legacyPartialBatch needs evalBatchSize');
+    if (opts.legacyPartialBatch && !(opts.evalBatchSize && opts.evalBatchSize > 0))
+      throw new Error('legacyPartialBatch needs evalBatchSize');
   }
 
   /** Add one batch of scores [rows x cols]; `labels` null for in-batch negatives. */

@@ -37,12 +37,14 @@ export async function retrieve(model: BiEncoder, mentions: TokenCache, pool: Ent
   if (!Number.isInteger(k) || k < 1) throw new Error(`top_k must be >= 1, got ${k}`);
   if (k > pool.rows) throw new Error(`top_k ${k} exceeds the number of entities (${pool.rows})`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`eval_batch_size must be >= 1, got ${o.batchSize}`);
-  if (mentions.header.kind !== 'mentions') throw new Error(`${mentions.path}: expected a mention token cache, found ${mentions.header.kind}`);
+  if (mentions.header.kind !== 'mentions')
+    throw new Error(`${mentions.path}: expected a mention token cache, found ${mentions.header.kind}`);
   if (pool.dim !== model.embedDim) throw new Error(`entity pool has ${pool.dim}-d embeddings, the model ${model.embedDim}-d`);
   const n = mentions.rows;
   const width = mentions.width;
   const ctx = width - 1;
-  if (ctx > model.config.maxPositions) throw new Error(`max_context_length ${ctx} exceeds the model's ${model.config.maxPositions} positions`);
+  if (ctx > model.config.maxPositions)
+    throw new Error(`max_context_length ${ctx} exceeds the model's ${model.config.maxPositions} positions`);
   const block = o.queryBlock ?? Math.max(o.batchSize, Math.floor(2048 / o.batchSize) * o.batchSize);
   const dim = pool.dim;
   const device = model.device;
@@ -97,7 +99,8 @@ export async function retrieve(model: BiEncoder, mentions: TokenCache, pool: Ent
     ix.dispose();
   }
   for (let i = 0; i < n; i++) {
-    if (gold[i]! < 0 || gold[i]! >= pool.rows) throw new Error(`${mentions.path}: mention ${i} has label id ${gold[i]}, outside the ${pool.rows} entities`);
+    if (gold[i]! < 0 || gold[i]! >= pool.rows)
+      throw new Error(`${mentions.path}: mention ${i} has label id ${gold[i]}, outside the ${pool.rows} entities`);
   }
   return { topK: k, mentions: n, indices, scores, gold, positions: goldPositions(indices, k, gold) };
 }

@@ -56,8 +56,8 @@ export interface BertForwardInput {
 /** Views of the model's activation plan: valid until the next forward on this model. */
 export interface BertOutputs {
   lastHidden?: NativeTensor; // [batch, seq, hidden]; absent after a clsOnly forward
-  cls: NativeTensor;         // [batch, hidden]
-  pooled?: NativeTensor;     // [batch, hidden], pooler models only
+  cls: NativeTensor; // [batch, hidden]
+  pooled?: NativeTensor; // [batch, hidden], pooler models only
 }
 
 export interface BertOutputGradients {

@@ -14,7 +14,13 @@ import {
 } from './bert-native.js';
 
 export type {
-  BertConfig, BertForwardInput, BertModelOptions, BertOutputGradients, BertOutputs, BertPrecision, ParamEntry,
+  BertConfig,
+  BertForwardInput,
+  BertModelOptions,
+  BertOutputGradients,
+  BertOutputs,
+  BertPrecision,
+  ParamEntry,
 } from './bert-native.js';
 
 export interface WeightTensor {
@@ -40,8 +46,7 @@ export function bertConfigFromHf(json: unknown, o: { pooler?: boolean } = {}): B
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('bert config: expected a JSON object');
   const j = json as Record<string, unknown>;
   const act = j['hidden_act'] ?? 'gelu';
-  if (act !== 'gelu')
-    throw new Error(`bert config: hidden_act '${String(act)}' is not supported (only 'gelu', the erf form)`);
+  if (act !== 'gelu') throw new Error(`bert config: hidden_act '${String(act)}' is not supported (only 'gelu', the erf form)`);
   const pos = j['position_embedding_type'] ?? 'absolute';
   if (pos !== 'absolute') throw new Error(`bert config: position_embedding_type '${String(pos)}' is not supported`);
   if (j['is_decoder'] === true || j['add_cross_attention'] === true)
@@ -87,30 +92,59 @@ export class Bert {
    * (mixed precision, f32 master weights and gradients) on 'cuda' and 'ref'; 'cpu' throws.
    * Outputs are f32 and backward takes f32 gradients in either precision.
    */
-  constructor(config: Partial<BertConfig> & Pick<BertConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'intermediateSize' | 'maxPositions'>,
-    device: 'cpu' | 'cuda' | 'ref' = 'cpu', options: BertModelOptions = {}) {
+  constructor(
+    config: Partial<BertConfig> &
+      Pick<BertConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'intermediateSize' | 'maxPositions'>,
+    device: 'cpu' | 'cuda' | 'ref' = 'cpu',
+    options: BertModelOptions = {},
+  ) {
     const Ctor = nativeBertClass();
     this.model = new Ctor(config, device, options);
     this.config = this.model.config();
   }
 
-  get device(): 'cpu' | 'cuda' | 'ref' { return this.model.device; }
-  get precision(): BertPrecision { return this.model.precision; }
-  get numParameters(): number { return this.model.numParameters; }
+  get device(): 'cpu' | 'cuda' | 'ref' {
+    return this.model.device;
+  }
+  get precision(): BertPrecision {
+    return this.model.precision;
+  }
+  get numParameters(): number {
+    return this.model.numParameters;
+  }
   /** HF names in HF order with their offsets into the flat buffers. */
-  get layout(): ParamEntry[] { return (this.layoutCache ??= this.model.parameterLayout()); }
+  get layout(): ParamEntry[] {
+    this.layoutCache ??= this.model.parameterLayout();
+    return this.layoutCache;
+  }
   /** The flat f32 parameter buffer (shared with the model: uploads change the weights). */
-  parameters(): NativeTensor { return this.model.parameters(); }
+  parameters(): NativeTensor {
+    return this.model.parameters();
+  }
   /** The flat f32 gradient buffer, same layout as parameters(). */
-  gradients(): NativeTensor { return this.model.gradients(); }
+  gradients(): NativeTensor {
+    return this.model.gradients();
+  }
 
-  reserve(batch: number, seq: number): void { this.model.reserve(batch, seq); }
-  forward(i: BertForwardInput): BertOutputs { return this.model.forward(i); }
-  forwardAsync(i: BertForwardInput): Promise<BertOutputs> { return this.model.forwardAsync(i); }
+  reserve(batch: number, seq: number): void {
+    this.model.reserve(batch, seq);
+  }
+  forward(i: BertForwardInput): BertOutputs {
+    return this.model.forward(i);
+  }
+  forwardAsync(i: BertForwardInput): Promise<BertOutputs> {
+    return this.model.forwardAsync(i);
+  }
   /** Accumulates into gradients(); call zeroGrad() between steps. */
-  backward(g: BertOutputGradients): void { this.model.backward(g); }
-  backwardAsync(g: BertOutputGradients): Promise<void> { return this.model.backwardAsync(g); }
-  zeroGrad(): void { this.model.zeroGrad(); }
+  backward(g: BertOutputGradients): void {
+    this.model.backward(g);
+  }
+  backwardAsync(g: BertOutputGradients): Promise<void> {
+    return this.model.backwardAsync(g);
+  }
+  zeroGrad(): void {
+    this.model.zeroGrad();
+  }
 
   /**
    * Copies weights in by HF name (with or without 'bert.'). Shapes must match. strict (default):
@@ -129,7 +163,9 @@ export class Bert {
     }
     const missing = this.layout.filter((e) => !byName.has(e.name)).map((e) => e.name);
     if (strict && missing.length > 0)
-      throw new Error(`bert weights: missing ${missing.length} parameter(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+      throw new Error(
+        `bert weights: missing ${missing.length} parameter(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+      );
     const flat = missing.length > 0 ? (this.parameters().download() as Float32Array) : new Float32Array(this.numParameters);
     for (const e of this.layout) {
       const t = byName.get(e.name);

@@ -1,7 +1,7 @@
 // BLINK's bi-encoder: a context BERT and a candidate BERT; the embedding is the last layer's
 // [CLS] vector, or with add_linear the pooled output -> dropout 0.1 -> Linear(hidden, out_dim).
 // Scores are dot products. Names follow the original state_dict (context_encoder.bert_model.…).
-import { type DeviceName, type NativeTensor } from '../native.js';
+import type { DeviceName, NativeTensor } from '../native.js';
 import { Bert, type BertConfig, type BertPrecision, type ParamEntry } from './bert.js';
 import { Linear } from './linear.js';
 
@@ -42,17 +42,28 @@ class Encoder {
   readonly bert: Bert;
   readonly linear?: Linear;
 
-  constructor(config: BertConfig, device: DeviceName, readonly prefix: string, linearOut?: number, precision: BertPrecision = 'f32') {
+  constructor(
+    config: BertConfig,
+    device: DeviceName,
+    readonly prefix: string,
+    linearOut?: number,
+    precision: BertPrecision = 'f32',
+  ) {
     this.bert = new Bert({ ...config, pooler: config.pooler || linearOut !== undefined }, device, { precision });
     if (linearOut !== undefined) this.linear = new Linear(config.hiddenSize, linearOut, device);
   }
 
   async forward(b: TokenBatch, train: boolean, seed: bigint): Promise<NativeTensor> {
     const out = await this.bert.forwardAsync({
-      inputIds: b.ids, attentionMask: paddingMask(b.ids), batch: b.rows, seq: b.seq, train, seed,
+      inputIds: b.ids,
+      attentionMask: paddingMask(b.ids),
+      batch: b.rows,
+      seq: b.seq,
+      train,
+      seed,
       // Without training no backward follows: the inference plan keeps two layers of activations.
       grad: train,
-      clsOnly: true,  // only [CLS] / pooled are used
+      clsOnly: true, // only [CLS] / pooled are used
     });
     if (!this.linear) return out.cls;
     if (!out.pooled) throw new Error('bi-encoder: add_linear needs the pooler');
@@ -67,8 +78,23 @@ class Encoder {
   parts(): ParamPart[] {
     // grads as a getter: the BERT allocates its gradient buffer on first use (not for eval).
     const bert = this.bert;
-    const p: ParamPart[] = [{ prefix: `${this.prefix}.bert_model.`, params: bert.parameters(), get grads() { return bert.gradients(); }, layout: bert.layout }];
-    if (this.linear) p.push({ prefix: `${this.prefix}.additional_linear.`, params: this.linear.params, grads: this.linear.grads, layout: this.linear.layout });
+    const p: ParamPart[] = [
+      {
+        prefix: `${this.prefix}.bert_model.`,
+        params: bert.parameters(),
+        get grads() {
+          return bert.gradients();
+        },
+        layout: bert.layout,
+      },
+    ];
+    if (this.linear)
+      p.push({
+        prefix: `${this.prefix}.additional_linear.`,
+        params: this.linear.params,
+        grads: this.linear.grads,
+        layout: this.linear.layout,
+      });
     return p;
   }
 
@@ -91,10 +117,16 @@ export class BiEncoder {
     this.embedDim = out ?? options.config.hiddenSize;
   }
 
-  get device(): DeviceName { return this.options.device; }
-  get config(): BertConfig { return this.context.bert.config; }
+  get device(): DeviceName {
+    return this.options.device;
+  }
+  get config(): BertConfig {
+    return this.context.bert.config;
+  }
 
-  encoder(side: EncoderSide): Encoder { return side === 'context' ? this.context : this.candidate; }
+  encoder(side: EncoderSide): Encoder {
+    return side === 'context' ? this.context : this.candidate;
+  }
 
   /** Embeddings [rows, embedDim], valid until this side's next forward. */
   encode(side: EncoderSide, b: TokenBatch, train = false, seed = 0n): Promise<NativeTensor> {
@@ -102,7 +134,9 @@ export class BiEncoder {
   }
 
   /** Accumulates gradients of this side's last forward from dEmb [rows, embedDim]. */
-  backward(side: EncoderSide, dEmb: NativeTensor): Promise<void> { return this.encoder(side).backward(dEmb); }
+  backward(side: EncoderSide, dEmb: NativeTensor): Promise<void> {
+    return this.encoder(side).backward(dEmb);
+  }
 
   zeroGrad(): void {
     this.context.zeroGrad();
@@ -110,5 +144,7 @@ export class BiEncoder {
   }
 
   /** Every trainable buffer with its state_dict prefix (context first, as the original). */
-  parts(): ParamPart[] { return [...this.context.parts(), ...this.candidate.parts()]; }
+  parts(): ParamPart[] {
+    return [...this.context.parts(), ...this.candidate.parts()];
+  }
 }

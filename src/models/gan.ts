@@ -34,12 +34,19 @@ export class DescriptionEncoder {
   readonly bert: Bert;
   readonly linear?: Linear;
 
-  constructor(readonly config: BertConfig, readonly device: DeviceName, linearOut?: number, precision: BertPrecision = 'f32') {
+  constructor(
+    readonly config: BertConfig,
+    readonly device: DeviceName,
+    linearOut?: number,
+    precision: BertPrecision = 'f32',
+  ) {
     this.bert = new Bert({ ...config, pooler: config.pooler || linearOut !== undefined }, device, { precision });
     if (linearOut !== undefined) this.linear = new Linear(config.hiddenSize, linearOut, device);
   }
 
-  get outDim(): number { return this.linear ? this.linear.outDim : this.config.hiddenSize; }
+  get outDim(): number {
+    return this.linear ? this.linear.outDim : this.config.hiddenSize;
+  }
 
   /**
    * cond [rows, outDim], valid until the next encode. `train` switches dropout on (seeded);
@@ -48,7 +55,14 @@ export class DescriptionEncoder {
   async encode(b: TokenBatch, o: { train: boolean; seed?: bigint; grad?: boolean }): Promise<NativeTensor> {
     const seed = o.seed ?? 0n;
     const out = await this.bert.forwardAsync({
-      inputIds: b.ids, attentionMask: paddingMask(b.ids), batch: b.rows, seq: b.seq, train: o.train, seed, grad: o.grad ?? false, clsOnly: true,
+      inputIds: b.ids,
+      attentionMask: paddingMask(b.ids),
+      batch: b.rows,
+      seq: b.seq,
+      train: o.train,
+      seed,
+      grad: o.grad ?? false,
+      clsOnly: true,
     });
     if (!this.linear) return out.cls;
     if (!out.pooled) throw new Error('description encoder: add_linear needs the pooler');
@@ -63,9 +77,24 @@ export class DescriptionEncoder {
 
   /** Buffers under the original's names: cand_encoder.bert_model.…, cand_encoder.additional_linear.… */
   parts(prefix = ''): ParamPart[] {
-    const bert = this.bert;  // grads on first use, as in the bi-encoder
-    const p: ParamPart[] = [{ prefix: `${prefix}cand_encoder.bert_model.`, params: bert.parameters(), get grads() { return bert.gradients(); }, layout: bert.layout }];
-    if (this.linear) p.push({ prefix: `${prefix}cand_encoder.additional_linear.`, params: this.linear.params, grads: this.linear.grads, layout: this.linear.layout });
+    const bert = this.bert; // grads on first use, as in the bi-encoder
+    const p: ParamPart[] = [
+      {
+        prefix: `${prefix}cand_encoder.bert_model.`,
+        params: bert.parameters(),
+        get grads() {
+          return bert.gradients();
+        },
+        layout: bert.layout,
+      },
+    ];
+    if (this.linear)
+      p.push({
+        prefix: `${prefix}cand_encoder.additional_linear.`,
+        params: this.linear.params,
+        grads: this.linear.grads,
+        layout: this.linear.layout,
+      });
     return p;
   }
 
@@ -78,7 +107,13 @@ export class DescriptionEncoder {
 /** An MLP over [a | b] inputs: the concatenation lives in the MLP's own scratch. */
 class ConcatMlp {
   readonly mlp: Mlp2;
-  constructor(readonly aDim: number, readonly bDim: number, hidden: number, out: number, readonly device: DeviceName) {
+  constructor(
+    readonly aDim: number,
+    readonly bDim: number,
+    hidden: number,
+    out: number,
+    readonly device: DeviceName,
+  ) {
     this.mlp = new Mlp2(aDim + bDim, hidden, out, device);
   }
   /** [a | b] into the slot's input buffer, then the MLP. */
@@ -93,13 +128,19 @@ class ConcatMlp {
 }
 
 export class ConditionalGenerator extends ConcatMlp {
-  constructor(readonly dims: GanDims, device: DeviceName) {
+  constructor(
+    readonly dims: GanDims,
+    device: DeviceName,
+  ) {
     super(dims.noiseDim, dims.condDim, dims.hiddenDim, dims.featDim, device);
   }
 }
 
 export class ConditionalDiscriminator extends ConcatMlp {
-  constructor(readonly dims: GanDims, device: DeviceName) {
+  constructor(
+    readonly dims: GanDims,
+    device: DeviceName,
+  ) {
     super(dims.featDim, dims.condDim, dims.hiddenDim, 1, device);
   }
 }
@@ -118,7 +159,11 @@ export class Gan {
   readonly dims: GanDims;
   private readonly ws: Workspace;
 
-  constructor(readonly encoder: DescriptionEncoder, featDim: number, readonly device: DeviceName) {
+  constructor(
+    readonly encoder: DescriptionEncoder,
+    featDim: number,
+    readonly device: DeviceName,
+  ) {
     this.dims = { featDim, condDim: encoder.outDim, noiseDim: featDim, hiddenDim: featDim };
     this.generator = new ConditionalGenerator(this.dims, device);
     this.discriminator = new ConditionalDiscriminator(this.dims, device);
@@ -154,6 +199,10 @@ export class Gan {
 
   /** Every buffer with its checkpoint prefix: generator.fc1.weight, discriminator.…, entity_embedding.cand_encoder.… */
   parts(): ParamPart[] {
-    return [this.generator.part(GAN_PREFIX.generator), this.discriminator.part(GAN_PREFIX.discriminator), ...this.encoder.parts(GAN_PREFIX.encoder)];
+    return [
+      this.generator.part(GAN_PREFIX.generator),
+      this.discriminator.part(GAN_PREFIX.discriminator),
+      ...this.encoder.parts(GAN_PREFIX.encoder),
+    ];
   }
 }

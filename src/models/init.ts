@@ -17,15 +17,21 @@ export function isBertSize(s: string): s is BertSize {
 /** A BertConfig of a built-in size for a vocabulary. */
 export function sizedConfig(size: BertSize, vocabSize: number, maxPositions = 512): BertConfig {
   return {
-    vocabSize, maxPositions, typeVocabSize: 2, layerNormEps: 1e-12, pooler: true,
-    hiddenDropout: 0.1, attentionDropout: 0.1, ...BERT_SIZES[size],
+    vocabSize,
+    maxPositions,
+    typeVocabSize: 2,
+    layerNormEps: 1e-12,
+    pooler: true,
+    hiddenDropout: 0.1,
+    attentionDropout: 0.1,
+    ...BERT_SIZES[size],
   };
 }
 
 /** Seeded normal draws (mulberry32 + Box-Muller): the same seed gives the same model everywhere. */
 export function gaussian(seed: number): () => number {
   const r = mulberry32(seed);
-  const u = () => r() + 0.5 / 4294967296;  // never 0: log(0) would be -Infinity
+  const u = () => r() + 0.5 / 4294967296; // never 0: log(0) would be -Infinity
   return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }
 
@@ -46,10 +52,20 @@ export function initBertParams(layout: readonly ParamEntry[], total: number, see
 /** HF config.json fields for a BertConfig. */
 export function hfConfigOf(c: BertConfig): Record<string, unknown> {
   return {
-    model_type: 'bert', architectures: ['BertModel'], vocab_size: c.vocabSize, hidden_size: c.hiddenSize,
-    num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads, intermediate_size: c.intermediateSize,
-    max_position_embeddings: c.maxPositions, type_vocab_size: c.typeVocabSize, layer_norm_eps: c.layerNormEps,
-    hidden_act: 'gelu', hidden_dropout_prob: c.hiddenDropout, attention_probs_dropout_prob: c.attentionDropout,
-    pad_token_id: 0, initializer_range: 0.02,
+    model_type: 'bert',
+    architectures: ['BertModel'],
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    intermediate_size: c.intermediateSize,
+    max_position_embeddings: c.maxPositions,
+    type_vocab_size: c.typeVocabSize,
+    layer_norm_eps: c.layerNormEps,
+    hidden_act: 'gelu',
+    hidden_dropout_prob: c.hiddenDropout,
+    attention_probs_dropout_prob: c.attentionDropout,
+    pad_token_id: 0,
+    initializer_range: 0.02,
   };
 }

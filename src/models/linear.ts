@@ -18,7 +18,12 @@ export class Linear {
   private rows = 0;
   private drop = { p: 0, seed: 0n };
 
-  constructor(readonly inDim: number, readonly outDim: number, readonly device: DeviceName, readonly dropout = 0.1) {
+  constructor(
+    readonly inDim: number,
+    readonly outDim: number,
+    readonly device: DeviceName,
+    readonly dropout = 0.1,
+  ) {
     const n = outDim * inDim + outDim;
     this.params = tensor(device, 'f32', [n]);
     this.grads = tensor(device, 'f32', [n]);
@@ -67,7 +72,9 @@ export class Linear {
     return dx;
   }
 
-  zeroGrad(): void { engineFor(this.device).fill(this.grads, 0); }
+  zeroGrad(): void {
+    engineFor(this.device).fill(this.grads, 0);
+  }
 
   dispose(): void {
     this.ws.dispose();

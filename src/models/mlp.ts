@@ -35,10 +35,22 @@ export class Mlp2 {
   readonly db2: NativeTensor;
   readonly ws: Workspace;
 
-  constructor(readonly inDim: number, readonly hidden: number, readonly outDim: number, readonly device: DeviceName) {
-    for (const [k, v] of [['in', inDim], ['hidden', hidden], ['out', outDim]] as const)
+  constructor(
+    readonly inDim: number,
+    readonly hidden: number,
+    readonly outDim: number,
+    readonly device: DeviceName,
+  ) {
+    for (const [k, v] of [
+      ['in', inDim],
+      ['hidden', hidden],
+      ['out', outDim],
+    ] as const)
       if (!Number.isInteger(v) || v < 1) throw new Error(`mlp: ${k} size must be a positive integer, got ${v}`);
-    const o1 = hidden * inDim, o2 = o1 + hidden, o3 = o2 + outDim * hidden, n = o3 + outDim;
+    const o1 = hidden * inDim,
+      o2 = o1 + hidden,
+      o3 = o2 + outDim * hidden,
+      n = o3 + outDim;
     this.layout = [
       { name: 'fc1.weight', shape: [hidden, inDim], offset: 0 },
       { name: 'fc1.bias', shape: [hidden], offset: o1 },
@@ -53,9 +65,13 @@ export class Mlp2 {
     this.ws = new Workspace(device);
   }
 
-  get numParameters(): number { return this.params.shape[0]!; }
+  get numParameters(): number {
+    return this.params.shape[0]!;
+  }
   /** The engine of the model's device. */
-  get eng() { return engineFor(this.device); }
+  get eng() {
+    return engineFor(this.device);
+  }
 
   /** PyTorch's default Linear init per layer: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias. */
   init(rand: () => number): void {
@@ -89,10 +105,11 @@ export class Mlp2 {
    * (default true) and returns dx [rows, in] when `input` (default false).
    */
   backward(t: MlpTrace, dy: NativeTensor, o: { params?: boolean; input?: boolean; slot?: string } = {}): NativeTensor | undefined {
-    const eng = this.eng, slot = o.slot ?? 'main';
+    const eng = this.eng,
+      slot = o.slot ?? 'main';
     const params = o.params ?? true;
     const dh = this.ws.get(`${slot}.dh`, 'f32', [t.rows, this.hidden]);
-    eng.gemm(dy, this.w2, dh);  // d(a) = dy W2
+    eng.gemm(dy, this.w2, dh); // d(a) = dy W2
     if (params) {
       eng.gemm(dy, t.a, this.dw2, { transA: true, beta: 1 });
       eng.biasGrad(dy, this.db2);
@@ -108,12 +125,16 @@ export class Mlp2 {
     return dx;
   }
 
-  zeroGrad(): void { this.eng.fill(this.grads, 0); }
+  zeroGrad(): void {
+    this.eng.fill(this.grads, 0);
+  }
 
   /** Weights by state_dict name (copies). */
   exportWeights(): Map<string, { shape: number[]; data: Float32Array }> {
     const flat = this.params.download() as Float32Array;
-    return new Map(this.layout.map((e) => [e.name, { shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1)) }]));
+    return new Map(
+      this.layout.map((e) => [e.name, { shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1)) }]),
+    );
   }
 
   dispose(): void {

@@ -12,10 +12,16 @@ export class Workspace {
    */
   view(base: NativeTensor, offset: number, shape: number[]): NativeTensor {
     let m = this.views.get(base);
-    if (!m) this.views.set(base, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.views.set(base, m);
+    }
     const key = `${offset}:${shape.join(',')}`;
     let v = m.get(key);
-    if (!v) m.set(key, (v = base.view(offset, shape)));
+    if (!v) {
+      v = base.view(offset, shape);
+      m.set(key, v);
+    }
     return v;
   }
 

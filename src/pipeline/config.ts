@@ -6,7 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { SettingsError } from '../errors.js';
 import { FIELDS, type FieldName } from '../settings/fields.js';
 import type {
-  EvaluateBiencoderSettings, FinetuneSettings, GenerateFeaturesSettings, ModelSettings, TrainBiencoderSettings, TrainGanSettings,
+  EvaluateBiencoderSettings,
+  FinetuneSettings,
+  GenerateFeaturesSettings,
+  ModelSettings,
+  TrainBiencoderSettings,
+  TrainGanSettings,
 } from '../settings/types.js';
 
 /** What every stage shares (each takes the keys it knows). */
@@ -45,11 +50,33 @@ export interface PipelineConfig extends PipelineShared {
   evalFinal?: Section<EvaluateBiencoderSettings>;
 }
 
-export const SECTIONS = ['biencoder', 'eval', 'gan', 'generate', 'finetune', 'biencoderHard', 'generateHard', 'finetuneHard', 'evalFinal'] as const;
+export const SECTIONS = [
+  'biencoder',
+  'eval',
+  'gan',
+  'generate',
+  'finetune',
+  'biencoderHard',
+  'generateHard',
+  'finetuneHard',
+  'evalFinal',
+] as const;
 export type SectionName = (typeof SECTIONS)[number];
 const SHARED: readonly FieldName[] = [
-  'dataPath', 'outputPath', 'entityDictPath', 'bertModel', 'vocab', 'device', 'precision', 'threads', 'seed',
-  'maxContextLength', 'maxCandLength', 'addLinear', 'outDim', 'dropout',
+  'dataPath',
+  'outputPath',
+  'entityDictPath',
+  'bertModel',
+  'vocab',
+  'device',
+  'precision',
+  'threads',
+  'seed',
+  'maxContextLength',
+  'maxCandLength',
+  'addLinear',
+  'outDim',
+  'dropout',
 ];
 const TOP_ONLY = { topK: 'top_k', hardTopK: 'hard_top_k', hardRound: 'hard_round', evalUntrained: 'eval_untrained' } as const;
 /** Keys a section may not set: the pipeline chooses them. */
@@ -66,18 +93,24 @@ function fieldOf(key: string): FieldName | undefined {
 
 /** `mode: "test,test_seen"` as the CLI writes it; lists may also be arrays. */
 function normalise(name: FieldName, v: unknown): unknown {
-  if (FIELDS[name].kind === 'list' && typeof v === 'string') return v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (FIELDS[name].kind === 'list' && typeof v === 'string')
+    return v
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   return v;
 }
 
 function sectionOf(where: string, name: string, raw: unknown): Record<string, unknown> {
   if (raw === undefined) return {};
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new SettingsError(name, `${where}: "${name}" must be an object of settings`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new SettingsError(name, `${where}: "${name}" must be an object of settings`);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     const f = fieldOf(k);
     if (f === undefined) throw new SettingsError(`${name}.${k}`, `${where}: "${name}.${k}" is not a setting`);
-    if (CHOSEN.includes(f)) throw new SettingsError(`${name}.${k}`, `${where}: "${name}" may not set ${CHOSEN.join(', ')} (the pipeline chooses them)`);
+    if (CHOSEN.includes(f))
+      throw new SettingsError(`${name}.${k}`, `${where}: "${name}" may not set ${CHOSEN.join(', ')} (the pipeline chooses them)`);
     out[f] = normalise(f, v);
   }
   return out;
@@ -89,10 +122,24 @@ function sectionOf(where: string, name: string, raw: unknown): Record<string, un
  * `silent` is accepted (a display option of the CLI) and left out.
  */
 export function parsePipelineConfig(raw: unknown, where: string): PipelineConfig {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new SettingsError('(settings)', `${where}: expected a JSON object`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new SettingsError('(settings)', `${where}: expected a JSON object`);
   const out: Record<string, unknown> = {};
-  const sectionKeys = new Map<string, SectionName>(SECTIONS.flatMap((s) => [[s, s], [snake(s), s]] as Array<[string, SectionName]>));
-  const topKeys = new Map<string, string>(Object.entries(TOP_ONLY).flatMap(([c, s]) => [[c, c], [s, c]]));
+  const sectionKeys = new Map<string, SectionName>(
+    SECTIONS.flatMap(
+      (s) =>
+        [
+          [s, s],
+          [snake(s), s],
+        ] as Array<[string, SectionName]>,
+    ),
+  );
+  const topKeys = new Map<string, string>(
+    Object.entries(TOP_ONLY).flatMap(([c, s]) => [
+      [c, c],
+      [s, c],
+    ]),
+  );
   for (const [k, v] of Object.entries(raw)) {
     if (k === 'silent') continue;
     const section = sectionKeys.get(k);
@@ -115,7 +162,8 @@ export function parsePipelineConfig(raw: unknown, where: string): PipelineConfig
   for (const k of ['dataPath', 'outputPath'] as const)
     if (typeof out[k] !== 'string' || out[k] === '') throw new SettingsError(k, `${where}: "${FIELDS[k].flag}" (a string) is required`);
   for (const k of ['topK', 'hardTopK'] as const)
-    if (out[k] !== undefined && (!Number.isInteger(out[k]) || (out[k] as number) < 1)) throw new SettingsError(k, `${where}: "${TOP_ONLY[k]}" must be a positive integer, got ${JSON.stringify(out[k])}`);
+    if (out[k] !== undefined && (!Number.isInteger(out[k]) || (out[k] as number) < 1))
+      throw new SettingsError(k, `${where}: "${TOP_ONLY[k]}" must be a positive integer, got ${JSON.stringify(out[k])}`);
   for (const k of ['hardRound', 'evalUntrained'] as const)
     if (out[k] !== undefined && typeof out[k] !== 'boolean') throw new SettingsError(k, `${where}: "${TOP_ONLY[k]}" must be true or false`);
   // Each value's type is checked by resolveSettings when the stages are planned (runPipeline).
@@ -138,7 +186,13 @@ export function readPipelineConfig(file: string): PipelineConfig {
 /** The stage names runPipeline runs for `c`, in order. */
 export function pipelineStageNames(c: Pick<PipelineConfig, 'evalUntrained' | 'hardRound'>): string[] {
   return [
-    ...(c.evalUntrained === true ? ['eval-untrained'] : []), 'biencoder', 'eval-biencoder', 'gan', 'generate', 'finetune', 'eval-finetune',
+    ...(c.evalUntrained === true ? ['eval-untrained'] : []),
+    'biencoder',
+    'eval-biencoder',
+    'gan',
+    'generate',
+    'finetune',
+    'eval-finetune',
     ...(c.hardRound !== false ? ['biencoder-hard', 'generate-hard', 'finetune-hard', 'eval-final'] : []),
   ];
 }

@@ -51,9 +51,15 @@ const NOT_FINGERPRINTED = new Set(['threads', 'device', 'resume', 'outputPath', 
  */
 export function stageFingerprint(root: string, settings: object, extra?: object): string {
   const norm = (v: unknown): unknown => {
-    if (typeof v === 'string') return v === root ? '<output_path>' : v.startsWith(root + sep) ? `<output_path>/${v.slice(root.length + 1)}` : v;
+    if (typeof v === 'string')
+      return v === root ? '<output_path>' : v.startsWith(root + sep) ? `<output_path>/${v.slice(root.length + 1)}` : v;
     if (Array.isArray(v)) return v.map(norm);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, norm((v as Record<string, unknown>)[k])]));
+    if (v !== null && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, norm((v as Record<string, unknown>)[k])]),
+      );
     return v;
   };
   const strip = (f: object) => Object.fromEntries(Object.entries(f).filter(([k, v]) => !NOT_FINGERPRINTED.has(k) && v !== undefined));
@@ -62,13 +68,24 @@ export function stageFingerprint(root: string, settings: object, extra?: object)
 }
 
 /** The shared keys a stage knows, then its section, then what the pipeline sets. */
-function compose<K extends StageName>(stage: K, c: PipelineConfig, section: object | undefined, own: Record<string, unknown>, sectionName: string): InputSettings[K] {
+function compose<K extends StageName>(
+  stage: K,
+  c: PipelineConfig,
+  section: object | undefined,
+  own: Record<string, unknown>,
+  sectionName: string,
+): InputSettings[K] {
   const fields = new Set<string>(STAGES[stage].fields);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(c)) if (fields.has(k) && v !== undefined && typeof v !== 'object') out[k] = v;
   for (const [k, v] of Object.entries(section ?? {})) {
-    if (CHOSEN.includes(k)) throw new SettingsError(`${sectionName}.${k}`, `pipeline: "${sectionName}" may not set ${k} (the pipeline chooses it)`);
-    if (!fields.has(k)) throw new SettingsError(`${sectionName}.${k}`, `pipeline: "${sectionName}.${k}" (--${FIELDS[k as keyof typeof FIELDS]?.flag ?? k}) is not a setting of ${stage}`);
+    if (CHOSEN.includes(k))
+      throw new SettingsError(`${sectionName}.${k}`, `pipeline: "${sectionName}" may not set ${k} (the pipeline chooses it)`);
+    if (!fields.has(k))
+      throw new SettingsError(
+        `${sectionName}.${k}`,
+        `pipeline: "${sectionName}.${k}" (--${FIELDS[k as keyof typeof FIELDS]?.flag ?? k}) is not a setting of ${stage}`,
+      );
     out[k] = v;
   }
   Object.assign(out, own);
@@ -80,27 +97,58 @@ function compose<K extends StageName>(stage: K, c: PipelineConfig, section: obje
 export async function runPipelineHere(c: PipelineConfig, ctx: TaskContext): Promise<PipelineResult> {
   const root = c.outputPath;
   const dir = (s: string) => join(root, s);
-  const topK = c.topK ?? 64, hardTopK = c.hardTopK ?? 64, hardRound = c.hardRound !== false;
+  const topK = c.topK ?? 64,
+    hardTopK = c.hardTopK ?? 64,
+    hardRound = c.hardRound !== false;
   const say = (text: string) => ctx.emit({ type: 'message', level: 'info', text });
   const evalModes = ['test', 'test_seen', 'test_unseen'];
   type Def = StageDef<undefined>;
-  const stage = <S extends object>(name: string, s: S, run: (s: S, resume: boolean) => Promise<unknown>, extra?: object): Def =>
-    ({ name, fingerprint: stageFingerprint(root, s, extra), run: (_out, _ctx, resume) => run(s, resume) });
-  const summary = (r: { table: string; modes: ModeRecall[] }): EvalSummary => ({ table: r.table, modes: r.modes.map((m) => ({ mode: m.mode, total: m.total, recall: m.recall })) });
+  const stage = <S extends object>(name: string, s: S, run: (s: S, resume: boolean) => Promise<unknown>, extra?: object): Def => ({
+    name,
+    fingerprint: stageFingerprint(root, s, extra),
+    run: (_out, _ctx, resume) => run(s, resume),
+  });
+  const summary = (r: { table: string; modes: ModeRecall[] }): EvalSummary => ({
+    table: r.table,
+    modes: r.modes.map((m) => ({ mode: m.mode, total: m.total, recall: m.recall })),
+  });
 
   const train = (name: string, section: PipelineConfig['biencoder'], own: Record<string, unknown>): Def =>
     stage(name, compose('trainBiencoder', c, section, { ...own, outputPath: dir(name) }, name), async (s, resume) => {
       const r = await runTrainBiencoder({ ...s, resume }, ctx);
       return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
     });
-  const evaluate = (name: string, section: PipelineConfig['eval'], model: string | undefined, candidates?: { settings: InputSettings['evaluateBiencoder'] }): Def =>
+  const evaluate = (
+    name: string,
+    section: PipelineConfig['eval'],
+    model: string | undefined,
+    candidates?: { settings: InputSettings['evaluateBiencoder'] },
+  ): Def =>
     // model undefined: the bi-encoder that bertModel builds (stage 0).
-    stage(name, compose('evaluateBiencoder', c, { modes: evalModes, ...section }, { ...(model ? { pathToModel: dir(model) } : {}), outputPath: dir(name), topK }, name), async (s) => {
-      const r = summary(await runEvaluateBiencoder(s, ctx));
-      if (!candidates) return r;
-      const quiet: TaskContext = { emit: () => undefined, stop: ctx.stop };
-      return { ...r, candidates: (await runEvaluateBiencoder(candidates.settings, quiet)).modes.map((m) => ({ mode: m.mode, total: m.total, recall: m.recall })) };
-    }, candidates?.settings);
+    stage(
+      name,
+      compose(
+        'evaluateBiencoder',
+        c,
+        { modes: evalModes, ...section },
+        { ...(model ? { pathToModel: dir(model) } : {}), outputPath: dir(name), topK },
+        name,
+      ),
+      async (s) => {
+        const r = summary(await runEvaluateBiencoder(s, ctx));
+        if (!candidates) return r;
+        const quiet: TaskContext = { emit: () => undefined, stop: ctx.stop };
+        return {
+          ...r,
+          candidates: (await runEvaluateBiencoder(candidates.settings, quiet)).modes.map((m) => ({
+            mode: m.mode,
+            total: m.total,
+            recall: m.recall,
+          })),
+        };
+      },
+      candidates?.settings,
+    );
   const generate = (name: string, section: PipelineConfig['generate'], own: Record<string, unknown>): Def =>
     stage(name, compose('generateFeatures', c, { topK: hardTopK, ...section }, { ...own, outputPath: dir(name) }, name), async (s) => {
       const r = await runGenerateFeatures(s, ctx);
@@ -111,14 +159,36 @@ export async function runPipelineHere(c: PipelineConfig, ctx: TaskContext): Prom
       const r = await runFinetune({ ...s, resume }, ctx);
       return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps };
     });
-  const gan = stage('gan', compose('trainGan', c, c.gan, { pathToModel: dir('biencoder'), outputPath: dir('gan') }, 'gan'), async (s, resume) => {
-    const r = await runTrainGan({ ...s, resume }, ctx);
-    if (r.saved.length === 0 && !resume) throw new SettingsError('gan.numTrainEpochs', `gan: no checkpoint was saved (numTrainEpochs ${s.numTrainEpochs}, saveEvery ${s.saveEvery}, startSaving ${s.startSaving})`);
-    return { accuracies: r.accuracies, saved: r.saved };
-  });
+  const gan = stage(
+    'gan',
+    compose('trainGan', c, c.gan, { pathToModel: dir('biencoder'), outputPath: dir('gan') }, 'gan'),
+    async (s, resume) => {
+      const r = await runTrainGan({ ...s, resume }, ctx);
+      if (r.saved.length === 0 && !resume)
+        throw new SettingsError(
+          'gan.numTrainEpochs',
+          `gan: no checkpoint was saved (numTrainEpochs ${s.numTrainEpochs}, saveEvery ${s.saveEvery}, startSaving ${s.startSaving})`,
+        );
+      return { accuracies: r.accuracies, saved: r.saved };
+    },
+  );
   // Hard negatives for the next round: top-k of train and valid with the fine-tuned model.
   const candidates = hardRound
-    ? { settings: compose('evaluateBiencoder', c, c.eval, { pathToModel: dir('finetune'), outputPath: join(dir('eval-finetune'), 'candidates'), topK: hardTopK, modes: ['train', 'valid'], saveTopkResult: true }, 'eval') }
+    ? {
+        settings: compose(
+          'evaluateBiencoder',
+          c,
+          c.eval,
+          {
+            pathToModel: dir('finetune'),
+            outputPath: join(dir('eval-finetune'), 'candidates'),
+            topK: hardTopK,
+            modes: ['train', 'valid'],
+            saveTopkResult: true,
+          },
+          'eval',
+        ),
+      }
     : undefined;
   const stages: Def[] = [
     ...(c.evalUntrained === true ? [evaluate('eval-untrained', c.eval, undefined)] : []),
@@ -131,15 +201,45 @@ export async function runPipelineHere(c: PipelineConfig, ctx: TaskContext): Prom
   ];
   if (hardRound) {
     stages.push(
-      train('biencoder-hard', c.biencoderHard, { hard: true, pathToModel: dir('finetune'), dataPath: join(dir('eval-finetune'), 'candidates', `top${hardTopK}_candidates`) }),
-      generate('generate-hard', { ...c.generate, ...c.generateHard }, { hard: true, ganPath: dir('gan'), pathToModel: dir('biencoder-hard'), ganBiencoder: dir('biencoder') }),
+      train('biencoder-hard', c.biencoderHard, {
+        hard: true,
+        pathToModel: dir('finetune'),
+        dataPath: join(dir('eval-finetune'), 'candidates', `top${hardTopK}_candidates`),
+      }),
+      generate(
+        'generate-hard',
+        { ...c.generate, ...c.generateHard },
+        { hard: true, ganPath: dir('gan'), pathToModel: dir('biencoder-hard'), ganBiencoder: dir('biencoder') },
+      ),
       tune('finetune-hard', c.finetuneHard, { hard: true, pathToModel: dir('biencoder-hard'), generateDataPath: dir('generate-hard') }),
       evaluate('eval-final', { ...c.eval, ...c.evalFinal }, 'finetune-hard'),
     );
   }
-  const outcomes = await withOutputLock(root, 'runPipeline', () => runStages(root, stages, undefined, say, {
-    start: (e) => ctx.emit({ type: 'stage', stage: e.stage, index: e.index, total: e.total, status: 'start', dir: e.dir, resume: e.resume, seconds: 0 }),
-    end: (e) => ctx.emit({ type: 'stage', stage: e.stage, index: e.index, total: e.total, status: e.skipped ? 'skipped' : 'done', dir: e.dir, resume: false, seconds: e.seconds }),
-  }));
+  const outcomes = await withOutputLock(root, 'runPipeline', () =>
+    runStages(root, stages, undefined, say, {
+      start: (e) =>
+        ctx.emit({
+          type: 'stage',
+          stage: e.stage,
+          index: e.index,
+          total: e.total,
+          status: 'start',
+          dir: e.dir,
+          resume: e.resume,
+          seconds: 0,
+        }),
+      end: (e) =>
+        ctx.emit({
+          type: 'stage',
+          stage: e.stage,
+          index: e.index,
+          total: e.total,
+          status: e.skipped ? 'skipped' : 'done',
+          dir: e.dir,
+          resume: false,
+          seconds: e.seconds,
+        }),
+    }),
+  );
   return { stages: outcomes };
 }

@@ -10,7 +10,17 @@ export function fieldLabel(name: FieldName): string {
 }
 
 function describe(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? (v.length <= 10 ? JSON.stringify(v) : 'an array') : typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+  return v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? v.length <= 10
+        ? JSON.stringify(v)
+        : 'an array'
+      : typeof v === 'string'
+        ? JSON.stringify(v)
+        : typeof v === 'object'
+          ? 'an object'
+          : `${typeof v} ${String(v)}`;
 }
 
 function checkValue(stage: string, name: FieldName, v: unknown): unknown {

@@ -1,8 +1,13 @@
 // Which fields each stage takes, which it needs and where its defaults differ from the table.
 import type { FieldName } from './fields.js';
 import type {
-  EvaluateBiencoderSettings, FinetuneSettings, GenerateFeaturesSettings, ImportPubtatorSettings, PrepareSettings,
-  TrainBiencoderSettings, TrainGanSettings,
+  EvaluateBiencoderSettings,
+  FinetuneSettings,
+  GenerateFeaturesSettings,
+  ImportPubtatorSettings,
+  PrepareSettings,
+  TrainBiencoderSettings,
+  TrainGanSettings,
 } from './types.js';
 
 export interface StageSpec {
@@ -18,8 +23,18 @@ const RUN = ['device', 'threads', 'precision', 'seed'] as const;
 const MODEL = [...RUN, 'bertModel', 'pathToModel', 'vocab', 'addLinear', 'outDim', 'dropout', 'maxContextLength', 'maxCandLength'] as const;
 const DATA = ['dataPath', 'entityDictPath', 'outputPath'] as const;
 const LOOP = [
-  'learningRate', 'numTrainEpochs', 'trainBatchSize', 'evalBatchSize', 'gradientAccumulationSteps', 'warmupProportion',
-  'maxGradNorm', 'typeOptimization', 'printInterval', 'evalInterval', 'shuffle', 'resume',
+  'learningRate',
+  'numTrainEpochs',
+  'trainBatchSize',
+  'evalBatchSize',
+  'gradientAccumulationSteps',
+  'warmupProportion',
+  'maxGradNorm',
+  'typeOptimization',
+  'printInterval',
+  'evalInterval',
+  'shuffle',
+  'resume',
 ] as const;
 
 /** The original README's fine-tuning rate (finetune.py). */
@@ -28,31 +43,55 @@ export const FINETUNE_LEARNING_RATE = 1e-9;
 export const STAGES = {
   trainBiencoder: { name: 'trainBiencoder', fields: [...MODEL, ...DATA, ...LOOP, 'hard'], required: ['dataPath', 'outputPath'] },
   finetune: {
-    name: 'finetune', fields: [...MODEL, ...DATA, ...LOOP, 'hard', 'generateDataPath'], required: ['dataPath', 'outputPath', 'generateDataPath'],
+    name: 'finetune',
+    fields: [...MODEL, ...DATA, ...LOOP, 'hard', 'generateDataPath'],
+    required: ['dataPath', 'outputPath', 'generateDataPath'],
     defaults: { learningRate: FINETUNE_LEARNING_RATE },
   },
   trainGan: {
     name: 'trainGan',
     fields: [
-      ...MODEL, ...DATA, 'learningRate', 'numTrainEpochs', 'trainBatchSize', 'evalBatchSize', 'criticIters', 'typeOptimization',
-      'saveEvery', 'startSaving', 'shuffle', 'mseWeight', 'condGrad', 'resume',
+      ...MODEL,
+      ...DATA,
+      'learningRate',
+      'numTrainEpochs',
+      'trainBatchSize',
+      'evalBatchSize',
+      'criticIters',
+      'typeOptimization',
+      'saveEvery',
+      'startSaving',
+      'shuffle',
+      'mseWeight',
+      'condGrad',
+      'resume',
     ],
     required: ['dataPath', 'outputPath'],
     defaults: { learningRate: 5e-5 },
   },
   generateFeatures: {
-    name: 'generateFeatures', fields: [...MODEL, ...DATA, 'ganPath', 'ganBiencoder', 'hard', 'topK', 'encodeBatchSize', 'evalBatchSize'],
-    required: ['dataPath', 'outputPath', 'ganPath', 'pathToModel'], defaults: { topK: 64 },
+    name: 'generateFeatures',
+    fields: [...MODEL, ...DATA, 'ganPath', 'ganBiencoder', 'hard', 'topK', 'encodeBatchSize', 'evalBatchSize'],
+    required: ['dataPath', 'outputPath', 'ganPath', 'pathToModel'],
+    defaults: { topK: 64 },
   },
   evaluateBiencoder: {
-    name: 'evaluateBiencoder', fields: [...MODEL, ...DATA, 'modes', 'topK', 'encodeBatchSize', 'evalBatchSize', 'saveTopkResult', 'poolDtype', 'workers'],
-    required: ['dataPath', 'outputPath'], defaults: { topK: 64 },
+    name: 'evaluateBiencoder',
+    fields: [...MODEL, ...DATA, 'modes', 'topK', 'encodeBatchSize', 'evalBatchSize', 'saveTopkResult', 'poolDtype', 'workers'],
+    required: ['dataPath', 'outputPath'],
+    defaults: { topK: 64 },
   },
   prepare: {
-    name: 'prepare', fields: ['dataDir', 'outDir', 'skipInvalid', 'vocab', 'tokenizer', 'cased', 'maxContextLength', 'maxCandLength', 'workers'],
-    required: ['dataDir'], defaults: { workers: 2 },
+    name: 'prepare',
+    fields: ['dataDir', 'outDir', 'skipInvalid', 'vocab', 'tokenizer', 'cased', 'maxContextLength', 'maxCandLength', 'workers'],
+    required: ['dataDir'],
+    defaults: { workers: 2 },
   },
-  importPubtator: { name: 'importPubtator', fields: ['train', 'val', 'test', 'dictionary', 'outDir', 'types', 'composite', 'maxDropped'], required: ['train', 'val', 'test', 'dictionary', 'outDir'] },
+  importPubtator: {
+    name: 'importPubtator',
+    fields: ['train', 'val', 'test', 'dictionary', 'outDir', 'types', 'composite', 'maxDropped'],
+    required: ['train', 'val', 'test', 'dictionary', 'outDir'],
+  },
 } as const satisfies Record<string, StageSpec>;
 
 export type StageName = keyof typeof STAGES;
@@ -61,16 +100,44 @@ export type StageName = keyof typeof STAGES;
 type Filled<S, D extends keyof S> = Omit<S, D> & Required<Pick<S, D>>;
 
 type CommonDefaults = 'device' | 'precision' | 'seed' | 'bertModel' | 'outDim' | 'maxContextLength' | 'maxCandLength';
-type LoopDefaults = 'learningRate' | 'numTrainEpochs' | 'trainBatchSize' | 'evalBatchSize' | 'gradientAccumulationSteps' | 'warmupProportion'
-  | 'maxGradNorm' | 'typeOptimization' | 'printInterval' | 'evalInterval' | 'shuffle' | 'resume';
+type LoopDefaults =
+  | 'learningRate'
+  | 'numTrainEpochs'
+  | 'trainBatchSize'
+  | 'evalBatchSize'
+  | 'gradientAccumulationSteps'
+  | 'warmupProportion'
+  | 'maxGradNorm'
+  | 'typeOptimization'
+  | 'printInterval'
+  | 'evalInterval'
+  | 'shuffle'
+  | 'resume';
 
 export interface ResolvedSettings {
   trainBiencoder: Filled<TrainBiencoderSettings, CommonDefaults | LoopDefaults | 'hard'>;
   finetune: Filled<FinetuneSettings, CommonDefaults | LoopDefaults | 'hard'>;
-  trainGan: Filled<TrainGanSettings, CommonDefaults | 'learningRate' | 'numTrainEpochs' | 'trainBatchSize' | 'evalBatchSize' | 'criticIters'
-    | 'typeOptimization' | 'saveEvery' | 'startSaving' | 'shuffle' | 'mseWeight' | 'condGrad' | 'resume'>;
+  trainGan: Filled<
+    TrainGanSettings,
+    | CommonDefaults
+    | 'learningRate'
+    | 'numTrainEpochs'
+    | 'trainBatchSize'
+    | 'evalBatchSize'
+    | 'criticIters'
+    | 'typeOptimization'
+    | 'saveEvery'
+    | 'startSaving'
+    | 'shuffle'
+    | 'mseWeight'
+    | 'condGrad'
+    | 'resume'
+  >;
   generateFeatures: Filled<GenerateFeaturesSettings, CommonDefaults | 'hard' | 'topK' | 'encodeBatchSize' | 'evalBatchSize'>;
-  evaluateBiencoder: Filled<EvaluateBiencoderSettings, CommonDefaults | 'modes' | 'topK' | 'encodeBatchSize' | 'evalBatchSize' | 'saveTopkResult' | 'poolDtype'>;
+  evaluateBiencoder: Filled<
+    EvaluateBiencoderSettings,
+    CommonDefaults | 'modes' | 'topK' | 'encodeBatchSize' | 'evalBatchSize' | 'saveTopkResult' | 'poolDtype'
+  >;
   prepare: Filled<PrepareSettings, 'skipInvalid' | 'cased' | 'maxContextLength' | 'maxCandLength' | 'workers'>;
   importPubtator: Filled<ImportPubtatorSettings, 'composite' | 'maxDropped'>;
 }

@@ -56,13 +56,15 @@ export interface BertFacts {
 
 const int = (v: unknown, name: string, min: number): number | undefined => {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new SettingsError(name, `encode: ${name} must be an integer >= ${min}, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    throw new SettingsError(name, `encode: ${name} must be an integer >= ${min}, got ${String(v)}`);
   return v;
 };
 
 /** A built-in size initialised at random (seeded), over the vocabulary it will tokenise with. */
 function randomBert(size: BertSize, device: DeviceName, precision: BertPrecision, o: LoadBertOptions): { bert: Bert; kind: 'random' } {
-  if (o.side !== undefined) throw new SettingsError('side', `loadBert: side applies to bi-encoder checkpoints only; ${size} is a built-in size`);
+  if (o.side !== undefined)
+    throw new SettingsError('side', `loadBert: side applies to bi-encoder checkpoints only; ${size} is a built-in size`);
   const vocabSize = modelTokenizer(undefined, o.vocab).tokenizer.vocabSize;
   const bert = new Bert(sizedConfig(size, vocabSize), device, { precision });
   bert.parameters().upload(initBertParams(bert.layout, bert.numParameters, o.seed ?? FIELDS.seed.default));
@@ -72,7 +74,12 @@ function randomBert(size: BertSize, device: DeviceName, precision: BertPrecision
 /** One opened BERT and its tokenizer, kept for many encode calls. */
 export class BertSession {
   private tok: WordPieceTokenizer | undefined;
-  private constructor(readonly bert: Bert, readonly facts: BertFacts, private readonly model: string, private readonly vocab: string | undefined) {}
+  private constructor(
+    readonly bert: Bert,
+    readonly facts: BertFacts,
+    private readonly model: string,
+    private readonly vocab: string | undefined,
+  ) {}
 
   static open(model: string, o: LoadBertOptions = {}): BertSession {
     if (typeof model !== 'string' || model === '') throw new SettingsError('model', 'loadBert: expected a model folder');
@@ -80,7 +87,12 @@ export class BertSession {
     const precision = precisionOf(o.precision ?? 'f32', device);
     const { bert, kind } = isBertSize(model) ? randomBert(model, device, precision, o) : openEncoder(model, device, o.side, precision);
     const c = bert.config;
-    return new BertSession(bert, { hiddenSize: c.hiddenSize, maxPositions: c.maxPositions, vocabSize: c.vocabSize, hasPooler: c.pooler, device, kind }, model, o.vocab);
+    return new BertSession(
+      bert,
+      { hiddenSize: c.hiddenSize, maxPositions: c.maxPositions, vocabSize: c.vocabSize, hasPooler: c.pooler, device, kind },
+      model,
+      o.vocab,
+    );
   }
 
   private tokenizer(): WordPieceTokenizer {
@@ -92,25 +104,33 @@ export class BertSession {
   private check(o: EncodeOptions): { batchSize: number; maxLength: number; pooled: boolean } {
     const maxLength = int(o.maxLength, 'maxLength', 2) ?? this.facts.maxPositions;
     if (maxLength > this.facts.maxPositions)
-      throw new SettingsError('maxLength', `encode: maxLength (--max-length) ${maxLength} exceeds the model's max_position_embeddings ${this.facts.maxPositions}`);
+      throw new SettingsError(
+        'maxLength',
+        `encode: maxLength (--max-length) ${maxLength} exceeds the model's max_position_embeddings ${this.facts.maxPositions}`,
+      );
     if (o.pooled !== undefined && typeof o.pooled !== 'boolean') throw new SettingsError('pooled', 'encode: pooled must be true or false');
     return { batchSize: int(o.batchSize, 'batchSize', 1) ?? 64, maxLength, pooled: o.pooled ?? false };
   }
 
   /** [texts.length, hiddenSize] row-major. */
   async encodeTexts(texts: readonly string[], o: EncodeOptions, ctx: TaskContext): Promise<Float32Array> {
-    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new SettingsError('texts', 'encode: expected an array of strings');
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string'))
+      throw new SettingsError('texts', 'encode: expected an array of strings');
     const c = this.check(o);
     const tok = this.tokenizer();
     // [CLS] text [SEP] cut to maxLength with [SEP] kept last, without tokenising a long text in full.
-    const rows: EncodeRow[] = texts.map((t) => ({ ids: Int32Array.from(tok.encodeTruncated ? tok.encodeTruncated(t, c.maxLength) : encodeTruncated(tok, t, c.maxLength)), mask: null }));
+    const rows: EncodeRow[] = texts.map((t) => ({
+      ids: Int32Array.from(tok.encodeTruncated ? tok.encodeTruncated(t, c.maxLength) : encodeTruncated(tok, t, c.maxLength)),
+      mask: null,
+    }));
     return this.encodeRows(rows, c, ctx);
   }
 
   async encodeRows(rows: readonly EncodeRow[], c: { batchSize: number; pooled: boolean }, ctx: TaskContext): Promise<Float32Array> {
     let done = 0;
     return encodeRows(this.bert, rows, {
-      batchSize: c.batchSize, pooled: c.pooled,
+      batchSize: c.batchSize,
+      pooled: c.pooled,
       onBatch: (n) => {
         if (ctx.stop.requested) throw new AbortError('encode: aborted');
         done += n;
@@ -123,7 +143,8 @@ export class BertSession {
   async encodeFile(input: string, output: string, o: EncodeOptions, ctx: TaskContext): Promise<EncodeFileResult> {
     const c = this.check(o);
     const folder = dirname(resolve(output));
-    if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new SettingsError('output', `encode: output (--output) ${output}: the folder ${folder} does not exist`);
+    if (!existsSync(folder) || !statSync(folder).isDirectory())
+      throw new SettingsError('output', `encode: output (--output) ${output}: the folder ${folder} does not exist`);
     const rows = readEncodeInput(input, { maxLength: c.maxLength, vocabSize: this.facts.vocabSize, tokenizer: () => this.tokenizer() });
     const out = await this.encodeRows(rows, c, ctx);
     writeNpyF32(output, out, [rows.length, this.facts.hiddenSize]);

@@ -47,8 +47,16 @@ function phases(ctx: TaskContext): ProgressFactory {
 
 export function summarise(r: EvalReport, outputPath: string, seconds: number): EvaluateBiencoderResult {
   return {
-    modes: r.modes.map((m) => ({ mode: m.mode, total: m.recall.total, recall: m.recall.recall, ...(m.candidateFile ? { candidateFile: m.candidateFile } : {}) })),
-    table: r.table, reportPath: evalReportPath(outputPath), entities: r.entities, seconds,
+    modes: r.modes.map((m) => ({
+      mode: m.mode,
+      total: m.recall.total,
+      recall: m.recall.recall,
+      ...(m.candidateFile ? { candidateFile: m.candidateFile } : {}),
+    })),
+    table: r.table,
+    reportPath: evalReportPath(outputPath),
+    entities: r.entities,
+    seconds,
   };
 }
 
@@ -61,16 +69,34 @@ export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx
   for (const m of s.modes) checkDataPath('evaluateBiencoder', s, m, false);
   const t0 = performance.now();
   const opened = openModel(s, device);
-  const info: Record<string, string> = opened.checkpointDir !== undefined || s.pathToModel !== undefined
-    ? { pathToModel: resolve(s.pathToModel!) }
-    : existsSync(s.bertModel) ? { bertModel: resolve(s.bertModel) } : { bertModel: s.bertModel, init: `random (seed ${s.seed})` };
+  const info: Record<string, string> =
+    opened.checkpointDir !== undefined || s.pathToModel !== undefined
+      ? { pathToModel: resolve(s.pathToModel!) }
+      : existsSync(s.bertModel)
+        ? { bertModel: resolve(s.bertModel) }
+        : { bertModel: s.bertModel, init: `random (seed ${s.seed})` };
   if (opened.tok.vocabPath) info['vocab'] = resolve(opened.tok.vocabPath);
-  const report = await withOutputLock(s.outputPath, 'evaluateBiencoder', () => evaluateModes({
-    model: opened.model, tokenizer: opened.tok.tokenizer, tokenizerFactory: opened.tok.factory,
-    dataPath: s.dataPath, entityDictPath: entityDict, outputPath: s.outputPath, modes: s.modes, topK: s.topK,
-    encodeBatchSize: s.encodeBatchSize, evalBatchSize: s.evalBatchSize, maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength,
-    saveTopk: s.saveTopkResult, poolDtype: s.poolDtype, ...(s.workers !== undefined ? { workers: s.workers } : {}),
-    progress: phases(ctx), log: (line) => detail(ctx, line), modelInfo: info,
-  }));
+  const report = await withOutputLock(s.outputPath, 'evaluateBiencoder', () =>
+    evaluateModes({
+      model: opened.model,
+      tokenizer: opened.tok.tokenizer,
+      tokenizerFactory: opened.tok.factory,
+      dataPath: s.dataPath,
+      entityDictPath: entityDict,
+      outputPath: s.outputPath,
+      modes: s.modes,
+      topK: s.topK,
+      encodeBatchSize: s.encodeBatchSize,
+      evalBatchSize: s.evalBatchSize,
+      maxContextLength: s.maxContextLength,
+      maxCandLength: s.maxCandLength,
+      saveTopk: s.saveTopkResult,
+      poolDtype: s.poolDtype,
+      ...(s.workers !== undefined ? { workers: s.workers } : {}),
+      progress: phases(ctx),
+      log: (line) => detail(ctx, line),
+      modelInfo: info,
+    }),
+  );
   return summarise(report, s.outputPath, (performance.now() - t0) / 1000);
 }

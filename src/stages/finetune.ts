@@ -26,14 +26,33 @@ export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Pr
     const { model, settings, tok } = openModel(s, device);
     const train = openFeatureData(file, s.hard);
     const lens = { maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength, cacheDir: cacheDirFor(s.dataPath, s.outputPath) };
-    const val = { mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(s.dataPath, 'val'), name: 'val', ...lens }), entities: train.entities };
-    ctx.emit({ type: 'message', level: 'info', text: `fine-tuning the candidate encoder on ${train.features.header.count} generated features from ${file}${s.hard ? ` (${train.features.header.topK} candidates each)` : ''}` });
-    const r = await trainingSession(s.outputPath, ctx, { resumeHint: RESUME_HINT, start: { command: 'finetune', device, hard: s.hard, settings: s } }, (hooks) =>
-      finetuneLoop(
-        { model, settings, train, val, outputPath: s.outputPath, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: s.resume },
-        trainSettingsOf(s),
-        hooks,
-      ));
-    return { outputPath: s.outputPath, accuracies: r.accuracies, bestEpoch: r.bestEpoch, steps: r.steps, examplesPerSecond: r.examplesPerSecond, seconds: (performance.now() - t0) / 1000 };
+    const val = {
+      mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(s.dataPath, 'val'), name: 'val', ...lens }),
+      entities: train.entities,
+    };
+    ctx.emit({
+      type: 'message',
+      level: 'info',
+      text: `fine-tuning the candidate encoder on ${train.features.header.count} generated features from ${file}${s.hard ? ` (${train.features.header.topK} candidates each)` : ''}`,
+    });
+    const r = await trainingSession(
+      s.outputPath,
+      ctx,
+      { resumeHint: RESUME_HINT, start: { command: 'finetune', device, hard: s.hard, settings: s } },
+      (hooks) =>
+        finetuneLoop(
+          { model, settings, train, val, outputPath: s.outputPath, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: s.resume },
+          trainSettingsOf(s),
+          hooks,
+        ),
+    );
+    return {
+      outputPath: s.outputPath,
+      accuracies: r.accuracies,
+      bestEpoch: r.bestEpoch,
+      steps: r.steps,
+      examplesPerSecond: r.examplesPerSecond,
+      seconds: (performance.now() - t0) / 1000,
+    };
   });
 }

@@ -39,7 +39,10 @@ export async function runGenerateFeatures(input: GenerateFeaturesSettings, ctx: 
   // The GAN must come from the bi-encoder it imitates: pathToModel, or ganBiencoder when the hard
   // round scores with a later bi-encoder (as the original's README does).
   const ref = s.ganBiencoder ? openModel({ ...s, pathToModel: s.ganBiencoder, dropout: undefined }, device).model : model;
-  const { gan } = loadGan(ganFile, device, { biencoder: { hash: biencoderHash(ref), embedDim: ref.embedDim }, precision: precisionOf(s.precision, device) });
+  const { gan } = loadGan(ganFile, device, {
+    biencoder: { hash: biencoderHash(ref), embedDim: ref.embedDim },
+    precision: precisionOf(s.precision, device),
+  });
 
   const lens = { maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength, cacheDir: cacheDirFor(s.dataPath, s.outputPath) };
   const entities = await openCache(tok, { kind: 'entities', source: entityDict, name: 'entities', ...lens });
@@ -47,19 +50,32 @@ export async function runGenerateFeatures(input: GenerateFeaturesSettings, ctx: 
   const rows = unseenEntities(labelIds(train), entities.rows);
   train.close();
   say(ctx, `${rows.length} of ${entities.rows} entities are not linked by any training mention; generating their features with ${ganFile}`);
-  const r = await withOutputLock(s.outputPath, 'generateFeatures', () => generateFeatureFile({
-    biencoder: model, gan, entities, rows, outputPath: s.outputPath, hard: s.hard, topK: s.topK,
-    batchSize: s.evalBatchSize, encodeBatchSize: s.encodeBatchSize, seed: s.seed,
-    source: { gan: resolve(ganFile), pathToModel: resolve(s.pathToModel), entityDict: resolve(entityDict) },
-    onProgress: (label, done, total) => {
-      // Nothing is written until the end: an abort leaves no partial file.
-      if (ctx.stop.requested) throw new AbortError('generateFeatures: aborted; nothing was written');
-      count(ctx, label, done, total);
-    },
-  }));
+  const r = await withOutputLock(s.outputPath, 'generateFeatures', () =>
+    generateFeatureFile({
+      biencoder: model,
+      gan,
+      entities,
+      rows,
+      outputPath: s.outputPath,
+      hard: s.hard,
+      topK: s.topK,
+      batchSize: s.evalBatchSize,
+      encodeBatchSize: s.encodeBatchSize,
+      seed: s.seed,
+      source: { gan: resolve(ganFile), pathToModel: resolve(s.pathToModel), entityDict: resolve(entityDict) },
+      onProgress: (label, done, total) => {
+        // Nothing is written until the end: an abort leaves no partial file.
+        if (ctx.stop.requested) throw new AbortError('generateFeatures: aborted; nothing was written');
+        count(ctx, label, done, total);
+      },
+    }),
+  );
   const h = r.header;
-  say(ctx, s.hard
-    ? `${h.count} features with their top-${h.topK} entities (gold inserted at 0 for ${h.inserted}) written to ${r.path}`
-    : `${h.count} features written to ${r.path}`);
+  say(
+    ctx,
+    s.hard
+      ? `${h.count} features with their top-${h.topK} entities (gold inserted at 0 for ${h.inserted}) written to ${r.path}`
+      : `${h.count} features written to ${r.path}`,
+  );
   return { path: r.path, count: h.count, topK: h.topK, inserted: h.inserted ?? 0, seconds: (performance.now() - t0) / 1000 };
 }

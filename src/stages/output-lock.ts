@@ -29,7 +29,7 @@ function readHolder(path: string): Holder | undefined {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as Holder;
   } catch {
-    return undefined;  // being written, or damaged: treated as held only while it is fresh (below)
+    return undefined; // being written, or damaged: treated as held only while it is fresh (below)
   }
 }
 
@@ -48,7 +48,10 @@ export function lockOutput(dir: string, stage: string): () => void {
       const stale = h !== undefined && h.host === me.host && !alive(h.pid);
       if (!stale) {
         const who = h ? `${h.stage} (process ${h.pid} on ${h.host}, since ${h.since})` : 'another run';
-        throw new OutputBusyError(dir, `${stage}: ${dir} is in use by ${who}; one run per output folder (remove ${path} if no run is using it)`);
+        throw new OutputBusyError(
+          dir,
+          `${stage}: ${dir} is in use by ${who}; one run per output folder (remove ${path} if no run is using it)`,
+        );
       }
       rmSync(path, { force: true });
       continue;

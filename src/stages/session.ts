@@ -14,7 +14,8 @@ export async function trainingSession<T>(
 ): Promise<T> {
   const log = new JsonlLogger(out);
   log.log('start', JSON.parse(JSON.stringify(o.start)) as Record<string, string>);
-  const progress = (epoch: number, done: number, total: number): void => count(ctx, `${o.label ? `${o.label} ` : ''}epoch ${epoch}`, done, total, 'batch');
+  const progress = (epoch: number, done: number, total: number): void =>
+    count(ctx, `${o.label ? `${o.label} ` : ''}epoch ${epoch}`, done, total, 'batch');
   try {
     return await run({ log, interrupt: ctx.stop, progress, say: (line) => say(ctx, line), resumeHint: o.resumeHint });
   } catch (e) {

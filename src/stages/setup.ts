@@ -40,7 +40,9 @@ export function chooseDevice(o: { device: DeviceChoice; threads?: number | undef
 /** bf16 needs the CUDA device (the CPU backend computes in f32). */
 export function precisionOf(p: Precision, device: DeviceName): BertPrecision {
   if (p === 'bf16' && device !== 'cuda')
-    throw new DeviceUnavailableError('precision bf16 runs on CUDA only (the CPU backend computes in f32); use device cuda or precision f32');
+    throw new DeviceUnavailableError(
+      'precision bf16 runs on CUDA only (the CPU backend computes in f32); use device cuda or precision f32',
+    );
   return p;
 }
 
@@ -56,11 +58,21 @@ export interface ModelTokenizer {
 export function modelTokenizer(dir: string | undefined, vocab: string | undefined): ModelTokenizer {
   if (vocab === undefined && dir === undefined) vocab = builtinData.vocabPath;
   if (vocab !== undefined) {
-    return { tokenizer: fromVocab(vocab, { lowercase: true }), factory: { module: TOKENIZE_MODULE, export: 'fromVocab', args: [vocab, { lowercase: true }] }, vocabPath: vocab, lowercase: true };
+    return {
+      tokenizer: fromVocab(vocab, { lowercase: true }),
+      factory: { module: TOKENIZE_MODULE, export: 'fromVocab', args: [vocab, { lowercase: true }] },
+      vocabPath: vocab,
+      lowercase: true,
+    };
   }
   const t = loadTokenizer(dir!);
   const v = join(dir!, 'vocab.txt');
-  return { tokenizer: t, factory: { module: TOKENIZE_MODULE, export: 'loadTokenizer', args: [dir] }, vocabPath: existsSync(v) ? v : undefined, lowercase: t.settings?.lowercase ?? true };
+  return {
+    tokenizer: t,
+    factory: { module: TOKENIZE_MODULE, export: 'loadTokenizer', args: [dir] },
+    vocabPath: existsSync(v) ? v : undefined,
+    lowercase: t.settings?.lowercase ?? true,
+  };
 }
 
 const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
@@ -73,15 +85,27 @@ export function checkModelSource(stage: string, s: Pick<ModelSettings, 'pathToMo
   if (s.pathToModel !== undefined && !existsSync(s.pathToModel))
     throw new SettingsError('pathToModel', `${stage}: ${fieldLabel('pathToModel')} ${s.pathToModel}: no such checkpoint folder or file`);
   if (s.pathToModel === undefined && s.bertModel !== undefined && !isBertSize(s.bertModel) && !existsSync(join(s.bertModel, 'config.json')))
-    throw new SettingsError('bertModel', `${stage}: ${fieldLabel('bertModel')} "${s.bertModel}" is neither a built-in size (tiny, small, base) nor a folder with an HF BERT (config.json); nothing is downloaded: give the folder of a downloaded model, or ${fieldLabel('pathToModel')}`);
-  if (s.vocab !== undefined && !existsSync(s.vocab)) throw new SettingsError('vocab', `${stage}: ${fieldLabel('vocab')} ${s.vocab}: not found`);
+    throw new SettingsError(
+      'bertModel',
+      `${stage}: ${fieldLabel('bertModel')} "${s.bertModel}" is neither a built-in size (tiny, small, base) nor a folder with an HF BERT (config.json); nothing is downloaded: give the folder of a downloaded model, or ${fieldLabel('pathToModel')}`,
+    );
+  if (s.vocab !== undefined && !existsSync(s.vocab))
+    throw new SettingsError('vocab', `${stage}: ${fieldLabel('vocab')} ${s.vocab}: not found`);
 }
 
 /** The data folder exists (and holds `split`.jsonl when given); returns the entity dictionary path, which must exist unless `dictionary` is false. */
-export function checkDataPath(stage: string, s: { dataPath: string; entityDictPath?: string | undefined }, split?: string, dictionary = true): string {
+export function checkDataPath(
+  stage: string,
+  s: { dataPath: string; entityDictPath?: string | undefined },
+  split?: string,
+  dictionary = true,
+): string {
   if (!isDir(s.dataPath)) throw new SettingsError('dataPath', `${stage}: ${fieldLabel('dataPath')} ${s.dataPath}: no such folder`);
   if (split !== undefined && !existsSync(preparedPath(s.dataPath, split)))
-    throw new SettingsError('dataPath', `${stage}: ${fieldLabel('dataPath')} ${s.dataPath}: expected a prepared folder with ${preparedPath(s.dataPath, split).slice(s.dataPath.length + 1)} (run prepare on the arboEL folder first)`);
+    throw new SettingsError(
+      'dataPath',
+      `${stage}: ${fieldLabel('dataPath')} ${s.dataPath}: expected a prepared folder with ${preparedPath(s.dataPath, split).slice(s.dataPath.length + 1)} (run prepare on the arboEL folder first)`,
+    );
   const dict = s.entityDictPath ?? join(s.dataPath, '..', 'documents', 'all_documents.json');
   if (dictionary && !existsSync(dict)) {
     throw s.entityDictPath !== undefined
@@ -91,7 +115,10 @@ export function checkDataPath(stage: string, s: { dataPath: string; entityDictPa
   return dict;
 }
 
-type ModelStage = Pick<ResolvedSettings['trainBiencoder'], 'pathToModel' | 'bertModel' | 'vocab' | 'addLinear' | 'outDim' | 'seed' | 'dropout' | 'precision'>;
+type ModelStage = Pick<
+  ResolvedSettings['trainBiencoder'],
+  'pathToModel' | 'bertModel' | 'vocab' | 'addLinear' | 'outDim' | 'seed' | 'dropout' | 'precision'
+>;
 
 /** The bi-encoder a stage names (checkpoint, HF folder or built-in size) and its tokenizer. */
 export function openModel(s: ModelStage, device: DeviceName): Opened & { tok: ModelTokenizer } {
@@ -100,7 +127,11 @@ export function openModel(s: ModelStage, device: DeviceName): Opened & { tok: Mo
   const bertDir = isDir(s.bertModel) ? s.bertModel : undefined;
   const tok = modelTokenizer(ckHasTokenizer ? ck : bertDir, s.vocab);
   const opened = openBiEncoder({
-    device, pathToModel: s.pathToModel, bertModel: s.bertModel, vocabSize: tok.tokenizer.vocabSize, seed: s.seed,
+    device,
+    pathToModel: s.pathToModel,
+    bertModel: s.bertModel,
+    vocabSize: tok.tokenizer.vocabSize,
+    seed: s.seed,
     // Given settings win; a checkpoint's own otherwise.
     settings: s.addLinear ? { addLinear: true, outDim: s.outDim } : {},
     ...(s.dropout !== undefined ? { dropout: s.dropout } : {}),
@@ -124,27 +155,50 @@ export interface CacheRequest {
 export async function openCache(t: ModelTokenizer, r: CacheRequest): Promise<TokenCache> {
   const len = r.kind === 'mentions' ? r.maxContextLength : r.maxCandLength;
   const res = await ensureTokenCache({
-    kind: r.kind, source: r.source, cachePath: join(r.cacheDir, `${r.name}.${len}.tokens`), tokenizer: t.tokenizer, factory: t.factory,
-    maxContextLength: r.maxContextLength, maxCandLength: r.maxCandLength, ...(r.onProgress ? { onProgress: r.onProgress } : {}),
+    kind: r.kind,
+    source: r.source,
+    cachePath: join(r.cacheDir, `${r.name}.${len}.tokens`),
+    tokenizer: t.tokenizer,
+    factory: t.factory,
+    maxContextLength: r.maxContextLength,
+    maxCandLength: r.maxCandLength,
+    ...(r.onProgress ? { onProgress: r.onProgress } : {}),
   });
   return res.cache;
 }
 
 /** Token caches of the train and val mentions and of the entity dictionary of a prepared folder. */
-export async function openTrainVal(s: { dataPath: string; maxContextLength: number; maxCandLength: number }, entityDict: string, tok: ModelTokenizer, out: string, say: (s: string) => void) {
+export async function openTrainVal(
+  s: { dataPath: string; maxContextLength: number; maxCandLength: number },
+  entityDict: string,
+  tok: ModelTokenizer,
+  out: string,
+  say: (s: string) => void,
+) {
   const lens = { maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength, cacheDir: cacheDirFor(s.dataPath, out) };
   say('tokenizing (cached after the first run)');
   const entities = await openCache(tok, { kind: 'entities', source: entityDict, name: 'entities', ...lens });
-  const split = async (name: string) => ({ mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(s.dataPath, name), name, ...lens }), entities });
+  const split = async (name: string) => ({
+    mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(s.dataPath, name), name, ...lens }),
+    entities,
+  });
   return { train: await split('train'), val: await split('val') };
 }
 
 /** The loop's settings out of a stage's. */
 export function trainSettingsOf(s: ResolvedSettings['trainBiencoder'] | ResolvedSettings['finetune']): TrainSettings {
   return {
-    learningRate: s.learningRate, numTrainEpochs: s.numTrainEpochs, trainBatchSize: s.trainBatchSize,
-    evalBatchSize: s.evalBatchSize, gradientAccumulationSteps: s.gradientAccumulationSteps,
-    warmupProportion: s.warmupProportion, maxGradNorm: s.maxGradNorm, typeOptimization: s.typeOptimization,
-    seed: s.seed, printInterval: s.printInterval, evalInterval: s.evalInterval, shuffle: s.shuffle,
+    learningRate: s.learningRate,
+    numTrainEpochs: s.numTrainEpochs,
+    trainBatchSize: s.trainBatchSize,
+    evalBatchSize: s.evalBatchSize,
+    gradientAccumulationSteps: s.gradientAccumulationSteps,
+    warmupProportion: s.warmupProportion,
+    maxGradNorm: s.maxGradNorm,
+    typeOptimization: s.typeOptimization,
+    seed: s.seed,
+    printInterval: s.printInterval,
+    evalInterval: s.evalInterval,
+    shuffle: s.shuffle,
   };
 }

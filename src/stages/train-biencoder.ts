@@ -35,10 +35,15 @@ type Settings = ResolvedSettings['trainBiencoder'];
 function openHardData(s: Settings): { train: BiencoderData; val: BiencoderData } {
   const open = (split: string): BiencoderData => {
     const path = join(s.dataPath, `${split}.topk`);
-    if (!existsSync(path)) throw new SettingsError('dataPath', `trainBiencoder: ${fieldLabel('dataPath')} ${path}: not found (with hard, the data is the top<k>_candidates folder of evaluateBiencoder with saveTopkResult on modes train and valid)`);
+    if (!existsSync(path))
+      throw new SettingsError(
+        'dataPath',
+        `trainBiencoder: ${fieldLabel('dataPath')} ${path}: not found (with hard, the data is the top<k>_candidates folder of evaluateBiencoder with saveTopkResult on modes train and valid)`,
+      );
     const file = readCandidateFile(path);
     const src = file.header.source ?? {};
-    if (!src['mentionCache'] || !src['entityCache']) throw new SettingsError('dataPath', `${path}: the file does not name its token caches`);
+    if (!src['mentionCache'] || !src['entityCache'])
+      throw new SettingsError('dataPath', `${path}: the file does not name its token caches`);
     return { mentions: new TokenCache(src['mentionCache']), entities: new TokenCache(src['entityCache']), hard: file };
   };
   return { train: open('train'), val: open('val') };
@@ -55,12 +60,33 @@ export async function runTrainBiencoder(input: TrainBiencoderSettings, ctx: Task
     const { model, settings, tok } = openModel(s, device);
     const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });
     const data = s.hard ? openHardData(s) : await openTrainVal(s, entityDict!, tok, s.outputPath, say);
-    const r = await trainingSession(s.outputPath, ctx, { resumeHint: RESUME_HINT, start: { command: 'train-biencoder', device, hard: s.hard, settings: s } }, (hooks) =>
-      trainLoop(
-        { model, settings, train: data.train, val: data.val, outputPath: s.outputPath, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: s.resume },
-        trainSettingsOf(s),
-        hooks,
-      ));
-    return { outputPath: s.outputPath, accuracies: r.accuracies, bestEpoch: r.bestEpoch, steps: r.steps, examplesPerSecond: r.examplesPerSecond, seconds: (performance.now() - t0) / 1000 };
+    const r = await trainingSession(
+      s.outputPath,
+      ctx,
+      { resumeHint: RESUME_HINT, start: { command: 'train-biencoder', device, hard: s.hard, settings: s } },
+      (hooks) =>
+        trainLoop(
+          {
+            model,
+            settings,
+            train: data.train,
+            val: data.val,
+            outputPath: s.outputPath,
+            vocabPath: tok.vocabPath,
+            lowercase: tok.lowercase,
+            resume: s.resume,
+          },
+          trainSettingsOf(s),
+          hooks,
+        ),
+    );
+    return {
+      outputPath: s.outputPath,
+      accuracies: r.accuracies,
+      bestEpoch: r.bestEpoch,
+      steps: r.steps,
+      examplesPerSecond: r.examplesPerSecond,
+      seconds: (performance.now() - t0) / 1000,
+    };
   });
 }

@@ -30,7 +30,10 @@ export interface TrainGanResult {
 }
 
 /** E from `bertModel`: an HF folder's weights, or a built-in size initialised at random (seeded). */
-export function openDescriptionEncoder(bertModel: string, o: { device: DeviceName; vocabSize: number; seed: number; addLinear: boolean; outDim: number; precision?: BertPrecision }): DescriptionEncoder {
+export function openDescriptionEncoder(
+  bertModel: string,
+  o: { device: DeviceName; vocabSize: number; seed: number; addLinear: boolean; outDim: number; precision?: BertPrecision },
+): DescriptionEncoder {
   let config: BertConfig;
   let load: ((e: DescriptionEncoder) => void) | undefined;
   if (isBertSize(bertModel)) {
@@ -40,10 +43,16 @@ export function openDescriptionEncoder(bertModel: string, o: { device: DeviceNam
     config = bertConfigFromHf(hf.config);
     load = (e) => void e.bert.loadWeights(hf.tensors, { strict: false });
   } else {
-    throw new SettingsError('bertModel', `${fieldLabel('bertModel')} ${bertModel}: not a folder with an HF BERT, nor one of tiny, small, base`);
+    throw new SettingsError(
+      'bertModel',
+      `${fieldLabel('bertModel')} ${bertModel}: not a folder with an HF BERT, nor one of tiny, small, base`,
+    );
   }
   if (config.vocabSize < o.vocabSize)
-    throw new SettingsError('bertModel', `${fieldLabel('bertModel')} ${bertModel}: its vocabulary has ${config.vocabSize} entries, the bi-encoder's tokenizer ${o.vocabSize}; E must read the same token ids`);
+    throw new SettingsError(
+      'bertModel',
+      `${fieldLabel('bertModel')} ${bertModel}: its vocabulary has ${config.vocabSize} entries, the bi-encoder's tokenizer ${o.vocabSize}; E must read the same token ids`,
+    );
   const enc = new DescriptionEncoder(config, o.device, o.addLinear ? o.outDim : undefined, o.precision);
   if (load) load(enc);
   else enc.bert.parameters().upload(initBertParams(enc.bert.layout, enc.bert.numParameters, o.seed + 101));
@@ -57,7 +66,10 @@ export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Pr
   precisionOf(s.precision, device);
   checkModelSource('trainGan', { ...s, pathToModel: s.pathToModel });
   if (!isBertSize(s.bertModel) && !existsSync(s.bertModel))
-    throw new SettingsError('bertModel', `trainGan: ${fieldLabel('bertModel')} "${s.bertModel}" (the description encoder E) is neither a built-in size nor a folder with an HF BERT`);
+    throw new SettingsError(
+      'bertModel',
+      `trainGan: ${fieldLabel('bertModel')} "${s.bertModel}" (the description encoder E) is neither a built-in size nor a folder with an HF BERT`,
+    );
   const entityDict = checkDataPath('trainGan', s, 'train');
   return withOutputLock(s.outputPath, 'train-gan', async () => {
     const t0 = performance.now();
@@ -65,19 +77,48 @@ export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Pr
     const { model: biencoder, settings, tok } = openModel({ ...s, dropout: undefined }, device);
     const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });
     const { train, val } = await openTrainVal(s, entityDict, tok, s.outputPath, say);
-    const encoder = openDescriptionEncoder(s.bertModel, { device, vocabSize: tok.tokenizer.vocabSize, seed: s.seed, addLinear: settings.addLinear, outDim: settings.outDim, precision: precisionOf(s.precision, device) });
+    const encoder = openDescriptionEncoder(s.bertModel, {
+      device,
+      vocabSize: tok.tokenizer.vocabSize,
+      seed: s.seed,
+      addLinear: settings.addLinear,
+      outDim: settings.outDim,
+      precision: precisionOf(s.precision, device),
+    });
     const gan = new Gan(encoder, biencoder.embedDim, device);
     gan.initMlps(s.seed);
-    const r = await trainingSession(s.outputPath, ctx, { resumeHint: RESUME_HINT, start: { command: 'train-gan', device, settings: s } }, (hooks) =>
-      trainGanLoop(
-        { biencoder, gan, train, val, outputPath: s.outputPath, resume: s.resume, settingsForMeta: { bert_model: s.bertModel, path_to_model: s.pathToModel ?? null } },
-        {
-          learningRate: s.learningRate, numTrainEpochs: s.numTrainEpochs, trainBatchSize: s.trainBatchSize, evalBatchSize: s.evalBatchSize,
-          criticIters: s.criticIters, typeOptimization: s.typeOptimization, seed: s.seed, saveEvery: s.saveEvery, startSaving: s.startSaving,
-          shuffle: s.shuffle, mseWeight: s.mseWeight, condGrad: s.condGrad,
-        },
-        hooks,
-      ));
+    const r = await trainingSession(
+      s.outputPath,
+      ctx,
+      { resumeHint: RESUME_HINT, start: { command: 'train-gan', device, settings: s } },
+      (hooks) =>
+        trainGanLoop(
+          {
+            biencoder,
+            gan,
+            train,
+            val,
+            outputPath: s.outputPath,
+            resume: s.resume,
+            settingsForMeta: { bert_model: s.bertModel, path_to_model: s.pathToModel ?? null },
+          },
+          {
+            learningRate: s.learningRate,
+            numTrainEpochs: s.numTrainEpochs,
+            trainBatchSize: s.trainBatchSize,
+            evalBatchSize: s.evalBatchSize,
+            criticIters: s.criticIters,
+            typeOptimization: s.typeOptimization,
+            seed: s.seed,
+            saveEvery: s.saveEvery,
+            startSaving: s.startSaving,
+            shuffle: s.shuffle,
+            mseWeight: s.mseWeight,
+            condGrad: s.condGrad,
+          },
+          hooks,
+        ),
+    );
     return { outputPath: s.outputPath, ...r, seconds: (performance.now() - t0) / 1000 };
   });
 }

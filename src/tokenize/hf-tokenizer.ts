@@ -94,7 +94,11 @@ export class HfWordPieceTokenizer implements WordPieceTokenizer {
     } catch (e) {
       if (e instanceof BiofegError) throw e;
       const msg = e instanceof Error ? e.message : String(e);
-      throw new DataError(where, undefined, `not a usable WordPiece tokenizer: ${msg.startsWith(`${where}: `) ? msg.slice(where.length + 2) : msg}`);
+      throw new DataError(
+        where,
+        undefined,
+        `not a usable WordPiece tokenizer: ${msg.startsWith(`${where}: `) ? msg.slice(where.length + 2) : msg}`,
+      );
     }
   }
 

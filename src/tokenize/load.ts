@@ -78,7 +78,8 @@ export function loadTokenizer(dir: string, opts: NormalizationOptions = {}): HfW
   if (existsSync(jsonPath)) {
     const json = readJsonObject(jsonPath) as unknown as TokenizerJson;
     const n = json.normalizer;
-    if (n !== null && n !== undefined && typeof n !== 'object') throw new DataError(jsonPath, undefined, 'expected "normalizer" to be an object or null');
+    if (n !== null && n !== undefined && typeof n !== 'object')
+      throw new DataError(jsonPath, undefined, 'expected "normalizer" to be an object or null');
     if (n !== null && n !== undefined && n.type === 'BertNormalizer') {
       const patched = { ...n };
       if (settings.lowercase !== undefined) patched['lowercase'] = settings.lowercase;
@@ -86,7 +87,11 @@ export function loadTokenizer(dir: string, opts: NormalizationOptions = {}): HfW
       if (settings.tokenizeChineseChars !== undefined) patched['handle_chinese_chars'] = settings.tokenizeChineseChars;
       json.normalizer = patched;
     } else if (settings.lowercase !== undefined || settings.stripAccents !== undefined) {
-      throw new DataError(jsonPath, undefined, `lower-casing/accent options need a BertNormalizer, found ${n === null || n === undefined ? 'none' : String(n.type)}`);
+      throw new DataError(
+        jsonPath,
+        undefined,
+        `lower-casing/accent options need a BertNormalizer, found ${n === null || n === undefined ? 'none' : String(n.type)}`,
+      );
     }
     if (!Array.isArray(json.added_tokens)) json.added_tokens = [];
     return new HfWordPieceTokenizer(json, jsonPath);

@@ -25,4 +25,3 @@ export function readTokenizerText(path: string, what: string): string {
     throw new DataError(path, undefined, 'invalid UTF-8');
   }
 }
-

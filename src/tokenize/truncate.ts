@@ -53,7 +53,13 @@ function usable(specials: readonly string[] | null): readonly string[] | null | 
  * The first `n` pieces of `tok.tokenize(text)` (all of them when fewer), tokenising a prefix.
  * `specials` as for {@link encodeTruncated}.
  */
-export function tokenizeHead(tok: WordPieceTokenizer, text: string, n: number, specials: readonly string[] | null = null, minChars?: number): string[] {
+export function tokenizeHead(
+  tok: WordPieceTokenizer,
+  text: string,
+  n: number,
+  specials: readonly string[] | null = null,
+  minChars?: number,
+): string[] {
   const sp = usable(specials);
   if (sp !== false) {
     let p = minChars ?? Math.max(4096, n * 8);
@@ -69,7 +75,13 @@ export function tokenizeHead(tok: WordPieceTokenizer, text: string, n: number, s
 }
 
 /** The last `n` pieces of `tok.tokenize(text)` (all of them when fewer), tokenising a suffix. */
-export function tokenizeTail(tok: WordPieceTokenizer, text: string, n: number, specials: readonly string[] | null = null, minChars?: number): string[] {
+export function tokenizeTail(
+  tok: WordPieceTokenizer,
+  text: string,
+  n: number,
+  specials: readonly string[] | null = null,
+  minChars?: number,
+): string[] {
   const sp = usable(specials);
   const tail = (xs: string[]): string[] => (n <= 0 ? [] : xs.slice(-n));
   if (sp !== false) {
@@ -95,7 +107,13 @@ function cutIds(ids: number[], maxLength: number, sep: number): number[] {
  * token string of the tokenizer when known (enables punctuation cuts), null when not.
  * `minPrefix`: characters tokenised at first (default max(4096, 8 per id); tests set it small).
  */
-export function encodeTruncated(tok: WordPieceTokenizer, text: string, maxLength: number, specials: readonly string[] | null = null, minPrefix?: number): number[] {
+export function encodeTruncated(
+  tok: WordPieceTokenizer,
+  text: string,
+  maxLength: number,
+  specials: readonly string[] | null = null,
+  minPrefix?: number,
+): number[] {
   if (!Number.isInteger(maxLength) || maxLength < 2) throw new RangeError(`maxLength must be an integer >= 2, got ${maxLength}`);
   const need = maxLength - 2;
   const safeSpecials = specials?.some((s) => /\s/.test(s)) ? null : specials;

@@ -5,7 +5,14 @@
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import { encodeSafetensors, readCheckpointFile, readSafetensors, splitBiencoder, writeSafetensors, writeTorchCheckpoint } from '../checkpoint/index.js';
+import {
+  encodeSafetensors,
+  readCheckpointFile,
+  readSafetensors,
+  splitBiencoder,
+  writeSafetensors,
+  writeTorchCheckpoint,
+} from '../checkpoint/index.js';
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
 import { BERT_BUFFERS, modernizeName } from '../checkpoint/hf-names.js';
 import { type Bert, bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
@@ -39,11 +46,19 @@ export function stateDict(model: BiEncoder): Named {
 }
 
 /** Copies tensors by state_dict name into the model; every parameter must be present, and nothing else. */
-export function loadStateDict(model: BiEncoder, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array | Int32Array }>, file: string): void {
-  splitBiencoder(tensors, file);  // rejects anything that is not a bi-encoder state_dict
+export function loadStateDict(
+  model: BiEncoder,
+  tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array | Int32Array }>,
+  file: string,
+): void {
+  splitBiencoder(tensors, file); // rejects anything that is not a bi-encoder state_dict
   const known = new Set(model.parts().flatMap((p) => p.layout.map((e) => p.prefix + e.name)));
   const extra = [...tensors.keys()].filter((k) => !known.has(modernizeName(k)) && !BERT_BUFFERS.some((b) => k.endsWith(`.${b}`)));
-  if (extra.length) throw new CheckpointError(file, `unexpected ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''} (the model has no such parameter)`);
+  if (extra.length)
+    throw new CheckpointError(
+      file,
+      `unexpected ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''} (the model has no such parameter)`,
+    );
   for (const p of model.parts()) {
     const flat = new Float32Array(p.params.shape[0]!);
     for (const e of p.layout) {
@@ -80,7 +95,10 @@ export async function saveBiEncoder(dir: string, model: BiEncoder, o: SaveOption
   await writeCheckpointDir(dir, (tmp) => {
     writeSafetensors(join(tmp, 'model.safetensors'), sd, { format: 'pt' });
     if (o.torchBin ?? true) writeTorchCheckpoint(join(tmp, 'pytorch_model.bin'), sd);
-    const cfg = { ...hfConfigOf(model.config), biofeg: { model: 'biencoder', add_linear: o.settings.addLinear, out_dim: o.settings.outDim, pooler: model.config.pooler } };
+    const cfg = {
+      ...hfConfigOf(model.config),
+      biofeg: { model: 'biencoder', add_linear: o.settings.addLinear, out_dim: o.settings.outDim, pooler: model.config.pooler },
+    };
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
     if (o.vocabPath) {
       copyFileSync(o.vocabPath, join(tmp, 'vocab.txt'));
@@ -151,7 +169,13 @@ export function openBiEncoder(o: OpenOptions): Opened {
     throw new Error('give --bert_model (an HF folder or tiny|small|base) or --path_to_model (a bi-encoder checkpoint)');
   }
   if (o.dropout !== undefined) config = { ...config, hiddenDropout: o.dropout, attentionDropout: o.dropout };
-  const model = new BiEncoder({ config, device: o.device, addLinear: settings.addLinear, outDim: settings.outDim, ...(o.precision ? { precision: o.precision } : {}) });
+  const model = new BiEncoder({
+    config,
+    device: o.device,
+    addLinear: settings.addLinear,
+    outDim: settings.outDim,
+    ...(o.precision ? { precision: o.precision } : {}),
+  });
   if (o.pathToModel) {
     const file = statSync(o.pathToModel).isDirectory()
       ? ['model.safetensors', 'pytorch_model.bin'].map((f) => join(o.pathToModel!, f)).find((f) => existsSync(f))

@@ -60,21 +60,27 @@ export function exampleCount(d: TrainData): number {
 /** Checks a feature file before training reads it: features present, entities in range. */
 export function checkFeatureData(d: FeatureData, path = 'features'): void {
   const h = d.features.header;
-  if (h.featureDim <= 0 || !d.features.rows.features) throw new Error(`${path}: the candidate file holds no features (expected the output of generate-features)`);
-  for (const e of d.features.rows.candidates) if (e < 0 || e >= d.entities.rows) throw new Error(`${path}: entity ${e} is outside the ${d.entities.rows} entities of ${d.entities.path}`);
+  if (h.featureDim <= 0 || !d.features.rows.features)
+    throw new Error(`${path}: the candidate file holds no features (expected the output of generate-features)`);
+  for (const e of d.features.rows.candidates)
+    if (e < 0 || e >= d.entities.rows)
+      throw new Error(`${path}: entity ${e} is outside the ${d.entities.rows} entities of ${d.entities.path}`);
 }
 
 /** Rows `examples` of feature data: in-batch (each feature's own entity) or hard (its k candidates). */
 export function readFeatureBatch(d: FeatureData, examples: ArrayLike<number>): FeatureBatch {
   const { header, rows } = d.features;
-  const dim = header.featureDim, k = header.topK, B = examples.length;
+  const dim = header.featureDim,
+    k = header.topK,
+    B = examples.length;
   const features = new Float32Array(B * dim);
   for (let b = 0; b < B; b++) features.set(rows.features!.subarray(examples[b]! * dim, (examples[b]! + 1) * dim), b * dim);
   if (!d.hard) {
     const ents = Int32Array.from({ length: B }, (_, b) => rows.gold[examples[b]!]!);
     return { features, dim, cand: candidates(d, ents) };
   }
-  const gold = new Int32Array(B), ents = new Int32Array(B * k);
+  const gold = new Int32Array(B),
+    ents = new Int32Array(B * k);
   for (let b = 0; b < B; b++) {
     const e = examples[b]!;
     gold[b] = rows.goldPos[e]!;
@@ -90,7 +96,8 @@ export function readTrainBatch(d: TrainData, examples: ArrayLike<number>): Batch
 
 /** Mention rows -> context ids [B, <= w-1] (cut to the longest real row) and label ids [B]. */
 function contexts(d: BiencoderData, rows: ArrayLike<number>): { ctx: TokenBatch; labels: Int32Array } {
-  const w = d.mentions.width, B = rows.length;
+  const w = d.mentions.width,
+    B = rows.length;
   const raw = d.mentions.readRows(rows);
   const labels = new Int32Array(B);
   for (let b = 0; b < B; b++) labels[b] = raw[b * w + w - 1]!;
@@ -106,11 +113,16 @@ function candidates(d: { entities: TokenCache }, ents: ArrayLike<number>): Token
 export function readBatch(d: BiencoderData, examples: ArrayLike<number>): Batch {
   if (!d.hard) {
     const { ctx, labels } = contexts(d, examples);
-    for (const l of labels) if (l < 0 || l >= d.entities.rows) throw new Error(`${d.mentions.path}: label id ${l} is outside the ${d.entities.rows} entities`);
+    for (const l of labels)
+      if (l < 0 || l >= d.entities.rows) throw new Error(`${d.mentions.path}: label id ${l} is outside the ${d.entities.rows} entities`);
     return { ctx, cand: candidates(d, labels) };
   }
-  const r = d.hard.rows, k = d.hard.header.topK, B = examples.length;
-  const mentionRows = new Int32Array(B), gold = new Int32Array(B), ents = new Int32Array(B * k);
+  const r = d.hard.rows,
+    k = d.hard.header.topK,
+    B = examples.length;
+  const mentionRows = new Int32Array(B),
+    gold = new Int32Array(B),
+    ents = new Int32Array(B * k);
   for (let b = 0; b < B; b++) {
     const e = examples[b]!;
     mentionRows[b] = r.mention[e]!;

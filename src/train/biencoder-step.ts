@@ -52,7 +52,8 @@ export type ContextInput = { tokens: TokenBatch } | { features: NativeTensor };
 
 export async function inBatchStep(m: BiEncoder, ws: Workspace, ctx: ContextInput, cand: TokenBatch, o: StepOptions): Promise<StepResult> {
   const eng = engineFor(m.device);
-  const B = cand.rows, E = m.embedDim;
+  const B = cand.rows,
+    E = m.embedDim;
   const c = 'tokens' in ctx ? await m.encode('context', ctx.tokens, o.train, o.seed) : ctx.features;
   const e = await m.encode('candidate', cand, o.train, o.seed + 1n);
   const scores = ws.get('scores', 'f32', [B, B]);
@@ -60,8 +61,9 @@ export async function inBatchStep(m: BiEncoder, ws: Workspace, ctx: ContextInput
   const targets = Int32Array.from({ length: B }, (_, i) => i);
   const r = lossAndGrad(ws, scores, B, B, targets, o);
   if (r.dScores) {
-    const dc = ws.get('dctx', 'f32', [B, E]), de = ws.get('dcand', 'f32', [B, E]);
-    eng.gemm(r.dScores, e, dc);                   // dC = dS E
+    const dc = ws.get('dctx', 'f32', [B, E]),
+      de = ws.get('dcand', 'f32', [B, E]);
+    eng.gemm(r.dScores, e, dc); // dC = dS E
     eng.gemm(r.dScores, c, de, { transA: true }); // dE = dS^T C
     if ('tokens' in ctx) await m.backward('context', dc);
     await m.backward('candidate', de);
@@ -70,21 +72,32 @@ export async function inBatchStep(m: BiEncoder, ws: Workspace, ctx: ContextInput
 }
 
 /** cands: B*k candidate rows, the k of mention b at rows b*k..b*k+k-1; gold[b] = the gold's position. */
-export async function hardStep(m: BiEncoder, ws: Workspace, ctx: ContextInput, cands: TokenBatch, k: number, gold: Int32Array, o: StepOptions): Promise<StepResult> {
+export async function hardStep(
+  m: BiEncoder,
+  ws: Workspace,
+  ctx: ContextInput,
+  cands: TokenBatch,
+  k: number,
+  gold: Int32Array,
+  o: StepOptions,
+): Promise<StepResult> {
   const eng = engineFor(m.device);
-  const B = gold.length, E = m.embedDim;
+  const B = gold.length,
+    E = m.embedDim;
   if (cands.rows !== B * k) throw new Error(`hard step: ${cands.rows} candidate rows for ${B} mentions x ${k}`);
   const c = 'tokens' in ctx ? await m.encode('context', ctx.tokens, o.train, o.seed) : ctx.features;
   const e = await m.encode('candidate', cands, o.train, o.seed + 1n);
   const scores = ws.get('hscores', 'f32', [B, 1, k]);
-  const c3 = c.view(0, [B, 1, E]), e3 = e.view(0, [B, k, E]);
+  const c3 = c.view(0, [B, 1, E]),
+    e3 = e.view(0, [B, k, E]);
   eng.gemm(c3, e3, scores, { transB: true });
   const r = lossAndGrad(ws, scores, B, k, gold, o);
   if (r.dScores) {
     const ds3 = r.dScores.view(0, [B, 1, k]);
-    const dc = ws.get('hdctx', 'f32', [B, 1, E]), de = ws.get('hdcand', 'f32', [B, k, E]);
-    eng.gemm(ds3, e3, dc);                    // dc_b = ds_b E_b
-    eng.gemm(ds3, c3, de, { transA: true });  // dE_b = ds_b^T c_b
+    const dc = ws.get('hdctx', 'f32', [B, 1, E]),
+      de = ws.get('hdcand', 'f32', [B, k, E]);
+    eng.gemm(ds3, e3, dc); // dc_b = ds_b E_b
+    eng.gemm(ds3, c3, de, { transA: true }); // dE_b = ds_b^T c_b
     if ('tokens' in ctx) await m.backward('context', dc.view(0, [B, E]));
     await m.backward('candidate', de.view(0, [B * k, E]));
   }

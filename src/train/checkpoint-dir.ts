@@ -1,7 +1,19 @@
 // Checkpoint folders that are either the previous good one or the complete new one, never a mix:
 // everything is written into `<dir>.tmp-<pid>`, fsynced, and renamed over `<dir>`. Layout as the
 // original trainers: `<out>/epoch_N/` per epoch, and the best epoch's files copied to `<out>/`.
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 import { removeStaleTemps } from '../data/atomic.js';
@@ -84,7 +96,7 @@ export async function writeCheckpointDir(dir: string, content: CheckpointWriter 
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   recoverCheckpointDir(dir);
-  removeStaleTemps(dir);  // a killed writer's leftovers
+  removeStaleTemps(dir); // a killed writer's leftovers
   const tmp = `${dir}.tmp-${process.pid}`;
   const old = `${dir}.old-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -94,7 +106,8 @@ export async function writeCheckpointDir(dir: string, content: CheckpointWriter 
       await content(tmp);
     } else {
       for (const f of content) {
-        if (f.name.includes('/') || f.name.includes('\\') || f.name === '' || f.name.startsWith('.')) throw new Error(`checkpoint file name "${f.name}" must be a plain file name`);
+        if (f.name.includes('/') || f.name.includes('\\') || f.name === '' || f.name.startsWith('.'))
+          throw new Error(`checkpoint file name "${f.name}" must be a plain file name`);
         writeFileSync(join(tmp, f.name), f.data);
       }
     }
@@ -166,7 +179,11 @@ export function shouldSaveGanEpoch(epoch: number, saveEvery = 10, startSaving = 
  * `epoch_N`, newest first (after `last`, at most `epochs` resumable ones are read). `open` reads
  * one entry's position in the run (or undefined when it cannot resume from it); the furthest wins.
  */
-export function findResume<T>(out: string, open: (path: string) => { position: number; value: T } | undefined, epochs = Infinity): T | undefined {
+export function findResume<T>(
+  out: string,
+  open: (path: string) => { position: number; value: T } | undefined,
+  epochs = Infinity,
+): T | undefined {
   if (!existsSync(out)) return undefined;
   const numbered = readdirSync(out)
     .map((n) => /^epoch_(\d+)$/.exec(n))
@@ -186,4 +203,3 @@ export function findResume<T>(out: string, open: (path: string) => { position: n
   }
   return best?.value;
 }
-

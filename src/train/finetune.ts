@@ -13,7 +13,10 @@ import { trainBiencoder, type TrainResult, type TrainRun, type TrainSettings } f
 /** Opens a generate-features file; `entities` overrides the token cache the file names. */
 export function openFeatureData(path: string, hard: boolean, entities?: TokenCache): FeatureData {
   const file = readCandidateFile(path);
-  if (hard && file.header.topK < 2) throw new Error(`${path}: --hard needs a file written by generate-features --hard (k candidates per feature); this one has k = ${file.header.topK}`);
+  if (hard && file.header.topK < 2)
+    throw new Error(
+      `${path}: --hard needs a file written by generate-features --hard (k candidates per feature); this one has k = ${file.header.topK}`,
+    );
   let ents = entities;
   if (!ents) {
     const src = file.header.source?.['entityCache'];
@@ -26,6 +29,10 @@ export function openFeatureData(path: string, hard: boolean, entities?: TokenCac
   return d;
 }
 
-export function finetune(run: Omit<TrainRun, 'trainEncoders'> & { train: FeatureData }, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {
+export function finetune(
+  run: Omit<TrainRun, 'trainEncoders'> & { train: FeatureData },
+  s: TrainSettings,
+  hooks: TrainHooks,
+): Promise<TrainResult> {
   return trainBiencoder({ ...run, trainEncoders: 'candidate' }, s, hooks);
 }

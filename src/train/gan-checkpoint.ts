@@ -50,7 +50,9 @@ export function biencoderHash(model: BiEncoder): string {
 }
 
 const PREFIX_OF: Record<(typeof GAN_STATE_KEYS)[number], string> = {
-  generator: GAN_PREFIX.generator, discriminator: GAN_PREFIX.discriminator, entity_embedding: GAN_PREFIX.encoder,
+  generator: GAN_PREFIX.generator,
+  discriminator: GAN_PREFIX.discriminator,
+  entity_embedding: GAN_PREFIX.encoder,
 };
 
 /** The three state_dicts: names without the dict key (fc1.weight, cand_encoder.bert_model.…). */
@@ -62,17 +64,27 @@ function stateDicts(parts: readonly ParamPart[]): Map<string, Map<string, { shap
     const flat = p.params.download() as Float32Array;
     const sd = out.get(key)!;
     for (const e of p.layout)
-      sd.set(p.prefix.slice(PREFIX_OF[key].length) + e.name, { shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1)) });
+      sd.set(p.prefix.slice(PREFIX_OF[key].length) + e.name, {
+        shape: [...e.shape],
+        data: flat.slice(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1)),
+      });
   }
   return out;
 }
 
-export function ganMeta(gan: Gan, biencoder: { hash: string; embedDim: number; hiddenSize: number }, extra: { epoch?: number; settings?: Record<string, unknown> } = {}): GanMeta {
+export function ganMeta(
+  gan: Gan,
+  biencoder: { hash: string; embedDim: number; hiddenSize: number },
+  extra: { epoch?: number; settings?: Record<string, unknown> } = {},
+): GanMeta {
   const e = gan.encoder;
   return {
-    format: FORMAT, version: 2, dims: { ...gan.dims },
+    format: FORMAT,
+    version: 2,
+    dims: { ...gan.dims },
     encoder: { config: hfConfigOf(e.config), pooler: e.bert.config.pooler, addLinear: e.linear !== undefined, outDim: e.outDim },
-    biencoder, ...extra,
+    biencoder,
+    ...extra,
   };
 }
 
@@ -97,10 +109,10 @@ export function saveGan(file: string, gan: Gan, meta: GanMeta, o: GanSaveOptions
     }
     extra.push(['optimizer', torchDict(moments, 'OrderedDict')], ['optimizer_steps', torchDict(steps)]);
   }
-  writeTorchSave(file, torchDict([
-    ...GAN_STATE_KEYS.map((k) => [k, torchDict(sds.get(k)!, 'OrderedDict')] as const),
-    [GAN_EXTRA_KEY, torchDict(extra)],
-  ]));
+  writeTorchSave(
+    file,
+    torchDict([...GAN_STATE_KEYS.map((k) => [k, torchDict(sds.get(k)!, 'OrderedDict')] as const), [GAN_EXTRA_KEY, torchDict(extra)]]),
+  );
 }
 
 /** A GAN checkpoint file read into memory. */
@@ -121,7 +133,8 @@ function tensorsOf(path: string, what: string, v: TorchLoaded | undefined): Map<
   if (!m) throw new CheckpointError(path, `'${what}' is not a dict of tensors`);
   const out = new Map<string, Tensor>();
   for (const [k, t] of m) {
-    if (t === null || typeof t !== 'object' || t instanceof Map || Array.isArray(t)) throw new CheckpointError(path, `'${what}' entry ${k} is not a tensor`);
+    if (t === null || typeof t !== 'object' || t instanceof Map || Array.isArray(t))
+      throw new CheckpointError(path, `'${what}' entry ${k} is not a tensor`);
     out.set(k, t);
   }
   return out;
@@ -140,17 +153,26 @@ function parseJson(path: string, what: string, v: TorchLoaded | undefined): Reco
 export function readGanFile(path: string): GanFile {
   if (!existsSync(path)) throw new CheckpointError(path, `GAN checkpoint not found`);
   if (statSync(path).isDirectory())
-    throw new CheckpointError(path, `a folder, not a GAN checkpoint file (GAN checkpoints are single torch.save files <out>/epoch_<i>, as in the original; folders from older biofeg versions are not read: run train-gan again)`);
+    throw new CheckpointError(
+      path,
+      `a folder, not a GAN checkpoint file (GAN checkpoints are single torch.save files <out>/epoch_<i>, as in the original; folders from older biofeg versions are not read: run train-gan again)`,
+    );
   const root = asMap(readTorchSave(path));
   if (!root) throw new CheckpointError(path, `not a GAN checkpoint (the file holds no dict)`);
   const missing = GAN_STATE_KEYS.filter((k) => !root.has(k));
   if (missing.length) throw new CheckpointError(path, `not a GAN checkpoint (no ${missing.join(', ')} state_dict)`);
   const extra = asMap(root.get(GAN_EXTRA_KEY));
   if (!extra)
-    throw new CheckpointError(path, `no '${GAN_EXTRA_KEY}' entry with the sizes and the bi-encoder it was trained with (a checkpoint of the original code?); biofeg only loads GAN checkpoints written by biofeg train-gan`);
+    throw new CheckpointError(
+      path,
+      `no '${GAN_EXTRA_KEY}' entry with the sizes and the bi-encoder it was trained with (a checkpoint of the original code?); biofeg only loads GAN checkpoints written by biofeg train-gan`,
+    );
   const m = parseJson(path, 'meta', extra.get('meta')) as Partial<GanMeta>;
   if (m.format !== FORMAT || m.version !== 2 || !m.dims || !m.encoder || !m.biencoder)
-    throw new CheckpointError(path, `not a biofeg GAN checkpoint description (format ${JSON.stringify(m.format)}, version ${JSON.stringify(m.version)})`);
+    throw new CheckpointError(
+      path,
+      `not a biofeg GAN checkpoint description (format ${JSON.stringify(m.format)}, version ${JSON.stringify(m.version)})`,
+    );
   if (typeof m.biencoder.hash !== 'string' || typeof m.biencoder.hiddenSize !== 'number')
     throw new CheckpointError(path, `'${GAN_EXTRA_KEY}.meta.biencoder' needs a string hash and a numeric hiddenSize`);
   const states = Object.fromEntries(GAN_STATE_KEYS.map((k) => [k, tensorsOf(path, k, root.get(k))])) as GanFile['states'];
@@ -159,7 +181,8 @@ export function readGanFile(path: string): GanFile {
   if (extra.has('optimizer')) {
     const steps = new Map<string, number>();
     for (const [k, v] of asMap(extra.get('optimizer_steps')) ?? []) {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new CheckpointError(path, `'${GAN_EXTRA_KEY}.optimizer_steps.${k}' is not a step count`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+        throw new CheckpointError(path, `'${GAN_EXTRA_KEY}.optimizer_steps.${k}' is not a step count`);
       steps.set(k, v);
     }
     out.optimizer = { moments: tensorsOf(path, `${GAN_EXTRA_KEY}.optimizer`, extra.get('optimizer')), steps };
@@ -183,9 +206,15 @@ export function checkGanCompatible(path: string, meta: GanMeta, want: GanExpecta
   const b = want.biencoder;
   if (!b) return;
   if (meta.dims.featDim !== b.embedDim)
-    throw new CheckpointError(path, `this GAN generates features of size ${meta.dims.featDim} (bi-encoder hidden size ${meta.biencoder.hiddenSize}), but the given bi-encoder's embeddings have size ${b.embedDim}; use the bi-encoder the GAN was trained with`);
+    throw new CheckpointError(
+      path,
+      `this GAN generates features of size ${meta.dims.featDim} (bi-encoder hidden size ${meta.biencoder.hiddenSize}), but the given bi-encoder's embeddings have size ${b.embedDim}; use the bi-encoder the GAN was trained with`,
+    );
   if (meta.biencoder.hash !== b.hash)
-    throw new CheckpointError(path, `this GAN was trained with bi-encoder ${meta.biencoder.hash.slice(0, 19)}…, the given bi-encoder is ${b.hash.slice(0, 19)}…; features from another bi-encoder would not match its embedding space (pass the same --path_to_model as for train-gan)`);
+    throw new CheckpointError(
+      path,
+      `this GAN was trained with bi-encoder ${meta.biencoder.hash.slice(0, 19)}…, the given bi-encoder is ${b.hash.slice(0, 19)}…; features from another bi-encoder would not match its embedding space (pass the same --path_to_model as for train-gan)`,
+    );
 }
 
 /** Builds the GAN a checkpoint file describes and loads its weights. */
@@ -197,7 +226,8 @@ export function loadGan(path: string, device: DeviceName, want: GanExpectation =
   const enc = new DescriptionEncoder(config, device, meta.encoder.addLinear ? meta.encoder.outDim : undefined, want.precision);
   const gan = new Gan(enc, meta.dims.featDim, device);
   for (const k of ['condDim', 'noiseDim', 'hiddenDim'] as const)
-    if (gan.dims[k] !== meta.dims[k]) throw new CheckpointError(path, `${k} ${meta.dims[k]} does not follow from the sizes (expected ${gan.dims[k]})`);
+    if (gan.dims[k] !== meta.dims[k])
+      throw new CheckpointError(path, `${k} ${meta.dims[k]} does not follow from the sizes (expected ${gan.dims[k]})`);
   loadGanWeights(gan, file);
   return { gan, meta, file };
 }
@@ -226,9 +256,11 @@ export function loadGanTrainingState(file: GanFile, optimizers: Record<string, F
   if (!file.optimizer || !file.trainerState) throw new CheckpointError(file.path, `not a resumable GAN checkpoint (no optimizer state)`);
   for (const [name, opt] of Object.entries(optimizers)) {
     const steps = file.optimizer.steps.get(name);
-    if (steps === undefined) throw new CheckpointError(file.path, `no optimizer steps for '${name}' (was it trained with another --cond-grad?)`);
+    if (steps === undefined)
+      throw new CheckpointError(file.path, `no optimizer steps for '${name}' (was it trained with another --cond-grad?)`);
     const moments = new Map<string, { data: Float32Array | Int32Array }>();
-    for (const [k, t] of file.optimizer.moments) if (k.startsWith(`${name}/`)) moments.set(k.slice(name.length + 1), { data: t.data as Float32Array });
+    for (const [k, t] of file.optimizer.moments)
+      if (k.startsWith(`${name}/`)) moments.set(k.slice(name.length + 1), { data: t.data as Float32Array });
     opt.importState({ steps, moments });
   }
   return file.trainerState;

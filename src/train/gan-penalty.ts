@@ -21,7 +21,14 @@ export function penaltyFromNorms(norms: Float32Array, lambda: number): number {
 }
 
 /** From g [B, F] (device): writes u = c ⊙ g into `u` [B, F] and returns the penalty and norms. */
-export function rowNormPenalty(device: DeviceName, ws: Workspace, g: NativeTensor, u: NativeTensor, rows: number, lambda: number): PenaltyRows {
+export function rowNormPenalty(
+  device: DeviceName,
+  ws: Workspace,
+  g: NativeTensor,
+  u: NativeTensor,
+  rows: number,
+  lambda: number,
+): PenaltyRows {
   const norms = ws.get('gp.norms', 'f32', [rows]);
   engineFor(device).gradPenalty(g, lambda, u, norms);
   const n = norms.download() as Float32Array;
@@ -29,7 +36,15 @@ export function rowNormPenalty(device: DeviceName, ws: Workspace, g: NativeTenso
 }
 
 /** y = x + diag(a) d: the interpolates α real + (1−α) fake = fake + α (real − fake), α per row. */
-export function addRowScaled(device: DeviceName, ws: Workspace, x: NativeTensor, d: NativeTensor, a: Float32Array, y: NativeTensor, rows: number): void {
+export function addRowScaled(
+  device: DeviceName,
+  ws: Workspace,
+  x: NativeTensor,
+  d: NativeTensor,
+  a: Float32Array,
+  y: NativeTensor,
+  rows: number,
+): void {
   const at = ws.get('rows.alpha', 'f32', [rows]);
   at.upload(a);
   y.copyFrom(x);

@@ -29,9 +29,9 @@ export const GP_LAMBDA = 10;
 
 export interface CriticInput {
   rows: number;
-  real: NativeTensor;   // [B, F]
-  fake: NativeTensor;   // [B, F]
-  cond: NativeTensor;   // [B, C]
+  real: NativeTensor; // [B, F]
+  fake: NativeTensor; // [B, F]
+  cond: NativeTensor; // [B, C]
   /** Interpolation weight per row, in [0, 1). */
   alpha: Float32Array;
 }
@@ -66,10 +66,16 @@ function meanRows(y: Float32Array, from: number, to: number): number {
 
 /** Critic loss and gradients: ACCUMULATES into D's gradient buffer (zero it between steps). */
 export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: CriticInput, o: CriticOptions = {}): CriticResult {
-  const mlp = D.mlp, eng = engineFor(D.device);
-  const B = inp.rows, F = D.aDim, C = D.bDim, H = mlp.hidden, K = F + C;
+  const mlp = D.mlp,
+    eng = engineFor(D.device);
+  const B = inp.rows,
+    F = D.aDim,
+    C = D.bDim,
+    H = mlp.hidden,
+    K = F + C;
   const lambda = o.lambda ?? GP_LAMBDA;
-  const useW = o.wasserstein ?? true, useP = o.penalty ?? true;
+  const useW = o.wasserstein ?? true,
+    useP = o.penalty ?? true;
 
   // Inputs [real; fake; interpolates] ⊕ [c; c; c].
   const feat = ws.get('critic.feat', 'f32', [3 * B, F]);
@@ -83,18 +89,24 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   for (let k = 0; k < 3; k++) ws.view(cond3, k * B * C, [B, C]).copyFrom(inp.cond);
   const t = D.forward(feat, cond3, 3 * B, 'critic');
   const y = t.y.download() as Float32Array;
-  const wReal = meanRows(y, 0, B), wFake = meanRows(y, B, 2 * B);
+  const wReal = meanRows(y, 0, B),
+    wFake = meanRows(y, B, 2 * B);
 
   // dO per row; the interpolate rows get 1 so that their dH is s_i = σ'(h_i) ⊙ w2.
   const dOh = new Float32Array(3 * B);
-  if (useW) for (let i = 0; i < B; i++) { dOh[i] = -1 / B; dOh[B + i] = 1 / B; }
+  if (useW)
+    for (let i = 0; i < B; i++) {
+      dOh[i] = -1 / B;
+      dOh[B + i] = 1 / B;
+    }
   dOh.fill(1, 2 * B);
   const dO = ws.get('critic.dO', 'f32', [3 * B, 1]);
   dO.upload(dOh);
   const dH = ws.get('critic.dH', 'f32', [3 * B, H]);
   eng.gemm(dO, mlp.w2, dH);
   eng.leakyReluBackward(t.h, dH, dH, 0.2);
-  const dO2 = ws.view(dO, 0, [2 * B, 1]), dH2 = ws.view(dH, 0, [2 * B, H]);
+  const dO2 = ws.view(dO, 0, [2 * B, 1]),
+    dH2 = ws.view(dH, 0, [2 * B, H]);
   // Wasserstein parts of fc2 and fc1.bias (zero contributions when useW is false).
   eng.gemm(dO2, ws.view(t.a, 0, [2 * B, H]), mlp.dw2, { transA: true, beta: 1 });
   eng.biasGrad(dO2, mlp.db2);
@@ -107,7 +119,7 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
     // g = S W1x (W1x: the feature columns of W1, read in place).
     const g = ws.get('critic.g', 'f32', [B, F]);
     eng.gemm(S, mlp.w1, g, { bCols: F });
-    const u = g;  // u = c ⊙ g, in place
+    const u = g; // u = c ⊙ g, in place
     pr = rowNormPenalty(D.device, ws, g, u, B, lambda);
     // [u | 0] replaces the interpolates in D's input: dW1 += dHᵀ X then covers both parts.
     const zc = ws.get('critic.zc', 'f32', [B, C]);
@@ -140,8 +152,8 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
 
 export interface GeneratorInput {
   rows: number;
-  cond: NativeTensor;   // [B, C] (a constant for G)
-  real: NativeTensor;   // [B, F], for the MSE
+  cond: NativeTensor; // [B, C] (a constant for G)
+  real: NativeTensor; // [B, F], for the MSE
   noiseSeed: number;
 }
 
@@ -158,8 +170,12 @@ export interface GeneratorResult {
 
 /** Generator loss and gradients: ACCUMULATES into G's gradient buffer; D's gradients are untouched. */
 export function generatorStep(gan: Gan, ws: Workspace, inp: GeneratorInput, o: { mseWeight?: number } = {}): GeneratorResult {
-  const G = gan.generator, D = gan.discriminator, eng = engineFor(gan.device);
-  const B = inp.rows, F = gan.dims.featDim, C = gan.dims.condDim;
+  const G = gan.generator,
+    D = gan.discriminator,
+    eng = engineFor(gan.device);
+  const B = inp.rows,
+    F = gan.dims.featDim,
+    C = gan.dims.condDim;
   const w = o.mseWeight ?? 0;
   const tg = gan.generateFrom(inp.cond, B, inp.noiseSeed, 'gstep');
   const fake = ws.get('gen.fake', 'f32', [B, F]);
@@ -174,7 +190,8 @@ export function generatorStep(gan: Gan, ws: Workspace, inp: GeneratorInput, o: {
   const dO = ws.get('gen.dO', 'f32', [B, 1]);
   eng.fill(dO, -1 / B);
   const dX = D.mlp.backward(td, dO, { params: false, input: true, slot: 'gstep' })!;
-  const dFake = ws.get('gen.dFake', 'f32', [B, F]), dC = ws.get('gen.dC', 'f32', [B, C]);
+  const dFake = ws.get('gen.dFake', 'f32', [B, F]),
+    dC = ws.get('gen.dC', 'f32', [B, C]);
   eng.concatBackward(dX, dFake, dC);
   if (w !== 0) {
     const dm = ws.get('gen.dMse', 'f32', [B, F]);

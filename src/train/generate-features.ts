@@ -34,7 +34,10 @@ export function findGeneratedFile(path: string, hard: boolean): string {
   if (existsSync(path) && statSync(path).isFile()) return path;
   const tries = [join(path, GENERATE_FILE), generatedFilePath(path, hard), generatedFilePath(path, !hard)];
   const hit = tries.find((p) => existsSync(p));
-  if (!hit) throw new Error(`${path}: no ${GENERATE_FILE} there (looked for ${tries.join(', ')}); run generate-features${hard ? ' --hard' : ''} first`);
+  if (!hit)
+    throw new Error(
+      `${path}: no ${GENERATE_FILE} there (looked for ${tries.join(', ')}); run generate-features${hard ? ' --hard' : ''} first`,
+    );
   return hit;
 }
 
@@ -49,13 +52,17 @@ export function resolveGanPath(path: string): string {
     .map((n) => /^epoch_(\d+)$/.exec(n))
     .filter((m): m is RegExpExecArray => m !== null && statSync(join(path, m[0])).isFile())
     .sort((a, b) => Number(b[1]) - Number(a[1]));
-  if (epochs.length === 0) throw new Error(`--gan_path: ${path} is neither a GAN checkpoint file nor a train-gan output folder with epoch_<i> checkpoint files (see --save_every / --start_saving)`);
+  if (epochs.length === 0)
+    throw new Error(
+      `--gan_path: ${path} is neither a GAN checkpoint file nor a train-gan output folder with epoch_<i> checkpoint files (see --save_every / --start_saving)`,
+    );
   return join(path, epochs[0]![0]);
 }
 
 /** Label ids of a mention token cache (its last column). */
 export function labelIds(mentions: TokenCache): Int32Array {
-  const n = mentions.rows, w = mentions.width;
+  const n = mentions.rows,
+    w = mentions.width;
   const raw = mentions.readRange(0, n);
   return Int32Array.from({ length: n }, (_, i) => raw[i * w + w - 1]!);
 }
@@ -98,17 +105,30 @@ export interface GenerateResult {
 }
 
 /** Top-k of host features [n x dim] against the bi-encoder's encoding of every entity. */
-async function topkOfFeatures(model: BiEncoder, entities: TokenCache, feats: Float32Array, n: number, k: number, encodeBatchSize: number, progress?: GenerateRun['onProgress']): Promise<Int32Array> {
+async function topkOfFeatures(
+  model: BiEncoder,
+  entities: TokenCache,
+  feats: Float32Array,
+  n: number,
+  k: number,
+  encodeBatchSize: number,
+  progress?: GenerateRun['onProgress'],
+): Promise<Int32Array> {
   if (k > entities.rows) throw new Error(`top_k ${k} exceeds the number of entities (${entities.rows})`);
-  const dim = model.embedDim, eng = engineFor(model.device);
-  const pool = await encodeEntityPool(model, entities, { batchSize: encodeBatchSize, onProgress: (d, t) => progress?.('encode entities', d, t) });
+  const dim = model.embedDim,
+    eng = engineFor(model.device);
+  const pool = await encodeEntityPool(model, entities, {
+    batchSize: encodeBatchSize,
+    onProgress: (d, t) => progress?.('encode entities', d, t),
+  });
   const out = new Int32Array(n * k);
   const block = 2048;
   try {
     for (let s = 0; s < n; s += block) {
       const b = Math.min(block, n - s);
       const q = tensor(model.device, 'f32', [b, dim], feats.subarray(s * dim, (s + b) * dim));
-      const sc = tensor(model.device, 'f32', [b, k]), ix = tensor(model.device, 'i32', [b, k]);
+      const sc = tensor(model.device, 'f32', [b, k]),
+        ix = tensor(model.device, 'i32', [b, k]);
       try {
         await eng.topkAsync(q, pool.tensor, k, sc, ix);
         out.set(ix.download() as Int32Array, s * k);
@@ -127,7 +147,8 @@ export async function generateFeatureFile(r: GenerateRun): Promise<GenerateResul
   const n = r.rows.length;
   if (n === 0) throw new Error('generate-features: every entity of the dictionary is seen in train; there is nothing to generate');
   const dim = r.gan.dims.featDim;
-  if (dim !== r.biencoder.embedDim) throw new Error(`generate-features: the GAN makes ${dim}-d features, the bi-encoder's embeddings are ${r.biencoder.embedDim}-d`);
+  if (dim !== r.biencoder.embedDim)
+    throw new Error(`generate-features: the GAN makes ${dim}-d features, the bi-encoder's embeddings are ${r.biencoder.embedDim}-d`);
   const features = await generateFeatures(r.gan, r.entities, r.rows, { batchSize: r.batchSize, seed: r.seed });
   r.onProgress?.('generate', n, n);
   const gold = Int32Array.from(r.rows);

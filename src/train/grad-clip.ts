@@ -8,7 +8,7 @@ export function clipScale(sumOfSquares: number, maxGradNorm: number): number {
   if (!(maxGradNorm > 0)) throw new Error(`--max_grad_norm must be > 0, got ${maxGradNorm}`);
   const norm = Math.sqrt(sumOfSquares);
   const coef = maxGradNorm / (norm + CLIP_EPS);
-  return coef < 1 ? coef : 1;
+  return Math.min(coef, 1);
 }
 
 /** Sum of squares of `grad` (optionally only where `mask` is 1), in float64. */

@@ -60,11 +60,18 @@ export class FlatAdamW {
   readonly trainableElements: number;
   readonly frozenNames: string[] = [];
 
-  constructor(readonly device: DeviceName, parts: readonly ParamPart[], readonly s: AdamWSettings) {
+  constructor(
+    readonly device: DeviceName,
+    parts: readonly ParamPart[],
+    readonly s: AdamWSettings,
+  ) {
     let trainable = 0;
     for (const part of parts) {
       const layout = part.layout.map((e) => ({ ...e, name: part.prefix + e.name }));
-      const n = checkLayout(layout, part.params.shape.reduce((a, b) => a * b, 1));
+      const n = checkLayout(
+        layout,
+        part.params.shape.reduce((a, b) => a * b, 1),
+      );
       const { segments, frozen, trained } = segmentsOf(layout, s.patterns);
       trainable += trained;
       this.frozenNames.push(...frozen);
@@ -122,7 +129,10 @@ export class FlatAdamW {
 
   importState(st: { steps: number; moments: ReadonlyMap<string, { data: Float32Array | Int32Array }> }): void {
     for (const g of this.groups)
-      for (const [key, t] of [[`${g.part.prefix}exp_avg`, g.m], [`${g.part.prefix}exp_avg_sq`, g.v]] as const) {
+      for (const [key, t] of [
+        [`${g.part.prefix}exp_avg`, g.m],
+        [`${g.part.prefix}exp_avg_sq`, g.v],
+      ] as const) {
         const src = st.moments.get(key);
         if (!src || !(src.data instanceof Float32Array) || src.data.length !== t.shape[0])
           throw new Error(`optimizer state: '${key}' is missing or has the wrong size`);

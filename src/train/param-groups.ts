@@ -94,7 +94,8 @@ export function checkLayout(layout: readonly ParamEntry[], totalElements?: numbe
     if (seen.has(e.name)) throw new Error(`parameter layout: duplicate name ${e.name}`);
     seen.add(e.name);
     if (!Number.isInteger(e.offset) || e.offset < 0) throw new Error(`parameter layout: ${e.name} has a bad offset ${e.offset}`);
-    if (e.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`parameter layout: ${e.name} has a bad shape [${e.shape.join(', ')}]`);
+    if (e.shape.some((d) => !Number.isInteger(d) || d < 0))
+      throw new Error(`parameter layout: ${e.name} has a bad shape [${e.shape.join(', ')}]`);
     end = Math.max(end, e.offset + entrySize(e));
   }
   const total = totalElements ?? end;

@@ -55,7 +55,13 @@ export interface StageEvents {
 }
 
 /** Runs `stages` in order under `root`, skipping finished ones as described above. */
-export async function runStages<C>(root: string, stages: readonly StageDef<C>[], ctx: C, say: (s: string) => void, events: StageEvents = {}): Promise<StageOutcome[]> {
+export async function runStages<C>(
+  root: string,
+  stages: readonly StageDef<C>[],
+  ctx: C,
+  say: (s: string) => void,
+  events: StageEvents = {},
+): Promise<StageOutcome[]> {
   const out: StageOutcome[] = [];
   let rerun = false;
   for (const [i, st] of stages.entries()) {
@@ -81,7 +87,13 @@ export async function runStages<C>(root: string, stages: readonly StageDef<C>[],
     const t0 = performance.now();
     const result = await st.run(dir, ctx, resume);
     const seconds = (performance.now() - t0) / 1000;
-    writeDone(dir, { stage: st.name, finishedAt: new Date().toISOString(), seconds, result, ...(st.fingerprint !== undefined ? { fingerprint: st.fingerprint } : {}) });
+    writeDone(dir, {
+      stage: st.name,
+      finishedAt: new Date().toISOString(),
+      seconds,
+      result,
+      ...(st.fingerprint !== undefined ? { fingerprint: st.fingerprint } : {}),
+    });
     const o = { stage: st.name, dir, skipped: false, result, seconds };
     out.push(o);
     events.end?.({ ...o, index: i, total: stages.length });

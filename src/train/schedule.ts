@@ -37,13 +37,19 @@ function positiveInt(v: number, name: string): void {
 export function planSchedule(p: SchedulePlanInput): SchedulePlan {
   positiveInt(p.gradientAccumulationSteps, '--gradient_accumulation_steps');
   positiveInt(p.trainBatchSize, '--train_batch_size');
-  if (!Number.isInteger(p.numExamples) || p.numExamples < 0) throw new Error(`number of training examples must be >= 0, got ${p.numExamples}`);
-  if (!Number.isInteger(p.numTrainEpochs) || p.numTrainEpochs < 0) throw new Error(`--num_train_epochs must be an integer >= 0, got ${p.numTrainEpochs}`);
-  if (!(p.warmupProportion >= 0 && p.warmupProportion <= 1)) throw new Error(`--warmup_proportion must be in [0, 1], got ${p.warmupProportion}`);
+  if (!Number.isInteger(p.numExamples) || p.numExamples < 0)
+    throw new Error(`number of training examples must be >= 0, got ${p.numExamples}`);
+  if (!Number.isInteger(p.numTrainEpochs) || p.numTrainEpochs < 0)
+    throw new Error(`--num_train_epochs must be an integer >= 0, got ${p.numTrainEpochs}`);
+  if (!(p.warmupProportion >= 0 && p.warmupProportion <= 1))
+    throw new Error(`--warmup_proportion must be in [0, 1], got ${p.warmupProportion}`);
   const g = p.gradientAccumulationSteps;
   const micro = Math.floor(p.trainBatchSize / g);
   // The original divides by zero here; say why instead.
-  if (micro < 1) throw new Error(`--train_batch_size ${p.trainBatchSize} is smaller than --gradient_accumulation_steps ${g}: each micro-batch would be empty`);
+  if (micro < 1)
+    throw new Error(
+      `--train_batch_size ${p.trainBatchSize} is smaller than --gradient_accumulation_steps ${g}: each micro-batch would be empty`,
+    );
   // Same float64 arithmetic and truncation as Python's int(len / batch / grad_acc) * epochs.
   const totalSteps = Math.trunc(p.numExamples / micro / g) * p.numTrainEpochs;
   const warmupSteps = Math.trunc(totalSteps * p.warmupProportion);

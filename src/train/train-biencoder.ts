@@ -4,7 +4,7 @@
 // checkpoint-then-exit on SIGINT/SIGTERM. The same loop fine-tunes on generated features
 // (finetune.py / finetune_hard.py): the training data is then a feature file, the context side
 // is the given features and only the candidate encoder is in the optimiser.
-import { existsSync, } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
@@ -13,7 +13,16 @@ import { Workspace } from '../models/workspace.js';
 import { hardStep, inBatchStep, type ContextInput, type StepResult } from './biencoder-step.js';
 import { readCheckpointFile } from '../checkpoint/index.js';
 import { loadStateDict, loadTrainingState, saveBiEncoder, type ModelSettings } from './biencoder-checkpoint.js';
-import { epochOrder, exampleCount, readBatch, readTrainBatch, type Batch, type BiencoderData, type FeatureBatch, type TrainData } from './biencoder-data.js';
+import {
+  epochOrder,
+  exampleCount,
+  readBatch,
+  readTrainBatch,
+  type Batch,
+  type BiencoderData,
+  type FeatureBatch,
+  type TrainData,
+} from './biencoder-data.js';
 import { BestEpoch, copyBestToRoot, epochDirName, findResume } from './checkpoint-dir.js';
 import { checkFiniteLoss } from './guard.js';
 import { runEpochs } from './loop.js';
@@ -37,7 +46,6 @@ export interface TrainSettings {
   evalInterval: number;
   shuffle: boolean;
 }
-
 
 export interface TrainRun {
   model: BiEncoder;
@@ -74,7 +82,14 @@ interface TrainerState {
   best: { epoch: number; score: number };
 }
 
-async function step(model: BiEncoder, ws: Workspace, b: Batch | FeatureBatch, train: boolean, seed: bigint, lossScale: number): Promise<StepResult> {
+async function step(
+  model: BiEncoder,
+  ws: Workspace,
+  b: Batch | FeatureBatch,
+  train: boolean,
+  seed: bigint,
+  lossScale: number,
+): Promise<StepResult> {
   const o = { train, seed, lossScale };
   let ctx: ContextInput;
   if ('features' in b) {
@@ -112,8 +127,11 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   const say = hooks.say ?? (() => {});
   const n = exampleCount(run.train);
   const plan = planSchedule({
-    numExamples: n, trainBatchSize: s.trainBatchSize, gradientAccumulationSteps: s.gradientAccumulationSteps,
-    numTrainEpochs: s.numTrainEpochs, warmupProportion: s.warmupProportion,
+    numExamples: n,
+    trainBatchSize: s.trainBatchSize,
+    gradientAccumulationSteps: s.gradientAccumulationSteps,
+    numTrainEpochs: s.numTrainEpochs,
+    warmupProportion: s.warmupProportion,
   });
   const type = parseTypeOptimization(s.typeOptimization);
   const parts = run.trainEncoders === 'candidate' ? model.candidate.parts() : model.parts();
@@ -123,9 +141,9 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
 
   const resumeDir = run.resume
     ? findResume(run.outputPath, (dir) => {
-      const at = readTrainerState(dir);
-      return at && { position: at.epoch * 1e9 + at.microStep, value: dir };
-    })
+        const at = readTrainerState(dir);
+        return at && { position: at.epoch * 1e9 + at.microStep, value: dir };
+      })
     : undefined;
   if (resumeDir) {
     // Weights, optimiser moments and the position in the run: the continuation is the same run.
@@ -133,7 +151,11 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     const weights = join(resumeDir, 'model.safetensors');
     loadStateDict(model, readCheckpointFile(weights), weights);
     const raw = loadTrainingState(resumeDir, opt);
-    checkResumeState(raw, join(resumeDir, 'trainer_state.json'), { epochs: s.numTrainEpochs, stepsPerEpoch: plan.microBatchesPerEpoch, stepKey: 'microStep' });
+    checkResumeState(raw, join(resumeDir, 'trainer_state.json'), {
+      epochs: s.numTrainEpochs,
+      stepsPerEpoch: plan.microBatchesPerEpoch,
+      stepKey: 'microStep',
+    });
     st = raw as unknown as TrainerState;
     say(`resuming from ${resumeDir}: epoch ${st.epoch}, micro-batch ${st.microStep}, ${st.updates} updates done`);
     hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, microStep: st.microStep, updates: st.updates });
@@ -146,15 +168,26 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   }
   const best = Object.assign(new BestEpoch(), st.best);
   const save = (dir: string, state: TrainerState) =>
-    saveBiEncoder(dir, model, { settings: run.settings, vocabPath: run.vocabPath, lowercase: run.lowercase, optimizer: opt, trainerState: { ...state } });
+    saveBiEncoder(dir, model, {
+      settings: run.settings,
+      vocabPath: run.vocabPath,
+      lowercase: run.lowercase,
+      optimizer: opt,
+      trainerState: { ...state },
+    });
 
   const t0 = performance.now();
   let seen = 0;
   const micro = plan.microBatchSize;
   let order: Int32Array = new Int32Array(0);
-  let lossSum = 0, lossCount = 0;
+  let lossSum = 0,
+    lossCount = 0;
   await runEpochs<TrainerState>({
-    outputPath: run.outputPath, epochs: s.numTrainEpochs, stepsPerEpoch: plan.microBatchesPerEpoch, start: { epoch: st.epoch, step: st.microStep }, hooks,
+    outputPath: run.outputPath,
+    epochs: s.numTrainEpochs,
+    stepsPerEpoch: plan.microBatchesPerEpoch,
+    start: { epoch: st.epoch, step: st.microStep },
+    hooks,
     beginEpoch: (epoch, first) => {
       order = epochOrder(n, s.seed, epoch, s.shuffle);
       lossSum = 0;
@@ -204,7 +237,9 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   if (best.epoch >= 0) {
     // The model files only: optimiser and trainer state stay in the epoch folders.
     const bestDir = join(run.outputPath, epochDirName(best.epoch));
-    const files = ['model.safetensors', 'pytorch_model.bin', 'config.json', 'vocab.txt', 'tokenizer_config.json'].filter((f) => existsSync(join(bestDir, f)));
+    const files = ['model.safetensors', 'pytorch_model.bin', 'config.json', 'vocab.txt', 'tokenizer_config.json'].filter((f) =>
+      existsSync(join(bestDir, f)),
+    );
     copyBestToRoot(bestDir, run.outputPath, files);
     say(`Best epoch ${best.epoch} (accuracy ${best.score.toFixed(4)}) copied to ${run.outputPath}`);
   }

@@ -27,7 +27,17 @@ import { epochOrder, readBatch, type BiencoderData } from './biencoder-data.js';
 import { epochDirName, findResume, shouldSaveGanEpoch } from './checkpoint-dir.js';
 import { runEpochs } from './loop.js';
 import { checkResumeState } from './trainer-state.js';
-import { biencoderHash, checkGanCompatible, ganMeta, loadGanTrainingState, loadGanWeights, readGanFile, saveGan, type GanFile, type GanMeta } from './gan-checkpoint.js';
+import {
+  biencoderHash,
+  checkGanCompatible,
+  ganMeta,
+  loadGanTrainingState,
+  loadGanWeights,
+  readGanFile,
+  saveGan,
+  type GanFile,
+  type GanMeta,
+} from './gan-checkpoint.js';
 import { encodeSplit, gatherRows } from './gan-features.js';
 import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
 import { checkFiniteLoss, NonFiniteLossError } from './guard.js';
@@ -55,7 +65,6 @@ export interface GanTrainSettings {
   /** Batch size of the one-off encodings (real features, val candidates). */
   encodeBatchSize?: number;
 }
-
 
 export interface GanRun {
   biencoder: BiEncoder;
@@ -106,7 +115,11 @@ export function mixSeed(...xs: number[]): number {
 /** E's AdamW update when its gradient is known to be zero: m and v stay 0, only decoupled weight decay acts. */
 class DecayOnly {
   private readonly ranges: Array<{ params: NativeTensor; lo: number; hi: number }> = [];
-  constructor(readonly parts: readonly ParamPart[], patterns: readonly string[] | null, private readonly eng: Engine) {
+  constructor(
+    readonly parts: readonly ParamPart[],
+    patterns: readonly string[] | null,
+    private readonly eng: Engine,
+  ) {
     for (const p of parts) {
       const layout = p.layout.map((e) => ({ ...e, name: p.prefix + e.name }));
       const m = buildParamMasks(layout, { patterns, totalElements: p.params.shape[0]! });
@@ -140,11 +153,16 @@ export class GanTrainer {
   real?: NativeTensor;
   valCand?: NativeTensor;
 
-  constructor(readonly run: GanRun, readonly s: GanTrainSettings) {
+  constructor(
+    readonly run: GanRun,
+    readonly s: GanTrainSettings,
+  ) {
     const { gan } = run;
     const dev = gan.device;
     if (gan.dims.featDim !== run.biencoder.embedDim)
-      throw new Error(`train-gan: the GAN's feature size ${gan.dims.featDim} differs from the bi-encoder's embedding size ${run.biencoder.embedDim}`);
+      throw new Error(
+        `train-gan: the GAN's feature size ${gan.dims.featDim} differs from the bi-encoder's embedding size ${run.biencoder.embedDim}`,
+      );
     this.ws = new Workspace(dev);
     this.optD = new FlatAdamW(dev, [gan.discriminator.part('discriminator.')], { patterns: null });
     this.optG = new FlatAdamW(dev, [gan.generator.part('generator.')], { patterns: null });
@@ -163,21 +181,42 @@ export class GanTrainer {
   /** The frozen encodings (once per run). */
   async precompute(onProgress?: (what: string, done: number, total: number) => void): Promise<void> {
     const bs = this.s.encodeBatchSize ?? 64;
-    this.real ??= await encodeSplit(this.run.biencoder, this.run.train, 'context', { batchSize: bs, onProgress: (d, t) => onProgress?.('real features', d, t) });
-    this.valCand ??= await encodeSplit(this.run.biencoder, this.run.val, 'candidate', { batchSize: bs, onProgress: (d, t) => onProgress?.('val candidates', d, t) });
+    this.real ??= await encodeSplit(this.run.biencoder, this.run.train, 'context', {
+      batchSize: bs,
+      onProgress: (d, t) => onProgress?.('real features', d, t),
+    });
+    this.valCand ??= await encodeSplit(this.run.biencoder, this.run.val, 'candidate', {
+      batchSize: bs,
+      onProgress: (d, t) => onProgress?.('val candidates', d, t),
+    });
   }
 
   /** One batch: critic_iters critic steps, then one generator step. Returns the losses. */
-  async step(examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<{ disc: number[]; gen: number; mse: number }> {
+  async step(
+    examples: ArrayLike<number>,
+    epoch: number,
+    batch: number,
+    times?: PhaseTimes,
+  ): Promise<{ disc: number[]; gen: number; mse: number }> {
     return this.stepOn(readBatch(this.run.train, examples).cand, examples, epoch, batch, times);
   }
 
   /** step() on given description tokens (`examples` index the real features): the bench's entry. */
-  async stepOn(desc: TokenBatch, examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<{ disc: number[]; gen: number; mse: number }> {
-    const { gan } = this.run, s = this.s, ws = this.ws, eng = engineFor(gan.device);
+  async stepOn(
+    desc: TokenBatch,
+    examples: ArrayLike<number>,
+    epoch: number,
+    batch: number,
+    times?: PhaseTimes,
+  ): Promise<{ disc: number[]; gen: number; mse: number }> {
+    const { gan } = this.run,
+      s = this.s,
+      ws = this.ws,
+      eng = engineFor(gan.device);
     if (!this.real) throw new Error('train-gan: precompute() first');
     const b = { cand: desc };
-    const B = desc.rows, F = gan.dims.featDim;
+    const B = desc.rows,
+      F = gan.dims.featDim;
     const real = ws.get('real', 'f32', [B, F]);
     gatherRows(ws, this.real, examples, real);
     const fake = ws.get('fake', 'f32', [B, F]);
@@ -202,7 +241,12 @@ export class GanTrainer {
       const ar = mulberry32(mixSeed(key, 0xa1fa));
       const alpha = Float32Array.from({ length: B }, () => ar());
       gan.discriminator.mlp.zeroGrad();
-      const r = criticStep(gan.discriminator, ws, { rows: B, real, fake, cond, alpha }, { condGrad: critic, lambda: s.lambda ?? GP_LAMBDA });
+      const r = criticStep(
+        gan.discriminator,
+        ws,
+        { rows: B, real, fake, cond, alpha },
+        { condGrad: critic, lambda: s.lambda ?? GP_LAMBDA },
+      );
       checkFiniteLoss(r.loss, this.optD.steps, { what: 'critic loss', context: `${where}, critic step ${it}` });
       lap('critic');
       if (critic) {
@@ -231,10 +275,14 @@ export class GanTrainer {
 
   /** train_gan.py evaluate: in-batch accuracy of G's raw output (E without dropout) against the bi-encoder's candidate embeddings. */
   async validate(): Promise<number> {
-    const { gan } = this.run, ws = this.ws, eng = engineFor(gan.device);
+    const { gan } = this.run,
+      ws = this.ws,
+      eng = engineFor(gan.device);
     if (!this.valCand) throw new Error('train-gan: precompute() first');
     const meter = new AccuracyMeter();
-    const n = this.run.val.mentions.rows, bs = this.s.evalBatchSize, F = gan.dims.featDim;
+    const n = this.run.val.mentions.rows,
+      bs = this.s.evalBatchSize,
+      F = gan.dims.featDim;
     for (let st = 0, k = 0; st < n; st += bs, k++) {
       const idx = Int32Array.from({ length: Math.min(bs, n - st) }, (_, i) => st + i);
       const b = readBatch(this.run.val, idx);
@@ -275,7 +323,11 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
   const trainer = new GanTrainer(run, s);
   const hash = biencoderHash(run.biencoder);
   const metaOf = (epoch?: number): GanMeta =>
-    ganMeta(run.gan, { hash, embedDim: run.biencoder.embedDim, hiddenSize: run.biencoder.config.hiddenSize }, { ...(epoch !== undefined ? { epoch } : {}), settings: { ...s, ...run.settingsForMeta } as Record<string, unknown> });
+    ganMeta(
+      run.gan,
+      { hash, embedDim: run.biencoder.embedDim, hiddenSize: run.biencoder.config.hiddenSize },
+      { ...(epoch !== undefined ? { epoch } : {}), settings: { ...s, ...run.settingsForMeta } as Record<string, unknown> },
+    );
   const n = run.train.mentions.rows;
   const batches = Math.ceil(n / s.trainBatchSize);
   let st: TrainerState = { epoch: 0, batch: 0, accuracies: [], epochs: [], sums: { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0 } };
@@ -298,7 +350,14 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
     say(`encoding the frozen bi-encoder's features: ${n} train mentions, ${run.val.mentions.rows} val candidates`);
     await trainer.precompute();
     if (!resumeDir) {
-      hooks.log.log('plan', { examples: n, batches, criticIters: s.criticIters, condGrad: s.condGrad, dims: { ...run.gan.dims }, biencoder: hash });
+      hooks.log.log('plan', {
+        examples: n,
+        batches,
+        criticIters: s.criticIters,
+        condGrad: s.condGrad,
+        dims: { ...run.gan.dims },
+        biencoder: hash,
+      });
       const acc = await trainer.validate();
       st.accuracies.push(acc);
       say(`Eval accuracy: ${acc.toFixed(5)} (before training)`);
@@ -308,7 +367,11 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
     let done = 0;
     let order: Int32Array = new Int32Array(0);
     await runEpochs<TrainerState>({
-      outputPath: run.outputPath, epochs: s.numTrainEpochs, stepsPerEpoch: batches, start: { epoch: st.epoch, step: st.batch }, hooks,
+      outputPath: run.outputPath,
+      epochs: s.numTrainEpochs,
+      stepsPerEpoch: batches,
+      start: { epoch: st.epoch, step: st.batch },
+      hooks,
       beginEpoch: (epoch, first) => {
         order = epochOrder(n, s.seed, epoch, s.shuffle);
         if (first === 0) st.sums = { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0 };

@@ -14,9 +14,13 @@ export function readStateFile(path: string): Record<string, unknown> | undefined
   try {
     v = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new CheckpointError(path, `expected the trainer state as JSON (${(e as Error).message}); delete the folder to start that part of the run again`);
+    throw new CheckpointError(
+      path,
+      `expected the trainer state as JSON (${(e as Error).message}); delete the folder to start that part of the run again`,
+    );
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new CheckpointError(path, 'expected the trainer state as a JSON object');
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new CheckpointError(path, 'expected the trainer state as a JSON object');
   return v as Record<string, unknown>;
 }
 
@@ -32,7 +36,8 @@ export function checkResumeState(state: Record<string, unknown>, where: string, 
   const fail = (what: string): never => {
     throw new CheckpointError(where, `cannot resume: ${what}`);
   };
-  const epoch = state['epoch'], step = state[run.stepKey];
+  const epoch = state['epoch'],
+    step = state[run.stepKey];
   if (!isInt(epoch) || epoch < 0) fail(`"epoch" must be an integer >= 0, got ${JSON.stringify(epoch)}`);
   if (!isInt(step) || step < 0) fail(`"${run.stepKey}" must be an integer >= 0, got ${JSON.stringify(step)}`);
   if ((epoch as number) > run.epochs)

@@ -38,7 +38,16 @@ async function failure(dataDir: string): Promise<string> {
 }
 
 const M = (o: Record<string, unknown>) =>
-  JSON.stringify({ mention_id: 'mx', context_document_id: 'P100', label_document_id: 'D001', start_index: 0, end_index: 0, text: 'Asthma', category: 'T047', ...o });
+  JSON.stringify({
+    mention_id: 'mx',
+    context_document_id: 'P100',
+    label_document_id: 'D001',
+    start_index: 0,
+    end_index: 0,
+    text: 'Asthma',
+    category: 'T047',
+    ...o,
+  });
 
 describe('prepare: bad input gives path:line: what was expected', () => {
   it('empty entity file', async () => {
@@ -71,7 +80,20 @@ describe('prepare: bad input gives path:line: what was expected', () => {
   });
 
   it('missing field', async () => {
-    const d = variant('mentions/test.json', replaceLine(3, JSON.stringify({ mention_id: 'x3', context_document_id: 'P301', label_document_id: 'D005', end_index: 2, text: 'pain score', category: 'T184' })));
+    const d = variant(
+      'mentions/test.json',
+      replaceLine(
+        3,
+        JSON.stringify({
+          mention_id: 'x3',
+          context_document_id: 'P301',
+          label_document_id: 'D005',
+          end_index: 2,
+          text: 'pain score',
+          category: 'T184',
+        }),
+      ),
+    );
     expect(await failure(d)).toMatch(/mentions\/test\.json:3: missing field "start_index" \(expected integer\)/);
   });
 
@@ -85,8 +107,13 @@ describe('prepare: bad input gives path:line: what was expected', () => {
   });
 
   it('offsets out of range', async () => {
-    let d = variant('mentions/train.json', replaceLine(5, M({ context_document_id: 'P102', start_index: 4, end_index: 5, text: 'hypertension' })));
-    expect(await failure(d)).toMatch(/train\.json:5: start_index 4 \/ end_index 5 out of range; expected 0 <= start_index <= end_index < 5/);
+    let d = variant(
+      'mentions/train.json',
+      replaceLine(5, M({ context_document_id: 'P102', start_index: 4, end_index: 5, text: 'hypertension' })),
+    );
+    expect(await failure(d)).toMatch(
+      /train\.json:5: start_index 4 \/ end_index 5 out of range; expected 0 <= start_index <= end_index < 5/,
+    );
     d = variant('mentions/train.json', replaceLine(1, M({ start_index: -1 })));
     expect(await failure(d)).toMatch(/train\.json:1: start_index -1/);
     d = variant('mentions/train.json', replaceLine(1, M({ start_index: 2, end_index: 1 })));
@@ -95,7 +122,9 @@ describe('prepare: bad input gives path:line: what was expected', () => {
 
   it('a span that does not match the mention text', async () => {
     const d = variant('mentions/val.json', replaceLine(2, M({ mention_id: 'v2', start_index: 5, end_index: 5, text: 'Asthma' })));
-    expect(await failure(d)).toMatch(/val\.json:2: tokens 5\.\.5 of context document "P100" read "asthma"; expected the mention text "Asthma"/);
+    expect(await failure(d)).toMatch(
+      /val\.json:2: tokens 5\.\.5 of context document "P100" read "asthma"; expected the mention text "Asthma"/,
+    );
   });
 
   it('unknown label_document_id and context_document_id', async () => {
@@ -119,7 +148,11 @@ describe('prepare: bad input gives path:line: what was expected', () => {
   it('non-UTF-8 bytes', async () => {
     const d = variant('documents/train.json', (t) => {
       const ls = lines(t);
-      return Buffer.concat([Buffer.from(ls[0] + '\n' + ls[1]!.slice(0, 40)), Buffer.from([0xff, 0xfe]), Buffer.from(ls[1]!.slice(40) + '\n' + ls[2] + '\n')]);
+      return Buffer.concat([
+        Buffer.from(ls[0] + '\n' + ls[1]!.slice(0, 40)),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from(ls[1]!.slice(40) + '\n' + ls[2] + '\n'),
+      ]);
     });
     expect(await failure(d)).toMatch(/documents\/train\.json:2: invalid UTF-8 near byte \d+ of the line \(expected UTF-8 text\)/);
   });
@@ -142,7 +175,9 @@ describe('prepare: bad input gives path:line: what was expected', () => {
     const p = join(d, 'documents', 'all_documents.json');
     writeFileSync(p, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(p)]));
     await prepare({ dataDir: d });
-    expect(readFileSync(join(d, 'processed', 'train.jsonl')).equals(readFileSync(join(fixtures, 'arboel-small-expected', 'train.jsonl')))).toBe(true);
+    expect(
+      readFileSync(join(d, 'processed', 'train.jsonl')).equals(readFileSync(join(fixtures, 'arboel-small-expected', 'train.jsonl'))),
+    ).toBe(true);
   });
 
   it('skipInvalid: bad mentions are skipped and counted instead', async () => {

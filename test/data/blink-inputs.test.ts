@@ -10,9 +10,28 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const vocabPath = join(root, '..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt');
 const haveVocab = existsSync(vocabPath);
 
-interface CtxCase { name: string; mention: string; left: string; right: string; max: number; tokens?: string[]; ids?: number[]; error?: string }
-interface CandCase { name: string; text: string; title: string | null; max: number; tokens: string[]; ids: number[] }
-const fixture = JSON.parse(readFileSync(join(root, 'test/fixtures/data/blink-inputs.json'), 'utf8')) as { context: CtxCase[]; candidate: CandCase[] };
+interface CtxCase {
+  name: string;
+  mention: string;
+  left: string;
+  right: string;
+  max: number;
+  tokens?: string[];
+  ids?: number[];
+  error?: string;
+}
+interface CandCase {
+  name: string;
+  text: string;
+  title: string | null;
+  max: number;
+  tokens: string[];
+  ids: number[];
+}
+const fixture = JSON.parse(readFileSync(join(root, 'test/fixtures/data/blink-inputs.json'), 'utf8')) as {
+  context: CtxCase[];
+  candidate: CandCase[];
+};
 
 function padded(ids: number[], max: number): number[] {
   return [...ids, ...new Array<number>(max - ids.length).fill(0)];
@@ -39,9 +58,31 @@ describe('BLINK inputs: pinned edge cases (toy vocabulary)', () => {
     const r = ctx('asthma', 'a b c d e', 'f g h i j', 10);
     expect(r.tokens).toEqual(['[CLS]', 'd', 'e', '[unused0]', 'asthma', '[unused1]', 'f', 'g', 'h', '[SEP]']);
     // short left: its spare (2 - 1) moves right
-    expect(ctx('asthma', 'a', 'f g h i j', 10).tokens).toEqual(['[CLS]', 'a', '[unused0]', 'asthma', '[unused1]', 'f', 'g', 'h', 'i', '[SEP]']);
+    expect(ctx('asthma', 'a', 'f g h i j', 10).tokens).toEqual([
+      '[CLS]',
+      'a',
+      '[unused0]',
+      'asthma',
+      '[unused1]',
+      'f',
+      'g',
+      'h',
+      'i',
+      '[SEP]',
+    ]);
     // short right: its spare moves left
-    expect(ctx('asthma', 'a b c d e', 'f', 10).tokens).toEqual(['[CLS]', 'b', 'c', 'd', 'e', '[unused0]', 'asthma', '[unused1]', 'f', '[SEP]']);
+    expect(ctx('asthma', 'a b c d e', 'f', 10).tokens).toEqual([
+      '[CLS]',
+      'b',
+      'c',
+      'd',
+      'e',
+      '[unused0]',
+      'asthma',
+      '[unused1]',
+      'f',
+      '[SEP]',
+    ]);
   });
 
   it('left_quota of 0: no left when left is empty; right spare moves to the left', () => {
@@ -66,7 +107,14 @@ describe('BLINK inputs: pinned edge cases (toy vocabulary)', () => {
   });
 
   it('candidate: [CLS] title [unused2] text [SEP], cut to max - 2 pieces, 0-padded', () => {
-    expect(candidateRepresentation(tok, 'chronic disease', 8, 'asthma').tokens).toEqual(['[CLS]', 'asthma', '[unused2]', 'chronic', 'disease', '[SEP]']);
+    expect(candidateRepresentation(tok, 'chronic disease', 8, 'asthma').tokens).toEqual([
+      '[CLS]',
+      'asthma',
+      '[unused2]',
+      'chronic',
+      'disease',
+      '[SEP]',
+    ]);
     expect(candidateRepresentation(tok, 'a b c d e f g', 6, 'asthma').tokens).toEqual(['[CLS]', 'asthma', '[unused2]', 'a', 'b', '[SEP]']);
     expect(candidateRepresentation(tok, 'a b', 6).tokens).toEqual(['[CLS]', 'a', 'b', '[SEP]']);
     expect(candidateRepresentation(tok, '', 6, 'x').tokens).toEqual(['[CLS]', 'x', '[unused2]', '[SEP]']);
@@ -107,7 +155,9 @@ describe('BLINK inputs: identical to the original functions with HF BertTokenize
       console.warn('skipped: src/tokenize/index.ts not present yet');
       return;
     }
-    const mod = (await import(modPath)) as { fromVocab?: (p: string, o: { lowercase: boolean }) => WordPieceTokenizer | Promise<WordPieceTokenizer> };
+    const mod = (await import(modPath)) as {
+      fromVocab?: (p: string, o: { lowercase: boolean }) => WordPieceTokenizer | Promise<WordPieceTokenizer>;
+    };
     if (typeof mod.fromVocab !== 'function') {
       console.warn('skipped: src/tokenize has no fromVocab');
       return;

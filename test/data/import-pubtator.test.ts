@@ -10,7 +10,10 @@ const P = join(fixtures, 'pubtator');
 const corpora = { train: join(P, 'train.txt'), val: join(P, 'val.txt'), test: join(P, 'test.txt') };
 
 function jsonl(path: string): Record<string, unknown>[] {
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('import-pubtator on hand-made snippets', () => {
@@ -88,14 +91,20 @@ describe('import-pubtator on hand-made snippets', () => {
     const bad = join(d, 'bad.txt');
     writeFileSync(bad, '9|t|Title\n9|a|Abstract\n9\t0\tfive\tTitle\tDisease\tD1\n');
     const out = join(d, 'out');
-    await expect(importPubtator({ ...corpora, train: bad, dictionary: join(P, 'medic.txt'), outDir: out })).rejects.toThrow(/bad\.txt:3: expected integer character offsets/);
+    await expect(importPubtator({ ...corpora, train: bad, dictionary: join(P, 'medic.txt'), outDir: out })).rejects.toThrow(
+      /bad\.txt:3: expected integer character offsets/,
+    );
     writeFileSync(bad, '9|t|Title\njust some words\n');
-    await expect(importPubtator({ ...corpora, train: bad, dictionary: join(P, 'medic.txt'), outDir: out })).rejects.toThrow(/bad\.txt:2: expected "PMID\|t\|title"/);
+    await expect(importPubtator({ ...corpora, train: bad, dictionary: join(P, 'medic.txt'), outDir: out })).rejects.toThrow(
+      /bad\.txt:2: expected "PMID\|t\|title"/,
+    );
     const dict = join(d, 'dict.txt');
     writeFileSync(dict, 'D1||One\nD2 no separator\n');
     await expect(importPubtator({ ...corpora, dictionary: dict, outDir: out })).rejects.toThrow(/dict\.txt:2: expected a MEDIC line/);
     writeFileSync(bad, '');
-    await expect(importPubtator({ ...corpora, val: bad, dictionary: join(P, 'medic.txt'), outDir: out })).rejects.toThrow(/bad\.txt: no PubTator documents/);
+    await expect(importPubtator({ ...corpora, val: bad, dictionary: join(P, 'medic.txt'), outDir: out })).rejects.toThrow(
+      /bad\.txt: no PubTator documents/,
+    );
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(d).sort()).toEqual(['bad.txt', 'dict.txt']);
   });
@@ -120,7 +129,13 @@ describe.skipIf(!haveShared)('import-pubtator on the real shared corpora', () =>
     expect(r.splits.train).toMatchObject({ documents: 592, duplicateDocumentSkipped: 1, mentionsWritten: 5134, offsetTextMismatchKept: 1 });
     expect(r.splits.val.mentionsWritten).toBe(787);
     expect(r.splits.test.mentionsWritten).toBe(960);
-    expect(r.total).toMatchObject({ noId: 0, idNotInDictionary: 0, offsetMismatchSkipped: 0, emptySpanSkipped: 0, compositeFirstKept: 160 });
+    expect(r.total).toMatchObject({
+      noId: 0,
+      idNotInDictionary: 0,
+      offsetMismatchSkipped: 0,
+      emptySpanSkipped: 0,
+      compositeFirstKept: 160,
+    });
     const p = await prepare({ dataDir: out });
     expect(p.testSeen + p.testUnseen).toBe(960);
     expect(p.testUnseen).toBe(167);

@@ -36,7 +36,13 @@ describe('missing-gold rule', () => {
   });
 
   it('defaults: insert for train, drop for the rest', () => {
-    expect(['train', 'valid', 'test', 'test_seen', 'test_unseen'].map(defaultMissingGoldRule)).toEqual(['insert', 'drop', 'drop', 'drop', 'drop']);
+    expect(['train', 'valid', 'test', 'test_seen', 'test_unseen'].map(defaultMissingGoldRule)).toEqual([
+      'insert',
+      'drop',
+      'drop',
+      'drop',
+      'drop',
+    ]);
   });
 
   it('carries features of kept rows', () => {
@@ -73,7 +79,18 @@ describe('candidate files', () => {
 
   it('rejects a truncated file, a wrong magic and a gold position that does not hold the gold', () => {
     const r = applyMissingGoldRule(topk, 3, gold, 'drop');
-    const header = { format: 'biofeg-topk' as const, version: 1, mode: 'test', topK: 3, count: 2, totalMentions: 3, missingGold: 'drop' as const, dropped: 1, inserted: 0, featureDim: 0 };
+    const header = {
+      format: 'biofeg-topk' as const,
+      version: 1,
+      mode: 'test',
+      topK: 3,
+      count: 2,
+      totalMentions: 3,
+      missingGold: 'drop' as const,
+      dropped: 1,
+      inserted: 0,
+      featureDim: 0,
+    };
     const bytes = encodeCandidateFile({ header, rows: r.rows });
     const dir = mkdtempSync(join(tmpdir(), 'biofeg-topk-'));
     const p = join(dir, 'bad.topk');

@@ -23,12 +23,25 @@ beforeAll(async () => {
   data = await smallDataset({ train: 40, val: 10, test: 30 });
   hfDir = tmp('biofeg-hf-');
   const m = tinyModel(3);
-  saveHfFolder(hfDir, {
-    vocab_size: TINY.vocabSize, hidden_size: TINY.hiddenSize, num_hidden_layers: TINY.numLayers, num_attention_heads: TINY.numHeads,
-    intermediate_size: TINY.intermediateSize, max_position_embeddings: TINY.maxPositions, layer_norm_eps: TINY.layerNormEps,
-  }, m.context.bert.exportWeights(), {
-    extraFiles: { 'vocab.txt': readFileSync(VOCAB, 'utf8'), 'tokenizer_config.json': readFileSync(join(DEFAULT, 'tokenizer_config.json'), 'utf8') },
-  });
+  saveHfFolder(
+    hfDir,
+    {
+      vocab_size: TINY.vocabSize,
+      hidden_size: TINY.hiddenSize,
+      num_hidden_layers: TINY.numLayers,
+      num_attention_heads: TINY.numHeads,
+      intermediate_size: TINY.intermediateSize,
+      max_position_embeddings: TINY.maxPositions,
+      layer_norm_eps: TINY.layerNormEps,
+    },
+    m.context.bert.exportWeights(),
+    {
+      extraFiles: {
+        'vocab.txt': readFileSync(VOCAB, 'utf8'),
+        'tokenizer_config.json': readFileSync(join(DEFAULT, 'tokenizer_config.json'), 'utf8'),
+      },
+    },
+  );
 });
 afterAll(cleanup);
 
@@ -38,9 +51,33 @@ describe('biofeg eval-biencoder', () => {
   it('runs every mode from the original flags, writes the report and the candidate files, reuses the entity encodings', async () => {
     const out = tmp('biofeg-evalout-');
     const args = [
-      '--data_path', data.processed, '--output_path', out, '--bert_model', hfDir, '--entity_dict_path', data.entities,
-      '--mode', 'train,valid,test,test_seen,test_unseen', '--top_k', '8', '--max_context_length', '32', '--max_cand_length', '48',
-      '--eval_batch_size', '4', '--encode_batch_size', '64', '--save_topk_result', '--silent', '--no_cuda', '--threads', '2', '--workers', '0',
+      '--data_path',
+      data.processed,
+      '--output_path',
+      out,
+      '--bert_model',
+      hfDir,
+      '--entity_dict_path',
+      data.entities,
+      '--mode',
+      'train,valid,test,test_seen,test_unseen',
+      '--top_k',
+      '8',
+      '--max_context_length',
+      '32',
+      '--max_cand_length',
+      '48',
+      '--eval_batch_size',
+      '4',
+      '--encode_batch_size',
+      '64',
+      '--save_topk_result',
+      '--silent',
+      '--no_cuda',
+      '--threads',
+      '2',
+      '--workers',
+      '0',
     ];
     const { stdout, stderr } = await cli(args);
     const report = JSON.parse(readFileSync(join(out, 'eval_report.json'), 'utf8')) as EvalReport;
@@ -72,7 +109,9 @@ describe('biofeg eval-biencoder', () => {
       }
       expect(f.header.source?.entityPoolHash).toBe(report.entityPool.hash);
     }
-    expect(readdirSync(out).filter((f) => f.startsWith('entity_embeddings.'))).toEqual([`entity_embeddings.${report.entityPool.hash.slice(0, 16)}.f32`]);
+    expect(readdirSync(out).filter((f) => f.startsWith('entity_embeddings.'))).toEqual([
+      `entity_embeddings.${report.entityPool.hash.slice(0, 16)}.f32`,
+    ]);
 
     // Second run: the entity encodings come from disk and every number is the same.
     await cli(args);
@@ -84,8 +123,21 @@ describe('biofeg eval-biencoder', () => {
   it('random-initialises a built-in size with the default vocab', async () => {
     const out = tmp('biofeg-evalout-');
     const res = await evaluateBiencoder({
-      dataPath: data.processed, outputPath: out, bertModel: 'tiny', encodeBatchSize: 128, evalBatchSize: 16, topK: 4, maxContextLength: 32,
-      maxCandLength: 32, modes: ['test'], addLinear: true, outDim: 24, seed: 5, device: 'cpu', poolDtype: 'f32', workers: 0,
+      dataPath: data.processed,
+      outputPath: out,
+      bertModel: 'tiny',
+      encodeBatchSize: 128,
+      evalBatchSize: 16,
+      topK: 4,
+      maxContextLength: 32,
+      maxCandLength: 32,
+      modes: ['test'],
+      addLinear: true,
+      outDim: 24,
+      seed: 5,
+      device: 'cpu',
+      poolDtype: 'f32',
+      workers: 0,
     });
     const r = JSON.parse(readFileSync(res.reportPath, 'utf8')) as EvalReport;
     expect(res.modes[0]!.total).toBe(30);
@@ -102,8 +154,26 @@ describe('biofeg eval-biencoder', () => {
     await saveBiEncoder(ck, m, { settings: { addLinear: false, outDim: 1 }, vocabPath: VOCAB, torchBin: false });
     const out = tmp('biofeg-evalout-');
     await cli([
-      '--data_path', data.processed, '--output_path', out, '--path_to_model', ck, '--entity_dict_path', data.entities, '--mode', 'test',
-      '--top_k', '16', '--max_context_length', '32', '--max_cand_length', '48', '--silent', '--no_cuda', '--workers', '0',
+      '--data_path',
+      data.processed,
+      '--output_path',
+      out,
+      '--path_to_model',
+      ck,
+      '--entity_dict_path',
+      data.entities,
+      '--mode',
+      'test',
+      '--top_k',
+      '16',
+      '--max_context_length',
+      '32',
+      '--max_cand_length',
+      '48',
+      '--silent',
+      '--no_cuda',
+      '--workers',
+      '0',
     ]);
     const report = JSON.parse(readFileSync(join(out, 'eval_report.json'), 'utf8')) as EvalReport;
     const c = await caches(data.processed, data.entities, 'test', 32, 48);
@@ -121,10 +191,27 @@ describe('biofeg eval-biencoder', () => {
 
   it('says what is wrong with bad arguments', async () => {
     const out = tmp('biofeg-evalout-');
-    const base = ['--data_path', data.processed, '--output_path', out, '--bert_model', hfDir, '--entity_dict_path', data.entities, '--silent', '--no_cuda', '--workers', '0'];
-    await expect(cli([...base, '--mode', 'test,dev2'])).rejects.toThrow(/modes \(--mode\) must be an array of train, valid, val, dev, test, test_seen, test_unseen, got \["test","dev2"\]/);
+    const base = [
+      '--data_path',
+      data.processed,
+      '--output_path',
+      out,
+      '--bert_model',
+      hfDir,
+      '--entity_dict_path',
+      data.entities,
+      '--silent',
+      '--no_cuda',
+      '--workers',
+      '0',
+    ];
+    await expect(cli([...base, '--mode', 'test,dev2'])).rejects.toThrow(
+      /modes \(--mode\) must be an array of train, valid, val, dev, test, test_seen, test_unseen, got \["test","dev2"\]/,
+    );
     await expect(cli([...base, '--top_k', '500', '--mode', 'test'])).rejects.toThrow(/top_k 500 exceeds the number of entities \(439\)/);
-    await expect(cli(['--data_path', data.processed, '--bert_model', 'nope', '--output_path', out, '--silent', '--no_cuda'])).rejects.toThrow(/nope/);
+    await expect(
+      cli(['--data_path', data.processed, '--bert_model', 'nope', '--output_path', out, '--silent', '--no_cuda']),
+    ).rejects.toThrow(/nope/);
     expect(existsSync(join(out, 'eval_report.json'))).toBe(false);
   });
 });

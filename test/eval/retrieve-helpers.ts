@@ -16,8 +16,17 @@ export const DEFAULT = join(ROOT, 'data', 'default');
 export const VOCAB = join(DEFAULT, 'vocab.txt');
 
 export const TINY: BertConfig = {
-  vocabSize: 5353, hiddenSize: 32, numLayers: 2, numHeads: 2, intermediateSize: 64, maxPositions: 160,
-  typeVocabSize: 2, layerNormEps: 1e-12, pooler: false, hiddenDropout: 0.1, attentionDropout: 0.1,
+  vocabSize: 5353,
+  hiddenSize: 32,
+  numLayers: 2,
+  numHeads: 2,
+  intermediateSize: 64,
+  maxPositions: 160,
+  typeVocabSize: 2,
+  layerNormEps: 1e-12,
+  pooler: false,
+  hiddenDropout: 0.1,
+  attentionDropout: 0.1,
 };
 
 const made: string[] = [];
@@ -31,12 +40,16 @@ export function cleanup(): void {
 }
 
 /** The default dataset with only the first `n` mentions of each split, prepared. */
-export async function smallDataset(n: Record<'train' | 'val' | 'test', number>): Promise<{ dir: string; processed: string; entities: string }> {
+export async function smallDataset(
+  n: Record<'train' | 'val' | 'test', number>,
+): Promise<{ dir: string; processed: string; entities: string }> {
   const dir = tmp('biofeg-eval-data-');
   cpSync(join(DEFAULT, 'documents'), join(dir, 'documents'), { recursive: true });
   mkdirSync(join(dir, 'mentions'));
   for (const s of ['train', 'val', 'test'] as const) {
-    const lines = readFileSync(join(DEFAULT, 'mentions', `${s}.json`), 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = readFileSync(join(DEFAULT, 'mentions', `${s}.json`), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     writeFileSync(join(dir, 'mentions', `${s}.json`), lines.slice(0, n[s]).join('\n') + '\n');
   }
   const processed = join(dir, 'processed');
@@ -46,10 +59,30 @@ export async function smallDataset(n: Record<'train' | 'val' | 'test', number>):
 
 export const tokenizer = () => fromVocab(VOCAB, { lowercase: true });
 
-export async function caches(processed: string, entities: string, split: string, ctx = 32, cand = 48): Promise<{ mentions: TokenCache; entities: TokenCache }> {
+export async function caches(
+  processed: string,
+  entities: string,
+  split: string,
+  ctx = 32,
+  cand = 48,
+): Promise<{ mentions: TokenCache; entities: TokenCache }> {
   const tok = tokenizer();
-  const m = await ensureTokenCache({ kind: 'mentions', source: join(processed, `${split}.jsonl`), cachePath: join(processed, 'cache', `${split}.${ctx}.tokens`), tokenizer: tok, maxContextLength: ctx, workers: 0 });
-  const e = await ensureTokenCache({ kind: 'entities', source: entities, cachePath: join(processed, 'cache', `entities.${cand}.tokens`), tokenizer: tok, maxCandLength: cand, workers: 0 });
+  const m = await ensureTokenCache({
+    kind: 'mentions',
+    source: join(processed, `${split}.jsonl`),
+    cachePath: join(processed, 'cache', `${split}.${ctx}.tokens`),
+    tokenizer: tok,
+    maxContextLength: ctx,
+    workers: 0,
+  });
+  const e = await ensureTokenCache({
+    kind: 'entities',
+    source: entities,
+    cachePath: join(processed, 'cache', `entities.${cand}.tokens`),
+    tokenizer: tok,
+    maxCandLength: cand,
+    workers: 0,
+  });
   return { mentions: m.cache, entities: e.cache };
 }
 
@@ -59,16 +92,25 @@ export function tinyModel(seed = 1, extra: Partial<ConstructorParameters<typeof 
   let s = seed;
   for (const enc of [model.context, model.candidate]) {
     const flat = randn(enc.bert.numParameters, s++, 0.3);
-    for (const e of enc.bert.layout) if (e.name.endsWith('LayerNorm.weight')) for (let i = 0; i < e.shape[0]!; i++) flat[e.offset + i]! += 1;
+    for (const e of enc.bert.layout)
+      if (e.name.endsWith('LayerNorm.weight')) for (let i = 0; i < e.shape[0]!; i++) flat[e.offset + i]! += 1;
     enc.bert.parameters().upload(flat);
   }
   return model;
 }
 
 /** Brute force: scores [q, P] in float64, top-k by score descending then index ascending. */
-export function bruteTopk(queries: Float32Array, pool: Float32Array, dim: number, k: number): { indices: Int32Array; scores: Float64Array; all: Float64Array[] } {
-  const q = queries.length / dim, p = pool.length / dim;
-  const indices = new Int32Array(q * k), scores = new Float64Array(q * k), all: Float64Array[] = [];
+export function bruteTopk(
+  queries: Float32Array,
+  pool: Float32Array,
+  dim: number,
+  k: number,
+): { indices: Int32Array; scores: Float64Array; all: Float64Array[] } {
+  const q = queries.length / dim,
+    p = pool.length / dim;
+  const indices = new Int32Array(q * k),
+    scores = new Float64Array(q * k),
+    all: Float64Array[] = [];
   for (let i = 0; i < q; i++) {
     const s = new Float64Array(p);
     for (let j = 0; j < p; j++) {

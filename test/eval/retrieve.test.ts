@@ -98,7 +98,9 @@ describe('entity pool and retrieval vs brute force (tiny random BERT, default-da
 
   it('rejects top_k above the pool size and a cache of the wrong kind', async () => {
     const pool = await encodeEntityPool(model, entities, { batchSize: 64 });
-    await expect(retrieve(model, mentions, pool, { topK: entities.rows + 1, batchSize: 8 })).rejects.toThrow(/exceeds the number of entities/);
+    await expect(retrieve(model, mentions, pool, { topK: entities.rows + 1, batchSize: 8 })).rejects.toThrow(
+      /exceeds the number of entities/,
+    );
     await expect(retrieve(model, entities, pool, { topK: 4, batchSize: 8 })).rejects.toThrow(/expected a mention token cache/);
     pool.dispose();
     await expect(encodeEntityPool(model, mentions, { batchSize: 8 })).rejects.toThrow(/expected an entity token cache/);

@@ -9,8 +9,13 @@ import { CHECKPOINT_TARGETS, TEXT_TARGETS } from './targets.js';
 const SEED = 16;
 
 describe('fuzz (fixed seed)', () => {
-  for (const [group, targets] of [['checkpoint', CHECKPOINT_TARGETS], ['text', TEXT_TARGETS]] as const) {
-    it(`${group} readers: ${targets.reduce((a, t) => a + t.runs, 0)} cases end in a result or a typed error, none crashes or hangs`, { timeout: 150_000 }, () => {
+  for (const [group, targets] of [
+    ['checkpoint', CHECKPOINT_TARGETS],
+    ['text', TEXT_TARGETS],
+  ] as const) {
+    it(`${group} readers: ${targets.reduce((a, t) => a + t.runs, 0)} cases end in a result or a typed error, none crashes or hangs`, {
+      timeout: 150_000,
+    }, () => {
       const o = runChild(['--group', group, '--seed', String(SEED)], 120_000);
       expect(o.crash, o.crash).toBeUndefined();
       expect(o.failures, o.failures.join('\n\n')).toEqual([]);

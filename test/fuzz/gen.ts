@@ -7,14 +7,36 @@ import { encodeSafetensors, encodeTorchCheckpoint, encodeTorchSave, torchDict } 
 import { buildZip } from '../fixtures/checkpoint/build-zip.js';
 
 export const bytes = (...parts: Array<number | string | number[] | Uint8Array>): Buffer =>
-  Buffer.concat(parts.map((p) => (typeof p === 'number' ? Buffer.from([p]) : typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+  Buffer.concat(
+    parts.map((p) => (typeof p === 'number' ? Buffer.from([p]) : typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))),
+  );
 
 /** Pickle opcodes used by the crafted inputs. */
 export const OP = {
-  PROTO: 0x80, STOP: 0x2e, MARK: 0x28, EMPTY_DICT: 0x7d, EMPTY_LIST: 0x5d, EMPTY_TUPLE: 0x29, NONE: 0x4e,
-  NEWFALSE: 0x89, BININT1: 0x4b, BINUNICODE: 0x58, TUPLE: 0x74, TUPLE2: 0x86, SETITEM: 0x73, SETITEMS: 0x75,
-  APPEND: 0x61, APPENDS: 0x65, BINPUT: 0x71, LONG_BINPUT: 0x72, BINGET: 0x68, LONG_BINGET: 0x6a, GLOBAL: 0x63,
-  REDUCE: 0x52, BINPERSID: 0x51, MEMOIZE: 0x94,
+  PROTO: 0x80,
+  STOP: 0x2e,
+  MARK: 0x28,
+  EMPTY_DICT: 0x7d,
+  EMPTY_LIST: 0x5d,
+  EMPTY_TUPLE: 0x29,
+  NONE: 0x4e,
+  NEWFALSE: 0x89,
+  BININT1: 0x4b,
+  BINUNICODE: 0x58,
+  TUPLE: 0x74,
+  TUPLE2: 0x86,
+  SETITEM: 0x73,
+  SETITEMS: 0x75,
+  APPEND: 0x61,
+  APPENDS: 0x65,
+  BINPUT: 0x71,
+  LONG_BINPUT: 0x72,
+  BINGET: 0x68,
+  LONG_BINGET: 0x6a,
+  GLOBAL: 0x63,
+  REDUCE: 0x52,
+  BINPERSID: 0x51,
+  MEMOIZE: 0x94,
 } as const;
 
 /** BINUNICODE s. */
@@ -62,10 +84,23 @@ export function tensorOp(key: string, numel: number, size: number[], stride: num
   return bytes(
     G('torch._utils', '_rebuild_tensor_v2'),
     OP.MARK,
-    OP.MARK, U('storage'), G('torch', storage), U(key), U('cpu'), I(numel), OP.TUPLE, OP.BINPERSID,
-    I(offset), intTuple(size), intTuple(stride), OP.NEWFALSE,
-    G('collections', 'OrderedDict'), OP.EMPTY_TUPLE, OP.REDUCE,
-    OP.TUPLE, OP.REDUCE,
+    OP.MARK,
+    U('storage'),
+    G('torch', storage),
+    U(key),
+    U('cpu'),
+    I(numel),
+    OP.TUPLE,
+    OP.BINPERSID,
+    I(offset),
+    intTuple(size),
+    intTuple(stride),
+    OP.NEWFALSE,
+    G('collections', 'OrderedDict'),
+    OP.EMPTY_TUPLE,
+    OP.REDUCE,
+    OP.TUPLE,
+    OP.REDUCE,
   );
 }
 
@@ -110,7 +145,16 @@ export const validGan = (): Uint8Array =>
       torchDict([
         ['generator', torchDict([['w', { shape: [2, 2], data: f32([1, 2, 3, 4]) }]], 'OrderedDict')],
         ['discriminator', torchDict([['b', { shape: [2], data: f32([5, 6]) }]], 'OrderedDict')],
-        ['biofeg', torchDict([['meta', '{"format":"x"}'], ['epoch', 3], ['lr', 0.5], ['done', true], ['none', null]])],
+        [
+          'biofeg',
+          torchDict([
+            ['meta', '{"format":"x"}'],
+            ['epoch', 3],
+            ['lr', 0.5],
+            ['done', true],
+            ['none', null],
+          ]),
+        ],
       ]),
     ),
   );
@@ -122,7 +166,10 @@ export const deflatedTorchZip = (): Uint8Array => {
   let k = 0;
   for (const [name, t] of sd) {
     const strides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-    items.push([name, tensorOp(String(k), t.data.length, t.shape, strides, t.data instanceof Float32Array ? 'FloatStorage' : 'IntStorage')]);
+    items.push([
+      name,
+      tensorOp(String(k), t.data.length, t.shape, strides, t.data instanceof Float32Array ? 'FloatStorage' : 'IntStorage'),
+    ]);
     storages.push([String(k++), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)]);
   }
   return torchZip(dictPickle(items), storages, true);
@@ -145,9 +192,12 @@ export const validPubtator = (): string =>
     '',
   ].join('\n');
 
-export const validMedic = (): string => ['D001249||Asthma|Asthmas', 'D001943|OMIM:1||Breast Neoplasms|Breast cancer', 'D005334||Fever'].join('\n') + '\n';
+export const validMedic = (): string =>
+  ['D001249||Asthma|Asthmas', 'D001943|OMIM:1||Breast Neoplasms|Breast cancer', 'D005334||Fever'].join('\n') + '\n';
 export const validCtd = (): string =>
-  ['# CTD', 'Asthma\tMESH:D001249\t\tA disease.\t\t\t\tAsthmas\t', 'Fever\tMESH:D005334\tOMIM:2\t\t\t\t\tPyrexia|Hyperthermia\t'].join('\n') + '\n';
+  ['# CTD', 'Asthma\tMESH:D001249\t\tA disease.\t\t\t\tAsthmas\t', 'Fever\tMESH:D005334\tOMIM:2\t\t\t\t\tPyrexia|Hyperthermia\t'].join(
+    '\n',
+  ) + '\n';
 export const gz = (s: string | Uint8Array): Buffer => zlib.gzipSync(typeof s === 'string' ? Buffer.from(s) : s);
 
 // ------------------------------------------------------------------------------------------
@@ -161,44 +211,69 @@ type Mut = (b: Buffer) => Buffer;
 export function binaryMutation(): fc.Arbitrary<Mut> {
   const at = fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true });
   return fc.oneof(
-    fc.tuple(at, fc.integer({ min: 0, max: 255 })).map(([p, v]): Mut => (b) => {
-      const c = Buffer.from(b);
-      if (c.length) c[Math.floor(p * c.length)] = v;
-      return c;
-    }),
-    fc.tuple(at, fc.integer({ min: 0, max: 7 })).map(([p, bit]): Mut => (b) => {
-      const c = Buffer.from(b);
-      if (c.length) c[Math.floor(p * c.length)]! ^= 1 << bit;
-      return c;
-    }),
-    fc.tuple(at, fc.constantFrom(...INTERESTING_U32)).map(([p, v]): Mut => (b) => {
-      const c = Buffer.from(b);
-      const i = Math.floor(p * Math.max(0, c.length - 4));
-      if (c.length >= 4) c.writeUInt32LE(v >>> 0, i);
-      return c;
-    }),
-    fc.tuple(at, fc.constantFrom(0n, 1n, 0xffffffffn, 1n << 32n, 1n << 40n, 1n << 62n, (1n << 64n) - 1n)).map(([p, v]): Mut => (b) => {
-      const c = Buffer.from(b);
-      if (c.length >= 8) c.writeBigUInt64LE(v, Math.floor(p * (c.length - 8)));
-      return c;
-    }),
-    at.map((p): Mut => (b) => b.subarray(0, Math.floor(p * b.length))),
-    fc.tuple(at, at).map(([p, q]): Mut => (b) => {
-      const i = Math.floor(p * b.length);
-      const j = i + Math.floor(q * (b.length - i) * 0.25);
-      return Buffer.concat([b.subarray(0, i), b.subarray(j)]);
-    }),
-    fc.tuple(at, fc.uint8Array({ minLength: 1, maxLength: 16 })).map(([p, ins]): Mut => (b) => {
-      const i = Math.floor(p * b.length);
-      return Buffer.concat([b.subarray(0, i), ins, b.subarray(i)]);
-    }),
-    fc.tuple(at, at, fc.integer({ min: 1, max: 64 })).map(([p, q, n]): Mut => (b) => {
-      // Repeat a slice (a cheap way to grow structures: more opcodes, more entries).
-      const i = Math.floor(p * b.length);
-      const len = Math.max(1, Math.floor(q * Math.min(64, b.length - i)));
-      const s = b.subarray(i, i + len);
-      return Buffer.concat([b.subarray(0, i + len), ...Array.from({ length: n }, () => s), b.subarray(i + len)]);
-    }),
+    fc.tuple(at, fc.integer({ min: 0, max: 255 })).map(
+      ([p, v]): Mut =>
+        (b) => {
+          const c = Buffer.from(b);
+          if (c.length) c[Math.floor(p * c.length)] = v;
+          return c;
+        },
+    ),
+    fc.tuple(at, fc.integer({ min: 0, max: 7 })).map(
+      ([p, bit]): Mut =>
+        (b) => {
+          const c = Buffer.from(b);
+          if (c.length) c[Math.floor(p * c.length)]! ^= 1 << bit;
+          return c;
+        },
+    ),
+    fc.tuple(at, fc.constantFrom(...INTERESTING_U32)).map(
+      ([p, v]): Mut =>
+        (b) => {
+          const c = Buffer.from(b);
+          const i = Math.floor(p * Math.max(0, c.length - 4));
+          if (c.length >= 4) c.writeUInt32LE(v >>> 0, i);
+          return c;
+        },
+    ),
+    fc.tuple(at, fc.constantFrom(0n, 1n, 0xffffffffn, 1n << 32n, 1n << 40n, 1n << 62n, (1n << 64n) - 1n)).map(
+      ([p, v]): Mut =>
+        (b) => {
+          const c = Buffer.from(b);
+          if (c.length >= 8) c.writeBigUInt64LE(v, Math.floor(p * (c.length - 8)));
+          return c;
+        },
+    ),
+    at.map(
+      (p): Mut =>
+        (b) =>
+          b.subarray(0, Math.floor(p * b.length)),
+    ),
+    fc.tuple(at, at).map(
+      ([p, q]): Mut =>
+        (b) => {
+          const i = Math.floor(p * b.length);
+          const j = i + Math.floor(q * (b.length - i) * 0.25);
+          return Buffer.concat([b.subarray(0, i), b.subarray(j)]);
+        },
+    ),
+    fc.tuple(at, fc.uint8Array({ minLength: 1, maxLength: 16 })).map(
+      ([p, ins]): Mut =>
+        (b) => {
+          const i = Math.floor(p * b.length);
+          return Buffer.concat([b.subarray(0, i), ins, b.subarray(i)]);
+        },
+    ),
+    fc.tuple(at, at, fc.integer({ min: 1, max: 64 })).map(
+      ([p, q, n]): Mut =>
+        (b) => {
+          // Repeat a slice (a cheap way to grow structures: more opcodes, more entries).
+          const i = Math.floor(p * b.length);
+          const len = Math.max(1, Math.floor(q * Math.min(64, b.length - i)));
+          const s = b.subarray(i, i + len);
+          return Buffer.concat([b.subarray(0, i + len), ...Array.from({ length: n }, () => s), b.subarray(i + len)]);
+        },
+    ),
   );
 }
 
@@ -233,24 +308,30 @@ export function pickleSnippet(): fc.Arbitrary<Buffer> {
       bytes(0x8a, 8, [0, 0, 0, 0, 0, 0, 0, 0x80]), // LONG1 -2^63
       bytes(0x95, [8, 0, 0, 0, 0, 0, 0, 0]), // FRAME
     ),
-    fc.tuple(fc.constantFrom(OP.NONE, OP.MARK, OP.EMPTY_LIST, OP.EMPTY_TUPLE), fc.integer({ min: 1, max: 3000 })).map(([op, n]) => Buffer.alloc(n, op)),
+    fc
+      .tuple(fc.constantFrom(OP.NONE, OP.MARK, OP.EMPTY_LIST, OP.EMPTY_TUPLE), fc.integer({ min: 1, max: 3000 }))
+      .map(([op, n]) => Buffer.alloc(n, op)),
     // Rarer, larger hostile pieces: exponential expansion, a huge APPENDS, many memo entries.
     fc.integer({ min: 16, max: 40 }).map((levels) => doublingValue(levels)),
-    fc.integer({ min: 200_000, max: 700_000 }).map((n) => Buffer.concat([bytes(OP.EMPTY_LIST, OP.MARK), Buffer.alloc(n, OP.NONE), bytes(OP.APPENDS)])),
+    fc
+      .integer({ min: 200_000, max: 700_000 })
+      .map((n) => Buffer.concat([bytes(OP.EMPTY_LIST, OP.MARK), Buffer.alloc(n, OP.NONE), bytes(OP.APPENDS)])),
     fc.integer({ min: 1000, max: 50_000 }).map((n) => Buffer.concat(Array.from({ length: n }, (_, i) => put(i)))),
   );
 }
 
 /** A pickle with snippets spliced in at random places (after the PROTO). */
 export function mutatedPickle(base: Uint8Array): fc.Arbitrary<Buffer> {
-  return fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), pickleSnippet()), { minLength: 1, maxLength: 3 }).map((ins) => {
-    let b: Buffer = Buffer.from(base);
-    for (const [p, s] of ins) {
-      const i = 2 + Math.floor(p * Math.max(0, b.length - 2));
-      b = Buffer.concat([b.subarray(0, i), s, b.subarray(i)]);
-    }
-    return b;
-  });
+  return fc
+    .array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), pickleSnippet()), { minLength: 1, maxLength: 3 })
+    .map((ins) => {
+      let b: Buffer = Buffer.from(base);
+      for (const [p, s] of ins) {
+        const i = 2 + Math.floor(p * Math.max(0, b.length - 2));
+        b = Buffer.concat([b.subarray(0, i), s, b.subarray(i)]);
+      }
+      return b;
+    });
 }
 
 /** Text-level mutations: invalid UTF-8, BOMs, CR, NUL, long lines, JSON damage. */
@@ -279,7 +360,9 @@ export function mutatedText(base: () => string): fc.Arbitrary<Buffer> {
       Buffer.from('é'),
       Buffer.from('𠀀'),
     ),
-    fc.tuple(fc.constantFrom('a', ' ', 'x ', '\t', '|', 'é'), fc.integer({ min: 100, max: 20000 })).map(([s, n]) => Buffer.from(s.repeat(n))),
+    fc
+      .tuple(fc.constantFrom('a', ' ', 'x ', '\t', '|', 'é'), fc.integer({ min: 100, max: 20000 }))
+      .map(([s, n]) => Buffer.from(s.repeat(n))),
     fc.string({ maxLength: 20 }).map((s) => Buffer.from(s)),
   );
   const at = fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true });

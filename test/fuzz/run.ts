@@ -43,7 +43,9 @@ export async function fuzzTarget(t: Target, seed: number, runs: number): Promise
         refused++;
         if (!acceptable(t, e)) {
           const err = e as Error;
-          throw new Error(`untyped error ${err?.name ?? typeof e}: ${String(err?.message ?? e).slice(0, 300)}\n${err?.stack?.split('\n').slice(1, 6).join('\n') ?? ''}`);
+          throw new Error(
+            `untyped error ${err?.name ?? typeof e}: ${String(err?.message ?? e).slice(0, 300)}\n${err?.stack?.split('\n').slice(1, 6).join('\n') ?? ''}`,
+          );
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -92,7 +94,12 @@ export function runChild(args: string[], timeoutMs: number, heapMb = 1024): Chil
     parsed = undefined;
   }
   if (r.error || r.signal || !parsed) {
-    const why = r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? `hung (no result within ${timeoutMs} ms)` : r.signal ? `killed by ${r.signal}` : `exited ${r.status} without a report`;
+    const why =
+      r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT'
+        ? `hung (no result within ${timeoutMs} ms)`
+        : r.signal
+          ? `killed by ${r.signal}`
+          : `exited ${r.status} without a report`;
     return { results: [], failures: [], crash: `${args.join(' ')}: ${why}\n${(r.stderr ?? '').slice(-2000)}`, ms };
   }
   return { ...parsed, ms };
@@ -120,7 +127,8 @@ async function main(): Promise<void> {
     for (const t of targets) {
       const r = await fuzzTarget(t, seed, runs ?? t.runs);
       results.push(r);
-      if (!json) console.log(`${t.name}: ${r.runs} cases in ${r.ms} ms (${r.read} read, ${r.refused} refused)${r.failure ? ' FAILED' : ''}`);
+      if (!json)
+        console.log(`${t.name}: ${r.runs} cases in ${r.ms} ms (${r.read} read, ${r.refused} refused)${r.failure ? ' FAILED' : ''}`);
       if (r.failure) failures.push(r.failure);
     }
     if (json) console.log(JSON.stringify({ results, failures }));

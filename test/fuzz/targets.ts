@@ -5,7 +5,13 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { decodeSafetensors, decodeTorchCheckpoint, readSafetensors, readTorchCheckpoint, readTorchSave } from '../../src/checkpoint/index.js';
+import {
+  decodeSafetensors,
+  decodeTorchCheckpoint,
+  readSafetensors,
+  readTorchCheckpoint,
+  readTorchSave,
+} from '../../src/checkpoint/index.js';
 import { MemorySource } from '../../src/checkpoint/bytes.js';
 import { loadHfFolder } from '../../src/checkpoint/hf-folder.js';
 import { PickleError, unpickle } from '../../src/checkpoint/pickle.js';
@@ -53,7 +59,26 @@ export interface Target {
   documented?: (e: unknown) => boolean;
 }
 
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unused1]', '[unused2]', 'breast', 'cancer', 'is', 'common', '.', 'a', '##b', 'asthma', 'fever', ','];
+const VOCAB = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  '[unused0]',
+  '[unused1]',
+  '[unused2]',
+  'breast',
+  'cancer',
+  'is',
+  'common',
+  '.',
+  'a',
+  '##b',
+  'asthma',
+  'fever',
+  ',',
+];
 let tokCache: ReturnType<typeof fromVocab> | undefined;
 function tok(dir: string): ReturnType<typeof fromVocab> {
   if (!tokCache) {
@@ -82,7 +107,14 @@ const dataPkl = (zip: Uint8Array): Buffer => {
 const legacyBin = (): Buffer => readFileSync(join(FIX, 'checkpoint', 'hf-torch-legacy', 'pytorch_model.bin'));
 const miscBin = (): Buffer => readFileSync(join(FIX, 'checkpoint', 'misc.bin'));
 const hfConfig = (): string => readFileSync(join(FIX, 'checkpoint', 'hf-safetensors', 'config.json'), 'utf8');
-const tokenizerJson = (): string => JSON.stringify(buildBertTokenizerJson(Object.fromEntries(VOCAB.map((t, i) => [t, i])), { lowercase: true, stripAccents: null, tokenizeChineseChars: true }));
+const tokenizerJson = (): string =>
+  JSON.stringify(
+    buildBertTokenizerJson(Object.fromEntries(VOCAB.map((t, i) => [t, i])), {
+      lowercase: true,
+      stripAccents: null,
+      tokenizeChineseChars: true,
+    }),
+  );
 const npy = (): Buffer => Buffer.concat([npyHeader([2, 3]), Buffer.from(new Float32Array([1, 2, 3, 4, 5, 6]).buffer)]);
 
 export const CHECKPOINT_TARGETS: Target[] = [
@@ -107,7 +139,17 @@ export const CHECKPOINT_TARGETS: Target[] = [
     name: 'gan-pickle-spliced',
     runs: 300,
     arb: mutatedPickle(dataPkl(validGan())),
-    run: (pkl, dir) => readTorchSave(put(dir, 'epoch_1', torchZip(pkl, [['0', new Uint8Array(16)], ['1', new Uint8Array(8)]]))),
+    run: (pkl, dir) =>
+      readTorchSave(
+        put(
+          dir,
+          'epoch_1',
+          torchZip(pkl, [
+            ['0', new Uint8Array(16)],
+            ['1', new Uint8Array(8)],
+          ]),
+        ),
+      ),
   },
   {
     name: 'unpickle',
@@ -163,7 +205,10 @@ export const TEXT_TARGETS: Target[] = [
   {
     name: 'dictionary-gz',
     runs: 150,
-    arb: fc.oneof(mutatedText(validCtd).map(gz), mutated(() => gz(validMedic()))),
+    arb: fc.oneof(
+      mutatedText(validCtd).map(gz),
+      mutated(() => gz(validMedic())),
+    ),
     run: (b, dir) => loadDictionary(put(dir, 'd.tsv.gz', b)),
   },
   {
@@ -177,15 +222,22 @@ export const TEXT_TARGETS: Target[] = [
       loadTokenizer(d).encode('breast cancer, asthma');
     },
   },
-  { name: 'vocab', runs: 100, arb: mutatedText(() => VOCAB.join('\n')), run: (b, dir) => fromVocab(put(dir, 'v.txt', b)).encode('breast cancer') },
+  {
+    name: 'vocab',
+    runs: 100,
+    arb: mutatedText(() => VOCAB.join('\n')),
+    run: (b, dir) => fromVocab(put(dir, 'v.txt', b)).encode('breast cancer'),
+  },
   { name: 'npy', runs: 100, arb: mutated(npy), run: (b, dir) => readNpyF32(put(dir, 'x.npy', b)) },
   {
     name: 'prepare',
     runs: 60,
     budgetMs: 8000,
-    arb: fc.tuple(fc.constantFrom('documents/all_documents.json', 'documents/train.json', 'mentions/train.json', 'mentions/test.json'), fc.nat()).chain(([f]) =>
-      mutatedText(() => readFileSync(join(FIX, 'data', 'arboel-small', f), 'utf8')).map((b) => Buffer.concat([Buffer.from(`${f}\0`), b])),
-    ),
+    arb: fc
+      .tuple(fc.constantFrom('documents/all_documents.json', 'documents/train.json', 'mentions/train.json', 'mentions/test.json'), fc.nat())
+      .chain(([f]) =>
+        mutatedText(() => readFileSync(join(FIX, 'data', 'arboel-small', f), 'utf8')).map((b) => Buffer.concat([Buffer.from(`${f}\0`), b])),
+      ),
     run: async (b, dir) => {
       const nul = b.indexOf(0);
       const f = b.subarray(0, nul).toString();
@@ -199,7 +251,9 @@ export const TEXT_TARGETS: Target[] = [
     name: 'import-pubtator',
     runs: 60,
     budgetMs: 8000,
-    arb: fc.tuple(mutatedText(validPubtator), mutatedText(validMedic)).map(([p, m]) => Buffer.concat([Buffer.from(String(p.length).padStart(10, '0')), p, m])),
+    arb: fc
+      .tuple(mutatedText(validPubtator), mutatedText(validMedic))
+      .map(([p, m]) => Buffer.concat([Buffer.from(String(p.length).padStart(10, '0')), p, m])),
     run: async (b, dir) => {
       const n = Number(b.subarray(0, 10).toString());
       const train = put(dir, 'train.txt', b.subarray(10, 10 + n));

@@ -69,13 +69,20 @@ describe('pickle budgets', () => {
   });
 
   it('opcode, memo and node budgets are each enforced, and overridable', () => {
-    const many = Buffer.concat([bytes(OP.PROTO, 2, OP.EMPTY_LIST), ...Array.from({ length: 50 }, () => bytes(OP.NONE, OP.APPEND)), bytes(OP.STOP)]);
+    const many = Buffer.concat([
+      bytes(OP.PROTO, 2, OP.EMPTY_LIST),
+      ...Array.from({ length: 50 }, () => bytes(OP.NONE, OP.APPEND)),
+      bytes(OP.STOP),
+    ]);
     expect(() => unpickle(many, hooks, 0, { maxOps: 20 })).toThrow(/more than 20 opcodes/);
     expect(unpickle(many, hooks).value).toBeTruthy();
     const memo = Buffer.concat([bytes(OP.PROTO, 2, OP.NONE), ...Array.from({ length: 30 }, (_, i) => put(i)), bytes(OP.STOP)]);
     expect(() => unpickle(memo, hooks, 0, { maxMemo: 10 })).toThrow(PickleError);
     expect(() => unpickle(memo, hooks, 0, { maxMemo: 10 })).toThrow(/more than 10 memo entries/);
-    const p = file('ops.bin', torchZip(dictPickle([['x', Buffer.concat([bytes(OP.EMPTY_LIST), ...Array.from({ length: 100 }, () => bytes(OP.NONE, OP.APPEND))])]])));
+    const p = file(
+      'ops.bin',
+      torchZip(dictPickle([['x', Buffer.concat([bytes(OP.EMPTY_LIST), ...Array.from({ length: 100 }, () => bytes(OP.NONE, OP.APPEND))])]])),
+    );
     expect(refusal(() => readTorchSave(p, { limits: { maxPickleOps: 50 } }))).toMatch(/more than 50 opcodes/);
     expect(refusal(() => readTorchSave(p, { limits: { maxNodes: 30 } }))).toMatch(/more than 30 values built/);
   });
@@ -113,13 +120,17 @@ describe('pickle budgets', () => {
     expect(msg).toMatch(/declared\.bin: zip entry "archive\/data\.pkl" declares 4294967280 bytes/);
     // Within the deflate ratio but over the pickle budget:
     const big = Buffer.concat([bytes(OP.PROTO, 2), Buffer.alloc(2 << 20, OP.NONE), bytes(OP.STOP)]);
-    expect(refusal(() => decodeTorchCheckpoint(torchZip(big, [], true), 'big.bin', { limits: { maxPickleBytes: 1 << 20 } }))).toMatch(/over the 1048576-byte limit for a pickle/);
+    expect(refusal(() => decodeTorchCheckpoint(torchZip(big, [], true), 'big.bin', { limits: { maxPickleBytes: 1 << 20 } }))).toMatch(
+      /over the 1048576-byte limit for a pickle/,
+    );
   });
 
   it('a storage whose declared size is over the budget is refused before it is read', () => {
     const pkl = dictPickle([['w', tensorOp('0', 1 << 20, [4], [1])]]); // a small view of a 4 MiB storage
     const zip = torchZip(pkl, [['0', new Uint8Array(4 << 20)]], true);
-    expect(refusal(() => decodeTorchCheckpoint(zip, 'st.bin', { limits: { maxTensorBytes: 1 << 20 } }))).toMatch(/storage 0 .*declares 1048576 F32 elements \(4194304 bytes\), over the 1048576-byte limit/);
+    expect(refusal(() => decodeTorchCheckpoint(zip, 'st.bin', { limits: { maxTensorBytes: 1 << 20 } }))).toMatch(
+      /storage 0 .*declares 1048576 F32 elements \(4194304 bytes\), over the 1048576-byte limit/,
+    );
   });
 
   it('a stride-0 tensor of shape [2^15, 2^15] over one element is refused before it is expanded', () => {
@@ -130,17 +141,25 @@ describe('pickle budgets', () => {
       msg = refusal(() => readTorchCheckpoint(p));
     });
     expect(msg).toContain(p);
-    expect(msg).toMatch(/"embeddings\.word_embeddings\.weight", is a view of shape \[32768, 32768\], stride \[0, 0\]\); refused before expanding/);
+    expect(msg).toMatch(
+      /"embeddings\.word_embeddings\.weight", is a view of shape \[32768, 32768\], stride \[0, 0\]\); refused before expanding/,
+    );
     expect(grew).toBeLessThan(200);
     // Larger than a typed array can hold: named, not "Array buffer allocation failed".
     const huge = dictPickle([['x', tensorOp('0', 1, [1 << 20, 1 << 20], [0, 0])]]);
-    expect(refusal(() => decodeTorchCheckpoint(torchZip(huge, [['0', new Uint8Array(4)]]), 'huge.bin'))).toMatch(/tensor "x" of shape \[1048576, 1048576\] has 1099511627776 elements, over the 4294967295-element limit/);
+    expect(refusal(() => decodeTorchCheckpoint(torchZip(huge, [['0', new Uint8Array(4)]]), 'huge.bin'))).toMatch(
+      /tensor "x" of shape \[1048576, 1048576\] has 1099511627776 elements, over the 4294967295-element limit/,
+    );
     // With the model's shapes, the name and shape are checked first.
     const expect_ = { shapes: new Map([['embeddings.word_embeddings.weight', [30522, 768]]]) };
-    expect(refusal(() => readTorchCheckpoint(p, { expect: expect_ }))).toMatch(/embeddings\.word_embeddings\.weight has shape \[32768, 32768\], the model expects \[30522, 768\]/);
+    expect(refusal(() => readTorchCheckpoint(p, { expect: expect_ }))).toMatch(
+      /embeddings\.word_embeddings\.weight has shape \[32768, 32768\], the model expects \[30522, 768\]/,
+    );
     // An expanded buffer (position_ids is often arange().expand(1, -1)) still reads.
     const ok = dictPickle([['embeddings.position_ids', tensorOp('0', 4, [1, 4], [0, 1], 'IntStorage')]]);
-    const t = decodeTorchCheckpoint(torchZip(ok, [['0', new Uint8Array(Int32Array.from([0, 1, 2, 3]).buffer)]])).get('embeddings.position_ids')!;
+    const t = decodeTorchCheckpoint(torchZip(ok, [['0', new Uint8Array(Int32Array.from([0, 1, 2, 3]).buffer)]])).get(
+      'embeddings.position_ids',
+    )!;
     expect(Array.from(t.data)).toEqual([0, 1, 2, 3]);
   });
 });
@@ -159,7 +178,13 @@ describe('the strict loader refuses what the model does not have', () => {
       expect(readCheckpointFile(p, { expect: { shapes, allowUnexpected: true } }).size).toBe(4);
     }
     expect(readCheckpointFile(file('ok.safetensors', validSafetensors()), { expect: { shapes, requireAll: true } }).size).toBe(3);
-    expect(refusal(() => decodeSafetensors(validSafetensors(), 'x.st', { expect: { shapes: new Map([...shapes, ['pooler.dense.bias', [3]]]), requireAll: true } }))).toMatch(/missing pooler\.dense\.bias/);
+    expect(
+      refusal(() =>
+        decodeSafetensors(validSafetensors(), 'x.st', {
+          expect: { shapes: new Map([...shapes, ['pooler.dense.bias', [3]]]), requireAll: true },
+        }),
+      ),
+    ).toMatch(/missing pooler\.dense\.bias/);
   });
 
   it('splitBiencoder refuses a name under a bi-encoder prefix that no BERT has', () => {
@@ -180,9 +205,14 @@ describe('the strict loader refuses what the model does not have', () => {
 
 describe('zip entries', () => {
   it('a declared size deflate cannot produce from the stored bytes is refused without inflating', () => {
-    const z = buildZip([{ name: 'archive/data.pkl', data: bytes(OP.PROTO, 2, OP.EMPTY_DICT, OP.STOP), deflate: true }, { name: 'archive/version', data: Buffer.from('3\n') }]);
+    const z = buildZip([
+      { name: 'archive/data.pkl', data: bytes(OP.PROTO, 2, OP.EMPTY_DICT, OP.STOP), deflate: true },
+      { name: 'archive/version', data: Buffer.from('3\n') },
+    ]);
     z.writeUInt32LE(50_000_000, z.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 24);
-    expect(refusal(() => decodeTorchCheckpoint(z, 'ratio.bin'))).toMatch(/declares 50000000 bytes from \d+ deflated bytes, more than deflate can produce/);
+    expect(refusal(() => decodeTorchCheckpoint(z, 'ratio.bin'))).toMatch(
+      /declares 50000000 bytes from \d+ deflated bytes, more than deflate can produce/,
+    );
   });
 
   it('a pickle that names os.system still fails at the GLOBAL (control: budgets change nothing there)', () => {

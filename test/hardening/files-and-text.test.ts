@@ -3,7 +3,18 @@
 // command that reads text (streamed, bounded lines, BOM accepted, invalid UTF-8 an error naming
 // path:line found in one pass), bounded dictionaries, and leftover temporaries of killed runs.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -33,7 +44,25 @@ function file(content: string | Uint8Array, name = `f${n++}`): string {
   return p;
 }
 
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unused1]', '[unused2]', 'breast', 'cancer', 'is', 'common', '.', 'a', '##b', 'word', ','];
+const VOCAB = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  '[unused0]',
+  '[unused1]',
+  '[unused2]',
+  'breast',
+  'cancer',
+  'is',
+  'common',
+  '.',
+  'a',
+  '##b',
+  'word',
+  ',',
+];
 const vocabPath = file(VOCAB.join('\n') + '\n', 'vocab.txt');
 const tok = fromVocab(vocabPath);
 
@@ -109,7 +138,13 @@ describe('invalid UTF-8: found in one pass, reported as path:line and byte', () 
         return false;
       }
     };
-    const bytesArb = fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 }).map((s) => new TextEncoder().encode(s)), fc.tuple(fc.string({ unit: 'binary', maxLength: 10 }), fc.uint8Array({ maxLength: 4 }), fc.string({ maxLength: 10 })).map(([a, b, c]) => Buffer.concat([Buffer.from(a), b, Buffer.from(c)])));
+    const bytesArb = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 20 }).map((s) => new TextEncoder().encode(s)),
+      fc
+        .tuple(fc.string({ unit: 'binary', maxLength: 10 }), fc.uint8Array({ maxLength: 4 }), fc.string({ maxLength: 10 }))
+        .map(([a, b, c]) => Buffer.concat([Buffer.from(a), b, Buffer.from(c)])),
+    );
     fc.assert(
       fc.property(bytesArb, (b) => {
         const at = invalidUtf8At(b);
@@ -132,7 +167,9 @@ describe('invalid UTF-8: found in one pass, reported as path:line and byte', () 
 
   it('encode and tokenize refuse invalid UTF-8 (they used to accept it silently), naming path:line', async () => {
     const p = file(Buffer.concat([Buffer.from('{"text": "breast"}\n\n{"text": "a'), Buffer.from([0xff]), Buffer.from('"}\n')]));
-    expect((await typedError(() => readEncodeInput(p, { maxLength: 8, vocabSize: VOCAB.length, tokenizer: () => tok }))).message).toMatch(new RegExp(`${p}:3: invalid UTF-8 near byte 12`));
+    expect((await typedError(() => readEncodeInput(p, { maxLength: 8, vocabSize: VOCAB.length, tokenizer: () => tok }))).message).toMatch(
+      new RegExp(`${p}:3: invalid UTF-8 near byte 12`),
+    );
     expect((await typedError(() => tokenizeJsonl(p, tok))).message).toMatch(new RegExp(`${p}:3: invalid UTF-8`));
     const v = file(Buffer.concat([Buffer.from('[PAD]\n[UNK]\n'), Buffer.from([0xfe]), Buffer.from('\n')]));
     expect((await typedError(() => fromVocab(v))).message).toMatch(new RegExp(`${v}:3: invalid UTF-8`));
@@ -141,41 +178,63 @@ describe('invalid UTF-8: found in one pass, reported as path:line and byte', () 
 
 describe('one text policy for every reader', () => {
   it('a UTF-8 BOM and CRLF are accepted by encode and tokenize as by prepare', () => {
-    const p = file(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"text": "breast cancer"}\r\n{"input_ids": [2, 8, 3]}\r\n')]));
+    const p = file(
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"text": "breast cancer"}\r\n{"input_ids": [2, 8, 3]}\r\n')]),
+    );
     const rows = readEncodeInput(p, { maxLength: 8, vocabSize: VOCAB.length, tokenizer: () => tok });
-    expect(rows.map((r) => Array.from(r.ids))).toEqual([[2, 8, 9, 3], [2, 8, 3]]);
+    expect(rows.map((r) => Array.from(r.ids))).toEqual([
+      [2, 8, 9, 3],
+      [2, 8, 3],
+    ]);
     const q = file(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"text": "breast"}\r\n')]));
     expect(tokenizeJsonl(q, tok)).toEqual(['{"input_ids":[2,8,3]}']);
   });
 
   it('the sync and async readers give the same lines as a plain split, whatever the chunking', async () => {
-    const text = fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('\r', '\n', '\r\n', '\ufeff', 'é', '𠀀')), { maxLength: 30 }).map((xs) => xs.join(''));
+    const text = fc
+      .array(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('\r', '\n', '\r\n', '\ufeff', 'é', '𠀀')), { maxLength: 30 })
+      .map((xs) => xs.join(''));
     await fc.assert(
-      fc.asyncProperty(text, fc.boolean(), fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 5 }), async (t, bom, cuts) => {
-        const body = (bom ? '\ufeff' : '') + t;
-        const raw = Buffer.from(body);
-        // The file's BOM is skipped, then the rest is split.
-        const rest = body.startsWith('\ufeff') ? body.slice(1) : body;
-        let expected = rest.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-        if (rest.endsWith('\n') || rest === '') expected.pop();
-        // The decoder drops one BOM at the start of every line, as it always did.
-        expected = expected.map((l) => (l.startsWith('\ufeff') ? l.slice(1) : l));
-        const p = file(raw);
-        const viaSync = [...readLinesSync(p)].map((l) => l.text);
-        const viaAsync = (await drain(readLines(p))).map((l) => l.text);
-        const split = new LineSplitter(p);
-        const viaChunks: Line[] = [];
-        let at = 0;
-        for (let i = 0; at < raw.length; i++) {
-          const step = cuts[i % cuts.length]!;
-          viaChunks.push(...split.push(raw.subarray(at, at + step)));
-          at += step;
-        }
-        viaChunks.push(...split.finish());
-        // Offsets point at the line's bytes.
-        for (const l of viaChunks) expect(raw.subarray(l.offset, l.offset + l.length).toString().replace(/^\ufeff/, '')).toBe(l.text);
-        return JSON.stringify(viaSync) === JSON.stringify(expected) && JSON.stringify(viaAsync) === JSON.stringify(expected) && JSON.stringify(viaChunks.map((l) => l.text)) === JSON.stringify(expected);
-      }),
+      fc.asyncProperty(
+        text,
+        fc.boolean(),
+        fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 5 }),
+        async (t, bom, cuts) => {
+          const body = (bom ? '\ufeff' : '') + t;
+          const raw = Buffer.from(body);
+          // The file's BOM is skipped, then the rest is split.
+          const rest = body.startsWith('\ufeff') ? body.slice(1) : body;
+          let expected = rest.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+          if (rest.endsWith('\n') || rest === '') expected.pop();
+          // The decoder drops one BOM at the start of every line, as it always did.
+          expected = expected.map((l) => (l.startsWith('\ufeff') ? l.slice(1) : l));
+          const p = file(raw);
+          const viaSync = [...readLinesSync(p)].map((l) => l.text);
+          const viaAsync = (await drain(readLines(p))).map((l) => l.text);
+          const split = new LineSplitter(p);
+          const viaChunks: Line[] = [];
+          let at = 0;
+          for (let i = 0; at < raw.length; i++) {
+            const step = cuts[i % cuts.length]!;
+            viaChunks.push(...split.push(raw.subarray(at, at + step)));
+            at += step;
+          }
+          viaChunks.push(...split.finish());
+          // Offsets point at the line's bytes.
+          for (const l of viaChunks)
+            expect(
+              raw
+                .subarray(l.offset, l.offset + l.length)
+                .toString()
+                .replace(/^\ufeff/, ''),
+            ).toBe(l.text);
+          return (
+            JSON.stringify(viaSync) === JSON.stringify(expected) &&
+            JSON.stringify(viaAsync) === JSON.stringify(expected) &&
+            JSON.stringify(viaChunks.map((l) => l.text)) === JSON.stringify(expected)
+          );
+        },
+      ),
       { seed: 6, numRuns: 300 },
     );
   });
@@ -185,10 +244,13 @@ describe('one text policy for every reader', () => {
     const e = await typedError(() => drain(readLines(p, { maxLineBytes: 1000 })));
     expect(e.message).toBe(`${p}:2: line longer than 1000 bytes (the limit for one line); expected line-separated records`);
     expect((await typedError(() => [...readLinesSync(p, { maxLineBytes: 1000 })])).message).toContain(`${p}:2: line longer`);
-    expect((await typedError(() => readEncodeInput(p, { maxLength: 8, vocabSize: 10, tokenizer: () => tok, limits: { maxLineBytes: 1000 } }))).message).toContain(`${p}:2:`);
+    expect(
+      (await typedError(() => readEncodeInput(p, { maxLength: 8, vocabSize: 10, tokenizer: () => tok, limits: { maxLineBytes: 1000 } })))
+        .message,
+    ).toContain(`${p}:2:`);
   });
 
-  it('a 600 MB file with no line end (sparse, so cheap to make) is refused at the line limit, naming the file, not at V8\'s longest string', async () => {
+  it("a 600 MB file with no line end (sparse, so cheap to make) is refused at the line limit, naming the file, not at V8's longest string", async () => {
     const p = join(tmp, 'sparse-600mb.jsonl');
     const fd = openSync(p, 'w');
     ftruncateSync(fd, 600 * 2 ** 20);
@@ -198,7 +260,9 @@ describe('one text policy for every reader', () => {
     rmSync(p);
   });
 
-  it('many lines adding up past V8\'s longest string stream through readLinesSync (generated, 2 x 300 MB in pieces)', { timeout: 120_000 }, () => {
+  it("many lines adding up past V8's longest string stream through readLinesSync (generated, 2 x 300 MB in pieces)", {
+    timeout: 120_000,
+  }, () => {
     if (!process.env['BIOFEG_BIG_TESTS']) return; // ~20 s and 600 MB of disk: run with BIOFEG_BIG_TESTS=1
     const p = join(tmp, 'big.jsonl');
     const line = `{"text": "${'a '.repeat(500)}"}\n`;
@@ -220,7 +284,9 @@ describe('dictionaries: inflated as a stream under a byte and a line bound', () 
     const t0 = performance.now();
     const e = await typedError(() => loadDictionary(p));
     expect(performance.now() - t0).toBeLessThan(5000);
-    expect(e.message).toBe(`${p}:1: line longer than ${DICTIONARY_LIMITS.maxLineBytes} bytes (the limit for one line); expected line-separated records`);
+    expect(e.message).toBe(
+      `${p}:1: line longer than ${DICTIONARY_LIMITS.maxLineBytes} bytes (the limit for one line); expected line-separated records`,
+    );
   });
 
   it('a .gz that inflates past the byte bound is refused while inflating', async () => {
@@ -249,13 +315,18 @@ describe('messages name the path', () => {
     const m = join(tmp, 'tok-model');
     mkdirSync(m);
     const vocab = Object.fromEntries(VOCAB.map((t, i) => [t, i]));
-    const json = buildBertTokenizerJson(vocab, { lowercase: true, stripAccents: null, tokenizeChineseChars: true }) as unknown as Record<string, unknown>;
+    const json = buildBertTokenizerJson(vocab, { lowercase: true, stripAccents: null, tokenizeChineseChars: true }) as unknown as Record<
+      string,
+      unknown
+    >;
     delete json['decoder'];
     writeFileSync(join(m, 'tokenizer.json'), JSON.stringify(json));
     const e = await typedError(() => loadTokenizer(m));
     expect(e.message).toMatch(/tok-model\/tokenizer\.json: not a usable WordPiece tokenizer: .*decoder/);
     writeFileSync(join(m, 'tokenizer.json'), '{"normalizer": null}');
-    expect((await typedError(() => loadTokenizer(m))).message).toMatch(/tokenizer\.json: not a usable WordPiece tokenizer: expected a "model" object/);
+    expect((await typedError(() => loadTokenizer(m))).message).toMatch(
+      /tokenizer\.json: not a usable WordPiece tokenizer: expected a "model" object/,
+    );
     expect((await typedError(() => new HfWordPieceTokenizer(null as never, 'x.json'))).message).toMatch(/^x\.json: /);
   });
 
@@ -282,7 +353,12 @@ describe('temporaries of killed runs are removed when the same output is written
     const d = join(tmp, 'outs');
     mkdirSync(d);
     const dead = deadPid();
-    const stale = [`.train.jsonl.tmp-${dead}-0`, `.train.jsonl.tmp-${dead}-1-7`, `.model.tmp-${dead}-1700000000-3`, `.model.old-${dead}-1700000000-4`];
+    const stale = [
+      `.train.jsonl.tmp-${dead}-0`,
+      `.train.jsonl.tmp-${dead}-1-7`,
+      `.model.tmp-${dead}-1700000000-3`,
+      `.model.old-${dead}-1700000000-4`,
+    ];
     for (const s of stale) writeFileSync(join(d, s), 'x'.repeat(1000));
     mkdirSync(join(d, `.model.tmp-${dead}-1-2-3`));
     const live = `.train.jsonl.tmp-${process.ppid}-0`;
@@ -290,7 +366,9 @@ describe('temporaries of killed runs are removed when the same output is written
     const other = '.train.jsonl.tmp-notapid';
     writeFileSync(join(d, other), 'not ours');
     writeFileAtomic(join(d, 'train.jsonl'), 'new\n');
-    expect(readdirSync(d).sort()).toEqual([`.model.old-${dead}-1700000000-4`, `.model.tmp-${dead}-1-2-3`, `.model.tmp-${dead}-1700000000-3`, other, live, 'train.jsonl'].sort());
+    expect(readdirSync(d).sort()).toEqual(
+      [`.model.old-${dead}-1700000000-4`, `.model.tmp-${dead}-1-2-3`, `.model.tmp-${dead}-1700000000-3`, other, live, 'train.jsonl'].sort(),
+    );
     expect(removeStaleTemps(join(d, 'model')).length).toBe(3);
     expect(existsSync(join(d, live))).toBe(true);
     // AtomicOutputs (prepare, import-pubtator, token caches, tokenize --output) does the same.

@@ -11,10 +11,16 @@ import { contextRepresentation, candidateRepresentation } from '../../src/data/b
 import { encodeTruncated, tokenizeHead, tokenizeTail } from '../../src/tokenize/truncate.js';
 import type { WordPieceTokenizer } from '../../src/tokenize/types.js';
 
-const cases = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'tokenizer', 'cases.json'), 'utf8')) as { vocab_subset: Record<string, number> };
+const cases = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'tokenizer', 'cases.json'), 'utf8')) as {
+  vocab_subset: Record<string, number>;
+};
 const vocab = Object.assign(Object.create(null) as Record<string, number>, cases.vocab_subset);
-const toks = [true, false].map((lowercase) => new HfWordPieceTokenizer(buildBertTokenizerJson(vocab, { lowercase, stripAccents: null, tokenizeChineseChars: true })));
-const words = Object.keys(vocab).filter((w) => !w.startsWith('##')).slice(0, 200);
+const toks = [true, false].map(
+  (lowercase) => new HfWordPieceTokenizer(buildBertTokenizerJson(vocab, { lowercase, stripAccents: null, tokenizeChineseChars: true })),
+);
+const words = Object.keys(vocab)
+  .filter((w) => !w.startsWith('##'))
+  .slice(0, 200);
 
 const cut = (ids: number[], max: number, sep: number): number[] => (ids.length > max ? [...ids.slice(0, max - 1), sep] : ids);
 
@@ -23,7 +29,28 @@ const piece = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(' ', ' ', '  ', '\t', '\n', '\r\n') },
   { weight: 3, arbitrary: fc.constantFrom('.', ',', '-', '(', ')', '[', ']', '#', '/', "'", '"', '!', '?', ':', ';') },
   { weight: 2, arbitrary: fc.constantFrom('[unused0]', '[UNUSED0]', '[unused1]', '[CLS]', '[SEP]', '[MASK]', '[Unused2]', '[x]', '[') },
-  { weight: 2, arbitrary: fc.constantFrom('é', 'É', 'ü', 'e\u0301', '\u0301', 'Sjögren', 'İ', 'ß', 'ﬁ', '中', '文', '𠀀', '\u0000', '\u200b', '\ufffd', '\u00a0', '\u2028') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'é',
+      'É',
+      'ü',
+      'e\u0301',
+      '\u0301',
+      'Sjögren',
+      'İ',
+      'ß',
+      'ﬁ',
+      '中',
+      '文',
+      '𠀀',
+      '\u0000',
+      '\u200b',
+      '\ufffd',
+      '\u00a0',
+      '\u2028',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 6 }) },
 );
 const text = fc.array(piece, { maxLength: 120 }).map((xs) => xs.join(''));
@@ -81,7 +108,14 @@ describe('BLINK windows from capped pieces equal those from all pieces', () => {
   const words: WordPieceTokenizer = {
     tokenize: (t) => t.split(' ').filter((w) => w.length > 0),
     convertTokensToIds: (ts) => ts.map((x) => x.length),
-    encode: (t) => [1, ...t.split(' ').filter(Boolean).map((x) => x.length), 2],
+    encode: (t) => [
+      1,
+      ...t
+        .split(' ')
+        .filter(Boolean)
+        .map((x) => x.length),
+      2,
+    ],
     vocabSize: 100,
     hash: 'words',
     special: { pad: 0, unk: 1, cls: 2, sep: 3, unused0: 4, unused1: 5, unused2: 6 },
@@ -112,12 +146,18 @@ describe('BLINK windows from capped pieces equal those from all pieces', () => {
   const ws = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(' ');
   it('for every mix of mention, left and right lengths around the quotas', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 2, max: 20 }), (m, l, r, max) => {
-        const [mention, left, right] = [ws(m, 'm'), ws(l, 'l'), ws(r, 'r')];
-        expect(contextRepresentation(words, mention, left, right, max).tokens).toEqual(reference(mention, left, right, max));
-        const all = [...words.tokenize(ws(m, 't')), '[unused2]', ...words.tokenize(right)].slice(0, max - 2);
-        expect(candidateRepresentation(words, right, max, ws(m, 't')).tokens).toEqual(['[CLS]', ...all, '[SEP]']);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 2, max: 20 }),
+        (m, l, r, max) => {
+          const [mention, left, right] = [ws(m, 'm'), ws(l, 'l'), ws(r, 'r')];
+          expect(contextRepresentation(words, mention, left, right, max).tokens).toEqual(reference(mention, left, right, max));
+          const all = [...words.tokenize(ws(m, 't')), '[unused2]', ...words.tokenize(right)].slice(0, max - 2);
+          expect(candidateRepresentation(words, right, max, ws(m, 't')).tokens).toEqual(['[CLS]', ...all, '[SEP]']);
+        },
+      ),
       { seed: 1818, numRuns: 3000 },
     );
   });

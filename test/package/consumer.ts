@@ -19,7 +19,10 @@ const tmp = mkdtempSync(join(tmpdir(), 'biofeg-consumer-'));
 const started = Date.now();
 try {
   console.log('engine:', JSON.stringify(await info()));
-  check(existsSync(builtinData.dir) && existsSync(builtinData.entityDictPath) && existsSync(builtinData.vocabPath), 'builtinData paths exist in the installed package');
+  check(
+    existsSync(builtinData.dir) && existsSync(builtinData.entityDictPath) && existsSync(builtinData.vocabPath),
+    'builtinData paths exist in the installed package',
+  );
 
   const prep = await prepare({ dataDir: builtinData.dir, outDir: join(tmp, 'processed') });
   check(prep.outDir === join(tmp, 'processed') && existsSync(prep.outDir), `prepare wrote ${prep.outDir}`);
@@ -45,7 +48,10 @@ try {
     await trainBiencoder({ ...settings, trainBatchSize: 'big' as unknown as number });
     check(false, 'trainBatchSize "big" is rejected');
   } catch (e) {
-    check(e instanceof BiofegError && typeof e.code === 'string', `trainBatchSize "big" rejects with a BiofegError (${e instanceof BiofegError ? e.code : String(e)})`);
+    check(
+      e instanceof BiofegError && typeof e.code === 'string',
+      `trainBatchSize "big" rejects with a BiofegError (${e instanceof BiofegError ? e.code : String(e)})`,
+    );
   }
 
   const events: Record<string, number> = {};
@@ -56,8 +62,14 @@ try {
   });
   check(trained.outputPath === join(tmp, 'model') && existsSync(trained.outputPath), 'trainBiencoder wrote the model folder');
   // In-batch accuracy on val before training, then after the one epoch.
-  check(trained.accuracies.length === 2 && trained.accuracies.every((a) => a >= 0 && a <= 1), `val in-batch accuracy before/after the epoch: ${trained.accuracies.map((a) => a.toFixed(4)).join(' -> ')}`);
-  check(trained.steps > 0 && trained.seconds > 0 && trained.bestEpoch >= 0, `${trained.steps} steps in ${trained.seconds.toFixed(1)} s, best epoch ${trained.bestEpoch}`);
+  check(
+    trained.accuracies.length === 2 && trained.accuracies.every((a) => a >= 0 && a <= 1),
+    `val in-batch accuracy before/after the epoch: ${trained.accuracies.map((a) => a.toFixed(4)).join(' -> ')}`,
+  );
+  check(
+    trained.steps > 0 && trained.seconds > 0 && trained.bestEpoch >= 0,
+    `${trained.steps} steps in ${trained.seconds.toFixed(1)} s, best epoch ${trained.bestEpoch}`,
+  );
   check((events['progress'] ?? 0) > 0, `progress events: ${JSON.stringify(events)}`);
 
   const bert = await loadBert(trained.outputPath, { side: 'context', device: 'cpu' });
@@ -81,7 +93,10 @@ try {
   const test = ev.modes.find((m) => m.mode === 'test');
   check(test !== undefined && test.total > 0, `evaluate: ${test?.total ?? 0} test mentions`);
   const recall = Object.entries(test?.recall ?? {});
-  check(recall.length > 0 && recall.every(([, r]) => r === null || (r >= 0 && r <= 1)), `recall in [0, 1]: ${recall.map(([k, r]) => `${k}=${r === null ? '-' : r.toFixed(4)}`).join(' ')}`);
+  check(
+    recall.length > 0 && recall.every(([, r]) => r === null || (r >= 0 && r <= 1)),
+    `recall in [0, 1]: ${recall.map(([k, r]) => `${k}=${r === null ? '-' : r.toFixed(4)}`).join(' ')}`,
+  );
   check(existsSync(ev.reportPath), `report ${ev.reportPath}`);
 } catch (e) {
   failures.push(`unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
@@ -89,5 +104,7 @@ try {
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`consumer: ${failures.length === 0 ? 'all checks passed' : `${failures.length} failed`} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `consumer: ${failures.length === 0 ? 'all checks passed' : `${failures.length} failed`} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);
 process.exitCode = failures.length === 0 ? 0 : 1;

@@ -2,7 +2,11 @@
 import { engine, type Engine } from '../../src/engine.js';
 import { engineInfo, tensor, type BackendName, type DType, type NativeTensor } from '../../src/native.js';
 
-export interface Variant { be: BackendName; dt: DType; tol: number }
+export interface Variant {
+  be: BackendName;
+  dt: DType;
+  tol: number;
+}
 
 const info = engineInfo();
 export const cudaReason = !info.cudaCompiled
@@ -24,27 +28,45 @@ export const testsDevice = (device: string): boolean => onlyDevice === '' || dev
  * also in bf16 (host emulation of bf16 storage, same rules and tolerance as cuda), so every op's
  * bf16 path is checked in CI without a GPU.
  */
-export const VARIANTS: Variant[] = ([
-  { be: 'ref', dt: 'f32', tol: 1e-5 },
-  { be: 'ref', dt: 'bf16', tol: 3e-2 },
-  { be: 'cpu', dt: 'f32', tol: 1e-4 },
-  { be: 'cuda', dt: 'f32', tol: 1e-4 },
-  { be: 'cuda', dt: 'bf16', tol: 3e-2 },
-] as Variant[]).filter((v) => testsDevice(v.be));
+export const VARIANTS: Variant[] = (
+  [
+    { be: 'ref', dt: 'f32', tol: 1e-5 },
+    { be: 'ref', dt: 'bf16', tol: 3e-2 },
+    { be: 'cpu', dt: 'f32', tol: 1e-4 },
+    { be: 'cuda', dt: 'f32', tol: 1e-4 },
+    { be: 'cuda', dt: 'bf16', tol: 3e-2 },
+  ] as Variant[]
+).filter((v) => testsDevice(v.be));
 
 export class Maker {
   readonly made: NativeTensor[] = [];
   constructor(readonly v: Variant) {}
   /** The variant's engine (made on first use: a skipped cuda suite never asks for it). */
-  get eng(): Engine { return engine(this.v.be); }
-  get device() { return this.eng.device; }
+  get eng(): Engine {
+    return engine(this.v.be);
+  }
+  get device() {
+    return this.eng.device;
+  }
   /** A float tensor in the variant's dtype. */
-  f(shape: number[], data?: Float32Array): NativeTensor { return this.keep(tensor(this.device, this.v.dt, shape, data)); }
+  f(shape: number[], data?: Float32Array): NativeTensor {
+    return this.keep(tensor(this.device, this.v.dt, shape, data));
+  }
   /** An f32 tensor (statistics, losses, optimiser state). */
-  f32(shape: number[], data?: Float32Array): NativeTensor { return this.keep(tensor(this.device, 'f32', shape, data)); }
-  i32(shape: number[], data?: Int32Array): NativeTensor { return this.keep(tensor(this.device, 'i32', shape, data)); }
-  private keep(t: NativeTensor): NativeTensor { this.made.push(t); return t; }
-  dispose(): void { for (const t of this.made) t.dispose(); this.made.length = 0; }
+  f32(shape: number[], data?: Float32Array): NativeTensor {
+    return this.keep(tensor(this.device, 'f32', shape, data));
+  }
+  i32(shape: number[], data?: Int32Array): NativeTensor {
+    return this.keep(tensor(this.device, 'i32', shape, data));
+  }
+  private keep(t: NativeTensor): NativeTensor {
+    this.made.push(t);
+    return t;
+  }
+  dispose(): void {
+    for (const t of this.made) t.dispose();
+    this.made.length = 0;
+  }
 }
 
 export const host = (t: NativeTensor): Float32Array => t.download() as Float32Array;

@@ -3,10 +3,22 @@
 // and is merged one level into the stage sections.
 type Section = Record<string, unknown>;
 
-export function tinyPipelineConfig(d: { processed: string; entities: string }, outputPath: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+export function tinyPipelineConfig(
+  d: { processed: string; entities: string },
+  outputPath: string,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
   const base: Record<string, unknown> = {
-    data_path: d.processed, output_path: outputPath, entity_dict_path: d.entities, bert_model: 'tiny', device: 'cpu',
-    max_context_length: 32, max_cand_length: 48, silent: true, top_k: 16, hard_top_k: 4,
+    data_path: d.processed,
+    output_path: outputPath,
+    entity_dict_path: d.entities,
+    bert_model: 'tiny',
+    device: 'cpu',
+    max_context_length: 32,
+    max_cand_length: 48,
+    silent: true,
+    top_k: 16,
+    hard_top_k: 4,
     biencoder: { learning_rate: 5e-4, train_batch_size: 16, eval_batch_size: 8, type_optimization: 'all', dropout: 0 },
     eval: { encode_batch_size: 64, eval_batch_size: 16 },
     gan: { num_train_epochs: 2, save_every: 1, start_saving: 2, train_batch_size: 16, eval_batch_size: 8, critic_iters: 2 },

@@ -4,12 +4,17 @@ import { dropoutKeep } from './philox.js';
 type A = ArrayLike<number>;
 
 export function gemmRef(
-  A: A, B: A, M: number, N: number, K: number,
+  A: A,
+  B: A,
+  M: number,
+  N: number,
+  K: number,
   o: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number; C?: A; bias?: A; gelu?: boolean } = {},
 ): { out: Float64Array; pre: Float64Array } {
   const out = new Float64Array(M * N);
   const pre = new Float64Array(M * N);
-  const alpha = o.alpha ?? 1, beta = o.beta ?? 0;
+  const alpha = o.alpha ?? 1,
+    beta = o.beta ?? 0;
   for (let i = 0; i < M; i++)
     for (let j = 0; j < N; j++) {
       let s = 0;
@@ -28,9 +33,11 @@ export function gemmRef(
 
 // erf by Abramowitz-Stegun 7.1.26 is too coarse for 1e-6 checks; use a series/continued fraction.
 export function erf(x: number): number {
-  const s = Math.sign(x), ax = Math.abs(x);
+  const s = Math.sign(x),
+    ax = Math.abs(x);
   if (ax < 3) {
-    let sum = ax, term = ax;
+    let sum = ax,
+      term = ax;
     for (let n = 1; n < 200; n++) {
       term *= (-ax * ax) / n;
       const add = term / (2 * n + 1);
@@ -47,9 +54,12 @@ export function erf(x: number): number {
 export const gelu = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2));
 
 export function layernormRef(x: A, w: A, b: A, N: number, C: number, eps: number) {
-  const y = new Float64Array(N * C), mean = new Float64Array(N), rstd = new Float64Array(N);
+  const y = new Float64Array(N * C),
+    mean = new Float64Array(N),
+    rstd = new Float64Array(N);
   for (let n = 0; n < N; n++) {
-    let m = 0, v = 0;
+    let m = 0,
+      v = 0;
     for (let c = 0; c < C; c++) m += x[n * C + c]!;
     m /= C;
     for (let c = 0; c < C; c++) v += (x[n * C + c]! - m) ** 2;
@@ -75,26 +85,42 @@ export function xentRef(x: A, t: ArrayLike<number>, N: number, C: number): Float
   return loss;
 }
 
-export interface AttnShape { B: number; T: number; H: number; D: number; scale: number; p: number; seed: bigint; offset: bigint }
+export interface AttnShape {
+  B: number;
+  T: number;
+  H: number;
+  D: number;
+  scale: number;
+  p: number;
+  seed: bigint;
+  offset: bigint;
+}
 
 /** out [B,T,H,D], lse [B,H,T]; a row with no real key gives 0 and -Infinity. */
 export function attentionRef(qkv: A, mask: ArrayLike<number> | null, s: AttnShape) {
   const { B, T, H, D, scale, p } = s;
   const row = 3 * H * D;
-  const out = new Float64Array(B * T * H * D), lse = new Float64Array(B * H * T);
+  const out = new Float64Array(B * T * H * D),
+    lse = new Float64Array(B * H * T);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
       for (let i = 0; i < T; i++) {
         const sc: number[] = [];
         let mx = -Infinity;
         for (let j = 0; j < T; j++) {
-          if (mask && !mask[b * T + j]) { sc.push(-Infinity); continue; }
+          if (mask && !mask[b * T + j]) {
+            sc.push(-Infinity);
+            continue;
+          }
           let d = 0;
           for (let e = 0; e < D; e++) d += qkv[(b * T + i) * row + h * D + e]! * qkv[(b * T + j) * row + H * D + h * D + e]!;
           sc.push(d * scale);
           mx = Math.max(mx, d * scale);
         }
-        if (mx === -Infinity) { lse[(b * H + h) * T + i] = -Infinity; continue; }
+        if (mx === -Infinity) {
+          lse[(b * H + h) * T + i] = -Infinity;
+          continue;
+        }
         let z = 0;
         for (let j = 0; j < T; j++) if (sc[j]! > -Infinity) z += Math.exp(sc[j]! - mx);
         const l = mx + Math.log(z);

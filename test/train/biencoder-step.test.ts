@@ -12,8 +12,17 @@ import { trainablePatterns } from '../../src/train/param-groups.js';
 import { mulberry32, randn } from '../support/rng.js';
 
 const config: BertConfig = {
-  vocabSize: 40, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 16,
-  typeVocabSize: 2, layerNormEps: 1e-12, pooler: false, hiddenDropout: 0.1, attentionDropout: 0.1,
+  vocabSize: 40,
+  hiddenSize: 16,
+  numLayers: 2,
+  numHeads: 2,
+  intermediateSize: 32,
+  maxPositions: 16,
+  typeVocabSize: 2,
+  layerNormEps: 1e-12,
+  pooler: false,
+  hiddenDropout: 0.1,
+  attentionDropout: 0.1,
 };
 
 function model(addLinear = false): BiEncoder {
@@ -39,8 +48,10 @@ function tokens(rows: number, seq: number, seed: number): TokenBatch {
 describe('bi-encoder step', () => {
   for (const addLinear of [false, true])
     it(`in-batch gradients match finite differences (add_linear=${addLinear})`, async () => {
-      const m = model(addLinear), ws = new Workspace('cpu');
-      const ctx = tokens(4, 10, 7), cand = tokens(4, 8, 8);
+      const m = model(addLinear),
+        ws = new Workspace('cpu');
+      const ctx = tokens(4, 10, 7),
+        cand = tokens(4, 8, 8);
       // Eval mode (no dropout) so the loss is a fixed function of the weights.
       const lossAt = async () => (await inBatchStep(m, ws, { tokens: ctx }, cand, { train: false, seed: 0n })).loss;
       m.zeroGrad();
@@ -62,7 +73,8 @@ describe('bi-encoder step', () => {
           // Prefer a weight with a visible gradient so the check is not 0 == 0.
           let i = Math.floor(rand() * params.length);
           for (let s = 0; s < 50 && Math.abs(grads[i]!) < 1e-4; s++) i = Math.floor(rand() * params.length);
-          const h = 1e-2, orig = params[i]!;
+          const h = 1e-2,
+            orig = params[i]!;
           params[i] = orig + h;
           part.params.upload(params);
           const lp = await lossAt();
@@ -79,9 +91,15 @@ describe('bi-encoder step', () => {
 
   it('hard loss over the whole batch as candidates equals the in-batch loss, gradients too', async () => {
     const cfg0 = { ...config, hiddenDropout: 0, attentionDropout: 0 };
-    const a = new BiEncoder({ config: cfg0, device: 'cpu' }), b = new BiEncoder({ config: cfg0, device: 'cpu' });
-    a.parts().forEach((p, i) => { p.params.upload(randn(p.params.shape[0]!, 20 + i, 0.2)); b.parts()[i]!.params.copyFrom(p.params); });
-    const B = 3, ctx = tokens(B, 9, 11), cand = tokens(B, 7, 12);
+    const a = new BiEncoder({ config: cfg0, device: 'cpu' }),
+      b = new BiEncoder({ config: cfg0, device: 'cpu' });
+    a.parts().forEach((p, i) => {
+      p.params.upload(randn(p.params.shape[0]!, 20 + i, 0.2));
+      b.parts()[i]!.params.copyFrom(p.params);
+    });
+    const B = 3,
+      ctx = tokens(B, 9, 11),
+      cand = tokens(B, 7, 12);
     const all: TokenBatch = { ids: new Int32Array(B * B * 7), rows: B * B, seq: 7 };
     for (let i = 0; i < B; i++) all.ids.set(cand.ids, i * B * 7);
     a.zeroGrad();
@@ -90,15 +108,21 @@ describe('bi-encoder step', () => {
     const r2 = await hardStep(b, new Workspace('cpu'), { tokens: ctx }, all, B, Int32Array.from([0, 1, 2]), { train: true, seed: 5n });
     expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-5);
     for (const [i, p] of a.parts().entries()) {
-      const g1 = p.grads.download() as Float32Array, g2 = b.parts()[i]!.grads.download() as Float32Array;
-      let err = 0, scale = 1e-6;
-      for (let j = 0; j < g1.length; j++) { err = Math.max(err, Math.abs(g1[j]! - g2[j]!)); scale = Math.max(scale, Math.abs(g1[j]!)); }
+      const g1 = p.grads.download() as Float32Array,
+        g2 = b.parts()[i]!.grads.download() as Float32Array;
+      let err = 0,
+        scale = 1e-6;
+      for (let j = 0; j < g1.length; j++) {
+        err = Math.max(err, Math.abs(g1[j]! - g2[j]!));
+        scale = Math.max(scale, Math.abs(g1[j]!));
+      }
       expect(err / scale, p.prefix).toBeLessThan(1e-4);
     }
   });
 
   it('the optimiser updates only the trained ranges and clips the global norm', async () => {
-    const m = model(), ws = new Workspace('cpu');
+    const m = model(),
+      ws = new Workspace('cpu');
     const before = m.parts().map((p) => p.params.download() as Float32Array);
     m.zeroGrad();
     await inBatchStep(m, ws, { tokens: tokens(4, 10, 1) }, tokens(4, 8, 2), { train: true, seed: 3n });

@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BestEpoch, copyBestToRoot, epochDirName, recoverCheckpointDir, shouldSaveGanEpoch, writeCheckpointDir } from '../../src/train/checkpoint-dir.js';
+import {
+  BestEpoch,
+  copyBestToRoot,
+  epochDirName,
+  recoverCheckpointDir,
+  shouldSaveGanEpoch,
+  writeCheckpointDir,
+} from '../../src/train/checkpoint-dir.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'biofeg-ckpt-'));
 
@@ -22,7 +29,10 @@ describe('writeCheckpointDir', () => {
   it('replaces an existing folder whole (old files do not survive)', async () => {
     const root = tmp();
     const dir = join(root, 'epoch_1');
-    await writeCheckpointDir(dir, [{ name: 'a.bin', data: 'old' }, { name: 'stale.txt', data: 'x' }]);
+    await writeCheckpointDir(dir, [
+      { name: 'a.bin', data: 'old' },
+      { name: 'stale.txt', data: 'x' },
+    ]);
     await writeCheckpointDir(dir, (t) => writeFileSync(join(t, 'a.bin'), 'new'));
     expect(readdirSync(dir)).toEqual(['a.bin']);
     expect(readFileSync(join(dir, 'a.bin'), 'utf8')).toBe('new');
@@ -87,7 +97,10 @@ describe('best epoch', () => {
     const root = tmp();
     writeFileSync(join(root, 'log.jsonl'), 'keep\n');
     writeFileSync(join(root, 'model.safetensors'), 'older best');
-    await writeCheckpointDir(join(root, 'epoch_1'), [{ name: 'model.safetensors', data: 'e1' }, { name: 'vocab.txt', data: '[PAD]\n' }]);
+    await writeCheckpointDir(join(root, 'epoch_1'), [
+      { name: 'model.safetensors', data: 'e1' },
+      { name: 'vocab.txt', data: '[PAD]\n' },
+    ]);
     expect(copyBestToRoot(join(root, 'epoch_1'), root).sort()).toEqual(['model.safetensors', 'vocab.txt']);
     expect(readFileSync(join(root, 'model.safetensors'), 'utf8')).toBe('e1');
     expect(readFileSync(join(root, 'log.jsonl'), 'utf8')).toBe('keep\n');

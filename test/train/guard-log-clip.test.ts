@@ -36,7 +36,10 @@ describe('JsonlLogger', () => {
     const b = new JsonlLogger(dir, { now });
     b.log('done');
     b.close();
-    const lines = readFileSync(join(dir, 'log.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(join(dir, 'log.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toEqual([
       { time: '2024-01-02T03:04:05.000Z', event: 'step', step: 1, loss: 0.5 },
       { time: '2024-01-02T03:04:05.000Z', event: 'eval', accuracy: 'NaN' },

@@ -17,11 +17,15 @@ describe('InterruptFlag in process', () => {
       expect(flag.requested).toBe(true);
       expect(notes[0]).toMatch(/^SIGINT received: finishing the current step/);
       let saved = 0;
-      const err = await flag.checkpointIfRequested(() => void saved++, 'resume with: biofeg train-biencoder --resume out/last').catch((e: unknown) => e);
+      const err = await flag
+        .checkpointIfRequested(() => void saved++, 'resume with: biofeg train-biencoder --resume out/last')
+        .catch((e: unknown) => e);
       expect(saved).toBe(1);
       expect(err).toBeInstanceOf(InterruptedError);
       expect((err as InterruptedError).exitCode).toBe(130);
-      expect((err as Error).message).toBe('interrupted by SIGINT; a checkpoint was written. resume with: biofeg train-biencoder --resume out/last');
+      expect((err as Error).message).toBe(
+        'interrupted by SIGINT; a checkpoint was written. resume with: biofeg train-biencoder --resume out/last',
+      );
       process.emit('SIGTERM'); // second signal: force
       expect(notes).toEqual([notes[0], 'forced']);
     } finally {
@@ -42,9 +46,32 @@ describe('a real SIGINT to `biofeg train-biencoder`', () => {
     const data = await smallDataset({ train: 400, val: 8, test: 8 });
     const out = join(tmp('biofeg-intr-'), 'model');
     const args = [
-      '--import', 'tsx', join(repo, 'src', 'cli', 'main.ts'), 'train-biencoder', '--data_path', data.processed, '--output_path', out,
-      '--entity_dict_path', data.entities, '--bert_model', 'tiny', '--max_context_length', '32', '--max_cand_length', '32',
-      '--train_batch_size', '4', '--eval_batch_size', '8', '--num_train_epochs', '1', '--device', 'cpu', '--threads', '1',
+      '--import',
+      'tsx',
+      join(repo, 'src', 'cli', 'main.ts'),
+      'train-biencoder',
+      '--data_path',
+      data.processed,
+      '--output_path',
+      out,
+      '--entity_dict_path',
+      data.entities,
+      '--bert_model',
+      'tiny',
+      '--max_context_length',
+      '32',
+      '--max_cand_length',
+      '32',
+      '--train_batch_size',
+      '4',
+      '--eval_batch_size',
+      '8',
+      '--num_train_epochs',
+      '1',
+      '--device',
+      'cpu',
+      '--threads',
+      '1',
     ];
     const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -15,7 +15,9 @@ describe('FlatAdamW', () => {
       { name: 'frozen.weight', shape: [4], offset: 11 },
       { name: 'enc.LayerNorm.beta', shape: [2], offset: 15 },
     ];
-    const n = 17, p0 = randn(n, 1), g = randn(n, 2);
+    const n = 17,
+      p0 = randn(n, 1),
+      g = randn(n, 2);
     const part = { prefix: 'm.', params: tensor('cpu', 'f32', [n], p0), grads: tensor('cpu', 'f32', [n], g), layout };
     const opt = new FlatAdamW('cpu', [part], { patterns: ['enc.'] });
     expect(opt.frozenNames).toEqual(['m.frozen.weight']);
@@ -26,7 +28,9 @@ describe('FlatAdamW', () => {
     const got = part.params.download() as Float32Array;
     for (let i = 0; i < n; i++) {
       const name = layout.find((e) => i >= e.offset && i < e.offset + e.shape.reduce((a, b) => a * b, 1))!.name;
-      let p = p0[i]!, m = 0, v = 0;
+      let p = p0[i]!,
+        m = 0,
+        v = 0;
       if (!name.startsWith('frozen')) {
         for (let s = 0; s < 2; s++) {
           m = 0.9 * m + 0.1 * g[i]!;

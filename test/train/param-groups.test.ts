@@ -1,14 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { buildParamMasks, ellipsis, maskRanges, isDecayed, parseTypeOptimization, trainablePatterns, type ParamEntry } from '../../src/train/param-groups.js';
+import {
+  buildParamMasks,
+  ellipsis,
+  maskRanges,
+  isDecayed,
+  parseTypeOptimization,
+  trainablePatterns,
+  type ParamEntry,
+} from '../../src/train/param-groups.js';
 
 /** A synthetic bi-encoder layout: 2 towers, `layers` encoder layers, tiny shapes, packed in order. */
 function layout(layers: number, addLinear: boolean): ParamEntry[] {
   const names: Array<[string, number[]]> = [];
   for (const tower of ['context_encoder', 'cand_encoder']) {
     const b = `${tower}.bert_model`;
-    names.push([`${b}.embeddings.word_embeddings.weight`, [5, 2]], [`${b}.embeddings.LayerNorm.weight`, [2]], [`${b}.embeddings.LayerNorm.bias`, [2]]);
+    names.push(
+      [`${b}.embeddings.word_embeddings.weight`, [5, 2]],
+      [`${b}.embeddings.LayerNorm.weight`, [2]],
+      [`${b}.embeddings.LayerNorm.bias`, [2]],
+    );
     for (let l = 0; l < layers; l++) {
-      names.push([`${b}.encoder.layer.${l}.attention.self.query.weight`, [2, 2]], [`${b}.encoder.layer.${l}.attention.self.query.bias`, [2]], [`${b}.encoder.layer.${l}.output.LayerNorm.weight`, [2]]);
+      names.push(
+        [`${b}.encoder.layer.${l}.attention.self.query.weight`, [2, 2]],
+        [`${b}.encoder.layer.${l}.attention.self.query.bias`, [2]],
+        [`${b}.encoder.layer.${l}.output.LayerNorm.weight`, [2]],
+      );
     }
     names.push([`${b}.pooler.dense.weight`, [2, 2]], [`${b}.pooler.dense.bias`, [2]]);
     if (addLinear) names.push([`${tower}.additional_linear.weight`, [1, 2]], [`${tower}.additional_linear.bias`, [1]]);
@@ -29,11 +45,19 @@ function trainedNames(l: ParamEntry[], type: string, layers: number): string[] {
 describe('trainablePatterns', () => {
   it('equals the original strings for 12 layers', () => {
     expect(trainablePatterns('top_layer', 12)).toEqual(['additional', 'bert_model.encoder.layer.11.']);
-    expect(trainablePatterns('top4_layers', 12)).toEqual(['additional', 'bert_model.encoder.layer.11.', 'encoder.layer.10.', 'encoder.layer.9.', 'encoder.layer.8.']);
+    expect(trainablePatterns('top4_layers', 12)).toEqual([
+      'additional',
+      'bert_model.encoder.layer.11.',
+      'encoder.layer.10.',
+      'encoder.layer.9.',
+      'encoder.layer.8.',
+    ]);
     expect(trainablePatterns('all', 12)).toEqual(['additional', 'bert_model.encoder.layer', 'bert_model.embeddings']);
   });
   it('rejects unknown types listing the valid ones', () => {
-    expect(() => parseTypeOptimization('everything')).toThrow(/additional_layers, top_layer, top4_layers, all_encoder_layers, all; got "everything"/);
+    expect(() => parseTypeOptimization('everything')).toThrow(
+      /additional_layers, top_layer, top4_layers, all_encoder_layers, all; got "everything"/,
+    );
   });
 });
 
@@ -107,9 +131,27 @@ describe('layout checks and small models', () => {
     expect(trainedNames(l, 'top4_layers', 2)).toHaveLength(2 * 2 * 3);
   });
   it('rejects overlapping, duplicate and out-of-buffer tensors', () => {
-    expect(() => buildParamMasks([{ name: 'a', shape: [4], offset: 0 }, { name: 'b', shape: [2], offset: 3 }], { patterns: null })).toThrow(/a overlaps b/);
-    expect(() => buildParamMasks([{ name: 'a', shape: [1], offset: 0 }, { name: 'a', shape: [1], offset: 1 }], { patterns: null })).toThrow(/duplicate name a/);
-    expect(() => buildParamMasks([{ name: 'a', shape: [4], offset: 0 }], { patterns: null, totalElements: 3 })).toThrow(/beyond the buffer/);
+    expect(() =>
+      buildParamMasks(
+        [
+          { name: 'a', shape: [4], offset: 0 },
+          { name: 'b', shape: [2], offset: 3 },
+        ],
+        { patterns: null },
+      ),
+    ).toThrow(/a overlaps b/);
+    expect(() =>
+      buildParamMasks(
+        [
+          { name: 'a', shape: [1], offset: 0 },
+          { name: 'a', shape: [1], offset: 1 },
+        ],
+        { patterns: null },
+      ),
+    ).toThrow(/duplicate name a/);
+    expect(() => buildParamMasks([{ name: 'a', shape: [4], offset: 0 }], { patterns: null, totalElements: 3 })).toThrow(
+      /beyond the buffer/,
+    );
   });
   it('leaves gaps in a padded buffer at 0 in both masks', () => {
     const m = buildParamMasks([{ name: 'w', shape: [2], offset: 2 }], { patterns: null, totalElements: 6 });
@@ -117,7 +159,11 @@ describe('layout checks and small models', () => {
     expect(Array.from(m.trainable)).toEqual([0, 0, 1, 1, 0, 0]);
   });
   it('maskRanges merges adjacent trained tensors into contiguous ranges', () => {
-    expect(maskRanges(Float32Array.from([0, 1, 1, 0, 0, 1, 0, 1]))).toEqual([[1, 3], [5, 6], [7, 8]]);
+    expect(maskRanges(Float32Array.from([0, 1, 1, 0, 0, 1, 0, 1]))).toEqual([
+      [1, 3],
+      [5, 6],
+      [7, 8],
+    ]);
     expect(maskRanges(new Float32Array(3))).toEqual([]);
     // top_layer, per tower: layer 11 (4+2+2 elements), then the frozen pooler (6), then additional_linear (2+1).
     const l = layout(12, true);

@@ -4,7 +4,9 @@ import { isIntervalStep, isUpdateStep, learningRateAt, lrMultiplier, planSchedul
 describe('planSchedule (original get_scheduler arithmetic)', () => {
   it('N=1000, batch 64, no accumulation, 1 epoch: 15 steps, 1 warmup step, 16 actual updates', () => {
     // int(1000/64/1)*1 = int(15.625) = 15; int(15*0.1) = int(1.5) = 1; ceil(1000/64) = 16 batches.
-    expect(planSchedule({ numExamples: 1000, trainBatchSize: 64, gradientAccumulationSteps: 1, numTrainEpochs: 1, warmupProportion: 0.1 })).toEqual({
+    expect(
+      planSchedule({ numExamples: 1000, trainBatchSize: 64, gradientAccumulationSteps: 1, numTrainEpochs: 1, warmupProportion: 0.1 }),
+    ).toEqual({
       microBatchSize: 64,
       gradientAccumulationSteps: 1,
       totalSteps: 15,
@@ -17,19 +19,37 @@ describe('planSchedule (original get_scheduler arithmetic)', () => {
   it('accumulation divides the batch first, then the step count again', () => {
     // micro = 64//4 = 16; int(1000/16/4) = int(15.625) = 15 per epoch, x2 = 30; int(30*0.1) = int(3.0000000000000004) = 3.
     // ceil(1000/16) = 63 micro-batches, floor(63/4) = 15 updates per epoch (3 leftover micro-batches).
-    const p = planSchedule({ numExamples: 1000, trainBatchSize: 64, gradientAccumulationSteps: 4, numTrainEpochs: 2, warmupProportion: 0.1 });
+    const p = planSchedule({
+      numExamples: 1000,
+      trainBatchSize: 64,
+      gradientAccumulationSteps: 4,
+      numTrainEpochs: 2,
+      warmupProportion: 0.1,
+    });
     expect(p).toMatchObject({ microBatchSize: 16, totalSteps: 30, warmupSteps: 3, microBatchesPerEpoch: 63, optimizerStepsPerEpoch: 15 });
   });
 
   it('floors a batch that does not divide by the accumulation steps', () => {
     // micro = 10//4 = 2; int(100/2/4) = int(12.5) = 12; int(12*0.1) = int(1.2000000000000002) = 1.
-    const p = planSchedule({ numExamples: 100, trainBatchSize: 10, gradientAccumulationSteps: 4, numTrainEpochs: 1, warmupProportion: 0.1 });
+    const p = planSchedule({
+      numExamples: 100,
+      trainBatchSize: 10,
+      gradientAccumulationSteps: 4,
+      numTrainEpochs: 1,
+      warmupProportion: 0.1,
+    });
     expect(p).toMatchObject({ microBatchSize: 2, totalSteps: 12, warmupSteps: 1, microBatchesPerEpoch: 50, optimizerStepsPerEpoch: 12 });
   });
 
   it('truncates warmup like Python int(): 29 steps x 0.1 -> 2, 70 x 0.1 -> 7', () => {
-    expect(planSchedule({ numExamples: 29, trainBatchSize: 1, gradientAccumulationSteps: 1, numTrainEpochs: 1, warmupProportion: 0.1 }).warmupSteps).toBe(2);
-    expect(planSchedule({ numExamples: 70, trainBatchSize: 1, gradientAccumulationSteps: 1, numTrainEpochs: 1, warmupProportion: 0.1 }).warmupSteps).toBe(7);
+    expect(
+      planSchedule({ numExamples: 29, trainBatchSize: 1, gradientAccumulationSteps: 1, numTrainEpochs: 1, warmupProportion: 0.1 })
+        .warmupSteps,
+    ).toBe(2);
+    expect(
+      planSchedule({ numExamples: 70, trainBatchSize: 1, gradientAccumulationSteps: 1, numTrainEpochs: 1, warmupProportion: 0.1 })
+        .warmupSteps,
+    ).toBe(7);
   });
 
   it('rejects what the original crashes on, with the flag named', () => {

@@ -30,8 +30,18 @@ function model(): BiEncoder {
 }
 
 const settings: TrainSettings = {
-  learningRate: 1e-3, numTrainEpochs: 2, trainBatchSize: 8, evalBatchSize: 8, gradientAccumulationSteps: 1,
-  warmupProportion: 0.1, maxGradNorm: 1, typeOptimization: 'all', seed: 7, printInterval: 2, evalInterval: 1000, shuffle: true,
+  learningRate: 1e-3,
+  numTrainEpochs: 2,
+  trainBatchSize: 8,
+  evalBatchSize: 8,
+  gradientAccumulationSteps: 1,
+  warmupProportion: 0.1,
+  maxGradNorm: 1,
+  typeOptimization: 'all',
+  seed: 7,
+  printInterval: 2,
+  evalInterval: 1000,
+  shuffle: true,
 };
 const params = (m: BiEncoder) => m.parts().map((p) => p.params.download() as Float32Array);
 
@@ -41,9 +51,16 @@ describe('trainBiencoder', () => {
     const a = model();
     const run = (m: BiEncoder, out: string) => ({ model: m, settings: { addLinear: false, outDim: 1 }, train, val, outputPath: out });
     const ra = await trainBiencoder(run(a, outA), settings, { log: new JsonlLogger(outA) });
-    expect(ra.steps).toBe(12);  // 48 / 8 per epoch, 2 epochs
+    expect(ra.steps).toBe(12); // 48 / 8 per epoch, 2 epochs
     expect(ra.accuracies).toHaveLength(3);
-    for (const f of ['epoch_0/model.safetensors', 'epoch_1/optimizer.safetensors', 'model.safetensors', 'pytorch_model.bin', 'config.json', 'log.jsonl'])
+    for (const f of [
+      'epoch_0/model.safetensors',
+      'epoch_1/optimizer.safetensors',
+      'model.safetensors',
+      'pytorch_model.bin',
+      'config.json',
+      'log.jsonl',
+    ])
       expect(existsSync(join(outA, f)), f).toBe(true);
 
     const outB = tmp('biofeg-train-b-');
@@ -51,17 +68,21 @@ describe('trainBiencoder', () => {
     const b = model();
     await expect(
       trainBiencoder(run(b, outB), settings, {
-        log: new JsonlLogger(outB), interrupt,
-        progress: (epoch, done) => { if (epoch === 1 && done === 2) interrupt.raise('SIGINT'); },
+        log: new JsonlLogger(outB),
+        interrupt,
+        progress: (epoch, done) => {
+          if (epoch === 1 && done === 2) interrupt.raise('SIGINT');
+        },
       }),
     ).rejects.toBeInstanceOf(InterruptedError);
     expect(readTrainerState(join(outB, 'last'))).toMatchObject({ epoch: 1, microStep: 2, updates: 8 });
 
     const c = model();
-    c.parts()[0]!.params.upload(randn(c.parts()[0]!.params.shape[0]!, 999, 0.05));  // resume must load the weights
+    c.parts()[0]!.params.upload(randn(c.parts()[0]!.params.shape[0]!, 999, 0.05)); // resume must load the weights
     const rc = await trainBiencoder({ ...run(c, outB), resume: true }, settings, { log: new JsonlLogger(outB) });
     expect(rc.steps).toBe(12);
-    const pa = params(a), pc = params(c);
+    const pa = params(a),
+      pc = params(c);
     for (let i = 0; i < pa.length; i++) expect(Buffer.from(pc[i]!.buffer).equals(Buffer.from(pa[i]!.buffer)), `part ${i}`).toBe(true);
   });
 
@@ -69,10 +90,13 @@ describe('trainBiencoder', () => {
     const out = tmp('biofeg-train-nan-');
     const m = model();
     const w = m.parts()[1]!.params.download() as Float32Array;
-    w.fill(Number.NaN, 0, 1000);  // poison the candidate encoder's word embeddings
+    w.fill(Number.NaN, 0, 1000); // poison the candidate encoder's word embeddings
     m.parts()[1]!.params.upload(w);
-    await expect(trainBiencoder({ model: m, settings: { addLinear: false, outDim: 1 }, train, val, outputPath: out }, settings, { log: new JsonlLogger(out) }))
-      .rejects.toThrow(/loss is NaN at step 0/);
+    await expect(
+      trainBiencoder({ model: m, settings: { addLinear: false, outDim: 1 }, train, val, outputPath: out }, settings, {
+        log: new JsonlLogger(out),
+      }),
+    ).rejects.toThrow(/loss is NaN at step 0/);
     expect(existsSync(join(out, 'epoch_0'))).toBe(false);
   });
 });

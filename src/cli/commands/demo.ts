@@ -40,8 +40,21 @@ export interface DemoOptions {
 }
 
 export const DEMO_DEFAULTS: DemoOptions = {
-  output: 'runs/demo', size: 'tiny', epochs: 8, hardEpochs: 1, hardTopK: 8, maxLength: 32,
-  learningRate: 5e-4, batchSize: 32, ganEpochs: 3, ganLearningRate: 1e-4, finetuneEpochs: 1, finetuneLearningRate: 5e-5, seed: 52313, device: 'cpu', silent: false,
+  output: 'runs/demo',
+  size: 'tiny',
+  epochs: 8,
+  hardEpochs: 1,
+  hardTopK: 8,
+  maxLength: 32,
+  learningRate: 5e-4,
+  batchSize: 32,
+  ganEpochs: 3,
+  ganLearningRate: 1e-4,
+  finetuneEpochs: 1,
+  finetuneLearningRate: 5e-5,
+  seed: 52313,
+  device: 'cpu',
+  silent: false,
 };
 
 export interface DemoResult {
@@ -63,28 +76,58 @@ export function demoPipelineConfig(o: DemoOptions, processed: string): PipelineC
   const scratch = { typeOptimization: 'all', dropout: 0 } as const;
   const device = o.device === 'cpu' || o.device === 'cuda' ? o.device : 'auto';
   return {
-    dataPath: processed, outputPath: o.output, entityDictPath: builtinData.entityDictPath,
-    bertModel: o.size, device, ...(o.threads !== undefined ? { threads: o.threads } : {}), seed: o.seed,
-    maxContextLength: o.maxLength, maxCandLength: o.maxLength,
-    topK: 64, hardTopK: o.hardTopK, evalUntrained: true,
+    dataPath: processed,
+    outputPath: o.output,
+    entityDictPath: builtinData.entityDictPath,
+    bertModel: o.size,
+    device,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    seed: o.seed,
+    maxContextLength: o.maxLength,
+    maxCandLength: o.maxLength,
+    topK: 64,
+    hardTopK: o.hardTopK,
+    evalUntrained: true,
     biencoder: { ...scratch, learningRate: o.learningRate, numTrainEpochs: o.epochs, trainBatchSize: o.batchSize, evalBatchSize: 64 },
     eval: { encodeBatchSize: 64, evalBatchSize: 64 },
     gan: {
-      learningRate: o.ganLearningRate, numTrainEpochs: o.ganEpochs, saveEvery: o.ganEpochs, startSaving: o.ganEpochs,
-      trainBatchSize: 64, evalBatchSize: 64, criticIters: 5, typeOptimization: 'all_encoder_layers',
+      learningRate: o.ganLearningRate,
+      numTrainEpochs: o.ganEpochs,
+      saveEvery: o.ganEpochs,
+      startSaving: o.ganEpochs,
+      trainBatchSize: 64,
+      evalBatchSize: 64,
+      criticIters: 5,
+      typeOptimization: 'all_encoder_layers',
     },
     generate: { evalBatchSize: 64, encodeBatchSize: 64 },
     // The original's fine-tuning lr 1e-9 would not move a small model trained from scratch.
-    finetune: { ...scratch, learningRate: o.finetuneLearningRate, numTrainEpochs: o.finetuneEpochs, trainBatchSize: o.batchSize, evalBatchSize: 64 },
+    finetune: {
+      ...scratch,
+      learningRate: o.finetuneLearningRate,
+      numTrainEpochs: o.finetuneEpochs,
+      trainBatchSize: o.batchSize,
+      evalBatchSize: 64,
+    },
     biencoderHard: { ...scratch, learningRate: o.learningRate / 25, numTrainEpochs: o.hardEpochs, trainBatchSize: half, evalBatchSize: 16 },
     // The hard round at 1/25 of the first round's rates, fine-tuning too (at the full rate it undoes the round).
-    finetuneHard: { ...scratch, learningRate: o.finetuneLearningRate / 25, numTrainEpochs: o.finetuneEpochs, trainBatchSize: half, evalBatchSize: 16 },
+    finetuneHard: {
+      ...scratch,
+      learningRate: o.finetuneLearningRate / 25,
+      numTrainEpochs: o.finetuneEpochs,
+      trainBatchSize: half,
+      evalBatchSize: 16,
+    },
   };
 }
 
 const EVALS = { untrained: 'eval-untrained', inBatch: 'eval-biencoder', gan: 'eval-finetune', hard: 'eval-final' } as const;
 
-export async function runDemo(o: DemoOptions, say: (s: string) => void = (s) => process.stdout.write(`${s}\n`), signal?: AbortSignal): Promise<DemoResult> {
+export async function runDemo(
+  o: DemoOptions,
+  say: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
+  signal?: AbortSignal,
+): Promise<DemoResult> {
   const t0 = performance.now();
   const draw = drawProgress({ silent: o.silent, say });
   const call = { onProgress: (e: ProgressEvent) => draw(e), ...(signal ? { signal } : {}) };
@@ -96,14 +139,21 @@ export async function runDemo(o: DemoOptions, say: (s: string) => void = (s) => 
     say(`prepare ${DEFAULT_DATA} -> ${processed}`);
     const t = performance.now();
     await prepare({ dataDir: DEFAULT_DATA, outDir: processed }, call);
-    writeDone(processed, { stage: 'prepare', finishedAt: new Date().toISOString(), seconds: (performance.now() - t) / 1000, result: { dataDir: DEFAULT_DATA } });
+    writeDone(processed, {
+      stage: 'prepare',
+      finishedAt: new Date().toISOString(),
+      seconds: (performance.now() - t) / 1000,
+      result: { dataDir: DEFAULT_DATA },
+    });
   }
   const raw = demoPipelineConfig(o, processed);
   const configPath = join(o.output, 'pipeline.json');
   mkdirSync(o.output, { recursive: true });
   writeFileSync(configPath, `${JSON.stringify(raw, null, 2)}\n`);
   const config = parsePipelineConfig(raw, configPath);
-  say(`pipeline config ${configPath} (biofeg pipeline --config ${configPath} runs the same schedule): ${pipelineStageNames(config).join(' -> ')}`);
+  say(
+    `pipeline config ${configPath} (biofeg pipeline --config ${configPath} runs the same schedule): ${pipelineStageNames(config).join(' -> ')}`,
+  );
   const pipeline = await runPipeline(config, call);
 
   const result = (stage: string): EvalSummary => {
@@ -117,15 +167,29 @@ export async function runDemo(o: DemoOptions, say: (s: string) => void = (s) => 
     const v = r.modes.find((x) => x.mode === m)?.recall[String(k)];
     return typeof v === 'number' ? v.toFixed(4) : '-';
   };
-  for (const [name, r] of [['untrained', ev.untrained], ['trained (in-batch)', ev.inBatch], ['after GAN fine-tuning', ev.gan], ['after the hard round', ev.hard]] as const)
+  for (const [name, r] of [
+    ['untrained', ev.untrained],
+    ['trained (in-batch)', ev.inBatch],
+    ['after GAN fine-tuning', ev.gan],
+    ['after the hard round', ev.hard],
+  ] as const)
     say(`\n${name}:\n${r.table.trimEnd()}`);
   say('\nrecall@64          all     seen    unseen');
-  for (const [name, r] of [['untrained', ev.untrained], ['in-batch', ev.inBatch], ['+ GAN ft', ev.gan], ['+ hard', ev.hard]] as const)
+  for (const [name, r] of [
+    ['untrained', ev.untrained],
+    ['in-batch', ev.inBatch],
+    ['+ GAN ft', ev.gan],
+    ['+ hard', ev.hard],
+  ] as const)
     say(`${name.padEnd(12)}  ${at(r, 'test', 64)}  ${at(r, 'test_seen', 64)}  ${at(r, 'test_unseen', 64)}`);
   for (const m of ['test_seen', 'test_unseen'])
-    say(`GAN fine-tuning, ${m} recall@1 / @64: ${at(ev.inBatch, m, 1)} / ${at(ev.inBatch, m, 64)} -> ${at(ev.gan, m, 1)} / ${at(ev.gan, m, 64)}`);
+    say(
+      `GAN fine-tuning, ${m} recall@1 / @64: ${at(ev.inBatch, m, 1)} / ${at(ev.inBatch, m, 64)} -> ${at(ev.gan, m, 1)} / ${at(ev.gan, m, 64)}`,
+    );
   const ran = pipeline.stages.filter((s) => !s.skipped).length;
-  say(`done in ${seconds.toFixed(0)} s on ${o.device} (${ran} of ${pipeline.stages.length} stages run, ${pipeline.stages.length - ran} skipped as finished before); outputs in ${o.output}`);
+  say(
+    `done in ${seconds.toFixed(0)} s on ${o.device} (${ran} of ${pipeline.stages.length} stages run, ${pipeline.stages.length - ran} skipped as finished before); outputs in ${o.output}`,
+  );
   return { ...ev, pipeline, configPath, seconds };
 }
 
@@ -133,19 +197,37 @@ export function register(program: Command): void {
   const d = DEMO_DEFAULTS;
   const cmd = program
     .command('demo')
-    .description('the whole BioFEG schedule through the pipeline runner (prepare -> train -> evaluate -> train-gan -> generate -> finetune -> evaluate -> hard-negative round -> evaluate) on the built-in dataset with a small random BERT (CPU, a few minutes); a rerun skips finished stages')
+    .description(
+      'the whole BioFEG schedule through the pipeline runner (prepare -> train -> evaluate -> train-gan -> generate -> finetune -> evaluate -> hard-negative round -> evaluate) on the built-in dataset with a small random BERT (CPU, a few minutes); a rerun skips finished stages',
+    )
     .addOption(new Option('--output <dir>', 'output folder').default(d.output))
     .addOption(new Option('--size <size>', 'built-in BERT size').choices(['tiny', 'small', 'base']).default(d.size))
     .addOption(new Option('--epochs <n>', 'in-batch epochs').argParser((v) => Number.parseInt(v, 10)).default(d.epochs))
     .addOption(new Option('--hard-epochs <n>', 'hard-negative epochs').argParser((v) => Number.parseInt(v, 10)).default(d.hardEpochs))
-    .addOption(new Option('--hard-top-k <k>', 'candidates per mention in the hard round').argParser((v) => Number.parseInt(v, 10)).default(d.hardTopK))
-    .addOption(new Option('--max-length <n>', 'context and candidate length in tokens').argParser((v) => Number.parseInt(v, 10)).default(d.maxLength))
+    .addOption(
+      new Option('--hard-top-k <k>', 'candidates per mention in the hard round')
+        .argParser((v) => Number.parseInt(v, 10))
+        .default(d.hardTopK),
+    )
+    .addOption(
+      new Option('--max-length <n>', 'context and candidate length in tokens')
+        .argParser((v) => Number.parseInt(v, 10))
+        .default(d.maxLength),
+    )
     .addOption(new Option('--learning-rate <lr>', 'peak learning rate').argParser(Number.parseFloat).default(d.learningRate))
     .addOption(new Option('--batch-size <n>', 'in-batch training batch size').argParser((v) => Number.parseInt(v, 10)).default(d.batchSize))
     .addOption(new Option('--gan-epochs <n>', 'train-gan epochs').argParser((v) => Number.parseInt(v, 10)).default(d.ganEpochs))
     .addOption(new Option('--gan-learning-rate <lr>', 'train-gan learning rate').argParser(Number.parseFloat).default(d.ganLearningRate))
-    .addOption(new Option('--finetune-epochs <n>', 'fine-tuning epochs on generated features').argParser((v) => Number.parseInt(v, 10)).default(d.finetuneEpochs))
-    .addOption(new Option('--finetune-learning-rate <lr>', 'fine-tuning learning rate (the original: 1e-9)').argParser(Number.parseFloat).default(d.finetuneLearningRate))
+    .addOption(
+      new Option('--finetune-epochs <n>', 'fine-tuning epochs on generated features')
+        .argParser((v) => Number.parseInt(v, 10))
+        .default(d.finetuneEpochs),
+    )
+    .addOption(
+      new Option('--finetune-learning-rate <lr>', 'fine-tuning learning rate (the original: 1e-9)')
+        .argParser(Number.parseFloat)
+        .default(d.finetuneLearningRate),
+    )
     .addOption(new Option('--seed <n>', 'random seed').argParser((v) => Number.parseInt(v, 10)).default(d.seed))
     .addOption(new Option('--device <device>', 'cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default(d.device))
     .addOption(new Option('--threads <n>', 'CPU threads (0 = all cores)').argParser((v) => Number.parseInt(v, 10)))

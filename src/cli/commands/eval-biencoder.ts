@@ -9,18 +9,23 @@ import { drawProgress, withSignals } from '../run.js';
 export function register(program: Command): void {
   const cmd = program
     .command('eval-biencoder')
-    .description('retrieve the top-k entities of every mention with a bi-encoder and report recall@k per mode (the original eval_biencoder.py)');
+    .description(
+      'retrieve the top-k entities of every mention with a bi-encoder and report recall@k per mode (the original eval_biencoder.py)',
+    );
   addStageFlags(cmd, 'evaluateBiencoder');
   cmd
     .option('--silent', 'no progress bars')
-    .addHelpText('after', [
-      '',
-      'Modes read <data_path>/<mode>.jsonl (valid -> val.jsonl). Token caches go to <data_path>/cache (or',
-      '<output_path>/cache when the data folder is read-only); entity encodings are cached as',
-      '<output_path>/entity_embeddings.<hash>.f32. Outputs: <output_path>/eval_report.json and, with',
-      '--save-topk-result, <output_path>/top<k>_candidates/<mode>.topk (gold inserted for train, mentions',
-      'without a retrieved gold dropped otherwise). --top-k defaults to 64 here (the original: 10).',
-    ].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Modes read <data_path>/<mode>.jsonl (valid -> val.jsonl). Token caches go to <data_path>/cache (or',
+        '<output_path>/cache when the data folder is read-only); entity encodings are cached as',
+        '<output_path>/entity_embeddings.<hash>.f32. Outputs: <output_path>/eval_report.json and, with',
+        '--save-topk-result, <output_path>/top<k>_candidates/<mode>.topk (gold inserted for train, mentions',
+        'without a retrieved gold dropped otherwise). --top-k defaults to 64 here (the original: 10).',
+      ].join('\n'),
+    )
     .action(async () => {
       const settings = stageSettings(cmd, 'evaluateBiencoder');
       const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;

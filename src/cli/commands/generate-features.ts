@@ -8,15 +8,20 @@ import { drawProgress, withSignals } from '../run.js';
 export function register(program: Command): void {
   const cmd = program
     .command('generate-features')
-    .description('generate latent features for the entities unseen in train with a trained GAN (generate_features.py; --hard: generate_features_hard.py)');
+    .description(
+      'generate latent features for the entities unseen in train with a trained GAN (generate_features.py; --hard: generate_features_hard.py)',
+    );
   addStageFlags(cmd, 'generateFeatures');
   cmd
     .option('--silent', 'no progress bars')
-    .addHelpText('after', [
-      '',
-      'Writes <output_path>/candidates_50/generate.topk (in-batch: one feature per unseen entity) or, with',
-      '--hard, <output_path>/candidates_80/generate.topk (each feature\'s top-k entities, gold at 0 when missing).',
-    ].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Writes <output_path>/candidates_50/generate.topk (in-batch: one feature per unseen entity) or, with',
+        "--hard, <output_path>/candidates_80/generate.topk (each feature's top-k entities, gold at 0 when missing).",
+      ].join('\n'),
+    )
     .action(async () => {
       const settings = stageSettings(cmd, 'generateFeatures');
       const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;

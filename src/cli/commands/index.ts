@@ -12,4 +12,16 @@ import { register as registerFinetune } from './finetune.js';
 import { register as registerPipeline } from './pipeline.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
-export const registrations: Array<(program: Command) => void> = [registerTokenize, registerPrepare, registerImportPubtator, registerTrainBiencoder, registerEvalBiencoder, registerTrainGan, registerDemo, registerEncode, registerGenerateFeatures, registerFinetune, registerPipeline];
+export const registrations: Array<(program: Command) => void> = [
+  registerTokenize,
+  registerPrepare,
+  registerImportPubtator,
+  registerTrainBiencoder,
+  registerEvalBiencoder,
+  registerTrainGan,
+  registerDemo,
+  registerEncode,
+  registerGenerateFeatures,
+  registerFinetune,
+  registerPipeline,
+];

@@ -22,7 +22,9 @@ export function pipelineTables(r: PipelineResult): string {
 export function register(program: Command): void {
   const cmd = program
     .command('pipeline')
-    .description("run the original's whole schedule from one JSON config: bi-encoder -> eval -> GAN -> generate -> finetune -> eval, then the hard-negative round; reruns skip finished stages")
+    .description(
+      "run the original's whole schedule from one JSON config: bi-encoder -> eval -> GAN -> generate -> finetune -> eval, then the hard-negative round; reruns skip finished stages",
+    )
     .addOption(new Option('--config <file>', 'JSON config (keys: the README, "biofeg pipeline")').makeOptionMandatory())
     .option('--silent', 'no progress bars')
     .action(async () => {

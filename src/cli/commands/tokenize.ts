@@ -27,7 +27,12 @@ interface TokenizeFlags {
  * by the one line reader (streamed, bounded lines, BOM accepted, invalid UTF-8 an error naming
  * path:line). Returns the number of lines emitted.
  */
-export function tokenizeJsonlTo(inputPath: string, tokenizer: WordPieceTokenizer, emit: (line: string) => void, limits?: LineLimits): number {
+export function tokenizeJsonlTo(
+  inputPath: string,
+  tokenizer: WordPieceTokenizer,
+  emit: (line: string) => void,
+  limits?: LineLimits,
+): number {
   let n = 0;
   for (const { line, text: raw } of readLinesSync(inputPath, limits)) {
     if (isBlank(raw)) continue;
@@ -37,7 +42,8 @@ export function tokenizeJsonlTo(inputPath: string, tokenizer: WordPieceTokenizer
     } catch {
       value = undefined;
     }
-    const text = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)['text'] : undefined;
+    const text =
+      value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)['text'] : undefined;
     if (typeof text !== 'string') throw new DataError(inputPath, line, 'expected a JSON object with a string "text"');
     emit(JSON.stringify({ input_ids: tokenizer.encode(text) }));
     n++;
@@ -107,7 +113,8 @@ export function register(program: Command): void {
       }
       // Written to a temporary beside the output and renamed at the end (a failed run leaves
       // nothing, and a killed run's temporary is removed by the next run writing this output).
-      if (!existsSync(dirname(f.output))) throw new DataError(f.output, undefined, `cannot write: the folder ${dirname(f.output)} does not exist`);
+      if (!existsSync(dirname(f.output)))
+        throw new DataError(f.output, undefined, `cannot write: the folder ${dirname(f.output)} does not exist`);
       const out = new AtomicOutputs();
       try {
         const w = out.open(f.output);

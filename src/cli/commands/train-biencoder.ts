@@ -9,7 +9,9 @@ import { drawProgress, withSignals } from '../run.js';
 export function register(program: Command): void {
   const cmd = program
     .command('train-biencoder')
-    .description('train the bi-encoder: in-batch negatives (train_biencoder.py) or, with --hard, saved top-k candidates (train_biencoder_hard.py)');
+    .description(
+      'train the bi-encoder: in-batch negatives (train_biencoder.py) or, with --hard, saved top-k candidates (train_biencoder_hard.py)',
+    );
   addStageFlags(cmd, 'trainBiencoder');
   cmd.option('--silent', 'no progress bars');
   cmd.action(async () => {
