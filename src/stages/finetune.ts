@@ -12,7 +12,7 @@ import { findGeneratedFile } from '../train/generate-features.js';
 import { withOutputLock } from './output-lock.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openCache, openModel, trainSettingsOf, precisionOf } from './setup.js';
-import type { TrainBiencoderResult } from './train-biencoder.js';
+import { trainResult, type TrainBiencoderResult } from './train-biencoder.js';
 
 export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Promise<TrainBiencoderResult> {
   const s = resolveSettings('finetune', input);
@@ -46,13 +46,6 @@ export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Pr
           hooks,
         ),
     );
-    return {
-      outputPath: s.outputPath,
-      accuracies: r.accuracies,
-      bestEpoch: r.bestEpoch,
-      steps: r.steps,
-      examplesPerSecond: r.examplesPerSecond,
-      seconds: (performance.now() - t0) / 1000,
-    };
+    return trainResult(s.outputPath, r, t0);
   });
 }

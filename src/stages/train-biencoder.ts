@@ -11,7 +11,7 @@ import { fieldLabel, resolveSettings } from '../settings/resolve.js';
 import type { ResolvedSettings } from '../settings/stages.js';
 import type { TrainBiencoderSettings } from '../settings/types.js';
 import type { BiencoderData } from '../train/biencoder-data.js';
-import { trainBiencoder as trainLoop } from '../train/train-biencoder.js';
+import { trainBiencoder as trainLoop, type TrainResult } from '../train/train-biencoder.js';
 import { withOutputLock } from './output-lock.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openModel, openTrainVal, trainSettingsOf, precisionOf } from './setup.js';
@@ -27,6 +27,12 @@ export interface TrainBiencoderResult {
   steps: number;
   examplesPerSecond: number;
   seconds: number;
+}
+
+/** The result object of a training stage, from its loop's result and its start time. */
+export function trainResult(outputPath: string, r: TrainResult, t0: number): TrainBiencoderResult {
+  const { accuracies, bestEpoch, steps, examplesPerSecond } = r;
+  return { outputPath, accuracies, bestEpoch, steps, examplesPerSecond, seconds: (performance.now() - t0) / 1000 };
 }
 
 type Settings = ResolvedSettings['trainBiencoder'];
@@ -80,13 +86,6 @@ export async function runTrainBiencoder(input: TrainBiencoderSettings, ctx: Task
           hooks,
         ),
     );
-    return {
-      outputPath: s.outputPath,
-      accuracies: r.accuracies,
-      bestEpoch: r.bestEpoch,
-      steps: r.steps,
-      examplesPerSecond: r.examplesPerSecond,
-      seconds: (performance.now() - t0) / 1000,
-    };
+    return trainResult(s.outputPath, r, t0);
   });
 }
