@@ -6,6 +6,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { EngineOps } from './engine-ops.js';
+import type { NativeBertClass } from './models/bert-native.js';
 import { AddonUnavailableError } from './errors.js';
 
 export type DType = 'f32' | 'bf16' | 'i32';
@@ -75,6 +76,8 @@ export interface NativeBackend extends EngineOps {
 
 interface Addon {
   Tensor: new (device: DeviceName, dtype: DType, shape: number[]) => NativeTensor;
+  /** The flat BERT (bindings/model_bert.cpp). */
+  BertModel: NativeBertClass;
   /** The handle of a backend ('auto': cuda when a device exists, else cpu), one per name and thread. */
   backend(name: BackendName | 'auto'): NativeBackend;
   info(): EngineInfo;

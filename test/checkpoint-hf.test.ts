@@ -14,12 +14,13 @@ import {
   matchParams,
   readHfConfig,
   readTorchCheckpoint,
+  requireFinite,
   requireParams,
   saveHfFolder,
   splitBiencoder,
   stripDataParallel,
   withPrefix,
-  type Tensor,
+  type CheckpointTensor,
 } from '../src/checkpoint/index.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'checkpoint');
@@ -146,6 +147,32 @@ describe('saveHfFolder', () => {
     expect(readdirSync(tmp).filter((f) => f.startsWith('.'))).toEqual([]);
   });
 
+  it('refuses weights holding NaN or an infinity, naming the file, tensor and element', () => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const d = join(tmp, `nonfinite-${bad}`);
+      const t = new Map(src.tensors);
+      const w = t.get('encoder.layer.0.attention.self.query.weight')!;
+      const data = Float32Array.from(w.data);
+      data[5] = bad;
+      t.set('encoder.layer.0.attention.self.query.weight', { shape: w.shape, data });
+      saveHfFolder(d, src.config, t);
+      const err = (() => {
+        try {
+          loadHfFolder(d);
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(err).toBeInstanceOf(CheckpointError);
+      expect((err as Error).message).toBe(
+        `${join(d, 'model.safetensors')}: encoder.layer.0.attention.self.query.weight holds ${bad} at element 5: refusing non-finite weights (a diverged or damaged checkpoint)`,
+      );
+    }
+    expect(() => requireFinite('f', 'x', new Float32Array([1, 2, 3]))).not.toThrow();
+    expect(() => requireFinite('f', 'ids', new Int32Array([1, 2]))).not.toThrow();
+  });
+
   it('refuses extra file names that leave the folder', () => {
     expect(() => saveHfFolder(join(tmp, 'x'), src.config, src.tensors, { extraFiles: { '../evil': 'x' } })).toThrow(/bad extra file name/);
     expect(existsSync(join(tmp, 'x'))).toBe(false);
@@ -189,7 +216,7 @@ describe('BLINK bi-encoder names', () => {
     expect(splitBiencoder(wrapped).candidate.bert.size).toBe(bert.length);
     const bertOnly = readTorchCheckpoint(join(FIX, 'hf-torch-zip', 'pytorch_model.bin'));
     expect(() => splitBiencoder(bertOnly, 'x.bin')).toThrow(/x\.bin: not a bi-encoder state_dict: unexpected embeddings\./);
-    const half = new Map<string, Tensor>([...sd].filter(([k]) => k !== 'cand_encoder.additional_linear.bias'));
+    const half = new Map<string, CheckpointTensor>([...sd].filter(([k]) => k !== 'cand_encoder.additional_linear.bias'));
     expect(() => splitBiencoder(half)).toThrow(/cand_encoder\.additional_linear has only one of weight and bias/);
   });
 });

@@ -12,7 +12,7 @@ import {
   readTorchCheckpoint,
   writeSafetensors,
   writeTorchCheckpoint,
-  type Tensor,
+  type CheckpointTensor,
 } from '../src/checkpoint/index.js';
 import { MemorySource } from '../src/checkpoint/bytes.js';
 import { ZipReader } from '../src/checkpoint/zip.js';
@@ -43,7 +43,7 @@ function sums(a: ArrayLike<number>): { sum: number; abs: number } {
 }
 
 /** Check a tensor against its reference statistics (f32 data, f64 reference sums). */
-function expectMatches(t: Tensor | undefined, r: RefEntry | undefined, name: string): void {
+function expectMatches(t: CheckpointTensor | undefined, r: RefEntry | undefined, name: string): void {
   expect(t, name).toBeDefined();
   expect(r, name).toBeDefined();
   expect(t!.shape, name).toEqual(r!.shape);
@@ -55,7 +55,7 @@ function expectMatches(t: Tensor | undefined, r: RefEntry | undefined, name: str
   first.forEach((v, i) => expect(v, `${name}[${i}]`).toBeCloseTo(r!.first[i]!, 6));
 }
 
-function expectSameTensors(a: Map<string, Tensor>, b: Map<string, Tensor>): void {
+function expectSameTensors(a: Map<string, CheckpointTensor>, b: Map<string, CheckpointTensor>): void {
   expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
   for (const [k, t] of a) {
     const u = b.get(k)!;

@@ -12,7 +12,14 @@ import { TokenCache } from '../src/data/token-cache.js';
 import { Gan } from '../src/models/gan.js';
 import { openBiEncoder, saveBiEncoder } from '../src/train/biencoder-checkpoint.js';
 import { readBatch, type BiencoderData } from '../src/train/biencoder-data.js';
-import { readTorchCheckpoint, readTorchSave, torchDict, writeTorchSave, type TorchLoaded } from '../src/checkpoint/index.js';
+import {
+  readTorchCheckpoint,
+  readTorchSave,
+  torchDict,
+  writeTorchSave,
+  type HostTensor,
+  type TorchLoaded,
+} from '../src/checkpoint/index.js';
 import { biencoderHash, loadGan, readGanFile } from '../src/train/gan-checkpoint.js';
 import { generateFeatures, gatherRows } from '../src/train/gan-features.js';
 import { NonFiniteLossError } from '../src/train/guard.js';
@@ -316,7 +323,7 @@ describe('torch.save files of dicts (the GAN checkpoint container)', () => {
       ]),
     );
     const root = readTorchSave(file) as Map<string, TorchLoaded>;
-    const g = root.get('generator') as Map<string, { shape: number[]; data: Float32Array | Int32Array }>;
+    const g = root.get('generator') as Map<string, HostTensor>;
     expect([...g.keys()]).toEqual(['fc1.weight', 'fc1.bias']);
     expect(g.get('fc1.weight')!.shape).toEqual([2, 3]);
     expect(Array.from(g.get('fc1.weight')!.data)).toEqual(Array.from(w.data));

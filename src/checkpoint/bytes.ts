@@ -6,7 +6,7 @@
 import { closeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { openRegularSync, readFullySync } from '../data/files.js';
-import { CheckpointError, DTYPE_BYTES, type DType } from './types.js';
+import { CheckpointError, DTYPE_BYTES, type FileDType } from './types.js';
 
 export interface ByteSource {
   /** Name used in error messages (the path, or a label for memory). */
@@ -113,7 +113,7 @@ function aligned(bytes: Uint8Array, align: number): Uint8Array {
  * boolean dtypes). `what` names the tensor in errors (I64 values outside the i32 range).
  * The result may share memory with `bytes` (F32 / I32 when aligned).
  */
-export function decodeElements(file: string, what: string, dtype: DType, bytes: Uint8Array, count: number): Float32Array | Int32Array {
+export function decodeElements(file: string, what: string, dtype: FileDType, bytes: Uint8Array, count: number): Float32Array | Int32Array {
   requireLittleEndianHost(file);
   const need = count * DTYPE_BYTES[dtype];
   if (bytes.length !== need) {

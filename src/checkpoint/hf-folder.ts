@@ -21,7 +21,7 @@ import {
 } from './hf-names.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { readTorchCheckpoint } from './torch-zip.js';
-import { CheckpointError, isFloatDType, type Tensor } from './types.js';
+import { CheckpointError, isFloatFileDType, requireFinite, type CheckpointTensor, type FloatTensor, type HostTensor } from './types.js';
 
 /** The config.json fields a BERT needs (snake_case as in the file); other fields are kept. */
 export interface HfBertConfig {
@@ -140,17 +140,12 @@ export function bertDims(cfg: HfBertConfig, pooler = true): BertDims {
   };
 }
 
-export interface FloatTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
 export interface HfFolder {
   config: HfBertConfig;
   /** BERT weights with HF names, `bert.` prefix removed, gamma/beta renamed. */
   tensors: Map<string, FloatTensor>;
   /** Everything else in the file: task heads (`cls.*` ...), integer buffers (position_ids). */
-  extra: Map<string, Tensor>;
+  extra: Map<string, CheckpointTensor>;
   /** The weight file(s) read. */
   files: string[];
   /** Whether the names carried the `bert.` prefix. */
@@ -159,7 +154,7 @@ export interface HfFolder {
   report: MatchReport<FloatTensor>;
 }
 
-function readWeightsFile(path: string, opts: ReadOptions = {}): Map<string, Tensor> {
+function readWeightsFile(path: string, opts: ReadOptions = {}): Map<string, CheckpointTensor> {
   return path.endsWith('.safetensors') ? readSafetensors(path, undefined, opts).tensors : readTorchCheckpoint(path, opts);
 }
 
@@ -168,17 +163,17 @@ function readWeightsFile(path: string, opts: ReadOptions = {}): Map<string, Tens
  * `opts.expect` (the model's names and shapes), an unexpected or mis-shaped tensor is refused
  * before any data is read; `opts.limits` overrides the budgets of ./limits.ts.
  */
-export function readCheckpointFile(path: string, opts: ReadOptions = {}): Map<string, Tensor> {
+export function readCheckpointFile(path: string, opts: ReadOptions = {}): Map<string, CheckpointTensor> {
   return readWeightsFile(path, opts);
 }
 
-function readSharded(dir: string, indexName: string, opts: ReadOptions): { tensors: Map<string, Tensor>; files: string[] } {
+function readSharded(dir: string, indexName: string, opts: ReadOptions): { tensors: Map<string, CheckpointTensor>; files: string[] } {
   const indexPath = join(dir, indexName);
   const index = readJsonFile(indexPath, 'a shard index');
   const map = typeof index === 'object' && index !== null ? (index as { weight_map?: unknown }).weight_map : undefined;
   if (typeof map !== 'object' || map === null) throw new CheckpointError(indexPath, 'no "weight_map" object');
   const shards = [...new Set(Object.values(map as Record<string, unknown>))];
-  const tensors = new Map<string, Tensor>();
+  const tensors = new Map<string, CheckpointTensor>();
   const files: string[] = [];
   for (const s of shards) {
     if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || s.startsWith('.'))
@@ -196,7 +191,7 @@ function readSharded(dir: string, indexName: string, opts: ReadOptions): { tenso
 /** Read an HF BERT folder (model.safetensors preferred over pytorch_model.bin); `opts.limits` overrides the read budgets. */
 export function loadHfFolder(dir: string, opts: Pick<ReadOptions, 'limits'> = {}): HfFolder {
   const config = readHfConfig(join(dir, 'config.json'));
-  let raw: Map<string, Tensor>;
+  let raw: Map<string, CheckpointTensor>;
   let files: string[];
   const pick = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'].find((f) =>
     existsSync(join(dir, f)),
@@ -209,15 +204,16 @@ export function loadHfFolder(dir: string, opts: Pick<ReadOptions, 'limits'> = {}
   }
   const prefixed = hasBertPrefix(raw.keys());
   const tensors = new Map<string, FloatTensor>();
-  const extra = new Map<string, Tensor>();
+  const extra = new Map<string, CheckpointTensor>();
   for (const [k0, t] of raw) {
     const mine = !prefixed || k0.startsWith(BERT_PREFIX);
     const k = modernizeName(prefixed && mine ? k0.slice(BERT_PREFIX.length) : k0);
-    if (!mine || !isFloatDType(t.dtype) || BERT_BUFFERS.includes(k)) {
+    if (!mine || !isFloatFileDType(t.dtype) || BERT_BUFFERS.includes(k)) {
       extra.set(k0, t);
       continue;
     }
     if (tensors.has(k)) throw new CheckpointError(files[0]!, `two tensors map to ${k}`);
+    requireFinite(files.length === 1 ? files[0]! : dir, k0, t.data);
     tensors.set(k, { shape: t.shape, data: t.data as Float32Array });
   }
   const report = matchParams(bertParamSpecs(bertDims(config, true)), tensors);
@@ -238,7 +234,7 @@ export interface SaveHfOptions {
 export function saveHfFolder(
   dir: string,
   config: HfBertConfig | Record<string, unknown>,
-  tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array | Int32Array }>,
+  tensors: ReadonlyMap<string, HostTensor>,
   opts: SaveHfOptions = {},
 ): void {
   const cfg: Record<string, unknown> = { ...config };

@@ -7,7 +7,7 @@
  * bi-encoder checkpoint (about 400 tensors, a 60 KB pickle, 1.3 GB of f32 per BERT-large) and
  * far below what exhausts a machine; every reader takes overrides.
  */
-import { CheckpointError, DTYPE_BYTES, shapeString, type DType } from './types.js';
+import { CheckpointError, DTYPE_BYTES, shapeString, type FileDType } from './types.js';
 
 export interface CheckpointLimits {
   /** Pickle opcodes executed (default 20 million; a BERT-large state_dict uses about 15 thousand). */
@@ -104,7 +104,7 @@ export function expectedStorageBytes(e: TensorExpectation): number {
   return n * Math.max(...Object.values(DTYPE_BYTES));
 }
 
-export function storageBytes(numel: number, dtype: DType): number {
+export function storageBytes(numel: number, dtype: FileDType): number {
   return numel * DTYPE_BYTES[dtype];
 }
 

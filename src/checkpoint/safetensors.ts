@@ -16,7 +16,7 @@ import { FileSource, MemorySource, decodeElements, type ByteSource } from './byt
 import { writeFileAtomic } from '../data/atomic.js';
 import { checkExpected, checkOutputBudget, resolveLimits, type ReadOptions } from './limits.js';
 import { JsonSyntaxError, isJsonObject, parseStrictJson, type JsonValue } from './strict-json.js';
-import { CheckpointError, DTYPE_BYTES, numelOf, shapeString, type DType, type Tensor, type TensorInput } from './types.js';
+import { CheckpointError, DTYPE_BYTES, numelOf, shapeString, type FileDType, type CheckpointTensor, type HostTensor } from './types.js';
 
 export const SAFETENSORS_MAX_HEADER = 100_000_000;
 
@@ -24,7 +24,7 @@ const KNOWN_UNSUPPORTED = ['F8_E4M3', 'F8_E5M2', 'U16', 'U32', 'U64', 'C64', 'F4
 
 export interface SafetensorsEntry {
   name: string;
-  dtype: DType;
+  dtype: FileDType;
   shape: number[];
   /** Byte range in the data section. */
   begin: number;
@@ -40,13 +40,13 @@ export interface SafetensorsHeader {
 }
 
 export interface SafetensorsFile {
-  tensors: Map<string, Tensor>;
+  tensors: Map<string, CheckpointTensor>;
   metadata: Record<string, string> | null;
 }
 
-function parseDType(file: string, name: string, v: unknown): DType {
+function parseDType(file: string, name: string, v: unknown): FileDType {
   if (typeof v !== 'string') throw new CheckpointError(file, `tensor ${JSON.stringify(name)}: "dtype" must be a string`);
-  if (v in DTYPE_BYTES) return v as DType;
+  if (v in DTYPE_BYTES) return v as FileDType;
   if (KNOWN_UNSUPPORTED.includes(v)) {
     throw new CheckpointError(
       file,
@@ -163,7 +163,7 @@ function readWith(src: ByteSource, filter: ((name: string) => boolean) | undefin
   // Names, shapes and sizes are checked before any tensor data is read.
   checkExpected(src.name, picked, opts.expect);
   checkOutputBudget(src.name, picked, resolveLimits(opts.limits));
-  const tensors = new Map<string, Tensor>();
+  const tensors = new Map<string, CheckpointTensor>();
   for (const e of picked) {
     const numel = numelOf(e.shape);
     let data: Float32Array | Int32Array;
@@ -199,11 +199,11 @@ export function decodeSafetensors(bytes: Uint8Array, label = '<memory>', opts: R
   return readWith(new MemorySource(bytes, label), undefined, opts);
 }
 
-type TensorSource = Map<string, TensorInput> | Iterable<readonly [string, TensorInput]>;
+type TensorSource = Map<string, HostTensor> | Iterable<readonly [string, HostTensor]>;
 
 /** Header bytes and data chunks in file order (names sorted), shared by the two writers. */
 function encodeParts(tensors: TensorSource, metadata: Record<string, string> | undefined, label: string): Uint8Array[] {
-  const list: Array<[string, TensorInput]> = [];
+  const list: Array<[string, HostTensor]> = [];
   const seen = new Set<string>();
   for (const [name, t] of tensors) {
     if (name === '' || name === '__metadata__') throw new CheckpointError(label, `invalid tensor name ${JSON.stringify(name)}`);

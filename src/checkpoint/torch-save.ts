@@ -7,7 +7,7 @@
  */
 import * as zlib from 'node:zlib';
 import { writeFileAtomic } from '../data/atomic.js';
-import { CheckpointError, numelOf, shapeString, type TensorInput } from './types.js';
+import { CheckpointError, numelOf, shapeString, type HostTensor } from './types.js';
 
 let crcTable: Uint32Array | null = null;
 function crc32(b: Uint8Array): number {
@@ -77,7 +77,7 @@ class PickleWriter {
 const ALIGN = 64;
 
 /** A value torch.save can hold here: a tensor, a str / int / float / bool / None, or a dict of them. */
-export type TorchSaveValue = TensorInput | string | number | boolean | null | TorchDict;
+export type TorchSaveValue = HostTensor | string | number | boolean | null | TorchDict;
 
 /** A Python dict (or collections.OrderedDict, as state_dict() returns) with str keys. */
 export interface TorchDict {
@@ -98,7 +98,7 @@ function isTorchDict(v: TorchSaveValue): v is TorchDict {
 
 /** The bytes of a torch.save zip archive holding `tensors` as an OrderedDict state_dict. */
 export function encodeTorchCheckpoint(
-  tensors: Map<string, TensorInput> | Iterable<readonly [string, TensorInput]>,
+  tensors: Map<string, HostTensor> | Iterable<readonly [string, HostTensor]>,
   top = 'archive',
 ): Uint8Array[] {
   return encodeTorchSave(torchDict(tensors, 'OrderedDict'), top);
@@ -113,7 +113,7 @@ export function encodeTorchSave(value: TorchSaveValue, top = 'archive'): Uint8Ar
     throw new CheckpointError('<torch.save>', `bad archive folder name ${JSON.stringify(top)}`);
   const p = new PickleWriter();
   const storages: Uint8Array[] = [];
-  const tensor = (name: string, t: TensorInput): void => {
+  const tensor = (name: string, t: HostTensor): void => {
     const n = numelOf(t.shape);
     if (n !== t.data.length)
       throw new CheckpointError(
@@ -242,7 +242,7 @@ export function writeTorchSave(path: string, value: TorchSaveValue): void {
 }
 
 /** Write `tensors` as a torch.save state_dict (e.g. BLINK's pytorch_model.bin), atomically. */
-export function writeTorchCheckpoint(path: string, tensors: Map<string, TensorInput> | Iterable<readonly [string, TensorInput]>): void {
+export function writeTorchCheckpoint(path: string, tensors: Map<string, HostTensor> | Iterable<readonly [string, HostTensor]>): void {
   let parts: Uint8Array[];
   try {
     parts = encodeTorchCheckpoint(tensors);

@@ -35,11 +35,11 @@ import {
   type PickleLimits,
   type PyValue,
 } from './pickle.js';
-import { CheckpointError, DTYPE_BYTES, numelOf, shapeString, type DType, type Tensor } from './types.js';
+import { CheckpointError, DTYPE_BYTES, numelOf, shapeString, type FileDType, type CheckpointTensor } from './types.js';
 import { ZipReader } from './zip.js';
 
 /** Legacy storage class names -> element type. */
-const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
+const STORAGE_DTYPES: Readonly<Record<string, FileDType>> = {
   FloatStorage: 'F32',
   DoubleStorage: 'F64',
   HalfStorage: 'F16',
@@ -70,7 +70,7 @@ export const TORCH_ALLOWED_GLOBALS: ReadonlySet<string> = new Set([
 
 interface StorageRef {
   key: string;
-  dtype: DType;
+  dtype: FileDType;
   /** Elements of the root storage (legacy views add `base`). */
   numel: number;
   /** Element offset into the root storage (legacy storage views only). */
@@ -175,7 +175,7 @@ function checkBounds(t: TensorRef): void {
   }
 }
 
-function storageType(v: PyValue | undefined): DType {
+function storageType(v: PyValue | undefined): FileDType {
   if (!(v instanceof PyGlobal) || v.module !== 'torch' || !(v.name in STORAGE_DTYPES)) {
     throw new Error(`storage type must be a torch.<X>Storage class, got ${describePy(v)}`);
   }
@@ -216,7 +216,7 @@ function stateDictEntries(file: string, root: PyValue, nodesLeft: number): Array
 }
 
 /** A value read back from torch.save by readTorchSave: dicts become Maps (str keys), tuples and lists arrays. */
-export type TorchLoaded = Tensor | string | number | bigint | boolean | null | TorchLoaded[] | Map<string, TorchLoaded>;
+export type TorchLoaded = CheckpointTensor | string | number | bigint | boolean | null | TorchLoaded[] | Map<string, TorchLoaded>;
 
 const MAX_NESTING = 32;
 
@@ -244,7 +244,7 @@ function objectEntries(
   file: string,
   root: PyValue,
   nodesLeft: number,
-): { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => TorchLoaded } {
+): { entries: Array<[string, TensorRef]>; build: (t: Map<string, CheckpointTensor>) => TorchLoaded } {
   // Refused before anything is built: the expansion of a small pickle can be exponential.
   const size = expandedSize(root, nodesLeft, new Map(), 0);
   if (size > nodesLeft) {
@@ -291,7 +291,7 @@ function objectEntries(
     throw new CheckpointError(file, `${path || 'the object'} is a ${describePy(v)}, which a checkpoint may not hold`);
   };
   const value = walk(root, '', 0);
-  const build = (t: Map<string, Tensor>): TorchLoaded => {
+  const build = (t: Map<string, CheckpointTensor>): TorchLoaded => {
     if (root instanceof PyHost) return t.get('<root>')!;
     for (const [key, where, at] of slots) {
       const x = t.get(key)!;
@@ -307,8 +307,8 @@ type Collect<T> = (
   file: string,
   root: PyValue,
   nodesLeft: number,
-) => { entries: Array<[string, TensorRef]>; build: (t: Map<string, Tensor>) => T };
-const collectStateDict: Collect<Map<string, Tensor>> = (file, root, nodesLeft) => ({
+) => { entries: Array<[string, TensorRef]>; build: (t: Map<string, CheckpointTensor>) => T };
+const collectStateDict: Collect<Map<string, CheckpointTensor>> = (file, root, nodesLeft) => ({
   entries: stateDictEntries(file, root, nodesLeft),
   build: (t) => t,
 });
@@ -388,11 +388,15 @@ function precheck(file: string, entries: Array<[string, TensorRef]>, lim: Checkp
 }
 
 /** Turn tensor references into owned tensors; `loadStorage` returns a root storage's raw bytes. */
-function materialize(file: string, entries: Array<[string, TensorRef]>, loadStorage: (ref: StorageRef) => Uint8Array): Map<string, Tensor> {
+function materialize(
+  file: string,
+  entries: Array<[string, TensorRef]>,
+  loadStorage: (ref: StorageRef) => Uint8Array,
+): Map<string, CheckpointTensor> {
   const uses = new Map<string, number>();
   for (const [, t] of entries) uses.set(t.storage.key, (uses.get(t.storage.key) ?? 0) + 1);
   const decoded = new Map<string, Float32Array | Int32Array>();
-  const out = new Map<string, Tensor>();
+  const out = new Map<string, CheckpointTensor>();
   for (const [name, t] of entries) {
     const s = t.storage;
     let arr = decoded.get(s.key);
@@ -567,7 +571,7 @@ export function sniffTorchFormat(head: Uint8Array): 'zip' | 'legacy' | 'tar' | '
  * `opts.expect` checks names and shapes against the model before any data is read;
  * `opts.limits` overrides the budgets of ./limits.ts.
  */
-export function readTorchCheckpoint(path: string, opts: ReadOptions = {}): Map<string, Tensor> {
+export function readTorchCheckpoint(path: string, opts: ReadOptions = {}): Map<string, CheckpointTensor> {
   return readTorchFile(path, collectStateDict, opts);
 }
 
@@ -600,7 +604,7 @@ function readTorchFile<T>(path: string, collect: Collect<T>, opts: ReadOptions):
 }
 
 /** The same from bytes in memory (tests, embedded checkpoints). */
-export function decodeTorchCheckpoint(bytes: Uint8Array, label = '<memory>', opts: ReadOptions = {}): Map<string, Tensor> {
+export function decodeTorchCheckpoint(bytes: Uint8Array, label = '<memory>', opts: ReadOptions = {}): Map<string, CheckpointTensor> {
   return decodeTorch(bytes, label, collectStateDict, opts);
 }
 

@@ -1,16 +1,22 @@
 import { CheckpointRejectedError } from '../errors.js';
+import type { HostTensor } from '../host-tensor.js';
+
+export { numelOf, type FloatTensor, type HostData, type HostTensor } from '../host-tensor.js';
 /**
  * Shared types of the checkpoint readers and writers.
  *
- * Every reader returns tensors in one of two host forms: floating dtypes (F64, F32, F16, BF16) as
+ * Every reader returns host tensors (src/host-tensor.ts): floating dtypes (F64, F32, F16, BF16) as
  * Float32Array, integer and boolean dtypes as Int32Array (I64 range-checked). The on-disk dtype is
  * kept in `dtype` so a caller can tell a converted tensor from a native f32 one.
  */
 
-/** On-disk element types the readers understand (safetensors spelling). */
-export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+/**
+ * On-disk element types the readers understand (safetensors spelling). Not the engine's `DType`
+ * (src/native.ts): a file may hold F64 or I64, which the engine never computes in.
+ */
+export type FileDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
-export const DTYPE_BYTES: Readonly<Record<DType, number>> = {
+export const DTYPE_BYTES: Readonly<Record<FileDType, number>> = {
   F64: 8,
   F32: 4,
   F16: 2,
@@ -23,22 +29,14 @@ export const DTYPE_BYTES: Readonly<Record<DType, number>> = {
   BOOL: 1,
 };
 
-export function isFloatDType(d: DType): boolean {
+export function isFloatFileDType(d: FileDType): boolean {
   return d === 'F64' || d === 'F32' || d === 'F16' || d === 'BF16';
 }
 
-/** A tensor as read from a checkpoint: row-major, contiguous, owning its data. */
-export interface Tensor {
+/** A host tensor as read from a checkpoint, owning its data, with its element type in the file. */
+export interface CheckpointTensor extends HostTensor {
   /** Element type in the file (the data is converted to f32 or i32). */
-  dtype: DType;
-  shape: number[];
-  data: Float32Array | Int32Array;
-}
-
-/** A tensor given to a writer. */
-export interface TensorInput {
-  shape: readonly number[];
-  data: Float32Array | Int32Array;
+  readonly dtype: FileDType;
 }
 
 /** Any checkpoint that cannot be read or written; the message starts with the file's path. */
@@ -52,10 +50,18 @@ export class CheckpointError extends CheckpointRejectedError {
   }
 }
 
-export function numelOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
+/**
+ * Refuses float weights holding NaN or an infinity: a diverged or damaged checkpoint would
+ * otherwise load and give all-NaN outputs with a successful exit.
+ */
+export function requireFinite(file: string, name: string, data: Float32Array | Int32Array): void {
+  if (!(data instanceof Float32Array)) return;
+  for (let i = 0; i < data.length; i++)
+    if (!Number.isFinite(data[i]!))
+      throw new CheckpointError(
+        file,
+        `${name} holds ${data[i]} at element ${i}: refusing non-finite weights (a diverged or damaged checkpoint)`,
+      );
 }
 
 export function shapeString(shape: readonly number[]): string {

@@ -94,8 +94,12 @@ export interface NativeBertModel {
   zeroGrad(): void;
 }
 
-type Ctor = new (config: Partial<BertConfig>, device: 'cpu' | 'cuda' | 'ref', options?: BertModelOptions) => NativeBertModel;
+export type NativeBertClass = new (
+  config: Partial<BertConfig>,
+  device: 'cpu' | 'cuda' | 'ref',
+  options?: BertModelOptions,
+) => NativeBertModel;
 
-export function nativeBertClass(): Ctor {
-  return (native() as unknown as { BertModel: Ctor }).BertModel;
+export function nativeBertClass(): NativeBertClass {
+  return native().BertModel;
 }

@@ -1,6 +1,7 @@
 // BERT encoder handle: config from HF config.json, weights in and out by HF name, and the
 // native forward/backward (native/models/bert.cpp) behind it.
 import type { NativeTensor } from '../native.js';
+import type { FloatTensor } from '../host-tensor.js';
 import {
   nativeBertClass,
   type BertConfig,
@@ -23,11 +24,8 @@ export type {
   ParamEntry,
 } from './bert-native.js';
 
-export interface WeightTensor {
-  shape: number[];
-  data: Float32Array;
-}
-export type WeightMap = Map<string, WeightTensor>;
+/** Weights by parameter name, as host tensors. */
+export type WeightMap = Map<string, FloatTensor>;
 
 function intField(j: Record<string, unknown>, key: string, dflt?: number): number {
   const v = j[key] ?? dflt;
@@ -80,7 +78,7 @@ export interface LoadReport {
   missing: string[];
 }
 
-const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export class Bert {
   readonly model: NativeBertModel;
@@ -150,9 +148,9 @@ export class Bert {
    * Copies weights in by HF name (with or without 'bert.'). Shapes must match. strict (default):
    * every parameter must be present; otherwise the absent ones keep their current values.
    */
-  loadWeights(weights: ReadonlyMap<string, WeightTensor>, o: { strict?: boolean } = {}): LoadReport {
+  loadWeights(weights: ReadonlyMap<string, FloatTensor>, o: { strict?: boolean } = {}): LoadReport {
     const strict = o.strict ?? true;
-    const byName = new Map<string, WeightTensor>();
+    const byName = new Map<string, FloatTensor>();
     const unexpected: string[] = [];
     const known = new Map(this.layout.map((e) => [e.name, e] as const));
     for (const [raw, t] of weights) {

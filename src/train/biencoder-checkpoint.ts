@@ -23,7 +23,7 @@ import type { DeviceName } from '../native.js';
 import { writeCheckpointDir } from './checkpoint-dir.js';
 import type { FlatAdamW } from './optimizer.js';
 import { readStateFile } from './trainer-state.js';
-import { CheckpointError } from '../checkpoint/types.js';
+import { CheckpointError, requireFinite, type HostTensor } from '../checkpoint/types.js';
 
 export interface ModelSettings {
   addLinear: boolean;
@@ -46,11 +46,7 @@ export function stateDict(model: BiEncoder): Named {
 }
 
 /** Copies tensors by state_dict name into the model; every parameter must be present, and nothing else. */
-export function loadStateDict(
-  model: BiEncoder,
-  tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array | Int32Array }>,
-  file: string,
-): void {
+export function loadStateDict(model: BiEncoder, tensors: ReadonlyMap<string, HostTensor>, file: string): void {
   splitBiencoder(tensors, file); // rejects anything that is not a bi-encoder state_dict
   const known = new Set(model.parts().flatMap((p) => p.layout.map((e) => p.prefix + e.name)));
   const extra = [...tensors.keys()].filter((k) => !known.has(modernizeName(k)) && !BERT_BUFFERS.some((b) => k.endsWith(`.${b}`)));
@@ -68,6 +64,7 @@ export function loadStateDict(
       if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i]))
         throw new Error(`${file}: ${name} has shape [${t.shape.join(', ')}], the model expects [${e.shape.join(', ')}]`);
       if (!(t.data instanceof Float32Array)) throw new Error(`${file}: ${name} is not a float tensor`);
+      requireFinite(file, name, t.data);
       flat.set(t.data, e.offset);
     }
     p.params.upload(flat);

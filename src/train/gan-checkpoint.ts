@@ -13,8 +13,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 
-import { readTorchSave, torchDict, writeTorchSave, type Tensor, type TorchLoaded, type TorchSaveValue } from '../checkpoint/index.js';
-import { CheckpointError } from '../checkpoint/types.js';
+import {
+  readTorchSave,
+  torchDict,
+  writeTorchSave,
+  type CheckpointTensor,
+  type TorchLoaded,
+  type TorchSaveValue,
+} from '../checkpoint/index.js';
+import { CheckpointError, requireFinite } from '../checkpoint/types.js';
 import { bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
 import type { BiEncoder, ParamPart } from '../models/biencoder.js';
 import { DescriptionEncoder, Gan, GAN_PREFIX, type GanDims } from '../models/gan.js';
@@ -119,19 +126,19 @@ export function saveGan(file: string, gan: Gan, meta: GanMeta, o: GanSaveOptions
 export interface GanFile {
   path: string;
   meta: GanMeta;
-  states: Record<(typeof GAN_STATE_KEYS)[number], Map<string, Tensor>>;
+  states: Record<(typeof GAN_STATE_KEYS)[number], Map<string, CheckpointTensor>>;
   trainerState?: Record<string, unknown>;
-  optimizer?: { moments: Map<string, Tensor>; steps: Map<string, number> };
+  optimizer?: { moments: Map<string, CheckpointTensor>; steps: Map<string, number> };
 }
 
 function asMap(v: TorchLoaded | undefined): Map<string, TorchLoaded> | undefined {
   return v instanceof Map ? v : undefined;
 }
 
-function tensorsOf(path: string, what: string, v: TorchLoaded | undefined): Map<string, Tensor> {
+function tensorsOf(path: string, what: string, v: TorchLoaded | undefined): Map<string, CheckpointTensor> {
   const m = asMap(v);
   if (!m) throw new CheckpointError(path, `'${what}' is not a dict of tensors`);
-  const out = new Map<string, Tensor>();
+  const out = new Map<string, CheckpointTensor>();
   for (const [k, t] of m) {
     if (t === null || typeof t !== 'object' || t instanceof Map || Array.isArray(t))
       throw new CheckpointError(path, `'${what}' entry ${k} is not a tensor`);
@@ -245,6 +252,7 @@ export function loadGanWeights(gan: Gan, file: GanFile): void {
       if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i]))
         throw new CheckpointError(file.path, `${key}.${name} has shape [${t.shape.join(', ')}], the model expects [${e.shape.join(', ')}]`);
       if (!(t.data instanceof Float32Array)) throw new CheckpointError(file.path, `${key}.${name} is not an f32 tensor`);
+      requireFinite(file.path, `${key}.${name}`, t.data);
       flat.set(t.data, e.offset);
     }
     p.params.upload(flat);
