@@ -38,13 +38,19 @@ export function paddingMask(ids: Int32Array): Int32Array {
   return m;
 }
 
-class Encoder {
+/**
+ * BLINK's BertEncoder: a BERT whose output is the last layer's [CLS] vector, or with add_linear
+ * the pooled output -> dropout 0.1 -> Linear. The bi-encoder's two sides and the GAN's
+ * description encoder are each one of these.
+ */
+export class BlinkEncoder {
   readonly bert: Bert;
   readonly linear?: Linear;
 
   constructor(
-    config: BertConfig,
+    readonly config: BertConfig,
     device: DeviceName,
+    /** The original's state_dict name of this encoder: context_encoder or cand_encoder. */
     readonly prefix: string,
     linearOut?: number,
     precision: BertPrecision = 'f32',
@@ -53,34 +59,44 @@ class Encoder {
     if (linearOut !== undefined) this.linear = new Linear(config.hiddenSize, linearOut, device);
   }
 
-  async forward(b: TokenBatch, train: boolean, seed: bigint): Promise<NativeTensor> {
+  get outDim(): number {
+    return this.linear ? this.linear.outDim : this.config.hiddenSize;
+  }
+
+  /**
+   * Embeddings [rows, outDim], valid until the next encode. `train` switches dropout on (seeded);
+   * `grad` keeps what backward needs (default: as `train`; false is the light inference plan).
+   */
+  async encode(b: TokenBatch, o: { train: boolean; seed?: bigint; grad?: boolean }): Promise<NativeTensor> {
+    const seed = o.seed ?? 0n;
     const out = await this.bert.forwardAsync({
       inputIds: b.ids,
       attentionMask: paddingMask(b.ids),
       batch: b.rows,
       seq: b.seq,
-      train,
+      train: o.train,
       seed,
-      // Without training no backward follows: the inference plan keeps two layers of activations.
-      grad: train,
+      grad: o.grad ?? o.train,
       clsOnly: true, // only [CLS] / pooled are used
     });
     if (!this.linear) return out.cls;
-    if (!out.pooled) throw new Error('bi-encoder: add_linear needs the pooler');
-    return this.linear.forward(out.pooled, b.rows, train, seed ^ 0x9e3779b97f4a7c15n);
+    if (!out.pooled) throw new Error(`${this.prefix}: add_linear needs the pooler`);
+    return this.linear.forward(out.pooled, b.rows, o.train, seed ^ 0x9e3779b97f4a7c15n);
   }
 
+  /** Accumulates the gradients of the last encode (made with grad) from dEmb [rows, outDim]. */
   async backward(dEmb: NativeTensor): Promise<void> {
     if (this.linear) await this.bert.backwardAsync({ dPooled: this.linear.backward(dEmb) });
     else await this.bert.backwardAsync({ dCls: dEmb });
   }
 
-  parts(): ParamPart[] {
+  /** Buffers under the original's names: `<outer><prefix>.bert_model.…`, `<outer><prefix>.additional_linear.…`. */
+  parts(outer = ''): ParamPart[] {
     // grads as a getter: the BERT allocates its gradient buffer on first use (not for eval).
     const bert = this.bert;
     const p: ParamPart[] = [
       {
-        prefix: `${this.prefix}.bert_model.`,
+        prefix: `${outer}${this.prefix}.bert_model.`,
         params: bert.parameters(),
         get grads() {
           return bert.gradients();
@@ -90,7 +106,7 @@ class Encoder {
     ];
     if (this.linear)
       p.push({
-        prefix: `${this.prefix}.additional_linear.`,
+        prefix: `${outer}${this.prefix}.additional_linear.`,
         params: this.linear.params,
         grads: this.linear.grads,
         layout: this.linear.layout,
@@ -105,15 +121,15 @@ class Encoder {
 }
 
 export class BiEncoder {
-  readonly context: Encoder;
-  readonly candidate: Encoder;
+  readonly context: BlinkEncoder;
+  readonly candidate: BlinkEncoder;
   readonly embedDim: number;
 
   constructor(readonly options: BiEncoderOptions) {
     const out = options.addLinear ? (options.outDim ?? 1) : undefined;
     const precision = options.precision ?? 'f32';
-    this.context = new Encoder(options.config, options.device, 'context_encoder', out, precision);
-    this.candidate = new Encoder(options.config, options.device, 'cand_encoder', out, precision);
+    this.context = new BlinkEncoder(options.config, options.device, 'context_encoder', out, precision);
+    this.candidate = new BlinkEncoder(options.config, options.device, 'cand_encoder', out, precision);
     this.embedDim = out ?? options.config.hiddenSize;
   }
 
@@ -124,13 +140,13 @@ export class BiEncoder {
     return this.context.bert.config;
   }
 
-  encoder(side: EncoderSide): Encoder {
+  encoder(side: EncoderSide): BlinkEncoder {
     return side === 'context' ? this.context : this.candidate;
   }
 
   /** Embeddings [rows, embedDim], valid until this side's next forward. */
   encode(side: EncoderSide, b: TokenBatch, train = false, seed = 0n): Promise<NativeTensor> {
-    return this.encoder(side).forward(b, train, seed);
+    return this.encoder(side).encode(b, { train, seed });
   }
 
   /** Accumulates gradients of this side's last forward from dEmb [rows, embedDim]. */

@@ -9,10 +9,8 @@
 // embedding size, condition = E's, noise = hidden = the feature size.
 import { engineFor } from '../engine.js';
 import type { DeviceName, NativeTensor } from '../native.js';
-import { Bert, type BertConfig, type BertPrecision } from './bert.js';
-import type { ParamPart, TokenBatch } from './biencoder.js';
-import { paddingMask } from './biencoder.js';
-import { Linear } from './linear.js';
+import { type BertConfig, type BertPrecision } from './bert.js';
+import { BlinkEncoder, type ParamPart, type TokenBatch } from './biencoder.js';
 import { Mlp2, type MlpTrace } from './mlp.js';
 import { gaussian } from './init.js';
 import { mulberry32 } from './rng.js';
@@ -30,77 +28,15 @@ export interface GanDims {
 /** State-dict prefixes of a GAN checkpoint (the original's torch.save dict keys). */
 export const GAN_PREFIX = { generator: 'generator.', discriminator: 'discriminator.', encoder: 'entity_embedding.' } as const;
 
-export class DescriptionEncoder {
-  readonly bert: Bert;
-  readonly linear?: Linear;
-
-  constructor(
-    readonly config: BertConfig,
-    readonly device: DeviceName,
-    linearOut?: number,
-    precision: BertPrecision = 'f32',
-  ) {
-    this.bert = new Bert({ ...config, pooler: config.pooler || linearOut !== undefined }, device, { precision });
-    if (linearOut !== undefined) this.linear = new Linear(config.hiddenSize, linearOut, device);
+/** E: BLINK's candidate encoder (names cand_encoder.…, as the original's DiscriptionEmbedding). */
+export class DescriptionEncoder extends BlinkEncoder {
+  constructor(config: BertConfig, device: DeviceName, linearOut?: number, precision: BertPrecision = 'f32') {
+    super(config, device, 'cand_encoder', linearOut, precision);
   }
 
-  get outDim(): number {
-    return this.linear ? this.linear.outDim : this.config.hiddenSize;
-  }
-
-  /**
-   * cond [rows, outDim], valid until the next encode. `train` switches dropout on (seeded);
-   * `grad` keeps what backward needs (false: the light inference plan).
-   */
-  async encode(b: TokenBatch, o: { train: boolean; seed?: bigint; grad?: boolean }): Promise<NativeTensor> {
-    const seed = o.seed ?? 0n;
-    const out = await this.bert.forwardAsync({
-      inputIds: b.ids,
-      attentionMask: paddingMask(b.ids),
-      batch: b.rows,
-      seq: b.seq,
-      train: o.train,
-      seed,
-      grad: o.grad ?? false,
-      clsOnly: true,
-    });
-    if (!this.linear) return out.cls;
-    if (!out.pooled) throw new Error('description encoder: add_linear needs the pooler');
-    return this.linear.forward(out.pooled, b.rows, o.train, seed ^ 0x9e3779b97f4a7c15n);
-  }
-
-  /** Accumulates the gradients of the last encode (made with grad: true) from dCond [rows, outDim]. */
-  async backward(dCond: NativeTensor): Promise<void> {
-    if (this.linear) await this.bert.backwardAsync({ dPooled: this.linear.backward(dCond) });
-    else await this.bert.backwardAsync({ dCls: dCond });
-  }
-
-  /** Buffers under the original's names: cand_encoder.bert_model.…, cand_encoder.additional_linear.… */
-  parts(prefix = ''): ParamPart[] {
-    const bert = this.bert; // grads on first use, as in the bi-encoder
-    const p: ParamPart[] = [
-      {
-        prefix: `${prefix}cand_encoder.bert_model.`,
-        params: bert.parameters(),
-        get grads() {
-          return bert.gradients();
-        },
-        layout: bert.layout,
-      },
-    ];
-    if (this.linear)
-      p.push({
-        prefix: `${prefix}cand_encoder.additional_linear.`,
-        params: this.linear.params,
-        grads: this.linear.grads,
-        layout: this.linear.layout,
-      });
-    return p;
-  }
-
-  zeroGrad(): void {
-    this.bert.zeroGrad();
-    this.linear?.zeroGrad();
+  /** cond [rows, outDim]; inference (grad false) unless asked. */
+  override encode(b: TokenBatch, o: { train: boolean; seed?: bigint; grad?: boolean }): Promise<NativeTensor> {
+    return super.encode(b, { ...o, grad: o.grad ?? false });
   }
 }
 
