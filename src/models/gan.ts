@@ -9,7 +9,7 @@
 // embedding size, condition = E's, noise = hidden = the feature size.
 import { engineFor } from '../engine.js';
 import type { DeviceName, NativeTensor } from '../native.js';
-import { type BertConfig, type BertPrecision } from './bert.js';
+import type { BertConfig, BertPrecision } from './bert.js';
 import { BlinkEncoder, type ParamPart, type TokenBatch } from './biencoder.js';
 import { Mlp2, type MlpTrace } from './mlp.js';
 import { gaussian } from './init.js';
