@@ -18,29 +18,9 @@ import { hfConfigOf } from '../src/models/init.js';
 import { saveBiEncoder } from '../src/train/biencoder-checkpoint.js';
 import { fromVocab } from '../src/tokenize/index.js';
 import { randn } from './support/rng.js';
+import { tinyVocab } from './support/vocab.js';
 
-const VOCAB = [
-  '[PAD]',
-  '[unused0]',
-  '[unused1]',
-  '[unused2]',
-  '[UNK]',
-  '[CLS]',
-  '[SEP]',
-  '[MASK]',
-  'breast',
-  'cancer',
-  'brca',
-  '##1',
-  '.',
-  'cafe',
-  'tumor',
-  'gene',
-  'of',
-  'the',
-  'disease',
-  'colon',
-];
+const VOCAB = tinyVocab('breast', 'cancer', 'brca', '##1', '.', 'cafe', 'tumor', 'gene', 'of', 'the', 'disease', 'colon');
 const CFG: BertConfig = {
   vocabSize: VOCAB.length,
   hiddenSize: 16,

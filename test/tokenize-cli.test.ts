@@ -5,24 +5,10 @@ import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { register, tokenizeJsonl, tokenizerFromFlags } from '../src/cli/commands/tokenize.js';
 import { fromVocab } from '../src/tokenize/index.js';
+import { tinyVocab } from './support/vocab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'biofeg-tokcli-'));
-const tiny = [
-  '[PAD]',
-  '[unused0]',
-  '[unused1]',
-  '[unused2]',
-  '[UNK]',
-  '[CLS]',
-  '[SEP]',
-  '[MASK]',
-  'breast',
-  'cancer',
-  'brca',
-  '##1',
-  '.',
-  'cafe',
-];
+const tiny = tinyVocab('breast', 'cancer', 'brca', '##1', '.', 'cafe');
 const vocab = join(dir, 'vocab.txt');
 writeFileSync(vocab, tiny.join('\n') + '\n');
 

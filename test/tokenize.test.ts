@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HfWordPieceTokenizer, buildBertTokenizerJson, fromVocab, loadTokenizer } from '../src/tokenize/index.js';
+import { tinyVocab } from './support/vocab.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FIX = join(ROOT, 'test', 'fixtures', 'tokenizer');
@@ -222,30 +223,7 @@ function readPubtator(path: string): Doc[] {
 describe('fromVocab on a tiny vocabulary', () => {
   const dir = mkdtempSync(join(tmpdir(), 'biofeg-tiny-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const tiny = [
-    '[PAD]',
-    '[unused0]',
-    '[unused1]',
-    '[unused2]',
-    '[UNK]',
-    '[CLS]',
-    '[SEP]',
-    '[MASK]',
-    'the',
-    'cat',
-    '##s',
-    'dog',
-    'un',
-    '##believ',
-    '##able',
-    '-',
-    '.',
-    'cafe',
-    'café',
-    'a',
-    'b',
-    '##a',
-  ];
+  const tiny = tinyVocab('the', 'cat', '##s', 'dog', 'un', '##believ', '##able', '-', '.', 'cafe', 'café', 'a', 'b', '##a');
   const path = join(dir, 'vocab.txt');
   writeFileSync(path, tiny.join('\n') + '\n');
 
