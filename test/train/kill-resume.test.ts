@@ -1,4 +1,4 @@
-// SIGKILL at random points of `biofeg train-gan` and `biofeg finetune`, then `--resume`, until a
+// SIGKILL at random points of every trainer (`biofeg train-biencoder`, `train-gan`, `finetune`), then `--resume`, until a
 // run finishes: every checkpoint the killed-and-resumed runs wrote is byte-identical to the one an
 // uninterrupted run writes (weights, optimiser moments, trainer state), and no temporary or lock
 // of the killed processes is left in the output folder. A kill lands anywhere: during start-up,
@@ -159,6 +159,40 @@ async function killAndResume(command: string, args: (out: string) => string[], t
 }
 
 describe('SIGKILL at random points, then --resume: the same result as an uninterrupted run', () => {
+  it('train-biencoder', async () => {
+    // 24 mentions in batches of 4: 6 steps an epoch, 4 epochs, an epoch_N folder each and the
+    // best copied to the output folder.
+    await killAndResume(
+      'train-biencoder',
+      (out) => [
+        '--data_path',
+        data.processed,
+        '--output_path',
+        out,
+        '--bert_model',
+        'tiny',
+        '--entity_dict_path',
+        data.entities,
+        '--learning_rate',
+        '1e-3',
+        '--num_train_epochs',
+        '4',
+        '--train_batch_size',
+        '4',
+        '--eval_batch_size',
+        '4',
+        '--max_context_length',
+        '32',
+        '--max_cand_length',
+        '48',
+        '--seed',
+        '7',
+      ],
+      24,
+      /^(log\.jsonl|training_time\.txt|cache)$/,
+    );
+  }, 90_000);
+
   it('train-gan', async () => {
     // 24 mentions in batches of 4: 6 steps an epoch, 4 epochs, a checkpoint file after each.
     await killAndResume(
