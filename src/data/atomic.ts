@@ -66,6 +66,42 @@ export function removeStaleTemps(target: string): string[] {
   return removed;
 }
 
+/**
+ * Every temporary of a dead writer directly in `dir`, whatever output it was for (a run killed
+ * while copying its best epoch leaves `.model.safetensors.tmp-<pid>`, up to the model's size): the
+ * forms removeStaleTemps knows, for any name. A moved-aside previous version (`.old-`) whose target
+ * is missing is put back instead, as it is then the only copy. Called when a run takes its output
+ * folder (stages/output-lock.ts), so the next run of a folder cleans up after a killed one.
+ */
+export function sweepStaleTemps(dir: string): string[] {
+  const re = /^(\.?)(.+?)\.(tmp|old)-(\d+)(?:-\d+)*$/;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const done: string[] = [];
+  for (const n of names) {
+    const m = re.exec(n);
+    if (!m || pidAlive(Number(m[4]))) continue;
+    const p = join(dir, n);
+    const target = join(dir, m[2]!);
+    try {
+      if (m[3] === 'old' && !existsSync(target)) {
+        renameSync(p, target);
+        done.push(`restored ${target} from ${n}`);
+      } else {
+        rmSync(p, { recursive: true, force: true });
+        done.push(`removed ${p}`);
+      }
+    } catch {
+      /* gone already, or not ours to remove */
+    }
+  }
+  return done;
+}
+
 /** Buffered synchronous writer to one file descriptor. */
 export class BufferedWriter {
   private parts: string[] = [];

@@ -10,7 +10,7 @@ export {
   type Line,
   type LineLimits,
 } from './lines.js';
-export { removeStaleTemps } from './atomic.js';
+export { removeStaleTemps, sweepStaleTemps } from './atomic.js';
 export { SPLITS, canonicalSplit, arboelPaths, type Split, type SplitName, type DocumentRecord, type MentionRecord } from './arboel.js';
 export { prepare, type PrepareOptions, type PrepareReport } from './prepare.js';
 export { loadPrepared, preparedPath, type PreparedMention } from './prepared.js';

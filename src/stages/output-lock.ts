@@ -1,10 +1,12 @@
 // One writer per output folder: a run holds `<output>/.biofeg.lock` (created exclusively, naming
 // its process) until it ends. A second run on the same folder fails at once with the holder named;
-// a lock left by a process that is gone (killed, crashed) is taken over.
+// a lock left by a process that is gone (killed, crashed) is taken over, and the temporaries that
+// dead writers left in the folder are removed then.
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
+import { sweepStaleTemps } from '../data/atomic.js';
 import { OutputBusyError } from '../errors.js';
 
 export const LOCK_FILE = '.biofeg.lock';
@@ -61,6 +63,7 @@ export function lockOutput(dir: string, stage: string): () => void {
     } finally {
       closeSync(fd);
     }
+    sweepStaleTemps(dir);
     return () => {
       const h = readHolder(path);
       if (h?.pid === me.pid && h.since === me.since) rmSync(path, { force: true });

@@ -1,0 +1,74 @@
+// What a run finds in its output folder from an earlier run that was killed: the hidden
+// temporaries of its best-epoch copy (`.model.safetensors.tmp-<pid>`, as big as the model), of
+// atomic files and of checkpoint folders are removed when the next run takes the folder, if their
+// writer is gone; a moved-aside checkpoint whose replacement never arrived is put back.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { sweepStaleTemps } from '../../src/data/atomic.js';
+import { LOCK_FILE, lockOutput } from '../../src/stages/output-lock.js';
+import { mulberry32 } from '../support/rng.js';
+
+const root = mkdtempSync(join(tmpdir(), 'biofeg-outdir-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** The pid of a process that has exited (reuse within the test is not a concern). */
+function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '0']).pid!;
+}
+
+describe('the next run of an output folder removes what killed runs left there', () => {
+  it('stale temporaries of every form go when the lock is taken; live and foreign ones stay', () => {
+    const out = join(root, 'run');
+    mkdirSync(out);
+    const dead = deadPid();
+    const rnd = mulberry32(16);
+    const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(rnd() * 256)));
+    // Left by a SIGKILL during the best-epoch copy (copyBestToRoot), atomic writes and checkpoint folders.
+    const stale = [
+      `.model.safetensors.tmp-${dead}`,
+      `.pytorch_model.bin.tmp-${dead}`,
+      `.eval_report.json.tmp-${dead}-0-3`,
+      `.entity_embeddings.0123456789abcdef.f32.tmp-${dead}-0-1`,
+    ];
+    for (const s of stale) writeFileSync(join(out, s), bytes(4096));
+    mkdirSync(join(out, `epoch_2.tmp-${dead}`));
+    writeFileSync(join(out, `epoch_2.tmp-${dead}`, 'model.safetensors'), bytes(100));
+    // The previous epoch_1, moved aside by a writer killed before its new one was renamed in.
+    mkdirSync(join(out, `epoch_1.old-${dead}`));
+    writeFileSync(join(out, `epoch_1.old-${dead}`, 'trainer_state.json'), '{"epoch":2}');
+    // A moved-aside folder whose replacement did arrive: the old copy goes.
+    mkdirSync(join(out, 'epoch_0'));
+    mkdirSync(join(out, `.epoch_0.old-${dead}-1700000000-1`));
+    const live = `.model.safetensors.tmp-${process.pid}`;
+    writeFileSync(join(out, live), 'this process is writing it');
+    const foreign = ['notes.tmp-x', 'model.safetensors', '.hidden'];
+    for (const f of foreign) writeFileSync(join(out, f), 'keep');
+
+    const release = lockOutput(out, 'test');
+    try {
+      expect(readdirSync(out).sort()).toEqual([LOCK_FILE, 'epoch_0', 'epoch_1', live, ...foreign].sort());
+      expect(readFileSync(join(out, 'epoch_1', 'trainer_state.json'), 'utf8')).toBe('{"epoch":2}');
+    } finally {
+      release();
+    }
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+  });
+
+  it('sweepStaleTemps reports what it did and leaves a folder without temporaries alone', () => {
+    const out = join(root, 'sweep');
+    mkdirSync(out);
+    const dead = deadPid();
+    writeFileSync(join(out, `.config.json.tmp-${dead}`), '{}');
+    mkdirSync(join(out, `last.old-${dead}`));
+    expect(sweepStaleTemps(out).sort()).toEqual(
+      [`removed ${join(out, `.config.json.tmp-${dead}`)}`, `restored ${join(out, 'last')} from last.old-${dead}`].sort(),
+    );
+    expect(readdirSync(out)).toEqual(['last']);
+    expect(sweepStaleTemps(out)).toEqual([]);
+    expect(sweepStaleTemps(join(root, 'missing'))).toEqual([]);
+  });
+});
