@@ -3,20 +3,11 @@
 // both devices when one does not (the backend handle is resolved once, so no backend name
 // crosses the binding per op). Which backend a name or a device means is decided in one place,
 // the addon (native/backends.cpp): engine('auto'), engineFor(device) and pickDevice() ask it.
-import { OP_NAMES, type EngineOps, type OpName } from './engine-ops.js';
-import {
-  native,
-  tensor,
-  type BackendCaps,
-  type BackendName,
-  type DeviceName,
-  type DType,
-  type NativeBackend,
-  type NativeTensor,
-} from './native.js';
+import { OP_NAMES, type OpName } from './engine-ops.js';
+import { native, tensor, type BackendName, type DeviceName, type DType, type NativeBackend, type NativeTensor } from './native.js';
 
 export type { OpName } from './engine-ops.js';
-export type { BackendCaps, BackendName } from './native.js';
+export type { BackendCaps, BackendName, TopkOptions } from './native.js';
 
 /** A backend by name, or 'auto': cuda when this build has it and a device exists, else cpu. */
 export type EngineChoice = BackendName | 'auto';
@@ -47,29 +38,8 @@ export interface AdamWOptions {
   step?: number;
   biasCorrection?: boolean;
 }
-export interface TopkOptions {
-  /** Pool rows per streamed block (0: the backend's default). */
-  block?: number;
-}
-
 /** A backend with its ops (EngineOps: one method per op of native/ops.h). */
-export interface Engine extends EngineOps {
-  readonly name: BackendName;
-  /** The device of the tensors its ops take. */
-  readonly device: DeviceName;
-  /** What the backend takes (dtypes per op, top-k pools, attention head dims, ...). */
-  readonly caps: BackendCaps;
-  /** topk on a worker thread (the event loop stays free); checks run before it returns. */
-  topkAsync(
-    queries: NativeTensor,
-    pool: NativeTensor,
-    k: number,
-    scores: NativeTensor,
-    index: NativeTensor,
-    o?: TopkOptions,
-  ): Promise<void>;
-  /** Waits for queued device work (no-op on host backends); reports kernels' index errors. */
-  synchronize(): void;
+export interface Engine extends NativeBackend {
   /** A new zero-filled tensor on this engine's device; `data` uploads initial contents. */
   tensor(dtype: DType, shape: number[], data?: Float32Array | Int32Array): NativeTensor;
   /** The float dtypes an op's operands may have here. */

@@ -58,19 +58,28 @@ export interface EngineInfo {
   backends: Partial<Record<BackendName, { device: DeviceName; caps: BackendCaps }>>;
 }
 
+export interface TopkOptions {
+  /** Pool rows per streamed block (0: the backend's default). */
+  block?: number;
+}
+
 /** The addon's handle on one backend (bindings/backend_wrap.cpp); src/engine.ts wraps it. */
 export interface NativeBackend extends EngineOps {
   readonly name: BackendName;
+  /** The device of the tensors its ops take. */
   readonly device: DeviceName;
+  /** What the backend takes (dtypes per op, top-k pools, attention head dims, ...). */
   readonly caps: BackendCaps;
+  /** topk on a worker thread (the event loop stays free); checks run before it returns. */
   topkAsync(
     queries: NativeTensor,
     pool: NativeTensor,
     k: number,
     scores: NativeTensor,
     index: NativeTensor,
-    o?: { block?: number },
+    o?: TopkOptions,
   ): Promise<void>;
+  /** Waits for queued device work (no-op on host backends); reports kernels' index errors. */
   synchronize(): void;
 }
 
