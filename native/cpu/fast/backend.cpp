@@ -1,6 +1,7 @@
 // The fast CPU backend's table, filled by name from this folder's family files.
 #include "../profile.h"
 #include "fast.h"
+#include "gemm_bf16.h"
 
 namespace biofeg {
 
@@ -17,6 +18,13 @@ const Backend& cpu_backend() {
 #define BIOFEG_TABLE_NS fast
     BIOFEG_FILL_TABLE(t);
 #undef BIOFEG_TABLE_NS
+    // bf16 inference where the CPU has AVX512_BF16 (gemm_bf16.h): its GEMM and attention entries
+    // take bf16 descs; every other op keeps its kernel, with Caps saying which take bf16.
+    if (host::bf16_kernels()) {
+      host::declare_bf16_caps(t.caps);
+      t.gemm = host::gemm_routed;
+      t.attention_fwd = host::attention_fwd_routed;
+    }
     return t;
   }();
   static const Backend& chosen = host::profile_enabled() ? host::profiled_backend(b) : b;  // BIOFEG_PROFILE=1

@@ -1,0 +1,147 @@
+// AVX512_BF16 kernels of the fast backend's bf16 GEMM (gemm_bf16.h): the 6x64 vdpbf16ps
+// micro-kernels (packed A, or A read in place), the epilogue store (bias, pre, GELU; f32 or bf16
+// outputs, masked tails) and the f32 -> bf16 narrowing of casts. Compiled with -mavx512f
+// -mavx512bw -mavx512vl -mavx512bf16 -mfma on x86-64 only; called only when cpu_level() says
+// Avx512Bf16 (gemm_bf16.cpp). Elsewhere the entry points return nullptr (the #else below).
+#include "gemm_bf16.h"
+
+#if defined(__x86_64__) && defined(__AVX512BF16__)
+// GCC 12 flags the deliberately undefined vectors inside its own AVX-512 intrinsics.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <cstring>
+
+namespace biofeg::host {
+namespace {
+
+inline __m512bh as_bh(__m512i v) { return (__m512bh)v; }  // same-size vector reinterpretation
+
+inline __m512i pair_at(const uint16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);  // two bf16: one k-pair of a row
+  return _mm512_set1_epi32(v);
+}
+
+// c[r][v] += the k-pairs of rows a_r against the four 16-column slices of b.
+template <bool Direct>
+inline void kernel_body(int64_t kp, const uint16_t* a, int64_t lda, int64_t h, const uint16_t* b, float* acc,
+                        bool load) {
+  __m512 c[kBfMR][4];
+  for (int r = 0; r < kBfMR; ++r)
+    for (int v = 0; v < 4; ++v) c[r][v] = load ? _mm512_loadu_ps(acc + r * kBfNR + 16 * v) : _mm512_setzero_ps();
+  const uint16_t* row[kBfMR];
+  for (int r = 0; r < kBfMR; ++r) row[r] = Direct ? a + (r < h ? r : 0) * lda : a + 2 * r;
+  for (int64_t p = 0; p < kp; ++p) {
+    const __m512bh b0 = as_bh(_mm512_load_si512(b)), b1 = as_bh(_mm512_load_si512(b + 32));
+    const __m512bh b2 = as_bh(_mm512_load_si512(b + 64)), b3 = as_bh(_mm512_load_si512(b + 96));
+    for (int r = 0; r < kBfMR; ++r) {
+      const __m512bh x = as_bh(pair_at(row[r] + (Direct ? 2 * p : 2 * kBfMR * p)));
+      c[r][0] = _mm512_dpbf16_ps(c[r][0], x, b0);
+      c[r][1] = _mm512_dpbf16_ps(c[r][1], x, b1);
+      c[r][2] = _mm512_dpbf16_ps(c[r][2], x, b2);
+      c[r][3] = _mm512_dpbf16_ps(c[r][3], x, b3);
+    }
+    b += 2 * kBfNR;
+  }
+  for (int r = 0; r < kBfMR; ++r)
+    for (int v = 0; v < 4; ++v) _mm512_storeu_ps(acc + r * kBfNR + 16 * v, c[r][v]);
+}
+
+void kernel_packed(int64_t kp, const uint16_t* a, const uint16_t* b, float* acc, bool load) {
+  kernel_body<false>(kp, a, 0, kBfMR, b, acc, load);
+}
+void kernel_direct(int64_t kp, const uint16_t* a, int64_t lda, int64_t h, const uint16_t* b, float* acc, bool load) {
+  kernel_body<true>(kp, a, lda, h, b, acc, load);
+}
+
+// exp(x), Cephes-style (as avx2.h's exp8, 16 lanes).
+inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+  const __m512 fx = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+                                         _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
+  y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+  const __m512i n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
+}
+
+// x Phi(x), Phi from erf by Abramowitz-Stegun 7.1.26, tails as avx2.h's cdf8.
+inline __m512 gelu16(__m512 x) {
+  const __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f));
+  const __m512 e = exp16(_mm512_mul_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(-0.5f)));
+  const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(z, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+  __m512 p = _mm512_set1_ps(1.061405429f);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+  const __m512 q = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(p, t), e), _mm512_set1_ps(0.5f));
+  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mul_ps(x, _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(1.0f), q), q));
+}
+
+inline __m512 load16(const void* p, bool bf16, int64_t i, __mmask16 m) {
+  if (!bf16) return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
+  const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(p) + i);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline void store16(void* p, bool bf16, int64_t i, __mmask16 m, __m512 v) {
+  if (!bf16) return _mm512_mask_storeu_ps(static_cast<float*>(p) + i, m, v);
+  const __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
+  _mm256_mask_storeu_epi16(static_cast<uint16_t*>(p) + i, m, h);
+}
+
+void store_tile(const Bf16Epi& e, const float* acc, int64_t h, int64_t w) {
+  const __m512 alpha = _mm512_set1_ps(e.alpha), beta = _mm512_set1_ps(e.beta);
+  for (int64_t r = 0; r < h; ++r) {
+    const int64_t off = r * e.ldc;
+    for (int64_t j = 0; j < w; j += 16) {
+      const __mmask16 m = w - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (w - j)) - 1u);
+      __m512 v = _mm512_mul_ps(alpha, _mm512_maskz_loadu_ps(m, acc + r * kBfNR + j));
+      if (e.beta != 0.0f) v = _mm512_fmadd_ps(beta, load16(e.C, e.c_bf16, off + j, m), v);
+      if (e.bias) v = _mm512_add_ps(v, load16(e.bias, e.bias_bf16, j, m));
+      if (e.pre) store16(e.pre, e.pre_bf16, off + j, m, v);
+      if (e.gelu) v = gelu16(v);
+      store16(e.C, e.c_bf16, off + j, m, v);
+    }
+  }
+}
+
+void narrow(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) store16(y, true, i, 0xFFFF, _mm512_loadu_ps(x + i));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    store16(y, true, i, m, _mm512_maskz_loadu_ps(m, x + i));
+  }
+}
+
+}  // namespace
+
+Bf16Kernel bf16_kernel_avx512() { return kernel_packed; }
+Bf16DirectKernel bf16_direct_avx512() { return kernel_direct; }
+Bf16Store bf16_store_avx512() { return store_tile; }
+Bf16Narrow bf16_narrow_avx512() { return narrow; }
+
+}  // namespace biofeg::host
+
+#else  // not x86-64, or built without the AVX512_BF16 flags: the portable kernels run
+
+namespace biofeg::host {
+Bf16Kernel bf16_kernel_avx512() { return nullptr; }
+Bf16DirectKernel bf16_direct_avx512() { return nullptr; }
+Bf16Store bf16_store_avx512() { return nullptr; }
+Bf16Narrow bf16_narrow_avx512() { return nullptr; }
+}  // namespace biofeg::host
+
+#endif

@@ -1,0 +1,299 @@
+// The fast backend's bf16 GEMM (gemm_bf16.h): packing and dispatch, portable. B is packed once
+// per call into 64-column panels of k-pairs ([panel][pair][64][2], zero-padded past N and past
+// an odd K) shared by all threads; each task takes a block of rows and a range of panels, packs
+// its rows of A the same way (or reads a row-major A in place when K is even), and for each
+// panel sweeps the K blocks into an f32 tile of its rows, stored once with the epilogue after
+// the last block. So the sums stay f32 over the whole K and a bf16 C is rounded once, as the
+// reference does.
+#include "gemm_bf16.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "cpu_level.h"
+#include "fast.h"
+
+namespace biofeg::host {
+namespace {
+
+constexpr int64_t kKcPairs = 192;  // k-pairs per K block: a B block of 64 columns fills about half of L1
+
+// 64-byte aligned scratch that grows and is reused.
+template <typename T>
+struct Scratch {
+  std::vector<T> v;
+  T* get(size_t n) {
+    if (v.size() < n + 64) v.resize(n + 64);
+    auto p = reinterpret_cast<uintptr_t>(v.data());
+    return reinterpret_cast<T*>((p + 63) & ~uintptr_t(63));
+  }
+};
+
+// ---- The portable kernels (a build or CPU without AVX512_BF16; also what they must equal) ----
+
+void kernel_generic(int64_t kp, const uint16_t* a, const uint16_t* b, float* acc, bool load) {
+  for (int r = 0; r < kBfMR; ++r)
+    for (int j = 0; j < kBfNR; ++j) {
+      float s = load ? acc[r * kBfNR + j] : 0.0f;
+      for (int64_t p = 0; p < kp; ++p) {
+        const uint16_t* ap = a + (p * kBfMR + r) * 2;
+        const uint16_t* bp = b + (p * kBfNR + j) * 2;
+        s += bf16_to_f32(ap[0]) * bf16_to_f32(bp[0]) + bf16_to_f32(ap[1]) * bf16_to_f32(bp[1]);
+      }
+      acc[r * kBfNR + j] = s;
+    }
+}
+
+inline float load_any(const void* p, bool bf16, int64_t i) {
+  return bf16 ? bf16_to_f32(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+inline void store_any(void* p, bool bf16, int64_t i, float v) {
+  if (bf16) static_cast<uint16_t*>(p)[i] = f32_to_bf16(v);
+  else static_cast<float*>(p)[i] = v;
+}
+
+void store_generic(const Bf16Epi& e, const float* acc, int64_t h, int64_t w) {
+  for (int64_t r = 0; r < h; ++r)
+    for (int64_t j = 0; j < w; ++j) {
+      const int64_t o = r * e.ldc + j;
+      float v = e.alpha * acc[r * kBfNR + j];
+      if (e.beta != 0.0f) v += e.beta * load_any(e.C, e.c_bf16, o);
+      if (e.bias) v += load_any(e.bias, e.bias_bf16, j);
+      if (e.pre) store_any(e.pre, e.pre_bf16, o, v);
+      store_any(e.C, e.c_bf16, o, e.gelu ? gelu(v) : v);
+    }
+}
+
+void narrow_generic(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_bf16(x[i]);
+}
+
+struct Kernels {
+  Bf16Kernel packed;
+  Bf16DirectKernel direct;  // nullptr: A is always packed
+  Bf16Store store;
+  Bf16Narrow narrow;
+};
+// Chosen once, from the level cpu_level() reports; a bad BIOFEG_CPU_KERNEL is left to the
+// backend's Caps (which ask bf16_kernels() and throw): here it means the portable kernels.
+const Kernels& kernels() {
+  static const Kernels k = [] {
+    bool fast = false;
+    try {
+      fast = cpu_at_least(CpuLevel::Avx512Bf16) && bf16_kernel_avx512();
+    } catch (const std::exception&) {
+    }
+    if (!fast) return Kernels{kernel_generic, nullptr, store_generic, narrow_generic};
+    return Kernels{bf16_kernel_avx512(), bf16_direct_avx512(), bf16_store_avx512(), bf16_narrow_avx512()};
+  }();
+  return k;
+}
+
+// ---- Packing ---------------------------------------------------------------------------------
+
+struct Operand {
+  const uint16_t* p;
+  int64_t ld;
+  bool trans;
+};
+
+// Panel p of op(B) (K x N): [kpt][64][2], columns past N and the pair partner of an odd K zero.
+void pack_b(const Operand& B, int64_t K, int64_t N, int64_t kpt, int64_t p, uint16_t* out) {
+  uint16_t* dst = out + p * kpt * 2 * kBfNR;
+  const int64_t j0 = p * kBfNR, w = std::min<int64_t>(kBfNR, N - j0);
+  if (w < kBfNR || K % 2) std::memset(dst, 0, static_cast<size_t>(kpt * 2 * kBfNR) * 2);
+  if (B.trans) {  // row j of the stored N x K matrix is column j of op(B): its pairs are contiguous
+    for (int64_t j = 0; j < w; ++j) {
+      const uint16_t* src = B.p + (j0 + j) * B.ld;
+      for (int64_t q = 0; q < K / 2; ++q) std::memcpy(dst + (q * kBfNR + j) * 2, src + 2 * q, 4);
+      if (K % 2) dst[((K / 2) * kBfNR + j) * 2] = src[K - 1];
+    }
+    return;
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    const uint16_t* src = B.p + k * B.ld + j0;
+    uint16_t* d = dst + (k / 2) * 2 * kBfNR + (k % 2);
+    for (int64_t j = 0; j < w; ++j) d[2 * j] = src[j];
+  }
+}
+
+// Rows [i0, i0 + h) of op(A) (M x K) -> one 6-row panel [kpt][6][2], rows past h and the pair
+// partner of an odd K zero.
+void pack_a(const Operand& A, int64_t K, int64_t kpt, int64_t i0, int64_t h, uint16_t* dst) {
+  if (h < kBfMR || K % 2) std::memset(dst, 0, static_cast<size_t>(kpt * 2 * kBfMR) * 2);
+  if (!A.trans) {
+    for (int64_t r = 0; r < h; ++r) {
+      const uint16_t* src = A.p + (i0 + r) * A.ld;
+      for (int64_t q = 0; q < K / 2; ++q) std::memcpy(dst + (q * kBfMR + r) * 2, src + 2 * q, 4);
+      if (K % 2) dst[((K / 2) * kBfMR + r) * 2] = src[K - 1];
+    }
+    return;
+  }
+  for (int64_t k = 0; k < K; ++k) {  // A stored K x M: row k holds op(A)'s column k
+    const uint16_t* src = A.p + k * A.ld + i0;
+    uint16_t* d = dst + (k / 2) * 2 * kBfMR + (k % 2);
+    for (int64_t r = 0; r < h; ++r) d[2 * r] = src[r];
+  }
+}
+
+// ---- The widened path: every bf16 operand to f32, the f32 GEMM, outputs rounded back --------
+
+struct Wide {
+  std::vector<float> v;
+  Buf buf;
+};
+Wide widen(Buf b, int64_t n) {
+  Wide w;
+  if (!b.p || b.t == DType::F32) {
+    w.buf = b;
+    return w;
+  }
+  w.v.resize(static_cast<size_t>(std::max<int64_t>(n, 1)));
+  const uint16_t* s = static_cast<const uint16_t*>(b.p);
+  float* d = w.v.data();
+  parallel_for(n, fast::kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) d[i] = bf16_to_f32(s[i]);
+  });
+  w.buf = Buf{d, DType::F32};
+  return w;
+}
+void narrow_back(const Wide& w, Buf b, int64_t n) {
+  if (!b.p || b.t == DType::F32) return;
+  const float* s = w.v.data();
+  uint16_t* d = static_cast<uint16_t*>(b.p);
+  parallel_for(n, fast::kGrain, [&](int64_t lo, int64_t hi) { kernels().narrow(s + lo, d + lo, hi - lo); });
+}
+
+void gemm_widened(const GemmDesc& g) {
+  const int64_t nA = ref::span(g.batch, g.strideA, g.transA ? g.K : g.M, g.transA ? g.M : g.K, g.lda);
+  const int64_t nB = ref::span(g.batch, g.strideB, g.transB ? g.N : g.K, g.transB ? g.K : g.N, g.ldb);
+  const int64_t nC = ref::span(g.batch, g.strideC, g.M, g.N, g.ldc);
+  const Wide A = widen(g.K > 0 ? g.A : Buf{}, nA), B = widen(g.K > 0 ? g.B : Buf{}, nB);
+  const Wide C = widen(g.C, nC), bias = widen(g.bias, g.N), pre = widen(g.pre, nC);
+  GemmDesc f = g;
+  f.A = A.buf, f.B = B.buf, f.C = C.buf, f.bias = bias.buf, f.pre = pre.buf;
+  gemm_fast(f);
+  narrow_back(C, g.C, nC);
+  narrow_back(pre, g.pre, nC);
+}
+
+// ---- The kernel path: bf16 A and B ------------------------------------------------------------
+
+void gemm_one(const GemmDesc& g, int64_t b) {
+  const Kernels& kern = kernels();
+  const Operand A{static_cast<const uint16_t*>(g.A.p) + b * g.strideA, g.lda, g.transA};
+  const Operand B{static_cast<const uint16_t*>(g.B.p) + b * g.strideB, g.ldb, g.transB};
+  const int64_t M = g.M, N = g.N, K = g.K, kpt = (K + 1) / 2, np = (N + kBfNR - 1) / kBfNR;
+  const bool c16 = g.C.t == DType::BF16;
+  char* const C = static_cast<char*>(g.C.p) + b * g.strideC * static_cast<int64_t>(dtype_size(g.C.t));
+  char* const pre = g.pre.p ? static_cast<char*>(g.pre.p) + b * g.strideC * static_cast<int64_t>(dtype_size(g.pre.t))
+                            : nullptr;
+
+  static thread_local Scratch<uint16_t> bscratch;
+  uint16_t* const bp = bscratch.get(static_cast<size_t>(np * kpt * 2 * kBfNR));  // the caller's: shared by the tasks
+  parallel_for(np, 2, [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) pack_b(B, K, N, kpt, p, bp);
+  });
+
+  // Rows per task: the task's packed rows of A (mc x K bf16) stay in L2 while it sweeps its panels.
+  const int64_t mc_max = std::clamp<int64_t>((int64_t(1) << 18) / std::max<int64_t>(2 * K, 1) / kBfMR * kBfMR, kBfMR, 96);
+  const int64_t mb = (M + mc_max - 1) / mc_max, nthreads = num_threads();
+  int64_t split = 1;  // split the panels too when there are few row blocks
+  while (mb * split < 4 * nthreads && split * 2 <= np) split *= 2;
+  const int64_t per = (np + split - 1) / split;
+  const bool direct = kern.direct && !A.trans && K % 2 == 0;
+
+  run_tasks(mb * split, [&](int64_t task) {
+    const int64_t ic = (task / split) * mc_max, mc = std::min(mc_max, M - ic);
+    const int64_t p0 = (task % split) * per, p1 = std::min(np, p0 + per);
+    if (p0 >= p1) return;
+    static thread_local Scratch<uint16_t> ascratch;
+    static thread_local Scratch<float> tscratch;
+    const int64_t panels = (mc + kBfMR - 1) / kBfMR;
+    uint16_t* ap = nullptr;
+    if (!direct) {
+      ap = ascratch.get(static_cast<size_t>(panels * kpt * 2 * kBfMR));
+      for (int64_t i = 0; i < panels; ++i)
+        pack_a(A, K, kpt, ic + i * kBfMR, std::min<int64_t>(kBfMR, mc - i * kBfMR), ap + i * kpt * 2 * kBfMR);
+    }
+    float* tile = tscratch.get(static_cast<size_t>(panels * kBfMR * kBfNR));
+    for (int64_t p = p0; p < p1; ++p) {
+      const uint16_t* bpan = bp + p * kpt * 2 * kBfNR;
+      for (int64_t q0 = 0; q0 < kpt; q0 += kKcPairs) {
+        const int64_t kq = std::min(kKcPairs, kpt - q0);
+        for (int64_t i = 0; i < panels; ++i) {
+          float* acc = tile + i * kBfMR * kBfNR;
+          if (direct)
+            kern.direct(kq, A.p + (ic + i * kBfMR) * A.ld + 2 * q0, A.ld, std::min<int64_t>(kBfMR, mc - i * kBfMR),
+                        bpan + q0 * 2 * kBfNR, acc, q0 > 0);
+          else
+            kern.packed(kq, ap + (i * kpt + q0) * 2 * kBfMR, bpan + q0 * 2 * kBfNR, acc, q0 > 0);
+        }
+      }
+      const int64_t j0 = p * kBfNR, w = std::min<int64_t>(kBfNR, N - j0);
+      Bf16Epi e;
+      e.alpha = g.alpha, e.beta = g.beta, e.ldc = g.ldc, e.gelu = g.epilogue == Epilogue::Gelu;
+      e.c_bf16 = c16;
+      e.C = C + (ic * g.ldc + j0) * static_cast<int64_t>(dtype_size(g.C.t));
+      if (g.bias.p) {
+        e.bias = static_cast<const char*>(g.bias.p) + j0 * static_cast<int64_t>(dtype_size(g.bias.t));
+        e.bias_bf16 = g.bias.t == DType::BF16;
+      }
+      if (pre) {
+        e.pre = pre + (ic * g.ldc + j0) * static_cast<int64_t>(dtype_size(g.pre.t));
+        e.pre_bf16 = g.pre.t == DType::BF16;
+      }
+      kern.store(e, tile, mc, w);  // the tile's rows are contiguous: panel i's row r is row i*6+r
+    }
+  });
+}
+
+}  // namespace
+
+bool bf16_kernels() { return cpu_at_least(CpuLevel::Avx512Bf16) && bf16_kernel_avx512() != nullptr; }
+
+const char* bf16_unavailable_reason() {
+  if (!bf16_kernel_avx512()) return "this build has no AVX512_BF16 kernels (not an x86-64 target)";
+  if (static_cast<int>(cpu_detected_level()) < static_cast<int>(CpuLevel::Avx512Bf16)) return "this CPU lacks AVX512_BF16";
+  if (!cpu_at_least(CpuLevel::Avx512Bf16)) return "BIOFEG_CPU_KERNEL selects a level below avx512bf16";
+  return "";
+}
+
+void narrow_bf16(const float* x, uint16_t* y, int64_t n) { kernels().narrow(x, y, n); }
+
+void gemm_routed(const GemmDesc& g) { gemm_is_bf16(g) ? gemm_bf16(g) : fast::gemm(g); }
+
+void attention_fwd_routed(const AttnDesc& d) {
+  if (d.qkv.t != DType::BF16) return fast::attention_fwd(d);
+  const int64_t n = d.B * d.T * d.H * d.D;
+  static thread_local std::vector<float> wide;  // the caller's: the f32 kernel below runs the tasks
+  wide.resize(static_cast<size_t>(std::max<int64_t>(4 * n, 1)));
+  float *q = wide.data(), *o = q + 3 * n;
+  const uint16_t* src = static_cast<const uint16_t*>(d.qkv.p);
+  parallel_for(3 * n, fast::kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) q[i] = bf16_to_f32(src[i]);
+  });
+  AttnDesc f = d;
+  f.qkv = Buf{q, DType::F32}, f.out = Buf{o, DType::F32};
+  fast::attention_fwd(f);
+  uint16_t* out = static_cast<uint16_t*>(d.out.p);
+  parallel_for(n, fast::kGrain, [&](int64_t lo, int64_t hi) { kernels().narrow(o + lo, out + lo, hi - lo); });
+}
+
+void declare_bf16_caps(Caps& caps) {
+  const DTypes f32 = DTypes::of(DType::F32), both = f32 | DTypes::of(DType::BF16);
+  caps.floats = both;
+  for (int i = 0; i < kOpCount; ++i) caps.op_floats[i] = f32;
+  for (Op o : {Op::gemm, Op::fill, Op::cast, Op::add, Op::axpy, Op::scale, Op::relu_fwd, Op::leaky_relu_fwd,
+               Op::tanh_fwd, Op::silu_fwd, Op::concat_fwd, Op::embedding_fwd, Op::attention_fwd, Op::topk})
+    caps.op_floats[static_cast<int>(o)] = both;
+}
+
+void gemm_bf16(const GemmDesc& g) {
+  if (g.M <= 0 || g.N <= 0 || g.batch <= 0) return;
+  if (g.K == 0 || g.A.t != DType::BF16) return gemm_widened(g);
+  for (int64_t b = 0; b < g.batch; ++b) gemm_one(g, b);
+}
+
+}  // namespace biofeg::host
