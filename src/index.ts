@@ -58,6 +58,15 @@ export type { PrepareReport, SplitReport } from './data/prepare.js';
 export type { ImportReport } from './data/import-pubtator.js';
 export type { EncodeFileResult, EncodeFileSettings, EncodeOptions, LoadBertOptions, BertFacts } from './stages/encode.js';
 
+// The disk cache of entity encodings (eval-biencoder's output folder)
+export {
+  cleanEmbeddingCache,
+  pruneEmbeddingCache,
+  listEmbeddingCache,
+  DEFAULT_EMBEDDING_CACHE_MB,
+} from './eval/embedding-cache.js';
+export type { EmbeddingCacheEntry, PruneResult } from './eval/embedding-cache.js';
+
 // The pipeline
 export { parsePipelineConfig, readPipelineConfig, pipelineStageNames } from './pipeline/config.js';
 export type { PipelineConfig, PipelineShared } from './pipeline/config.js';
@@ -66,6 +75,10 @@ export type { StageOutcome } from './train/pipeline-state.js';
 
 // Models
 export { loadBert, BertEncoder } from './api/bert.js';
+
+// Linking from a Node service: a model and an entity index loaded once
+export { Linker } from './link/linker.js';
+export type { LinkCandidate, LinkerInfo, LinkerOptions, LinkerStats, LinkMention, LinkOptions } from './link/types.js';
 
 // Tokenization (plain, synchronous: a WordPiece encode takes microseconds)
 export { loadTokenizer, fromVocab } from './tokenize/load.js';
@@ -95,6 +108,7 @@ export {
   NonFiniteError,
   AddonUnavailableError,
   OutputBusyError,
+  OverloadedError,
 } from './errors.js';
 export type { AddonAttempt, AddonSource, BackendCaps, BackendName, DeviceName } from './native.js';
 export type { BiofegErrorCode } from './errors.js';

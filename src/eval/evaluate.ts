@@ -12,6 +12,7 @@ import type { TokenizerFactory } from '../data/tokenizer-factory.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 import { applyMissingGoldRule, candidateFilePath, defaultMissingGoldRule, writeCandidateFile, type MissingGoldRule } from './candidates.js';
+import { DEFAULT_EMBEDDING_CACHE_MB, pruneEmbeddingCache, touchEmbeddingCache } from './embedding-cache.js';
 import { encodeEntityPool, type EntityPool, type PoolDType } from './entity-pool.js';
 import { formatOriginalLine, formatRecallTable, recallReport, type RecallReport } from './recall.js';
 import { retrieve, type RetrievalResult } from './retrieve.js';
@@ -50,6 +51,8 @@ export interface EvaluateOptions {
   poolDtype?: PoolDType;
   /** Reuse / write `<outputPath>/entity_embeddings.<hash>.f32` (default true). */
   poolCache?: boolean;
+  /** Cap of those files in `outputPath`: older ones evicted first, the one in use kept (default 4096 MiB). */
+  poolCacheMaxBytes?: number;
   /** Tokeniser worker threads for cache builds (default: cache-build's choice). */
   workers?: number;
   progress?: ProgressFactory;
@@ -162,6 +165,12 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
       }),
     );
     const poolSeconds = (performance.now() - t0) / 1000;
+    if (pool.cachePath) {
+      touchEmbeddingCache(pool.cachePath);
+      const maxBytes = o.poolCacheMaxBytes ?? DEFAULT_EMBEDDING_CACHE_MB * 2 ** 20;
+      for (const e of pruneEmbeddingCache(o.outputPath, { maxBytes, keep: [pool.cachePath] }).removed)
+        log(`entity embeddings cache: removed ${e.path} (${e.bytes} bytes, over the cache's ${maxBytes} bytes)`);
+    }
     log(
       `entity pool: ${pool.rows} x ${pool.dim} ${pool.fromCache ? `read from ${pool.cachePath}` : 'encoded'} in ${poolSeconds.toFixed(1)}s`,
     );

@@ -227,6 +227,15 @@ export const FIELDS = {
     ours: true,
     help: 'entity pool dtype (bf16 halves the pool)',
   },
+  embeddingCacheMb: {
+    kind: 'int',
+    flag: 'embedding_cache_mb',
+    default: 4096,
+    min: 0,
+    value: 'MiB',
+    ours: true,
+    help: "keep the entity_embeddings.<hash>.f32 files of the output folder within this size, least recently used removed first (the current model's always kept; 0: only it)",
+  },
   workers: {
     kind: 'int',
     flag: 'workers',

@@ -77,7 +77,18 @@ export const STAGES = {
   },
   evaluateBiencoder: {
     name: 'evaluateBiencoder',
-    fields: [...MODEL, ...DATA, 'modes', 'topK', 'encodeBatchSize', 'evalBatchSize', 'saveTopkResult', 'poolDtype', 'workers'],
+    fields: [
+      ...MODEL,
+      ...DATA,
+      'modes',
+      'topK',
+      'encodeBatchSize',
+      'evalBatchSize',
+      'saveTopkResult',
+      'poolDtype',
+      'embeddingCacheMb',
+      'workers',
+    ],
     required: ['dataPath', 'outputPath'],
     defaults: { topK: 64 },
   },
@@ -136,7 +147,7 @@ export interface ResolvedSettings {
   generateFeatures: Filled<GenerateFeaturesSettings, CommonDefaults | 'hard' | 'topK' | 'encodeBatchSize' | 'evalBatchSize'>;
   evaluateBiencoder: Filled<
     EvaluateBiencoderSettings,
-    CommonDefaults | 'modes' | 'topK' | 'encodeBatchSize' | 'evalBatchSize' | 'saveTopkResult' | 'poolDtype'
+    CommonDefaults | 'modes' | 'topK' | 'encodeBatchSize' | 'evalBatchSize' | 'saveTopkResult' | 'poolDtype' | 'embeddingCacheMb'
   >;
   prepare: Filled<PrepareSettings, 'skipInvalid' | 'cased' | 'maxContextLength' | 'maxCandLength' | 'workers'>;
   importPubtator: Filled<ImportPubtatorSettings, 'composite' | 'maxDropped'>;

@@ -125,6 +125,12 @@ export interface EvaluateBiencoderSettings extends ModelSettings, DataSettings {
   /** Write `<outputPath>/top<k>_candidates/<mode>.topk`. */
   saveTopkResult?: boolean;
   poolDtype?: 'f32' | 'bf16';
+  /**
+   * Size cap (MiB) of the entity encodings cached in `outputPath` (`entity_embeddings.<hash>.f32`,
+   * one per model evaluated there): least recently used removed first, the current model's always
+   * kept. Default 4096; see also {@link cleanEmbeddingCache}.
+   */
+  embeddingCacheMb?: number;
   /** Tokenizer worker threads for token-cache builds. */
   workers?: number;
 }

@@ -92,6 +92,7 @@ export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx
       maxCandLength: s.maxCandLength,
       saveTopk: s.saveTopkResult,
       poolDtype: s.poolDtype,
+      poolCacheMaxBytes: s.embeddingCacheMb * 2 ** 20,
       ...(s.workers !== undefined ? { workers: s.workers } : {}),
       progress: phases(ctx),
       log: (line) => detail(ctx, line),

@@ -10,6 +10,7 @@ import { register as registerEncode } from './encode.js';
 import { register as registerGenerateFeatures } from './generate-features.js';
 import { register as registerFinetune } from './finetune.js';
 import { register as registerPipeline } from './pipeline.js';
+import { register as registerCache } from './cache.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
 export const registrations: Array<(program: Command) => void> = [
@@ -24,4 +25,5 @@ export const registrations: Array<(program: Command) => void> = [
   registerGenerateFeatures,
   registerFinetune,
   registerPipeline,
+  registerCache,
 ];
