@@ -12,6 +12,7 @@ export type BiofegErrorCode =
   | 'ERR_BIOFEG_NONFINITE'
   | 'ERR_BIOFEG_ADDON'
   | 'ERR_BIOFEG_BUSY'
+  | 'ERR_BIOFEG_OVERLOADED'
   | 'ERR_BIOFEG_INTERNAL';
 
 /** Base class of every error biofeg throws on purpose. */
@@ -102,6 +103,20 @@ export class OutputBusyError extends BiofegError {
 }
 
 /**
+ * A Linker already holds `maxConcurrentRequests` queued and in-flight mentions: the call is refused
+ * at once (a service answers 503) rather than queued without bound.
+ */
+export class OverloadedError extends BiofegError {
+  /** The limit that was reached. */
+  readonly limit: number;
+  constructor(message: string, limit: number) {
+    super('ERR_BIOFEG_OVERLOADED', message);
+    this.name = 'OverloadedError';
+    this.limit = limit;
+  }
+}
+
+/**
  * No native addon could be loaded (code `ERR_BIOFEG_ADDON`); the message says what was tried and
  * how to build one from source.
  */
@@ -127,7 +142,7 @@ export interface WireError {
 function fieldsOf(e: Error): Record<string, string | number | null> {
   const out: Record<string, string | number | null> = {};
   const own: Record<string, unknown> = { ...e };
-  for (const k of ['field', 'path', 'line', 'resumeHint', 'step', 'value'] as const) {
+  for (const k of ['field', 'path', 'line', 'resumeHint', 'step', 'value', 'limit'] as const) {
     const v = own[k];
     if (typeof v === 'string' || typeof v === 'number') out[k] = v;
   }
@@ -178,6 +193,9 @@ export function fromWire(w: WireError): Error {
       break;
     case 'ERR_BIOFEG_BUSY':
       e = new OutputBusyError(str(f['path']), w.message);
+      break;
+    case 'ERR_BIOFEG_OVERLOADED':
+      e = new OverloadedError(w.message, num(f['limit']));
       break;
     case 'ERR_BIOFEG_INTERNAL':
       e = new BiofegError(w.code, w.message);
