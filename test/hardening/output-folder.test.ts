@@ -1,15 +1,18 @@
 // What a run finds in its output folder from an earlier run that was killed: the hidden
 // temporaries of its best-epoch copy (`.model.safetensors.tmp-<pid>`, as big as the model), of
 // atomic files and of checkpoint folders are removed when the next run takes the folder, if their
-// writer is gone; a moved-aside checkpoint whose replacement never arrived is put back.
+// writer is gone; a moved-aside checkpoint whose replacement never arrived is put back. And
+// import-pubtator says on the terminal how many mentions each split lost.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { register as registerImport } from '../../src/cli/commands/import-pubtator.js';
 import { sweepStaleTemps } from '../../src/data/atomic.js';
 import { LOCK_FILE, lockOutput } from '../../src/stages/output-lock.js';
+import { runCli } from '../support/cli.js';
 import { mulberry32 } from '../support/rng.js';
 
 const root = mkdtempSync(join(tmpdir(), 'biofeg-outdir-'));
@@ -70,5 +73,32 @@ describe('the next run of an output folder removes what killed runs left there',
     expect(readdirSync(out)).toEqual(['last']);
     expect(sweepStaleTemps(out)).toEqual([]);
     expect(sweepStaleTemps(join(root, 'missing'))).toEqual([]);
+  });
+});
+
+describe('biofeg import-pubtator prints what each split dropped', () => {
+  const P = join(import.meta.dirname, '..', 'fixtures', 'data', 'pubtator');
+  const args = (out: string) => [
+    '--train',
+    join(P, 'train.txt'),
+    '--val',
+    join(P, 'val.txt'),
+    '--test',
+    join(P, 'test.txt'),
+    '--dictionary',
+    join(P, 'medic.txt'),
+    '--out',
+    out,
+  ];
+  it('on stderr, each split; above --max_dropped (default 0.2) it fails naming the file', async () => {
+    const ok = await runCli(registerImport, 'import-pubtator', [...args(join(root, 'imp-ok')), '--max_dropped', '0.9']);
+    expect(ok.stderr).toContain('import-pubtator train: 7 of 9 mentions written (2 dropped; 0 of other types)');
+    expect(ok.stderr).toMatch(/import-pubtator val: \d+ of \d+ mentions written/);
+    expect(JSON.parse(ok.stdout)).toHaveProperty('splits');
+    const quiet = await runCli(registerImport, 'import-pubtator', [...args(join(root, 'imp-q')), '--max_dropped', '0.9', '--silent']);
+    expect(quiet).toEqual({ stdout: '', stderr: '' });
+    await expect(runCli(registerImport, 'import-pubtator', args(join(root, 'imp-fail')))).rejects.toThrow(
+      /train\.txt: 2 of 9 mentions were dropped \(22%, more than maxDropped \(--max_dropped\) 0\.2\)/,
+    );
   });
 });

@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 
 import { importPubtator } from '../../api/calls.js';
 import { addStageFlags, stageSettings } from '../options.js';
+import { drawProgress } from '../run.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -16,7 +17,11 @@ export function register(program: Command): void {
     .option('--silent', 'print nothing but errors')
     .action(async () => {
       const o = cmd.opts<{ valid?: string; dev?: string; silent?: boolean }>();
-      const report = await importPubtator(stageSettings(cmd, 'importPubtator', { val: o.valid ?? o.dev }));
+      // Each split's written and dropped counts go to stderr (the report, on stdout, has them too).
+      const report = await importPubtator(
+        stageSettings(cmd, 'importPubtator', { val: o.valid ?? o.dev }),
+        o.silent ? {} : { onProgress: drawProgress({ silent: true }) },
+      );
       if (!o.silent) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     });
 }
