@@ -1,50 +1,60 @@
-// npm run bench:bert [-- --sizes tiny,small,base --threads N --iters N --min-time S --rounds R --no-peer
-//                      --device cpu|cuda --precision f32|bf16]
+// npm run bench:bert [-- --sizes tiny,small,base --threads N --iters N --min-time S --rounds R --phases encode,train
+//                      --device cpu|cuda --precision f32|bf16 --no-peer --no-torch --no-onnx --out FILE]
+// The issue-17 runs on a quiet machine (2 threads; the onnxruntime-node model export runs once, into runs/onnx/):
+//   npm run bench:bert -- --threads 2                      (f32: ours vs PyTorch and onnxruntime-node)
+//   npm run bench:bert -- --threads 2 --precision bf16     (CPU bf16 encode: vs PyTorch autocast bf16 and onnxruntime-node f32)
 // Sequences/s of BERT encode (eval, grad: false) and of the BLINK bi-encoder train step (two
 // encoders, B x B dot-product scores, cross-entropy, backward, clip 1.0, FlatAdamW) at the issue's
-// sizes, beside HF transformers BertModel (eager attention) on PyTorch with the same threads and
-// shapes (bench/peers/bert_torch.py) when python3 can import torch and transformers. Every
-// (size, phase) runs in a fresh child process of its own, ours and the peer's alike, so the peak
-// RSS reported is that measurement's alone. The shared machine's load swings a lot, so each
-// (size, phase) is measured in --rounds alternating rounds (ours, peer, ours, peer, ...) and the
-// best round of each side is compared; every round is kept in the JSON. Prints a table, writes
-// bench/results/bert-cpu.json.
+// sizes, beside two peers with the same threads, shapes and padding:
+// - HF transformers BertModel on PyTorch (bench/peers/bert_torch.py; eager attention in f32, sdpa
+//   under torch.autocast('cpu', bfloat16) with --precision bf16) when python3 can import torch and
+//   transformers;
+// - onnxruntime-node (encode only, CPU, f32 in either precision): the same random BERT exported by
+//   bench/peers/export_onnx.py (cached in runs/onnx/), run by bench/peers/bert_onnx.ts with
+//   intraOpNumThreads = --threads, interOpNumThreads 1, graph optimization 'all'.
+// A missing peer is skipped with the reason printed. Every (size, phase) runs in a fresh child
+// process of its own, ours and the peers' alike, so the peak RSS reported is that measurement's
+// alone. The shared machine's load swings a lot, so each (size, phase) is measured in --rounds
+// alternating rounds (ours, torch, onnx, ours, ...) and the best round of each side is compared;
+// every round is kept in the JSON with the 1-minute load average at its start. Prints a table and
+// writes bench/results/bert-cpu-<cpu>[-bf16][-<sizes>].json (<cpu>: zen4, zen5, ... from /proc/cpuinfo;
+// the sizes only when not all three), or --out FILE.
+// --precision bf16 on the CPU measures encode only by default (the issue's bf16 bars); where the
+// engine refuses bf16 on this CPU, ours is skipped with the reason and the peers still run.
 // --device cuda (with --precision bf16: mixed precision, the peer under torch.autocast bf16) runs
 // both sides on the GPU, synchronised after every step; memory is then the device's peak
-// allocation (ours: bytes in use after the step; PyTorch: max_memory_allocated), and the CPU bars
-// do not apply. Writes bench/results/bert-cuda-<precision>-<sizes>.json.
+// allocation (ours: bytes in use after the step; PyTorch: max_memory_allocated), the onnx peer
+// does not run and the CPU bars do not apply. Writes bench/results/bert-cuda-<precision>-<sizes>.json.
 // --profile (ours only, no peer, nothing written): runs each child with BIOFEG_PROFILE=1 and prints
 // the fast CPU backend's wall time per op and per GEMM shape over the timed iterations, and the
 // share of the step spent outside the ops (N-API, TypeScript, host copies).
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Bert } from '../src/models/bert.js';
-import { BiEncoder, type TokenBatch } from '../src/models/biencoder.js';
+import { BiEncoder } from '../src/models/biencoder.js';
 import { initBertParams, sizedConfig } from '../src/models/init.js';
-import { mulberry32 } from '../src/models/rng.js';
 import { Workspace } from '../src/models/workspace.js';
 import { bytesInUse, native, setThreads, type DeviceName } from '../src/native.js';
 import { inBatchStep } from '../src/train/biencoder-step.js';
 import { FlatAdamW } from '../src/train/optimizer.js';
-import { flagValue, hasFlag, machine, table, writeResult, releaseHost } from './common.js';
+import { cpuId, flagValue, hasFlag, machine, releaseHost, table, writeResult } from './common.js';
+import { batchOf, SIZES, type Size } from './peers/shapes.js';
 
-const SIZES = {
-  tiny: { vocab: 8000, seq: 64, batch: 32 },
-  small: { vocab: 30522, seq: 128, batch: 16 },
-  base: { vocab: 30522, seq: 128, batch: 8 },
-} as const;
-type Size = keyof typeof SIZES;
 type Phase = 'encode' | 'train';
 const PHASES: Phase[] = ['encode', 'train'];
 
-/** The issue's bars: ours / PyTorch sequences per second. */
-const BARS: Record<Phase, Record<Size, number>> = {
-  encode: { tiny: 1.5, small: 1.5, base: 1.1 },
-  train: { tiny: 1.5, small: 1.5, base: 1.0 },
+/** The issues' bars on the CPU: ours / PyTorch sequences per second, per precision (none: no bar). */
+const BARS: Record<'f32' | 'bf16', Record<Phase, Partial<Record<Size, number>>>> = {
+  f32: { encode: { tiny: 1.5, small: 1.5, base: 1.1 }, train: { tiny: 1.5, small: 1.5, base: 1.0 } },
+  // Issue 17: bf16 encode at least 1.5x PyTorch CPU autocast bf16 (sdpa); no bf16 training bar.
+  bf16: { encode: { tiny: 1.5, small: 1.5, base: 1.5 }, train: {} },
 };
+/** Issue 17: ours / onnxruntime-node f32 encode, per precision of ours. */
+const ONNX_BARS: Record<'f32' | 'bf16', number> = { f32: 1.2, bf16: 1.5 };
 
 interface Measured {
   size: Size;
@@ -77,21 +87,6 @@ const sync = () => {
 };
 const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** Ids with the last quarter of every row padding (id 0, which paddingMask and HF both mask). */
-function batchOf(size: Size, seed: number): TokenBatch & { mask: Int32Array } {
-  const { vocab, seq, batch } = SIZES[size];
-  const real = seq - Math.floor(seq / 4);
-  const r = mulberry32(seed);
-  const ids = new Int32Array(batch * seq),
-    mask = new Int32Array(batch * seq);
-  for (let b = 0; b < batch; b++)
-    for (let t = 0; t < real; t++) {
-      ids[b * seq + t] = 1 + Math.floor(r() * (vocab - 1));
-      mask[b * seq + t] = 1;
-    }
-  return { ids, mask, rows: batch, seq };
-}
 
 interface ProfileRow {
   op: string;
@@ -230,15 +225,68 @@ async function profileRun(sizes: Size[], common: string[]): Promise<void> {
     }
 }
 
+type Row = {
+  size: Size;
+  phase: Phase;
+  ours?: Measured;
+  torch?: Measured;
+  ratio?: number;
+  bar?: number;
+  pass?: boolean;
+  onnx?: Measured;
+  ratioOnnx?: number;
+  barOnnx?: number;
+  passOnnx?: boolean;
+};
+
+/** Why ours cannot run this precision on this device (the engine's own message), or undefined. */
+function oursRefusal(): string | undefined {
+  if (precision === 'f32') return undefined;
+  try {
+    new Bert(sizedConfig('tiny', SIZES.tiny.vocab, 512), device, { precision });
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** The last lines of a failed command's stderr, for a skip reason. */
+const tail = (text: string) => text.trim().split('\n').slice(-3).join(' | ');
+
+/** The onnxruntime-node peer's models per size, or the reason it cannot run. */
+function onnxPeer(python: string, sizes: Size[]): { models: Partial<Record<Size, string>>; version: string } | { reason: string } {
+  if (onGpu) return { reason: 'a CPU peer (--device cuda)' };
+  if (hasFlag('no-onnx') || hasFlag('no-peer')) return { reason: 'off (--no-onnx / --no-peer)' };
+  let version: string;
+  try {
+    const require = createRequire(import.meta.url);
+    version = (require('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    return { reason: 'onnxruntime-node is not installed (a dev dependency: npm ci installs it)' };
+  }
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'export_onnx.py');
+  // The export skips sizes already in runs/onnx/ with the same config; the first run takes a while (base: about 440 MB).
+  const r = spawnSync(python, [script, '--sizes', sizes.join(',')], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0)
+    return {
+      reason: `the ONNX export failed (${python} ${script}; needs torch, transformers, onnx): ${tail(r.stderr ?? String(r.error))}`,
+    };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { models?: Partial<Record<Size, string>> };
+  return { models: out.models ?? {}, version };
+}
+
 async function parent(): Promise<void> {
   const sizes = flagValue('sizes', 'tiny,small,base')
     .split(',')
     .filter((s) => s !== '') as Size[];
   for (const s of sizes) if (!Object.hasOwn(SIZES, s)) throw new Error(`--sizes: unknown size ${s} (tiny, small, base)`);
+  // CPU bf16: the issue's bars are for encode; the train step in bf16 on the CPU is measured only when asked.
+  const phases = flagValue('phases', !onGpu && precision === 'bf16' ? 'encode' : 'encode,train')
+    .split(',')
+    .filter((s) => s !== '') as Phase[];
+  for (const p of phases) if (!PHASES.includes(p)) throw new Error(`--phases: unknown phase ${p} (encode, train)`);
   const python = process.env['PYTHON'] ?? 'python3';
   const peerScript = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'bert_torch.py');
-  const probe = onGpu ? 'import torch, transformers; assert torch.cuda.is_available()' : 'import torch, transformers';
-  const peer = !hasFlag('no-peer') && spawnSync(python, ['-c', probe], { stdio: 'ignore' }).status === 0;
   const common = [
     '--threads',
     String(threads),
@@ -252,62 +300,126 @@ async function parent(): Promise<void> {
     precision,
   ];
   if (hasFlag('profile')) return profileRun(sizes, common);
+  const probe = onGpu ? 'import torch, transformers; assert torch.cuda.is_available()' : 'import torch, transformers';
+  const torchReason =
+    hasFlag('no-peer') || hasFlag('no-torch')
+      ? 'off (--no-torch / --no-peer)'
+      : spawnSync(python, ['-c', probe], { stdio: 'ignore' }).status === 0
+        ? undefined
+        : `${python} cannot import torch and transformers${onGpu ? ' or sees no GPU' : ''}`;
+  const peer = torchReason === undefined;
+  const onnxInfo = phases.includes('encode') ? onnxPeer(python, sizes) : { reason: 'encode is not measured (--phases)' };
+  const onnxModels = 'models' in onnxInfo ? onnxInfo.models : undefined;
+  const oursReason = oursRefusal();
+  if (oursReason)
+    process.stderr.write(`bench:bert: ours skipped, the engine refuses --precision ${precision} on ${device}: ${oursReason}\n`);
+  if (!peer) process.stderr.write(`bench:bert: PyTorch peer skipped: ${torchReason}\n`);
+  if ('reason' in onnxInfo) process.stderr.write(`bench:bert: onnxruntime-node peer skipped: ${onnxInfo.reason}\n`);
+  const onnxScript = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'bert_onnx.ts');
   const loadBefore = os.loadavg();
-  const results: Array<{ size: Size; phase: Phase; ours: Measured; torch?: Measured; ratio?: number; bar: number; pass?: boolean }> = [];
+  const results: Row[] = [];
   for (const size of sizes)
-    for (const phase of PHASES) {
-      // Ours and the peer alternately, so a change in machine load hits both alike.
+    for (const phase of phases) {
+      // Ours and the peers alternately, so a change in machine load hits every side alike.
       const oursRounds: Measured[] = [],
-        torchRounds: Measured[] = [];
+        torchRounds: Measured[] = [],
+        onnxRounds: Measured[] = [];
+      const onnxModel = phase === 'encode' ? onnxModels?.[size] : undefined;
       for (let r = 0; r < rounds; r++) {
-        process.stderr.write(`bench:bert ${size} ${phase} round ${r + 1}/${rounds}: ours...`);
-        const load1 = os.loadavg()[0]!;
-        oursRounds.push({
-          ...runJson(process.execPath, [
-            '--expose-gc',
-            ...process.execArgv,
-            fileURLToPath(import.meta.url),
-            '--child',
-            `${size}:${phase}`,
-            ...common,
-          ]),
-          loadavg1: load1,
-        });
+        process.stderr.write(`bench:bert ${size} ${phase} round ${r + 1}/${rounds}:`);
+        if (!oursReason) {
+          process.stderr.write(' ours...');
+          const load1 = os.loadavg()[0]!;
+          const args = ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common];
+          oursRounds.push({ ...runJson(process.execPath, args), loadavg1: load1 });
+        }
         if (peer) {
           process.stderr.write(' pytorch...');
-          torchRounds.push({ ...runJson(python, [peerScript, '--size', size, '--phase', phase, ...common]), loadavg1: os.loadavg()[0]! });
+          const load1 = os.loadavg()[0]!;
+          torchRounds.push({ ...runJson(python, [peerScript, '--size', size, '--phase', phase, ...common]), loadavg1: load1 });
         }
-        process.stderr.write(
-          ` ${oursRounds.at(-1)!.seqPerSec.toFixed(1)}${peer ? ` vs ${torchRounds.at(-1)!.seqPerSec.toFixed(1)}` : ''} seq/s\n`,
+        if (onnxModel) {
+          process.stderr.write(' onnx...');
+          const load1 = os.loadavg()[0]!;
+          const args = [
+            ...process.execArgv,
+            onnxScript,
+            '--size',
+            size,
+            '--model',
+            onnxModel,
+            '--threads',
+            String(threads),
+            '--iters',
+            String(iters),
+            '--min-time',
+            String(minTime),
+          ];
+          onnxRounds.push({ ...runJson(process.execPath, args), loadavg1: load1 });
+        }
+        const seqs = [oursRounds, torchRounds, onnxRounds].map((xs, i) =>
+          xs.length > r ? `${['ours', 'torch', 'onnx'][i]} ${xs.at(-1)!.seqPerSec.toFixed(1)}` : '',
         );
+        process.stderr.write(` ${seqs.filter((x) => x).join(', ')} seq/s\n`);
       }
-      const best = (xs: Measured[]) => xs.reduce((a, b) => (b.seqPerSec > a.seqPerSec ? b : a));
-      const ours = { ...best(oursRounds), rounds: oursRounds };
-      const torch = peer ? { ...best(torchRounds), rounds: torchRounds } : undefined;
-      const ratio = torch ? ours.seqPerSec / torch.seqPerSec : undefined;
-      const bar = BARS[phase][size];
-      results.push({ size, phase, ours, ...(torch ? { torch, ratio, ...(onGpu ? {} : { pass: ratio! >= bar }) } : {}), bar });
+      const best = (xs: Measured[]) =>
+        xs.length ? { ...xs.reduce((a, b) => (b.seqPerSec > a.seqPerSec ? b : a)), rounds: xs } : undefined;
+      const ours = best(oursRounds),
+        torch = best(torchRounds),
+        onnx = best(onnxRounds);
+      const bar = onGpu ? undefined : BARS[precision][phase][size];
+      const barOnnx = onGpu || phase !== 'encode' ? undefined : ONNX_BARS[precision];
+      const ratio = ours && torch ? ours.seqPerSec / torch.seqPerSec : undefined;
+      const ratioOnnx = ours && onnx ? ours.seqPerSec / onnx.seqPerSec : undefined;
+      results.push({
+        size,
+        phase,
+        ...(ours ? { ours } : {}),
+        ...(torch ? { torch } : {}),
+        ...(ratio !== undefined ? { ratio } : {}),
+        ...(bar !== undefined ? { bar } : {}),
+        ...(ratio !== undefined && bar !== undefined ? { pass: ratio >= bar } : {}),
+        ...(onnx ? { onnx } : {}),
+        ...(ratioOnnx !== undefined ? { ratioOnnx } : {}),
+        ...(barOnnx !== undefined ? { barOnnx } : {}),
+        ...(ratioOnnx !== undefined && barOnnx !== undefined ? { passOnnx: ratioOnnx >= barOnnx } : {}),
+      });
     }
   const loadAfter = os.loadavg();
+  const num = (x: number | undefined) => x ?? '-';
+  const ok = (p: boolean | undefined) => (p === undefined ? '-' : p ? 'yes' : 'NO');
   const rows = results.map((r) => ({
     size: r.size,
     phase: r.phase,
-    'ours seq/s': r.ours.seqPerSec,
-    'torch seq/s': r.torch?.seqPerSec ?? '-',
-    'ours/torch': r.ratio ?? '-',
-    ...(onGpu ? {} : { bar: `>=${r.bar}`, ok: r.pass === undefined ? '-' : r.pass ? 'yes' : 'NO' }),
-    'ours ms': r.ours.msPerIter,
-    'torch ms': r.torch?.msPerIter ?? '-',
+    'ours seq/s': num(r.ours?.seqPerSec),
+    'torch seq/s': num(r.torch?.seqPerSec),
+    'ours/torch': num(r.ratio),
+    ...(onGpu ? {} : { bar: r.bar === undefined ? '-' : `>=${r.bar}`, ok: ok(r.pass) }),
+    ...(onGpu
+      ? {}
+      : {
+          'onnx seq/s': num(r.onnx?.seqPerSec),
+          'ours/onnx': num(r.ratioOnnx),
+          'onnx bar': r.barOnnx === undefined ? '-' : `>=${r.barOnnx}`,
+          'onnx ok': ok(r.passOnnx),
+        }),
+    'ours ms': num(r.ours?.msPerIter),
+    'torch ms': num(r.torch?.msPerIter),
     ...(onGpu
       ? {
-          'ours device MiB': Math.round(Number(r.ours['deviceMiB'])),
+          'ours device MiB': r.ours ? Math.round(Number(r.ours['deviceMiB'])) : '-',
           'torch device MiB': r.torch ? Math.round(Number(r.torch['deviceMiB'])) : '-',
         }
-      : { 'ours peak MiB': Math.round(r.ours.peakRssMiB), 'torch peak MiB': r.torch ? Math.round(r.torch.peakRssMiB) : '-' }),
+      : {
+          'onnx ms': num(r.onnx?.msPerIter),
+          'ours peak MiB': r.ours ? Math.round(r.ours.peakRssMiB) : '-',
+          'torch peak MiB': r.torch ? Math.round(r.torch.peakRssMiB) : '-',
+          'onnx peak MiB': r.onnx ? Math.round(r.onnx.peakRssMiB) : '-',
+        }),
   }));
   const baseTrain = results.find((r) => r.size === 'base' && r.phase === 'train');
   const rssBar =
-    baseTrain?.torch && !onGpu
+    baseTrain?.ours && baseTrain.torch && !onGpu && precision === 'f32'
       ? {
           ours: baseTrain.ours.peakRssMiB,
           torch: baseTrain.torch.peakRssMiB,
@@ -315,23 +427,37 @@ async function parent(): Promise<void> {
         }
       : undefined;
   const m = machine();
-  const peerVersions = results.find((r) => r.torch)?.torch;
+  const cpu = cpuId();
+  const torchVersions = results.find((r) => r.torch)?.torch;
+  const torchAttention = !onGpu && precision === 'bf16' ? 'sdpa attention' : 'eager attention';
+  const torchLine = peer
+    ? `HF transformers ${String(torchVersions?.['transformers'])} BertModel (${torchAttention}) on torch ${String(torchVersions?.['torch'])}` +
+      (onGpu ? ` on ${String(torchVersions?.['gpu'])}` : '') +
+      (precision === 'bf16' ? ` under torch.autocast('${device}', bfloat16)` : '') +
+      ', AdamW'
+    : `none (${torchReason})`;
+  const onnxLine =
+    'reason' in onnxInfo
+      ? `none (${onnxInfo.reason})`
+      : `onnxruntime-node ${onnxInfo.version}, CPU EP, f32, intraOpNumThreads ${threads}, interOpNumThreads 1, graph optimization all; ` +
+        "the PyTorch peer's BERT exported by bench/peers/export_onnx.py (TorchScript exporter, opset 17, eager attention, output [CLS])";
   console.log(
-    `machine: ${String(m.cpu)} (${String(m.cores)} cores, ${String(m.memGiB)} GiB), node ${String(m.node)}, threads ${threads}` +
+    `machine: ${String(m.cpu)} (${cpu.vendor} family ${cpu.family} model ${cpu.model}: ${cpu.tag}; ${cpu.flags.join(' ')}), ` +
+      `${String(m.cores)} cores, ${String(m.memGiB)} GiB, node ${String(m.node)}, threads ${threads}, precision ${precision}` +
       (onGpu
-        ? `; device cuda: ${(m.engine as { cudaDevice: string }).cudaDevice}, precision ${precision}, GEMM ${(m.engine as { gemmEngine: string }).gemmEngine}`
-        : ''),
+        ? `; device cuda: ${(m.engine as { cudaDevice: string }).cudaDevice}, GEMM ${(m.engine as { gemmEngine: string }).gemmEngine}`
+        : `; CPU kernel ${String((m.engine as { cpuKernel?: string }).cpuKernel ?? 'see biofeg info')}`),
   );
   console.log(
     `settings: ${rounds} alternating rounds per row (best round shown), each a fresh process: warm-up 2 (base 1), then the median of >= ${iters} iterations and >= ${minTime}s; last quarter of every sequence padding; train seq/s counts context + candidate sequences (2B per step)`,
   );
   console.log(
-    peer
-      ? `peer: HF transformers ${String(peerVersions?.['transformers'])} BertModel (eager attention) on torch ${String(peerVersions?.['torch'])}${onGpu ? ` on ${String(peerVersions?.['gpu'])}${precision === 'bf16' ? ' under autocast bf16' : ''}` : ''}, AdamW`
-      : `peer: none (python3 cannot import torch and transformers${onGpu ? ' or sees no GPU' : ''})`,
+    `ours: ${oursReason ? `skipped (the engine refuses ${precision} on ${device}: ${oursReason})` : `biofeg ${precision}, only [CLS] leaves the last layer`}`,
   );
+  console.log(`peer torch: ${torchLine}`);
+  if (!onGpu) console.log(`peer onnx: ${onnxLine}`);
   console.log(
-    `load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`,
+    `load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')} (${String(m.cores)} cores; each round's 1-minute load is in the JSON)`,
   );
   console.log(table(rows));
   if (rssBar)
@@ -339,30 +465,55 @@ async function parent(): Promise<void> {
       `peak RSS of the base train step: ours ${rssBar.ours.toFixed(0)} MiB, PyTorch ${rssBar.torch.toFixed(0)} MiB -> ${rssBar.pass ? 'ok' : "NO (bar: at most PyTorch's)"}`,
     );
   const all = sizes.length === 3 && ['tiny', 'small', 'base'].every((s) => sizes.includes(s as Size));
-  const file = writeResult(
-    onGpu ? `bert-cuda-${precision}-${sizes.join('-')}.json` : all ? 'bert-cpu.json' : `bert-cpu-${sizes.join('-')}.json`,
-    {
-      machine: m,
-      settings: {
-        device,
-        precision,
-        threads,
-        iters,
-        minTimeS: minTime,
-        rounds,
-        pick: 'best round per side',
-        sizes,
-        warmup: { tiny: 2, small: 2, base: 1 },
-        padding: 'last quarter of every sequence',
-        trainSeqs: '2 x batch per step',
-      },
-      loadavg: { before: loadBefore, after: loadAfter },
-      peer: peer ? { python, script: 'bench/peers/bert_torch.py' } : null,
-      bars: onGpu ? "none on cuda (the issue's bars are CPU bars)" : { ...BARS, peakRssBaseTrain: 'ours <= PyTorch' },
-      results,
-      peakRssBaseTrain: rssBar ?? null,
-    },
+  const sizePart = all ? '' : `-${sizes.join('-')}`;
+  const name = flagValue(
+    'out',
+    onGpu ? `bert-cuda-${precision}-${sizes.join('-')}.json` : `bert-cpu-${cpu.tag}${precision === 'bf16' ? '-bf16' : ''}${sizePart}.json`,
   );
+  const file = writeResult(name, {
+    machine: m,
+    settings: {
+      device,
+      precision,
+      threads,
+      iters,
+      minTimeS: minTime,
+      rounds,
+      pick: 'best round per side',
+      sizes,
+      phases,
+      warmup: { tiny: 2, small: 2, base: 1 },
+      padding: 'last quarter of every sequence',
+      trainSeqs: '2 x batch per step',
+    },
+    loadavg: { before: loadBefore, after: loadAfter },
+    ours: oursReason ? { skipped: oursReason } : { precision },
+    peer: peer
+      ? { python, script: 'bench/peers/bert_torch.py', attention: torchAttention, autocast: precision === 'bf16' }
+      : { skipped: torchReason },
+    onnxPeer:
+      'reason' in onnxInfo
+        ? { skipped: onnxInfo.reason }
+        : {
+            onnxruntimeNode: onnxInfo.version,
+            script: 'bench/peers/bert_onnx.ts',
+            export: 'bench/peers/export_onnx.py',
+            models: onnxInfo.models,
+            precision: 'f32',
+            intraOpNumThreads: threads,
+            interOpNumThreads: 1,
+            graphOptimizationLevel: 'all',
+          },
+    bars: onGpu
+      ? "none on cuda (the issue's bars are CPU bars)"
+      : {
+          torch: BARS[precision],
+          onnx: { encode: ONNX_BARS[precision] },
+          ...(precision === 'f32' ? { peakRssBaseTrain: 'ours <= PyTorch' } : {}),
+        },
+    results,
+    peakRssBaseTrain: rssBar ?? null,
+  });
   console.log(`wrote ${file}`);
 }
 

@@ -1,5 +1,5 @@
 // Shared bench plumbing: machine facts, a tinybench timer, JSON results with settings.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,11 +8,63 @@ import { Bench } from 'tinybench';
 
 import { engineInfo } from '../src/native.js';
 
+/** The CPU flags that pick kernels and peers' code paths (vector width, bf16 and int8 dot products, AMX). */
+const KERNEL_FLAGS = [
+  'avx2',
+  'fma',
+  'avx512f',
+  'avx512bw',
+  'avx512vl',
+  'avx512_vnni',
+  'avx512_bf16',
+  'avx512_fp16',
+  'amx_tile',
+  'amx_bf16',
+];
+
+export interface CpuId {
+  vendor: string;
+  family: number;
+  model: number;
+  /** A short name for result files: zen2..zen5 on AMD, else the model name as a slug. */
+  tag: string;
+  flags: string[];
+}
+
+/** /proc/cpuinfo's first processor (virtual machines often hide the model name, so family and flags decide the tag). */
+export function cpuId(): CpuId {
+  let info = '';
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8').split('\n\n')[0] ?? '';
+  } catch {
+    // Not Linux: the model name from os.cpus() is all there is.
+  }
+  const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+  const vendor = field('vendor_id');
+  const family = Number(field('cpu family') || Number.NaN);
+  const model = Number(field('model') || Number.NaN);
+  const all = new Set(field('flags').split(/\s+/));
+  const flags = KERNEL_FLAGS.filter((f) => all.has(f));
+  const slug = (os.cpus()[0]?.model ?? 'unknown')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+  let tag = slug;
+  if (vendor === 'AuthenticAMD') {
+    // Family 25 (0x19) holds Zen 3 and Zen 4; only Zen 4 has AVX-512.
+    if (family === 26) tag = 'zen5';
+    else if (family === 25) tag = all.has('avx512f') ? 'zen4' : 'zen3';
+    else if (family === 23) tag = model >= 0x30 ? 'zen2' : 'zen1';
+  }
+  return { vendor, family, model, tag, flags };
+}
+
 export function machine(): Record<string, unknown> {
   const cpus = os.cpus();
   return {
     host: os.hostname(),
     cpu: cpus[0]?.model ?? 'unknown',
+    cpuId: cpuId(),
     cores: cpus.length,
     memGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,

@@ -2,6 +2,8 @@
 """PyTorch peer of bench/bert.ts: HF transformers BertModel (eager attention) on CPU, or on the GPU
 with --device cuda (--precision bf16: torch.autocast bf16 around the forward and the loss;
 synchronised after every step; device memory as torch.cuda.max_memory_allocated).
+--precision bf16 on the CPU: torch.autocast('cpu', dtype=torch.bfloat16) with sdpa attention (the
+issue's CPU bf16 peer: oneDNN bf16 GEMMs, as a PyTorch user would run it).
 
 One (size, phase) per process so peak RSS (ru_maxrss) belongs to that measurement alone:
   bert_torch.py --size base --phase train --threads 2 --iters 5
@@ -55,15 +57,17 @@ def run_one(size, phase, threads, iters, min_time, device='cpu', precision='f32'
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     s = SIZES[size]
+    # CPU bf16 with sdpa (the issue's peer); every other row keeps eager attention, as its results were measured.
+    attn = 'sdpa' if precision == 'bf16' and device == 'cpu' else 'eager'
     cfg = BertConfig(vocab_size=s['vocab'], hidden_size=s['hidden'], num_hidden_layers=s['layers'],
                      num_attention_heads=s['heads'], intermediate_size=s['inter'], max_position_embeddings=512,
-                     attn_implementation='eager')
+                     attn_implementation=attn)
     ids, mask = inputs(torch, s, 1)
     ids, mask = ids.to(device), mask.to(device)
     B = s['batch']
     gpu = device == 'cuda'
     import contextlib
-    amp = (lambda: torch.autocast('cuda', dtype=torch.bfloat16)) if precision == 'bf16' else contextlib.nullcontext
+    amp = (lambda: torch.autocast(device, dtype=torch.bfloat16)) if precision == 'bf16' else contextlib.nullcontext
 
     def sync():
         if gpu:
@@ -116,8 +120,8 @@ def run_one(size, phase, threads, iters, min_time, device='cpu', precision='f32'
         'peakRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         'baseRssMiB': base_rss, 'rssAfterMiB': rss_now_mib(),
         'torch': torch.__version__, 'transformers': transformers.__version__,
-        'torchThreads': torch.get_num_threads(),
-        **({'deviceMiB': torch.cuda.max_memory_allocated() / 2**20, 'gpu': torch.cuda.get_device_name(), 'precision': precision}
+        'torchThreads': torch.get_num_threads(), 'attention': attn, 'precision': precision,
+        **({'deviceMiB': torch.cuda.max_memory_allocated() / 2**20, 'gpu': torch.cuda.get_device_name()}
            if gpu else {}),
     }
 
@@ -140,7 +144,8 @@ def main():
     for size in a.sizes.split(','):
         for phase in ['encode', 'train']:
             out = subprocess.run([sys.executable, __file__, '--size', size, '--phase', phase, '--threads', str(a.threads),
-                                  '--iters', str(a.iters), '--min-time', str(a.min_time)], check=True, capture_output=True, text=True)
+                                  '--iters', str(a.iters), '--min-time', str(a.min_time), '--device', a.device,
+                                  '--precision', a.precision], check=True, capture_output=True, text=True)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(json.dumps({'results': results}))
 
