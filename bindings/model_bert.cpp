@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "../native/backends.h"
+#include "../native/cpu/fast/gemm_bf16.h"
 #include "../native/models/bert.h"
 #include "check.h"
 
@@ -42,7 +43,8 @@ int64_t int_field(const OpCtx& c, const Napi::Object& o, const char* key, bool r
 }
 
 // options.precision: 'f32' (default) or 'bf16' (mixed precision, native/models/bert.h), the
-// latter on CUDA and on the reference backend, which emulates bf16 storage for tests.
+// latter where the backend's Caps take bf16: CUDA, the CPU backend on a CPU with AVX512_BF16
+// (inference), and the reference backend, which emulates bf16 storage for tests.
 DType parse_precision(const OpCtx& c, const Napi::Value& v) {
   if (v.IsUndefined() || v.IsNull()) return DType::F32;
   BIOFEG_CHECK(v.IsObject(), c.op, ": the third argument must be an options object {precision?}");
@@ -53,7 +55,8 @@ DType parse_precision(const OpCtx& c, const Napi::Value& v) {
                p.IsString() ? "'" + s + "'" : std::string("a non-string"));
   if (s == "f32") return DType::F32;
   BIOFEG_CHECK(c.be->caps.floats.has(DType::BF16), c.op, ": precision 'bf16' is not available on device '", c.be->name,
-               "': bf16 compute runs on CUDA; the ref backend emulates it for tests");
+               "': the CPU backend computes bf16 only with AVX512_BF16 (", host::bf16_unavailable_reason(),
+               "); bf16 also runs on CUDA, and the ref backend emulates it for tests");
   return DType::BF16;
 }
 

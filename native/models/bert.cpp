@@ -410,6 +410,11 @@ void BertModel::check_backward(const Tensor* d_last, const Tensor* d_cls, const 
   check(d_cls, "dCls", B * C);
   check(d_pooled, "dPooled", B * C);
   BIOFEG_CHECK(!d_pooled || cfg_.pooler, "bert backward: dPooled given but the model has no pooler");
+  // A backend may take bf16 for the forward ops only (the CPU backend: bf16 inference); the
+  // mixed-precision backward runs attention and GELU backward on bf16 tensors.
+  BIOFEG_CHECK(!mixed() || (be_.caps.floats_of(Op::attention_bwd).has(act_) && be_.caps.floats_of(Op::gelu_bwd).has(act_)),
+               "bert backward: bf16 training is not available on backend '", be_.name,
+               "' (its bf16 kernels cover inference); train in f32, or in bf16 on CUDA");
 }
 
 void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled) {

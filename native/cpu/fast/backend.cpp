@@ -18,12 +18,13 @@ const Backend& cpu_backend() {
 #define BIOFEG_TABLE_NS fast
     BIOFEG_FILL_TABLE(t);
 #undef BIOFEG_TABLE_NS
-    // bf16 inference where the CPU has AVX512_BF16 (gemm_bf16.h): its GEMM and attention entries
-    // take bf16 descs; every other op keeps its kernel, with Caps saying which take bf16.
+    // bf16 inference where the CPU has AVX512_BF16 (gemm_bf16.h): its GEMM, attention and cast
+    // entries take bf16; every other op keeps its kernel, with Caps saying which take bf16.
     if (host::bf16_kernels()) {
       host::declare_bf16_caps(t.caps);
       t.gemm = host::gemm_routed;
       t.attention_fwd = host::attention_fwd_routed;
+      t.cast = host::cast_routed;
     }
     return t;
   }();

@@ -281,6 +281,13 @@ void attention_fwd_routed(const AttnDesc& d) {
   parallel_for(n, fast::kGrain, [&](int64_t lo, int64_t hi) { kernels().narrow(o + lo, out + lo, hi - lo); });
 }
 
+void cast_routed(Buf x, Buf y, int64_t n) {
+  if (x.t != DType::F32 || y.t != DType::BF16) return fast::cast(x, y, n);
+  const float* s = x.f32();
+  uint16_t* d = static_cast<uint16_t*>(y.p);
+  parallel_for(n, fast::kGrain, [&](int64_t lo, int64_t hi) { kernels().narrow(s + lo, d + lo, hi - lo); });
+}
+
 void declare_bf16_caps(Caps& caps) {
   const DTypes f32 = DTypes::of(DType::F32), both = f32 | DTypes::of(DType::BF16);
   caps.floats = both;

@@ -66,6 +66,7 @@ void gemm_bf16(const GemmDesc& g);
 // the reference computes them).
 void gemm_routed(const GemmDesc& g);
 void attention_fwd_routed(const AttnDesc& d);
+void cast_routed(Buf x, Buf y, int64_t n);  // f32 -> bf16 vectorised; the rest to fast::cast
 // The bf16 capabilities: bf16 operands for the ops of an inference forward (GEMM, attention, the
 // elementwise forward ops, embedding, casts), f32 for every backward, loss and optimiser op.
 void declare_bf16_caps(Caps& caps);
