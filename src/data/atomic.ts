@@ -13,11 +13,14 @@ import {
   renameSync,
   rmdirSync,
   rmSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+
+import { DataError } from './errors.js';
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -102,6 +105,28 @@ export function sweepStaleTemps(dir: string): string[] {
   return done;
 }
 
+/**
+ * Refuses, before any work, an output file path that cannot be written as one: its folder missing
+ * (a mistyped path is an error, not a new folder tree) or the path itself a folder (the rename at
+ * the end would fail with a bare EISDIR after all the work).
+ */
+export function checkOutputFile(path: string): void {
+  const dir = dirname(path);
+  let st: ReturnType<typeof statSync> | undefined;
+  try {
+    st = statSync(dir);
+  } catch {
+    /* missing: below */
+  }
+  if (!st?.isDirectory()) throw new DataError(path, undefined, `cannot write: the folder ${dir} does not exist`);
+  try {
+    st = statSync(path);
+  } catch {
+    return; // a new file
+  }
+  if (st.isDirectory()) throw new DataError(path, undefined, 'cannot write: it is a folder, expected a file name');
+}
+
 /** Buffered synchronous writer to one file descriptor. */
 export class BufferedWriter {
   private parts: string[] = [];
@@ -172,6 +197,7 @@ export class AtomicOutputs {
 
   open(finalPath: string): BufferedWriter {
     this.ensureDir(dirname(finalPath));
+    checkOutputFile(finalPath);
     removeStaleTemps(finalPath);
     const temp = join(dirname(finalPath), `.${basename(finalPath)}.tmp-${process.pid}-${threadId}-${AtomicOutputs.counter++}`);
     const fd = openSync(temp, 'wx');

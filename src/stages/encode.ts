@@ -1,7 +1,7 @@
 // Encoding with one BERT: texts (the library's BertEncoder) or a JSONL file to a .npy (the
 // `encode` stage). An HF BERT folder, or one side of our bi-encoder checkpoint.
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 import { count, type TaskContext } from '../api/events.js';
 import { encodeRows, openEncoder } from '../encode/encode.js';
@@ -145,6 +145,11 @@ export class BertSession {
     const folder = dirname(resolve(output));
     if (!existsSync(folder) || !statSync(folder).isDirectory())
       throw new SettingsError('output', `encode: output (--output) ${output}: the folder ${folder} does not exist`);
+    if (existsSync(output) && statSync(output).isDirectory())
+      throw new SettingsError(
+        'output',
+        `encode: output (--output) ${output}: is a folder, expected a file name (e.g. ${join(output, 'embeddings.npy')})`,
+      );
     const rows = readEncodeInput(input, { maxLength: c.maxLength, vocabSize: this.facts.vocabSize, tokenizer: () => this.tokenizer() });
     const out = await this.encodeRows(rows, c, ctx);
     writeNpyF32(output, out, [rows.length, this.facts.hiddenSize]);

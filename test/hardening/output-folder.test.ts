@@ -10,8 +10,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { register as registerImport } from '../../src/cli/commands/import-pubtator.js';
-import { sweepStaleTemps } from '../../src/data/atomic.js';
+import { register as registerTokenize } from '../../src/cli/commands/tokenize.js';
+import { sweepStaleTemps, writeFileAtomic } from '../../src/data/atomic.js';
+import { DataError } from '../../src/data/errors.js';
+import { writeNpyF32 } from '../../src/encode/npy.js';
+import { encodeFile } from '../../src/index.js';
 import { LOCK_FILE, lockOutput } from '../../src/stages/output-lock.js';
+import { VOCAB } from '../eval/retrieve-helpers.js';
 import { runCli } from '../support/cli.js';
 import { mulberry32 } from '../support/rng.js';
 
@@ -100,5 +105,28 @@ describe('biofeg import-pubtator prints what each split dropped', () => {
     await expect(runCli(registerImport, 'import-pubtator', args(join(root, 'imp-fail')))).rejects.toThrow(
       /train\.txt: 2 of 9 mentions were dropped \(22%, more than maxDropped \(--max_dropped\) 0\.2\)/,
     );
+  });
+});
+
+describe('an output file path that is a folder is refused before any work, naming it', () => {
+  it('writeNpyF32, the atomic writer, tokenize --output and encode', async () => {
+    const dir = join(root, 'an-output-folder');
+    mkdirSync(dir);
+    expect(() => writeNpyF32(dir, new Float32Array(4), [2, 2])).toThrow(
+      new RegExp(`^${dir}: cannot write: it is a folder, expected a file name$`),
+    );
+    expect(() => writeFileAtomic(dir, 'x')).toThrow(DataError);
+    expect(readdirSync(root).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    const input = join(root, 'in.jsonl');
+    writeFileSync(input, '{"text": "breast cancer"}\n');
+    await expect(runCli(registerTokenize, 'tokenize', ['--vocab', VOCAB, '--input', input, '--output', dir])).rejects.toThrow(
+      /an-output-folder: cannot write: it is a folder, expected a file name/,
+    );
+    const e = await encodeFile({ model: 'tiny', input, output: dir, device: 'cpu' }).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(e).toMatchObject({ code: 'ERR_BIOFEG_SETTINGS', field: 'output' });
+    expect(String((e as Error).message)).toMatch(/an-output-folder: is a folder, expected a file name/);
   });
 });

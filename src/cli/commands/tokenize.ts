@@ -1,7 +1,5 @@
 import { Option, type Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { AtomicOutputs } from '../../data/atomic.js';
+import { AtomicOutputs, checkOutputFile } from '../../data/atomic.js';
 import { DataError } from '../../data/errors.js';
 import { isBlank, readLinesSync, type LineLimits } from '../../data/lines.js';
 import type { WordPieceTokenizer } from '../../tokenize/types.js';
@@ -113,8 +111,7 @@ export function register(program: Command): void {
       }
       // Written to a temporary beside the output and renamed at the end (a failed run leaves
       // nothing, and a killed run's temporary is removed by the next run writing this output).
-      if (!existsSync(dirname(f.output)))
-        throw new DataError(f.output, undefined, `cannot write: the folder ${dirname(f.output)} does not exist`);
+      checkOutputFile(f.output);
       const out = new AtomicOutputs();
       try {
         const w = out.open(f.output);
