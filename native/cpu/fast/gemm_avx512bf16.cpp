@@ -1,6 +1,6 @@
 // AVX512_BF16 kernels of the fast backend's bf16 GEMM (gemm_bf16.h): the 6x64 vdpbf16ps
 // micro-kernels (packed A, or A read in place), the epilogue store (bias, pre, GELU; f32 or bf16
-// outputs, masked tails) and the f32 -> bf16 narrowing of casts. Compiled with -mavx512f
+// outputs, masked tails) and the f32 -> bf16 narrowing of casts (integer rounding, as f32_to_bf16). Compiled with -mavx512f
 // -mavx512bw -mavx512vl -mavx512bf16 -mfma on x86-64 only; called only when cpu_level() says
 // Avx512Bf16 (gemm_bf16.cpp). Elsewhere the entry points return nullptr (the #else below).
 #include "gemm_bf16.h"
@@ -97,7 +97,13 @@ inline __m512 load16(const void* p, bool bf16, int64_t i, __mmask16 m) {
 }
 inline void store16(void* p, bool bf16, int64_t i, __mmask16 m, __m512 v) {
   if (!bf16) return _mm512_mask_storeu_ps(static_cast<float*>(p) + i, m, v);
-  const __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
+  // Integer round-to-nearest-even, bit for bit f32_to_bf16 (vcvtneps2bf16 would flush denormals).
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+  const __m256i h = _mm512_cvtepi32_epi16(r);
   _mm256_mask_storeu_epi16(static_cast<uint16_t*>(p) + i, m, h);
 }
 
