@@ -127,6 +127,30 @@ export function checkOutputFile(path: string): void {
   if (st.isDirectory()) throw new DataError(path, undefined, 'cannot write: it is a folder, expected a file name');
 }
 
+const WRITE_FAILURES: Readonly<Record<string, string>> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EFBIG: 'a file would pass the size limit of the file system or of `ulimit -f`',
+  EROFS: 'the file system is read-only',
+  EIO: 'the device reported an I/O error',
+};
+
+/**
+ * Node's errors from writes to an open file (`ENOSPC: no space left on device, write`) name no
+ * file. This names `path` (the file, or the output folder being written) in the message, once,
+ * and says what the code means; the error keeps its class and `code` (ENOSPC, EFBIG, ...), so a
+ * caller still branches on it. Other errors are returned unchanged.
+ */
+export function nameWriteFailure<E>(e: E, path: string): E {
+  if (!(e instanceof Error)) return e;
+  const x = e as NodeJS.ErrnoException;
+  if (typeof x.code !== 'string' || typeof x.syscall !== 'string' || x.path !== undefined) return e;
+  const why = WRITE_FAILURES[x.code];
+  x.message = `${path}: cannot ${x.syscall} (${x.message})${why ? `: ${why}` : ''}`;
+  x.path = path;
+  return e;
+}
+
 /** Buffered synchronous writer to one file descriptor. */
 export class BufferedWriter {
   private parts: string[] = [];
@@ -135,6 +159,8 @@ export class BufferedWriter {
   constructor(
     private readonly fd: number,
     private readonly flushAt = 1 << 20,
+    /** Named in write errors (an fd-level write error names no file). */
+    private readonly path?: string,
   ) {}
   write(s: string): void {
     this.parts.push(s);
@@ -144,14 +170,22 @@ export class BufferedWriter {
   writeBytes(b: Uint8Array): void {
     this.flush();
     let off = 0;
-    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+    try {
+      while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+    } catch (e) {
+      throw this.path === undefined ? e : nameWriteFailure(e, this.path);
+    }
     this.bytes += b.length;
   }
   /** Overwrite bytes at an absolute position (e.g. a header once the counts are known). */
   writeAt(position: number, b: Uint8Array): void {
     this.flush();
     let off = 0;
-    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off, position + off);
+    try {
+      while (off < b.length) off += writeSync(this.fd, b, off, b.length - off, position + off);
+    } catch (e) {
+      throw this.path === undefined ? e : nameWriteFailure(e, this.path);
+    }
   }
   flush(): void {
     if (this.parts.length === 0) return;
@@ -201,7 +235,7 @@ export class AtomicOutputs {
     removeStaleTemps(finalPath);
     const temp = join(dirname(finalPath), `.${basename(finalPath)}.tmp-${process.pid}-${threadId}-${AtomicOutputs.counter++}`);
     const fd = openSync(temp, 'wx');
-    const writer = new BufferedWriter(fd);
+    const writer = new BufferedWriter(fd, 1 << 20, finalPath);
     this.files.push({ final: finalPath, temp, fd, writer, closed: false });
     return writer;
   }
@@ -209,9 +243,13 @@ export class AtomicOutputs {
   /** Flush, fsync and rename every temporary into place. */
   commit(): void {
     for (const f of this.files) {
-      f.writer.flush();
-      fsyncSync(f.fd);
-      closeSync(f.fd);
+      try {
+        f.writer.flush();
+        fsyncSync(f.fd);
+        closeSync(f.fd);
+      } catch (e) {
+        throw nameWriteFailure(e, f.final);
+      }
       f.closed = true;
     }
     for (const f of this.files) renameSync(f.temp, f.final);

@@ -6,7 +6,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
-import { sweepStaleTemps } from '../data/atomic.js';
+import { nameWriteFailure, sweepStaleTemps } from '../data/atomic.js';
 import { OutputBusyError } from '../errors.js';
 
 export const LOCK_FILE = '.biofeg.lock';
@@ -77,6 +77,8 @@ export async function withOutputLock<T>(dir: string, stage: string, fn: () => Pr
   const release = lockOutput(dir, stage);
   try {
     return await fn();
+  } catch (e) {
+    throw nameWriteFailure(e, dir); // every stage's outputs are under `dir`
   } finally {
     release();
   }

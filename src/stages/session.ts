@@ -1,6 +1,7 @@
 // What every training stage sets up around its loop: the JSON-lines log in the output folder,
 // the stop source of the call, and per-epoch progress events.
 import { count, say, type TaskContext } from '../api/events.js';
+import { nameWriteFailure } from '../data/atomic.js';
 import type { TrainHooks } from '../train/hooks.js';
 import { JsonlLogger } from '../train/jsonl-log.js';
 
@@ -19,6 +20,8 @@ export async function trainingSession<T>(
   try {
     return await run({ log, interrupt: ctx.stop, progress, say: (line) => say(ctx, line), resumeHint: o.resumeHint });
   } catch (e) {
+    // A full disk fails in a write that names no file: name the output folder.
+    nameWriteFailure(e, out);
     // Every failure leaves its line in the run's log (a full disk included), as far as it can be written.
     try {
       log.log('failed', { message: e instanceof Error ? e.message : String(e), code: (e as { code?: string }).code ?? null });

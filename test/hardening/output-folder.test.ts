@@ -11,12 +11,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { register as registerImport } from '../../src/cli/commands/import-pubtator.js';
 import { register as registerTokenize } from '../../src/cli/commands/tokenize.js';
-import { sweepStaleTemps, writeFileAtomic } from '../../src/data/atomic.js';
+import { nameWriteFailure, sweepStaleTemps, writeFileAtomic } from '../../src/data/atomic.js';
 import { DataError } from '../../src/data/errors.js';
 import { writeNpyF32 } from '../../src/encode/npy.js';
 import { encodeFile } from '../../src/index.js';
 import { LOCK_FILE, lockOutput } from '../../src/stages/output-lock.js';
-import { VOCAB } from '../eval/retrieve-helpers.js';
+import { cleanup, ROOT, smallDataset, VOCAB } from '../eval/retrieve-helpers.js';
 import { runCli } from '../support/cli.js';
 import { mulberry32 } from '../support/rng.js';
 
@@ -129,4 +129,47 @@ describe('an output file path that is a folder is refused before any work, namin
     expect(e).toMatchObject({ code: 'ERR_BIOFEG_SETTINGS', field: 'output' });
     expect(String((e as Error).message)).toMatch(/an-output-folder: is a folder, expected a file name/);
   });
+});
+
+describe('a write that fails (disk full, file too large) names the file and leaves its line in log.jsonl', () => {
+  it('nameWriteFailure: the path and what the code means, once; other errors unchanged', () => {
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write', errno: -28 });
+    const e = nameWriteFailure(enospc, '/out/run');
+    expect(e.message).toBe('/out/run: cannot write (ENOSPC: no space left on device, write): the disk is full');
+    expect(e).toMatchObject({ code: 'ENOSPC', path: '/out/run' });
+    expect(nameWriteFailure(e, '/elsewhere').message).toBe(e.message);
+    const plain = new Error('not a system error');
+    expect(nameWriteFailure(plain, '/out').message).toBe('not a system error');
+  });
+
+  it('train-biencoder under `ulimit -f` (EFBIG at the first checkpoint): exit 1, the file named, a failed event, nothing partial', async () => {
+    const data = await smallDataset({ train: 8, val: 4, test: 4 });
+    const out = join(root, 'efbig');
+    const cmd = [
+      process.execPath,
+      '--import',
+      'tsx',
+      join(ROOT, 'src', 'cli', 'main.ts'),
+      'train-biencoder',
+      ...['--data_path', data.processed, '--output_path', out, '--entity_dict_path', data.entities, '--bert_model', 'tiny'],
+      ...['--num_train_epochs', '1', '--train_batch_size', '4', '--eval_batch_size', '4', '--max_context_length', '32'],
+      ...['--max_cand_length', '48', '--no_cuda', '--threads', '1', '--silent'],
+    ];
+    // 1 MiB per file: the token caches and the log fit, the model's checkpoint does not. SIGXFSZ
+    // ignored, so the write fails with EFBIG instead of killing the process.
+    const quoted = cmd.map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 1024; exec ${quoted}`], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`biofeg: ${out}/\\S+: cannot write \\(EFBIG: file too large, write\\): a file would pass the size limit`),
+    );
+    const events = readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; code?: string; message?: string });
+    expect(events.at(-1)).toMatchObject({ event: 'failed', code: 'EFBIG' });
+    expect(events.at(-1)!.message).toContain(out);
+    expect(readdirSync(out).sort()).toEqual(['log.jsonl']);
+    cleanup();
+  }, 90_000);
 });
