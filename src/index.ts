@@ -80,6 +80,10 @@ export { loadBert, BertEncoder } from './api/bert.js';
 export { Linker } from './link/linker.js';
 export type { LinkCandidate, LinkerInfo, LinkerOptions, LinkerStats, LinkMention, LinkOptions } from './link/types.js';
 
+// The HTTP service over a Linker (`biofeg serve`)
+export { createServer } from './serve/index.js';
+export type { LinkServer, LinkService, ServeOptions, ServerAddress, ServeErrorCode } from './serve/index.js';
+
 // Tokenization (plain, synchronous: a WordPiece encode takes microseconds)
 export { loadTokenizer, fromVocab } from './tokenize/load.js';
 export type { WordPieceTokenizer } from './tokenize/types.js';
@@ -109,6 +113,8 @@ export {
   AddonUnavailableError,
   OutputBusyError,
   OverloadedError,
+  ArgumentError,
+  OutOfMemoryError,
 } from './errors.js';
 export type { AddonAttempt, AddonSource, BackendCaps, BackendName, DeviceName } from './native.js';
 export type { BiofegErrorCode } from './errors.js';
