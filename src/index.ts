@@ -113,8 +113,6 @@ export {
   AddonUnavailableError,
   OutputBusyError,
   OverloadedError,
-  ArgumentError,
-  OutOfMemoryError,
 } from './errors.js';
 export type { AddonAttempt, AddonSource, BackendCaps, BackendName, DeviceName } from './native.js';
 export type { BiofegErrorCode } from './errors.js';
