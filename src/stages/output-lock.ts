@@ -2,12 +2,12 @@
 // its process) until it ends. A second run on the same folder fails at once with the holder named;
 // a lock left by a process that is gone (killed, crashed) is taken over, and the temporaries that
 // dead writers left in the folder are removed then.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 import { nameWriteFailure, sweepStaleTemps } from '../data/atomic.js';
-import { OutputBusyError } from '../errors.js';
+import { OutputBusyError, SettingsError } from '../errors.js';
 
 export const LOCK_FILE = '.biofeg.lock';
 
@@ -37,6 +37,11 @@ function readHolder(path: string): Holder | undefined {
 
 /** Takes the lock of `dir` (created if needed) for `stage`; returns its release. */
 export function lockOutput(dir: string, stage: string): () => void {
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new SettingsError(
+      'outputPath',
+      `${stage}: outputPath (--output_path) ${dir}: is a file, expected a folder (or a path to create one)`,
+    );
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
   const me: Holder = { pid: process.pid, host: hostname(), stage, since: new Date().toISOString() };

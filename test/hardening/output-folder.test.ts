@@ -66,6 +66,19 @@ describe('the next run of an output folder removes what killed runs left there',
     expect(existsSync(join(out, LOCK_FILE))).toBe(false);
   });
 
+  it('an output folder path that is a file is a SettingsError naming it, not EEXIST from mkdir', () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'data');
+    expect(() => lockOutput(file, 'trainBiencoder')).toThrow(
+      expect.objectContaining({
+        code: 'ERR_BIOFEG_SETTINGS',
+        field: 'outputPath',
+        message: `trainBiencoder: outputPath (--output_path) ${file}: is a file, expected a folder (or a path to create one)`,
+      }),
+    );
+    expect(readFileSync(file, 'utf8')).toBe('data');
+  });
+
   it('sweepStaleTemps reports what it did and leaves a folder without temporaries alone', () => {
     const out = join(root, 'sweep');
     mkdirSync(out);
