@@ -4,6 +4,7 @@
 // every JS handle the addon keeps is per environment (addon_data.h).
 #include <napi.h>
 
+#include <cmath>
 #include <stdexcept>
 
 #include "../native/backends.h"
@@ -14,6 +15,7 @@
 #include "addon_data.h"
 #include "backend_wrap.h"
 #include "bench_blas.h"
+#include "errors.h"
 #include "model_bert.h"
 #include "profile.h"
 #include "tensor_wrap.h"
@@ -50,33 +52,38 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   try {
     return info_object(env);
   } catch (const std::exception& e) {
-    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
     return env.Undefined();
   }
 }
 
+// setThreads(n): an integer 0..1024 (0: all cores); anything else (NaN, 2.5, -1) is refused
+// rather than truncated to a count nobody asked for.
 Napi::Value set_threads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "setThreads: expected a number (0 = all cores)").ThrowAsJavaScriptException();
+  try {
+    BIOFEG_CHECK(info.Length() == 1 && info[0].IsNumber(), "setThreads: expected a number (0 = all cores)");
+    const double n = info[0].As<Napi::Number>().DoubleValue();
+    BIOFEG_CHECK(n >= 0 && n <= 1024 && n == std::floor(n), "setThreads: expected an integer in 0..1024 (0 = all cores), got ", n);
+    set_num_threads(static_cast<int>(n));
+    return Napi::Number::New(env, num_threads());
+  } catch (const std::exception& e) {
+    throw_js(env, e);
     return env.Undefined();
   }
-  const int32_t n = info[0].As<Napi::Number>().Int32Value();
-  if (n < 0 || n > 1024) {
-    Napi::RangeError::New(env, "setThreads: expected 0..1024").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  set_num_threads(n);
-  return Napi::Number::New(env, num_threads());
 }
 
 Napi::Value bytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string d = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
   try {
-    return Napi::Number::New(env, static_cast<double>(bytes_in_use(device_named(d))));
+    try {
+      return Napi::Number::New(env, static_cast<double>(bytes_in_use(device_named(d))));
+    } catch (const Error& e) {
+      fail("bytesInUse: ", e.what());
+    }
   } catch (const std::exception& e) {
-    Napi::TypeError::New(env, std::string("bytesInUse: ") + e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
     return env.Undefined();
   }
 }
@@ -86,7 +93,7 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
   try {
     if (cuda::device_count() > 0) cuda::synchronize();
   } catch (const std::exception& e) {
-    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
   }
   return env.Undefined();
 }
@@ -108,6 +115,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
   exports.Set("bytesInUse", Napi::Function::New(env, bytes, "bytesInUse"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
+  exports.Set("setErrorClasses", Napi::Function::New(env, set_error_classes, "setErrorClasses"));
   exports.Set("Backend", backend_class(env));
   exports.Set("backend", Napi::Function::New(env, backend_handle, "backend"));
   exports.Set("BertModel", bert_model_class(env));

@@ -15,6 +15,7 @@ struct AddonData {
   Napi::FunctionReference tensor_ctor;   // the Tensor class of this environment (TensorWrap::Init)
   Napi::FunctionReference backend_ctor;  // the Backend class (backend_wrap.cpp)
   std::map<std::string, Napi::ObjectReference> backends;  // one handle per backend name
+  Napi::FunctionReference error_classes[4];  // by biofeg::ErrorKind (errors.h): src/errors.ts's classes
 };
 
 // Creates env's AddonData; called first by the module's init.

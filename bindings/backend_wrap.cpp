@@ -2,6 +2,7 @@
 
 #include "../native/backends.h"
 #include "addon_data.h"
+#include "errors.h"
 #include "ops_bind.h"
 
 namespace biofeg::js {
@@ -41,7 +42,7 @@ class BackendWrap : public Napi::ObjectWrap<BackendWrap> {
       BIOFEG_CHECK(info.Length() == 1 && info[0].IsString(), "Backend: expected a name ('ref', 'cpu', 'cuda' or 'auto')");
       be_ = &backend_named(info[0].As<Napi::String>());
     } catch (const std::exception& e) {
-      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      throw_js(env, e);
     }
   }
 
@@ -52,7 +53,7 @@ class BackendWrap : public Napi::ObjectWrap<BackendWrap> {
     try {
       B(info, OpCtx{op_info(O).js, be_});
     } catch (const std::exception& e) {
-      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      throw_js(env, e);
     }
     return env.Undefined();
   }
@@ -61,7 +62,7 @@ class BackendWrap : public Napi::ObjectWrap<BackendWrap> {
     try {
       return topk_async(info, OpCtx{"topkAsync", be_});
     } catch (const std::exception& e) {
-      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      throw_js(env, e);
       return env.Undefined();
     }
   }
@@ -71,7 +72,7 @@ class BackendWrap : public Napi::ObjectWrap<BackendWrap> {
     try {
       synchronize(be_->device);
     } catch (const std::exception& e) {
-      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      throw_js(env, e);
     }
     return env.Undefined();
   }
@@ -115,7 +116,7 @@ Napi::Value backend_handle(const Napi::CallbackInfo& info) {
     d.backends.emplace(be.name, Napi::Persistent(h));
     return h;
   } catch (const std::exception& e) {
-    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
     return env.Undefined();
   }
 }

@@ -4,6 +4,7 @@
 
 #include "bench_blas.h"
 #include "check.h"
+#include "errors.h"
 
 namespace biofeg::js {
 namespace {
@@ -59,7 +60,7 @@ Napi::Value sgemm(const Napi::CallbackInfo& info) {
     b.sgemm(101, ta ? 112 : 111, tb ? 112 : 111, int(M), int(N), int(K), 1.0f, A.buf().f32(), int(A.shape[1]),
             B.buf().f32(), int(B.shape[1]), 0.0f, C.buf().f32(), int(N));
   } catch (const std::exception& e) {
-    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
   }
   return env.Undefined();
 }

@@ -1,6 +1,7 @@
 #include "check.h"
 
 #include <cmath>
+#include <vector>
 
 namespace biofeg::js {
 
@@ -87,6 +88,56 @@ int64_t int_arg(const OpCtx& c, const Napi::Value& v, const char* name) {
   const double x = number_arg(c, v, name);
   BIOFEG_CHECK(x == std::floor(x) && std::fabs(x) < 9e15, c.op, ": '", name, "' must be an integer, got ", x);
   return static_cast<int64_t>(x);
+}
+
+int64_t size_arg(const char* op, const Napi::Value& v, const char* name) {
+  BIOFEG_CHECK(v.IsNumber(), op, ": '", name, "' must be a number");
+  const double x = v.As<Napi::Number>().DoubleValue();
+  // Range first: casting a double outside int64 (or NaN) is undefined behaviour.
+  BIOFEG_CHECK(x >= 0 && x <= 9007199254740992.0 && x == std::floor(x), op, ": '", name,
+               "' must be a non-negative integer (at most 2^53), got ", x);
+  return static_cast<int64_t>(x);
+}
+
+std::vector<int64_t> shape_arg(const char* op, const Napi::Value& v) {
+  BIOFEG_CHECK(v.IsArray(), op, ": the shape must be an array of non-negative integers");
+  Napi::Array a = v.As<Napi::Array>();
+  // The length first: a sparse array of 2^32 - 1 holes must not be walked.
+  BIOFEG_CHECK(a.Length() <= 8, op, ": at most 8 dimensions, got ", a.Length());
+  std::vector<int64_t> shape;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value x = a.Get(i);
+    BIOFEG_CHECK(x.IsNumber(), op, ": shape entries must be non-negative integers, got a ", x.IsUndefined() ? "hole" : "non-number");
+    const double d = x.As<Napi::Number>().DoubleValue();
+    BIOFEG_CHECK(d >= 0 && d <= 9007199254740992.0 && d == std::floor(d), op,
+                 ": shape entries must be non-negative integers (at most 2^53), got ", d);
+    shape.push_back(static_cast<int64_t>(d));
+  }
+  return shape;
+}
+
+bool host_array(const Napi::Value& v, HostArray* out) {
+  if (!v.IsTypedArray()) return false;
+  const napi_status s = napi_get_typedarray_info(v.Env(), v, &out->type, &out->length, &out->data, nullptr, nullptr);
+  BIOFEG_CHECK(s == napi_ok, "cannot read the typed array");
+  return true;
+}
+
+const char* typed_array_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "typed array";
+  }
 }
 
 }  // namespace biofeg::js

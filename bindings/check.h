@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <initializer_list>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,5 +42,21 @@ Napi::Object options_arg(const OpCtx& c, const Napi::CallbackInfo& info, size_t 
 uint64_t u64_arg(const OpCtx& c, const Napi::Value& v, const char* name);
 // An integer-valued number (e.g. k, a step count).
 int64_t int_arg(const OpCtx& c, const Napi::Value& v, const char* name);
+
+// A size or an offset: a finite integer in [0, 2^53] ("<op>: '<name>' must be ..." otherwise).
+int64_t size_arg(const char* op, const Napi::Value& v, const char* name);
+// A shape: an array of at most 8 sizes (the Tensor's own checks follow: checked_numel).
+std::vector<int64_t> shape_arg(const char* op, const Napi::Value& v);
+
+// A typed array's element type, length and first byte, whether its memory is an ArrayBuffer or a
+// SharedArrayBuffer (Napi::TypedArray::ArrayBuffer() takes only the former: "Invalid argument").
+struct HostArray {
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+};
+// False when v is not a typed array.
+bool host_array(const Napi::Value& v, HostArray* out);
+const char* typed_array_name(napi_typedarray_type t);
 
 }  // namespace biofeg::js

@@ -11,14 +11,38 @@
 #include "../native/cpu/fast/gemm_bf16.h"
 #include "../native/models/bert.h"
 #include "check.h"
+#include "errors.h"
 
 namespace biofeg::js {
 namespace {
 
 struct State {
+  explicit State(napi_env e) : env(e) {}
+  ~State() {
+    m.reset();
+    int64_t total = 0;
+    if (reported) napi_adjust_external_memory(env, -reported, &total);  // a destructor must not throw
+  }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+
   std::unique_ptr<BertModel> m;
   bool busy = false;               // touched on the main thread only
   uint64_t next_seed = 0x9E3779B97F4A7C15ull;  // train seeds when none is given: a fixed sequence
+  // The model's storages (parameters, gradients, activations: made in its constructor and as it
+  // runs, on the JS thread or an async worker's) are charged to `acct` (AccountScope around every
+  // call), and their bytes reported to V8 as external memory, host and device alike (the reason:
+  // tensor_wrap.h), so an encoder opened and dropped without dispose is collected under memory
+  // pressure. `report` runs on the JS thread after each call; ~State, on the JS thread too (a
+  // finalizer, or the last async worker's deletion), takes the report back.
+  napi_env env;
+  std::shared_ptr<MemAccount> acct = std::make_shared<MemAccount>();
+  int64_t reported = 0;
+  void report() {
+    const int64_t now = acct->bytes.load(std::memory_order_relaxed);
+    int64_t total = 0;
+    if (now != reported && napi_adjust_external_memory(env, now - reported, &total) == napi_ok) reported = now;
+  }
 };
 
 // 'cpu', 'cuda' or 'ref' (not 'auto': a model's device is the caller's decision).
@@ -95,13 +119,14 @@ Napi::Object outputs(Napi::Env env, const BertModel& m) {
 // Ids or mask: an Int32Array, or an i32 Tensor on the model's device; n entries.
 std::vector<int32_t> ints(const OpCtx& c, const Napi::Value& v, const char* name, int64_t n) {
   std::vector<int32_t> out;
-  if (v.IsTypedArray()) {
-    Napi::TypedArray ta = v.As<Napi::TypedArray>();
-    BIOFEG_CHECK(ta.TypedArrayType() == napi_int32_array, c.op, ": '", name, "' must be an Int32Array or an i32 Tensor");
-    BIOFEG_CHECK(static_cast<int64_t>(ta.ElementLength()) == n, c.op, ": '", name, "' must have batch x seq = ", n,
-                 " entries, got ", ta.ElementLength());
+  HostArray ta;
+  if (host_array(v, &ta)) {  // an ArrayBuffer's or a SharedArrayBuffer's
+    BIOFEG_CHECK(ta.type == napi_int32_array, c.op, ": '", name, "' must be an Int32Array or an i32 Tensor, got a ",
+                 typed_array_name(ta.type));
+    BIOFEG_CHECK(static_cast<int64_t>(ta.length) == n, c.op, ": '", name, "' must have batch x seq = ", n,
+                 " entries, got ", ta.length);
     out.resize(static_cast<size_t>(n));
-    std::memcpy(out.data(), static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), n * 4);
+    if (n) std::memcpy(out.data(), ta.data, static_cast<size_t>(n) * 4);
     return out;
   }
   BIOFEG_CHECK(TensorWrap::is(v.Env(), v), c.op, ": '", name,
@@ -174,13 +199,13 @@ struct BwdArgs {
 bool grad_arg(const OpCtx& c, const Napi::Object& o, const char* key, const BertModel& m, int64_t n, Tensor& out) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) return false;
-  if (v.IsTypedArray()) {
-    Napi::TypedArray ta = v.As<Napi::TypedArray>();
-    BIOFEG_CHECK(ta.TypedArrayType() == napi_float32_array, c.op, ": '", key, "' must be a Float32Array or an f32 Tensor");
-    BIOFEG_CHECK(static_cast<int64_t>(ta.ElementLength()) == n, c.op, ": '", key, "' must have ", n, " entries, got ",
-                 ta.ElementLength());
+  HostArray ta;
+  if (host_array(v, &ta)) {
+    BIOFEG_CHECK(ta.type == napi_float32_array, c.op, ": '", key, "' must be a Float32Array or an f32 Tensor, got a ",
+                 typed_array_name(ta.type));
+    BIOFEG_CHECK(static_cast<int64_t>(ta.length) == n, c.op, ": '", key, "' must have ", n, " entries, got ", ta.length);
     out = Tensor::empty(m.device(), DType::F32, {n});
-    out.upload(static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), static_cast<size_t>(n) * 4);
+    out.upload(ta.data, static_cast<size_t>(n) * 4);
     return true;
   }
   BIOFEG_CHECK(TensorWrap::is(v.Env(), v), c.op, ": '", key,
@@ -212,29 +237,34 @@ class ForwardWorker : public Napi::AsyncWorker {
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
+      AccountScope scope(st_->acct);
       st_->m->forward(a_.inputs());
       sync_device(*st_->m);
     } catch (const std::exception& e) {
+      kind_ = kind_of(e);
       SetError(e.what());
     }
   }
   void OnOK() override {
     st_->busy = false;
+    st_->report();
     try {
       deferred_.Resolve(outputs(Env(), *st_->m));
     } catch (const std::exception& e) {
-      deferred_.Reject(Napi::Error::New(Env(), e.what()).Value());
+      deferred_.Reject(error_value(Env(), kind_of(e), e.what()));
     }
   }
   void OnError(const Napi::Error& e) override {
     st_->busy = false;
-    deferred_.Reject(e.Value());
+    st_->report();
+    deferred_.Reject(error_value(Env(), kind_, e.Message()));
   }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<State> st_;
   FwdArgs a_;
+  ErrorKind kind_ = ErrorKind::Internal;
 };
 
 class BackwardWorker : public Napi::AsyncWorker {
@@ -244,25 +274,30 @@ class BackwardWorker : public Napi::AsyncWorker {
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
+      AccountScope scope(st_->acct);
       a_.run(*st_->m);
       sync_device(*st_->m);
     } catch (const std::exception& e) {
+      kind_ = kind_of(e);
       SetError(e.what());
     }
   }
   void OnOK() override {
     st_->busy = false;
+    st_->report();
     deferred_.Resolve(Env().Undefined());
   }
   void OnError(const Napi::Error& e) override {
     st_->busy = false;
-    deferred_.Reject(e.Value());
+    st_->report();
+    deferred_.Reject(error_value(Env(), kind_, e.Message()));
   }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<State> st_;
   BwdArgs a_;
+  ErrorKind kind_ = ErrorKind::Internal;
 };
 
 class BertWrap : public Napi::ObjectWrap<BertWrap> {
@@ -294,10 +329,14 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
       OpCtx c{"BertModel", be};
       const BertConfig k = parse_config(c, info[0]);
       const DType act = parse_precision(c, info.Length() == 3 ? info[2] : info.Env().Undefined());
-      st_ = std::make_shared<State>();
-      st_->m = std::make_unique<BertModel>(k, *be, act);
+      st_ = std::make_shared<State>(env);
+      {
+        AccountScope scope(st_->acct);
+        st_->m = std::make_unique<BertModel>(k, *be, act);
+      }
+      st_->report();
     } catch (const std::exception& e) {
-      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      throw_js(env, e);
     }
   }
 
@@ -311,11 +350,17 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
       if (needs_idle)
         BIOFEG_CHECK(!st_->busy, op, ": an async forward/backward is still running on this model; await it first");
       OpCtx c{op, &st_->m->backend()};
-      return fn(c);
+      Napi::Value r;
+      {
+        AccountScope scope(st_->acct);
+        r = fn(c);
+      }
+      st_->report();
+      return r;
     } catch (const Napi::Error& e) {
       throw;
     } catch (const std::exception& e) {
-      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      throw_js(env, e);
       return env.Undefined();
     }
   }

@@ -9,6 +9,7 @@
 
 #include "../native/backends.h"
 #include "../native/op_table.h"
+#include "errors.h"
 
 namespace biofeg::js {
 namespace {
@@ -19,6 +20,13 @@ void same(const OpCtx& c, const Tensor& a, const char* an, const Tensor& b, cons
 }
 // Row statistics: one entry per row.
 void stats(const OpCtx& c, const Tensor& s, const char* name, int64_t rows) { expect_numel(c, s, name, rows); }
+// a x b for sizes of two different tensors (each bounded, their product not): a wrapped product
+// could match a small operand's element count.
+int64_t product(const OpCtx& c, int64_t a, int64_t b, const char* what) {
+  const int64_t n = mul_size(a, b);
+  BIOFEG_CHECK(n >= 0, c.op, ": ", what, " = ", a, " x ", b, " exceeds 2^40 elements");
+  return n;
+}
 
 }  // namespace
 
@@ -204,7 +212,7 @@ void embedding_fwd(const Napi::CallbackInfo& info, const OpCtx& c) {
   Tensor &ids = tensor_arg(c, info[0], "ids"), &table = tensor_arg(c, info[1], "table"), &y = tensor_arg(c, info[2], "y");
   expect_rank(c, table, "table", {2});
   const int64_t N = ids.numel(), C = table.shape[1];
-  expect_numel(c, y, "y", N * C);
+  expect_numel(c, y, "y", product(c, N, C, "ids x width"));
   op::embedding_fwd(*c.be, ids.buf(), table.buf(), y.buf(), N, C, table.shape[0]);
 }
 
@@ -213,7 +221,7 @@ void embedding_bwd(const Napi::CallbackInfo& info, const OpCtx& c) {
   Tensor &ids = tensor_arg(c, info[0], "ids"), &dy = tensor_arg(c, info[1], "dy"), &dt = tensor_arg(c, info[2], "dtable");
   expect_rank(c, dt, "dtable", {2});
   const int64_t N = ids.numel(), C = dt.shape[1];
-  expect_numel(c, dy, "dy", N * C);
+  expect_numel(c, dy, "dy", product(c, N, C, "ids x width"));
   op::embedding_bwd(*c.be, ids.buf(), dy.buf(), dt.buf(), N, C, dt.shape[0]);
 }
 
@@ -331,7 +339,7 @@ void adamw(const Napi::CallbackInfo& info, const OpCtx& c) {
   d.eps = static_cast<float>(option(c, o, "eps", 1e-6));
   d.weight_decay = static_cast<float>(option(c, o, "weightDecay", 0.0));
   const double step = option(c, o, "step", 1.0);
-  BIOFEG_CHECK(step == std::floor(step) && step < 9e15, c.op, ": step must be an integer >= 1");
+  BIOFEG_CHECK(step >= 1 && step < 9e15 && step == std::floor(step), c.op, ": step must be an integer >= 1, got ", step);
   d.step = static_cast<int64_t>(step);
   d.bias_correction = flag(c, o, "biasCorrection", true);
   op::adamw(*c.be, d);
@@ -388,17 +396,19 @@ class TopkWorker : public Napi::AsyncWorker {
       be_->topk(d_);  // validated by topk_desc on the JS thread
       synchronize(be_->device);
     } catch (const std::exception& e) {
+      kind_ = kind_of(e);
       SetError(e.what());
     }
   }
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(error_value(Env(), kind_, e.Message())); }
 
  private:
   Napi::Promise::Deferred deferred_;
   const Backend* be_;
   TopkDesc d_;
   std::vector<Tensor> keep_;
+  ErrorKind kind_ = ErrorKind::Internal;
 };
 }  // namespace
 

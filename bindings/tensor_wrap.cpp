@@ -5,6 +5,8 @@
 #include "../native/backends.h"
 #include "../native/core/error.h"
 #include "addon_data.h"
+#include "check.h"
+#include "errors.h"
 
 namespace biofeg::js {
 
@@ -43,6 +45,15 @@ bool TensorWrap::is(Napi::Env env, const Napi::Value& v) {
   return v.IsObject() && v.As<Napi::Object>().InstanceOf(addon_data(env).tensor_ctor.Value());
 }
 
+TensorWrap::Charge::Charge(napi_env e, int64_t n) : env(e), bytes(n) {
+  int64_t total = 0;
+  if (bytes) napi_adjust_external_memory(env, bytes, &total);
+}
+TensorWrap::Charge::~Charge() {
+  int64_t total = 0;
+  if (bytes) napi_adjust_external_memory(env, -bytes, &total);  // status ignored: a destructor must not throw
+}
+
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
   Napi::Env env = info.Env();
   try {
@@ -55,19 +66,10 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor
       fail("Tensor: ", e.what());
     }
     const DType t = parse_dtype(info[1].As<Napi::String>());
-    Napi::Array a = info[2].As<Napi::Array>();
-    std::vector<int64_t> shape;
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value v = a.Get(i);
-      BIOFEG_CHECK(v.IsNumber(), "Tensor: shape entries must be numbers");
-      const double x = v.As<Napi::Number>().DoubleValue();
-      BIOFEG_CHECK(x >= 0 && x == static_cast<double>(static_cast<int64_t>(x)) && x < 9e15,
-                   "Tensor: shape entries must be non-negative integers, got ", x);
-      shape.push_back(static_cast<int64_t>(x));
-    }
-    t_ = Tensor::empty(d, t, shape);
+    t_ = Tensor::empty(d, t, shape_arg("Tensor", info[2]));
+    if (t_.st->bytes) charge_ = std::make_shared<Charge>(env, static_cast<int64_t>(t_.st->bytes));
   } catch (const std::exception& e) {
-    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
   }
 }
 
@@ -90,18 +92,22 @@ Napi::Value TensorWrap::Nbytes(const Napi::CallbackInfo& info) {
 }
 Napi::Value TensorWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !t_.st); }
 
+// upload(data): a Float32Array (f32, bf16) or Int32Array (i32) of numel() elements; its memory
+// may be an ArrayBuffer or a SharedArrayBuffer (copied as it is at the call).
 void TensorWrap::Upload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     Tensor& t = get("upload", "the tensor");
-    BIOFEG_CHECK(info.Length() == 1 && info[0].IsTypedArray(), "upload: expected one typed array");
-    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
     const bool ints = t.dtype == DType::I32;
-    BIOFEG_CHECK(ta.TypedArrayType() == (ints ? napi_int32_array : napi_float32_array), "upload: a ",
-                 t.describe(), " tensor takes a ", ints ? "Int32Array" : "Float32Array");
-    BIOFEG_CHECK(static_cast<int64_t>(ta.ElementLength()) == t.numel(), "upload: ", t.describe(), " needs ",
-                 t.numel(), " elements, got ", ta.ElementLength());
-    const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    const char* want = ints ? "Int32Array" : "Float32Array";
+    HostArray ta;
+    BIOFEG_CHECK(info.Length() == 1 && host_array(info[0], &ta), "upload: expected one typed array (a ", want, " for ",
+                 t.describe(), ")");
+    BIOFEG_CHECK(ta.type == (ints ? napi_int32_array : napi_float32_array), "upload: a ", t.describe(), " tensor takes a ",
+                 want, ", got a ", typed_array_name(ta.type));
+    BIOFEG_CHECK(static_cast<int64_t>(ta.length) == t.numel(), "upload: ", t.describe(), " needs ", t.numel(),
+                 " elements, got ", ta.length);
+    const uint8_t* src = static_cast<const uint8_t*>(ta.data);
     std::vector<uint8_t> conv;
     if (t.dtype == DType::BF16) {
       conv.resize(t.nbytes());
@@ -112,31 +118,39 @@ void TensorWrap::Upload(const Napi::CallbackInfo& info) {
     }
     t.upload(src, t.nbytes());
   } catch (const std::exception& e) {
-    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
   }
 }
 
+// download(): a new Float32Array (f32, bf16) or Int32Array (i32), filled straight from the tensor
+// (bf16 through a staging buffer). A tensor too large for one typed array is a Memory error
+// naming it, before any copy.
 Napi::Value TensorWrap::Download(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     Tensor& t = get("download", "the tensor");
-    std::vector<uint8_t> b = to_host(t);
     const size_t n = static_cast<size_t>(t.numel());
-    if (t.dtype == DType::I32) {
-      Napi::Int32Array a = Napi::Int32Array::New(env, n);
-      if (n) std::memcpy(a.Data(), b.data(), n * 4);
-      return a;
+    Napi::TypedArray a;
+    try {
+      if (t.dtype == DType::I32) a = Napi::Int32Array::New(env, n);
+      else a = Napi::Float32Array::New(env, n);
+    } catch (const Napi::Error& e) {
+      fail_as(ErrorKind::Memory, "download: cannot make a typed array of ", n, " elements for ", t.describe(), ": ",
+              e.Message());
     }
-    Napi::Float32Array a = Napi::Float32Array::New(env, n);
-    if (t.dtype == DType::F32) {
-      if (n) std::memcpy(a.Data(), b.data(), n * 4);
-    } else {
-      const uint16_t* h = reinterpret_cast<const uint16_t*>(b.data());
-      for (size_t i = 0; i < n; ++i) a[i] = bf16_to_f32(h[i]);
+    HostArray h;
+    host_array(a, &h);
+    if (t.dtype == DType::BF16) {
+      std::vector<uint8_t> b = to_host(t);
+      const uint16_t* p = reinterpret_cast<const uint16_t*>(b.data());
+      float* f = static_cast<float*>(h.data);
+      for (size_t i = 0; i < n; ++i) f[i] = bf16_to_f32(p[i]);
+    } else if (n) {
+      t.download(h.data, n * 4);
     }
     return a;
   } catch (const std::exception& e) {
-    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
     return env.Undefined();
   }
 }
@@ -150,40 +164,37 @@ void TensorWrap::CopyFrom(const Napi::CallbackInfo& info) {
     Tensor& src = TensorWrap::Unwrap(info[0].As<Napi::Object>())->get("copyFrom", "the source");
     dst.copy_from(src);
   } catch (const std::exception& e) {
-    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
   }
 }
 
 // view(offset, shape): a Tensor sharing this one's memory (it keeps the memory alive).
+// view(offset, shape): a Tensor sharing this one's memory (it keeps the memory alive, and the
+// memory's charge with it).
 Napi::Value TensorWrap::View(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     Tensor& t = get("view", "the tensor");
-    BIOFEG_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsArray(), "view: expected (offset: number, shape: number[])");
-    std::vector<int64_t> shape;
-    Napi::Array a = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value v = a.Get(i);
-      BIOFEG_CHECK(v.IsNumber(), "view: shape entries must be numbers");
-      const double x = v.As<Napi::Number>().DoubleValue();
-      BIOFEG_CHECK(x >= 0 && x == static_cast<double>(static_cast<int64_t>(x)), "view: shape entries must be non-negative integers");
-      shape.push_back(static_cast<int64_t>(x));
-    }
-    const double off = info[0].As<Napi::Number>().DoubleValue();
-    BIOFEG_CHECK(off >= 0 && off == static_cast<double>(static_cast<int64_t>(off)), "view: offset must be a non-negative integer");
-    return wrap(env, t.view(static_cast<int64_t>(off), shape));
+    BIOFEG_CHECK(info.Length() == 2 && info[1].IsArray(), "view: expected (offset: number, shape: number[])");
+    const int64_t off = size_arg("view", info[0], "offset");
+    return wrap(env, t.view(off, shape_arg("view", info[1])), charge_);
   } catch (const std::exception& e) {
-    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    throw_js(env, e);
     return env.Undefined();
   }
 }
 
-Napi::Object TensorWrap::wrap(Napi::Env env, Tensor t) {
+Napi::Object TensorWrap::wrap(Napi::Env env, Tensor t, std::shared_ptr<Charge> charge) {
   Napi::Object o = addon_data(env).tensor_ctor.New({Napi::String::New(env, "cpu"), Napi::String::New(env, "f32"), Napi::Array::New(env, 0)});
-  TensorWrap::Unwrap(o)->t_ = std::move(t);
+  TensorWrap* w = TensorWrap::Unwrap(o);
+  w->t_ = std::move(t);
+  w->charge_ = std::move(charge);
   return o;
 }
 
-void TensorWrap::Dispose(const Napi::CallbackInfo&) { t_ = Tensor(); }
+void TensorWrap::Dispose(const Napi::CallbackInfo&) {
+  t_ = Tensor();
+  charge_.reset();
+}
 
 }  // namespace biofeg::js

@@ -13,6 +13,8 @@ export type BiofegErrorCode =
   | 'ERR_BIOFEG_ADDON'
   | 'ERR_BIOFEG_BUSY'
   | 'ERR_BIOFEG_OVERLOADED'
+  | 'ERR_BIOFEG_ARGUMENT'
+  | 'ERR_BIOFEG_MEMORY'
   | 'ERR_BIOFEG_INTERNAL';
 
 /** Base class of every error biofeg throws on purpose. */
@@ -117,6 +119,25 @@ export class OverloadedError extends BiofegError {
 }
 
 /**
+ * A call into the native engine (a Tensor, an op of an engine, a BertModel) with an argument of a
+ * wrong type, shape, size, dtype, device or range; the message names the call and the argument.
+ */
+export class ArgumentError extends BiofegError {
+  constructor(message: string) {
+    super('ERR_BIOFEG_ARGUMENT', message);
+    this.name = 'ArgumentError';
+  }
+}
+
+/** The engine could not allocate host memory (or a typed array) of the size asked for. */
+export class OutOfMemoryError extends BiofegError {
+  constructor(message: string) {
+    super('ERR_BIOFEG_MEMORY', message);
+    this.name = 'OutOfMemoryError';
+  }
+}
+
+/**
  * No native addon could be loaded (code `ERR_BIOFEG_ADDON`); the message says what was tried and
  * how to build one from source.
  */
@@ -196,6 +217,12 @@ export function fromWire(w: WireError): Error {
       break;
     case 'ERR_BIOFEG_OVERLOADED':
       e = new OverloadedError(w.message, num(f['limit']));
+      break;
+    case 'ERR_BIOFEG_ARGUMENT':
+      e = new ArgumentError(w.message);
+      break;
+    case 'ERR_BIOFEG_MEMORY':
+      e = new OutOfMemoryError(w.message);
       break;
     case 'ERR_BIOFEG_INTERNAL':
       e = new BiofegError(w.code, w.message);

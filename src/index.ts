@@ -79,6 +79,10 @@ export { loadBert, BertEncoder } from './api/bert.js';
 // Linking from a Node service: a model and an entity index loaded once
 export { Linker } from './link/linker.js';
 export type { LinkCandidate, LinkerInfo, LinkerOptions, LinkerStats, LinkMention, LinkOptions } from './link/types.js';
+export { buildIndex, openIndex, EntityIndex } from './link/entity-index.js';
+export type { EntityIndexInfo, IndexUpdateOptions } from './link/entity-index.js';
+export type { BuildIndexSettings, BuildIndexResult, UpdateIndexResult } from './link/index-build.js';
+export type { KbEntity } from './link/kb.js';
 
 // The HTTP service over a Linker (`biofeg serve`)
 export { createServer } from './serve/index.js';
@@ -113,6 +117,8 @@ export {
   AddonUnavailableError,
   OutputBusyError,
   OverloadedError,
+  ArgumentError,
+  OutOfMemoryError,
 } from './errors.js';
 export type { AddonAttempt, AddonSource, BackendCaps, BackendName, DeviceName } from './native.js';
 export type { BiofegErrorCode } from './errors.js';

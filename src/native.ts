@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { EngineOps } from './engine-ops.js';
 import type { NativeBertClass } from './models/bert-native.js';
-import { AddonUnavailableError } from './errors.js';
+import { AddonUnavailableError, ArgumentError, BiofegError, DeviceUnavailableError, OutOfMemoryError } from './errors.js';
 
 export type DType = 'f32' | 'bf16' | 'i32';
 export type DeviceName = 'cpu' | 'cuda';
@@ -93,6 +93,8 @@ interface Addon {
   setThreads(n: number): number;
   bytesInUse(device: DeviceName): number;
   synchronize(): void;
+  /** The classes the addon's errors are made of, by code (bindings/errors.h). */
+  setErrorClasses(classes: Record<string, new (message: string) => Error>): void;
 }
 
 // ---- Loading the addon ---------------------------------------------------------------------
@@ -293,6 +295,17 @@ export function native(): Addon {
     const r = loadAddonFrom(addonEnvironment(), (p) => req(p) as Addon);
     addon = r.addon;
     loadedFrom = r.candidate;
+    // Native errors are then the library's classes (their `code` is set either way).
+    addon.setErrorClasses({
+      ERR_BIOFEG_ARGUMENT: ArgumentError,
+      ERR_BIOFEG_DEVICE: DeviceUnavailableError,
+      ERR_BIOFEG_MEMORY: OutOfMemoryError,
+      ERR_BIOFEG_INTERNAL: class extends BiofegError {
+        constructor(message: string) {
+          super('ERR_BIOFEG_INTERNAL', message);
+        }
+      },
+    });
   }
   return addon;
 }

@@ -29,7 +29,22 @@ class V {
     if (!ok) fail(js, ": ", m...);
   }
   void counts(std::initializer_list<int64_t> n) const {
-    for (int64_t x : n) need(x >= 0, "negative size ", x);
+    for (int64_t x : n) {
+      need(x >= 0, "negative size ", x);
+      need(x <= kMaxElements, "size ", x, " exceeds 2^40");
+    }
+  }
+  // One operand's element count, the product of `dims` (non-negative), within kMaxElements: the
+  // bindings derive sizes from Tensors (already bounded), but a model or a selftest passes its own,
+  // and a wrapped product would make a kernel index outside its buffers.
+  int64_t fits(std::initializer_list<int64_t> dims, const char* what) const {
+    int64_t n = 1;
+    for (int64_t x : dims) {
+      need(x >= 0, "negative size ", x, " in ", what);
+      n = mul_size(n, x);
+      need(n >= 0, what, " exceeds 2^40 elements");
+    }
+    return n;
   }
   bool host() const { return be.device == Device::CPU; }
 

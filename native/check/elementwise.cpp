@@ -78,12 +78,14 @@ void dropout_bwd(const Backend& be, Buf dy, Buf dx, int64_t n, float p, uint64_t
 void concat_fwd(const Backend& be, Buf a, Buf b, Buf y, int64_t N, int64_t Ca, int64_t Cb) {
   const V v(be, Op::concat_fwd);
   v.counts({N, Ca, Cb});
+  v.fits({N, Ca + Cb}, "y (N x (Ca + Cb))");
   v.floats({{a, "a"}, {b, "b"}, {y, "y"}}, false);  // an empty side may be null
   v.need((a.p || N * Ca == 0) && (b.p || N * Cb == 0) && (y.p || N * (Ca + Cb) == 0), "an operand is missing");
 }
 void concat_bwd(const Backend& be, Buf dy, Buf da, Buf db, int64_t N, int64_t Ca, int64_t Cb) {
   const V v(be, Op::concat_bwd);
   v.counts({N, Ca, Cb});
+  v.fits({N, Ca + Cb}, "dy (N x (Ca + Cb))");
   v.floats({{dy, "dy"}, {da, "da"}, {db, "db"}}, false);
   v.need((da.p || N * Ca == 0) && (db.p || N * Cb == 0) && (dy.p || N * (Ca + Cb) == 0), "an operand is missing");
 }
@@ -91,6 +93,7 @@ void concat_bwd(const Backend& be, Buf dy, Buf da, Buf db, int64_t N, int64_t Ca
 void row_axpy(const Backend& be, Buf a, Buf x, Buf y, int64_t N, int64_t C) {
   const V v(be, Op::row_axpy);
   v.counts({N, C});
+  v.fits({N, C}, "x (N x C)");
   v.f32({a, "a"});
   v.floats({{x, "x"}, {y, "y"}});
 }

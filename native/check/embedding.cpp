@@ -20,6 +20,8 @@ void ids_in_range(const V& v, Buf ids, int64_t N, int64_t V_) {
 void embedding_fwd(const Backend& be, Buf ids, Buf table, Buf y, int64_t N, int64_t C, int64_t V_) {
   const V v(be, Op::embedding_fwd);
   v.counts({N, C, V_});
+  v.fits({N, C}, "y (N x C)");
+  v.fits({V_, C}, "table (V x C)");
   v.floats({{table, "table"}, {y, "y"}});
   ids_in_range(v, ids, N, V_);
 }
@@ -27,6 +29,8 @@ void embedding_fwd(const Backend& be, Buf ids, Buf table, Buf y, int64_t N, int6
 void embedding_bwd(const Backend& be, Buf ids, Buf dy, Buf dtable, int64_t N, int64_t C, int64_t V_) {
   const V v(be, Op::embedding_bwd);
   v.counts({N, C, V_});
+  v.fits({N, C}, "dy (N x C)");
+  v.fits({V_, C}, "dtable (V x C)");
   v.floats({{dy, "dy"}});
   v.acc({dtable, "dtable"}, {dy, "dy"});
   ids_in_range(v, ids, N, V_);

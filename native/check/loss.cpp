@@ -19,6 +19,7 @@ void targets_in_range(const V& v, Buf t, int64_t N, int64_t C) {
 void xent_fwd(const Backend& be, Buf logits, Buf target, Buf loss, int64_t N, int64_t C) {
   const V v(be, Op::xent_fwd);
   v.counts({N, C});
+  v.fits({N, C}, "logits (N x C)");
   v.need(C > 0 || N == 0, "rows need at least one class");
   v.floats({{logits, "logits"}});
   v.f32({loss, "loss"});
@@ -28,6 +29,7 @@ void xent_fwd(const Backend& be, Buf logits, Buf target, Buf loss, int64_t N, in
 void xent_bwd(const Backend& be, Buf logits, Buf target, Buf dloss, Buf dlogits, int64_t N, int64_t C) {
   const V v(be, Op::xent_bwd);
   v.counts({N, C});
+  v.fits({N, C}, "logits (N x C)");
   v.need(C > 0 || N == 0, "rows need at least one class");
   v.floats({{logits, "logits"}, {dlogits, "dlogits"}});
   v.f32({dloss, "dloss"});
@@ -51,6 +53,7 @@ void mse_bwd(const Backend& be, Buf a, Buf b, float dout, Buf da, int64_t n) {
 void grad_penalty(const Backend& be, Buf g, float lambda, Buf u, Buf norms, int64_t N, int64_t C) {
   const V v(be, Op::grad_penalty);
   v.counts({N, C});
+  v.fits({N, C}, "g (N x C)");
   v.finite(lambda, "lambda");
   v.floats({{g, "g"}, {u, "u"}}, N * C > 0);
   v.f32({norms, "norms"}, N == 0);

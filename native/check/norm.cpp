@@ -7,6 +7,7 @@ void layernorm_fwd(const Backend& be, Buf x, Buf w, Buf b, Buf y, Buf mean, Buf 
                    float eps) {
   const V v(be, Op::layernorm_fwd);
   v.counts({N, C});
+  v.fits({N, C}, "x (N x C)");
   v.need(C > 0 || N == 0, "rows need at least one feature");
   v.need(std::isfinite(eps) && eps > 0, "eps must be positive");
   v.floats({{x, "x"}, {w, "weight"}, {b, "bias"}, {y, "y"}});
@@ -18,6 +19,7 @@ void layernorm_bwd(const Backend& be, Buf dy, Buf x, Buf w, Buf mean, Buf rstd, 
                    int64_t C) {
   const V v(be, Op::layernorm_bwd);
   v.counts({N, C});
+  v.fits({N, C}, "x (N x C)");
   v.need(C > 0 || N == 0, "rows need at least one feature");
   v.floats({{x, "x"}, {dy, "dy"}, {w, "weight"}, {dx, "dx"}});
   v.acc({dw, "dweight"}, {w, "weight"});

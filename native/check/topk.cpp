@@ -6,6 +6,8 @@ namespace biofeg::check {
 void topk(const Backend& be, const TopkDesc& d) {
   const V v(be, Op::topk);
   v.counts({d.Q, d.P, d.D});
+  v.fits({d.Q, d.D}, "queries (Q x D)");
+  v.fits({d.P, d.D}, "pool (P x D)");
   const int64_t kmax = be.caps.topk_max_k;
   v.need(d.k >= 1 && d.k <= kmax, "k must be an integer in [1, ", kmax, "], got ", d.k);
   v.need(d.k <= d.P, "k = ", d.k, " exceeds the pool size ", d.P);

@@ -21,13 +21,17 @@ constexpr size_t kAlign = 64;  // AVX2 loads and cache lines
 // kernel's pages are already zero, so no memset pass touches them all up front, and transparent
 // huge pages (where the kernel grants them on request) cut the page faults of the first write.
 constexpr size_t kMapAbove = size_t(64) << 20;
+thread_local std::shared_ptr<MemAccount> t_account;
 }  // namespace
+
+AccountScope::AccountScope(std::shared_ptr<MemAccount> a) : prev_(std::move(t_account)) { t_account = std::move(a); }
+AccountScope::~AccountScope() { t_account = std::move(prev_); }
 
 Storage::Storage(Device d, size_t n) : bytes(n), dev(d) {
   const size_t alloc = n == 0 ? kAlign : (n + kAlign - 1) / kAlign * kAlign;
   if (d == Device::CPU && alloc >= kMapAbove) {
     void* p = mmap(nullptr, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    BIOFEG_CHECK(p != MAP_FAILED, "out of host memory allocating ", n, " bytes");
+    if (p == MAP_FAILED) fail_as(ErrorKind::Memory, "out of host memory allocating ", n, " bytes");
 #ifdef MADV_HUGEPAGE
     madvise(p, alloc, MADV_HUGEPAGE);  // a hint: ignored where THP is off
 #endif
@@ -35,17 +39,20 @@ Storage::Storage(Device d, size_t n) : bytes(n), dev(d) {
     mapped = alloc;
   } else if (d == Device::CPU) {
     ptr = std::aligned_alloc(kAlign, alloc);
-    BIOFEG_CHECK(ptr != nullptr, "out of host memory allocating ", n, " bytes");
+    if (!ptr) fail_as(ErrorKind::Memory, "out of host memory allocating ", n, " bytes");
     std::memset(ptr, 0, alloc);
   } else {
     ptr = cuda::malloc(alloc);
     cuda::memset0(ptr, alloc);
   }
   g_bytes[static_cast<int>(d)].fetch_add(n, std::memory_order_relaxed);
+  account = t_account;
+  if (account) account->bytes.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
 }
 
 Storage::~Storage() {
   g_bytes[static_cast<int>(dev)].fetch_sub(bytes, std::memory_order_relaxed);
+  if (account) account->bytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
   if (mapped) munmap(ptr, mapped);
   else if (dev == Device::CPU) std::free(ptr);
   else cuda::free(ptr);
@@ -59,16 +66,23 @@ int64_t numel_of(const std::vector<int64_t>& shape) {
 
 int64_t Tensor::numel() const { return numel_of(shape); }
 
-Tensor Tensor::empty(Device d, DType t, const std::vector<int64_t>& shape) {
-  BIOFEG_CHECK(shape.size() <= 8, "tensor: at most 8 dimensions, got ", shape.size());
-  int64_t n = 1;
+int64_t checked_numel(const std::vector<int64_t>& shape, const char* what) {
+  BIOFEG_CHECK(shape.size() <= 8, what, ": at most 8 dimensions, got ", shape.size());
+  int64_t nz = 1;  // the product of the non-zero dimensions: a zero one must not hide a huge one
+  bool zero = false;
   for (int64_t s : shape) {
-    BIOFEG_CHECK(s >= 0, "tensor: negative dimension in shape ", shape_str(shape));
-    BIOFEG_CHECK(s == 0 || n <= (int64_t(1) << 40) / s, "tensor: shape ", shape_str(shape), " is too large");
-    n *= s;
+    BIOFEG_CHECK(s >= 0, what, ": negative dimension in shape ", shape_str(shape));
+    if (s == 0) zero = true;
+    else nz = mul_size(nz, s);
+    BIOFEG_CHECK(nz >= 0, what, ": shape ", shape_str(shape), " is too large (at most 2^40 elements)");
   }
+  return zero ? 0 : nz;
+}
+
+Tensor Tensor::empty(Device d, DType t, const std::vector<int64_t>& shape) {
+  const int64_t n = checked_numel(shape, "tensor");
   std::string why;
-  BIOFEG_CHECK(device_available(d, &why), "tensor: ", why);
+  if (!device_available(d, &why)) fail_as(ErrorKind::Device, "tensor: ", why);
   Tensor x;
   x.dtype = t;
   x.shape = shape;
@@ -78,9 +92,8 @@ Tensor Tensor::empty(Device d, DType t, const std::vector<int64_t>& shape) {
 
 Tensor Tensor::view(int64_t off, const std::vector<int64_t>& s) const {
   BIOFEG_CHECK(st, "view: the tensor has been disposed");
-  for (int64_t d : s) BIOFEG_CHECK(d >= 0, "view: negative dimension in ", shape_str(s));
-  const int64_t n = numel_of(s);
-  BIOFEG_CHECK(off >= 0 && n >= 0 && off <= numel() && n <= numel() - off, "view: ", shape_str(s), " at offset ", off,
+  const int64_t n = checked_numel(s, "view");
+  BIOFEG_CHECK(off >= 0 && off <= numel() && n <= numel() - off, "view: ", shape_str(s), " at offset ", off,
                " does not fit inside ", describe());
   Tensor v = *this;
   v.offset = offset + off;

@@ -10,17 +10,38 @@
 
 namespace biofeg {
 
+// The bytes of the storages made on a thread while an AccountScope names this account, less
+// those freed since (on any thread): how the bindings learn what a native object that allocates
+// as it runs (a BertModel) holds, to report it to the JS garbage collector.
+struct MemAccount {
+  std::atomic<int64_t> bytes{0};
+};
+class AccountScope {
+ public:
+  explicit AccountScope(std::shared_ptr<MemAccount> a);
+  ~AccountScope();
+  AccountScope(const AccountScope&) = delete;
+  AccountScope& operator=(const AccountScope&) = delete;
+
+ private:
+  std::shared_ptr<MemAccount> prev_;
+};
+
 struct Storage {
   void* ptr = nullptr;
   size_t bytes = 0;
   Device dev = Device::CPU;
-  Storage(Device d, size_t n);  // zero-filled
+  Storage(Device d, size_t n);  // zero-filled; throws Error (kind Memory) when it cannot allocate
   ~Storage();
   size_t mapped = 0;             // host: length of an mmap'd region (large buffers), else 0
+  std::shared_ptr<MemAccount> account;  // the AccountScope's at creation, if any
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 };
 
+// Every Tensor's shape passes checked_numel: at most 8 dimensions, none negative, and the product
+// of its non-zero dimensions at most kMaxElements, so no product of a tensor's dimensions (rows x
+// cols, batch strides) overflows; a view also fits inside its storage.
 struct Tensor {
   std::shared_ptr<Storage> st;
   DType dtype = DType::F32;
@@ -49,6 +70,8 @@ struct Tensor {
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
 
 int64_t numel_of(const std::vector<int64_t>& shape);
+// numel_of, after checking the shape as a Tensor's (see Tensor); `what` starts the message.
+int64_t checked_numel(const std::vector<int64_t>& shape, const char* what);
 size_t bytes_in_use(Device d);
 std::string shape_str(const std::vector<int64_t>& shape);
 
