@@ -137,6 +137,48 @@ describe.skipIf(!cpuBf16)('BERT bf16 inference on the CPU vs float64 HF, bar 2x 
     }
   });
 
+  it("test/bert-bf16.test.ts's fixture (hidden 32; its autocast outputs): last hidden and pooled within the same bar", () => {
+    const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'bert');
+    const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as Index & {
+      tensors: { name: string; shape: number[]; offset: number }[];
+    };
+    const ac = JSON.parse(readFileSync(join(dir, 'bf16.json'), 'utf8')) as {
+      tensors: { name: string; max_abs_err: number; max_abs_ref: number }[];
+    };
+    const b = readFileSync(join(dir, 'data.bin'));
+    const all = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    const slice = (name: string): Float32Array => {
+      const e = idx.tensors.find((x) => x.name === name);
+      if (!e) throw new Error(`fixture lacks ${name}`);
+      return all.subarray(e.offset, e.offset + e.shape.reduce((x, y) => x * y, 1));
+    };
+    const w: WeightMap = new Map(
+      idx.tensors.filter((e) => e.name.startsWith('param/')).map((e) => [e.name.slice(6), { shape: e.shape, data: slice(e.name) }]),
+    );
+    const bert = new Bert(bertConfigFromHf(idx.config), 'cpu', { precision: 'bf16' });
+    bert.loadWeights(w);
+    const o = bert.forward({
+      inputIds: Int32Array.from(idx.input_ids),
+      attentionMask: Int32Array.from(idx.attention_mask),
+      tokenTypeIds: Int32Array.from(idx.token_type_ids),
+      batch: idx.batch,
+      seq: idx.seq,
+      train: false,
+      grad: false,
+    });
+    for (const [name, got] of [
+      ['out/last_hidden', host(o.lastHidden!)],
+      ['out/pooled', host(o.pooled!)],
+    ] as const) {
+      const ref = slice(name),
+        a = ac.tensors.find((x) => x.name === name)!;
+      const ours = maxAbsDiff(got, ref) / Math.max(1e-6, maxAbs(ref)),
+        theirs = a.max_abs_err / a.max_abs_ref;
+      console.log(`cpu bf16 BERT (hidden-32 fixture) ${name}: ours ${ours.toExponential(2)} vs autocast ${theirs.toExponential(2)}`);
+      expect(ours, name).toBeLessThanOrEqual(Math.max(2 * theirs, FLOOR));
+    }
+  });
+
   it('clsOnly and batched calls give the full forward [CLS] rows', () => {
     const bert = new Bert(cfg, 'cpu', { precision: 'bf16' });
     bert.loadWeights(weights());

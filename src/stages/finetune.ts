@@ -17,7 +17,7 @@ import { trainResult, type TrainBiencoderResult } from './train-biencoder.js';
 export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Promise<TrainBiencoderResult> {
   const s = resolveSettings('finetune', input);
   const device = chooseDevice(s);
-  precisionOf(s.precision, device);
+  precisionOf(s.precision, device, 'training');
   checkModelSource('finetune', s);
   checkDataPath('finetune', s, 'val', false);
   const file = findGeneratedFile(s.generateDataPath, s.hard);

@@ -29,7 +29,7 @@ export interface GenerateFeaturesResult {
 export async function runGenerateFeatures(input: GenerateFeaturesSettings, ctx: TaskContext): Promise<GenerateFeaturesResult> {
   const s = resolveSettings('generateFeatures', input);
   const device = chooseDevice(s);
-  precisionOf(s.precision, device);
+  precisionOf(s.precision, device, 'inference');
   checkModelSource('generateFeatures', s);
   if (s.ganBiencoder !== undefined) checkModelSource('generateFeatures', { pathToModel: s.ganBiencoder });
   const entityDict = checkDataPath('generateFeatures', s, 'train');
@@ -41,7 +41,7 @@ export async function runGenerateFeatures(input: GenerateFeaturesSettings, ctx: 
   const ref = s.ganBiencoder ? openModel({ ...s, pathToModel: s.ganBiencoder, dropout: undefined }, device).model : model;
   const { gan } = loadGan(ganFile, device, {
     biencoder: { hash: biencoderHash(ref), embedDim: ref.embedDim },
-    precision: precisionOf(s.precision, device),
+    precision: precisionOf(s.precision, device, 'inference'),
   });
 
   const lens = { maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength, cacheDir: cacheDirFor(s.dataPath, s.outputPath) };

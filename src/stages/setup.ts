@@ -12,6 +12,7 @@ import type { TokenizerFactory } from '../data/tokenizer-factory.js';
 import { DeviceUnavailableError, SettingsError } from '../errors.js';
 import type { BertPrecision } from '../models/bert.js';
 import { isBertSize } from '../models/init.js';
+import { engineFor } from '../engine.js';
 import { engineInfo, setThreads, type DeviceName } from '../native.js';
 import { builtinData, moduleFile } from '../paths.js';
 import { fieldLabel } from '../settings/resolve.js';
@@ -37,11 +38,31 @@ export function chooseDevice(o: { device: DeviceChoice; threads?: number | undef
   return info.cudaDevices > 0 ? 'cuda' : 'cpu';
 }
 
-/** bf16 needs the CUDA device (the CPU backend computes in f32). */
-export function precisionOf(p: Precision, device: DeviceName): BertPrecision {
-  if (p === 'bf16' && device !== 'cuda')
+/** Why the CPU backend declares no bf16 (it does on a CPU with AVX512_BF16, at the avx512bf16 kernel level). */
+function cpuBf16Reason(): string {
+  const forced = process.env.BIOFEG_CPU_KERNEL ?? '';
+  return forced !== '' && forced !== 'auto' && forced !== 'avx512bf16'
+    ? `BIOFEG_CPU_KERNEL=${forced} selects a level below avx512bf16`
+    : 'this CPU lacks AVX512_BF16';
+}
+
+/**
+ * bf16 where the device's backend declares it (its Caps, engine(device).floats): CUDA for
+ * training and inference; the CPU backend on a CPU with AVX512_BF16 for inference only (its bf16
+ * kernels are the forward ones). `use` says which the stage needs.
+ */
+export function precisionOf(p: Precision, device: DeviceName, use: 'inference' | 'training' = 'inference'): BertPrecision {
+  if (p !== 'bf16') return p;
+  const e = engineFor(device);
+  if (!e.floats('gemm').includes('bf16') || !e.floats('attention').includes('bf16'))
     throw new DeviceUnavailableError(
-      'precision bf16 runs on CUDA only (the CPU backend computes in f32); use device cuda or precision f32',
+      device === 'cpu'
+        ? `precision bf16 is not available on device cpu: the CPU backend computes bf16 only with AVX512_BF16 (${cpuBf16Reason()}); use device cuda or precision f32`
+        : `precision bf16 is not available on device ${device}; use precision f32`,
+    );
+  if (use === 'training' && !e.floats('attentionBackward').includes('bf16'))
+    throw new DeviceUnavailableError(
+      `precision bf16 trains on CUDA only (the ${device} backend's bf16 kernels run inference: encode, evaluate); use device cuda or precision f32`,
     );
   return p;
 }
@@ -135,7 +156,8 @@ export function openModel(s: ModelStage, device: DeviceName): Opened & { tok: Mo
     // Given settings win; a checkpoint's own otherwise.
     settings: s.addLinear ? { addLinear: true, outDim: s.outDim } : {},
     ...(s.dropout !== undefined ? { dropout: s.dropout } : {}),
-    precision: precisionOf(s.precision, device),
+    // Training stages check precisionOf(..., 'training') first, before any work.
+    precision: precisionOf(s.precision, device, 'inference'),
   });
   return { ...opened, tok };
 }

@@ -58,7 +58,7 @@ function openHardData(s: Settings): { train: BiencoderData; val: BiencoderData }
 export async function runTrainBiencoder(input: TrainBiencoderSettings, ctx: TaskContext): Promise<TrainBiencoderResult> {
   const s = resolveSettings('trainBiencoder', input);
   const device = chooseDevice(s);
-  precisionOf(s.precision, device);
+  precisionOf(s.precision, device, 'training');
   checkModelSource('trainBiencoder', s);
   const entityDict = s.hard ? undefined : checkDataPath('trainBiencoder', s, 'train');
   return withOutputLock(s.outputPath, 'train-biencoder', async () => {

@@ -63,7 +63,7 @@ export function openDescriptionEncoder(
 export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Promise<TrainGanResult> {
   const s = resolveSettings('trainGan', input);
   const device = chooseDevice(s);
-  precisionOf(s.precision, device);
+  precisionOf(s.precision, device, 'training');
   checkModelSource('trainGan', { ...s, pathToModel: s.pathToModel });
   if (!isBertSize(s.bertModel) && !existsSync(s.bertModel))
     throw new SettingsError(
@@ -83,7 +83,7 @@ export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Pr
       seed: s.seed,
       addLinear: settings.addLinear,
       outDim: settings.outDim,
-      precision: precisionOf(s.precision, device),
+      precision: precisionOf(s.precision, device, 'training'),
     });
     const gan = new Gan(encoder, biencoder.embedDim, device);
     gan.initMlps(s.seed);
