@@ -241,7 +241,8 @@ type Row = {
 
 /** Why ours cannot run this precision on this device (the engine's own message), or undefined. */
 function oursRefusal(): string | undefined {
-  if (precision === 'f32') return undefined;
+  // CUDA has run bf16 all along; the probe is for the CPU, where it depends on the machine and the build.
+  if (precision === 'f32' || onGpu) return undefined;
   try {
     new Bert(sizedConfig('tiny', SIZES.tiny.vocab, 512), device, { precision });
     return undefined;
