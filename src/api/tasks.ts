@@ -1,5 +1,6 @@
 // The long calls a worker thread can run, by name. Each takes its settings and a TaskContext
 // (progress events out, the stop flag in) and resolves to plain data (structured-clone safe).
+import { runBuildIndex, runUpdateIndex } from '../link/index-build.js';
 import { runPipelineHere } from '../pipeline/run.js';
 import { runEncodeFile } from '../stages/encode.js';
 import { runEvaluateBiencoder } from '../stages/evaluate.js';
@@ -19,6 +20,8 @@ export const TASKS = {
   importPubtator: runImportPubtator,
   encodeFile: runEncodeFile,
   runPipeline: runPipelineHere,
+  buildIndex: runBuildIndex,
+  updateIndex: runUpdateIndex,
 } as const;
 
 export type TaskName = keyof typeof TASKS;

@@ -28,9 +28,12 @@ export interface PoolFileHeader {
   hash: string;
   rows: number;
   dim: number;
-  /** Values on disk are always f32 (a bf16 pool is cast on load). */
-  dtype: 'f32';
+  /** Values on disk: f32 (the evaluation's cache, whatever its pool) or bf16 (an entity index built with dtype bf16). */
+  dtype: PoolDType;
 }
+
+/** Bytes of one value on disk. */
+export const poolValueBytes = (dtype: PoolDType): number => (dtype === 'bf16' ? 2 : 4);
 
 export interface EntityPoolOptions {
   batchSize: number;
@@ -113,7 +116,8 @@ export function readPoolHeader(path: string): PoolFileHeader | null {
     if (16 + len > POOL_HEADER_BYTES) return null;
     const h = JSON.parse(buf.subarray(16, 16 + len).toString('utf8')) as PoolFileHeader;
     if (h.format !== 'biofeg-entity-embeddings' || !Number.isInteger(h.rows) || !Number.isInteger(h.dim)) return null;
-    if (fstatSync(fd).size !== POOL_HEADER_BYTES + h.rows * h.dim * 4) return null;
+    if (h.dtype !== 'f32' && h.dtype !== 'bf16') return null;
+    if (fstatSync(fd).size !== POOL_HEADER_BYTES + h.rows * h.dim * poolValueBytes(h.dtype)) return null;
     return h;
   } catch {
     return null;
@@ -164,7 +168,13 @@ function f32Bytes(a: Float32Array): Uint8Array {
  * is one chunk (and on CUDA one f32 staging chunk for a bf16 pool), never the whole pool. A bf16
  * pool on CPU is converted by the upload itself (the CPU cast takes f32 only).
  */
-export function loadPoolFile(path: string, pool: NativeTensor, chunkRows: number, onProgress?: (d: number, t: number) => void): void {
+export function loadPoolFile(
+  path: string,
+  pool: NativeTensor,
+  chunkRows: number,
+  onProgress?: (d: number, t: number) => void,
+  fileDtype: PoolDType = 'f32',
+): void {
   if (pool.shape.length !== 2) throw new Error(`entity pool: expected a [rows, dim] tensor, got [${pool.shape.join(', ')}]`);
   if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new Error(`entity pool: chunk rows must be >= 1, got ${chunkRows}`);
   const [rows, dim] = pool.shape as [number, number];
@@ -176,18 +186,27 @@ export function loadPoolFile(path: string, pool: NativeTensor, chunkRows: number
   try {
     if (onCuda && pool.dtype !== 'f32') staging = tensor('cuda', 'f32', [chunkRows, dim]);
     const host = new Float32Array(chunkRows * dim);
-    const bytes = new Uint8Array(host.buffer);
+    const vb = poolValueBytes(fileDtype);
+    // bf16 values are read into the upper half of the chunk, then widened in place (exact).
+    const half = fileDtype === 'bf16' ? new Uint16Array(host.buffer, chunkRows * dim * 2, chunkRows * dim) : undefined;
+    const bytes = half ? new Uint8Array(half.buffer, half.byteOffset, half.byteLength) : new Uint8Array(host.buffer);
+    const bits = new Uint32Array(host.buffer);
     for (let start = 0; start < rows; start += chunkRows) {
       const n = Math.min(chunkRows, rows - start);
-      const want = n * dim * 4;
+      const want = n * dim * vb;
       let got = 0;
       while (got < want) {
-        const r = readSync(fd, bytes, got, want - got, POOL_HEADER_BYTES + start * dim * 4 + got);
+        const r = readSync(fd, bytes, got, want - got, POOL_HEADER_BYTES + start * dim * vb + got);
         if (r === 0) throw new Error(`${path}: unexpected end of the entity embeddings`);
         got += r;
       }
       const vals = host.subarray(0, n * dim);
-      if (!LITTLE_ENDIAN) {
+      if (half) {
+        for (let i = 0; i < n * dim; i++) {
+          const b = LITTLE_ENDIAN ? half[i]! : ((half[i]! & 0xff) << 8) | (half[i]! >> 8);
+          bits[i] = b << 16;
+        }
+      } else if (!LITTLE_ENDIAN) {
         const dv = new DataView(host.buffer);
         for (let i = 0; i < vals.length; i++) vals[i] = dv.getFloat32(4 * i, true);
       }
@@ -243,7 +262,7 @@ export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o
     if (cachePath && existsSync(cachePath)) {
       const h = readPoolHeader(cachePath);
       if (h && h.hash === hash && h.rows === rows && h.dim === dim) {
-        loadPoolFile(cachePath, pool, Math.max(o.batchSize, 4096), o.onProgress);
+        loadPoolFile(cachePath, pool, Math.max(o.batchSize, 4096), o.onProgress, h.dtype);
         return result(true);
       }
     }

@@ -1,41 +1,423 @@
 // Linker: a bi-encoder and an entity index loaded once, linking mentions from a Node service.
-import { BiofegError } from '../errors.js';
+// The model, the index, tokenization and search live in a worker thread (linker-worker.ts); this
+// side only queues requests, coalesces concurrent calls into encoder batches, and maps the
+// worker's top-k rows to ids and names. Nothing here is proportional to the index or the model.
+import { Worker } from 'node:worker_threads';
+
+import { AbortError, BiofegError, fromWire, OverloadedError, SettingsError } from '../errors.js';
+import { tsWorkerBoot } from '../worker-boot.js';
+import { StringTable } from './index-file.js';
+import type { LinkerFacts, LinkerReply, LinkerRequest, LinkerWorkerData, WireMention } from './linker-worker.js';
 import type { LinkCandidate, LinkerInfo, LinkerOptions, LinkerStats, LinkMention, LinkOptions } from './types.js';
+
+const fromTs = import.meta.url.endsWith('.ts');
+const ENTRY = new URL(fromTs ? './linker-worker.ts' : './linker-worker.js', import.meta.url);
+
+const DEFAULTS = { maxBatchTokens: 16384, maxWaitMs: 2, maxConcurrentRequests: 512, topK: 8 } as const;
+
+/** One link or embed call, while some of its mentions are queued or in flight. */
+interface Request {
+  kind: 'link' | 'embed';
+  mentions: WireMention[];
+  k: number;
+  /** Mentions [0, next) have been sent to the worker. */
+  next: number;
+  /** Mentions not yet answered. */
+  open: number;
+  out: LinkCandidate[][] | Float32Array[];
+  settled: boolean;
+  resolve: (v: LinkCandidate[][] | Float32Array[]) => void;
+  reject: (e: Error) => void;
+  release: () => void;
+}
+
+/** The mentions [from, to) of one request in a batch. */
+interface Part {
+  req: Request;
+  from: number;
+  to: number;
+}
+
+function settingInt(v: unknown, field: string, min: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    throw new SettingsError(field, `Linker: ${field} must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+function checkSignal(s: unknown): AbortSignal | undefined {
+  if (s === undefined) return undefined;
+  if (!(s instanceof AbortSignal)) throw new SettingsError('signal', 'Linker: signal must be an AbortSignal');
+  return s;
+}
+
+function wireMention(m: unknown, i: number): WireMention {
+  if (typeof m === 'string') return { text: m, left: '', right: '' };
+  if (typeof m !== 'object' || m === null || Array.isArray(m))
+    throw new SettingsError('mentions', `link: mentions[${i}] must be a string or { text, left?, right? }`);
+  const o = m as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (k !== 'text' && k !== 'left' && k !== 'right')
+      throw new SettingsError('mentions', `link: mentions[${i}] has an unknown field "${k}"`);
+  if (typeof o['text'] !== 'string') throw new SettingsError('mentions', `link: mentions[${i}].text must be a string`);
+  for (const k of ['left', 'right'] as const)
+    if (o[k] !== undefined && typeof o[k] !== 'string') throw new SettingsError('mentions', `link: mentions[${i}].${k} must be a string`);
+  return { text: o['text'], left: (o['left'] as string | undefined) ?? '', right: (o['right'] as string | undefined) ?? '' };
+}
 
 /**
  * A bi-encoder and an entity index, loaded once; links mention strings to entities.
  *
- * Model and index work run in a worker thread; concurrent {@link Linker.link} calls are coalesced
- * into one encoder batch.
+ * Model and index work (tokenization included) run in a worker thread, so the caller's event loop
+ * stays free. Concurrent {@link Linker.link} calls are coalesced into one encoder batch of up to
+ * `maxBatchTokens` tokens, or whatever arrived within `maxWaitMs` of the first; beyond
+ * `maxConcurrentRequests` queued and in-flight mentions a call is refused at once with an
+ * {@link OverloadedError}.
+ *
+ * @example
+ * ```ts
+ * const linker = await Linker.load('work/model', 'work/index');
+ * const [cands] = await linker.link([{ text: 'T2D', left: 'patients with', right: 'were enrolled' }], { topK: 5 });
+ * await linker.close();
+ * ```
  */
 export class Linker {
-  private constructor() {}
+  private readonly queue: Request[] = [];
+  private queued = 0;
+  private inFlight = 0;
+  private busy = false;
+  private timer: NodeJS.Timeout | undefined;
+  private batches = 0;
+  private lastMentions = 0;
+  private lastTokens = 0;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (r: LinkerReply) => void>();
+  private closing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private drained: (() => void) | undefined;
+  /** Mentions per coalesced batch: the token budget over the window length. */
+  private readonly batchMentions: number;
 
-  /** Loads a bi-encoder checkpoint folder (biofeg's or the original's `pytorch_model.bin`) and an entity index. */
-  static async load(_modelDir: string, _indexDir: string, _o: LinkerOptions = {}): Promise<Linker> {
-    throw new BiofegError('ERR_BIOFEG_INTERNAL', 'Linker is not built yet');
+  private constructor(
+    private readonly worker: Worker,
+    private readonly facts: LinkerFacts,
+    private readonly strings: StringTable,
+    private readonly modelDir: string,
+    private readonly o: Required<Pick<LinkerOptions, 'maxBatchTokens' | 'maxWaitMs' | 'maxConcurrentRequests'>>,
+  ) {
+    this.batchMentions = Math.max(1, Math.floor(o.maxBatchTokens / facts.maxContextLength));
+    worker.on('message', (r: LinkerReply) => {
+      if (r.type === 'ready') return;
+      const w = this.waiting.get(r.id);
+      if (w) {
+        this.waiting.delete(r.id);
+        w(r);
+      }
+    });
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', () => this.fail(new BiofegError('ERR_BIOFEG_INTERNAL', 'Linker: its worker thread exited')));
   }
 
-  /** Links each mention; per mention its `topK` candidates, best first, in mention order. */
-  async link(_mentions: LinkMention[], _o: LinkOptions = {}): Promise<LinkCandidate[][]> {
-    throw new BiofegError('ERR_BIOFEG_INTERNAL', 'Linker is not built yet');
+  /**
+   * Loads a bi-encoder checkpoint folder (biofeg's, or the original's `pytorch_model.bin` with its
+   * config.json and vocab.txt) and an entity index built from the same model (`buildIndex`); an
+   * index of another model is refused (CheckpointRejectedError). The context windows are the
+   * checkpoint's recorded `max_context_length` (default 128 for a checkpoint recording none).
+   */
+  static async load(modelDir: string, indexDir: string, options: LinkerOptions = {}): Promise<Linker> {
+    if (typeof modelDir !== 'string' || modelDir === '') throw new SettingsError('modelDir', 'Linker.load: expected a model folder');
+    if (typeof indexDir !== 'string' || indexDir === '') throw new SettingsError('indexDir', 'Linker.load: expected an index folder');
+    if (typeof options !== 'object' || options === null) throw new SettingsError('(settings)', 'Linker.load: options must be an object');
+    const known = ['device', 'precision', 'threads', 'maxBatchTokens', 'maxWaitMs', 'maxConcurrentRequests'];
+    for (const k of Object.keys(options))
+      if (!known.includes(k)) throw new SettingsError(k, `Linker.load: unknown option "${k}" (expected ${known.join(', ')})`);
+    const device = options.device ?? 'auto';
+    if (!['auto', 'cpu', 'cuda'].includes(device))
+      throw new SettingsError('device', `Linker.load: device must be auto, cpu or cuda, got ${String(device)}`);
+    const precision = options.precision ?? 'f32';
+    if (precision !== 'f32' && precision !== 'bf16')
+      throw new SettingsError('precision', `Linker.load: precision must be f32 or bf16, got ${String(precision)}`);
+    const o = {
+      maxBatchTokens: settingInt(options.maxBatchTokens, 'maxBatchTokens', 1, DEFAULTS.maxBatchTokens),
+      maxWaitMs: settingInt(options.maxWaitMs, 'maxWaitMs', 0, DEFAULTS.maxWaitMs),
+      maxConcurrentRequests: settingInt(options.maxConcurrentRequests, 'maxConcurrentRequests', 1, DEFAULTS.maxConcurrentRequests),
+    };
+    const threads = options.threads === undefined ? undefined : settingInt(options.threads, 'threads', 0, 0);
+    const data: LinkerWorkerData = {
+      model: modelDir,
+      index: indexDir,
+      device,
+      precision,
+      ...(threads !== undefined ? { threads } : {}),
+      maxBatchTokens: o.maxBatchTokens,
+    };
+    const worker = fromTs ? new Worker(tsWorkerBoot(ENTRY), { eval: true, workerData: data }) : new Worker(ENTRY, { workerData: data });
+    const facts = await new Promise<LinkerFacts>((resolve, reject) => {
+      const onMessage = (m: LinkerReply): void => {
+        worker.off('message', onMessage);
+        if (m.type === 'ready') resolve(m.facts);
+        else if (m.type === 'error') {
+          void worker.terminate();
+          reject(fromWire(m.error));
+        }
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new BiofegError('ERR_BIOFEG_INTERNAL', `Linker.load: its worker thread exited (code ${code})`)));
+    });
+    for (const w of facts.warnings) process.emitWarning(w, { code: 'BIOFEG_LINKER' });
+    const strings = StringTable.from(Buffer.from(facts.strings), `${indexDir} (entities)`);
+    return new Linker(worker, facts, strings, modelDir, o);
   }
 
-  /** The mention-side vectors of plain texts (no context). */
-  async embed(_texts: string[], _o: { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
-    throw new BiofegError('ERR_BIOFEG_INTERNAL', 'Linker is not built yet');
+  /**
+   * Links each mention: per mention its `topK` (default 8) candidates, best first (ties: the
+   * earlier index row first), in mention order. A mention with context is encoded as training
+   * encodes it: `[CLS] left [unused0] mention [unused1] right [SEP]` cut to the checkpoint's window.
+   */
+  link(mentions: LinkMention[], options: LinkOptions = {}): Promise<LinkCandidate[][]> {
+    return this.submit('link', mentions, options) as Promise<LinkCandidate[][]>;
+  }
+
+  /**
+   * The mention-side vectors of plain texts (each encoded as a mention without context, so
+   * `embed([t])[0]` · an entity's vector is the score `link([t])` gives that entity).
+   */
+  embed(texts: string[], options: { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
+    if (Array.isArray(texts) && texts.some((t) => typeof t !== 'string'))
+      return Promise.reject(new SettingsError('texts', 'embed: expected an array of strings'));
+    return this.submit('embed', texts, options) as Promise<Float32Array[]>;
   }
 
   /** What is loaded. */
   info(): LinkerInfo {
-    throw new BiofegError('ERR_BIOFEG_INTERNAL', 'Linker is not built yet');
+    const f = this.facts;
+    return {
+      model: this.modelDir,
+      modelHash: f.modelHash,
+      entities: f.entities,
+      dim: f.dim,
+      dtype: f.dtype,
+      device: f.device,
+      maxContextLength: f.maxContextLength,
+      maxCandLength: f.maxCandLength,
+    };
   }
 
   /** Queue and batch counters (for `/metrics`). */
   stats(): LinkerStats {
-    return { queued: 0, inFlight: 0, batches: 0, lastBatchMentions: 0, lastBatchTokens: 0 };
+    return {
+      queued: this.queued,
+      inFlight: this.inFlight,
+      batches: this.batches,
+      lastBatchMentions: this.lastMentions,
+      lastBatchTokens: this.lastTokens,
+    };
   }
 
-  /** Refuses new calls, lets in-flight ones finish, and stops the worker. */
-  async close(): Promise<void> {}
+  /**
+   * Refuses new calls, lets the queued and in-flight ones finish, then stops the worker and frees
+   * the model and the index.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (!this.failure && (this.queue.length > 0 || this.busy)) await new Promise<void>((r) => (this.drained = r));
+      if (!this.failure) {
+        const id = this.nextId++;
+        await new Promise<void>((resolve) => {
+          this.waiting.set(id, () => resolve());
+          this.worker.postMessage({ op: 'close', id } satisfies LinkerRequest);
+        });
+      }
+      this.failure ??= new BiofegError('ERR_BIOFEG_INTERNAL', 'Linker: closed');
+      await this.worker.terminate();
+    })();
+    return this.closing;
+  }
+
+  private submit(kind: 'link' | 'embed', mentions: unknown, options: LinkOptions): Promise<LinkCandidate[][] | Float32Array[]> {
+    let req: Request;
+    try {
+      if (this.closing) throw new BiofegError('ERR_BIOFEG_INTERNAL', 'Linker: closed');
+      if (this.failure) throw this.failure;
+      if (typeof options !== 'object' || options === null) throw new SettingsError('(settings)', `${kind}: options must be an object`);
+      const signal = checkSignal(options.signal);
+      if (!Array.isArray(mentions)) throw new SettingsError('mentions', `${kind}: expected an array of mentions`);
+      const k = kind === 'link' ? settingInt(options.topK, 'topK', 1, Math.min(DEFAULTS.topK, this.facts.entities)) : 1;
+      const kMax = Math.min(this.facts.entities, this.facts.topkMaxK > 0 ? this.facts.topkMaxK : Infinity);
+      if (k > kMax) throw new SettingsError('topK', `link: topK ${k} exceeds ${kMax} (the index has ${this.facts.entities} entities)`);
+      const wire = mentions.map(wireMention);
+      if (signal?.aborted) throw new AbortError(`${kind}: aborted before it started`);
+      const max = this.o.maxConcurrentRequests;
+      if (wire.length > max)
+        throw new SettingsError(
+          'mentions',
+          `${kind}: ${wire.length} mentions in one call exceed maxConcurrentRequests (${max}); split the call`,
+        );
+      if (wire.length === 0) return Promise.resolve([]);
+      if (this.queued + this.inFlight + wire.length > max)
+        throw new OverloadedError(
+          `${kind}: overloaded (${this.queued} queued and ${this.inFlight} in-flight mentions; maxConcurrentRequests ${max})`,
+          max,
+        );
+      let resolve!: Request['resolve'];
+      let reject!: Request['reject'];
+      const p = new Promise<LinkCandidate[][] | Float32Array[]>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      const onAbort = (): void => this.abort(req, new AbortError(`${kind}: aborted`));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req = {
+        kind,
+        mentions: wire,
+        k,
+        next: 0,
+        open: wire.length,
+        out: new Array(wire.length),
+        settled: false,
+        resolve,
+        reject,
+        release: () => signal?.removeEventListener('abort', onAbort),
+      };
+      this.queue.push(req);
+      this.queued += wire.length;
+      this.schedule();
+      return p;
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  /** Queued mentions of an aborted call leave the queue; answers for its in-flight ones are dropped. */
+  private abort(req: Request, e: Error): void {
+    if (req.settled) return;
+    const i = this.queue.indexOf(req);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      this.queued -= req.mentions.length - req.next;
+    }
+    this.settle(req, e);
+    this.schedule();
+  }
+
+  private settle(req: Request, e?: Error): void {
+    if (req.settled) return;
+    req.settled = true;
+    req.release();
+    if (e) req.reject(e);
+    else req.resolve(req.out);
+  }
+
+  /** A full batch goes at once; a partial one when the first queued mention has waited maxWaitMs. */
+  private schedule(): void {
+    if (this.busy || this.failure) return;
+    if (this.queue.length === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.drained?.();
+      this.drained = undefined;
+      return;
+    }
+    if (this.queued >= this.batchMentions || this.o.maxWaitMs === 0 || this.closing) {
+      this.dispatch();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.dispatch();
+    }, this.o.maxWaitMs);
+  }
+
+  /** Sends the oldest queued mentions of one kind (up to a batch) to the worker. */
+  private dispatch(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.busy || this.failure || this.queue.length === 0) return;
+    const kind = this.queue[0]!.kind;
+    const parts: Part[] = [];
+    let room = this.batchMentions;
+    let k = 1;
+    for (let i = 0; i < this.queue.length && room > 0; ) {
+      const req = this.queue[i]!;
+      if (req.kind !== kind) {
+        i++;
+        continue;
+      }
+      const take = Math.min(room, req.mentions.length - req.next);
+      parts.push({ req, from: req.next, to: req.next + take });
+      req.next += take;
+      room -= take;
+      k = Math.max(k, req.k);
+      if (req.next === req.mentions.length) this.queue.splice(i, 1);
+      else i++;
+    }
+    const mentions = parts.flatMap((p) => p.req.mentions.slice(p.from, p.to));
+    const n = mentions.length;
+    this.queued -= n;
+    this.inFlight += n;
+    this.busy = true;
+    const id = this.nextId++;
+    this.waiting.set(id, (r) => {
+      this.busy = false;
+      this.inFlight -= n;
+      this.batches++;
+      this.lastMentions = n;
+      if (r.type === 'error') {
+        const e = fromWire(r.error);
+        for (const p of parts) this.settle(p.req, e);
+      } else if (r.type === 'link') {
+        this.lastTokens = r.tokens;
+        this.answerLinks(parts, r.indices, r.scores, k);
+      } else if (r.type === 'embed') {
+        this.lastTokens = r.tokens;
+        this.answerEmbeds(parts, r.vectors);
+      }
+      this.schedule();
+    });
+    const msg: LinkerRequest = kind === 'link' ? { op: 'link', id, mentions, k } : { op: 'embed', id, mentions };
+    this.worker.postMessage(msg);
+  }
+
+  private answerLinks(parts: Part[], indices: Int32Array, scores: Float32Array, k: number): void {
+    let row = 0;
+    for (const p of parts) {
+      const req = p.req;
+      for (let m = p.from; m < p.to; m++, row++) {
+        if (req.settled) continue;
+        const cands: LinkCandidate[] = new Array(req.k);
+        for (let j = 0; j < req.k; j++) {
+          const e = indices[row * k + j]!;
+          cands[j] = { id: this.strings.id(e), name: this.strings.name(e), score: scores[row * k + j]! };
+        }
+        (req.out as LinkCandidate[][])[m] = cands;
+      }
+      req.open -= p.to - p.from;
+      if (req.open === 0) this.settle(req);
+    }
+  }
+
+  private answerEmbeds(parts: Part[], vectors: Float32Array): void {
+    const dim = this.facts.dim;
+    let row = 0;
+    for (const p of parts) {
+      const req = p.req;
+      for (let m = p.from; m < p.to; m++, row++) (req.out as Float32Array[])[m] = vectors.slice(row * dim, (row + 1) * dim);
+      req.open -= p.to - p.from;
+      if (req.open === 0) this.settle(req);
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.closing && this.failure) return;
+    this.failure ??= e;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const r of this.queue) this.settle(r, e);
+    this.queue.length = 0;
+    this.queued = 0;
+    for (const w of this.waiting.values()) w({ type: 'error', id: 0, error: { name: e.name, message: e.message } });
+    this.waiting.clear();
+    this.drained?.();
+  }
 }

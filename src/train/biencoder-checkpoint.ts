@@ -20,6 +20,7 @@ import { BiEncoder, type ParamPart } from '../models/biencoder.js';
 import { mulberry32 } from '../models/rng.js';
 import { hfConfigOf, initBertParams, isBertSize, sizedConfig } from '../models/init.js';
 import type { DeviceName } from '../native.js';
+import { ENT_END_TAG, ENT_START_TAG, ENT_TITLE_TAG } from '../data/blink-inputs.js';
 import { writeCheckpointDir } from './checkpoint-dir.js';
 import type { FlatAdamW } from './optimizer.js';
 import { readStateFile } from './trainer-state.js';
@@ -75,8 +76,93 @@ function legacyName<T>(tensors: ReadonlyMap<string, T>, name: string): T | undef
   return tensors.get(name.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'));
 }
 
+/**
+ * What inference needs to rebuild the model's inputs as training built them: the window lengths,
+ * the mention and title markers, lower-casing. Recorded in config.json (`biofeg.inference`) so a
+ * linker or an evaluation does not silently use other windows than the model was trained with.
+ */
+export interface InferenceMeta {
+  maxContextLength: number;
+  maxCandLength: number;
+  /** [start, end] around the mention in its context window. */
+  mentionMarkers: [string, string];
+  /** Between an entity's title and its text. */
+  titleMarker: string;
+  lowercase: boolean;
+}
+
+/** Defaults for a checkpoint that records nothing (older ones, the original's): the settings' and BLINK's. */
+export const DEFAULT_INFERENCE: InferenceMeta = {
+  maxContextLength: 128,
+  maxCandLength: 128,
+  mentionMarkers: [ENT_START_TAG, ENT_END_TAG],
+  titleMarker: ENT_TITLE_TAG,
+  lowercase: true,
+};
+
+/**
+ * The inference settings a checkpoint folder records (config.json `biofeg.inference`), or undefined
+ * when it records none; a malformed record is a CheckpointError.
+ */
+export function readInferenceMeta(dir: string): InferenceMeta | undefined {
+  const path = join(dir, 'config.json');
+  if (!existsSync(path)) return undefined;
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = readJson(path);
+  } catch (e) {
+    throw new CheckpointError(path, `not valid JSON (${(e as Error).message})`);
+  }
+  const ours = cfg['biofeg'];
+  if (typeof ours !== 'object' || ours === null) return undefined;
+  const inf = (ours as Record<string, unknown>)['inference'];
+  if (inf === undefined) return undefined;
+  const bad = (what: string): never => {
+    throw new CheckpointError(path, `biofeg.inference.${what}`);
+  };
+  if (typeof inf !== 'object' || inf === null) return bad(': expected an object');
+  const o = inf as Record<string, unknown>;
+  const len = (k: string): number => {
+    const v = o[k];
+    return typeof v === 'number' && Number.isInteger(v) && v >= 4 ? v : bad(`${k}: expected an integer >= 4, got ${JSON.stringify(v)}`);
+  };
+  const str = (v: unknown, k: string): string => (typeof v === 'string' && v !== '' ? v : bad(`${k}: expected a token`));
+  const m = o['mention_markers'];
+  if (!Array.isArray(m) || m.length !== 2) return bad('mention_markers: expected [start, end]');
+  if (typeof o['do_lower_case'] !== 'boolean') return bad('do_lower_case: expected true or false');
+  return {
+    maxContextLength: len('max_context_length'),
+    maxCandLength: len('max_cand_length'),
+    mentionMarkers: [str(m[0], 'mention_markers[0]'), str(m[1], 'mention_markers[1]')],
+    titleMarker: str(o['title_marker'], 'title_marker'),
+    lowercase: o['do_lower_case'],
+  };
+}
+
+/**
+ * The windows a stage uses with a checkpoint: each one given explicitly wins (with a warning when
+ * the checkpoint recorded another), else the recorded one, else the settings' default.
+ */
+export function recordedWindows(
+  given: { maxContextLength?: number | undefined; maxCandLength?: number | undefined },
+  defaults: { maxContextLength: number; maxCandLength: number },
+  recorded: InferenceMeta | undefined,
+  warn: (line: string) => void,
+): { maxContextLength: number; maxCandLength: number } {
+  const pick = (k: 'maxContextLength' | 'maxCandLength', flag: string): number => {
+    const g = given[k];
+    const r = recorded?.[k];
+    if (g !== undefined && r !== undefined && g !== r)
+      warn(`warning: ${flag} ${g} given, but the checkpoint was trained with ${r} (its config.json records it); results may be worse`);
+    return g ?? r ?? defaults[k];
+  };
+  return { maxContextLength: pick('maxContextLength', 'max_context_length'), maxCandLength: pick('maxCandLength', 'max_cand_length') };
+}
+
 export interface SaveOptions {
   settings: ModelSettings;
+  /** The windows the model was trained with (config.json `biofeg.inference`); lowercase comes from `lowercase`. */
+  inference?: { maxContextLength: number; maxCandLength: number };
   /** vocab.txt to copy beside the weights, and whether it lowercases. */
   vocabPath?: string;
   lowercase?: boolean;
@@ -94,7 +180,23 @@ export async function saveBiEncoder(dir: string, model: BiEncoder, o: SaveOption
     if (o.torchBin ?? true) writeTorchCheckpoint(join(tmp, 'pytorch_model.bin'), sd);
     const cfg = {
       ...hfConfigOf(model.config),
-      biofeg: { model: 'biencoder', add_linear: o.settings.addLinear, out_dim: o.settings.outDim, pooler: model.config.pooler },
+      biofeg: {
+        model: 'biencoder',
+        add_linear: o.settings.addLinear,
+        out_dim: o.settings.outDim,
+        pooler: model.config.pooler,
+        ...(o.inference
+          ? {
+              inference: {
+                max_context_length: o.inference.maxContextLength,
+                max_cand_length: o.inference.maxCandLength,
+                mention_markers: [ENT_START_TAG, ENT_END_TAG],
+                title_marker: ENT_TITLE_TAG,
+                do_lower_case: o.lowercase ?? true,
+              },
+            }
+          : {}),
+      },
     };
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
     if (o.vocabPath) {

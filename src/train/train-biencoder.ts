@@ -170,6 +170,8 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   const save = (dir: string, state: TrainerState) =>
     saveBiEncoder(dir, model, {
       settings: run.settings,
+      // The validation windows are the training windows (both come from the same settings).
+      inference: { maxContextLength: run.val.mentions.header.maxContextLength, maxCandLength: run.val.entities.header.maxCandLength },
       vocabPath: run.vocabPath,
       lowercase: run.lowercase,
       optimizer: opt,
