@@ -11,6 +11,7 @@ import { register as registerGenerateFeatures } from './generate-features.js';
 import { register as registerFinetune } from './finetune.js';
 import { register as registerPipeline } from './pipeline.js';
 import { register as registerCache } from './cache.js';
+import { register as registerServe } from './serve.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
 export const registrations: Array<(program: Command) => void> = [
@@ -26,4 +27,5 @@ export const registrations: Array<(program: Command) => void> = [
   registerFinetune,
   registerPipeline,
   registerCache,
+  registerServe,
 ];
