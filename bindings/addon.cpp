@@ -11,6 +11,7 @@
 #include "../native/core/device.h"
 #include "../native/core/tensor.h"
 #include "../native/core/threadpool.h"
+#include "../native/cpu/fast/cpu_level.h"
 #include "../native/cpu/fast/gemm.h"
 #include "addon_data.h"
 #include "backend_wrap.h"
@@ -30,7 +31,18 @@ Napi::Object info_object(Napi::Env env) {
   o.Set("cudaDevices", n);
   o.Set("cudaDevice", n > 0 ? cuda::device_info() : std::string("none"));
   o.Set("gemmEngine", n > 0 ? cuda::gemm_engine() : std::string("none"));
+  // The fast CPU backend's kernel level (cpu_level.h): the active one (BIOFEG_CPU_KERNEL may lower
+  // it; a bad value throws here, as at the first op), the detected one, and the CPU's features.
   o.Set("cpuKernel", host::micro_kernel_name());
+  o.Set("cpuLevel", host::cpu_level_name(host::cpu_level()));
+  o.Set("cpuDetectedLevel", host::cpu_level_name(host::cpu_detected_level()));
+  Napi::Array feats = Napi::Array::New(env);
+  for (const char *f = host::cpu_features(), *e = f; *f; f = *e ? e + 1 : e) {
+    for (e = f; *e && *e != ' '; ++e) {
+    }
+    feats.Set(feats.Length(), std::string(f, e));
+  }
+  o.Set("cpuFeatures", feats);
   o.Set("threads", num_threads());
   o.Set("napiVersion", NAPI_VERSION);  // the Node-API version the addon was built for
   // Every backend this process can run, with its device and capabilities.

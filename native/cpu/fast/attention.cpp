@@ -1,5 +1,5 @@
 // Fast kernels of the attention family: per (batch, head), scores in a T x T scratch, GEMMs
-// from the packed kernel, AVX2 softmax rows (attention_avx2.cpp) where the CPU has them.
+// from the packed kernel, AVX-512 or AVX2 softmax rows (attention_avx512.cpp, _avx2.cpp) by CPU level.
 #include <cmath>
 #include <limits>
 
@@ -30,12 +30,13 @@ void softmax_rows(const AttnDesc& d, int64_t b, int64_t h, int64_t K, float* S, 
   const int32_t* mask = d.mask.p ? d.mask.i32() + b * T : nullptr;
   const float inv_keep = d.dropout_p > 0 ? 1.0f / (1.0f - d.dropout_p) : 1.0f;
   if (host::vec_avx2()) {
+    const auto softmax_row = host::vec_avx512() ? host::softmax_row_avx512 : host::softmax_row_avx2;
     static thread_local std::vector<float> keep;
     keep.resize(std::max<int64_t>(K, 1));
     for (int64_t j = 0; j < K; ++j) keep[j] = !mask || mask[j] ? 1.0f : 0.0f;
     for (int64_t i = 0; i < T; ++i) {
       float* s = S + i * K;
-      const float l = host::softmax_row_avx2(s, keep.data(), K, have_lse, have_lse ? lse[i] : 0.0f);
+      const float l = softmax_row(s, keep.data(), K, have_lse, have_lse ? lse[i] : 0.0f);
       if (!have_lse) lse[i] = l;
       if (!Pd) continue;
       const uint64_t base = d.offset + static_cast<uint64_t>(((b * d.H + h) * T + i) * T);

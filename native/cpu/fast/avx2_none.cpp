@@ -1,8 +1,8 @@
 // The AVX2/FMA entry points of gemm.h and vec.h for targets that are not x86-64 (CMakeLists.txt
-// compiles this file instead of gemm_kernel_avx2.cpp and vec_avx2.cpp there, or when
-// BIOFEG_FORCE_NO_X86=ON). The probes say "no AVX2", so the GEMM runs the generic micro-kernel
-// and every other op its scalar loop; the kernels themselves are never called (they throw if
-// they were, rather than compute something wrong).
+// compiles this file instead of the *_avx2.cpp files there, or when BIOFEG_FORCE_NO_X86=ON).
+// cpu_level() says Generic there, so the GEMM runs the generic micro-kernel and every other op
+// its scalar loop; the kernels themselves are never called (they throw if they were, rather
+// than compute something wrong).
 #include "../../core/error.h"
 #include "gemm.h"
 #include "vec.h"
@@ -12,10 +12,7 @@ namespace {
 [[noreturn]] void absent(const char* fn) { fail(fn, ": this build has no AVX2 kernels (not an x86-64 target)"); }
 }  // namespace
 
-MicroKernel micro_kernel_avx2() { return nullptr; }
-DirectKernel micro_kernel_direct_avx2() { return nullptr; }
-TileStore tile_store_avx2() { return nullptr; }
-bool vec_avx2() { return false; }
+GemmKernels gemm_kernels_avx2() { return {"avx2 (absent)", kMR, kNR, nullptr, nullptr, nullptr, nullptr}; }
 
 void dropout_avx2(const float*, float*, int64_t, float, float, uint64_t, uint64_t, uint8_t*) { absent("dropout_avx2"); }
 void dropout_bits_avx2(const float*, float*, int64_t, float, const uint8_t*) { absent("dropout_bits_avx2"); }

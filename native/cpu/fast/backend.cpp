@@ -1,5 +1,6 @@
 // The fast CPU backend's table, filled by name from this folder's family files.
 #include "../profile.h"
+#include "cpu_level.h"
 #include "fast.h"
 #include "gemm_bf16.h"
 
@@ -7,6 +8,9 @@ namespace biofeg {
 
 const Backend& cpu_backend() {
   static const Backend b = [] {
+    // A bad BIOFEG_CPU_KERNEL fails here, at the first use of a host backend, with its reason
+    // (a throw leaves the table unbuilt: every later use throws it again).
+    host::cpu_level();
     Backend t;
     t.name = "cpu";
     t.device = Device::CPU;

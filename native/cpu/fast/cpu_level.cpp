@@ -8,6 +8,7 @@
 #include <string>
 
 #include "../../core/error.h"
+#include "vec.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
@@ -122,7 +123,7 @@ CpuLevel cpu_detected_level() { return detected().level; }
 
 CpuLevel cpu_level() {
   const Active& a = active();
-  if (!a.error.empty()) throw Error(a.error);
+  if (!a.error.empty()) throw Error(a.error, ErrorKind::Device);  // JS: DeviceUnavailableError
   return a.level;
 }
 
@@ -139,5 +140,8 @@ const char* cpu_level_name(CpuLevel l) {
 }
 
 const char* cpu_features() { return detected().features.c_str(); }
+
+bool vec_avx2() { return cpu_at_least(CpuLevel::Avx2); }
+bool vec_avx512() { return cpu_at_least(CpuLevel::Avx512); }
 
 }  // namespace biofeg::host

@@ -14,8 +14,9 @@ enum class CpuLevel { Generic, Avx2, Avx512, Avx512Bf16 };
 
 // The active level: the detected one, lowered by BIOFEG_CPU_KERNEL=generic|avx2|avx512|avx512bf16
 // (unset, empty or "auto": the detected level). An unknown name, or a level above the detected
-// one, throws biofeg::Error on every call (never at load time, never silently ignored); the
-// bindings turn it into a JS error at the first use of the 'cpu' backend.
+// one, throws biofeg::Error (kind Device) on every call: never at load time, never silently
+// ignored. The first use of a backend (the fast table asks the level), info() or a fast kernel
+// throws it, and the bindings make it a DeviceUnavailableError (ERR_BIOFEG_DEVICE) in JS.
 CpuLevel cpu_level();
 // The highest level this CPU and OS support, whatever BIOFEG_CPU_KERNEL says (never throws).
 CpuLevel cpu_detected_level();

@@ -1,5 +1,5 @@
-// Fast kernels of the elementwise family: the reference loops on per-thread ranges, AVX2 GELU
-// and dropout (8-lane Philox, masks recorded for the backward) where the CPU has them.
+// Fast kernels of the elementwise family: the reference loops on per-thread ranges, AVX-512 or
+// AVX2 GELU and AVX2 dropout (8-lane Philox, masks recorded for the backward) by CPU level.
 #include "fast.h"
 
 namespace biofeg::fast {
@@ -39,16 +39,18 @@ void scale(Buf x, Buf y, int64_t n, float s) {
 
 void gelu_fwd(Buf x, Buf y, int64_t n) {
   if (!host::vec_avx2()) return split(n, [&](int64_t i, int64_t m) { ref::gelu_fwd(at(x, i), at(y, i), m); });
+  const auto fn = host::vec_avx512() ? host::gelu_fwd_avx512 : host::gelu_fwd_avx2;
   const float* px = x.f32();
   float* py = y.f32();
-  split(n, [&](int64_t i, int64_t m) { host::gelu_fwd_avx2(px + i, py + i, m); });
+  split(n, [&](int64_t i, int64_t m) { fn(px + i, py + i, m); });
 }
 void gelu_bwd(Buf x, Buf dy, Buf dx, int64_t n) {
   if (!host::vec_avx2())
     return split(n, [&](int64_t i, int64_t m) { ref::gelu_bwd(at(x, i), at(dy, i), at(dx, i), m); });
+  const auto fn = host::vec_avx512() ? host::gelu_bwd_avx512 : host::gelu_bwd_avx2;
   const float *px = x.f32(), *pd = dy.f32();
   float* po = dx.f32();
-  split(n, [&](int64_t i, int64_t m) { host::gelu_bwd_avx2(px + i, pd + i, po + i, m); });
+  split(n, [&](int64_t i, int64_t m) { fn(px + i, pd + i, po + i, m); });
 }
 void relu_fwd(Buf x, Buf y, int64_t n) {
   split(n, [&](int64_t i, int64_t m) { ref::relu_fwd(at(x, i), at(y, i), m); });

@@ -12,14 +12,6 @@
 namespace biofeg::host {
 using namespace avx2;
 
-bool vec_avx2() {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return ok;
-}
-
 void dropout_avx2(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t ctr0,
                   uint8_t* bits) {
   const __m256 vp = _mm256_set1_ps(p), vs = _mm256_set1_ps(scale);

@@ -1,8 +1,8 @@
-// Packed, cache-blocked GEMM (the BLIS/llm.c-CPU recipe): B is packed into KC x 16 panels
-// shared by all threads, each task packs its own MC x KC block of A into 6-row panels (or, for
-// a row-major A, the micro-kernel reads A in place), and a
-// 6x16 FMA micro-kernel sweeps them. Bias, pre-activation and GELU are applied when the last
-// K block is stored, while the tile is still in cache.
+// Packed, cache-blocked GEMM (the BLIS/llm.c-CPU recipe): B is packed into KC x nr panels
+// shared by all threads, each task packs its own MC x KC block of A into mr-row panels (or, for
+// a row-major A, the micro-kernel reads A in place), and an mr x nr FMA micro-kernel (the CPU
+// level's: gemm.h) sweeps them. Bias, pre-activation and GELU are applied when the last K block
+// is stored, while the tile is still in cache.
 #include "gemm.h"
 
 #include <algorithm>
@@ -10,19 +10,29 @@
 #include <cstdlib>
 #include <vector>
 
+#include "cpu_level.h"
 #include "fast.h"
 
 namespace biofeg::host {
 namespace {
 
-constexpr int64_t MC = 96, NC = 3072;
+constexpr int64_t NC = 3072;
 // K block (BIOFEG_GEMM_KC overrides it, for tuning runs).
 const int64_t KC = [] {
   const char* e = std::getenv("BIOFEG_GEMM_KC");
   const long v = e ? std::atol(e) : 0;
   return v >= 16 && v <= 4096 ? static_cast<int64_t>(v) : int64_t(384);
 }();
-static_assert(MC % kMR == 0, "row blocks start on a packed row panel");
+// Rows per task: about 96, a whole number of mr-row panels (a row block starts on a panel).
+// BIOFEG_GEMM_MC overrides the 96 (tuning runs).
+int64_t row_block(int mr) {
+  static const int64_t target = [] {
+    const char* e = std::getenv("BIOFEG_GEMM_MC");
+    const long v = e ? std::atol(e) : 0;
+    return v >= 1 && v <= 4096 ? static_cast<int64_t>(v) : int64_t(96);
+  }();
+  return std::max<int64_t>(1, (target + mr - 1) / mr) * mr;
+}
 
 void kernel_generic(int64_t kc, const float* a, const float* b, float* acc) {
   float c[kMR * kNR] = {};
@@ -32,14 +42,28 @@ void kernel_generic(int64_t kc, const float* a, const float* b, float* acc) {
   std::copy_n(c, kMR * kNR, acc);
 }
 
-MicroKernel pick_kernel() {
-  MicroKernel k = micro_kernel_avx2();
-  return k ? k : kernel_generic;
-}
-const MicroKernel g_kernel = pick_kernel();
-const TileStore g_store = tile_store_avx2();
 // BIOFEG_GEMM_PACK_A=1 packs row-major A too (the previous path, kept for A/B timing).
-const DirectKernel g_direct = std::getenv("BIOFEG_GEMM_PACK_A") ? nullptr : micro_kernel_direct_avx2();
+const bool g_pack_a = std::getenv("BIOFEG_GEMM_PACK_A") != nullptr;
+
+GemmKernels choose_kernels() {
+  GemmKernels k = gemm_kernels_generic();
+  const CpuLevel l = cpu_level();  // throws on a bad BIOFEG_CPU_KERNEL
+  if (l >= CpuLevel::Avx512 && gemm_kernels_avx512().packed) k = gemm_kernels_avx512();
+  else if (l >= CpuLevel::Avx2 && gemm_kernels_avx2().packed) k = gemm_kernels_avx2();
+  if (g_pack_a) k.direct = nullptr;
+  return k;
+}
+
+}  // namespace
+
+GemmKernels gemm_kernels_generic() { return {"generic 6x16", kMR, kNR, kernel_generic, nullptr, nullptr, nullptr}; }
+
+const GemmKernels& gemm_kernels() {
+  static const GemmKernels k = choose_kernels();  // a throw leaves it unset: the next call throws again
+  return k;
+}
+
+namespace {
 
 // 64-byte aligned scratch that grows and is reused.
 struct Scratch {
@@ -57,8 +81,8 @@ struct Operand {
   bool trans;
 };
 
-// op(B)[pc.., jc..] -> panels [np][kc][16], zero-padded past nc.
-void pack_b(const Operand& B, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t p, float* out) {
+// op(B)[pc.., jc..] -> panels [np][kc][nr], zero-padded past nc.
+void pack_b(const Operand& B, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t p, int64_t kNR, float* out) {
   float* dst = out + p * kc * kNR;
   const int64_t j0 = jc + p * kNR, w = std::min<int64_t>(kNR, jc + nc - j0);
   if (!B.trans) {
@@ -77,8 +101,8 @@ void pack_b(const Operand& B, int64_t pc, int64_t kc, int64_t jc, int64_t nc, in
   }
 }
 
-// op(A)[ic.., pc..] -> panels [mp][kc][6], zero-padded past mc.
-void pack_a(const Operand& A, int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* out) {
+// op(A)[ic.., pc..] -> panels [mp][kc][mr], zero-padded past mc.
+void pack_a(const Operand& A, int64_t ic, int64_t mc, int64_t pc, int64_t kc, int64_t kMR, float* out) {
   for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
     float* dst = out + (i0 / kMR) * kc * kMR;
     const int64_t h = std::min<int64_t>(kMR, mc - i0);
@@ -101,6 +125,7 @@ void pack_a(const Operand& A, int64_t ic, int64_t mc, int64_t pc, int64_t kc, fl
 
 struct TileCtx {
   const GemmDesc* g;
+  const GemmKernels* k;
   float* C;
   float* pre;
   const float* bias;
@@ -109,14 +134,17 @@ struct TileCtx {
 
 void store_tile(const TileCtx& t, const float* acc, int64_t i0, int64_t j0, int64_t h, int64_t w) {
   const GemmDesc& g = *t.g;
+  const GemmKernels& k = *t.k;
+  const int64_t kNR = k.nr;
   const bool plain_end = !t.bias && !t.pre && g.epilogue == Epilogue::None;
-  if (g_store && h == kMR && w == kNR && (!t.last || plain_end)) {
-    g_store(acc, t.C + i0 * g.ldc + j0, g.ldc, g.alpha, g.beta, t.first);
+  const bool full = h == k.mr && w == k.nr;
+  if (k.store && full && (!t.last || plain_end)) {
+    k.store(acc, t.C + i0 * g.ldc + j0, g.ldc, g.alpha, g.beta, t.first);
     return;
   }
-  if (g_store && h == kMR && w == kNR) {  // last K block with bias / pre / GELU, 8 lanes wide
-    store_tile_epi_avx2(acc, t.C + i0 * g.ldc + j0, g.ldc, g.alpha, g.beta, t.first, t.bias ? t.bias + j0 : nullptr,
-                        t.pre ? t.pre + i0 * g.ldc + j0 : nullptr, g.epilogue == Epilogue::Gelu);
+  if (k.epi && full) {  // last K block with bias / pre / GELU, vector wide
+    k.epi(acc, t.C + i0 * g.ldc + j0, g.ldc, g.alpha, g.beta, t.first, t.bias ? t.bias + j0 : nullptr,
+          t.pre ? t.pre + i0 * g.ldc + j0 : nullptr, g.epilogue == Epilogue::Gelu);
     return;
   }
   for (int64_t r = 0; r < h; ++r) {
@@ -149,7 +177,9 @@ void gemm_k0(const GemmDesc& g, float* C, float* pre, const float* bias) {
 void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
   const Operand A{g.A.f32() + b * g.strideA, g.lda, g.transA};
   const Operand B{g.B.f32() + b * g.strideB, g.ldb, g.transB};
-  TileCtx t{&g, g.C.f32() + b * g.strideC, g.pre.p ? g.pre.f32() + b * g.strideC : nullptr,
+  const GemmKernels& ks = gemm_kernels();
+  const int64_t kMR = ks.mr, kNR = ks.nr, MC = row_block(ks.mr);
+  TileCtx t{&g, &ks, g.C.f32() + b * g.strideC, g.pre.p ? g.pre.f32() + b * g.strideC : nullptr,
             (g.bias.p ? g.bias.f32() : nullptr), true, true};
   if (g.K == 0) return gemm_k0(g, t.C, t.pre, t.bias);
 
@@ -164,10 +194,10 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
       float* bp = bscratch.get(static_cast<size_t>(np * kc * kNR));
       if (nthreads > 1) {
         parallel_for(np, 4, [&](int64_t lo, int64_t hi) {
-          for (int64_t p = lo; p < hi; ++p) pack_b(B, pc, kc, jc, nc, p, bp);
+          for (int64_t p = lo; p < hi; ++p) pack_b(B, pc, kc, jc, nc, p, kNR, bp);
         });
       } else {
-        for (int64_t p = 0; p < np; ++p) pack_b(B, pc, kc, jc, nc, p, bp);
+        for (int64_t p = 0; p < np; ++p) pack_b(B, pc, kc, jc, nc, p, kNR, bp);
       }
       const int64_t mb = (g.M + MC - 1) / MC;
       int64_t split = 1;  // split the panels too when there are few row blocks
@@ -176,12 +206,12 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
       // With split tasks, A is packed once for all of them (else each would repack its rows).
       const int64_t mpad = (g.M + kMR - 1) / kMR * kMR;
       // Row-major op(A) is read in place by the direct kernel: no packing at all.
-      const bool direct = g_direct && !A.trans;
+      const bool direct = ks.direct && !A.trans;
       float* ashared = !direct && split > 1 ? apack_shared.get(static_cast<size_t>(mpad * kc)) : nullptr;
       if (ashared) {
         const int64_t panels = mpad / kMR;
         auto pack_rows = [&](int64_t lo, int64_t hi) {
-          pack_a(A, lo * kMR, std::min(g.M, hi * kMR) - lo * kMR, pc, kc, ashared + lo * kMR * kc);
+          pack_a(A, lo * kMR, std::min(g.M, hi * kMR) - lo * kMR, pc, kc, kMR, ashared + lo * kMR * kc);
         };
         if (nthreads > 1) parallel_for(panels, 8, pack_rows);
         else pack_rows(0, panels);
@@ -195,15 +225,15 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
           ap = ashared + ic * kc;  // MC is a multiple of kMR: row panel ic / kMR
         } else if (!direct) {
           ap = ascratch.get(static_cast<size_t>((mc + kMR - 1) / kMR * kMR * kc));
-          pack_a(A, ic, mc, pc, kc, ap);
+          pack_a(A, ic, mc, pc, kc, kMR, ap);
         }
-        alignas(32) float acc[kMR * kNR];
+        alignas(64) float acc[kMRMax * kNRMax];
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t j0 = jc + p * kNR, w = std::min<int64_t>(kNR, jc + nc - j0);
           for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
             const int64_t h = std::min<int64_t>(kMR, mc - i0);
-            if (direct) g_direct(kc, A.p + (ic + i0) * A.ld + pc, A.ld, h, bp + p * kc * kNR, acc);
-            else g_kernel(kc, ap + (i0 / kMR) * kc * kMR, bp + p * kc * kNR, acc);
+            if (direct) ks.direct(kc, A.p + (ic + i0) * A.ld + pc, A.ld, h, bp + p * kc * kNR, acc);
+            else ks.packed(kc, ap + (i0 / kMR) * kc * kMR, bp + p * kc * kNR, acc);
             store_tile(t, acc, ic + i0, j0, h, w);
           }
         }
@@ -217,8 +247,7 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
 
 }  // namespace
 
-MicroKernel micro_kernel_generic() { return kernel_generic; }
-const char* micro_kernel_name() { return g_kernel == kernel_generic ? "generic" : "avx2-fma 6x16"; }
+const char* micro_kernel_name() { return gemm_kernels().name; }
 
 namespace {
 // Weight-gradient shapes (K = tokens much larger than M and N): each thread runs a serial GEMM

@@ -1,22 +1,43 @@
-// Fast f32 GEMM for the CPU backend: packed panels, cache blocking, a 6x16 FMA micro-kernel.
+// Fast f32 GEMM for the CPU backend: packed panels, cache blocking, an FMA micro-kernel chosen
+// at run time for the CPU level (cpu_level.h): 14x32 zmm tiles with AVX-512, 6x16 ymm tiles
+// with AVX2/FMA, a plain-loop 6x16 tile otherwise.
 #pragma once
 #include "../../ops.h"
 
 namespace biofeg::host {
 
-constexpr int kMR = 6, kNR = 16;
+constexpr int kMR = 6, kNR = 16;         // the AVX2 and generic tile
+constexpr int kMRMax = 14, kNRMax = 32;  // the largest tile of any level (accumulator scratch)
 
-// Micro-kernel: acc[6][16] = sum_k a[k*6 + r] * b[k*16 + c] over kc steps (packed panels).
+// Micro-kernel: acc[mr][nr] = sum_k a[k*mr + r] * b[k*nr + c] over kc steps (packed panels).
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* acc);
-MicroKernel micro_kernel_avx2();     // nullptr when the CPU lacks AVX2/FMA
-MicroKernel micro_kernel_generic();
-// Micro-kernel on an unpacked row-major A: row r at a + r * lda for r < h (h <= 6). nullptr without AVX2.
+// Micro-kernel on an unpacked row-major A: row r at a + r * lda for r < h (h <= mr).
 using DirectKernel = void (*)(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc);
-DirectKernel micro_kernel_direct_avx2();
-// Stores a full 6x16 tile: c = alpha * acc + (first ? beta * c : c). nullptr without AVX2.
+// Stores a full mr x nr tile: c = alpha * acc + (first ? beta * c : c).
 using TileStore = void (*)(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first);
-TileStore tile_store_avx2();
-const char* micro_kernel_name();
+// A full tile's last store: v = alpha*acc + (first ? beta*c : c) (+ bias[nr]); pre = v when
+// given; c = gelu(v) when gelu, else v.
+using EpiStore = void (*)(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first,
+                          const float* bias, float* pre, bool gelu);
+
+// One level's GEMM kernels. direct, store and epi may be nullptr (the generic level): the
+// driver then packs A and stores tiles with its scalar loop.
+struct GemmKernels {
+  const char* name;
+  int mr, nr;
+  MicroKernel packed;
+  DirectKernel direct;
+  TileStore store;
+  EpiStore epi;
+};
+// The kernels of a level; .packed is nullptr when this build lacks them (not an x86-64 target).
+// They are only called when cpu_level() is at least that level.
+GemmKernels gemm_kernels_avx2();
+GemmKernels gemm_kernels_avx512();
+GemmKernels gemm_kernels_generic();
+// The kernels of the active level (throws as cpu_level() on a bad BIOFEG_CPU_KERNEL).
+const GemmKernels& gemm_kernels();
+const char* micro_kernel_name();  // gemm_kernels().name, e.g. "avx512 14x32"
 
 // Threaded GEMM over the pool, and a serial one for callers already inside a parallel loop.
 void gemm_fast(const GemmDesc& g);

@@ -1,6 +1,6 @@
 // AVX2/FMA kernels of the fast backend's gemm family: the 6x16 micro-kernels and tile stores, the
 // fused epilogue store (bias, pre, GELU) and the column sums of bias_grad. Compiled with -mavx2
-// -mfma; only called after a run-time CPU check.
+// -mfma; only called when cpu_level() is at least Avx2 (gemm.cpp).
 #include <immintrin.h>
 
 #include "avx2.h"
@@ -119,14 +119,8 @@ void store_avx2(const float* acc, float* c, int64_t ldc, float alpha, float beta
 
 }  // namespace
 
-DirectKernel micro_kernel_direct_avx2() { return micro_kernel_avx2() ? kernel_avx2_direct : nullptr; }
-
-TileStore tile_store_avx2() { return micro_kernel_avx2() ? store_avx2 : nullptr; }
-
-MicroKernel micro_kernel_avx2() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kernel_avx2;
-  return nullptr;
+GemmKernels gemm_kernels_avx2() {
+  return {"avx2 6x16", kMR, kNR, kernel_avx2, kernel_avx2_direct, store_avx2, store_tile_epi_avx2};
 }
 
 using namespace avx2;

@@ -1,15 +1,17 @@
-// Fast kernels of the norm family: rows split across the pool, AVX2 rows when C % 8 == 0.
+// Fast kernels of the norm family: rows split across the pool, AVX-512 rows (any C) or AVX2 rows
+// (C % 8 == 0) by CPU level.
 #include "fast.h"
 
 namespace biofeg::fast {
 
 void layernorm_fwd(Buf x, Buf w, Buf b, Buf y, Buf mean, Buf rstd, int64_t N, int64_t C, float eps) {
   float *pm = mean.f32(), *pr = rstd.f32();
-  if (host::vec_avx2() && C % 8 == 0) {
+  if (host::vec_avx512() || (host::vec_avx2() && C % 8 == 0)) {
+    const auto row = host::vec_avx512() ? host::layernorm_fwd_avx512 : host::layernorm_fwd_avx2;
     const float *px = x.f32(), *pw = w.f32(), *pb = b.f32();
     float* py = y.f32();
     return parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) {
-      host::layernorm_fwd_avx2(px + lo * C, pw, pb, py + lo * C, pm + lo, pr + lo, hi - lo, C, eps);
+      row(px + lo * C, pw, pb, py + lo * C, pm + lo, pr + lo, hi - lo, C, eps);
     });
   }
   parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) {
@@ -22,12 +24,15 @@ void layernorm_bwd(Buf dy, Buf x, Buf w, Buf mean, Buf rstd, Buf dx, Buf dw, Buf
   const int64_t chunks = std::min<int64_t>(num_threads(), std::max<int64_t>(1, N / 8));
   std::vector<float> part(static_cast<size_t>(chunks * 2 * C), 0.0f);
   const int64_t step = (N + chunks - 1) / chunks;
+  const auto rows = host::vec_avx512()                    ? host::layernorm_bwd_avx512
+                    : host::vec_avx2() && C % 8 == 0 ? host::layernorm_bwd_avx2
+                                                          : nullptr;
   run_tasks(chunks, [&](int64_t c) {
     const int64_t lo = c * step, hi = std::min(N, lo + step);
     if (lo >= hi) return;
     float* pw = part.data() + c * 2 * C;
-    if (host::vec_avx2() && C % 8 == 0) {
-      host::layernorm_bwd_avx2(dy.f32() + lo * C, x.f32() + lo * C, w.f32(), mean.f32() + lo, rstd.f32() + lo,
+    if (rows) {
+      rows(dy.f32() + lo * C, x.f32() + lo * C, w.f32(), mean.f32() + lo, rstd.f32() + lo,
                                dx.f32() + lo * C, pw, pw + C, hi - lo, C);
       return;
     }

@@ -13,8 +13,9 @@ void adamw(const AdamWDesc& d) {
     }
     float *param = d.param.f32(), *m = d.m.f32(), *v = d.v.f32();
     const float *grad = d.grad.f32(), *mask = d.decay_mask.p ? d.decay_mask.f32() : nullptr;
+    const auto fn = host::vec_avx512() ? host::adamw_avx512 : host::adamw_avx2;
     return parallel_for(d.n, kGrain, [&](int64_t lo, int64_t hi) {
-      host::adamw_avx2({param + lo, m + lo, v + lo, grad + lo, mask ? mask + lo : nullptr, d.beta1, d.beta2, d.eps,
+      fn({param + lo, m + lo, v + lo, grad + lo, mask ? mask + lo : nullptr, d.beta1, d.beta2, d.eps,
                         step_size, d.lr * d.weight_decay},
                        hi - lo);
     });

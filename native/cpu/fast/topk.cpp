@@ -26,6 +26,7 @@ void topk(const TopkDesc& d) {
   std::fill_n(scores, d.Q * k, -std::numeric_limits<float>::infinity());
   std::fill_n(index, d.Q * k, -1);
   std::vector<int64_t> filled(d.Q, 0);
+  const bool avx512 = host::vec_avx512();
   // Pool blocks outside, query chunks inside: every query still sees the blocks in order.
   for (int64_t p0 = 0; p0 < d.P; p0 += blk) {
     const int64_t nb = std::min(blk, d.P - p0);
@@ -39,14 +40,15 @@ void topk(const TopkDesc& d) {
       const int64_t nq = std::min(qc, d.Q - q0);
       host::gemm_fast(mm(nq, nb, d.D, q + q0 * d.D, d.D, false, pb, d.D, true, S.data(), nb, 1.0f));
       parallel_for(nq, 16, [&](int64_t lo, int64_t hi) {
+        static thread_local std::vector<int32_t> cand;
         for (int64_t i = lo; i < hi; ++i) {
           float* bs = scores + (q0 + i) * k;
           int32_t* bi = index + (q0 + i) * k;
           int64_t& f = filled[q0 + i];
           const float* s = S.data() + i * nb;
-          for (int64_t j = 0; j < nb; ++j) {
+          auto offer = [&](int64_t j) {
             const float v = s[j];
-            if (f == k && !(v > bs[k - 1])) continue;  // later index loses ties
+            if (f == k && !(v > bs[k - 1])) return;  // later index loses ties
             int64_t pos = f == k ? k - 1 : f++;
             while (pos > 0 && bs[pos - 1] < v) {
               bs[pos] = bs[pos - 1];
@@ -55,6 +57,17 @@ void topk(const TopkDesc& d) {
             }
             bs[pos] = v;
             bi[pos] = static_cast<int32_t>(p0 + j);
+          };
+          int64_t j = 0;
+          for (; j < nb && f < k; ++j) offer(j);
+          if (avx512 && j < nb) {
+            // Once the list is full its threshold only rises: the scores above today's
+            // threshold are a superset of those offer() keeps, offered in the same order.
+            cand.resize(static_cast<size_t>(nb));
+            const int64_t nc = host::above_avx512(s + j, nb - j, bs[k - 1], cand.data());
+            for (int64_t c = 0; c < nc; ++c) offer(j + cand[c]);
+          } else {
+            for (; j < nb; ++j) offer(j);
           }
         }
       });

@@ -1,5 +1,7 @@
-// AVX2/FMA kernels of the fast CPU backend's non-GEMM ops (native/cpu/vec_avx2.cpp, compiled
-// with -mavx2 -mfma). Callers check vec_avx2() once and keep their scalar loop as the fallback.
+// Vector kernels of the fast CPU backend's non-GEMM ops: <family>_avx2.cpp (compiled with -mavx2
+// -mfma) and <family>_avx512.cpp (-mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma). Callers ask
+// vec_avx512() / vec_avx2() (the active CPU level, cpu_level.h) and keep their scalar loop as the
+// fallback.
 // exp/erf are polynomial approximations (relative error ~1e-7), not libm's: results differ from
 // the reference backend by rounding, never by more; the Philox masks are bit-identical.
 #pragma once
@@ -7,7 +9,8 @@
 
 namespace biofeg::host {
 
-bool vec_avx2();  // the CPU has AVX2 and FMA
+bool vec_avx2();    // the active level is at least Avx2 (throws as cpu_level())
+bool vec_avx512();  // the active level is at least Avx512 (throws as cpu_level())
 
 // y[i] = keep(seed, ctr0 + i) ? x[i] * scale : 0 (x and y may alias). With bits, keep(i) is
 // also written to bit i % 8 of bits[i / 8] (the caller's range starts on a byte).
@@ -42,4 +45,19 @@ void layernorm_fwd_avx2(const float* x, const float* w, const float* b, float* y
 // dx overwritten; dw, db accumulated (the caller's per-chunk buffers).
 void layernorm_bwd_avx2(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
                         float* dx, float* dw, float* db, int64_t N, int64_t C);
+}  // namespace biofeg::host
+
+namespace biofeg::host {
+// The AVX-512 versions of the entries above (same contracts, 16 lanes, masked tails: any C).
+void gelu_fwd_avx512(const float* x, float* y, int64_t n);
+void gelu_bwd_avx512(const float* x, const float* dy, float* dx, int64_t n);
+float softmax_row_avx512(float* s, const float* keep, int64_t T, bool have_l, float l);
+void adamw_avx512(const AdamWDescAvx& d, int64_t n);
+void layernorm_fwd_avx512(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
+                          int64_t N, int64_t C, float eps);
+void layernorm_bwd_avx512(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
+                          float* dx, float* dw, float* db, int64_t N, int64_t C);
+// Top-k scan of one score row: appends to idx the positions j < n with s[j] > thr (in order),
+// returns how many. The caller's insertion then sees only the candidates.
+int64_t above_avx512(const float* s, int64_t n, float thr, int32_t* idx);
 }  // namespace biofeg::host
