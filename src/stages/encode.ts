@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-import { count, type TaskContext } from '../api/events.js';
+import { count, detail, type TaskContext } from '../api/events.js';
 import { encodeRows, openEncoder } from '../encode/encode.js';
 import { readEncodeInput, type EncodeRow } from '../encode/input.js';
 import { writeNpyF32 } from '../encode/npy.js';
@@ -16,6 +16,7 @@ import type { EncoderSide } from '../models/biencoder.js';
 import type { DeviceChoice, Precision } from '../settings/types.js';
 import { encodeTruncated } from '../tokenize/truncate.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
+import { readInferenceMeta } from '../train/biencoder-checkpoint.js';
 import { chooseDevice, modelTokenizer, precisionOf } from './setup.js';
 
 /** How {@link loadBert} opens a model. */
@@ -39,7 +40,10 @@ export interface EncodeOptions {
   pooled?: boolean;
   /** Sequences per forward (default 64). */
   batchSize?: number;
-  /** Texts are cut to this many tokens, [SEP] kept (default: the model's max_position_embeddings). */
+  /**
+   * Texts are cut to this many tokens, [SEP] kept (default: a bi-encoder side's recorded window,
+   * else the model's max_position_embeddings).
+   */
   maxLength?: number;
 }
 
@@ -79,6 +83,8 @@ export class BertSession {
     readonly facts: BertFacts,
     private readonly model: string,
     private readonly vocab: string | undefined,
+    /** A bi-encoder side's recorded window (its checkpoint's max_context_length / max_cand_length). */
+    private readonly window?: number,
   ) {}
 
   static open(model: string, o: LoadBertOptions = {}): BertSession {
@@ -87,11 +93,13 @@ export class BertSession {
     const precision = precisionOf(o.precision ?? 'f32', device, 'inference');
     const { bert, kind } = isBertSize(model) ? randomBert(model, device, precision, o) : openEncoder(model, device, o.side, precision);
     const c = bert.config;
+    const rec = kind === 'biencoder' && existsSync(model) && statSync(model).isDirectory() ? readInferenceMeta(model) : undefined;
     return new BertSession(
       bert,
       { hiddenSize: c.hiddenSize, maxPositions: c.maxPositions, vocabSize: c.vocabSize, hasPooler: c.pooler, device, kind },
       model,
       o.vocab,
+      rec && (o.side === 'candidate' ? rec.maxCandLength : rec.maxContextLength),
     );
   }
 
@@ -101,8 +109,11 @@ export class BertSession {
     return this.tok;
   }
 
-  private check(o: EncodeOptions): { batchSize: number; maxLength: number; pooled: boolean } {
-    const maxLength = int(o.maxLength, 'maxLength', 2) ?? this.facts.maxPositions;
+  private check(o: EncodeOptions, ctx?: TaskContext): { batchSize: number; maxLength: number; pooled: boolean } {
+    const given = int(o.maxLength, 'maxLength', 2);
+    if (ctx && given !== undefined && this.window !== undefined && given !== this.window)
+      detail(ctx, `warning: maxLength ${given} given, but the checkpoint's side was trained with ${this.window}-token inputs`);
+    const maxLength = given ?? this.window ?? this.facts.maxPositions;
     if (maxLength > this.facts.maxPositions)
       throw new SettingsError(
         'maxLength',
@@ -116,7 +127,7 @@ export class BertSession {
   async encodeTexts(texts: readonly string[], o: EncodeOptions, ctx: TaskContext): Promise<Float32Array> {
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string'))
       throw new SettingsError('texts', 'encode: expected an array of strings');
-    const c = this.check(o);
+    const c = this.check(o, ctx);
     const tok = this.tokenizer();
     // [CLS] text [SEP] cut to maxLength with [SEP] kept last, without tokenising a long text in full.
     const rows: EncodeRow[] = texts.map((t) => ({
@@ -141,7 +152,7 @@ export class BertSession {
 
   /** A JSONL file of {"text"} or {"input_ids"} lines -> a float32 .npy, written only when every line encoded. */
   async encodeFile(input: string, output: string, o: EncodeOptions, ctx: TaskContext): Promise<EncodeFileResult> {
-    const c = this.check(o);
+    const c = this.check(o, ctx);
     const folder = dirname(resolve(output));
     if (!existsSync(folder) || !statSync(folder).isDirectory())
       throw new SettingsError('output', `encode: output (--output) ${output}: the folder ${folder} does not exist`);

@@ -10,6 +10,7 @@ import { AbortError } from '../errors.js';
 import { evalReportPath, evaluateModes, type EvalReport, type ProgressFactory } from '../eval/evaluate.js';
 import { resolveSettings } from '../settings/resolve.js';
 import type { EvaluateBiencoderSettings } from '../settings/types.js';
+import { readInferenceMeta, recordedWindows } from '../train/biencoder-checkpoint.js';
 import { withOutputLock } from './output-lock.js';
 import { checkDataPath, checkModelSource, chooseDevice, openModel, precisionOf } from './setup.js';
 
@@ -76,6 +77,9 @@ export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx
         ? { bertModel: resolve(s.bertModel) }
         : { bertModel: s.bertModel, init: `random (seed ${s.seed})` };
   if (opened.tok.vocabPath) info['vocab'] = resolve(opened.tok.vocabPath);
+  // A checkpoint's recorded windows are the defaults; an explicit other one is used with a warning.
+  const rec = opened.checkpointDir !== undefined ? readInferenceMeta(opened.checkpointDir) : undefined;
+  const lens = recordedWindows(input, s, rec, (line) => detail(ctx, line));
   const report = await withOutputLock(s.outputPath, 'evaluateBiencoder', () =>
     evaluateModes({
       model: opened.model,
@@ -88,8 +92,8 @@ export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx
       topK: s.topK,
       encodeBatchSize: s.encodeBatchSize,
       evalBatchSize: s.evalBatchSize,
-      maxContextLength: s.maxContextLength,
-      maxCandLength: s.maxCandLength,
+      maxContextLength: lens.maxContextLength,
+      maxCandLength: lens.maxCandLength,
       saveTopk: s.saveTopkResult,
       poolDtype: s.poolDtype,
       poolCacheMaxBytes: s.embeddingCacheMb * 2 ** 20,
