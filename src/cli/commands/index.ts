@@ -12,6 +12,7 @@ import { register as registerFinetune } from './finetune.js';
 import { register as registerPipeline } from './pipeline.js';
 import { register as registerCache } from './cache.js';
 import { register as registerServe } from './serve.js';
+import { register as registerIndex } from './index-cmd.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
 export const registrations: Array<(program: Command) => void> = [
@@ -27,5 +28,6 @@ export const registrations: Array<(program: Command) => void> = [
   registerFinetune,
   registerPipeline,
   registerCache,
+  registerIndex,
   registerServe,
 ];
