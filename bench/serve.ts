@@ -1,0 +1,340 @@
+// npm run bench:serve [-- --sizes tiny,base --devices cpu[,cuda] --concurrency 1,16,64 --seconds 6
+//   --max-requests 20000 --mentions-per-request 1 --top-k 8 --threads N --kb FILE]
+//
+// The linking service end to end on loopback: for each model size and device, `biofeg serve` runs in
+// a child process (a seeded random bi-encoder of that size and an index of the built-in entities,
+// made once under runs/bench-serve/), and autocannon POSTs /link bodies (test-split mentions with
+// their context) at each concurrency. Each cell is a fixed number of requests, sized from a warm-up
+// to take about --seconds, so every request sent is answered (a timed stop would drop the ones in
+// flight); the cell fails past a time limit. Reported: linked mentions/s, p50/p99 latency, and
+// failed or lost requests (autocannon's errors, timeouts and non-2xx, and the server's own count of
+// 200s against autocannon's). The server is stopped with SIGTERM and must exit 0.
+// Writes bench/results/serve-<device>-<cpu>.json. CUDA rows run when the engine sees a device.
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import autocannon from 'autocannon';
+
+import type { BertSize } from '../src/models/init.js';
+import { engineInfo } from '../src/native.js';
+import { cpuId, flagValue, machine, table, writeResult } from './common.js';
+import { BUILTIN_KB, writeRandomBiencoder } from './serve-model.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'src', 'cli', 'main.ts');
+const WORK = join(ROOT, 'runs', 'bench-serve');
+
+type Device = 'cpu' | 'cuda';
+
+interface Cell {
+  size: BertSize;
+  device: Device;
+  concurrency: number;
+  requests: number;
+  mentionsPerRequest: number;
+  seconds: number;
+  mentionsPerSec: number;
+  requestsPerSec: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  failed: number;
+  lost: number;
+  statusCodes: Record<string, number>;
+  loadAvg1: number;
+}
+
+// --prepare SIZE DIR: a child's job, so the bench process never holds a model's weights.
+if (process.argv[2] === '--prepare') {
+  const [size, dir] = [process.argv[3] as BertSize, process.argv[4]!];
+  await writeRandomBiencoder(join(dir, 'model'), size);
+  process.exit(0);
+}
+
+function run(args: string[], what: string): Promise<void> {
+  return new Promise((res, rej) => {
+    const c = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    c.once('exit', (code) => (code === 0 ? res() : rej(new Error(`${what} exited ${code}`))));
+  });
+}
+
+/** runs/bench-serve/<size>/{model,index}, made once (a stamp records the KB it was built from). */
+async function ensureModel(size: BertSize, kb: string, device: Device): Promise<{ model: string; index: string }> {
+  const dir = join(WORK, size);
+  const model = join(dir, 'model');
+  const index = join(dir, 'index');
+  const stamp = join(dir, 'stamp.json');
+  const want = JSON.stringify({ size, kb, seed: 52313, version: 1 });
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want && existsSync(index)) return { model, index };
+  console.log(`preparing ${size}: random bi-encoder and index of ${kb} under ${dir}`);
+  await run([fileURLToPath(import.meta.url), '--prepare', size, dir], `prepare ${size}`);
+  await run([CLI, 'index', '--model', model, '--kb', kb, '--out', index, '--device', device, '--silent'], `biofeg index (${size})`);
+  writeFileSync(stamp, want);
+  return { model, index };
+}
+
+interface Server {
+  url: string;
+  child: ChildProcessWithoutNullStreams;
+  exited: Promise<number | null>;
+  stderr: () => string;
+}
+
+async function startServer(model: string, index: string, device: Device, threads: string): Promise<Server> {
+  const args = [CLI, 'serve', '--model', model, '--index', index, '--host', '127.0.0.1', '--port', '0', '--device', device];
+  if (threads !== '') args.push('--threads', threads);
+  // The largest cell's mentions all fit in the Linker's admission limit: a 503 here is a failure.
+  args.push('--max-concurrent-requests', '4096');
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  child.stdout.resume();
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const deadline = Date.now() + 600_000;
+  let url: string | undefined;
+  for (;;) {
+    url ??= /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
+    if (url) {
+      const ok = await fetch(`${url}/health`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ok) break;
+    }
+    if (child.exitCode !== null) throw new Error(`biofeg serve exited ${child.exitCode}:\n${err}`);
+    if (Date.now() > deadline) throw new Error(`biofeg serve not ready in time:\n${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: url!, child, exited, stderr: () => err };
+}
+
+async function stopServer(s: Server): Promise<number | null> {
+  s.child.kill('SIGTERM');
+  const t = setTimeout(() => s.child.kill('SIGKILL'), 60_000);
+  const code = await s.exited;
+  clearTimeout(t);
+  return code;
+}
+
+/** The server's count of answered POST /link requests with status 200. */
+async function served200(url: string): Promise<number> {
+  const m = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^biofeg_http_requests_total\{route="\/link",method="POST",status="200"\} (\d+)$/m.exec(m)?.[1] ?? 0);
+}
+
+/** Test-split mentions with their context, as a service would receive them. */
+function mentionPool(): Array<{ text: string; left: string; right: string }> {
+  const dir = join(ROOT, 'data', 'default');
+  const read = (f: string) =>
+    readFileSync(join(dir, f), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const docs = new Map(read('documents/test.json').map((d) => [String(d['document_id']), String(d['text']).split(' ')]));
+  return read('mentions/test.json').map((m) => {
+    const words = docs.get(String(m['context_document_id'])) ?? [];
+    const s = Number(m['start_index']);
+    const e = Number(m['end_index']);
+    return { text: String(m['text']), left: words.slice(0, s).join(' '), right: words.slice(e + 1).join(' ') };
+  });
+}
+
+interface Fired {
+  result: autocannon.Result;
+  /** From the first request to the last response (autocannon's own duration ends on a whole-second tick). */
+  seconds: number;
+}
+
+function fire(url: string, connections: number, amount: number, bodies: string[], limitMs: number): Promise<Fired> {
+  let i = 0;
+  const t0 = performance.now();
+  let last = t0;
+  return new Promise((res, rej) => {
+    const inst = autocannon(
+      {
+        url: `${url}/link`,
+        connections,
+        amount,
+        timeout: Math.ceil(limitMs / 1000),
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: bodies[i++ % bodies.length]! }),
+          },
+        ],
+      },
+      (err, result) => {
+        clearTimeout(guard);
+        if (err) rej(err);
+        else res({ result, seconds: (last - t0) / 1000 });
+      },
+    );
+    inst.on('response', () => {
+      last = performance.now();
+    });
+    // Bounded in time whatever happens: a stopped run reports what it got (short of `amount`: lost).
+    const guard = setTimeout(() => inst.stop(), limitMs);
+  });
+}
+
+async function measure(
+  s: Server,
+  size: BertSize,
+  device: Device,
+  c: number,
+  bodies: string[],
+  perRequest: number,
+  seconds: number,
+  maxRequests: number,
+): Promise<Cell> {
+  // Warm-up: sizes the cell and lets the batcher and allocator settle at this concurrency.
+  const warmN = Math.max(2 * c, 8);
+  const warm = await fire(s.url, c, warmN, bodies, 300_000);
+  const rate = warmN / Math.max(warm.seconds, 1e-3);
+  const amount = Math.min(maxRequests, Math.max(4 * c, 16, Math.round(rate * seconds)));
+  const before = await served200(s.url);
+  const loadAvg1 = os.loadavg()[0]!;
+  const { result: r, seconds: took } = await fire(s.url, c, amount, bodies, Math.max(60_000, (amount / rate) * 4000));
+  const after = await served200(s.url);
+  const ok = r['2xx'];
+  const failed = r.errors + r.timeouts + r.non2xx;
+  // Lost: sent but neither answered nor counted as failed, or answered by autocannon's count and not the server's.
+  const lost = Math.max(0, amount - ok - failed) + Math.abs(after - before - ok);
+  const statusCodes = Object.fromEntries(Object.entries(r.statusCodeStats).map(([k, v]) => [k, Number(v.count)]));
+  return {
+    size,
+    device,
+    concurrency: c,
+    requests: amount,
+    mentionsPerRequest: perRequest,
+    seconds: took,
+    mentionsPerSec: (ok * perRequest) / took,
+    requestsPerSec: ok / took,
+    p50Ms: r.latency.p50,
+    p90Ms: r.latency.p90,
+    p99Ms: r.latency.p99,
+    maxMs: r.latency.max,
+    failed,
+    lost,
+    statusCodes,
+    loadAvg1,
+  };
+}
+
+async function main(): Promise<void> {
+  const sizes = flagValue('sizes', 'tiny,base').split(',') as BertSize[];
+  for (const s of sizes) if (!['tiny', 'small', 'base'].includes(s)) throw new Error(`--sizes: unknown size ${s} (tiny, small, base)`);
+  const info = engineInfo();
+  const hasCuda = info.cudaCompiled && info.cudaDevices > 0;
+  const devices = flagValue('devices', hasCuda ? 'cpu,cuda' : 'cpu').split(',') as Device[];
+  if (devices.includes('cuda') && !hasCuda) throw new Error('--devices cuda: no CUDA device in this build or on this machine');
+  const concurrency = flagValue('concurrency', '1,16,64')
+    .split(',')
+    .map((x) => Number(x));
+  const seconds = Number(flagValue('seconds', '6'));
+  const maxRequests = Number(flagValue('max-requests', '20000'));
+  const perRequest = Number(flagValue('mentions-per-request', '1'));
+  const topK = Number(flagValue('top-k', '8'));
+  const threads = flagValue('threads', '');
+  const kb = resolve(flagValue('kb', BUILTIN_KB));
+  if (concurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--concurrency: positive integers');
+  if (!(seconds > 0) || !(maxRequests >= 1) || !(perRequest >= 1) || !(topK >= 1))
+    throw new Error('--seconds, --max-requests, --mentions-per-request, --top-k: positive');
+
+  const m = machine();
+  const cpu = cpuId();
+  console.log(
+    `machine: ${String(m['cpu'])} (${cpu.tag}; ${cpu.flags.join(' ')}), ${os.availableParallelism()} threads, load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(
+    `engine: ${JSON.stringify({ cpuKernel: info.cpuKernel, gemm: info.gemmEngine, threads: info.threads, cuda: hasCuda ? info.cudaDevice : 'none' })}; server threads: ${threads || 'engine default'}`,
+  );
+
+  const pool = mentionPool();
+  const bodies: string[] = [];
+  for (let i = 0; i < pool.length; i += perRequest) {
+    const mentions = Array.from({ length: perRequest }, (_, j) => pool[(i + j) % pool.length]!);
+    bodies.push(JSON.stringify({ mentions, top_k: topK }));
+  }
+
+  const cells: Cell[] = [];
+  const exits: Record<string, number | null> = {};
+  for (const device of devices) {
+    for (const size of sizes) {
+      const { model, index } = await ensureModel(size, kb, device);
+      const s = await startServer(model, index, device, threads);
+      try {
+        for (const c of concurrency) {
+          const cell = await measure(s, size, device, c, bodies, perRequest, seconds, maxRequests);
+          cells.push(cell);
+          console.log(
+            `${device} ${size} c=${c}: ${cell.mentionsPerSec.toFixed(1)} mentions/s, p50 ${cell.p50Ms} ms, p99 ${cell.p99Ms} ms, ${cell.requests} requests, failed ${cell.failed}, lost ${cell.lost} (load ${cell.loadAvg1.toFixed(2)})`,
+          );
+        }
+      } finally {
+        exits[`${device}-${size}`] = await stopServer(s);
+      }
+    }
+  }
+
+  console.log(
+    `\n${table(
+      cells.map((c) => ({
+        device: c.device,
+        size: c.size,
+        conc: c.concurrency,
+        requests: c.requests,
+        'mentions/s': c.mentionsPerSec,
+        'p50 ms': c.p50Ms,
+        'p99 ms': c.p99Ms,
+        failed: c.failed,
+        lost: c.lost,
+        load1: c.loadAvg1,
+      })),
+    )}`,
+  );
+  const top = Math.max(...concurrency);
+  const bar = cells.filter((c) => c.concurrency === top);
+  const clean = bar.every((c) => c.failed === 0 && c.lost === 0);
+  const exitsOk = Object.values(exits).every((code) => code === 0);
+  console.log(
+    `bar: zero failed or lost requests at concurrency ${top}: ${clean ? 'ok' : 'NO'}; servers exited 0 on SIGTERM: ${exitsOk ? 'ok' : 'NO'}`,
+  );
+  const peer = 'not run: the ONNX service peer (issue 18, point 6) is not built yet';
+  console.log(`peer: ${peer}`);
+
+  const tag = devices.includes('cuda') && devices.length === 1 ? 'cuda' : devices.join('-');
+  const file = writeResult(`serve-${tag}-${cpu.tag}.json`, {
+    machine: { ...m, availableParallelism: os.availableParallelism(), loadavg: os.loadavg() },
+    settings: {
+      sizes,
+      devices,
+      concurrency,
+      seconds,
+      maxRequests,
+      mentionsPerRequest: perRequest,
+      topK,
+      threads: threads || 'engine default',
+      kb,
+    },
+    note: 'random seeded bi-encoders of each size over the built-in vocabulary; index of the KB above; bodies are test-split mentions with context',
+    cells,
+    serverExitCodes: exits,
+    bars: { zeroFailedOrLostAtTopConcurrency: clean, serversExitedZero: exitsOk },
+    peer,
+  });
+  console.log(`wrote ${file}`);
+  if (!clean || !exitsOk) process.exitCode = 1;
+}
+
+await main();
