@@ -13,6 +13,7 @@ import { chooseDevice, precisionOf } from '../stages/setup.js';
 import { type EntityText, entityText, type KbEntity, readKb } from './kb.js';
 import { type IndexManifest, readManifest, readVectorRows, StringTable, vectorBytes, writeGeneration } from './index-file.js';
 import { type LinkModel, openLinkModel } from './model.js';
+import { withOutputLock } from '../stages/output-lock.js';
 import { join } from 'node:path';
 import { poolValueBytes } from '../eval/entity-pool.js';
 
@@ -97,6 +98,8 @@ export function checkBuildIndexSettings(s: BuildIndexSettings): void {
     throw new SettingsError('threads', `buildIndex: threads must be an integer >= 0, got ${String(s.threads)}`);
   batchSizeOf(s.batchSize, 'buildIndex');
   if (!existsSync(s.kb)) throw new SettingsError('kb', `buildIndex: kb ${s.kb}: not found`);
+  if (existsSync(s.out) && !statSync(s.out).isDirectory())
+    throw new SettingsError('out', `buildIndex: out ${s.out}: is a file, expected a folder`);
   if (!existsSync(s.model) || !statSync(s.model).isDirectory())
     throw new SettingsError('model', `buildIndex: model ${s.model}: no such checkpoint folder`);
 }
@@ -140,6 +143,18 @@ export async function runBuildIndex(s: BuildIndexSettings, ctx: TaskContext): Pr
   const entities = await readKb(s.kb);
   const lm = openModelFor(s);
   mkdirSync(s.out, { recursive: true });
+  // One writer per index folder (a second build or update is refused, naming the holder).
+  return withOutputLock(s.out, 'index', () => buildLocked(s, lm, entities, dtype, ctx, t0));
+}
+
+async function buildLocked(
+  s: BuildIndexSettings,
+  lm: LinkModel,
+  entities: EntityText[],
+  dtype: 'f32' | 'bf16',
+  ctx: TaskContext,
+  t0: number,
+): Promise<BuildIndexResult> {
   let generation = 1;
   try {
     generation = readManifest(s.out).generation + 1;
@@ -166,6 +181,11 @@ export async function runBuildIndex(s: BuildIndexSettings, ctx: TaskContext): Pr
 }
 
 export async function runUpdateIndex(s: UpdateIndexSettings, ctx: TaskContext): Promise<UpdateIndexResult> {
+  readManifest(s.index); // an index is there: the lock must not create a folder
+  return withOutputLock(s.index, 'index update', () => updateLocked(s, ctx));
+}
+
+async function updateLocked(s: UpdateIndexSettings, ctx: TaskContext): Promise<UpdateIndexResult> {
   const old: IndexManifest = readManifest(s.index);
   const strings = StringTable.read(join(s.index, old.entities));
   const byId = strings.ids();

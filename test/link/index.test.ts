@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { register } from '../../src/cli/commands/index-cmd.js';
 import { POOL_HEADER_BYTES } from '../../src/eval/entity-pool.js';
-import { buildIndex, CheckpointRejectedError, InputError, Linker, openIndex, SettingsError } from '../../src/index.js';
+import { buildIndex, CheckpointRejectedError, InputError, Linker, openIndex, OutputBusyError, SettingsError } from '../../src/index.js';
 import { readManifest, StringTable } from '../../src/link/index-file.js';
 import { runUpdateIndex } from '../../src/link/index-build.js';
 import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
@@ -217,6 +217,16 @@ describe('EntityIndex.add / remove', () => {
     expect(e).toBeInstanceOf(CheckpointRejectedError);
     expect((e as Error).message).toMatch(/not the one the index .* was built with/);
     expect(readManifest(dir).generation).toBe(1);
+
+    // Two updates at once: one writer per index folder, the other refused naming the holder.
+    const both = await Promise.allSettled([
+      index.add([{ id: 'P1', name: 'p' }], { device: 'cpu' }),
+      index.add([{ id: 'P2', name: 'q' }], { device: 'cpu' }),
+    ]);
+    const failed = both.filter((r) => r.status === 'rejected');
+    expect(failed).toHaveLength(1);
+    expect((failed[0] as PromiseRejectedResult).reason).toBeInstanceOf(OutputBusyError);
+    expect(readManifest(dir)).toMatchObject({ generation: 2, count: 6 });
   });
 
   it('a write that fails mid-update (in the vectors, or at the manifest) leaves the previous index intact', async () => {
