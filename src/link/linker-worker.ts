@@ -30,6 +30,8 @@ export interface LinkerWorkerData {
   precision: 'f32' | 'bf16';
   threads?: number;
   maxBatchTokens: number;
+  /** Given explicitly: wins over the recorded window, with a warning when they differ. */
+  maxContextLength?: number;
 }
 
 /** What the worker reports once loaded. */
@@ -85,14 +87,18 @@ function load(): { loaded: Loaded; facts: LinkerFacts } {
       d.index,
       `${d.index}: the index was built with another model (model hash ${m.modelHash.slice(0, 16)}, ${d.model} hashes to ${lm.hash.slice(0, 16)}); rebuild it with \`biofeg index --model ${d.model}\``,
     );
-  const maxCtx = inf.maxContextLength;
+  const maxCtx = d.maxContextLength ?? inf.maxContextLength;
   if (maxCtx > lm.model.config.maxPositions)
     throw new CheckpointRejectedError(
       d.model,
       `${d.model}: max_context_length ${maxCtx} exceeds the model's ${lm.model.config.maxPositions} positions`,
     );
   const warnings: string[] = [];
-  if (!lm.recorded)
+  if (lm.recorded && maxCtx !== inf.maxContextLength)
+    warnings.push(
+      `${d.model}: maxContextLength ${maxCtx} given, but the checkpoint was trained with ${inf.maxContextLength}; results may be worse`,
+    );
+  if (!lm.recorded && d.maxContextLength === undefined)
     warnings.push(
       `${d.model}: the checkpoint records no inference settings; using max_context_length ${maxCtx}, max_cand_length ${inf.maxCandLength}`,
     );

@@ -122,13 +122,15 @@ export class Linker {
    * Loads a bi-encoder checkpoint folder (biofeg's, or the original's `pytorch_model.bin` with its
    * config.json and vocab.txt) and an entity index built from the same model (`buildIndex`); an
    * index of another model is refused (CheckpointRejectedError). The context windows are the
-   * checkpoint's recorded `max_context_length` (default 128 for a checkpoint recording none).
+   * checkpoint's recorded `max_context_length` (default 128 for a checkpoint recording none)
+   * unless `maxContextLength` is given; a value other than the recorded one is used with a warning
+   * (`process.emitWarning`, code BIOFEG_LINKER).
    */
   static async load(modelDir: string, indexDir: string, options: LinkerOptions = {}): Promise<Linker> {
     if (typeof modelDir !== 'string' || modelDir === '') throw new SettingsError('modelDir', 'Linker.load: expected a model folder');
     if (typeof indexDir !== 'string' || indexDir === '') throw new SettingsError('indexDir', 'Linker.load: expected an index folder');
     if (typeof options !== 'object' || options === null) throw new SettingsError('(settings)', 'Linker.load: options must be an object');
-    const known = ['device', 'precision', 'threads', 'maxBatchTokens', 'maxWaitMs', 'maxConcurrentRequests'];
+    const known = ['device', 'precision', 'threads', 'maxBatchTokens', 'maxWaitMs', 'maxConcurrentRequests', 'maxContextLength'];
     for (const k of Object.keys(options))
       if (!known.includes(k)) throw new SettingsError(k, `Linker.load: unknown option "${k}" (expected ${known.join(', ')})`);
     const device = options.device ?? 'auto';
@@ -143,6 +145,8 @@ export class Linker {
       maxConcurrentRequests: settingInt(options.maxConcurrentRequests, 'maxConcurrentRequests', 1, DEFAULTS.maxConcurrentRequests),
     };
     const threads = options.threads === undefined ? undefined : settingInt(options.threads, 'threads', 0, 0);
+    const maxContextLength =
+      options.maxContextLength === undefined ? undefined : settingInt(options.maxContextLength, 'maxContextLength', 4, 0);
     const data: LinkerWorkerData = {
       model: modelDir,
       index: indexDir,
@@ -150,6 +154,7 @@ export class Linker {
       precision,
       ...(threads !== undefined ? { threads } : {}),
       maxBatchTokens: o.maxBatchTokens,
+      ...(maxContextLength !== undefined ? { maxContextLength } : {}),
     };
     const worker = fromTs ? new Worker(tsWorkerBoot(ENTRY), { eval: true, workerData: data }) : new Worker(ENTRY, { workerData: data });
     const facts = await new Promise<LinkerFacts>((resolve, reject) => {

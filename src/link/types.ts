@@ -31,6 +31,11 @@ export interface LinkerOptions {
   maxWaitMs?: number;
   /** Queued plus in-flight mentions beyond this reject at once with `OverloadedError`. Default 512. */
   maxConcurrentRequests?: number;
+  /**
+   * Mention window in tokens. Default: the checkpoint's recorded `max_context_length` (128 when it
+   * records none); another value is used with a warning, as the model was trained on its own.
+   */
+  maxContextLength?: number;
 }
 
 /** Options of one `Linker.link` call. */

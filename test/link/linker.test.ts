@@ -131,6 +131,26 @@ describe('Linker', () => {
     expect(dot).toBeCloseTo(a![0]!.score, 3);
   });
 
+  it('an explicit maxContextLength other than the recorded one is used, with a warning', async () => {
+    const warnings: string[] = [];
+    const onWarn = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarn);
+    const l = await Linker.load(ck, idx, { device: 'cpu', maxContextLength: 64 });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarn);
+    try {
+      expect(l.info().maxContextLength).toBe(64);
+      expect(warnings).toEqual([`${ck}: maxContextLength 64 given, but the checkpoint was trained with 32; results may be worse`]);
+      const m = prepared('test')[0]!;
+      const q = { text: m.mention, left: m.context_left, right: m.context_right };
+      const [a] = await l.link([q], { topK: 3 });
+      const [b] = await linker.link([q], { topK: 3 });
+      expect(a!.map((x) => x.score)).not.toEqual(b!.map((x) => x.score)); // another window, other vectors
+    } finally {
+      await l.close();
+    }
+  });
+
   it('refuses an index built with another model, and bad arguments', async () => {
     const other = join(tmp('biofeg-link-other-'), 'model');
     await saveBiEncoder(other, tinyModel(5, { config: { ...TINY, pooler: true } }), {
@@ -143,6 +163,8 @@ describe('Linker', () => {
     expect(e).toBeInstanceOf(CheckpointRejectedError);
     expect((e as Error).message).toMatch(/the index was built with another model/);
     await expect(Linker.load(ck, join(tmp('biofeg-none-'), 'x'), { device: 'cpu' })).rejects.toThrow(/no index\.json/);
+    await expect(Linker.load(ck, idx, { device: 'cpu', maxContextLength: 2 })).rejects.toThrow(/maxContextLength must be an integer >= 4/);
+    await expect(Linker.load(ck, idx, { device: 'cpu', batch: 3 } as never)).rejects.toThrow(/unknown option "batch"/);
     await expect(linker.link(['x'], { topK: 0 })).rejects.toBeInstanceOf(SettingsError);
     await expect(linker.link(['x'], { topK: 440 })).rejects.toThrow(/topK 440 exceeds/);
     await expect(linker.link([{ text: 3 } as unknown as LinkMention])).rejects.toThrow(/mentions\[0\]\.text must be a string/);
@@ -180,6 +202,7 @@ describe('Linker', () => {
     try {
       expect(lb.info()).toMatchObject({ maxContextLength: 128, maxCandLength: 128, entities: 3 });
       expect(warnings.some((w) => /records no inference settings; using max_context_length 128/.test(w))).toBe(true);
+      expect(warnings.filter((w) => w.startsWith(ck))).toEqual([]);
       const qs = ['sclerosis', 'wheezing', 'gout attack'];
       const ra = await la.link(qs, { topK: 3 });
       const rb = await lb.link(qs, { topK: 3 });
