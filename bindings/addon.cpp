@@ -13,6 +13,7 @@
 #include "../native/core/threadpool.h"
 #include "../native/cpu/fast/cpu_level.h"
 #include "../native/cpu/fast/gemm.h"
+#include "../native/cpu/fast/peak.h"
 #include "addon_data.h"
 #include "backend_wrap.h"
 #include "bench_blas.h"
@@ -63,6 +64,22 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     return info_object(env);
+  } catch (const std::exception& e) {
+    throw_js(env, e);
+    return env.Undefined();
+  }
+}
+
+// cpuFmaPeak(lanes, seconds): the FMA GFLOP/s of 8- or 16-lane vectors on the pool's threads
+// (0 where the CPU lacks them), for bench:kernels' share-of-peak figures.
+Napi::Value cpu_fma_peak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    BIOFEG_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsNumber(), "cpuFmaPeak: expected (lanes, seconds)");
+    const double lanes = info[0].As<Napi::Number>().DoubleValue(), seconds = info[1].As<Napi::Number>().DoubleValue();
+    BIOFEG_CHECK(lanes == 8 || lanes == 16, "cpuFmaPeak: lanes must be 8 or 16, got ", lanes);
+    BIOFEG_CHECK(seconds > 0 && seconds <= 10, "cpuFmaPeak: seconds must be in (0, 10], got ", seconds);
+    return Napi::Number::New(env, host::fma_peak_gflops(static_cast<int>(lanes), seconds));
   } catch (const std::exception& e) {
     throw_js(env, e);
     return env.Undefined();
@@ -124,6 +141,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_addon_data(env);
   exports.Set("Tensor", TensorWrap::Init(env));
   exports.Set("info", Napi::Function::New(env, info, "info"));
+  exports.Set("cpuFmaPeak", Napi::Function::New(env, cpu_fma_peak, "cpuFmaPeak"));
   exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
   exports.Set("bytesInUse", Napi::Function::New(env, bytes, "bytesInUse"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));

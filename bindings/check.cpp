@@ -91,11 +91,11 @@ int64_t int_arg(const OpCtx& c, const Napi::Value& v, const char* name) {
 }
 
 int64_t size_arg(const char* op, const Napi::Value& v, const char* name) {
-  BIOFEG_CHECK(v.IsNumber(), op, ": '", name, "' must be a number");
+  BIOFEG_CHECK(v.IsNumber(), op, ": ", name, " must be a number");
   const double x = v.As<Napi::Number>().DoubleValue();
   // Range first: casting a double outside int64 (or NaN) is undefined behaviour.
-  BIOFEG_CHECK(x >= 0 && x <= 9007199254740992.0 && x == std::floor(x), op, ": '", name,
-               "' must be a non-negative integer (at most 2^53), got ", x);
+  BIOFEG_CHECK(x >= 0 && x <= 9007199254740992.0 && x == std::floor(x), op, ": ", name,
+               " must be a non-negative integer (at most 2^53), got ", x);
   return static_cast<int64_t>(x);
 }
 

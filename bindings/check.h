@@ -43,7 +43,7 @@ uint64_t u64_arg(const OpCtx& c, const Napi::Value& v, const char* name);
 // An integer-valued number (e.g. k, a step count).
 int64_t int_arg(const OpCtx& c, const Napi::Value& v, const char* name);
 
-// A size or an offset: a finite integer in [0, 2^53] ("<op>: '<name>' must be ..." otherwise).
+// A size or an offset: a finite integer in [0, 2^53] ("<op>: <name> must be ..." otherwise).
 int64_t size_arg(const char* op, const Napi::Value& v, const char* name);
 // A shape: an array of at most 8 sizes (the Tensor's own checks follow: checked_numel).
 std::vector<int64_t> shape_arg(const char* op, const Napi::Value& v);

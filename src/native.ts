@@ -295,17 +295,19 @@ export function native(): Addon {
     const r = loadAddonFrom(addonEnvironment(), (p) => req(p) as Addon);
     addon = r.addon;
     loadedFrom = r.candidate;
-    // Native errors are then the library's classes (their `code` is set either way).
-    addon.setErrorClasses({
-      ERR_BIOFEG_ARGUMENT: ArgumentError,
-      ERR_BIOFEG_DEVICE: DeviceUnavailableError,
-      ERR_BIOFEG_MEMORY: OutOfMemoryError,
-      ERR_BIOFEG_INTERNAL: class extends BiofegError {
-        constructor(message: string) {
-          super('ERR_BIOFEG_INTERNAL', message);
-        }
-      },
-    });
+    // Native errors are then the library's classes (their `code` is set either way); an addon
+    // built before the error classes has no such function.
+    if (typeof addon.setErrorClasses === 'function')
+      addon.setErrorClasses({
+        ERR_BIOFEG_ARGUMENT: ArgumentError,
+        ERR_BIOFEG_DEVICE: DeviceUnavailableError,
+        ERR_BIOFEG_MEMORY: OutOfMemoryError,
+        ERR_BIOFEG_INTERNAL: class extends BiofegError {
+          constructor(message: string) {
+            super('ERR_BIOFEG_INTERNAL', message);
+          }
+        },
+      });
   }
   return addon;
 }
