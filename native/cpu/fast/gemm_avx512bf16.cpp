@@ -123,6 +123,17 @@ void store_tile(const Bf16Epi& e, const float* acc, int64_t h, int64_t w) {
   }
 }
 
+// hi = bf16(x), lo = bf16(x - hi): hi + lo carries about 16 bits of x's mantissa.
+void split(const float* x, uint16_t* hi, uint16_t* lo, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    store16(hi, true, i, m, v);
+    const __m512 h = load16(hi, true, i, m);
+    store16(lo, true, i, m, _mm512_sub_ps(v, h));
+  }
+}
+
 void narrow(const float* x, uint16_t* y, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) store16(y, true, i, 0xFFFF, _mm512_loadu_ps(x + i));
@@ -138,6 +149,7 @@ Bf16Kernel bf16_kernel_avx512() { return kernel_packed; }
 Bf16DirectKernel bf16_direct_avx512() { return kernel_direct; }
 Bf16Store bf16_store_avx512() { return store_tile; }
 Bf16Narrow bf16_narrow_avx512() { return narrow; }
+Bf16Split bf16_split_avx512() { return split; }
 
 }  // namespace biofeg::host
 
@@ -148,6 +160,7 @@ Bf16Kernel bf16_kernel_avx512() { return nullptr; }
 Bf16DirectKernel bf16_direct_avx512() { return nullptr; }
 Bf16Store bf16_store_avx512() { return nullptr; }
 Bf16Narrow bf16_narrow_avx512() { return nullptr; }
+Bf16Split bf16_split_avx512() { return nullptr; }
 }  // namespace biofeg::host
 
 #endif

@@ -8,7 +8,9 @@
 #include "gemm_bf16.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "cpu_level.h"
@@ -68,12 +70,19 @@ void store_generic(const Bf16Epi& e, const float* acc, int64_t h, int64_t w) {
 void narrow_generic(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = f32_to_bf16(x[i]);
 }
+void split_generic(const float* x, uint16_t* hi, uint16_t* lo, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    hi[i] = f32_to_bf16(x[i]);
+    lo[i] = f32_to_bf16(x[i] - bf16_to_f32(hi[i]));
+  }
+}
 
 struct Kernels {
   Bf16Kernel packed;
   Bf16DirectKernel direct;  // nullptr: A is always packed
   Bf16Store store;
   Bf16Narrow narrow;
+  Bf16Split split;
 };
 // Chosen once, from the level cpu_level() reports; a bad BIOFEG_CPU_KERNEL is left to the
 // backend's Caps (which ask bf16_kernels() and throw): here it means the portable kernels.
@@ -84,8 +93,9 @@ const Kernels& kernels() {
       fast = cpu_at_least(CpuLevel::Avx512Bf16) && bf16_kernel_avx512();
     } catch (const std::exception&) {
     }
-    if (!fast) return Kernels{kernel_generic, nullptr, store_generic, narrow_generic};
-    return Kernels{bf16_kernel_avx512(), bf16_direct_avx512(), bf16_store_avx512(), bf16_narrow_avx512()};
+    if (!fast) return Kernels{kernel_generic, nullptr, store_generic, narrow_generic, split_generic};
+    return Kernels{bf16_kernel_avx512(), bf16_direct_avx512(), bf16_store_avx512(), bf16_narrow_avx512(),
+                   bf16_split_avx512()};
   }();
   return k;
 }
@@ -264,8 +274,85 @@ void narrow_bf16(const float* x, uint16_t* y, int64_t n) { kernels().narrow(x, y
 
 void gemm_routed(const GemmDesc& g) { gemm_is_bf16(g) ? gemm_bf16(g) : fast::gemm(g); }
 
+namespace {
+
+// One score row of K keys in place: p = exp(s - lse) over real keys (keep[j] != 0), 0 elsewhere;
+// returns the row's log-sum-exp (-inf without a real key).
+float softmax_row(float* s, const float* keep, int64_t K) {
+  if (vec_avx2()) return softmax_row_avx2(s, keep, K, false, 0.0f);
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < K; ++j)
+    if (keep[j] != 0.0f) mx = std::max(mx, s[j]);
+  if (mx == -std::numeric_limits<float>::infinity()) {
+    std::fill_n(s, K, 0.0f);
+    return mx;
+  }
+  double z = 0;
+  for (int64_t j = 0; j < K; ++j) z += keep[j] != 0.0f ? std::exp(static_cast<double>(s[j]) - mx) : 0.0;
+  const float l = mx + static_cast<float>(std::log(z));
+  for (int64_t j = 0; j < K; ++j) s[j] = keep[j] != 0.0f ? std::exp(s[j] - l) : 0.0f;
+  return l;
+}
+
+// Attention forward on bf16 qkv without dropout, per (sequence, head): S = scale Q K^T with the
+// bf16 GEMM (f32 scores), softmax rows in f32 (lse kept), out = P V with the bf16 GEMM, stored
+// bf16. P goes in as hi + lo bf16 halves ([P_hi | P_lo] against [V; V], one GEMM of 2K): a
+// bf16-rounded P alone doubled the pooled output's error on the test fixtures. Keys past a
+// sequence's last real one are left out (probability 0), as in the f32 kernel.
+void attention_fwd_bf16(const AttnDesc& d) {
+  const int64_t T = d.T, H = d.H, D = d.D, row = 3 * H * D;
+  const uint16_t* qkv = static_cast<const uint16_t*>(d.qkv.p);
+  uint16_t* out = static_cast<uint16_t*>(d.out.p);
+  float* lse = d.lse.f32();
+  run_tasks(d.B * H, [&](int64_t task) {
+    const int64_t b = task / H, h = task % H;
+    const int32_t* mask = d.mask.p ? d.mask.i32() + b * T : nullptr;
+    int64_t K = T;
+    while (mask && K > 0 && !mask[K - 1]) --K;
+    float* l = lse + (b * H + h) * T;
+    uint16_t* o = out + b * T * H * D + h * D;
+    if (K == 0) {  // no real key: probabilities 0, output 0
+      std::fill_n(l, T, -std::numeric_limits<float>::infinity());
+      for (int64_t i = 0; i < T; ++i) std::fill_n(o + i * H * D, D, uint16_t(0));
+      return;
+    }
+    static thread_local std::vector<float> S, keep;
+    static thread_local std::vector<uint16_t> P, V;
+    S.resize(static_cast<size_t>(T * K));
+    P.resize(static_cast<size_t>(2 * T * K));
+    V.resize(static_cast<size_t>(2 * K * D));
+    keep.resize(static_cast<size_t>(K));
+    for (int64_t j = 0; j < K; ++j) keep[j] = !mask || mask[j] ? 1.0f : 0.0f;
+    const uint16_t* q = qkv + b * T * row + h * D;
+    GemmDesc g;
+    g.transB = true, g.M = T, g.N = K, g.K = D, g.alpha = d.scale;
+    g.A = Buf{const_cast<uint16_t*>(q), DType::BF16}, g.lda = row;
+    g.B = Buf{const_cast<uint16_t*>(q + H * D), DType::BF16}, g.ldb = row;
+    g.C = Buf{S.data(), DType::F32}, g.ldc = K;
+    gemm_bf16(g);
+    for (int64_t i = 0; i < T; ++i) {
+      l[i] = softmax_row(S.data() + i * K, keep.data(), K);
+      kernels().split(S.data() + i * K, P.data() + 2 * i * K, P.data() + 2 * i * K + K, K);
+    }
+    for (int64_t j = 0; j < K; ++j) {
+      std::memcpy(V.data() + j * D, q + 2 * H * D + j * row, static_cast<size_t>(D) * 2);
+      std::memcpy(V.data() + (K + j) * D, q + 2 * H * D + j * row, static_cast<size_t>(D) * 2);
+    }
+    GemmDesc v;
+    v.M = T, v.N = D, v.K = 2 * K;
+    v.A = Buf{P.data(), DType::BF16}, v.lda = 2 * K;
+    v.B = Buf{V.data(), DType::BF16}, v.ldb = D;
+    v.C = Buf{o, DType::BF16}, v.ldc = H * D;
+    gemm_bf16(v);
+  });
+}
+
+}  // namespace
+
 void attention_fwd_routed(const AttnDesc& d) {
   if (d.qkv.t != DType::BF16) return fast::attention_fwd(d);
+  if (d.dropout_p <= 0 && kernels().direct) return attention_fwd_bf16(d);
+  // Dropout (training) or no AVX512_BF16: the f32 kernel on widened qkv (its Philox masks).
   const int64_t n = d.B * d.T * d.H * d.D;
   static thread_local std::vector<float> wide;  // the caller's: the f32 kernel below runs the tasks
   wide.resize(static_cast<size_t>(std::max<int64_t>(4 * n, 1)));

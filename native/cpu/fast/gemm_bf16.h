@@ -46,6 +46,9 @@ Bf16Store bf16_store_avx512();
 // n elements f32 -> bf16 (round to nearest even), for casts; nullptr where this build has none.
 using Bf16Narrow = void (*)(const float* x, uint16_t* y, int64_t n);
 Bf16Narrow bf16_narrow_avx512();
+// hi = bf16(x), lo = bf16(x - hi) for n elements; nullptr where this build has none.
+using Bf16Split = void (*)(const float* x, uint16_t* hi, uint16_t* lo, int64_t n);
+Bf16Split bf16_split_avx512();
 
 // Whether the CPU runs the bf16 kernels (cpu_level() >= Avx512Bf16): the backend declares bf16
 // in its Caps only then. Throws as cpu_level() on a bad BIOFEG_CPU_KERNEL.
@@ -62,8 +65,9 @@ void gemm_bf16(const GemmDesc& g);
 
 // The fast backend's entries where it takes bf16 (backend.cpp puts them in its table when
 // bf16_kernels()): bf16 descs here, f32 ones to the family files' kernels. attention_fwd on bf16
-// qkv widens it to f32, runs the f32 kernel and rounds out (f32 scores, softmax and sums, as
-// the reference computes them).
+// qkv: without dropout, Q K^T and P V with the bf16 GEMM (f32 scores, lse and softmax; P as a
+// bf16 pair hi + lo, so it keeps about 16 bits as the reference's f32 P); with dropout, the f32
+// kernel on widened qkv.
 void gemm_routed(const GemmDesc& g);
 void attention_fwd_routed(const AttnDesc& d);
 void cast_routed(Buf x, Buf y, int64_t n);  // f32 -> bf16 vectorised; the rest to fast::cast
