@@ -164,9 +164,9 @@ function f32Bytes(a: Float32Array): Uint8Array {
 }
 
 /**
- * Fill `pool` [rows, dim] from the values of a pool file, `chunkRows` rows at a time: host memory
- * is one chunk (and on CUDA one f32 staging chunk for a bf16 pool), never the whole pool. A bf16
- * pool on CPU is converted by the upload itself (the CPU cast takes f32 only).
+ * Fill `pool` [rows, dim] from the values of a pool file (f32 or bf16 values: `fileDtype`),
+ * `chunkRows` rows at a time: host memory is one chunk plus one f32 staging chunk for a bf16 pool
+ * (the engine's cast narrows it far faster than a converting upload), never the whole pool.
  */
 export function loadPoolFile(
   path: string,
@@ -180,11 +180,12 @@ export function loadPoolFile(
   const [rows, dim] = pool.shape as [number, number];
   chunkRows = Math.min(chunkRows, rows);
   const fd = openSync(path, 'r');
-  const onCuda = pool.device === 'cuda';
   const eng = engineFor(pool);
+  const cast = eng.floats('cast');
   let staging: NativeTensor | undefined;
   try {
-    if (onCuda && pool.dtype !== 'f32') staging = tensor('cuda', 'f32', [chunkRows, dim]);
+    if (pool.dtype !== 'f32' && cast.includes('f32') && cast.includes(pool.dtype))
+      staging = tensor(pool.device as DeviceName, 'f32', [chunkRows, dim]);
     const host = new Float32Array(chunkRows * dim);
     const vb = poolValueBytes(fileDtype);
     // bf16 values are read into the upper half of the chunk, then widened in place (exact).
@@ -201,7 +202,15 @@ export function loadPoolFile(
         got += r;
       }
       const vals = host.subarray(0, n * dim);
-      if (half) {
+      if (half && LITTLE_ENDIAN && (n * dim) % 2 === 0 && half.byteOffset % 4 === 0) {
+        // Two values per 32-bit read: the low half is the first value.
+        const pairs = new Uint32Array(half.buffer, half.byteOffset, (n * dim) / 2);
+        for (let i = 0, j = 0; i < pairs.length; i++, j += 2) {
+          const w = pairs[i]!;
+          bits[j] = w << 16;
+          bits[j + 1] = w & 0xffff0000;
+        }
+      } else if (half) {
         for (let i = 0; i < n * dim; i++) {
           const b = LITTLE_ENDIAN ? half[i]! : ((half[i]! & 0xff) << 8) | (half[i]! >> 8);
           bits[i] = b << 16;
