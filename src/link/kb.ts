@@ -2,6 +2,7 @@
 // type? }` (bring your own KB) or the arboEL documents format (`{ document_id, title, text }`, the
 // project's all_documents.json). Each entity becomes one candidate text, `[CLS] name [unused2] text
 // [SEP]`, as the original's load_entity_dict builds it.
+import { asDocument } from '../data/arboel.js';
 import { readJsonlWithLines } from '../data/lines.js';
 import { pyStrip } from '../data/pyjson.js';
 import { InputError } from '../errors.js';
@@ -39,14 +40,10 @@ export function entityText(v: unknown, path: string, line: number): EntityText {
     throw new InputError(path, line, `expected a JSON object { id, name, synonyms?, description?, type? }, got ${describe(v)}`);
   const o = v as Record<string, unknown>;
   if ('document_id' in o && !('id' in o)) {
-    for (const k of ['document_id', 'title'] as const)
-      if (typeof o[k] !== 'string')
-        throw new InputError(path, line, `field "${k}" should be a string (an arboEL document), got ${describe(o[k])}`);
-    const text = o['text'] ?? '';
-    if (typeof text !== 'string')
-      throw new InputError(path, line, `field "text" should be a string (an arboEL document), got ${describe(text)}`);
-    if (o['document_id'] === '') throw new InputError(path, line, 'field "document_id" is empty');
-    return { id: o['document_id'] as string, name: o['title'] as string, text: pyStrip(text) };
+    // The arboEL documents, checked as prepare checks them; the text stripped as the entity token cache strips it.
+    const d = asDocument(v, path, line);
+    if (d.document_id === '') throw new InputError(path, line, 'field "document_id" is empty');
+    return { id: d.document_id, name: d.title, text: pyStrip(d.text) };
   }
   const id = o['id'];
   if (typeof id !== 'string' || id === '')

@@ -126,7 +126,7 @@ describe('biofeg index / buildIndex', () => {
       ['{"id":"A","name":"a"}\n\n{"id":"A","name":"b"}\n', /kb\.jsonl:3: id "A" is already the id of line 1/],
       ['{"id":"A","name":"a","synonyms":"x"}\n', /kb\.jsonl:1: field "synonyms" should be an array of strings/],
       ['{"id":"A","name":"a"}\n[1]\n', /kb\.jsonl:2: expected a JSON object/],
-      ['{"document_id":"A","title":3}\n', /kb\.jsonl:1: field "title" should be a string \(an arboEL document\)/],
+      ['{"document_id":"A","title":3,"text":""}\n', /kb\.jsonl:1: field "title" should be string, got number 3/],
       ['{"id":"A",\n', /kb\.jsonl:1:/],
     ];
     for (const [text, re] of cases) {
