@@ -190,6 +190,18 @@ describe.skipIf(!cpuBf16)('cpu bf16 attention, cast, embedding vs the reference'
         else expect(a[i]).toBe(r[i]);
     });
 
+  it('attention forward with dropout (training: the f32 kernel on widened qkv, same Philox masks)', () => {
+    const [B, T, H, D] = [2, 9, 2, 8];
+    const q = randn(B * T * 3 * H * D, 55);
+    const got: Float32Array[] = [];
+    for (const be of ['cpu', 'ref'] as const) {
+      const out = t('bf16', [B, T, H, D]);
+      engine(be).attention(t('bf16', [B, T, 3, H, D], q), null, out, t('f32', [B, H, T]), { dropout: 0.25, seed: 7, offset: 3 });
+      got.push(host(out));
+    }
+    close(got[0]!, got[1]!, 2 * ULP, 'out');
+  });
+
   it('cast f32 -> bf16 equals the reference bit for bit (ties to even, denormals, NaN, overflow)', () => {
     const v = new Float32Array(1000);
     const r = randn(1000, 60);

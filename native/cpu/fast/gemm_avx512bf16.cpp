@@ -12,6 +12,7 @@
 #endif
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace biofeg::host {
@@ -123,6 +124,39 @@ void store_tile(const Bf16Epi& e, const float* acc, int64_t h, int64_t w) {
   }
 }
 
+// One k-pair of a packed B panel from two rows of w <= 64 columns: dst[2j] = r0[j], dst[2j + 1] =
+// r1[j] (r1 null: zeros), zero past w.
+void interleave(const uint16_t* r0, const uint16_t* r1, int64_t w, uint16_t* dst) {
+  alignas(64) static const uint16_t lo_idx[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
+                                                  8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+  const __m512i ilo = _mm512_load_si512(lo_idx), ihi = _mm512_add_epi16(ilo, _mm512_set1_epi16(16));
+  for (int64_t c = 0; c < 2; ++c) {
+    const int64_t n = std::min<int64_t>(32, std::max<int64_t>(0, w - 32 * c));
+    const __mmask32 m = n >= 32 ? __mmask32(0xFFFFFFFFu) : static_cast<__mmask32>((1u << n) - 1u);
+    const __m512i a = _mm512_maskz_loadu_epi16(m, r0 + 32 * c);
+    const __m512i b = r1 ? _mm512_maskz_loadu_epi16(m, r1 + 32 * c) : _mm512_setzero_si512();
+    _mm512_store_si512(dst + 64 * c, _mm512_permutex2var_epi16(a, ilo, b));
+    _mm512_store_si512(dst + 64 * c + 32, _mm512_permutex2var_epi16(a, ihi, b));
+  }
+}
+
+// k-pairs [0, kp) of w <= 64 rows of a row-major bf16 matrix (row j at src + j * ld, its pairs
+// contiguous): dst[(q * 64 + j) * 2 ..] = pair q of row j, gathered 16 rows at a time; rows past
+// w are left as they are (the caller zeroed them).
+void gather_pairs(const uint16_t* src, int64_t ld, int64_t w, int64_t kp, uint16_t* dst) {
+  const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(static_cast<int>(2 * ld)));
+  for (int64_t c = 0; c < w; c += 16) {
+    const int64_t n = std::min<int64_t>(16, w - c);
+    const __mmask16 m = n >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+    const uint16_t* base = src + c * ld;
+    for (int64_t q = 0; q < kp; ++q) {
+      const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, step, base + 2 * q, 1);
+      _mm512_mask_storeu_epi32(dst + (q * 64 + c) * 2, m, v);
+    }
+  }
+}
+
 // hi = bf16(x), lo = bf16(x - hi): hi + lo carries about 16 bits of x's mantissa.
 void split(const float* x, uint16_t* hi, uint16_t* lo, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
@@ -150,6 +184,8 @@ Bf16DirectKernel bf16_direct_avx512() { return kernel_direct; }
 Bf16Store bf16_store_avx512() { return store_tile; }
 Bf16Narrow bf16_narrow_avx512() { return narrow; }
 Bf16Split bf16_split_avx512() { return split; }
+Bf16Interleave bf16_interleave_avx512() { return interleave; }
+Bf16GatherPairs bf16_gather_pairs_avx512() { return gather_pairs; }
 
 }  // namespace biofeg::host
 
@@ -161,6 +197,8 @@ Bf16DirectKernel bf16_direct_avx512() { return nullptr; }
 Bf16Store bf16_store_avx512() { return nullptr; }
 Bf16Narrow bf16_narrow_avx512() { return nullptr; }
 Bf16Split bf16_split_avx512() { return nullptr; }
+Bf16Interleave bf16_interleave_avx512() { return nullptr; }
+Bf16GatherPairs bf16_gather_pairs_avx512() { return nullptr; }
 }  // namespace biofeg::host
 
 #endif

@@ -83,6 +83,8 @@ struct Kernels {
   Bf16Store store;
   Bf16Narrow narrow;
   Bf16Split split;
+  Bf16Interleave interleave;  // nullptr: the scalar packing
+  Bf16GatherPairs gather;     // likewise
 };
 // Chosen once, from the level cpu_level() reports; a bad BIOFEG_CPU_KERNEL is left to the
 // backend's Caps (which ask bf16_kernels() and throw): here it means the portable kernels.
@@ -93,14 +95,16 @@ const Kernels& kernels() {
       fast = cpu_at_least(CpuLevel::Avx512Bf16) && bf16_kernel_avx512();
     } catch (const std::exception&) {
     }
-    if (!fast) return Kernels{kernel_generic, nullptr, store_generic, narrow_generic, split_generic};
+    if (!fast) return Kernels{kernel_generic, nullptr, store_generic, narrow_generic, split_generic, nullptr, nullptr};
     return Kernels{bf16_kernel_avx512(), bf16_direct_avx512(), bf16_store_avx512(), bf16_narrow_avx512(),
-                   bf16_split_avx512()};
+                   bf16_split_avx512(), bf16_interleave_avx512(), bf16_gather_pairs_avx512()};
   }();
   return k;
 }
 
 // ---- Packing ---------------------------------------------------------------------------------
+
+Bf16Interleave bf16_kernels_interleave() { return kernels().interleave; }
 
 struct Operand {
   const uint16_t* p;
@@ -114,11 +118,23 @@ void pack_b(const Operand& B, int64_t K, int64_t N, int64_t kpt, int64_t p, uint
   const int64_t j0 = p * kBfNR, w = std::min<int64_t>(kBfNR, N - j0);
   if (w < kBfNR || K % 2) std::memset(dst, 0, static_cast<size_t>(kpt * 2 * kBfNR) * 2);
   if (B.trans) {  // row j of the stored N x K matrix is column j of op(B): its pairs are contiguous
+    const Bf16GatherPairs gp = kernels().gather;
+    if (gp && B.ld < (int64_t(1) << 23)) {
+      gp(B.p + j0 * B.ld, B.ld, w, K / 2, dst);
+      if (K % 2)
+        for (int64_t j = 0; j < w; ++j) dst[((K / 2) * kBfNR + j) * 2] = B.p[(j0 + j) * B.ld + K - 1];
+      return;
+    }
     for (int64_t j = 0; j < w; ++j) {
       const uint16_t* src = B.p + (j0 + j) * B.ld;
       for (int64_t q = 0; q < K / 2; ++q) std::memcpy(dst + (q * kBfNR + j) * 2, src + 2 * q, 4);
       if (K % 2) dst[((K / 2) * kBfNR + j) * 2] = src[K - 1];
     }
+    return;
+  }
+  if (const Bf16Interleave il = bf16_kernels_interleave()) {
+    for (int64_t q = 0; q < kpt; ++q)
+      il(B.p + 2 * q * B.ld + j0, 2 * q + 1 < K ? B.p + (2 * q + 1) * B.ld + j0 : nullptr, w, dst + q * 2 * kBfNR);
     return;
   }
   for (int64_t k = 0; k < K; ++k) {

@@ -49,6 +49,14 @@ Bf16Narrow bf16_narrow_avx512();
 // hi = bf16(x), lo = bf16(x - hi) for n elements; nullptr where this build has none.
 using Bf16Split = void (*)(const float* x, uint16_t* hi, uint16_t* lo, int64_t n);
 Bf16Split bf16_split_avx512();
+// One k-pair row of a packed B panel (64-byte aligned dst of 128) from two rows of w <= 64
+// columns (r1 null: zeros); nullptr where this build has none.
+using Bf16Interleave = void (*)(const uint16_t* r0, const uint16_t* r1, int64_t w, uint16_t* dst);
+Bf16Interleave bf16_interleave_avx512();
+// k-pairs [0, kp) of w <= 64 rows (row j at src + j * ld, 2 * 64 * ld < 2^31) into a packed B
+// panel: dst[(q * 64 + j) * 2 ..] = pair q of row j; nullptr where this build has none.
+using Bf16GatherPairs = void (*)(const uint16_t* src, int64_t ld, int64_t w, int64_t kp, uint16_t* dst);
+Bf16GatherPairs bf16_gather_pairs_avx512();
 
 // Whether the CPU runs the bf16 kernels (cpu_level() >= Avx512Bf16): the backend declares bf16
 // in its Caps only then. Throws as cpu_level() on a bad BIOFEG_CPU_KERNEL.
