@@ -98,6 +98,9 @@ export function modelTokenizer(dir: string | undefined, vocab: string | undefine
 
 const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
 
+/** The weight files a checkpoint folder holds (ours, or the original's). */
+const CHECKPOINT_FILES = ['model.safetensors', 'pytorch_model.bin'] as const;
+
 /**
  * The checks that cost nothing, run before a model or data is opened: the model a stage names
  * exists, and so do the data folder and the entity dictionary.
@@ -105,6 +108,11 @@ const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory()
 export function checkModelSource(stage: string, s: Pick<ModelSettings, 'pathToModel' | 'bertModel' | 'vocab'>): void {
   if (s.pathToModel !== undefined && !existsSync(s.pathToModel))
     throw new SettingsError('pathToModel', `${stage}: ${fieldLabel('pathToModel')} ${s.pathToModel}: no such checkpoint folder or file`);
+  if (s.pathToModel !== undefined && isDir(s.pathToModel) && !CHECKPOINT_FILES.some((f) => existsSync(join(s.pathToModel!, f))))
+    throw new SettingsError(
+      'pathToModel',
+      `${stage}: ${fieldLabel('pathToModel')} ${s.pathToModel}: expected a checkpoint folder with ${CHECKPOINT_FILES.join(' or ')}`,
+    );
   if (s.pathToModel === undefined && s.bertModel !== undefined && !isBertSize(s.bertModel) && !existsSync(join(s.bertModel, 'config.json')))
     throw new SettingsError(
       'bertModel',
