@@ -106,6 +106,9 @@ export class Linker {
     private readonly o: Required<Pick<LinkerOptions, 'maxBatchTokens' | 'maxWaitMs' | 'maxConcurrentRequests'>>,
   ) {
     this.batchMentions = Math.max(1, Math.floor(o.maxBatchTokens / facts.maxContextLength));
+    // An idle Linker does not keep the process alive (a script that forgets close() still exits);
+    // the worker is referenced only while a batch or a close is in flight.
+    worker.unref();
     worker.on('message', (r: LinkerReply) => {
       if (r.type === 'ready') return;
       const w = this.waiting.get(r.id);
@@ -231,6 +234,7 @@ export class Linker {
         const id = this.nextId++;
         await new Promise<void>((resolve) => {
           this.waiting.set(id, () => resolve());
+          this.worker.ref();
           this.worker.postMessage({ op: 'close', id } satisfies LinkerRequest);
         });
       }
@@ -364,6 +368,7 @@ export class Linker {
     this.busy = true;
     const id = this.nextId++;
     this.waiting.set(id, (r) => {
+      this.worker.unref();
       this.busy = false;
       this.inFlight -= n;
       this.batches++;
@@ -381,6 +386,7 @@ export class Linker {
       this.schedule();
     });
     const msg: LinkerRequest = kind === 'link' ? { op: 'link', id, mentions, k } : { op: 'embed', id, mentions };
+    this.worker.ref();
     this.worker.postMessage(msg);
   }
 

@@ -1,6 +1,7 @@
 // Linker end to end on the built-in data with a tiny bi-encoder checkpoint: the same top-k as the
 // evaluation, the checkpoint's recorded windows, the original's folder format, an index of another
 // model refused, and the service behaviour (coalesced batches, overload, abort, a free event loop).
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -20,7 +21,7 @@ import {
   type LinkMention,
 } from '../../src/index.js';
 import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
-import { caches, cleanup, smallDataset, TINY, tinyModel, tmp, tokenizer, VOCAB } from '../eval/retrieve-helpers.js';
+import { caches, cleanup, ROOT, smallDataset, TINY, tinyModel, tmp, tokenizer, VOCAB } from '../eval/retrieve-helpers.js';
 
 let data: Awaited<ReturnType<typeof smallDataset>>;
 let ck: string;
@@ -268,6 +269,24 @@ describe('Linker under concurrent calls', () => {
     }
     await expect(l.link(['x'])).rejects.toThrow(/closed/);
   });
+
+  it('an idle Linker does not keep the process alive (a script that never calls close() exits)', () => {
+    const code = [
+      `import { Linker } from ${JSON.stringify(join(ROOT, 'src', 'index.ts'))};`,
+      `const l = await Linker.load(${JSON.stringify(ck)}, ${JSON.stringify(idx)}, { device: 'cpu' });`,
+      "const r = await l.link(['asthma'], { topK: 2 });",
+      'console.log(r[0].length);',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.signal).toBeNull(); // not killed by the timeout
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('2\n');
+  }, 90_000);
 
   it('close() lets queued calls finish', async () => {
     const l = await Linker.load(ck, idx, { device: 'cpu', maxWaitMs: 500 });
