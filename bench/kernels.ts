@@ -1,11 +1,16 @@
 // npm run bench:kernels [-- --threads N --quick --device cpu|cuda --peak-tflops T --smoke --only gemm,attention,layernorm,topk]
 // GEMM GFLOP/s at BERT shapes beside OpenBLAS sgemm (same process, same threads), attention,
 // LayerNorm GB/s and top-k against the GEMM it contains; on CUDA also the bf16 4096^3 GEMM against
-// the card's dense bf16 peak (bar: 60%). Prints a table, writes JSON. --smoke: tiny shapes, one
+// the card's dense bf16 peak (bar: 60%). On the CPU, an FMA micro-benchmark measures the f32 peak
+// per vector width (AVX2 ymm, AVX-512 zmm) in the same run, and each GEMM is printed as a share
+// of the widest one (issue 17's bar: at least 75% at the BERT shapes). BIOFEG_CPU_KERNEL=avx2 (or
+// generic) runs the GEMMs on that level's kernels. Prints a table, writes JSON (on the CPU named
+// with the CPU: kernels-cpu-zen5.json, -avx2 when the level is lowered). --smoke: tiny shapes, one
 // iteration, every code path (the cuemu tests run it; its figures mean nothing).
 import { engine } from '../src/engine.js';
 import { engineInfo, native, setThreads, tensor, type BackendName, type DeviceName, type DType, type NativeTensor } from '../src/native.js';
-import { flagValue, hasFlag, machine, table, timeMs, writeResult } from './common.js';
+import { info } from '../src/api/info.js';
+import { cpuId, flagValue, hasFlag, machine, table, timeMs, writeResult } from './common.js';
 
 const smoke = hasFlag('smoke');
 const quick = hasFlag('quick') || smoke;
@@ -14,6 +19,7 @@ const device = flagValue('device', 'cpu') as DeviceName;
 const be: BackendName = device === 'cuda' ? 'cuda' : 'cpu';
 const O = engine(be);
 const addon = native() as unknown as {
+  cpuFmaPeak(lanes: 8 | 16, seconds: number): number;
   openblasAvailable(): string | null;
   openblasSgemm(A: NativeTensor, B: NativeTensor, C: NativeTensor, o: { transA?: boolean; transB?: boolean; threads?: number }): void;
 };
@@ -39,6 +45,24 @@ function rand(shape: number[], dt: DType = 'f32'): NativeTensor {
 
 const rows: Array<Record<string, string | number>> = [];
 const results: Record<string, unknown>[] = [];
+
+// The CPU's f32 FMA peak per vector width, on the bench's threads (0: the CPU lacks the width).
+const cpuFacts = device === 'cpu' ? info() : undefined;
+const peaks: Array<{ width: string; lanes: 8 | 16; gflops: number }> = [];
+if (device === 'cpu' && want('gemm')) {
+  for (const [width, lanes] of [
+    ['avx2', 8],
+    ['avx512', 16],
+  ] as const) {
+    const gflops = addon.cpuFmaPeak(lanes, smoke ? 0.01 : 0.25);
+    if (gflops > 0) peaks.push({ width, lanes, gflops });
+    rows.push({ op: `fma peak ${width}`, dtype: 'f32', shape: `${lanes} lanes`, 'ours GFLOP/s': gflops > 0 ? gflops : 'n/a' });
+  }
+  results.push({ op: 'fma peak', threads, peaks });
+}
+const widest = peaks.reduce<(typeof peaks)[number] | undefined>((w, p) => (w && w.lanes > p.lanes ? w : p), undefined);
+const GEMM_BAR = 0.75;
+const bars: string[] = [];
 
 // GEMM: C[M,N] = A[M,K] W[N,K]^T, the Linear layer of BERT (weights stored [out, in]).
 const gemmShapes: Array<[string, number, number, number]> = smoke
@@ -71,19 +95,28 @@ for (const dt of dts)
       },
       iters(),
     );
+    const gflops = flop / ours / 1e6;
     const row: Record<string, string | number> = {
       op: `gemm ${label}`,
       dtype: dt,
       shape: `${M}x${N}x${K}`,
-      'ours GFLOP/s': flop / ours / 1e6,
+      'ours GFLOP/s': gflops,
     };
+    const ofPeak = widest ? gflops / widest.gflops : null;
+    if (ofPeak !== null && widest) {
+      row[`of ${widest.width} peak`] = `${(100 * ofPeak).toFixed(1)}%`;
+      if (label.startsWith('bert'))
+        bars.push(
+          `f32 GEMM ${label}: ${gflops.toFixed(0)} GFLOP/s = ${(100 * ofPeak).toFixed(1)}% of the ${widest.width} FMA peak (${widest.gflops.toFixed(0)} GFLOP/s); bar ${100 * GEMM_BAR}% -> ${ofPeak >= GEMM_BAR ? 'ok' : 'NO'}`,
+        );
+    }
     if (blas) {
       const ob = await timeMs('openblas', () => addon.openblasSgemm(A, W, C, { transB: true, threads }));
       row['OpenBLAS GFLOP/s'] = flop / ob / 1e6;
       row['ours/OpenBLAS'] = ob / ours;
     }
     rows.push(row);
-    results.push({ ...row, msOurs: ours });
+    results.push({ ...row, msOurs: ours, ...(ofPeak !== null ? { ofPeak, bar: label.startsWith('bert') ? GEMM_BAR : null } : {}) });
     for (const t of [A, W, C]) t.dispose();
   }
 
@@ -235,7 +268,21 @@ const peer = device !== 'cpu' ? '' : blas ? `, peer ${blas}` : ', no OpenBLAS fo
 console.log(
   `machine: ${m.cpu} (${m.cores} cores), threads ${threads}, device ${device}${device === 'cuda' ? ` (${engineInfo().cudaDevice})` : ''}${peer}`,
 );
+if (cpuFacts) {
+  const id = cpuId();
+  console.log(
+    `cpu: ${m.cpu} (${id.vendor} family ${id.family} model ${id.model}: ${id.tag}), flags ${id.flags.join(' ')}; kernels ${cpuFacts.cpuKernel}, level ${cpuFacts.cpuLevel} (detected ${cpuFacts.cpuDetectedLevel})`,
+  );
+}
 console.log(table(rows));
+for (const b of bars) console.log(b);
 const suffix = `${smoke ? '-smoke' : quick ? '-quick' : ''}${only.length ? `-${only.join('-')}` : ''}`;
-const file = writeResult(`kernels-${device}${suffix}.json`, { machine: m, settings: { threads, device, quick, smoke, only }, results });
+// CPU results are named with the CPU (and the level when BIOFEG_CPU_KERNEL lowers it), so runs on
+// different machines and levels sit side by side; kernels-cpu.json is the AVX2-era file.
+const cpuName = cpuFacts ? `-${cpuId().tag}${cpuFacts.cpuLevel !== cpuFacts.cpuDetectedLevel ? `-${cpuFacts.cpuLevel}` : ''}` : '';
+const file = writeResult(`kernels-${device}${cpuName}${suffix}.json`, {
+  machine: m,
+  settings: { threads, device, quick, smoke, only, cpuKernel: cpuFacts?.cpuKernel, cpuLevel: cpuFacts?.cpuLevel },
+  results,
+});
 console.log(`wrote ${file}`);

@@ -41,6 +41,12 @@ for (const v of VARIANTS) {
         [200, 50, 260],
         [6, 16, 256],
         [97, 33, 0],
+        // The AVX-512 tile is 14x32 (AVX2 and generic 6x16): one full tile, tails of 1 past it,
+        // a single row, and K over several K blocks (384 or 192 each).
+        [14, 32, 385],
+        [15, 33, 17],
+        [1, 100, 7],
+        [29, 65, 800],
       ];
       for (const [M, N, K] of shapes)
         for (const [ta, tb] of [
@@ -73,22 +79,26 @@ for (const v of VARIANTS) {
           for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) packed[i * cols + j] = hb[i * W + j]!;
           close(host(c), gemmRef(host(a), packed, M, N, K, { transB: tb }).out, v.tol * 2, 'C');
         });
-      it('batched with bias, pre-activation and GELU epilogue', () => {
-        const [Bt, M, N, K] = [3, 19, 23, 40];
-        const a = m.f([Bt, M, K], randn(Bt * M * K, 4)),
-          b = m.f([Bt, N, K], randn(Bt * N * K, 5));
-        const c = m.f([Bt, M, N]),
-          pre = m.f([Bt, M, N]),
-          bias = m.f([N], randn(N, 6));
-        m.eng.gemm(a, b, c, { transB: true, bias, gelu: true, pre });
-        const ha = host(a),
-          hb = host(b);
-        for (let i = 0; i < Bt; i++) {
-          const r = gemmRef(ha.subarray(i * M * K), hb.subarray(i * N * K), M, N, K, { transB: true, bias: host(bias), gelu: true });
-          close(host(c).subarray(i * M * N, (i + 1) * M * N), r.out, v.tol * 2, `C[${i}]`);
-          close(host(pre).subarray(i * M * N, (i + 1) * M * N), r.pre, v.tol * 2, `pre[${i}]`);
-        }
-      });
+      // The second shape holds full tiles of every level, so the vector epilogue stores run too.
+      for (const [Bt, M, N, K] of [
+        [3, 19, 23, 40],
+        [2, 30, 70, 40],
+      ] as const)
+        it(`batched with bias, pre-activation and GELU epilogue (${Bt}x${M}x${N}x${K})`, () => {
+          const a = m.f([Bt, M, K], randn(Bt * M * K, 4)),
+            b = m.f([Bt, N, K], randn(Bt * N * K, 5));
+          const c = m.f([Bt, M, N]),
+            pre = m.f([Bt, M, N]),
+            bias = m.f([N], randn(N, 6));
+          m.eng.gemm(a, b, c, { transB: true, bias, gelu: true, pre });
+          const ha = host(a),
+            hb = host(b);
+          for (let i = 0; i < Bt; i++) {
+            const r = gemmRef(ha.subarray(i * M * K), hb.subarray(i * N * K), M, N, K, { transB: true, bias: host(bias), gelu: true });
+            close(host(c).subarray(i * M * N, (i + 1) * M * N), r.out, v.tol * 2, `C[${i}]`);
+            close(host(pre).subarray(i * M * N, (i + 1) * M * N), r.pre, v.tol * 2, `pre[${i}]`);
+          }
+        });
       it('backward of C = A B^T via gemm matches finite differences', () => {
         const [M, N, K] = [5, 4, 6];
         const A = randn(M * K, 7),
@@ -270,49 +280,53 @@ for (const v of VARIANTS) {
         close(host(dx), want, v.tol, 'dx');
       });
 
-    it('layernorm forward, backward (dx overwritten, dw/db accumulated)', () => {
-      const N = 33,
-        C = 40,
-        eps = 1e-5;
-      const x = m.f([N, C], randn(N * C, 17, 3)),
-        w = m.f([C], randn(C, 18)),
-        b = m.f([C], randn(C, 19));
-      const y = m.f([N, C]),
-        mean = m.f32([N]),
-        rstd = m.f32([N]);
-      m.eng.layernorm(x, w, b, y, mean, rstd, eps);
-      const [xs, ws, bs] = [host(x), host(w), host(b)];
-      const r = layernormRef(xs, ws, bs, N, C, eps);
-      close(host(y), r.y, v.tol * 2, 'y');
-      close(host(mean), r.mean, v.tol, 'mean');
-      close(host(rstd), r.rstd, v.tol * 2, 'rstd');
-      const g = randn(N * C, 20),
-        dx = m.f([N, C]),
-        dw0 = randn(C, 21),
-        dw = m.f([C], dw0),
-        db = m.f([C]);
-      m.eng.layernormBackward(m.f([N, C], g), x, w, mean, rstd, dx, dw, db);
-      const gs = host(m.f([N, C], g));
-      close(
-        host(dx),
-        numericGrad(xs, (z) => layernormRef(z, ws, bs, N, C, eps).y, gs),
-        fdTol,
-        'dx',
-      );
-      const fdw = numericGrad(ws, (z) => layernormRef(xs, z, bs, N, C, eps).y, gs);
-      close(
-        host(dw),
-        Array.from(fdw, (d, i) => d + dw0[i]!),
-        fdTol,
-        'dw',
-      );
-      close(
-        host(db),
-        numericGrad(bs, (z) => layernormRef(xs, ws, z, N, C, eps).y, gs),
-        fdTol,
-        'db',
-      );
-    });
+    // C 40: a tail past 8 and 16 lanes; 24: 8-lane rows (AVX2) with a 16-lane tail; 48: whole 16-lane rows.
+    for (const [N, C] of [
+      [33, 40],
+      [7, 24],
+      [9, 48],
+    ] as const)
+      it(`layernorm ${N}x${C} forward, backward (dx overwritten, dw/db accumulated)`, () => {
+        const eps = 1e-5;
+        const x = m.f([N, C], randn(N * C, 17, 3)),
+          w = m.f([C], randn(C, 18)),
+          b = m.f([C], randn(C, 19));
+        const y = m.f([N, C]),
+          mean = m.f32([N]),
+          rstd = m.f32([N]);
+        m.eng.layernorm(x, w, b, y, mean, rstd, eps);
+        const [xs, ws, bs] = [host(x), host(w), host(b)];
+        const r = layernormRef(xs, ws, bs, N, C, eps);
+        close(host(y), r.y, v.tol * 2, 'y');
+        close(host(mean), r.mean, v.tol, 'mean');
+        close(host(rstd), r.rstd, v.tol * 2, 'rstd');
+        const g = randn(N * C, 20),
+          dx = m.f([N, C]),
+          dw0 = randn(C, 21),
+          dw = m.f([C], dw0),
+          db = m.f([C]);
+        m.eng.layernormBackward(m.f([N, C], g), x, w, mean, rstd, dx, dw, db);
+        const gs = host(m.f([N, C], g));
+        close(
+          host(dx),
+          numericGrad(xs, (z) => layernormRef(z, ws, bs, N, C, eps).y, gs),
+          fdTol,
+          'dx',
+        );
+        const fdw = numericGrad(ws, (z) => layernormRef(xs, z, bs, N, C, eps).y, gs);
+        close(
+          host(dw),
+          Array.from(fdw, (d, i) => d + dw0[i]!),
+          fdTol,
+          'dw',
+        );
+        close(
+          host(db),
+          numericGrad(bs, (z) => layernormRef(xs, ws, z, N, C, eps).y, gs),
+          fdTol,
+          'db',
+        );
+      });
 
     it('embedding lookup and scatter-add gradient', () => {
       const V = 11,

@@ -5,6 +5,7 @@
 // than compute something wrong).
 #include "../../core/error.h"
 #include "gemm.h"
+#include "peak.h"
 #include "vec.h"
 
 namespace biofeg::host {
@@ -12,6 +13,7 @@ namespace {
 [[noreturn]] void absent(const char* fn) { fail(fn, ": this build has no AVX2 kernels (not an x86-64 target)"); }
 }  // namespace
 
+float fma_chains_avx2(int64_t) { absent("fma_chains_avx2"); }
 GemmKernels gemm_kernels_avx2() { return {"avx2 (absent)", kMR, kNR, nullptr, nullptr, nullptr, nullptr}; }
 
 void dropout_avx2(const float*, float*, int64_t, float, float, uint64_t, uint64_t, uint8_t*) { absent("dropout_avx2"); }

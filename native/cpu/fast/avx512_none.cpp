@@ -3,6 +3,7 @@
 // cpu_level() never says Avx512 there; the kernels throw if they were called anyway.
 #include "../../core/error.h"
 #include "gemm.h"
+#include "peak.h"
 #include "vec.h"
 
 namespace biofeg::host {
@@ -10,6 +11,7 @@ namespace {
 [[noreturn]] void absent(const char* fn) { fail(fn, ": this build has no AVX-512 kernels (not an x86-64 target)"); }
 }  // namespace
 
+float fma_chains_avx512(int64_t) { absent("fma_chains_avx512"); }
 GemmKernels gemm_kernels_avx512() { return {"avx512 (absent)", kMR, kNR, nullptr, nullptr, nullptr, nullptr}; }
 
 void gelu_fwd_avx512(const float*, float*, int64_t) { absent("gelu_fwd_avx512"); }

@@ -74,12 +74,23 @@ Detected detect() {
   return d;
 }
 
-const Detected& detected() {
-  static const Detected d = detect();
+constexpr CpuLevel kLevels[] = {CpuLevel::Generic, CpuLevel::Avx2, CpuLevel::Avx512, CpuLevel::Avx512Bf16};
+
+// BIOFEG_CPU_DETECTED_MAX=<level> (tests only) caps the detected level, as on an older CPU, so
+// the refusal of a level the CPU lacks is tested on a machine that has them all. It only lowers.
+Detected detect_capped() {
+  Detected d = detect();
+  const char* e = std::getenv("BIOFEG_CPU_DETECTED_MAX");
+  if (e)
+    for (CpuLevel l : kLevels)
+      if (std::strcmp(e, cpu_level_name(l)) == 0 && static_cast<int>(l) < static_cast<int>(d.level)) d.level = l;
   return d;
 }
 
-constexpr CpuLevel kLevels[] = {CpuLevel::Generic, CpuLevel::Avx2, CpuLevel::Avx512, CpuLevel::Avx512Bf16};
+const Detected& detected() {
+  static const Detected d = detect_capped();
+  return d;
+}
 
 // The active level, or the reason BIOFEG_CPU_KERNEL cannot be honoured.
 struct Active {

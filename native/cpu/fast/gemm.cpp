@@ -17,12 +17,17 @@ namespace biofeg::host {
 namespace {
 
 constexpr int64_t NC = 3072;
-// K block (BIOFEG_GEMM_KC overrides it, for tuning runs).
-const int64_t KC = [] {
-  const char* e = std::getenv("BIOFEG_GEMM_KC");
-  const long v = e ? std::atol(e) : 0;
-  return v >= 16 && v <= 4096 ? static_cast<int64_t>(v) : int64_t(384);
-}();
+// K block: a kc x nr panel of B of 24 KiB, so that it stays in a 32 KiB L1 beside the A rows
+// while the micro-kernel sweeps it (384 for 16 columns, 192 for 32). BIOFEG_GEMM_KC overrides
+// it, for tuning runs.
+int64_t k_block(int nr) {
+  static const int64_t forced = [] {
+    const char* e = std::getenv("BIOFEG_GEMM_KC");
+    const long v = e ? std::atol(e) : 0;
+    return v >= 16 && v <= 4096 ? static_cast<int64_t>(v) : int64_t(0);
+  }();
+  return forced ? forced : std::max<int64_t>(16, 6144 / nr);
+}
 // Rows per task: about 96, a whole number of mr-row panels (a row block starts on a panel).
 // BIOFEG_GEMM_MC overrides the 96 (tuning runs).
 int64_t row_block(int mr) {
@@ -178,7 +183,7 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
   const Operand A{g.A.f32() + b * g.strideA, g.lda, g.transA};
   const Operand B{g.B.f32() + b * g.strideB, g.ldb, g.transB};
   const GemmKernels& ks = gemm_kernels();
-  const int64_t kMR = ks.mr, kNR = ks.nr, MC = row_block(ks.mr);
+  const int64_t kMR = ks.mr, kNR = ks.nr, MC = row_block(ks.mr), KC = k_block(ks.nr);
   TileCtx t{&g, &ks, g.C.f32() + b * g.strideC, g.pre.p ? g.pre.f32() + b * g.strideC : nullptr,
             (g.bias.p ? g.bias.f32() : nullptr), true, true};
   if (g.K == 0) return gemm_k0(g, t.C, t.pre, t.bias);
