@@ -1,5 +1,5 @@
 // npm run bench:serve [-- --sizes tiny,base --devices cpu[,cuda] --concurrency 1,16,64 --seconds 6
-//   --max-requests 20000 --mentions-per-request 1 --top-k 8 --threads N --kb FILE]
+//   --max-requests 20000 --mentions-per-request 1 --top-k 8 --threads N --kb FILE --peer onnx|none]
 //
 // The linking service end to end on loopback: for each model size and device, `biofeg serve` runs in
 // a child process (a seeded random bi-encoder of that size and an index of the built-in entities,
@@ -9,7 +9,11 @@
 // flight); the cell fails past a time limit. Reported: linked mentions/s, p50/p99 latency, and
 // failed or lost requests (autocannon's errors, timeouts and non-2xx, and the server's own count of
 // 200s against autocannon's). The server is stopped with SIGTERM and must exit 0.
-// Writes bench/results/serve-<device>-<cpu>.json. CUDA rows run when the engine sees a device.
+// On the CPU the same cells run against the onnxruntime-node peer (bench/peers/serve_onnx.ts: the
+// same weights exported to ONNX by bench/peers/export_biencoder_onnx.py, which needs torch,
+// transformers and onnx; a JS tokenizer, one session.run per request, a brute-force top-k in JS,
+// behind the same HTTP layer); bar: linked mentions/s at the highest concurrency at least 1.5x the
+// peer's. Writes bench/results/serve-<device>-<cpu>.json. CUDA rows run when the engine sees a device.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -29,7 +33,10 @@ const WORK = join(ROOT, 'runs', 'bench-serve');
 
 type Device = 'cpu' | 'cuda';
 
+type Side = 'biofeg' | 'onnx-peer';
+
 interface Cell {
+  side: Side;
   size: BertSize;
   device: Device;
   concurrency: number;
@@ -84,11 +91,16 @@ interface Server {
   stderr: () => string;
 }
 
-async function startServer(model: string, index: string, device: Device, threads: string): Promise<Server> {
+function serveArgs(model: string, index: string, device: Device, threads: string): string[] {
   const args = [CLI, 'serve', '--model', model, '--index', index, '--host', '127.0.0.1', '--port', '0', '--device', device];
   if (threads !== '') args.push('--threads', threads);
   // The largest cell's mentions all fit in the Linker's admission limit: a 503 here is a failure.
   args.push('--max-concurrent-requests', '4096');
+  return args;
+}
+
+/** Starts a server script that prints `listening on URL` on stderr, and waits for GET /health 200. */
+async function startServer(args: string[]): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT });
   let err = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -107,11 +119,27 @@ async function startServer(model: string, index: string, device: Device, threads
       );
       if (ok) break;
     }
-    if (child.exitCode !== null) throw new Error(`biofeg serve exited ${child.exitCode}:\n${err}`);
-    if (Date.now() > deadline) throw new Error(`biofeg serve not ready in time:\n${err}`);
+    if (child.exitCode !== null) throw new Error(`${args[1]} exited ${child.exitCode}:\n${err}`);
+    if (Date.now() > deadline) throw new Error(`${args[1]} not ready in time:\n${err}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return { url: url!, child, exited, stderr: () => err };
+}
+
+/** The ONNX export of a bench model (skipped by the script when up to date); undefined with the reason when it cannot run. */
+function ensureOnnx(model: string, out: string): Promise<string | { reason: string }> {
+  return new Promise((res) => {
+    const c = spawn('python3', [join(ROOT, 'bench', 'peers', 'export_biencoder_onnx.py'), '--model', model, '--out', out], { cwd: ROOT });
+    let err = '';
+    c.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    c.stdout.resume();
+    c.once('error', (e) => res({ reason: `python3: ${e.message}` }));
+    c.once('exit', (code) =>
+      res(code === 0 ? out : { reason: `export_biencoder_onnx.py exited ${code}: ${err.trim().split('\n').at(-1) ?? ''}` }),
+    );
+  });
 }
 
 async function stopServer(s: Server): Promise<number | null> {
@@ -185,6 +213,7 @@ function fire(url: string, connections: number, amount: number, bodies: string[]
 }
 
 async function measure(
+  side: Side,
   s: Server,
   size: BertSize,
   device: Device,
@@ -209,6 +238,7 @@ async function measure(
   const lost = Math.max(0, amount - ok - failed) + Math.abs(after - before - ok);
   const statusCodes = Object.fromEntries(Object.entries(r.statusCodeStats).map(([k, v]) => [k, Number(v.count)]));
   return {
+    side,
     size,
     device,
     concurrency: c,
@@ -267,22 +297,49 @@ async function main(): Promise<void> {
     bodies.push(JSON.stringify({ mentions, top_k: topK }));
   }
 
+  const peerWanted = flagValue('peer', 'onnx') === 'onnx';
   const cells: Cell[] = [];
   const exits: Record<string, number | null> = {};
+  const peerNotes: Record<string, string> = {};
+  const cellsOf = async (side: Side, s: Server, size: BertSize, device: Device) => {
+    for (const c of concurrency) {
+      const cell = await measure(side, s, size, device, c, bodies, perRequest, seconds, maxRequests);
+      cells.push(cell);
+      console.log(
+        `${side} ${device} ${size} c=${c}: ${cell.mentionsPerSec.toFixed(1)} mentions/s, p50 ${cell.p50Ms} ms, p99 ${cell.p99Ms} ms, ${cell.requests} requests, failed ${cell.failed}, lost ${cell.lost} (load ${cell.loadAvg1.toFixed(2)})`,
+      );
+    }
+  };
   for (const device of devices) {
     for (const size of sizes) {
       const { model, index } = await ensureModel(size, kb, device);
-      const s = await startServer(model, index, device, threads);
+      const s = await startServer(serveArgs(model, index, device, threads));
       try {
-        for (const c of concurrency) {
-          const cell = await measure(s, size, device, c, bodies, perRequest, seconds, maxRequests);
-          cells.push(cell);
-          console.log(
-            `${device} ${size} c=${c}: ${cell.mentionsPerSec.toFixed(1)} mentions/s, p50 ${cell.p50Ms} ms, p99 ${cell.p99Ms} ms, ${cell.requests} requests, failed ${cell.failed}, lost ${cell.lost} (load ${cell.loadAvg1.toFixed(2)})`,
-          );
-        }
+        await cellsOf('biofeg', s, size, device);
       } finally {
-        exits[`${device}-${size}`] = await stopServer(s);
+        exits[`biofeg-${device}-${size}`] = await stopServer(s);
+      }
+      if (!peerWanted || device !== 'cpu') continue;
+      const onnx = await ensureOnnx(model, join(WORK, size, 'onnx'));
+      if (typeof onnx !== 'string') {
+        peerNotes[size] = `not run: ${onnx.reason}`;
+        console.log(`onnx peer ${size}: ${peerNotes[size]}`);
+        continue;
+      }
+      const peerArgs = [
+        join(ROOT, 'bench', 'peers', 'serve_onnx.ts'),
+        '--onnx',
+        onnx,
+        '--kb',
+        kb,
+        '--threads',
+        threads || String(os.availableParallelism()),
+      ];
+      const p = await startServer(peerArgs);
+      try {
+        await cellsOf('onnx-peer', p, size, device);
+      } finally {
+        exits[`onnx-peer-${device}-${size}`] = await stopServer(p);
       }
     }
   }
@@ -290,6 +347,7 @@ async function main(): Promise<void> {
   console.log(
     `\n${table(
       cells.map((c) => ({
+        side: c.side,
         device: c.device,
         size: c.size,
         conc: c.concurrency,
@@ -310,8 +368,19 @@ async function main(): Promise<void> {
   console.log(
     `bar: zero failed or lost requests at concurrency ${top}: ${clean ? 'ok' : 'NO'}; servers exited 0 on SIGTERM: ${exitsOk ? 'ok' : 'NO'}`,
   );
-  const peer = 'not run: the ONNX service peer (issue 18, point 6) is not built yet';
-  console.log(`peer: ${peer}`);
+  const ratios: Record<string, { ours: number; peer: number; ratio: number; pass: boolean }> = {};
+  for (const size of sizes) {
+    const ours = bar.find((c) => c.side === 'biofeg' && c.device === 'cpu' && c.size === size);
+    const peer = bar.find((c) => c.side === 'onnx-peer' && c.size === size);
+    if (!ours || !peer) continue;
+    const ratio = ours.mentionsPerSec / peer.mentionsPerSec;
+    ratios[size] = { ours: ours.mentionsPerSec, peer: peer.mentionsPerSec, ratio, pass: ratio >= 1.5 };
+    console.log(
+      `bar (issue 18, point 6): ${size} cpu c=${top}: ${ours.mentionsPerSec.toFixed(1)} / ${peer.mentionsPerSec.toFixed(1)} mentions/s = ${ratio.toFixed(2)}x the onnxruntime-node peer (bar 1.5x): ${ratio >= 1.5 ? 'ok' : 'NO'}`,
+    );
+  }
+  for (const [size, note] of Object.entries(peerNotes)) console.log(`onnx peer ${size}: ${note}`);
+  const peer = peerWanted ? { ratios, notes: peerNotes } : 'not run (--peer none)';
 
   const tag = devices.includes('cuda') && devices.length === 1 ? 'cuda' : devices.join('-');
   const file = writeResult(`serve-${tag}-${cpu.tag}.json`, {
@@ -330,7 +399,7 @@ async function main(): Promise<void> {
     note: 'random seeded bi-encoders of each size over the built-in vocabulary; index of the KB above; bodies are test-split mentions with context',
     cells,
     serverExitCodes: exits,
-    bars: { zeroFailedOrLostAtTopConcurrency: clean, serversExitedZero: exitsOk },
+    bars: { zeroFailedOrLostAtTopConcurrency: clean, serversExitedZero: exitsOk, peerRatio: ratios },
     peer,
   });
   console.log(`wrote ${file}`);
