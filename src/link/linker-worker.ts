@@ -102,6 +102,10 @@ function load(): { loaded: Loaded; facts: LinkerFacts } {
     warnings.push(
       `${d.model}: the checkpoint records no inference settings; using max_context_length ${maxCtx}, max_cand_length ${inf.maxCandLength}`,
     );
+  // The closures below hold the context encoder and the tokenizer only: the candidate encoder
+  // (needed for the model hash alone) is left to the garbage collector.
+  const tok = lm.tokenizer;
+  const enc = lm.model.context;
   const eng = engineFor(device);
   let poolDtype = m.dtype;
   if (!poolDtypeSupported(device, poolDtype)) {
@@ -115,7 +119,7 @@ function load(): { loaded: Loaded; facts: LinkerFacts } {
   const dim = m.dim;
 
   const encode = async (mentions: WireMention[]) => {
-    const rows = mentions.map((x) => contextRepresentation(lm.tokenizer, x.text, x.left, x.right, maxCtx).ids);
+    const rows = mentions.map((x) => contextRepresentation(tok, x.text, x.left, x.right, maxCtx).ids);
     const out: NativeTensor[] = [];
     const counts: number[] = [];
     let tokens = 0;
@@ -136,7 +140,7 @@ function load(): { loaded: Loaded; facts: LinkerFacts } {
       for (let i = 0; i < n; i++) ids.set(rows[start + i]!, i * maxCtx);
       const batch = trimmedBatch(ids, n, maxCtx, maxCtx);
       tokens += batch.rows * batch.seq;
-      const emb = await lm.model.encode('context', batch, false);
+      const emb = await enc.encode(batch, { train: false });
       // The encoder's output is overwritten by its next forward: keep a copy.
       const keep = tensor(device, queryDtype(device, poolDtype), [n, dim]);
       copyInto(eng, emb, keep);
