@@ -87,7 +87,8 @@ export class Bert {
 
   /**
    * device 'ref' runs the plain reference kernels on the host (tests). options.precision 'bf16'
-   * (mixed precision, f32 master weights and gradients) on 'cuda' and 'ref'; 'cpu' throws.
+   * (mixed precision, f32 master weights and gradients) on 'cuda' and 'ref', and on 'cpu' where the
+   * CPU has AVX512_BF16 (inference: backward throws); elsewhere 'cpu' throws, naming why.
    * Outputs are f32 and backward takes f32 gradients in either precision.
    */
   constructor(

@@ -12,7 +12,7 @@ export interface BiEncoderOptions {
   device: DeviceName;
   addLinear?: boolean;
   outDim?: number;
-  /** 'bf16': mixed precision BERTs (CUDA only; see Bert). The linear layer stays f32. */
+  /** 'bf16': mixed precision BERTs (CUDA; inference also on a CPU with AVX512_BF16; see Bert). The linear layer stays f32. */
   precision?: BertPrecision;
 }
 

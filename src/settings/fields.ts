@@ -112,7 +112,7 @@ export const FIELDS = {
     values: ['f32', 'bf16'],
     value: 'p',
     ours: true,
-    help: 'BERT compute: f32, or bf16 mixed precision (CUDA; f32 master weights and checkpoints)',
+    help: 'BERT compute: f32, or bf16 mixed precision (CUDA; inference also on a CPU with AVX512_BF16; f32 master weights and checkpoints)',
   },
   seed: { kind: 'int', flag: 'seed', default: 52313, value: 'n', help: 'random seed' },
   // Training

@@ -4,7 +4,7 @@ import type { ImportOptions } from '../data/import-pubtator.js';
 
 /** `cpu`, `cuda`, or `auto` (CUDA when this build has it and a device exists). */
 export type DeviceChoice = 'cpu' | 'cuda' | 'auto';
-/** f32, or bf16 mixed precision (CUDA only; f32 master weights). */
+/** f32, or bf16 mixed precision (CUDA; inference also on a CPU with AVX512_BF16; f32 master weights). */
 export type Precision = 'f32' | 'bf16';
 export type TypeOptimization = 'additional_layers' | 'top_layer' | 'top4_layers' | 'all_encoder_layers' | 'all';
 /** Splits an evaluation reads: `valid` (= `val`) reads val.jsonl. */
@@ -16,7 +16,7 @@ export interface RunSettings {
   device?: DeviceChoice;
   /** CPU threads (0 = all cores; default: BIOFEG_THREADS or all cores). */
   threads?: number;
-  /** Default `f32`; `bf16` needs CUDA. */
+  /** Default `f32`; `bf16` needs CUDA (training) or CUDA or a CPU with AVX512_BF16 (inference). */
   precision?: Precision;
   /** Default 52313 (the original's). */
   seed?: number;

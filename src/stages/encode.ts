@@ -24,7 +24,7 @@ export interface LoadBertOptions {
   /** Default `auto`. */
   device?: DeviceChoice;
   threads?: number;
-  /** Default `f32`; `bf16` needs CUDA. */
+  /** Default `f32`; `bf16` needs CUDA or a CPU with AVX512_BF16. */
   precision?: Precision;
   /** Which encoder of a bi-encoder checkpoint (required for one; refused for an HF folder). */
   side?: EncoderSide;
