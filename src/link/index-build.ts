@@ -121,7 +121,10 @@ async function encodeEntities(
 ): Promise<void> {
   const len = lm.inference.maxCandLength;
   if (len > lm.model.config.maxPositions)
-    throw new CheckpointRejectedError(lm.hash, `max_cand_length ${len} exceeds the model's ${lm.model.config.maxPositions} positions`);
+    throw new CheckpointRejectedError(
+      lm.dir,
+      `${lm.dir}: max_cand_length ${len} exceeds the model's ${lm.model.config.maxPositions} positions`,
+    );
   const rows = new Int32Array(batchSize * len);
   for (let start = 0; start < entities.length; start += batchSize) {
     if (ctx.stop.requested) throw new AbortError(`${label}: aborted`);

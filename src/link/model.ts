@@ -18,6 +18,8 @@ import { DEFAULT_INFERENCE, type InferenceMeta, loadStateDict, openBiEncoder, re
 const MODEL_HASH_VERSION = 1;
 
 export interface LinkModel {
+  /** The checkpoint folder. */
+  dir: string;
   model: BiEncoder;
   tokenizer: WordPieceTokenizer;
   inference: InferenceMeta;
@@ -94,6 +96,7 @@ export function openLinkModel(dir: string, device: DeviceName, precision: BertPr
     const tok = modelTokenizer(dir, undefined);
     const inference = recordedMeta ?? { ...DEFAULT_INFERENCE, lowercase: tok.lowercase };
     return {
+      dir,
       model,
       tokenizer: tok.tokenizer,
       inference,

@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { register } from '../../src/cli/commands/index-cmd.js';
 import { POOL_HEADER_BYTES } from '../../src/eval/entity-pool.js';
-import { buildIndex, CheckpointRejectedError, InputError, Linker, openIndex, OutputBusyError, SettingsError } from '../../src/index.js';
+import {
+  AbortError,
+  buildIndex,
+  CheckpointRejectedError,
+  InputError,
+  Linker,
+  openIndex,
+  OutputBusyError,
+  SettingsError,
+} from '../../src/index.js';
 import { readManifest, StringTable } from '../../src/link/index-file.js';
 import { runUpdateIndex } from '../../src/link/index-build.js';
 import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
@@ -116,6 +125,26 @@ describe('biofeg index / buildIndex', () => {
       await lf.close();
       await lb.close();
     }
+  });
+
+  it('an abort stops the build between batches and writes nothing', async () => {
+    const out = join(tmp('biofeg-idx-'), 'idx');
+    const ac = new AbortController();
+    let batches = 0;
+    const e = await buildIndex({
+      model: ck,
+      kb: join(DEFAULT, 'documents', 'all_documents.json'),
+      out,
+      device: 'cpu',
+      batchSize: 8,
+      signal: ac.signal,
+      onProgress: (ev) => {
+        if (ev.type === 'progress' && ++batches === 1) ac.abort();
+      },
+    }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(AbortError);
+    expect(batches).toBeLessThan(55);
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it('names the file and line of a bad KB entry, and checks settings before any work', async () => {
