@@ -32,7 +32,7 @@ export function register(program: Command): void {
     )
     .addOption(new Option('--device <device>', 'cpu, cuda or auto (default: auto)').choices(['cpu', 'cuda', 'auto']))
     .addOption(new Option('--threads <n>', 'CPU threads (0 = all cores)').argParser(intAtLeast(0, 'threads')))
-    .addOption(new Option('--precision <p>', 'f32, or bf16 mixed precision (CUDA, or a CPU with AVX512_BF16) (default: f32)').choices(['f32', 'bf16']))
+    .addOption(new Option('--precision <p>', 'f32, or bf16 (CUDA; AVX512_BF16 CPUs: inference) (default: f32)').choices(['f32', 'bf16']))
     .addOption(new Option('--side <side>', 'encoder of a bi-encoder checkpoint (required for one)').choices(['context', 'candidate']))
     .option('--vocab <file>', "WordPiece vocab.txt (lower-cased) instead of the model folder's tokenizer")
     .option('--silent', 'no progress output')
