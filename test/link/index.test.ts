@@ -21,6 +21,7 @@ import {
 import { readManifest, StringTable } from '../../src/link/index-file.js';
 import { runUpdateIndex } from '../../src/link/index-build.js';
 import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
+import { lockOutput } from '../../src/stages/output-lock.js';
 import { runCli } from '../support/cli.js';
 import { cleanup, DEFAULT, TINY, tinyModel, tmp, VOCAB } from '../eval/retrieve-helpers.js';
 
@@ -247,15 +248,16 @@ describe('EntityIndex.add / remove', () => {
     expect((e as Error).message).toMatch(/not the one the index .* was built with/);
     expect(readManifest(dir).generation).toBe(1);
 
-    // Two updates at once: one writer per index folder, the other refused naming the holder.
-    const both = await Promise.allSettled([
-      index.add([{ id: 'P1', name: 'p' }], { device: 'cpu' }),
-      index.add([{ id: 'P2', name: 'q' }], { device: 'cpu' }),
-    ]);
-    const failed = both.filter((r) => r.status === 'rejected');
-    expect(failed).toHaveLength(1);
-    expect((failed[0] as PromiseRejectedResult).reason).toBeInstanceOf(OutputBusyError);
-    expect(readManifest(dir)).toMatchObject({ generation: 2, count: 6 });
+    // One writer per index folder: while another holds it, an update is refused naming the holder.
+    const release = lockOutput(dir, 'another update');
+    try {
+      const busy = await index.add([{ id: 'P1', name: 'p' }], { device: 'cpu' }).catch((x: unknown) => x);
+      expect(busy).toBeInstanceOf(OutputBusyError);
+      expect((busy as Error).message).toMatch(/in use by another update/);
+    } finally {
+      release();
+    }
+    expect(await index.add([{ id: 'P1', name: 'p' }], { device: 'cpu' })).toMatchObject({ generation: 2, count: 6 });
   });
 
   it('a write that fails mid-update (in the vectors, or at the manifest) leaves the previous index intact', async () => {

@@ -252,7 +252,7 @@ describe('Linker under concurrent calls', () => {
       expect(l.stats().queued).toBe(4);
       const t0 = performance.now();
       const e = await l.link(['e']).catch((x: unknown) => x);
-      expect(performance.now() - t0).toBeLessThan(50);
+      expect(performance.now() - t0).toBeLessThan(250); // at once, not after the 300 ms wait
       expect(e).toBeInstanceOf(OverloadedError);
       expect((e as OverloadedError).code).toBe('ERR_BIOFEG_OVERLOADED');
       await expect(l.link(['1', '2', '3', '4', '5'])).rejects.toBeInstanceOf(SettingsError);
