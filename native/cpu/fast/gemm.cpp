@@ -237,6 +237,13 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
           const int64_t j0 = jc + p * kNR, w = std::min<int64_t>(kNR, jc + nc - j0);
           for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
             const int64_t h = std::min<int64_t>(kMR, mc - i0);
+            // The tile's C rows are read (or written whole) once the kernel is done: fetch them
+            // while it runs (C is swept once per K block, mostly from L3 or memory).
+            for (int64_t r = 0; r < h; ++r) {
+              const float* c = t.C + (ic + i0 + r) * g.ldc + j0;
+              for (int64_t j = 0; j < w; j += 16) __builtin_prefetch(c + j, 1);
+              __builtin_prefetch(c + w - 1, 1);
+            }
             if (direct) ks.direct(kc, A.p + (ic + i0) * A.ld + pc, A.ld, h, bp + p * kc * kNR, acc);
             else ks.packed(kc, ap + (i0 / kMR) * kc * kMR, bp + p * kc * kNR, acc);
             store_tile(t, acc, ic + i0, j0, h, w);
