@@ -1,8 +1,11 @@
-// The fuzz suite's fixed-seed run (issue 16, "What to build" 2): every reader gets its targets'
-// cases (a few thousand in all) in child processes with a 1 GiB heap and a time limit, so a crash,
-// a hang or an out-of-memory fails this test with the target and seed rather than killing the
-// runner. Longer runs with fresh seeds: `npm run fuzz -- --seconds N`.
+// The fuzz suite's fixed-seed run (issue 16, "What to build" 2): every reader and the native entry
+// points (every op, Tensor, BertModel) get their targets' cases (a few thousand in all) in child
+// processes with a 1 GiB heap and a time limit, so a crash, a hang or an out-of-memory fails this
+// test with the target and seed rather than killing the runner. Longer runs with fresh seeds:
+// `npm run fuzz -- --seconds N`.
 import { describe, expect, it } from 'vitest';
+import { OP_NAMES } from '../../src/engine-ops.js';
+import { FUZZED_OPS, NATIVE_TARGETS } from './native-targets.js';
 import { runChild } from './run.js';
 import { CHECKPOINT_TARGETS, TEXT_TARGETS } from './targets.js';
 
@@ -12,6 +15,7 @@ describe('fuzz (fixed seed)', () => {
   for (const [group, targets] of [
     ['checkpoint', CHECKPOINT_TARGETS],
     ['text', TEXT_TARGETS],
+    ['native', NATIVE_TARGETS],
   ] as const) {
     it(`${group} readers: ${targets.reduce((a, t) => a + t.runs, 0)} cases end in a result or a typed error, none crashes or hangs`, {
       timeout: 150_000,
@@ -27,4 +31,8 @@ describe('fuzz (fixed seed)', () => {
       }
     });
   }
+
+  it('the native op target calls every op of the engine (the op list of native/ops.h, and topkAsync)', () => {
+    expect(new Set(FUZZED_OPS())).toEqual(new Set([...OP_NAMES, 'topkAsync']));
+  });
 });

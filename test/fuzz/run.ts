@@ -5,12 +5,13 @@
 // processes (test/fuzz/fuzz.test.ts), so none of these can take the test runner down.
 //
 //   node --import tsx --max-old-space-size=1024 test/fuzz/run.ts
-//        [--seconds N | --runs N] [--seed S] [--target NAME[,NAME]] [--group checkpoint|text] [--json]
+//        [--seconds N | --runs N] [--seed S] [--target NAME[,NAME]] [--group checkpoint|text|native] [--json]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { NATIVE_TARGETS } from './native-targets.js';
 import { ALL_TARGETS, CHECKPOINT_TARGETS, TEXT_TARGETS, acceptable, type Target } from './targets.js';
 
 export interface FuzzResult {
@@ -25,7 +26,7 @@ export interface FuzzResult {
 }
 
 /** Runs `runs` cases of `t` from `seed`; a failure carries fast-check's report (seed, path, input). */
-export async function fuzzTarget(t: Target, seed: number, runs: number): Promise<FuzzResult> {
+export async function fuzzTarget(t: Target<unknown>, seed: number, runs: number): Promise<FuzzResult> {
   const root = mkdtempSync(join(tmpdir(), `biofeg-fuzz-${t.name}-`));
   const budget = t.budgetMs ?? 3000;
   let k = 0;
@@ -56,8 +57,13 @@ export async function fuzzTarget(t: Target, seed: number, runs: number): Promise
     const r = await fc.check(prop, { seed, numRuns: runs, endOnFailure: false, markInterruptAsFailure: true });
     const out: FuzzResult = { target: t.name, seed, runs: r.numRuns, ms: Math.round(performance.now() - t0), read, refused };
     if (r.failed) {
-      const input = r.counterexample?.[0] as Buffer | undefined;
-      out.failure = `${t.name}: seed ${r.seed}, path "${r.counterexamplePath}": ${r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance)}\n  input (${input?.length ?? 0} bytes, base64): ${input ? input.subarray(0, 600).toString('base64') : ''}`;
+      const input: unknown = r.counterexample?.[0];
+      const shown = t.show
+        ? `case: ${t.show(input).slice(0, 4000)}`
+        : Buffer.isBuffer(input)
+          ? `input (${input.length} bytes, base64): ${input.subarray(0, 600).toString('base64')}`
+          : 'input: none';
+      out.failure = `${t.name}: seed ${r.seed}, path "${r.counterexamplePath}": ${r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance)}\n  ${shown}`;
     }
     return out;
   } finally {
@@ -112,7 +118,8 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<void> {
   const group = arg('group');
-  let targets = group === 'checkpoint' ? CHECKPOINT_TARGETS : group === 'text' ? TEXT_TARGETS : ALL_TARGETS;
+  let targets: Target<unknown>[] =
+    group === 'checkpoint' ? CHECKPOINT_TARGETS : group === 'text' ? TEXT_TARGETS : group === 'native' ? NATIVE_TARGETS : ALL_TARGETS;
   const names = arg('target')?.split(',');
   if (names) targets = ALL_TARGETS.filter((t) => names.includes(t.name));
   if (targets.length === 0) throw new Error(`no such target; targets: ${ALL_TARGETS.map((t) => t.name).join(', ')}`);

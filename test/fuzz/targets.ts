@@ -42,21 +42,24 @@ import {
   validSafetensors,
   validTorchZip,
 } from './gen.js';
+import { NATIVE_TARGETS } from './native-targets.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
 
-export interface Target {
+export interface Target<I = Buffer> {
   name: string;
   /** Cases in the fixed-seed run of the normal test suite. */
   runs: number;
-  arb: fc.Arbitrary<Buffer>;
+  arb: fc.Arbitrary<I>;
   /** Feed one input; `dir` is a fresh folder for files. */
-  run(input: Buffer, dir: string): unknown;
+  run(input: I, dir: string): unknown;
   /** A per-case time budget (ms). */
   budgetMs?: number;
   /** Errors the target documents besides BiofegError. */
   documented?: (e: unknown) => boolean;
+  /** The input as a failure report prints it (default: a Buffer's first bytes in base64). */
+  show?(input: I): string;
 }
 
 const VOCAB = [
@@ -266,9 +269,9 @@ export const TEXT_TARGETS: Target[] = [
   },
 ];
 
-export const ALL_TARGETS: Target[] = [...CHECKPOINT_TARGETS, ...TEXT_TARGETS];
+export const ALL_TARGETS: Target<unknown>[] = [...CHECKPOINT_TARGETS, ...TEXT_TARGETS, ...NATIVE_TARGETS];
 
 /** Whether a thrown value is an acceptable outcome for `t`. */
-export function acceptable(t: Target, e: unknown): boolean {
+export function acceptable(t: Target<unknown>, e: unknown): boolean {
   return e instanceof BiofegError || (t.documented?.(e) ?? false);
 }
