@@ -61,7 +61,7 @@ describe('CPU kernel level', () => {
   });
 
   for (const level of ['generic', 'avx2', 'avx512'] as const) {
-    const kernel = { generic: 'generic 6x16', avx2: 'avx2 6x16', avx512: 'avx512 14x32' }[level];
+    const kernel = { generic: 'generic 6x16', avx2: 'avx2 6x16', avx512: 'avx512 8x32' }[level];
     it(`BIOFEG_CPU_KERNEL=${level} selects ${kernel}`, (ctx) => {
       if (rank(level) > rank(facts.cpuDetectedLevel)) {
         console.warn(`BIOFEG_CPU_KERNEL=${level}: skipped: this CPU's level is ${facts.cpuDetectedLevel}`);

@@ -41,7 +41,7 @@ for (const v of VARIANTS) {
         [200, 50, 260],
         [6, 16, 256],
         [97, 33, 0],
-        // The AVX-512 tile is 14x32 (AVX2 and generic 6x16): one full tile, tails of 1 past it,
+        // The AVX-512 tile is 8x32 (14x32 for tuning; AVX2 and generic 6x16): full tiles, tails past them,
         // a single row, and K over several K blocks (384 or 192 each).
         [14, 32, 385],
         [15, 33, 17],

@@ -1,5 +1,5 @@
 // Fast f32 GEMM for the CPU backend: packed panels, cache blocking, an FMA micro-kernel chosen
-// at run time for the CPU level (cpu_level.h): 14x32 zmm tiles with AVX-512, 6x16 ymm tiles
+// at run time for the CPU level (cpu_level.h): 8x32 zmm tiles with AVX-512, 6x16 ymm tiles
 // with AVX2/FMA, a plain-loop 6x16 tile otherwise.
 #pragma once
 #include "../../ops.h"
@@ -37,7 +37,7 @@ GemmKernels gemm_kernels_avx512();
 GemmKernels gemm_kernels_generic();
 // The kernels of the active level (throws as cpu_level() on a bad BIOFEG_CPU_KERNEL).
 const GemmKernels& gemm_kernels();
-const char* micro_kernel_name();  // gemm_kernels().name, e.g. "avx512 14x32"
+const char* micro_kernel_name();  // gemm_kernels().name, e.g. "avx512 8x32"
 
 // Threaded GEMM over the pool, and a serial one for callers already inside a parallel loop.
 void gemm_fast(const GemmDesc& g);

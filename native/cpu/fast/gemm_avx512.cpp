@@ -12,8 +12,10 @@
 namespace biofeg::host {
 namespace {
 
-// 14 rows: 28 accumulators + 2 B vectors of the 32 zmm registers (BIOFEG_GEMM_MR512 picks
-// another row count among those instantiated, for tuning runs).
+// 32 columns (two zmm) by MR rows. 8 rows by default: the direct kernel reads 8 rows of A in
+// place, and at strides of a few KiB (lda 768 or 3072 floats) more rows than the L1's 8 ways
+// evict each other; 16 accumulators still cover the FMA latency. 12 and 14 rows (up to 28
+// accumulators) are instantiated for tuning runs: BIOFEG_GEMM_MR512=12|14.
 constexpr int kNR512 = 32;
 
 template <int MR>
@@ -127,10 +129,10 @@ GemmKernels kernels(const char* name) {
 GemmKernels gemm_kernels_avx512() {
   static const GemmKernels k = [] {
     const char* e = std::getenv("BIOFEG_GEMM_MR512");
-    const int mr = e ? std::atoi(e) : 14;
-    if (mr == 8) return kernels<8>("avx512 8x32");
+    const int mr = e ? std::atoi(e) : 8;
     if (mr == 12) return kernels<12>("avx512 12x32");
-    return kernels<14>("avx512 14x32");
+    if (mr == 14) return kernels<14>("avx512 14x32");
+    return kernels<8>("avx512 8x32");
   }();
   return k;
 }
