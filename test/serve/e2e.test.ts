@@ -87,6 +87,37 @@ describe('createServer over a real Linker', () => {
       await small.close();
     }
   });
+  it('a client that goes away cancels its queued mentions before the Linker encodes them', async () => {
+    // Queued mentions wait 500 ms for company: the abort below lands while they wait.
+    const linker = await Linker.load(model, index, { device: 'cpu', maxWaitMs: 500 });
+    const server = createServer(linker, { port: 0 });
+    try {
+      const { url } = await server.listen();
+      const ac = new AbortController();
+      const gone = fetch(`${url}/link`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ mentions: ['asthma', 'bipolar disorder'] }),
+        signal: ac.signal,
+      });
+      const t0 = Date.now();
+      while (linker.stats().queued < 2) {
+        if (Date.now() - t0 > 5000) throw new Error('the request never reached the Linker');
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      ac.abort();
+      await expect(gone).rejects.toThrow();
+      await new Promise((r) => setTimeout(r, 800));
+      expect(linker.stats()).toMatchObject({ queued: 0, inFlight: 0, batches: 0 });
+      const m = await (await fetch(`${url}/metrics`)).text();
+      expect(m).toMatch(/^biofeg_http_requests_total\{route="\/link",method="POST",status="499"\} 1$/m);
+      expect((await post(`${url}/link`, { mentions: ['asthma'] })).status).toBe(200);
+      expect(linker.stats().batches).toBe(1);
+    } finally {
+      await server.close();
+      await linker.close();
+    }
+  });
 });
 
 /** `biofeg serve ...` from the sources, with its stderr collected. */
