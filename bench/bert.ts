@@ -440,7 +440,7 @@ async function parent(): Promise<void> {
     ? `HF transformers ${String(torchVersions?.['transformers'])} BertModel (${torchAttention}) on torch ${String(torchVersions?.['torch'])}` +
       (onGpu ? ` on ${String(torchVersions?.['gpu'])}` : '') +
       (precision === 'bf16' ? ` under torch.autocast('${device}', bfloat16)` : '') +
-      ', AdamW'
+      (phases.includes('train') ? ', AdamW' : '')
     : `none (${torchReason})`;
   const onnxLine =
     'reason' in onnxInfo
