@@ -18,6 +18,7 @@ import { hfConfigOf } from '../src/models/init.js';
 import { saveBiEncoder } from '../src/train/biencoder-checkpoint.js';
 import { fromVocab } from '../src/tokenize/index.js';
 import { randn } from './support/rng.js';
+import { contextRepresentation } from '../src/data/blink-inputs.js';
 import { tinyVocab } from './support/vocab.js';
 
 const VOCAB = tinyVocab('breast', 'cancer', 'brca', '##1', '.', 'cafe', 'tumor', 'gene', 'of', 'the', 'disease', 'colon');
@@ -143,7 +144,7 @@ describe('biofeg encode', () => {
   it('names path:line of a bad line and writes nothing', async () => {
     const output = join(dir, 'bad.npy');
     const cases: Array<[string, number, RegExp]> = [
-      ['{"text": "a"}\nnot json\n', 2, /expected a JSON object with a string "text" or an "input_ids" array/],
+      ['{"text": "a"}\nnot json\n', 2, /expected a JSON object with a string "text", an "input_ids" array or a "mention"/],
       ['{"text": 3}\n', 1, /expected "text" to be a string/],
       ['{"text": "a", "input_ids": [5, 6]}\n', 1, /expected exactly one of "text" and "input_ids"/],
       ['{"x": 1}\n', 1, /expected exactly one of "text" and "input_ids"/],
@@ -201,6 +202,36 @@ describe('biofeg encode', () => {
       expectClose(got.subarray(0, 16), single(bert, tok.encode('breast cancer'), null, false));
       expectClose(got.subarray(16, 32), single(bert, [5, 18, 16, 6], null, false));
     }
+  });
+
+  it('--side context takes mentions in their context and windows them as training does', async () => {
+    const m = new BiEncoder({ config: CFG, device: 'cpu' });
+    let seed = 40;
+    for (const p of m.parts()) p.params.upload(randn(p.params.shape[0]!, seed++, 0.3));
+    const ck = join(dir, 'ck-mentions');
+    await saveBiEncoder(ck, m, { settings: { addLinear: false, outDim: 1 }, vocabPath: vocabFile, torchBin: false });
+    const mentions = [
+      { mention: 'breast cancer', context_left: 'the gene of the', context_right: '. colon tumor' },
+      { mention: 'brca1' },
+      { mention: 'colon', context_left: 'tumor of the colon tumor of the colon', context_right: 'disease . the gene' },
+    ];
+    const input = join(dir, 'mentions.jsonl'),
+      output = join(dir, 'mentions.npy');
+    writeFileSync(input, `${mentions.map((x) => JSON.stringify(x)).join('\n')}\n`);
+    const maxLength = 12;
+    await runEncode(flags(input, output, { model: ck, side: 'context', maxLength }));
+    const got = readNpyF32(output).data;
+    // What training feeds the context encoder: the padded window, padding masked by id.
+    const rows = mentions.map((x) => contextRepresentation(tok, x.mention, x.context_left ?? '', x.context_right ?? '', maxLength).ids);
+    const ids = new Int32Array(rows.length * maxLength);
+    rows.forEach((r, i) => ids.set(r, i * maxLength));
+    const want = (await m.encode('context', { ids, rows: rows.length, seq: maxLength })).download() as Float32Array;
+    expectClose(got, want);
+    await expect(runEncode(flags(input, output, { model: ck, side: 'candidate' }))).rejects.toThrow(
+      /mentions\.jsonl:1: a "mention" line needs a bi-encoder checkpoint's context side/,
+    );
+    writeFileSync(input, '{"mention": 3}\n');
+    await expect(runEncode(flags(input, output, { model: ck, side: 'context' }))).rejects.toThrow(/:1: expected "mention" to be a string/);
   });
 
   it('runs from the command line with kebab- and snake-case flags and reports progress on stderr', async () => {

@@ -1,9 +1,12 @@
-// The input of `biofeg encode`: JSONL lines of {"text": ...} or {"input_ids": [...],
-// "attention_mask": [...]}, checked line by line (errors name path:line), and the batch plan.
+// The input of `biofeg encode`: JSONL lines of {"text": ...}, {"input_ids": [...],
+// "attention_mask": [...]}, or (a bi-encoder's context side) a mention in its context,
+// {"mention", "context_left"?, "context_right"?}, windowed with the markers exactly as training
+// does; checked line by line (errors name path:line), and the batch plan.
 // Read by the one line reader (src/data/lines.ts): streamed, bounded lines, BOM accepted,
 // invalid UTF-8 an error naming path:line.
 import { DataError } from '../data/errors.js';
 import { isBlank, readLinesSync, type LineLimits } from '../data/lines.js';
+import { contextRepresentation } from '../data/blink-inputs.js';
 import { encodeTruncated } from '../tokenize/truncate.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 
@@ -21,7 +24,11 @@ export interface InputOptions {
   tokenizer: () => WordPieceTokenizer;
   /** Line bounds (default: those of the line reader). */
   limits?: LineLimits;
+  /** Whether mention lines are taken (a bi-encoder's context side); otherwise they are an error. */
+  mentions?: boolean;
 }
+
+const MENTION_KEYS = ['mention', 'context_left', 'context_right'] as const;
 
 function intArray(v: unknown, ok: (x: number) => boolean): Int32Array | null {
   if (!Array.isArray(v)) return null;
@@ -49,8 +56,21 @@ export function readEncodeInput(path: string, o: InputOptions): EncodeRow[] {
       value = undefined;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value))
-      throw new DataError(path, line, `expected a JSON object with a string "text" or an "input_ids" array`);
+      throw new DataError(path, line, `expected a JSON object with a string "text", an "input_ids" array or a "mention"`);
     const obj = value as Record<string, unknown>;
+    if ('mention' in obj) {
+      if (!o.mentions) throw new DataError(path, line, `a "mention" line needs a bi-encoder checkpoint's context side (--side context)`);
+      for (const k of MENTION_KEYS)
+        if (obj[k] !== undefined && typeof obj[k] !== 'string') throw new DataError(path, line, `expected "${k}" to be a string`);
+      tok ??= o.tokenizer();
+      const str = (k: (typeof MENTION_KEYS)[number]): string => (typeof obj[k] === 'string' ? obj[k] : '');
+      const rep = contextRepresentation(tok, str('mention'), str('context_left'), str('context_right'), o.maxLength);
+      // The window is 0-padded to maxLength; training masks the padding (id 0), so it is cut off.
+      let n = rep.ids.length;
+      while (n > 0 && rep.ids[n - 1] === 0) n--;
+      rows.push({ ids: rep.ids.slice(0, n), mask: null });
+      continue;
+    }
     const hasText = 'text' in obj,
       hasIds = 'input_ids' in obj;
     if (hasText === hasIds) throw new DataError(path, line, `expected exactly one of "text" and "input_ids"`);

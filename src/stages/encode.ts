@@ -85,6 +85,8 @@ export class BertSession {
     private readonly vocab: string | undefined,
     /** A bi-encoder side's recorded window (its checkpoint's max_context_length / max_cand_length). */
     private readonly window?: number,
+    /** The bi-encoder side, when the model is one side of a bi-encoder checkpoint. */
+    private readonly side?: EncoderSide,
   ) {}
 
   static open(model: string, o: LoadBertOptions = {}): BertSession {
@@ -100,6 +102,7 @@ export class BertSession {
       model,
       o.vocab,
       rec && (o.side === 'candidate' ? rec.maxCandLength : rec.maxContextLength),
+      kind === 'biencoder' ? o.side : undefined,
     );
   }
 
@@ -150,7 +153,7 @@ export class BertSession {
     });
   }
 
-  /** A JSONL file of {"text"} or {"input_ids"} lines -> a float32 .npy, written only when every line encoded. */
+  /** A JSONL file of {"text"}, {"input_ids"} or (context side) {"mention", "context_left", "context_right"} lines -> a float32 .npy, written only when every line encoded. */
   async encodeFile(input: string, output: string, o: EncodeOptions, ctx: TaskContext): Promise<EncodeFileResult> {
     const c = this.check(o, ctx);
     const folder = dirname(resolve(output));
@@ -161,7 +164,12 @@ export class BertSession {
         'output',
         `encode: output (--output) ${output}: is a folder, expected a file name (e.g. ${join(output, 'embeddings.npy')})`,
       );
-    const rows = readEncodeInput(input, { maxLength: c.maxLength, vocabSize: this.facts.vocabSize, tokenizer: () => this.tokenizer() });
+    const rows = readEncodeInput(input, {
+      maxLength: c.maxLength,
+      vocabSize: this.facts.vocabSize,
+      tokenizer: () => this.tokenizer(),
+      mentions: this.side === 'context',
+    });
     const out = await this.encodeRows(rows, c, ctx);
     writeNpyF32(output, out, [rows.length, this.facts.hiddenSize]);
     return { rows: rows.length, hidden: this.facts.hiddenSize, output };
