@@ -1,7 +1,7 @@
 // AVX512_BF16 kernels of the fast backend's bf16 GEMM (gemm_bf16.h): the 6x64 vdpbf16ps
 // micro-kernels (packed A, or A read in place), the epilogue store (bias, pre, GELU; f32 or bf16
 // outputs, masked tails) and the f32 -> bf16 narrowing of casts (integer rounding, as f32_to_bf16). Compiled with -mavx512f
-// -mavx512bw -mavx512vl -mavx512bf16 -mfma on x86-64 only; called only when cpu_level() says
+// -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma on x86-64 only; called only when cpu_level() says
 // Avx512Bf16 (gemm_bf16.cpp). Elsewhere the entry points return nullptr (the #else below).
 #include "gemm_bf16.h"
 
@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <cstring>
+
+#include "avx512.h"
 
 namespace biofeg::host {
 namespace {
@@ -58,38 +60,7 @@ void kernel_direct(int64_t kp, const uint16_t* a, int64_t lda, int64_t h, const 
   kernel_body<true>(kp, a, lda, h, b, acc, load);
 }
 
-// exp(x), Cephes-style (as avx2.h's exp8, 16 lanes).
-inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-  const __m512 fx = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
-                                         _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
-  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
-  y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-  const __m512i n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
-}
-
-// x Phi(x), Phi from erf by Abramowitz-Stegun 7.1.26, tails as avx2.h's cdf8.
-inline __m512 gelu16(__m512 x) {
-  const __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f));
-  const __m512 e = exp16(_mm512_mul_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(-0.5f)));
-  const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(z, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
-  __m512 p = _mm512_set1_ps(1.061405429f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-  const __m512 q = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(p, t), e), _mm512_set1_ps(0.5f));
-  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-  return _mm512_mul_ps(x, _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(1.0f), q), q));
-}
+using avx512::gelu16;  // the f32 GEMM's GELU (avx512.h), so both round alike
 
 inline __m512 load16(const void* p, bool bf16, int64_t i, __mmask16 m) {
   if (!bf16) return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
