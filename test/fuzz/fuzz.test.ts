@@ -17,7 +17,7 @@ describe('fuzz (fixed seed)', () => {
     ['text', TEXT_TARGETS],
     ['native', NATIVE_TARGETS],
   ] as const) {
-    it(`${group} readers: ${targets.reduce((a, t) => a + t.runs, 0)} cases end in a result or a typed error, none crashes or hangs`, {
+    it(`${group} ${group === 'native' ? 'entry points' : 'readers'}: ${targets.reduce((a, t) => a + t.runs, 0)} cases end in a result or a typed error, none crashes or hangs`, {
       timeout: 150_000,
     }, () => {
       const o = runChild(['--group', group, '--seed', String(SEED)], 120_000);

@@ -54,6 +54,8 @@ interface TensorDesc {
   /** Made as a view at `offset` into a 1-D tensor just long enough (`spare` more elements). */
   view?: { offset: number; spare: number };
   disposed?: boolean;
+  /** i32 contents mostly 0 and 1 (a mask), else mostly small ids */
+  bits?: boolean;
 }
 type Arg = TensorDesc | { t: 'same'; index: number } | { t: 'value'; v: Scalar } | { t: 'options'; entries: [string, Arg][] };
 
@@ -181,8 +183,9 @@ const tensorDesc = (pool: number[], floatBias = true, shape?: number[], ints = f
 
 const argFor = (op: string, name: string, type: string, pool: number[], index: number): fc.Arbitrary<Arg> => {
   const shape = (TEMPLATES[op === 'topkAsync' ? 'topk' : op]?.[name] ?? ab)(pool);
+  const desc = tensorDesc(pool, true, shape, INT_PARAMS.has(name)).map((d) => (name === 'mask' ? { ...d, bits: true } : d));
   const tensorish = fc.oneof(
-    { weight: 40, arbitrary: tensorDesc(pool, true, shape, INT_PARAMS.has(name)) },
+    { weight: 40, arbitrary: desc },
     // The same tensor as an earlier argument (in-place and aliased calls).
     ...(index > 0 ? [{ weight: 2, arbitrary: fc.nat({ max: index - 1 }).map((i): Arg => ({ t: 'same', index: i })) }] : []),
     { weight: 1, arbitrary: scalar.map((v): Arg => ({ t: 'value', v })) },
@@ -242,7 +245,27 @@ export const opCase: fc.Arbitrary<OpCase> = fc
   .tuple(
     fc.constantFrom<'cpu' | 'ref'>('cpu', 'ref'),
     fc.constantFrom(...OPS.map((o) => o.js), 'topkAsync'),
-    fc.array(smallDim, { minLength: 5, maxLength: 5 }),
+    // A quarter of the pools have a zero and a huge dim: tensors shaped from them hold no
+    // elements but span 2^38 rows (a kernel must not loop over them), or are refused.
+    fc.oneof(
+      { weight: 3, arbitrary: fc.array(smallDim, { minLength: 5, maxLength: 5 }) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(
+            fc.array(smallDim, { minLength: 5, maxLength: 5 }),
+            fc.nat({ max: 4 }),
+            fc.nat({ max: 3 }),
+            fc.constantFrom(2 ** 20, 2 ** 38),
+          )
+          .map(([p, i, j, huge]) => {
+            const q = [...p];
+            q[i] = 0;
+            q[(i + 1 + j) % 5] = huge;
+            return q;
+          }),
+      },
+    ),
     fc.oneof({ weight: 14, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(-1, 1) }),
   )
   .chain(([backend, op, pool, extra]) => {
@@ -255,6 +278,36 @@ export const opCase: fc.Arbitrary<OpCase> = fc
     });
     return fc.tuple(...arbs).map((args): OpCase => ({ backend, op, args }));
   });
+
+/**
+ * Every op called well-formed (the template shapes, f32, i32 where ints go, no options) on every
+ * pool with a zero at one place and 2^36 at another: tensors that hold nothing but span 2^36 rows.
+ */
+export function degenerateCases(): OpCase[] {
+  const out: OpCase[] = [];
+  for (let i = 0; i < 5; i++)
+    for (let j = 0; j < 5; j++) {
+      if (i === j) continue;
+      // Small dims elsewhere, so the huge one stays under 2^40 elements in every template shape.
+      const pool = [1, 2, 1, 2, 1];
+      pool[i] = 0;
+      pool[j] = 2 ** 36;
+      for (const backend of ['cpu', 'ref'] as const)
+        for (const o of [...OPS, { js: 'topkAsync', params: OPS.find((x) => x.js === 'topk')!.params }]) {
+          const t = TEMPLATES[o.js === 'topkAsync' ? 'topk' : o.js] ?? {};
+          const args = o.params.map((p): Arg => {
+            if (p.type === 'T' || p.type === 'T | null')
+              return { t: 'tensor', device: 'cpu', dtype: INT_PARAMS.has(p.name) ? 'i32' : 'f32', shape: (t[p.name] ?? ab)(pool), fill: 1 };
+            if (p.name === 'k') return { t: 'value', v: pool[4]! };
+            return p.type === 'number' || p.type === 'Seed'
+              ? { t: 'value', v: p.name === 'eps' ? 1e-5 : 0 }
+              : { t: 'options', entries: [] };
+          });
+          out.push({ backend, op: o.js, args });
+        }
+    }
+  return out;
+}
 
 // ---- Running a case ------------------------------------------------------------------------
 
@@ -281,7 +334,8 @@ function contents(d: TensorDesc, n: number): Float32Array | Int32Array {
     const a = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const r = next();
-      a[i] = r < 0.02 ? [2 ** 31 - 1, -(2 ** 31), 1e6][i % 3]! : Math.floor(r * 8) - 2; // ids, targets, masks: some out of range
+      // ids and targets from -2 (a negative target ignores its row) to 5, masks mostly 0/1; some out of range
+      a[i] = r < 0.02 ? [2 ** 31 - 1, -(2 ** 31), 1e6][i % 3]! : d.bits ? (r < 0.3 ? 0 : 1) : Math.floor(r * 8) - 2;
     }
     return a;
   }

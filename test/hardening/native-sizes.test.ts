@@ -2,6 +2,8 @@
 // element count wraps int64 (Tensor.view(0, [2**62, 4]) wrapped to 0 and gemm on it segfaulted on
 // cpu and ref), a size or offset that is not an integer a double holds exactly, and a product of
 // two tensors' sizes are refused with an ArgumentError naming the call, before any kernel runs.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { engine } from '../../src/engine.js';
@@ -104,5 +106,31 @@ describe('native sizes', () => {
   it('adamw step: a huge negative step is refused, not cast', () => {
     const p = tensor('cpu', 'f32', [2]);
     for (const step of [-1e300, 0, 1.5, Number.NaN]) argErr(() => engine('cpu').adamw(p, p, p, p, null, { step }), /adamw: /);
+  });
+
+  it('every op, called well-formed on every pool of dims with a zero and a 2^36, ends at once in a result or a typed error', () => {
+    // Tensors that hold nothing but span 2^36 rows: attention looped over them (qkv [1, 0, 3, 2^36,
+    // 2] hung). In a child process, so a hang or a crash fails this test, naming the case.
+    const script = `
+import { degenerateCases, runOpCase, showCase } from ${JSON.stringify(join(import.meta.dirname, '..', 'fuzz', 'native-targets.ts'))};
+import { BiofegError } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'src', 'errors.ts'))};
+let ran = 0;
+for (const c of degenerateCases()) {
+  const t0 = performance.now();
+  process.stderr.write(showCase(c) + '\\n');
+  try { await runOpCase(c); } catch (e) { if (!(e instanceof BiofegError)) throw new Error('untyped: ' + String(e) + ' in ' + showCase(c)); }
+  if (performance.now() - t0 > 1000) throw new Error('slow: ' + showCase(c));
+  ran++;
+}
+console.log(ran);
+`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      killSignal: 'SIGKILL',
+    });
+    const last = r.stderr.trim().split('\n').pop();
+    expect(r.status, `${r.signal ?? ''}: the last case: ${last}\n${r.stderr.slice(-1500)}`).toBe(0);
+    expect(Number(r.stdout.trim())).toBeGreaterThan(1000);
   });
 });
