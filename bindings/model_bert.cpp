@@ -51,7 +51,7 @@ const Backend* backend_for(const std::string& d) {
   try {
     return &backend_named(d);
   } catch (const Error& e) {
-    fail("BertModel: ", e.what());
+    fail_as(e.kind, "BertModel: ", e.what());
   }
 }
 

@@ -27,7 +27,7 @@ const Backend& checked(const Backend& be) {
 }
 const Backend& cuda_backend(const char* asked) {
   std::string why;
-  BIOFEG_CHECK(device_available(Device::CUDA, &why), "backend '", asked, "': ", why);
+  if (!device_available(Device::CUDA, &why)) fail_as(ErrorKind::Device, "backend '", asked, "': ", why);  // JS: DeviceUnavailableError
   static const Backend* b = [] {
     const Backend* c = cuda::backend();
     BIOFEG_CHECK(c != nullptr, "backend 'cuda': the CUDA runtime returned no table");

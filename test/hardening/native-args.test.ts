@@ -137,6 +137,14 @@ describe('native errors are typed', () => {
     const e = caught(() => new (native().Tensor)('cuda', 'f32', [2]));
     expect(e).toBeInstanceOf(DeviceUnavailableError);
     expect((e as DeviceUnavailableError).code).toBe('ERR_BIOFEG_DEVICE');
+    expect(caught(() => native().backend('cuda'))).toBeInstanceOf(DeviceUnavailableError);
+    expect(
+      caught(
+        () =>
+          new (nativeBertClass())({ vocabSize: 4, hiddenSize: 4, numLayers: 1, numHeads: 1, intermediateSize: 4, maxPositions: 4 }, 'cuda'),
+      ),
+    ).toBeInstanceOf(DeviceUnavailableError);
+    expect(caught(() => native().backend('tpu' as 'cpu'))).toBeInstanceOf(ArgumentError);
   });
 
   it("topkAsync's checks run before it returns, with the same type", () => {
