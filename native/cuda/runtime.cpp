@@ -26,12 +26,12 @@ namespace biofeg::cuda {
 void check(cudaError_t e, const char* what) {
   if (e == cudaSuccess) return;
   (void)cudaGetLastError();  // clear a non-sticky error so later checks report their own
-  fail("cuda ", what, ": ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
+  fail_as(ErrorKind::Device, "cuda ", what, ": ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
 }
 
 void check_launch(const char* op) {
   const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) fail("cuda kernel launch failed in ", op, ": ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
+  if (e != cudaSuccess) fail_as(ErrorKind::Device, "cuda kernel launch failed in ", op, ": ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
 }
 
 namespace {
@@ -84,7 +84,7 @@ Scratch::Scratch(size_t bytes, const char* op) : lock_(g_scratch_mu) {
     const cudaError_t e = cudaMalloc(&p, cap);
     if (e != cudaSuccess) {
       (void)cudaGetLastError();
-      fail(op, ": cannot allocate ", cap, " bytes of CUDA scratch memory: ", cudaGetErrorString(e));
+      fail_as(ErrorKind::Memory, op, ": cannot allocate ", cap, " bytes of CUDA scratch memory: ", cudaGetErrorString(e));
     }
     g_scratch = p;
     g_scratch_cap = cap;
@@ -116,7 +116,7 @@ DeviceBuffer::DeviceBuffer(size_t bytes, const char* op) {
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     ptr_ = nullptr;
-    fail(op, ": cannot allocate ", bytes, " bytes of CUDA memory: ", cudaGetErrorString(e));
+    fail_as(ErrorKind::Memory, op, ": cannot allocate ", bytes, " bytes of CUDA memory: ", cudaGetErrorString(e));
   }
 }
 
@@ -168,7 +168,7 @@ void* malloc(size_t bytes) {
   const cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
-    fail("cuda malloc of ", bytes, " bytes: ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
+    fail_as(ErrorKind::Memory, "cuda malloc of ", bytes, " bytes: ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
   }
   return p;
 }
