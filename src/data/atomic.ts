@@ -27,7 +27,7 @@ function escapeRegExp(s: string): string {
 }
 
 /** Whether process `pid` exists (EPERM: it does, under another user). */
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   if (pid === process.pid) return true;
   try {

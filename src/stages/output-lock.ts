@@ -6,7 +6,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statS
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
-import { nameWriteFailure, sweepStaleTemps } from '../data/atomic.js';
+import { nameWriteFailure, pidAlive, sweepStaleTemps } from '../data/atomic.js';
 import { OutputBusyError, SettingsError } from '../errors.js';
 
 export const LOCK_FILE = '.biofeg.lock';
@@ -16,15 +16,6 @@ interface Holder {
   host: string;
   stage: string;
   since: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readHolder(path: string): Holder | undefined {
@@ -52,7 +43,7 @@ export function lockOutput(dir: string, stage: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const h = readHolder(path);
-      const stale = h !== undefined && h.host === me.host && !alive(h.pid);
+      const stale = h !== undefined && h.host === me.host && !pidAlive(h.pid);
       if (!stale) {
         const who = h ? `${h.stage} (process ${h.pid} on ${h.host}, since ${h.since})` : 'another run';
         throw new OutputBusyError(

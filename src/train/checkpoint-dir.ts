@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-import { removeStaleTemps } from '../data/atomic.js';
+import { pidAlive, removeStaleTemps } from '../data/atomic.js';
 
 export type CheckpointWriter = (tmpDir: string) => void | Promise<void>;
 export interface CheckpointFile {
@@ -45,16 +45,6 @@ function fsyncTree(dir: string): void {
     else if (ent.isFile()) fsyncPath(p);
   }
   fsyncPath(dir);
-}
-
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
