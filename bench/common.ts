@@ -93,8 +93,7 @@ export function flagValue(name: string, dflt: string): string {
 }
 export const hasFlag = (name: string): boolean => process.argv.includes(`--${name}`);
 
-/** Writes bench/results/<file> atomically and returns the path. */
-/** Writes bench/results/<file> (or into $BIOFEG_BENCH_RESULTS, e.g. for smoke runs in tests). */
+/** Writes bench/results/<file> (or into $BIOFEG_BENCH_RESULTS, e.g. for smoke runs in tests) atomically; returns the path. */
 export function writeResult(file: string, data: unknown): string {
   const dir = process.env.BIOFEG_BENCH_RESULTS || join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
