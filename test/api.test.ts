@@ -72,7 +72,10 @@ describe('settings are checked before any work, with the field named', () => {
     const out = join(work, 'never');
     const cases: Array<[Partial<TrainBiencoderSettings>, RegExp]> = [
       [{ pathToModel: '/nonexistent' }, /pathToModel \(--path_to_model\) \/nonexistent: no such checkpoint folder or file/],
-      [{ pathToModel: work }, /pathToModel \(--path_to_model\) .*: expected a checkpoint folder with model\.safetensors or pytorch_model\.bin/],
+      [
+        { pathToModel: work },
+        /pathToModel \(--path_to_model\) .*: expected a checkpoint folder with model\.safetensors or pytorch_model\.bin/,
+      ],
       [
         { bertModel: 'bert-base-uncased' },
         /bertModel \(--bert_model\) "bert-base-uncased" is neither a built-in size .* nothing is downloaded/,
