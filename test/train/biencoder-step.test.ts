@@ -116,7 +116,10 @@ describe('bi-encoder step', () => {
         err = Math.max(err, Math.abs(g1[j]! - g2[j]!));
         scale = Math.max(scale, Math.abs(g1[j]!));
       }
-      expect(err / scale, p.prefix).toBeLessThan(1e-4);
+      // The hard step encodes the candidates B times over (B*B rows), so its GEMMs take other
+      // tile paths and sum in another order: rounding noise of order 1e-4 of the largest gradient
+      // (more with the AVX-512 tiles than the AVX2 ones); a wrong gradient is off by order 1.
+      expect(err / scale, p.prefix).toBeLessThan(5e-4);
     }
   });
 
