@@ -158,6 +158,9 @@ async function killAndResume(command: string, args: (out: string) => string[], t
   check(await runCli(cli(command, [...args(out), '--resume'])));
 }
 
+// The flags every trainer below shares: 24 rows in batches of 4 (6 steps an epoch), short windows.
+const SHARED = ['--train_batch_size', '4', '--eval_batch_size', '4', '--max_context_length', '32', '--max_cand_length', '48'];
+
 describe('SIGKILL at random points, then --resume: the same result as an uninterrupted run', () => {
   it('train-biencoder', async () => {
     // 24 mentions in batches of 4: 6 steps an epoch, 4 epochs, an epoch_N folder each and the
@@ -177,14 +180,7 @@ describe('SIGKILL at random points, then --resume: the same result as an uninter
         '1e-3',
         '--num_train_epochs',
         '4',
-        '--train_batch_size',
-        '4',
-        '--eval_batch_size',
-        '4',
-        '--max_context_length',
-        '32',
-        '--max_cand_length',
-        '48',
+        ...SHARED,
         '--seed',
         '7',
       ],
@@ -254,14 +250,7 @@ describe('SIGKILL at random points, then --resume: the same result as an uninter
         '1e-3',
         '--num_train_epochs',
         '4',
-        '--train_batch_size',
-        '4',
-        '--eval_batch_size',
-        '4',
-        '--max_context_length',
-        '32',
-        '--max_cand_length',
-        '48',
+        ...SHARED,
         '--seed',
         '5',
       ],
