@@ -10,9 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engine } from '../src/engine.js';
 import type { EvalReport } from '../src/eval/evaluate.js';
 import { evaluateBiencoder } from '../src/index.js';
-import { BiEncoder, type TokenBatch } from '../src/models/biencoder.js';
 import { TINY, cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
-import { mulberry32, randn } from './support/rng.js';
+import { bf16TwinErrors } from './support/bf16-twin.js';
 
 const cpuBf16 = engine('cpu').floats('gemm').includes('bf16');
 if (!cpuBf16) console.warn('cpu bf16 eval: bf16 run skipped: the CPU backend declares no bf16 (no AVX512_BF16, or BIOFEG_CPU_KERNEL)');
@@ -46,25 +45,18 @@ const run = async (precision: 'f32' | 'bf16') => {
 describe('the bi-encoder and evaluateBiencoder on the CPU in bf16', () => {
   it.skipIf(!cpuBf16)('a bf16 bi-encoder embeds like its f32 twin (same weights), both sides', async () => {
     const cfg = { ...TINY, numLayers: 2, pooler: true };
-    const f32 = new BiEncoder({ config: cfg, device: 'cpu', addLinear: true, outDim: 24 }),
-      bf16 = new BiEncoder({ config: cfg, device: 'cpu', addLinear: true, outDim: 24, precision: 'bf16' });
-    f32.parts().forEach((p, i) => {
-      p.params.upload(randn(p.params.shape[0]!, 70 + i, 0.2));
-      bf16.parts()[i]!.params.copyFrom(p.params);
-    });
-    const r = mulberry32(3),
-      rows = 7,
-      seq = 19,
-      ids = new Int32Array(rows * seq);
-    for (let i = 0; i < ids.length; i++) ids[i] = 1 + Math.floor(r() * (cfg.vocabSize - 1));
-    const b: TokenBatch = { ids, rows, seq };
-    for (const side of ['context', 'candidate'] as const) {
-      const a = (await f32.encode(side, b)).download() as Float32Array;
-      const c = (await bf16.encode(side, b)).download() as Float32Array;
-      const scale = Math.max(...a.map(Math.abs));
-      const err = Math.max(...a.map((v, i) => Math.abs(v - c[i]!)));
-      console.log(`cpu bi-encoder ${side}: bf16 vs f32 max-abs error / scale ${(err / scale).toExponential(2)}`);
-      expect(err / scale, side).toBeLessThan(2e-2);
+    for (const { side, err, rel } of await bf16TwinErrors({
+      config: cfg,
+      device: 'cpu',
+      addLinear: true,
+      outDim: 24,
+      weightSeed: 70,
+      tokenSeed: 3,
+      rows: 7,
+      seq: 19,
+    })) {
+      console.log(`cpu bi-encoder ${side}: bf16 vs f32 max-abs error / scale ${rel.toExponential(2)}`);
+      expect(rel, side).toBeLessThan(2e-2);
       expect(err, `${side}: bf16 must differ from f32 (it did not run in bf16)`).toBeGreaterThan(0);
     }
   });
