@@ -50,6 +50,11 @@ export interface CandidateHeader {
   dropped: number;
   inserted: number;
   featureDim: number;
+  /**
+   * Rows (in this file) whose gold was inserted, when any was: the cross-encoder drops them (the
+   * original trains and scores only mentions whose gold was retrieved). Absent in older files.
+   */
+  insertedRows?: number[];
   /** Free-form provenance (model hash, token cache paths, ...). */
   source?: Record<string, string>;
 }
@@ -65,6 +70,8 @@ export interface RuleResult {
   positions: Int32Array;
   dropped: number;
   inserted: number;
+  /** Rows of `rows` whose gold was inserted. */
+  insertedRows: Int32Array;
 }
 
 /**
@@ -104,7 +111,7 @@ export function applyMissingGoldRule(
     candidates: new Int32Array(m * k),
   };
   if (opts.features) rows.features = new Float32Array(m * dim);
-  let inserted = 0;
+  const insertedRows: number[] = [];
   keep.forEach((i, r) => {
     rows.mention[r] = opts.mentionRows ? opts.mentionRows[i]! : i;
     rows.gold[r] = gold[i]!;
@@ -117,11 +124,11 @@ export function applyMissingGoldRule(
       rows.goldPos[r] = 0;
       rows.candidates[r * k] = gold[i]!;
       rows.candidates.set(src.subarray(0, k - 1), r * k + 1);
-      inserted++;
+      insertedRows.push(r);
     }
     if (opts.features) rows.features!.set(opts.features.subarray(i * dim, (i + 1) * dim), r * dim);
   });
-  return { rows, positions, dropped: n - m, inserted };
+  return { rows, positions, dropped: n - m, inserted: insertedRows.length, insertedRows: Int32Array.from(insertedRows) };
 }
 
 /** `<output>/top<k>_candidates/<split>.topk`, the original's folder; `valid` is written as `val` (what hard training reads). */
@@ -210,6 +217,12 @@ export function decodeCandidateFile(bytes: Uint8Array, path = 'candidates'): Can
     if (!Number.isInteger(header[key]) || header[key] < 0) fail(`header field ${key} must be a non-negative integer`);
   }
   if (header.topK < 1) fail('header field topK must be >= 1');
+  const ins = header.insertedRows;
+  if (
+    ins !== undefined &&
+    (!Array.isArray(ins) || ins.length !== header.inserted || ins.some((r) => !Number.isInteger(r) || r < 0 || r >= header.count))
+  )
+    fail(`header field insertedRows must list the ${header.inserted} inserted rows (integers in 0..${header.count - 1})`);
   const c = header.count;
   const start = align8(12 + jl);
   const expected = start + 4 * (3 * c + c * header.topK + c * header.featureDim);
@@ -257,6 +270,7 @@ export function writeCandidateFile(
     dropped: result.dropped,
     inserted: result.inserted,
     featureDim: opts.featureDim ?? 0,
+    ...(result.inserted > 0 ? { insertedRows: Array.from(result.insertedRows) } : {}),
     ...(opts.source ? { source: opts.source } : {}),
   };
   writeFileAtomic(path, encodeCandidateFile({ header, rows: result.rows }));
