@@ -50,18 +50,25 @@ export function openT7(path: string, o: { vocabSize?: number } = {}): CrossSourc
   const [n, ctxLen] = ctx.shape as [number, number];
   const [n2, k, candLen] = cand.shape as [number, number, number];
   if (n2 !== n || lab.shape[0] !== n)
-    throw new InputError(path, undefined, `context_vecs has ${n} rows, candidate_vecs ${n2}, labels ${lab.shape[0]}: expected the same count`);
-  if (k < 1 || ctxLen < 1 || candLen < 1) throw new InputError(path, undefined, `empty windows or no candidates: k ${k}, context ${ctxLen}, candidate ${candLen}`);
+    throw new InputError(
+      path,
+      undefined,
+      `context_vecs has ${n} rows, candidate_vecs ${n2}, labels ${lab.shape[0]}: expected the same count`,
+    );
+  if (k < 1 || ctxLen < 1 || candLen < 1)
+    throw new InputError(path, undefined, `empty windows or no candidates: k ${k}, context ${ctxLen}, candidate ${candLen}`);
   const ids = [ctx.data, cand.data];
   const vmax = o.vocabSize ?? Infinity;
   for (const a of ids)
     for (let i = 0; i < a.length; i++)
-      if (a[i]! < 0 || a[i]! >= vmax) throw new InputError(path, undefined, `token id ${a[i]} at element ${i} is outside the vocabulary (0..${vmax - 1})`);
+      if (a[i]! < 0 || a[i]! >= vmax)
+        throw new InputError(path, undefined, `token id ${a[i]} at element ${i} is outside the vocabulary (0..${vmax - 1})`);
   const keep: number[] = [];
   for (let i = 0; i < n; i++) {
     const l = lab.data[i]!;
     if (l === -1) continue; // keep_all=False: gold not among the candidates
-    if (!Number.isInteger(l) || l < 0 || l >= k) throw new InputError(path, undefined, `labels[${i}] = ${l} is outside 0..${k - 1} (k = ${k})`);
+    if (!Number.isInteger(l) || l < 0 || l >= k)
+      throw new InputError(path, undefined, `labels[${i}] = ${l} is outside 0..${k - 1} (k = ${k})`);
     keep.push(i);
   }
   const labels = Int32Array.from(keep, (i) => lab.data[i]!);
@@ -94,8 +101,14 @@ export function openTopk(path: string): CrossSource {
   const file = readCandidateFile(path);
   const h = file.header;
   const src = h.source ?? {};
-  if (h.featureDim > 0) throw new InputError(path, undefined, 'a generated-feature file: the cross-encoder needs mention candidates (evaluateBiencoder --save_topk_result)');
-  if (!src['mentionCache'] || !src['entityCache']) throw new InputError(path, undefined, 'the file does not name its token caches (mentionCache, entityCache)');
+  if (h.featureDim > 0)
+    throw new InputError(
+      path,
+      undefined,
+      'a generated-feature file: the cross-encoder needs mention candidates (evaluateBiencoder --save_topk_result)',
+    );
+  if (!src['mentionCache'] || !src['entityCache'])
+    throw new InputError(path, undefined, 'the file does not name its token caches (mentionCache, entityCache)');
   if (h.missingGold === 'insert' && h.inserted > 0 && h.insertedRows === undefined)
     throw new InputError(
       path,
