@@ -33,12 +33,17 @@ export function goldPositions(topk: Int32Array, k: number, gold: Int32Array): In
 export class RecallStats {
   count = 0;
   readonly hits: number[] = RECALL_RANKS.map(() => 0);
-  constructor(readonly topK: number) {}
+  /** Mentions whose gold is at each position 0..topK-1: the whole recall@k curve (reports draw it). */
+  readonly atPosition: number[];
+  constructor(readonly topK: number) {
+    this.atPosition = new Array<number>(Math.max(0, topK)).fill(0);
+  }
 
   /** One mention with gold at `position` (0-based) or -1 when not retrieved. */
   add(position: number): void {
     this.count++;
     if (position < 0) return;
+    if (position < this.atPosition.length) this.atPosition[position]!++;
     for (let i = 0; i < RECALL_RANKS.length; i++) if (position < RECALL_RANKS[i]!) this.hits[i]!++;
   }
 
@@ -50,6 +55,7 @@ export class RecallStats {
   extend(other: RecallStats): void {
     this.count += other.count;
     for (let i = 0; i < RECALL_RANKS.length; i++) this.hits[i]! += other.hits[i]!;
+    for (let i = 0; i < this.atPosition.length; i++) this.atPosition[i]! += other.atPosition[i] ?? 0;
   }
 
   report(mode: string): RecallReport {
@@ -61,7 +67,9 @@ export class RecallStats {
       hits[k] = h;
       recall[k] = this.count === 0 ? null : h / this.count;
     });
-    return { mode, total: this.count, topK: this.topK, ks, hits, recall };
+    let sum = 0;
+    const hitsAtK = this.atPosition.map((h) => (sum += h));
+    return { mode, total: this.count, topK: this.topK, ks, hits, recall, hitsAtK };
   }
 }
 
@@ -73,6 +81,8 @@ export interface RecallReport {
   ks: number[];
   hits: Record<string, number>;
   recall: Record<string, number | null>;
+  /** Hits at every k = 1..topK (index k-1): the recall@k curve is hitsAtK[k-1] / total. */
+  hitsAtK: number[];
 }
 
 export function recallReport(mode: string, topK: number, positions: ArrayLike<number>): RecallReport {

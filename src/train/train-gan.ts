@@ -84,6 +84,10 @@ export interface EpochLosses {
   gen: number;
   mse: number;
   accuracy: number;
+  /** Mean gradient penalty of the critic steps, lambda included (as in the critic loss); absent in older logs. */
+  penalty?: number;
+  /** Mean Wasserstein estimate D(real) - D(fake) of the critic steps. */
+  wasserstein?: number;
 }
 
 export interface GanTrainResult {
@@ -141,7 +145,17 @@ interface TrainerState {
   batch: number;
   accuracies: number[];
   epochs: EpochLosses[];
-  sums: { disc: number; dCount: number; gen: number; mse: number; gCount: number };
+  // penalty and wasserstein: absent in trainer states written before they were logged.
+  sums: { disc: number; dCount: number; gen: number; mse: number; gCount: number; penalty?: number; wasserstein?: number };
+}
+
+/** One batch's losses: the critic's per critic step, the rest once (penalty and Wasserstein: means over the critic steps). */
+export interface StepLosses {
+  disc: number[];
+  gen: number;
+  mse: number;
+  penalty: number;
+  wasserstein: number;
 }
 
 export class GanTrainer {
@@ -192,23 +206,12 @@ export class GanTrainer {
   }
 
   /** One batch: critic_iters critic steps, then one generator step. Returns the losses. */
-  async step(
-    examples: ArrayLike<number>,
-    epoch: number,
-    batch: number,
-    times?: PhaseTimes,
-  ): Promise<{ disc: number[]; gen: number; mse: number }> {
+  async step(examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<StepLosses> {
     return this.stepOn(readBatch(this.run.train, examples).cand, examples, epoch, batch, times);
   }
 
   /** step() on given description tokens (`examples` index the real features): the bench's entry. */
-  async stepOn(
-    desc: TokenBatch,
-    examples: ArrayLike<number>,
-    epoch: number,
-    batch: number,
-    times?: PhaseTimes,
-  ): Promise<{ disc: number[]; gen: number; mse: number }> {
+  async stepOn(desc: TokenBatch, examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<StepLosses> {
     const { gan } = this.run,
       s = this.s,
       ws = this.ws,
@@ -231,6 +234,8 @@ export class GanTrainer {
     };
     const where = `epoch ${epoch}, batch ${batch}`;
     const disc: number[] = [];
+    let penalty = 0,
+      wasserstein = 0;
     for (let it = 0; it < s.criticIters; it++) {
       const key = mixSeed(s.seed, epoch, batch, it);
       const cond = await gan.encoder.encode(b.cand, { train: true, seed: BigInt(key) * 2n + 1n, grad: critic });
@@ -260,6 +265,8 @@ export class GanTrainer {
       this.optD.update(s.learningRate);
       lap('critic');
       disc.push(r.loss);
+      penalty += r.penalty;
+      wasserstein += r.wReal - r.wFake;
     }
     const key = mixSeed(s.seed, epoch, batch, 0x6e6e);
     const cond = await gan.encoder.encode(b.cand, { train: true, seed: BigInt(key) * 2n + 1n, grad: false });
@@ -270,7 +277,7 @@ export class GanTrainer {
     checkFiniteLoss(g.mse, this.optG.steps, { what: 'generated features (MSE to the real ones)', context: where });
     this.optG.update(s.learningRate);
     lap('generator');
-    return { disc, gen: g.loss, mse: g.mse };
+    return { disc, gen: g.loss, mse: g.mse, penalty: penalty / s.criticIters, wasserstein: wasserstein / s.criticIters };
   }
 
   /** train_gan.py evaluate: in-batch accuracy of G's raw output (E without dropout) against the bi-encoder's candidate embeddings. */
@@ -330,7 +337,13 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
     );
   const n = run.train.mentions.rows;
   const batches = Math.ceil(n / s.trainBatchSize);
-  let st: TrainerState = { epoch: 0, batch: 0, accuracies: [], epochs: [], sums: { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0 } };
+  let st: TrainerState = {
+    epoch: 0,
+    batch: 0,
+    accuracies: [],
+    epochs: [],
+    sums: { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0, penalty: 0, wasserstein: 0 },
+  };
   const saved: string[] = [];
   const save = (file: string, state: TrainerState, epoch?: number) => {
     saveGan(file, run.gan, metaOf(epoch), { optimizers: trainer.optimizers, trainerState: { ...state } });
@@ -366,6 +379,10 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
     const t0 = performance.now();
     let done = 0;
     let order: Int32Array = new Int32Array(0);
+    // Throughput of this process's part of the epoch (a resumed epoch counts from the resume).
+    let epochStart = performance.now(),
+      epochBatches = 0,
+      epochRows = 0;
     await runEpochs<TrainerState>({
       outputPath: run.outputPath,
       epochs: s.numTrainEpochs,
@@ -374,7 +391,10 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
       hooks,
       beginEpoch: (epoch, first) => {
         order = epochOrder(n, s.seed, epoch, s.shuffle);
-        if (first === 0) st.sums = { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0 };
+        if (first === 0) st.sums = { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0, penalty: 0, wasserstein: 0 };
+        epochStart = performance.now();
+        epochBatches = 0;
+        epochRows = 0;
       },
       step: async (epoch, k) => {
         const r = await trainer.step(order.subarray(k * s.trainBatchSize, Math.min(n, (k + 1) * s.trainBatchSize)), epoch, k);
@@ -382,14 +402,26 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
         st.sums.dCount += r.disc.length;
         st.sums.gen += r.gen;
         st.sums.mse += r.mse;
+        st.sums.penalty = (st.sums.penalty ?? 0) + r.penalty;
+        st.sums.wasserstein = (st.sums.wasserstein ?? 0) + r.wasserstein;
         st.sums.gCount++;
         done++;
+        epochBatches++;
+        epochRows += Math.min(n, (k + 1) * s.trainBatchSize) - k * s.trainBatchSize;
       },
       stateAt: (epoch, batch) => ({ ...st, epoch, batch }),
       save: (path, state) => save(path, state),
       endEpoch: async (epoch) => {
         const m = st.sums;
-        const losses = { disc: m.disc / Math.max(1, m.dCount), gen: m.gen / Math.max(1, m.gCount), mse: m.mse / Math.max(1, m.gCount) };
+        const g = Math.max(1, m.gCount);
+        const losses = {
+          disc: m.disc / Math.max(1, m.dCount),
+          gen: m.gen / g,
+          mse: m.mse / g,
+          penalty: (m.penalty ?? 0) / g,
+          wasserstein: (m.wasserstein ?? 0) / g,
+        };
+        const seconds = (performance.now() - epochStart) / 1000;
         say(`Epoch ${epoch}: disc loss ${losses.disc.toFixed(5)} - gen loss ${losses.gen.toFixed(5)} mse loss: ${losses.mse.toFixed(5)}`);
         const acc = await trainer.validate();
         st.accuracies.push(acc);
@@ -397,7 +429,14 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
         st.epoch = epoch + 1;
         st.batch = 0;
         say(`Eval accuracy: ${acc.toFixed(5)}`);
-        hooks.log.log('epoch', { epoch, ...losses, accuracy: acc });
+        hooks.log.log('epoch', {
+          epoch,
+          ...losses,
+          accuracy: acc,
+          seconds,
+          batchesPerSecond: seconds > 0 ? epochBatches / seconds : 0,
+          examplesPerSecond: seconds > 0 ? epochRows / seconds : 0,
+        });
         if (shouldSaveGanEpoch(epoch, s.saveEvery, s.startSaving)) {
           // The original's name: `<out>/epoch_<i>`, one torch.save file.
           const file = join(run.outputPath, epochDirName(epoch));

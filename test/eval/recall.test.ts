@@ -34,6 +34,15 @@ describe('recall (original Stats semantics)', () => {
     expect(a.report('all')).toMatchObject({ total: 4, hits: { 1: 1, 4: 1, 8: 3 }, recall: { 1: 0.25, 4: 0.25, 8: 0.75 } });
   });
 
+  it('hitsAtK holds the whole curve k = 1..top_k, equal to hits at the listed ranks, merged by extend', () => {
+    const r = recallReport('test', 8, [0, 3, 4, 7, -1, 2]);
+    expect(r.hitsAtK).toEqual([1, 1, 2, 3, 4, 4, 4, 5]);
+    for (const k of r.ks) expect(r.hitsAtK[k - 1]).toBe(r.hits[k]);
+    const a = new RecallStats(4).addAll([0, 3]);
+    a.extend(new RecallStats(4).addAll([1, -1]));
+    expect(a.report('all').hitsAtK).toEqual([1, 2, 2, 3]);
+  });
+
   it('an empty mode reports null, not NaN', () => {
     const r = recallReport('test_unseen', 4, []);
     expect(r.recall).toEqual({ 1: null, 4: null });
