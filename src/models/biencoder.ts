@@ -21,6 +21,8 @@ export interface TokenBatch {
   ids: Int32Array;
   rows: number;
   seq: number;
+  /** BERT token type ids [rows, seq] (the cross-encoder's segments); omitted = all 0. */
+  typeIds?: Int32Array;
 }
 
 /** A trainable piece with its flat buffers and BLINK-prefixed names, for optimiser and checkpoints. */
@@ -72,6 +74,7 @@ export class BlinkEncoder {
     const out = await this.bert.forwardAsync({
       inputIds: b.ids,
       attentionMask: paddingMask(b.ids),
+      tokenTypeIds: b.typeIds ?? null,
       batch: b.rows,
       seq: b.seq,
       train: o.train,
