@@ -73,6 +73,21 @@ export type { PipelineConfig, PipelineShared } from './pipeline/config.js';
 export type { PipelineResult, EvalSummary } from './pipeline/run.js';
 export type { StageOutcome } from './train/pipeline-state.js';
 
+// Reports: one self-contained HTML page of a run folder (`biofeg report`)
+export { writeReport, readRun } from './report/index.js';
+export type {
+  ReportSettings,
+  ReportResult,
+  RunData,
+  StageData,
+  StageKind,
+  StageStatus,
+  StepPoint,
+  EpochPoint,
+  GanEpoch,
+  ModeCurve,
+} from './report/index.js';
+
 // Models
 export { loadBert, BertEncoder } from './api/bert.js';
 

@@ -30,10 +30,13 @@ import { runTrainBiencoder } from '../stages/train-biencoder.js';
 import { runTrainGan } from '../stages/train-gan.js';
 import { runStages, type StageDef, type StageOutcome } from '../train/pipeline-state.js';
 import { withOutputLock } from '../stages/output-lock.js';
+import { writeReport } from '../report/index.js';
 import { CHOSEN, type PipelineConfig } from './config.js';
 
 export interface PipelineResult {
   stages: StageOutcome[];
+  /** `<outputPath>/report.html` (writeReport), rewritten at the end of every run; absent if it could not be written. */
+  reportPath?: string;
 }
 
 /** What an eval stage records in its DONE.json (and returns): the table and recall per mode. */
@@ -215,8 +218,19 @@ export async function runPipelineHere(c: PipelineConfig, ctx: TaskContext): Prom
       evaluate('eval-final', { ...c.eval, ...c.evalFinal }, 'finetune-hard'),
     );
   }
-  const outcomes = await withOutputLock(root, 'runPipeline', () =>
-    runStages(root, stages, undefined, say, {
+  // The report is rewritten after every run, a failed or interrupted one too (it shows what exists).
+  const report = async (): Promise<string | undefined> => {
+    try {
+      const r = await writeReport({ runDir: root });
+      ctx.emit({ type: 'message', level: 'detail', text: `report: ${r.path}` });
+      return r.path;
+    } catch (e) {
+      say(`report: not written (${e instanceof Error ? e.message : String(e)})`);
+      return undefined;
+    }
+  };
+  const { outcomes, reportPath } = await withOutputLock(root, 'runPipeline', async () => {
+    const outcomes = await runStages(root, stages, undefined, say, {
       start: (e) =>
         ctx.emit({
           type: 'stage',
@@ -239,7 +253,11 @@ export async function runPipelineHere(c: PipelineConfig, ctx: TaskContext): Prom
           resume: false,
           seconds: e.seconds,
         }),
-    }),
-  );
-  return { stages: outcomes };
+    }).catch(async (e: unknown) => {
+      await report();
+      throw e;
+    });
+    return { outcomes, reportPath: await report() };
+  });
+  return { stages: outcomes, ...(reportPath !== undefined ? { reportPath } : {}) };
 }

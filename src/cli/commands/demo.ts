@@ -190,6 +190,7 @@ export async function runDemo(
   say(
     `done in ${seconds.toFixed(0)} s on ${o.device} (${ran} of ${pipeline.stages.length} stages run, ${pipeline.stages.length - ran} skipped as finished before); outputs in ${o.output}`,
   );
+  if (pipeline.reportPath !== undefined) say(`report: ${pipeline.reportPath} (open it in a browser; it needs no network)`);
   return { ...ev, pipeline, configPath, seconds };
 }
 

@@ -13,6 +13,7 @@ import { register as registerPipeline } from './pipeline.js';
 import { register as registerCache } from './cache.js';
 import { register as registerServe } from './serve.js';
 import { register as registerIndex } from './index-cmd.js';
+import { register as registerReport } from './report.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
 export const registrations: Array<(program: Command) => void> = [
@@ -30,4 +31,5 @@ export const registrations: Array<(program: Command) => void> = [
   registerCache,
   registerIndex,
   registerServe,
+  registerReport,
 ];

@@ -1,7 +1,8 @@
 // `biofeg pipeline --config FILE`: the JSON config -> runPipeline (src/pipeline/run.ts has the
 // schedule). Config keys are the library's PipelineConfig, in camelCase or the original's
 // snake_case (`learning_rate`, `biencoder_hard`); see the README. Prints every eval stage's
-// recall table at the end, including those of stages skipped as already finished.
+// recall table at the end, including those of stages skipped as already finished, then the path of
+// the run's report.html (written by runPipeline).
 import { Option, type Command } from 'commander';
 
 import { runPipeline } from '../../api/calls.js';
@@ -32,5 +33,6 @@ export function register(program: Command): void {
       const config = readPipelineConfig(o.config);
       const r = await withSignals((s) => runPipeline(config, { ...s, onProgress: drawProgress({ silent: o.silent ?? false }) }));
       process.stdout.write(`${pipelineTables(r)}\n`);
+      if (r.reportPath !== undefined) process.stdout.write(`\nreport: ${r.reportPath}\n`);
     });
 }

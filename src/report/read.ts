@@ -1,0 +1,74 @@
+// A run folder -> RunData. Either a pipeline's folder (pipeline.json and/or stage subfolders, in
+// the pipeline's order, src/pipeline/run.ts) or one stage's own folder (its DONE.json, log.jsonl or
+// eval_report.json). Anything else is an InputError: a report of nothing helps no one.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { InputError } from '../errors.js';
+import { pipelineStageNames } from '../pipeline/config.js';
+import { looksLikeStage, readStage, STAGE_FILES } from './stage.js';
+import type { RunData, StageData } from './types.js';
+
+/** The pipeline's stage folders in its order; `processed` (the demo's prepare) first. */
+const ORDER = ['processed', ...pipelineStageNames({ evalUntrained: true, hardRound: true })];
+
+/** The stages pipeline.json asks for, when it can be read (its two keys that choose them). */
+function expectedStages(root: string): string[] | undefined {
+  const p = join(root, 'pipeline.json');
+  if (!existsSync(p)) return undefined;
+  try {
+    const c = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
+    const evalUntrained = c['evalUntrained'] ?? c['eval_untrained'];
+    const hardRound = c['hardRound'] ?? c['hard_round'];
+    return pipelineStageNames({ evalUntrained: evalUntrained === true, hardRound: hardRound !== false });
+  } catch {
+    return undefined;
+  }
+}
+
+function notRun(root: string, name: string): StageData {
+  return {
+    name,
+    dir: join(root, name),
+    kind: 'other',
+    status: 'not run',
+    seconds: null,
+    finishedAt: null,
+    device: null,
+    settings: null,
+    result: null,
+    steps: [],
+    epochs: [],
+    plannedEpochs: null,
+    gan: [],
+    recall: [],
+    failure: null,
+    missing: ['no folder: the pipeline has not reached this stage'],
+  };
+}
+
+export function readRun(runDir: string): RunData {
+  const root = resolve(runDir);
+  if (!existsSync(root)) throw new InputError(runDir, undefined, 'no such folder (expected a biofeg run folder)');
+  if (!statSync(root).isDirectory()) throw new InputError(runDir, undefined, 'not a folder (expected a biofeg run folder)');
+  if (looksLikeStage(root)) return { root, layout: 'stage', stages: [readStage(root)], missing: [] };
+
+  const subs = readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && looksLikeStage(join(root, d.name)))
+    .map((d) => d.name);
+  const expected = expectedStages(root);
+  if (subs.length === 0 && expected === undefined)
+    throw new InputError(
+      runDir,
+      undefined,
+      `not a biofeg run folder: neither it nor a subfolder holds ${STAGE_FILES.join(', ')}, and it has no pipeline.json`,
+    );
+  const rank = (n: string) => (ORDER.includes(n) ? ORDER.indexOf(n) : ORDER.length);
+  const names = [...new Set([...subs, ...(expected ?? [])])].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const stages = names.map((n) => (subs.includes(n) ? readStage(join(root, n), n) : notRun(root, n)));
+  const missing: string[] = [];
+  const absent = stages.filter((s) => s.status === 'not run').map((s) => s.name);
+  if (absent.length > 0) missing.push(`stages not run yet: ${absent.join(', ')}`);
+  if (expected === undefined) missing.push('no pipeline.json: the stages shown are the folders found');
+  return { root, layout: 'pipeline', stages, missing };
+}
