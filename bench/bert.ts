@@ -134,7 +134,17 @@ async function child(size: Size, phase: Phase): Promise<Measured> {
     await releaseHost();
     times = await timeIters(size, () => {
       // As `biofeg encode` runs it: only [CLS] leaves the last layer (clsOnly).
-      const o = bert.forward({ inputIds: a.ids, attentionMask: a.mask, batch, seq: a.seq, train: false, grad: false, clsOnly: true });
+      // --compute-padding: the padded tokens go through the GEMMs too, as the peers compute them.
+      const o = bert.forward({
+        inputIds: a.ids,
+        attentionMask: a.mask,
+        batch,
+        seq: a.seq,
+        train: false,
+        grad: false,
+        clsOnly: true,
+        skipPadding: !hasFlag('compute-padding'),
+      });
       o.cls.download();
     });
   } else {
@@ -238,6 +248,9 @@ type Row = {
   ratioOnnx?: number;
   barOnnx?: number;
   passOnnx?: boolean;
+  /** Encode on the CPU: ours computing the padded tokens too (equal work with the peers). */
+  oursPaddingComputed?: Measured;
+  ratioOnnxPaddingComputed?: number;
 };
 
 /** Why ours cannot run this precision on this device (the engine's own message), or undefined. */
@@ -328,8 +341,11 @@ async function parent(): Promise<void> {
     for (const phase of phases) {
       // Ours and the peers alternately, so a change in machine load hits every side alike.
       const oursRounds: Measured[] = [],
+        paddedRounds: Measured[] = [],
         torchRounds: Measured[] = [],
         onnxRounds: Measured[] = [];
+      // Encode on the CPU also runs ours computing the padded tokens (equal work with the peers).
+      const withPadded = phase === 'encode' && !onGpu && !oursReason;
       const onnxModel = phase === 'encode' ? onnxModels?.[size] : undefined;
       for (let r = 0; r < rounds; r++) {
         process.stderr.write(`bench:bert ${size} ${phase} round ${r + 1}/${rounds}:`);
@@ -338,6 +354,11 @@ async function parent(): Promise<void> {
           const load1 = os.loadavg()[0]!;
           const args = ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common];
           oursRounds.push({ ...runJson(process.execPath, args), loadavg1: load1 });
+          if (withPadded) {
+            process.stderr.write(' ours (padding computed)...');
+            const load2 = os.loadavg()[0]!;
+            paddedRounds.push({ ...runJson(process.execPath, [...args, '--compute-padding']), loadavg1: load2 });
+          }
         }
         if (peer) {
           process.stderr.write(' pytorch...');
@@ -363,8 +384,8 @@ async function parent(): Promise<void> {
           ];
           onnxRounds.push({ ...runJson(process.execPath, args), loadavg1: load1 });
         }
-        const seqs = [oursRounds, torchRounds, onnxRounds].map((xs, i) =>
-          xs.length > r ? `${['ours', 'torch', 'onnx'][i]} ${xs.at(-1)!.seqPerSec.toFixed(1)}` : '',
+        const seqs = [oursRounds, paddedRounds, torchRounds, onnxRounds].map((xs, i) =>
+          xs.length > r ? `${['ours', 'ours padded', 'torch', 'onnx'][i]} ${xs.at(-1)!.seqPerSec.toFixed(1)}` : '',
         );
         process.stderr.write(` ${seqs.filter((x) => x).join(', ')} seq/s\n`);
       }
@@ -372,7 +393,8 @@ async function parent(): Promise<void> {
         xs.length ? { ...xs.reduce((a, b) => (b.seqPerSec > a.seqPerSec ? b : a)), rounds: xs } : undefined;
       const ours = best(oursRounds),
         torch = best(torchRounds),
-        onnx = best(onnxRounds);
+        onnx = best(onnxRounds),
+        padded = best(paddedRounds);
       const bar = onGpu ? undefined : BARS[precision][phase][size];
       const barOnnx = onGpu || phase !== 'encode' ? undefined : ONNX_BARS[precision];
       const ratio = ours && torch ? ours.seqPerSec / torch.seqPerSec : undefined;
@@ -389,6 +411,8 @@ async function parent(): Promise<void> {
         ...(ratioOnnx !== undefined ? { ratioOnnx } : {}),
         ...(barOnnx !== undefined ? { barOnnx } : {}),
         ...(ratioOnnx !== undefined && barOnnx !== undefined ? { passOnnx: ratioOnnx >= barOnnx } : {}),
+        ...(padded ? { oursPaddingComputed: padded } : {}),
+        ...(padded && onnx ? { ratioOnnxPaddingComputed: padded.seqPerSec / onnx.seqPerSec } : {}),
       });
     }
   const loadAfter = os.loadavg();
@@ -408,6 +432,7 @@ async function parent(): Promise<void> {
           'ours/onnx': num(r.ratioOnnx),
           'onnx bar': r.barOnnx === undefined ? '-' : `>=${r.barOnnx}`,
           'onnx ok': ok(r.passOnnx),
+          'ours pad-computed/onnx': num(r.ratioOnnxPaddingComputed),
         }),
     'ours ms': num(r.ours?.msPerIter),
     'torch ms': num(r.torch?.msPerIter),
@@ -458,7 +483,7 @@ async function parent(): Promise<void> {
     `settings: ${rounds} alternating rounds per row (best round shown), each a fresh process: warm-up 2 (base 1), then the median of >= ${iters} iterations and >= ${minTime}s; last quarter of every sequence padding; train seq/s counts context + candidate sequences (2B per step)`,
   );
   console.log(
-    `ours: ${oursReason ? `skipped (the engine refuses ${precision} on ${device}: ${oursReason})` : `biofeg ${precision}, only [CLS] leaves the last layer`}`,
+    `ours: ${oursReason ? `skipped (the engine refuses ${precision} on ${device}: ${oursReason})` : `biofeg ${precision}, only [CLS] leaves the last layer; encode skips the padded tokens in its GEMMs, LayerNorms and feed-forward (packed rows; the peers compute them), and 'ours pad-computed' is ours computing them too (equal work)`}`,
   );
   console.log(`peer torch: ${torchLine}`);
   if (!onGpu) console.log(`peer onnx: ${onnxLine}`);

@@ -112,6 +112,7 @@ Napi::Object outputs(Napi::Env env, const BertModel& m) {
   Napi::Object r = Napi::Object::New(env);
   if (!m.last_cls_only()) r.Set("lastHidden", wrap(env, m.last_hidden()));
   r.Set("cls", wrap(env, m.cls()));
+  r.Set("tokenRows", Napi::Number::New(env, static_cast<double>(m.last_rows())));
   if (m.config().pooler) r.Set("pooled", wrap(env, m.pooled()));
   return r;
 }
@@ -142,7 +143,7 @@ std::vector<int32_t> ints(const OpCtx& c, const Napi::Value& v, const char* name
 struct FwdArgs {
   std::vector<int32_t> ids, mask, types;
   int64_t B = 0, T = 0;
-  bool train = false, grad = true, cls_only = false;
+  bool train = false, grad = true, cls_only = false, skip_padding = true;
   uint64_t seed = 0;
   BertInputs inputs() const {
     BertInputs in;
@@ -150,13 +151,14 @@ struct FwdArgs {
     in.mask = mask.empty() ? nullptr : mask.data();
     in.types = types.empty() ? nullptr : types.data();
     in.B = B, in.T = T, in.train = train, in.grad = grad, in.seed = seed, in.cls_only = cls_only;
+    in.skip_padding = skip_padding;
     return in;
   }
 };
 
 FwdArgs parse_forward(const OpCtx& c, const Napi::CallbackInfo& info, State& st) {
   BIOFEG_CHECK(info.Length() >= 1 && info[0].IsObject(), c.op,
-               ": expected an object {inputIds, attentionMask?, tokenTypeIds?, batch, seq, train?, grad?, seed?, clsOnly?}");
+               ": expected an object {inputIds, attentionMask?, tokenTypeIds?, batch, seq, train?, grad?, seed?, clsOnly?, skipPadding?}");
   Napi::Object o = info[0].As<Napi::Object>();
   const BertConfig& k = st.m->config();
   FwdArgs a;
@@ -183,6 +185,7 @@ FwdArgs parse_forward(const OpCtx& c, const Napi::CallbackInfo& info, State& st)
   a.train = flag(c, o, "train", false);
   a.grad = flag(c, o, "grad", true);
   a.cls_only = flag(c, o, "clsOnly", false);
+  a.skip_padding = flag(c, o, "skipPadding", true);
   Napi::Value sv = o.Get("seed");
   if (!sv.IsUndefined()) a.seed = u64_arg(c, sv, "seed");
   else if (a.train) a.seed = st.next_seed++;

@@ -208,6 +208,15 @@ for (const device of (['ref', 'cuda'] as const).filter(testsDevice)) {
       checkRows(rows);
     });
 
+    it('inference clsOnly skipping padding (packed rows): pooled within the same bar', () => {
+      const o = bert.forward({ ...inputs, train: false, grad: false, clsOnly: true });
+      expect(o.tokenRows).toBe(inputs.attentionMask.reduce((x, y) => x + y, 0));
+      expect(o.tokenRows).toBeLessThan(B * T);
+      const rows = [row('out/pooled', host(o.pooled!))];
+      report(device, 'outputs, padding skipped', rows);
+      checkRows(rows);
+    });
+
     it("inference (grad: false) gives the grad forward's outputs", () => {
       const a = host(bert.forward({ ...inputs, grad: false }).lastHidden!);
       expect(host(bert.forward({ ...inputs }).lastHidden!)).toEqual(a);

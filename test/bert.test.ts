@@ -111,6 +111,28 @@ describe('BERT vs Hugging Face transformers (fp32)', () => {
         expect(ePooled).toBeLessThanOrEqual(1e-4);
       });
 
+      it('inference clsOnly skips padded tokens (packed rows) with the same cls and pooled as HF', () => {
+        const wantCls = new Float32Array(B * H);
+        for (let b = 0; b < B; b++) wantCls.set(want.last.subarray(b * T * H, b * T * H + H), b * H);
+        const real = fx.index.attention_mask.reduce((a, m) => a + m, 0);
+        expect(real).toBeLessThan(B * T); // the fixture has padding to skip
+        for (const skipPadding of [true, false]) {
+          const o = bert.forward({ ...inputs, train: false, grad: false, clsOnly: true, skipPadding });
+          expect(o.tokenRows, `skipPadding ${skipPadding}`).toBe(skipPadding ? real : B * T);
+          expect(relErr(host(o.cls), wantCls), `cls, skipPadding ${skipPadding}`).toBeLessThanOrEqual(1e-4);
+          expect(relErr(host(o.pooled!), want.pooled), `pooled, skipPadding ${skipPadding}`).toBeLessThanOrEqual(1e-4);
+        }
+        // Not skipped: a forward that keeps activations for backward, one with dropout, and one
+        // whose outputs include the padded positions (not clsOnly).
+        expect(bert.forward({ ...inputs, train: false, grad: true, clsOnly: true }).tokenRows).toBe(B * T);
+        expect(bert.forward({ ...inputs, train: true, grad: false, clsOnly: true, seed: 1 }).tokenRows).toBe(B * T);
+        expect(bert.forward({ ...inputs, train: false, grad: false }).tokenRows).toBe(B * T);
+        // A sequence whose [CLS] position is padding is computed in full, as HF computes it.
+        const mask = Int32Array.from(fx.index.attention_mask);
+        mask[T] = 0;
+        expect(bert.forward({ ...inputs, attentionMask: mask, train: false, grad: false, clsOnly: true }).tokenRows).toBe(B * T);
+      });
+
       // Each gradient within 1e-4 of its tensor's scale. The key biases are the exception: softmax
       // is invariant to them, so their true gradient is 0 (HF's float64 gives ~1e-16) and there
       // is no tensor scale; they must be 0 up to 1e-4 of the largest gradient of the model.

@@ -188,6 +188,23 @@ describe.skipIf(!cpuBf16)('BERT bf16 inference on the CPU vs float64 HF, bar 2x 
       console.log(`cpu bf16 BERT (hidden-32 fixture) ${name}: ours ${ours.toExponential(2)} vs autocast ${theirs.toExponential(2)}`);
       expect(ours, name).toBeLessThanOrEqual(Math.max(2 * theirs, FLOOR));
     }
+    // The encode path: clsOnly inference skips the padded tokens (packed rows), same bar.
+    const packed = bert.forward({
+      inputIds: Int32Array.from(idx.input_ids),
+      attentionMask: Int32Array.from(idx.attention_mask),
+      tokenTypeIds: Int32Array.from(idx.token_type_ids),
+      batch: idx.batch,
+      seq: idx.seq,
+      train: false,
+      grad: false,
+      clsOnly: true,
+    });
+    expect(packed.tokenRows).toBe(idx.attention_mask.reduce((x, y) => x + y, 0));
+    expect(packed.tokenRows).toBeLessThan(idx.batch * idx.seq);
+    const ref = slice('out/pooled'),
+      a = ac.tensors.find((x) => x.name === 'out/pooled')!;
+    const ours = maxAbsDiff(host(packed.pooled!), ref) / Math.max(1e-6, maxAbs(ref));
+    expect(ours, 'pooled, padding skipped').toBeLessThanOrEqual(Math.max((2 * a.max_abs_err) / a.max_abs_ref, FLOOR));
   });
 
   it('clsOnly and batched calls give the full forward [CLS] rows', () => {

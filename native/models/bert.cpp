@@ -254,6 +254,23 @@ void BertModel::reserve_plan(int64_t B, int64_t T, int64_t sets, bool grad) {
   }
 }
 
+std::vector<int32_t> BertModel::packed_rows(const BertInputs& in) const {
+  std::vector<int32_t> rows;
+  if (!in.skip_padding || in.grad || in.train || !in.cls_only || !in.mask) return rows;
+  // The layouts are joined by row gathers (the embedding op) in the activation dtype.
+  if (!be_.caps.floats_of(Op::embedding_fwd).has(act_)) return rows;
+  const int64_t B = in.B, T = in.T, N = B * T;
+  for (int64_t b = 0; b < B; ++b)
+    if (in.mask[b * T] != 1) return rows;  // a padded [CLS]: computed as HF does, in full
+  int64_t real = 0;
+  for (int64_t i = 0; i < N; ++i) real += in.mask[i];
+  if (real * 16 > N * 15) return rows;  // under 1/16 padding: the gathers would cost more than they save
+  rows.reserve(static_cast<size_t>(real));
+  for (int64_t i = 0; i < N; ++i)
+    if (in.mask[i]) rows.push_back(static_cast<int32_t>(i));
+  return rows;
+}
+
 void BertModel::forward(const BertInputs& in) {
   const int64_t B = in.B, T = in.T;
   BIOFEG_CHECK(in.ids, "bert forward: input ids are required");
@@ -278,17 +295,46 @@ void BertModel::forward(const BertInputs& in) {
   Plan& P = plan_;
   const Backend& be = be_;
 
-  // Inputs to the device: ids, positions 0..T-1, token types (default 0), key mask, [CLS] rows.
+  // Inputs to the device: ids, positions 0..T-1, token types (default 0), key mask, [CLS] rows;
+  // when padding is skipped, ids/positions/types of the real tokens only (Nr rows) and the maps.
+  const std::vector<int32_t> real = packed_rows(in);
+  const bool packed = !real.empty();
+  const int64_t Nr = packed ? static_cast<int64_t>(real.size()) : N;
   std::vector<int32_t> host(static_cast<size_t>(N));
-  P.ids.upload(in.ids, N * 4);
+  auto upload_rows = [&](Tensor& t, const int32_t* v) {
+    if (!packed) return t.upload(v, N * 4);
+    std::vector<int32_t> g(static_cast<size_t>(Nr));
+    for (int64_t j = 0; j < Nr; ++j) g[j] = v[real[j]];
+    t.upload(g.data(), Nr * 4);
+  };
+  upload_rows(P.ids, in.ids);
   for (int64_t i = 0; i < N; ++i) host[i] = static_cast<int32_t>(i % T);
-  P.pos.upload(host.data(), N * 4);
+  upload_rows(P.pos, host.data());
   std::fill(host.begin(), host.end(), 0);
-  P.types.upload(in.types ? in.types : host.data(), N * 4);
+  upload_rows(P.types, in.types ? in.types : host.data());
   std::fill(host.begin(), host.end(), 1);
   P.mask.upload(in.mask ? in.mask : host.data(), N * 4);
   for (int64_t b = 0; b < B; ++b) host[b] = static_cast<int32_t>(b * T);
   P.cls_idx.upload(host.data(), B * 4);
+  if (packed) {
+    if (!P.qkv_pad.st) {
+      P.qkv_pad = act(P.capN * 3 * C), P.att_pad = act(P.capN * C);
+      P.to_packed = i32(P.capN), P.to_padded = i32(P.capN), P.cls_packed = i32(P.capB);
+    }
+    P.to_padded.upload(real.data(), Nr * 4);
+    // Padded positions read their sequence's [CLS] row: finite values that the mask hides.
+    for (int64_t j = 0, b = -1; j < Nr; ++j) {
+      const int64_t i = real[j];
+      if (i / T != b) b = i / T, host[b] = static_cast<int32_t>(j);
+    }
+    P.cls_packed.upload(host.data(), B * 4);
+    std::vector<int32_t> to_packed(static_cast<size_t>(N));
+    for (int64_t i = 0, j = 0; i < N; ++i) {
+      if (j < Nr && real[j] == i) to_packed[i] = static_cast<int32_t>(j++);
+      else to_packed[i] = host[i / T];
+    }
+    P.to_packed.upload(to_packed.data(), N * 4);
+  }
 
   const bool drop_h = in.train && cfg_.hidden_dropout > 0, drop_a = in.train && cfg_.attn_dropout > 0;
   const float ph = cfg_.hidden_dropout;
@@ -297,41 +343,46 @@ void BertModel::forward(const BertInputs& in) {
   if (mixed()) op::cast(be, p(o_enc_), wcopy_.buf(), nparams_ - o_enc_);
 
   // Embeddings: word + position + type, LayerNorm, dropout.
-  op::embedding_fwd(be, P.ids.buf(), p(o_word_), P.emb_sum.buf(), N, C, cfg_.vocab);
-  op::embedding_fwd(be, P.pos.buf(), p(o_pos_), P.tmp.buf(), N, C, cfg_.max_pos);
-  op::axpy(be, 1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
-  op::embedding_fwd(be, P.types.buf(), p(o_type_), P.tmp.buf(), N, C, cfg_.type_vocab);
-  op::axpy(be, 1.0f, P.tmp.buf(), P.emb_sum.buf(), N * C);
+  op::embedding_fwd(be, P.ids.buf(), p(o_word_), P.emb_sum.buf(), Nr, C, cfg_.vocab);
+  op::embedding_fwd(be, P.pos.buf(), p(o_pos_), P.tmp.buf(), Nr, C, cfg_.max_pos);
+  op::axpy(be, 1.0f, P.tmp.buf(), P.emb_sum.buf(), Nr * C);
+  op::embedding_fwd(be, P.types.buf(), p(o_type_), P.tmp.buf(), Nr, C, cfg_.type_vocab);
+  op::axpy(be, 1.0f, P.tmp.buf(), P.emb_sum.buf(), Nr * C);
   op::layernorm_fwd(be, P.emb_sum.buf(), p(o_eln_w_), p(o_eln_b_), P.emb_ln.buf(), P.emb_mean.buf(),
-                   P.emb_rstd.buf(), N, C, cfg_.ln_eps);
+                   P.emb_rstd.buf(), Nr, C, cfg_.ln_eps);
   const Tensor* xt = &P.emb_ln;  // the layer input (f32) ...
   if (drop_h) {
     op::dropout_fwd(be, P.emb_ln.buf(), P.emb_out.buf(), N * C, ph, seed, site_offset(site_emb()));
     xt = &P.emb_out;
   }
-  Buf xh = to_gemm(*xt, P.emb_h, N * C);  // ... and as a GEMM input
+  Buf xh = to_gemm(*xt, P.emb_h, Nr * C);  // ... and as a GEMM input
 
   for (int64_t l = 0; l < cfg_.layers; ++l) {
     const Layer& Y = layers_[l];
     LayerActs& A = P.L[in.grad ? l : l % sets];
     // Self-attention on packed qkv [B, T, 3, H, D].
     const Buf x = xt->buf();
-    linear_fwd(be, xh, w(Y.wqkv), p(Y.bqkv), A.qkv.buf(), N, C, 3 * C);
+    linear_fwd(be, xh, w(Y.wqkv), p(Y.bqkv), A.qkv.buf(), Nr, C, 3 * C);
+    // Packed: attention runs on the padded layout, gathered from and back to the real rows.
+    if (packed) op::embedding_fwd(be, P.to_packed.buf(), A.qkv.buf(), P.qkv_pad.buf(), N, 3 * C, Nr);
+    const Buf att_full = packed ? P.att_pad.buf() : A.att.buf();
     AttnDesc d;
     d.B = B, d.T = T, d.H = H, d.D = D;
     d.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
     d.dropout_p = drop_a ? cfg_.attn_dropout : 0.0f;
     d.seed = seed, d.offset = site_offset(site_attn_probs(l));
-    d.qkv = A.qkv.buf(), d.mask = P.mask.buf(), d.out = A.att.buf(), d.lse = A.lse.buf();
+    d.qkv = packed ? P.qkv_pad.buf() : A.qkv.buf(), d.mask = P.mask.buf(), d.out = att_full, d.lse = A.lse.buf();
     op::attention_fwd(be, d);
     // cls_only: after attention, the last layer goes on with the [CLS] rows alone (R rows).
     const bool cls_rows = in.cls_only && l + 1 == cfg_.layers;
-    const int64_t R = cls_rows ? B : N;
+    const int64_t R = cls_rows ? B : Nr;
     Buf att = A.att.buf(), xr = x;
     if (cls_rows) {
-      op::embedding_fwd(be, P.cls_idx.buf(), A.att.buf(), P.att_cls.buf(), B, C, N);
-      op::embedding_fwd(be, P.cls_idx.buf(), x, P.x_cls.buf(), B, C, N);
+      op::embedding_fwd(be, P.cls_idx.buf(), att_full, P.att_cls.buf(), B, C, N);
+      op::embedding_fwd(be, packed ? P.cls_packed.buf() : P.cls_idx.buf(), x, P.x_cls.buf(), B, C, Nr);
       att = P.att_cls.buf(), xr = P.x_cls.buf();
+    } else if (packed) {
+      op::embedding_fwd(be, P.to_padded.buf(), att_full, A.att.buf(), Nr, C, N);
     }
     // Output dense -> dropout -> + input -> LayerNorm.
     linear_fwd(be, att, w(Y.wo), p(Y.bo), A.res1.buf(), R, C, C);
@@ -356,7 +407,7 @@ void BertModel::forward(const BertInputs& in) {
     op::layernorm_fwd(be, A.res2.buf(), p(Y.ln2w), p(Y.ln2b), A.out.buf(), A.mean2.buf(), A.rstd2.buf(), R, C,
                      cfg_.ln_eps);
     xt = &A.out;
-    if (l + 1 < cfg_.layers) xh = to_gemm(A.out, A.out_h, N * C);
+    if (l + 1 < cfg_.layers) xh = to_gemm(A.out, A.out_h, Nr * C);
   }
 
   // [CLS] = row 0 of each sequence, gathered as an embedding lookup into the last hidden state
@@ -368,7 +419,7 @@ void BertModel::forward(const BertInputs& in) {
     linear_fwd(be, clsh, w(o_pool_w_), p(o_pool_b_), P.pool_pre.buf(), B, C, C);
     op::tanh_fwd(be, P.pool_pre.buf(), P.pooled.buf(), B * C);
   }
-  fwdB_ = B, fwdT_ = T, fwd_train_ = in.train, fwd_seed_ = seed, fwd_grad_ = in.grad, fwd_cls_only_ = in.cls_only;
+  fwdB_ = B, fwdT_ = T, fwdRows_ = Nr, fwd_train_ = in.train, fwd_seed_ = seed, fwd_grad_ = in.grad, fwd_cls_only_ = in.cls_only;
   out_set_ = in.grad ? cfg_.layers - 1 : (cfg_.layers - 1) % sets;
 }
 

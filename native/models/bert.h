@@ -80,6 +80,12 @@ struct BertInputs {
   // with the dropout masks those rows get in a full forward (same results). last_hidden() is then
   // unavailable and backward takes no dLastHidden.
   bool cls_only = false;
+  // An inference cls_only forward (no grad, no dropout) with padding runs its GEMMs, LayerNorms
+  // and feed-forward on the real tokens only, packed; attention still sees the padded layout
+  // (gathered in and out). Only padded positions' own outputs are skipped, and the cls_only
+  // outputs never depend on them, so the results are those of the padded forward (up to the
+  // GEMM's summation order). false: compute every position (A/B timing, tests).
+  bool skip_padding = true;
   uint64_t seed = 0;               // dropout seed of this step (train only)
 };
 
@@ -107,6 +113,7 @@ class BertModel {
   void forward(const BertInputs& in);
   bool has_forward() const { return fwdB_ > 0; }
   bool last_cls_only() const { return fwd_cls_only_; }
+  int64_t last_rows() const { return fwdRows_; }  // token rows the last forward's GEMMs ran on
   int64_t last_B() const { return fwdB_; }
   int64_t last_T() const { return fwdT_; }
 
@@ -141,7 +148,13 @@ class BertModel {
     // backward scratch
     Tensor g_out, g_res, g_drop, g_att, g_h, g_pre, g_qkv, g_cls, g_pool;
     Tensor g_yh;  // bf16 only: GEMM-input copy of an f32 gradient ([N, C] or [B, C])
+    // skip_padding (allocated on first use): attention's padded-layout qkv and output, and the
+    // row maps between the layouts (i32: packed row of each padded position, padded position of
+    // each packed row, packed row of each [CLS]).
+    Tensor qkv_pad, att_pad, to_packed, to_padded, cls_packed;
   };
+  // Real-token rows of an inference forward that skips padding; empty when it computes them all.
+  std::vector<int32_t> packed_rows(const BertInputs& in) const;
 
   void reserve_plan(int64_t B, int64_t T, int64_t sets, bool grad);
   Buf w(int64_t off) const;   // a GEMM weight in the compute dtype (bf16: the working copy)
@@ -169,7 +182,7 @@ class BertModel {
   Tensor wcopy_;          // mixed: bf16 copy of params()[o_enc_, nparams_) (encoder and pooler)
   int64_t o_enc_ = 0;     // first parameter after the embeddings
   Plan plan_;
-  int64_t fwdB_ = 0, fwdT_ = 0;
+  int64_t fwdB_ = 0, fwdT_ = 0, fwdRows_ = 0;
   bool fwd_train_ = false, fwd_grad_ = false, fwd_cls_only_ = false;
   int64_t out_set_ = 0;  // activation set holding the last layer's output
   uint64_t fwd_seed_ = 0;

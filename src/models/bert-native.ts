@@ -51,6 +51,13 @@ export interface BertForwardInput {
    * GEMM work saved). The outputs then have no lastHidden and backward takes no dLastHidden.
    */
   clsOnly?: boolean;
+  /**
+   * An inference clsOnly forward (grad false, train false) with padding runs its GEMMs, LayerNorms
+   * and feed-forward on the real tokens only, packed (default true; attention still sees the
+   * padded layout). The outputs are those of the padded forward up to summation order; false
+   * computes every position (A/B timing).
+   */
+  skipPadding?: boolean;
 }
 
 /** Views of the model's activation plan: valid until the next forward on this model. */
@@ -58,6 +65,8 @@ export interface BertOutputs {
   lastHidden?: NativeTensor; // [batch, seq, hidden]; absent after a clsOnly forward
   cls: NativeTensor; // [batch, hidden]
   pooled?: NativeTensor; // [batch, hidden], pooler models only
+  /** Token rows the GEMMs ran on: batch * seq, or the real tokens when padding was skipped. */
+  tokenRows: number;
 }
 
 export interface BertOutputGradients {
