@@ -224,9 +224,9 @@ function printProfile(m: Measured): void {
   );
 }
 
-async function profileRun(sizes: Size[], common: string[]): Promise<void> {
+async function profileRun(sizes: Size[], phases: Phase[], common: string[]): Promise<void> {
   for (const size of sizes)
-    for (const phase of PHASES) {
+    for (const phase of phases) {
       const m = runJson(
         process.execPath,
         ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${size}:${phase}`, ...common],
@@ -318,7 +318,7 @@ async function parent(): Promise<void> {
     '--precision',
     precision,
   ];
-  if (hasFlag('profile')) return profileRun(sizes, common);
+  if (hasFlag('profile')) return profileRun(sizes, phases, common);
   const probe = onGpu ? 'import torch, transformers; assert torch.cuda.is_available()' : 'import torch, transformers';
   const torchReason =
     hasFlag('no-peer') || hasFlag('no-torch')
