@@ -25,6 +25,8 @@ export {
   trainGan,
   generateFeatures,
   evaluateBiencoder,
+  trainCrossencoder,
+  evaluateCrossencoder,
   prepare,
   importPubtator,
   encodeFile,
@@ -45,6 +47,9 @@ export type {
   TrainGanSettings,
   GenerateFeaturesSettings,
   EvaluateBiencoderSettings,
+  CrossencoderModelSettings,
+  TrainCrossencoderSettings,
+  EvaluateCrossencoderSettings,
   PrepareSettings,
   ImportPubtatorSettings,
 } from './settings/types.js';
@@ -53,6 +58,8 @@ export type { TrainGanResult } from './stages/train-gan.js';
 export type { EpochLosses } from './train/train-gan.js';
 export type { GenerateFeaturesResult } from './stages/generate-features.js';
 export type { EvaluateBiencoderResult, ModeRecall } from './stages/evaluate.js';
+export type { TrainCrossencoderResult } from './stages/train-cross.js';
+export type { EvaluateCrossencoderResult, CrossModeReport } from './stages/evaluate-cross.js';
 export type { PrepareResult, CacheSummary } from './stages/prepare.js';
 export type { PrepareReport, SplitReport } from './data/prepare.js';
 export type { ImportReport } from './data/import-pubtator.js';

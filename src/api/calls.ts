@@ -4,13 +4,17 @@ import type { PipelineConfig } from '../pipeline/config.js';
 import type { PipelineResult } from '../pipeline/run.js';
 import type {
   EvaluateBiencoderSettings,
+  EvaluateCrossencoderSettings,
   FinetuneSettings,
   GenerateFeaturesSettings,
   ImportPubtatorSettings,
   PrepareSettings,
   TrainBiencoderSettings,
+  TrainCrossencoderSettings,
   TrainGanSettings,
 } from '../settings/types.js';
+import type { EvaluateCrossencoderResult } from '../stages/evaluate-cross.js';
+import type { TrainCrossencoderResult } from '../stages/train-cross.js';
 import type { EncodeFileResult, EncodeFileSettings } from '../stages/encode.js';
 import type { EvaluateBiencoderResult } from '../stages/evaluate.js';
 import type { GenerateFeaturesResult } from '../stages/generate-features.js';
@@ -65,6 +69,24 @@ export function generateFeatures(settings: GenerateFeaturesSettings, options?: C
  */
 export function evaluateBiencoder(settings: EvaluateBiencoderSettings, options?: CallOptions): Promise<EvaluateBiencoderResult> {
   return run('evaluateBiencoder', settings, options);
+}
+
+/**
+ * Trains the cross-encoder reranker (BioFEG's train_cross.py) on the candidate files of a
+ * `top<k>_candidates` folder (evaluateBiencoder with saveTopkResult on train and valid, or the
+ * original's .t7 files): normalized accuracy on val before training and after each epoch,
+ * `epoch_N/` checkpoints, the best copied to `outputPath`; abort and `resume` as trainBiencoder.
+ */
+export function trainCrossencoder(settings: TrainCrossencoderSettings, options?: CallOptions): Promise<TrainCrossencoderResult> {
+  return run('trainCrossencoder', settings, options);
+}
+
+/**
+ * Reranks each mode's candidates with a trained cross-encoder and reports normalized and
+ * unnormalized accuracy beside the bi-encoder's; writes `<outputPath>/eval_report.json`.
+ */
+export function evaluateCrossencoder(settings: EvaluateCrossencoderSettings, options?: CallOptions): Promise<EvaluateCrossencoderResult> {
+  return run('evaluateCrossencoder', settings, options);
 }
 
 /** arboEL layout to processed/*.jsonl, byte for byte the original data_process.py's; optional token caches. */

@@ -3,11 +3,13 @@
 import { runBuildIndex, runUpdateIndex } from '../link/index-build.js';
 import { runPipelineHere } from '../pipeline/run.js';
 import { runEncodeFile } from '../stages/encode.js';
+import { runEvaluateCrossencoder } from '../stages/evaluate-cross.js';
 import { runEvaluateBiencoder } from '../stages/evaluate.js';
 import { runFinetune } from '../stages/finetune.js';
 import { runGenerateFeatures } from '../stages/generate-features.js';
 import { runImportPubtator, runPrepare } from '../stages/prepare.js';
 import { runTrainBiencoder } from '../stages/train-biencoder.js';
+import { runTrainCrossencoder } from '../stages/train-cross.js';
 import { runTrainGan } from '../stages/train-gan.js';
 
 export const TASKS = {
@@ -16,6 +18,8 @@ export const TASKS = {
   trainGan: runTrainGan,
   generateFeatures: runGenerateFeatures,
   evaluateBiencoder: runEvaluateBiencoder,
+  trainCrossencoder: runTrainCrossencoder,
+  evaluateCrossencoder: runEvaluateCrossencoder,
   prepare: runPrepare,
   importPubtator: runImportPubtator,
   encodeFile: runEncodeFile,

@@ -94,6 +94,22 @@ export const FIELDS = {
     value: 'n',
     help: 'maximum entity description length in WordPiece tokens',
   },
+  maxSeqLength: {
+    kind: 'int',
+    flag: 'max_seq_length',
+    default: 256,
+    min: 1,
+    value: 'n',
+    help: 'cross-encoder: a pair (context window, then the candidate window without [CLS]) is cut to n tokens',
+  },
+  maxPairsPerBatch: {
+    kind: 'int',
+    flag: 'max_pairs_per_batch',
+    min: 1,
+    value: 'n',
+    ours: true,
+    help: "cross-encoder: at most n (context, candidate) pairs per BERT call; a batch's k candidates go through in chunks (default: all at once)",
+  },
   // Where it runs
   device: {
     kind: 'enum',

@@ -2,11 +2,13 @@
 import type { FieldName } from './fields.js';
 import type {
   EvaluateBiencoderSettings,
+  EvaluateCrossencoderSettings,
   FinetuneSettings,
   GenerateFeaturesSettings,
   ImportPubtatorSettings,
   PrepareSettings,
   TrainBiencoderSettings,
+  TrainCrossencoderSettings,
   TrainGanSettings,
 } from './types.js';
 
@@ -35,6 +37,20 @@ const LOOP = [
   'evalInterval',
   'shuffle',
   'resume',
+] as const;
+
+/** The cross-encoder's model and pair settings (its data are candidate files: no dictionary, no windows to tokenise). */
+const CROSS = [
+  ...RUN,
+  'bertModel',
+  'pathToModel',
+  'vocab',
+  'addLinear',
+  'dropout',
+  'maxContextLength',
+  'maxSeqLength',
+  'maxPairsPerBatch',
+  'dataPath',
 ] as const;
 
 /** The original README's fine-tuning rate (finetune.py). */
@@ -92,6 +108,18 @@ export const STAGES = {
     required: ['dataPath', 'outputPath'],
     defaults: { topK: 64 },
   },
+  trainCrossencoder: {
+    name: 'trainCrossencoder',
+    fields: [...CROSS, 'outputPath', ...LOOP],
+    required: ['dataPath', 'outputPath'],
+    defaults: { addLinear: true },
+  },
+  evaluateCrossencoder: {
+    name: 'evaluateCrossencoder',
+    fields: [...CROSS, 'outputPath', 'modes', 'evalBatchSize'],
+    required: ['dataPath', 'outputPath', 'pathToModel'],
+    defaults: { addLinear: true, modes: ['test'] },
+  },
   prepare: {
     name: 'prepare',
     fields: ['dataDir', 'outDir', 'skipInvalid', 'vocab', 'tokenizer', 'cased', 'maxContextLength', 'maxCandLength', 'workers'],
@@ -111,6 +139,7 @@ export type StageName = keyof typeof STAGES;
 type Filled<S, D extends keyof S> = Omit<S, D> & Required<Pick<S, D>>;
 
 type CommonDefaults = 'device' | 'precision' | 'seed' | 'bertModel' | 'outDim' | 'maxContextLength' | 'maxCandLength';
+type CrossDefaults = 'device' | 'precision' | 'seed' | 'bertModel' | 'addLinear' | 'maxContextLength' | 'maxSeqLength';
 type LoopDefaults =
   | 'learningRate'
   | 'numTrainEpochs'
@@ -149,6 +178,8 @@ export interface ResolvedSettings {
     EvaluateBiencoderSettings,
     CommonDefaults | 'modes' | 'topK' | 'encodeBatchSize' | 'evalBatchSize' | 'saveTopkResult' | 'poolDtype' | 'embeddingCacheMb'
   >;
+  trainCrossencoder: Filled<TrainCrossencoderSettings, CrossDefaults | LoopDefaults>;
+  evaluateCrossencoder: Filled<EvaluateCrossencoderSettings, CrossDefaults | 'modes' | 'evalBatchSize'>;
   prepare: Filled<PrepareSettings, 'skipInvalid' | 'cased' | 'maxContextLength' | 'maxCandLength' | 'workers'>;
   importPubtator: Filled<ImportPubtatorSettings, 'composite' | 'maxDropped'>;
 }
@@ -159,6 +190,8 @@ export interface InputSettings {
   trainGan: TrainGanSettings;
   generateFeatures: GenerateFeaturesSettings;
   evaluateBiencoder: EvaluateBiencoderSettings;
+  trainCrossencoder: TrainCrossencoderSettings;
+  evaluateCrossencoder: EvaluateCrossencoderSettings;
   prepare: PrepareSettings;
   importPubtator: ImportPubtatorSettings;
 }

@@ -135,6 +135,42 @@ export interface EvaluateBiencoderSettings extends ModelSettings, DataSettings {
   workers?: number;
 }
 
+/** The cross-encoder's model, pairs and candidate files (the original's blink/crossencoder). */
+export interface CrossencoderModelSettings extends RunSettings {
+  /** An HF BERT folder or a built-in size to start from (default `bert-base-uncased`). */
+  bertModel?: string;
+  /** A cross-encoder checkpoint folder, or a state_dict file (e.g. the original's pytorch_model.bin). */
+  pathToModel?: string;
+  vocab?: string;
+  /** Must be true (the default): without it the original's scores cannot be formed. */
+  addLinear?: boolean;
+  dropout?: number;
+  /** Where segment ids start in a pair (default 128, the original's; 0: none). */
+  maxContextLength?: number;
+  /** Pairs are cut to this length (default 256). */
+  maxSeqLength?: number;
+  /** Pairs per BERT call; a batch's candidates go through in chunks beyond it (default: all). */
+  maxPairsPerBatch?: number;
+  /**
+   * The candidate files: `<mode>.topk` (evaluateBiencoder with saveTopkResult) or the original's
+   * `<mode>.t7`, e.g. the bi-encoder's `top64_candidates` folder.
+   */
+  dataPath: string;
+  outputPath: string;
+}
+
+/** {@link trainCrossencoder}: train_cross.py. */
+export interface TrainCrossencoderSettings extends CrossencoderModelSettings, LoopSettings {}
+
+/** {@link evaluateCrossencoder}: normalized and unnormalized accuracy per mode. */
+export interface EvaluateCrossencoderSettings extends CrossencoderModelSettings {
+  /** The trained cross-encoder. */
+  pathToModel: string;
+  /** Default `['test']`. */
+  modes?: EvalMode[];
+  evalBatchSize?: number;
+}
+
 /** {@link prepare}: the original's data_process.py, and optionally token caches. */
 export interface PrepareSettings {
   /** arboEL layout: documents/ and mentions/. */

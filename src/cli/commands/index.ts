@@ -4,6 +4,8 @@ import { register as registerPrepare } from './prepare.js';
 import { register as registerImportPubtator } from './import-pubtator.js';
 import { register as registerTrainBiencoder } from './train-biencoder.js';
 import { register as registerEvalBiencoder } from './eval-biencoder.js';
+import { register as registerTrainCross } from './train-cross.js';
+import { register as registerEvalCross } from './eval-cross.js';
 import { register as registerTrainGan } from './train-gan.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerEncode } from './encode.js';
@@ -22,6 +24,8 @@ export const registrations: Array<(program: Command) => void> = [
   registerImportPubtator,
   registerTrainBiencoder,
   registerEvalBiencoder,
+  registerTrainCross,
+  registerEvalCross,
   registerTrainGan,
   registerDemo,
   registerEncode,

@@ -1,0 +1,98 @@
+// The trainCrossencoder stage: BioFEG's blink/crossencoder/train_cross.py on the bi-encoder's
+// candidate files (train and val of a top<k>_candidates folder: ours or the original's .t7).
+import { say, type TaskContext } from '../api/events.js';
+import { InputError } from '../errors.js';
+import { resolveSettings } from '../settings/resolve.js';
+import type { TrainCrossencoderSettings } from '../settings/types.js';
+import { trainCrossEncoder } from '../train/cross-train.js';
+import { checkCrossSettings, openCrossModel, openModeSource } from './cross-setup.js';
+import { withOutputLock } from './output-lock.js';
+import { RESUME_HINT, trainingSession } from './session.js';
+import { chooseDevice, precisionOf } from './setup.js';
+
+export interface TrainCrossencoderResult {
+  /** The run folder: the best epoch's model at its root, epoch_N/ checkpoints below. */
+  outputPath: string;
+  /** Normalized accuracy on val before training, then after each epoch. */
+  accuracies: number[];
+  bestEpoch: number;
+  /** Optimiser updates made. */
+  steps: number;
+  /** Training mentions (gold among the candidates) and the candidates per mention. */
+  mentions: number;
+  k: number;
+  mentionsPerSecond: number;
+  seconds: number;
+}
+
+export async function runTrainCrossencoder(input: TrainCrossencoderSettings, ctx: TaskContext): Promise<TrainCrossencoderResult> {
+  const s = resolveSettings('trainCrossencoder', input);
+  const device = chooseDevice(s);
+  precisionOf(s.precision, device, 'training');
+  checkCrossSettings('trainCrossencoder', s);
+  return withOutputLock(s.outputPath, 'train-crossencoder', async () => {
+    const t0 = performance.now();
+    const { model, tok } = openCrossModel(s, device, 'training');
+    const warn = (line: string) => say(ctx, line);
+    const vocab = model.config.vocabSize;
+    const train = openModeSource('trainCrossencoder', s, 'train', vocab, warn);
+    const val = openModeSource('trainCrossencoder', s, 'valid', vocab, warn);
+    try {
+      if (val.k !== train.k || val.ctxLen !== train.ctxLen || val.candLen !== train.candLen)
+        throw new InputError(
+          val.path,
+          undefined,
+          `k ${val.k}, windows ${val.ctxLen}/${val.candLen}: expected those of ${train.path} (k ${train.k}, windows ${train.ctxLen}/${train.candLen})`,
+        );
+      if (train.count === 0)
+        throw new InputError(train.path, undefined, 'no mention whose gold is among its candidates: nothing to train on');
+      say(ctx, `cross-encoder: ${train.count} training mentions x ${train.k} candidates, ${val.count} validation mentions`);
+      const r = await trainingSession(
+        s.outputPath,
+        ctx,
+        { resumeHint: RESUME_HINT, start: { command: 'train-crossencoder', device, settings: s } },
+        (hooks) =>
+          trainCrossEncoder(
+            {
+              model,
+              train,
+              val,
+              pairs: { maxContextLength: s.maxContextLength, maxSeqLength: s.maxSeqLength, maxPairsPerBatch: s.maxPairsPerBatch },
+              outputPath: s.outputPath,
+              vocabPath: tok.vocabPath,
+              lowercase: tok.lowercase,
+              resume: s.resume,
+            },
+            {
+              learningRate: s.learningRate,
+              numTrainEpochs: s.numTrainEpochs,
+              trainBatchSize: s.trainBatchSize,
+              evalBatchSize: s.evalBatchSize,
+              gradientAccumulationSteps: s.gradientAccumulationSteps,
+              warmupProportion: s.warmupProportion,
+              maxGradNorm: s.maxGradNorm,
+              typeOptimization: s.typeOptimization,
+              seed: s.seed,
+              printInterval: s.printInterval,
+              evalInterval: s.evalInterval,
+              shuffle: s.shuffle,
+            },
+            hooks,
+          ),
+      );
+      return {
+        outputPath: s.outputPath,
+        accuracies: r.accuracies,
+        bestEpoch: r.bestEpoch,
+        steps: r.steps,
+        mentions: train.count,
+        k: train.k,
+        mentionsPerSecond: r.mentionsPerSecond,
+        seconds: (performance.now() - t0) / 1000,
+      };
+    } finally {
+      train.close();
+      val.close();
+    }
+  });
+}

@@ -1,0 +1,274 @@
+// The cross-encoder training loop (BioFEG's blink/crossencoder/train_cross.py): the original's
+// optimiser and schedule (BLINK AdamW, type_optimization, linear warm-up, clipping, gradient
+// accumulation), normalized accuracy on val before training and after each epoch, epoch_N
+// checkpoints, the best copied to the output root, resume, checkpoint-then-exit on a stop, the NaN
+// guard. Evaluation (scoreSource) is the original's evaluate(): argmax of each mention's k scores
+// against the gold's position, over mentions whose gold is among the candidates.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { readCheckpointFile } from '../checkpoint/index.js';
+import { pairInputs } from '../data/cross-inputs.js';
+import type { CrossEncoder } from '../models/crossencoder.js';
+import { Workspace } from '../models/workspace.js';
+import { loadTrainingState } from './biencoder-checkpoint.js';
+import { BestEpoch, copyBestToRoot, epochDirName, findResume } from './checkpoint-dir.js';
+import { loadCrossStateDict, saveCrossEncoder, type CrossWindows } from './cross-checkpoint.js';
+import type { CrossSource } from './cross-data.js';
+import { crossStep } from './cross-step.js';
+import { epochOrder } from './biencoder-data.js';
+import { checkFiniteLoss } from './guard.js';
+import type { TrainHooks } from './hooks.js';
+import { runEpochs } from './loop.js';
+import { FlatAdamW } from './optimizer.js';
+import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
+import { isIntervalStep, isUpdateStep, learningRateAt, planSchedule } from './schedule.js';
+import type { TrainSettings } from './train-biencoder.js';
+import { checkResumeState, readStateFile } from './trainer-state.js';
+
+/** How pairs are built and batched. */
+export interface PairSettings {
+  /** Where segment ids start (the cross-encoder's max_context_length; 0: none). */
+  maxContextLength: number;
+  maxSeqLength: number;
+  /** Pairs per BERT call (the k candidates of a mention go through in chunks beyond it). */
+  maxPairsPerBatch?: number | undefined;
+}
+
+export interface CrossScore {
+  /** Mentions scored (gold among the candidates). */
+  mentions: number;
+  /** Mentions whose top-scored candidate is the gold. */
+  hits: number;
+  /** Mentions whose gold is the bi-encoder's first candidate. */
+  biencoderHits: number;
+  /** hits / mentions (the original's normalized accuracy); null without mentions. */
+  normalizedAccuracy: number | null;
+  /** The top-scored candidate's position per mention. */
+  predictions: Int32Array;
+}
+
+function batchOf(src: CrossSource, rows: ArrayLike<number>, p: PairSettings) {
+  const { contexts, candidates } = src.read(rows);
+  const pairs = pairInputs(contexts, src.ctxLen, candidates, src.candLen, rows.length, src.k, {
+    maxSeqLength: p.maxSeqLength,
+    maxContextLength: p.maxContextLength,
+  });
+  const labels = Int32Array.from({ length: rows.length }, (_, b) => src.labels[rows[b]!]!);
+  return { pairs, labels };
+}
+
+/** Scores every mention of `src` (no dropout) and counts the hits; `tick` after each batch. */
+export async function scoreSource(
+  model: CrossEncoder,
+  src: CrossSource,
+  p: PairSettings & { batchSize: number },
+  tick?: (done: number) => void,
+): Promise<CrossScore> {
+  const ws = new Workspace(model.device);
+  const predictions = new Int32Array(src.count);
+  let hits = 0,
+    bi = 0;
+  try {
+    for (let s = 0; s < src.count; s += p.batchSize) {
+      const rows = Int32Array.from({ length: Math.min(p.batchSize, src.count - s) }, (_, i) => s + i);
+      const { pairs, labels } = batchOf(src, rows, p);
+      const r = await crossStep(model, ws, pairs, src.k, labels, {
+        dropout: false,
+        grad: false,
+        seed: 0n,
+        ...(p.maxPairsPerBatch !== undefined ? { maxPairs: p.maxPairsPerBatch } : {}),
+      });
+      for (let b = 0; b < rows.length; b++) {
+        // np.argmax: the first of equal maxima.
+        let best = 0;
+        for (let j = 1; j < src.k; j++) if (r.scores[b * src.k + j]! > r.scores[b * src.k + best]!) best = j;
+        predictions[s + b] = best;
+        if (best === labels[b]) hits++;
+        if (labels[b] === 0) bi++;
+      }
+      tick?.(rows.length);
+    }
+  } finally {
+    ws.dispose();
+  }
+  return {
+    mentions: src.count,
+    hits,
+    biencoderHits: bi,
+    normalizedAccuracy: src.count > 0 ? hits / src.count : null,
+    predictions,
+  };
+}
+
+export interface CrossTrainRun {
+  model: CrossEncoder;
+  train: CrossSource;
+  val: CrossSource;
+  pairs: PairSettings;
+  outputPath: string;
+  vocabPath?: string | undefined;
+  lowercase?: boolean | undefined;
+  resume?: boolean;
+}
+
+export interface CrossTrainResult {
+  /** Normalized accuracy on val before training, then after each epoch. */
+  accuracies: number[];
+  bestEpoch: number;
+  steps: number;
+  mentionsPerSecond: number;
+}
+
+interface CrossTrainerState {
+  epoch: number;
+  microStep: number;
+  updates: number;
+  accuracies: number[];
+  best: { epoch: number; score: number };
+}
+
+/** trainer_state.json of a checkpoint folder, if any. */
+export function readCrossTrainerState(dir: string): CrossTrainerState | undefined {
+  // Checked field by field by checkResumeState before a run continues from it.
+  return readStateFile(join(dir, 'trainer_state.json')) as CrossTrainerState | undefined;
+}
+
+export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, hooks: TrainHooks): Promise<CrossTrainResult> {
+  const { model, pairs } = run;
+  const say = hooks.say ?? (() => {});
+  const n = run.train.count;
+  const k = run.train.k;
+  const plan = planSchedule({
+    numExamples: n,
+    trainBatchSize: s.trainBatchSize,
+    gradientAccumulationSteps: s.gradientAccumulationSteps,
+    numTrainEpochs: s.numTrainEpochs,
+    warmupProportion: s.warmupProportion,
+  });
+  const type = parseTypeOptimization(s.typeOptimization);
+  const opt = new FlatAdamW(model.device, model.parts(), { patterns: trainablePatterns(type, model.config.numLayers) });
+  const ws = new Workspace(model.device);
+  const validate = async (): Promise<number> =>
+    (await scoreSource(model, run.val, { ...pairs, batchSize: s.evalBatchSize })).normalizedAccuracy ?? -1;
+  let st: CrossTrainerState = { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
+
+  const resumeDir = run.resume
+    ? findResume(run.outputPath, (dir) => {
+        const at = readCrossTrainerState(dir);
+        return at && { position: at.epoch * 1e9 + at.microStep, value: dir };
+      })
+    : undefined;
+  if (resumeDir) {
+    const weights = join(resumeDir, 'model.safetensors');
+    loadCrossStateDict(model, readCheckpointFile(weights), weights);
+    const raw = loadTrainingState(resumeDir, opt);
+    checkResumeState(raw, join(resumeDir, 'trainer_state.json'), {
+      epochs: s.numTrainEpochs,
+      stepsPerEpoch: plan.microBatchesPerEpoch,
+      stepKey: 'microStep',
+    });
+    st = raw as unknown as CrossTrainerState;
+    say(`resuming from ${resumeDir}: epoch ${st.epoch}, micro-batch ${st.microStep}, ${st.updates} updates done`);
+    hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, microStep: st.microStep, updates: st.updates });
+  } else {
+    hooks.log.log('plan', { mentions: n, k, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
+    const acc = await validate();
+    st.accuracies.push(acc);
+    say(`Eval: normalized accuracy before training ${acc.toFixed(4)}`);
+    hooks.log.log('eval', { epoch: -1, accuracy: acc });
+  }
+  const best = Object.assign(new BestEpoch(), st.best);
+  const windows: CrossWindows = {
+    maxContextLength: pairs.maxContextLength,
+    maxCandLength: run.train.candLen,
+    maxSeqLength: pairs.maxSeqLength,
+  };
+  const save = (dir: string, state: CrossTrainerState) =>
+    saveCrossEncoder(dir, model, {
+      windows,
+      vocabPath: run.vocabPath,
+      lowercase: run.lowercase,
+      optimizer: opt,
+      trainerState: { ...state },
+    });
+
+  const t0 = performance.now();
+  let seen = 0;
+  const micro = plan.microBatchSize;
+  let order: Int32Array = new Int32Array(0);
+  let lossSum = 0,
+    lossCount = 0;
+  await runEpochs<CrossTrainerState>({
+    outputPath: run.outputPath,
+    epochs: s.numTrainEpochs,
+    stepsPerEpoch: plan.microBatchesPerEpoch,
+    start: { epoch: st.epoch, step: st.microStep },
+    hooks,
+    beginEpoch: (epoch, first) => {
+      order = epochOrder(n, s.seed, epoch, s.shuffle);
+      lossSum = 0;
+      lossCount = 0;
+      if (first === 0) model.zeroGrad();
+    },
+    step: async (epoch, ms) => {
+      const rows = order.subarray(ms * micro, Math.min(n, (ms + 1) * micro));
+      const b = batchOf(run.train, rows, pairs);
+      const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(ms);
+      const r = await crossStep(model, ws, b.pairs, k, b.labels, {
+        dropout: true,
+        grad: true,
+        seed,
+        lossScale: 1 / s.gradientAccumulationSteps,
+        ...(pairs.maxPairsPerBatch !== undefined ? { maxPairs: pairs.maxPairsPerBatch } : {}),
+      });
+      checkFiniteLoss(r.loss, st.updates, { what: 'cross-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
+      seen += rows.length;
+      lossSum += r.loss;
+      lossCount++;
+      if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
+      const norm = opt.clipGradNorm(s.maxGradNorm);
+      const lr = learningRateAt(st.updates, s.learningRate, plan);
+      opt.update(lr);
+      model.zeroGrad();
+      st.updates++;
+      if (isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps)) {
+        // The original logs the accumulation-scaled loss; this is the unscaled mean.
+        say(`Step ${ms} - epoch ${epoch} average loss: ${(lossSum / lossCount).toFixed(4)}`);
+        hooks.log.log('train', { epoch, step: ms, updates: st.updates, loss: lossSum / lossCount, lr, gradNorm: norm });
+        lossSum = 0;
+        lossCount = 0;
+      }
+      // BioFEG's train_cross.py evaluates at eval_interval only from step 50000 of epoch 1 on.
+      if (epoch === 0 || (epoch === 1 && ms + 1 < 50000)) return;
+      if (isIntervalStep(ms, s.evalInterval, s.gradientAccumulationSteps)) {
+        const acc = await validate();
+        hooks.log.log('eval', { epoch, step: ms, accuracy: acc });
+      }
+    },
+    stateAt: (epoch, microStep) => ({ ...st, epoch, microStep, best: { epoch: best.epoch, score: best.score } }),
+    save,
+    endEpoch: async (epoch) => {
+      const acc = await validate();
+      st.accuracies.push(acc);
+      const isBest = best.update(epoch, acc);
+      st.epoch = epoch + 1;
+      st.microStep = 0;
+      await save(join(run.outputPath, epochDirName(epoch)), { ...st, best: { epoch: best.epoch, score: best.score } });
+      say(`Eval: epoch ${epoch} normalized accuracy ${acc.toFixed(4)}${isBest ? ' (best)' : ''}`);
+      hooks.log.log('epoch', { epoch, accuracy: acc, best: best.epoch, updates: st.updates });
+    },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (best.epoch >= 0) {
+    const bestDir = join(run.outputPath, epochDirName(best.epoch));
+    const files = ['model.safetensors', 'pytorch_model.bin', 'config.json', 'vocab.txt', 'tokenizer_config.json'].filter((f) =>
+      existsSync(join(bestDir, f)),
+    );
+    copyBestToRoot(bestDir, run.outputPath, files);
+    say(`Best epoch ${best.epoch} (normalized accuracy ${best.score.toFixed(4)}) copied to ${run.outputPath}`);
+  }
+  ws.dispose();
+  opt.dispose();
+  return { accuracies: st.accuracies, bestEpoch: best.epoch, steps: st.updates, mentionsPerSecond: seconds > 0 ? seen / seconds : 0 };
+}

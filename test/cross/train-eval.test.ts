@@ -1,0 +1,155 @@
+// The cross-encoder end to end on a slice of the built-in dataset: eval-biencoder writes the top-k
+// candidate files, train-cross trains on them (golds inserted into train dropped), eval-cross
+// reports normalized / unnormalized accuracy with the bi-encoder's on the same mentions; bad
+// inputs are errors naming the file, with nothing written.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { readTorchCheckpoint } from '../../src/checkpoint/index.js';
+import { register as registerEval } from '../../src/cli/commands/eval-cross.js';
+import { register as registerTrain } from '../../src/cli/commands/train-cross.js';
+import { decodeCandidateFile, encodeCandidateFile, readCandidateFile } from '../../src/eval/candidates.js';
+import { evaluateBiencoder, trainCrossencoder } from '../../src/index.js';
+import type { CrossModeReport } from '../../src/stages/evaluate-cross.js';
+import { openTopk } from '../../src/train/cross-data.js';
+import { runCli } from '../support/cli.js';
+import { cleanup, smallDataset, tmp } from '../eval/retrieve-helpers.js';
+
+let cands: string;
+let biTest: { total: number; recall: Record<string, number | null> };
+
+beforeAll(async () => {
+  const data = await smallDataset({ train: 40, val: 12, test: 30 });
+  const out = tmp('biofeg-cross-bi-');
+  const r = await evaluateBiencoder({
+    dataPath: data.processed,
+    outputPath: out,
+    bertModel: 'tiny',
+    seed: 11,
+    topK: 8,
+    modes: ['train', 'valid', 'test'],
+    saveTopkResult: true,
+    maxContextLength: 24,
+    maxCandLength: 24,
+    device: 'cpu',
+    workers: 0,
+    encodeBatchSize: 64,
+    evalBatchSize: 16,
+  });
+  cands = join(out, 'top8_candidates');
+  biTest = r.modes.find((m) => m.mode === 'test')!;
+}, 120_000);
+afterAll(cleanup);
+
+const common = (out: string) => [
+  '--data_path',
+  cands,
+  '--output_path',
+  out,
+  '--max_context_length',
+  '24',
+  '--max_seq_length',
+  '47',
+  '--device',
+  'cpu',
+  '--silent',
+];
+
+describe('cross-encoder: train-cross and eval-cross', () => {
+  it('drops the train mentions whose gold the bi-encoder did not retrieve (listed in the file)', () => {
+    const f = readCandidateFile(join(cands, 'train.topk'));
+    expect(f.header.missingGold).toBe('insert');
+    expect(f.header.inserted).toBeGreaterThan(0);
+    expect(f.header.insertedRows).toHaveLength(f.header.inserted);
+    const s = openTopk(join(cands, 'train.topk'));
+    expect(s.count).toBe(f.header.count - f.header.inserted);
+    expect([s.ctxLen, s.candLen, s.k]).toEqual([24, 24, 8]);
+    s.close();
+  });
+
+  it('trains (epoch folders, the best at the root under CrossEncoderModule names) and evaluates', async () => {
+    const out = tmp('biofeg-cross-train-');
+    await runCli(registerTrain, 'train-cross', [
+      ...common(out),
+      '--bert_model',
+      'tiny',
+      '--num_train_epochs',
+      '2',
+      '--train_batch_size',
+      '4',
+      '--eval_batch_size',
+      '4',
+      '--learning_rate',
+      '1e-4',
+      '--type_optimization',
+      'all',
+      '--max_pairs_per_batch',
+      '12',
+    ]);
+    for (const f of [
+      'epoch_0/model.safetensors',
+      'epoch_1/optimizer.safetensors',
+      'model.safetensors',
+      'pytorch_model.bin',
+      'config.json',
+      'log.jsonl',
+    ])
+      expect(existsSync(join(out, f)), f).toBe(true);
+    const names = [...readTorchCheckpoint(join(out, 'pytorch_model.bin')).keys()];
+    expect(names[0]).toBe('encoder.bert_model.embeddings.word_embeddings.weight');
+    expect(names.slice(-2)).toEqual(['encoder.additional_linear.weight', 'encoder.additional_linear.bias']);
+    const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { biofeg: { model: string; cross: Record<string, number> } };
+    expect(cfg.biofeg.model).toBe('crossencoder');
+    expect(cfg.biofeg.cross).toMatchObject({ max_context_length: 24, max_cand_length: 24, max_seq_length: 47 });
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string });
+    expect(log.filter((l) => l.event === 'epoch')).toHaveLength(2);
+
+    const evalOut = tmp('biofeg-cross-eval-');
+    const { stdout } = await runCli(registerEval, 'eval-cross', [...common(evalOut), '--path_to_model', out, '--mode', 'test,valid']);
+    expect(stdout).toMatch(/cross norm/);
+    const rep = JSON.parse(readFileSync(join(evalOut, 'eval_report.json'), 'utf8')) as { modes: CrossModeReport[] };
+    const t = rep.modes[0]!;
+    const file = readCandidateFile(join(cands, 'test.topk'));
+    expect(t.mentions).toBe(biTest.total);
+    expect(t.scored).toBe(file.header.count);
+    expect(t.normalizedAccuracy).toBeCloseTo(t.hits / t.scored, 12);
+    expect(t.unnormalizedAccuracy).toBeCloseTo(t.hits / biTest.total, 12);
+    expect(t.recallAtK).toBeCloseTo(biTest.recall['8']!, 12);
+    // The bi-encoder's first candidate: its recall@1 over all mentions.
+    expect(t.biencoderUnnormalizedAccuracy).toBeCloseTo(biTest.recall['1']!, 12);
+  }, 240_000);
+
+  it('refuses bad inputs with the file named, writing nothing', async () => {
+    const out = tmp('biofeg-cross-bad-');
+    await expect(trainCrossencoder({ dataPath: cands, outputPath: out, bertModel: 'tiny', addLinear: false })).rejects.toMatchObject({
+      code: 'ERR_BIOFEG_SETTINGS',
+      field: 'addLinear',
+    });
+    await expect(trainCrossencoder({ dataPath: out, outputPath: join(out, 'x'), bertModel: 'tiny' })).rejects.toThrow(
+      /no train\.topk or train\.t7/,
+    );
+    // A val file with another k than train's.
+    const bad = tmp('biofeg-cross-badk-');
+    const f = readCandidateFile(join(cands, 'val.topk'));
+    const k = 4;
+    const rows = { ...f.rows, goldPos: f.rows.goldPos, candidates: new Int32Array(f.header.count * k) };
+    for (let r = 0; r < f.header.count; r++) {
+      rows.candidates.set(f.rows.candidates.subarray(r * 8, r * 8 + k), r * k);
+      rows.goldPos[r] = Math.min(rows.goldPos[r]!, k - 1);
+      rows.candidates[r * k + rows.goldPos[r]!] = f.rows.gold[r]!;
+    }
+    const badFile = encodeCandidateFile({ header: { ...f.header, topK: k }, rows });
+    decodeCandidateFile(badFile); // well-formed on its own
+    writeFileSync(join(bad, 'val.topk'), badFile);
+    writeFileSync(join(bad, 'train.topk'), readFileSync(join(cands, 'train.topk')));
+    const o2 = join(bad, 'out');
+    await expect(trainCrossencoder({ dataPath: bad, outputPath: o2, bertModel: 'tiny', device: 'cpu' })).rejects.toThrow(
+      new RegExp(`${join(bad, 'val.topk')}: k 4, .*expected those of`),
+    );
+    expect(existsSync(join(o2, 'log.jsonl'))).toBe(false);
+  }, 120_000);
+});
