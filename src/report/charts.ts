@@ -19,6 +19,9 @@ export interface ChartSpec {
   title: string;
   /** 'overview', 'eval' or a stage's name: where the page puts it. */
   section: string;
+  /** Across the whole row, this tall (CSS pixels); default one grid cell of 260. */
+  wide?: boolean;
+  height?: number;
   config: { type: 'line' | 'bar'; data: { labels?: string[]; datasets: Dataset[] }; options: { [key: string]: Json } };
 }
 
@@ -41,7 +44,8 @@ const hasData = (ys: ReadonlyArray<number | null>) => ys.some((y) => y !== null)
 
 function axes(x: string, y: string, extra: { [key: string]: Json } = {}): { [key: string]: Json } {
   return {
-    x: { type: 'linear', title: { display: true, text: x } },
+    // Epochs are whole numbers: no 0.5 ticks.
+    x: { type: 'linear', title: { display: true, text: x }, ...(x === 'epoch' ? { ticks: { stepSize: 1 } } : {}) },
     y: { title: { display: true, text: y } },
     ...extra,
   };
@@ -86,8 +90,15 @@ function trainCharts(s: StageData, id: (k: string) => string): ChartSpec[] {
         `${s.name}: training loss`,
         s.name,
         [
-          line('loss', series(xs, loss), 0, { borderWidth: 1, borderColor: '#97bbf5', pointRadius: few ? 2 : 0 }),
-          line('smoothed', series(xs, smooth(loss)), 0),
+          // Chart.js draws a lower `order` on top: the smoothed line over the raw one.
+          line('loss', series(xs, loss), 0, {
+            borderWidth: 1,
+            borderColor: '#97bbf5',
+            backgroundColor: '#97bbf5',
+            pointRadius: few ? 2 : 0,
+            order: 1,
+          }),
+          line('smoothed', series(xs, smooth(loss)), 0, { order: 0 }),
         ],
         axes('optimizer updates', 'loss'),
       ),
@@ -103,7 +114,10 @@ function trainCharts(s: StageData, id: (k: string) => string): ChartSpec[] {
         id('gradnorm'),
         `${s.name}: gradient norm (before clipping)`,
         s.name,
-        [line('grad norm', series(xs, norm), 2), line('smoothed', series(xs, smooth(norm)), 3)],
+        [
+          line('grad norm', series(xs, norm), 2, { borderWidth: 1, borderColor: '#ffb3a8', backgroundColor: '#ffb3a8', order: 1 }),
+          line('smoothed', series(xs, smooth(norm)), 2, { order: 0 }),
+        ],
         axes('optimizer updates', 'L2 norm'),
       ),
     );
@@ -197,12 +211,16 @@ function recallCharts(run: RunData): ChartSpec[] {
           ]
         : [];
     });
+    const maxK = Math.max(1, ...evals.flatMap((s) => s.recall.flatMap((r) => r.points.map((p) => p.k))));
     return lineChart(
       `chart-recall-${mi}`,
       `recall@k, ${mode}`,
       'eval',
       sets,
-      axes('k', 'recall', { y: { min: 0, max: 1, title: { display: true, text: 'recall' } } }),
+      axes('k', 'recall', {
+        x: { type: 'linear', min: 1, max: maxK, title: { display: true, text: 'k' } },
+        y: { min: 0, max: 1, title: { display: true, text: 'recall' } },
+      }),
     );
   });
 }
@@ -215,6 +233,8 @@ function wallTimeChart(run: RunData): ChartSpec[] {
       id: 'chart-walltime',
       title: 'wall time per stage (s)',
       section: 'overview',
+      wide: true,
+      height: Math.max(160, 40 + 22 * timed.length),
       config: {
         type: 'bar',
         data: {
@@ -224,7 +244,7 @@ function wallTimeChart(run: RunData): ChartSpec[] {
         options: {
           indexAxis: 'y',
           plugins: { title: { display: true, text: 'wall time per stage (s)' }, legend: { display: false } },
-          scales: { x: { title: { display: true, text: 'seconds' } } },
+          scales: { x: { title: { display: true, text: 'seconds' } }, y: { ticks: { autoSkip: false } } },
         },
       },
     },

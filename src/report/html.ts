@@ -42,7 +42,10 @@ function missingList(items: readonly string[]): string {
 const canvases = (charts: readonly ChartSpec[], section: string): string =>
   charts
     .filter((c) => c.section === section)
-    .map((c) => `<figure class="chart"><canvas id="${esc(c.id)}" aria-label="${esc(c.title)}" role="img"></canvas></figure>`)
+    .map(
+      (c) =>
+        `<figure class="chart${c.wide ? ' wide' : ''}"${c.height ? ` style="height:${c.height}px"` : ''}><canvas id="${esc(c.id)}" aria-label="${esc(c.title)}" role="img"></canvas></figure>`,
+    )
     .join('');
 
 function summaryTable(run: RunData): string {
@@ -84,7 +87,7 @@ function stageSection(s: StageData, charts: readonly ChartSpec[]): string {
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;padding:16px;color:#222}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}h3{font-size:16px;margin:18px 0 6px}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:12px}
-figure.chart{margin:0;height:260px;position:relative;border:1px solid #eee;border-radius:4px;padding:4px}
+figure.chart{margin:0;height:260px;position:relative;border:1px solid #eee;border-radius:4px;padding:4px}figure.wide{grid-column:1/-1}
 table{border-collapse:collapse;margin:6px 0}td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #eee;font-variant-numeric:tabular-nums}
 table.kv th{font-weight:600;color:#555}.grid thead th{background:#f5f5f5}
 .missing{color:#a15c00}.failure{color:#b00020;font-weight:600}.status-failed td:nth-child(3){color:#b00020}.status-unfinished td:nth-child(3),.status-not-run td:nth-child(3){color:#a15c00}
@@ -110,8 +113,8 @@ export function renderPage(p: PageInput): string {
 <h1>biofeg run report</h1>
 <p class="meta">${esc(run.root)} · ${run.layout === 'pipeline' ? `pipeline, ${done} of ${run.stages.length} stages done` : 'one stage'} · written ${esc(p.generatedAt)}</p>
 ${missingList([...run.missing, ...run.stages.filter((s) => s.status !== 'done' && s.status !== 'not run').map((s) => `${s.name}: ${s.status}${s.failure ? ` (${s.failure})` : ''}`)])}
-<h2>Stages</h2>${summaryTable(run)}<div class="charts">${canvases(charts, 'overview')}</div>
 <h2>Evaluation: recall@k per mode</h2><div class="charts">${canvases(charts, 'eval')}</div>${recallTable(run)}
+<h2>Stages</h2>${summaryTable(run)}<div class="charts">${canvases(charts, 'overview')}</div>
 <h2>Training</h2>${stages.map((s) => stageSection(s, charts)).join('\n')}
 <h2>Machine and engine</h2><p class="meta">Where this report was written (the stages' own device is in their rows above).</p>${engine}
 <script type="application/json" id="report-data">${jsonSafe(data)}</script>

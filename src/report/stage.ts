@@ -131,7 +131,7 @@ export function readStage(dir: string, name = basename(dir)): StageData {
   const report = readJson(evalPath, missing, 'eval_report.json');
   const start = records.find((r) => r.event === 'start');
   const result = done?.['result'];
-  const kind = kindOf(name, start, report !== undefined, obj(result));
+  const kind = kindOf(name, start, existsSync(evalPath), obj(result));
   const settings = settingsOf(start, done);
 
   // Only the last attempt's failure counts: an interrupted run that was resumed and finished is done.
