@@ -46,7 +46,7 @@ export function loadCrossStateDict(model: CrossEncoder, raw: ReadonlyMap<string,
   if (extra.length)
     throw new CheckpointError(
       file,
-      `unexpected ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''} (not a cross-encoder state_dict: expected encoder.bert_model.… and encoder.additional_linear.…)`,
+      `unexpected ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''} (the model has no such parameter: a checkpoint of another size, or not a cross-encoder state_dict of encoder.bert_model.… and encoder.additional_linear.…)`,
     );
   for (const p of model.parts()) {
     const flat = new Float32Array(p.params.shape[0]!);

@@ -2,7 +2,7 @@
 // candidate files, train-cross trains on them (golds inserted into train dropped), eval-cross
 // reports normalized / unnormalized accuracy with the bi-encoder's on the same mentions; bad
 // inputs are errors naming the file, with nothing written.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -12,7 +12,14 @@ import { register as registerTrain } from '../../src/cli/commands/train-cross.js
 import { decodeCandidateFile, encodeCandidateFile, readCandidateFile } from '../../src/eval/candidates.js';
 import { evaluateBiencoder, trainCrossencoder } from '../../src/index.js';
 import type { CrossModeReport } from '../../src/stages/evaluate-cross.js';
+import { CheckpointError } from '../../src/checkpoint/types.js';
+import type { CrossEncoder } from '../../src/models/crossencoder.js';
+import { crossStateDict, openCrossEncoder, saveCrossEncoder } from '../../src/train/cross-checkpoint.js';
 import { openTopk } from '../../src/train/cross-data.js';
+import { readCrossTrainerState, trainCrossEncoder } from '../../src/train/cross-train.js';
+import { InterruptedError, InterruptFlag } from '../../src/train/interrupt.js';
+import { JsonlLogger } from '../../src/train/jsonl-log.js';
+import type { TrainSettings } from '../../src/train/train-biencoder.js';
 import { runCli } from '../support/cli.js';
 import { cleanup, smallDataset, tmp } from '../eval/retrieve-helpers.js';
 
@@ -152,4 +159,82 @@ describe('cross-encoder: train-cross and eval-cross', () => {
     );
     expect(existsSync(join(o2, 'log.jsonl'))).toBe(false);
   }, 120_000);
+
+  it('an interrupted run resumed ends bit-identical to an uninterrupted one; a NaN loss stops it', async () => {
+    const settings: TrainSettings = {
+      learningRate: 1e-4,
+      numTrainEpochs: 2,
+      trainBatchSize: 4,
+      evalBatchSize: 8,
+      gradientAccumulationSteps: 2,
+      warmupProportion: 0.1,
+      maxGradNorm: 1,
+      typeOptimization: 'all',
+      seed: 5,
+      printInterval: 1000,
+      evalInterval: 1000,
+      shuffle: true,
+    };
+    const model = (seed: number) => openCrossEncoder({ device: 'cpu', bertModel: 'tiny', vocabSize: 5353, seed }).model;
+    const train = openTopk(join(cands, 'train.topk'));
+    const val = openTopk(join(cands, 'val.topk'));
+    const run = (m: CrossEncoder, out: string) => ({
+      model: m,
+      train,
+      val,
+      pairs: { maxContextLength: 24, maxSeqLength: 47 },
+      outputPath: out,
+    });
+    const outA = tmp('biofeg-cross-a-');
+    const a = model(1);
+    const ra = await trainCrossEncoder(run(a, outA), settings, { log: new JsonlLogger(outA) });
+    expect(ra.accuracies).toHaveLength(3);
+
+    const outB = tmp('biofeg-cross-b-');
+    const interrupt = new InterruptFlag({ notify: () => {} });
+    await expect(
+      trainCrossEncoder(run(model(1), outB), settings, {
+        log: new JsonlLogger(outB),
+        interrupt,
+        progress: (epoch, done) => {
+          if (epoch === 1 && done === 3) interrupt.raise('SIGINT');
+        },
+      }),
+    ).rejects.toBeInstanceOf(InterruptedError);
+    expect(readCrossTrainerState(join(outB, 'last'))).toMatchObject({ epoch: 1, microStep: 3 });
+    const c = model(99); // other weights: resume must load them
+    const rc = await trainCrossEncoder({ ...run(c, outB), resume: true }, settings, { log: new JsonlLogger(outB) });
+    expect(rc.steps).toBe(ra.steps);
+    const sa = crossStateDict(a),
+      sc = crossStateDict(c);
+    for (const [n, t] of sa) expect(Buffer.from(sc.get(n)!.data.buffer).equals(Buffer.from(t.data.buffer)), n).toBe(true);
+
+    const outN = tmp('biofeg-cross-nan-');
+    const poisoned = model(1);
+    const w = poisoned.encoder.bert.parameters().download() as Float32Array;
+    w.fill(Number.NaN, 0, 1000);
+    poisoned.encoder.bert.parameters().upload(w);
+    await expect(trainCrossEncoder(run(poisoned, outN), { ...settings }, { log: new JsonlLogger(outN) })).rejects.toThrow(/NaN/);
+    expect(existsSync(join(outN, 'epoch_0'))).toBe(false);
+
+    // A checkpoint of another size is refused, naming the file.
+    const small = join(tmp('biofeg-cross-small-'), 'ck');
+    const other = openCrossEncoder({ device: 'cpu', bertModel: 'small', vocabSize: 5353, seed: 1 }).model;
+    await saveCrossEncoder(small, other, { windows: { maxContextLength: 24, maxCandLength: 24, maxSeqLength: 47 } });
+    // The weights alone (no config.json beside them) with a tiny BERT asked for.
+    const bare = join(tmp('biofeg-cross-bare-'), 'model.safetensors');
+    copyFileSync(join(small, 'model.safetensors'), bare);
+    const err = (() => {
+      try {
+        openCrossEncoder({ device: 'cpu', pathToModel: bare, bertModel: 'tiny', vocabSize: 5353 });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as Error).message).toMatch(/model\.safetensors: unexpected encoder\.bert_model\.encoder\.layer\.2\..*another size/);
+    train.close();
+    val.close();
+  }, 240_000);
 });
