@@ -30,7 +30,7 @@ const fmt = (v: unknown): string => {
 
 const seconds = (s: number | null): string => (s === null ? '-' : s < 120 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`);
 
-function kv(o: Record<string, unknown>): string {
+export function kv(o: Record<string, unknown>): string {
   const rows = Object.entries(o).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(fmt(v))}</td></tr>`);
   return `<table class="kv">${rows.join('')}</table>`;
 }
@@ -39,7 +39,8 @@ function missingList(items: readonly string[]): string {
   return items.length === 0 ? '' : `<ul class="missing">${items.map((m) => `<li>${esc(m)}</li>`).join('')}</ul>`;
 }
 
-const canvases = (charts: readonly ChartSpec[], section: string): string =>
+/** The figures of one section's charts (canvases the page's script draws into). */
+export const canvases = (charts: readonly ChartSpec[], section: string): string =>
   charts
     .filter((c) => c.section === section)
     .map(
@@ -84,7 +85,7 @@ function stageSection(s: StageData, charts: readonly ChartSpec[]): string {
   return `<section class="stage" id="stage-${esc(s.name)}"><h3>${esc(s.name)}</h3>${kv(facts)}${failure}${missingList(s.missing)}<div class="charts">${canvases(charts, s.name)}</div>${settings}${result}</section>`;
 }
 
-const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;padding:16px;color:#222}
+export const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;padding:16px;color:#222}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}h3{font-size:16px;margin:18px 0 6px}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:12px}
 figure.chart{margin:0;height:260px;position:relative;border:1px solid #eee;border-radius:4px;padding:4px}figure.wide{grid-column:1/-1}
@@ -100,10 +101,17 @@ d.charts.forEach(function(c){var el=document.getElementById(c.id);if(!el){consol
 try{new Chart(el,c.config);n++;}catch(e){console.error('chart '+c.id+': '+e);}});
 document.body.setAttribute('data-charts-expected',String(d.charts.length));document.body.setAttribute('data-charts-rendered',String(n));})();`;
 
+/** The page's scripts: the charts' data, Chart.js and the code that draws them. */
+export function chartScripts(charts: readonly ChartSpec[], chartJs: string): string {
+  const data: Json = { charts: charts.map((c) => ({ id: c.id, config: c.config })) };
+  return `<script type="application/json" id="report-data">${jsonSafe(data)}</script>
+<script>${scriptSafe(chartJs)}</script>
+<script>${RENDER}</script>`;
+}
+
 export function renderPage(p: PageInput): string {
   const { run, charts } = p;
   const done = run.stages.filter((s) => s.status === 'done').length;
-  const data: Json = { charts: charts.map((c) => ({ id: c.id, config: c.config })) };
   const engine = typeof p.engine === 'string' ? `<p class="missing">Engine information unavailable: ${esc(p.engine)}</p>` : kv(p.engine);
   const stages = run.stages.filter((s) => s.status !== 'not run' || run.layout === 'stage');
   return `<!doctype html>
@@ -117,9 +125,7 @@ ${missingList([...run.missing, ...run.stages.filter((s) => s.status !== 'done' &
 <h2>Stages</h2>${summaryTable(run)}<div class="charts">${canvases(charts, 'overview')}</div>
 <h2>Training</h2>${stages.map((s) => stageSection(s, charts)).join('\n')}
 <h2>Machine and engine</h2><p class="meta">Where this report was written (the stages' own device is in their rows above).</p>${engine}
-<script type="application/json" id="report-data">${jsonSafe(data)}</script>
-<script>${scriptSafe(p.chartJs)}</script>
-<script>${RENDER}</script>
+${chartScripts(charts, p.chartJs)}
 </body></html>
 `;
 }

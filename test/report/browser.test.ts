@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { writeFileSync } from 'node:fs';
+
+import { benchPage, readBenchDir } from '../../bench/report.js';
 import { writeReport } from '../../src/index.js';
+import { chartJsSource } from '../../src/report/index.js';
 import { findChromium, openReport } from '../../scripts/report-browser.js';
 import { trainLines, writeLog, writePipeline } from './fixture.js';
 
@@ -41,5 +45,18 @@ describe.skipIf(!chromium)('report in headless Chromium', () => {
     expect(page.charts.map((c) => c.id)).toContain('chart-recall-2');
     expect(statSync(shot).size).toBeGreaterThan(10_000);
     console.log(`report screenshot: ${shot}`);
+  });
+
+  it('draws every chart of the bench page (npm run bench:report)', async () => {
+    const page = benchPage('bench/results', readBenchDir('bench/results'), chartJsSource());
+    const file = join(dir, 'bench.html');
+    writeFileSync(file, page.html);
+    const r = await openReport(file, { screenshot: join(dir, 'bench.png'), ...(chromium ? { chromium } : {}) });
+    expect(r.errors).toEqual([]);
+    expect(r.requests).toEqual([]);
+    expect(r.rendered).toBe(page.charts);
+    expect(r.charts).toHaveLength(page.charts);
+    for (const c of r.charts) expect(c.points, c.id).toBeGreaterThan(0);
+    for (const c of r.charts) expect(c.inked, c.id).toBeGreaterThan(2000);
   });
 });
