@@ -183,13 +183,13 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
   const Operand A{g.A.f32() + b * g.strideA, g.lda, g.transA};
   const Operand B{g.B.f32() + b * g.strideB, g.ldb, g.transB};
   const GemmKernels& ks = gemm_kernels();
-  const int64_t kMR = ks.mr, kNR = ks.nr, MC = row_block(ks.mr), KC = k_block(ks.nr);
+  const int nthreads = threaded ? num_threads() : 1;
+  const int64_t kMR = ks.mr, kNR = ks.nr, MC = balanced_rows(g.M, ks.mr, row_block(ks.mr), 2 * row_block(ks.mr), nthreads), KC = k_block(ks.nr);
   TileCtx t{&g, &ks, g.C.f32() + b * g.strideC, g.pre.p ? g.pre.f32() + b * g.strideC : nullptr,
             (g.bias.p ? g.bias.f32() : nullptr), true, true};
   if (g.K == 0) return gemm_k0(g, t.C, t.pre, t.bias);
 
   static thread_local Scratch bscratch, ascratch, apack_shared;
-  const int nthreads = threaded ? num_threads() : 1;
   for (int64_t jc = 0; jc < g.N; jc += NC) {
     const int64_t nc = std::min(NC, g.N - jc), np = (nc + kNR - 1) / kNR;
     for (int64_t pc = 0; pc < g.K; pc += KC) {
@@ -260,6 +260,18 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
 }  // namespace
 
 const char* micro_kernel_name() { return gemm_kernels().name; }
+
+int64_t balanced_rows(int64_t M, int mr, int64_t target, int64_t cap, int nt) {
+  if (nt <= 1 || M <= target * nt) return target;
+  auto makespan = [&](int64_t mc) { return (((M + mc - 1) / mc + nt - 1) / nt) * mc; };
+  int64_t best = target;
+  const int64_t blocks = (M + target - 1) / target;
+  for (int64_t per = std::max<int64_t>(1, blocks / nt - 1); per <= blocks / nt + 1; ++per) {
+    const int64_t mc = ((M + per * nt - 1) / (per * nt) + mr - 1) / mr * mr;
+    if (mc >= target / 2 && mc <= cap && makespan(mc) < makespan(best)) best = mc;
+  }
+  return best;
+}
 
 namespace {
 // Weight-gradient shapes (K = tokens much larger than M and N): each thread runs a serial GEMM

@@ -39,6 +39,11 @@ GemmKernels gemm_kernels_generic();
 const GemmKernels& gemm_kernels();
 const char* micro_kernel_name();  // gemm_kernels().name, e.g. "avx512 8x32"
 
+// Rows per task of an M-row GEMM on nt threads: near `target` (at most `cap`), a multiple of mr,
+// chosen so the row blocks spread evenly over the threads (11 blocks of 96 rows on 2 threads
+// leave one thread idle for a twelfth of the GEMM; 8 blocks of 128 do not).
+int64_t balanced_rows(int64_t M, int mr, int64_t target, int64_t cap, int nt);
+
 // Threaded GEMM over the pool, and a serial one for callers already inside a parallel loop.
 void gemm_fast(const GemmDesc& g);
 void gemm_serial(const GemmDesc& g);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpu_level.h"
+#include "gemm.h"
 #include "fast.h"
 
 namespace biofeg::host {
@@ -223,8 +224,10 @@ void gemm_one(const GemmDesc& g, int64_t b) {
   });
 
   // Rows per task: the task's packed rows of A (mc x K bf16) stay in L2 while it sweeps its panels.
-  const int64_t mc_max = std::clamp<int64_t>((int64_t(1) << 18) / std::max<int64_t>(2 * K, 1) / kBfMR * kBfMR, kBfMR, 96);
-  const int64_t mb = (M + mc_max - 1) / mc_max, nthreads = num_threads();
+  const int64_t l2_rows = std::max<int64_t>(kBfMR, (int64_t(1) << 18) / std::max<int64_t>(2 * K, 1) / kBfMR * kBfMR);
+  const int64_t nthreads = num_threads();
+  const int64_t mc_max = balanced_rows(M, kBfMR, std::min<int64_t>(l2_rows, 96), l2_rows, static_cast<int>(nthreads));
+  const int64_t mb = (M + mc_max - 1) / mc_max;
   int64_t split = 1;  // split the panels too when there are few row blocks
   while (mb * split < 4 * nthreads && split * 2 <= np) split *= 2;
   const int64_t per = (np + split - 1) / split;
