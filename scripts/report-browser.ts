@@ -41,6 +41,8 @@ export interface OpenOptions {
   clipHeight?: number;
   width?: number;
   chromium?: string;
+  /** CSS selectors hidden before the screenshot (a compact picture; the checks count every chart). */
+  hide?: string[];
 }
 
 /** Opens `htmlPath` from disk, waits for its charts and checks each drew something. */
@@ -91,6 +93,7 @@ export async function openReport(htmlPath: string, o: OpenOptions = {}): Promise
         charts,
       };
     });
+    if (o.hide?.length) await page.addStyleTag({ content: `${o.hide.join(',')}{display:none!important}` });
     if (o.screenshot) {
       const path = o.screenshot as `${string}.png`;
       if (o.clipHeight) await page.screenshot({ path, clip: { x: 0, y: 0, width: o.width ?? 1280, height: o.clipHeight } });

@@ -54,7 +54,7 @@ function summaryTable(run: RunData): string {
     (s) =>
       `<tr class="status-${s.status.replace(' ', '-')}"><td><a href="#stage-${esc(s.name)}">${esc(s.name)}</a></td><td>${esc(s.kind)}</td><td>${esc(s.status)}</td><td>${seconds(s.seconds)}</td><td>${esc(s.device ?? '-')}</td><td>${esc(s.finishedAt ?? '-')}</td><td>${s.missing.length}</td></tr>`,
   );
-  return `<table class="grid"><thead><tr><th>stage</th><th>kind</th><th>status</th><th>wall time</th><th>device</th><th>finished</th><th>notes</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="grid stages-table"><thead><tr><th>stage</th><th>kind</th><th>status</th><th>wall time</th><th>device</th><th>finished</th><th>notes</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function recallTable(run: RunData): string {
@@ -67,7 +67,7 @@ function recallTable(run: RunData): string {
         `<tr><td>${esc(s.name)}</td><td>${esc(m.mode)}</td><td>${m.total}</td>${ks.map((k) => `<td>${m.ranks[k] == null ? '-' : m.ranks[k]!.toFixed(4)}</td>`).join('')}</tr>`,
     ),
   );
-  return `<table class="grid"><thead><tr><th>stage</th><th>mode</th><th>mentions</th>${ks.map((k) => `<th>r@${esc(k)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="grid recall-table"><thead><tr><th>stage</th><th>mode</th><th>mentions</th>${ks.map((k) => `<th>r@${esc(k)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function stageSection(s: StageData, charts: readonly ChartSpec[]): string {
