@@ -7,10 +7,12 @@ import { SettingsError } from '../errors.js';
 import { FIELDS, type FieldName } from '../settings/fields.js';
 import type {
   EvaluateBiencoderSettings,
+  EvaluateCrossencoderSettings,
   FinetuneSettings,
   GenerateFeaturesSettings,
   ModelSettings,
   TrainBiencoderSettings,
+  TrainCrossencoderSettings,
   TrainGanSettings,
 } from '../settings/types.js';
 
@@ -39,6 +41,14 @@ export interface PipelineConfig extends PipelineShared {
   hardRound?: boolean;
   /** Adds stage 0: evaluate the model bertModel builds, before training (default false). */
   evalUntrained?: boolean;
+  /**
+   * Adds the cross-encoder after the last bi-encoder stage (default false): cross-candidates (the
+   * final bi-encoder's top-`crossTopK` of train, valid and the test modes), crossencoder,
+   * eval-crossencoder.
+   */
+  crossencoder?: boolean;
+  /** Candidates per mention the cross-encoder reranks (default 64). */
+  crossTopK?: number;
   biencoder?: Section<TrainBiencoderSettings>;
   eval?: Section<EvaluateBiencoderSettings>;
   gan?: Section<TrainGanSettings>;
@@ -48,6 +58,9 @@ export interface PipelineConfig extends PipelineShared {
   generateHard?: Section<GenerateFeaturesSettings>;
   finetuneHard?: Section<FinetuneSettings>;
   evalFinal?: Section<EvaluateBiencoderSettings>;
+  /** trainCrossencoder's settings (addLinear is always true; maxContextLength defaults to the shared one). */
+  cross?: Section<TrainCrossencoderSettings>;
+  evalCross?: Section<EvaluateCrossencoderSettings>;
 }
 
 export const SECTIONS = [
@@ -60,6 +73,8 @@ export const SECTIONS = [
   'generateHard',
   'finetuneHard',
   'evalFinal',
+  'cross',
+  'evalCross',
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 const SHARED: readonly FieldName[] = [
@@ -78,7 +93,14 @@ const SHARED: readonly FieldName[] = [
   'outDim',
   'dropout',
 ];
-const TOP_ONLY = { topK: 'top_k', hardTopK: 'hard_top_k', hardRound: 'hard_round', evalUntrained: 'eval_untrained' } as const;
+const TOP_ONLY = {
+  topK: 'top_k',
+  hardTopK: 'hard_top_k',
+  hardRound: 'hard_round',
+  evalUntrained: 'eval_untrained',
+  crossencoder: 'crossencoder',
+  crossTopK: 'cross_top_k',
+} as const;
 /** Keys a section may not set: the pipeline chooses them. */
 export const CHOSEN: readonly string[] = ['dataPath', 'outputPath', 'pathToModel', 'resume', 'generateDataPath', 'ganPath', 'ganBiencoder'];
 
@@ -161,10 +183,10 @@ export function parsePipelineConfig(raw: unknown, where: string): PipelineConfig
   }
   for (const k of ['dataPath', 'outputPath'] as const)
     if (typeof out[k] !== 'string' || out[k] === '') throw new SettingsError(k, `${where}: "${FIELDS[k].flag}" (a string) is required`);
-  for (const k of ['topK', 'hardTopK'] as const)
+  for (const k of ['topK', 'hardTopK', 'crossTopK'] as const)
     if (out[k] !== undefined && (!Number.isInteger(out[k]) || (out[k] as number) < 1))
       throw new SettingsError(k, `${where}: "${TOP_ONLY[k]}" must be a positive integer, got ${JSON.stringify(out[k])}`);
-  for (const k of ['hardRound', 'evalUntrained'] as const)
+  for (const k of ['hardRound', 'evalUntrained', 'crossencoder'] as const)
     if (out[k] !== undefined && typeof out[k] !== 'boolean') throw new SettingsError(k, `${where}: "${TOP_ONLY[k]}" must be true or false`);
   // Each value's type is checked by resolveSettings when the stages are planned (runPipeline).
   const config: PipelineConfig = { ...out, dataPath: String(out['dataPath']), outputPath: String(out['outputPath']) };
@@ -184,7 +206,7 @@ export function readPipelineConfig(file: string): PipelineConfig {
 }
 
 /** The stage names runPipeline runs for `c`, in order. */
-export function pipelineStageNames(c: Pick<PipelineConfig, 'evalUntrained' | 'hardRound'>): string[] {
+export function pipelineStageNames(c: Pick<PipelineConfig, 'evalUntrained' | 'hardRound' | 'crossencoder'>): string[] {
   return [
     ...(c.evalUntrained === true ? ['eval-untrained'] : []),
     'biencoder',
@@ -194,5 +216,6 @@ export function pipelineStageNames(c: Pick<PipelineConfig, 'evalUntrained' | 'ha
     'finetune',
     'eval-finetune',
     ...(c.hardRound !== false ? ['biencoder-hard', 'generate-hard', 'finetune-hard', 'eval-final'] : []),
+    ...(c.crossencoder === true ? ['cross-candidates', 'crossencoder', 'eval-crossencoder'] : []),
   ];
 }

@@ -16,6 +16,11 @@
 //                     checked against biencoder/, the one it was trained with)
 //   9 finetune-hard   finetune with hard from biencoder-hard/ on generate-hard/
 //  10 eval-final      evaluateBiencoder of finetune-hard/
+//  with crossencoder (after the last stage above):
+//  11 cross-candidates  evaluateBiencoder of the last bi-encoder with saveTopkResult: the top-
+//                       crossTopK candidates of train, valid and the eval modes
+//  12 crossencoder      trainCrossencoder on them (from bertModel)
+//  13 eval-crossencoder evaluateCrossencoder of crossencoder/ on the eval modes
 import { join, sep } from 'node:path';
 
 import type { TaskContext } from '../api/events.js';
@@ -23,10 +28,12 @@ import { SettingsError } from '../errors.js';
 import { FIELDS } from '../settings/fields.js';
 import { resolveSettings } from '../settings/resolve.js';
 import { STAGES, type InputSettings, type StageName } from '../settings/stages.js';
+import { runEvaluateCrossencoder } from '../stages/evaluate-cross.js';
 import { runEvaluateBiencoder, type ModeRecall } from '../stages/evaluate.js';
 import { runFinetune } from '../stages/finetune.js';
 import { runGenerateFeatures } from '../stages/generate-features.js';
 import { runTrainBiencoder } from '../stages/train-biencoder.js';
+import { runTrainCrossencoder } from '../stages/train-cross.js';
 import { runTrainGan } from '../stages/train-gan.js';
 import { runStages, type StageDef, type StageOutcome } from '../train/pipeline-state.js';
 import { withOutputLock } from '../stages/output-lock.js';
@@ -216,6 +223,67 @@ export async function runPipelineHere(c: PipelineConfig, ctx: TaskContext): Prom
       ),
       tune('finetune-hard', c.finetuneHard, { hard: true, pathToModel: dir('biencoder-hard'), generateDataPath: dir('generate-hard') }),
       evaluate('eval-final', { ...c.eval, ...c.evalFinal }, 'finetune-hard'),
+    );
+  }
+  if (c.crossencoder === true) {
+    // The pair settings of training hold for evaluation too.
+    const pairKeys = (x: PipelineConfig['cross']) =>
+      Object.fromEntries(
+        Object.entries(x ?? {}).filter(([k]) => ['maxContextLength', 'maxSeqLength', 'maxPairsPerBatch', 'dropout'].includes(k)),
+      );
+    const crossTopK = c.crossTopK ?? 64;
+    const last = hardRound ? 'finetune-hard' : 'finetune';
+    const candSettings = compose(
+      'evaluateBiencoder',
+      c,
+      { ...c.eval, ...c.evalFinal },
+      {
+        pathToModel: dir(last),
+        outputPath: dir('cross-candidates'),
+        topK: crossTopK,
+        modes: ['train', 'valid', ...(c.evalCross?.modes ?? evalModes)],
+        saveTopkResult: true,
+      },
+      'eval',
+    );
+    // No table: the recall is eval-final's (or eval-finetune's); the files are what counts.
+    stages.push(
+      stage('cross-candidates', candSettings, async (s) => ({
+        modes: (await runEvaluateBiencoder(s, ctx)).modes.map((m) => ({ mode: m.mode, total: m.total, candidateFile: m.candidateFile })),
+      })),
+      stage(
+        'crossencoder',
+        compose(
+          'trainCrossencoder',
+          c,
+          c.cross,
+          { dataPath: join(dir('cross-candidates'), `top${crossTopK}_candidates`), outputPath: dir('crossencoder'), addLinear: true },
+          'cross',
+        ),
+        async (s, resume) => {
+          const r = await runTrainCrossencoder({ ...s, resume }, ctx);
+          return { accuracies: r.accuracies, bestEpoch: r.bestEpoch, updates: r.steps, mentions: r.mentions, k: r.k };
+        },
+      ),
+      stage(
+        'eval-crossencoder',
+        compose(
+          'evaluateCrossencoder',
+          c,
+          { modes: evalModes, ...pairKeys(c.cross), ...c.evalCross },
+          {
+            dataPath: join(dir('cross-candidates'), `top${crossTopK}_candidates`),
+            pathToModel: dir('crossencoder'),
+            outputPath: dir('eval-crossencoder'),
+            addLinear: true,
+          },
+          'evalCross',
+        ),
+        async (s) => {
+          const r = await runEvaluateCrossencoder(s, ctx);
+          return { table: r.table, modes: r.modes };
+        },
+      ),
     );
   }
   // The report is rewritten after every run, a failed or interrupted one too (it shows what exists).

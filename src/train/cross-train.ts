@@ -260,13 +260,20 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
     },
   });
   const seconds = (performance.now() - t0) / 1000;
-  if (best.epoch >= 0) {
-    const bestDir = join(run.outputPath, epochDirName(best.epoch));
+  // No val mention with its gold among the candidates: no accuracy, no best (the original would
+  // load epoch_-1); the last epoch stands in.
+  const pick = best.epoch >= 0 ? best.epoch : run.val.count === 0 && s.numTrainEpochs > 0 ? s.numTrainEpochs - 1 : -1;
+  if (pick >= 0) {
+    const bestDir = join(run.outputPath, epochDirName(pick));
     const files = ['model.safetensors', 'pytorch_model.bin', 'config.json', 'vocab.txt', 'tokenizer_config.json'].filter((f) =>
       existsSync(join(bestDir, f)),
     );
     copyBestToRoot(bestDir, run.outputPath, files);
-    say(`Best epoch ${best.epoch} (normalized accuracy ${best.score.toFixed(4)}) copied to ${run.outputPath}`);
+    say(
+      best.epoch >= 0
+        ? `Best epoch ${best.epoch} (normalized accuracy ${best.score.toFixed(4)}) copied to ${run.outputPath}`
+        : `No validation mention has its gold among the candidates: the last epoch (${pick}) copied to ${run.outputPath}`,
+    );
   }
   ws.dispose();
   opt.dispose();
