@@ -50,6 +50,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   void Upload(const Napi::CallbackInfo& info);
   Napi::Value Download(const Napi::CallbackInfo& info);
   void CopyFrom(const Napi::CallbackInfo& info);
+  void ReadFile(const Napi::CallbackInfo& info);
+  static Napi::Value MapFile(const Napi::CallbackInfo& info);
   Napi::Value View(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
 

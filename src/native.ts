@@ -23,6 +23,12 @@ export interface NativeTensor {
   upload(data: Float32Array | Int32Array): void;
   download(): Float32Array | Int32Array;
   copyFrom(src: NativeTensor): void;
+  /**
+   * Fills the tensor with the `nbytes` bytes of a file from byte `offset`: values of its own dtype,
+   * little-endian, read straight into a host tensor (no conversion, no staging), into a device one
+   * through a bounded host chunk. Absent in addons built before it (callers fall back to `upload`).
+   */
+  readFile?(path: string, offset: number): void;
   /** A tensor sharing this one's memory: `shape` starting `offset` elements in. */
   view(offset: number, shape: number[]): NativeTensor;
   dispose(): void;
@@ -83,8 +89,14 @@ export interface NativeBackend extends EngineOps {
   synchronize(): void;
 }
 
+interface TensorClass {
+  new (device: DeviceName, dtype: DType, shape: number[]): NativeTensor;
+  /** Absent in addons built before it (see mappedTensor). */
+  mapFile?(path: string, offset: number, dtype: DType, shape: number[]): NativeTensor;
+}
+
 interface Addon {
-  Tensor: new (device: DeviceName, dtype: DType, shape: number[]) => NativeTensor;
+  Tensor: TensorClass;
   /** The flat BERT (bindings/model_bert.cpp). */
   BertModel: NativeBertClass;
   /** The handle of a backend ('auto': cuda when a device exists, else cpu), one per name and thread. */
@@ -321,6 +333,16 @@ export function addonLocation(): AddonCandidate {
 export const engineInfo = (): EngineInfo => native().info();
 export const setThreads = (n: number): number => native().setThreads(n);
 export const bytesInUse = (d: DeviceName): number => native().bytesInUse(d);
+
+/**
+ * A host tensor whose values are a file's bytes from byte `offset` (its dtype, little-endian; offset
+ * a multiple of 64): memory-mapped copy-on-write and prefaulted, so it costs no copy and its pages
+ * are the page cache's until written. The file must not be truncated while the tensor lives.
+ * Undefined when the loaded addon predates mapFile (callers read or upload instead).
+ */
+export function mappedTensor(path: string, offset: number, dtype: DType, shape: number[]): NativeTensor | undefined {
+  return native().Tensor.mapFile?.(path, offset, dtype, shape);
+}
 
 /** A new zero-filled tensor; `data` uploads initial contents. */
 export function tensor(device: DeviceName, dtype: DType, shape: number[], data?: Float32Array | Int32Array): NativeTensor {

@@ -1,7 +1,11 @@
 #include "tensor.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -50,6 +54,28 @@ Storage::Storage(Device d, size_t n) : bytes(n), dev(d) {
   if (account) account->bytes.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
 }
 
+std::shared_ptr<Storage> Storage::map_file(int fd, int64_t offset, size_t n) {
+  std::shared_ptr<Storage> s(new Storage());
+  void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
+  if (p == MAP_FAILED)
+    fail_as(errno == ENOMEM ? ErrorKind::Memory : ErrorKind::Argument, "mapFile: cannot map ", n, " bytes: ", std::strerror(errno));
+  s->ptr = p;
+  s->bytes = n;
+  s->mapped = n;
+  s->dev = Device::CPU;
+  // Prefault now, reading one byte a page: a read fault maps the page cache's page (and its
+  // neighbours) without copying, so the first search does not pay for the faults. Writing here
+  // instead would copy every page.
+  madvise(p, n, MADV_WILLNEED);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  volatile unsigned char sink = 0;
+  for (size_t i = 0; i < n; i += page) sink = sink ^ static_cast<const unsigned char*>(p)[i];
+  g_bytes[static_cast<int>(Device::CPU)].fetch_add(n, std::memory_order_relaxed);
+  s->account = t_account;
+  if (s->account) s->account->bytes.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+  return s;
+}
+
 Storage::~Storage() {
   g_bytes[static_cast<int>(dev)].fetch_sub(bytes, std::memory_order_relaxed);
   if (account) account->bytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
@@ -87,6 +113,38 @@ Tensor Tensor::empty(Device d, DType t, const std::vector<int64_t>& shape) {
   x.dtype = t;
   x.shape = shape;
   x.st = std::make_shared<Storage>(d, static_cast<size_t>(n) * dtype_size(t));
+  return x;
+}
+
+Tensor Tensor::map_file(const std::string& path, int64_t offset, DType t, const std::vector<int64_t>& shape) {
+  const int64_t n = checked_numel(shape, "mapFile");
+  BIOFEG_CHECK(offset >= 0 && offset % static_cast<int64_t>(kAlign) == 0, "mapFile: the offset must be a multiple of ",
+               kAlign, " bytes, got ", offset);
+  const size_t bytes = static_cast<size_t>(n) * dtype_size(t);
+  if (bytes == 0) return empty(Device::CPU, t, shape);
+  struct Fd {
+    int fd;
+    ~Fd() {
+      if (fd >= 0) close(fd);
+    }
+  } f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) fail("mapFile: ", path, ": ", std::strerror(errno));
+  struct stat sb;
+  if (fstat(f.fd, &sb) != 0) fail("mapFile: ", path, ": ", std::strerror(errno));
+  BIOFEG_CHECK(S_ISREG(sb.st_mode), "mapFile: ", path, " is not a regular file");
+  BIOFEG_CHECK(static_cast<int64_t>(sb.st_size) >= offset && static_cast<uint64_t>(sb.st_size - offset) >= bytes,
+               "mapFile: ", path, " holds ", static_cast<int64_t>(sb.st_size), " bytes; ", dtype_name(t),
+               shape_str(shape), " needs ", bytes, " from offset ", offset);
+  // mmap takes page-aligned offsets: map from the page holding `offset`, the tensor starting
+  // `skip` bytes in (a whole number of elements, as both are multiples of 64).
+  const int64_t page = sysconf(_SC_PAGESIZE);
+  const int64_t base = offset / page * page;
+  const int64_t skip = offset - base;
+  Tensor x;
+  x.dtype = t;
+  x.shape = shape;
+  x.offset = skip / static_cast<int64_t>(dtype_size(t));
+  x.st = Storage::map_file(f.fd, base, static_cast<size_t>(skip) + bytes);
   return x;
 }
 

@@ -32,11 +32,17 @@ struct Storage {
   size_t bytes = 0;
   Device dev = Device::CPU;
   Storage(Device d, size_t n);  // zero-filled; throws Error (kind Memory) when it cannot allocate
+  // A host storage over bytes [offset, offset + n) of an open file, mapped private (writes are
+  // copy-on-write: they never reach the file) and prefaulted; offset a multiple of the page size.
+  static std::shared_ptr<Storage> map_file(int fd, int64_t offset, size_t n);
   ~Storage();
   size_t mapped = 0;             // host: length of an mmap'd region (large buffers), else 0
   std::shared_ptr<MemAccount> account;  // the AccountScope's at creation, if any
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
+
+ private:
+  Storage() = default;
 };
 
 // Every Tensor's shape passes checked_numel: at most 8 dimensions, none negative, and the product
@@ -50,6 +56,11 @@ struct Tensor {
 
 
   static Tensor empty(Device d, DType t, const std::vector<int64_t>& shape);
+  // A host tensor whose values are the file's bytes from `offset` (its dtype, little-endian),
+  // memory-mapped: no copy, the pages shared with the page cache until written. `offset` a
+  // multiple of 64 bytes; the file must hold nbytes() from it. The file must not be truncated
+  // while the tensor lives (a write-then-rename replacement is fine).
+  static Tensor map_file(const std::string& path, int64_t offset, DType t, const std::vector<int64_t>& shape);
   Device device() const { return st->dev; }
   int64_t numel() const;
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }

@@ -13,8 +13,10 @@ import { join } from 'node:path';
 
 import { AtomicOutputs, writeFileAtomic } from '../data/atomic.js';
 import { CheckpointRejectedError, InputError } from '../errors.js';
+import { type DeviceName, mappedTensor, type NativeTensor, tensor } from '../native.js';
 import {
   encodePoolHeader,
+  loadPoolFile,
   POOL_HEADER_BYTES,
   type PoolDType,
   type PoolFileHeader,
@@ -170,6 +172,35 @@ export function vectorBytes(v: Float32Array, dtype: PoolDType): Uint8Array {
   if (a instanceof Uint16Array) a.forEach((x, i) => out.writeUInt16LE(x, 2 * i));
   else a.forEach((x, i) => out.writeFloatLE(x, 4 * i));
   return out;
+}
+
+/**
+ * The index's vectors as a [count, dim] tensor of `dtype` on `device`, without per-row work: on the
+ * host in the file's dtype, the file memory-mapped (Tensor.mapFile: no copy; the pages are the
+ * page cache's, shared by every process serving the index); on a device, one read straight into
+ * the tensor (Tensor.readFile); with another dtype (a bf16 index held as f32 where the top-k takes
+ * f32 only) or an addon without these, chunk by chunk through loadPoolFile's conversion.
+ */
+export function loadIndexVectors(
+  path: string,
+  m: Pick<IndexManifest, 'count' | 'dim' | 'dtype'>,
+  device: DeviceName,
+  dtype: PoolDType,
+): NativeTensor {
+  const shape = [m.count, m.dim];
+  if (device === 'cpu' && dtype === m.dtype) {
+    const t = mappedTensor(path, POOL_HEADER_BYTES, dtype, shape);
+    if (t) return t;
+  }
+  const pool = tensor(device, dtype, shape);
+  try {
+    if (dtype === m.dtype && pool.readFile) pool.readFile(path, POOL_HEADER_BYTES);
+    else loadPoolFile(path, pool, 4096, undefined, m.dtype);
+  } catch (e) {
+    pool.dispose();
+    throw e;
+  }
+  return pool;
 }
 
 /** Reads rows [start, start + n) of a vectors file as raw bytes (for copying into a new generation). */

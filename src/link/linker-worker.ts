@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { contextRepresentation, ENT_END_TAG, ENT_START_TAG, ENT_TITLE_TAG } from '../data/blink-inputs.js';
 import { CheckpointRejectedError, toWire, type WireError } from '../errors.js';
 import { engineFor } from '../engine.js';
-import { copyInto, loadPoolFile, poolDtypeSupported, queryDtype } from '../eval/entity-pool.js';
+import { copyInto, poolDtypeSupported, queryDtype } from '../eval/entity-pool.js';
 import { trimmedBatch } from '../eval/token-batch.js';
 import { type NativeTensor, tensor } from '../native.js';
 import { chooseDevice, precisionOf } from '../stages/setup.js';
-import { readManifest } from './index-file.js';
-import { openLinkModel } from './model.js';
+import { loadIndexVectors, readManifest } from './index-file.js';
+import { openContextModel } from './model.js';
 
 /** One mention as the worker takes it. */
 export interface WireMention {
@@ -72,21 +72,18 @@ interface Loaded {
   embed(mentions: WireMention[]): Promise<{ vectors: Float32Array; tokens: number }>;
 }
 
-function load(): { loaded: Loaded; facts: LinkerFacts } {
+async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
   const device = chooseDevice({ device: d.device, threads: d.threads });
-  const lm = openLinkModel(d.model, device, precisionOf(d.precision, device));
+  const { lm, hash: hashing } = openContextModel(d.model, device, precisionOf(d.precision, device));
   const inf = lm.inference;
   if (inf.mentionMarkers[0] !== ENT_START_TAG || inf.mentionMarkers[1] !== ENT_END_TAG || inf.titleMarker !== ENT_TITLE_TAG)
     throw new CheckpointRejectedError(
       d.model,
       `${d.model}: the checkpoint records markers ${inf.mentionMarkers.join(' ')} / ${inf.titleMarker}; this biofeg builds windows with ${ENT_START_TAG} ${ENT_END_TAG} / ${ENT_TITLE_TAG}`,
     );
+  // The candidate hash is computed on its own thread while the rest loads; checked before ready.
+  hashing.catch(() => undefined); // handled below; a failure before then must not crash the thread
   const m = readManifest(d.index);
-  if (m.modelHash !== lm.hash)
-    throw new CheckpointRejectedError(
-      d.index,
-      `${d.index}: the index was built with another model (model hash ${m.modelHash.slice(0, 16)}, ${d.model} hashes to ${lm.hash.slice(0, 16)}); rebuild it with \`biofeg index --model ${d.model}\``,
-    );
   const maxCtx = d.maxContextLength ?? inf.maxContextLength;
   if (maxCtx > lm.model.config.maxPositions)
     throw new CheckpointRejectedError(
@@ -103,7 +100,7 @@ function load(): { loaded: Loaded; facts: LinkerFacts } {
       `${d.model}: the checkpoint records no inference settings; using max_context_length ${maxCtx}, max_cand_length ${inf.maxCandLength}`,
     );
   // The closures below hold the context encoder and the tokenizer only: the candidate encoder
-  // (needed for the model hash alone) is left to the garbage collector.
+  // (never loaded: openContextModel) is left to the garbage collector.
   const tok = lm.tokenizer;
   const enc = lm.model.context;
   const eng = engineFor(device);
@@ -112,8 +109,18 @@ function load(): { loaded: Loaded; facts: LinkerFacts } {
     warnings.push(`${d.index}: a ${m.dtype} index is held as f32 on ${device} (this build's top-k there takes f32 only)`);
     poolDtype = 'f32';
   }
-  const pool = tensor(device, poolDtype, [m.count, m.dim]);
-  loadPoolFile(join(d.index, m.vectors), pool, 4096, undefined, m.dtype);
+  const pool = loadIndexVectors(join(d.index, m.vectors), m, device, poolDtype);
+  const modelHash = await hashing.catch((e: unknown) => {
+    pool.dispose();
+    throw e;
+  });
+  if (m.modelHash !== modelHash) {
+    pool.dispose();
+    throw new CheckpointRejectedError(
+      d.index,
+      `${d.index}: the index was built with another model (model hash ${m.modelHash.slice(0, 16)}, ${d.model} hashes to ${modelHash.slice(0, 16)}); rebuild it with \`biofeg index --model ${d.model}\``,
+    );
+  }
   const strings = readFileSync(join(d.index, m.entities));
   const ab = strings.buffer.slice(strings.byteOffset, strings.byteOffset + strings.byteLength) as ArrayBuffer;
   const dim = m.dim;
@@ -198,7 +205,7 @@ function load(): { loaded: Loaded; facts: LinkerFacts } {
   return {
     loaded,
     facts: {
-      modelHash: lm.hash,
+      modelHash,
       entities: m.count,
       dim,
       dtype: m.dtype,
@@ -223,7 +230,7 @@ const post = (m: LinkerReply, transfer: ArrayBuffer[] = []): void => port.postMe
 
 let loaded: Loaded;
 try {
-  const r = load();
+  const r = await load();
   loaded = r.loaded;
   post({ type: 'ready', facts: r.facts }, [r.facts.strings]);
 } catch (e) {

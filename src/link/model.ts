@@ -13,6 +13,7 @@ import type { DeviceName } from '../native.js';
 import { modelTokenizer } from '../stages/setup.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 import { DEFAULT_INFERENCE, type InferenceMeta, loadStateDict, openBiEncoder, readInferenceMeta } from '../train/biencoder-checkpoint.js';
+import { hashInThread, loadContext } from './model-file.js';
 
 /** Version of the model hash's recipe: a change of it makes every index refuse older models. */
 const MODEL_HASH_VERSION = 1;
@@ -55,23 +56,27 @@ function openOriginal(dir: string, device: DeviceName, precision: BertPrecision)
   return model;
 }
 
+/** The JSON that starts candidateHash: the shape, the tokenizer and the window (no weights). */
+export function candidateHashPrefix(model: BiEncoder, tok: WordPieceTokenizer, maxCandLength: number): string {
+  return JSON.stringify({
+    v: MODEL_HASH_VERSION,
+    embedDim: model.embedDim,
+    config: { ...model.config, hiddenDropout: 0, attentionDropout: 0 },
+    addLinear: model.options.addLinear === true,
+    tokenizer: tok.hash,
+    maxCandLength,
+  });
+}
+
 /**
  * sha256 over what an entity vector depends on: the candidate encoder's parameters, the model's
  * shape, the tokenizer (vocabulary and normalisation) and the candidate window. An index records
- * it; a linker whose model hashes otherwise refuses the index.
+ * it; a linker whose model hashes otherwise refuses the index. (model-file.ts computes the same
+ * digest from a checkpoint file without loading the candidate encoder.)
  */
 export function candidateHash(model: BiEncoder, tok: WordPieceTokenizer, maxCandLength: number): string {
   const h = createHash('sha256');
-  h.update(
-    JSON.stringify({
-      v: MODEL_HASH_VERSION,
-      embedDim: model.embedDim,
-      config: { ...model.config, hiddenDropout: 0, attentionDropout: 0 },
-      addLinear: model.options.addLinear === true,
-      tokenizer: tok.hash,
-      maxCandLength,
-    }),
-  );
+  h.update(candidateHashPrefix(model, tok, maxCandLength));
   for (const part of model.candidate.parts()) {
     h.update(part.prefix);
     const flat = part.params.download() as Float32Array;
@@ -80,8 +85,8 @@ export function candidateHash(model: BiEncoder, tok: WordPieceTokenizer, maxCand
   return h.digest('hex');
 }
 
-/** Opens `dir` (a checkpoint folder) on `device`; any failure is a CheckpointRejectedError naming it. */
-export function openLinkModel(dir: string, device: DeviceName, precision: BertPrecision): LinkModel {
+/** What a checkpoint folder holds besides the weights; any failure is a CheckpointRejectedError naming it. */
+function readFolder(dir: string) {
   if (typeof dir !== 'string' || dir === '') throw new CheckpointRejectedError(String(dir), 'model: expected a checkpoint folder');
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new CheckpointRejectedError(dir, `${dir}: not a folder (expected a bi-encoder checkpoint folder)`);
@@ -92,18 +97,65 @@ export function openLinkModel(dir: string, device: DeviceName, precision: BertPr
     const recordedMeta = readInferenceMeta(dir);
     const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     const ours = typeof raw['biofeg'] === 'object' && raw['biofeg'] !== null;
-    const model = ours ? openBiEncoder({ device, pathToModel: dir, precision }).model : openOriginal(dir, device, precision);
     const tok = modelTokenizer(dir, undefined);
     const inference = recordedMeta ?? { ...DEFAULT_INFERENCE, lowercase: tok.lowercase };
+    return { raw, ours, tokenizer: tok.tokenizer, inference, recorded: recordedMeta !== undefined };
+  } catch (e) {
+    throw rejected(dir, e);
+  }
+}
+
+/** Opens `dir` (a checkpoint folder) on `device`; any failure is a CheckpointRejectedError naming it. */
+export function openLinkModel(dir: string, device: DeviceName, precision: BertPrecision): LinkModel {
+  const f = readFolder(dir);
+  try {
+    const model = f.ours ? openBiEncoder({ device, pathToModel: dir, precision }).model : openOriginal(dir, device, precision);
     return {
       dir,
       model,
-      tokenizer: tok.tokenizer,
-      inference,
-      recorded: recordedMeta !== undefined,
-      hash: candidateHash(model, tok.tokenizer, inference.maxCandLength),
+      tokenizer: f.tokenizer,
+      inference: f.inference,
+      recorded: f.recorded,
+      hash: candidateHash(model, f.tokenizer, f.inference.maxCandLength),
     };
   } catch (e) {
     throw rejected(dir, e);
   }
+}
+
+/**
+ * `dir` opened for linking (a Linker): where it is our checkpoint with model.safetensors, only the
+ * context encoder's weights are loaded (the candidate's parameters stay as constructed, never read, most
+ * of their pages never touched) and
+ * the candidate hash is computed from the file on another thread (model-file.ts), resolving while
+ * the caller goes on loading; otherwise as openLinkModel. The hash resolves to candidateHash's
+ * digest either way, or rejects with a CheckpointRejectedError.
+ */
+export function openContextModel(
+  dir: string,
+  device: DeviceName,
+  precision: BertPrecision,
+): { lm: Omit<LinkModel, 'hash'>; hash: Promise<string> } {
+  const f = readFolder(dir);
+  if (f.ours) {
+    try {
+      const ours = f.raw['biofeg'] as { add_linear?: boolean; out_dim?: number; pooler?: boolean };
+      const model = new BiEncoder({
+        config: bertConfigFromHf(f.raw, { pooler: ours.pooler ?? true }),
+        device,
+        addLinear: ours.add_linear ?? false,
+        outDim: ours.out_dim ?? 1,
+        precision,
+      });
+      const plan = loadContext(dir, model, candidateHashPrefix(model, f.tokenizer, f.inference.maxCandLength));
+      if (plan) {
+        const { raw: _raw, ours: _ours, ...rest } = f;
+        return { lm: { dir, model, ...rest }, hash: hashInThread(plan).catch((e: unknown) => Promise.reject(rejected(dir, e))) };
+      }
+    } catch (e) {
+      throw rejected(dir, e);
+    }
+  }
+  const { hash, ...lm } = openLinkModel(dir, device, precision);
+  return { lm, hash: Promise.resolve(hash) };
 }

@@ -1,0 +1,106 @@
+// A checkpoint opened for linking (openContextModel): the context encoder loaded as the full
+// load loads it, the candidate encoder never loaded, and its hash computed from the file equal to
+// candidateHash of the fully loaded model, so indexes built before keep loading and an index of
+// other candidate weights is still refused. Files that are not exactly the model's state_dict
+// take the general path and its errors.
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { readSafetensors, writeSafetensors } from '../../src/checkpoint/index.js';
+import { CheckpointRejectedError } from '../../src/errors.js';
+import { openContextModel, openLinkModel } from '../../src/link/model.js';
+import type { BiEncoder } from '../../src/models/biencoder.js';
+import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
+import { cleanup, TINY, tinyModel, tmp, VOCAB } from '../eval/retrieve-helpers.js';
+import { randn } from '../support/rng.js';
+
+afterAll(cleanup);
+
+async function save(model: BiEncoder, addLinear: boolean): Promise<string> {
+  const dir = join(tmp('biofeg-model-file-'), 'model');
+  await saveBiEncoder(dir, model, {
+    settings: { addLinear, outDim: addLinear ? 16 : 1 },
+    vocabPath: VOCAB,
+    lowercase: true,
+    torchBin: false,
+    inference: { maxContextLength: 32, maxCandLength: 48 },
+  });
+  return dir;
+}
+
+const flat = (m: BiEncoder, side: 'context' | 'candidate') =>
+  m
+    .encoder(side)
+    .parts()
+    .flatMap((p) => Array.from(p.params.download() as Float32Array));
+
+/** The candidate side as constructed: zeros but the LayerNorm weights (ones), nothing from the file. */
+function notLoaded(m: BiEncoder): boolean {
+  return m.candidate.parts().every((p) => {
+    const f = p.params.download() as Float32Array;
+    return p.layout.every((e) => {
+      const v = f.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1));
+      return v.every((x) => x === (e.name.endsWith('LayerNorm.weight') ? 1 : 0));
+    });
+  });
+}
+
+function withLinear(seed: number): BiEncoder {
+  const m = tinyModel(seed, { config: { ...TINY, pooler: true }, addLinear: true, outDim: 16 });
+  for (const side of [m.context, m.candidate]) side.linear!.params.upload(randn(side.linear!.params.shape[0]!, seed + 9, 0.3));
+  return m;
+}
+
+describe('openContextModel', () => {
+  it('loads the context encoder as openLinkModel does, not the candidate, and hashes the candidate to the same digest', async () => {
+    for (const [model, addLinear] of [
+      [tinyModel(3, { config: { ...TINY, pooler: true } }), false],
+      [withLinear(4), true],
+    ] as const) {
+      const dir = await save(model, addLinear);
+      const full = openLinkModel(dir, 'cpu', 'f32');
+      const { lm, hash } = openContextModel(dir, 'cpu', 'f32');
+      expect(await hash).toBe(full.hash);
+      expect(flat(lm.model, 'context')).toEqual(flat(full.model, 'context'));
+      expect(notLoaded(lm.model)).toBe(true);
+      expect(notLoaded(full.model)).toBe(false);
+      expect(lm.inference).toEqual(full.inference);
+      expect(lm.model.embedDim).toBe(addLinear ? 16 : TINY.hiddenSize);
+    }
+  });
+
+  it('a candidate weight changed by one ulp changes the hash (an index of the old weights is refused)', async () => {
+    const model = tinyModel(5, { config: { ...TINY, pooler: true } });
+    const a = await save(model, false);
+    const p = model.candidate.bert.parameters();
+    const w = p.download() as Float32Array;
+    const bits = new Uint32Array(w.buffer);
+    bits[w.length - 1]! += 1; // the last parameter: the hash must reach the end of the part
+    p.upload(w);
+    const b = await save(model, false);
+    const [ha, hb] = [await openContextModel(a, 'cpu', 'f32').hash, await openContextModel(b, 'cpu', 'f32').hash];
+    expect(ha).not.toBe(hb);
+    expect(hb).toBe(openLinkModel(b, 'cpu', 'f32').hash);
+  });
+
+  it('a file with an extra tensor takes the general path and is refused as it refuses it', async () => {
+    const dir = await save(tinyModel(6, { config: { ...TINY, pooler: true } }), false);
+    const file = join(dir, 'model.safetensors');
+    const tensors = readSafetensors(file).tensors;
+    tensors.set('cand_encoder.extra', { dtype: 'F32', shape: [2], data: new Float32Array(2) });
+    writeSafetensors(file, tensors);
+    expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(CheckpointRejectedError);
+    expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(/unexpected cand_encoder\.extra/);
+  });
+
+  it('a non-finite context weight is refused', async () => {
+    const dir = await save(tinyModel(7, { config: { ...TINY, pooler: true } }), false);
+    const file = join(dir, 'model.safetensors');
+    const tensors = readSafetensors(file).tensors;
+    const name = 'context_encoder.bert_model.encoder.layer.1.output.dense.weight';
+    (tensors.get(name)!.data as Float32Array)[3] = Number.NaN;
+    writeSafetensors(file, tensors);
+    expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(CheckpointRejectedError);
+    expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(/holds NaN at element 3: refusing non-finite weights/);
+  });
+});
