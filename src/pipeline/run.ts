@@ -289,7 +289,7 @@ export async function runPipelineHere(c: PipelineConfig, ctx: TaskContext): Prom
   // The report is rewritten after every run, a failed or interrupted one too (it shows what exists).
   const report = async (): Promise<string | undefined> => {
     try {
-      const r = await writeReport({ runDir: root });
+      const r = await writeReport({ runDir: root, stages: stages.map((st) => st.name) });
       ctx.emit({ type: 'message', level: 'detail', text: `report: ${r.path}` });
       return r.path;
     } catch (e) {

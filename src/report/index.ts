@@ -23,6 +23,11 @@ export interface ReportSettings {
    * (with the reason shown), e.g. where no addon can load.
    */
   engine?: EngineFacts | null;
+  /**
+   * The stages the run is to have, in order (runPipeline passes its schedule): those without a
+   * folder are shown as not run yet. Default: from `<runDir>/pipeline.json` when there is one.
+   */
+  stages?: readonly string[];
 }
 
 export interface ReportResult {
@@ -70,7 +75,7 @@ export { readRun };
  * lists what is missing; a folder that is not a run is an `InputError` (`ERR_BIOFEG_INPUT`).
  */
 export async function writeReport(settings: ReportSettings): Promise<ReportResult> {
-  const run: RunData = readRun(settings.runDir);
+  const run: RunData = readRun(settings.runDir, settings.stages);
   const charts = buildCharts(run);
   const html = renderPage({
     run,

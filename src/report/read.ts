@@ -47,7 +47,8 @@ function notRun(root: string, name: string): StageData {
   };
 }
 
-export function readRun(runDir: string): RunData {
+/** `stages`: the stage folders the run is to have, in order (a pipeline knows them); default from pipeline.json. */
+export function readRun(runDir: string, stages?: readonly string[]): RunData {
   const root = resolve(runDir);
   if (!existsSync(root)) throw new InputError(runDir, undefined, 'no such folder (expected a biofeg run folder)');
   if (!statSync(root).isDirectory()) throw new InputError(runDir, undefined, 'not a folder (expected a biofeg run folder)');
@@ -56,19 +57,20 @@ export function readRun(runDir: string): RunData {
   const subs = readdirSync(root, { withFileTypes: true })
     .filter((d) => d.isDirectory() && looksLikeStage(join(root, d.name)))
     .map((d) => d.name);
-  const expected = expectedStages(root);
+  const expected = stages ? [...stages] : expectedStages(root);
   if (subs.length === 0 && expected === undefined)
     throw new InputError(
       runDir,
       undefined,
       `not a biofeg run folder: neither it nor a subfolder holds ${STAGE_FILES.join(', ')}, and it has no pipeline.json`,
     );
-  const rank = (n: string) => (ORDER.includes(n) ? ORDER.indexOf(n) : ORDER.length);
+  const order = expected ? [...ORDER.filter((n) => !expected.includes(n)), ...expected] : ORDER;
+  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
   const names = [...new Set([...subs, ...(expected ?? [])])].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  const stages = names.map((n) => (subs.includes(n) ? readStage(join(root, n), n) : notRun(root, n)));
+  const read = names.map((n) => (subs.includes(n) ? readStage(join(root, n), n) : notRun(root, n)));
   const missing: string[] = [];
-  const absent = stages.filter((s) => s.status === 'not run').map((s) => s.name);
+  const absent = read.filter((s) => s.status === 'not run').map((s) => s.name);
   if (absent.length > 0) missing.push(`stages not run yet: ${absent.join(', ')}`);
   if (expected === undefined) missing.push('no pipeline.json: the stages shown are the folders found');
-  return { root, layout: 'pipeline', stages, missing };
+  return { root, layout: 'pipeline', stages: read, missing };
 }
