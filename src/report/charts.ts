@@ -251,8 +251,50 @@ function wallTimeChart(run: RunData): ChartSpec[] {
   ];
 }
 
+/** Each cross-encoder evaluation: its accuracy per mode beside the bi-encoder's first candidate and its recall@k ceiling. */
+function rerankCharts(run: RunData): ChartSpec[] {
+  return run.stages
+    .filter((s) => s.rerank.length > 0)
+    .map((s, i) => {
+      const labels = s.rerank.map((m) => m.mode);
+      const bar = (label: string, data: Array<number | null>, c: number): Dataset => ({ label, data, backgroundColor: color(c) });
+      return {
+        id: `chart-rerank-${i}`,
+        title: `${s.name}: accuracy per mode (all mentions)`,
+        section: 'eval',
+        config: {
+          type: 'bar',
+          data: {
+            labels,
+            datasets: [
+              bar(
+                'cross-encoder',
+                s.rerank.map((m) => m.cross),
+                0,
+              ),
+              bar(
+                'bi-encoder top 1',
+                s.rerank.map((m) => m.biencoder),
+                1,
+              ),
+              bar(
+                'bi-encoder recall@k (ceiling)',
+                s.rerank.map((m) => m.recallAtK),
+                2,
+              ),
+            ],
+          },
+          options: {
+            plugins: { title: { display: true, text: `${s.name}: accuracy per mode (all mentions)` } },
+            scales: { y: { min: 0, max: 1, title: { display: true, text: 'accuracy' } } },
+          },
+        },
+      };
+    });
+}
+
 export function buildCharts(run: RunData): ChartSpec[] {
-  const out = [...wallTimeChart(run), ...recallCharts(run)];
+  const out = [...wallTimeChart(run), ...recallCharts(run), ...rerankCharts(run)];
   run.stages.forEach((s, i) => {
     const id = (k: string) => `chart-s${i}-${k}`;
     if (s.kind === 'train') out.push(...trainCharts(s, id));

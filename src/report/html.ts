@@ -70,6 +70,17 @@ function recallTable(run: RunData): string {
   return `<table class="grid recall-table"><thead><tr><th>stage</th><th>mode</th><th>mentions</th>${ks.map((k) => `<th>r@${esc(k)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+function rerankTable(run: RunData): string {
+  const rows = run.stages.flatMap((s) =>
+    s.rerank.map(
+      (m) =>
+        `<tr><td>${esc(s.name)}</td><td>${esc(m.mode)}</td><td>${m.mentions ?? '-'}</td>${[m.cross, m.crossNormalized, m.biencoder, m.recallAtK].map((v) => `<td>${v === null ? '-' : v.toFixed(4)}</td>`).join('')}</tr>`,
+    ),
+  );
+  if (rows.length === 0) return '';
+  return `<table class="grid rerank-table"><thead><tr><th>stage</th><th>mode</th><th>mentions</th><th>cross-encoder</th><th>normalized</th><th>bi-encoder top 1</th><th>recall@k</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 function stageSection(s: StageData, charts: readonly ChartSpec[]): string {
   const facts: Record<string, unknown> = { kind: s.kind, status: s.status, 'wall time': seconds(s.seconds), folder: s.dir };
   if (s.device) facts['device'] = s.device;
@@ -121,7 +132,7 @@ export function renderPage(p: PageInput): string {
 <h1>biofeg run report</h1>
 <p class="meta">${esc(run.root)} · ${run.layout === 'pipeline' ? `pipeline, ${done} of ${run.stages.length} stages done` : 'one stage'} · written ${esc(p.generatedAt)}</p>
 ${missingList([...run.missing, ...run.stages.filter((s) => s.status !== 'done' && s.status !== 'not run').map((s) => `${s.name}: ${s.status}${s.failure ? ` (${s.failure})` : ''}`)])}
-<h2>Evaluation: recall@k per mode</h2><div class="charts">${canvases(charts, 'eval')}</div>${recallTable(run)}
+<h2>Evaluation: recall@k per mode</h2><div class="charts">${canvases(charts, 'eval')}</div>${recallTable(run)}${rerankTable(run)}
 <h2>Stages</h2>${summaryTable(run)}<div class="charts">${canvases(charts, 'overview')}</div>
 <h2>Training</h2>${stages.map((s) => stageSection(s, charts)).join('\n')}
 <h2>Machine and engine</h2><p class="meta">Where this report was written (the stages' own device is in their rows above).</p>${engine}

@@ -10,7 +10,7 @@ import { looksLikeStage, readStage, STAGE_FILES } from './stage.js';
 import type { RunData, StageData } from './types.js';
 
 /** The pipeline's stage folders in its order; `processed` (the demo's prepare) first. */
-const ORDER = ['processed', ...pipelineStageNames({ evalUntrained: true, hardRound: true })];
+const ORDER = ['processed', ...pipelineStageNames({ evalUntrained: true, hardRound: true, crossencoder: true })];
 
 /** The stages pipeline.json asks for, when it can be read (its two keys that choose them). */
 function expectedStages(root: string): string[] | undefined {
@@ -20,7 +20,12 @@ function expectedStages(root: string): string[] | undefined {
     const c = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
     const evalUntrained = c['evalUntrained'] ?? c['eval_untrained'];
     const hardRound = c['hardRound'] ?? c['hard_round'];
-    return pipelineStageNames({ evalUntrained: evalUntrained === true, hardRound: hardRound !== false });
+    const crossencoder = c['crossencoder'];
+    return pipelineStageNames({
+      evalUntrained: evalUntrained === true,
+      hardRound: hardRound !== false,
+      crossencoder: crossencoder === true,
+    });
   } catch {
     return undefined;
   }
@@ -42,6 +47,7 @@ function notRun(root: string, name: string): StageData {
     plannedEpochs: null,
     gan: [],
     recall: [],
+    rerank: [],
     failure: null,
     missing: ['no folder: the pipeline has not reached this stage'],
   };

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 import { isNonFinite, loggedSeconds, num, readLog, type LogRecord } from './log.js';
-import type { EpochPoint, GanEpoch, ModeCurve, StageData, StageKind, StepPoint } from './types.js';
+import type { EpochPoint, GanEpoch, ModeCurve, RerankMode, StageData, StageKind, StepPoint } from './types.js';
 
 export const STAGE_FILES = ['DONE.json', 'log.jsonl', 'eval_report.json'] as const;
 
@@ -30,11 +30,11 @@ const obj = (v: unknown): Record<string, unknown> | undefined =>
 function kindOf(name: string, start: LogRecord | undefined, hasEval: boolean, result: Record<string, unknown> | undefined): StageKind {
   const cmd = start?.['command'];
   if (cmd === 'train-gan') return 'gan';
-  if (cmd === 'train-biencoder' || cmd === 'finetune') return 'train';
+  if (cmd === 'train-biencoder' || cmd === 'finetune' || cmd === 'train-crossencoder') return 'train';
   if (hasEval || name.startsWith('eval')) return 'eval';
   if (result && 'count' in result && 'path' in result) return 'generate';
   if (name === 'gan') return 'gan';
-  if (name.startsWith('biencoder') || name.startsWith('finetune')) return 'train';
+  if (name.startsWith('biencoder') || name.startsWith('finetune') || name === 'crossencoder') return 'train';
   if (name.startsWith('generate')) return 'generate';
   if (name === 'processed' || result?.['dataDir'] !== undefined) return 'prepare';
   return 'other';
@@ -81,6 +81,26 @@ function ganEpochs(records: readonly LogRecord[]): GanEpoch[] {
       accuracy: num(r['accuracy']),
       batchesPerSecond: num(r['batchesPerSecond']),
     }));
+}
+
+/** eval-crossencoder's eval_report.json: modes with normalized / unnormalized accuracy. */
+function rerank(report: unknown): RerankMode[] {
+  const modes = obj(report)?.['modes'];
+  if (!Array.isArray(modes)) return [];
+  return modes.flatMap((v) => {
+    const m = obj(v);
+    if (!m || typeof m['mode'] !== 'string' || !('normalizedAccuracy' in m)) return [];
+    return [
+      {
+        mode: m['mode'],
+        mentions: num(m['mentions']),
+        cross: num(m['unnormalizedAccuracy']),
+        biencoder: num(m['biencoderUnnormalizedAccuracy']),
+        recallAtK: num(m['recallAtK']),
+        crossNormalized: num(m['normalizedAccuracy']),
+      },
+    ];
+  });
 }
 
 function curves(report: unknown, missing: string[]): ModeCurve[] {
@@ -161,6 +181,7 @@ export function readStage(dir: string, name = basename(dir)): StageData {
     plannedEpochs: planned,
     gan: kind === 'gan' ? ganEpochs(records) : [],
     recall: report === undefined ? [] : curves(report, missing),
+    rerank: rerank(report),
     failure,
     missing,
   };

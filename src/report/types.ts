@@ -39,6 +39,18 @@ export interface ModeCurve {
   ranks: Record<string, number | null>;
 }
 
+/** One mode of a cross-encoder evaluation: its accuracy beside the bi-encoder's first candidate on the same mentions. */
+export interface RerankMode {
+  mode: string;
+  mentions: number | null;
+  /** Unnormalized accuracy (hits / all mentions), and the bi-encoder's; recall@k is the cross-encoder's ceiling. */
+  cross: number | null;
+  biencoder: number | null;
+  recallAtK: number | null;
+  /** Normalized: over the mentions whose gold is among the candidates. */
+  crossNormalized: number | null;
+}
+
 export type StageKind = 'train' | 'gan' | 'eval' | 'generate' | 'prepare' | 'other';
 export type StageStatus = 'done' | 'unfinished' | 'failed' | 'not run';
 
@@ -61,6 +73,8 @@ export interface StageData {
   plannedEpochs: number | null;
   gan: GanEpoch[];
   recall: ModeCurve[];
+  /** A cross-encoder evaluation's accuracy per mode (eval-crossencoder's eval_report.json). */
+  rerank: RerankMode[];
   /** Why the run stopped, when its log says (a `failed` or `error` line). */
   failure: string | null;
   /** What this stage's files lack or hold damaged, in words. */

@@ -14,7 +14,7 @@ import { benchPage, readBenchDir } from '../../bench/report.js';
 import { writeReport } from '../../src/index.js';
 import { chartJsSource } from '../../src/report/index.js';
 import { findChromium, openReport } from '../../scripts/report-browser.js';
-import { trainLines, writeLog, writePipeline } from './fixture.js';
+import { trainLines, writeCross, writeLog, writePipeline } from './fixture.js';
 
 const chromium = findChromium();
 if (!chromium) console.warn('report browser test skipped: no Chromium (apt-get install chromium, or set CHROMIUM_PATH)');
@@ -25,11 +25,12 @@ describe.skipIf(!chromium)('report in headless Chromium', () => {
   it('draws every chart of a pipeline report, offline, without errors, and screenshots it', async () => {
     const root = join(dir, 'run');
     const { charts } = writePipeline(root);
+    const cross = writeCross(root); // the reranking bars and the cross-encoder's curves
     // An unfinished stage beside them: shown, not breaking the page.
     writeLog(join(root, 'biencoder-hard'), trainLines(2, 6, 4));
     const r = await writeReport({ runDir: root, engine: null });
     // biencoder-hard adds loss, lr, grad norm, throughput and accuracy (before training only).
-    expect(r.charts).toBe(charts + 5);
+    expect(r.charts).toBe(charts + cross.charts + 5);
     const shot = join(dir, 'report.png');
     const page = await openReport(r.path, { screenshot: shot, ...(chromium ? { chromium } : {}) });
     expect(page.errors).toEqual([]);
@@ -42,7 +43,7 @@ describe.skipIf(!chromium)('report in headless Chromium', () => {
       // Axes, labels and lines: a drawn 380x250 chart inks thousands of pixels; a blank canvas none.
       expect(c.inked, c.id).toBeGreaterThan(2000);
     }
-    expect(page.charts.map((c) => c.id)).toContain('chart-recall-2');
+    expect(page.charts.map((c) => c.id)).toEqual(expect.arrayContaining(['chart-recall-2', 'chart-rerank-0', 'chart-walltime']));
     expect(statSync(shot).size).toBeGreaterThan(10_000);
     console.log(`report screenshot: ${shot}`);
   });

@@ -125,3 +125,49 @@ export function writePipeline(root: string): { charts: number } {
   writeEval(join(root, 'eval-finetune'), 'eval-finetune', 0.6);
   return { charts: 17 };
 }
+
+/**
+ * The optional cross-encoder stages beside a pipeline: crossencoder (train-crossencoder's log: the
+ * print-interval 'train' lines, no throughput) and eval-crossencoder (accuracy per mode). Charts
+ * added: crossencoder loss, lr, grad norm, accuracy; the reranking bars = 5.
+ */
+export function writeCross(root: string): { charts: number } {
+  const train: Line[] = [
+    { time: t(0), event: 'start', command: 'train-crossencoder', device: 'cpu', settings: { numTrainEpochs: 2 } },
+    { time: t(1), event: 'eval', epoch: -1, accuracy: 0.2 },
+  ];
+  for (let e = 0; e < 2; e++) {
+    for (let s = 0; s < 3; s++)
+      train.push({
+        time: t(2 + e * 4 + s),
+        event: 'train',
+        epoch: e,
+        step: s,
+        updates: e * 3 + s + 1,
+        loss: 2 - e * 0.5 - s * 0.1,
+        lr: 1e-5,
+        gradNorm: 3,
+      });
+    train.push({ time: t(5 + e * 4), event: 'epoch', epoch: e, accuracy: 0.3 + e * 0.1, best: e, updates: (e + 1) * 3 });
+  }
+  writeLog(join(root, 'crossencoder'), train);
+  writeDone(join(root, 'crossencoder'), 'crossencoder', 9, { accuracies: [0.2, 0.3, 0.4] });
+  const dir = join(root, 'eval-crossencoder');
+  mkdirSync(dir, { recursive: true });
+  const modes = ['test', 'test_seen', 'test_unseen'].map((mode, i) => ({
+    mode,
+    file: `${mode}.topk`,
+    k: 8,
+    mentions: 100,
+    scored: 60 - i * 10,
+    hits: 40 - i * 10,
+    normalizedAccuracy: (40 - i * 10) / (60 - i * 10),
+    unnormalizedAccuracy: (40 - i * 10) / 100,
+    biencoderNormalizedAccuracy: 0.5,
+    biencoderUnnormalizedAccuracy: 0.3 - i * 0.05,
+    recallAtK: (60 - i * 10) / 100,
+  }));
+  writeFileSync(join(dir, 'eval_report.json'), JSON.stringify({ modes }, null, 2));
+  writeDone(dir, 'eval-crossencoder', 2, { modes });
+  return { charts: 5 };
+}

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { InputError, readRun, writeReport } from '../../src/index.js';
 import { buildCharts, smooth } from '../../src/report/charts.js';
-import { ganLines, trainLines, writeDone, writeEval, writeLog, writePipeline } from './fixture.js';
+import { ganLines, trainLines, writeCross, writeDone, writeEval, writeLog, writePipeline } from './fixture.js';
 
 const base = mkdtempSync(join(tmpdir(), 'biofeg-report-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -138,6 +138,30 @@ describe('readRun', () => {
     expect(s.status).toBe('done');
     expect(s.steps.map((p) => p.updates)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(s.steps.every((p) => p.loss === 9)).toBe(true);
+  });
+
+  it('reads the cross-encoder stages: its training curves and its accuracy beside the bi-encoder', () => {
+    const root = fresh();
+    const base = writePipeline(root);
+    const cross = writeCross(root);
+    writeFileSync(join(root, 'pipeline.json'), JSON.stringify({ hard_round: false, crossencoder: true }));
+    const run = readRun(root);
+    expect(run.stages.map((s) => s.name).slice(-3)).toEqual(['cross-candidates', 'crossencoder', 'eval-crossencoder']);
+    expect(run.stages.find((s) => s.name === 'cross-candidates')?.status).toBe('not run');
+    const ce = run.stages.find((s) => s.name === 'crossencoder')!;
+    expect(ce.kind).toBe('train');
+    expect(ce.steps.map((p) => p.updates)).toEqual([1, 2, 3, 4, 5, 6]);
+    const ev = run.stages.find((s) => s.name === 'eval-crossencoder')!;
+    expect(ev.kind).toBe('eval');
+    expect(ev.rerank.map((m) => [m.mode, m.cross, Number(m.biencoder?.toFixed(6))])).toEqual([
+      ['test', 0.4, 0.3],
+      ['test_seen', 0.3, 0.25],
+      ['test_unseen', 0.2, 0.2],
+    ]);
+    expect(ev.missing).toEqual([]);
+    const ids = buildCharts(run).map((c) => c.id);
+    expect(ids).toHaveLength(base.charts + cross.charts);
+    expect(ids).toContain('chart-rerank-0');
   });
 
   it('a folder that is not a run is an InputError that says what a run holds', () => {
