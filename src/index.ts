@@ -93,6 +93,7 @@ export type {
   EpochPoint,
   GanEpoch,
   ModeCurve,
+  RerankMode,
 } from './report/index.js';
 
 // Models

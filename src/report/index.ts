@@ -11,7 +11,7 @@ import { renderPage } from './html.js';
 import { readRun } from './read.js';
 import type { RunData } from './types.js';
 
-export type { EpochPoint, GanEpoch, ModeCurve, RunData, StageData, StageKind, StageStatus, StepPoint } from './types.js';
+export type { EpochPoint, GanEpoch, ModeCurve, RerankMode, RunData, StageData, StageKind, StageStatus, StepPoint } from './types.js';
 
 export interface ReportSettings {
   /** A pipeline's output folder or one stage's output folder. */
