@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { InputError, readRun, writeReport } from '../../src/index.js';
+import { register } from '../../src/cli/commands/report.js';
 import { buildCharts, smooth } from '../../src/report/charts.js';
+import { runCli } from '../support/cli.js';
 import { ganLines, trainLines, writeCross, writeDone, writeEval, writeLog, writePipeline } from './fixture.js';
 
 const base = mkdtempSync(join(tmpdir(), 'biofeg-report-'));
@@ -217,6 +219,22 @@ describe('writeReport', () => {
     expect(r.finished).toBe(0);
     expect(r.missing.join('\n')).toMatch(/no DONE\.json/);
     expect(readFileSync(out, 'utf8')).toContain('no DONE.json: the stage did not finish');
+  });
+});
+
+describe('biofeg report', () => {
+  it('maps RUN_DIR and --out to writeReport, prints the path and what is missing', async () => {
+    const root = fresh();
+    writeLog(root, trainLines(2, 4, 3));
+    const out = join(base, 'cli', 'page.html');
+    const r = await runCli(register, 'report', [root, '--out', out]);
+    expect(r.stdout).toBe(`report: ${out} (0 of 1 stages finished, 6 charts)\n`);
+    expect(r.stderr).toMatch(/^report: r\d+: no DONE\.json/m);
+    expect(readFileSync(out, 'utf8')).toContain('<canvas id="chart-s0-loss"');
+  });
+
+  it('refuses a folder that is not a run with the typed error', async () => {
+    await expect(runCli(register, 'report', [fresh()])).rejects.toThrow(InputError);
   });
 });
 
