@@ -24,6 +24,9 @@ const STAGES = [
   'generate-hard',
   'finetune-hard',
   'eval-final',
+  'cross-candidates',
+  'crossencoder',
+  'eval-crossencoder',
 ];
 
 describe('biofeg demo', () => {
@@ -35,6 +38,7 @@ describe('biofeg demo', () => {
     epochs: 1,
     ganEpochs: 1,
     finetuneEpochs: 1,
+    crossEpochs: 1,
     hardTopK: 4,
     maxLength: 16,
     silent: true,
@@ -68,10 +72,20 @@ describe('biofeg demo', () => {
     expect(existsSync(join(out, 'generate-hard', 'candidates_80', 'generate.topk'))).toBe(true);
     expect(existsSync(join(out, 'finetune-hard', 'model.safetensors'))).toBe(true);
     const text = lines.join('\n');
-    expect(text).toMatch(/\[1\/11\] eval-untrained\n/);
+    expect(text).toMatch(/\[1\/14\] eval-untrained\n/);
     expect(text).toMatch(/GAN fine-tuning, test_unseen recall@1 \/ @64: \d\.\d{4} \/ \d\.\d{4} -> \d\.\d{4} \/ \d\.\d{4}/);
     expect(text).toMatch(/recall@64 +all +seen +unseen\nuntrained +\d\.\d{4}/);
     expect(text).toMatch(/after GAN fine-tuning:\nmode +mentions +r@1/);
+    // The cross-encoder reranks the final top 4: its table, one row per eval mode.
+    expect(existsSync(join(out, 'cross-candidates', 'top4_candidates', 'train.topk'))).toBe(true);
+    expect(text).toMatch(/cross-encoder reranking the final bi-encoder's top 4 .*:\nmode +mentions +scored +cross norm/);
+    expect(
+      r.cross?.table
+        .trim()
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(/ +/)[0]),
+    ).toEqual(['test', 'test_seen', 'test_unseen']);
   }, 600_000);
 
   it('a rerun skips the finished stages (and still prints the tables); a removed marker reruns that stage only', async () => {
@@ -80,13 +94,15 @@ describe('biofeg demo', () => {
     expect(again.pipeline.stages.every((s) => s.skipped)).toBe(true);
     const text = lines.join('\n');
     expect(text).toMatch(/prepare: done .*skipped/);
-    expect(text).toMatch(/\[4\/11\] gan: done .*skipped/);
+    expect(text).toMatch(/\[4\/14\] gan: done .*skipped/);
     expect(text).toMatch(/GAN fine-tuning, test_seen recall@1 \/ @64: \d\.\d{4} \/ \d\.\d{4} -> \d\.\d{4} \/ \d\.\d{4}/);
-    expect(text).toMatch(/0 of 11 stages run/);
+    expect(text).toMatch(/0 of 14 stages run/);
+    expect(text).toMatch(/cross-encoder reranking/);
 
-    rmSync(join(out, 'eval-final', DONE_FILE));
+    rmSync(join(out, 'eval-crossencoder', DONE_FILE));
     const third = await runDemo(opts, () => undefined);
-    expect(third.pipeline.stages.filter((s) => !s.skipped).map((s) => s.stage)).toEqual(['eval-final']);
+    expect(third.pipeline.stages.filter((s) => !s.skipped).map((s) => s.stage)).toEqual(['eval-crossencoder']);
     expect(third.hard.modes[0]!.total).toBe(again.hard.modes[0]!.total);
+    expect(third.cross?.table).toBe(again.cross?.table);
   }, 300_000);
 });

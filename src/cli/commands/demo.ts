@@ -3,7 +3,8 @@
 // a config built here: prepare -> evaluate untrained -> train (in-batch negatives) -> evaluate ->
 // train-gan -> features for the entities unseen in train -> fine-tune the candidate encoder on
 // them -> evaluate (+ top-k candidates) -> hard-negative round (train, generate --hard, fine-tune)
-// -> evaluate. The config is saved as <output>/pipeline.json, so `biofeg pipeline --config
+// -> evaluate -> the cross-encoder reranking the final top-k (--cross-epochs 0 leaves it out).
+// The config is saved as <output>/pipeline.json, so `biofeg pipeline --config
 // <output>/pipeline.json` continues or repeats the same run; stages have DONE.json markers and a
 // rerun of the demo skips finished ones. Prints the recall tables (all / seen / unseen) of every
 // evaluation and test_seen / test_unseen before and after the GAN fine-tuning.
@@ -33,6 +34,9 @@ export interface DemoOptions {
   ganLearningRate: number;
   finetuneEpochs: number;
   finetuneLearningRate: number;
+  /** Cross-encoder stage: epochs (0 leaves it out) and learning rate; it reranks the top hardTopK. */
+  crossEpochs: number;
+  crossLearningRate: number;
   seed: number;
   device: string;
   threads?: number;
@@ -52,6 +56,8 @@ export const DEMO_DEFAULTS: DemoOptions = {
   ganLearningRate: 1e-4,
   finetuneEpochs: 1,
   finetuneLearningRate: 5e-5,
+  crossEpochs: 2,
+  crossLearningRate: 5e-4,
   seed: 52313,
   device: 'cpu',
   silent: false,
@@ -64,6 +70,8 @@ export interface DemoResult {
   gan: EvalSummary;
   /** After the hard-negative round (train --hard, generate --hard, finetune --hard). */
   hard: EvalSummary;
+  /** The cross-encoder reranking the final bi-encoder's top hardTopK (absent with crossEpochs 0). */
+  cross?: { table: string };
   pipeline: PipelineResult;
   configPath: string;
   seconds: number;
@@ -118,6 +126,15 @@ export function demoPipelineConfig(o: DemoOptions, processed: string): PipelineC
       trainBatchSize: half,
       evalBatchSize: 16,
     },
+    // The cross-encoder reranks the final bi-encoder's top hardTopK; the shared max_context_length
+    // (the bi-encoder's window) puts its segment boundary at the candidate.
+    ...(o.crossEpochs > 0
+      ? {
+          crossencoder: true,
+          crossTopK: o.hardTopK,
+          cross: { ...scratch, learningRate: o.crossLearningRate, numTrainEpochs: o.crossEpochs, trainBatchSize: 8, evalBatchSize: 32 },
+        }
+      : {}),
   };
 }
 
@@ -162,6 +179,8 @@ export async function runDemo(
     return r;
   };
   const ev = { untrained: result(EVALS.untrained), inBatch: result(EVALS.inBatch), gan: result(EVALS.gan), hard: result(EVALS.hard) };
+  const crossTable = (pipeline.stages.find((s) => s.stage === 'eval-crossencoder')?.result as { table?: unknown } | undefined)?.table;
+  const cross = typeof crossTable === 'string' ? { table: crossTable } : undefined;
   const seconds = (performance.now() - t0) / 1000;
   const at = (r: EvalSummary, m: string, k: number) => {
     const v = r.modes.find((x) => x.mode === m)?.recall[String(k)];
@@ -186,12 +205,16 @@ export async function runDemo(
     say(
       `GAN fine-tuning, ${m} recall@1 / @64: ${at(ev.inBatch, m, 1)} / ${at(ev.inBatch, m, 64)} -> ${at(ev.gan, m, 1)} / ${at(ev.gan, m, 64)}`,
     );
+  if (cross)
+    say(
+      `\ncross-encoder reranking the final bi-encoder's top ${o.hardTopK} (norm: of the mentions whose gold is among them; unnorm: of all; bi: its first candidate):\n${cross.table.trimEnd()}`,
+    );
   const ran = pipeline.stages.filter((s) => !s.skipped).length;
   say(
     `done in ${seconds.toFixed(0)} s on ${o.device} (${ran} of ${pipeline.stages.length} stages run, ${pipeline.stages.length - ran} skipped as finished before); outputs in ${o.output}`,
   );
   if (pipeline.reportPath !== undefined) say(`report: ${pipeline.reportPath} (open it in a browser; it needs no network)`);
-  return { ...ev, pipeline, configPath, seconds };
+  return { ...ev, ...(cross ? { cross } : {}), pipeline, configPath, seconds };
 }
 
 export function register(program: Command): void {
@@ -199,7 +222,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('demo')
     .description(
-      'the whole BioFEG schedule through the pipeline runner (prepare -> train -> evaluate -> train-gan -> generate -> finetune -> evaluate -> hard-negative round -> evaluate) on the built-in dataset with a small random BERT (CPU, a few minutes); a rerun skips finished stages',
+      'the whole BioFEG schedule through the pipeline runner (prepare -> train -> evaluate -> train-gan -> generate -> finetune -> evaluate -> hard-negative round -> evaluate -> cross-encoder reranking) on the built-in dataset with a small random BERT (CPU, a few minutes); a rerun skips finished stages',
     )
     .addOption(new Option('--output <dir>', 'output folder').default(d.output))
     .addOption(new Option('--size <size>', 'built-in BERT size').choices(['tiny', 'small', 'base']).default(d.size))
@@ -228,6 +251,14 @@ export function register(program: Command): void {
       new Option('--finetune-learning-rate <lr>', 'fine-tuning learning rate (the original: 1e-9)')
         .argParser(Number.parseFloat)
         .default(d.finetuneLearningRate),
+    )
+    .addOption(
+      new Option('--cross-epochs <n>', 'cross-encoder epochs (0: no cross-encoder)')
+        .argParser((v) => Number.parseInt(v, 10))
+        .default(d.crossEpochs),
+    )
+    .addOption(
+      new Option('--cross-learning-rate <lr>', 'cross-encoder learning rate').argParser(Number.parseFloat).default(d.crossLearningRate),
     )
     .addOption(new Option('--seed <n>', 'random seed').argParser((v) => Number.parseInt(v, 10)).default(d.seed))
     .addOption(new Option('--device <device>', 'cpu, cuda or auto').choices(['cpu', 'cuda', 'auto']).default(d.device))
