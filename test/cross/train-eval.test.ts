@@ -158,6 +158,20 @@ describe('cross-encoder: train-cross and eval-cross', () => {
       new RegExp(`${join(bad, 'val.topk')}: k 4, .*expected those of`),
     );
     expect(existsSync(join(o2, 'log.jsonl'))).toBe(false);
+    // An entity id outside the dictionary, a mention outside its split: the file and row named.
+    for (const [what, edit, re] of [
+      ['entity', (c: { candidates: Int32Array }) => (c.candidates[5] = 99_999), /row 0: entity 99999 is outside the \d+ entities/],
+      ['mention', (c: { mention: Int32Array }) => (c.mention[1] = 99_999), /row 1: mention 99999 is outside the \d+ mentions/],
+    ] as const) {
+      const dir = tmp(`biofeg-cross-bad-${what}-`);
+      const g = readCandidateFile(join(cands, 'test.topk'));
+      edit(g.rows);
+      if (what === 'entity') g.rows.gold[0] = g.rows.candidates[g.rows.goldPos[0]!]!; // keep the gold check of the file itself
+      const path = join(dir, 'test.topk');
+      writeFileSync(path, encodeCandidateFile(g));
+      expect(() => openTopk(path)).toThrow(re);
+      expect(() => openTopk(path)).toThrow(new RegExp(`^${path}: `));
+    }
   }, 120_000);
 
   it('an interrupted run resumed ends bit-identical to an uninterrupted one; a NaN loss stops it', async () => {
