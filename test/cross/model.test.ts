@@ -133,6 +133,15 @@ for (const device of (['cpu', 'cuda'] as const).filter(testsDevice)) {
       expect(la.some((x) => x !== 0)).toBe(true);
     });
 
+    it('with dropout on, a forward without activations gives the scores of one with them (same seed): what chunking relies on', async () => {
+      const tok = { ids: pairs.ids, typeIds: pairs.typeIds, rows: pairs.rows, seq: pairs.seq };
+      const a = (await m.score(tok, { dropout: true, grad: false, seed: 5n })).download() as Float32Array;
+      const b = (await m.score(tok, { dropout: true, grad: true, seed: 5n })).download() as Float32Array;
+      const c = (await m.score(tok, { dropout: true, grad: true, seed: 6n })).download() as Float32Array;
+      expect(relErr(a, b)).toBeLessThan(1e-6);
+      expect(relErr(a, c)).toBeGreaterThan(1e-3);
+    });
+
     it('refuses a label outside 0..k-1 and rows that are not mentions x k', async () => {
       await expect(crossStep(m, ws, pairs, index.k, Int32Array.from([0, 3, 1]), { dropout: false, grad: false, seed: 0n })).rejects.toThrow(
         /gold position 3 outside 0\.\.2/,
