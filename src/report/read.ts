@@ -64,12 +64,18 @@ export function readRun(runDir: string, stages?: readonly string[]): RunData {
     .filter((d) => d.isDirectory() && looksLikeStage(join(root, d.name)))
     .map((d) => d.name);
   const expected = stages ? [...stages] : expectedStages(root);
-  if (subs.length === 0 && expected === undefined)
+  // A pipeline's folder has its config or a stage folder of the pipeline's names; stage-like
+  // folders of other names alone (a folder of many runs, /tmp) are no pipeline.
+  if (expected === undefined && !subs.some((n) => ORDER.includes(n) && n !== 'processed')) {
+    const hint = subs.length
+      ? `; its subfolders ${subs.slice(0, 5).join(', ')}${subs.length > 5 ? ', ...' : ''} look like stage folders: report one of them`
+      : '';
     throw new InputError(
       runDir,
       undefined,
-      `not a biofeg run folder: neither it nor a subfolder holds ${STAGE_FILES.join(', ')}, and it has no pipeline.json`,
+      `not a biofeg run folder: it holds none of ${STAGE_FILES.join(', ')}, no pipeline.json and no pipeline stage folder${hint}`,
     );
+  }
   const order = expected ? [...ORDER.filter((n) => !expected.includes(n)), ...expected] : ORDER;
   const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
   const names = [...new Set([...subs, ...(expected ?? [])])].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));

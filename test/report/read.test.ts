@@ -172,6 +172,10 @@ describe('readRun', () => {
     mkdirSync(join(empty, 'sub'));
     expect(() => readRun(empty)).toThrow(InputError);
     expect(() => readRun(empty)).toThrow(/not a biofeg run folder: .*DONE\.json, log\.jsonl, eval_report\.json.*pipeline\.json/);
+    // Stage-like folders of other names (a folder of many runs) make no pipeline: the message points at them.
+    writeLog(join(empty, 'my-model'), trainLines(1, 2));
+    expect(() => readRun(empty)).toThrow(/subfolders my-model look like stage folders: report one of them/);
+    expect(readRun(join(empty, 'my-model')).layout).toBe('stage');
     expect(() => readRun(join(empty, 'nope'))).toThrow(/no such folder/);
     expect(() => readRun(join(empty, 'notes.txt'))).toThrow(/not a folder/);
     try {
