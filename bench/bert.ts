@@ -549,7 +549,10 @@ async function parent(): Promise<void> {
 }
 
 const childSpec = flagValue('child', '');
-if (childSpec) {
+// --shapes real: issue 21's shapes (batch 64-256, MFU, PyTorch eager and compiled) live in bench/bert-real.ts.
+if (flagValue('shapes', '') === 'real') {
+  await import('./bert-real.js');
+} else if (childSpec) {
   const [size, phase] = childSpec.split(':') as [Size, Phase];
   process.stdout.write(`${JSON.stringify(await child(size, phase))}\n`);
 } else {
