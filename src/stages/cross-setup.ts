@@ -8,7 +8,7 @@ import { SettingsError } from '../errors.js';
 import type { DeviceName } from '../native.js';
 import { fieldLabel } from '../settings/resolve.js';
 import type { ResolvedSettings } from '../settings/stages.js';
-import { openCrossEncoder, type CrossOpened } from '../train/cross-checkpoint.js';
+import { openCrossEncoder, type CrossOpened, type CrossWindows } from '../train/cross-checkpoint.js';
 import { openCrossSource, type CrossSource } from '../train/cross-data.js';
 import { modelTokenizer, precisionOf, type ModelTokenizer } from './setup.js';
 
@@ -83,4 +83,24 @@ export function openModeSource(
       `note: ${src.path}: context windows of ${src.ctxLen} tokens, max_context_length ${s.maxContextLength}: segment ids start at ${s.maxContextLength}, as the original's to_bert_input does`,
     );
   return src;
+}
+
+/**
+ * The pair settings of an evaluation: each one given explicitly wins (with a warning when the
+ * checkpoint was trained with another), else the checkpoint's (config.json `biofeg.cross`), else the default.
+ */
+export function crossWindows(
+  given: { maxContextLength?: number | undefined; maxSeqLength?: number | undefined },
+  defaults: { maxContextLength: number; maxSeqLength: number },
+  recorded: CrossWindows | undefined,
+  warn: (line: string) => void,
+): { maxContextLength: number; maxSeqLength: number } {
+  const pick = (k: 'maxContextLength' | 'maxSeqLength', flag: string): number => {
+    const g = given[k];
+    const r = recorded?.[k];
+    if (g !== undefined && r !== undefined && g !== r)
+      warn(`warning: ${flag} ${g} given, but the cross-encoder was trained with ${r} (its config.json records it); results may be worse`);
+    return g ?? r ?? defaults[k];
+  };
+  return { maxContextLength: pick('maxContextLength', 'max_context_length'), maxSeqLength: pick('maxSeqLength', 'max_seq_length') };
 }

@@ -12,7 +12,7 @@ import { AbortError } from '../errors.js';
 import { resolveSettings } from '../settings/resolve.js';
 import type { EvaluateCrossencoderSettings } from '../settings/types.js';
 import { scoreSource } from '../train/cross-train.js';
-import { checkCrossSettings, openCrossModel, openModeSource } from './cross-setup.js';
+import { checkCrossSettings, crossWindows, openCrossModel, openModeSource } from './cross-setup.js';
 import { withOutputLock } from './output-lock.js';
 import { chooseDevice } from './setup.js';
 
@@ -67,11 +67,14 @@ export function formatCrossTable(modes: readonly CrossModeReport[]): string {
 }
 
 export async function runEvaluateCrossencoder(input: EvaluateCrossencoderSettings, ctx: TaskContext): Promise<EvaluateCrossencoderResult> {
-  const s = resolveSettings('evaluateCrossencoder', input);
-  const device = chooseDevice(s);
-  checkCrossSettings('evaluateCrossencoder', s);
+  const given = resolveSettings('evaluateCrossencoder', input);
+  const device = chooseDevice(given);
+  checkCrossSettings('evaluateCrossencoder', given);
   const t0 = performance.now();
-  const { model } = openCrossModel(s, device, 'inference');
+  const opened = openCrossModel(given, device, 'inference');
+  const { model } = opened;
+  // The windows the checkpoint was trained with, unless given.
+  const s = { ...given, ...crossWindows(input, given, opened.windows, (line) => say(ctx, line)) };
   const vocab = model.config.vocabSize;
   // Every file is opened (and checked) before any scoring: a bad one fails with nothing written.
   const sources: ReturnType<typeof openModeSource>[] = [];

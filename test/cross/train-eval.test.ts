@@ -10,7 +10,7 @@ import { readTorchCheckpoint } from '../../src/checkpoint/index.js';
 import { register as registerEval } from '../../src/cli/commands/eval-cross.js';
 import { register as registerTrain } from '../../src/cli/commands/train-cross.js';
 import { decodeCandidateFile, encodeCandidateFile, readCandidateFile } from '../../src/eval/candidates.js';
-import { evaluateBiencoder, trainCrossencoder } from '../../src/index.js';
+import { evaluateBiencoder, evaluateCrossencoder, trainCrossencoder } from '../../src/index.js';
 import type { CrossModeReport } from '../../src/stages/evaluate-cross.js';
 import { CheckpointError } from '../../src/checkpoint/types.js';
 import type { CrossEncoder } from '../../src/models/crossencoder.js';
@@ -128,6 +128,18 @@ describe('cross-encoder: train-cross and eval-cross', () => {
     expect(t.recallAtK).toBeCloseTo(biTest.recall['8']!, 12);
     // The bi-encoder's first candidate: its recall@1 over all mentions.
     expect(t.biencoderUnnormalizedAccuracy).toBeCloseTo(biTest.recall['1']!, 12);
+
+    // Without the pair flags the checkpoint's windows are used: the same results.
+    const again = await evaluateCrossencoder({
+      dataPath: cands,
+      outputPath: tmp('biofeg-cross-eval2-'),
+      pathToModel: out,
+      modes: ['test'],
+      device: 'cpu',
+    });
+    expect(again.modes[0]).toEqual(t);
+    const rep2 = JSON.parse(readFileSync(again.reportPath, 'utf8')) as { settings: Record<string, unknown> };
+    expect(rep2.settings).toMatchObject({ maxContextLength: 24, maxSeqLength: 47 });
   }, 240_000);
 
   it('refuses bad inputs with the file named, writing nothing', async () => {
