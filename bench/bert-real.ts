@@ -201,7 +201,7 @@ async function parent(): Promise<void> {
     process.stderr.write('\n');
     const ok = peers.filter((p): p is Measured => !('error' in p));
     const best = ok.length ? ok.reduce((a, b) => (b.seqPerSec > a.seqPerSec ? b : a)) : undefined;
-    if ('error' in ours) throw new Error(ours.error);
+    if ('error' in ours) throw new Error(String(ours.error));
     rows.push({
       shape: name,
       ...s,
