@@ -199,6 +199,9 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   let order: Int32Array = new Int32Array(0);
   let lossSum = 0,
     lossCount = 0;
+  // The metrics log (event 'step', for reports), as the bi-encoder's: about 100 points an epoch.
+  const metricsEvery = Math.max(1, Math.floor(plan.optimizerStepsPerEpoch / 100));
+  const win = { loss: 0, count: 0, updates: 0, rows: 0, since: performance.now() };
   await runEpochs<CrossTrainerState>({
     outputPath: run.outputPath,
     epochs: s.numTrainEpochs,
@@ -209,6 +212,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
       order = epochOrder(n, s.seed, epoch, s.shuffle);
       lossSum = 0;
       lossCount = 0;
+      Object.assign(win, { loss: 0, count: 0, updates: 0, rows: 0, since: performance.now() });
       if (first === 0) model.zeroGrad();
     },
     step: async (epoch, ms) => {
@@ -226,12 +230,30 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
       seen += rows.length;
       lossSum += r.loss;
       lossCount++;
+      win.loss += r.loss;
+      win.count++;
+      win.rows += rows.length * k;
       if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
       const norm = opt.clipGradNorm(s.maxGradNorm);
       const lr = learningRateAt(st.updates, s.learningRate, plan);
       opt.update(lr);
       model.zeroGrad();
       st.updates++;
+      if (++win.updates >= metricsEvery) {
+        const secs = (performance.now() - win.since) / 1000;
+        // sequencesPerSecond counts pairs: each is one BERT sequence.
+        hooks.log.log('step', {
+          epoch,
+          step: ms,
+          updates: st.updates,
+          loss: win.loss / win.count,
+          lr,
+          gradNorm: norm,
+          stepsPerSecond: secs > 0 ? win.updates / secs : 0,
+          sequencesPerSecond: secs > 0 ? win.rows / secs : 0,
+        });
+        Object.assign(win, { loss: 0, count: 0, updates: 0, rows: 0, since: performance.now() });
+      }
       if (isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps)) {
         // The original logs the accumulation-scaled loss; this is the unscaled mean.
         say(`Step ${ms} - epoch ${epoch} average loss: ${(lossSum / lossCount).toFixed(4)}`);

@@ -112,8 +112,12 @@ describe('cross-encoder: train-cross and eval-cross', () => {
     const log = readFileSync(join(out, 'log.jsonl'), 'utf8')
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { event: string });
+      .map((l) => JSON.parse(l) as { event: string; loss?: number; sequencesPerSecond?: number });
     expect(log.filter((l) => l.event === 'epoch')).toHaveLength(2);
+    // Metric lines for reports, with the loss of the updates since the previous one.
+    const steps = log.filter((l) => l.event === 'step');
+    expect(steps.length).toBeGreaterThan(2);
+    expect(steps.every((l) => Number.isFinite(l.loss) && (l.sequencesPerSecond ?? 0) > 0)).toBe(true);
 
     const evalOut = tmp('biofeg-cross-eval-');
     const { stdout } = await runCli(registerEval, 'eval-cross', [...common(evalOut), '--path_to_model', out, '--mode', 'test,valid']);
