@@ -101,7 +101,7 @@ export { loadBert, BertEncoder } from './api/bert.js';
 
 // Linking from a Node service: a model and an entity index loaded once
 export { Linker } from './link/linker.js';
-export type { LinkCandidate, LinkerInfo, LinkerOptions, LinkerStats, LinkMention, LinkOptions } from './link/types.js';
+export type { LinkCandidate, LinkerBatch, LinkerInfo, LinkerOptions, LinkerStats, LinkMention, LinkOptions } from './link/types.js';
 export { buildIndex, openIndex, EntityIndex } from './link/entity-index.js';
 export type { EntityIndexInfo, IndexUpdateOptions } from './link/entity-index.js';
 export type { BuildIndexSettings, BuildIndexResult, UpdateIndexResult } from './link/index-build.js';

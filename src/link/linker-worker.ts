@@ -147,7 +147,9 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
       for (let i = 0; i < n; i++) ids.set(rows[start + i]!, i * maxCtx);
       const batch = trimmedBatch(ids, n, maxCtx, maxCtx);
       tokens += batch.rows * batch.seq;
-      const emb = await enc.encode(batch, { train: false });
+      // Sync calls (encodeSync, topk): this thread only serves the Linker, one batch at a time, so
+      // the thread-pool hops of the async ones would only add latency (about 0.4 ms a batch).
+      const emb = enc.encodeSync(batch);
       // The encoder's output is overwritten by its next forward: keep a copy.
       const keep = tensor(device, queryDtype(device, poolDtype), [n, dim]);
       copyInto(eng, emb, keep);
@@ -173,7 +175,7 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
           const sc = tensor(device, 'f32', [r, k]);
           const ix = tensor(device, 'i32', [r, k]);
           try {
-            await eng.topkAsync(q, pool, k, sc, ix);
+            eng.topk(q, pool, k, sc, ix);
             scores.set(sc.download() as Float32Array, at * k);
             indices.set(ix.download() as Int32Array, at * k);
           } finally {

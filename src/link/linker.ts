@@ -8,7 +8,7 @@ import { AbortError, BiofegError, fromWire, OverloadedError, SettingsError } fro
 import { tsWorkerBoot } from '../worker-boot.js';
 import { StringTable } from './index-file.js';
 import type { LinkerFacts, LinkerReply, LinkerRequest, LinkerWorkerData, WireMention } from './linker-worker.js';
-import type { LinkCandidate, LinkerInfo, LinkerOptions, LinkerStats, LinkMention, LinkOptions } from './types.js';
+import type { LinkCandidate, LinkerBatch, LinkerInfo, LinkerOptions, LinkerStats, LinkMention, LinkOptions } from './types.js';
 
 const fromTs = import.meta.url.endsWith('.ts');
 const ENTRY = new URL(fromTs ? './linker-worker.ts' : './linker-worker.js', import.meta.url);
@@ -24,6 +24,8 @@ interface Request {
   next: number;
   /** Mentions not yet answered. */
   open: number;
+  /** performance.now() by which its first batch should go (arrival + maxWaitMs, or arrival: see schedule). */
+  due: number;
   out: LinkCandidate[][] | Float32Array[];
   settled: boolean;
   resolve: (v: LinkCandidate[][] | Float32Array[]) => void;
@@ -70,7 +72,10 @@ function wireMention(m: unknown, i: number): WireMention {
  *
  * Model and index work (tokenization included) run in a worker thread, so the caller's event loop
  * stays free. Concurrent {@link Linker.link} calls are coalesced into one encoder batch of up to
- * `maxBatchTokens` tokens, or whatever arrived within `maxWaitMs` of the first; beyond
+ * `maxBatchTokens` tokens, or whatever arrived within `maxWaitMs` of the first (time spent queued
+ * behind a running batch counts); a call that finds the Linker idle after a batch of a single call
+ * does not wait (a lone caller would only lose the time), but still shares its batch with the calls
+ * made in the same turn of the event loop. Beyond
  * `maxConcurrentRequests` queued and in-flight mentions a call is refused at once with an
  * {@link OverloadedError}.
  *
@@ -87,11 +92,15 @@ export class Linker {
   private inFlight = 0;
   private busy = false;
   private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Immediate | undefined;
+  /** Calls in the last batch; undefined before the first (see schedule: whether waiting can pay). */
+  private lastCalls: number | undefined;
   private batches = 0;
   private lastMentions = 0;
   private lastTokens = 0;
   private nextId = 1;
   private readonly waiting = new Map<number, (r: LinkerReply) => void>();
+  private readonly batchListeners = new Set<(b: LinkerBatch) => void>();
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
   private drained: (() => void) | undefined;
@@ -224,6 +233,17 @@ export class Linker {
   }
 
   /**
+   * Calls `listener` after each encoder batch that was answered (its mentions, padded tokens and
+   * time), as `/metrics` records batch sizes; returns the function that unsubscribes it. A listener
+   * that throws is reported as a process warning, not to the callers whose batch it was.
+   */
+  onBatch(listener: (b: LinkerBatch) => void): () => void {
+    if (typeof listener !== 'function') throw new SettingsError('listener', 'onBatch: expected a function');
+    this.batchListeners.add(listener);
+    return () => this.batchListeners.delete(listener);
+  }
+
+  /**
    * Refuses new calls, lets the queued and in-flight ones finish, then stops the worker and frees
    * the model and the index.
    */
@@ -277,12 +297,17 @@ export class Linker {
       });
       const onAbort = (): void => this.abort(req, new AbortError(`${kind}: aborted`));
       signal?.addEventListener('abort', onAbort, { once: true });
+      // A call that finds the Linker idle after a batch of one call goes without waiting for
+      // company (see schedule); otherwise it waits up to maxWaitMs from now.
+      const now = performance.now();
+      const alone = !this.busy && this.queue.length === 0 && this.lastCalls === 1;
       req = {
         kind,
         mentions: wire,
         k,
         next: 0,
         open: wire.length,
+        due: alone ? now : now + this.o.maxWaitMs,
         out: new Array(wire.length),
         settled: false,
         resolve,
@@ -318,7 +343,14 @@ export class Linker {
     else req.resolve(req.out);
   }
 
-  /** A full batch goes at once; a partial one when the first queued mention has waited maxWaitMs. */
+  /**
+   * A full batch goes at once; a partial one when the oldest queued call is due: maxWaitMs after it
+   * arrived (time spent queued behind a busy worker counts), or at once for a call that found the
+   * Linker idle after a batch of a single call. Waiting for company pays only when calls come
+   * together; a lone caller (concurrency 1) would pay the whole wait on every call for nothing. A
+   * due batch still goes through setImmediate, so the calls made in the same turn of the event loop
+   * share it. Before the first batch there is no evidence either way: the wait applies.
+   */
   private schedule(): void {
     if (this.busy || this.failure) return;
     if (this.queue.length === 0) {
@@ -328,20 +360,30 @@ export class Linker {
       this.drained = undefined;
       return;
     }
-    if (this.queued >= this.batchMentions || this.o.maxWaitMs === 0 || this.closing) {
+    if (this.queued >= this.batchMentions || this.closing) {
       this.dispatch();
+      return;
+    }
+    const left = this.queue[0]!.due - performance.now();
+    if (left <= 0) {
+      this.soon ??= setImmediate(() => {
+        this.soon = undefined;
+        this.dispatch();
+      });
       return;
     }
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       this.dispatch();
-    }, this.o.maxWaitMs);
+    }, left);
   }
 
   /** Sends the oldest queued mentions of one kind (up to a batch) to the worker. */
   private dispatch(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = undefined;
     if (this.busy || this.failure || this.queue.length === 0) return;
     const kind = this.queue[0]!.kind;
     const parts: Part[] = [];
@@ -361,12 +403,14 @@ export class Linker {
       if (req.next === req.mentions.length) this.queue.splice(i, 1);
       else i++;
     }
+    this.lastCalls = parts.length;
     const mentions = parts.flatMap((p) => p.req.mentions.slice(p.from, p.to));
     const n = mentions.length;
     this.queued -= n;
     this.inFlight += n;
     this.busy = true;
     const id = this.nextId++;
+    const sent = performance.now();
     this.waiting.set(id, (r) => {
       this.worker.unref();
       this.busy = false;
@@ -383,11 +427,23 @@ export class Linker {
         this.lastTokens = r.tokens;
         this.answerEmbeds(parts, r.vectors);
       }
+      if (r.type === 'link' || r.type === 'embed')
+        this.observe({ kind, mentions: n, tokens: r.tokens, seconds: (performance.now() - sent) / 1000 });
       this.schedule();
     });
     const msg: LinkerRequest = kind === 'link' ? { op: 'link', id, mentions, k } : { op: 'embed', id, mentions };
     this.worker.ref();
     this.worker.postMessage(msg);
+  }
+
+  private observe(b: LinkerBatch): void {
+    for (const l of this.batchListeners) {
+      try {
+        l(b);
+      } catch (e) {
+        process.emitWarning(`Linker.onBatch listener threw: ${(e as Error).message ?? String(e)}`, { code: 'BIOFEG_LINKER' });
+      }
+    }
   }
 
   private answerLinks(parts: Part[], indices: Int32Array, scores: Float32Array, k: number): void {
@@ -424,6 +480,8 @@ export class Linker {
     this.failure ??= e;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = undefined;
     for (const r of this.queue) this.settle(r, e);
     this.queue.length = 0;
     this.queued = 0;

@@ -27,7 +27,11 @@ export interface LinkerOptions {
   threads?: number;
   /** Coalesced requests are cut into encoder batches of at most this many tokens (padded). Default 16384. */
   maxBatchTokens?: number;
-  /** How long the first queued mention waits for others to join its batch. Default 2 ms. */
+  /**
+   * How long the first queued mention waits for others to join its batch, counted from its call
+   * (time queued behind a running batch included). Default 2 ms. A call that finds the Linker idle
+   * after a batch of a single call does not wait: at concurrency 1 the wait is pure latency.
+   */
   maxWaitMs?: number;
   /** Queued plus in-flight mentions beyond this reject at once with `OverloadedError`. Default 512. */
   maxConcurrentRequests?: number;
@@ -78,4 +82,15 @@ export interface LinkerStats {
   lastBatchMentions: number;
   /** Tokens (padded) in the last batch. */
   lastBatchTokens: number;
+}
+
+/** One encoder batch the Linker answered (`Linker.onBatch`, for `/metrics`). */
+export interface LinkerBatch {
+  kind: 'link' | 'embed';
+  /** Mentions (or texts) in the batch: coalesced from one or more calls. */
+  mentions: number;
+  /** Tokens (padded) its encoder forwards ran on. */
+  tokens: number;
+  /** From sending the batch to the worker to its answer (tokenize, encode, search). */
+  seconds: number;
 }

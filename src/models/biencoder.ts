@@ -2,7 +2,7 @@
 // [CLS] vector, or with add_linear the pooled output -> dropout 0.1 -> Linear(hidden, out_dim).
 // Scores are dot products. Names follow the original state_dict (context_encoder.bert_model.…).
 import type { DeviceName, NativeTensor } from '../native.js';
-import { Bert, type BertConfig, type BertPrecision, type ParamEntry } from './bert.js';
+import { Bert, type BertConfig, type BertForwardInput, type BertOutputs, type BertPrecision, type ParamEntry } from './bert.js';
 import { Linear } from './linear.js';
 
 export type EncoderSide = 'context' | 'candidate';
@@ -71,20 +71,35 @@ export class BlinkEncoder {
    */
   async encode(b: TokenBatch, o: { train: boolean; seed?: bigint; grad?: boolean }): Promise<NativeTensor> {
     const seed = o.seed ?? 0n;
-    const out = await this.bert.forwardAsync({
+    return this.head(await this.bert.forwardAsync(this.inputs(b, o.train, seed, o.grad ?? o.train)), b.rows, o.train, seed);
+  }
+
+  /**
+   * `encode(b, { train: false })` on the calling thread (no thread-pool hop; the thread blocks
+   * meanwhile): for a worker thread that owns the model and has nothing else to do (the Linker's).
+   */
+  encodeSync(b: TokenBatch): NativeTensor {
+    return this.head(this.bert.forward(this.inputs(b, false, 0n, false)), b.rows, false, 0n);
+  }
+
+  private inputs(b: TokenBatch, train: boolean, seed: bigint, grad: boolean): BertForwardInput {
+    return {
       inputIds: b.ids,
       attentionMask: paddingMask(b.ids),
       tokenTypeIds: b.typeIds ?? null,
       batch: b.rows,
       seq: b.seq,
-      train: o.train,
+      train,
       seed,
-      grad: o.grad ?? o.train,
+      grad,
       clsOnly: true, // only [CLS] / pooled are used
-    });
+    };
+  }
+
+  private head(out: BertOutputs, rows: number, train: boolean, seed: bigint): NativeTensor {
     if (!this.linear) return out.cls;
     if (!out.pooled) throw new Error(`${this.prefix}: add_linear needs the pooler`);
-    return this.linear.forward(out.pooled, b.rows, o.train, seed ^ 0x9e3779b97f4a7c15n);
+    return this.linear.forward(out.pooled, rows, train, seed ^ 0x9e3779b97f4a7c15n);
   }
 
   /** Accumulates the gradients of the last encode (made with grad) from dEmb [rows, outDim]. */

@@ -101,9 +101,15 @@ export function createServer(linker: LinkService | Promise<LinkService>, o: Serv
 
   let service: LinkService | undefined;
   let loadError: unknown;
+  let unsubscribe: (() => void) | undefined;
   const ready = Promise.resolve(linker).then(
     (s) => {
       service = s;
+      unsubscribe = s.onBatch?.((b) => {
+        batchMentions.observe(b.mentions, { kind: b.kind });
+        batchTokens.observe(b.tokens, { kind: b.kind });
+        batchSeconds.observe(b.seconds, { kind: b.kind });
+      });
     },
     (e: unknown) => {
       loadError = e;
@@ -134,15 +140,34 @@ export function createServer(linker: LinkService | Promise<LinkService>, o: Serv
   );
   const linked = registry.add(new Counter('biofeg_linked_mentions_total', 'Mentions linked (successful POST /link).'));
   const embedded = registry.add(new Counter('biofeg_embedded_texts_total', 'Texts embedded (successful POST /embed).'));
-  const stat = <K extends 'queued' | 'inFlight' | 'batches' | 'lastBatchMentions' | 'lastBatchTokens'>(k: K) =>
-    service ? service.stats()[k] : 0;
+  // Encoder batches, as the Linker reports them (LinkService.onBatch), by kind (link or embed).
+  const batchMentions = registry.add(
+    new Histogram(
+      'biofeg_linker_batch_mentions',
+      'Mentions per encoder batch (coalesced from one or more requests).',
+      [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    ),
+  );
+  const batchTokens = registry.add(
+    new Histogram(
+      'biofeg_linker_batch_tokens',
+      'Tokens (padded) per encoder batch.',
+      [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
+    ),
+  );
+  const batchSeconds = registry.add(
+    new Histogram(
+      'biofeg_linker_batch_duration_seconds',
+      'Time per encoder batch: tokenize, encode and search.',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    ),
+  );
+  const stat = <K extends 'queued' | 'inFlight' | 'batches'>(k: K) => (service ? service.stats()[k] : 0);
   registry.add(new Gauge('biofeg_http_in_flight_requests', 'HTTP requests being answered.', () => inFlight));
   registry.add(new Gauge('biofeg_ready', '1 once the model and index are loaded.', () => (service ? 1 : 0)));
   registry.add(new Gauge('biofeg_linker_queued_mentions', "Mentions waiting in the Linker's queue.", () => stat('queued')));
   registry.add(new Gauge('biofeg_linker_in_flight_mentions', 'Mentions in the batch being encoded and searched.', () => stat('inFlight')));
   registry.add(new Gauge('biofeg_linker_batches_total', 'Encoder batches run since load.', () => stat('batches'), 'counter'));
-  registry.add(new Gauge('biofeg_linker_last_batch_mentions', 'Mentions in the last encoder batch.', () => stat('lastBatchMentions')));
-  registry.add(new Gauge('biofeg_linker_last_batch_tokens', 'Tokens (padded) in the last encoder batch.', () => stat('lastBatchTokens')));
 
   const app = Fastify({
     bodyLimit,
@@ -291,6 +316,7 @@ export function createServer(linker: LinkService | Promise<LinkService>, o: Serv
           await app.close();
         } finally {
           clearTimeout(timer);
+          unsubscribe?.();
         }
         log('closed');
       })();

@@ -1,5 +1,5 @@
 // The HTTP service's contract: what it needs from a Linker, its options, and the handle it returns.
-import type { LinkCandidate, LinkerInfo, LinkerStats, LinkMention, LinkOptions } from '../link/types.js';
+import type { LinkCandidate, LinkerBatch, LinkerInfo, LinkerStats, LinkMention, LinkOptions } from '../link/types.js';
 
 /**
  * The part of a `Linker` the server calls. A loaded `Linker` is one; tests and other hosts may pass
@@ -10,6 +10,8 @@ export interface LinkService {
   embed(texts: string[], o?: { signal?: AbortSignal }): Promise<Float32Array[]>;
   info(): LinkerInfo;
   stats(): LinkerStats;
+  /** Encoder batches as they are answered (the batch-size histograms of `/metrics`); optional. */
+  onBatch?(listener: (b: LinkerBatch) => void): () => void;
 }
 
 /** How `createServer` listens and what it accepts. Every limit answers 400 (413 for the body) when passed. */

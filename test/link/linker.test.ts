@@ -20,6 +20,7 @@ import {
   SettingsError,
   type LinkMention,
 } from '../../src/index.js';
+import type { LinkerBatch } from '../../src/link/types.js';
 import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
 import { caches, cleanup, ROOT, smallDataset, TINY, tinyModel, tmp, tokenizer, VOCAB } from '../eval/retrieve-helpers.js';
 
@@ -223,11 +224,17 @@ describe('Linker under concurrent calls', () => {
       const qs = Array.from({ length: 6 }, (_, i) => prepared('test')[i]!.mention);
       const alone = await Promise.all(qs.map((q) => linker.link([q], { topK: 2 })));
       const before = l.stats().batches;
+      const seen: LinkerBatch[] = [];
+      const off = l.onBatch((b) => seen.push(b));
       const t0 = performance.now();
       const together = await Promise.all(qs.map((q, i) => l.link([q], { topK: 1 + (i % 2) })));
+      off();
       expect(l.stats().batches - before).toBe(1);
       expect(l.stats().lastBatchMentions).toBe(6);
       expect(l.stats().lastBatchTokens).toBeGreaterThan(0);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ kind: 'link', mentions: 6, tokens: l.stats().lastBatchTokens });
+      expect(seen[0]!.seconds).toBeGreaterThan(0);
       expect(performance.now() - t0).toBeGreaterThanOrEqual(150); // waited for more (maxWaitMs) as it was not full
       together.forEach((r, i) => expect(r[0]!.map((x) => x.id)).toEqual(alone[i]![0]!.slice(0, 1 + (i % 2)).map((x) => x.id)));
       // 8 mentions fill a batch (maxBatchTokens / window): 20 concurrent ones take 3 batches, the first at once.
@@ -242,6 +249,47 @@ describe('Linker under concurrent calls', () => {
       await l.close();
     }
   });
+
+  it('a lone caller is not held for maxWaitMs; calls that come together still wait for company', async () => {
+    const l = await Linker.load(ck, idx, { device: 'cpu', maxWaitMs: 1000 });
+    const timed = async (f: () => Promise<unknown>): Promise<number> => {
+      const t = performance.now();
+      await f();
+      return performance.now() - t;
+    };
+    try {
+      // Before any batch there is no evidence either way: the first call waits for company.
+      expect(await timed(() => l.link(['asthma']))).toBeGreaterThanOrEqual(900);
+      // After a batch of one call, a call that finds the Linker idle goes at once, every time.
+      for (let i = 0; i < 5; i++) expect(await timed(() => l.link(['gout']))).toBeLessThan(500);
+      // Calls made in one turn of the event loop still share one batch, without the wait.
+      const b0 = l.stats().batches;
+      expect(await timed(() => Promise.all([l.link(['a']), l.link(['b']), l.link(['c'])]))).toBeLessThan(500);
+      expect([l.stats().batches - b0, l.stats().lastBatchMentions]).toEqual([1, 3]);
+      // After a batch of several calls, an idle Linker waits for company again.
+      expect(await timed(() => l.link(['asthma']))).toBeGreaterThanOrEqual(900);
+    } finally {
+      await l.close();
+    }
+  }, 30_000);
+
+  it('time queued behind a running batch counts toward maxWaitMs', async () => {
+    const l = await Linker.load(ck, idx, { device: 'cpu', maxWaitMs: 300, maxBatchTokens: 32 * 8, maxConcurrentRequests: 8192 });
+    try {
+      // A call of 750 full batches keeps the worker busy; an embed (another kind: never in the same
+      // batch) queued behind it is due 300 ms after its call, not 300 ms after the link finishes.
+      const t0 = performance.now();
+      const many = Array.from({ length: 6000 }, (_, i) => `mention ${i % 50}`);
+      const [tLink, tEmbed] = await Promise.all([
+        l.link(many, { topK: 1 }).then(() => performance.now()),
+        l.embed(['asthma']).then(() => performance.now()),
+      ]);
+      expect(tLink - t0).toBeGreaterThan(400); // the embed was queued for longer than maxWaitMs
+      expect(tEmbed - tLink).toBeLessThan(150);
+    } finally {
+      await l.close();
+    }
+  }, 60_000);
 
   it('refuses at once with OverloadedError beyond maxConcurrentRequests; an AbortSignal cancels a queued call', async () => {
     const l = await Linker.load(ck, idx, { device: 'cpu', maxWaitMs: 300, maxConcurrentRequests: 4 });

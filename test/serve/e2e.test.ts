@@ -63,6 +63,17 @@ describe('createServer over a real Linker', () => {
       expect(e.status).toBe(200);
       const vectors = await linker.embed(['asthma', 'bipolar disorder']);
       expect(e.json['embeddings']).toEqual(vectors.map((v) => Array.from(v)));
+
+      // Every batch the Linker ran (the server's and the direct calls above) is in the histograms.
+      const m = await (await fetch(`${url}/metrics`)).text();
+      const num = (re: RegExp) => Number(re.exec(m)?.[1]);
+      expect(num(/^biofeg_linker_batch_mentions_sum\{kind="link"\} (\d+)$/m)).toBe(2 * MENTIONS.length);
+      expect(num(/^biofeg_linker_batch_mentions_count\{kind="link"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
+      expect(num(/^biofeg_linker_batch_mentions_sum\{kind="embed"\} (\d+)$/m)).toBe(4);
+      expect(num(/^biofeg_linker_batch_tokens_sum\{kind="link"\} (\d+)$/m)).toBeGreaterThanOrEqual(2 * MENTIONS.length * 3);
+      expect(num(/^biofeg_linker_batch_mentions_count\{kind="link"\} (\d+)$/m)).toBe(
+        linker.stats().batches - num(/^biofeg_linker_batch_mentions_count\{kind="embed"\} (\d+)$/m),
+      );
     } finally {
       await server.close();
       await linker.close();

@@ -2,7 +2,7 @@
 // pure function of the input, requests can be held at a gate, and it rejects like the Linker does
 // (OverloadedError past its limit, AbortError when a queued call's signal fires).
 import { AbortError, OverloadedError } from '../../src/errors.js';
-import type { LinkCandidate, LinkerInfo, LinkerStats, LinkMention, LinkOptions } from '../../src/link/types.js';
+import type { LinkCandidate, LinkerBatch, LinkerInfo, LinkerStats, LinkMention, LinkOptions } from '../../src/link/types.js';
 import type { LinkService } from '../../src/serve/index.js';
 
 export const FAKE_INFO: LinkerInfo = {
@@ -89,5 +89,15 @@ export class FakeLinker implements LinkService {
 
   stats(): LinkerStats {
     return { queued: this.pending, inFlight: 0, batches: 7, lastBatchMentions: 5, lastBatchTokens: 160 };
+  }
+
+  /** Subscribers of onBatch; `batch()` reports one to them as the Linker does after an answer. */
+  readonly batchListeners = new Set<(b: LinkerBatch) => void>();
+  onBatch(listener: (b: LinkerBatch) => void): () => void {
+    this.batchListeners.add(listener);
+    return () => this.batchListeners.delete(listener);
+  }
+  batch(b: LinkerBatch): void {
+    for (const l of this.batchListeners) l(b);
   }
 }

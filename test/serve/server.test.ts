@@ -310,7 +310,7 @@ describe('GET /health', () => {
 });
 
 describe('GET /metrics', () => {
-  it('writes Prometheus text: requests by route and status, latency histogram, batch and queue gauges', async () => {
+  it('writes Prometheus text: requests by route and status, latency histogram, queue gauges', async () => {
     const fake = new FakeLinker();
     const { url } = await start(fake);
     await post(`${url}/link`, { mentions: ['a', 'b', 'c'] });
@@ -344,8 +344,55 @@ describe('GET /metrics', () => {
     line(/biofeg_ready 1/);
     line(/biofeg_linker_queued_mentions 2/);
     line(/biofeg_linker_batches_total 7/);
-    line(/biofeg_linker_last_batch_mentions 5/);
-    line(/biofeg_linker_last_batch_tokens 160/);
+  });
+
+  it('records encoder batch sizes as histograms by kind, as the Linker reports its batches', async () => {
+    const fake = new FakeLinker();
+    const server = createServer(fake, { port: 0 });
+    const { url } = await server.listen();
+    await server.ready;
+    const scrape = async () => (await fetch(`${url}/metrics`)).text();
+    const value = (m: string, series: string): number => {
+      const v = new RegExp(`^${series.replace(/[{}()[\].+*?^$|\\]/g, '\\$&')} (\\S+)$`, 'm').exec(m)?.[1];
+      if (v === undefined) throw new Error(`no ${series} in:\n${m}`);
+      return Number(v);
+    };
+    try {
+      const m0 = await scrape();
+      expect(m0).toMatch(/^# TYPE biofeg_linker_batch_mentions histogram$/m);
+      expect(m0).toMatch(/^# TYPE biofeg_linker_batch_tokens histogram$/m);
+      expect(m0).not.toMatch(/^biofeg_linker_batch_mentions_count/m); // no batch yet
+      expect(fake.batchListeners.size).toBe(1);
+      fake.batch({ kind: 'link', mentions: 3, tokens: 96, seconds: 0.004 });
+      fake.batch({ kind: 'link', mentions: 40, tokens: 1280, seconds: 0.03 });
+      fake.batch({ kind: 'embed', mentions: 1, tokens: 32, seconds: 0.002 });
+      const m1 = await scrape();
+      expect(value(m1, 'biofeg_linker_batch_mentions_count{kind="link"}')).toBe(2);
+      expect(value(m1, 'biofeg_linker_batch_mentions_sum{kind="link"}')).toBe(43);
+      expect(value(m1, 'biofeg_linker_batch_mentions_bucket{kind="link",le="2"}')).toBe(0);
+      expect(value(m1, 'biofeg_linker_batch_mentions_bucket{kind="link",le="4"}')).toBe(1);
+      expect(value(m1, 'biofeg_linker_batch_mentions_bucket{kind="link",le="32"}')).toBe(1);
+      expect(value(m1, 'biofeg_linker_batch_mentions_bucket{kind="link",le="64"}')).toBe(2);
+      expect(value(m1, 'biofeg_linker_batch_mentions_bucket{kind="link",le="+Inf"}')).toBe(2);
+      expect(value(m1, 'biofeg_linker_batch_tokens_sum{kind="link"}')).toBe(1376);
+      expect(value(m1, 'biofeg_linker_batch_tokens_bucket{kind="link",le="128"}')).toBe(1);
+      expect(value(m1, 'biofeg_linker_batch_tokens_bucket{kind="link",le="1024"}')).toBe(1);
+      expect(value(m1, 'biofeg_linker_batch_tokens_bucket{kind="link",le="2048"}')).toBe(2);
+      expect(value(m1, 'biofeg_linker_batch_duration_seconds_count{kind="link"}')).toBe(2);
+      expect(value(m1, 'biofeg_linker_batch_duration_seconds_bucket{kind="link",le="0.005"}')).toBe(1);
+      expect(value(m1, 'biofeg_linker_batch_mentions_count{kind="embed"}')).toBe(1);
+      expect(value(m1, 'biofeg_linker_batch_tokens_bucket{kind="embed",le="32"}')).toBe(1);
+      fake.batch({ kind: 'link', mentions: 600, tokens: 40000, seconds: 7 });
+      const m2 = await scrape();
+      expect(value(m2, 'biofeg_linker_batch_mentions_count{kind="link"}')).toBe(3);
+      expect(value(m2, 'biofeg_linker_batch_mentions_bucket{kind="link",le="512"}')).toBe(2);
+      expect(value(m2, 'biofeg_linker_batch_mentions_bucket{kind="link",le="1024"}')).toBe(3);
+      expect(value(m2, 'biofeg_linker_batch_tokens_bucket{kind="link",le="32768"}')).toBe(2);
+      expect(value(m2, 'biofeg_linker_batch_tokens_bucket{kind="link",le="+Inf"}')).toBe(3);
+    } finally {
+      await server.close();
+    }
+    expect(fake.batchListeners.size).toBe(0); // close() unsubscribes
   });
 });
 
