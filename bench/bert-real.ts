@@ -1,5 +1,6 @@
 // npm run bench:bert -- --shapes real [--device cuda --precision bf16 --only train64,train128,hard,encode256
-//                                      --peak-tflops T --iters N --min-time S --no-peer --modes eager,compile --smoke --out FILE]
+//                                      --peak-tflops T --iters N --min-time S --no-peer --modes eager,compile --compile-only SHAPES
+//                                      --compile-backend B --child-timeout-s S --smoke --out FILE]
 // Issue 21, item 1: BERT-base at the original's real shapes (bench/bert-real-shapes.ts): the
 // bi-encoder in-batch train step at batch 64 and 128, the hard-negative step (4 mentions x 64
 // candidates), encode at batch 256, seq 128. Per shape: sequences/s, model FLOPs utilisation (MFU:
@@ -136,8 +137,11 @@ async function child(name: RealShapeName): Promise<Measured> {
   };
 }
 
+/** A child's seconds before it is killed and reported as failed (0: no limit): a slow compile must not eat a GPU check. */
+const childTimeoutS = Number(flagValue('child-timeout-s', '0'));
+
 function runJson(cmd: string, args: string[]): Measured | { error: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, ...(childTimeoutS > 0 ? { timeout: childTimeoutS * 1000 } : {}) });
   if (r.status !== 0)
     return {
       error: `${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || String(r.error)).trim().split('\n').slice(-3).join(' | ')}`,
@@ -151,6 +155,8 @@ async function parent(): Promise<void> {
   const modes = flagValue('modes', 'eager,compile')
     .split(',')
     .filter((x) => x !== '');
+  // --compile-only a,b: torch.compile only those shapes (compiling BERT-base takes a minute or more per shape).
+  const compileOnly = flagValue('compile-only', '') === '' ? undefined : flagValue('compile-only', '').split(',');
   const probe = device === 'cuda' ? 'import torch, transformers; assert torch.cuda.is_available()' : 'import torch, transformers';
   const peerReason = hasFlag('no-peer')
     ? 'off (--no-peer)'
@@ -193,6 +199,7 @@ async function parent(): Promise<void> {
     const peers: Array<Measured | { error: string; side: string }> = [];
     if (!peerReason)
       for (const mode of modes) {
+        if (mode === 'compile' && compileOnly && !compileOnly.includes(name)) continue;
         process.stderr.write(` torch ${mode}...`);
         const extra = flagValue('compile-backend', '');
         const r = runJson(python, [peerScript, '--shape', name, '--mode', mode, ...common, ...(extra ? ['--compile-backend', extra] : [])]);
@@ -201,7 +208,12 @@ async function parent(): Promise<void> {
     process.stderr.write('\n');
     const ok = peers.filter((p): p is Measured => !('error' in p));
     const best = ok.length ? ok.reduce((a, b) => (b.seqPerSec > a.seqPerSec ? b : a)) : undefined;
-    if ('error' in ours) throw new Error(String(ours.error));
+    if ('error' in ours) {
+      // A failed or timed-out child: say so and go on (a GPU check must bring back what did run).
+      process.stderr.write(`bench:bert real ${name}: ours failed: ${String(ours.error)}\n`);
+      rows.push({ shape: name, ...s, seqsPerStep: seqsPerStep(s), gflopPerStep: flops / 1e9, ours: { error: ours.error }, peers });
+      continue;
+    }
     rows.push({
       shape: name,
       ...s,
@@ -214,7 +226,7 @@ async function parent(): Promise<void> {
   }
   const pct = (x: unknown) => (typeof x === 'number' ? `${(100 * x).toFixed(1)}%` : '-');
   const printed = rows.map((r) => {
-    const o = r['ours'] as Measured & { mfu?: number };
+    const o = r['ours'] as Partial<Measured> & { mfu?: number };
     const ps = r['peers'] as Array<(Measured & { mfu?: number }) | { error: string; side: string }>;
     const peerCol = (mode: string) => {
       const p = ps.find((x) => x.side === `torch-${mode}`);
@@ -227,8 +239,8 @@ async function parent(): Promise<void> {
     return {
       shape: String(r['shape']),
       'seqs/step': Number(r['seqsPerStep']),
-      'ours seq/s': o.seqPerSec,
-      'ours ms': o.msPerIter,
+      'ours seq/s': o.seqPerSec ?? 'failed',
+      'ours ms': o.msPerIter ?? '-',
       'ours MFU': pct(o.mfu),
       'ours MiB': o.deviceMiB === undefined ? '-' : Math.round(o.deviceMiB),
       'torch eager seq/s (MFU, MiB)': peerCol('eager'),

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # The GPU verification in one command, for a session lent a device machine. Prepare here with
 # `bash scripts/gpu-kit.sh`, then run there from the repo root with .gpu-kit carried, e.g. the
-# device tool's run with command "bash scripts/gpu-check.sh", carry [".gpu-kit"], timeout_s 540.
-# Steps: the CUDA selftest (every op against the reference backend, f32 and bf16) with cuBLAS and
-# with the hand-written GEMM (BIOFEG_CUBLAS=off); the cuda variants of the vitest suites (ops,
-# BERT f32 and bf16 parity, GAN steps, encode and the whole pipeline on cuda); bench:kernels on
-# cuda (GEMM at BERT shapes, bf16 4096^3 against the card's dense peak with the 60% bar,
-# attention, LayerNorm, top-k); its GEMMs again with the hand-written kernels (BIOFEG_CUBLAS=off);
-# bench:bert on cuda in bf16 beside PyTorch. Everything lands in $OUT (8 files; the device tool
-# brings back at most 8); copy them into bench/results/<device>/ afterwards.
+# device tool's run with command "bash scripts/gpu-check.sh", carry [".gpu-kit"], timeout_s 660.
+# The steps run in order of value under one budget (GPU_CHECK_BUDGET_S, default 600 s): each has
+# its own timeout, cut to what is left, and a step that cannot get its minimum is skipped (said in
+# the output). In order: the CUDA selftest (every op against the reference backend, f32 and bf16)
+# with cuBLAS; bench:bert --shapes real (issue 21: BERT-base seq 128 train at batch 64 and 128,
+# hard negatives 4 x 64, encode 256; seq/s, MFU, memory beside HF BertModel eager and compiled);
+# scripts/schedule-gpu.sh (issue 21: every pipeline stage once on a synthetic dataset with the full
+# 35,000-entity pool, extrapolated to MedMentions and the original's epochs); the cuda variants of
+# the vitest suites; bench:kernels on cuda; bench:bert at batch 8 beside PyTorch (the 2026-11-26
+# run's shapes); the selftest with the hand-written GEMM (BIOFEG_CUBLAS=off). GPU_CHECK_EXTRA=1 adds
+# bench:kernels' GEMMs with BIOFEG_CUBLAS=off (output in check.txt only). Everything lands in $OUT,
+# at most 8 files (what the device tool brings back): device.txt, check.txt (all output),
+# selftests.txt, bert-real-cuda-bf16.json, schedule-cuda-bf16.json, gpu-tests.json,
+# kernels-cuda.json, bert-cuda-bf16-base.json; copy them into bench/results/<device>/ afterwards.
+# GPU_CHECK_KIT=DIR uses another kit folder (a rehearsal kit, say).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/biofeg-gpu-out}
 mkdir -p "$out"
-kit=$PWD/.gpu-kit
+kit=$(cd "${GPU_CHECK_KIT:-.gpu-kit}" 2>/dev/null && pwd || echo "$PWD/.gpu-kit")
 [ -f "$kit/biofeg.node" ] || { echo "gpu-check: $kit is missing: run scripts/gpu-kit.sh where nvcc is, and carry .gpu-kit" >&2; exit 1; }
 if grep -q REHEARSAL "$kit/commit.txt" && nvidia-smi -L > /dev/null 2>&1; then
   echo "gpu-check: $kit is a cuemu rehearsal kit: rebuild it with scripts/gpu-kit.sh (no --emu) before using the GPU" >&2
@@ -33,6 +40,7 @@ export LD_LIBRARY_PATH=${CUDA_HOME:-/usr/local/cuda}/lib64${LD_LIBRARY_PATH:+:$L
 BIOFEG_PYTHON_SITE_PACKAGES=$(python3 -c 'import site; print(":".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null || true)
 export BIOFEG_PYTHON_SITE_PACKAGES
 
+exec > >(tee -a "$out/check.txt") 2>&1
 {
   echo "kit built from commit $(cat "$kit/commit.txt"), tree at $(git rev-parse HEAD 2>/dev/null || echo '?')"
   nvidia-smi -L
@@ -40,41 +48,81 @@ export BIOFEG_PYTHON_SITE_PACKAGES
 } 2>&1 | tee "$out/device.txt"
 
 rc=0
-st=$out/selftests.txt
-echo "== selftest (cuBLAS)" | tee "$st"
-timeout 120 "$kit/biofeg_cuda_selftest" > "$out/st.tmp" 2>&1 || rc=1
-head -2 "$out/st.tmp"; grep -E "^FAIL" "$out/st.tmp"; tail -1 "$out/st.tmp"
-# Without cuBLAS the first run would silently test the fallback twice.
-grep -q "^gemm engine: cublas" "$out/st.tmp" || { echo "gpu-check: cuBLAS was not loaded"; rc=1; }
-cat "$out/st.tmp" >> "$st"
-echo "== selftest (hand-written GEMM, BIOFEG_CUBLAS=off)" | tee -a "$st"
-BIOFEG_CUBLAS=off timeout 120 "$kit/biofeg_cuda_selftest" > "$out/st.tmp" 2>&1 || rc=1
-grep -E "^FAIL" "$out/st.tmp"; tail -1 "$out/st.tmp"
-cat "$out/st.tmp" >> "$st" && rm -f "$out/st.tmp"
+budget=${GPU_CHECK_BUDGET_S:-600}
+skipped=()
+# step NAME TIMEOUT MIN CMD...: CMD under min(TIMEOUT, budget left); skipped below MIN seconds left.
+step() {
+  local name=$1 want=$2 min=$3 left t code
+  shift 3
+  left=$((budget - SECONDS))
+  if [ "$left" -lt "$min" ]; then
+    echo "== $name: SKIPPED (${left}s of the ${budget}s budget left, needs ${min}s)"
+    skipped+=("$name")
+    return 0
+  fi
+  t=$((want < left ? want : left))
+  echo "== $name (timeout ${t}s; ${left}s of the budget left)"
+  local t0=$SECONDS
+  # A shell function gets its limit as step_t (timeout runs programs only).
+  if declare -F "$1" > /dev/null; then step_t=$t "$@"; else timeout "$t" "$@"; fi
+  code=$?
+  echo "== $name: exit $code after $((SECONDS - t0))s"
+  [ "$code" -eq 0 ] || rc=1
+}
+smoke=0
+case " ${GPU_CHECK_BENCH_ARGS:-} " in *" --smoke "*) smoke=1 ;; esac
 
-echo "== vitest, cuda variants"
-timeout 240 node node_modules/vitest/vitest.mjs run --project main test/ops.test.ts test/gan-step.test.ts test/bert.test.ts \
-  test/bert-bf16.test.ts test/cli-precision.test.ts test/cuda-cli.test.ts -t cuda --reporter=default --reporter=json \
-  --outputFile="$out/gpu-tests.json" > "$out/gpu-tests.txt" 2>&1 || rc=1
-grep -E "FAIL|✗|×|Tests " "$out/gpu-tests.txt" | head -40
+selftest() {
+  timeout "${step_t:-120}" "$kit/biofeg_cuda_selftest" > "$out/st.tmp" 2>&1
+  local code=$?
+  head -2 "$out/st.tmp"; grep -E "^FAIL" "$out/st.tmp"; tail -1 "$out/st.tmp"
+  cat "$out/st.tmp" >> "$out/selftests.txt" && rm -f "$out/st.tmp"
+  return $code
+}
+cublas_selftest() {
+  selftest || return 1
+  # Without cuBLAS the run would silently test the fallback.
+  grep -q "^gemm engine: cublas" "$out/selftests.txt" || { echo "gpu-check: cuBLAS was not loaded"; return 1; }
+}
+echo "== selftest (cuBLAS)" > "$out/selftests.txt"
+step "selftest (cuBLAS)" 90 20 cublas_selftest
 
-echo "== bench:kernels --device cuda"
+# Issue 21, item 1. torch.compile takes a minute or more per BERT-base shape: only the bars' shapes.
+BIOFEG_BENCH_RESULTS=$out step "bench:bert --shapes real --device cuda" 300 120 \
+  node --import tsx bench/bert.ts --shapes real --device cuda --precision bf16 --iters 10 --min-time 1 \
+  --compile-only train64,encode256 --child-timeout-s 130 ${GPU_CHECK_BENCH_ARGS:-}
+
+# Issue 21, item 4: the schedule's own budget ends the pipeline in time to extrapolate what ran.
+if [ "$smoke" = 1 ]; then
+  schedule_args=(--device cuda --bert-model tiny --scale 0.002 --entity-scale 0.002 --max-length 16)
+else
+  schedule_args=(--device cuda --precision bf16 --bert-model base --scale 0.005 --entity-scale 1)
+fi
+[ -f "$kit/vocab.txt" ] && schedule_args+=(--vocab "$kit/vocab.txt")
+schedule_left=$((budget - SECONDS < 240 ? budget - SECONDS : 240))
+BIOFEG_BENCH_RESULTS=$out step "schedule-gpu.sh" 240 90 \
+  bash scripts/schedule-gpu.sh "${schedule_args[@]}" --budget-s $((schedule_left - 30)) --out-dir /tmp/biofeg-schedule
+
+step "vitest, cuda variants" 240 120 node node_modules/vitest/vitest.mjs run --project main test/ops.test.ts \
+  test/gan-step.test.ts test/bert.test.ts test/bert-bf16.test.ts test/cli-precision.test.ts test/cuda-cli.test.ts -t cuda \
+  --reporter=default --reporter=json --outputFile="$out/gpu-tests.json"
+
 # GPU_CHECK_BENCH_ARGS=--smoke rehearses the script on cuemu (a kit built from build-emu/).
-BIOFEG_BENCH_RESULTS=$out timeout 200 node --import tsx bench/kernels.ts --device cuda ${GPU_CHECK_BENCH_ARGS:-} \
-  > "$out/bench.txt" 2>&1 || rc=1
-cat "$out/bench.txt"
+BIOFEG_BENCH_RESULTS=$out step "bench:kernels --device cuda" 200 60 \
+  node --import tsx bench/kernels.ts --device cuda ${GPU_CHECK_BENCH_ARGS:-}
 
-# The hand-written GEMM (what runs where cuBLAS is absent) at the same shapes.
-echo "== bench:kernels --device cuda --only gemm, BIOFEG_CUBLAS=off" | tee -a "$out/bench.txt"
-BIOFEG_CUBLAS=off BIOFEG_BENCH_RESULTS=$out timeout 100 node --import tsx bench/kernels.ts --device cuda --only gemm \
-  ${GPU_CHECK_BENCH_ARGS:-} >> "$out/bench.txt" 2>&1 || rc=1
-tail -16 "$out/bench.txt"
+# BERT-base encode and bi-encoder train step at batch 8 in bf16 beside PyTorch (the earlier run's shapes).
+BIOFEG_BENCH_RESULTS=$out step "bench:bert --device cuda --precision bf16 --sizes ${GPU_CHECK_BERT_SIZES:-base}" 200 60 \
+  node --import tsx bench/bert.ts --device cuda --precision bf16 --sizes "${GPU_CHECK_BERT_SIZES:-base}" --rounds 1 --iters 10 --min-time 1
 
-# Last, as it takes longest: BERT-base encode and bi-encoder train step in bf16 beside PyTorch
-# (HF BertModel under autocast) on the same GPU.
-echo "== bench:bert --device cuda --precision bf16 --sizes ${GPU_CHECK_BERT_SIZES:-base}" | tee -a "$out/bench.txt"
-BIOFEG_BENCH_RESULTS=$out timeout 200 node --import tsx bench/bert.ts --device cuda --precision bf16 \
-  --sizes "${GPU_CHECK_BERT_SIZES:-base}" --rounds 1 --iters 10 --min-time 1 >> "$out/bench.txt" 2>&1 || rc=1
-tail -8 "$out/bench.txt"
-echo "gpu-check: exit $rc"
+echo "== selftest (hand-written GEMM, BIOFEG_CUBLAS=off)" >> "$out/selftests.txt"
+BIOFEG_CUBLAS=off step "selftest (hand-written GEMM, BIOFEG_CUBLAS=off)" 120 30 selftest
+
+# The hand-written GEMM (what runs where cuBLAS is absent) at bench:kernels' shapes; its JSON would be a 9th file.
+if [ "${GPU_CHECK_EXTRA:-0}" = 1 ]; then
+  BIOFEG_CUBLAS=off BIOFEG_BENCH_RESULTS=/tmp/biofeg-extra step "bench:kernels --only gemm, BIOFEG_CUBLAS=off" 100 40 \
+    node --import tsx bench/kernels.ts --device cuda --only gemm ${GPU_CHECK_BENCH_ARGS:-}
+fi
+[ ${#skipped[@]} -eq 0 ] || echo "gpu-check: skipped for the budget: ${skipped[*]}"
+echo "gpu-check: exit $rc after ${SECONDS}s"
 exit $rc

@@ -6,6 +6,7 @@
 # and run scripts/gpu-check.sh there (see that file). Needs nvcc here; takes a few minutes.
 # `--emu` packs the cuemu build instead (build-emu/, no nvcc needed), to rehearse the check here:
 #   bash scripts/gpu-kit.sh --emu && GPU_CHECK_BENCH_ARGS=--smoke GPU_CHECK_BERT_SIZES=tiny bash scripts/gpu-check.sh
+# (--smoke also shrinks gpu-check's schedule step to a tiny BERT on a tiny dataset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || { echo "gpu-kit: run npm ci first" >&2; exit 1; }
@@ -29,6 +30,9 @@ node -e "const i=require('./$build/Release/biofeg.node').info(); if(!i.cudaCompi
 echo "== packing $kit/"
 rm -rf "$kit.tmp" && mkdir -p "$kit.tmp"
 cp "$build/Release/biofeg.node" "$build/biofeg_cuda_selftest" "$kit.tmp/"
+# bert-base-uncased's vocabulary for scripts/schedule-gpu.sh (../shared does not travel).
+vocab=../shared/data/vocab/bert-base-uncased-vocab.txt
+if [ -f "$vocab" ]; then cp "$vocab" "$kit.tmp/vocab.txt"; else echo "gpu-kit: $vocab absent: the schedule will use the built-in vocabulary"; fi
 xz -T0 -6 -c "$(command -v node)" > "$kit.tmp/node.xz"
 tar -cJf "$kit.tmp/node_modules.tar.xz" --exclude=node_modules/typescript --exclude='node_modules/@types' \
   --exclude=node_modules/.cache node_modules
