@@ -21,8 +21,11 @@ mkdirSync(dirname(out), { recursive: true });
 const page = await openReport(r.path, {
   screenshot: out,
   width: 1200,
-  clipHeight: 1520,
+  clipHeight: 1930,
   hide: [
+    // Recall of other modes than test, test_seen, test_unseen (cross-candidates' train and valid).
+    'figure:has(> canvas[id^="chart-recall-"]:not(#chart-recall-0):not(#chart-recall-1):not(#chart-recall-2))',
+    '.rerank-table',
     '.recall-table',
     '.stages-table',
     'section.stage:not(#stage-biencoder):not(#stage-gan)',

@@ -3,7 +3,7 @@
 // per epoch; per GAN stage its losses, penalty, Wasserstein estimate and MSE per epoch; recall@k
 // of every eval stage per mode; wall time per stage. A chart is made only when it has data, so
 // every chart the page holds has something to draw (the browser test counts them).
-import type { RunData, StageData, StepPoint } from './types.js';
+import type { ModeCurve, RunData, StageData, StepPoint } from './types.js';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -198,20 +198,30 @@ function recallCharts(run: RunData): ChartSpec[] {
   const evals = run.stages.filter((s) => s.recall.length > 0);
   const modes = [...new Set(evals.flatMap((s) => s.recall.map((m) => m.mode)))];
   return modes.map((mode, mi) => {
-    const sets = evals.flatMap((s, i) => {
+    // Stages that evaluated the same model on the same mentions (eval-final, and cross-candidates
+    // at its own top k) draw one line, named for both: one curve is the start of the other.
+    const curves: Array<{ names: string[]; i: number; points: ModeCurve['points'] }> = [];
+    const starts = (a: ModeCurve['points'], b: ModeCurve['points']) =>
+      a.length <= b.length && a.every((p, j) => p.k === b[j]!.k && p.recall === b[j]!.recall);
+    evals.forEach((s, i) => {
       const m = s.recall.find((r) => r.mode === mode);
-      return m
-        ? [
-            line(
-              s.name,
-              m.points.map((p) => ({ x: p.k, y: p.recall })),
-              i,
-              { pointRadius: m.points.length > 10 ? 0 : 3 },
-            ),
-          ]
-        : [];
+      if (!m) return;
+      const same = curves.find((c) => starts(m.points, c.points) || starts(c.points, m.points));
+      if (!same) curves.push({ names: [s.name], i, points: m.points });
+      else {
+        same.names.push(s.name);
+        if (m.points.length > same.points.length) same.points = m.points;
+      }
     });
-    const maxK = Math.max(1, ...evals.flatMap((s) => s.recall.flatMap((r) => r.points.map((p) => p.k))));
+    const sets = curves.map((c) =>
+      line(
+        c.names.join(' = '),
+        c.points.map((p) => ({ x: p.k, y: p.recall })),
+        c.i,
+        { pointRadius: c.points.length > 10 ? 0 : 3 },
+      ),
+    );
+    const maxK = Math.max(1, ...curves.flatMap((c) => c.points.map((p) => p.k)));
     return lineChart(
       `chart-recall-${mi}`,
       `recall@k, ${mode}`,

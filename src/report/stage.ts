@@ -187,7 +187,9 @@ export function readStage(dir: string, name = basename(dir)): StageData {
   };
   if ((kind === 'train' || kind === 'gan') && !log) missing.push('no log.jsonl: no training curves');
   if (kind === 'train' && log && st.steps.length === 0)
-    missing.push('no per-step metrics in log.jsonl (a log written before they were logged, or the run stopped before the first)');
+    missing.push(
+      "no per-step metrics in log.jsonl (no 'step' or 'train' lines: a log written before they were logged, a trainer that logs only every print_interval updates, or a run stopped before the first)",
+    );
   const logged = kind === 'gan' ? st.gan.length : st.epochs.filter((e) => e.epoch >= 0).length;
   if ((kind === 'train' || kind === 'gan') && planned !== null && log && logged < planned)
     missing.push(`${logged} of ${planned} epochs logged`);

@@ -166,6 +166,16 @@ describe('readRun', () => {
     expect(ids).toContain('chart-rerank-0');
   });
 
+  it('draws one recall line for stages that evaluated the same model (eval-final and cross-candidates)', () => {
+    const root = fresh();
+    writeEval(join(root, 'eval-final'), 'eval-final', 0.5);
+    writeEval(join(root, 'cross-candidates'), 'cross-candidates', 0.5, 8); // the same model at its own top k
+    writeEval(join(root, 'eval-biencoder'), 'eval-biencoder', 0.3);
+    const recall = buildCharts(readRun(root)).filter((c) => c.id.startsWith('chart-recall-'));
+    expect(recall).toHaveLength(3);
+    for (const c of recall) expect(c.config.data.datasets.map((d) => d.label)).toEqual(['eval-biencoder', 'eval-final = cross-candidates']);
+  });
+
   it('a folder that is not a run is an InputError that says what a run holds', () => {
     const empty = fresh();
     writeFileSync(join(empty, 'notes.txt'), 'hello');
