@@ -121,7 +121,7 @@ function evalStage(dir: string, stage: ScheduleStage, done: Done, full: Syntheti
     for (const m of r.modes) {
       const n = fullModeCount(m.mode, full);
       measured += m.seconds;
-      // Retrieval's score term grows with mentions x entities; at entityScale 1 the pool is full-size already.
+      // Retrieval's score term grows with mentions x entities: scaled by mentions only, as encoding the mentions dominates it.
       extrapolated += n !== undefined && m.recall.total > 0 ? m.seconds * (n / m.recall.total) : m.seconds;
       parts.push(`${m.mode} ${m.seconds.toFixed(1)} s x ${n ?? '?'}/${m.recall.total}`);
     }

@@ -7,8 +7,8 @@
 # the output). In order: the CUDA selftest (every op against the reference backend, f32 and bf16)
 # with cuBLAS; bench:bert --shapes real (issue 21: BERT-base seq 128 train at batch 64 and 128,
 # hard negatives 4 x 64, encode 256; seq/s, MFU, memory beside HF BertModel eager and compiled);
-# scripts/schedule-gpu.sh (issue 21: every pipeline stage once on a synthetic dataset with the full
-# 35,000-entity pool, extrapolated to MedMentions and the original's epochs); the cuda variants of
+# scripts/schedule-gpu.sh (issue 21: every pipeline stage once on a small synthetic dataset (0.5% of
+# the mentions, 2% of the entities), extrapolated to MedMentions and the original's epochs); the cuda variants of
 # the vitest suites; bench:kernels on cuda; bench:bert at batch 8 beside PyTorch (the 2026-11-26
 # run's shapes); the selftest with the hand-written GEMM (BIOFEG_CUBLAS=off). GPU_CHECK_EXTRA=1 adds
 # bench:kernels' GEMMs with BIOFEG_CUBLAS=off (output in check.txt only). Everything lands in $OUT,
@@ -94,9 +94,9 @@ BIOFEG_BENCH_RESULTS=$out step "bench:bert --shapes real --device cuda" 300 120 
 
 # Issue 21, item 4: the schedule's own budget ends the pipeline in time to extrapolate what ran.
 if [ "$smoke" = 1 ]; then
-  schedule_args=(--device cuda --bert-model tiny --scale 0.002 --entity-scale 0.002 --max-length 16)
+  schedule_args=(--device cuda --bert-model tiny --scale 0.002 --entity-scale 0.002 --max-length 16 --hard-top-k 4)
 else
-  schedule_args=(--device cuda --precision bf16 --bert-model base --scale 0.005 --entity-scale 1)
+  schedule_args=(--device cuda --precision bf16 --bert-model base --scale 0.005 --entity-scale 0.02)
 fi
 [ -f "$kit/vocab.txt" ] && schedule_args+=(--vocab "$kit/vocab.txt")
 schedule_left=$((budget - SECONDS < 240 ? budget - SECONDS : 240))
