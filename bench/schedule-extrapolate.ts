@@ -62,9 +62,27 @@ function trainStage(dir: string, stage: ScheduleStage, done: Done, fullExamples:
   // The epoch runs from the last plan or eval line before it (the pre-training check ends there).
   let start = firstEpoch - 1;
   while (start > 0 && records[start]!.event !== 'eval' && records[start]!.event !== 'plan') start--;
-  const epochSeconds = firstEpoch > 0 && start >= 0 ? (t(firstEpoch) - t(start)) / 1000 : Number.NaN;
-  if (!examples || !Number.isFinite(epochSeconds))
+  if (firstEpoch <= 0 || start < 0 || !examples)
     return { stage, missing: false, measuredSeconds: done.seconds, how: 'no plan or epoch line in log.jsonl: not extrapolated' };
+  const steps: number[] = [];
+  for (let i = start + 1; i < firstEpoch; i++) if (records[i]!.event === 'step') steps.push(i);
+  let epochSeconds: number;
+  let detail: string;
+  const updates = (i: number) => Number(records[i]!['updates']);
+  const perEpoch = Number(plan?.['optimizerStepsPerEpoch']);
+  if (steps.length >= 3 && perEpoch > 0 && updates(steps.at(-1)!) > updates(steps[0]!)) {
+    // Metrics lines (about 100 an epoch, with the update count): the steady time per update, so
+    // the first update's warm-up (allocations, handles) stays a fixed cost instead of being scaled.
+    const first = steps[0]!,
+      last = steps.at(-1)!;
+    const per = (t(last) - t(first)) / 1000 / (updates(last) - updates(first));
+    const check = Math.max(0, (t(firstEpoch) - t(last)) / 1000 - per * (perEpoch - updates(last)));
+    epochSeconds = per * perEpoch + check;
+    detail = `${perEpoch} updates x ${per.toFixed(3)} s (steady, from the step lines) + val check ${check.toFixed(1)} s`;
+  } else {
+    epochSeconds = (t(firstEpoch) - t(start)) / 1000;
+    detail = `epoch ${epochSeconds.toFixed(1)} s (train + val check, warm-up included)`;
+  }
   const measuredEpochs = records.filter((r) => r.event === 'epoch').length;
   const fixed = Math.max(0, done.seconds - measuredEpochs * epochSeconds);
   const factor = (fullExamples / examples) * epochs;
@@ -76,7 +94,7 @@ function trainStage(dir: string, stage: ScheduleStage, done: Done, fullExamples:
     scaledSeconds: epochSeconds,
     factor,
     fullSeconds: fixed + epochSeconds * factor,
-    how: `epoch ${epochSeconds.toFixed(1)} s (train + val check) x ${fullExamples}/${examples} ${what} x ${epochs} epoch${epochs > 1 ? 's' : ''} + fixed ${fixed.toFixed(1)} s`,
+    how: `${detail} x ${fullExamples}/${examples} ${what} x ${epochs} epoch${epochs > 1 ? 's' : ''} + fixed ${fixed.toFixed(1)} s`,
   };
 }
 

@@ -131,9 +131,9 @@ say(
     `each further hard round (the original iterates): ${hours(hardRound.reduce((a, e) => a + (e.fullSeconds ?? 0), 0))} h`,
 );
 say(
-  'how: a training stage = fixed part (its DONE.json seconds minus its epochs) + its first epoch (log.jsonl: from the plan or pre-training eval line to the epoch line) x full examples / measured examples x epochs; ' +
+  'how: a training stage = fixed part (its DONE.json seconds minus its epochs) + its first epoch (log.jsonl: the steady seconds per update from its step lines x updates + the val check; without step lines, the plan or pre-training eval line to the epoch line) x full examples / measured examples x epochs; ' +
     'an eval stage = fixed + entity-pool encode x entities ratio + each mode x its mentions ratio (the mentions x entities scoring of retrieval is scaled by mentions only, small beside encoding); ' +
-    'generate = its seconds x features ratio. One measured epoch per stage, so warm-up is in the measured epoch (an over-estimate at small scales).',
+    'generate = its seconds x features ratio. Where a stage has no step lines (GAN, small finetunes) its warm-up is scaled too: an over-estimate at small scales.',
 );
 const file = writeResult(`schedule-${device}-${precision}.json`, {
   machine: machine(),
