@@ -6,8 +6,9 @@
 // vectors written straight through the index writer (no entity is encoded), in a temporary folder
 // removed at the end (--dir DIR: kept there and reused). The page cache is warm (the files were
 // just written, and dropping it needs root): what is measured is the load path itself, not the
-// disk. Reported per round: Linker.load wall time, the process's resident memory (RSS) before and
-// after it; then best and median, and RSS growth against the vectors' bytes plus the context
+// disk. Reported per round: Linker.load wall time and CPU time (all threads: steadier on a shared
+// machine), the process's resident memory (RSS) before and after it, process start to ready, and
+// the first link; then best and median, and RSS growth against the vectors' bytes plus the context
 // encoder's weights (the candidate encoder is hashed, never loaded). Bar (the issue's): under
 // 2,000 ms at 1,000,000 x 768 bf16, RSS about the vectors plus the model plus O(batch).
 // Writes bench/results/index-load-<device>-<cpu>.json once, at the end.
@@ -32,8 +33,12 @@ interface Round {
   loadMs: number;
   rssBeforeMiB: number;
   rssAfterMiB: number;
+  /** CPU time of the whole process (every thread) during the load: steadier than wall time on a shared machine. */
+  loadCpuMs: number;
   /** Process start to Linker ready (node, module loading and the load). */
   processMs: number;
+  /** The first link after the load (a search over every vector: no page left to fault in). */
+  firstLinkMs: number;
 }
 
 const mib = (b: number): number => b / 2 ** 20;
@@ -48,17 +53,22 @@ function rss(): number {
 if (process.argv[2] === '--child') {
   const [model, index, device, threads] = process.argv.slice(3) as [string, string, 'cpu' | 'cuda', string];
   const before = rss();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const linker = await Linker.load(model, index, { device, ...(threads !== '' ? { threads: Number(threads) } : {}) });
   const loadMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const processMs = performance.now() + performance.timeOrigin - processStart();
   const after = rss();
-  // One link: the index is usable, not only allocated.
+  const t1 = performance.now();
   await linker.link(['aspirin'], { topK: 1 });
   const r: Round = {
     loadMs,
     rssBeforeMiB: mib(before),
     rssAfterMiB: mib(after),
-    processMs: performance.now() + performance.timeOrigin - processStart(),
+    loadCpuMs: (cpu.user + cpu.system) / 1000,
+    processMs,
+    firstLinkMs: performance.now() - t1,
   };
   console.log(JSON.stringify(r));
   await linker.close();
@@ -80,8 +90,8 @@ function processStart(): number {
 async function writeIndex(dir: string, model: string, rows: number, seed: number): Promise<{ dim: number; contextBytes: number }> {
   const { lm, hash } = openContextModel(model, 'cpu', 'f32');
   const modelHash = await hash;
-  const dim = lm.model.embedDim;
-  const contextBytes = lm.model.context.parts().reduce((s, p) => s + p.params.nbytes, 0);
+  const dim = lm.encoder.outDim;
+  const contextBytes = lm.encoder.parts().reduce((s, p) => s + p.params.nbytes, 0);
   const ids = Array.from({ length: rows }, (_, i) => `SYN:${String(i).padStart(7, '0')}`);
   const names = ids.map((_, i) => `synthetic entity ${i} ${seed}`);
   const chunk = 8192;
@@ -174,7 +184,9 @@ try {
       results.map((r, i) => ({
         round: i + 1,
         loadMs: Math.round(r.loadMs),
+        loadCpuMs: Math.round(r.loadCpuMs),
         processMs: Math.round(r.processMs),
+        firstLinkMs: Math.round(r.firstLinkMs),
         rssBeforeMiB: Math.round(r.rssBeforeMiB),
         rssAfterMiB: Math.round(r.rssAfterMiB),
       })),
@@ -186,13 +198,15 @@ try {
   const summary = {
     bestMs: Math.min(...loads),
     medianMs: median(loads),
+    medianCpuMs: median(results.map((r) => r.loadCpuMs)),
     rssGrowthMiB: growth,
     vectorsMiB: mib(vectorBytes),
     contextWeightsMiB: mib(facts.contextBytes),
     /** RSS growth beyond the vectors and the context weights held on the host (working memory, code, heaps). */
     overheadMiB: growth - expected,
     barMs: BAR_MS,
-    underBar: Math.min(...loads) < BAR_MS,
+    /** The bar is for 1,000,000 x 768 only. */
+    underBar: rows === 1_000_000 && facts.dim === 768 ? Math.min(...loads) < BAR_MS : null,
   };
   console.log(
     `best ${summary.bestMs.toFixed(0)} ms, median ${summary.medianMs.toFixed(0)} ms (bar ${BAR_MS} ms at 1,000,000 x 768); ` +

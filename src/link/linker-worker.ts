@@ -85,10 +85,10 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
   hashing.catch(() => undefined); // handled below; a failure before then must not crash the thread
   const m = readManifest(d.index);
   const maxCtx = d.maxContextLength ?? inf.maxContextLength;
-  if (maxCtx > lm.model.config.maxPositions)
+  if (maxCtx > lm.encoder.config.maxPositions)
     throw new CheckpointRejectedError(
       d.model,
-      `${d.model}: max_context_length ${maxCtx} exceeds the model's ${lm.model.config.maxPositions} positions`,
+      `${d.model}: max_context_length ${maxCtx} exceeds the model's ${lm.encoder.config.maxPositions} positions`,
     );
   const warnings: string[] = [];
   if (lm.recorded && maxCtx !== inf.maxContextLength)
@@ -99,10 +99,8 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
     warnings.push(
       `${d.model}: the checkpoint records no inference settings; using max_context_length ${maxCtx}, max_cand_length ${inf.maxCandLength}`,
     );
-  // The closures below hold the context encoder and the tokenizer only: the candidate encoder
-  // (never loaded: openContextModel) is left to the garbage collector.
   const tok = lm.tokenizer;
-  const enc = lm.model.context;
+  const enc = lm.encoder;
   const eng = engineFor(device);
   let poolDtype = m.dtype;
   if (!poolDtypeSupported(device, poolDtype)) {

@@ -12,8 +12,11 @@ import { Worker } from 'node:worker_threads';
 import { FileSource } from '../checkpoint/bytes.js';
 import { BERT_BUFFERS } from '../checkpoint/hf-names.js';
 import { readSafetensorsHeader, type SafetensorsEntry } from '../checkpoint/safetensors.js';
-import { requireFinite } from '../checkpoint/types.js';
-import type { BiEncoder, ParamPart } from '../models/biencoder.js';
+import { CheckpointError } from '../checkpoint/types.js';
+import type { BlinkEncoder, ParamPart } from '../models/biencoder.js';
+
+/** Floats per read of the context weights (16 MiB). */
+const CHUNK_FLOATS = 4 << 20;
 
 /** What the hashing thread feeds sha256: the leading JSON, then per part its prefix and byte segments. */
 export interface HashPlan {
@@ -23,8 +26,11 @@ export interface HashPlan {
   parts: Array<{ prefix: string; segments: Array<[number, number]> }>;
 }
 
+/** What is read of a part here (not its gradients: reading that getter would allocate them). */
+type Part = Pick<ParamPart, 'prefix' | 'layout' | 'params'>;
+
 /** Where each parameter of a part lies in the file; undefined when one is missing or not an F32 of its shape. */
-function locate(part: ParamPart, byName: Map<string, SafetensorsEntry>): SafetensorsEntry[] | undefined {
+function locate(part: Part, byName: Map<string, SafetensorsEntry>): SafetensorsEntry[] | undefined {
   const out: SafetensorsEntry[] = [];
   for (const e of part.layout) {
     const name = part.prefix + e.name;
@@ -37,21 +43,26 @@ function locate(part: ParamPart, byName: Map<string, SafetensorsEntry>): Safeten
 }
 
 /**
- * Loads `model`'s context encoder from `dir/model.safetensors` and returns the plan of the
- * candidate side's hash (`prefixJson`: candidateHash's leading JSON). Returns undefined, having
- * read nothing into the model, when the file is not exactly the model's state_dict (absent, a
+ * Loads the bi-encoder's context encoder `encoder` from `dir/model.safetensors` and returns the
+ * plan of the candidate side's hash (`prefixJson`: candidateHash's leading JSON; the candidate
+ * encoder has the context's layout under its own names). Returns undefined, having read nothing
+ * into the encoder, when the file is not exactly a state_dict of such a bi-encoder (absent, a
  * tensor missing, another shape or dtype, extra tensors): the caller then takes the general path,
- * whose errors name what is wrong.
+ * whose errors name what is wrong. `chunkFloats`: values per read (tests make it small).
  */
-export function loadContext(dir: string, model: BiEncoder, prefixJson: string): HashPlan | undefined {
+export function loadContext(dir: string, encoder: BlinkEncoder, prefixJson: string, chunkFloats = CHUNK_FLOATS): HashPlan | undefined {
   const file = join(dir, 'model.safetensors');
   if (!existsSync(file)) return undefined;
   const src = new FileSource(file);
   try {
     const h = readSafetensorsHeader(src);
     const byName = new Map(h.entries.map((e) => [e.name, e]));
-    const ctx = model.context.parts().map((p) => ({ p, at: locate(p, byName) }));
-    const cand = model.candidate.parts().map((p) => ({ p, at: locate(p, byName) }));
+    const parts: Part[] = encoder.parts().map(({ prefix, layout, params }) => ({ prefix, layout, params }));
+    const ctx = parts.map((p) => ({ p, at: locate(p, byName) }));
+    const cand = parts.map(({ prefix, layout, params }) => {
+      const p = { prefix: prefix.replace(/^context_encoder\./, 'cand_encoder.'), layout, params };
+      return { p, at: locate(p, byName) };
+    });
     if ([...ctx, ...cand].some((x) => x.at === undefined)) return undefined;
     const used = new Set([...ctx, ...cand].flatMap((x) => x.at!.map((e) => e.name)));
     if (h.entries.some((e) => !used.has(e.name) && !BERT_BUFFERS.some((b) => e.name.endsWith(`.${b}`)))) return undefined;
@@ -71,20 +82,27 @@ export function loadContext(dir: string, model: BiEncoder, prefixJson: string): 
       if (p.params.shape[0]! * 4 > pos) segments.push([-1, p.params.shape[0]! * 4 - pos]);
       plan.parts.push({ prefix: p.prefix, segments });
     }
-    // Context weights: one tensor at a time through a view of the flat parameters, read into one
-    // scratch buffer the size of the largest (fresh host memory per tensor costs its page faults).
-    const scratch = new Float32Array(Math.max(...ctx.flatMap(({ at }) => at!.map((t) => (t.end - t.begin) / 4)), 1));
+    // Context weights: through views of the flat parameters, 16 MiB at a time (host working
+    // memory bounded whatever the vocabulary), each chunk checked finite on its way.
+    const chunk = new Float32Array(chunkFloats);
     for (const { p, at } of ctx) {
       p.layout.forEach((e, i) => {
         const t = at![i]!;
-        const vals = scratch.subarray(0, (t.end - t.begin) / 4);
-        src.readInto(h.dataStart + t.begin, new Uint8Array(vals.buffer, 0, vals.byteLength), `tensor ${JSON.stringify(t.name)}`);
-        requireFinite(file, t.name, vals);
-        const v = p.params.view(e.offset, [vals.length]);
-        try {
-          v.upload(vals);
-        } finally {
-          v.dispose();
+        const n = (t.end - t.begin) / 4;
+        for (let done = 0; done < n; done += chunk.length) {
+          const vals = chunk.subarray(0, Math.min(chunk.length, n - done));
+          src.readInto(
+            h.dataStart + t.begin + done * 4,
+            new Uint8Array(vals.buffer, 0, vals.byteLength),
+            `tensor ${JSON.stringify(t.name)}`,
+          );
+          requireFiniteAt(file, t.name, vals, done);
+          const v = p.params.view(e.offset + done, [vals.length]);
+          try {
+            v.upload(vals);
+          } finally {
+            v.dispose();
+          }
         }
       });
     }
@@ -94,9 +112,18 @@ export function loadContext(dir: string, model: BiEncoder, prefixJson: string): 
   }
 }
 
+/** checkpoint/types.ts requireFinite for a chunk starting at element `base` of its tensor. */
+function requireFiniteAt(file: string, name: string, vals: Float32Array, base: number): void {
+  for (let i = 0; i < vals.length; i++)
+    if (!Number.isFinite(vals[i]!))
+      throw new CheckpointError(
+        file,
+        `${name} holds ${vals[i]} at element ${base + i}: refusing non-finite weights (a diverged or damaged checkpoint)`,
+      );
+}
+
 // The hashing thread: plain JavaScript (no TypeScript loader to boot), 16 MiB reads. Modules come
-// through import(), which eval code has whether it runs as a script or, under a parent started
-// with --input-type=module, as a module.
+// through import(), which eval code has whether it runs as a script or as a module.
 const HASH_THREAD = `
 Promise.all([import('node:worker_threads'), import('node:crypto'), import('node:fs')]).then(([wt, crypto, fs]) => {
   const p = wt.workerData;
@@ -131,7 +158,8 @@ Promise.all([import('node:worker_threads'), import('node:crypto'), import('node:
 /** sha256 of a plan (candidateHash's digest) on its own thread. */
 export function hashInThread(plan: HashPlan): Promise<string> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(HASH_THREAD, { eval: true, workerData: plan });
+    // No execArgv: the parent's (a TypeScript loader, --input-type) would only slow its start.
+    const w = new Worker(HASH_THREAD, { eval: true, workerData: plan, execArgv: [] });
     w.once('message', (hex: string) => resolve(hex));
     w.once('error', reject);
     w.once('exit', (code) => reject(new Error(`the model hash thread exited (code ${code})`)));

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 
 import { readCheckpointFile } from '../checkpoint/index.js';
 import { BiofegError, CheckpointRejectedError } from '../errors.js';
-import { bertConfigFromHf, type BertPrecision } from '../models/bert.js';
-import { BiEncoder } from '../models/biencoder.js';
+import { type BertConfig, bertConfigFromHf, type BertPrecision } from '../models/bert.js';
+import { BiEncoder, BlinkEncoder } from '../models/biencoder.js';
 import type { DeviceName } from '../native.js';
 import { modelTokenizer } from '../stages/setup.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
@@ -56,13 +56,20 @@ function openOriginal(dir: string, device: DeviceName, precision: BertPrecision)
   return model;
 }
 
+/** What candidateHash records of a model's shape. */
+interface HashShape {
+  embedDim: number;
+  config: BertConfig;
+  addLinear: boolean;
+}
+
 /** The JSON that starts candidateHash: the shape, the tokenizer and the window (no weights). */
-export function candidateHashPrefix(model: BiEncoder, tok: WordPieceTokenizer, maxCandLength: number): string {
+export function candidateHashPrefix(shape: HashShape, tok: WordPieceTokenizer, maxCandLength: number): string {
   return JSON.stringify({
     v: MODEL_HASH_VERSION,
-    embedDim: model.embedDim,
-    config: { ...model.config, hiddenDropout: 0, attentionDropout: 0 },
-    addLinear: model.options.addLinear === true,
+    embedDim: shape.embedDim,
+    config: { ...shape.config, hiddenDropout: 0, attentionDropout: 0 },
+    addLinear: shape.addLinear,
     tokenizer: tok.hash,
     maxCandLength,
   });
@@ -76,7 +83,13 @@ export function candidateHashPrefix(model: BiEncoder, tok: WordPieceTokenizer, m
  */
 export function candidateHash(model: BiEncoder, tok: WordPieceTokenizer, maxCandLength: number): string {
   const h = createHash('sha256');
-  h.update(candidateHashPrefix(model, tok, maxCandLength));
+  h.update(
+    candidateHashPrefix(
+      { embedDim: model.embedDim, config: model.config, addLinear: model.options.addLinear === true },
+      tok,
+      maxCandLength,
+    ),
+  );
   for (const part of model.candidate.parts()) {
     h.update(part.prefix);
     const flat = part.params.download() as Float32Array;
@@ -123,39 +136,42 @@ export function openLinkModel(dir: string, device: DeviceName, precision: BertPr
   }
 }
 
+/** A model opened for linking: its context encoder (the mention side) and what inference needs. */
+export interface ContextModel extends Omit<LinkModel, 'hash' | 'model'> {
+  encoder: BlinkEncoder;
+}
+
 /**
  * `dir` opened for linking (a Linker): where it is our checkpoint with model.safetensors, only the
- * context encoder's weights are loaded (the candidate's parameters stay as constructed, never read, most
- * of their pages never touched) and
- * the candidate hash is computed from the file on another thread (model-file.ts), resolving while
- * the caller goes on loading; otherwise as openLinkModel. The hash resolves to candidateHash's
- * digest either way, or rejects with a CheckpointRejectedError.
+ * context encoder is built and loaded (the candidate encoder is never built) and the candidate
+ * hash is computed from the file on another thread (model-file.ts), resolving while the caller
+ * goes on loading; otherwise as openLinkModel. The hash resolves to candidateHash's digest either
+ * way, or rejects with a CheckpointRejectedError.
  */
-export function openContextModel(
-  dir: string,
-  device: DeviceName,
-  precision: BertPrecision,
-): { lm: Omit<LinkModel, 'hash'>; hash: Promise<string> } {
+export function openContextModel(dir: string, device: DeviceName, precision: BertPrecision): { lm: ContextModel; hash: Promise<string> } {
   const f = readFolder(dir);
   if (f.ours) {
     try {
       const ours = f.raw['biofeg'] as { add_linear?: boolean; out_dim?: number; pooler?: boolean };
-      const model = new BiEncoder({
-        config: bertConfigFromHf(f.raw, { pooler: ours.pooler ?? true }),
+      const addLinear = ours.add_linear ?? false;
+      // As BiEncoder builds its context side.
+      const encoder = new BlinkEncoder(
+        bertConfigFromHf(f.raw, { pooler: ours.pooler ?? true }),
         device,
-        addLinear: ours.add_linear ?? false,
-        outDim: ours.out_dim ?? 1,
+        'context_encoder',
+        addLinear ? (ours.out_dim ?? 1) : undefined,
         precision,
-      });
-      const plan = loadContext(dir, model, candidateHashPrefix(model, f.tokenizer, f.inference.maxCandLength));
+      );
+      const shape = { embedDim: encoder.outDim, config: encoder.bert.config, addLinear };
+      const plan = loadContext(dir, encoder, candidateHashPrefix(shape, f.tokenizer, f.inference.maxCandLength));
       if (plan) {
         const { raw: _raw, ours: _ours, ...rest } = f;
-        return { lm: { dir, model, ...rest }, hash: hashInThread(plan).catch((e: unknown) => Promise.reject(rejected(dir, e))) };
+        return { lm: { dir, encoder, ...rest }, hash: hashInThread(plan).catch((e: unknown) => Promise.reject(rejected(dir, e))) };
       }
     } catch (e) {
       throw rejected(dir, e);
     }
   }
-  const { hash, ...lm } = openLinkModel(dir, device, precision);
-  return { lm, hash: Promise.resolve(hash) };
+  const { hash, model, ...lm } = openLinkModel(dir, device, precision);
+  return { lm: { ...lm, encoder: model.context }, hash: Promise.resolve(hash) };
 }

@@ -1,5 +1,5 @@
 // A checkpoint opened for linking (openContextModel): the context encoder loaded as the full
-// load loads it, the candidate encoder never loaded, and its hash computed from the file equal to
+// load loads it (in chunks), the candidate encoder never built, and its hash computed from the file equal to
 // candidateHash of the fully loaded model, so indexes built before keep loading and an index of
 // other candidate weights is still refused. Files that are not exactly the model's state_dict
 // take the general path and its errors.
@@ -8,8 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { readSafetensors, writeSafetensors } from '../../src/checkpoint/index.js';
 import { CheckpointRejectedError } from '../../src/errors.js';
-import { openContextModel, openLinkModel } from '../../src/link/model.js';
-import type { BiEncoder } from '../../src/models/biencoder.js';
+import { candidateHashPrefix, openContextModel, openLinkModel } from '../../src/link/model.js';
+import { loadContext } from '../../src/link/model-file.js';
+import { type BiEncoder, BlinkEncoder } from '../../src/models/biencoder.js';
 import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
 import { cleanup, TINY, tinyModel, tmp, VOCAB } from '../eval/retrieve-helpers.js';
 import { randn } from '../support/rng.js';
@@ -28,22 +29,7 @@ async function save(model: BiEncoder, addLinear: boolean): Promise<string> {
   return dir;
 }
 
-const flat = (m: BiEncoder, side: 'context' | 'candidate') =>
-  m
-    .encoder(side)
-    .parts()
-    .flatMap((p) => Array.from(p.params.download() as Float32Array));
-
-/** The candidate side as constructed: zeros but the LayerNorm weights (ones), nothing from the file. */
-function notLoaded(m: BiEncoder): boolean {
-  return m.candidate.parts().every((p) => {
-    const f = p.params.download() as Float32Array;
-    return p.layout.every((e) => {
-      const v = f.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1));
-      return v.every((x) => x === (e.name.endsWith('LayerNorm.weight') ? 1 : 0));
-    });
-  });
-}
+const flat = (e: BlinkEncoder) => e.parts().flatMap((p) => Array.from(p.params.download() as Float32Array));
 
 function withLinear(seed: number): BiEncoder {
   const m = tinyModel(seed, { config: { ...TINY, pooler: true }, addLinear: true, outDim: 16 });
@@ -52,7 +38,7 @@ function withLinear(seed: number): BiEncoder {
 }
 
 describe('openContextModel', () => {
-  it('loads the context encoder as openLinkModel does, not the candidate, and hashes the candidate to the same digest', async () => {
+  it('loads the context encoder as openLinkModel does (in chunks too) and hashes the candidate from the file to the same digest', async () => {
     for (const [model, addLinear] of [
       [tinyModel(3, { config: { ...TINY, pooler: true } }), false],
       [withLinear(4), true],
@@ -61,11 +47,15 @@ describe('openContextModel', () => {
       const full = openLinkModel(dir, 'cpu', 'f32');
       const { lm, hash } = openContextModel(dir, 'cpu', 'f32');
       expect(await hash).toBe(full.hash);
-      expect(flat(lm.model, 'context')).toEqual(flat(full.model, 'context'));
-      expect(notLoaded(lm.model)).toBe(true);
-      expect(notLoaded(full.model)).toBe(false);
+      expect(flat(lm.encoder)).toEqual(flat(full.model.context));
       expect(lm.inference).toEqual(full.inference);
-      expect(lm.model.embedDim).toBe(addLinear ? 16 : TINY.hiddenSize);
+      expect(lm.encoder.outDim).toBe(addLinear ? 16 : TINY.hiddenSize);
+      // In chunks of 5 values: the same weights, and the same plan.
+      const small = new BlinkEncoder(lm.encoder.config, 'cpu', 'context_encoder', addLinear ? 16 : undefined);
+      const prefix = candidateHashPrefix({ embedDim: small.outDim, config: small.bert.config, addLinear }, lm.tokenizer, 48);
+      const plan = loadContext(dir, small, prefix, 5);
+      expect(plan).toEqual(loadContext(dir, lm.encoder, prefix));
+      expect(flat(small)).toEqual(flat(full.model.context));
     }
   });
 
@@ -102,5 +92,8 @@ describe('openContextModel', () => {
     writeSafetensors(file, tensors);
     expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(CheckpointRejectedError);
     expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(/holds NaN at element 3: refusing non-finite weights/);
+    // Read in chunks of 2 values, element 3 is in the second: its index in the tensor is named.
+    const enc = new BlinkEncoder({ ...TINY, pooler: true }, 'cpu', 'context_encoder');
+    expect(() => loadContext(dir, enc, '', 2)).toThrow(/holds NaN at element 3: refusing/);
   });
 });
