@@ -84,16 +84,21 @@ describe('openContextModel', () => {
   });
 
   it('a non-finite context weight is refused', async () => {
-    const dir = await save(tinyModel(7, { config: { ...TINY, pooler: true } }), false);
-    const file = join(dir, 'model.safetensors');
-    const tensors = readSafetensors(file).tensors;
-    const name = 'context_encoder.bert_model.encoder.layer.1.output.dense.weight';
-    (tensors.get(name)!.data as Float32Array)[3] = Number.NaN;
-    writeSafetensors(file, tensors);
-    expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(CheckpointRejectedError);
-    expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(/holds NaN at element 3: refusing non-finite weights/);
-    // Read in chunks of 2 values, element 3 is in the second: its index in the tensor is named.
-    const enc = new BlinkEncoder({ ...TINY, pooler: true }, 'cpu', 'context_encoder');
-    expect(() => loadContext(dir, enc, '', 2)).toThrow(/holds NaN at element 3: refusing/);
+    for (const [bad, shown] of [
+      [Number.NaN, 'NaN'],
+      [Number.NEGATIVE_INFINITY, '-Infinity'],
+    ] as const) {
+      const dir = await save(tinyModel(7, { config: { ...TINY, pooler: true } }), false);
+      const file = join(dir, 'model.safetensors');
+      const tensors = readSafetensors(file).tensors;
+      const name = 'context_encoder.bert_model.encoder.layer.1.output.dense.weight';
+      (tensors.get(name)!.data as Float32Array)[3] = bad;
+      writeSafetensors(file, tensors);
+      expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(CheckpointRejectedError);
+      expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(new RegExp(`holds ${shown} at element 3: refusing non-finite weights`));
+      // Read in chunks of 2 values, element 3 is in the second: its index in the tensor is named.
+      const enc = new BlinkEncoder({ ...TINY, pooler: true }, 'cpu', 'context_encoder');
+      expect(() => loadContext(dir, enc, '', 2)).toThrow(new RegExp(`holds ${shown} at element 3: refusing`));
+    }
   });
 });
