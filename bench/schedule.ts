@@ -97,6 +97,8 @@ try {
   // Out of budget (or a failing stage): what finished is still measured.
   stopped = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
   say(`pipeline stopped: ${stopped}`);
+  // The budget running out is expected (what ran is still extrapolated); a failing stage is not.
+  if (!signal?.aborted) process.exitCode = 1;
 }
 
 const full = syntheticCounts(1, 1, seed);
