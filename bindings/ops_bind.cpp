@@ -207,6 +207,26 @@ void layernorm_bwd(const Napi::CallbackInfo& info, const OpCtx& c) {
   op::layernorm_bwd(*c.be, dy.buf(), x.buf(), w.buf(), mean.buf(), rstd.buf(), dx.buf(), dw.buf(), db.buf(), N, C);
 }
 
+void l2norm_fwd(const Napi::CallbackInfo& info, const OpCtx& c) {
+  argc(c, info, 3);
+  Tensor &x = tensor_arg(c, info[0], "x"), &y = tensor_arg(c, info[1], "y"), &norms = tensor_arg(c, info[2], "norms");
+  same(c, x, "x", y, "y");
+  const int64_t N = rows_of(x), C = cols_of(x);
+  stats(c, norms, "norms", N);
+  op::l2norm_fwd(*c.be, x.buf(), y.buf(), norms.buf(), N, C);
+}
+
+void l2norm_bwd(const Napi::CallbackInfo& info, const OpCtx& c) {
+  argc(c, info, 4);
+  Tensor &y = tensor_arg(c, info[0], "y"), &norms = tensor_arg(c, info[1], "norms");
+  Tensor &dy = tensor_arg(c, info[2], "dy"), &dx = tensor_arg(c, info[3], "dx");
+  same(c, y, "y", dy, "dy");
+  same(c, y, "y", dx, "dx");
+  const int64_t N = rows_of(y), C = cols_of(y);
+  stats(c, norms, "norms", N);
+  op::l2norm_bwd(*c.be, y.buf(), norms.buf(), dy.buf(), dx.buf(), N, C);
+}
+
 void embedding_fwd(const Napi::CallbackInfo& info, const OpCtx& c) {
   argc(c, info, 3);
   Tensor &ids = tensor_arg(c, info[0], "ids"), &table = tensor_arg(c, info[1], "table"), &y = tensor_arg(c, info[2], "y");
@@ -274,6 +294,27 @@ void grad_penalty(const Napi::CallbackInfo& info, const OpCtx& c) {
   const int64_t N = rows_of(g), C = cols_of(g);
   stats(c, norms, "norms", N);
   op::grad_penalty(*c.be, g.buf(), static_cast<float>(lambda), u.buf(), norms.buf(), N, C);
+}
+
+void ms_loss(const Napi::CallbackInfo& info, const OpCtx& c) {
+  argc(c, info, 4);
+  Tensor &sim = tensor_arg(c, info[0], "sim"), &labels = tensor_arg(c, info[1], "labels");
+  Tensor &loss = tensor_arg(c, info[2], "loss"), &dsim = tensor_arg(c, info[3], "dsim");
+  Napi::Object o = options_arg(c, info, 4);
+  expect_rank(c, sim, "sim", {2});
+  MsLossDesc d;
+  d.M = sim.shape[0];
+  expect_shape(c, sim, "sim", {d.M, d.M});
+  same(c, sim, "sim", dsim, "dsim");
+  expect_numel(c, labels, "labels", d.M);
+  stats(c, loss, "loss", d.M);
+  d.sim = sim.buf(), d.labels = labels.buf(), d.loss = loss.buf(), d.dsim = dsim.buf();
+  d.alpha = static_cast<float>(option(c, o, "alpha", 1.0));
+  d.beta = static_cast<float>(option(c, o, "beta", 60.0));
+  d.base = static_cast<float>(option(c, o, "base", 0.5));
+  d.margin = static_cast<float>(option(c, o, "margin", 0.2));
+  d.scale = static_cast<float>(option(c, o, "scale", 1.0));
+  op::ms_loss(*c.be, d);
 }
 
 namespace {

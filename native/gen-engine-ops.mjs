@@ -35,7 +35,7 @@ export function render(ops) {
   const out = [
     '// Generated from the op list in native/ops.h by native/gen-engine-ops.mjs: do not edit.',
     '// The engine methods (src/engine.ts) and their order; each op\'s semantics are in native/ops.h.',
-    "import type { AdamWOptions, AttentionOptions, GemmOptions, TopkOptions } from './engine.js';",
+    "import type { AdamWOptions, AttentionOptions, GemmOptions, MsLossOptions, TopkOptions } from './engine.js';",
     "import type { NativeTensor as T } from './native.js';",
     '',
     'type Seed = number | bigint;',

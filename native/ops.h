@@ -51,6 +51,17 @@ struct AdamWDesc {
   bool bias_correction = true;
 };
 
+// The multi-similarity loss with TripletMarginMiner("all") pairs (pytorch_metric_learning's, as
+// SapBERT trains with them): see ms_loss below.
+struct MsLossDesc {
+  Buf sim;                   // f32 [M, M]: cosine similarities of the M embeddings
+  Buf labels;                // i32 [M]: class of each embedding
+  Buf loss;                  // f32 [M]: each anchor's loss (written)
+  Buf dsim;                  // f32 [M, M]: scale * d(sum of loss) / d sim (written)
+  int64_t M = 0;
+  float alpha = 1, beta = 60, base = 0.5f, margin = 0.2f, scale = 1;
+};
+
 struct AttnDesc {
   int64_t B = 0, T = 0, H = 0, D = 0;
   float scale = 1.0f;        // usually 1/sqrt(D)
@@ -118,6 +129,9 @@ struct TopkDesc {
   X(layernorm_bwd, "layernormBackward", Own,                                                                           \
     void(Buf dy, Buf x, Buf w, Buf mean, Buf rstd, Buf dx, Buf dw, Buf db, int64_t N, int64_t C),                      \
     "(dy: T, x: T, w: T, mean: T, rstd: T, dx: T, dw: T, db: T)")                                                      \
+  X(l2norm_fwd, "l2Normalize", Own, void(Buf x, Buf y, Buf norms, int64_t N, int64_t C), "(x: T, y: T, norms: T)")     \
+  X(l2norm_bwd, "l2NormalizeBackward", Own, void(Buf y, Buf norms, Buf dy, Buf dx, int64_t N, int64_t C),              \
+    "(y: T, norms: T, dy: T, dx: T)")                                                                                  \
   /* embedding family: V rows in the table, ids in [0, V) */                                                           \
   X(embedding_fwd, "embedding", Own, void(Buf ids, Buf table, Buf y, int64_t N, int64_t C, int64_t V),                 \
     "(ids: T, table: T, y: T)")                                                                                        \
@@ -132,6 +146,8 @@ struct TopkDesc {
   X(mse_bwd, "mseBackward", Own, void(Buf a, Buf b, float dout, Buf da, int64_t n), "(a: T, b: T, dout: number, da: T)") \
   X(grad_penalty, "gradPenalty", Own, void(Buf g, float lambda, Buf u, Buf norms, int64_t N, int64_t C),               \
     "(g: T, lambda: number, u: T, norms: T)")                                                                          \
+  X(ms_loss, "multiSimilarityLoss", Own, void(const MsLossDesc& d),                                                    \
+    "(sim: T, labels: T, loss: T, dsim: T, o?: MsLossOptions)")                                                        \
   /* attention family */                                                                                               \
   X(attention_fwd, "attention", Own, void(const AttnDesc& d),                                                          \
     "(qkv: T, mask: T | null, out: T, lse: T, o?: AttentionOptions)")                                                  \
@@ -149,7 +165,16 @@ struct TopkDesc {
 //   LeakyReLU(slope), tanh (backward from the output y), SiLU x sigmoid(x). dropout: y = keep ? x
 //   / (1 - p) : 0 (backward: the same mask and scale). concat: y = [a | b] per row (backward:
 //   the split). row_axpy: y[n, :] += a[n] x[n, :] (a f32 [N]).
-// - layernorm: y = (x - mean) rstd w + b per row; mean, rstd f32 [N].
+// - layernorm: y = (x - mean) rstd w + b per row; mean, rstd f32 [N]. l2norm: y = x / norms per
+//   row, norms f32 [N] = max(||x||, 1e-12) (torch's F.normalize); backward dx = (dy - y (y . dy)) /
+//   norms (dy / norms where the norm was clamped).
+// - ms_loss (f32): anchor a's distances d_aj = sqrt(max(0, 2 - 2 sim_aj)) (unit vectors); the
+//   miner keeps the triplets (a, p, n) (p != a of a's label, n of another) with d_an - d_ap <=
+//   margin, so positive pairs are the p with min_n d_an - d_ap <= margin and negative pairs the n
+//   with d_an - max_p d_ap <= margin; loss_a = 1/alpha log(1 + sum_pos exp(alpha (base - sim)))
+//   + 1/beta log(1 + sum_neg exp(beta (sim - base))) (0 without pairs); dsim row a = scale d
+//   loss_a / d sim_a (pairs fixed). As pytorch_metric_learning, at most one mined triplet gives
+//   loss and dsim 0 everywhere (at most one triplet <=> sum_a max(#pos_a, #neg_a) <= 1).
 // - embedding: y[n, :] = table[ids[n], :]; backward scatter-adds dy into dtable.
 // - xent: softmax cross-entropy per row, loss f32 [N]; target < 0 ignores the row (loss 0,
 //   gradient 0). mse: out[0] = mean (a - b)^2; backward da = dout 2 (a - b) / n.

@@ -1,6 +1,6 @@
 // Generated from the op list in native/ops.h by native/gen-engine-ops.mjs: do not edit.
 // The engine methods (src/engine.ts) and their order; each op's semantics are in native/ops.h.
-import type { AdamWOptions, AttentionOptions, GemmOptions, TopkOptions } from './engine.js';
+import type { AdamWOptions, AttentionOptions, GemmOptions, MsLossOptions, TopkOptions } from './engine.js';
 import type { NativeTensor as T } from './native.js';
 
 type Seed = number | bigint;
@@ -31,6 +31,8 @@ export const OP_NAMES = [
   'rowAxpy',
   'layernorm',
   'layernormBackward',
+  'l2Normalize',
+  'l2NormalizeBackward',
   'embedding',
   'embeddingBackward',
   'crossEntropy',
@@ -38,6 +40,7 @@ export const OP_NAMES = [
   'mse',
   'mseBackward',
   'gradPenalty',
+  'multiSimilarityLoss',
   'attention',
   'attentionBackward',
   'adamw',
@@ -96,6 +99,10 @@ export interface EngineOps {
   layernorm(x: T, w: T, bias: T, y: T, mean: T, rstd: T, eps: number): void;
   /** layernorm_bwd: void(Buf dy, Buf x, Buf w, Buf mean, Buf rstd, Buf dx, Buf dw, Buf db, int64_t N, int64_t C) */
   layernormBackward(dy: T, x: T, w: T, mean: T, rstd: T, dx: T, dw: T, db: T): void;
+  /** l2norm_fwd: void(Buf x, Buf y, Buf norms, int64_t N, int64_t C) */
+  l2Normalize(x: T, y: T, norms: T): void;
+  /** l2norm_bwd: void(Buf y, Buf norms, Buf dy, Buf dx, int64_t N, int64_t C) */
+  l2NormalizeBackward(y: T, norms: T, dy: T, dx: T): void;
   /** embedding_fwd: void(Buf ids, Buf table, Buf y, int64_t N, int64_t C, int64_t V) */
   embedding(ids: T, table: T, y: T): void;
   /** embedding_bwd: void(Buf ids, Buf dy, Buf dtable, int64_t N, int64_t C, int64_t V) */
@@ -110,6 +117,8 @@ export interface EngineOps {
   mseBackward(a: T, b: T, dout: number, da: T): void;
   /** grad_penalty: void(Buf g, float lambda, Buf u, Buf norms, int64_t N, int64_t C) */
   gradPenalty(g: T, lambda: number, u: T, norms: T): void;
+  /** ms_loss: void(const MsLossDesc& d) */
+  multiSimilarityLoss(sim: T, labels: T, loss: T, dsim: T, o?: MsLossOptions): void;
   /** attention_fwd: void(const AttnDesc& d) */
   attention(qkv: T, mask: T | null, out: T, lse: T, o?: AttentionOptions): void;
   /** attention_bwd: void(const AttnDesc& d) */

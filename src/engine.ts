@@ -38,6 +38,15 @@ export interface AdamWOptions {
   step?: number;
   biasCorrection?: boolean;
 }
+/** multiSimilarityLoss's settings; the defaults are SapBERT's (pytorch_metric_learning MultiSimilarityLoss(1, 60, 0.5), TripletMarginMiner(0.2)). */
+export interface MsLossOptions {
+  alpha?: number;
+  beta?: number;
+  base?: number;
+  margin?: number;
+  /** dsim = scale * d(sum of the anchors' losses) / d sim: 1 / M for the mean loss. */
+  scale?: number;
+}
 /** A backend with its ops (EngineOps: one method per op of native/ops.h). */
 export interface Engine extends NativeBackend {
   /** A new zero-filled tensor on this engine's device; `data` uploads initial contents. */

@@ -9,7 +9,7 @@ import { OP_NAMES } from '../src/engine-ops.js';
 import { engineInfo, tensor } from '../src/native.js';
 import { cudaReason, hasCuda, host, hostInt, Maker, VARIANTS, type Variant } from './support/backends.js';
 import { dropoutKeep, philoxUniform } from './support/philox.js';
-import { attentionRef, gelu, gemmRef, layernormRef, numericGrad, xentRef } from './support/ref.js';
+import { attentionRef, gelu, gemmRef, layernormRef, msLossRef, numericGrad, xentRef } from './support/ref.js';
 import { randint, randn, relErr } from './support/rng.js';
 
 if (!hasCuda) console.warn(`ops suite: cuda variants skipped: ${cudaReason}`);
@@ -452,6 +452,99 @@ for (const v of VARIANTS) {
       m.eng.gradPenalty(g, lambda, g, norms);
       close(host(g), host(u), 0, 'u in place');
     });
+
+    it('l2Normalize: unit rows and norms; backward against finite differences; a zero row (clamped norm)', () => {
+      const [N, C] = [6, 19];
+      const xs = randn(N * C, 90);
+      xs.fill(0, 3 * C, 4 * C);
+      const x = m.f([N, C], xs),
+        y = m.f([N, C]),
+        norms = m.f32([N]);
+      m.eng.l2Normalize(x, y, norms);
+      const hx = host(x);
+      const normalize = (z: ArrayLike<number>) => {
+        const out = new Float64Array(N * C);
+        for (let n = 0; n < N; n++) {
+          let q = 0;
+          for (let c = 0; c < C; c++) q += z[n * C + c]! ** 2;
+          const k = Math.max(Math.sqrt(q), 1e-12);
+          for (let c = 0; c < C; c++) out[n * C + c] = z[n * C + c]! / k;
+        }
+        return out;
+      };
+      close(host(y), normalize(hx), v.tol, 'y');
+      const wantNorms = Array.from({ length: N }, (_, n) =>
+        Math.max(1e-12, Math.sqrt(Array.from({ length: C }, (_, c) => hx[n * C + c]! ** 2).reduce((a, b) => a + b, 0))),
+      );
+      close(host(norms), wantNorms, v.tol, 'norms');
+      expect(host(norms)[3]).toBeCloseTo(1e-12, 20);
+      const gs = randn(N * C, 91),
+        dy = m.f([N, C], gs),
+        dx = m.f([N, C]);
+      m.eng.l2NormalizeBackward(y, norms, dy, dx);
+      const fd = numericGrad(hx, normalize, host(dy));
+      const got = host(dx);
+      const rows = (z: ArrayLike<number>) => Array.from(z).filter((_, i) => Math.floor(i / C) !== 3);
+      close(rows(got), rows(fd), fdTol, 'dx');
+      // The zero row's norm is the constant 1e-12: dx = dy / 1e-12 there, as torch's F.normalize.
+      close(got.subarray(3 * C, 4 * C), Array.from(host(dy).subarray(3 * C, 4 * C), (g) => g / 1e-12), v.tol, 'dx (zero row)');
+    });
+
+    if (v.dt === 'f32')
+      it("multiSimilarityLoss: SapBERT's loss on TripletMarginMiner pairs, per anchor; dsim against finite differences; the one-triplet gate", () => {
+        const [M, C] = [12, 5];
+        const lab = Int32Array.from({ length: M }, (_, i) => i % 4);
+        // Unit vectors with no triplet within 1e-3 of the margin (the miner's masks are steps).
+        let sims = new Float64Array(M * M);
+        for (let seed = 95; ; seed++) {
+          const e = randn(M * C, seed);
+          for (let i = 0; i < M; i++) {
+            const k = Math.hypot(...e.slice(i * C, (i + 1) * C));
+            for (let c = 0; c < C; c++) e[i * C + c]! /= k;
+          }
+          for (let i = 0; i < M; i++)
+            for (let j = 0; j < M; j++) sims[i * M + j] = Array.from({ length: C }, (_, c) => e[i * C + c]! * e[j * C + c]!).reduce((a, b) => a + b);
+          const dist = (x: number) => Math.sqrt(Math.max(0, 2 - 2 * x));
+          let near = false;
+          for (let a = 0; a < M; a++)
+            for (let p = 0; p < M; p++)
+              for (let n = 0; n < M; n++)
+                if (p !== a && lab[p] === lab[a] && lab[n] !== lab[a])
+                  near ||= Math.abs(dist(sims[a * M + n]!) - dist(sims[a * M + p]!) - 0.2) < 1e-3;
+          if (!near) break;
+        }
+        sims = Float64Array.from(Float32Array.from(sims));
+        const settings = { alpha: 1, beta: 60, base: 0.5, margin: 0.2 };
+        const sim = m.f32([M, M], Float32Array.from(sims)),
+          labels = m.i32([M], lab),
+          loss = m.f32([M]),
+          dsim = m.f32([M, M]);
+        m.eng.multiSimilarityLoss(sim, labels, loss, dsim, { scale: 1 / M });
+        const r = msLossRef(sims, lab, M, settings);
+        expect(r.triplets).toBeGreaterThan(1);
+        expect(r.loss.some((x) => x > 0)).toBe(true);
+        close(host(loss), r.loss, 1e-5, 'loss');
+        close(host(dsim), Array.from(r.dsim, (g) => g / M), 1e-5, 'dsim');
+        const mean = (z: ArrayLike<number>) => [msLossRef(z, lab, M, settings).loss.reduce((a, b) => a + b, 0) / M];
+        close(host(dsim), numericGrad(sims, mean, [1], 1e-5), 2e-3, 'dsim (finite differences)');
+        // Other settings reach the kernel.
+        m.eng.multiSimilarityLoss(sim, labels, loss, dsim, { alpha: 2, beta: 50, base: 0.4, margin: 0.5 });
+        close(host(loss), msLossRef(sims, lab, M, { alpha: 2, beta: 50, base: 0.4, margin: 0.5 }).loss, 1e-5, 'loss (other settings)');
+        // Exactly one triplet mined (anchors 0, 1 of a class, 2 of another): loss and dsim all 0.
+        const one = Float32Array.from([1, 0.2, 0.3, 0.2, 1, -0.9, 0.3, -0.9, 1]);
+        expect(msLossRef(one, [5, 5, 6], 3, settings).triplets).toBe(1);
+        const s3 = m.f32([3, 3], one),
+          l3 = m.f32([3]),
+          d3 = m.f32([3, 3], new Float32Array(9).fill(7));
+        m.eng.multiSimilarityLoss(s3, m.i32([3], Int32Array.from([5, 5, 6])), l3, d3);
+        expect(Array.from(host(l3))).toEqual([0, 0, 0]);
+        expect(Array.from(host(d3))).toEqual(new Array(9).fill(0));
+        // Two triplets: not gated (anchor 1's negative moved inside the margin).
+        const two = Float32Array.from([1, 0.2, 0.3, 0.2, 1, 0.25, 0.3, 0.25, 1]);
+        expect(msLossRef(two, [5, 5, 6], 3, settings).triplets).toBe(2);
+        m.eng.multiSimilarityLoss(m.f32([3, 3], two), m.i32([3], Int32Array.from([5, 5, 6])), l3, d3);
+        close(host(l3), msLossRef(two, [5, 5, 6], 3, settings).loss, 1e-5, 'loss (two triplets)');
+      });
 
     for (const p of [0, 0.25])
       it(`attention forward and backward (key mask, dropout ${p})`, () => {

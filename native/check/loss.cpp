@@ -59,4 +59,21 @@ void grad_penalty(const Backend& be, Buf g, float lambda, Buf u, Buf norms, int6
   v.f32({norms, "norms"}, N == 0);
 }
 
+void ms_loss(const Backend& be, const MsLossDesc& d) {
+  const V v(be, Op::ms_loss);
+  v.counts({d.M});
+  v.fits({d.M, d.M}, "sim (M x M)");
+  const bool any = d.M > 0;
+  v.f32({d.sim, "sim"}, !any);
+  v.f32({d.dsim, "dsim"}, !any);
+  v.f32({d.loss, "loss"}, !any);
+  v.i32({d.labels, "labels"}, !any);
+  v.need(std::isfinite(d.alpha) && d.alpha > 0, "alpha must be positive, got ", d.alpha);
+  v.need(std::isfinite(d.beta) && d.beta > 0, "beta must be positive, got ", d.beta);
+  v.finite(d.base, "base");
+  v.finite(d.margin, "margin");
+  v.finite(d.scale, "scale");
+  v.need(d.sim.p != d.dsim.p || !any, "'dsim' must not be 'sim' (every row reads the whole of sim)");
+}
+
 }  // namespace biofeg::check

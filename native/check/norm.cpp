@@ -28,4 +28,20 @@ void layernorm_bwd(const Backend& be, Buf dy, Buf x, Buf w, Buf mean, Buf rstd, 
   v.f32({rstd, "rstd"});
 }
 
+void l2norm_fwd(const Backend& be, Buf x, Buf y, Buf norms, int64_t N, int64_t C) {
+  const V v(be, Op::l2norm_fwd);
+  v.counts({N, C});
+  v.fits({N, C}, "x (N x C)");
+  v.floats({{x, "x"}, {y, "y"}}, N * C > 0);
+  v.f32({norms, "norms"}, N == 0);
+}
+
+void l2norm_bwd(const Backend& be, Buf y, Buf norms, Buf dy, Buf dx, int64_t N, int64_t C) {
+  const V v(be, Op::l2norm_bwd);
+  v.counts({N, C});
+  v.fits({N, C}, "y (N x C)");
+  v.floats({{y, "y"}, {dy, "dy"}, {dx, "dx"}}, N * C > 0);
+  v.f32({norms, "norms"}, N == 0);
+}
+
 }  // namespace biofeg::check

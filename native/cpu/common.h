@@ -20,4 +20,13 @@ void adamw_range(const AdamWDesc& d, int64_t lo, int64_t hi);
 void grad_penalty_rows(const float* g, float lambda, float* u, float* norms, int64_t lo, int64_t hi, int64_t N,
                        int64_t C);
 
+// Rows [lo, hi) of l2norm (f32 rows).
+void l2norm_rows(const float* x, float* y, float* norms, int64_t lo, int64_t hi, int64_t C);
+void l2norm_bwd_rows(const float* y, const float* norms, const float* dy, float* dx, int64_t lo, int64_t hi, int64_t C);
+// Anchors [lo, hi) of ms_loss before the gate: d.loss[a] and row a of d.dsim; returns the sum over
+// those anchors of max(#positive pairs, #negative pairs). ms_loss_gate zeroes loss and dsim when
+// the sum over all anchors is at most 1 (at most one mined triplet).
+int64_t ms_loss_rows(const MsLossDesc& d, int64_t lo, int64_t hi);
+void ms_loss_gate(const MsLossDesc& d, int64_t mined);
+
 }  // namespace biofeg::host

@@ -77,6 +77,69 @@ __global__ void k_grad_penalty(const T* g, float lambda, T* u, float* norms, int
   if (lane == 0) norms[row] = norm;
 }
 
+// ms_loss (host::ms_loss_rows): one warp per anchor, four sweeps of its row (the miner's
+// extreme distances; each side's maximum and count; the sums; loss and dsim); the anchors' mined
+// pair counts summed into *mined for the gate.
+__device__ __forceinline__ float ms_dist(float s) { return sqrtf(fmaxf(0.0f, 2.0f - 2.0f * s)); }
+
+__global__ void k_ms_loss(MsLossDesc d, unsigned long long* mined) {
+  const int64_t a = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (a >= d.M) return;
+  const int64_t M = d.M;
+  const float* s = d.sim.f32() + a * M;
+  const int32_t* lab = d.labels.i32();
+  const int32_t la = lab[a];
+  float min_neg = INFINITY, max_pos = -INFINITY;
+  for (int64_t j = lane; j < M; j += 32) {
+    if (j == a) continue;
+    const float dj = ms_dist(s[j]);
+    if (lab[j] == la) max_pos = fmaxf(max_pos, dj);
+    else min_neg = fminf(min_neg, dj);
+  }
+  min_neg = -warp_max(-min_neg), max_pos = warp_max(max_pos);
+  auto kind = [&](int64_t j) {
+    if (j == a) return 0;
+    if (lab[j] == la) return min_neg < INFINITY && min_neg - ms_dist(s[j]) <= d.margin ? 1 : 0;
+    return max_pos > -INFINITY && ms_dist(s[j]) - max_pos <= d.margin ? 2 : 0;
+  };
+  auto x_of = [&](int64_t j, int k) { return k == 1 ? d.alpha * (d.base - s[j]) : d.beta * (s[j] - d.base); };
+  float mx1 = 0, mx2 = 0, c1 = 0, c2 = 0;
+  for (int64_t j = lane; j < M; j += 32) {
+    const int k = kind(j);
+    if (k == 1) mx1 = fmaxf(mx1, x_of(j, 1)), c1 += 1;
+    if (k == 2) mx2 = fmaxf(mx2, x_of(j, 2)), c2 += 1;
+  }
+  mx1 = warp_max(mx1), mx2 = warp_max(mx2), c1 = warp_sum(c1), c2 = warp_sum(c2);
+  float s1 = 0, s2 = 0;
+  for (int64_t j = lane; j < M; j += 32) {
+    const int k = kind(j);
+    if (k == 1) s1 += expf(x_of(j, 1) - mx1);
+    if (k == 2) s2 += expf(x_of(j, 2) - mx2);
+  }
+  s1 = warp_sum(s1) + expf(-mx1), s2 = warp_sum(s2) + expf(-mx2);
+  const float lse1 = mx1 + logf(s1), lse2 = mx2 + logf(s2);
+  float* g = d.dsim.f32() + a * M;
+  for (int64_t j = lane; j < M; j += 32) {
+    const int k = kind(j);
+    const float p = k ? expf(x_of(j, k) - (k == 1 ? lse1 : lse2)) : 0.0f;
+    g[j] = d.scale * (k == 1 ? -p : p);
+  }
+  if (lane == 0) {
+    d.loss.f32()[a] = (c1 > 0 ? lse1 / d.alpha : 0.0f) + (c2 > 0 ? lse2 / d.beta : 0.0f);
+    atomicAdd(mined, static_cast<unsigned long long>(fmaxf(c1, c2)));
+  }
+}
+
+__global__ void k_ms_zero_count(unsigned long long* mined) { *mined = 0; }
+
+// The gate: at most one mined triplet zeroes every loss and dsim (as pytorch_metric_learning).
+__global__ void k_ms_gate(MsLossDesc d, const unsigned long long* mined) {
+  if (*mined > 1) return;
+  for (int64_t i = gtid(); i < d.M * d.M; i += gstride()) d.dsim.f32()[i] = 0.0f;
+  for (int64_t i = gtid(); i < d.M; i += gstride()) d.loss.f32()[i] = 0.0f;
+}
+
 }  // namespace
 
 namespace ops {
@@ -116,6 +179,16 @@ void grad_penalty(Buf g, float lambda, Buf u, Buf norms, int64_t N, int64_t C) {
                         k_grad_penalty<T><<<row_blocks(N, "grad_penalty"), 32 * kRowsPerBlock>>>(
                             static_cast<const T*>(g.p), lambda, static_cast<T*>(u.p), norms.f32(), N, C));
   check_launch("grad_penalty");
+}
+
+void ms_loss(const MsLossDesc& d) {
+  if (d.M <= 0) return;
+  Scratch scratch(sizeof(unsigned long long), "multiSimilarityLoss");
+  unsigned long long* mined = scratch.as<unsigned long long>();
+  k_ms_zero_count<<<1, 1>>>(mined);
+  k_ms_loss<<<row_blocks(d.M, "multiSimilarityLoss"), 32 * kRowsPerBlock>>>(d, mined);
+  k_ms_gate<<<grid_for(d.M * d.M, 256), 256>>>(d, mined);
+  check_launch("multiSimilarityLoss");
 }
 
 }  // namespace ops

@@ -134,6 +134,34 @@ void column_sums_t(const char* op, const T* dy, const T* x, const float* mean, c
   check_launch(op);
 }
 
+// l2norm (host::l2norm_rows): one warp per row.
+constexpr float kL2Eps = 1e-12f;
+template <typename T>
+__global__ void k_l2norm_fwd(const T* x, T* y, float* norms, int64_t N, int64_t C) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= N) return;
+  const T* r = x + row * C;
+  float s = 0;
+  for (int64_t c = lane; c < C; c += 32) s += ld(r + c) * ld(r + c);
+  const float norm = fmaxf(sqrtf(warp_sum(s)), kL2Eps);
+  for (int64_t c = lane; c < C; c += 32) y[row * C + c] = cvt<T>(ld(r + c) / norm);
+  if (lane == 0) norms[row] = norm;
+}
+template <typename T>
+__global__ void k_l2norm_bwd(const T* y, const float* norms, const T* dy, T* dx, int64_t N, int64_t C) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= N) return;
+  const T *yr = y + row * C, *dr = dy + row * C;
+  const float norm = norms[row];
+  float s = 0;
+  if (norm > kL2Eps)
+    for (int64_t c = lane; c < C; c += 32) s += ld(yr + c) * ld(dr + c);
+  const float k = warp_sum(s);
+  for (int64_t c = lane; c < C; c += 32) dx[row * C + c] = cvt<T>((ld(dr + c) - ld(yr + c) * k) / norm);
+}
+
 }  // namespace
 
 void column_sums(const char* op, Buf dy, Buf acc, int64_t N, int64_t C) {
@@ -165,6 +193,23 @@ void layernorm_bwd(Buf dy, Buf x, Buf w, Buf mean, Buf rstd, Buf dx, Buf dw, Buf
         static_cast<T*>(dx.p), N, C);
   });
   check_launch("layernorm_bwd");
+}
+
+void l2norm_fwd(Buf x, Buf y, Buf norms, int64_t N, int64_t C) {
+  if (N <= 0) return;
+  BIOFEG_FLOAT_DISPATCH(x.t, "l2norm", T,
+                        k_l2norm_fwd<T><<<row_blocks(N, "l2norm"), 32 * kRowsPerBlock>>>(
+                            static_cast<const T*>(x.p), static_cast<T*>(y.p), norms.f32(), N, C));
+  check_launch("l2norm");
+}
+
+void l2norm_bwd(Buf y, Buf norms, Buf dy, Buf dx, int64_t N, int64_t C) {
+  if (N <= 0) return;
+  BIOFEG_FLOAT_DISPATCH(y.t, "l2norm_bwd", T,
+                        k_l2norm_bwd<T><<<row_blocks(N, "l2norm_bwd"), 32 * kRowsPerBlock>>>(
+                            static_cast<const T*>(y.p), norms.f32(), static_cast<const T*>(dy.p),
+                            static_cast<T*>(dx.p), N, C));
+  check_launch("l2norm_bwd");
 }
 
 }  // namespace ops

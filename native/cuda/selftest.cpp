@@ -304,6 +304,20 @@ void test_rows(DType t) {
       expect("xent loss" + sc, dloss.get(), loss, 1e-4f, 1e-5f);
       expect("xent_bwd" + sc, dg.get(), g, tol(t, 1e-6f), tol(t, 1e-4f));
     });
+    run("l2norm" + sc, [&] {
+      V x = round_to(rnd(N * C_, -2, 2), t), y(N * C_), norms(N), g = round_to(rnd(N * C_), t), gx(N * C_);
+      std::fill(x.begin() + 7 * C_, x.begin() + 8 * C_, 0.0f);  // a zero row: the clamped norm
+      R().l2norm_fwd(hb(x), hb(y), hb(norms), N, C_);
+      D dx(x, t), dy(V(N * C_), t), dn(V(N), DType::F32);
+      C().l2norm_fwd(dx.b(), dy.b(), dn.b(), N, C_);
+      expect("l2norm y" + sc, dy.get(), y, tol(t, 1e-6f), tol(t, 1e-5f));
+      expect("l2norm norms" + sc, dn.get(), norms, 1e-6f, 1e-5f);
+      V yv = round_to(y, t);
+      R().l2norm_bwd(hb(yv), hb(norms), hb(g), hb(gx), N, C_);
+      D dyv(yv, t), dg(g, t), dgx(V(N * C_), t), dnn(norms, DType::F32);
+      C().l2norm_bwd(dyv.b(), dnn.b(), dg.b(), dgx.b(), N, C_);
+      expect("l2norm_bwd" + sc, dgx.get(), gx, tol(t, 1e-4f), tol(t, 1e-4f));
+    });
     run("bias_grad" + sc, [&] {
       V dy = round_to(rnd(N * C_), t), db = rnd(C_);
       D ddy(dy, t), ddb(db, DType::F32);
@@ -312,6 +326,44 @@ void test_rows(DType t) {
       expect("bias_grad (f32 accumulator)" + sc, ddb.get(), db, 1e-4f, 1e-5f);
     });
   }
+  if (t == DType::F32)
+    run("ms_loss", [&] {
+      // Cosine similarities of random unit vectors, 9 classes; then one mined triplet only (the gate).
+      const int64_t M = 70, Cc = 16;
+      V x = rnd(M * Cc), y(M * Cc), nrm(M), sim(M * M);
+      R().l2norm_fwd(hb(x), hb(y), hb(nrm), M, Cc);
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < M; ++j) {
+          double a = 0;
+          for (int64_t c = 0; c < Cc; ++c) a += static_cast<double>(y[i * Cc + c]) * y[j * Cc + c];
+          sim[i * M + j] = static_cast<float>(a);
+        }
+      std::vector<int32_t> lab(M);
+      for (int64_t i = 0; i < M; ++i) lab[i] = static_cast<int32_t>(i % 9);
+      for (int one = 0; one < 2; ++one) {
+        if (one) {  // anchors 0 and 1 of a class, 2 of another: only (0, 1, 2) is within the margin
+          std::fill(lab.begin(), lab.end(), 5);
+          lab[2] = 6;
+        }
+        const int64_t Mm = one ? 3 : M;
+        V sm(Mm * Mm), loss(Mm), ds(Mm * Mm);
+        const float tiny[3] = {0.2f, 0.3f, -0.9f};  // sim of {0,1}, {0,2}, {1,2}
+        for (int64_t i = 0; i < Mm; ++i)
+          for (int64_t j = 0; j < Mm; ++j) sm[i * Mm + j] = i == j ? 1.0f : one ? tiny[i + j - 1] : sim[i * M + j];
+        MsLossDesc h;
+        h.M = Mm, h.sim = hb(sm), h.labels = ib(lab), h.loss = hb(loss), h.dsim = hb(ds), h.scale = 1.0f / Mm;
+        R().ms_loss(h);
+        D dsm(sm, DType::F32), dl(lab), dloss(V(Mm), DType::F32), dds(V(Mm * Mm), DType::F32);
+        MsLossDesc g = h;
+        g.sim = dsm.b(), g.labels = dl.b(), g.loss = dloss.b(), g.dsim = dds.b();
+        C().ms_loss(g);
+        const std::string w = one ? " (one triplet: all 0)" : "";
+        expect("ms_loss loss" + w, dloss.get(), loss, 1e-5f, 1e-4f);
+        expect("ms_loss dsim" + w, dds.get(), ds, 1e-6f, 1e-4f);
+        if (one) expect("ms_loss gate", dloss.get(), V(Mm, 0.0f), 0, 0);
+        else expect("ms_loss: pairs mined", V{loss[0] > 0 ? 1.0f : 0.0f}, V{1.0f}, 0, 0);
+      }
+    });
   run("embedding" + s, [&] {
     const int64_t V_ = 50, C_ = 96, N = 300;  // V_: table rows
     V table = round_to(rnd(V_ * C_), t), y(N * C_), dy = round_to(rnd(N * C_), t), dt = round_to(rnd(V_ * C_), t);

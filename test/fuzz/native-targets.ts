@@ -37,6 +37,7 @@ const OPTION_KEYS: Record<string, string[]> = {
   AttentionOptions: ['scale', 'dropout', 'seed', 'offset'],
   AdamWOptions: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'step', 'biasCorrection'],
   TopkOptions: ['block'],
+  MsLossOptions: ['alpha', 'beta', 'base', 'margin', 'scale'],
 };
 
 // ---- Case descriptions ---------------------------------------------------------------------
@@ -122,6 +123,9 @@ const TEMPLATES: Record<string, Record<string, Dims>> = {
   mse: { a: ab, b: ab, out: one },
   mseBackward: { a: ab, b: ab, da: ab },
   gradPenalty: { g: ab, u: ab, norms: a1 },
+  l2Normalize: { x: ab, y: ab, norms: a1 },
+  l2NormalizeBackward: { y: ab, norms: a1, dy: ab, dx: ab },
+  multiSimilarityLoss: { sim: ([a]) => [a!, a!], labels: a1, loss: a1, dsim: ([a]) => [a!, a!] },
   attention: { qkv, mask: ab, out: bthd, lse: ([a, b, c]) => [a!, c!, b!] },
   attentionBackward: { qkv, mask: ab, out: bthd, dout: bthd, lse: ([a, b, c]) => [a!, c!, b!], dqkv: qkv },
   sumsq: { x: ab, out: one },

@@ -159,3 +159,51 @@ export function numericGrad(x: ArrayLike<number>, f: (x: Float64Array) => ArrayL
   }
   return out;
 }
+
+export interface MsLossSettings {
+  alpha: number;
+  beta: number;
+  base: number;
+  margin: number;
+}
+/**
+ * pytorch_metric_learning's MultiSimilarityLoss on the pairs of TripletMarginMiner("all"), from
+ * the cosine similarities (float64): each anchor's loss, d(sum of losses)/d sim with the mined
+ * pairs fixed, and the number of mined triplets (at most one: every loss and gradient is 0).
+ */
+export function msLossRef(sim: A, labels: ArrayLike<number>, M: number, s: MsLossSettings) {
+  const dist = (x: number) => Math.sqrt(Math.max(0, 2 - 2 * x));
+  const loss = new Float64Array(M),
+    dsim = new Float64Array(M * M);
+  let triplets = 0;
+  for (let a = 0; a < M; a++) {
+    const pos: number[] = [],
+      neg: number[] = [];
+    for (let j = 0; j < M; j++) if (j !== a) (labels[j] === labels[a] ? pos : neg).push(j);
+    const keepP = new Set<number>(),
+      keepN = new Set<number>();
+    for (const p of pos)
+      for (const n of neg)
+        if (dist(sim[a * M + n]!) - dist(sim[a * M + p]!) <= s.margin) {
+          triplets++;
+          keepP.add(p);
+          keepN.add(n);
+        }
+    const side = (js: Set<number>, x: (j: number) => number, k: number, sign: number) => {
+      if (js.size === 0) return 0;
+      const xs = [...js].map(x);
+      const mx = Math.max(0, ...xs);
+      const lse = mx + Math.log(Math.exp(-mx) + xs.reduce((t, v) => t + Math.exp(v - mx), 0));
+      [...js].forEach((j, i) => (dsim[a * M + j] = sign * Math.exp(xs[i]! - lse)));
+      return lse / k;
+    };
+    loss[a] =
+      side(keepP, (j) => s.alpha * (s.base - sim[a * M + j]!), s.alpha, -1) +
+      side(keepN, (j) => s.beta * (sim[a * M + j]! - s.base), s.beta, 1);
+  }
+  if (triplets <= 1) {
+    loss.fill(0);
+    dsim.fill(0);
+  }
+  return { loss, dsim, triplets };
+}

@@ -1,4 +1,6 @@
 // Fast kernels of the loss family: rows split across the pool, fixed-order parallel sums.
+#include <atomic>
+
 #include "fast.h"
 
 namespace biofeg::fast {
@@ -32,6 +34,13 @@ void grad_penalty(Buf g, float lambda, Buf u, Buf norms, int64_t N, int64_t C) {
   const float* pg = g.f32();
   float *pu = u.f32(), *pn = norms.f32();
   parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) { host::grad_penalty_rows(pg, lambda, pu, pn, lo, hi, N, C); });
+}
+
+// Anchors split across the pool; the mined-pair counts summed per chunk, then the gate.
+void ms_loss(const MsLossDesc& d) {
+  std::atomic<int64_t> mined{0};
+  parallel_for(d.M, row_grain(d.M), [&](int64_t lo, int64_t hi) { mined += host::ms_loss_rows(d, lo, hi); });
+  host::ms_loss_gate(d, mined.load());
 }
 
 }  // namespace biofeg::fast

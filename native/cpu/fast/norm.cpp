@@ -47,4 +47,16 @@ void layernorm_bwd(Buf dy, Buf x, Buf w, Buf mean, Buf rstd, Buf dx, Buf dw, Buf
     }
 }
 
+void l2norm_fwd(Buf x, Buf y, Buf norms, int64_t N, int64_t C) {
+  const float* px = x.f32();
+  float *py = y.f32(), *pn = norms.f32();
+  parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) { host::l2norm_rows(px, py, pn, lo, hi, C); });
+}
+
+void l2norm_bwd(Buf y, Buf norms, Buf dy, Buf dx, int64_t N, int64_t C) {
+  const float *py = y.f32(), *pn = norms.f32(), *pd = dy.f32();
+  float* px = dx.f32();
+  parallel_for(N, row_grain(C), [&](int64_t lo, int64_t hi) { host::l2norm_bwd_rows(py, pn, pd, px, lo, hi, C); });
+}
+
 }  // namespace biofeg::fast

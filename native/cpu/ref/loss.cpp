@@ -1,5 +1,6 @@
 // Reference kernels of the loss family.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "ref.h"
@@ -57,9 +58,66 @@ void grad_penalty(Buf g, float lambda, Buf u, Buf norms, int64_t N, int64_t C) {
   pu.done();
 }
 
+void ms_loss(const MsLossDesc& d) {
+  host::ms_loss_gate(d, host::ms_loss_rows(d, 0, d.M));
+}
+
 }  // namespace biofeg::ref
 
 namespace biofeg::host {
+int64_t ms_loss_rows(const MsLossDesc& d, int64_t lo, int64_t hi) {
+  const int64_t M = d.M;
+  const float* sim = d.sim.f32();
+  const int32_t* lab = d.labels.i32();
+  const float inf = std::numeric_limits<float>::infinity();
+  auto dist = [](float s) { return std::sqrt(std::max(0.0f, 2.0f - 2.0f * s)); };
+  int64_t mined = 0;
+  for (int64_t a = lo; a < hi; ++a) {
+    const float* s = sim + a * M;
+    float* g = d.dsim.f32() + a * M;
+    float min_neg = inf, max_pos = -inf;
+    for (int64_t j = 0; j < M; ++j) {
+      if (j == a) continue;
+      if (lab[j] == lab[a]) max_pos = std::max(max_pos, dist(s[j]));
+      else min_neg = std::min(min_neg, dist(s[j]));
+    }
+    // 1 = positive pair, 2 = negative pair (the miner's masks; an empty side mines nothing).
+    auto kind = [&](int64_t j) {
+      if (j == a) return 0;
+      if (lab[j] == lab[a]) return min_neg < inf && min_neg - dist(s[j]) <= d.margin ? 1 : 0;
+      return max_pos > -inf && dist(s[j]) - max_pos <= d.margin ? 2 : 0;
+    };
+    auto x_of = [&](int64_t j, int k) { return k == 1 ? d.alpha * (d.base - s[j]) : d.beta * (s[j] - d.base); };
+    // log(1 + sum exp x) over each side: the 1 is exp(0), so the maximum starts at 0.
+    double mx[3] = {0, 0, 0}, sum[3] = {0, 1, 1};
+    int64_t cnt[3] = {0, 0, 0};
+    for (int64_t j = 0; j < M; ++j) {
+      const int k = kind(j);
+      if (k) mx[k] = std::max(mx[k], static_cast<double>(x_of(j, k))), ++cnt[k];
+    }
+    sum[1] = std::exp(-mx[1]), sum[2] = std::exp(-mx[2]);
+    for (int64_t j = 0; j < M; ++j) {
+      const int k = kind(j);
+      if (k) sum[k] += std::exp(x_of(j, k) - mx[k]);
+    }
+    const double lse[3] = {0, mx[1] + std::log(sum[1]), mx[2] + std::log(sum[2])};
+    d.loss.f32()[a] = static_cast<float>((cnt[1] ? lse[1] / d.alpha : 0.0) + (cnt[2] ? lse[2] / d.beta : 0.0));
+    for (int64_t j = 0; j < M; ++j) {
+      const int k = kind(j);
+      const double p = k ? std::exp(x_of(j, k) - lse[k]) : 0.0;
+      g[j] = static_cast<float>(d.scale * (k == 1 ? -p : p));
+    }
+    mined += std::max(cnt[1], cnt[2]);
+  }
+  return mined;
+}
+
+void ms_loss_gate(const MsLossDesc& d, int64_t mined) {
+  if (mined > 1) return;
+  std::fill_n(d.loss.f32(), d.M, 0.0f);
+  std::fill_n(d.dsim.f32(), d.M * d.M, 0.0f);
+}
+
 void grad_penalty_rows(const float* g, float lambda, float* u, float* norms, int64_t lo, int64_t hi, int64_t N,
                        int64_t C) {
   for (int64_t n = lo; n < hi; ++n) {

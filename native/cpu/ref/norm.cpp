@@ -1,4 +1,7 @@
 // Reference kernels of the norm family.
+#include <algorithm>
+#include <cmath>
+
 #include "ref.h"
 
 namespace biofeg::ref {
@@ -54,3 +57,50 @@ void layernorm_bwd(Buf dy, Buf x, Buf w, Buf mean_, Buf rstd_, Buf dx, Buf dw, B
 }
 
 }  // namespace biofeg::ref
+
+namespace biofeg::ref {
+
+void l2norm_fwd(Buf x, Buf y, Buf norms, int64_t N, int64_t C) {
+  const In px(x, N * C);
+  Out py(y, N * C, false);
+  host::l2norm_rows(px.p, py.p, norms.f32(), 0, N, C);
+  py.done();
+}
+
+void l2norm_bwd(Buf y, Buf norms, Buf dy, Buf dx, int64_t N, int64_t C) {
+  const In py(y, N * C), pd(dy, N * C);
+  Out px(dx, N * C, false);
+  host::l2norm_bwd_rows(py.p, norms.f32(), pd.p, px.p, 0, N, C);
+  px.done();
+}
+
+}  // namespace biofeg::ref
+
+namespace biofeg::host {
+
+constexpr float kL2Eps = 1e-12f;  // torch.nn.functional.normalize's
+
+void l2norm_rows(const float* x, float* y, float* norms, int64_t lo, int64_t hi, int64_t C) {
+  for (int64_t n = lo; n < hi; ++n) {
+    const float* r = x + n * C;
+    double s = 0;
+    for (int64_t c = 0; c < C; ++c) s += static_cast<double>(r[c]) * r[c];
+    const float norm = std::max(static_cast<float>(std::sqrt(s)), kL2Eps);
+    norms[n] = norm;
+    for (int64_t c = 0; c < C; ++c) y[n * C + c] = r[c] / norm;
+  }
+}
+
+void l2norm_bwd_rows(const float* y, const float* norms, const float* dy, float* dx, int64_t lo, int64_t hi, int64_t C) {
+  for (int64_t n = lo; n < hi; ++n) {
+    const float *yr = y + n * C, *dr = dy + n * C;
+    // A clamped norm is a constant: y = x / eps, whose gradient is dy / eps alone.
+    double dot = 0;
+    if (norms[n] > kL2Eps)
+      for (int64_t c = 0; c < C; ++c) dot += static_cast<double>(yr[c]) * dr[c];
+    const float k = static_cast<float>(dot);
+    for (int64_t c = 0; c < C; ++c) dx[n * C + c] = (dr[c] - yr[c] * k) / norms[n];
+  }
+}
+
+}  // namespace biofeg::host
