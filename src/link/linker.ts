@@ -137,6 +137,12 @@ export class Linker {
    * checkpoint's recorded `max_context_length` (default 128 for a checkpoint recording none)
    * unless `maxContextLength` is given; a value other than the recorded one is used with a warning
    * (`process.emitWarning`, code BIOFEG_LINKER).
+   *
+   * Loading does no per-row work: on the CPU the index's vectors are memory-mapped in their stored
+   * dtype (no copy; the pages are the page cache's, shared by every process serving the index, and
+   * an index update's new files leave them intact), on CUDA read in one pass; only the context
+   * encoder is loaded, the candidate encoder's weights are hashed from the checkpoint file to check
+   * the index (`npm run bench:index-load` measures it).
    */
   static async load(modelDir: string, indexDir: string, options: LinkerOptions = {}): Promise<Linker> {
     if (typeof modelDir !== 'string' || modelDir === '') throw new SettingsError('modelDir', 'Linker.load: expected a model folder');

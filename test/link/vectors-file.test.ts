@@ -1,7 +1,7 @@
 // Index vectors loaded without per-row work: Tensor.mapFile (host: the file memory-mapped
 // copy-on-write) and Tensor.readFile (one read into a tensor of the stored dtype), their argument
 // checks, and loadIndexVectors' choice between them and the converting path.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -55,6 +55,18 @@ describe('Tensor.mapFile', () => {
     t.upload(new Float32Array(rows * dim).fill(7));
     expect(Array.from(t.download())).toEqual(new Array(rows * dim).fill(7));
     expect(readFileSync(path).equals(before)).toBe(true);
+    t.dispose();
+  });
+
+  it('keeps the values it mapped when the file is replaced or removed (how index updates write)', () => {
+    const path = vectorsFile('replaced.bin', POOL_HEADER_BYTES, 'f32');
+    const t = mappedTensor(path, POOL_HEADER_BYTES, 'f32', [rows, dim])!;
+    const other = join(dir, 'replacement.bin');
+    writeFileSync(other, Buffer.alloc(POOL_HEADER_BYTES + values.byteLength, 0x11));
+    renameSync(other, path); // write-then-rename, as AtomicOutputs does
+    expect(Array.from(t.download())).toEqual(Array.from(values));
+    rmSync(path);
+    expect(Array.from(t.download())).toEqual(Array.from(values));
     t.dispose();
   });
 
