@@ -101,7 +101,7 @@ fi
 [ -f "$kit/vocab.txt" ] && schedule_args+=(--vocab "$kit/vocab.txt")
 schedule_left=$((budget - SECONDS < 240 ? budget - SECONDS : 240))
 BIOFEG_BENCH_RESULTS=$out step "schedule-gpu.sh" 240 90 \
-  bash scripts/schedule-gpu.sh "${schedule_args[@]}" --budget-s $((schedule_left - 30)) --out-dir /tmp/biofeg-schedule
+  bash scripts/schedule-gpu.sh "${schedule_args[@]}" --budget-s $((schedule_left - 45)) --out-dir /tmp/biofeg-schedule
 
 step "vitest, cuda variants" 240 120 node node_modules/vitest/vitest.mjs run --project main test/ops.test.ts \
   test/gan-step.test.ts test/bert.test.ts test/bert-bf16.test.ts test/cli-precision.test.ts test/cuda-cli.test.ts -t cuda \
