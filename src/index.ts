@@ -27,6 +27,7 @@ export {
   evaluateBiencoder,
   trainCrossencoder,
   evaluateCrossencoder,
+  pretrainSynonyms,
   prepare,
   importPubtator,
   encodeFile,
@@ -50,6 +51,7 @@ export type {
   CrossencoderModelSettings,
   TrainCrossencoderSettings,
   EvaluateCrossencoderSettings,
+  PretrainSynonymsSettings,
   PrepareSettings,
   ImportPubtatorSettings,
 } from './settings/types.js';
@@ -60,6 +62,8 @@ export type { GenerateFeaturesResult } from './stages/generate-features.js';
 export type { EvaluateBiencoderResult, ModeRecall } from './stages/evaluate.js';
 export type { TrainCrossencoderResult } from './stages/train-cross.js';
 export type { EvaluateCrossencoderResult, CrossModeReport } from './stages/evaluate-cross.js';
+export type { PretrainSynonymsResult } from './stages/pretrain-synonyms.js';
+export type { PairStats } from './data/synonym-pairs.js';
 export type { PrepareResult, CacheSummary } from './stages/prepare.js';
 export type { PrepareReport, SplitReport } from './data/prepare.js';
 export type { ImportReport } from './data/import-pubtator.js';

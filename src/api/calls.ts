@@ -9,6 +9,7 @@ import type {
   GenerateFeaturesSettings,
   ImportPubtatorSettings,
   PrepareSettings,
+  PretrainSynonymsSettings,
   TrainBiencoderSettings,
   TrainCrossencoderSettings,
   TrainGanSettings,
@@ -19,6 +20,7 @@ import type { EncodeFileResult, EncodeFileSettings } from '../stages/encode.js';
 import type { EvaluateBiencoderResult } from '../stages/evaluate.js';
 import type { GenerateFeaturesResult } from '../stages/generate-features.js';
 import type { PrepareResult } from '../stages/prepare.js';
+import type { PretrainSynonymsResult } from '../stages/pretrain-synonyms.js';
 import type { TrainBiencoderResult } from '../stages/train-biencoder.js';
 import type { TrainGanResult } from '../stages/train-gan.js';
 import type { ImportReport } from '../data/import-pubtator.js';
@@ -87,6 +89,16 @@ export function trainCrossencoder(settings: TrainCrossencoderSettings, options?:
  */
 export function evaluateCrossencoder(settings: EvaluateCrossencoderSettings, options?: CallOptions): Promise<EvaluateCrossencoderResult> {
   return run('evaluateCrossencoder', settings, options);
+}
+
+/**
+ * SapBERT's self-alignment pretraining on a KB's own names (cambridgeltl/sapbert train.py with
+ * pretrain.sh's settings): pairs of synonyms of each concept, the multi-similarity loss with
+ * online triplet mining over [CLS] vectors, AdamW. `outputPath` becomes an HF BERT folder that
+ * trainBiencoder's `bertModel` takes; abort and `resume` as trainBiencoder.
+ */
+export function pretrainSynonyms(settings: PretrainSynonymsSettings, options?: CallOptions): Promise<PretrainSynonymsResult> {
+  return run('pretrainSynonyms', settings, options);
 }
 
 /** arboEL layout to processed/*.jsonl, byte for byte the original data_process.py's; optional token caches. */

@@ -8,6 +8,7 @@ import { runEvaluateBiencoder } from '../stages/evaluate.js';
 import { runFinetune } from '../stages/finetune.js';
 import { runGenerateFeatures } from '../stages/generate-features.js';
 import { runImportPubtator, runPrepare } from '../stages/prepare.js';
+import { runPretrainSynonyms } from '../stages/pretrain-synonyms.js';
 import { runTrainBiencoder } from '../stages/train-biencoder.js';
 import { runTrainCrossencoder } from '../stages/train-cross.js';
 import { runTrainGan } from '../stages/train-gan.js';
@@ -20,6 +21,7 @@ export const TASKS = {
   evaluateBiencoder: runEvaluateBiencoder,
   trainCrossencoder: runTrainCrossencoder,
   evaluateCrossencoder: runEvaluateCrossencoder,
+  pretrainSynonyms: runPretrainSynonyms,
   prepare: runPrepare,
   importPubtator: runImportPubtator,
   encodeFile: runEncodeFile,

@@ -260,6 +260,24 @@ export const FIELDS = {
     ours: true,
     help: 'tokenizer worker threads when a token cache is built (0 = this thread)',
   },
+  // Synonym pretraining (SapBERT's train.py flags)
+  kb: {
+    kind: 'string',
+    flag: 'kb',
+    value: 'file',
+    ours: true,
+    help: 'the KB whose names are paired: JSONL { id, name, synonyms? }, a MEDIC dictionary or a CTD diseases TSV (.gz too)',
+  },
+  weightDecay: { kind: 'float', flag: 'weight_decay', default: 0.01, min: 0, value: 'w', help: 'AdamW weight decay' },
+  epochs: { kind: 'int', flag: 'epoch', default: 1, min: 1, value: 'n', help: 'training epochs' },
+  maxLength: {
+    kind: 'int',
+    flag: 'max_length',
+    default: 25,
+    min: 3,
+    value: 'n',
+    help: 'names are cut to n WordPiece tokens ([CLS] and [SEP] included)',
+  },
   // Data preparation (prepare, import-pubtator)
   dataDir: { kind: 'string', flag: 'data_dir', value: 'dir', ours: true, help: 'folder with documents/ and mentions/ (arboEL layout)' },
   outDir: { kind: 'string', flag: 'out', value: 'dir', ours: true, help: 'output folder' },

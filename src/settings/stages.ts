@@ -10,6 +10,7 @@ import type {
   TrainBiencoderSettings,
   TrainCrossencoderSettings,
   TrainGanSettings,
+  PretrainSynonymsSettings,
 } from './types.js';
 
 export interface StageSpec {
@@ -120,6 +121,28 @@ export const STAGES = {
     required: ['dataPath', 'outputPath', 'pathToModel'],
     defaults: { addLinear: true, modes: ['test'] },
   },
+  pretrainSynonyms: {
+    name: 'pretrainSynonyms',
+    fields: [
+      ...RUN,
+      'bertModel',
+      'vocab',
+      'dropout',
+      'kb',
+      'dataPath',
+      'outputPath',
+      'learningRate',
+      'weightDecay',
+      'trainBatchSize',
+      'epochs',
+      'maxLength',
+      'shuffle',
+      'resume',
+    ],
+    required: ['outputPath'],
+    // SapBERT's train/pretrain.sh.
+    defaults: { learningRate: 2e-5, trainBatchSize: 256 },
+  },
   prepare: {
     name: 'prepare',
     fields: ['dataDir', 'outDir', 'skipInvalid', 'vocab', 'tokenizer', 'cased', 'maxContextLength', 'maxCandLength', 'workers'],
@@ -180,6 +203,20 @@ export interface ResolvedSettings {
   >;
   trainCrossencoder: Filled<TrainCrossencoderSettings, CrossDefaults | LoopDefaults>;
   evaluateCrossencoder: Filled<EvaluateCrossencoderSettings, CrossDefaults | 'modes' | 'evalBatchSize'>;
+  pretrainSynonyms: Filled<
+    PretrainSynonymsSettings,
+    | 'device'
+    | 'precision'
+    | 'seed'
+    | 'bertModel'
+    | 'learningRate'
+    | 'weightDecay'
+    | 'trainBatchSize'
+    | 'epochs'
+    | 'maxLength'
+    | 'shuffle'
+    | 'resume'
+  >;
   prepare: Filled<PrepareSettings, 'skipInvalid' | 'cased' | 'maxContextLength' | 'maxCandLength' | 'workers'>;
   importPubtator: Filled<ImportPubtatorSettings, 'composite' | 'maxDropped'>;
 }
@@ -192,6 +229,7 @@ export interface InputSettings {
   evaluateBiencoder: EvaluateBiencoderSettings;
   trainCrossencoder: TrainCrossencoderSettings;
   evaluateCrossencoder: EvaluateCrossencoderSettings;
+  pretrainSynonyms: PretrainSynonymsSettings;
   prepare: PrepareSettings;
   importPubtator: ImportPubtatorSettings;
 }

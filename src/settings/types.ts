@@ -171,6 +171,37 @@ export interface EvaluateCrossencoderSettings extends CrossencoderModelSettings 
   evalBatchSize?: number;
 }
 
+/**
+ * {@link pretrainSynonyms}: SapBERT's self-alignment pretraining (cambridgeltl/sapbert
+ * train/train.py with train/pretrain.sh's flags) on the names of a KB's concepts.
+ */
+export interface PretrainSynonymsSettings extends RunSettings {
+  /** An HF BERT folder to start from, or a built-in size (`tiny`, `small`, `base`) from random weights. */
+  bertModel?: string;
+  /** A WordPiece vocab.txt (lower-cased) instead of the model's (a built-in size: default the built-in dataset's). */
+  vocab?: string;
+  /** BERT dropout instead of the config's (training only; config.json keeps the config's). */
+  dropout?: number;
+  /** The KB: JSONL `{ id, name, synonyms? }` lines, a MEDIC dictionary or a CTD diseases TSV. */
+  kb?: string;
+  /** Instead of `kb`: an import-pubtator folder (its import-report.json names the dictionary) or its processed/ folder. */
+  dataPath?: string;
+  /** The BERT folder written (HF layout), epoch_N/ checkpoints below it. */
+  outputPath: string;
+  /** Default 2e-5 (SapBERT's). */
+  learningRate?: number;
+  /** Default 0.01. */
+  weightDecay?: number;
+  /** Pairs a batch (default 256, SapBERT's). */
+  trainBatchSize?: number;
+  /** Default 1. */
+  epochs?: number;
+  /** Names cut to this many tokens, [CLS] and [SEP] included (default 25). */
+  maxLength?: number;
+  shuffle?: boolean;
+  resume?: boolean;
+}
+
 /** {@link prepare}: the original's data_process.py, and optionally token caches. */
 export interface PrepareSettings {
   /** arboEL layout: documents/ and mentions/. */

@@ -16,6 +16,8 @@ export interface AdamWSettings {
   beta2?: number;
   eps?: number;
   biasCorrection?: boolean;
+  /** Which parameters weight decay applies to (default: BLINK's, isDecayed; SapBERT's torch AdamW decays every one). */
+  decayed?: (name: string) => boolean;
 }
 
 /** A contiguous run of trained elements that share a weight-decay setting. */
@@ -33,7 +35,11 @@ interface Group {
 }
 
 /** Trained runs of a layout, merged where tensors touch and agree on decay (no full-size masks). */
-function segmentsOf(layout: readonly { name: string; shape: number[]; offset: number }[], patterns: readonly string[] | null) {
+function segmentsOf(
+  layout: readonly { name: string; shape: number[]; offset: number }[],
+  patterns: readonly string[] | null,
+  decayed: (name: string) => boolean,
+) {
   const segments: Segment[] = [];
   const frozen: string[] = [];
   let trained = 0;
@@ -44,7 +50,7 @@ function segmentsOf(layout: readonly { name: string; shape: number[]; offset: nu
       continue;
     }
     trained += n;
-    const decay = isDecayed(e.name);
+    const decay = decayed(e.name);
     const last = segments[segments.length - 1];
     if (last && last.hi === e.offset && last.decay === decay) last.hi += n;
     else segments.push({ lo: e.offset, hi: e.offset + n, decay });
@@ -72,7 +78,7 @@ export class FlatAdamW {
         layout,
         part.params.shape.reduce((a, b) => a * b, 1),
       );
-      const { segments, frozen, trained } = segmentsOf(layout, s.patterns);
+      const { segments, frozen, trained } = segmentsOf(layout, s.patterns, s.decayed ?? isDecayed);
       trainable += trained;
       this.frozenNames.push(...frozen);
       this.groups.push({ part, m: tensor(device, 'f32', [n]), v: tensor(device, 'f32', [n]), segments });

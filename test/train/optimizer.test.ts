@@ -42,4 +42,23 @@ describe('FlatAdamW', () => {
       expect(got[i], `${name}[${i}]`).toBeCloseTo(p, 4);
     }
   });
+
+  it('decayed: a predicate picks the decayed tensors (SapBERT: every one, as torch AdamW)', () => {
+    const layout = [
+      { name: 'w', shape: [3], offset: 0 },
+      { name: 'bias', shape: [3], offset: 3 },
+    ];
+    const p0 = randn(6, 3),
+      zero = new Float32Array(6);
+    const run = (decayed?: (name: string) => boolean) => {
+      const part = { prefix: '', params: tensor('cpu', 'f32', [6], p0), grads: tensor('cpu', 'f32', [6], zero), layout };
+      new FlatAdamW('cpu', [part], { patterns: null, weightDecay: 0.5, ...(decayed ? { decayed } : {}) }).update(0.1);
+      return part.params.download() as Float32Array;
+    };
+    // A zero gradient leaves only the decay: p (1 - lr * wd).
+    const all = run(() => true),
+      blink = run();
+    for (let i = 0; i < 6; i++) expect(all[i]).toBeCloseTo(p0[i]! * 0.95, 6);
+    for (let i = 3; i < 6; i++) expect(blink[i]).toBeCloseTo(p0[i]!, 6);
+  });
 });

@@ -16,12 +16,14 @@ import { register as registerCache } from './cache.js';
 import { register as registerServe } from './serve.js';
 import { register as registerIndex } from './index-cmd.js';
 import { register as registerReport } from './report.js';
+import { register as registerPretrainSynonyms } from './pretrain-synonyms.js';
 
 /** Each command module exports `register(program)`; add one line per command. */
 export const registrations: Array<(program: Command) => void> = [
   registerTokenize,
   registerPrepare,
   registerImportPubtator,
+  registerPretrainSynonyms,
   registerTrainBiencoder,
   registerEvalBiencoder,
   registerTrainCross,

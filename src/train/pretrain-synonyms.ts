@@ -1,0 +1,259 @@
+// SapBERT's training loop (cambridgeltl/sapbert train/train.py) over pairs of synonyms: shuffled
+// batches of pairs (the last one partial, as its DataLoader), one AdamW update a batch at a
+// constant learning rate (train.py has no scheduler and no clipping; torch AdamW: eps 1e-8, bias
+// correction, weight decay on every trained parameter), `epoch_N/` checkpoints (weights,
+// optimiser moments, position) and, at the end, the last epoch's BERT copied to the output root
+// as an HF folder (config.json, model.safetensors, vocab.txt), which `train-biencoder
+// --bert_model DIR` starts from. A stop writes `<output>/last`; resume continues from the newest.
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { loadHfFolder } from '../checkpoint/hf-folder.js';
+import { encodeSafetensors, writeSafetensors } from '../checkpoint/index.js';
+import type { Bert, BertConfig } from '../models/bert.js';
+import type { ParamPart } from '../models/biencoder.js';
+import { hfConfigOf } from '../models/init.js';
+import { Workspace } from '../models/workspace.js';
+import { loadTrainingState } from './biencoder-checkpoint.js';
+import { epochOrder } from './biencoder-data.js';
+import { copyBestToRoot, epochDirName, findResume, writeCheckpointDir } from './checkpoint-dir.js';
+import { checkFiniteLoss } from './guard.js';
+import type { TrainHooks } from './hooks.js';
+import { runEpochs } from './loop.js';
+import { FlatAdamW } from './optimizer.js';
+import { synonymStep, type PairBatch } from './synonym-step.js';
+import { checkResumeState, readStateFile } from './trainer-state.js';
+
+/** Tokenised names and the pairs over them (src/data/synonym-pairs.ts). */
+export interface SynonymData {
+  /** [CLS] name [SEP] ids of each distinct name, cut to the maximum length. */
+  tokens: Int32Array[];
+  left: Int32Array;
+  right: Int32Array;
+  label: Int32Array;
+}
+
+export interface PretrainSettings {
+  learningRate: number;
+  weightDecay: number;
+  trainBatchSize: number;
+  epochs: number;
+  seed: number;
+  shuffle: boolean;
+}
+
+export interface PretrainRun {
+  bert: Bert;
+  /** The config written to config.json (the model's, before a --dropout override). */
+  saveConfig: BertConfig;
+  data: SynonymData;
+  outputPath: string;
+  vocabPath?: string | undefined;
+  lowercase: boolean;
+  resume?: boolean;
+}
+
+export interface PretrainResult {
+  /** Mean loss of each epoch run here (a resumed epoch: of its remaining batches). */
+  epochLosses: number[];
+  /** Mean loss of the first and the last logged window of batches. */
+  firstLoss: number;
+  lastLoss: number;
+  steps: number;
+  pairsPerSecond: number;
+}
+
+interface State {
+  epoch: number;
+  microStep: number;
+  updates: number;
+  epochLosses: number[];
+  firstLoss: number | null;
+}
+
+/** The files of the BERT folder the output root holds. */
+const MODEL_FILES = ['model.safetensors', 'config.json', 'vocab.txt', 'tokenizer_config.json'] as const;
+
+/** The pooler gets no gradient from the [CLS] loss; torch's AdamW skips it (no update, no decay), and so is it left out here. */
+const TRAINED = ['embeddings.', 'encoder.'];
+
+export function pairBatch(d: SynonymData, idx: Int32Array): PairBatch {
+  const rows = idx.length;
+  let seq = 1;
+  for (const i of idx) seq = Math.max(seq, d.tokens[d.left[i]!]!.length, d.tokens[d.right[i]!]!.length);
+  const left = new Int32Array(rows * seq),
+    right = new Int32Array(rows * seq),
+    labels = new Int32Array(rows);
+  idx.forEach((p, r) => {
+    left.set(d.tokens[d.left[p]!]!, r * seq);
+    right.set(d.tokens[d.right[p]!]!, r * seq);
+    labels[r] = d.label[p]!;
+  });
+  return { left, right, rows, seq, labels };
+}
+
+function bertPart(bert: Bert): ParamPart {
+  return {
+    prefix: '',
+    params: bert.parameters(),
+    get grads() {
+      return bert.gradients();
+    },
+    layout: bert.layout,
+  };
+}
+
+async function saveBert(dir: string, r: PretrainRun, opt?: FlatAdamW, state?: State): Promise<void> {
+  const weights = r.bert.exportWeights();
+  await writeCheckpointDir(dir, (tmp) => {
+    writeSafetensors(join(tmp, 'model.safetensors'), weights, { format: 'pt' });
+    writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(hfConfigOf(r.saveConfig), null, 2)}\n`);
+    if (r.vocabPath) {
+      copyFileSync(r.vocabPath, join(tmp, 'vocab.txt'));
+      writeFileSync(join(tmp, 'tokenizer_config.json'), `${JSON.stringify({ do_lower_case: r.lowercase })}\n`);
+    }
+    if (opt) {
+      const st = opt.exportState();
+      writeFileSync(join(tmp, 'optimizer.safetensors'), encodeSafetensors(st.moments, { steps: String(st.steps) }));
+    }
+    if (state) writeFileSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`);
+  });
+}
+
+export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hooks: TrainHooks): Promise<PretrainResult> {
+  const { bert, data } = r;
+  const say = hooks.say ?? (() => {});
+  const n = data.left.length;
+  if (n === 0) throw new Error('synonym pretraining: no pairs');
+  const B = s.trainBatchSize;
+  const stepsPerEpoch = Math.ceil(n / B);
+  // A 'ref' BERT keeps its tensors in host memory: the loss and optimiser run there on the CPU backend.
+  const device = bert.device === 'cuda' ? 'cuda' : 'cpu';
+  const opt = new FlatAdamW(device, [bertPart(bert)], {
+    patterns: TRAINED,
+    weightDecay: s.weightDecay,
+    eps: 1e-8,
+    biasCorrection: true,
+    decayed: () => true,
+  });
+  const ws = new Workspace(device);
+  let st: State = { epoch: 0, microStep: 0, updates: 0, epochLosses: [], firstLoss: null };
+  const resumeDir = r.resume
+    ? findResume(r.outputPath, (dir) => {
+        const at = readStateFile(join(dir, 'trainer_state.json'));
+        return at && { position: Number(at['epoch']) * 1e9 + Number(at['microStep']), value: dir };
+      })
+    : undefined;
+  if (resumeDir) {
+    const raw = loadTrainingState(resumeDir, opt);
+    // No validation metric here: the shared check wants an (empty) accuracies list.
+    checkResumeState({ ...raw, accuracies: [] }, join(resumeDir, 'trainer_state.json'), {
+      epochs: s.epochs,
+      stepsPerEpoch,
+      stepKey: 'microStep',
+    });
+    bert.loadWeights(loadHfFolder(resumeDir).tensors);
+    st = {
+      epoch: raw['epoch'] as number,
+      microStep: raw['microStep'] as number,
+      updates: Number(raw['updates'] ?? 0),
+      epochLosses: Array.isArray(raw['epochLosses']) ? (raw['epochLosses'] as unknown[]).map(Number) : [],
+      firstLoss: typeof raw['firstLoss'] === 'number' ? raw['firstLoss'] : null,
+    };
+    say(`resuming from ${resumeDir}: epoch ${st.epoch}, batch ${st.microStep}, ${st.updates} updates done`);
+    hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, microStep: st.microStep, updates: st.updates });
+  } else {
+    hooks.log.log('plan', {
+      pairs: n,
+      batchSize: B,
+      stepsPerEpoch,
+      epochs: s.epochs,
+      trainable: opt.trainableElements,
+      frozen: opt.frozenNames,
+    });
+  }
+
+  const metricsEvery = Math.max(1, Math.floor(stepsPerEpoch / 100));
+  const win = { loss: 0, count: 0, rows: 0, since: performance.now() };
+  let epochSum = 0,
+    epochCount = 0,
+    lastLoss = NaN,
+    seen = 0;
+  let order: Int32Array = new Int32Array(0);
+  const t0 = performance.now();
+  await runEpochs<State>({
+    outputPath: r.outputPath,
+    epochs: s.epochs,
+    stepsPerEpoch,
+    start: { epoch: st.epoch, step: st.microStep },
+    hooks,
+    beginEpoch: (epoch) => {
+      order = epochOrder(n, s.seed, epoch, s.shuffle);
+      epochSum = 0;
+      epochCount = 0;
+      Object.assign(win, { loss: 0, count: 0, rows: 0, since: performance.now() });
+    },
+    step: async (epoch, k) => {
+      const b = pairBatch(data, order.subarray(k * B, Math.min(n, (k + 1) * B)));
+      const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(k);
+      bert.zeroGrad();
+      const loss = await synonymStep(bert, ws, b, { train: true, seed });
+      checkFiniteLoss(loss, st.updates, { what: 'multi-similarity loss', context: `epoch ${epoch}, batch ${k}` });
+      opt.update(s.learningRate);
+      st.updates++;
+      seen += b.rows;
+      epochSum += loss;
+      epochCount++;
+      win.loss += loss;
+      win.count++;
+      win.rows += 2 * b.rows;
+      if (win.count >= metricsEvery || k === stepsPerEpoch - 1) {
+        const secs = (performance.now() - win.since) / 1000;
+        const mean = win.loss / win.count;
+        st.firstLoss ??= mean;
+        lastLoss = mean;
+        hooks.log.log('step', {
+          epoch,
+          step: k,
+          updates: st.updates,
+          loss: mean,
+          lr: s.learningRate,
+          gradNorm: opt.gradNorm(),
+          stepsPerSecond: secs > 0 ? win.count / secs : 0,
+          sequencesPerSecond: secs > 0 ? win.rows / secs : 0,
+        });
+        Object.assign(win, { loss: 0, count: 0, rows: 0, since: performance.now() });
+      }
+    },
+    stateAt: (epoch, microStep) => ({ ...st, epoch, microStep, epochLosses: [...st.epochLosses] }),
+    save: (dir, state) => saveBert(dir, r, opt, state),
+    endEpoch: async (epoch) => {
+      const mean = epochCount > 0 ? epochSum / epochCount : NaN;
+      st.epochLosses.push(mean);
+      st.epoch = epoch + 1;
+      st.microStep = 0;
+      await saveBert(join(r.outputPath, epochDirName(epoch)), r, opt, { ...st, epochLosses: [...st.epochLosses] });
+      say(`epoch ${epoch}: mean multi-similarity loss ${mean.toFixed(4)}`);
+      hooks.log.log('epoch', { epoch, loss: mean, updates: st.updates });
+    },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const lastDir = join(r.outputPath, epochDirName(s.epochs - 1));
+  if (existsSync(lastDir)) {
+    copyBestToRoot(
+      lastDir,
+      r.outputPath,
+      MODEL_FILES.filter((f) => existsSync(join(lastDir, f))),
+    );
+    say(`the BERT of epoch ${s.epochs - 1} is in ${r.outputPath} (train-biencoder --bert_model ${r.outputPath} starts from it)`);
+  }
+  ws.dispose();
+  opt.dispose();
+  return {
+    epochLosses: st.epochLosses,
+    firstLoss: st.firstLoss ?? NaN,
+    lastLoss,
+    steps: st.updates,
+    pairsPerSecond: seconds > 0 ? seen / seconds : 0,
+  };
+}
