@@ -26,3 +26,12 @@ export { TokenCache, readHeader, staleReason, HEADER_BYTES, CACHE_VERSION, type 
 export { buildTokenCache, ensureTokenCache, type TokenCacheOptions } from './cache-build.js';
 export type { TokenizerFactory } from './tokenizer-factory.js';
 export { pyDumps, pySplit, pyStrip } from './pyjson.js';
+export {
+  generateSynthetic,
+  syntheticCounts,
+  MEDMENTIONS_SIZE,
+  type SyntheticOptions,
+  type SyntheticManifest,
+  type SyntheticCounts,
+  type SplitCounts,
+} from './synthetic.js';
