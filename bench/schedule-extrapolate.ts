@@ -50,7 +50,7 @@ function readJson<T>(path: string): T | undefined {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
 }
 
-/** Training stage: the first epoch's seconds (from the log) scale with examples; the rest is fixed. */
+/** Training stage: one epoch's seconds (from the log, warm where it can) scale with examples; the rest is fixed. */
 function trainStage(dir: string, stage: ScheduleStage, done: Done, fullExamples: number, what: string): StageEstimate {
   const log = readLog(join(dir, 'log.jsonl'));
   const records = log?.records ?? [];
@@ -83,7 +83,13 @@ function trainStage(dir: string, stage: ScheduleStage, done: Done, fullExamples:
     epochSeconds = (t(firstEpoch) - t(start)) / 1000;
     detail = `epoch ${epochSeconds.toFixed(1)} s (train + val check, warm-up included)`;
   }
-  const measuredEpochs = records.filter((r) => r.event === 'epoch').length;
+  const epochLines = records.flatMap((r, i) => (r.event === 'epoch' ? [i] : []));
+  const measuredEpochs = epochLines.length;
+  if (measuredEpochs >= 2) {
+    // Two epochs or more (the GAN's, by default): the last one runs warm, so it is the one scaled.
+    epochSeconds = (t(epochLines.at(-1)!) - t(epochLines.at(-2)!)) / 1000;
+    detail = `last of ${measuredEpochs} epochs ${epochSeconds.toFixed(1)} s (train + val check, warm)`;
+  }
   const fixed = Math.max(0, done.seconds - measuredEpochs * epochSeconds);
   const factor = (fullExamples / examples) * epochs;
   return {
