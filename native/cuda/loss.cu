@@ -82,13 +82,22 @@ __global__ void k_grad_penalty(const T* g, float lambda, T* u, float* norms, int
 // pair counts summed into *mined for the gate.
 __device__ __forceinline__ float ms_dist(float s) { return sqrtf(fmaxf(0.0f, 2.0f - 2.0f * s)); }
 
-__global__ void k_ms_loss(MsLossDesc d, unsigned long long* mined) {
+// The op's settings as the kernels read them (Buf's accessors are host functions).
+struct MsArgs {
+  const float* sim;
+  const int32_t* lab;
+  float *loss, *dsim;
+  int64_t M;
+  float alpha, beta, base, margin, scale;
+};
+
+__global__ void k_ms_loss(MsArgs d, unsigned long long* mined) {
   const int64_t a = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (a >= d.M) return;
   const int64_t M = d.M;
-  const float* s = d.sim.f32() + a * M;
-  const int32_t* lab = d.labels.i32();
+  const float* s = d.sim + a * M;
+  const int32_t* lab = d.lab;
   const int32_t la = lab[a];
   float min_neg = INFINITY, max_pos = -INFINITY;
   for (int64_t j = lane; j < M; j += 32) {
@@ -119,14 +128,14 @@ __global__ void k_ms_loss(MsLossDesc d, unsigned long long* mined) {
   }
   s1 = warp_sum(s1) + expf(-mx1), s2 = warp_sum(s2) + expf(-mx2);
   const float lse1 = mx1 + logf(s1), lse2 = mx2 + logf(s2);
-  float* g = d.dsim.f32() + a * M;
+  float* g = d.dsim + a * M;
   for (int64_t j = lane; j < M; j += 32) {
     const int k = kind(j);
     const float p = k ? expf(x_of(j, k) - (k == 1 ? lse1 : lse2)) : 0.0f;
     g[j] = d.scale * (k == 1 ? -p : p);
   }
   if (lane == 0) {
-    d.loss.f32()[a] = (c1 > 0 ? lse1 / d.alpha : 0.0f) + (c2 > 0 ? lse2 / d.beta : 0.0f);
+    d.loss[a] = (c1 > 0 ? lse1 / d.alpha : 0.0f) + (c2 > 0 ? lse2 / d.beta : 0.0f);
     atomicAdd(mined, static_cast<unsigned long long>(fmaxf(c1, c2)));
   }
 }
@@ -134,10 +143,10 @@ __global__ void k_ms_loss(MsLossDesc d, unsigned long long* mined) {
 __global__ void k_ms_zero_count(unsigned long long* mined) { *mined = 0; }
 
 // The gate: at most one mined triplet zeroes every loss and dsim (as pytorch_metric_learning).
-__global__ void k_ms_gate(MsLossDesc d, const unsigned long long* mined) {
+__global__ void k_ms_gate(MsArgs d, const unsigned long long* mined) {
   if (*mined > 1) return;
-  for (int64_t i = gtid(); i < d.M * d.M; i += gstride()) d.dsim.f32()[i] = 0.0f;
-  for (int64_t i = gtid(); i < d.M; i += gstride()) d.loss.f32()[i] = 0.0f;
+  for (int64_t i = gtid(); i < d.M * d.M; i += gstride()) d.dsim[i] = 0.0f;
+  for (int64_t i = gtid(); i < d.M; i += gstride()) d.loss[i] = 0.0f;
 }
 
 }  // namespace
@@ -185,9 +194,10 @@ void ms_loss(const MsLossDesc& d) {
   if (d.M <= 0) return;
   Scratch scratch(sizeof(unsigned long long), "multiSimilarityLoss");
   unsigned long long* mined = scratch.as<unsigned long long>();
+  const MsArgs k{d.sim.f32(), d.labels.i32(), d.loss.f32(), d.dsim.f32(), d.M, d.alpha, d.beta, d.base, d.margin, d.scale};
   k_ms_zero_count<<<1, 1>>>(mined);
-  k_ms_loss<<<row_blocks(d.M, "multiSimilarityLoss"), 32 * kRowsPerBlock>>>(d, mined);
-  k_ms_gate<<<grid_for(d.M * d.M, 256), 256>>>(d, mined);
+  k_ms_loss<<<row_blocks(d.M, "multiSimilarityLoss"), 32 * kRowsPerBlock>>>(k, mined);
+  k_ms_gate<<<grid_for(d.M * d.M, 256), 256>>>(k, mined);
   check_launch("multiSimilarityLoss");
 }
 
