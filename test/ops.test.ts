@@ -487,7 +487,12 @@ for (const v of VARIANTS) {
       const rows = (z: ArrayLike<number>) => Array.from(z).filter((_, i) => Math.floor(i / C) !== 3);
       close(rows(got), rows(fd), fdTol, 'dx');
       // The zero row's norm is the constant 1e-12: dx = dy / 1e-12 there, as torch's F.normalize.
-      close(got.subarray(3 * C, 4 * C), Array.from(host(dy).subarray(3 * C, 4 * C), (g) => g / 1e-12), v.tol, 'dx (zero row)');
+      close(
+        got.subarray(3 * C, 4 * C),
+        Array.from(host(dy).subarray(3 * C, 4 * C), (g) => g / 1e-12),
+        v.tol,
+        'dx (zero row)',
+      );
     });
 
     if (v.dt === 'f32')
@@ -503,7 +508,8 @@ for (const v of VARIANTS) {
             for (let c = 0; c < C; c++) e[i * C + c]! /= k;
           }
           for (let i = 0; i < M; i++)
-            for (let j = 0; j < M; j++) sims[i * M + j] = Array.from({ length: C }, (_, c) => e[i * C + c]! * e[j * C + c]!).reduce((a, b) => a + b);
+            for (let j = 0; j < M; j++)
+              sims[i * M + j] = Array.from({ length: C }, (_, c) => e[i * C + c]! * e[j * C + c]!).reduce((a, b) => a + b);
           const dist = (x: number) => Math.sqrt(Math.max(0, 2 - 2 * x));
           let near = false;
           for (let a = 0; a < M; a++)
@@ -524,7 +530,12 @@ for (const v of VARIANTS) {
         expect(r.triplets).toBeGreaterThan(1);
         expect(r.loss.some((x) => x > 0)).toBe(true);
         close(host(loss), r.loss, 1e-5, 'loss');
-        close(host(dsim), Array.from(r.dsim, (g) => g / M), 1e-5, 'dsim');
+        close(
+          host(dsim),
+          Array.from(r.dsim, (g) => g / M),
+          1e-5,
+          'dsim',
+        );
         const mean = (z: ArrayLike<number>) => [msLossRef(z, lab, M, settings).loss.reduce((a, b) => a + b, 0) / M];
         close(host(dsim), numericGrad(sims, mean, [1], 1e-5), 2e-3, 'dsim (finite differences)');
         // Other settings reach the kernel.
