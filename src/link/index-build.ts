@@ -179,6 +179,7 @@ async function buildLocked(
     entities.map((e) => e.id),
     entities.map((e) => e.name),
     (w) => encodeEntities(lm, entities, batchSizeOf(s.batchSize, 'buildIndex'), dtype, ctx, (b) => w.rows(b), 'encode entities'),
+    entities.map((e) => e.text),
   );
   return { out: s.out, count: m.count, dim, dtype, modelHash: m.modelHash, seconds: (performance.now() - t0) / 1000 };
 }
@@ -191,6 +192,8 @@ export async function runUpdateIndex(s: UpdateIndexSettings, ctx: TaskContext): 
 async function updateLocked(s: UpdateIndexSettings, ctx: TaskContext): Promise<UpdateIndexResult> {
   const old: IndexManifest = readManifest(s.index);
   const strings = StringTable.read(join(s.index, old.entities));
+  // An index built before texts were kept stays without them (a rebuild adds them).
+  const oldTexts = old.texts !== undefined ? StringTable.read(join(s.index, old.texts)) : undefined;
   const byId = strings.ids();
   const removeSet = new Set<string>();
   for (const [i, id] of (s.remove ?? []).entries()) {
@@ -230,6 +233,7 @@ async function updateLocked(s: UpdateIndexSettings, ctx: TaskContext): Promise<U
       }
       if (lm) await encodeEntities(lm, added, batchSizeOf(s.batchSize, 'index.add'), old.dtype, ctx, (b) => w.rows(b), 'encode entities');
     },
+    oldTexts ? [...kept.map((i) => oldTexts.name(i)), ...added.map((e) => e.text)] : undefined,
   );
   return { count: m.count, added: added.length, removed: removeSet.size, generation: m.generation };
 }

@@ -5,6 +5,9 @@
 //                          JSON header with dims, dtype, model hash and count; then the values, f32
 //                          or bf16 little-endian), so evaluation caches and indexes share one format
 //   entities.<gen>.bin     ids and names: a string table read in one go, decoded per row on demand
+//   texts.<gen>.bin        ids and each entity's text (the candidate window's description), the
+//                          same string table format: read only by a Linker that reranks (a
+//                          cross-encoder reads title and text); indexes built before it lack it
 // An update writes a new generation's files, then replaces index.json atomically, then removes
 // the previous generation: a crash at any point leaves a complete index (the old or the new).
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
@@ -38,6 +41,8 @@ export interface IndexManifest {
   generation: number;
   vectors: string;
   entities: string;
+  /** ids and entity texts (a string table), for reranking; absent in indexes built before it. */
+  texts?: string;
   count: number;
   dim: number;
   dtype: PoolDType;
@@ -69,6 +74,8 @@ export function readManifest(dir: string): IndexManifest {
   if (m.dtype !== 'f32' && m.dtype !== 'bf16') bad('"dtype" should be f32 or bf16');
   for (const k of ['vectors', 'entities', 'modelHash'] as const)
     if (typeof m[k] !== 'string' || m[k] === '' || (k !== 'modelHash' && /[/\\]/.test(m[k]))) bad(`"${k}" should be a file name`);
+  if (m.texts !== undefined && (typeof m.texts !== 'string' || m.texts === '' || /[/\\]/.test(m.texts)))
+    bad('"texts" should be a file name');
   const vpath = join(dir, m.vectors);
   const h = readPoolHeader(vpath);
   if (!h) bad(`${m.vectors}: missing, truncated or not an entity vectors file`);
@@ -234,10 +241,11 @@ export interface GenerationWriter {
  */
 export function writeGeneration(
   dir: string,
-  m: Omit<IndexManifest, 'vectors' | 'entities' | 'format' | 'version'>,
+  m: Omit<IndexManifest, 'vectors' | 'entities' | 'texts' | 'format' | 'version'>,
   ids: readonly string[],
   names: readonly string[],
   fill: (w: GenerationWriter) => void | Promise<void>,
+  texts?: readonly string[],
 ): Promise<IndexManifest> {
   const manifest: IndexManifest = {
     format: INDEX_FORMAT,
@@ -245,9 +253,10 @@ export function writeGeneration(
     ...m,
     vectors: `vectors.${m.generation}.bin`,
     entities: `entities.${m.generation}.bin`,
+    ...(texts ? { texts: `texts.${m.generation}.bin` } : {}),
   };
-  if (ids.length !== m.count || names.length !== m.count)
-    throw new Error(`index: ${ids.length} ids and ${names.length} names for ${m.count} rows`);
+  if (ids.length !== m.count || names.length !== m.count || (texts && texts.length !== m.count))
+    throw new Error(`index: ${ids.length} ids, ${names.length} names and ${texts?.length ?? '-'} texts for ${m.count} rows`);
   const out = new AtomicOutputs();
   const run = async (): Promise<IndexManifest> => {
     try {
@@ -266,6 +275,10 @@ export function writeGeneration(
       if (wrote !== want) throw new Error(`index: ${wrote} vector bytes written, ${want} expected`);
       const s = out.open(join(dir, manifest.entities));
       for (const b of encodeStrings(ids, names)) s.writeBytes(b);
+      if (texts) {
+        const t = out.open(join(dir, manifest.texts!));
+        for (const b of encodeStrings(ids, texts)) t.writeBytes(b);
+      }
       out.commit();
     } catch (e) {
       out.abort();
@@ -282,7 +295,7 @@ export function writeGeneration(
 /** Removes data files of every generation but `keep` (the replaced one, and any a crash left behind). */
 export function removeOtherGenerations(dir: string, keep: number): void {
   for (const f of readdirSync(dir)) {
-    const g = /^(?:vectors|entities)\.(\d+)\.bin$/.exec(f);
+    const g = /^(?:vectors|entities|texts)\.(\d+)\.bin$/.exec(f);
     if (g && Number(g[1]) !== keep) rmSync(join(dir, f), { force: true });
   }
 }

@@ -1,20 +1,22 @@
 // The Linker's worker thread: holds the bi-encoder and the entity vectors, tokenizes mention
 // windows (the training code's contextRepresentation), encodes them in forwards of at most
 // maxBatchTokens padded tokens, and searches the index with the engine's top-k. One batch at a
-// time, in order: the model's activations are planned for one batch.
+// time, in order: the model's activations are planned for one batch. With a cross-encoder loaded
+// (rerank.ts), a link batch may also rerank its top-k.
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 
 import { contextRepresentation, ENT_END_TAG, ENT_START_TAG, ENT_TITLE_TAG } from '../data/blink-inputs.js';
-import { CheckpointRejectedError, toWire, type WireError } from '../errors.js';
+import { BiofegError, CheckpointRejectedError, toWire, type WireError } from '../errors.js';
 import { engineFor } from '../engine.js';
 import { copyInto, poolDtypeSupported, queryDtype } from '../eval/entity-pool.js';
 import { trimmedBatch } from '../eval/token-batch.js';
 import { type NativeTensor, tensor } from '../native.js';
 import { chooseDevice, precisionOf } from '../stages/setup.js';
-import { loadIndexVectors, readManifest } from './index-file.js';
+import { loadIndexVectors, readManifest, StringTable } from './index-file.js';
 import { openContextModel } from './model.js';
+import { openReranker, type Reranker, reorderByScore } from './rerank.js';
 
 /** One mention as the worker takes it. */
 export interface WireMention {
@@ -32,6 +34,8 @@ export interface LinkerWorkerData {
   maxBatchTokens: number;
   /** Given explicitly: wins over the recorded window, with a warning when they differ. */
   maxContextLength?: number;
+  /** A cross-encoder checkpoint folder: link requests may rerank with it. */
+  crossencoder?: string;
 }
 
 /** What the worker reports once loaded. */
@@ -49,16 +53,18 @@ export interface LinkerFacts {
   /** The index's string table (ids and names), transferred. */
   strings: ArrayBuffer;
   warnings: string[];
+  /** The loaded cross-encoder's folder and pair windows; absent without one. */
+  crossencoder?: { dir: string; maxContextLength: number; maxSeqLength: number };
 }
 
 export type LinkerRequest =
-  | { op: 'link'; id: number; mentions: WireMention[]; k: number }
+  | { op: 'link'; id: number; mentions: WireMention[]; k: number; rerank: boolean }
   | { op: 'embed'; id: number; mentions: WireMention[] }
   | { op: 'close'; id: number };
 
 export type LinkerReply =
   | { type: 'ready'; facts: LinkerFacts }
-  | { type: 'link'; id: number; indices: Int32Array; scores: Float32Array; tokens: number }
+  | { type: 'link'; id: number; indices: Int32Array; scores: Float32Array; crossScores?: Float32Array; tokens: number }
   | { type: 'embed'; id: number; vectors: Float32Array; tokens: number }
   | { type: 'closed'; id: number }
   | { type: 'error'; id: number; error: WireError };
@@ -67,8 +73,12 @@ const port = parentPort!;
 const d = workerData as LinkerWorkerData;
 
 interface Loaded {
-  encode(mentions: WireMention[]): Promise<{ vectors: NativeTensor[]; rows: number[]; tokens: number }>;
-  link(mentions: WireMention[], k: number): Promise<{ indices: Int32Array; scores: Float32Array; tokens: number }>;
+  encode(mentions: WireMention[]): Promise<{ vectors: NativeTensor[]; rows: number[]; tokens: number; ids: Int32Array[] }>;
+  link(
+    mentions: WireMention[],
+    k: number,
+    rerank: boolean,
+  ): Promise<{ indices: Int32Array; scores: Float32Array; crossScores?: Float32Array; tokens: number }>;
   embed(mentions: WireMention[]): Promise<{ vectors: Float32Array; tokens: number }>;
 }
 
@@ -122,6 +132,39 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
   const strings = readFileSync(join(d.index, m.entities));
   const ab = strings.buffer.slice(strings.byteOffset, strings.byteOffset + strings.byteLength) as ArrayBuffer;
   const dim = m.dim;
+  let reranker: Reranker | undefined;
+  if (d.crossencoder !== undefined) {
+    if (m.texts === undefined) {
+      pool.dispose();
+      throw new CheckpointRejectedError(
+        d.index,
+        `${d.index}: the index keeps no entity texts (built by an older biofeg), which reranking reads; rebuild it with \`biofeg index\``,
+      );
+    }
+    const names = StringTable.from(strings, join(d.index, m.entities));
+    const texts = StringTable.read(join(d.index, m.texts));
+    if (texts.count !== m.count) {
+      pool.dispose();
+      throw new CheckpointRejectedError(d.index, `${d.index}: ${m.texts} holds ${texts.count} texts for ${m.count} entities`);
+    }
+    try {
+      reranker = openReranker({
+        dir: d.crossencoder,
+        device,
+        precision: precisionOf(d.precision, device),
+        tokenizer: tok,
+        ctxLen: maxCtx,
+        candLen: m.maxCandLength,
+        names,
+        texts,
+        maxBatchTokens: d.maxBatchTokens,
+        warnings,
+      });
+    } catch (e) {
+      pool.dispose();
+      throw e;
+    }
+  }
 
   const encode = async (mentions: WireMention[]) => {
     const rows = mentions.map((x) => contextRepresentation(tok, x.text, x.left, x.right, maxCtx).ids);
@@ -155,13 +198,13 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
       counts.push(n);
       start = end;
     }
-    return { vectors: out, rows: counts, tokens };
+    return { vectors: out, rows: counts, tokens, ids: rows };
   };
 
   const loaded: Loaded = {
     encode,
-    async link(mentions, k) {
-      const { vectors, rows, tokens } = await encode(mentions);
+    async link(mentions, k, rerank) {
+      const { vectors, rows, tokens, ids } = await encode(mentions);
       const n = mentions.length;
       const indices = new Int32Array(n * k);
       const scores = new Float32Array(n * k);
@@ -185,7 +228,14 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
       } finally {
         for (const v of vectors) v.dispose();
       }
-      return { indices, scores, tokens };
+      if (!rerank) return { indices, scores, tokens };
+      // The Linker checks rerank against a loaded cross-encoder before it queues a call.
+      if (!reranker) throw new BiofegError('ERR_BIOFEG_INTERNAL', 'Linker: rerank asked without a cross-encoder');
+      const contexts = new Int32Array(n * maxCtx);
+      for (let i = 0; i < n; i++) contexts.set(ids[i]!, i * maxCtx);
+      const crossScores = await reranker.score(contexts, indices, n, k);
+      reorderByScore(indices, scores, crossScores, n, k);
+      return { indices, scores, crossScores, tokens };
     },
     async embed(mentions) {
       const { vectors, tokens } = await encode(mentions);
@@ -216,6 +266,7 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
       topkMaxK: eng.caps.topkMaxK,
       strings: ab,
       warnings,
+      ...(reranker ? { crossencoder: { dir: reranker.dir, ...reranker.windows } } : {}),
     },
   };
 }
@@ -245,8 +296,9 @@ port.on('message', (r: LinkerRequest) => {
         post({ type: 'closed', id: r.id });
         port.close();
       } else if (r.op === 'link') {
-        const v = await loaded.link(r.mentions, r.k);
-        post({ type: 'link', id: r.id, ...v }, [v.indices.buffer as ArrayBuffer, v.scores.buffer as ArrayBuffer]);
+        const v = await loaded.link(r.mentions, r.k, r.rerank);
+        const buffers = [v.indices.buffer, v.scores.buffer, ...(v.crossScores ? [v.crossScores.buffer] : [])] as ArrayBuffer[];
+        post({ type: 'link', id: r.id, ...v }, buffers);
       } else {
         const v = await loaded.embed(r.mentions);
         post({ type: 'embed', id: r.id, ...v }, [v.vectors.buffer as ArrayBuffer]);

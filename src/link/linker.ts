@@ -20,6 +20,8 @@ interface Request {
   kind: 'link' | 'embed';
   mentions: WireMention[];
   k: number;
+  /** Reranked calls share a batch only with reranked calls of the same k (the k candidates are reranked). */
+  rerank: boolean;
   /** Mentions [0, next) have been sent to the worker. */
   next: number;
   /** Mentions not yet answered. */
@@ -143,12 +145,25 @@ export class Linker {
    * an index update's new files leave them intact), on CUDA read in one pass; only the context
    * encoder is loaded, the candidate encoder's weights are hashed from the checkpoint file to check
    * the index (`npm run bench:index-load` measures it).
+   *
+   * With `crossencoder` (a train-crossencoder folder) `link(..., { rerank: true })` reranks: the
+   * cross-encoder must share the bi-encoder's vocabulary (else CheckpointRejectedError) and the
+   * index must keep entity texts (indexes built by this biofeg do).
    */
   static async load(modelDir: string, indexDir: string, options: LinkerOptions = {}): Promise<Linker> {
     if (typeof modelDir !== 'string' || modelDir === '') throw new SettingsError('modelDir', 'Linker.load: expected a model folder');
     if (typeof indexDir !== 'string' || indexDir === '') throw new SettingsError('indexDir', 'Linker.load: expected an index folder');
     if (typeof options !== 'object' || options === null) throw new SettingsError('(settings)', 'Linker.load: options must be an object');
-    const known = ['device', 'precision', 'threads', 'maxBatchTokens', 'maxWaitMs', 'maxConcurrentRequests', 'maxContextLength'];
+    const known = [
+      'device',
+      'precision',
+      'threads',
+      'maxBatchTokens',
+      'maxWaitMs',
+      'maxConcurrentRequests',
+      'maxContextLength',
+      'crossencoder',
+    ];
     for (const k of Object.keys(options))
       if (!known.includes(k)) throw new SettingsError(k, `Linker.load: unknown option "${k}" (expected ${known.join(', ')})`);
     const device = options.device ?? 'auto';
@@ -165,6 +180,9 @@ export class Linker {
     const threads = options.threads === undefined ? undefined : settingInt(options.threads, 'threads', 0, 0);
     const maxContextLength =
       options.maxContextLength === undefined ? undefined : settingInt(options.maxContextLength, 'maxContextLength', 4, 0);
+    const crossencoder = options.crossencoder;
+    if (crossencoder !== undefined && (typeof crossencoder !== 'string' || crossencoder === ''))
+      throw new SettingsError('crossencoder', 'Linker.load: crossencoder must be a cross-encoder checkpoint folder');
     const data: LinkerWorkerData = {
       model: modelDir,
       index: indexDir,
@@ -173,6 +191,7 @@ export class Linker {
       ...(threads !== undefined ? { threads } : {}),
       maxBatchTokens: o.maxBatchTokens,
       ...(maxContextLength !== undefined ? { maxContextLength } : {}),
+      ...(crossencoder !== undefined ? { crossencoder } : {}),
     };
     const worker = fromTs ? new Worker(tsWorkerBoot(ENTRY), { eval: true, workerData: data }) : new Worker(ENTRY, { workerData: data });
     const facts = await new Promise<LinkerFacts>((resolve, reject) => {
@@ -197,6 +216,9 @@ export class Linker {
    * Links each mention: per mention its `topK` (default 8) candidates, best first (ties: the
    * earlier index row first), in mention order. A mention with context is encoded as training
    * encodes it: `[CLS] left [unused0] mention [unused1] right [SEP]` cut to the checkpoint's window.
+   * With `rerank: true` the `topK` candidates are scored by the loaded cross-encoder (the pairs
+   * train-crossencoder and evaluate-crossencoder build) and come ordered by `crossScore`; `score`
+   * stays the bi-encoder's.
    */
   link(mentions: LinkMention[], options: LinkOptions = {}): Promise<LinkCandidate[][]> {
     return this.submit('link', mentions, options) as Promise<LinkCandidate[][]>;
@@ -224,6 +246,7 @@ export class Linker {
       device: f.device,
       maxContextLength: f.maxContextLength,
       maxCandLength: f.maxCandLength,
+      ...(f.crossencoder ? { crossencoder: f.crossencoder.dir } : {}),
     };
   }
 
@@ -281,6 +304,14 @@ export class Linker {
       const k = kind === 'link' ? settingInt(options.topK, 'topK', 1, Math.min(DEFAULTS.topK, this.facts.entities)) : 1;
       const kMax = Math.min(this.facts.entities, this.facts.topkMaxK > 0 ? this.facts.topkMaxK : Infinity);
       if (k > kMax) throw new SettingsError('topK', `link: topK ${k} exceeds ${kMax} (the index has ${this.facts.entities} entities)`);
+      if (options.rerank !== undefined && typeof options.rerank !== 'boolean')
+        throw new SettingsError('rerank', `link: rerank must be a boolean, got ${typeof options.rerank}`);
+      const rerank = kind === 'link' && options.rerank === true;
+      if (rerank && !this.facts.crossencoder)
+        throw new SettingsError(
+          'rerank',
+          'link: rerank needs a cross-encoder, and none is loaded (Linker.load(model, index, { crossencoder: DIR }); biofeg serve --crossencoder DIR)',
+        );
       const wire = mentions.map(wireMention);
       if (signal?.aborted) throw new AbortError(`${kind}: aborted before it started`);
       const max = this.o.maxConcurrentRequests;
@@ -311,6 +342,7 @@ export class Linker {
         kind,
         mentions: wire,
         k,
+        rerank,
         next: 0,
         open: wire.length,
         due: alone ? now : now + this.o.maxWaitMs,
@@ -391,13 +423,15 @@ export class Linker {
     if (this.soon) clearImmediate(this.soon);
     this.soon = undefined;
     if (this.busy || this.failure || this.queue.length === 0) return;
-    const kind = this.queue[0]!.kind;
+    const first = this.queue[0]!;
+    const kind = first.kind;
+    const rerank = first.rerank;
     const parts: Part[] = [];
     let room = this.batchMentions;
     let k = 1;
     for (let i = 0; i < this.queue.length && room > 0; ) {
       const req = this.queue[i]!;
-      if (req.kind !== kind) {
+      if (req.kind !== kind || req.rerank !== rerank || (rerank && req.k !== first.k)) {
         i++;
         continue;
       }
@@ -428,7 +462,7 @@ export class Linker {
         for (const p of parts) this.settle(p.req, e);
       } else if (r.type === 'link') {
         this.lastTokens = r.tokens;
-        this.answerLinks(parts, r.indices, r.scores, k);
+        this.answerLinks(parts, r.indices, r.scores, r.crossScores, k);
       } else if (r.type === 'embed') {
         this.lastTokens = r.tokens;
         this.answerEmbeds(parts, r.vectors);
@@ -437,7 +471,7 @@ export class Linker {
         this.observe({ kind, mentions: n, tokens: r.tokens, seconds: (performance.now() - sent) / 1000 });
       this.schedule();
     });
-    const msg: LinkerRequest = kind === 'link' ? { op: 'link', id, mentions, k } : { op: 'embed', id, mentions };
+    const msg: LinkerRequest = kind === 'link' ? { op: 'link', id, mentions, k, rerank } : { op: 'embed', id, mentions };
     this.worker.ref();
     this.worker.postMessage(msg);
   }
@@ -452,7 +486,7 @@ export class Linker {
     }
   }
 
-  private answerLinks(parts: Part[], indices: Int32Array, scores: Float32Array, k: number): void {
+  private answerLinks(parts: Part[], indices: Int32Array, scores: Float32Array, cross: Float32Array | undefined, k: number): void {
     let row = 0;
     for (const p of parts) {
       const req = p.req;
@@ -461,7 +495,9 @@ export class Linker {
         const cands: LinkCandidate[] = new Array(req.k);
         for (let j = 0; j < req.k; j++) {
           const e = indices[row * k + j]!;
-          cands[j] = { id: this.strings.id(e), name: this.strings.name(e), score: scores[row * k + j]! };
+          const c: LinkCandidate = { id: this.strings.id(e), name: this.strings.name(e), score: scores[row * k + j]! };
+          if (cross) c.crossScore = cross[row * k + j]!;
+          cands[j] = c;
         }
         (req.out as LinkCandidate[][])[m] = cands;
       }

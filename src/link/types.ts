@@ -13,8 +13,13 @@ export interface LinkCandidate {
   id: string;
   /** The entity's name in the index. */
   name: string;
-  /** The bi-encoder score: mention vector · entity vector. */
+  /** The bi-encoder score: mention vector · entity vector (also when reranked). */
   score: number;
+  /**
+   * With `rerank: true`: the cross-encoder's score of the (mention, entity) pair, by which the
+   * candidates are then ordered. Absent otherwise.
+   */
+  crossScore?: number;
 }
 
 /** How `Linker.load` runs the model. */
@@ -40,12 +45,24 @@ export interface LinkerOptions {
    * records none); another value is used with a warning, as the model was trained on its own.
    */
   maxContextLength?: number;
+  /**
+   * A cross-encoder checkpoint folder (`train-crossencoder`'s output) to rerank with: its pair
+   * windows are read from its config.json; its vocabulary must be the bi-encoder's. Needs an index
+   * that keeps entity texts (built by this biofeg).
+   */
+  crossencoder?: string;
 }
 
 /** Options of one `Linker.link` call. */
 export interface LinkOptions {
   /** Candidates per mention (default 8; at most the index size). */
   topK?: number;
+  /**
+   * Rerank each mention's `topK` candidates with the loaded cross-encoder (`Linker.load`'s
+   * `crossencoder`): they come ordered by `crossScore`, ties in the bi-encoder's order. Without a
+   * loaded cross-encoder the call is refused (SettingsError). Default false.
+   */
+  rerank?: boolean;
   /** Cancels the request while it is queued (an `AbortError`). */
   signal?: AbortSignal;
 }
@@ -68,6 +85,8 @@ export interface LinkerInfo {
   maxContextLength: number;
   /** Entity text length in tokens (the checkpoint's recorded `max_cand_length`). */
   maxCandLength: number;
+  /** The cross-encoder folder `rerank` uses; absent when none is loaded. */
+  crossencoder?: string;
 }
 
 /** Counters for `/metrics`: a snapshot, cheap to read. */

@@ -41,6 +41,8 @@ export function linkBodySchema(l: Limits) {
         },
       },
       top_k: { type: 'integer', minimum: 1, maximum: l.maxTopK },
+      // Rerank with the loaded cross-encoder (400 from the Linker when none is loaded).
+      rerank: { type: 'boolean' },
     },
   } as const;
 }
@@ -57,7 +59,8 @@ export function embedBodySchema(l: Limits) {
 const candidate = {
   type: 'object',
   required: ['id', 'name', 'score'],
-  properties: { id: { type: 'string' }, name: { type: 'string' }, score: { type: 'number' } },
+  // crossScore: present only when the request asked for rerank (the order is then by it).
+  properties: { id: { type: 'string' }, name: { type: 'string' }, score: { type: 'number' }, crossScore: { type: 'number' } },
 } as const;
 
 export const linkResponseSchema = {

@@ -44,6 +44,7 @@ const REASONS: Record<number, string> = {
 interface LinkBody {
   mentions: LinkMention[];
   top_k?: number;
+  rerank?: boolean;
 }
 interface EmbedBody {
   texts: string[];
@@ -259,9 +260,13 @@ export function createServer(linker: LinkService | Promise<LinkService>, o: Serv
     { schema: { body: linkBodySchema(limits), response: { 200: linkResponseSchema } } },
     async (req, reply) => {
       const svc = loaded();
-      const { mentions, top_k } = req.body;
+      const { mentions, top_k, rerank } = req.body;
       requestMentions.observe(mentions.length);
-      const results = await svc.link(mentions, { topK: top_k ?? defaultTopK, signal: clientGone(reply.raw) });
+      const results = await svc.link(mentions, {
+        topK: top_k ?? defaultTopK,
+        ...(rerank !== undefined ? { rerank } : {}),
+        signal: clientGone(reply.raw),
+      });
       linked.inc({}, mentions.length);
       return { results: results.map((candidates) => ({ candidates })) };
     },

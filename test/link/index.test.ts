@@ -195,7 +195,13 @@ describe('EntityIndex.add / remove', () => {
     const after = rowsById(dir);
     for (const id of ['D1', 'D3', 'D5']) expect(after.get(id)).toBe(before.get(id));
     // Only the current generation's files are left.
-    expect(readdirSync(dir).sort()).toEqual(['entities.3.bin', 'index.json', 'vectors.3.bin']);
+    expect(readdirSync(dir).sort()).toEqual(['entities.3.bin', 'index.json', 'texts.3.bin', 'vectors.3.bin']);
+    // The entity texts (what a reranking Linker reads) follow the rows: kept ones copied, new ones added.
+    const texts = StringTable.read(join(dir, 'texts.3.bin'));
+    const textOf = new Map(Array.from({ length: texts.count }, (_, i) => [texts.id(i), texts.name(i)] as const));
+    expect([...textOf.keys()]).toEqual(['D1', 'D3', 'D5', 'N1', 'N2']);
+    expect(textOf.get('N1')).toBe('scaly skin plaques');
+    expect(textOf.get('N2')).toBe('');
 
     // A fresh build of the same KB gives the same vectors (up to float rounding of other batch shapes).
     const fresh = join(tmp('biofeg-idx-'), 'fresh');
@@ -298,6 +304,6 @@ describe('EntityIndex.add / remove', () => {
     // The next update succeeds and clears what the failed ones left.
     const r = await runUpdateIndex({ index: dir, add, device: 'cpu' }, ctx);
     expect(r).toMatchObject({ count: 8, generation: 2 });
-    expect(readdirSync(dir).sort()).toEqual(['entities.2.bin', 'index.json', 'vectors.2.bin']);
+    expect(readdirSync(dir).sort()).toEqual(['entities.2.bin', 'index.json', 'texts.2.bin', 'vectors.2.bin']);
   });
 });

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 
 import { evaluateCrossencoder } from '../../api/calls.js';
-import { addStageFlags, stageSettings } from '../options.js';
+import { addStageFlags, readStageFlags, stageSettings } from '../options.js';
 import { drawProgress, withSignals } from '../run.js';
 
 export function register(program: Command): void {
@@ -24,7 +24,15 @@ export function register(program: Command): void {
       ].join('\n'),
     )
     .action(async () => {
-      const settings = stageSettings(cmd, 'evaluateCrossencoder');
+      const { maxContextLength, maxSeqLength, ...resolved } = stageSettings(cmd, 'evaluateCrossencoder');
+      // The pair windows only when given: otherwise the stage reads the checkpoint's (config.json
+      // biofeg.cross); passing the resolved defaults would override them as if given.
+      const given = readStageFlags(cmd, 'evaluateCrossencoder');
+      const settings = {
+        ...resolved,
+        ...(given['maxContextLength'] !== undefined ? { maxContextLength } : {}),
+        ...(given['maxSeqLength'] !== undefined ? { maxSeqLength } : {}),
+      };
       const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;
       const r = await withSignals((o) => evaluateCrossencoder(settings, { ...o, onProgress: drawProgress({ silent }) }));
       process.stdout.write(r.table);

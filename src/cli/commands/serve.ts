@@ -14,6 +14,7 @@ import { acceptSnakeCase, intAtLeast } from '../options.js';
 interface ServeFlags {
   model: string;
   index: string;
+  crossencoder?: string;
   host?: string;
   port?: number;
   device?: LinkerOptions['device'];
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .description('serve a bi-encoder and an entity index over HTTP: POST /link, POST /embed, GET /health, GET /metrics')
     .requiredOption('--model <dir>', 'bi-encoder checkpoint folder (biofeg or the original pytorch_model.bin)')
     .requiredOption('--index <dir>', 'entity index folder (biofeg index)')
+    .option('--crossencoder <dir>', 'cross-encoder checkpoint folder (train-crossencoder): POST /link then takes "rerank": true')
     .option('--host <host>', 'interface to bind (default: 127.0.0.1, this machine only; 0.0.0.0 exposes it)')
     .addOption(new Option('--port <n>', 'TCP port (default: 8080; 0 picks a free one)').argParser(portNumber))
     .addOption(new Option('--device <device>', 'cpu, cuda or auto (default: auto)').choices(['cpu', 'cuda', 'auto']))
@@ -93,6 +95,7 @@ async function serve(f: ServeFlags): Promise<void> {
     maxBatchTokens: f.maxBatchTokens,
     maxWaitMs: f.maxWaitMs,
     maxConcurrentRequests: f.maxConcurrentRequests,
+    crossencoder: f.crossencoder,
   });
   const serveOptions: ServeOptions = defined({
     host: f.host,
@@ -140,7 +143,9 @@ async function serve(f: ServeFlags): Promise<void> {
     const ready = loading.then((linker) => {
       const i = linker.info();
       const s = ((performance.now() - t0) / 1000).toFixed(2);
-      say(`ready in ${s} s: ${i.entities} entities x ${i.dim} ${i.dtype}, ${i.device}, mention window ${i.maxContextLength} tokens`);
+      say(
+        `ready in ${s} s: ${i.entities} entities x ${i.dim} ${i.dtype}, ${i.device}, mention window ${i.maxContextLength} tokens${i.crossencoder ? `, reranking with ${i.crossencoder}` : ''}`,
+      );
     });
     let sig: keyof typeof EXIT_NOW;
     try {
