@@ -1,11 +1,16 @@
 // The fast CPU backend's top-k over a bf16 pool (issue #5: 3M x 768 entity pools held in bf16):
 // f32 queries, the pool widened block by block, so the result must equal -- exactly, ties
 // included -- top-k over the f32 pool that holds the same bf16-rounded values.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { describe, expect, it } from 'vitest';
 
 import { engine } from '../src/engine.js';
 import { tensor, type NativeTensor } from '../src/native.js';
 import { randn } from './support/rng.js';
+import { sameLists } from './support/topk-lists.js';
 
 const O = engine('cpu');
 
@@ -46,4 +51,25 @@ describe('cpu topk, bf16 pool', () => {
         for (const x of made) x.dispose();
       }
     });
+});
+
+// Few queries (up to 64, a service's batch) take another path: the pool block is the GEMM's A,
+// read in place (bf16 widened as read), the queries its B. Each score must be the very sum of the
+// many-query path, so a query's list is the same whichever batch it came in (serving = eval).
+describe('cpu topk: a query gets the same list alone, in a small batch and in a large one', () => {
+  for (const dtype of ['f32', 'bf16'] as const)
+    for (const level of ['', 'avx2', 'generic'])
+      it(`${dtype} pool${level ? `, BIOFEG_CPU_KERNEL=${level} (child process)` : ''}`, () => {
+        if (level) {
+          const script = join(dirname(fileURLToPath(import.meta.url)), 'support', 'topk-lists.ts');
+          const r = spawnSync(process.execPath, ['--import', 'tsx', script, dtype], {
+            env: { ...process.env, BIOFEG_CPU_KERNEL: level },
+            encoding: 'utf8',
+          });
+          expect(r.status, r.stderr).toBe(0);
+          expect(r.stdout).toContain('same lists');
+          return;
+        }
+        expect(sameLists(dtype)).toBe('same lists');
+      });
 });

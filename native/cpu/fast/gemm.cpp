@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "../../core/error.h"
 #include "cpu_level.h"
 #include "fast.h"
 
@@ -180,9 +181,14 @@ void gemm_k0(const GemmDesc& g, float* C, float* pre, const float* bias) {
 }
 
 void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
-  const Operand A{g.A.f32() + b * g.strideA, g.lda, g.transA};
+  // A bf16 A (row-major) goes to the level's widening direct kernel; nothing packs it.
+  const bool a16 = g.A.t == DType::BF16;
+  const uint16_t* A16 = a16 ? static_cast<const uint16_t*>(g.A.p) + b * g.strideA : nullptr;
+  const Operand A{a16 ? nullptr : g.A.f32() + b * g.strideA, g.lda, g.transA};
   const Operand B{g.B.f32() + b * g.strideB, g.ldb, g.transB};
   const GemmKernels& ks = gemm_kernels();
+  BIOFEG_CHECK(!a16 || (ks.direct16 && !g.transA), "gemm: internal: a bf16 A needs a row-major A and the ",
+               ks.name, " level's direct kernel");
   const int nthreads = threaded ? num_threads() : 1;
   const int64_t kMR = ks.mr, kNR = ks.nr, MC = balanced_rows(g.M, ks.mr, row_block(ks.mr), 2 * row_block(ks.mr), nthreads), KC = k_block(ks.nr);
   TileCtx t{&g, &ks, g.C.f32() + b * g.strideC, g.pre.p ? g.pre.f32() + b * g.strideC : nullptr,
@@ -211,7 +217,7 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
       // With split tasks, A is packed once for all of them (else each would repack its rows).
       const int64_t mpad = (g.M + kMR - 1) / kMR * kMR;
       // Row-major op(A) is read in place by the direct kernel: no packing at all.
-      const bool direct = ks.direct && !A.trans;
+      const bool direct = a16 || (ks.direct && !A.trans);
       float* ashared = !direct && split > 1 ? apack_shared.get(static_cast<size_t>(mpad * kc)) : nullptr;
       if (ashared) {
         const int64_t panels = mpad / kMR;
@@ -244,7 +250,8 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
               for (int64_t j = 0; j < w; j += 16) __builtin_prefetch(c + j, 1);
               __builtin_prefetch(c + w - 1, 1);
             }
-            if (direct) ks.direct(kc, A.p + (ic + i0) * A.ld + pc, A.ld, h, bp + p * kc * kNR, acc);
+            if (a16) ks.direct16(kc, A16 + (ic + i0) * A.ld + pc, A.ld, h, bp + p * kc * kNR, acc);
+            else if (direct) ks.direct(kc, A.p + (ic + i0) * A.ld + pc, A.ld, h, bp + p * kc * kNR, acc);
             else ks.packed(kc, ap + (i0 / kMR) * kc * kMR, bp + p * kc * kNR, acc);
             store_tile(t, acc, ic + i0, j0, h, w);
           }
@@ -284,7 +291,8 @@ const bool g_split_k = [] {
 }();
 bool split_k(const GemmDesc& g) {
   const int64_t parts = g_split_k ? num_threads() : 1;
-  if (parts < 2 || g.batch != 1 || g.bias.p || g.pre.p || g.epilogue != Epilogue::None) return false;
+  if (parts < 2 || g.batch != 1 || g.bias.p || g.pre.p || g.epilogue != Epilogue::None || g.A.t != DType::F32)
+    return false;
   if (g.K < 2048 || g.K < 2 * std::max(g.M, g.N) || g.M * g.N * (parts - 1) > (int64_t(1) << 24)) return false;
   const int64_t per = (g.K + parts - 1) / parts;
   static thread_local std::vector<float> scratch;

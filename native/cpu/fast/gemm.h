@@ -13,6 +13,9 @@ constexpr int kMRMax = 14, kNRMax = 32;  // the largest tile of any level (accum
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* acc);
 // Micro-kernel on an unpacked row-major A: row r at a + r * lda for r < h (h <= mr).
 using DirectKernel = void (*)(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc);
+// As DirectKernel, on an A of bf16 values widened as they are read (the top-k scan of a bf16
+// entity pool: the products are those of the widened f32 values, in the same order).
+using DirectKernel16 = void (*)(int64_t kc, const uint16_t* a, int64_t lda, int64_t h, const float* b, float* acc);
 // Stores a full mr x nr tile: c = alpha * acc + (first ? beta * c : c).
 using TileStore = void (*)(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first);
 // A full tile's last store: v = alpha*acc + (first ? beta*c : c) (+ bias[nr]); pre = v when
@@ -29,6 +32,7 @@ struct GemmKernels {
   DirectKernel direct;
   TileStore store;
   EpiStore epi;
+  DirectKernel16 direct16 = nullptr;  // nullptr: a bf16 A must be widened first
 };
 // The kernels of a level; .packed is nullptr when this build lacks them (not an x86-64 target).
 // They are only called when cpu_level() is at least that level.
@@ -45,6 +49,7 @@ const char* micro_kernel_name();  // gemm_kernels().name, e.g. "avx512 8x32"
 int64_t balanced_rows(int64_t M, int mr, int64_t target, int64_t cap, int nt);
 
 // Threaded GEMM over the pool, and a serial one for callers already inside a parallel loop.
+// gemm_fast also takes a bf16 A (row-major, f32 B and C) where gemm_kernels().direct16 exists.
 void gemm_fast(const GemmDesc& g);
 void gemm_serial(const GemmDesc& g);
 

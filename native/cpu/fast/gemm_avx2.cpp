@@ -3,6 +3,7 @@
 // -mfma; only called when cpu_level() is at least Avx2 (gemm.cpp).
 #include <immintrin.h>
 
+#include "../../core/dtype.h"
 #include "avx2.h"
 #include "gemm.h"
 #include "vec.h"
@@ -54,35 +55,42 @@ void kernel_avx2(int64_t kc, const float* a, const float* b, float* acc) {
 
 // As kernel_avx2, but A read in place: row r of the tile at a + r * lda (rows >= h repeat row 0,
 // their sums are discarded by the caller). Saves packing A when op(A) is row-major.
-void kernel_avx2_direct(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc) {
-  const float* a0 = a;
-  const float* a1 = h > 1 ? a + lda : a;
-  const float* a2 = h > 2 ? a + 2 * lda : a;
-  const float* a3 = h > 3 ? a + 3 * lda : a;
-  const float* a4 = h > 4 ? a + 4 * lda : a;
-  const float* a5 = h > 5 ? a + 5 * lda : a;
+// A may hold bf16 values, widened as they are read (the top-k scan of a bf16 pool).
+template <typename TA>
+__m256 bcast(const TA* p) {
+  if constexpr (sizeof(TA) == 4) return _mm256_broadcast_ss(p);
+  else return _mm256_set1_ps(bf16_to_f32(*p));
+}
+template <typename TA>
+void kernel_avx2_direct(int64_t kc, const TA* a, int64_t lda, int64_t h, const float* b, float* acc) {
+  const TA* a0 = a;
+  const TA* a1 = h > 1 ? a + lda : a;
+  const TA* a2 = h > 2 ? a + 2 * lda : a;
+  const TA* a3 = h > 3 ? a + 3 * lda : a;
+  const TA* a4 = h > 4 ? a + 4 * lda : a;
+  const TA* a5 = h > 5 ? a + 5 * lda : a;
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
          c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
          c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
          c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 x = _mm256_broadcast_ss(a0 + k);
+    __m256 x = bcast(a0 + k);
     c00 = _mm256_fmadd_ps(x, b0, c00);
     c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a1 + k);
+    x = bcast(a1 + k);
     c10 = _mm256_fmadd_ps(x, b0, c10);
     c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a2 + k);
+    x = bcast(a2 + k);
     c20 = _mm256_fmadd_ps(x, b0, c20);
     c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a3 + k);
+    x = bcast(a3 + k);
     c30 = _mm256_fmadd_ps(x, b0, c30);
     c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a4 + k);
+    x = bcast(a4 + k);
     c40 = _mm256_fmadd_ps(x, b0, c40);
     c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a5 + k);
+    x = bcast(a5 + k);
     c50 = _mm256_fmadd_ps(x, b0, c50);
     c51 = _mm256_fmadd_ps(x, b1, c51);
     b += kNR;
@@ -120,7 +128,8 @@ void store_avx2(const float* acc, float* c, int64_t ldc, float alpha, float beta
 }  // namespace
 
 GemmKernels gemm_kernels_avx2() {
-  return {"avx2 6x16", kMR, kNR, kernel_avx2, kernel_avx2_direct, store_avx2, store_tile_epi_avx2};
+  return {"avx2 6x16", kMR, kNR, kernel_avx2, kernel_avx2_direct<float>, store_avx2, store_tile_epi_avx2,
+          kernel_avx2_direct<uint16_t>};
 }
 
 using namespace avx2;

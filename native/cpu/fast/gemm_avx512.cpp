@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "../../core/dtype.h"
 #include "avx512.h"
 #include "gemm.h"
 
@@ -41,11 +42,14 @@ void kernel(int64_t kc, const float* a, const float* b, float* acc) {
   }
 }
 
+inline float a_at(const float* p) { return *p; }
+inline float a_at(const uint16_t* p) { return bf16_to_f32(*p); }
+
 // As kernel, but A read in place: row r at a + r * lda (rows >= h repeat row 0; the caller
-// discards their sums).
-template <int MR>
-void kernel_direct(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc) {
-  const float* ar[MR];
+// discards their sums). A may hold bf16 values (widened as read).
+template <int MR, typename TA>
+void kernel_direct(int64_t kc, const TA* a, int64_t lda, int64_t h, const float* b, float* acc) {
+  const TA* ar[MR];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) ar[r] = r < h ? a + r * lda : a;
   __m512 c0[MR], c1[MR];
@@ -55,7 +59,7 @@ void kernel_direct(int64_t kc, const float* a, int64_t lda, int64_t h, const flo
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      const __m512 x = _mm512_set1_ps(ar[r][k]);
+      const __m512 x = _mm512_set1_ps(a_at(ar[r] + k));
       c0[r] = _mm512_fmadd_ps(x, b0, c0[r]);
       c1[r] = _mm512_fmadd_ps(x, b1, c1[r]);
     }
@@ -121,7 +125,7 @@ void store_epi(const float* acc, float* c, int64_t ldc, float alpha, float beta,
 template <int MR>
 GemmKernels kernels(const char* name) {
   static_assert(MR <= kMRMax && kNR512 <= kNRMax, "gemm.h's accumulator scratch holds the tile");
-  return {name, MR, kNR512, kernel<MR>, kernel_direct<MR>, store<MR>, store_epi<MR>};
+  return {name, MR, kNR512, kernel<MR>, kernel_direct<MR, float>, store<MR>, store_epi<MR>, kernel_direct<MR, uint16_t>};
 }
 
 }  // namespace
