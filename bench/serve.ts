@@ -1,5 +1,6 @@
 // npm run bench:serve [-- --sizes tiny,base --devices cpu[,cuda] --concurrency 1,16,64 --seconds 6
-//   --max-requests 20000 --mentions-per-request 1 --top-k 8 --threads N --kb FILE --peer onnx|none]
+//   --max-requests 20000 --mentions-per-request 1 --top-k 8 --threads N --kb FILE --peer onnx|none
+//   --precision f32|bf16]
 //
 // The linking service end to end on loopback: for each model size and device, `biofeg serve` runs in
 // a child process (a seeded random bi-encoder of that size and an index of the built-in entities,
@@ -13,7 +14,9 @@
 // same weights exported to ONNX by bench/peers/export_biencoder_onnx.py, which needs torch,
 // transformers and onnx; a JS tokenizer, one session.run per request, a brute-force top-k in JS,
 // behind the same HTTP layer); bar: linked mentions/s at the highest concurrency at least 1.5x the
-// peer's. Writes bench/results/serve-<device>-<cpu>.json. CUDA rows run when the engine sees a device.
+// peer's. Writes bench/results/serve-<device>-<cpu>[-bf16].json. CUDA rows run when the engine sees a
+// device. --precision bf16 serves ours in bf16 (on the CPU where it has AVX512_BF16; the peer
+// stays f32, as issue 17's bf16 bars compare).
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -91,8 +94,9 @@ interface Server {
   stderr: () => string;
 }
 
-function serveArgs(model: string, index: string, device: Device, threads: string): string[] {
+function serveArgs(model: string, index: string, device: Device, threads: string, precision: string): string[] {
   const args = [CLI, 'serve', '--model', model, '--index', index, '--host', '127.0.0.1', '--port', '0', '--device', device];
+  args.push('--precision', precision);
   if (threads !== '') args.push('--threads', threads);
   // The largest cell's mentions all fit in the Linker's admission limit: a 503 here is a failure.
   args.push('--max-concurrent-requests', '4096');
@@ -273,6 +277,8 @@ async function main(): Promise<void> {
   const perRequest = Number(flagValue('mentions-per-request', '1'));
   const topK = Number(flagValue('top-k', '8'));
   const threads = flagValue('threads', '');
+  const precision = flagValue('precision', 'f32');
+  if (precision !== 'f32' && precision !== 'bf16') throw new Error(`--precision: f32 or bf16, got ${precision}`);
   const kb = resolve(flagValue('kb', BUILTIN_KB));
   if (concurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--concurrency: positive integers');
   if (!(seconds > 0) || !(maxRequests >= 1) || !(perRequest >= 1) || !(topK >= 1))
@@ -287,7 +293,7 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   console.log(
-    `engine: ${JSON.stringify({ cpuKernel: info.cpuKernel, gemm: info.gemmEngine, threads: info.threads, cuda: hasCuda ? info.cudaDevice : 'none' })}; server threads: ${threads || 'engine default'}`,
+    `engine: ${JSON.stringify({ cpuKernel: info.cpuKernel, gemm: info.gemmEngine, threads: info.threads, cuda: hasCuda ? info.cudaDevice : 'none' })}; server threads: ${threads || 'engine default'}; ours in ${precision} (the onnx peer f32)`,
   );
 
   const pool = mentionPool();
@@ -313,7 +319,7 @@ async function main(): Promise<void> {
   for (const device of devices) {
     for (const size of sizes) {
       const { model, index } = await ensureModel(size, kb, device);
-      const s = await startServer(serveArgs(model, index, device, threads));
+      const s = await startServer(serveArgs(model, index, device, threads, precision));
       try {
         await cellsOf('biofeg', s, size, device);
       } finally {
@@ -383,7 +389,7 @@ async function main(): Promise<void> {
   const peer = peerWanted ? { ratios, notes: peerNotes } : 'not run (--peer none)';
 
   const tag = devices.includes('cuda') && devices.length === 1 ? 'cuda' : devices.join('-');
-  const file = writeResult(`serve-${tag}-${cpu.tag}.json`, {
+  const file = writeResult(`serve-${tag}-${cpu.tag}${precision === 'bf16' ? '-bf16' : ''}.json`, {
     machine: { ...m, availableParallelism: os.availableParallelism(), loadavg: os.loadavg() },
     settings: {
       sizes,
@@ -393,6 +399,7 @@ async function main(): Promise<void> {
       maxRequests,
       mentionsPerRequest: perRequest,
       topK,
+      precision,
       threads: threads || 'engine default',
       kb,
     },
