@@ -2,17 +2,10 @@
 // original's state_dict names (context_encoder.bert_model.…, cand_encoder.…, …additional_linear.…),
 // config.json (HF BERT config + our settings), the vocabulary, and optionally the optimiser state.
 // The original code loads pytorch_model.bin; an original pytorch_model.bin loads here too.
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import {
-  encodeSafetensors,
-  readCheckpointFile,
-  readSafetensors,
-  splitBiencoder,
-  writeSafetensors,
-  writeTorchCheckpoint,
-} from '../checkpoint/index.js';
+import { readCheckpointFile, readSafetensors, splitBiencoder, writeSafetensors, writeTorchCheckpoint } from '../checkpoint/index.js';
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
 import { BERT_BUFFERS, modernizeName } from '../checkpoint/hf-names.js';
 import { type Bert, bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
@@ -23,6 +16,8 @@ import type { DeviceName } from '../native.js';
 import { ENT_END_TAG, ENT_START_TAG, ENT_TITLE_TAG } from '../data/blink-inputs.js';
 import { writeCheckpointDir } from './checkpoint-dir.js';
 import type { FlatAdamW } from './optimizer.js';
+import { stateDictOf, type StateDict } from './state-dict.js';
+import { writeTrainingFiles } from './training-files.js';
 import { readStateFile } from './trainer-state.js';
 import { CheckpointError, requireFinite, type HostTensor } from '../checkpoint/types.js';
 
@@ -31,19 +26,9 @@ export interface ModelSettings {
   outDim: number;
 }
 
-type Named = Map<string, { shape: number[]; data: Float32Array }>;
-
 /** Every parameter under its state_dict name, in state_dict order. */
-export function stateDict(model: BiEncoder): Named {
-  const out: Named = new Map();
-  for (const p of model.parts()) {
-    const flat = p.params.download() as Float32Array;
-    for (const e of p.layout) {
-      const n = e.shape.reduce((a, b) => a * b, 1);
-      out.set(p.prefix + e.name, { shape: e.shape, data: flat.slice(e.offset, e.offset + n) });
-    }
-  }
-  return out;
+export function stateDict(model: BiEncoder): StateDict {
+  return stateDictOf(model.parts());
 }
 
 /** Copies tensors by state_dict name into the model; every parameter must be present, and nothing else. */
@@ -199,15 +184,7 @@ export async function saveBiEncoder(dir: string, model: BiEncoder, o: SaveOption
       },
     };
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
-    if (o.vocabPath) {
-      copyFileSync(o.vocabPath, join(tmp, 'vocab.txt'));
-      writeFileSync(join(tmp, 'tokenizer_config.json'), `${JSON.stringify({ do_lower_case: o.lowercase ?? true })}\n`);
-    }
-    if (o.optimizer) {
-      const st = o.optimizer.exportState();
-      writeFileSync(join(tmp, 'optimizer.safetensors'), encodeSafetensors(st.moments, { steps: String(st.steps) }));
-    }
-    if (o.trainerState) writeFileSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(o.trainerState, null, 2)}\n`);
+    writeTrainingFiles(tmp, o);
   });
 }
 

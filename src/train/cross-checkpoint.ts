@@ -2,10 +2,10 @@
 // CrossEncoderModule's state_dict names (encoder.bert_model.…, encoder.additional_linear.…, which
 // the original's load_model reads), config.json (HF BERT config + biofeg.model "crossencoder" and
 // the pair windows), the vocabulary, and optionally the optimiser and trainer state.
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import { encodeSafetensors, readCheckpointFile, stripDataParallel, writeSafetensors, writeTorchCheckpoint } from '../checkpoint/index.js';
+import { readCheckpointFile, stripDataParallel, writeSafetensors, writeTorchCheckpoint } from '../checkpoint/index.js';
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
 import { BERT_BUFFERS, modernizeName } from '../checkpoint/hf-names.js';
 import { CheckpointError, requireFinite, type HostTensor } from '../checkpoint/types.js';
@@ -16,8 +16,8 @@ import { mulberry32 } from '../models/rng.js';
 import type { DeviceName } from '../native.js';
 import { writeCheckpointDir } from './checkpoint-dir.js';
 import type { FlatAdamW } from './optimizer.js';
-
-type Named = Map<string, { shape: number[]; data: Float32Array }>;
+import { stateDictOf, type StateDict } from './state-dict.js';
+import { writeTrainingFiles } from './training-files.js';
 
 /** The windows a cross-encoder was trained with (config.json `biofeg.cross`). */
 export interface CrossWindows {
@@ -26,16 +26,8 @@ export interface CrossWindows {
   maxSeqLength: number;
 }
 
-export function crossStateDict(model: CrossEncoder): Named {
-  const out: Named = new Map();
-  for (const p of model.parts()) {
-    const flat = p.params.download() as Float32Array;
-    for (const e of p.layout) {
-      const n = e.shape.reduce((a, b) => a * b, 1);
-      out.set(p.prefix + e.name, { shape: e.shape, data: flat.slice(e.offset, e.offset + n) });
-    }
-  }
-  return out;
+export function crossStateDict(model: CrossEncoder): StateDict {
+  return stateDictOf(model.parts());
 }
 
 /** Copies a CrossEncoderModule state_dict into the model: every parameter present, same shapes, nothing else. */
@@ -94,15 +86,7 @@ export async function saveCrossEncoder(dir: string, model: CrossEncoder, o: Cros
       },
     };
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
-    if (o.vocabPath) {
-      copyFileSync(o.vocabPath, join(tmp, 'vocab.txt'));
-      writeFileSync(join(tmp, 'tokenizer_config.json'), `${JSON.stringify({ do_lower_case: o.lowercase ?? true })}\n`);
-    }
-    if (o.optimizer) {
-      const st = o.optimizer.exportState();
-      writeFileSync(join(tmp, 'optimizer.safetensors'), encodeSafetensors(st.moments, { steps: String(st.steps) }));
-    }
-    if (o.trainerState) writeFileSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(o.trainerState, null, 2)}\n`);
+    writeTrainingFiles(tmp, o);
   });
 }
 

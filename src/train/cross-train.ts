@@ -23,6 +23,7 @@ import { runEpochs } from './loop.js';
 import { FlatAdamW } from './optimizer.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
 import { isIntervalStep, isUpdateStep, learningRateAt, planSchedule } from './schedule.js';
+import { TrainMetrics } from './step-metrics.js';
 import type { TrainSettings } from './train-biencoder.js';
 import { checkResumeState, readStateFile } from './trainer-state.js';
 
@@ -197,11 +198,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   let seen = 0;
   const micro = plan.microBatchSize;
   let order: Int32Array = new Int32Array(0);
-  let lossSum = 0,
-    lossCount = 0;
-  // The metrics log (event 'step', for reports), as the bi-encoder's: about 100 points an epoch.
-  const metricsEvery = Math.max(1, Math.floor(plan.optimizerStepsPerEpoch / 100));
-  const win = { loss: 0, count: 0, updates: 0, rows: 0, since: performance.now() };
+  const metrics = new TrainMetrics(plan.optimizerStepsPerEpoch);
   await runEpochs<CrossTrainerState>({
     outputPath: run.outputPath,
     epochs: s.numTrainEpochs,
@@ -210,9 +207,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
     hooks,
     beginEpoch: (epoch, first) => {
       order = epochOrder(n, s.seed, epoch, s.shuffle);
-      lossSum = 0;
-      lossCount = 0;
-      Object.assign(win, { loss: 0, count: 0, updates: 0, rows: 0, since: performance.now() });
+      metrics.beginEpoch();
       if (first === 0) model.zeroGrad();
     },
     step: async (epoch, ms) => {
@@ -228,39 +223,17 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
       });
       checkFiniteLoss(r.loss, st.updates, { what: 'cross-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
       seen += rows.length;
-      lossSum += r.loss;
-      lossCount++;
-      win.loss += r.loss;
-      win.count++;
-      win.rows += rows.length * k;
+      // Sequences are pairs (each one BERT sequence); the printed loss is the unscaled mean (the
+      // original logs the accumulation-scaled one).
+      metrics.add(r.loss, rows.length * k);
       if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
       const norm = opt.clipGradNorm(s.maxGradNorm);
       const lr = learningRateAt(st.updates, s.learningRate, plan);
       opt.update(lr);
       model.zeroGrad();
       st.updates++;
-      if (++win.updates >= metricsEvery) {
-        const secs = (performance.now() - win.since) / 1000;
-        // sequencesPerSecond counts pairs: each is one BERT sequence.
-        hooks.log.log('step', {
-          epoch,
-          step: ms,
-          updates: st.updates,
-          loss: win.loss / win.count,
-          lr,
-          gradNorm: norm,
-          stepsPerSecond: secs > 0 ? win.updates / secs : 0,
-          sequencesPerSecond: secs > 0 ? win.rows / secs : 0,
-        });
-        Object.assign(win, { loss: 0, count: 0, updates: 0, rows: 0, since: performance.now() });
-      }
-      if (isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps)) {
-        // The original logs the accumulation-scaled loss; this is the unscaled mean.
-        say(`Step ${ms} - epoch ${epoch} average loss: ${(lossSum / lossCount).toFixed(4)}`);
-        hooks.log.log('train', { epoch, step: ms, updates: st.updates, loss: lossSum / lossCount, lr, gradNorm: norm });
-        lossSum = 0;
-        lossCount = 0;
-      }
+      const at = { epoch, step: ms, updates: st.updates, lr, gradNorm: norm };
+      metrics.updated(hooks, at, isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps));
       // BioFEG's train_cross.py evaluates at eval_interval only from step 50000 of epoch 1 on.
       if (epoch === 0 || (epoch === 1 && ms + 1 < 50000)) return;
       if (isIntervalStep(ms, s.evalInterval, s.gradientAccumulationSteps)) {

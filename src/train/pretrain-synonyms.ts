@@ -5,11 +5,11 @@
 // optimiser moments, position) and, at the end, the last epoch's BERT copied to the output root
 // as an HF folder (config.json, model.safetensors, vocab.txt), which `train-biencoder
 // --bert_model DIR` starts from. A stop writes `<output>/last`; resume continues from the newest.
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
-import { encodeSafetensors, writeSafetensors } from '../checkpoint/index.js';
+import { writeSafetensors } from '../checkpoint/index.js';
 import type { Bert, BertConfig } from '../models/bert.js';
 import type { ParamPart } from '../models/biencoder.js';
 import { hfConfigOf } from '../models/init.js';
@@ -21,8 +21,10 @@ import { checkFiniteLoss } from './guard.js';
 import type { TrainHooks } from './hooks.js';
 import { runEpochs } from './loop.js';
 import { FlatAdamW } from './optimizer.js';
+import { StepWindow } from './step-metrics.js';
 import { synonymStep, type PairBatch } from './synonym-step.js';
 import { checkResumeState, readStateFile } from './trainer-state.js';
+import { writeTrainingFiles } from './training-files.js';
 
 /** Tokenised names and the pairs over them (src/data/synonym-pairs.ts). */
 export interface SynonymData {
@@ -108,15 +110,7 @@ async function saveBert(dir: string, r: PretrainRun, opt?: FlatAdamW, state?: St
   await writeCheckpointDir(dir, (tmp) => {
     writeSafetensors(join(tmp, 'model.safetensors'), weights, { format: 'pt' });
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(hfConfigOf(r.saveConfig), null, 2)}\n`);
-    if (r.vocabPath) {
-      copyFileSync(r.vocabPath, join(tmp, 'vocab.txt'));
-      writeFileSync(join(tmp, 'tokenizer_config.json'), `${JSON.stringify({ do_lower_case: r.lowercase })}\n`);
-    }
-    if (opt) {
-      const st = opt.exportState();
-      writeFileSync(join(tmp, 'optimizer.safetensors'), encodeSafetensors(st.moments, { steps: String(st.steps) }));
-    }
-    if (state) writeFileSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`);
+    writeTrainingFiles(tmp, { vocabPath: r.vocabPath, lowercase: r.lowercase, optimizer: opt, trainerState: state });
   });
 }
 
@@ -173,8 +167,7 @@ export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hook
     });
   }
 
-  const metricsEvery = Math.max(1, Math.floor(stepsPerEpoch / 100));
-  const win = { loss: 0, count: 0, rows: 0, since: performance.now() };
+  const win = new StepWindow(stepsPerEpoch);
   let epochSum = 0,
     epochCount = 0,
     lastLoss = NaN,
@@ -191,7 +184,7 @@ export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hook
       order = epochOrder(n, s.seed, epoch, s.shuffle);
       epochSum = 0;
       epochCount = 0;
-      Object.assign(win, { loss: 0, count: 0, rows: 0, since: performance.now() });
+      win.reset();
     },
     step: async (epoch, k) => {
       const b = pairBatch(data, order.subarray(k * B, Math.min(n, (k + 1) * B)));
@@ -204,25 +197,13 @@ export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hook
       seen += b.rows;
       epochSum += loss;
       epochCount++;
-      win.loss += loss;
-      win.count++;
-      win.rows += 2 * b.rows;
-      if (win.count >= metricsEvery || k === stepsPerEpoch - 1) {
-        const secs = (performance.now() - win.since) / 1000;
-        const mean = win.loss / win.count;
+      win.add(loss, 2 * b.rows);
+      // One update a batch; the epoch's last batch closes its window.
+      const full = win.update();
+      if (full || k === stepsPerEpoch - 1) {
+        const mean = win.flush(hooks.log, { epoch, step: k, updates: st.updates, lr: s.learningRate, gradNorm: opt.gradNorm() });
         st.firstLoss ??= mean;
         lastLoss = mean;
-        hooks.log.log('step', {
-          epoch,
-          step: k,
-          updates: st.updates,
-          loss: mean,
-          lr: s.learningRate,
-          gradNorm: opt.gradNorm(),
-          stepsPerSecond: secs > 0 ? win.count / secs : 0,
-          sequencesPerSecond: secs > 0 ? win.rows / secs : 0,
-        });
-        Object.assign(win, { loss: 0, count: 0, rows: 0, since: performance.now() });
       }
     },
     stateAt: (epoch, microStep) => ({ ...st, epoch, microStep, epochLosses: [...st.epochLosses] }),

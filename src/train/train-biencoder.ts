@@ -31,6 +31,7 @@ import type { TrainHooks } from './hooks.js';
 import { FlatAdamW } from './optimizer.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
 import { isIntervalStep, isUpdateStep, learningRateAt, planSchedule } from './schedule.js';
+import { TrainMetrics } from './step-metrics.js';
 
 export interface TrainSettings {
   learningRate: number;
@@ -182,11 +183,7 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   let seen = 0;
   const micro = plan.microBatchSize;
   let order: Int32Array = new Int32Array(0);
-  let lossSum = 0,
-    lossCount = 0;
-  // The metrics log (event 'step', for reports): about 100 points an epoch whatever printInterval says.
-  const metricsEvery = Math.max(1, Math.floor(plan.optimizerStepsPerEpoch / 100));
-  const win = { loss: 0, count: 0, updates: 0, rows: 0, since: performance.now() };
+  const metrics = new TrainMetrics(plan.optimizerStepsPerEpoch);
   await runEpochs<TrainerState>({
     outputPath: run.outputPath,
     epochs: s.numTrainEpochs,
@@ -195,10 +192,7 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     hooks,
     beginEpoch: (epoch, first) => {
       order = epochOrder(n, s.seed, epoch, s.shuffle);
-      lossSum = 0;
-      lossCount = 0;
-      // A window never spans the epoch's end (validation and checkpoint time are no training).
-      Object.assign(win, { loss: 0, count: 0, updates: 0, rows: 0, since: performance.now() });
+      metrics.beginEpoch();
       if (first === 0) model.zeroGrad();
     },
     step: async (epoch, ms) => {
@@ -207,37 +201,15 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
       const r = await step(model, ws, b, true, seed, 1 / s.gradientAccumulationSteps);
       checkFiniteLoss(r.loss, st.updates, { what: 'bi-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
       seen += batchRows(b);
-      lossSum += r.loss;
-      lossCount++;
-      win.loss += r.loss;
-      win.count++;
-      win.rows += batchRows(b);
+      metrics.add(r.loss, batchRows(b));
       if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
       const norm = opt.clipGradNorm(s.maxGradNorm);
       const lr = learningRateAt(st.updates, s.learningRate, plan);
       opt.update(lr);
       model.zeroGrad();
       st.updates++;
-      if (++win.updates >= metricsEvery) {
-        const secs = (performance.now() - win.since) / 1000;
-        hooks.log.log('step', {
-          epoch,
-          step: ms,
-          updates: st.updates,
-          loss: win.loss / win.count,
-          lr,
-          gradNorm: norm,
-          stepsPerSecond: secs > 0 ? win.updates / secs : 0,
-          sequencesPerSecond: secs > 0 ? win.rows / secs : 0,
-        });
-        Object.assign(win, { loss: 0, count: 0, updates: 0, rows: 0, since: performance.now() });
-      }
-      if (isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps)) {
-        say(`Step ${ms} - epoch ${epoch} average loss: ${(lossSum / lossCount).toFixed(4)}`);
-        hooks.log.log('train', { epoch, step: ms, updates: st.updates, loss: lossSum / lossCount, lr, gradNorm: norm });
-        lossSum = 0;
-        lossCount = 0;
-      }
+      const at = { epoch, step: ms, updates: st.updates, lr, gradNorm: norm };
+      metrics.updated(hooks, at, isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps));
       if (isIntervalStep(ms, s.evalInterval, s.gradientAccumulationSteps)) {
         const acc = await validate(model, run.val, s.evalBatchSize);
         hooks.log.log('eval', { epoch, step: ms, accuracy: acc });
