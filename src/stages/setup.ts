@@ -216,7 +216,9 @@ export async function openTrainVal(
 }
 
 /** The loop's settings out of a stage's. */
-export function trainSettingsOf(s: ResolvedSettings['trainBiencoder'] | ResolvedSettings['finetune']): TrainSettings {
+export function trainSettingsOf(
+  s: ResolvedSettings['trainBiencoder'] | ResolvedSettings['finetune'] | ResolvedSettings['trainCrossencoder'],
+): TrainSettings {
   return {
     learningRate: s.learningRate,
     numTrainEpochs: s.numTrainEpochs,

@@ -8,7 +8,7 @@ import { trainCrossEncoder } from '../train/cross-train.js';
 import { checkCrossSettings, openCrossModel, openModeSource } from './cross-setup.js';
 import { withOutputLock } from './output-lock.js';
 import { RESUME_HINT, trainingSession } from './session.js';
-import { chooseDevice, precisionOf } from './setup.js';
+import { chooseDevice, precisionOf, trainSettingsOf } from './setup.js';
 
 export interface TrainCrossencoderResult {
   /** The run folder: the best epoch's model at its root, epoch_N/ checkpoints below. */
@@ -63,20 +63,7 @@ export async function runTrainCrossencoder(input: TrainCrossencoderSettings, ctx
               lowercase: tok.lowercase,
               resume: s.resume,
             },
-            {
-              learningRate: s.learningRate,
-              numTrainEpochs: s.numTrainEpochs,
-              trainBatchSize: s.trainBatchSize,
-              evalBatchSize: s.evalBatchSize,
-              gradientAccumulationSteps: s.gradientAccumulationSteps,
-              warmupProportion: s.warmupProportion,
-              maxGradNorm: s.maxGradNorm,
-              typeOptimization: s.typeOptimization,
-              seed: s.seed,
-              printInterval: s.printInterval,
-              evalInterval: s.evalInterval,
-              shuffle: s.shuffle,
-            },
+            trainSettingsOf(s),
             hooks,
           ),
       );
