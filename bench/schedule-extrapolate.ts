@@ -5,24 +5,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { SyntheticCounts } from '../src/data/synthetic.js';
+import { DEFAULT_STAGES } from '../src/pipeline/config.js';
 import { readLog } from '../src/report/log.js';
 
 /** Epochs of each stage in the original's README (scripts at ../shared/reference/BioFEG-README.md). */
 export const ORIGINAL_EPOCHS = { biencoder: 1, gan: 80, finetune: 1, 'biencoder-hard': 1, 'finetune-hard': 1 } as const;
 
-/** The pipeline's stages in order (src/pipeline/run.ts), as the original runs them: one hard round. */
-export const SCHEDULE = [
-  'biencoder',
-  'eval-biencoder',
-  'gan',
-  'generate',
-  'finetune',
-  'eval-finetune',
-  'biencoder-hard',
-  'generate-hard',
-  'finetune-hard',
-  'eval-final',
-] as const;
+/** The pipeline's stages in order, as the original runs them: one hard round. */
+export const SCHEDULE = DEFAULT_STAGES;
 export type ScheduleStage = (typeof SCHEDULE)[number];
 
 export interface StageEstimate {

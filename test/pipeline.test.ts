@@ -13,6 +13,7 @@ import {
   SettingsError,
   type ProgressEvent,
 } from '../src/index.js';
+import { DEFAULT_STAGES } from '../src/pipeline/config.js';
 import { stageFingerprint } from '../src/pipeline/run.js';
 import { register } from '../src/cli/commands/pipeline.js';
 import { runCli } from './support/cli.js';
@@ -21,18 +22,7 @@ import { DONE_FILE } from '../src/train/pipeline-state.js';
 import { cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
 import { tinyPipelineConfig } from './support/pipeline-config.js';
 
-const STAGES = [
-  'biencoder',
-  'eval-biencoder',
-  'gan',
-  'generate',
-  'finetune',
-  'eval-finetune',
-  'biencoder-hard',
-  'generate-hard',
-  'finetune-hard',
-  'eval-final',
-];
+const STAGES = DEFAULT_STAGES;
 let data: Awaited<ReturnType<typeof smallDataset>>;
 let out: string, configFile: string;
 

@@ -6,8 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import type { MentionRecord } from '../src/data/arboel.js';
 import { generateSynthetic, MEDMENTIONS_SIZE, syntheticCounts } from '../src/data/synthetic.js';
 import { prepare } from '../src/data/prepare.js';
+import { DEFAULT_STAGES } from '../src/pipeline/config.js';
 import { SettingsError } from '../src/errors.js';
 import { builtinData } from '../src/paths.js';
 
@@ -17,15 +19,6 @@ const jsonl = <T>(path: string): T[] =>
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as T);
-
-interface Mention {
-  mention_id: string;
-  context_document_id: string;
-  label_document_id: string;
-  start_index: number;
-  end_index: number;
-  text: string;
-}
 
 describe('synthetic dataset', () => {
   it('writes the arboEL layout with spans, links and zero-shot mentions as its manifest says; same seed, same bytes', async () => {
@@ -47,7 +40,7 @@ describe('synthetic dataset', () => {
       const docs = new Map(
         jsonl<{ document_id: string; text: string }>(join(a, 'documents', `${split}.json`)).map((d) => [d.document_id, d.text]),
       );
-      const ments = jsonl<Mention>(join(a, 'mentions', `${split}.json`));
+      const ments = jsonl<MentionRecord>(join(a, 'mentions', `${split}.json`));
       expect(ments.length).toBe(m.counts.mentions[split]);
       expect(docs.size).toBe(m.counts.documents[split]);
       for (const x of ments) {
@@ -109,18 +102,7 @@ describe('bench/schedule.ts', () => {
       totalHours: number;
       dataset: { mentions: { train: number } };
     };
-    expect(out.stages.map((s) => s.stage)).toEqual([
-      'biencoder',
-      'eval-biencoder',
-      'gan',
-      'generate',
-      'finetune',
-      'eval-finetune',
-      'biencoder-hard',
-      'generate-hard',
-      'finetune-hard',
-      'eval-final',
-    ]);
+    expect(out.stages.map((s) => s.stage)).toEqual(DEFAULT_STAGES);
     for (const s of out.stages) {
       expect(s.fullSeconds, s.stage).toBeGreaterThan(s.measuredSeconds! * 0.99);
       expect(Number.isFinite(s.fullSeconds)).toBe(true);

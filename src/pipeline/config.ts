@@ -205,17 +205,19 @@ export function readPipelineConfig(file: string): PipelineConfig {
   return parsePipelineConfig(raw, file);
 }
 
+/** The original's schedule (its README): the first round of stages, then the hard-negative round. */
+export const FIRST_ROUND_STAGES = ['biencoder', 'eval-biencoder', 'gan', 'generate', 'finetune', 'eval-finetune'] as const;
+export const HARD_ROUND_STAGES = ['biencoder-hard', 'generate-hard', 'finetune-hard', 'eval-final'] as const;
+/** The stages of a default config, in order (no eval-untrained, the hard round, no cross-encoder). */
+export const DEFAULT_STAGES = [...FIRST_ROUND_STAGES, ...HARD_ROUND_STAGES] as const;
+export const CROSS_STAGES = ['cross-candidates', 'crossencoder', 'eval-crossencoder'] as const;
+
 /** The stage names runPipeline runs for `c`, in order. */
 export function pipelineStageNames(c: Pick<PipelineConfig, 'evalUntrained' | 'hardRound' | 'crossencoder'>): string[] {
   return [
     ...(c.evalUntrained === true ? ['eval-untrained'] : []),
-    'biencoder',
-    'eval-biencoder',
-    'gan',
-    'generate',
-    'finetune',
-    'eval-finetune',
-    ...(c.hardRound !== false ? ['biencoder-hard', 'generate-hard', 'finetune-hard', 'eval-final'] : []),
-    ...(c.crossencoder === true ? ['cross-candidates', 'crossencoder', 'eval-crossencoder'] : []),
+    ...FIRST_ROUND_STAGES,
+    ...(c.hardRound !== false ? HARD_ROUND_STAGES : []),
+    ...(c.crossencoder === true ? CROSS_STAGES : []),
   ];
 }
