@@ -21,6 +21,7 @@ import { InterruptedError, InterruptFlag } from '../../src/train/interrupt.js';
 import { JsonlLogger } from '../../src/train/jsonl-log.js';
 import type { TrainSettings } from '../../src/train/train-biencoder.js';
 import { runCli } from '../support/cli.js';
+import { expectTwoEpochRun } from '../support/run-files.js';
 import { cleanup, smallDataset, tmp } from '../eval/retrieve-helpers.js';
 
 let cands: string;
@@ -94,15 +95,7 @@ describe('cross-encoder: train-cross and eval-cross', () => {
       '--max_pairs_per_batch',
       '12',
     ]);
-    for (const f of [
-      'epoch_0/model.safetensors',
-      'epoch_1/optimizer.safetensors',
-      'model.safetensors',
-      'pytorch_model.bin',
-      'config.json',
-      'log.jsonl',
-    ])
-      expect(existsSync(join(out, f)), f).toBe(true);
+    expectTwoEpochRun(out);
     const names = [...readTorchCheckpoint(join(out, 'pytorch_model.bin')).keys()];
     expect(names[0]).toBe('encoder.bert_model.embeddings.word_embeddings.weight');
     expect(names.slice(-2)).toEqual(['encoder.additional_linear.weight', 'encoder.additional_linear.bias']);

@@ -4,26 +4,14 @@
 import { describe, expect, it } from 'vitest';
 
 import { BiEncoder, type TokenBatch } from '../../src/models/biencoder.js';
-import type { BertConfig } from '../../src/models/bert.js';
 import { Workspace } from '../../src/models/workspace.js';
 import { hardStep, inBatchStep } from '../../src/train/biencoder-step.js';
 import { FlatAdamW } from '../../src/train/optimizer.js';
 import { trainablePatterns } from '../../src/train/param-groups.js';
 import { mulberry32, randn } from '../support/rng.js';
+import { tinyBertConfig } from '../support/tiny-bert.js';
 
-const config: BertConfig = {
-  vocabSize: 40,
-  hiddenSize: 16,
-  numLayers: 2,
-  numHeads: 2,
-  intermediateSize: 32,
-  maxPositions: 16,
-  typeVocabSize: 2,
-  layerNormEps: 1e-12,
-  pooler: false,
-  hiddenDropout: 0.1,
-  attentionDropout: 0.1,
-};
+const config = tinyBertConfig({ pooler: false, dropout: 0.1 });
 
 function model(addLinear = false): BiEncoder {
   const m = new BiEncoder({ config, device: 'cpu', addLinear, outDim: 8 });

@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { engine } from '../../src/engine.js';
-import { Bert, type BertConfig } from '../../src/models/bert.js';
+import { Bert } from '../../src/models/bert.js';
 import { Workspace } from '../../src/models/workspace.js';
 import { tensor, type BackendName } from '../../src/native.js';
 import { msLossAndGrad, synonymStep, type PairBatch } from '../../src/train/synonym-step.js';
 import { cudaReason, hasCuda, testsDevice } from '../support/backends.js';
 import { mulberry32, randn, relErr } from '../support/rng.js';
+import { tinyBertConfig } from '../support/tiny-bert.js';
 
 interface Case {
   name: string;
@@ -68,19 +69,7 @@ for (const be of (['ref', 'cpu', 'cuda'] as BackendName[]).filter(testsDevice))
     });
   });
 
-const config: BertConfig = {
-  vocabSize: 40,
-  hiddenSize: 16,
-  numLayers: 2,
-  numHeads: 2,
-  intermediateSize: 32,
-  maxPositions: 16,
-  typeVocabSize: 2,
-  layerNormEps: 1e-12,
-  pooler: true,
-  hiddenDropout: 0,
-  attentionDropout: 0,
-};
+const config = tinyBertConfig({ pooler: true, dropout: 0 });
 
 function pairs(rows: number, seq: number, seed: number, labels: number[]): PairBatch {
   const r = mulberry32(seed);

@@ -12,6 +12,7 @@ import { JsonlLogger } from '../../src/train/jsonl-log.js';
 import { readTrainerState, trainBiencoder, type TrainSettings } from '../../src/train/train-biencoder.js';
 import { caches, cleanup, smallDataset, tmp, TINY } from '../eval/retrieve-helpers.js';
 import { randn } from '../support/rng.js';
+import { expectTwoEpochRun } from '../support/run-files.js';
 
 let train: { mentions: TokenCache; entities: TokenCache };
 let val: { mentions: TokenCache; entities: TokenCache };
@@ -53,15 +54,7 @@ describe('trainBiencoder', () => {
     const ra = await trainBiencoder(run(a, outA), settings, { log: new JsonlLogger(outA) });
     expect(ra.steps).toBe(12); // 48 / 8 per epoch, 2 epochs
     expect(ra.accuracies).toHaveLength(3);
-    for (const f of [
-      'epoch_0/model.safetensors',
-      'epoch_1/optimizer.safetensors',
-      'model.safetensors',
-      'pytorch_model.bin',
-      'config.json',
-      'log.jsonl',
-    ])
-      expect(existsSync(join(outA, f)), f).toBe(true);
+    expectTwoEpochRun(outA);
 
     const outB = tmp('biofeg-train-b-');
     const interrupt = new InterruptFlag({ notify: () => {} });
