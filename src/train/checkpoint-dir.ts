@@ -141,6 +141,18 @@ export function copyBestToRoot(epochDir: string, outputRoot: string, fileNames?:
   return names.slice();
 }
 
+/** A model's files in an epoch folder: what the output root gets (optimiser and trainer state stay behind). */
+const MODEL_FILES = ['model.safetensors', 'pytorch_model.bin', 'config.json', 'vocab.txt', 'tokenizer_config.json'];
+
+/** copyBestToRoot of the model files `epochDir` holds. */
+export function copyModelToRoot(epochDir: string, outputRoot: string): void {
+  copyBestToRoot(
+    epochDir,
+    outputRoot,
+    MODEL_FILES.filter((f) => existsSync(join(epochDir, f))),
+  );
+}
+
 /**
  * Best-epoch bookkeeping of the original: starts at (epoch -1, score -1) and an epoch replaces the
  * best only with a strictly higher score (np.argmax keeps the first of equal values).

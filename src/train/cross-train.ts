@@ -4,19 +4,18 @@
 // checkpoints, the best copied to the output root, resume, checkpoint-then-exit on a stop, the NaN
 // guard. Evaluation (scoreSource) is the original's evaluate(): argmax of each mention's k scores
 // against the gold's position, over mentions whose gold is among the candidates.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { readCheckpointFile } from '../checkpoint/index.js';
 import { pairInputs } from '../data/cross-inputs.js';
 import type { CrossEncoder } from '../models/crossencoder.js';
 import { Workspace } from '../models/workspace.js';
-import { loadTrainingState } from './biencoder-checkpoint.js';
-import { BestEpoch, copyBestToRoot, epochDirName, findResume } from './checkpoint-dir.js';
+import { BestEpoch, copyModelToRoot, epochDirName } from './checkpoint-dir.js';
 import { loadCrossStateDict, saveCrossEncoder, type CrossWindows } from './cross-checkpoint.js';
 import type { CrossSource } from './cross-data.js';
 import { crossStep } from './cross-step.js';
 import { epochOrder } from './biencoder-data.js';
+import { resumeEpochTrainer, type EpochTrainerState } from './epoch-resume.js';
 import { checkFiniteLoss } from './guard.js';
 import type { TrainHooks } from './hooks.js';
 import { runEpochs } from './loop.js';
@@ -25,7 +24,6 @@ import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
 import { isIntervalStep, isUpdateStep, learningRateAt, planSchedule } from './schedule.js';
 import { TrainMetrics } from './step-metrics.js';
 import type { TrainSettings } from './train-biencoder.js';
-import { checkResumeState, readStateFile } from './trainer-state.js';
 
 /** How pairs are built and batched. */
 export interface PairSettings {
@@ -121,19 +119,7 @@ export interface CrossTrainResult {
   mentionsPerSecond: number;
 }
 
-interface CrossTrainerState {
-  epoch: number;
-  microStep: number;
-  updates: number;
-  accuracies: number[];
-  best: { epoch: number; score: number };
-}
-
-/** trainer_state.json of a checkpoint folder, if any. */
-export function readCrossTrainerState(dir: string): CrossTrainerState | undefined {
-  // Checked field by field by checkResumeState before a run continues from it.
-  return readStateFile(join(dir, 'trainer_state.json')) as CrossTrainerState | undefined;
-}
+export { readEpochTrainerState as readCrossTrainerState } from './epoch-resume.js';
 
 export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, hooks: TrainHooks): Promise<CrossTrainResult> {
   const { model, pairs } = run;
@@ -152,27 +138,14 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   const ws = new Workspace(model.device);
   const validate = async (): Promise<number> =>
     (await scoreSource(model, run.val, { ...pairs, batchSize: s.evalBatchSize })).normalizedAccuracy ?? -1;
-  let st: CrossTrainerState = { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
-
-  const resumeDir = run.resume
-    ? findResume(run.outputPath, (dir) => {
-        const at = readCrossTrainerState(dir);
-        return at && { position: at.epoch * 1e9 + at.microStep, value: dir };
-      })
-    : undefined;
-  if (resumeDir) {
-    const weights = join(resumeDir, 'model.safetensors');
+  const loadWeights = (dir: string) => {
+    const weights = join(dir, 'model.safetensors');
     loadCrossStateDict(model, readCheckpointFile(weights), weights);
-    const raw = loadTrainingState(resumeDir, opt);
-    checkResumeState(raw, join(resumeDir, 'trainer_state.json'), {
-      epochs: s.numTrainEpochs,
-      stepsPerEpoch: plan.microBatchesPerEpoch,
-      stepKey: 'microStep',
-    });
-    st = raw as unknown as CrossTrainerState;
-    say(`resuming from ${resumeDir}: epoch ${st.epoch}, micro-batch ${st.microStep}, ${st.updates} updates done`);
-    hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, microStep: st.microStep, updates: st.updates });
-  } else {
+  };
+  const shape = { epochs: s.numTrainEpochs, stepsPerEpoch: plan.microBatchesPerEpoch };
+  const resumed = run.resume ? resumeEpochTrainer(run.outputPath, opt, shape, loadWeights, hooks) : undefined;
+  const st: EpochTrainerState = resumed ?? { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
+  if (!resumed) {
     hooks.log.log('plan', { mentions: n, k, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate();
     st.accuracies.push(acc);
@@ -185,7 +158,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
     maxCandLength: run.train.candLen,
     maxSeqLength: pairs.maxSeqLength,
   };
-  const save = (dir: string, state: CrossTrainerState) =>
+  const save = (dir: string, state: EpochTrainerState) =>
     saveCrossEncoder(dir, model, {
       windows,
       vocabPath: run.vocabPath,
@@ -199,7 +172,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   const micro = plan.microBatchSize;
   let order: Int32Array = new Int32Array(0);
   const metrics = new TrainMetrics(plan.optimizerStepsPerEpoch);
-  await runEpochs<CrossTrainerState>({
+  await runEpochs<EpochTrainerState>({
     outputPath: run.outputPath,
     epochs: s.numTrainEpochs,
     stepsPerEpoch: plan.microBatchesPerEpoch,
@@ -259,11 +232,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   // load epoch_-1); the last epoch stands in.
   const pick = best.epoch >= 0 ? best.epoch : run.val.count === 0 && s.numTrainEpochs > 0 ? s.numTrainEpochs - 1 : -1;
   if (pick >= 0) {
-    const bestDir = join(run.outputPath, epochDirName(pick));
-    const files = ['model.safetensors', 'pytorch_model.bin', 'config.json', 'vocab.txt', 'tokenizer_config.json'].filter((f) =>
-      existsSync(join(bestDir, f)),
-    );
-    copyBestToRoot(bestDir, run.outputPath, files);
+    copyModelToRoot(join(run.outputPath, epochDirName(pick)), run.outputPath);
     say(
       best.epoch >= 0
         ? `Best epoch ${best.epoch} (normalized accuracy ${best.score.toFixed(4)}) copied to ${run.outputPath}`

@@ -16,7 +16,7 @@ import { hfConfigOf } from '../models/init.js';
 import { Workspace } from '../models/workspace.js';
 import { loadTrainingState } from './biencoder-checkpoint.js';
 import { epochOrder } from './biencoder-data.js';
-import { copyBestToRoot, epochDirName, findResume, writeCheckpointDir } from './checkpoint-dir.js';
+import { copyModelToRoot, epochDirName, findResume, writeCheckpointDir } from './checkpoint-dir.js';
 import { checkFiniteLoss } from './guard.js';
 import type { TrainHooks } from './hooks.js';
 import { runEpochs } from './loop.js';
@@ -72,9 +72,6 @@ interface State {
   epochLosses: number[];
   firstLoss: number | null;
 }
-
-/** The files of the BERT folder the output root holds. */
-const MODEL_FILES = ['model.safetensors', 'config.json', 'vocab.txt', 'tokenizer_config.json'] as const;
 
 /** The pooler gets no gradient from the [CLS] loss; torch's AdamW skips it (no update, no decay), and so is it left out here. */
 const TRAINED = ['embeddings.', 'encoder.'];
@@ -221,11 +218,7 @@ export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hook
   const seconds = (performance.now() - t0) / 1000;
   const lastDir = join(r.outputPath, epochDirName(s.epochs - 1));
   if (existsSync(lastDir)) {
-    copyBestToRoot(
-      lastDir,
-      r.outputPath,
-      MODEL_FILES.filter((f) => existsSync(join(lastDir, f))),
-    );
+    copyModelToRoot(lastDir, r.outputPath);
     say(`the BERT of epoch ${s.epochs - 1} is in ${r.outputPath} (train-biencoder --bert_model ${r.outputPath} starts from it)`);
   }
   ws.dispose();

@@ -4,7 +4,6 @@
 // checkpoint-then-exit on SIGINT/SIGTERM. The same loop fine-tunes on generated features
 // (finetune.py / finetune_hard.py): the training data is then a feature file, the context side
 // is the given features and only the candidate encoder is in the optimiser.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
@@ -12,7 +11,7 @@ import type { BiEncoder } from '../models/biencoder.js';
 import { Workspace } from '../models/workspace.js';
 import { hardStep, inBatchStep, type ContextInput, type StepResult } from './biencoder-step.js';
 import { readCheckpointFile } from '../checkpoint/index.js';
-import { loadStateDict, loadTrainingState, saveBiEncoder, type ModelSettings } from './biencoder-checkpoint.js';
+import { loadStateDict, saveBiEncoder, type ModelSettings } from './biencoder-checkpoint.js';
 import {
   epochOrder,
   exampleCount,
@@ -23,10 +22,10 @@ import {
   type FeatureBatch,
   type TrainData,
 } from './biencoder-data.js';
-import { BestEpoch, copyBestToRoot, epochDirName, findResume } from './checkpoint-dir.js';
+import { BestEpoch, copyModelToRoot, epochDirName } from './checkpoint-dir.js';
+import { resumeEpochTrainer, type EpochTrainerState } from './epoch-resume.js';
 import { checkFiniteLoss } from './guard.js';
 import { runEpochs } from './loop.js';
-import { checkResumeState, readStateFile } from './trainer-state.js';
 import type { TrainHooks } from './hooks.js';
 import { FlatAdamW } from './optimizer.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
@@ -73,14 +72,6 @@ export interface TrainResult {
   bestEpoch: number;
   steps: number;
   examplesPerSecond: number;
-}
-
-interface TrainerState {
-  epoch: number;
-  microStep: number;
-  updates: number;
-  accuracies: number[];
-  best: { epoch: number; score: number };
 }
 
 async function step(
@@ -138,29 +129,14 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   const parts = run.trainEncoders === 'candidate' ? model.candidate.parts() : model.parts();
   const opt = new FlatAdamW(model.device, parts, { patterns: trainablePatterns(type, model.config.numLayers) });
   const ws = new Workspace(model.device);
-  let st: TrainerState = { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
-
-  const resumeDir = run.resume
-    ? findResume(run.outputPath, (dir) => {
-        const at = readTrainerState(dir);
-        return at && { position: at.epoch * 1e9 + at.microStep, value: dir };
-      })
-    : undefined;
-  if (resumeDir) {
-    // Weights, optimiser moments and the position in the run: the continuation is the same run.
-    // (An interrupt between accumulation micro-batches drops the partial gradient sum.)
-    const weights = join(resumeDir, 'model.safetensors');
+  const loadWeights = (dir: string) => {
+    const weights = join(dir, 'model.safetensors');
     loadStateDict(model, readCheckpointFile(weights), weights);
-    const raw = loadTrainingState(resumeDir, opt);
-    checkResumeState(raw, join(resumeDir, 'trainer_state.json'), {
-      epochs: s.numTrainEpochs,
-      stepsPerEpoch: plan.microBatchesPerEpoch,
-      stepKey: 'microStep',
-    });
-    st = raw as unknown as TrainerState;
-    say(`resuming from ${resumeDir}: epoch ${st.epoch}, micro-batch ${st.microStep}, ${st.updates} updates done`);
-    hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, microStep: st.microStep, updates: st.updates });
-  } else {
+  };
+  const shape = { epochs: s.numTrainEpochs, stepsPerEpoch: plan.microBatchesPerEpoch };
+  const resumed = run.resume ? resumeEpochTrainer(run.outputPath, opt, shape, loadWeights, hooks) : undefined;
+  const st: EpochTrainerState = resumed ?? { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
+  if (!resumed) {
     hooks.log.log('plan', { examples: n, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate(model, run.val, s.evalBatchSize);
     st.accuracies.push(acc);
@@ -168,7 +144,7 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     hooks.log.log('eval', { epoch: -1, accuracy: acc });
   }
   const best = Object.assign(new BestEpoch(), st.best);
-  const save = (dir: string, state: TrainerState) =>
+  const save = (dir: string, state: EpochTrainerState) =>
     saveBiEncoder(dir, model, {
       settings: run.settings,
       // The validation windows are the training windows (both come from the same settings).
@@ -184,7 +160,7 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   const micro = plan.microBatchSize;
   let order: Int32Array = new Int32Array(0);
   const metrics = new TrainMetrics(plan.optimizerStepsPerEpoch);
-  await runEpochs<TrainerState>({
+  await runEpochs<EpochTrainerState>({
     outputPath: run.outputPath,
     epochs: s.numTrainEpochs,
     stepsPerEpoch: plan.microBatchesPerEpoch,
@@ -231,12 +207,7 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   });
   const seconds = (performance.now() - t0) / 1000;
   if (best.epoch >= 0) {
-    // The model files only: optimiser and trainer state stay in the epoch folders.
-    const bestDir = join(run.outputPath, epochDirName(best.epoch));
-    const files = ['model.safetensors', 'pytorch_model.bin', 'config.json', 'vocab.txt', 'tokenizer_config.json'].filter((f) =>
-      existsSync(join(bestDir, f)),
-    );
-    copyBestToRoot(bestDir, run.outputPath, files);
+    copyModelToRoot(join(run.outputPath, epochDirName(best.epoch)), run.outputPath);
     say(`Best epoch ${best.epoch} (accuracy ${best.score.toFixed(4)}) copied to ${run.outputPath}`);
   }
   ws.dispose();
@@ -244,8 +215,4 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   return { accuracies: st.accuracies, bestEpoch: best.epoch, steps: st.updates, examplesPerSecond: seconds > 0 ? seen / seconds : 0 };
 }
 
-/** trainer_state.json of a checkpoint folder, if any (for tools and tests). */
-export function readTrainerState(dir: string): TrainerState | undefined {
-  // Checked field by field by checkResumeState before a run continues from it.
-  return readStateFile(join(dir, 'trainer_state.json')) as TrainerState | undefined;
-}
+export { readEpochTrainerState as readTrainerState } from './epoch-resume.js';
