@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The bi-encoder pipeline on real data: NCBI disease (PubTator + MEDIC) from ../shared, a tiny
-# BERT trained from scratch with the bert-base-uncased vocabulary, recall on test/seen/unseen.
+# BERT trained from scratch with the bert-base-uncased vocabulary, recall on test/seen/unseen;
+# then the cross-encoder (a tiny BERT from scratch too) reranking the trained bi-encoder's top 16.
 # Usage: bash scripts/ncbi-pipeline.sh [OUT]   (default runs/ncbi; needs `npm ci` first)
+# CROSS_ONLY=1 reuses OUT's bi-encoder (OUT/biencoder) and runs the cross-encoder stages only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=../shared/data
@@ -13,10 +15,12 @@ vocab=$shared/vocab/bert-base-uncased-vocab.txt
 len=32
 common=(--device cpu --max_context_length $len --max_cand_length $len --vocab "$vocab")
 
+dict=$out/arboel/documents/all_documents.json
+
+if [ "${CROSS_ONLY:-0}" != 1 ]; then
 $cli import-pubtator --train "$ncbi/NCBItrainset_corpus.txt" --val "$ncbi/NCBIdevelopset_corpus.txt" \
   --test "$ncbi/NCBItestset_corpus.txt" --dictionary "$ncbi/medic_06Jul2012.txt" --out "$out/arboel" > "$out.import.log" 2>&1 || { cat "$out.import.log"; exit 1; }
 $cli prepare --data-dir "$out/arboel" --out "$out/processed" --silent > /dev/null
-dict=$out/arboel/documents/all_documents.json
 
 echo "== untrained"
 $cli eval-biencoder --data_path "$out/processed" --entity_dict_path "$dict" --output_path "$out/eval-untrained" \
@@ -28,3 +32,22 @@ $cli train-biencoder --data_path "$out/processed" --entity_dict_path "$dict" --o
 echo "== trained"
 $cli eval-biencoder --data_path "$out/processed" --entity_dict_path "$dict" --output_path "$out/eval-trained" \
   --path_to_model "$out/biencoder" --mode test,test_seen,test_unseen --eval_batch_size 64 --encode_batch_size 64 --silent "${common[@]}" 2>/dev/null
+fi
+
+# The cross-encoder: the stages `biofeg pipeline` runs with "crossencoder": true (cross-candidates,
+# crossencoder, eval-crossencoder), on the trained bi-encoder. Scaled like the rest of this run:
+# top 16 candidates (not 64), tiny BERT from scratch, 2 epochs, batch 16, lr 5e-4, no dropout;
+# max_context_length 32 (the bi-encoder's window) puts the segment boundary at the candidate.
+k=16
+echo "== cross-encoder candidates (trained bi-encoder, top $k)"
+$cli eval-biencoder --data_path "$out/processed" --entity_dict_path "$dict" --output_path "$out/cross-candidates" \
+  --path_to_model "$out/biencoder" --mode train,valid,test,test_seen,test_unseen --top_k $k --save_topk_result \
+  --eval_batch_size 64 --encode_batch_size 64 --silent "${common[@]}" > /dev/null 2>&1
+echo "== cross-encoder (tiny, 2 epochs, top $k)"
+$cli train-cross --data_path "$out/cross-candidates/top${k}_candidates" --output_path "$out/crossencoder" --bert_model tiny --add_linear \
+  --vocab "$vocab" --device cpu --max_context_length $len --max_seq_length $((2 * len)) --train_batch_size 16 \
+  --eval_batch_size 32 --learning_rate 5e-4 --num_train_epochs 2 --type_optimization all --dropout 0 \
+  --print_interval 100000 --silent
+echo "== cross-encoder reranking (norm: of the mentions whose gold is among the top $k; unnorm: of all; bi: its first candidate)"
+$cli eval-cross --data_path "$out/cross-candidates/top${k}_candidates" --path_to_model "$out/crossencoder" \
+  --output_path "$out/eval-cross" --add_linear --mode test,test_seen,test_unseen --eval_batch_size 32 --device cpu --silent 2>/dev/null
