@@ -274,12 +274,18 @@ describe('Linker under concurrent calls', () => {
   }, 30_000);
 
   it('time queued behind a running batch counts toward maxWaitMs', async () => {
-    const l = await Linker.load(ck, idx, { device: 'cpu', maxWaitMs: 300, maxBatchTokens: 32 * 8, maxConcurrentRequests: 8192 });
+    const l = await Linker.load(ck, idx, { device: 'cpu', maxWaitMs: 300, maxBatchTokens: 32 * 8, maxConcurrentRequests: 500_000 });
     try {
-      // A call of 750 full batches keeps the worker busy; an embed (another kind: never in the same
+      // A call of many full batches keeps the worker busy; an embed (another kind: never in the same
       // batch) queued behind it is due 300 ms after its call, not 300 ms after the link finishes.
+      // The call is sized from a timed one so that it lasts about a second on any machine.
+      const probe = Array.from({ length: 2000 }, (_, i) => `mention ${i % 50}`);
+      const p0 = performance.now();
+      await l.link(probe, { topK: 1 });
+      const perMention = (performance.now() - p0) / probe.length;
+      const count = Math.min(450_000, Math.max(2000, Math.ceil(1000 / perMention)));
       const t0 = performance.now();
-      const many = Array.from({ length: 6000 }, (_, i) => `mention ${i % 50}`);
+      const many = Array.from({ length: count }, (_, i) => `mention ${i % 50}`);
       const [tLink, tEmbed] = await Promise.all([
         l.link(many, { topK: 1 }).then(() => performance.now()),
         l.embed(['asthma']).then(() => performance.now()),
