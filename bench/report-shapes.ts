@@ -142,6 +142,31 @@ function loop(j: Obj): BenchRow[] | null {
   ]);
 }
 
+/** bench/cross.ts: results[{ size, ours: [{scoreMs, trainMs}...rounds], torch: [...] }]: the best round per side. */
+function cross(j: Obj): BenchRow[] | null {
+  const rs = objs(j['results']);
+  if (!rs.length || !rs.every((r) => objs(r['ours']).some((o) => n(o['scoreMs']) !== null))) return null;
+  const best = (v: Json | undefined, k: string) => {
+    const xs = objs(v)
+      .map((o) => n(o[k]))
+      .filter((x): x is number => x !== null);
+    return xs.length ? Math.min(...xs) : null;
+  };
+  return rs.flatMap((r) =>
+    (['scoreMs', 'trainMs'] as const).flatMap((k) =>
+      row(
+        `${str(r['size'])} ${k === 'scoreMs' ? 'pair scoring' : 'train step'} (${str(r['batch'])} mentions x ${str(r['k'])})`,
+        'ms',
+        false,
+        [
+          { side: 'ours', value: best(r['ours'], k) },
+          { side: 'torch', value: best(r['torch'], k) },
+        ],
+      ),
+    ),
+  );
+}
+
 /** Any other results[]: one row per entry, its first throughput (or time) field, ours only. */
 function plain(j: Obj): BenchRow[] | null {
   const rs = objs(j['results']);
@@ -168,6 +193,7 @@ const READERS: Array<[string, (j: Obj) => BenchRow[] | null]> = [
   ['compare', compare],
   ['kernels', kernels],
   ['biencoder-loop', loop],
+  ['cross', cross],
   ['results', plain],
 ];
 
