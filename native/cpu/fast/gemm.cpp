@@ -153,6 +153,26 @@ void store_tile(const TileCtx& t, const float* acc, int64_t i0, int64_t j0, int6
           t.pre ? t.pre + i0 * g.ldc + j0 : nullptr, g.epilogue == Epilogue::Gelu);
     return;
   }
+  if (k.store && k.epi) {
+    // A partial tile goes through the same vector store as a full one (on a full-size copy), so a
+    // row's values never depend on where the tile edges fall, i.e. on how many rows the batch has
+    // (the scalar loop's GELU rounds differently from the vector one).
+    alignas(64) float cb[kMRMax * kNRMax] = {}, pb[kMRMax * kNRMax], bb[kNRMax] = {};
+    const bool read = !t.first || g.beta != 0.0f;
+    for (int64_t r = 0; r < h && read; ++r) std::copy_n(t.C + (i0 + r) * g.ldc + j0, w, cb + r * kNR);
+    if (t.last && !plain_end) {
+      if (t.bias) std::copy_n(t.bias + j0, w, bb);
+      k.epi(acc, cb, kNR, g.alpha, g.beta, t.first, t.bias ? bb : nullptr, t.pre ? pb : nullptr,
+            g.epilogue == Epilogue::Gelu);
+    } else {
+      k.store(acc, cb, kNR, g.alpha, g.beta, t.first);
+    }
+    for (int64_t r = 0; r < h; ++r) {
+      std::copy_n(cb + r * kNR, w, t.C + (i0 + r) * g.ldc + j0);
+      if (t.last && t.pre) std::copy_n(pb + r * kNR, w, t.pre + (i0 + r) * g.ldc + j0);
+    }
+    return;
+  }
   for (int64_t r = 0; r < h; ++r) {
     float* c = t.C + (i0 + r) * g.ldc + j0;
     for (int64_t j = 0; j < w; ++j) {
