@@ -7,9 +7,17 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // code on machines without a GPU; it is not a GPU result (see native/cuda/emu/). Only tests whose
 // name says cuda run there (the rest of those files ran in the main project and show as skipped).
 const emuAddon = resolve('build-emu/Release/biofeg.node');
-const cudaSuites = ['ops', 'gan-step', 'bert', 'bert-bf16', 'cli-precision', 'cuda-cli', 'addon-workers', 'train/synonym-step', 'cross/model'].map(
-  (f) => `test/${f}.test.ts`,
-);
+const cudaSuites = [
+  'ops',
+  'gan-step',
+  'bert',
+  'bert-bf16',
+  'cli-precision',
+  'cuda-cli',
+  'addon-workers',
+  'train/synonym-step',
+  'cross/model',
+].map((f) => `test/${f}.test.ts`);
 const emuOnly = ['test/cuemu.test.ts']; // the emulated build's C++ selftests
 const haveEmu = existsSync(emuAddon);
 if (!haveEmu) console.warn(`cuemu project skipped: ${emuAddon} absent (npm run build:emu builds it)`);
