@@ -167,6 +167,17 @@ function cross(j: Obj): BenchRow[] | null {
   );
 }
 
+/** bench/index-load.ts: summary { bestMs, medianMs } of Linker.load over fresh processes. */
+function indexLoad(j: Obj): BenchRow[] | null {
+  const sm = j['summary'];
+  if (!isObj(sm) || n(sm['bestMs']) === null) return null;
+  const st = isObj(j['settings']) ? j['settings'] : {};
+  return row(`Linker.load, ${str(st['rows'])} x ${str(st['dim'])} ${str(st['dtype'])} index`, 'ms', false, [
+    { side: 'best', value: n(sm['bestMs']) },
+    { side: 'median', value: n(sm['medianMs']) },
+  ]);
+}
+
 /** Any other results[]: one row per entry, its first throughput (or time) field, ours only. */
 function plain(j: Obj): BenchRow[] | null {
   const rs = objs(j['results']);
@@ -194,6 +205,7 @@ const READERS: Array<[string, (j: Obj) => BenchRow[] | null]> = [
   ['kernels', kernels],
   ['biencoder-loop', loop],
   ['cross', cross],
+  ['index-load', indexLoad],
   ['results', plain],
 ];
 
