@@ -17,6 +17,7 @@
 #include "addon_data.h"
 #include "backend_wrap.h"
 #include "bench_blas.h"
+#include "comm_bind.h"
 #include "errors.h"
 #include "model_bert.h"
 #include "profile.h"
@@ -151,6 +152,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("BertModel", bert_model_class(env));
   register_bench_blas(env, exports);
   register_profile(env, exports);
+  register_comm(env, exports);
   return exports;
 }
 

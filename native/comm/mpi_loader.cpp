@@ -1,0 +1,194 @@
+#include "mpi_loader.h"
+
+#include <dlfcn.h>
+
+#include <climits>
+#include <cstdlib>
+#include <mutex>
+
+#include "../core/error.h"
+
+namespace biofeg::comm::mpi {
+namespace {
+
+constexpr int kThreadFunneled = 1;  // MPI_THREAD_FUNNELED (the enum's second value in mpi.h)
+constexpr int kSuccess = 0;         // MPI_SUCCESS
+
+struct Loaded {
+  Api api;
+  bool ok = false;
+  std::string reason;
+};
+
+template <typename Fn>
+bool sym(void* lib, const char* name, Fn& out) {
+  void* p = dlsym(lib, name);
+  out = reinterpret_cast<Fn>(p);
+  return p != nullptr;
+}
+
+bool handle(void* lib, const char* name, Handle& out) {
+  out = dlsym(lib, name);  // the global's address is the handle (OMPI_PREDEFINED_GLOBAL)
+  return out != nullptr;
+}
+
+bool try_open(const std::string& path, Api& api, std::string& why) {
+  // RTLD_GLOBAL: Open MPI's plugins (mca_*.so, opened by libmpi itself) resolve libmpi's and
+  // libopen-pal's symbols through the global scope.
+  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  if (!lib) {
+    const char* e = dlerror();
+    why += "\n  " + path + ": " + (e ? e : "not found");
+    return false;
+  }
+  Api a;
+  a.path = path;
+  const bool fns = sym(lib, "MPI_Initialized", a.initialized) && sym(lib, "MPI_Init_thread", a.init_thread) &&
+                   sym(lib, "MPI_Finalized", a.finalized) && sym(lib, "MPI_Finalize", a.finalize) &&
+                   sym(lib, "MPI_Comm_rank", a.comm_rank) && sym(lib, "MPI_Comm_size", a.comm_size) &&
+                   sym(lib, "MPI_Allreduce", a.allreduce) && sym(lib, "MPI_Allgather", a.allgather) &&
+                   sym(lib, "MPI_Bcast", a.bcast) && sym(lib, "MPI_Barrier", a.barrier) &&
+                   sym(lib, "MPI_Error_string", a.error_string);
+  if (!fns) {
+    why += "\n  " + path + ": missing an MPI function";
+    dlclose(lib);
+    return false;
+  }
+  const bool handles = handle(lib, "ompi_mpi_comm_world", a.comm_world) && handle(lib, "ompi_mpi_float", a.t_float) &&
+                       handle(lib, "ompi_mpi_double", a.t_double) && handle(lib, "ompi_mpi_byte", a.t_byte) &&
+                       handle(lib, "ompi_mpi_op_sum", a.op_sum) && handle(lib, "ompi_mpi_op_max", a.op_max);
+  if (!handles) {
+    why += "\n  " + path + ": not Open MPI (no ompi_mpi_comm_world etc.; only Open MPI's ABI is supported)";
+    dlclose(lib);
+    return false;
+  }
+  api = a;
+  return true;  // never dlclose'd: MPI lives until the process exits
+}
+
+Loaded load() {
+  Loaded L;
+  const char* env = std::getenv("BIOFEG_MPI");
+  const std::string v = env ? env : "";
+  std::string why = "libmpi not found:";
+  L.ok = try_open(v.empty() ? std::string("libmpi.so.40") : v, L.api, why);
+  if (!L.ok)
+    L.reason = why + "\n  (install Open MPI, e.g. apt-get install openmpi-bin libopenmpi-dev, or set BIOFEG_MPI=<path of libmpi.so.40>)";
+  return L;
+}
+
+const Loaded& loaded() {
+  static const Loaded L = load();
+  return L;
+}
+
+const Api& need() {
+  const Api* a = api();
+  if (!a) fail_as(ErrorKind::Device, absent_reason());
+  return *a;
+}
+
+std::mutex init_mu;
+bool we_initialised = false;
+World world;
+
+void check(int rc, const char* what) {
+  if (rc == kSuccess) return;
+  char msg[1024] = {0};
+  int len = 0;
+  const Api* a = api();
+  if (a && a->error_string(rc, msg, &len) == kSuccess && len > 0) fail_as(ErrorKind::Device, what, " failed: ", std::string(msg, len));
+  fail_as(ErrorKind::Device, what, " failed with MPI error ", rc);
+}
+
+void check_world(const char* what) {
+  std::lock_guard<std::mutex> g(init_mu);
+  BIOFEG_CHECK(!world.library.empty(), what, ": MPI is not initialised (call mpiInit first)");
+}
+
+// Splits a count into MPI's int-sized chunks.
+template <typename F>
+void chunked(int64_t n, F f) {
+  BIOFEG_CHECK(n >= 0, "MPI: negative count ", n);
+  for (int64_t at = 0; at < n;) {
+    const int c = static_cast<int>(n - at < INT_MAX ? n - at : INT_MAX);
+    f(at, c);
+    at += c;
+  }
+}
+
+void do_finalize() {
+  std::lock_guard<std::mutex> g(init_mu);
+  if (!we_initialised) return;
+  const Api* a = api();
+  int done = 0;
+  if (a && a->finalized(&done) == kSuccess && !done) a->finalize();
+  we_initialised = false;
+}
+
+}  // namespace
+
+const Api* api() { return loaded().ok ? &loaded().api : nullptr; }
+std::string absent_reason() { return loaded().ok ? std::string() : loaded().reason; }
+
+World init() {
+  const Api& a = need();
+  std::lock_guard<std::mutex> g(init_mu);
+  if (!world.library.empty()) return world;
+  int already = 0;
+  check(a.initialized(&already), "MPI_Initialized");
+  if (!already) {
+    int provided = 0;
+    check(a.init_thread(nullptr, nullptr, kThreadFunneled, &provided), "MPI_Init_thread");
+    we_initialised = true;
+    // A process that called MPI_Init must call MPI_Finalize before it exits, or mpirun reports it.
+    std::atexit(do_finalize);
+  }
+  World w;
+  check(a.comm_rank(a.comm_world, &w.rank), "MPI_Comm_rank");
+  check(a.comm_size(a.comm_world, &w.size), "MPI_Comm_size");
+  w.library = a.path;
+  world = w;
+  return world;
+}
+
+void allreduce_sum_f32(float* data, int64_t n) {
+  const Api& a = need();
+  check_world("allreduce");
+  chunked(n, [&](int64_t at, int c) { check(a.allreduce(reinterpret_cast<void*>(1), data + at, c, a.t_float, a.op_sum, a.comm_world), "MPI_Allreduce"); });
+}
+
+void allreduce_sum_f64(double* data, int64_t n) {
+  const Api& a = need();
+  check_world("allreduce");
+  chunked(n, [&](int64_t at, int c) { check(a.allreduce(reinterpret_cast<void*>(1), data + at, c, a.t_double, a.op_sum, a.comm_world), "MPI_Allreduce"); });
+}
+
+void allreduce_max_f64(double* data, int64_t n) {
+  const Api& a = need();
+  check_world("allreduce");
+  chunked(n, [&](int64_t at, int c) { check(a.allreduce(reinterpret_cast<void*>(1), data + at, c, a.t_double, a.op_max, a.comm_world), "MPI_Allreduce"); });
+}
+
+void allgather_bytes(const void* send, void* recv, int64_t bytes_per_rank) {
+  const Api& a = need();
+  check_world("allgather");
+  BIOFEG_CHECK(bytes_per_rank >= 0 && bytes_per_rank <= INT_MAX, "allgather: ", bytes_per_rank, " bytes per rank (at most ", INT_MAX, ")");
+  check(a.allgather(send, static_cast<int>(bytes_per_rank), a.t_byte, recv, static_cast<int>(bytes_per_rank), a.t_byte, a.comm_world), "MPI_Allgather");
+}
+
+void broadcast_bytes(void* data, int64_t bytes, int root) {
+  const Api& a = need();
+  check_world("broadcast");
+  chunked(bytes, [&](int64_t at, int c) { check(a.bcast(static_cast<char*>(data) + at, c, a.t_byte, root, a.comm_world), "MPI_Bcast"); });
+}
+
+void barrier() {
+  const Api& a = need();
+  check_world("barrier");
+  check(a.barrier(a.comm_world), "MPI_Barrier");
+}
+
+void finalize() { do_finalize(); }
+
+}  // namespace biofeg::comm::mpi
