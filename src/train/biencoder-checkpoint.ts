@@ -15,6 +15,7 @@ import { hfConfigOf, initBertParams, isBertSize, sizedConfig } from '../models/i
 import type { DeviceName } from '../native.js';
 import { ENT_END_TAG, ENT_START_TAG, ENT_TITLE_TAG } from '../data/blink-inputs.js';
 import { writeCheckpointDir } from './checkpoint-dir.js';
+import { isPlainBertFolder } from './hf-bert-checkpoint.js';
 import type { FlatAdamW } from './optimizer.js';
 import { stateDictOf, type StateDict } from './state-dict.js';
 import { writeTrainingFiles } from './training-files.js';
@@ -220,6 +221,9 @@ function readJson(path: string): Record<string, unknown> {
 
 /** Builds the bi-encoder a command asks for: from a checkpoint, an HF BERT, or a random built-in size. */
 export function openBiEncoder(o: OpenOptions): Opened {
+  // An HF BERT folder given as the checkpoint (pretrain-synonyms' output): both encoders from it.
+  if (o.pathToModel !== undefined && isPlainBertFolder(o.pathToModel))
+    return openBiEncoder({ ...o, pathToModel: undefined, bertModel: o.pathToModel });
   const ckDir = o.pathToModel ? (statSync(o.pathToModel).isDirectory() ? o.pathToModel : dirname(o.pathToModel)) : undefined;
   const ckCfgPath = ckDir ? join(ckDir, 'config.json') : undefined;
   const ckCfg = ckCfgPath && existsSync(ckCfgPath) ? readJson(ckCfgPath) : undefined;
