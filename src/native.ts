@@ -95,7 +95,23 @@ interface TensorClass {
   mapFile?(path: string, offset: number, dtype: DType, shape: number[]): NativeTensor;
 }
 
-interface Addon {
+/** MPI as the addon loads it at run time (bindings/dist_bind.cpp; src/comm/ wraps it). */
+export interface MpiBinding {
+  /** Loads libmpi (once) and says whether it is there; never initialises MPI. */
+  mpiAvailable(): { available: boolean; library: string; reason: string };
+  /** MPI_Init_thread once per process; this process's place in MPI_COMM_WORLD. */
+  mpiInit(): { rank: number; size: number; library: string };
+  /** In place, blocking: every rank ends with the element-wise sum. */
+  mpiAllreduceSum(a: Float32Array | Float64Array): void;
+  mpiAllreduceMax(a: Float64Array): void;
+  /** `recv` holds every rank's `send` bytes in rank order (recv.byteLength = size x send.byteLength). */
+  mpiAllgather(send: ArrayBufferView, recv: ArrayBufferView): void;
+  mpiBroadcast(a: ArrayBufferView, root: number): void;
+  mpiBarrier(): void;
+  mpiFinalize(): void;
+}
+
+interface Addon extends Partial<MpiBinding> {
   Tensor: TensorClass;
   /** The flat BERT (bindings/model_bert.cpp). */
   BertModel: NativeBertClass;
@@ -331,6 +347,15 @@ export function addonLocation(): AddonCandidate {
 }
 
 export const engineInfo = (): EngineInfo => native().info();
+
+/** The addon's MPI functions; DeviceUnavailableError when the loaded addon predates them. */
+export function mpiBinding(): MpiBinding {
+  const a = native();
+  const { mpiAvailable, mpiInit, mpiAllreduceSum, mpiAllreduceMax, mpiAllgather, mpiBroadcast, mpiBarrier, mpiFinalize } = a;
+  if (!mpiAvailable || !mpiInit || !mpiAllreduceSum || !mpiAllreduceMax || !mpiAllgather || !mpiBroadcast || !mpiBarrier || !mpiFinalize)
+    throw new DeviceUnavailableError(`the addon ${loadedFrom?.path ?? ''} was built without MPI support (rebuild it: npx biofeg build)`);
+  return { mpiAvailable, mpiInit, mpiAllreduceSum, mpiAllreduceMax, mpiAllgather, mpiBroadcast, mpiBarrier, mpiFinalize };
+}
 export const setThreads = (n: number): number => native().setThreads(n);
 export const bytesInUse = (d: DeviceName): number => native().bytesInUse(d);
 

@@ -28,7 +28,7 @@ export interface StepResult {
 }
 
 /** Cross-entropy of `scores` [rows, cols] against `targets`; with train, dScores in place of the loss gradient. */
-function lossAndGrad(ws: Workspace, scores: NativeTensor, rows: number, cols: number, targets: Int32Array, o: StepOptions) {
+export function lossAndGrad(ws: Workspace, scores: NativeTensor, rows: number, cols: number, targets: Int32Array, o: StepOptions) {
   const eng = engineFor(ws.device);
   const s2 = scores.view(0, [rows, cols]);
   const t = ws.ints('targets', [rows], targets);

@@ -6,6 +6,9 @@
 // is the given features and only the candidate encoder is in the optimiser.
 import { join } from 'node:path';
 
+import { Communicator } from '../comm/communicator.js';
+import { anyRank, broadcastParameters, globalMeanLoss, reduceGradients, shardOf } from '../comm/data-parallel.js';
+import { AbortError, SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import { Workspace } from '../models/workspace.js';
@@ -25,8 +28,10 @@ import {
 import { BestEpoch, copyModelToRoot, epochDirName } from './checkpoint-dir.js';
 import { resumeEpochTrainer, type EpochTrainerState } from './epoch-resume.js';
 import { checkFiniteLoss } from './guard.js';
+import { globalInBatchStep } from './global-negatives.js';
 import { runEpochs } from './loop.js';
 import type { TrainHooks } from './hooks.js';
+import type { StopSource } from './interrupt.js';
 import { FlatAdamW } from './optimizer.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
 import { isIntervalStep, isUpdateStep, learningRateAt, planSchedule } from './schedule.js';
@@ -64,7 +69,21 @@ export interface TrainRun {
   lowercase?: boolean;
   /** Continue from <output>/last (or the newest epoch_N) when present. */
   resume?: boolean;
+  /**
+   * Data-parallel training over these ranks (default: a single process). Each rank takes its
+   * shard of every global batch (trainBatchSize / gradientAccumulationSteps rows), the gradients
+   * are summed over the ranks before every update, and every rank takes the same update; rank 0
+   * alone writes checkpoints.
+   */
+  comm?: Communicator;
+  /**
+   * In-batch negatives of a multi-rank run: 'local' (default; each rank's own shard, as DDP) or
+   * 'global' (the all-gathered batch: the same loss as one process on the whole batch).
+   */
+  distNegatives?: DistNegatives;
 }
+
+export type DistNegatives = 'local' | 'global';
 
 export interface TrainResult {
   /** In-batch accuracy on val before training, then after each epoch. */
@@ -94,9 +113,25 @@ async function step(
   return b.k !== undefined ? hardStep(model, ws, ctx, b.cand, b.k, b.gold!, o) : inBatchStep(model, ws, ctx, b.cand, o);
 }
 
-/** Examples in a batch of either kind. */
-function batchRows(b: Batch | FeatureBatch): number {
-  return 'features' in b ? b.features.length / b.dim : b.ctx.rows;
+/** A rank's in-batch step against the all-gathered global batch (its rows may be none). */
+async function globalStep(
+  comm: Communicator,
+  model: BiEncoder,
+  ws: Workspace,
+  b: Batch | FeatureBatch | undefined,
+  rows: number,
+  seed: bigint,
+  lossScale: number,
+) {
+  const o = { train: true, seed, lossScale };
+  if (!b) return globalInBatchStep(comm, model, ws, undefined, undefined, rows, o);
+  let ctx: ContextInput;
+  if ('features' in b) {
+    const t = ws.get('features', 'f32', [b.features.length / b.dim, b.dim]);
+    t.upload(b.features);
+    ctx = { features: t };
+  } else ctx = { tokens: b.ctx };
+  return globalInBatchStep(comm, model, ws, ctx, b.cand, rows, o);
 }
 
 /** In-batch accuracy of the model on `data` (the original's evaluate()). */
@@ -114,9 +149,39 @@ export async function validate(model: BiEncoder, data: BiencoderData, batchSize:
   return meter.accuracy;
 }
 
+/**
+ * A stop source whose request every rank agrees on (`agreed` is set after each step from every
+ * rank's flag), so that all ranks leave at the same step: a signal reaches them at different times.
+ */
+function agreedStop(comm: Communicator, own: StopSource | undefined) {
+  if (comm.size === 1 || !own) return { source: own, update: () => {} };
+  let agreed = false;
+  const source: StopSource = {
+    get requested() {
+      return agreed;
+    },
+    checkpointIfRequested: async (save, hint) => {
+      if (!agreed) return;
+      if (own.requested) await own.checkpointIfRequested(save, hint);
+      throw new AbortError(`rank ${comm.rank}: stopped with the other ranks (a stop was requested on one of them)`, hint);
+    },
+  };
+  return { source, update: () => (agreed = anyRank(comm, own.requested)) };
+}
+
 export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {
   const { model } = run;
-  const say = hooks.say ?? (() => {});
+  const comm = run.comm ?? Communicator.single();
+  const lead = comm.rank === 0;
+  const say = lead ? (hooks.say ?? (() => {})) : () => {};
+  const global = run.distNegatives === 'global' && comm.size > 1;
+  if (run.distNegatives !== undefined && run.distNegatives !== 'local' && run.distNegatives !== 'global')
+    throw new SettingsError('distNegatives', `distNegatives must be 'local' or 'global', got '${String(run.distNegatives)}'`);
+  if (global && ('features' in run.train ? run.train.hard : run.train.hard !== undefined))
+    throw new SettingsError(
+      'distNegatives',
+      "distNegatives 'global' is for in-batch negatives; hard negatives score each mention's own candidates",
+    );
   const n = exampleCount(run.train);
   const plan = planSchedule({
     numExamples: n,
@@ -134,8 +199,14 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     loadStateDict(model, readCheckpointFile(weights), weights);
   };
   const shape = { epochs: s.numTrainEpochs, stepsPerEpoch: plan.microBatchesPerEpoch };
-  const resumed = run.resume ? resumeEpochTrainer(run.outputPath, opt, shape, loadWeights, hooks) : undefined;
+  const resumed = run.resume
+    ? resumeEpochTrainer(run.outputPath, opt, shape, loadWeights, lead ? hooks : { ...hooks, say: undefined })
+    : undefined;
   const st: EpochTrainerState = resumed ?? { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
+  // Every rank starts from rank 0's weights (resumed ranks read the same files anyway).
+  broadcastParameters(comm, model.parts());
+  if (comm.size > 1)
+    hooks.log.log('ranks', { rank: comm.rank, size: comm.size, library: comm.library, negatives: global ? 'global' : 'local' });
   if (!resumed) {
     hooks.log.log('plan', { examples: n, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate(model, run.val, s.evalBatchSize);
@@ -144,7 +215,11 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     hooks.log.log('eval', { epoch: -1, accuracy: acc });
   }
   const best = Object.assign(new BestEpoch(), st.best);
-  const save = (dir: string, state: EpochTrainerState) =>
+  // Rank 0 writes; the others hold the same weights and state.
+  const save = async (dir: string, state: EpochTrainerState) => {
+    if (lead) await saveTo(dir, state);
+  };
+  const saveTo = (dir: string, state: EpochTrainerState) =>
     saveBiEncoder(dir, model, {
       settings: run.settings,
       // The validation windows are the training windows (both come from the same settings).
@@ -160,32 +235,42 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   const micro = plan.microBatchSize;
   let order: Int32Array = new Int32Array(0);
   const metrics = new TrainMetrics(plan.optimizerStepsPerEpoch);
+  const stop = agreedStop(comm, hooks.interrupt);
   await runEpochs<EpochTrainerState>({
     outputPath: run.outputPath,
     epochs: s.numTrainEpochs,
     stepsPerEpoch: plan.microBatchesPerEpoch,
     start: { epoch: st.epoch, step: st.microStep },
-    hooks,
+    hooks: { ...hooks, interrupt: stop.source, progress: lead ? hooks.progress : undefined },
     beginEpoch: (epoch, first) => {
       order = epochOrder(n, s.seed, epoch, s.shuffle);
       metrics.beginEpoch();
       if (first === 0) model.zeroGrad();
     },
     step: async (epoch, ms) => {
-      const b = readTrainBatch(run.train, order.subarray(ms * micro, Math.min(n, (ms + 1) * micro)));
+      const idx = order.subarray(ms * micro, Math.min(n, (ms + 1) * micro));
+      // This rank's rows of the global micro-batch, its loss weighted by its share of the rows.
+      const { lo, hi } = shardOf(idx.length, comm.rank, comm.size);
+      const b = hi > lo ? readTrainBatch(run.train, idx.subarray(lo, hi)) : undefined;
       const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(ms);
-      const r = await step(model, ws, b, true, seed, 1 / s.gradientAccumulationSteps);
-      checkFiniteLoss(r.loss, st.updates, { what: 'bi-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
-      seen += batchRows(b);
-      metrics.add(r.loss, batchRows(b));
+      const lossScale = (hi - lo) / idx.length / s.gradientAccumulationSteps;
+      let local = 0;
+      if (global) local = (await globalStep(comm, model, ws, b, idx.length, seed, lossScale)).loss;
+      else if (b) local = (await step(model, ws, b, true, seed, lossScale)).loss;
+      const loss = globalMeanLoss(comm, local, hi - lo);
+      checkFiniteLoss(loss, st.updates, { what: 'bi-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
+      seen += idx.length;
+      metrics.add(loss, idx.length);
+      stop.update();
       if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
+      reduceGradients(comm, parts);
       const norm = opt.clipGradNorm(s.maxGradNorm);
       const lr = learningRateAt(st.updates, s.learningRate, plan);
       opt.update(lr);
       model.zeroGrad();
       st.updates++;
       const at = { epoch, step: ms, updates: st.updates, lr, gradNorm: norm };
-      metrics.updated(hooks, at, isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps));
+      metrics.updated(lead ? hooks : { ...hooks, say: undefined }, at, isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps));
       if (isIntervalStep(ms, s.evalInterval, s.gradientAccumulationSteps)) {
         const acc = await validate(model, run.val, s.evalBatchSize);
         hooks.log.log('eval', { epoch, step: ms, accuracy: acc });
@@ -206,12 +291,13 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     },
   });
   const seconds = (performance.now() - t0) / 1000;
-  if (best.epoch >= 0) {
+  if (best.epoch >= 0 && lead) {
     copyModelToRoot(join(run.outputPath, epochDirName(best.epoch)), run.outputPath);
     say(`Best epoch ${best.epoch} (accuracy ${best.score.toFixed(4)}) copied to ${run.outputPath}`);
   }
   ws.dispose();
   opt.dispose();
+  comm.barrier(); // every rank returns once rank 0's output is complete
   return { accuracies: st.accuracies, bestEpoch: best.epoch, steps: st.updates, examplesPerSecond: seconds > 0 ? seen / seconds : 0 };
 }
 

@@ -1,0 +1,64 @@
+// One rank (or the single process) of test/comm/data-parallel.test.ts: trains a tiny bi-encoder
+// (dropout 0, so every rank's forward is the single process's) and writes this rank's final
+// weights to <out>/params.rank<r>.f32 and its facts to <out>/result.rank<r>.json.
+//
+//   [mpirun -np N] node --import tsx test/comm/train-scenario.ts '<json settings>'
+// settings: { processed, entities, out, negatives: 'local'|'global', batch, gradAcc, epochs }
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Communicator } from '../../src/comm/communicator.js';
+import { BiEncoder } from '../../src/models/biencoder.js';
+import { JsonlLogger } from '../../src/train/jsonl-log.js';
+import { trainBiencoder } from '../../src/train/train-biencoder.js';
+import { caches, TINY } from '../eval/retrieve-helpers.js';
+import { randn } from '../support/rng.js';
+
+interface Args {
+  processed: string;
+  entities: string;
+  out: string;
+  negatives: 'local' | 'global';
+  batch: number;
+  gradAcc: number;
+  epochs: number;
+}
+const a = JSON.parse(process.argv[2] ?? '{}') as Args;
+const comm = Communicator.open();
+const train = await caches(a.processed, a.entities, 'train');
+const val = await caches(a.processed, a.entities, 'val');
+const model = new BiEncoder({ config: { ...TINY, hiddenDropout: 0, attentionDropout: 0 }, device: 'cpu' });
+// Rank 1 starts from other weights: the trainer must broadcast rank 0's.
+model.parts().forEach((p, i) => p.params.upload(randn(p.params.shape[0]!, 100 + i + 1000 * comm.rank, 0.05)));
+const log = new JsonlLogger(comm.rank === 0 ? a.out : join(a.out, `rank${comm.rank}`));
+const r = await trainBiencoder(
+  { model, settings: { addLinear: false, outDim: 1 }, train, val, outputPath: a.out, comm, distNegatives: a.negatives },
+  {
+    learningRate: 1e-3,
+    numTrainEpochs: a.epochs,
+    trainBatchSize: a.batch,
+    evalBatchSize: 8,
+    gradientAccumulationSteps: a.gradAcc,
+    warmupProportion: 0.1,
+    maxGradNorm: 1,
+    typeOptimization: 'all',
+    seed: 7,
+    printInterval: 1,
+    evalInterval: 1000,
+    shuffle: true,
+  },
+  { log },
+);
+log.close();
+const parts = model.parts().map((p) => p.params.download() as Float32Array);
+const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+let at = 0;
+for (const p of parts) {
+  all.set(p, at);
+  at += p.length;
+}
+writeFileSync(join(a.out, `params.rank${comm.rank}.f32`), Buffer.from(all.buffer));
+writeFileSync(
+  join(a.out, `result.rank${comm.rank}.json`),
+  JSON.stringify({ rank: comm.rank, size: comm.size, backend: comm.backend, steps: r.steps, accuracies: r.accuracies }),
+);
