@@ -54,6 +54,7 @@ export type {
   PretrainSynonymsSettings,
   PrepareSettings,
   ImportPubtatorSettings,
+  DistNegatives,
 } from './settings/types.js';
 export type { TrainBiencoderResult } from './stages/train-biencoder.js';
 export type { TrainGanResult } from './stages/train-gan.js';
@@ -149,3 +150,8 @@ export {
 } from './errors.js';
 export type { AddonAttempt, AddonSource, BackendCaps, BackendName, DeviceName } from './native.js';
 export type { BiofegErrorCode } from './errors.js';
+// Several processes (mpirun): the communicator a training stage opens, and its pieces
+export { Communicator } from './comm/communicator.js';
+export { CommunicatorUnavailableError } from './comm/errors.js';
+export { launchInfo, type LaunchInfo } from './comm/launch.js';
+export { shardOf } from './comm/data-parallel.js';

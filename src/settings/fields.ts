@@ -179,6 +179,15 @@ export const FIELDS = {
     ours: true,
     help: "hard negatives: saved top-k candidate files (train, finetune) or each feature's top-k (generate)",
   },
+  distNegatives: {
+    kind: 'enum',
+    flag: 'dist_negatives',
+    default: 'local',
+    values: ['local', 'global'],
+    value: 'which',
+    ours: true,
+    help: "in-batch negatives under mpirun: each rank's own shard (local) or the all-gathered global batch (global)",
+  },
   resume: {
     kind: 'bool',
     flag: 'resume',

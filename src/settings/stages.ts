@@ -58,10 +58,14 @@ const CROSS = [
 export const FINETUNE_LEARNING_RATE = 1e-9;
 
 export const STAGES = {
-  trainBiencoder: { name: 'trainBiencoder', fields: [...MODEL, ...DATA, ...LOOP, 'hard'], required: ['dataPath', 'outputPath'] },
+  trainBiencoder: {
+    name: 'trainBiencoder',
+    fields: [...MODEL, ...DATA, ...LOOP, 'hard', 'distNegatives'],
+    required: ['dataPath', 'outputPath'],
+  },
   finetune: {
     name: 'finetune',
-    fields: [...MODEL, ...DATA, ...LOOP, 'hard', 'generateDataPath'],
+    fields: [...MODEL, ...DATA, ...LOOP, 'hard', 'distNegatives', 'generateDataPath'],
     required: ['dataPath', 'outputPath', 'generateDataPath'],
     defaults: { learningRate: FINETUNE_LEARNING_RATE },
   },
@@ -178,8 +182,8 @@ type LoopDefaults =
   | 'resume';
 
 export interface ResolvedSettings {
-  trainBiencoder: Filled<TrainBiencoderSettings, CommonDefaults | LoopDefaults | 'hard'>;
-  finetune: Filled<FinetuneSettings, CommonDefaults | LoopDefaults | 'hard'>;
+  trainBiencoder: Filled<TrainBiencoderSettings, CommonDefaults | LoopDefaults | 'hard' | 'distNegatives'>;
+  finetune: Filled<FinetuneSettings, CommonDefaults | LoopDefaults | 'hard' | 'distNegatives'>;
   trainGan: Filled<
     TrainGanSettings,
     | CommonDefaults

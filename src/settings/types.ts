@@ -73,13 +73,23 @@ export interface LoopSettings {
 export interface TrainBiencoderSettings extends ModelSettings, DataSettings, LoopSettings {
   /** Train on saved top-k candidate files (evaluateBiencoder with saveTopkResult). */
   hard?: boolean;
+  /** In-batch negatives of a run launched on several ranks (mpirun): {@link DistNegatives}; default 'local'. */
+  distNegatives?: DistNegatives;
 }
+
+/**
+ * Which in-batch negatives a rank of a data-parallel run scores against: 'local', its own shard of
+ * the global batch (as PyTorch DDP); 'global', the all-gathered batch (the single-process loss).
+ */
+export type DistNegatives = 'local' | 'global';
 
 /** {@link finetune}: finetune.py / finetune_hard.py (default learning rate 1e-9, the original's). */
 export interface FinetuneSettings extends ModelSettings, DataSettings, LoopSettings {
   /** The generateFeatures output folder, its candidates_* folder, or the .topk file. */
   generateDataPath: string;
   hard?: boolean;
+  /** As {@link TrainBiencoderSettings.distNegatives}. */
+  distNegatives?: DistNegatives;
 }
 
 /** {@link trainGan}: train_gan.py (default learning rate 5e-5). */

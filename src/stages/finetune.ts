@@ -9,7 +9,7 @@ import { resolveSettings } from '../settings/resolve.js';
 import type { FinetuneSettings } from '../settings/types.js';
 import { finetune as finetuneLoop, openFeatureData } from '../train/finetune.js';
 import { findGeneratedFile } from '../train/generate-features.js';
-import { withOutputLock } from './output-lock.js';
+import { rankLogDir, rankZeroFirst, runCommunicator, withRankOutputLock } from './ranks.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openCache, openModel, trainSettingsOf, precisionOf } from './setup.js';
 import { trainResult, type TrainBiencoderResult } from './train-biencoder.js';
@@ -21,13 +21,16 @@ export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Pr
   checkModelSource('finetune', s);
   checkDataPath('finetune', s, 'val', false);
   const file = findGeneratedFile(s.generateDataPath, s.hard);
-  return withOutputLock(s.outputPath, 'finetune', async () => {
+  const comm = runCommunicator();
+  return withRankOutputLock(comm, s.outputPath, 'finetune', async () => {
     const t0 = performance.now();
     const { model, settings, tok } = openModel(s, device);
     const train = openFeatureData(file, s.hard);
     const lens = { maxContextLength: s.maxContextLength, maxCandLength: s.maxCandLength, cacheDir: cacheDirFor(s.dataPath, s.outputPath) };
     const val = {
-      mentions: await openCache(tok, { kind: 'mentions', source: preparedPath(s.dataPath, 'val'), name: 'val', ...lens }),
+      mentions: await rankZeroFirst(comm, () =>
+        openCache(tok, { kind: 'mentions', source: preparedPath(s.dataPath, 'val'), name: 'val', ...lens }),
+      ),
       entities: train.entities,
     };
     ctx.emit({
@@ -36,12 +39,23 @@ export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Pr
       text: `fine-tuning the candidate encoder on ${train.features.header.count} generated features from ${file}${s.hard ? ` (${train.features.header.topK} candidates each)` : ''}`,
     });
     const r = await trainingSession(
-      s.outputPath,
+      rankLogDir(comm, s.outputPath),
       ctx,
       { resumeHint: RESUME_HINT, start: { command: 'finetune', device, hard: s.hard, settings: s } },
       (hooks) =>
         finetuneLoop(
-          { model, settings, train, val, outputPath: s.outputPath, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: s.resume },
+          {
+            model,
+            settings,
+            train,
+            val,
+            outputPath: s.outputPath,
+            vocabPath: tok.vocabPath,
+            lowercase: tok.lowercase,
+            resume: s.resume,
+            comm,
+            distNegatives: s.distNegatives,
+          },
           trainSettingsOf(s),
           hooks,
         ),

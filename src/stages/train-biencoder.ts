@@ -12,7 +12,7 @@ import type { ResolvedSettings } from '../settings/stages.js';
 import type { TrainBiencoderSettings } from '../settings/types.js';
 import type { BiencoderData } from '../train/biencoder-data.js';
 import { trainBiencoder as trainLoop, type TrainResult } from '../train/train-biencoder.js';
-import { withOutputLock } from './output-lock.js';
+import { rankLogDir, rankZeroFirst, runCommunicator, withRankOutputLock } from './ranks.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openModel, openTrainVal, trainSettingsOf, precisionOf } from './setup.js';
 
@@ -61,13 +61,16 @@ export async function runTrainBiencoder(input: TrainBiencoderSettings, ctx: Task
   precisionOf(s.precision, device, 'training');
   checkModelSource('trainBiencoder', s);
   const entityDict = s.hard ? undefined : checkDataPath('trainBiencoder', s, 'train');
-  return withOutputLock(s.outputPath, 'train-biencoder', async () => {
+  const comm = runCommunicator();
+  return withRankOutputLock(comm, s.outputPath, 'train-biencoder', async () => {
     const t0 = performance.now();
     const { model, settings, tok } = openModel(s, device);
     const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });
-    const data = s.hard ? openHardData(s) : await openTrainVal(s, entityDict!, tok, s.outputPath, say);
+    const data = await rankZeroFirst(comm, async () =>
+      s.hard ? openHardData(s) : await openTrainVal(s, entityDict!, tok, s.outputPath, say),
+    );
     const r = await trainingSession(
-      s.outputPath,
+      rankLogDir(comm, s.outputPath),
       ctx,
       { resumeHint: RESUME_HINT, start: { command: 'train-biencoder', device, hard: s.hard, settings: s } },
       (hooks) =>
@@ -81,6 +84,8 @@ export async function runTrainBiencoder(input: TrainBiencoderSettings, ctx: Task
             vocabPath: tok.vocabPath,
             lowercase: tok.lowercase,
             resume: s.resume,
+            comm,
+            distNegatives: s.distNegatives,
           },
           trainSettingsOf(s),
           hooks,

@@ -10,6 +10,7 @@ import { Communicator } from '../comm/communicator.js';
 import { anyRank, broadcastParameters, globalMeanLoss, reduceGradients, shardOf } from '../comm/data-parallel.js';
 import { AbortError, SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
+import type { DistNegatives } from '../settings/types.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import { Workspace } from '../models/workspace.js';
 import { hardStep, inBatchStep, type ContextInput, type StepResult } from './biencoder-step.js';
@@ -83,7 +84,7 @@ export interface TrainRun {
   distNegatives?: DistNegatives;
 }
 
-export type DistNegatives = 'local' | 'global';
+
 
 export interface TrainResult {
   /** In-batch accuracy on val before training, then after each epoch. */
