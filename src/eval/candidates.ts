@@ -7,6 +7,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../data/atomic.js';
 import { canonicalSplit } from '../data/arboel.js';
+import { InputError } from '../errors.js';
 
 export const CANDIDATES_MAGIC = 'BFTOPK01';
 export const CANDIDATES_VERSION = 1;
@@ -182,7 +183,7 @@ export function encodeCandidateFile(file: CandidateFile): Uint8Array {
 function checkRows(h: CandidateHeader, r: CandidateRows, where: string): void {
   const c = h.count;
   const bad = (what: string): never => {
-    throw new Error(`${where}: ${what}`);
+    throw new InputError(where, undefined, what);
   };
   if (r.mention.length !== c || r.gold.length !== c || r.goldPos.length !== c) bad(`expected ${c} mention/gold/position entries`);
   if (r.candidates.length !== c * h.topK) bad(`expected ${c} x ${h.topK} candidates, got ${r.candidates.length}`);
@@ -198,7 +199,7 @@ function checkRows(h: CandidateHeader, r: CandidateRows, where: string): void {
 
 export function decodeCandidateFile(bytes: Uint8Array, path = 'candidates'): CandidateFile {
   const fail = (what: string): never => {
-    throw new Error(`${path}: ${what}`);
+    throw new InputError(path, undefined, what);
   };
   if (bytes.length < 12 || Buffer.from(bytes.subarray(0, 8)).toString('ascii') !== CANDIDATES_MAGIC)
     fail(`expected a biofeg top-k candidate file (magic ${CANDIDATES_MAGIC})`);

@@ -69,15 +69,15 @@ export function openCrossModel(s: CrossSettings, device: DeviceName, use: 'infer
   return { ...opened, tok };
 }
 
-/** A mode's candidates, ids checked against the model's vocabulary (.t7), windows against the settings. */
+/** A mode's candidates, ids checked against the model's vocabulary (and .topk caches against its tokenizer), windows against the settings. */
 export function openModeSource(
   stage: string,
   s: CrossSettings,
   mode: string,
-  vocabSize: number,
+  expect: { vocabSize: number; tokenizerHash: string },
   warn: (line: string) => void,
 ): CrossSource {
-  const src = openCrossSource(candidateFileOf(stage, s.dataPath, mode), { vocabSize });
+  const src = openCrossSource(candidateFileOf(stage, s.dataPath, mode), expect);
   if (s.maxContextLength !== 0 && s.maxContextLength !== src.ctxLen)
     warn(
       `note: ${src.path}: context windows of ${src.ctxLen} tokens, max_context_length ${s.maxContextLength}: segment ids start at ${s.maxContextLength}, as the original's to_bert_input does`,

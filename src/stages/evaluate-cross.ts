@@ -75,11 +75,11 @@ export async function runEvaluateCrossencoder(input: EvaluateCrossencoderSetting
   const { model } = opened;
   // The windows the checkpoint was trained with, unless given.
   const s = { ...given, ...crossWindows(input, given, opened.windows, (line) => say(ctx, line)) };
-  const vocab = model.config.vocabSize;
+  const expect = { vocabSize: model.config.vocabSize, tokenizerHash: opened.tok.tokenizer.hash };
   // Every file is opened (and checked) before any scoring: a bad one fails with nothing written.
   const sources: ReturnType<typeof openModeSource>[] = [];
   try {
-    for (const m of s.modes) sources.push(openModeSource('evaluateCrossencoder', s, m, vocab, (line) => say(ctx, line)));
+    for (const m of s.modes) sources.push(openModeSource('evaluateCrossencoder', s, m, expect, (line) => say(ctx, line)));
     const modes: CrossModeReport[] = [];
     for (let i = 0; i < s.modes.length; i++) {
       const mode = s.modes[i]!;

@@ -4,6 +4,7 @@ import { say, type TaskContext } from '../api/events.js';
 import { InputError } from '../errors.js';
 import { resolveSettings } from '../settings/resolve.js';
 import type { TrainCrossencoderSettings } from '../settings/types.js';
+import type { CrossSource } from '../train/cross-data.js';
 import { trainCrossEncoder } from '../train/cross-train.js';
 import { checkCrossSettings, openCrossModel, openModeSource } from './cross-setup.js';
 import { withOutputLock } from './output-lock.js';
@@ -34,9 +35,15 @@ export async function runTrainCrossencoder(input: TrainCrossencoderSettings, ctx
     const t0 = performance.now();
     const { model, tok } = openCrossModel(s, device, 'training');
     const warn = (line: string) => say(ctx, line);
-    const vocab = model.config.vocabSize;
-    const train = openModeSource('trainCrossencoder', s, 'train', vocab, warn);
-    const val = openModeSource('trainCrossencoder', s, 'valid', vocab, warn);
+    const expect = { vocabSize: model.config.vocabSize, tokenizerHash: tok.tokenizer.hash };
+    const train = openModeSource('trainCrossencoder', s, 'train', expect, warn);
+    let val: CrossSource;
+    try {
+      val = openModeSource('trainCrossencoder', s, 'valid', expect, warn);
+    } catch (e) {
+      train.close();
+      throw e;
+    }
     try {
       if (val.k !== train.k || val.ctxLen !== train.ctxLen || val.candLen !== train.candLen)
         throw new InputError(

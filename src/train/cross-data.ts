@@ -95,8 +95,16 @@ export function openT7(path: string, o: { vocabSize?: number } = {}): CrossSourc
   };
 }
 
+/** What the model a source feeds expects of its token ids. */
+export interface CrossSourceExpectation {
+  /** Ids must lie in 0..vocabSize-1 (the model's embedding rows). */
+  vocabSize?: number;
+  /** The model's tokenizer hash: a .topk's token caches must have been built with it. */
+  tokenizerHash?: string;
+}
+
 /** One of our .topk files, reading token ids from the caches its header names. */
-export function openTopk(path: string): CrossSource {
+export function openTopk(path: string, o: CrossSourceExpectation = {}): CrossSource {
   if (!existsSync(path)) throw new InputError(path, undefined, 'not found');
   const file = readCandidateFile(path);
   const h = file.header;
@@ -116,10 +124,40 @@ export function openTopk(path: string): CrossSource {
       `${h.inserted} golds were inserted and the file does not list which (written by an older biofeg): rerun evaluateBiencoder with saveTopkResult`,
     );
   const mentions = new TokenCache(src['mentionCache']);
-  const entities = new TokenCache(src['entityCache']);
+  let entities: TokenCache;
+  try {
+    entities = new TokenCache(src['entityCache']);
+  } catch (e) {
+    mentions.close();
+    throw e;
+  }
   try {
     if (mentions.header.kind !== 'mentions' || entities.header.kind !== 'entities')
       throw new InputError(path, undefined, `${mentions.path} / ${entities.path}: expected a mention and an entity token cache`);
+    // Ids of another vocabulary would be embedded as other tokens (or fail in the engine mid-run).
+    if (o.tokenizerHash !== undefined)
+      for (const c of [mentions, entities])
+        if (c.header.tokenizerHash !== o.tokenizerHash)
+          throw new InputError(
+            path,
+            undefined,
+            `${c.path} was tokenized with tokenizer ${c.header.tokenizerHash.slice(0, 16)}…, the cross-encoder's is ${o.tokenizerHash.slice(0, 16)}…: give the bi-encoder's vocabulary (--vocab, or a --bert_model / --path_to_model folder with it)`,
+          );
+    const vmax = o.vocabSize ?? Infinity;
+    // Token caches are read lazily, so their ids are checked per batch read.
+    const checkIds = (ids: Int32Array, cache: TokenCache, rowsRead: ArrayLike<number>, idWidth: number): void => {
+      const w = cache.width;
+      for (let i = 0; i < ids.length; i++) {
+        if (i % w >= idWidth) continue; // a mention row's trailing label id is no token
+        const v = ids[i]!;
+        if (v < 0 || v >= vmax)
+          throw new InputError(
+            cache.path,
+            undefined,
+            `row ${rowsRead[Math.floor(i / w)]}: token id ${v} is outside the vocabulary (0..${vmax - 1})`,
+          );
+      }
+    };
     const inserted = new Set(h.insertedRows ?? []);
     const keep: number[] = [];
     for (let r = 0; r < h.count; r++) {
@@ -148,6 +186,7 @@ export function openTopk(path: string): CrossSource {
         const B = rows.length;
         const mrows = Int32Array.from({ length: B }, (_, b) => file.rows.mention[keep[rows[b]!]!]!);
         const raw = mentions.readRows(mrows);
+        checkIds(raw, mentions, mrows, ctxLen);
         const contexts = new Int32Array(B * ctxLen);
         for (let b = 0; b < B; b++) contexts.set(raw.subarray(b * (ctxLen + 1), b * (ctxLen + 1) + ctxLen), b * ctxLen);
         const ents = new Int32Array(B * k);
@@ -155,7 +194,9 @@ export function openTopk(path: string): CrossSource {
           const r = keep[rows[b]!]!;
           ents.set(file.rows.candidates.subarray(r * k, (r + 1) * k), b * k);
         }
-        return { contexts, candidates: entities.readRows(ents) };
+        const candidates = entities.readRows(ents);
+        checkIds(candidates, entities, ents, candLen);
+        return { contexts, candidates };
       },
       close() {
         mentions.close();
@@ -169,7 +210,7 @@ export function openTopk(path: string): CrossSource {
   }
 }
 
-/** A candidate file by its extension: `.t7` (the original's) or `.topk` (ours). */
-export function openCrossSource(path: string, o: { vocabSize?: number } = {}): CrossSource {
-  return path.endsWith('.t7') ? openT7(path, o) : openTopk(path);
+/** A candidate file by its extension: `.t7` (the original's, which records no tokenizer) or `.topk` (ours). */
+export function openCrossSource(path: string, o: CrossSourceExpectation = {}): CrossSource {
+  return path.endsWith('.t7') ? openT7(path, o) : openTopk(path, o);
 }

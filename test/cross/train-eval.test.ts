@@ -11,6 +11,7 @@ import { register as registerEval } from '../../src/cli/commands/eval-cross.js';
 import { register as registerTrain } from '../../src/cli/commands/train-cross.js';
 import { decodeCandidateFile, encodeCandidateFile, readCandidateFile } from '../../src/eval/candidates.js';
 import { evaluateBiencoder, evaluateCrossencoder, trainCrossencoder } from '../../src/index.js';
+import { pairInputs } from '../../src/data/cross-inputs.js';
 import type { CrossModeReport } from '../../src/stages/evaluate-cross.js';
 import { CheckpointError } from '../../src/checkpoint/types.js';
 import type { CrossEncoder } from '../../src/models/crossencoder.js';
@@ -125,6 +126,26 @@ describe('cross-encoder: train-cross and eval-cross', () => {
     expect(t.recallAtK).toBeCloseTo(biTest.recall['8']!, 12);
     // The bi-encoder's first candidate: its recall@1 over all mentions.
     expect(t.biencoderUnnormalizedAccuracy).toBeCloseTo(biTest.recall['1']!, 12);
+    // The hit count from scores computed here, one mention at a time with untrimmed pairs, not by
+    // eval-cross's batched scoring.
+    const ck = openCrossEncoder({ device: 'cpu', pathToModel: out }).model;
+    const src = openTopk(join(cands, 'test.topk'));
+    let hits = 0;
+    for (let i = 0; i < src.count; i++) {
+      const { contexts, candidates } = src.read([i]);
+      const p = pairInputs(contexts, src.ctxLen, candidates, src.candLen, 1, src.k, {
+        maxSeqLength: 47,
+        maxContextLength: 24,
+        trim: false,
+      });
+      const sc = (await ck.score({ ids: p.ids, typeIds: p.typeIds, rows: p.rows, seq: p.seq }, { dropout: false, grad: false })).download();
+      let best = 0;
+      for (let j = 1; j < src.k; j++) if (sc[j]! > sc[best]!) best = j;
+      if (best === src.labels[i]) hits++;
+    }
+    src.close();
+    expect(src.count).toBe(t.scored);
+    expect(hits).toBe(t.hits);
 
     // Without the pair flags the checkpoint's windows are used: the same results.
     const again = await evaluateCrossencoder({
