@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 
 import type { EngineFacts } from '../api/info.js';
 import { writeFileAtomic } from '../data/atomic.js';
-import { BiofegError } from '../errors.js';
+import { BiofegError, SettingsError } from '../errors.js';
 import { buildCharts } from './charts.js';
 import { renderPage } from './html.js';
 import { readRun } from './read.js';
@@ -64,6 +64,30 @@ async function engineFacts(given: EngineFacts | null | undefined): Promise<Recor
   }
 }
 
+const REPORT_KEYS = new Set(['runDir', 'out', 'engine', 'stages']);
+
+/** JavaScript callers get a SettingsError naming the field, not a TypeError from deep inside. */
+function checkReportSettings(s: unknown): asserts s is ReportSettings {
+  if (typeof s !== 'object' || s === null || Array.isArray(s))
+    throw new SettingsError(
+      '(settings)',
+      `writeReport: expected a settings object { runDir, out?, engine?, stages? }, got ${s === null ? 'null' : typeof s}`,
+    );
+  const o = s as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!REPORT_KEYS.has(k)) throw new SettingsError(k, `writeReport: unknown setting '${k}' (expected runDir, out, engine, stages)`);
+  if (typeof o['runDir'] !== 'string' || o['runDir'] === '')
+    throw new SettingsError('runDir', `writeReport: runDir must be a non-empty string (a run folder), got ${typeof o['runDir']}`);
+  if (o['out'] !== undefined && (typeof o['out'] !== 'string' || o['out'] === ''))
+    throw new SettingsError('out', `writeReport: out must be a non-empty string (the HTML file to write), got ${typeof o['out']}`);
+  const engine = o['engine'];
+  if (engine !== undefined && engine !== null && (typeof engine !== 'object' || Array.isArray(engine)))
+    throw new SettingsError('engine', `writeReport: engine must be info()'s object, null or absent, got ${typeof engine}`);
+  const stages = o['stages'];
+  if (stages !== undefined && (!Array.isArray(stages) || !stages.every((n) => typeof n === 'string' && n !== '')))
+    throw new SettingsError('stages', 'writeReport: stages must be an array of stage folder names (non-empty strings)');
+}
+
 /** Reads a run folder (throws InputError when it is not one). Exposed for tools and tests. */
 export { readRun };
 
@@ -75,6 +99,7 @@ export { readRun };
  * lists what is missing; a folder that is not a run is an `InputError` (`ERR_BIOFEG_INPUT`).
  */
 export async function writeReport(settings: ReportSettings): Promise<ReportResult> {
+  checkReportSettings(settings);
   const run: RunData = readRun(settings.runDir, settings.stages);
   const charts = buildCharts(run);
   const html = renderPage({

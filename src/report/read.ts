@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { InputError } from '../errors.js';
+import { InputError, SettingsError } from '../errors.js';
 import { pipelineStageNames } from '../pipeline/config.js';
 import { looksLikeStage, readStage, STAGE_FILES } from './stage.js';
 import type { RunData, StageData } from './types.js';
@@ -53,8 +53,19 @@ function notRun(root: string, name: string): StageData {
   };
 }
 
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array [${v.map((x) => typeof x).join(', ')}]`;
+  return typeof v === 'string' ? JSON.stringify(v) : typeof v;
+}
+
 /** `stages`: the stage folders the run is to have, in order (a pipeline knows them); default from pipeline.json. */
 export function readRun(runDir: string, stages?: readonly string[]): RunData {
+  // A public entry: checked here so a caller's wrong type is a SettingsError, not a TypeError of path.resolve.
+  if (typeof runDir !== 'string' || runDir === '')
+    throw new SettingsError('runDir', `report: runDir must be a non-empty string (a run folder), got ${describe(runDir)}`);
+  if (stages !== undefined && (!Array.isArray(stages) || !stages.every((n) => typeof n === 'string' && n !== '')))
+    throw new SettingsError('stages', `report: stages must be an array of stage folder names, got ${describe(stages)}`);
   const root = resolve(runDir);
   if (!existsSync(root)) throw new InputError(runDir, undefined, 'no such folder (expected a biofeg run folder)');
   if (!statSync(root).isDirectory()) throw new InputError(runDir, undefined, 'not a folder (expected a biofeg run folder)');

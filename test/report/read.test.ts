@@ -2,12 +2,12 @@
 // mid-epoch (cut-off last log line, no DONE.json), a NaN-stopped GAN, stages not run yet, one
 // stage's own folder, and folders that are not runs (a typed InputError). Plus the page itself:
 // self-contained (no external URL), the data inlined safely.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { InputError, readRun, writeReport } from '../../src/index.js';
+import { InputError, readRun, SettingsError, writeReport } from '../../src/index.js';
 import { register } from '../../src/cli/commands/report.js';
 import { buildCharts, smooth } from '../../src/report/charts.js';
 import { runCli } from '../support/cli.js';
@@ -233,6 +233,32 @@ describe('writeReport', () => {
     expect(r.finished).toBe(0);
     expect(r.missing.join('\n')).toMatch(/no DONE\.json/);
     expect(readFileSync(out, 'utf8')).toContain('no DONE.json: the stage did not finish');
+  });
+});
+
+describe('writeReport settings', () => {
+  it('refuses settings of a wrong shape with a SettingsError naming the field', async () => {
+    const root = fresh();
+    writeLog(root, trainLines(1, 2, 2));
+    const bad: [unknown, string][] = [
+      [undefined, '(settings)'],
+      [{}, 'runDir'],
+      [{ runDir: 42 }, 'runDir'],
+      [{ runDir: '' }, 'runDir'],
+      [{ runDir: root, out: 7 }, 'out'],
+      [{ runDir: root, engine: 'yes' }, 'engine'],
+      [{ runDir: root, stages: 'train' }, 'stages'],
+      [{ runDir: root, stages: ['train', 3] }, 'stages'],
+      [{ runDir: root, rundir: root }, 'rundir'],
+    ];
+    for (const [settings, field] of bad) {
+      const e = await writeReport(settings as Parameters<typeof writeReport>[0]).catch((x: unknown) => x);
+      expect(e, JSON.stringify(settings)).toBeInstanceOf(SettingsError);
+      expect((e as SettingsError).field).toBe(field);
+    }
+    expect(() => readRun(5 as unknown as string)).toThrow(SettingsError);
+    expect(() => readRun(root, 'x' as unknown as string[])).toThrow(SettingsError);
+    expect(existsSync(join(root, 'report.html'))).toBe(false);
   });
 });
 
