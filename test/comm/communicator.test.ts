@@ -87,19 +87,7 @@ describe('Communicator.open', () => {
   it.skipIf(!haveMpirun)('under mpirun -np 2 every collective gives both ranks the same documented result', () => {
     const r = spawnSync(
       'mpirun',
-      [
-        '--allow-run-as-root',
-        '--oversubscribe',
-        '-np',
-        '2',
-        '-x',
-        'BIOFEG_ADDON',
-        process.execPath,
-        '--import',
-        'tsx',
-        scenario,
-        'collectives',
-      ],
+      ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, '--import', 'tsx', scenario, 'collectives'],
       {
         cwd: ROOT,
         encoding: 'utf8',

@@ -42,15 +42,11 @@ function run(ranks: number, s: { negatives: 'local' | 'global'; batch: number; g
   const r =
     ranks === 1
       ? spawnSync(node[0]!, node.slice(1), { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BIOFEG_THREADS: '1' } })
-      : spawnSync(
-          'mpirun',
-          ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), '-x', 'BIOFEG_ADDON', '-x', 'BIOFEG_THREADS', ...node],
-          {
-            cwd: ROOT,
-            encoding: 'utf8',
-            env: { ...process.env, BIOFEG_THREADS: '1' },
-          },
-        );
+      : spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), ...node], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: { ...process.env, BIOFEG_THREADS: '1' },
+        });
   expect(r.status, `${ranks} rank(s) ended with ${r.status}:\n${(r.stdout + r.stderr).slice(-4000)}`).toBe(0);
   const params = [],
     results = [];
