@@ -1,13 +1,5 @@
 #include "tensor_wrap.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-
 #include "../native/backends.h"
 #include "../native/core/error.h"
 #include "addon_data.h"
@@ -22,24 +14,6 @@ DType parse_dtype(const std::string& s) {
   if (s == "bf16") return DType::BF16;
   if (s == "i32") return DType::I32;
   fail("Tensor: dtype must be 'f32', 'bf16' or 'i32', got '", s, "'");
-}
-// Closes a file descriptor on every path out.
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
-// n bytes of fd from `at` into dst (host memory): pread until done (a read may return fewer).
-void pread_all(int fd, uint8_t* dst, size_t n, int64_t at, const std::string& path) {
-  size_t got = 0;
-  while (got < n) {
-    const ssize_t r = pread(fd, dst + got, n - got, static_cast<off_t>(at + static_cast<int64_t>(got)));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) fail("readFile: ", path, ": ", std::strerror(errno));
-    if (r == 0) fail("readFile: ", path, ": ended ", n - got, " bytes early");
-    got += static_cast<size_t>(r);
-  }
 }
 // Host staging buffer holding the tensor's bytes in its own dtype.
 std::vector<uint8_t> to_host(const Tensor& t) {
@@ -181,11 +155,8 @@ Napi::Value TensorWrap::Download(const Napi::CallbackInfo& info) {
   }
 }
 
-// readFile(path, offset): the tensor's nbytes bytes from the file at byte `offset`, as they lie
-// there: values of the tensor's own dtype, little-endian (the byte order of every target this
-// addon is built for). A host tensor is read into straight from the file (no staging, no
-// conversion: how an entity index's bf16 vectors load); a device tensor through a bounded host
-// chunk. The file must hold all the bytes: a shorter one is an ArgumentError before any read.
+// readFile(path, offset): the tensor's nbytes bytes from the file at byte `offset`
+// (Tensor::read_file; how an entity index's bf16 vectors load, with no conversion).
 void TensorWrap::ReadFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
@@ -193,28 +164,7 @@ void TensorWrap::ReadFile(const Napi::CallbackInfo& info) {
     BIOFEG_CHECK(info.Length() == 2 && info[0].IsString(), "readFile: expected (path: string, offset: number)");
     const std::string path = info[0].As<Napi::String>();
     BIOFEG_CHECK(!path.empty() && path.find('\0') == std::string::npos, "readFile: expected a file path");
-    const int64_t off = size_arg("readFile", info[1], "offset");
-    Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (f.fd < 0) fail("readFile: ", path, ": ", std::strerror(errno));
-    struct stat sb;
-    if (fstat(f.fd, &sb) != 0) fail("readFile: ", path, ": ", std::strerror(errno));
-    BIOFEG_CHECK(S_ISREG(sb.st_mode), "readFile: ", path, " is not a regular file");
-    const size_t n = t.nbytes();
-    BIOFEG_CHECK(static_cast<int64_t>(sb.st_size) >= off && static_cast<uint64_t>(sb.st_size - off) >= n, "readFile: ",
-                 path, " holds ", static_cast<int64_t>(sb.st_size), " bytes; ", t.describe(), " needs ", n,
-                 " from offset ", off);
-    if (n == 0) return;
-    if (t.device() == Device::CPU) {
-      pread_all(f.fd, static_cast<uint8_t*>(t.data()), n, off, path);
-      return;
-    }
-    constexpr size_t kChunk = size_t(32) << 20;
-    std::vector<uint8_t> chunk(std::min(n, kChunk));
-    for (size_t done = 0; done < n; done += chunk.size()) {
-      const size_t m = std::min(chunk.size(), n - done);
-      pread_all(f.fd, chunk.data(), m, off + static_cast<int64_t>(done), path);
-      copy_bytes(static_cast<uint8_t*>(t.data()) + done, t.device(), chunk.data(), Device::CPU, m);
-    }
+    t.read_file(path, size_arg("readFile", info[1], "offset"));
   } catch (const std::exception& e) {
     throw_js(env, e);
   }

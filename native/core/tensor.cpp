@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "../backends.h"
 #include "device.h"
@@ -26,6 +28,44 @@ constexpr size_t kAlign = 64;  // AVX2 loads and cache lines
 // huge pages (where the kernel grants them on request) cut the page faults of the first write.
 constexpr size_t kMapAbove = size_t(64) << 20;
 thread_local std::shared_ptr<MemAccount> t_account;
+
+// Closes a file descriptor on every path out.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&&) = delete;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// Opens `path` read-only and checks it is a regular file holding `n` bytes from `offset`;
+// `what` names the call (and the tensor) in the messages.
+Fd open_span(const char* what, const std::string& path, int64_t offset, size_t n, const std::string& needs) {
+  Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) fail(what, ": ", path, ": ", std::strerror(errno));
+  struct stat sb;
+  if (fstat(f.fd, &sb) != 0) fail(what, ": ", path, ": ", std::strerror(errno));
+  BIOFEG_CHECK(S_ISREG(sb.st_mode), what, ": ", path, " is not a regular file");
+  BIOFEG_CHECK(static_cast<int64_t>(sb.st_size) >= offset && static_cast<uint64_t>(sb.st_size - offset) >= n, what, ": ",
+               path, " holds ", static_cast<int64_t>(sb.st_size), " bytes; ", needs, " needs ", n, " from offset ", offset);
+  return f;
+}
+
+// n bytes of fd from `at` into dst (host memory): pread until done (a read may return fewer).
+void pread_all(int fd, uint8_t* dst, size_t n, int64_t at, const std::string& path) {
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = pread(fd, dst + got, n - got, static_cast<off_t>(at + static_cast<int64_t>(got)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) fail("readFile: ", path, ": ", std::strerror(errno));
+    if (r == 0) fail("readFile: ", path, ": ended ", n - got, " bytes early");
+    got += static_cast<size_t>(r);
+  }
+}
 }  // namespace
 
 AccountScope::AccountScope(std::shared_ptr<MemAccount> a) : prev_(std::move(t_account)) { t_account = std::move(a); }
@@ -122,19 +162,7 @@ Tensor Tensor::map_file(const std::string& path, int64_t offset, DType t, const 
                kAlign, " bytes, got ", offset);
   const size_t bytes = static_cast<size_t>(n) * dtype_size(t);
   if (bytes == 0) return empty(Device::CPU, t, shape);
-  struct Fd {
-    int fd;
-    ~Fd() {
-      if (fd >= 0) close(fd);
-    }
-  } f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) fail("mapFile: ", path, ": ", std::strerror(errno));
-  struct stat sb;
-  if (fstat(f.fd, &sb) != 0) fail("mapFile: ", path, ": ", std::strerror(errno));
-  BIOFEG_CHECK(S_ISREG(sb.st_mode), "mapFile: ", path, " is not a regular file");
-  BIOFEG_CHECK(static_cast<int64_t>(sb.st_size) >= offset && static_cast<uint64_t>(sb.st_size - offset) >= bytes,
-               "mapFile: ", path, " holds ", static_cast<int64_t>(sb.st_size), " bytes; ", dtype_name(t),
-               shape_str(shape), " needs ", bytes, " from offset ", offset);
+  Fd f = open_span("mapFile", path, offset, bytes, std::string(dtype_name(t)) + shape_str(shape));
   // mmap takes page-aligned offsets: map from the page holding `offset`, the tensor starting
   // `skip` bytes in (a whole number of elements, as both are multiples of 64).
   const int64_t page = sysconf(_SC_PAGESIZE);
@@ -146,6 +174,26 @@ Tensor Tensor::map_file(const std::string& path, int64_t offset, DType t, const 
   x.offset = skip / static_cast<int64_t>(dtype_size(t));
   x.st = Storage::map_file(f.fd, base, static_cast<size_t>(skip) + bytes);
   return x;
+}
+
+void Tensor::read_file(const std::string& path, int64_t off) const {
+  BIOFEG_CHECK(st, "readFile: the tensor has been disposed");
+  BIOFEG_CHECK(off >= 0, "readFile: the offset must be >= 0, got ", off);
+  const size_t n = nbytes();
+  Fd f = open_span("readFile", path, off, n, describe());
+  if (n == 0) return;
+  if (device() == Device::CPU) {
+    pread_all(f.fd, static_cast<uint8_t*>(data()), n, off, path);
+    return;
+  }
+  // A device tensor through a bounded host chunk, so no staging copy of the whole tensor.
+  constexpr size_t kChunk = size_t(32) << 20;
+  std::vector<uint8_t> chunk(std::min(n, kChunk));
+  for (size_t done = 0; done < n; done += chunk.size()) {
+    const size_t m = std::min(chunk.size(), n - done);
+    pread_all(f.fd, chunk.data(), m, off + static_cast<int64_t>(done), path);
+    copy_bytes(static_cast<uint8_t*>(data()) + done, device(), chunk.data(), Device::CPU, m);
+  }
 }
 
 Tensor Tensor::view(int64_t off, const std::vector<int64_t>& s) const {

@@ -61,6 +61,10 @@ struct Tensor {
   // multiple of 64 bytes; the file must hold nbytes() from it. The file must not be truncated
   // while the tensor lives (a write-then-rename replacement is fine).
   static Tensor map_file(const std::string& path, int64_t offset, DType t, const std::vector<int64_t>& shape);
+  // Fills this tensor with the file's nbytes() bytes from `offset`, as they lie there (its dtype,
+  // little-endian): a host tensor straight from the file, a device tensor through a bounded host
+  // chunk. The file must hold all the bytes: a shorter one is an Argument error before any read.
+  void read_file(const std::string& path, int64_t offset) const;
   Device device() const { return st->dev; }
   int64_t numel() const;
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
