@@ -13,7 +13,7 @@ import {
   SettingsError,
   type ProgressEvent,
 } from '../src/index.js';
-import { DEFAULT_STAGES } from '../src/pipeline/config.js';
+import { CROSS_STAGES, DEFAULT_STAGES } from '../src/pipeline/config.js';
 import { stageFingerprint } from '../src/pipeline/run.js';
 import { register } from '../src/cli/commands/pipeline.js';
 import { runCli } from './support/cli.js';
@@ -22,7 +22,19 @@ import { DONE_FILE } from '../src/train/pipeline-state.js';
 import { cleanup, smallDataset, tmp } from './eval/retrieve-helpers.js';
 import { tinyPipelineConfig } from './support/pipeline-config.js';
 
-const STAGES = DEFAULT_STAGES;
+// Spelled out: the original's README schedule, not the module's own constant (which would make the checks below tautologies).
+const STAGES = [
+  'biencoder',
+  'eval-biencoder',
+  'gan',
+  'generate',
+  'finetune',
+  'eval-finetune',
+  'biencoder-hard',
+  'generate-hard',
+  'finetune-hard',
+  'eval-final',
+];
 let data: Awaited<ReturnType<typeof smallDataset>>;
 let out: string, configFile: string;
 
@@ -153,5 +165,13 @@ describe('biofeg pipeline', () => {
     expect(
       pipelineStageNames(parsePipelineConfig({ data_path: 'd', output_path: 'x', eval_untrained: true, hard_round: false }, 'c.json')),
     ).toEqual(['eval-untrained', ...STAGES.slice(0, 6)]);
+    expect([...DEFAULT_STAGES]).toEqual(STAGES);
+    expect(pipelineStageNames(parsePipelineConfig({ data_path: 'd', output_path: 'x', crossencoder: true }, 'c.json'))).toEqual([
+      ...STAGES,
+      'cross-candidates',
+      'crossencoder',
+      'eval-crossencoder',
+    ]);
+    expect([...CROSS_STAGES]).toEqual(['cross-candidates', 'crossencoder', 'eval-crossencoder']);
   });
 });
