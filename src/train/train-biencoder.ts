@@ -84,8 +84,6 @@ export interface TrainRun {
   distNegatives?: DistNegatives;
 }
 
-
-
 export interface TrainResult {
   /** In-batch accuracy on val before training, then after each epoch. */
   accuracies: number[];
@@ -155,7 +153,8 @@ export async function validate(model: BiEncoder, data: BiencoderData, batchSize:
  * rank's flag), so that all ranks leave at the same step: a signal reaches them at different times.
  */
 function agreedStop(comm: Communicator, own: StopSource | undefined) {
-  if (comm.size === 1 || !own) return { source: own, update: () => {} };
+  // Every rank takes part in the vote, also one without a stop source of its own.
+  if (comm.size === 1) return { source: own, update: () => {} };
   let agreed = false;
   const source: StopSource = {
     get requested() {
@@ -163,11 +162,14 @@ function agreedStop(comm: Communicator, own: StopSource | undefined) {
     },
     checkpointIfRequested: async (save, hint) => {
       if (!agreed) return;
-      if (own.requested) await own.checkpointIfRequested(save, hint);
+      // The rank that got the request stops with its own error; the others with this one. The
+      // checkpoint is written once, by rank 0 (save is a no-op elsewhere), whichever got it.
+      if (own?.requested) return own.checkpointIfRequested(save, hint);
+      await save();
       throw new AbortError(`rank ${comm.rank}: stopped with the other ranks (a stop was requested on one of them)`, hint);
     },
   };
-  return { source, update: () => (agreed = anyRank(comm, own.requested)) };
+  return { source, update: () => (agreed = anyRank(comm, own?.requested ?? false)) };
 }
 
 export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {

@@ -7,10 +7,11 @@
 // one pass (and its GEMMs see other row counts), so float rounding differs. Tolerances below.
 // Skipped, with the reason printed, where mpirun is absent (CI installs openmpi-bin).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { readTrainerState } from '../../src/train/train-biencoder.js';
 import { caches, cleanup, ROOT, smallDataset, tmp } from '../eval/retrieve-helpers.js';
 
 const scenario = join(ROOT, 'test', 'comm', 'train-scenario.ts');
@@ -35,19 +36,33 @@ interface Run {
   results: { rank: number; size: number; backend: string; steps: number }[];
 }
 
-function run(ranks: number, s: { negatives: 'local' | 'global'; batch: number; gradAcc: number; epochs: number }): Run {
-  const out = tmp('biofeg-dp-');
+interface Scenario {
+  negatives: 'local' | 'global';
+  batch: number;
+  gradAcc: number;
+  epochs: number;
+  stopRank1AfterPolls?: number;
+  resume?: boolean;
+}
+
+/** Runs the scenario on `ranks` processes (1: plain node, no mpirun) into `out`. */
+function launch(ranks: number, s: Scenario, out: string): void {
   const args = JSON.stringify({ ...data, out, ...s });
   const node = [process.execPath, '--import', 'tsx', scenario, args];
+  const env = { ...process.env, BIOFEG_THREADS: '1' };
   const r =
     ranks === 1
-      ? spawnSync(node[0]!, node.slice(1), { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BIOFEG_THREADS: '1' } })
+      ? spawnSync(node[0]!, node.slice(1), { cwd: ROOT, encoding: 'utf8', env })
       : spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), ...node], {
           cwd: ROOT,
           encoding: 'utf8',
-          env: { ...process.env, BIOFEG_THREADS: '1' },
+          env,
         });
   expect(r.status, `${ranks} rank(s) ended with ${r.status}:\n${(r.stdout + r.stderr).slice(-4000)}`).toBe(0);
+}
+
+function run(ranks: number, s: Scenario, out = tmp('biofeg-dp-')): Run {
+  launch(ranks, s, out);
   const params = [],
     results = [];
   for (let k = 0; k < ranks; k++) {
@@ -106,5 +121,18 @@ describe.skipIf(!haveMpirun)('data-parallel training under mpirun -np 2', () => 
     const d = maxAbsDiff(two.params[0]!, one.params[0]!);
     console.log(`global negatives: max |w(2 ranks) - w(1 process)| = ${d.toExponential(2)}`);
     expect(d).toBeLessThan(2e-5);
+  });
+
+  it('a stop seen by rank 1 alone stops both ranks at one step; rank 0 writes last/; the resumed run equals an uninterrupted one bitwise', () => {
+    const s: Scenario = { negatives: 'local', batch: 8, gradAcc: 1, epochs: 2 };
+    const full = run(2, s);
+    const out = tmp('biofeg-dp-stop-');
+    launch(2, { ...s, stopRank1AfterPolls: 8 }, out); // 6 steps an epoch: the 8th is epoch 1, micro-batch 1
+    expect([0, 1].map((k) => existsSync(join(out, `stopped.rank${k}.json`)))).toEqual([true, true]);
+    expect(readTrainerState(join(out, 'last'))).toMatchObject({ epoch: 1, microStep: 2, updates: 8 });
+    const resumed = run(2, { ...s, resume: true }, out);
+    expect(resumed.results[0]!.steps).toBe(12);
+    for (const k of [0, 1])
+      expect(Buffer.from(resumed.params[k]!.buffer).equals(Buffer.from(full.params[0]!.buffer)), `rank ${k}`).toBe(true);
   });
 });

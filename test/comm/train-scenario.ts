@@ -8,7 +8,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Communicator } from '../../src/comm/communicator.js';
+import { AbortError } from '../../src/errors.js';
 import { BiEncoder } from '../../src/models/biencoder.js';
+import type { StopSource } from '../../src/train/interrupt.js';
 import { JsonlLogger } from '../../src/train/jsonl-log.js';
 import { trainBiencoder } from '../../src/train/train-biencoder.js';
 import { caches, TINY } from '../eval/retrieve-helpers.js';
@@ -22,6 +24,9 @@ interface Args {
   batch: number;
   gradAcc: number;
   epochs: number;
+  /** Rank 1 alone sees a stop request from its n-th poll on (the ranks must stop together). */
+  stopRank1AfterPolls?: number;
+  resume?: boolean;
 }
 const a = JSON.parse(process.argv[2] ?? '{}') as Args;
 const comm = Communicator.open();
@@ -31,8 +36,18 @@ const model = new BiEncoder({ config: { ...TINY, hiddenDropout: 0, attentionDrop
 // Rank 1 starts from other weights: the trainer must broadcast rank 0's.
 model.parts().forEach((p, i) => p.params.upload(randn(p.params.shape[0]!, 100 + i + 1000 * comm.rank, 0.05)));
 const log = new JsonlLogger(comm.rank === 0 ? a.out : join(a.out, `rank${comm.rank}`));
-const r = await trainBiencoder(
-  { model, settings: { addLinear: false, outDim: 1 }, train, val, outputPath: a.out, comm, distNegatives: a.negatives },
+let polls = 0;
+const interrupt: StopSource = {
+  get requested() {
+    return comm.rank === 1 && a.stopRank1AfterPolls !== undefined && ++polls >= a.stopRank1AfterPolls;
+  },
+  checkpointIfRequested: async (save, hint) => {
+    await save();
+    throw new AbortError('stopped by the scenario', hint);
+  },
+};
+const stopped = await trainBiencoder(
+  { model, settings: { addLinear: false, outDim: 1 }, train, val, outputPath: a.out, comm, distNegatives: a.negatives, resume: a.resume },
   {
     learningRate: 1e-3,
     numTrainEpochs: a.epochs,
@@ -47,9 +62,17 @@ const r = await trainBiencoder(
     evalInterval: 1000,
     shuffle: true,
   },
-  { log },
-);
+  { log, interrupt },
+).catch((e: unknown) => {
+  if (e instanceof AbortError) return undefined;
+  throw e;
+});
 log.close();
+if (!stopped) {
+  writeFileSync(join(a.out, `stopped.rank${comm.rank}.json`), JSON.stringify({ rank: comm.rank }));
+  process.exit(0);
+}
+const r = stopped;
 const parts = model.parts().map((p) => p.params.download() as Float32Array);
 const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
 let at = 0;
