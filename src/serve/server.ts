@@ -163,12 +163,16 @@ export function createServer(linker: LinkService | Promise<LinkService>, o: Serv
       [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     ),
   );
-  const stat = <K extends 'queued' | 'inFlight' | 'batches'>(k: K) => (service ? service.stats()[k] : 0);
+  const stat = <K extends 'queued' | 'inFlight' | 'batches' | 'lastBatchMentions' | 'lastBatchTokens'>(k: K) =>
+    service ? service.stats()[k] : 0;
   registry.add(new Gauge('biofeg_http_in_flight_requests', 'HTTP requests being answered.', () => inFlight));
   registry.add(new Gauge('biofeg_ready', '1 once the model and index are loaded.', () => (service ? 1 : 0)));
   registry.add(new Gauge('biofeg_linker_queued_mentions', "Mentions waiting in the Linker's queue.", () => stat('queued')));
   registry.add(new Gauge('biofeg_linker_in_flight_mentions', 'Mentions in the batch being encoded and searched.', () => stat('inFlight')));
   registry.add(new Gauge('biofeg_linker_batches_total', 'Encoder batches run since load.', () => stat('batches'), 'counter'));
+  // Kept beside the histograms: dashboards built on them before the histograms came still read them.
+  registry.add(new Gauge('biofeg_linker_last_batch_mentions', 'Mentions in the last encoder batch.', () => stat('lastBatchMentions')));
+  registry.add(new Gauge('biofeg_linker_last_batch_tokens', 'Tokens (padded) in the last encoder batch.', () => stat('lastBatchTokens')));
 
   const app = Fastify({
     bodyLimit,

@@ -344,6 +344,8 @@ describe('GET /metrics', () => {
     line(/biofeg_ready 1/);
     line(/biofeg_linker_queued_mentions 2/);
     line(/biofeg_linker_batches_total 7/);
+    line(/biofeg_linker_last_batch_mentions 5/);
+    line(/biofeg_linker_last_batch_tokens 160/);
   });
 
   it('records encoder batch sizes as histograms by kind, as the Linker reports its batches', async () => {
