@@ -195,6 +195,7 @@ try {
   const loads = results.map((r) => r.loadMs);
   const growth = median(results.map((r) => r.rssAfterMiB - r.rssBeforeMiB));
   const expected = mib(vectorBytes + (device === 'cpu' ? facts.contextBytes : 0));
+  const atBarSize = rows === 1_000_000 && facts.dim === 768;
   const summary = {
     bestMs: Math.min(...loads),
     medianMs: median(loads),
@@ -205,11 +206,13 @@ try {
     /** RSS growth beyond the vectors and the context weights held on the host (working memory, code, heaps). */
     overheadMiB: growth - expected,
     barMs: BAR_MS,
-    /** The bar is for 1,000,000 x 768 only. */
-    underBar: rows === 1_000_000 && facts.dim === 768 ? Math.min(...loads) < BAR_MS : null,
+    /** The bar is for 1,000,000 x 768 only, and judged by the median round (a best round alone can be luck). */
+    underBar: atBarSize ? median(loads) < BAR_MS : null,
+    underBarMedian: atBarSize ? median(loads) < BAR_MS : null,
+    underBarBest: atBarSize ? Math.min(...loads) < BAR_MS : null,
   };
   console.log(
-    `best ${summary.bestMs.toFixed(0)} ms, median ${summary.medianMs.toFixed(0)} ms (bar ${BAR_MS} ms at 1,000,000 x 768); ` +
+    `best ${summary.bestMs.toFixed(0)} ms, median ${summary.medianMs.toFixed(0)} ms (bar ${BAR_MS} ms at 1,000,000 x 768, judged by the median${summary.underBar === null ? '' : `: ${summary.underBar ? 'under' : 'over'}`}); ` +
       `RSS +${growth.toFixed(0)} MiB for ${summary.vectorsMiB.toFixed(0)} MiB of vectors and ${summary.contextWeightsMiB.toFixed(0)} MiB of context weights ` +
       `(${summary.overheadMiB.toFixed(0)} MiB beyond them)`,
   );
