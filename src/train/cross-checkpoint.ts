@@ -9,6 +9,7 @@ import { readCheckpointFile, stripDataParallel, writeSafetensors, writeTorchChec
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
 import { BERT_BUFFERS, modernizeName } from '../checkpoint/hf-names.js';
 import { CheckpointError, requireFinite, type HostTensor } from '../checkpoint/types.js';
+import { SettingsError } from '../errors.js';
 import { bertConfigFromHf, type BertConfig, type BertPrecision } from '../models/bert.js';
 import { CrossEncoder } from '../models/crossencoder.js';
 import { hfConfigOf, initBertParams, isBertSize, sizedConfig } from '../models/init.js';
@@ -133,6 +134,8 @@ function windowsOf(cfg: Record<string, unknown>, path: string): CrossWindows | u
 
 /** Builds the cross-encoder a stage asks for: from a checkpoint, an HF BERT (linear initialised), or a random built-in size. */
 export function openCrossEncoder(o: CrossOpenOptions): CrossOpened {
+  if (o.pathToModel !== undefined && !existsSync(o.pathToModel))
+    throw new SettingsError('pathToModel', `path_to_model ${o.pathToModel}: no such cross-encoder checkpoint folder or file`);
   const ckDir = o.pathToModel ? (statSync(o.pathToModel).isDirectory() ? o.pathToModel : dirname(o.pathToModel)) : undefined;
   const ckCfgPath = ckDir ? join(ckDir, 'config.json') : undefined;
   const ckCfg = ckCfgPath && existsSync(ckCfgPath) ? readJson(ckCfgPath) : undefined;
@@ -143,12 +146,13 @@ export function openCrossEncoder(o: CrossOpenOptions): CrossOpened {
   let hf: ReturnType<typeof loadHfFolder> | undefined;
   if (ckCfg) config = bertConfigFromHf(ckCfg, { pooler: true });
   else if (o.bertModel && isBertSize(o.bertModel)) {
-    if (!o.vocabSize) throw new Error(`bert_model ${o.bertModel}: a vocabulary is needed for a built-in size`);
+    if (!o.vocabSize) throw new SettingsError('vocab', `bert_model ${o.bertModel}: a vocabulary is needed for a built-in size`);
     config = sizedConfig(o.bertModel, o.vocabSize);
   } else if (o.bertModel) {
     hf = loadHfFolder(o.bertModel);
     config = bertConfigFromHf(hf.config);
-  } else throw new Error('give bert_model (an HF folder or tiny|small|base) or path_to_model (a cross-encoder checkpoint)');
+  } else
+    throw new SettingsError('bertModel', 'give bert_model (an HF folder or tiny|small|base) or path_to_model (a cross-encoder checkpoint)');
   if (o.dropout !== undefined) config = { ...config, hiddenDropout: o.dropout, attentionDropout: o.dropout };
   const model = new CrossEncoder({ config, device: o.device, ...(o.precision ? { precision: o.precision } : {}) });
   const seed = o.seed ?? 52313;
