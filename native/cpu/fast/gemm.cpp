@@ -4,6 +4,7 @@
 // level's: gemm.h) sweeps them. Bias, pre-activation and GELU are applied when the last K block
 // is stored, while the tile is still in cache.
 #include "gemm.h"
+#include "gemm_tile.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -18,17 +19,6 @@ namespace biofeg::host {
 namespace {
 
 constexpr int64_t NC = 3072;
-// K block: a kc x nr panel of B of 24 KiB, so that it stays in a 32 KiB L1 beside the A rows
-// while the micro-kernel sweeps it (384 for 16 columns, 192 for 32). BIOFEG_GEMM_KC overrides
-// it, for tuning runs.
-int64_t k_block(int nr) {
-  static const int64_t forced = [] {
-    const char* e = std::getenv("BIOFEG_GEMM_KC");
-    const long v = e ? std::atol(e) : 0;
-    return v >= 16 && v <= 4096 ? static_cast<int64_t>(v) : int64_t(0);
-  }();
-  return forced ? forced : std::max<int64_t>(16, 6144 / nr);
-}
 // Rows per task: about 96, a whole number of mr-row panels (a row block starts on a panel).
 // BIOFEG_GEMM_MC overrides the 96 (tuning runs).
 int64_t row_block(int mr) {
@@ -62,30 +52,23 @@ GemmKernels choose_kernels() {
 
 }  // namespace
 
+// K block: a kc x nr panel of B of 24 KiB, so that it stays in a 32 KiB L1 beside the A rows
+// while the micro-kernel sweeps it (384 for 16 columns, 192 for 32). BIOFEG_GEMM_KC overrides
+// it, for tuning runs.
+int64_t k_block(int nr) {
+  static const int64_t forced = [] {
+    const char* e = std::getenv("BIOFEG_GEMM_KC");
+    const long v = e ? std::atol(e) : 0;
+    return v >= 16 && v <= 4096 ? static_cast<int64_t>(v) : int64_t(0);
+  }();
+  return forced ? forced : std::max<int64_t>(16, 6144 / nr);
+}
 GemmKernels gemm_kernels_generic() { return {"generic 6x16", kMR, kNR, kernel_generic, nullptr, nullptr, nullptr}; }
 
 const GemmKernels& gemm_kernels() {
   static const GemmKernels k = choose_kernels();  // a throw leaves it unset: the next call throws again
   return k;
 }
-
-namespace {
-
-// 64-byte aligned scratch that grows and is reused.
-struct Scratch {
-  std::vector<float> v;
-  float* get(size_t n) {
-    if (v.size() < n + 16) v.resize(n + 16);
-    auto p = reinterpret_cast<uintptr_t>(v.data());
-    return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
-  }
-};
-
-struct Operand {
-  const float* p;
-  int64_t ld;
-  bool trans;
-};
 
 // op(B)[pc.., jc..] -> panels [np][kc][nr], zero-padded past nc.
 void pack_b(const Operand& B, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t p, int64_t kNR, float* out) {
@@ -108,7 +91,7 @@ void pack_b(const Operand& B, int64_t pc, int64_t kc, int64_t jc, int64_t nc, in
 }
 
 // op(A)[ic.., pc..] -> panels [mp][kc][mr], zero-padded past mc.
-void pack_a(const Operand& A, int64_t ic, int64_t mc, int64_t pc, int64_t kc, int64_t kMR, float* out) {
+static void pack_a(const Operand& A, int64_t ic, int64_t mc, int64_t pc, int64_t kc, int64_t kMR, float* out) {
   for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
     float* dst = out + (i0 / kMR) * kc * kMR;
     const int64_t h = std::min<int64_t>(kMR, mc - i0);
@@ -128,15 +111,6 @@ void pack_a(const Operand& A, int64_t ic, int64_t mc, int64_t pc, int64_t kc, in
     }
   }
 }
-
-struct TileCtx {
-  const GemmDesc* g;
-  const GemmKernels* k;
-  float* C;
-  float* pre;
-  const float* bias;
-  bool first, last;
-};
 
 void store_tile(const TileCtx& t, const float* acc, int64_t i0, int64_t j0, int64_t h, int64_t w) {
   const GemmDesc& g = *t.g;
@@ -189,6 +163,8 @@ void store_tile(const TileCtx& t, const float* acc, int64_t i0, int64_t j0, int6
   }
 }
 
+namespace {
+
 // Tail of a GEMM with K == 0: C = beta * C (+ bias), epilogue.
 void gemm_k0(const GemmDesc& g, float* C, float* pre, const float* bias) {
   for (int64_t i = 0; i < g.M; ++i)
@@ -201,6 +177,7 @@ void gemm_k0(const GemmDesc& g, float* C, float* pre, const float* bias) {
 }
 
 void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
+  if (gemm_swapped(g, b, threaded)) return;
   // A bf16 A (row-major) goes to the level's widening direct kernel; nothing packs it.
   const bool a16 = g.A.t == DType::BF16;
   const uint16_t* A16 = a16 ? static_cast<const uint16_t*>(g.A.p) + b * g.strideA : nullptr;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -205,9 +206,65 @@ void gemm_widened(const GemmDesc& g) {
   narrow_back(pre, g.pre, nC);
 }
 
+// ---- The small-M path: C = A W^T with W [N, K] read in place -------------------------------------
+// As the f32 GEMM's (gemm_swap.cpp): a few rows cannot amortise packing all of W on every call,
+// so C^T = W A^T runs on the same direct kernel with W's rows in A's place and A^T (one 64-lane
+// panel) as B. vdpbf16ps is symmetric in its two sources and the pairs are summed in the same
+// order, into the same f32 tile, stored by the same store: bitwise the packed path's result.
+// BIOFEG_GEMM_SWAP_M sets the largest M (0: never).
+int64_t swap_max_m() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("BIOFEG_GEMM_SWAP_M");
+    return e ? static_cast<int64_t>(std::max(0L, std::atol(e))) : int64_t(64);
+  }();
+  return std::min<int64_t>(v, kBfNR);
+}
+
+bool gemm_one_swapped(const GemmDesc& g, int64_t b) {
+  const Kernels& kern = kernels();
+  const int64_t M = g.M, N = g.N, K = g.K, kpt = K / 2;
+  if (!kern.direct || g.transA || !g.transB || K % 2 || M > swap_max_m() || M >= N) return false;
+  const uint16_t* A = static_cast<const uint16_t*>(g.A.p) + b * g.strideA;
+  const uint16_t* W = static_cast<const uint16_t*>(g.B.p) + b * g.strideB;
+  static thread_local Scratch<uint16_t> apack;
+  uint16_t* const at = apack.get(static_cast<size_t>(kpt * 2 * kBfNR));
+  pack_b(Operand{A, g.lda, true}, K, M, kpt, 0, at);  // A^T: the pairs of A's rows, M <= 64 lanes
+  const bool c16 = g.C.t == DType::BF16;
+  const int64_t groups = (N + kBfNR - 1) / kBfNR;
+  parallel_for(groups, 1, [&](int64_t lo, int64_t hi) {
+    static thread_local Scratch<float> accs, tiles;
+    float* const acct = accs.get(static_cast<size_t>((kBfNR + kBfMR) * kBfNR));  // rows: W rows; lanes: A rows
+    float* const tile = tiles.get(static_cast<size_t>(kBfNR * kBfNR));           // rows: A rows; columns: W rows
+    for (int64_t gi = lo; gi < hi; ++gi) {
+      const int64_t n0 = gi * kBfNR, wn = std::min<int64_t>(kBfNR, N - n0);
+      for (int64_t s = 0; s < wn; s += kBfMR)
+        for (int64_t q0 = 0; q0 < kpt; q0 += kKcPairs)
+          kern.direct(std::min(kKcPairs, kpt - q0), W + (n0 + s) * g.ldb + 2 * q0, g.ldb,
+                      std::min<int64_t>(kBfMR, wn - s), at + q0 * 2 * kBfNR, acct + s * kBfNR, q0 > 0);
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t j = 0; j < wn; ++j) tile[m * kBfNR + j] = acct[j * kBfNR + m];
+      Bf16Epi e;
+      e.alpha = g.alpha, e.beta = g.beta, e.ldc = g.ldc, e.gelu = g.epilogue == Epilogue::Gelu;
+      e.c_bf16 = c16;
+      e.C = static_cast<char*>(g.C.p) + (b * g.strideC + n0) * static_cast<int64_t>(dtype_size(g.C.t));
+      if (g.bias.p) {
+        e.bias = static_cast<const char*>(g.bias.p) + n0 * static_cast<int64_t>(dtype_size(g.bias.t));
+        e.bias_bf16 = g.bias.t == DType::BF16;
+      }
+      if (g.pre.p) {
+        e.pre = static_cast<char*>(g.pre.p) + (b * g.strideC + n0) * static_cast<int64_t>(dtype_size(g.pre.t));
+        e.pre_bf16 = g.pre.t == DType::BF16;
+      }
+      kern.store(e, tile, M, wn);
+    }
+  });
+  return true;
+}
+
 // ---- The kernel path: bf16 A and B ------------------------------------------------------------
 
 void gemm_one(const GemmDesc& g, int64_t b) {
+  if (gemm_one_swapped(g, b)) return;
   const Kernels& kern = kernels();
   const Operand A{static_cast<const uint16_t*>(g.A.p) + b * g.strideA, g.lda, g.transA};
   const Operand B{static_cast<const uint16_t*>(g.B.p) + b * g.strideB, g.ldb, g.transB};
