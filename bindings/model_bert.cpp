@@ -308,6 +308,7 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "BertModel",
                        {InstanceMethod("parameters", &BertWrap::Parameters),
+                        InstanceMethod("keepWeightCopy", &BertWrap::KeepWeightCopy),
                         InstanceMethod("gradients", &BertWrap::Gradients),
                         InstanceMethod("parameterLayout", &BertWrap::Layout),
                         InstanceMethod("config", &BertWrap::Config),
@@ -370,7 +371,15 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
 
   Napi::Value Parameters(const Napi::CallbackInfo& info) {
     return guarded(info, "BertModel.parameters", false, [&](const OpCtx&) -> Napi::Value {
+      st_->m->weights_touched();  // the caller may write the weights through it
       return wrap(info.Env(), st_->m->params());
+    });
+  }
+  Napi::Value KeepWeightCopy(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.keepWeightCopy", true, [&](const OpCtx&) -> Napi::Value {
+      BIOFEG_CHECK(info.Length() == 1 && info[0].IsBoolean(), "BertModel.keepWeightCopy: expected (on: boolean)");
+      st_->m->keep_weight_copy(info[0].As<Napi::Boolean>().Value());
+      return info.Env().Undefined();
     });
   }
   Napi::Value Gradients(const Napi::CallbackInfo& info) {

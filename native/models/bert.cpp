@@ -339,8 +339,10 @@ void BertModel::forward(const BertInputs& in) {
   const bool drop_h = in.train && cfg_.hidden_dropout > 0, drop_a = in.train && cfg_.attn_dropout > 0;
   const float ph = cfg_.hidden_dropout;
   const uint64_t seed = in.seed;
-  // Mixed precision: this step's bf16 working copy of the encoder and pooler weights.
-  if (mixed()) op::cast(be, p(o_enc_), wcopy_.buf(), nparams_ - o_enc_);
+  // Mixed precision: this step's bf16 working copy of the encoder and pooler weights (kept from
+  // the last forward when the model keeps it and nothing may have changed the weights since).
+  if (mixed() && !(keep_wcopy_ && wcopy_fresh_)) op::cast(be, p(o_enc_), wcopy_.buf(), nparams_ - o_enc_);
+  wcopy_fresh_ = keep_wcopy_ && !in.grad && !in.train;
 
   // Embeddings: word + position + type, LayerNorm, dropout.
   op::embedding_fwd(be, P.ids.buf(), p(o_word_), P.emb_sum.buf(), Nr, C, cfg_.vocab);

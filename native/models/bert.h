@@ -12,7 +12,8 @@
 // emulates bf16 storage for tests) is mixed precision in the spirit of torch.autocast:
 // - master weights stay f32 in params() and gradients accumulate in f32 in grads() (same flat
 //   layout, so the optimiser is unchanged); the encoder/pooler part of params() is cast once per
-//   forward into a bf16 working copy, so every optimiser step is seen;
+//   forward into a bf16 working copy, so every optimiser step is seen (an inference-only model
+//   can keep the copy across no-grad forwards: keep_weight_copy);
 // - every GEMM reads bf16 weights and bf16 activations and accumulates in f32; weight-gradient
 //   GEMMs write f32 dW with beta 1, bias gradients sum into f32;
 // - bf16 activations: qkv, attention context, the FFN pre-activation and GELU output, and the
@@ -39,6 +40,7 @@
 //   disjoint Philox counter ranges of one per-step seed; backward regenerates the masks.
 // - Linear weights are HF's [out, in]; GELU is the erf form (HF "gelu"); position ids are 0..T-1.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -104,6 +106,14 @@ class BertModel {
   const std::vector<ParamView>& layout() const { return layout_; }
   int64_t num_params() const { return nparams_; }
   Tensor& params() { return params_; }
+  // Inference only (mixed precision): keep the bf16 working copy across no-grad forwards instead
+  // of casting every forward. A grad or train forward, weights_touched() (the binding calls it
+  // whenever parameters() is handed out) or keep_weight_copy(false) makes the next forward cast.
+  void keep_weight_copy(bool on) {
+    keep_wcopy_ = on;
+    wcopy_fresh_ = false;
+  }
+  void weights_touched() { wcopy_fresh_ = false; }
   Tensor& grads();  // allocated on first use
   void zero_grad();
 
@@ -181,6 +191,8 @@ class BertModel {
   Tensor params_, grads_;
   Tensor wcopy_;          // mixed: bf16 copy of params()[o_enc_, nparams_) (encoder and pooler)
   int64_t o_enc_ = 0;     // first parameter after the embeddings
+  bool keep_wcopy_ = false;
+  std::atomic<bool> wcopy_fresh_{false};  // parameters() may be called while a forward runs on the pool
   Plan plan_;
   int64_t fwdB_ = 0, fwdT_ = 0, fwdRows_ = 0;
   bool fwd_train_ = false, fwd_grad_ = false, fwd_cls_only_ = false;

@@ -85,6 +85,7 @@ interface Loaded {
 async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
   const device = chooseDevice({ device: d.device, threads: d.threads });
   const { lm, hash: hashing } = openContextModel(d.model, device, precisionOf(d.precision, device));
+  lm.encoder.bert.keepWeightCopy(); // the Linker never changes its weights
   const inf = lm.inference;
   if (inf.mentionMarkers[0] !== ENT_START_TAG || inf.mentionMarkers[1] !== ENT_END_TAG || inf.titleMarker !== ENT_TITLE_TAG)
     throw new CheckpointRejectedError(

@@ -76,6 +76,7 @@ export function openReranker(o: RerankerSetup): Reranker {
     }
     const opened = openCrossEncoder({ device: o.device, pathToModel: dir, precision: o.precision });
     model = opened.model;
+    model.encoder.bert.keepWeightCopy(); // reranking only
     recorded = opened.windows;
   } catch (e) {
     throw rejected(dir, e);

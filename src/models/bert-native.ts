@@ -92,6 +92,7 @@ export interface NativeBertModel {
   readonly numParameters: number;
   readonly busy: boolean;
   parameters(): NativeTensor;
+  keepWeightCopy(on: boolean): void;
   gradients(): NativeTensor;
   parameterLayout(): ParamEntry[];
   config(): BertConfig;

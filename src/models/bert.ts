@@ -120,6 +120,15 @@ export class Bert {
   parameters(): NativeTensor {
     return this.model.parameters();
   }
+  /**
+   * Inference only, mixed precision: keep the bf16 working copy of the weights across no-grad
+   * forwards instead of casting the f32 weights on every forward. The next forward casts again
+   * after parameters() (the weights may change through it), a grad or train forward, or
+   * keepWeightCopy(false). No effect in f32.
+   */
+  keepWeightCopy(on = true): void {
+    this.model.keepWeightCopy(on);
+  }
   /** The flat f32 gradient buffer, same layout as parameters(). */
   gradients(): NativeTensor {
     return this.model.gradients();

@@ -94,6 +94,7 @@ export class BertSession {
     const device = chooseDevice({ device: o.device ?? 'auto', threads: o.threads });
     const precision = precisionOf(o.precision ?? 'f32', device, 'inference');
     const { bert, kind } = isBertSize(model) ? randomBert(model, device, precision, o) : openEncoder(model, device, o.side, precision);
+    bert.keepWeightCopy(); // a session only encodes
     const c = bert.config;
     const rec = kind === 'biencoder' && existsSync(model) && statSync(model).isDirectory() ? readInferenceMeta(model) : undefined;
     return new BertSession(

@@ -70,6 +70,7 @@ export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx
   for (const m of s.modes) checkDataPath('evaluateBiencoder', s, m, false);
   const t0 = performance.now();
   const opened = openModel(s, device);
+  for (const b of [opened.model.context.bert, opened.model.candidate.bert]) b.keepWeightCopy(); // evaluation only
   const info: Record<string, string> =
     opened.checkpointDir !== undefined || s.pathToModel !== undefined
       ? { pathToModel: resolve(s.pathToModel!) }
