@@ -1,9 +1,14 @@
-// Bindings of the run-time loaded MPI (native/comm/mpi_loader.h). Glue only: typed arrays in,
-// the loader's calls, errors out as the library's classes.
+// Bindings of the run-time loaded MPI and NCCL (native/comm/). Glue only: typed arrays and
+// tensors in, the loaders' calls, errors out as the library's classes.
 #include "comm_bind.h"
 
+#include <cstring>
+
 #include "../native/comm/mpi_loader.h"
+#include "../native/comm/nccl_loader.h"
+#include "../native/core/device.h"
 #include "errors.h"
+#include "tensor_wrap.h"
 
 namespace biofeg::js {
 namespace {
@@ -105,6 +110,66 @@ Napi::Value finalize(const Napi::CallbackInfo& info) {
   });
 }
 
+namespace nccl = comm::nccl;
+
+Napi::Value nccl_available(const Napi::CallbackInfo& info) {
+  return guarded(info, [](Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    const nccl::Api* a = nccl::api();
+    o.Set("available", a != nullptr);
+    o.Set("library", a ? a->path : std::string());
+    o.Set("version", nccl::version());
+    o.Set("reason", nccl::absent_reason());
+    return o;
+  });
+}
+
+Napi::Value nccl_unique_id(const Napi::CallbackInfo& info) {
+  return guarded(info, [](Napi::Env env) {
+    const nccl::UniqueId id = nccl::unique_id();
+    Napi::Uint8Array a = Napi::Uint8Array::New(env, nccl::kUniqueIdBytes);
+    std::memcpy(a.Data(), id.internal, nccl::kUniqueIdBytes);
+    return a;
+  });
+}
+
+Napi::Value nccl_init(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) {
+    Napi::TypedArray a = typed_arg(info, 0, "ncclInit");
+    BIOFEG_CHECK(a.ByteLength() == nccl::kUniqueIdBytes, "ncclInit: the id has ", a.ByteLength(), " bytes; expected ", nccl::kUniqueIdBytes);
+    BIOFEG_CHECK(info.Length() == 3 && info[1].IsNumber() && info[2].IsNumber(), "ncclInit: expected (id, rank, size)");
+    const double rank = info[1].As<Napi::Number>().DoubleValue(), size = info[2].As<Napi::Number>().DoubleValue();
+    BIOFEG_CHECK(size >= 1 && size <= 65536 && size == static_cast<int>(size) && rank >= 0 && rank < size && rank == static_cast<int>(rank),
+                 "ncclInit: rank ", rank, " of ", size, " is not a rank");
+    nccl::UniqueId id{};
+    std::memcpy(id.internal, bytes_of(a), nccl::kUniqueIdBytes);
+    return Napi::Number::New(env, nccl::init(id, static_cast<int>(rank), static_cast<int>(size)));
+  });
+}
+
+Napi::Value nccl_allreduce(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) {
+    BIOFEG_CHECK(info.Length() == 3 && info[0].IsNumber() && TensorWrap::is(env, info[1]) && info[2].IsBoolean(),
+                 "ncclAllreduce: expected (comm, tensor, average)");
+    Tensor& t = Napi::ObjectWrap<TensorWrap>::Unwrap(info[1].As<Napi::Object>())->get("ncclAllreduce", "the tensor");
+    BIOFEG_CHECK(t.device() == Device::CUDA, "ncclAllreduce: the tensor is on ", device_name(t.device()), "; NCCL reduces CUDA tensors");
+    BIOFEG_CHECK(t.dtype == DType::F32 || t.dtype == DType::BF16, "ncclAllreduce: the tensor is ", dtype_name(t.dtype), "; f32 or bf16 only");
+    // cuemu's "device" memory is host memory: a real libnccl must not be handed it.
+    if (cuda::device_info().rfind("cuemu", 0) == 0) fail_as(ErrorKind::Device, "ncclAllreduce: this build emulates CUDA (cuemu); NCCL needs a GPU");
+    nccl::allreduce(info[0].As<Napi::Number>().Int32Value(), t.data(), t.numel(), t.dtype == DType::F32 ? nccl::kFloat32 : nccl::kBfloat16,
+                    info[2].As<Napi::Boolean>().Value());
+    return env.Undefined();
+  });
+}
+
+Napi::Value nccl_destroy(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) {
+    BIOFEG_CHECK(info.Length() == 1 && info[0].IsNumber(), "ncclDestroy: expected (comm)");
+    nccl::destroy(info[0].As<Napi::Number>().Int32Value());
+    return env.Undefined();
+  });
+}
+
 }  // namespace
 
 void register_comm(Napi::Env env, Napi::Object exports) {
@@ -116,6 +181,11 @@ void register_comm(Napi::Env env, Napi::Object exports) {
   exports.Set("mpiBroadcast", Napi::Function::New(env, broadcast, "mpiBroadcast"));
   exports.Set("mpiBarrier", Napi::Function::New(env, barrier, "mpiBarrier"));
   exports.Set("mpiFinalize", Napi::Function::New(env, finalize, "mpiFinalize"));
+  exports.Set("ncclAvailable", Napi::Function::New(env, nccl_available, "ncclAvailable"));
+  exports.Set("ncclUniqueId", Napi::Function::New(env, nccl_unique_id, "ncclUniqueId"));
+  exports.Set("ncclInit", Napi::Function::New(env, nccl_init, "ncclInit"));
+  exports.Set("ncclAllreduce", Napi::Function::New(env, nccl_allreduce, "ncclAllreduce"));
+  exports.Set("ncclDestroy", Napi::Function::New(env, nccl_destroy, "ncclDestroy"));
 }
 
 }  // namespace biofeg::js
