@@ -8,8 +8,23 @@ import { randn } from './rng.js';
 
 const O = engine('cpu');
 
+// A pool wider than the GEMM's tile columns and blocks; an entity width of several K blocks (768:
+// 2 at every level); one past the K that weight-gradient GEMMs split (2048), on a small pool.
+const SHAPES = [
+  [150, 20011, 40, 12],
+  [150, 3001, 768, 12],
+  [150, 301, 2100, 5],
+] as const;
+
 export function sameLists(dtype: 'f32' | 'bf16'): string {
-  const [Q, P, D, k] = [150, 20011, 40, 12];
+  for (const shape of SHAPES) {
+    const verdict = sameListsAt(dtype, ...shape);
+    if (verdict !== 'same lists') return `Q ${shape[0]} P ${shape[1]} D ${shape[2]}: ${verdict}`;
+  }
+  return 'same lists';
+}
+
+function sameListsAt(dtype: 'f32' | 'bf16', Q: number, P: number, D: number, k: number): string {
   const made: NativeTensor[] = [];
   const t = (...a: Parameters<typeof tensor>) => {
     const x = tensor(...a);

@@ -322,8 +322,8 @@ bool split_k(const GemmDesc& g) {
 }
 }  // namespace
 
-void gemm_fast(const GemmDesc& g) {
-  if (split_k(g)) return;
+void gemm_fast(const GemmDesc& g, bool split_k_ok) {
+  if (split_k_ok && split_k(g)) return;
   for (int64_t b = 0; b < g.batch; ++b) gemm_one(g, b, true);
 }
 void gemm_serial(const GemmDesc& g) {

@@ -50,7 +50,9 @@ int64_t balanced_rows(int64_t M, int mr, int64_t target, int64_t cap, int nt);
 
 // Threaded GEMM over the pool, and a serial one for callers already inside a parallel loop.
 // gemm_fast also takes a bf16 A (row-major, f32 B and C) where gemm_kernels().direct16 exists.
-void gemm_fast(const GemmDesc& g);
+// split_k false keeps K whole (weight-gradient shapes otherwise sum two halves of K): top-k
+// needs a score's sum to be the same whichever shape its GEMM had.
+void gemm_fast(const GemmDesc& g, bool split_k_ok = true);
 void gemm_serial(const GemmDesc& g);
 
 }  // namespace biofeg::host

@@ -45,8 +45,8 @@ void offer_row(const float* s, int64_t nb, int64_t p0, int64_t k, float* bs, int
 // Few queries (a service's batch): the pool block is the GEMM's A, read in place (bf16 widened as
 // read), and the queries its packed B, so no pool row is ever copied; the scores [rows, queries]
 // are transposed per query for the scan. Each score is the same sum as the many-query path's
-// (same K blocks, same products in the same order: FMA is commutative in its factors), so both
-// paths return identical lists.
+// (same K blocks, same products in the same order: FMA is commutative in its factors; neither
+// path splits K), so both paths return identical lists.
 constexpr int64_t kFewQueries = 64;
 void topk_few(const TopkDesc& d, bool avx512) {
   const bool bf16 = d.pool.t == DType::BF16;
@@ -71,7 +71,7 @@ void topk_few(const TopkDesc& d, bool avx512) {
     g.A = A, g.lda = D;
     g.B = d.queries, g.ldb = D, g.transB = true;
     g.C = Buf{S.data(), DType::F32}, g.ldc = Q;
-    host::gemm_fast(g);
+    host::gemm_fast(g, false);
     for (int64_t i = 0; i < Q; ++i) {
       for (int64_t j = 0; j < nb; ++j) row[j] = S[j * Q + i];
       offer_row(row.data(), nb, p0, k, d.scores.f32() + i * k, d.index.i32() + i * k, filled[i], avx512);
@@ -109,7 +109,7 @@ void topk(const TopkDesc& d) {
       });
     for (int64_t q0 = 0; q0 < d.Q; q0 += qc) {
       const int64_t nq = std::min(qc, d.Q - q0);
-      host::gemm_fast(mm(nq, nb, d.D, q + q0 * d.D, d.D, false, pb, d.D, true, S.data(), nb, 1.0f));
+      host::gemm_fast(mm(nq, nb, d.D, q + q0 * d.D, d.D, false, pb, d.D, true, S.data(), nb, 1.0f), false);
       parallel_for(nq, 16, [&](int64_t lo, int64_t hi) {
         for (int64_t i = lo; i < hi; ++i)
           offer_row(S.data() + i * nb, nb, p0, k, scores + (q0 + i) * k, index + (q0 + i) * k, filled[q0 + i], avx512);
