@@ -42,7 +42,7 @@ k=16
 echo "== cross-encoder candidates (trained bi-encoder, top $k)"
 $cli eval-biencoder --data_path "$out/processed" --entity_dict_path "$dict" --output_path "$out/cross-candidates" \
   --path_to_model "$out/biencoder" --mode train,valid,test,test_seen,test_unseen --top_k $k --save_topk_result \
-  --eval_batch_size 64 --encode_batch_size 64 --silent "${common[@]}" > /dev/null 2>&1
+  --eval_batch_size 64 --encode_batch_size 64 --silent "${common[@]}" > /dev/null 2> "$out.cross-candidates.log" || { cat "$out.cross-candidates.log"; exit 1; }
 echo "== cross-encoder (tiny, 2 epochs, top $k)"
 $cli train-cross --data_path "$out/cross-candidates/top${k}_candidates" --output_path "$out/crossencoder" --bert_model tiny --add_linear \
   --vocab "$vocab" --device cpu --max_context_length $len --max_seq_length $((2 * len)) --train_batch_size 16 \
@@ -50,4 +50,4 @@ $cli train-cross --data_path "$out/cross-candidates/top${k}_candidates" --output
   --print_interval 100000 --silent
 echo "== cross-encoder reranking (norm: of the mentions whose gold is among the top $k; unnorm: of all; bi: its first candidate)"
 $cli eval-cross --data_path "$out/cross-candidates/top${k}_candidates" --path_to_model "$out/crossencoder" \
-  --output_path "$out/eval-cross" --add_linear --mode test,test_seen,test_unseen --eval_batch_size 32 --device cpu --silent 2>/dev/null
+  --output_path "$out/eval-cross" --add_linear --mode test,test_seen,test_unseen --eval_batch_size 32 --device cpu --silent 2> "$out.eval-cross.log" || { cat "$out.eval-cross.log"; exit 1; }
