@@ -65,7 +65,7 @@ interface Measured {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sync = () => {
-  if (device === 'cuda') (native() as unknown as { synchronize(): void }).synchronize();
+  if (device === 'cuda') native().synchronize();
 };
 
 async function timeSteps(step: () => Promise<void>): Promise<number[]> {

@@ -47,7 +47,17 @@ export function isNonFinite(v: unknown): boolean {
 
 /** Seconds from the first to the last timestamped line, or null. */
 export function loggedSeconds(records: readonly LogRecord[]): number | null {
-  const times = records.map((r) => (r.time ? Date.parse(r.time) : Number.NaN)).filter((t) => Number.isFinite(t));
-  if (times.length < 2) return null;
-  return (Math.max(...times) - Math.min(...times)) / 1000;
+  // A loop, not Math.max(...times): a long run's log has more lines than a call takes arguments.
+  let lo = Infinity,
+    hi = -Infinity,
+    n = 0;
+  for (const r of records) {
+    const t = r.time ? Date.parse(r.time) : Number.NaN;
+    if (!Number.isFinite(t)) continue;
+    n++;
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  }
+  if (n < 2) return null;
+  return (hi - lo) / 1000;
 }

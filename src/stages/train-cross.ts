@@ -14,8 +14,8 @@ import { chooseDevice, precisionOf, trainSettingsOf } from './setup.js';
 export interface TrainCrossencoderResult {
   /** The run folder: the best epoch's model at its root, epoch_N/ checkpoints below. */
   outputPath: string;
-  /** Normalized accuracy on val before training, then after each epoch. */
-  accuracies: number[];
+  /** Normalized accuracy on val before training, then after each epoch; null where val has no mention to score. */
+  accuracies: (number | null)[];
   bestEpoch: number;
   /** Optimiser updates made. */
   steps: number;

@@ -112,8 +112,8 @@ export interface CrossTrainRun {
 }
 
 export interface CrossTrainResult {
-  /** Normalized accuracy on val before training, then after each epoch. */
-  accuracies: number[];
+  /** Normalized accuracy on val before training, then after each epoch; null without val mentions. */
+  accuracies: (number | null)[];
   bestEpoch: number;
   steps: number;
   mentionsPerSecond: number;
@@ -136,20 +136,28 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   const type = parseTypeOptimization(s.typeOptimization);
   const opt = new FlatAdamW(model.device, model.parts(), { patterns: trainablePatterns(type, model.config.numLayers) });
   const ws = new Workspace(model.device);
-  const validate = async (): Promise<number> =>
-    (await scoreSource(model, run.val, { ...pairs, batchSize: s.evalBatchSize })).normalizedAccuracy ?? -1;
+  // null without val mentions (gold among the candidates): logged and charted as no value, not as a score.
+  const validate = async (): Promise<number | null> =>
+    (await scoreSource(model, run.val, { ...pairs, batchSize: s.evalBatchSize })).normalizedAccuracy;
+  const fmt = (acc: number | null): string => (acc === null ? 'none (no validation mention)' : acc.toFixed(4));
   const loadWeights = (dir: string) => {
     const weights = join(dir, 'model.safetensors');
     loadCrossStateDict(model, readCheckpointFile(weights), weights);
   };
   const shape = { epochs: s.numTrainEpochs, stepsPerEpoch: plan.microBatchesPerEpoch };
-  const resumed = run.resume ? resumeEpochTrainer(run.outputPath, opt, shape, loadWeights, hooks) : undefined;
-  const st: EpochTrainerState = resumed ?? { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
+  const resumed = run.resume ? resumeEpochTrainer(run.outputPath, opt, shape, loadWeights, hooks, true) : undefined;
+  const st: EpochTrainerState<number | null> = resumed ?? {
+    epoch: 0,
+    microStep: 0,
+    updates: 0,
+    accuracies: [],
+    best: { epoch: -1, score: -1 },
+  };
   if (!resumed) {
     hooks.log.log('plan', { mentions: n, k, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate();
     st.accuracies.push(acc);
-    say(`Eval: normalized accuracy before training ${acc.toFixed(4)}`);
+    say(`Eval: normalized accuracy before training ${fmt(acc)}`);
     hooks.log.log('eval', { epoch: -1, accuracy: acc });
   }
   const best = Object.assign(new BestEpoch(), st.best);
@@ -158,7 +166,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
     maxCandLength: run.train.candLen,
     maxSeqLength: pairs.maxSeqLength,
   };
-  const save = (dir: string, state: EpochTrainerState) =>
+  const save = (dir: string, state: EpochTrainerState<number | null>) =>
     saveCrossEncoder(dir, model, {
       windows,
       vocabPath: run.vocabPath,
@@ -172,7 +180,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   const micro = plan.microBatchSize;
   let order: Int32Array = new Int32Array(0);
   const metrics = new TrainMetrics(plan.optimizerStepsPerEpoch);
-  await runEpochs<EpochTrainerState>({
+  await runEpochs<EpochTrainerState<number | null>>({
     outputPath: run.outputPath,
     epochs: s.numTrainEpochs,
     stepsPerEpoch: plan.microBatchesPerEpoch,
@@ -219,11 +227,11 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
     endEpoch: async (epoch) => {
       const acc = await validate();
       st.accuracies.push(acc);
-      const isBest = best.update(epoch, acc);
+      const isBest = acc !== null && best.update(epoch, acc);
       st.epoch = epoch + 1;
       st.microStep = 0;
       await save(join(run.outputPath, epochDirName(epoch)), { ...st, best: { epoch: best.epoch, score: best.score } });
-      say(`Eval: epoch ${epoch} normalized accuracy ${acc.toFixed(4)}${isBest ? ' (best)' : ''}`);
+      say(`Eval: epoch ${epoch} normalized accuracy ${fmt(acc)}${isBest ? ' (best)' : ''}`);
       hooks.log.log('epoch', { epoch, accuracy: acc, best: best.epoch, updates: st.updates });
     },
   });

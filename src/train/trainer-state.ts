@@ -45,6 +45,7 @@ export function checkResumeState(state: Record<string, unknown>, where: string, 
   if ((step as number) > run.stepsPerEpoch)
     fail(`it is at ${run.stepKey} ${String(step)} of an epoch of ${run.stepsPerEpoch} (was it made with other data or batch sizes?)`);
   const acc = state['accuracies'];
-  if (!Array.isArray(acc) || acc.some((a) => typeof a !== 'number')) fail('"accuracies" must be an array of numbers');
+  if (!Array.isArray(acc) || acc.some((a) => a !== null && typeof a !== 'number'))
+    fail('"accuracies" must be an array of numbers (or null where nothing was validated)');
   if ('updates' in state && (!isInt(state['updates']) || (state['updates'] as number) < 0)) fail('"updates" must be an integer >= 0');
 }

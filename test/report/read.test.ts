@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InputError, readRun, SettingsError, writeReport } from '../../src/index.js';
 import { register } from '../../src/cli/commands/report.js';
 import { buildCharts, smooth } from '../../src/report/charts.js';
+import { loggedSeconds, type LogRecord } from '../../src/report/log.js';
 import { runCli } from '../support/cli.js';
 import { ganLines, trainLines, writeCross, writeDone, writeEval, writeLog, writePipeline } from './fixture.js';
 
@@ -233,6 +234,19 @@ describe('writeReport', () => {
     expect(r.finished).toBe(0);
     expect(r.missing.join('\n')).toMatch(/no DONE\.json/);
     expect(readFileSync(out, 'utf8')).toContain('no DONE.json: the stage did not finish');
+  });
+});
+
+describe('loggedSeconds', () => {
+  it('spans the first to the last timed line of a log longer than a call takes arguments', () => {
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const records: LogRecord[] = Array.from({ length: 300_000 }, (_, i) => ({
+      event: 'step',
+      time: new Date(t0 + ((i * 7919) % 300_000) * 10).toISOString(),
+    }));
+    records.push({ event: 'x', time: null });
+    expect(loggedSeconds(records)).toBe((299_999 * 10) / 1000);
+    expect(loggedSeconds(records.slice(0, 1))).toBeNull();
   });
 });
 
