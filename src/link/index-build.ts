@@ -194,6 +194,14 @@ async function updateLocked(s: UpdateIndexSettings, ctx: TaskContext): Promise<U
   const strings = StringTable.read(join(s.index, old.entities));
   // An index built before texts were kept stays without them (a rebuild adds them).
   const oldTexts = old.texts !== undefined ? StringTable.read(join(s.index, old.texts)) : undefined;
+  // Row i of each table is row i of the vectors: a table of another length would pair rows wrongly.
+  if (strings.count !== old.count)
+    throw new CheckpointRejectedError(s.index, `${join(s.index, old.entities)}: ${strings.count} entities, the manifest says ${old.count}`);
+  if (oldTexts && oldTexts.count !== strings.count)
+    throw new CheckpointRejectedError(
+      s.index,
+      `${join(s.index, old.texts!)}: ${oldTexts.count} texts for the ${strings.count} entities of ${old.entities}`,
+    );
   const byId = strings.ids();
   const removeSet = new Set<string>();
   for (const [i, id] of (s.remove ?? []).entries()) {

@@ -76,6 +76,11 @@ export function readManifest(dir: string): IndexManifest {
     if (typeof m[k] !== 'string' || m[k] === '' || (k !== 'modelHash' && /[/\\]/.test(m[k]))) bad(`"${k}" should be a file name`);
   if (m.texts !== undefined && (typeof m.texts !== 'string' || m.texts === '' || /[/\\]/.test(m.texts)))
     bad('"texts" should be a file name');
+  // The files the manifest names must be there: a missing one is this index's fault, not a raw ENOENT later.
+  for (const k of ['entities', 'texts'] as const) {
+    const f = m[k];
+    if (f !== undefined && !existsSync(join(dir, f))) bad(`${f}: missing (the manifest's "${k}")`);
+  }
   const vpath = join(dir, m.vectors);
   const h = readPoolHeader(vpath);
   if (!h) bad(`${m.vectors}: missing, truncated or not an entity vectors file`);

@@ -190,7 +190,7 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
       const batch = trimmedBatch(ids, n, maxCtx, maxCtx);
       tokens += batch.rows * batch.seq;
       // Sync calls (encodeSync, topk): this thread only serves the Linker, one batch at a time, so
-      // the thread-pool hops of the async ones would only add latency (about 0.4 ms a batch).
+      // the thread-pool hops of the async ones would only add latency.
       const emb = enc.encodeSync(batch);
       // The encoder's output is overwritten by its next forward: keep a copy.
       const keep = tensor(device, queryDtype(device, poolDtype), [n, dim]);

@@ -18,7 +18,7 @@ import {
   OutputBusyError,
   SettingsError,
 } from '../../src/index.js';
-import { readManifest, StringTable } from '../../src/link/index-file.js';
+import { encodeStrings, readManifest, StringTable } from '../../src/link/index-file.js';
 import { runUpdateIndex } from '../../src/link/index-build.js';
 import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
 import { lockOutput } from '../../src/stages/output-lock.js';
@@ -264,6 +264,37 @@ describe('EntityIndex.add / remove', () => {
       release();
     }
     expect(await index.add([{ id: 'P1', name: 'p' }], { device: 'cpu' })).toMatchObject({ generation: 2, count: 6 });
+  });
+
+  it('a texts file missing or of another length than the entities is refused naming it, before any write', async () => {
+    const dir = join(tmp('biofeg-idx-'), 'idx');
+    await buildIndex({ model: ck, kb, out: dir, device: 'cpu' });
+    const m = readManifest(dir);
+    const textsPath = join(dir, m.texts!);
+    const saved = readFileSync(textsPath);
+    // Four texts for five entities.
+    const short = StringTable.read(textsPath);
+    const ids = Array.from({ length: 4 }, (_, i) => short.id(i));
+    writeFileSync(
+      textsPath,
+      Buffer.concat(
+        encodeStrings(
+          ids,
+          ids.map((_, i) => short.name(i)),
+        ),
+      ),
+    );
+    const index = await openIndex(dir);
+    const e = await index.remove(['D1']).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CheckpointRejectedError);
+    expect((e as Error).message).toBe(`${textsPath}: 4 texts for the 5 entities of ${m.entities}`);
+    expect(readManifest(dir).generation).toBe(1);
+    // Missing: the manifest names it, so the index is at fault (not a raw ENOENT).
+    realFs.rmSync(textsPath);
+    expect(() => readManifest(dir)).toThrow(CheckpointRejectedError);
+    expect(() => readManifest(dir)).toThrow(`${join(dir, 'index.json')}: ${m.texts}: missing (the manifest's "texts")`);
+    writeFileSync(textsPath, saved);
+    expect(readManifest(dir).texts).toBe(m.texts);
   });
 
   it('a write that fails mid-update (in the vectors, or at the manifest) leaves the previous index intact', async () => {
