@@ -111,7 +111,19 @@ export interface MpiBinding {
   mpiFinalize(): void;
 }
 
-interface Addon extends Partial<MpiBinding> {
+/** NCCL as the addon loads it at run time (bindings/comm_bind.cpp; src/comm/nccl.ts wraps it). */
+export interface NcclBinding {
+  ncclAvailable(): { available: boolean; library: string; version: string; reason: string };
+  /** ncclGetUniqueId: 128 bytes, made by one rank and sent to the others. */
+  ncclUniqueId(): Uint8Array;
+  /** ncclCommInitRank; returns the communicator's handle. */
+  ncclInit(id: Uint8Array, rank: number, size: number): number;
+  /** In place, on the engine's stream: the sum (or with `average` the mean) over the ranks of a CUDA f32/bf16 tensor. */
+  ncclAllreduce(comm: number, t: NativeTensor, average: boolean): void;
+  ncclDestroy(comm: number): void;
+}
+
+interface Addon extends Partial<MpiBinding>, Partial<NcclBinding> {
   Tensor: TensorClass;
   /** The flat BERT (bindings/model_bert.cpp). */
   BertModel: NativeBertClass;
@@ -347,6 +359,14 @@ export function addonLocation(): AddonCandidate {
 }
 
 export const engineInfo = (): EngineInfo => native().info();
+
+/** The addon's NCCL functions; DeviceUnavailableError when the loaded addon predates them. */
+export function ncclBinding(): NcclBinding {
+  const { ncclAvailable, ncclUniqueId, ncclInit, ncclAllreduce, ncclDestroy } = native();
+  if (!ncclAvailable || !ncclUniqueId || !ncclInit || !ncclAllreduce || !ncclDestroy)
+    throw new DeviceUnavailableError(`the addon ${loadedFrom?.path ?? ''} was built without NCCL support (rebuild it: npx biofeg build)`);
+  return { ncclAvailable, ncclUniqueId, ncclInit, ncclAllreduce, ncclDestroy };
+}
 
 /** The addon's MPI functions; DeviceUnavailableError when the loaded addon predates them. */
 export function mpiBinding(): MpiBinding {

@@ -2,6 +2,8 @@
 // takes, the gradient all-reduce, identical start weights, and decisions all ranks must agree on.
 import type { ParamPart } from '../models/biencoder.js';
 import type { Communicator } from './communicator.js';
+import { CommunicatorUnavailableError } from './errors.js';
+import { NcclCommunicator } from './nccl.js';
 
 /** Rank `rank`'s contiguous rows [lo, hi) of a `rows`-row global batch (ceil-sized chunks; the last ranks may get fewer, or none). */
 export function shardOf(rows: number, rank: number, size: number): { lo: number; hi: number } {
@@ -13,10 +15,30 @@ export function shardOf(rows: number, rank: number, size: number): { lo: number;
 /**
  * Sums every part's gradient buffer over the ranks, in place. Each rank's loss is scaled by its
  * share of the global batch (rows / global rows), so the sum is the gradient of the global batch's
- * mean loss: the average DDP takes, also when the shards are uneven.
+ * mean loss: the average DDP takes, also when the shards are uneven. CUDA buffers go through
+ * NCCL when `device` is given, else through host memory over MPI.
  */
-export function reduceGradients(comm: Communicator, parts: readonly ParamPart[]): void {
-  for (const p of parts) comm.allreduceSumTensor(p.grads);
+export function reduceGradients(comm: Communicator, parts: readonly ParamPart[], device?: NcclCommunicator): void {
+  for (const p of parts) {
+    if (device) device.allreduceSum(p.grads);
+    else comm.allreduceSumTensor(p.grads);
+  }
+}
+
+/**
+ * The NCCL communicator of a multi-rank run whose model is on CUDA, or undefined (a single
+ * process, a host model, or no libnccl on some rank: the reason goes to `say` and the gradients
+ * are then staged through host memory over MPI).
+ */
+export function openDeviceComm(comm: Communicator, device: 'cpu' | 'cuda', say: (line: string) => void): NcclCommunicator | undefined {
+  if (comm.size === 1 || device !== 'cuda') return undefined;
+  try {
+    return NcclCommunicator.open(comm);
+  } catch (e) {
+    if (!(e instanceof CommunicatorUnavailableError)) throw e;
+    say(`gradients are all-reduced through host memory over MPI: ${e.message}`);
+    return undefined;
+  }
 }
 
 /** Rank 0's parameters into every rank (a run starts from identical weights, as DDP's broadcast). */

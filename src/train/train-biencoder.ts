@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 
 import { Communicator } from '../comm/communicator.js';
-import { anyRank, broadcastParameters, globalMeanLoss, reduceGradients, shardOf } from '../comm/data-parallel.js';
+import { anyRank, broadcastParameters, globalMeanLoss, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
 import { AbortError, SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
 import type { DistNegatives } from '../settings/types.js';
@@ -208,8 +208,15 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   const st: EpochTrainerState = resumed ?? { epoch: 0, microStep: 0, updates: 0, accuracies: [], best: { epoch: -1, score: -1 } };
   // Every rank starts from rank 0's weights (resumed ranks read the same files anyway).
   broadcastParameters(comm, model.parts());
+  const deviceComm = openDeviceComm(comm, model.device, say);
   if (comm.size > 1)
-    hooks.log.log('ranks', { rank: comm.rank, size: comm.size, library: comm.library, negatives: global ? 'global' : 'local' });
+    hooks.log.log('ranks', {
+      rank: comm.rank,
+      size: comm.size,
+      library: comm.library,
+      gradients: deviceComm ? deviceComm.library : 'host memory over MPI',
+      negatives: global ? 'global' : 'local',
+    });
   if (!resumed) {
     hooks.log.log('plan', { examples: n, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate(model, run.val, s.evalBatchSize);
@@ -266,7 +273,7 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
       metrics.add(loss, idx.length);
       stop.update();
       if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
-      reduceGradients(comm, parts);
+      reduceGradients(comm, parts, deviceComm);
       const norm = opt.clipGradNorm(s.maxGradNorm);
       const lr = learningRateAt(st.updates, s.learningRate, plan);
       opt.update(lr);
@@ -300,6 +307,7 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
   }
   ws.dispose();
   opt.dispose();
+  deviceComm?.dispose();
   comm.barrier(); // every rank returns once rank 0's output is complete
   return { accuracies: st.accuracies, bestEpoch: best.epoch, steps: st.updates, examplesPerSecond: seconds > 0 ? seen / seconds : 0 };
 }
