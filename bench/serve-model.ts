@@ -10,6 +10,9 @@ import { openBiEncoder, saveBiEncoder } from '../src/train/biencoder-checkpoint.
 /** The built-in entities (the arboEL documents format): a KB for `biofeg index`. */
 export const BUILTIN_KB = builtinData.entityDictPath;
 
+/** The mention window recorded in a bench model unless told otherwise (the demo's). */
+export const BENCH_MENTION_WINDOW = 32;
+
 function vocabSize(path: string): number {
   return readFileSync(path, 'utf8')
     .split('\n')
@@ -34,7 +37,7 @@ export async function writeRandomBiencoder(dir: string, size: BertSize, o: Rando
   });
   await saveBiEncoder(dir, model, {
     settings,
-    inference: { maxContextLength: o.maxContextLength ?? 32, maxCandLength: o.maxCandLength ?? 48 },
+    inference: { maxContextLength: o.maxContextLength ?? BENCH_MENTION_WINDOW, maxCandLength: o.maxCandLength ?? 48 },
     vocabPath: builtinData.vocabPath,
     lowercase: true,
     torchBin: false,

@@ -28,7 +28,8 @@ import autocannon from 'autocannon';
 import type { BertSize } from '../src/models/init.js';
 import { engineInfo } from '../src/native.js';
 import { cpuId, flagValue, machine, table, writeResult } from './common.js';
-import { BUILTIN_KB, writeRandomBiencoder } from './serve-model.js';
+import { BENCH_MENTION_WINDOW, BUILTIN_KB, writeRandomBiencoder } from './serve-model.js';
+import { fmaPeakGflops, mentionWork, type ServeWork } from './serve-work.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
@@ -375,9 +376,29 @@ async function main(): Promise<void> {
     `bar: zero failed or lost requests at concurrency ${top}: ${clean ? 'ok' : 'NO'}; servers exited 0 on SIGTERM: ${exitsOk ? 'ok' : 'NO'}`,
   );
   const ratios: Record<string, { ours: number; peer: number; ratio: number; pass: boolean }> = {};
+  // The work behind the figures: each side's encoder GFLOP/s at the top concurrency as a share of
+  // the FMA peak measured now, and the share the bar would take (what 1.5x the peer means here).
+  const peak = devices.includes('cpu') ? fmaPeakGflops() : undefined;
+  const work: Record<string, ServeWork> = {};
   for (const size of sizes) {
     const ours = bar.find((c) => c.side === 'biofeg' && c.device === 'cpu' && c.size === size);
     const peer = bar.find((c) => c.side === 'onnx-peer' && c.size === size);
+    if (ours && peak) {
+      const w = mentionWork(size, pool, BENCH_MENTION_WINDOW);
+      const share = (mps: number) => (mps * w.gflopPerMention) / peak.gflops;
+      work[size] = {
+        ...w,
+        peakGflops: peak.gflops,
+        peakWidth: peak.width,
+        oursShare: share(ours.mentionsPerSec),
+        ...(peer ? { peerShare: share(peer.mentionsPerSec), barShare: share(1.5 * peer.mentionsPerSec) } : {}),
+      };
+      const x = work[size]!;
+      const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
+      console.log(
+        `work: ${size} cpu c=${top}: ${w.tokensPerMention.toFixed(1)} real tokens, ${w.gflopPerMention.toFixed(2)} GFLOP per mention; f32 FMA peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.width}); ours ${pct(x.oursShare)} of it${x.peerShare !== undefined ? `, the peer ${pct(x.peerShare)}, the bar (1.5x the peer) ${pct(x.barShare!)}` : ''}`,
+      );
+    }
     if (!ours || !peer) continue;
     const ratio = ours.mentionsPerSec / peer.mentionsPerSec;
     ratios[size] = { ours: ours.mentionsPerSec, peer: peer.mentionsPerSec, ratio, pass: ratio >= 1.5 };
@@ -407,6 +428,7 @@ async function main(): Promise<void> {
     cells,
     serverExitCodes: exits,
     bars: { zeroFailedOrLostAtTopConcurrency: clean, serversExitedZero: exitsOk, peerRatio: ratios },
+    work,
     peer,
   });
   console.log(`wrote ${file}`);
