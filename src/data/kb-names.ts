@@ -84,7 +84,7 @@ export async function readKbNames(path: string): Promise<KbNames> {
   const seen = new Map<string, number>();
   let arboel = 0;
   for await (const l of readLines(path, { gunzip: true })) {
-    if (isBlank(l.text)) continue;
+    if (isBlank(l.text) || l.text.startsWith('#')) continue; // comment lines, as firstLine skips them
     const { c, arboel: a } = jsonlConcept(parseJsonLine(l.text, path, l.line), path, l.line);
     const prev = seen.get(c.id);
     if (prev !== undefined) throw new DataError(path, l.line, `id "${c.id}" is already the id of line ${prev}`);

@@ -104,6 +104,11 @@ function openBert(
       'vocab',
       `pretrainSynonyms: the vocabulary has ${tok.tokenizer.vocabSize} entries, the BERT's embeddings ${saveConfig.vocabSize}`,
     );
+  if (s.maxLength > saveConfig.maxPositions)
+    throw new SettingsError(
+      'maxLength',
+      `pretrainSynonyms: ${fieldLabel('maxLength')} ${s.maxLength} exceeds the BERT's ${saveConfig.maxPositions} positions`,
+    );
   const config = s.dropout !== undefined ? { ...saveConfig, hiddenDropout: s.dropout, attentionDropout: s.dropout } : saveConfig;
   const bert = new Bert(config, device, { precision: precisionOf(s.precision, device, 'training') });
   bert.parameters().upload(initBertParams(bert.layout, bert.numParameters, s.seed));

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { allConcepts } from '../../data/default/src/concepts.js';
 import { loadHfFolder } from '../../src/checkpoint/hf-folder.js';
 import { register } from '../../src/cli/commands/pretrain-synonyms.js';
+import { readKbNames } from '../../src/data/kb-names.js';
 import { pretrainSynonyms } from '../../src/index.js';
 import { openModel } from '../../src/stages/setup.js';
 import { runCli } from '../support/cli.js';
@@ -128,6 +129,12 @@ describe('pretrain-synonyms', () => {
     expect(r.steps).toBe(Math.ceil(r.stats.pairs / 64));
   });
 
+  it('reads a KB JSONL with # comment lines anywhere, as a dictionary', async () => {
+    const commented = join(work, 'commented.jsonl');
+    writeFileSync(commented, `# a comment first\n${readFileSync(kb, 'utf8').replace('\n', '\n# and one inside\n')}`);
+    expect((await readKbNames(commented)).concepts.length).toBe((await readKbNames(kb)).concepts.length);
+  });
+
   it('refuses bad input, naming it', async () => {
     const o = join(work, 'bad');
     const docs = join(work, 'all_documents.json');
@@ -141,6 +148,7 @@ describe('pretrain-synonyms', () => {
       [{ kb: docs }, /all_documents\.json: the arboEL documents hold one name a concept/],
       [{ kb: badLine }, /bad\.jsonl:2: field "synonyms" should be an array of strings/],
       [{ kb, bertModel: join(work, 'nowhere') }, /neither a built-in size/],
+      [{ kb, maxLength: 100000 }, /maxLength \(--max_length\) 100000 exceeds the BERT's \d+ positions/],
     ];
     for (const [over, message] of cases)
       await expect(pretrainSynonyms({ outputPath: o, bertModel: 'tiny', device: 'cpu', ...over })).rejects.toThrow(message);
