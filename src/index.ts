@@ -152,6 +152,7 @@ export type { AddonAttempt, AddonSource, BackendCaps, BackendName, DeviceName } 
 export type { BiofegErrorCode } from './errors.js';
 // Several processes (mpirun): the communicator a training stage opens, and its pieces
 export { Communicator } from './comm/communicator.js';
+export { NcclCommunicator } from './comm/nccl.js';
 export { CommunicatorUnavailableError } from './comm/errors.js';
 export { launchInfo, type LaunchInfo } from './comm/launch.js';
 export { shardOf } from './comm/data-parallel.js';
