@@ -318,6 +318,7 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
                         InstanceMethod("backward", &BertWrap::Backward),
                         InstanceMethod("backwardAsync", &BertWrap::BackwardAsync),
                         InstanceMethod("zeroGrad", &BertWrap::ZeroGrad),
+                        InstanceMethod("dispose", &BertWrap::Dispose),
                         InstanceAccessor("device", &BertWrap::Device_, nullptr),
                         InstanceAccessor("precision", &BertWrap::Precision, nullptr),
                         InstanceAccessor("numParameters", &BertWrap::NumParams, nullptr),
@@ -350,7 +351,7 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
   Napi::Value guarded(const Napi::CallbackInfo& info, const char* op, bool needs_idle, Fn fn) {
     Napi::Env env = info.Env();
     try {
-      BIOFEG_CHECK(st_ && st_->m, op, ": the model was not constructed");
+      BIOFEG_CHECK(st_ && st_->m, op, ": the model has been disposed (or was not constructed)");
       if (needs_idle)
         BIOFEG_CHECK(!st_->busy, op, ": an async forward/backward is still running on this model; await it first");
       OpCtx c{op, &st_->m->backend()};
@@ -367,6 +368,21 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
       throw_js(env, e);
       return env.Undefined();
     }
+  }
+
+  // dispose(): frees the model's storages now rather than at garbage collection (a model built
+  // and then not used); later calls throw. Tensors from parameters()/gradients() keep theirs.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      if (!st_ || !st_->m) return env.Undefined();  // twice is fine
+      BIOFEG_CHECK(!st_->busy, "BertModel.dispose: an async forward/backward is still running on this model; await it first");
+      st_->m.reset();
+      st_->report();
+    } catch (const std::exception& e) {
+      throw_js(env, e);
+    }
+    return env.Undefined();
   }
 
   Napi::Value Parameters(const Napi::CallbackInfo& info) {

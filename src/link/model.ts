@@ -163,11 +163,19 @@ export function openContextModel(dir: string, device: DeviceName, precision: Ber
         precision,
       );
       const shape = { embedDim: encoder.outDim, config: encoder.bert.config, addLinear };
-      const plan = loadContext(dir, encoder, candidateHashPrefix(shape, f.tokenizer, f.inference.maxCandLength));
+      let plan: ReturnType<typeof loadContext>;
+      try {
+        plan = loadContext(dir, encoder, candidateHashPrefix(shape, f.tokenizer, f.inference.maxCandLength));
+      } catch (e) {
+        encoder.dispose();
+        throw e;
+      }
       if (plan) {
         const { raw: _raw, ours: _ours, ...rest } = f;
         return { lm: { dir, encoder, ...rest }, hash: hashInThread(plan).catch((e: unknown) => Promise.reject(rejected(dir, e))) };
       }
+      // The general path builds the whole bi-encoder: free this one now rather than at collection.
+      encoder.dispose();
     } catch (e) {
       throw rejected(dir, e);
     }

@@ -129,6 +129,13 @@ export class Bert {
   keepWeightCopy(on = true): void {
     this.model.keepWeightCopy(on);
   }
+  /**
+   * Frees the weights, gradients and activations now instead of at garbage collection (a model
+   * built and then not used); any later call throws. A no-op with an addon built before it.
+   */
+  dispose(): void {
+    this.model.dispose?.();
+  }
   /** The flat f32 gradient buffer, same layout as parameters(). */
   gradients(): NativeTensor {
     return this.model.gradients();

@@ -136,6 +136,12 @@ export class BlinkEncoder {
     this.bert.zeroGrad();
     this.linear?.zeroGrad();
   }
+
+  /** Frees the BERT and the linear head now (an encoder built and then not used). */
+  dispose(): void {
+    this.bert.dispose();
+    this.linear?.dispose();
+  }
 }
 
 export class BiEncoder {

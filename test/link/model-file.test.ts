@@ -3,14 +3,16 @@
 // candidateHash of the fully loaded model, so indexes built before keep loading and an index of
 // other candidate weights is still refused. Files that are not exactly the model's state_dict
 // take the general path and its errors.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { readSafetensors, writeSafetensors } from '../../src/checkpoint/index.js';
 import { CheckpointRejectedError } from '../../src/errors.js';
 import { candidateHashPrefix, openContextModel, openLinkModel } from '../../src/link/model.js';
 import { loadContext } from '../../src/link/model-file.js';
 import { type BiEncoder, BlinkEncoder } from '../../src/models/biencoder.js';
+import { native } from '../../src/native.js';
 import { saveBiEncoder } from '../../src/train/biencoder-checkpoint.js';
 import { cleanup, TINY, tinyModel, tmp, VOCAB } from '../eval/retrieve-helpers.js';
 import { randn } from '../support/rng.js';
@@ -81,6 +83,40 @@ describe('openContextModel', () => {
     writeSafetensors(file, tensors);
     expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(CheckpointRejectedError);
     expect(() => openContextModel(dir, 'cpu', 'f32')).toThrow(/unexpected cand_encoder\.extra/);
+  });
+
+  it('an encoder built for the fast path and not used is freed at once, not left to the collector', async () => {
+    const model = tinyModel(8, { config: { ...TINY, pooler: true } });
+    const dir = join(tmp('biofeg-model-file-'), 'model');
+    await saveBiEncoder(dir, model, {
+      settings: { addLinear: false, outDim: 1 },
+      vocabPath: VOCAB,
+      torchBin: true,
+      inference: { maxContextLength: 32, maxCandLength: 48 },
+    });
+    rmSync(join(dir, 'model.safetensors')); // pytorch_model.bin only: loadContext declines, the general path loads it
+    const spy = vi.spyOn(BlinkEncoder.prototype, 'dispose'); // calls through
+    try {
+      const { lm, hash } = openContextModel(dir, 'cpu', 'f32');
+      const disposed = spy.mock.contexts as BlinkEncoder[];
+      expect(await hash).toBe(openLinkModel(dir, 'cpu', 'f32').hash);
+      expect(disposed).toHaveLength(1);
+      expect(disposed[0]).not.toBe(lm.encoder);
+      expect(() => disposed[0]!.bert.parameters()).toThrow(/has been disposed/);
+      expect(flat(lm.encoder)).toEqual(flat(model.context));
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('Bert.dispose frees its storages now; later calls throw', () => {
+    const enc = new BlinkEncoder({ ...TINY, pooler: true }, 'cpu', 'context_encoder');
+    const before = native().bytesInUse('cpu');
+    const weights = enc.bert.numParameters * 4;
+    enc.dispose();
+    expect(before - native().bytesInUse('cpu')).toBeGreaterThanOrEqual(weights);
+    expect(() => enc.bert.parameters()).toThrow(/BertModel\.parameters: the model has been disposed/);
+    enc.bert.dispose(); // twice is fine
   });
 
   it('a non-finite context weight is refused', async () => {
