@@ -128,7 +128,8 @@ export function openReranker(o: RerankerSetup): Reranker {
 
 /**
  * Each mention's k candidates sorted by cross-encoder score, best first; equal scores keep the
- * bi-encoder's order (np.argmax's first of equal maxima, as evaluation picks). In place.
+ * bi-encoder's order (np.argmax's first of equal maxima, as evaluation picks); NaN scores go last
+ * (in the bi-encoder's order), so the order is total whatever the model returns. In place.
  */
 export function reorderByScore(indices: Int32Array, scores: Float32Array, cross: Float32Array, n: number, k: number): void {
   const order = new Int32Array(k);
@@ -138,7 +139,14 @@ export function reorderByScore(indices: Int32Array, scores: Float32Array, cross:
   for (let i = 0; i < n; i++) {
     const at = i * k;
     for (let j = 0; j < k; j++) order[j] = j;
-    order.sort((a, b) => cross[at + b]! - cross[at + a]! || a - b);
+    order.sort((a, b) => {
+      const x = cross[at + a]!,
+        y = cross[at + b]!;
+      if (x === y || (Number.isNaN(x) && Number.isNaN(y))) return a - b; // also +-Infinity pairs, whose difference is NaN
+      if (Number.isNaN(x)) return 1;
+      if (Number.isNaN(y)) return -1;
+      return y > x ? 1 : -1;
+    });
     for (let j = 0; j < k; j++) {
       ix[j] = indices[at + order[j]!]!;
       sc[j] = scores[at + order[j]!]!;
