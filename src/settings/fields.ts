@@ -182,11 +182,12 @@ export const FIELDS = {
   distNegatives: {
     kind: 'enum',
     flag: 'dist_negatives',
-    default: 'local',
+    // No default here (the trainer's is 'local'): an unset field stays out of pipeline fingerprints,
+    // so run folders made before this setting existed keep their finished stages.
     values: ['local', 'global'],
     value: 'which',
     ours: true,
-    help: "in-batch negatives under mpirun: each rank's own shard (local) or the all-gathered global batch (global)",
+    help: "in-batch negatives under mpirun: each rank's own shard (local, the default) or the all-gathered global batch (global)",
   },
   resume: {
     kind: 'bool',

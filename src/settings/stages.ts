@@ -182,8 +182,8 @@ type LoopDefaults =
   | 'resume';
 
 export interface ResolvedSettings {
-  trainBiencoder: Filled<TrainBiencoderSettings, CommonDefaults | LoopDefaults | 'hard' | 'distNegatives'>;
-  finetune: Filled<FinetuneSettings, CommonDefaults | LoopDefaults | 'hard' | 'distNegatives'>;
+  trainBiencoder: Filled<TrainBiencoderSettings, CommonDefaults | LoopDefaults | 'hard'>;
+  finetune: Filled<FinetuneSettings, CommonDefaults | LoopDefaults | 'hard'>;
   trainGan: Filled<
     TrainGanSettings,
     | CommonDefaults
