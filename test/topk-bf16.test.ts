@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import { engine } from '../src/engine.js';
-import { tensor, type NativeTensor } from '../src/native.js';
 import { randn } from './support/rng.js';
+import { withTensors } from './support/tensors.js';
 import { sameLists } from './support/topk-lists.js';
 
 const O = engine('cpu');
@@ -21,13 +21,7 @@ describe('cpu topk, bf16 pool', () => {
     [2, 40, 16, 40, 40],
   ] as const)
     it(`Q=${Q} P=${P} D=${D} k=${k} block=${block}: same as the f32 pool of the rounded values`, async () => {
-      const made: NativeTensor[] = [];
-      const t = (...a: Parameters<typeof tensor>) => {
-        const x = tensor(...a);
-        made.push(x);
-        return x;
-      };
-      try {
+      await withTensors(async (t) => {
         const q = t('cpu', 'f32', [Q, D], randn(Q * D, 51));
         const raw = randn(P * D, 52);
         for (let i = 0; i < 20; i++) raw.copyWithin(((i * 37) % (P - 1)) * D, 0, D); // duplicate rows: exact ties
@@ -47,9 +41,7 @@ describe('cpu topk, bf16 pool', () => {
           i2 = t('cpu', 'i32', [Q, k]);
         await O.topkAsync(q, p16, k, s2, i2, { block });
         expect(Array.from(i2.download())).toEqual(Array.from(i32.download()));
-      } finally {
-        for (const x of made) x.dispose();
-      }
+      });
     });
 });
 

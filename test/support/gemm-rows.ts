@@ -4,8 +4,9 @@
 import { fileURLToPath } from 'node:url';
 
 import { engine } from '../../src/engine.js';
-import { engineInfo, tensor, type NativeTensor } from '../../src/native.js';
+import { engineInfo } from '../../src/native.js';
 import { randn } from './rng.js';
+import { withTensors } from './tensors.js';
 
 const O = engine('cpu');
 
@@ -27,13 +28,7 @@ export const GEMM_ROW_CASES: Case[] = [
 ];
 
 export function sameRows(): string {
-  const made: NativeTensor[] = [];
-  const t = (...a: Parameters<typeof tensor>) => {
-    const x = tensor(...a);
-    made.push(x);
-    return x;
-  };
-  try {
+  return withTensors((t) => {
     // bf16 GEMMs exist on the CPU backend only at the AVX512_BF16 level (else refused).
     const bf16 = engineInfo().backends.cpu?.caps.opFloats.gemm?.includes('bf16') === true;
     for (const { K, N, epilogue, dtype = 'f32' } of GEMM_ROW_CASES) {
@@ -68,9 +63,7 @@ export function sameRows(): string {
       }
     }
     return 'same rows';
-  } finally {
-    for (const x of made) x.dispose();
-  }
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(sameRows());

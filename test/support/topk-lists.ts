@@ -3,8 +3,8 @@
 import { fileURLToPath } from 'node:url';
 
 import { engine } from '../../src/engine.js';
-import { tensor, type NativeTensor } from '../../src/native.js';
 import { randn } from './rng.js';
+import { withTensors } from './tensors.js';
 
 const O = engine('cpu');
 
@@ -18,20 +18,15 @@ const SHAPES = [
 
 export function sameLists(dtype: 'f32' | 'bf16'): string {
   for (const shape of SHAPES) {
-    const verdict = sameListsAt(dtype, ...shape);
+    const [Q, P, D, k] = shape;
+    const verdict = sameListsAt(dtype, Q, P, D, k);
     if (verdict !== 'same lists') return `Q ${shape[0]} P ${shape[1]} D ${shape[2]}: ${verdict}`;
   }
   return 'same lists';
 }
 
 function sameListsAt(dtype: 'f32' | 'bf16', Q: number, P: number, D: number, k: number): string {
-  const made: NativeTensor[] = [];
-  const t = (...a: Parameters<typeof tensor>) => {
-    const x = tensor(...a);
-    made.push(x);
-    return x;
-  };
-  try {
+  return withTensors((t) => {
     const qs = randn(Q * D, 61);
     const raw = randn(P * D, 62);
     for (let i = 0; i < 30; i++) raw.copyWithin(((i * 613) % (P - 1)) * D, 5 * D, 6 * D); // exact ties
@@ -51,9 +46,7 @@ function sameListsAt(dtype: 'f32' | 'bf16', Q: number, P: number, D: number, k: 
       }
     }
     return 'same lists';
-  } finally {
-    for (const x of made) x.dispose();
-  }
+  });
 }
 
 // As a script (the test's child processes, each with its BIOFEG_CPU_KERNEL): prints the verdict.

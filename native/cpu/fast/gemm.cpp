@@ -192,7 +192,7 @@ void gemm_one(const GemmDesc& g, int64_t b, bool threaded) {
             (g.bias.p ? g.bias.f32() : nullptr), true, true};
   if (g.K == 0) return gemm_k0(g, t.C, t.pre, t.bias);
 
-  static thread_local Scratch bscratch, ascratch, apack_shared;
+  static thread_local Scratch<> bscratch, ascratch, apack_shared;
   for (int64_t jc = 0; jc < g.N; jc += NC) {
     const int64_t nc = std::min(NC, g.N - jc), np = (nc + kNR - 1) / kNR;
     for (int64_t pc = 0; pc < g.K; pc += KC) {

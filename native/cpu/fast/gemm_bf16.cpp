@@ -16,23 +16,13 @@
 
 #include "cpu_level.h"
 #include "gemm.h"
+#include "scratch.h"
 #include "fast.h"
 
 namespace biofeg::host {
 namespace {
 
 constexpr int64_t kKcPairs = 192;  // k-pairs per K block: a B block of 64 columns fills about half of L1
-
-// 64-byte aligned scratch that grows and is reused.
-template <typename T>
-struct Scratch {
-  std::vector<T> v;
-  T* get(size_t n) {
-    if (v.size() < n + 64) v.resize(n + 64);
-    auto p = reinterpret_cast<uintptr_t>(v.data());
-    return reinterpret_cast<T*>((p + 63) & ~uintptr_t(63));
-  }
-};
 
 // ---- The portable kernels (a build or CPU without AVX512_BF16; also what they must equal) ----
 

@@ -37,7 +37,7 @@ bool gemm_swapped(const GemmDesc& g, int64_t b, bool threaded) {
 
   // A^T as B panels, every K block at once: block q's panels start at q * KC * mpad.
   const int64_t mpanels = (g.M + nr - 1) / nr, mpad = mpanels * nr;
-  static thread_local Scratch apack;
+  static thread_local Scratch<> apack;
   float* at = apack.get(static_cast<size_t>(g.K * mpad));
   const Operand AT{A, g.lda, true};
   for (int64_t pc = 0; pc < g.K; pc += KC) {

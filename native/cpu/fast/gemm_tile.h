@@ -6,18 +6,9 @@
 #include <vector>
 
 #include "gemm.h"
+#include "scratch.h"
 
 namespace biofeg::host {
-
-// 64-byte aligned scratch that grows and is reused.
-struct Scratch {
-  std::vector<float> v;
-  float* get(size_t n) {
-    if (v.size() < n + 16) v.resize(n + 16);
-    auto p = reinterpret_cast<uintptr_t>(v.data());
-    return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
-  }
-};
 
 struct Operand {
   const float* p;
