@@ -57,6 +57,9 @@ interface Cell {
   lost: number;
   statusCodes: Record<string, number>;
   loadAvg1: number;
+  /** biofeg only: share of the cell's wall time the Linker spent in batches (tokenize, encode, search). */
+  encoderBusy?: number;
+  meanBatchMentions?: number;
 }
 
 // --prepare SIZE DIR: a child's job, so the bench process never holds a model's weights.
@@ -155,10 +158,30 @@ async function stopServer(s: Server): Promise<number | null> {
   return code;
 }
 
-/** The server's count of answered POST /link requests with status 200. */
-async function served200(url: string): Promise<number> {
+interface ServerCounts {
+  /** Answered POST /link requests with status 200. */
+  ok200: number;
+  /** The Linker's encoder batches: count, mentions and seconds (tokenize, encode, search) summed; absent on the peer. */
+  batches?: { count: number; mentions: number; seconds: number };
+}
+
+/** A metric's value summed over its label sets (undefined when the server has no such metric). */
+function metricSum(text: string, name: string): number | undefined {
+  const re = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'gm');
+  let sum: number | undefined;
+  for (const m of text.matchAll(re)) sum = (sum ?? 0) + Number(m[1]);
+  return sum;
+}
+
+async function serverCounts(url: string): Promise<ServerCounts> {
   const m = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^biofeg_http_requests_total\{route="\/link",method="POST",status="200"\} (\d+)$/m.exec(m)?.[1] ?? 0);
+  const ok200 = Number(/^biofeg_http_requests_total\{route="\/link",method="POST",status="200"\} (\d+)$/m.exec(m)?.[1] ?? 0);
+  const count = metricSum(m, 'biofeg_linker_batch_duration_seconds_count');
+  const seconds = metricSum(m, 'biofeg_linker_batch_duration_seconds_sum');
+  const mentions = metricSum(m, 'biofeg_linker_batch_mentions_sum');
+  return count !== undefined && seconds !== undefined && mentions !== undefined
+    ? { ok200, batches: { count, mentions, seconds } }
+    : { ok200 };
 }
 
 /** Test-split mentions with their context, as a service would receive them. */
@@ -233,10 +256,20 @@ async function measure(
   const warm = await fire(s.url, c, warmN, bodies, 300_000);
   const rate = warmN / Math.max(warm.seconds, 1e-3);
   const amount = Math.min(maxRequests, Math.max(4 * c, 16, Math.round(rate * seconds)));
-  const before = await served200(s.url);
+  const c0 = await serverCounts(s.url);
+  const before = c0.ok200;
   const loadAvg1 = os.loadavg()[0]!;
   const { result: r, seconds: took } = await fire(s.url, c, amount, bodies, Math.max(60_000, (amount / rate) * 4000));
-  const after = await served200(s.url);
+  const c1 = await serverCounts(s.url);
+  const after = c1.ok200;
+  // The Linker's worker busy in batches over the cell's wall time, and its mean batch.
+  const batches =
+    c0.batches && c1.batches && c1.batches.count > c0.batches.count
+      ? {
+          encoderBusy: (c1.batches.seconds - c0.batches.seconds) / took,
+          meanBatchMentions: (c1.batches.mentions - c0.batches.mentions) / (c1.batches.count - c0.batches.count),
+        }
+      : {};
   const ok = r['2xx'];
   const failed = r.errors + r.timeouts + r.non2xx;
   // Lost: sent but neither answered nor counted as failed, or answered by autocannon's count and not the server's.
@@ -260,6 +293,7 @@ async function measure(
     lost,
     statusCodes,
     loadAvg1,
+    ...batches,
   };
 }
 
@@ -313,7 +347,7 @@ async function main(): Promise<void> {
       const cell = await measure(side, s, size, device, c, bodies, perRequest, seconds, maxRequests);
       cells.push(cell);
       console.log(
-        `${side} ${device} ${size} c=${c}: ${cell.mentionsPerSec.toFixed(1)} mentions/s, p50 ${cell.p50Ms} ms, p99 ${cell.p99Ms} ms, ${cell.requests} requests, failed ${cell.failed}, lost ${cell.lost} (load ${cell.loadAvg1.toFixed(2)})`,
+        `${side} ${device} ${size} c=${c}: ${cell.mentionsPerSec.toFixed(1)} mentions/s, p50 ${cell.p50Ms} ms, p99 ${cell.p99Ms} ms, ${cell.requests} requests, failed ${cell.failed}, lost ${cell.lost}${cell.encoderBusy !== undefined ? `, batches busy ${(100 * cell.encoderBusy).toFixed(0)}% (mean ${cell.meanBatchMentions!.toFixed(1)} mentions)` : ''} (load ${cell.loadAvg1.toFixed(2)})`,
       );
     }
   };
