@@ -133,19 +133,28 @@ async function globalStep(
   return globalInBatchStep(comm, model, ws, ctx, b.cand, rows, o);
 }
 
-/** In-batch accuracy of the model on `data` (the original's evaluate()). */
-export async function validate(model: BiEncoder, data: BiencoderData, batchSize: number): Promise<number> {
+/**
+ * In-batch accuracy of the model on `data` (the original's evaluate()). With several ranks, batch
+ * k is scored by rank k mod size and the counts are summed: the same batches, the same accuracy.
+ */
+export async function validate(model: BiEncoder, data: BiencoderData, batchSize: number, comm?: Communicator): Promise<number> {
   const ws = new Workspace(model.device);
   const meter = new AccuracyMeter();
   const n = exampleCount(data);
-  for (let s = 0; s < n; s += batchSize) {
+  const size = comm?.size ?? 1,
+    rank = comm?.rank ?? 0;
+  for (let s = 0, k = 0; s < n; s += batchSize, k++) {
+    if (k % size !== rank) continue;
     const idx = Int32Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => s + i);
     const b = readBatch(data, idx);
     const r = await step(model, ws, b, false, 0n, 1);
     meter.addBatch(r.scores, r.rows, r.cols, b.gold ?? null);
   }
   ws.dispose();
-  return meter.accuracy;
+  if (size === 1) return meter.accuracy;
+  const counts = new Float64Array([meter.correct, meter.examples]);
+  comm!.allreduceSum(counts);
+  return counts[1] === 0 ? 0 : counts[0]! / counts[1]!;
 }
 
 /**
@@ -219,7 +228,7 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
     });
   if (!resumed) {
     hooks.log.log('plan', { examples: n, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
-    const acc = await validate(model, run.val, s.evalBatchSize);
+    const acc = await validate(model, run.val, s.evalBatchSize, comm);
     st.accuracies.push(acc);
     say(`Eval: accuracy before training ${acc.toFixed(4)}`);
     hooks.log.log('eval', { epoch: -1, accuracy: acc });
@@ -282,14 +291,14 @@ export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: Tra
       const at = { epoch, step: ms, updates: st.updates, lr, gradNorm: norm };
       metrics.updated(lead ? hooks : { ...hooks, say: undefined }, at, isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps));
       if (isIntervalStep(ms, s.evalInterval, s.gradientAccumulationSteps)) {
-        const acc = await validate(model, run.val, s.evalBatchSize);
+        const acc = await validate(model, run.val, s.evalBatchSize, comm);
         hooks.log.log('eval', { epoch, step: ms, accuracy: acc });
       }
     },
     stateAt: (epoch, microStep) => ({ ...st, epoch, microStep, best: { epoch: best.epoch, score: best.score } }),
     save,
     endEpoch: async (epoch) => {
-      const acc = await validate(model, run.val, s.evalBatchSize);
+      const acc = await validate(model, run.val, s.evalBatchSize, comm);
       st.accuracies.push(acc);
       const isBest = best.update(epoch, acc);
       st.epoch = epoch + 1;

@@ -33,7 +33,7 @@ afterAll(() => cleanup());
 interface Run {
   params: Float32Array[];
   losses: number[];
-  results: { rank: number; size: number; backend: string; steps: number }[];
+  results: { rank: number; size: number; backend: string; steps: number; accuracies: number[] }[];
 }
 
 interface Scenario {
@@ -96,6 +96,11 @@ describe.skipIf(!haveMpirun)('data-parallel training under mpirun -np 2', () => 
     ]);
     expect(one.results[0]).toMatchObject({ size: 1, backend: 'single', steps: 6 });
     expect(two.results[0]!.steps).toBe(6); // 48 examples / 8 per global batch
+    // Validation is sharded (val batch k on rank k mod 2) and its counts summed: every rank gets
+    // the single process's accuracies (before training and after the epoch).
+    expect(two.results[0]!.accuracies).toHaveLength(2);
+    expect(two.results[1]!.accuracies).toEqual(two.results[0]!.accuracies);
+    expect(two.results[0]!.accuracies).toEqual(one.results[0]!.accuracies);
     // Every rank takes the same update from the same summed gradient: bitwise equal weights
     // (rank 1 started from other weights, so rank 0's broadcast is tested too).
     expect(Buffer.from(two.params[1]!.buffer).equals(Buffer.from(two.params[0]!.buffer))).toBe(true);
