@@ -11,7 +11,9 @@
 namespace biofeg::comm::mpi {
 namespace {
 
-constexpr int kThreadFunneled = 1;  // MPI_THREAD_FUNNELED (the enum's second value in mpi.h)
+// MPI_THREAD_SERIALIZED (mpi.h's enum: SINGLE, FUNNELED, SERIALIZED, MULTIPLE): a library call runs
+// in a worker thread, and a later call (the next pipeline stage) in another; never two at once.
+constexpr int kThreadSerialized = 2;
 constexpr int kSuccess = 0;         // MPI_SUCCESS
 
 struct Loaded {
@@ -139,8 +141,10 @@ World init() {
   check(a.initialized(&already), "MPI_Initialized");
   if (!already) {
     int provided = 0;
-    check(a.init_thread(nullptr, nullptr, kThreadFunneled, &provided), "MPI_Init_thread");
+    check(a.init_thread(nullptr, nullptr, kThreadSerialized, &provided), "MPI_Init_thread");
     we_initialised = true;
+    if (provided < kThreadSerialized)
+      fail_as(ErrorKind::Device, a.path, " provides MPI thread level ", provided, "; biofeg needs MPI_THREAD_SERIALIZED (2) or more");
     // A process that called MPI_Init must call MPI_Finalize before it exits, or mpirun reports it.
     std::atexit(do_finalize);
   }

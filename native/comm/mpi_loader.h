@@ -36,7 +36,7 @@ struct Api {
 const Api* api();
 std::string absent_reason();
 
-// MPI_Init_thread (FUNNELED: only the thread that calls us talks to MPI) once per process, and
+// MPI_Init_thread (SERIALIZED: any thread may call, one at a time) once per process, and
 // this process's place in MPI_COMM_WORLD. Throws a Device error when the library is absent.
 struct World {
   int rank = 0, size = 1;

@@ -25,6 +25,7 @@ import type { TrainBiencoderResult } from '../stages/train-biencoder.js';
 import type { TrainGanResult } from '../stages/train-gan.js';
 import type { ImportReport } from '../data/import-pubtator.js';
 import type { CallOptions } from './events.js';
+import { checkSingleProcessCall } from '../comm/launch.js';
 import { resolveSettings } from '../settings/resolve.js';
 import type { StageName } from '../settings/stages.js';
 import { runTask } from './worker-host.js';
@@ -33,6 +34,7 @@ import type { TaskName, TaskResult, TaskSettings } from './tasks.js';
 /** Settings are checked here, on the caller's thread, before a worker starts: errors come at once. */
 function run<K extends TaskName & StageName>(name: K, settings: TaskSettings<K>, options?: CallOptions): Promise<TaskResult<K>> {
   try {
+    checkSingleProcessCall(name);
     resolveSettings(name, settings);
   } catch (e) {
     return Promise.reject(e as Error);
@@ -113,6 +115,11 @@ export function importPubtator(settings: ImportPubtatorSettings, options?: CallO
 
 /** A JSONL file of texts or token ids to a float32 .npy of encodings (`biofeg encode`). */
 export function encodeFile(settings: EncodeFileSettings, options?: CallOptions): Promise<EncodeFileResult> {
+  try {
+    checkSingleProcessCall('encodeFile');
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
   return runTask('encodeFile', settings, options);
 }
 
@@ -122,5 +129,10 @@ export function encodeFile(settings: EncodeFileSettings, options?: CallOptions):
  * stages (and reruns a finished one whose settings changed, and all after it).
  */
 export function runPipeline(config: PipelineConfig, options?: CallOptions): Promise<PipelineResult> {
+  try {
+    checkSingleProcessCall('runPipeline');
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
   return runTask('runPipeline', config, options);
 }

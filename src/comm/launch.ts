@@ -29,3 +29,19 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
   if (pmi !== undefined) return { launcher: 'pmi', size: pmi, rank: count(env, 'PMI_RANK') ?? 0 };
   return { launcher: 'none', size: 1, rank: 0 };
 }
+
+/** The library calls that train data-parallel when a launcher starts several ranks. */
+export const DATA_PARALLEL_CALLS: readonly string[] = ['trainBiencoder', 'finetune'];
+
+/**
+ * Refuses a call that runs on one process when a launcher started several ranks: each rank would
+ * do the whole work into the same output. SettingsError naming the calls that do run data-parallel.
+ */
+export function checkSingleProcessCall(call: string, env: NodeJS.ProcessEnv = process.env): void {
+  const l = launchInfo(env);
+  if (l.size > 1 && !DATA_PARALLEL_CALLS.includes(call))
+    throw new SettingsError(
+      '(launcher)',
+      `${call} runs on one process, but ${l.launcher} started ${l.size} ranks: start it without mpirun (data-parallel: ${DATA_PARALLEL_CALLS.join(', ')})`,
+    );
+}

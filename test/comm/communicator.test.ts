@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { shardOf } from '../../src/comm/data-parallel.js';
-import { launchInfo } from '../../src/comm/launch.js';
+import { checkSingleProcessCall, launchInfo } from '../../src/comm/launch.js';
 import { SettingsError } from '../../src/errors.js';
 import { ROOT } from '../eval/retrieve-helpers.js';
 
@@ -56,6 +56,16 @@ describe('shardOf and launchInfo', () => {
     expect(launchInfo({ OMPI_COMM_WORLD_SIZE: '4', OMPI_COMM_WORLD_RANK: '3' })).toEqual({ launcher: 'open-mpi', rank: 3, size: 4 });
     expect(launchInfo({ PMI_SIZE: '2', PMI_RANK: '1' })).toEqual({ launcher: 'pmi', rank: 1, size: 2 });
     expect(() => launchInfo({ OMPI_COMM_WORLD_SIZE: 'two' })).toThrow(SettingsError);
+  });
+
+  it('under a multi-rank launcher only the data-parallel calls are let through', () => {
+    const two = { OMPI_COMM_WORLD_SIZE: '2', OMPI_COMM_WORLD_RANK: '1' };
+    expect(() => checkSingleProcessCall('trainBiencoder', two)).not.toThrow();
+    expect(() => checkSingleProcessCall('finetune', two)).not.toThrow();
+    for (const call of ['trainGan', 'trainCrossencoder', 'evaluateBiencoder', 'runPipeline'])
+      expect(() => checkSingleProcessCall(call, two)).toThrow(new RegExp(`${call} runs on one process, but open-mpi started 2 ranks`));
+    expect(() => checkSingleProcessCall('trainGan', {})).not.toThrow();
+    expect(() => checkSingleProcessCall('trainGan', { OMPI_COMM_WORLD_SIZE: '1' })).not.toThrow();
   });
 });
 
