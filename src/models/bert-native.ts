@@ -93,8 +93,8 @@ export interface NativeBertModel {
   readonly busy: boolean;
   parameters(): NativeTensor;
   keepWeightCopy(on: boolean): void;
-  /** Frees the model's storages now; later calls throw. Absent in addons built before it. */
-  dispose?(): void;
+  /** Frees the model's storages now; later calls throw. */
+  dispose(): void;
   gradients(): NativeTensor;
   parameterLayout(): ParamEntry[];
   config(): BertConfig;

@@ -131,10 +131,10 @@ export class Bert {
   }
   /**
    * Frees the weights, gradients and activations now instead of at garbage collection (a model
-   * built and then not used); any later call throws. A no-op with an addon built before it.
+   * built and then not used); any later call throws.
    */
   dispose(): void {
-    this.model.dispose?.();
+    this.model.dispose();
   }
   /** The flat f32 gradient buffer, same layout as parameters(). */
   gradients(): NativeTensor {
