@@ -128,6 +128,17 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// cuda::sync_counts() as numbers (all zero without CUDA): tests count the waits inside a step.
+Napi::Value sync_counts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const cuda::SyncCounts c = cuda::sync_counts();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("device", static_cast<double>(c.device));
+  o.Set("d2h", static_cast<double>(c.d2h));
+  o.Set("h2d", static_cast<double>(c.h2d));
+  return o;
+}
+
 }  // namespace
 
 void init_addon_data(Napi::Env env) { env.SetInstanceData(new AddonData()); }  // Node deletes it with env
@@ -146,6 +157,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
   exports.Set("bytesInUse", Napi::Function::New(env, bytes, "bytesInUse"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
+  exports.Set("cudaSyncCounts", Napi::Function::New(env, sync_counts, "cudaSyncCounts"));
   exports.Set("setErrorClasses", Napi::Function::New(env, set_error_classes, "setErrorClasses"));
   exports.Set("Backend", backend_class(env));
   exports.Set("backend", Napi::Function::New(env, backend_handle, "backend"));

@@ -133,6 +133,7 @@ interface Addon extends Partial<MpiBinding>, Partial<NcclBinding> {
   setThreads(n: number): number;
   bytesInUse(device: DeviceName): number;
   synchronize(): void;
+  cudaSyncCounts(): CudaSyncCounts;
   /** The classes the addon's errors are made of, by code (bindings/errors.h). */
   setErrorClasses(classes: Record<string, new (message: string) => Error>): void;
 }
@@ -377,6 +378,17 @@ export function mpiBinding(): MpiBinding {
   return { mpiAvailable, mpiInit, mpiAllreduceSum, mpiAllreduceMax, mpiAllgather, mpiBroadcast, mpiBarrier, mpiFinalize };
 }
 export const setThreads = (n: number): number => native().setThreads(n);
+
+/** Host waits on the CUDA device since the process started (native/core/device.h; zeros without CUDA). */
+export interface CudaSyncCounts {
+  /** Device-wide synchronisations. */
+  device: number;
+  /** Blocking device-to-host copies (downloads, the index-check slot). */
+  d2h: number;
+  /** Host-to-device copies from pageable memory (each waits for the stream first). */
+  h2d: number;
+}
+export const cudaSyncCounts = (): CudaSyncCounts => native().cudaSyncCounts();
 export const bytesInUse = (d: DeviceName): number => native().bytesInUse(d);
 
 /**

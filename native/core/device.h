@@ -2,6 +2,7 @@
 // otherwise, so the core and the bindings never include CUDA headers.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace biofeg {
@@ -17,6 +18,13 @@ void memcpy_d2h(void* dst, const void* src, size_t bytes);
 void memcpy_d2d(void* dst, const void* src, size_t bytes);
 void memset0(void* dst, size_t bytes);
 void synchronize();
+// Host waits on the device this process made (issue 21: none inside a train step but the loss
+// read-back): device-wide synchronisations, device-to-host copies, pageable host-to-device copies
+// (cudaMemcpy from pageable memory waits for the stream first). Counted since the process started.
+struct SyncCounts {
+  uint64_t device = 0, d2h = 0, h2d = 0;
+};
+SyncCounts sync_counts();
 const Backend* backend();    // nullptr when not compiled
 std::string gemm_engine();   // "cublas (path)" or "fallback wmma" or "none"
 }  // namespace cuda

@@ -23,6 +23,22 @@
 
 namespace biofeg::cuda {
 
+namespace {
+std::atomic<uint64_t> g_sync_device{0}, g_sync_d2h{0}, g_sync_h2d{0};
+void device_sync() {
+  g_sync_device.fetch_add(1, std::memory_order_relaxed);
+  (void)cudaDeviceSynchronize();
+}
+}  // namespace
+
+SyncCounts sync_counts() {
+  SyncCounts c;
+  c.device = g_sync_device.load(std::memory_order_relaxed);
+  c.d2h = g_sync_d2h.load(std::memory_order_relaxed);
+  c.h2d = g_sync_h2d.load(std::memory_order_relaxed);
+  return c;
+}
+
 void check(cudaError_t e, const char* what) {
   if (e == cudaSuccess) return;
   (void)cudaGetLastError();  // clear a non-sticky error so later checks report their own
@@ -72,7 +88,7 @@ size_t g_scratch_cap = 0;
 Scratch::Scratch(size_t bytes, const char* op) : lock_(g_scratch_mu) {
   if (bytes > g_scratch_cap) {
     if (g_scratch) {
-      (void)cudaDeviceSynchronize();  // queued kernels may still use the old buffer
+      device_sync();  // queued kernels may still use the old buffer
       (void)cudaFree(g_scratch);
       (void)cudaGetLastError();
       g_scratch = nullptr;
@@ -126,7 +142,7 @@ DeviceBuffer::~DeviceBuffer() {
   if (async_) {
     e = cudaFreeAsync(ptr_, nullptr);
   } else {
-    (void)cudaDeviceSynchronize();
+    device_sync();
     e = cudaFree(ptr_);
   }
   if (e != cudaSuccess) (void)cudaGetLastError();
@@ -178,10 +194,15 @@ void free(void* p) noexcept {
 }
 
 void memcpy_h2d(void* dst, const void* src, size_t bytes) {
-  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "memcpy host to device");
+  if (!bytes) return;
+  g_sync_h2d.fetch_add(1, std::memory_order_relaxed);
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "memcpy host to device");
 }
 void memcpy_d2h(void* dst, const void* src, size_t bytes) {
-  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "memcpy device to host");
+  if (bytes) {
+    g_sync_d2h.fetch_add(1, std::memory_order_relaxed);
+    check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "memcpy device to host");
+  }
   raise_index_errors();  // the copy waited for every queued kernel
 }
 void memcpy_d2d(void* dst, const void* src, size_t bytes) {
@@ -191,6 +212,7 @@ void memset0(void* dst, size_t bytes) {
   if (bytes) check(cudaMemset(dst, 0, bytes), "memset");
 }
 void synchronize() {
+  g_sync_device.fetch_add(1, std::memory_order_relaxed);
   check(cudaDeviceSynchronize(), "synchronize");
   raise_index_errors();
 }
@@ -220,6 +242,7 @@ IndexCheck::~IndexCheck() { g_index_pending.store(true, std::memory_order_releas
 void raise_index_errors() {
   if (!g_index_pending.exchange(false, std::memory_order_acq_rel)) return;
   IndexError e{};
+  g_sync_d2h.fetch_add(1, std::memory_order_relaxed);  // the device is idle by now: a cheap one
   check(cudaMemcpy(&e, g_index_slot, sizeof e, cudaMemcpyDeviceToHost), "index check slot");
   if (!e.claimed) return;
   check(cudaMemset(g_index_slot, 0, sizeof e), "index check slot");

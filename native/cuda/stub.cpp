@@ -16,6 +16,7 @@ void memcpy_d2h(void*, const void*, size_t) { none(); }
 void memcpy_d2d(void*, const void*, size_t) { none(); }
 void memset0(void*, size_t) { none(); }
 void synchronize() { none(); }
+SyncCounts sync_counts() { return {}; }
 const Backend* backend() { return nullptr; }
 std::string gemm_engine() { return "none"; }
 }  // namespace biofeg::cuda
