@@ -103,6 +103,17 @@ Napi::Value barrier(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value abort_job(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) {
+    BIOFEG_CHECK(info.Length() == 1 && info[0].IsNumber(), "mpiAbort: expected (code)");
+    const double code = info[0].As<Napi::Number>().DoubleValue();
+    BIOFEG_CHECK(code >= 1 && code <= 255 && code == static_cast<int>(code), "mpiAbort: code must be an integer in 1..255, got ", code);
+    mpi::init();  // only an initialised MPI can abort the job
+    mpi::abort(static_cast<int>(code));
+    return env.Undefined();
+  });
+}
+
 Napi::Value finalize(const Napi::CallbackInfo& info) {
   return guarded(info, [](Napi::Env env) {
     mpi::finalize();
@@ -181,6 +192,7 @@ void register_comm(Napi::Env env, Napi::Object exports) {
   exports.Set("mpiBroadcast", Napi::Function::New(env, broadcast, "mpiBroadcast"));
   exports.Set("mpiBarrier", Napi::Function::New(env, barrier, "mpiBarrier"));
   exports.Set("mpiFinalize", Napi::Function::New(env, finalize, "mpiFinalize"));
+  exports.Set("mpiAbort", Napi::Function::New(env, abort_job, "mpiAbort"));
   exports.Set("ncclAvailable", Napi::Function::New(env, nccl_available, "ncclAvailable"));
   exports.Set("ncclUniqueId", Napi::Function::New(env, nccl_unique_id, "ncclUniqueId"));
   exports.Set("ncclInit", Napi::Function::New(env, nccl_init, "ncclInit"));

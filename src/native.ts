@@ -109,6 +109,8 @@ export interface MpiBinding {
   mpiBroadcast(a: ArrayBufferView, root: number): void;
   mpiBarrier(): void;
   mpiFinalize(): void;
+  /** MPI_Abort on COMM_WORLD: every rank of the job ends (code 1..255); never returns. */
+  mpiAbort(code: number): never;
 }
 
 /** NCCL as the addon loads it at run time (bindings/comm_bind.cpp; src/comm/nccl.ts wraps it). */
@@ -372,10 +374,20 @@ export function ncclBinding(): NcclBinding {
 /** The addon's MPI functions; DeviceUnavailableError when the loaded addon predates them. */
 export function mpiBinding(): MpiBinding {
   const a = native();
-  const { mpiAvailable, mpiInit, mpiAllreduceSum, mpiAllreduceMax, mpiAllgather, mpiBroadcast, mpiBarrier, mpiFinalize } = a;
-  if (!mpiAvailable || !mpiInit || !mpiAllreduceSum || !mpiAllreduceMax || !mpiAllgather || !mpiBroadcast || !mpiBarrier || !mpiFinalize)
+  const { mpiAvailable, mpiInit, mpiAllreduceSum, mpiAllreduceMax, mpiAllgather, mpiBroadcast, mpiBarrier, mpiFinalize, mpiAbort } = a;
+  if (
+    !mpiAvailable ||
+    !mpiInit ||
+    !mpiAllreduceSum ||
+    !mpiAllreduceMax ||
+    !mpiAllgather ||
+    !mpiBroadcast ||
+    !mpiBarrier ||
+    !mpiFinalize ||
+    !mpiAbort
+  )
     throw new DeviceUnavailableError(`the addon ${loadedFrom?.path ?? ''} was built without MPI support (rebuild it: npx biofeg build)`);
-  return { mpiAvailable, mpiInit, mpiAllreduceSum, mpiAllreduceMax, mpiAllgather, mpiBroadcast, mpiBarrier, mpiFinalize };
+  return { mpiAvailable, mpiInit, mpiAllreduceSum, mpiAllreduceMax, mpiAllgather, mpiBroadcast, mpiBarrier, mpiFinalize, mpiAbort };
 }
 export const setThreads = (n: number): number => native().setThreads(n);
 

@@ -50,7 +50,7 @@ bool try_open(const std::string& path, Api& api, std::string& why) {
                    sym(lib, "MPI_Comm_rank", a.comm_rank) && sym(lib, "MPI_Comm_size", a.comm_size) &&
                    sym(lib, "MPI_Allreduce", a.allreduce) && sym(lib, "MPI_Allgather", a.allgather) &&
                    sym(lib, "MPI_Bcast", a.bcast) && sym(lib, "MPI_Barrier", a.barrier) &&
-                   sym(lib, "MPI_Error_string", a.error_string);
+                   sym(lib, "MPI_Error_string", a.error_string) && sym(lib, "MPI_Abort", a.abort);
   if (!fns) {
     why += "\n  " + path + ": missing an MPI function";
     dlclose(lib);
@@ -194,5 +194,11 @@ void barrier() {
 }
 
 void finalize() { do_finalize(); }
+
+void abort(int code) {
+  const Api& a = need();
+  a.abort(a.comm_world, code);
+  std::_Exit(code);  // MPI_Abort should not return; if it does, leave without MPI_Finalize
+}
 
 }  // namespace biofeg::comm::mpi

@@ -29,6 +29,7 @@ struct Api {
   int (*bcast)(void*, int, Handle, int, Handle) = nullptr;
   int (*barrier)(Handle) = nullptr;
   int (*error_string)(int, char*, int*) = nullptr;
+  int (*abort)(Handle, int) = nullptr;
   Handle comm_world = nullptr, t_float = nullptr, t_double = nullptr, t_byte = nullptr, op_sum = nullptr, op_max = nullptr;
 };
 
@@ -53,5 +54,8 @@ void broadcast_bytes(void* data, int64_t bytes, int root);
 void barrier();
 // MPI_Finalize when we initialised it (idempotent).
 void finalize();
+// MPI_Abort(COMM_WORLD, code): ends every rank of the job (a rank that fails alone must not exit
+// normally: MPI_Finalize would wait for ranks that wait in a collective for it). Does not return.
+[[noreturn]] void abort(int code);
 
 }  // namespace biofeg::comm::mpi

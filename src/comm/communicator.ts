@@ -15,6 +15,7 @@ interface Transport {
   gather(send: ArrayBufferView, recv: ArrayBufferView): void;
   broadcast(a: ArrayBufferView, root: number): void;
   barrier(): void;
+  abort(code: number): void;
 }
 
 const SINGLE: Transport = {
@@ -24,6 +25,7 @@ const SINGLE: Transport = {
     new Uint8Array(recv.buffer, recv.byteOffset, recv.byteLength).set(new Uint8Array(send.buffer, send.byteOffset, send.byteLength)),
   broadcast: () => {},
   barrier: () => {},
+  abort: () => {},
 };
 
 function mpiTransport(m: MpiBinding): Transport {
@@ -33,6 +35,7 @@ function mpiTransport(m: MpiBinding): Transport {
     gather: (s, r) => m.mpiAllgather(s, r),
     broadcast: (a, root) => m.mpiBroadcast(a, root),
     barrier: () => m.mpiBarrier(),
+    abort: (code) => m.mpiAbort(code),
   };
 }
 
@@ -134,6 +137,17 @@ export class Communicator {
 
   barrier(): void {
     if (this.size > 1) this.t.barrier();
+  }
+
+  /**
+   * Ends every rank of a multi-rank job after writing `message` to stderr (MPI_Abort): what a rank
+   * that fails alone must do, as the others would wait for it in their next collective. A single
+   * process returns (its caller throws as usual).
+   */
+  abortJob(message: string, code = 1): void {
+    if (this.size === 1) return;
+    process.stderr.write(`biofeg rank ${this.rank} of ${this.size}: ${message}\nending every rank (MPI_Abort)\n`);
+    this.t.abort(code);
   }
 }
 

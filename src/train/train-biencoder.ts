@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { Communicator } from '../comm/communicator.js';
 import { anyRank, broadcastParameters, globalMeanLoss, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
-import { AbortError, SettingsError } from '../errors.js';
+import { AbortError, NonFiniteError, SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
 import type { DistNegatives } from '../settings/types.js';
 import type { BiEncoder } from '../models/biencoder.js';
@@ -182,8 +182,20 @@ function agreedStop(comm: Communicator, own: StopSource | undefined) {
 }
 
 export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {
-  const { model } = run;
   const comm = run.comm ?? Communicator.single();
+  try {
+    return await trainOnRanks(run, comm, s, hooks);
+  } catch (e) {
+    // Every rank meets a stop, a non-finite global loss or a settings error at the same point; any
+    // other failure may be this rank's alone, and the others would wait for it forever.
+    if (comm.size > 1 && !(e instanceof AbortError || e instanceof NonFiniteError || e instanceof SettingsError))
+      comm.abortJob(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    throw e;
+  }
+}
+
+async function trainOnRanks(run: TrainRun, comm: Communicator, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {
+  const { model } = run;
   const lead = comm.rank === 0;
   const say = lead ? (hooks.say ?? (() => {})) : () => {};
   const global = run.distNegatives === 'global' && comm.size > 1;

@@ -1,7 +1,7 @@
 // A process of test/comm/communicator.test.ts: opens the run's communicator as a training stage
 // does and prints one JSON line: what it got (or the error), whether libmpi is mapped into the
 // process, and with mode 'collectives' the results of each collective on rank-dependent inputs.
-//   [mpirun -np N] node --import tsx test/comm/comm-scenario.ts open|collectives
+//   [mpirun -np N] node --import tsx test/comm/comm-scenario.ts open|collectives|abort
 import { readFileSync } from 'node:fs';
 
 import { Communicator } from '../../src/comm/communicator.js';
@@ -41,5 +41,10 @@ if (mode === 'collectives') {
     gathered: [...c.allgather(new Float32Array([r, r + 0.5]))],
     broadcast: [...b],
   });
+}
+if (mode === 'abort') {
+  // Rank 0 fails alone; rank 1 waits in a collective that rank 0 never joins.
+  if (c.rank === 0) c.abortJob('rank 0 failed alone (the scenario)');
+  else c.barrier();
 }
 console.log(JSON.stringify(out));

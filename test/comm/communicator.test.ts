@@ -120,4 +120,21 @@ describe('Communicator.open', () => {
         broadcast: [7, 1],
       });
   });
+
+  it.skipIf(!haveMpirun)('a rank that fails alone ends the whole job (MPI_Abort) instead of leaving the others waiting', () => {
+    const r = spawnSync(
+      'mpirun',
+      ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, '--import', 'tsx', scenario, 'abort'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: plainEnv(),
+        timeout: 120_000,
+      },
+    );
+    expect(r.error, 'mpirun hung').toBeUndefined();
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/biofeg rank 0 of 2: rank 0 failed alone \(the scenario\)/);
+    expect(lines(r.stdout)).toEqual([]); // neither rank got past the failure
+  });
 });
