@@ -21,9 +21,12 @@
 # - pretrain-synonyms learning rate: SapBERT's 2e-5 is for a pretrained BERT; from random weights
 #   we compared 2e-4 and 1e-3 (1 epoch, seed 52313) by zero-shot recall on NCBI valid (787
 #   mentions): PRETRAIN_LR below is the better one; the figures are in the README section.
+# - finetune (on generated features) learning rate: 5e-5 (the demo's), 5e-6 and 5e-7, each from
+#   the same seed-1 in-batch bi-encoder and generated features, by recall on NCBI valid: 5e-5 cost
+#   a third of r@1, 5e-6 was best (README); finetune_hard keeps 1/25 of it, as the demo does.
 # - everything else is the settings the demo and scripts/ncbi-pipeline.sh already use for a tiny
-#   model trained from scratch (lr 5e-4 in-batch, no dropout, every layer trained; fine-tuning at
-#   5e-5; hard round at 1/25 of the first round's rates), not tuned further here.
+#   model trained from scratch (lr 5e-4 in-batch, no dropout, every layer trained; the hard round's
+#   bi-encoder at 1/25 of that), not tuned further here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=../shared/data
