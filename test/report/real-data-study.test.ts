@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { allConcepts } from '../../data/default/src/concepts.js';
+import { register as registerEval } from '../../src/cli/commands/eval-biencoder.js';
 import { evaluateBiencoder, parsePipelineConfig, pretrainSynonyms, runPipeline } from '../../src/index.js';
 import type { EvalMode } from '../../src/settings/types.js';
 import { summariseRun } from '../../src/report/gan-summary.js';
@@ -15,6 +16,7 @@ import { formatStudy, readStudy, spreadOf } from '../../src/report/study-table.j
 import { diagnoseGanFeatures } from '../../src/stages/gan-diagnosis.js';
 import { isPlainBertFolder } from '../../src/train/hf-bert-checkpoint.js';
 import { cleanup, smallDataset, tmp } from '../eval/retrieve-helpers.js';
+import { runCli } from '../support/cli.js';
 import { tinyPipelineConfig } from '../support/pipeline-config.js';
 
 let data: Awaited<ReturnType<typeof smallDataset>>;
@@ -71,6 +73,30 @@ describe('zero-shot: a pretrain-synonyms folder as --path_to_model', () => {
     expect(a.modes[0]!.total).toBe(16);
     const report = JSON.parse(readFileSync(a.reportPath, 'utf8')) as { model: Record<string, string> };
     expect(report.model['pathToModel']).toContain('sap');
+  });
+});
+
+describe('eval-biencoder (CLI) on a trained checkpoint', () => {
+  it("uses the checkpoint's recorded windows unless given (the flags' defaults overrode them)", async () => {
+    const args = [
+      '--path_to_model',
+      join(run, 'biencoder'),
+      '--data_path',
+      data.processed,
+      '--entity_dict_path',
+      data.entities,
+      '--mode',
+      'test',
+      '--device',
+      'cpu',
+      '--silent',
+    ];
+    const settingsOf = (out: string) =>
+      (JSON.parse(readFileSync(join(out, 'eval_report.json'), 'utf8')) as { settings: Record<string, number> }).settings;
+    await runCli(registerEval, 'eval-biencoder', [...args, '--output_path', join(work, 'cli-recorded')]);
+    expect(settingsOf(join(work, 'cli-recorded'))).toMatchObject({ maxContextLength: 32, maxCandLength: 48 });
+    await runCli(registerEval, 'eval-biencoder', [...args, '--output_path', join(work, 'cli-given'), '--max_cand_length', '40']);
+    expect(settingsOf(join(work, 'cli-given'))).toMatchObject({ maxContextLength: 32, maxCandLength: 40 });
   });
 });
 
@@ -146,7 +172,7 @@ describe('the study table', () => {
     expect(mini.cells['test_unseen']!['64']).toBeNull(); // the miniature's top_k is 16
 
     const md = formatStudy(study);
-    expect(md).toContain('| untrained (random BERT) | 0.100 ± 0.141 | 0.200 ± 0.141 | 0.300 ± 0.141 |');
+    expect(md).toContain('| untrained (random BERT) | 0.200 ± 0.141 | 0.300 ± 0.141 | 0.400 ± 0.141 | 0.200 ± 0.141 |');
     expect(md).toContain('### toy (2 seeds: seed1, seed2; mean ± std');
     expect(() => readStudy(join(work, 'nothing'))).toThrow(/no such folder/);
   });

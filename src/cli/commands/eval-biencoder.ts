@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 
 import { evaluateBiencoder } from '../../api/calls.js';
-import { addStageFlags, stageSettings } from '../options.js';
+import { addStageFlags, readStageFlags, stageSettings } from '../options.js';
 import { drawProgress, withSignals } from '../run.js';
 
 export function register(program: Command): void {
@@ -28,7 +28,15 @@ export function register(program: Command): void {
       ].join('\n'),
     )
     .action(async () => {
-      const settings = stageSettings(cmd, 'evaluateBiencoder');
+      const { maxContextLength, maxCandLength, ...resolved } = stageSettings(cmd, 'evaluateBiencoder');
+      // The windows only when given: otherwise the stage reads the checkpoint's (config.json
+      // biofeg.inference); passing the resolved defaults would override them as if given.
+      const given = readStageFlags(cmd, 'evaluateBiencoder');
+      const settings = {
+        ...resolved,
+        ...(given['maxContextLength'] !== undefined ? { maxContextLength } : {}),
+        ...(given['maxCandLength'] !== undefined ? { maxCandLength } : {}),
+      };
       const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;
       const r = await withSignals((o) => evaluateBiencoder(settings, { ...o, onProgress: drawProgress({ silent }) }));
       process.stdout.write(r.table);
