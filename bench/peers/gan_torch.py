@@ -10,9 +10,12 @@ generator step) with HF transformers BertModel as the description encoder E.
 --variant lean: the same algorithm as ours: real features precomputed, E once per critic step and
   once in the generator step without autograd, E's update = its weight decay only.
 The optimiser is torch.optim.AdamW (foreach), faster than the original's per-parameter loop.
+--device cuda: everything on the GPU, sdpa attention, the phases timed with torch.cuda.synchronize;
+  --autocast-bf16 runs the step under torch.autocast('cuda', bfloat16). Reports peak device memory.
 Prints one JSON line: ms per step and the cost split. Written for this repo.
 """
 import argparse
+import contextlib
 import json
 import time
 
@@ -32,7 +35,7 @@ class Mlp(torch.nn.Module):
 
 
 def penalty(d, real, fake, cond, lam=10.0):
-    alpha = torch.rand(real.size(0), 1).expand(real.size())
+    alpha = torch.rand(real.size(0), 1, device=real.device).expand(real.size())
     x = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(True)
     out = d(x, cond).squeeze(-1)
     (g,) = torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), create_graph=True, retain_graph=True)
@@ -52,19 +55,25 @@ def main():
     ap.add_argument('--steps', type=int, default=3)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--variant', choices=['original', 'lean'], default='original')
+    ap.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    ap.add_argument('--autocast-bf16', action='store_true')
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    on_gpu = a.device == 'cuda'
+    sync = torch.cuda.synchronize if on_gpu else (lambda: None)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=a.vocab, hidden_size=a.hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads,
-                     intermediate_size=a.intermediate, max_position_embeddings=512, attn_implementation='eager')
-    E = BertModel(cfg, add_pooling_layer=False).train()
-    ctx = BertModel(cfg, add_pooling_layer=False).eval()
+                     intermediate_size=a.intermediate, max_position_embeddings=512,
+                     attn_implementation='sdpa' if on_gpu else 'eager')
+    E = BertModel(cfg, add_pooling_layer=False).train().to(dev)
+    ctx = BertModel(cfg, add_pooling_layer=False).eval().to(dev)
     for p in ctx.parameters():
         p.requires_grad_(False)
     h, B, T = a.hidden, a.batch, a.seq
-    G, D = Mlp(2 * h, h, h), Mlp(2 * h, h, 1)
-    ids = torch.randint(1, a.vocab, (B, T))
-    mask = torch.ones(B, T, dtype=torch.long)
+    G, D = Mlp(2 * h, h, h).to(dev), Mlp(2 * h, h, 1).to(dev)
+    ids = torch.randint(1, a.vocab, (B, T), device=dev)
+    mask = torch.ones(B, T, dtype=torch.long, device=dev)
     mask[B // 2:, T // 2:] = 0
     e_train = [p for n, p in E.named_parameters() if n.startswith('encoder.layer')]  # all_encoder_layers
     no_decay = lambda n: any(s in n for s in ('bias', 'gamma', 'beta'))  # noqa: E731
@@ -75,7 +84,7 @@ def main():
     opt_d = torch.optim.AdamW(groups(list(D.named_parameters())) + (groups(e_named) if a.variant == 'original' else []), lr=5e-5, foreach=True)
     opt_g = torch.optim.AdamW(groups(list(G.named_parameters())), lr=5e-5, foreach=True)
     e_decay = [p for n, p in e_named if not no_decay(n)]
-    real_pre = torch.relu(torch.randn(B, h))
+    real_pre = torch.relu(torch.randn(B, h, device=dev))
     split = {'encoder': 0.0, 'critic': 0.0, 'penalty': 0.0, 'generator': 0.0}
 
     def enc(grad=True):
@@ -90,6 +99,8 @@ def main():
         t = [time.perf_counter()]
 
         def lap(k):
+            if record:
+                sync()
             n = time.perf_counter()
             if record:
                 split[k] += n - t[0]
@@ -104,11 +115,11 @@ def main():
                 ent = enc()
                 ent_v = ent.detach()
                 lap('encoder')
-                D(real, ent_v).mean().backward(torch.tensor(-1.0))
+                D(real, ent_v).mean().backward(torch.tensor(-1.0, device=dev))
                 lap('critic')
                 ent2 = enc().detach()
                 lap('encoder')
-                fake = torch.relu(G(torch.randn(B, h), ent2))
+                fake = torch.relu(G(torch.randn(B, h, device=dev), ent2))
                 lap('generator')
                 D(fake.detach(), ent_v).mean().backward()
                 lap('critic')
@@ -120,7 +131,7 @@ def main():
                 opt_d.zero_grad()
                 ent = enc(grad=False)
                 lap('encoder')
-                fake = torch.relu(G(torch.randn(B, h), ent))
+                fake = torch.relu(G(torch.randn(B, h, device=dev), ent))
                 lap('generator')
                 loss = D(fake, ent).mean() - D(real_pre, ent).mean()
                 loss.backward()
@@ -143,20 +154,32 @@ def main():
             opt_g.zero_grad()
             ent_v = ent2 = enc(grad=False)
         lap('encoder')
-        fake = torch.relu(G(torch.randn(B, h), ent2))
+        fake = torch.relu(G(torch.randn(B, h, device=dev), ent2))
         F.mse_loss(fake, real)
         (-D(fake, ent_v).mean()).backward()
         opt_g.step()
         lap('generator')
 
-    step(False)
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step(True)
-    ms = (time.perf_counter() - t0) * 1000 / a.steps
-    print(json.dumps({'variant': a.variant, 'msPerStep': ms, 'stepsPerSec': 1000 / ms,
-                      'splitMs': {k: v * 1000 / a.steps for k, v in split.items()},
-                      'torch': torch.__version__, 'threads': torch.get_num_threads()}))
+    amp = torch.autocast('cuda', dtype=torch.bfloat16) if a.autocast_bf16 else contextlib.nullcontext()
+    with amp:
+        step(False)
+        sync()
+        # Steps/s without the split's per-phase synchronisations, then the split (as bench/gan.ts).
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            step(not on_gpu)
+        sync()
+        ms = (time.perf_counter() - t0) * 1000 / a.steps
+        if on_gpu:
+            for _ in range(a.steps):
+                step(True)
+    out = {'variant': a.variant, 'msPerStep': ms, 'stepsPerSec': 1000 / ms,
+           'splitMs': {k: v * 1000 / a.steps for k, v in split.items()},
+           'torch': torch.__version__, 'threads': torch.get_num_threads(), 'device': a.device,
+           'autocastBf16': a.autocast_bf16}
+    if on_gpu:
+        out['deviceMiB'] = torch.cuda.max_memory_allocated() / 2 ** 20
+    print(json.dumps(out))
 
 
 if __name__ == '__main__':
