@@ -59,6 +59,16 @@ describe('zero-shot: a pretrain-synonyms folder as --path_to_model', () => {
   it('is taken as an HF BERT for both encoders: the recall of --bert_model, not an error', async () => {
     expect(isPlainBertFolder(sap)).toBe(true);
     expect(isPlainBertFolder(join(run, 'biencoder'))).toBe(false); // our bi-encoder checkpoint
+    // The original's checkpoint folder: an HF config without our record, bi-encoder weight names.
+    const blink = join(work, 'blink');
+    mkdirSync(blink);
+    cpSync(join(run, 'biencoder', 'pytorch_model.bin'), join(blink, 'pytorch_model.bin'));
+    const { biofeg: _ours, ...hfConfig } = JSON.parse(readFileSync(join(run, 'biencoder', 'config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    writeFileSync(join(blink, 'config.json'), JSON.stringify(hfConfig));
+    expect(isPlainBertFolder(blink)).toBe(false);
     const common = {
       dataPath: data.processed,
       entityDictPath: data.entities,
