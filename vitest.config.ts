@@ -17,6 +17,7 @@ const cudaSuites = [
   'addon-workers',
   'train/synonym-step',
   'cross/model',
+  'cuda-syncs',
 ].map((f) => `test/${f}.test.ts`);
 const emuOnly = ['test/cuemu.test.ts']; // the emulated build's C++ selftests
 const haveEmu = existsSync(emuAddon);

@@ -242,7 +242,10 @@ class ForwardWorker : public Napi::AsyncWorker {
     try {
       AccountScope scope(st_->acct);
       st_->m->forward(a_.inputs());
-      sync_device(*st_->m);
+      // An inference forward (no dropout, no grad) waits here, off the JS thread, so a server's event
+      // loop stays free when it downloads the result; a training one does not: the step queues on,
+      // and its loss read-back waits.
+      if (!a_.train && !a_.grad) sync_device(*st_->m);
     } catch (const std::exception& e) {
       kind_ = kind_of(e);
       SetError(e.what());
@@ -278,8 +281,7 @@ class BackwardWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       AccountScope scope(st_->acct);
-      a_.run(*st_->m);
-      sync_device(*st_->m);
+      a_.run(*st_->m);  // no wait: training queues on (device errors show at the next synchronisation)
     } catch (const std::exception& e) {
       kind_ = kind_of(e);
       SetError(e.what());

@@ -307,15 +307,27 @@ void BertModel::forward(const BertInputs& in) {
     for (int64_t j = 0; j < Nr; ++j) g[j] = v[real[j]];
     t.upload(g.data(), Nr * 4);
   };
+  // Positions, default token types and [CLS] rows depend on the shape alone: uploaded again only
+  // after a new plan, shape or a packed forward (on CUDA each upload waits for the stream).
+  const bool same_shape = !packed && P.constB == B && P.constT == T;
   upload_rows(P.ids, in.ids);
-  for (int64_t i = 0; i < N; ++i) host[i] = static_cast<int32_t>(i % T);
-  upload_rows(P.pos, host.data());
-  std::fill(host.begin(), host.end(), 0);
-  upload_rows(P.types, in.types ? in.types : host.data());
+  if (!same_shape) {
+    for (int64_t i = 0; i < N; ++i) host[i] = static_cast<int32_t>(i % T);
+    upload_rows(P.pos, host.data());
+  }
+  if (in.types) {
+    upload_rows(P.types, in.types);
+  } else if (!(same_shape && P.const_types)) {
+    std::fill(host.begin(), host.end(), 0);
+    upload_rows(P.types, host.data());
+  }
   std::fill(host.begin(), host.end(), 1);
   P.mask.upload(in.mask ? in.mask : host.data(), N * 4);
-  for (int64_t b = 0; b < B; ++b) host[b] = static_cast<int32_t>(b * T);
-  P.cls_idx.upload(host.data(), B * 4);
+  if (!same_shape) {
+    for (int64_t b = 0; b < B; ++b) host[b] = static_cast<int32_t>(b * T);
+    P.cls_idx.upload(host.data(), B * 4);
+  }
+  P.constB = packed ? 0 : B, P.constT = packed ? 0 : T, P.const_types = !packed && !in.types;
   if (packed) {
     if (!P.qkv_pad.st) {
       P.qkv_pad = act(P.capN * 3 * C), P.att_pad = act(P.capN * C);

@@ -150,6 +150,8 @@ class BertModel {
   struct Plan {
     int64_t capB = 0, capN = 0;
     Tensor ids, pos, types, mask, cls_idx;  // i32
+    int64_t constB = 0, constT = 0;  // pos and cls_idx hold this unpacked shape's values (0: unknown)
+    bool const_types = false;        // and types the default zeros
     Tensor emb_sum, emb_ln, emb_out, emb_mean, emb_rstd, tmp, h;  // tmp, h: scratch shared by layers
     Tensor emb_h, cls_h;  // bf16 only: GEMM-input shadows of the layer-0 input and of cls
     std::vector<LayerActs> L;

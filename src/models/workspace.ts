@@ -4,6 +4,7 @@ import { tensor, type DeviceName, type DType, type NativeTensor } from '../nativ
 export class Workspace {
   private readonly slots = new Map<string, NativeTensor>();
   private views = new WeakMap<NativeTensor, Map<string, NativeTensor>>();
+  private consts = new WeakMap<NativeTensor, Float32Array | Int32Array>();
   constructor(readonly device: DeviceName) {}
 
   /**
@@ -34,6 +35,20 @@ export class Workspace {
     return n;
   }
 
+  /**
+   * A tensor holding `data`, uploaded only when it differs from what this call last put in the
+   * slot (on CUDA an upload waits for the stream): per-step constants such as in-batch targets.
+   * The tensor must not be written by other means.
+   */
+  constant(key: string, dtype: 'f32' | 'i32', shape: number[], data: Float32Array | Int32Array): NativeTensor {
+    const t = this.get(key, dtype, shape);
+    const last = this.consts.get(t);
+    if (last && last.length === data.length && last.every((v, i) => Object.is(v, data[i]))) return t;
+    t.upload(data);
+    this.consts.set(t, data.slice());
+    return t;
+  }
+
   /** An i32 tensor holding `data` (uploaded every call). */
   ints(key: string, shape: number[], data: Int32Array): NativeTensor {
     const t = this.get(key, 'i32', shape);
@@ -45,5 +60,6 @@ export class Workspace {
     for (const t of this.slots.values()) t.dispose();
     this.slots.clear();
     this.views = new WeakMap();
+    this.consts = new WeakMap();
   }
 }

@@ -27,16 +27,19 @@ export interface StepResult {
   targets: Int32Array;
 }
 
-/** Cross-entropy of `scores` [rows, cols] against `targets`; with train, dScores in place of the loss gradient. */
-export function lossAndGrad(ws: Workspace, scores: NativeTensor, rows: number, cols: number, targets: Int32Array, o: StepOptions) {
+/**
+ * Cross-entropy of `scores` [rows, cols] against `targets`, queued; with train, dScores in place of
+ * the loss gradient. read() brings the losses and scores back in one download (on CUDA, one wait):
+ * call it after queueing the rest of the step.
+ */
+export function queueLossAndGrad(ws: Workspace, scores: NativeTensor, rows: number, cols: number, targets: Int32Array, o: StepOptions) {
   const eng = engineFor(ws.device);
   const s2 = scores.view(0, [rows, cols]);
-  const t = ws.ints('targets', [rows], targets);
-  const losses = ws.get('losses', 'f32', [rows]);
-  eng.crossEntropy(s2, t, losses);
-  const l = losses.download() as Float32Array;
-  let sum = 0;
-  for (const x of l) sum += x;
+  const t = ws.constant('targets', 'i32', [rows], targets);
+  // [scores | losses] in one buffer, read back together.
+  const back = ws.get('xent.readback', 'f32', [rows * cols + rows]);
+  ws.view(back, 0, [rows, cols]).copyFrom(s2);
+  eng.crossEntropy(s2, t, ws.view(back, rows * cols, [rows]));
   let dScores: NativeTensor | undefined;
   if (o.train) {
     const dl = ws.get('dloss', 'f32', [rows]);
@@ -44,7 +47,19 @@ export function lossAndGrad(ws: Workspace, scores: NativeTensor, rows: number, c
     dScores = ws.get('dscores', 'f32', [rows, cols]);
     eng.crossEntropyBackward(s2, t, dl, dScores);
   }
-  return { loss: sum / rows, hostScores: scores.download() as Float32Array, dScores };
+  const read = () => {
+    const all = back.download() as Float32Array;
+    let sum = 0;
+    for (let i = rows * cols; i < all.length; i++) sum += all[i]!;
+    return { loss: sum / rows, hostScores: all.subarray(0, rows * cols) };
+  };
+  return { dScores, read };
+}
+
+/** queueLossAndGrad, read at once. */
+export function lossAndGrad(ws: Workspace, scores: NativeTensor, rows: number, cols: number, targets: Int32Array, o: StepOptions) {
+  const q = queueLossAndGrad(ws, scores, rows, cols, targets, o);
+  return { ...q.read(), dScores: q.dScores };
 }
 
 /** Context side embeddings, or given features (fine-tuning on generated features). */
@@ -59,7 +74,7 @@ export async function inBatchStep(m: BiEncoder, ws: Workspace, ctx: ContextInput
   const scores = ws.get('scores', 'f32', [B, B]);
   eng.gemm(c, e, scores, { transB: true });
   const targets = Int32Array.from({ length: B }, (_, i) => i);
-  const r = lossAndGrad(ws, scores, B, B, targets, o);
+  const r = queueLossAndGrad(ws, scores, B, B, targets, o);
   if (r.dScores) {
     const dc = ws.get('dctx', 'f32', [B, E]),
       de = ws.get('dcand', 'f32', [B, E]);
@@ -68,7 +83,8 @@ export async function inBatchStep(m: BiEncoder, ws: Workspace, ctx: ContextInput
     if ('tokens' in ctx) await m.backward('context', dc);
     await m.backward('candidate', de);
   }
-  return { loss: r.loss, scores: r.hostScores, rows: B, cols: B, targets };
+  const { loss, hostScores } = r.read(); // the step's one wait, with everything queued
+  return { loss, scores: hostScores, rows: B, cols: B, targets };
 }
 
 /** cands: B*k candidate rows, the k of mention b at rows b*k..b*k+k-1; gold[b] = the gold's position. */
@@ -91,7 +107,7 @@ export async function hardStep(
   const c3 = c.view(0, [B, 1, E]),
     e3 = e.view(0, [B, k, E]);
   eng.gemm(c3, e3, scores, { transB: true });
-  const r = lossAndGrad(ws, scores, B, k, gold, o);
+  const r = queueLossAndGrad(ws, scores, B, k, gold, o);
   if (r.dScores) {
     const ds3 = r.dScores.view(0, [B, 1, k]);
     const dc = ws.get('hdctx', 'f32', [B, 1, E]),
@@ -101,5 +117,6 @@ export async function hardStep(
     if ('tokens' in ctx) await m.backward('context', dc.view(0, [B, E]));
     await m.backward('candidate', de.view(0, [B * k, E]));
   }
-  return { loss: r.loss, scores: r.hostScores, rows: B, cols: k, targets: gold };
+  const { loss, hostScores } = r.read();
+  return { loss, scores: hostScores, rows: B, cols: k, targets: gold };
 }

@@ -35,6 +35,11 @@ export function rowNormPenalty(
   return { penalty: penaltyFromNorms(n, lambda), norms: n };
 }
 
+/** rowNormPenalty with the norms left in `norms` [rows] on the device (read back by the caller). */
+export function queueRowNormPenalty(device: DeviceName, g: NativeTensor, u: NativeTensor, lambda: number, norms: NativeTensor): void {
+  engineFor(device).gradPenalty(g, lambda, u, norms);
+}
+
 /** y = x + diag(a) d: the interpolates α real + (1−α) fake = fake + α (real − fake), α per row. */
 export function addRowScaled(
   device: DeviceName,

@@ -23,7 +23,7 @@ import { engineFor } from '../engine.js';
 import type { NativeTensor } from '../native.js';
 import type { ConditionalDiscriminator, Gan } from '../models/gan.js';
 import type { Workspace } from '../models/workspace.js';
-import { addRowScaled, rowNormPenalty, type PenaltyRows } from './gan-penalty.js';
+import { addRowScaled, penaltyFromNorms, queueRowNormPenalty } from './gan-penalty.js';
 
 export const GP_LAMBDA = 10;
 
@@ -88,9 +88,10 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   addRowScaled(D.device, ws, inp.fake, diff, inp.alpha, ws.view(feat, 2 * B * F, [B, F]), B);
   for (let k = 0; k < 3; k++) ws.view(cond3, k * B * C, [B, C]).copyFrom(inp.cond);
   const t = D.forward(feat, cond3, 3 * B, 'critic');
-  const y = t.y.download() as Float32Array;
-  const wReal = meanRows(y, 0, B),
-    wFake = meanRows(y, B, 2 * B);
+  // [D's 3B outputs | B penalty norms], read back in one download at the end (on CUDA, one wait).
+  const back = ws.get('critic.readback', 'f32', [4 * B]);
+  ws.view(back, 0, [3 * B, 1]).copyFrom(t.y);
+  const normsT = ws.view(back, 3 * B, [B]);
 
   // dO per row; the interpolate rows get 1 so that their dH is s_i = σ'(h_i) ⊙ w2.
   const dOh = new Float32Array(3 * B);
@@ -100,8 +101,7 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
       dOh[B + i] = 1 / B;
     }
   dOh.fill(1, 2 * B);
-  const dO = ws.get('critic.dO', 'f32', [3 * B, 1]);
-  dO.upload(dOh);
+  const dO = ws.constant('critic.dO', 'f32', [3 * B, 1], dOh);
   const dH = ws.get('critic.dH', 'f32', [3 * B, H]);
   eng.gemm(dO, mlp.w2, dH);
   eng.leakyReluBackward(t.h, dH, dH, 0.2);
@@ -112,7 +112,6 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
   eng.biasGrad(dO2, mlp.db2);
   eng.biasGrad(dH2, mlp.db1);
 
-  let pr: PenaltyRows = { penalty: 0, norms: new Float32Array(B) };
   const xInterp = ws.view(t.x, 2 * B * K, [B, K]);
   const S = ws.view(dH, 2 * B * H, [B, H]);
   if (useP) {
@@ -120,7 +119,7 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
     const g = ws.get('critic.g', 'f32', [B, F]);
     eng.gemm(S, mlp.w1, g, { bCols: F });
     const u = g; // u = c ⊙ g, in place
-    pr = rowNormPenalty(D.device, ws, g, u, B, lambda);
+    queueRowNormPenalty(D.device, g, u, lambda, normsT);
     // [u | 0] replaces the interpolates in D's input: dW1 += dHᵀ X then covers both parts.
     const zc = ws.get('critic.zc', 'f32', [B, C]);
     eng.fill(zc, 0);
@@ -132,6 +131,7 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
     eng.biasGrad(dS, ws.view(mlp.grads, mlp.layout[2]!.offset, [H]));
   } else {
     eng.fill(xInterp, 0);
+    eng.fill(normsT, 1); // a zero penalty
   }
   eng.gemm(dH, t.x, mlp.dw1, { transA: true, beta: 1 });
 
@@ -146,8 +146,12 @@ export function criticStep(D: ConditionalDiscriminator, ws: Workspace, inp: Crit
     dCond = ws.get('critic.dCond', 'f32', [B, C]);
     eng.concatBackward(dX, dF, dCond);
   }
-  const penalty = pr.penalty;
-  return { wReal, wFake, penalty, loss: (useW ? wFake - wReal : 0) + penalty, norms: pr.norms, ...(dCond ? { dCond } : {}) };
+  const y = back.download() as Float32Array;
+  const wReal = meanRows(y, 0, B),
+    wFake = meanRows(y, B, 2 * B);
+  const norms = y.slice(3 * B);
+  const penalty = useP ? penaltyFromNorms(norms, lambda) : 0;
+  return { wReal, wFake, penalty, loss: (useW ? wFake - wReal : 0) + penalty, norms, ...(dCond ? { dCond } : {}) };
 }
 
 export interface GeneratorInput {
@@ -180,12 +184,11 @@ export function generatorStep(gan: Gan, ws: Workspace, inp: GeneratorInput, o: {
   const tg = gan.generateFrom(inp.cond, B, inp.noiseSeed, 'gstep');
   const fake = ws.get('gen.fake', 'f32', [B, F]);
   eng.relu(tg.y, fake);
-  const mseT = ws.get('gen.mse', 'f32', [1]);
-  eng.mse(fake, inp.real, mseT);
+  // [D's B outputs | the MSE], read back in one download once the backward is queued.
+  const back = ws.get('gen.readback', 'f32', [B + 1]);
+  eng.mse(fake, inp.real, ws.view(back, B, [1]));
   const td = D.forward(fake, inp.cond, B, 'gstep');
-  const y = td.y.download() as Float32Array;
-  const loss = -meanRows(y, 0, B);
-  const mse = (mseT.download() as Float32Array)[0]!;
+  ws.view(back, 0, [B, 1]).copyFrom(td.y);
 
   const dO = ws.get('gen.dO', 'f32', [B, 1]);
   eng.fill(dO, -1 / B);
@@ -200,5 +203,8 @@ export function generatorStep(gan: Gan, ws: Workspace, inp: GeneratorInput, o: {
   }
   eng.reluBackward(tg.y, dFake, dFake);
   G.mlp.backward(tg, dFake, { params: true, input: false, slot: 'gstep' });
+  const y = back.download() as Float32Array;
+  const loss = -meanRows(y, 0, B),
+    mse = y[B]!;
   return { loss, mse, total: loss + w * mse, fake };
 }
