@@ -99,4 +99,24 @@ describe('CUDA backend under cuemu (CPU emulation, not a GPU result)', () => {
     expect(j.results.map((x) => x.phase)).toEqual(['encode', 'train']);
     for (const x of j.results) expect(x.ours.seqPerSec > 0 && x.ours.deviceMiB > 0).toBe(true);
   });
+  it('bench:gan --device cuda --smoke: one GAN step (5 critic + 1 generator), E in bf16, with its split, memory and host waits (the GPU check runs it at base size)', () => {
+    interface Run {
+      stepsPerSec: number;
+      deviceMiB: number;
+      splitMs: { encoder: number; critic: number; generator: number };
+      syncsPerStep: { device: number; d2h: number; h2d: number };
+    }
+    const j = bench<{ precision: string; results: Array<{ size: string; ours: Run[]; oursCritic: Run[] }> }>(
+      'gan.ts',
+      ['--device', 'cuda', '--smoke'],
+      'gan-cuda-smoke.json',
+    );
+    expect(j.precision).toBe('bf16');
+    expect(j.results.map((x) => x.size)).toEqual(['smoke']);
+    for (const o of [...j.results[0]!.ours, ...j.results[0]!.oursCritic]) {
+      expect(o.stepsPerSec > 0 && o.deviceMiB > 0).toBe(true);
+      expect(o.splitMs.encoder > 0 && o.splitMs.critic > 0 && o.splitMs.generator > 0).toBe(true);
+      expect(o.syncsPerStep.device).toBe(0);
+    }
+  });
 });
