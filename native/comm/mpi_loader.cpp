@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "../core/dl_loader.h"
 #include "../core/error.h"
 
 namespace biofeg::comm::mpi {
@@ -16,18 +17,8 @@ namespace {
 constexpr int kThreadSerialized = 2;
 constexpr int kSuccess = 0;         // MPI_SUCCESS
 
-struct Loaded {
-  Api api;
-  bool ok = false;
-  std::string reason;
-};
-
-template <typename Fn>
-bool sym(void* lib, const char* name, Fn& out) {
-  void* p = dlsym(lib, name);
-  out = reinterpret_cast<Fn>(p);
-  return p != nullptr;
-}
+using Loaded = dl::Loaded<Api>;
+using dl::sym;
 
 bool handle(void* lib, const char* name, Handle& out) {
   out = dlsym(lib, name);  // the global's address is the handle (OMPI_PREDEFINED_GLOBAL)
@@ -37,12 +28,8 @@ bool handle(void* lib, const char* name, Handle& out) {
 bool try_open(const std::string& path, Api& api, std::string& why) {
   // RTLD_GLOBAL: Open MPI's plugins (mca_*.so, opened by libmpi itself) resolve libmpi's and
   // libopen-pal's symbols through the global scope.
-  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
-  if (!lib) {
-    const char* e = dlerror();
-    why += "\n  " + path + ": " + (e ? e : "not found");
-    return false;
-  }
+  void* lib = dl::open(path, RTLD_NOW | RTLD_GLOBAL, why);
+  if (!lib) return false;
   Api a;
   a.path = path;
   const bool fns = sym(lib, "MPI_Initialized", a.initialized) && sym(lib, "MPI_Init_thread", a.init_thread) &&
@@ -51,32 +38,20 @@ bool try_open(const std::string& path, Api& api, std::string& why) {
                    sym(lib, "MPI_Allreduce", a.allreduce) && sym(lib, "MPI_Allgather", a.allgather) &&
                    sym(lib, "MPI_Bcast", a.bcast) && sym(lib, "MPI_Barrier", a.barrier) &&
                    sym(lib, "MPI_Error_string", a.error_string) && sym(lib, "MPI_Abort", a.abort);
-  if (!fns) {
-    why += "\n  " + path + ": missing an MPI function";
-    dlclose(lib);
-    return false;
-  }
+  if (!fns) return dl::reject(lib, path, "missing an MPI function", why);
   const bool handles = handle(lib, "ompi_mpi_comm_world", a.comm_world) && handle(lib, "ompi_mpi_float", a.t_float) &&
                        handle(lib, "ompi_mpi_double", a.t_double) && handle(lib, "ompi_mpi_byte", a.t_byte) &&
                        handle(lib, "ompi_mpi_op_sum", a.op_sum) && handle(lib, "ompi_mpi_op_max", a.op_max);
-  if (!handles) {
-    why += "\n  " + path + ": not Open MPI (no ompi_mpi_comm_world etc.; only Open MPI's ABI is supported)";
-    dlclose(lib);
-    return false;
-  }
+  if (!handles)
+    return dl::reject(lib, path, "not Open MPI (no ompi_mpi_comm_world etc.; only Open MPI's ABI is supported)", why);
   api = a;
   return true;  // never dlclose'd: MPI lives until the process exits
 }
 
 Loaded load() {
-  Loaded L;
-  const char* env = std::getenv("BIOFEG_MPI");
-  const std::string v = env ? env : "";
-  std::string why = "libmpi not found:";
-  L.ok = try_open(v.empty() ? std::string("libmpi.so.40") : v, L.api, why);
-  if (!L.ok)
-    L.reason = why + "\n  (install Open MPI, e.g. apt-get install openmpi-bin libopenmpi-dev, or set BIOFEG_MPI=<path of libmpi.so.40>)";
-  return L;
+  return dl::load<Api>(
+      "BIOFEG_MPI", "libmpi", {"libmpi.so.40"}, try_open,
+      "\n  (install Open MPI, e.g. apt-get install openmpi-bin libopenmpi-dev, or set BIOFEG_MPI=<path of libmpi.so.40>)");
 }
 
 const Loaded& loaded() {

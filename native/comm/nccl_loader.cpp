@@ -6,83 +6,38 @@
 #include <mutex>
 #include <vector>
 
+#include "../core/dl_loader.h"
 #include "../core/error.h"
 
 namespace biofeg::comm::nccl {
 namespace {
 
-struct Loaded {
-  Api api;
-  bool ok = false;
-  std::string reason;
-};
-
-template <typename Fn>
-bool sym(void* lib, const char* name, Fn& out) {
-  void* p = dlsym(lib, name);
-  out = reinterpret_cast<Fn>(p);
-  return p != nullptr;
-}
+using Loaded = dl::Loaded<Api>;
+using dl::sym;
 
 bool try_open(const std::string& path, Api& api, std::string& why) {
-  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    const char* e = dlerror();
-    why += "\n  " + path + ": " + (e ? e : "not found");
-    return false;
-  }
+  void* lib = dl::open(path, RTLD_NOW | RTLD_LOCAL, why);
+  if (!lib) return false;
   Api a;
   a.path = path;
   const bool ok = sym(lib, "ncclGetVersion", a.get_version) && sym(lib, "ncclGetUniqueId", a.get_unique_id) &&
                   sym(lib, "ncclCommInitRank", a.comm_init_rank) && sym(lib, "ncclCommDestroy", a.comm_destroy) &&
                   sym(lib, "ncclAllReduce", a.all_reduce) && sym(lib, "ncclGetErrorString", a.error_string);
-  if (!ok) {
-    why += "\n  " + path + ": missing a required symbol";
-    dlclose(lib);
-    return false;
-  }
+  if (!ok) return dl::reject(lib, path, "missing a required symbol", why);
   int v = 0;
-  if (a.get_version(&v) != kSuccess || v < 21000) {  // bf16 and ncclAvg came with 2.10
-    why += "\n  " + path + ": NCCL " + std::to_string(v) + " is older than 2.10";
-    dlclose(lib);
-    return false;
-  }
+  if (a.get_version(&v) != kSuccess || v < 21000)  // bf16 and ncclAvg came with 2.10
+    return dl::reject(lib, path, "NCCL " + std::to_string(v) + " is older than 2.10", why);
   api = a;
   return true;  // never dlclose'd
 }
 
 Loaded load() {
-  Loaded L;
-  const char* env = std::getenv("BIOFEG_NCCL");
-  const std::string v = env ? env : "";
-  if (v == "off" || v == "none" || v == "0") {
-    L.reason = "disabled by BIOFEG_NCCL=" + v;
-    return L;
-  }
-  std::string why = "libnccl not found:";
-  if (!v.empty()) {
-    L.ok = try_open(v, L.api, why);
-    if (!L.ok) L.reason = "BIOFEG_NCCL=" + v + " could not be used:" + why.substr(why.find(':') + 1);
-    return L;
-  }
   std::vector<std::string> cands{"libnccl.so.2"};
-  if (const char* sp = std::getenv("BIOFEG_PYTHON_SITE_PACKAGES"); sp && *sp) {
-    std::string all = sp;
-    for (size_t start = 0; start <= all.size();) {
-      const size_t end = all.find(':', start);
-      const std::string dir = all.substr(start, end == std::string::npos ? std::string::npos : end - start);
-      if (!dir.empty()) cands.push_back(dir + "/nvidia/nccl/lib/libnccl.so.2");
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
-  }
-  for (const std::string& c : cands)
-    if (try_open(c, L.api, why)) {
-      L.ok = true;
-      return L;
-    }
-  L.reason = why + "\n  (install NCCL, e.g. the nvidia-nccl-cu12 wheel with BIOFEG_PYTHON_SITE_PACKAGES, or set BIOFEG_NCCL=<path of libnccl.so.2>)";
-  return L;
+  for (std::string& c : dl::under_dirs(std::getenv("BIOFEG_PYTHON_SITE_PACKAGES"), {"/nvidia/nccl/lib/libnccl.so.2"}))
+    cands.push_back(std::move(c));
+  return dl::load<Api>(
+      "BIOFEG_NCCL", "libnccl", cands, try_open,
+      "\n  (install NCCL, e.g. the nvidia-nccl-cu12 wheel with BIOFEG_PYTHON_SITE_PACKAGES, or set BIOFEG_NCCL=<path of libnccl.so.2>)");
 }
 
 const Loaded& loaded() {
