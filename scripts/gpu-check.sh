@@ -7,15 +7,19 @@
 # the output). In order: the CUDA selftest (every op against the reference backend, f32 and bf16)
 # with cuBLAS; bench:bert --shapes real (issue 21: BERT-base seq 128 train at batch 64 and 128,
 # hard negatives 4 x 64, encode 256; seq/s, MFU, memory beside HF BertModel eager and compiled);
-# scripts/schedule-gpu.sh (issue 21: every pipeline stage once on a small synthetic dataset (0.5% of
+# bench:gan --device cuda (issue 21: the GAN step, 5 critic + 1 generator, at BERT-base batch 64, E
+# in bf16, beside PyTorch under autocast bf16 on the same GPU; about a minute, the peer's two
+# processes most of it); scripts/schedule-gpu.sh (issue 21: every pipeline stage once on a small synthetic dataset (0.5% of
 # the mentions, 2% of the entities), extrapolated to MedMentions and the original's epochs); the cuda variants of
 # the vitest suites; bench:kernels on cuda; bench:bert at batch 8 beside PyTorch (the 2026-11-26
 # run's shapes); the selftest with the hand-written GEMM (BIOFEG_CUBLAS=off). GPU_CHECK_EXTRA=1 adds
 # bench:kernels' GEMMs with BIOFEG_CUBLAS=off (output in check.txt only). Everything lands in $OUT,
-# at most 8 files (what the device tool brings back): device.txt, check.txt (all output),
-# selftests.txt, bert-real-cuda-bf16.json, schedule-cuda-bf16.json, gpu-tests.json,
-# kernels-cuda.json, bert-cuda-bf16-base.json; copy them into bench/results/<device>/ afterwards.
-# GPU_CHECK_KIT=DIR uses another kit folder (a rehearsal kit, say).
+# at most 8 files (what the device tool brings back): check.txt (all output; it opens with the
+# device and addon lines), selftests.txt, bert-real-cuda-bf16.json, gan-cuda.json,
+# schedule-cuda-bf16.json, gpu-tests.json, kernels-cuda.json, bert-cuda-bf16-base.json; copy them
+# into bench/results/<device>/ afterwards.
+# GPU_CHECK_KIT=DIR uses another kit folder (a rehearsal kit, say). GPU_CHECK_ONLY=REGEX runs only
+# the steps whose name matches (a rerun of one step, or a cuemu rehearsal of a new one).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/biofeg-gpu-out}
@@ -45,7 +49,7 @@ exec > >(tee -a "$out/check.txt") 2>&1
   echo "kit built from commit $(cat "$kit/commit.txt"), tree at $(git rev-parse HEAD 2>/dev/null || echo '?')"
   nvidia-smi -L
   node -e "console.log(JSON.stringify(require(process.env.BIOFEG_ADDON).info()))"
-} 2>&1 | tee "$out/device.txt"
+} 2>&1
 
 rc=0
 budget=${GPU_CHECK_BUDGET_S:-600}
@@ -54,6 +58,10 @@ skipped=()
 step() {
   local name=$1 want=$2 min=$3 left t code
   shift 3
+  if [ -n "${GPU_CHECK_ONLY:-}" ] && ! [[ $name =~ $GPU_CHECK_ONLY ]]; then
+    echo "== $name: not selected (GPU_CHECK_ONLY=$GPU_CHECK_ONLY)"
+    return 0
+  fi
   left=$((budget - SECONDS))
   if [ "$left" -lt "$min" ]; then
     echo "== $name: SKIPPED (${left}s of the ${budget}s budget left, needs ${min}s)"
@@ -92,6 +100,10 @@ BIOFEG_BENCH_RESULTS=$out step "bench:bert --shapes real --device cuda" 300 120 
   node --import tsx bench/bert.ts --shapes real --device cuda --precision bf16 --iters 10 --min-time 1 \
   --compile-only train64,encode256 --child-timeout-s 130 ${GPU_CHECK_BENCH_ARGS:-}
 
+# Issue 21, item 3. --smoke (the cuemu rehearsal) shrinks it to one tiny step without the peer.
+BIOFEG_BENCH_RESULTS=$out step "bench:gan --device cuda" 120 60 \
+  node --import tsx bench/gan.ts --device cuda ${GPU_CHECK_BENCH_ARGS:-}
+
 # Issue 21, item 4: the schedule's own budget ends the pipeline in time to extrapolate what ran.
 if [ "$smoke" = 1 ]; then
   schedule_args=(--device cuda --bert-model tiny --scale 0.002 --entity-scale 0.002 --max-length 16 --hard-top-k 4)
@@ -104,7 +116,8 @@ BIOFEG_BENCH_RESULTS=$out step "schedule-gpu.sh" 240 90 \
   bash scripts/schedule-gpu.sh "${schedule_args[@]}" --budget-s $((schedule_left - 45)) --out-dir /tmp/biofeg-schedule
 
 step "vitest, cuda variants" 240 120 node node_modules/vitest/vitest.mjs run --project main test/ops.test.ts \
-  test/gan-step.test.ts test/bert.test.ts test/bert-bf16.test.ts test/cli-precision.test.ts test/cuda-cli.test.ts -t cuda \
+  test/gan-step.test.ts test/bert.test.ts test/bert-bf16.test.ts test/cli-precision.test.ts test/cuda-cli.test.ts \
+  test/cuda-syncs.test.ts -t cuda \
   --reporter=default --reporter=json --outputFile="$out/gpu-tests.json"
 
 # GPU_CHECK_BENCH_ARGS=--smoke rehearses the script on cuemu (a kit built from build-emu/).
