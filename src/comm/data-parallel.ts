@@ -1,5 +1,6 @@
 // The pieces of data-parallel training every trainer shares: which rows of a global batch a rank
 // takes, the gradient all-reduce, identical start weights, and decisions all ranks must agree on.
+import { engineFor } from '../engine.js';
 import type { ParamPart } from '../models/biencoder.js';
 import type { Communicator } from './communicator.js';
 import { CommunicatorUnavailableError } from './errors.js';
@@ -49,6 +50,28 @@ export function broadcastParameters(comm: Communicator, parts: readonly ParamPar
     comm.broadcast(host, 0);
     p.params.upload(host);
   }
+}
+
+/**
+ * reduceGradients for a step whose loss each rank took as the mean over its own rows (the GAN's
+ * critic and generator): the buffers are first scaled by the rank's share of the global rows, so
+ * the sum is the gradient of the global batch's mean. A single process is left untouched.
+ */
+export function reduceShareOfGradients(comm: Communicator, parts: readonly ParamPart[], share: number, device?: NcclCommunicator): void {
+  if (comm.size === 1) return;
+  for (const p of parts) engineFor(p.grads.device === 'cuda' ? 'cuda' : 'cpu').scale(p.grads, p.grads, share);
+  reduceGradients(comm, parts, device);
+}
+
+/** Several per-row means of the global batch at once, from each rank's means over its own rows (one collective). */
+export function globalMeans(comm: Communicator, localMeans: readonly number[], localRows: number): number[] {
+  if (comm.size === 1) return [...localMeans];
+  const a = new Float64Array(localMeans.length + 1);
+  localMeans.forEach((m, i) => (a[i] = localRows > 0 ? m * localRows : 0));
+  a[localMeans.length] = localRows;
+  comm.allreduceSum(a);
+  const rows = a[localMeans.length]!;
+  return localMeans.map((_, i) => a[i]! / rows);
 }
 
 /** The global batch's mean loss from each rank's mean over its own rows. */

@@ -112,10 +112,21 @@ export class Gan {
     this.discriminator.mlp.init(mulberry32(seed + 1));
   }
 
+  /**
+   * Rows [lo, lo + rows) of a `total`-row noise draw instead of a `rows`-row one, while set: a rank
+   * of a data-parallel run draws the whole global batch's noise (the single process's stream) and
+   * takes its shard's rows. Undefined (default): the draw is the call's own rows.
+   */
+  noiseWindow?: { lo: number; total: number };
+
   /** G's raw output for `cond` [rows, condDim] with noise drawn from `noiseSeed`; `slot` keeps traces apart. */
   generateFrom(cond: NativeTensor, rows: number, noiseSeed: number, slot = 'main'): MlpTrace {
     const noise = this.ws.get(`noise.${slot}`, 'f32', [rows, this.dims.noiseDim]);
-    noise.upload(noiseFor(rows, this.dims.noiseDim, noiseSeed));
+    const w = this.noiseWindow,
+      d = this.dims.noiseDim;
+    if (w && (w.lo < 0 || w.lo + rows > w.total))
+      throw new Error(`noise window: rows [${w.lo}, ${w.lo + rows}) outside a ${w.total}-row draw`);
+    noise.upload(w ? noiseFor(w.total, d, noiseSeed).subarray(w.lo * d, (w.lo + rows) * d) : noiseFor(rows, d, noiseSeed));
     return this.generator.forward(noise, cond, rows, slot);
   }
 

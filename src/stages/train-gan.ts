@@ -14,7 +14,7 @@ import type { DeviceName } from '../native.js';
 import { fieldLabel, resolveSettings } from '../settings/resolve.js';
 import type { TrainGanSettings } from '../settings/types.js';
 import { trainGan as trainGanLoop, type EpochLosses } from '../train/train-gan.js';
-import { withOutputLock } from './output-lock.js';
+import { rankLogDir, rankZeroFirst, runCommunicator, withRankOutputLock } from './ranks.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openModel, openTrainVal, precisionOf } from './setup.js';
 
@@ -71,12 +71,13 @@ export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Pr
       `trainGan: ${fieldLabel('bertModel')} "${s.bertModel}" (the description encoder E) is neither a built-in size nor a folder with an HF BERT`,
     );
   const entityDict = checkDataPath('trainGan', s, 'train');
-  return withOutputLock(s.outputPath, 'train-gan', async () => {
+  const comm = runCommunicator();
+  return withRankOutputLock(comm, s.outputPath, 'train-gan', async () => {
     const t0 = performance.now();
     // The bi-encoder: pathToModel; bertModel only when no checkpoint is given (as BiEncoderRanker).
     const { model: biencoder, settings, tok } = openModel({ ...s, dropout: undefined }, device);
     const say = (line: string) => ctx.emit({ type: 'message', level: 'info', text: line });
-    const { train, val } = await openTrainVal(s, entityDict, tok, s.outputPath, say);
+    const { train, val } = await rankZeroFirst(comm, () => openTrainVal(s, entityDict, tok, s.outputPath, say));
     const encoder = openDescriptionEncoder(s.bertModel, {
       device,
       vocabSize: tok.tokenizer.vocabSize,
@@ -88,7 +89,7 @@ export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Pr
     const gan = new Gan(encoder, biencoder.embedDim, device);
     gan.initMlps(s.seed);
     const r = await trainingSession(
-      s.outputPath,
+      rankLogDir(comm, s.outputPath),
       ctx,
       { resumeHint: RESUME_HINT, start: { command: 'train-gan', device, settings: s } },
       (hooks) =>
@@ -100,6 +101,7 @@ export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Pr
             val,
             outputPath: s.outputPath,
             resume: s.resume,
+            comm,
             settingsForMeta: { bert_model: s.bertModel, path_to_model: s.pathToModel ?? null },
           },
           {

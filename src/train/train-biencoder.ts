@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 
 import { Communicator } from '../comm/communicator.js';
-import { anyRank, broadcastParameters, globalMeanLoss, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
-import { AbortError, NonFiniteError, SettingsError } from '../errors.js';
+import { broadcastParameters, globalMeanLoss, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
+import { SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
 import type { DistNegatives } from '../settings/types.js';
 import type { BiEncoder } from '../models/biencoder.js';
@@ -32,8 +32,8 @@ import { checkFiniteLoss } from './guard.js';
 import { globalInBatchStep } from './global-negatives.js';
 import { runEpochs } from './loop.js';
 import type { TrainHooks } from './hooks.js';
-import type { StopSource } from './interrupt.js';
 import { FlatAdamW } from './optimizer.js';
+import { agreedStop, failTogether } from './rank-guards.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
 import { isIntervalStep, isUpdateStep, learningRateAt, planSchedule } from './schedule.js';
 import { TrainMetrics } from './step-metrics.js';
@@ -157,41 +157,9 @@ export async function validate(model: BiEncoder, data: BiencoderData, batchSize:
   return counts[1] === 0 ? 0 : counts[0]! / counts[1]!;
 }
 
-/**
- * A stop source whose request every rank agrees on (`agreed` is set after each step from every
- * rank's flag), so that all ranks leave at the same step: a signal reaches them at different times.
- */
-function agreedStop(comm: Communicator, own: StopSource | undefined) {
-  // Every rank takes part in the vote, also one without a stop source of its own.
-  if (comm.size === 1) return { source: own, update: () => {} };
-  let agreed = false;
-  const source: StopSource = {
-    get requested() {
-      return agreed;
-    },
-    checkpointIfRequested: async (save, hint) => {
-      if (!agreed) return;
-      // The rank that got the request stops with its own error; the others with this one. The
-      // checkpoint is written once, by rank 0 (save is a no-op elsewhere), whichever got it.
-      if (own?.requested) return own.checkpointIfRequested(save, hint);
-      await save();
-      throw new AbortError(`rank ${comm.rank}: stopped with the other ranks (a stop was requested on one of them)`, hint);
-    },
-  };
-  return { source, update: () => (agreed = anyRank(comm, own?.requested ?? false)) };
-}
-
 export async function trainBiencoder(run: TrainRun, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {
   const comm = run.comm ?? Communicator.single();
-  try {
-    return await trainOnRanks(run, comm, s, hooks);
-  } catch (e) {
-    // Every rank meets a stop, a non-finite global loss or a settings error at the same point; any
-    // other failure may be this rank's alone, and the others would wait for it forever.
-    if (comm.size > 1 && !(e instanceof AbortError || e instanceof NonFiniteError || e instanceof SettingsError))
-      comm.abortJob(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-    throw e;
-  }
+  return failTogether(comm, () => trainOnRanks(run, comm, s, hooks));
 }
 
 async function trainOnRanks(run: TrainRun, comm: Communicator, s: TrainSettings, hooks: TrainHooks): Promise<TrainResult> {

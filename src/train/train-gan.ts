@@ -16,6 +16,10 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { Communicator } from '../comm/communicator.js';
+import { broadcastParameters, globalMeans, openDeviceComm, reduceShareOfGradients, shardOf } from '../comm/data-parallel.js';
+import type { NcclCommunicator } from '../comm/nccl.js';
+import { SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
 import type { BiEncoder, ParamPart, TokenBatch } from '../models/biencoder.js';
 import type { Gan } from '../models/gan.js';
@@ -43,6 +47,7 @@ import { criticStep, generatorStep, GP_LAMBDA } from './gan-step.js';
 import { checkFiniteLoss, NonFiniteLossError } from './guard.js';
 import type { TrainHooks } from './hooks.js';
 import { FlatAdamW } from './optimizer.js';
+import { agreedStop, failTogether } from './rank-guards.js';
 import { buildParamMasks, maskRanges, parseTypeOptimization, trainablePatterns, WEIGHT_DECAY } from './param-groups.js';
 
 export type CondGrad = 'original' | 'critic';
@@ -76,6 +81,13 @@ export interface GanRun {
   resume?: boolean;
   /** Recorded in the checkpoint's metadata (e.g. --bert_model). */
   settingsForMeta?: Record<string, unknown>;
+  /**
+   * Data-parallel training over these ranks (default: a single process): each rank takes its
+   * shard of every global batch (noise and α drawn for the whole batch and sliced), the gradients
+   * of every critic and generator step are summed over the ranks before the update; rank 0 alone
+   * writes checkpoints.
+   */
+  comm?: Communicator;
 }
 
 export interface EpochLosses {
@@ -160,6 +172,10 @@ export interface StepLosses {
 
 export class GanTrainer {
   readonly ws: Workspace;
+  readonly comm: Communicator;
+  private readonly dParts: ParamPart[];
+  private readonly gParts: ParamPart[];
+  private readonly eParts: ParamPart[];
   readonly optD: FlatAdamW;
   readonly optG: FlatAdamW;
   readonly optE?: FlatAdamW;
@@ -170,6 +186,8 @@ export class GanTrainer {
   constructor(
     readonly run: GanRun,
     readonly s: GanTrainSettings,
+    /** NCCL for the gradients of a multi-rank CUDA run (else they go through host memory over MPI). */
+    private readonly deviceComm?: NcclCommunicator,
   ) {
     const { gan } = run;
     const dev = gan.device;
@@ -178,11 +196,15 @@ export class GanTrainer {
         `train-gan: the GAN's feature size ${gan.dims.featDim} differs from the bi-encoder's embedding size ${run.biencoder.embedDim}`,
       );
     this.ws = new Workspace(dev);
-    this.optD = new FlatAdamW(dev, [gan.discriminator.part('discriminator.')], { patterns: null });
-    this.optG = new FlatAdamW(dev, [gan.generator.part('generator.')], { patterns: null });
+    this.comm = run.comm ?? Communicator.single();
+    this.dParts = [gan.discriminator.part('discriminator.')];
+    this.gParts = [gan.generator.part('generator.')];
+    this.optD = new FlatAdamW(dev, this.dParts, { patterns: null });
+    this.optG = new FlatAdamW(dev, this.gParts, { patterns: null });
     const type = parseTypeOptimization(s.typeOptimization);
     const patterns = trainablePatterns(type, gan.encoder.config.numLayers);
     const eParts = gan.encoder.parts();
+    this.eParts = eParts;
     if (s.condGrad === 'critic') this.optE = new FlatAdamW(dev, eParts, { patterns });
     else this.decayE = new DecayOnly(eParts, patterns, engineFor(dev));
     gan.encoder.zeroGrad();
@@ -205,24 +227,51 @@ export class GanTrainer {
     });
   }
 
-  /** One batch: critic_iters critic steps, then one generator step. Returns the losses. */
+  /**
+   * One global batch: critic_iters critic steps, then one generator step. Returns the global
+   * batch's losses. On several ranks, this rank takes its shard of `examples` (every rank calls it).
+   */
   async step(examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<StepLosses> {
-    return this.stepOn(readBatch(this.run.train, examples).cand, examples, epoch, batch, times);
+    const { lo, hi } = shardOf(examples.length, this.comm.rank, this.comm.size);
+    const mine = Int32Array.from({ length: hi - lo }, (_, i) => examples[lo + i]!);
+    const desc = hi > lo ? readBatch(this.run.train, mine).cand : undefined;
+    return this.shardStep(desc, mine, { lo, total: examples.length }, epoch, batch, times);
   }
 
-  /** step() on given description tokens (`examples` index the real features): the bench's entry. */
+  /** step() on given description tokens (`examples` index the real features), one process: the bench's entry. */
   async stepOn(desc: TokenBatch, examples: ArrayLike<number>, epoch: number, batch: number, times?: PhaseTimes): Promise<StepLosses> {
+    if (this.comm.size > 1) throw new Error('train-gan: stepOn takes a whole batch on one process; use step() on several ranks');
+    return this.shardStep(desc, examples, { lo: 0, total: desc.rows }, epoch, batch, times);
+  }
+
+  /**
+   * This rank's rows [w.lo, w.lo + desc.rows) of a w.total-row batch (none: desc undefined). Each
+   * rank's losses are means over its rows; its gradients are scaled by its share of the rows and
+   * summed over the ranks, so every rank takes the global batch's update.
+   */
+  private async shardStep(
+    desc: TokenBatch | undefined,
+    examples: ArrayLike<number>,
+    w: { lo: number; total: number },
+    epoch: number,
+    batch: number,
+    times?: PhaseTimes,
+  ): Promise<StepLosses> {
     const { gan } = this.run,
       s = this.s,
       ws = this.ws,
+      comm = this.comm,
       eng = engineFor(gan.device);
     if (!this.real) throw new Error('train-gan: precompute() first');
-    const b = { cand: desc };
-    const B = desc.rows,
-      F = gan.dims.featDim;
-    const real = ws.get('real', 'f32', [B, F]);
-    gatherRows(ws, this.real, examples, real);
-    const fake = ws.get('fake', 'f32', [B, F]);
+    const B = desc?.rows ?? 0,
+      F = gan.dims.featDim,
+      share = B / w.total;
+    let real: NativeTensor | undefined, fake: NativeTensor | undefined;
+    if (desc) {
+      real = ws.get('real', 'f32', [B, F]);
+      gatherRows(ws, this.real, examples, real);
+      fake = ws.get('fake', 'f32', [B, F]);
+    }
     const critic = s.condGrad === 'critic';
     let t = times ? now() : 0;
     const lap = (k: keyof PhaseTimes) => {
@@ -236,51 +285,77 @@ export class GanTrainer {
     const disc: number[] = [];
     let penalty = 0,
       wasserstein = 0;
-    for (let it = 0; it < s.criticIters; it++) {
-      const key = mixSeed(s.seed, epoch, batch, it);
-      const cond = await gan.encoder.encode(b.cand, { train: true, seed: BigInt(key) * 2n + 1n, grad: critic });
-      lap('encoder');
-      const tg = gan.generateFrom(cond, B, key, 'critic');
-      eng.relu(tg.y, fake);
-      lap('generator');
-      const ar = mulberry32(mixSeed(key, 0xa1fa));
-      const alpha = Float32Array.from({ length: B }, () => ar());
-      gan.discriminator.mlp.zeroGrad();
-      const r = criticStep(
-        gan.discriminator,
-        ws,
-        { rows: B, real, fake, cond, alpha },
-        { condGrad: critic, lambda: s.lambda ?? GP_LAMBDA },
-      );
-      checkFiniteLoss(r.loss, this.optD.steps, { what: 'critic loss', context: `${where}, critic step ${it}` });
-      lap('critic');
-      if (critic) {
-        gan.encoder.zeroGrad();
-        await gan.encoder.backward(r.dCond!);
-        this.optE!.update(s.learningRate);
-      } else {
-        this.decayE!.update(s.learningRate);
+    // The global batch's noise stream, this rank's rows of it (the single process's draws).
+    if (comm.size > 1) gan.noiseWindow = { lo: w.lo, total: w.total };
+    try {
+      for (let it = 0; it < s.criticIters; it++) {
+        const key = mixSeed(s.seed, epoch, batch, it);
+        // α for every row of the global batch, from one stream; this rank's slice.
+        const ar = mulberry32(mixSeed(key, 0xa1fa));
+        const alpha = Float32Array.from({ length: w.total }, () => ar()).subarray(w.lo, w.lo + B);
+        gan.discriminator.mlp.zeroGrad();
+        let local = [0, 0, 0];
+        let dCond: NativeTensor | undefined;
+        if (desc) {
+          const cond = await gan.encoder.encode(desc, { train: true, seed: BigInt(key) * 2n + 1n, grad: critic });
+          lap('encoder');
+          const tg = gan.generateFrom(cond, B, key, 'critic');
+          eng.relu(tg.y, fake!);
+          lap('generator');
+          const r = criticStep(
+            gan.discriminator,
+            ws,
+            { rows: B, real: real!, fake: fake!, cond, alpha },
+            { condGrad: critic, lambda: s.lambda ?? GP_LAMBDA },
+          );
+          local = [r.loss, r.penalty, r.wReal - r.wFake];
+          dCond = r.dCond;
+        }
+        const [loss, pen, wass] = globalMeans(comm, local, B) as [number, number, number];
+        checkFiniteLoss(loss, this.optD.steps, { what: 'critic loss', context: `${where}, critic step ${it}` });
+        lap('critic');
+        if (critic) {
+          gan.encoder.zeroGrad();
+          if (dCond) await gan.encoder.backward(dCond);
+          reduceShareOfGradients(comm, this.eParts, share, this.deviceComm);
+          this.optE!.update(s.learningRate);
+        } else {
+          this.decayE!.update(s.learningRate);
+        }
+        lap('encoder');
+        reduceShareOfGradients(comm, this.dParts, share, this.deviceComm);
+        this.optD.update(s.learningRate);
+        lap('critic');
+        disc.push(loss);
+        penalty += pen;
+        wasserstein += wass;
       }
-      lap('encoder');
-      this.optD.update(s.learningRate);
-      lap('critic');
-      disc.push(r.loss);
-      penalty += r.penalty;
-      wasserstein += r.wReal - r.wFake;
+      const key = mixSeed(s.seed, epoch, batch, 0x6e6e);
+      gan.generator.mlp.zeroGrad();
+      let local = [0, 0, 0];
+      if (desc) {
+        const cond = await gan.encoder.encode(desc, { train: true, seed: BigInt(key) * 2n + 1n, grad: false });
+        lap('encoder');
+        const g = generatorStep(gan, ws, { rows: B, cond, real: real!, noiseSeed: key }, { mseWeight: s.mseWeight });
+        local = [g.loss, g.mse, g.total];
+      }
+      const [gen, mse, total] = globalMeans(comm, local, B) as [number, number, number];
+      checkFiniteLoss(total, this.optG.steps, { what: 'generator loss', context: where });
+      checkFiniteLoss(mse, this.optG.steps, { what: 'generated features (MSE to the real ones)', context: where });
+      reduceShareOfGradients(comm, this.gParts, share, this.deviceComm);
+      this.optG.update(s.learningRate);
+      lap('generator');
+      return { disc, gen, mse, penalty: penalty / s.criticIters, wasserstein: wasserstein / s.criticIters };
+    } finally {
+      gan.noiseWindow = undefined;
     }
-    const key = mixSeed(s.seed, epoch, batch, 0x6e6e);
-    const cond = await gan.encoder.encode(b.cand, { train: true, seed: BigInt(key) * 2n + 1n, grad: false });
-    lap('encoder');
-    gan.generator.mlp.zeroGrad();
-    const g = generatorStep(gan, ws, { rows: B, cond, real, noiseSeed: key }, { mseWeight: s.mseWeight });
-    checkFiniteLoss(g.total, this.optG.steps, { what: 'generator loss', context: where });
-    checkFiniteLoss(g.mse, this.optG.steps, { what: 'generated features (MSE to the real ones)', context: where });
-    this.optG.update(s.learningRate);
-    lap('generator');
-    return { disc, gen: g.loss, mse: g.mse, penalty: penalty / s.criticIters, wasserstein: wasserstein / s.criticIters };
   }
 
-  /** train_gan.py evaluate: in-batch accuracy of G's raw output (E without dropout) against the bi-encoder's candidate embeddings. */
+  /**
+   * train_gan.py evaluate: in-batch accuracy of G's raw output (E without dropout) against the
+   * bi-encoder's candidate embeddings. On several ranks, batch k is scored by rank k mod size (its
+   * noise seed is the batch's) and the counts are summed: the single process's accuracy.
+   */
   async validate(): Promise<number> {
     const { gan } = this.run,
       ws = this.ws,
@@ -290,7 +365,9 @@ export class GanTrainer {
     const n = this.run.val.mentions.rows,
       bs = this.s.evalBatchSize,
       F = gan.dims.featDim;
+    const comm = this.comm;
     for (let st = 0, k = 0; st < n; st += bs, k++) {
+      if (k % comm.size !== comm.rank) continue;
       const idx = Int32Array.from({ length: Math.min(bs, n - st) }, (_, i) => st + i);
       const b = readBatch(this.run.val, idx);
       const gen = await gan.generate(b.cand, { noiseSeed: mixSeed(this.s.seed, 0xe7a1, k), relu: false });
@@ -300,7 +377,10 @@ export class GanTrainer {
       eng.gemm(gen, cand, scores, { transB: true });
       meter.addBatch(scores.download() as Float32Array, idx.length, idx.length);
     }
-    return meter.accuracy;
+    if (comm.size === 1) return meter.accuracy;
+    const counts = new Float64Array([meter.correct, meter.examples]);
+    comm.allreduceSum(counts);
+    return counts[1] === 0 ? 0 : counts[0]! / counts[1]!;
   }
 
   dispose(): void {
@@ -324,10 +404,17 @@ function resumable(path: string): { position: number; value: GanFile } | undefin
 }
 
 export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHooks): Promise<GanTrainResult> {
-  const say = hooks.say ?? (() => {});
-  if (!(s.criticIters >= 1)) throw new Error(`--critic_iters must be >= 1, got ${s.criticIters}`);
-  if (!(s.trainBatchSize >= 1) || !(s.evalBatchSize >= 1)) throw new Error('batch sizes must be >= 1');
-  const trainer = new GanTrainer(run, s);
+  const comm = run.comm ?? Communicator.single();
+  return failTogether(comm, () => trainOnRanks(run, comm, s, hooks));
+}
+
+async function trainOnRanks(run: GanRun, comm: Communicator, s: GanTrainSettings, hooks: TrainHooks): Promise<GanTrainResult> {
+  const lead = comm.rank === 0;
+  const say = lead ? (hooks.say ?? (() => {})) : () => {};
+  if (!(s.criticIters >= 1)) throw new SettingsError('criticIters', `--critic_iters must be >= 1, got ${s.criticIters}`);
+  if (!(s.trainBatchSize >= 1) || !(s.evalBatchSize >= 1)) throw new SettingsError('trainBatchSize', 'batch sizes must be >= 1');
+  const deviceComm = openDeviceComm(comm, run.gan.device, say);
+  const trainer = new GanTrainer({ ...run, comm }, s, deviceComm);
   const hash = biencoderHash(run.biencoder);
   const metaOf = (epoch?: number): GanMeta =>
     ganMeta(
@@ -345,8 +432,9 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
     sums: { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0, penalty: 0, wasserstein: 0 },
   };
   const saved: string[] = [];
+  // Rank 0 writes; the other ranks hold the same weights and state.
   const save = (file: string, state: TrainerState, epoch?: number) => {
-    saveGan(file, run.gan, metaOf(epoch), { optimizers: trainer.optimizers, trainerState: { ...state } });
+    if (lead) saveGan(file, run.gan, metaOf(epoch), { optimizers: trainer.optimizers, trainerState: { ...state } });
   };
   try {
     const resumeFrom = run.resume ? findResume(run.outputPath, resumable, 1) : undefined;
@@ -360,6 +448,15 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
       hooks.log.log('resume', { file: resumeFrom.path, epoch: st.epoch, batch: st.batch });
     }
     const resumeDir = resumeFrom?.path;
+    // Every rank starts from rank 0's weights (resumed ranks read the same file anyway).
+    broadcastParameters(comm, [...run.gan.parts(), ...run.biencoder.parts()]);
+    if (comm.size > 1)
+      hooks.log.log('ranks', {
+        rank: comm.rank,
+        size: comm.size,
+        library: comm.library,
+        gradients: deviceComm ? deviceComm.library : 'host memory over MPI',
+      });
     say(`encoding the frozen bi-encoder's features: ${n} train mentions, ${run.val.mentions.rows} val candidates`);
     await trainer.precompute();
     if (!resumeDir) {
@@ -383,12 +480,13 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
     let epochStart = performance.now(),
       epochBatches = 0,
       epochRows = 0;
+    const stop = agreedStop(comm, hooks.interrupt);
     await runEpochs<TrainerState>({
       outputPath: run.outputPath,
       epochs: s.numTrainEpochs,
       stepsPerEpoch: batches,
       start: { epoch: st.epoch, step: st.batch },
-      hooks,
+      hooks: { ...hooks, interrupt: stop.source, progress: lead ? hooks.progress : undefined },
       beginEpoch: (epoch, first) => {
         order = epochOrder(n, s.seed, epoch, s.shuffle);
         if (first === 0) st.sums = { disc: 0, dCount: 0, gen: 0, mse: 0, gCount: 0, penalty: 0, wasserstein: 0 };
@@ -408,6 +506,7 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
         done++;
         epochBatches++;
         epochRows += Math.min(n, (k + 1) * s.trainBatchSize) - k * s.trainBatchSize;
+        stop.update();
       },
       stateAt: (epoch, batch) => ({ ...st, epoch, batch }),
       save: (path, state) => save(path, state),
@@ -443,12 +542,13 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
           save(file, st, epoch);
           saved.push(file);
           say(`saved ${file}`);
-          hooks.log.log('save', { epoch, file });
+          if (lead) hooks.log.log('save', { epoch, file });
         }
       },
     });
     const seconds = (performance.now() - t0) / 1000;
-    writeFileSync(join(run.outputPath, 'training_time.txt'), `The training took ${seconds / 60} minutes\n`);
+    if (lead) writeFileSync(join(run.outputPath, 'training_time.txt'), `The training took ${seconds / 60} minutes\n`);
+    comm.barrier(); // every rank returns once rank 0's output is complete
     return { accuracies: st.accuracies, epochs: st.epochs, saved, batchesPerSecond: seconds > 0 ? done / seconds : 0 };
   } catch (e) {
     if (e instanceof NonFiniteLossError) {
@@ -458,5 +558,6 @@ export async function trainGan(run: GanRun, s: GanTrainSettings, hooks: TrainHoo
     throw e;
   } finally {
     trainer.dispose();
+    deviceComm?.dispose();
   }
 }
