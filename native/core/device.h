@@ -20,7 +20,8 @@ void memset0(void* dst, size_t bytes);
 void synchronize();
 // Host waits on the device this process made (issue 21: none inside a train step but the loss
 // read-back): device-wide synchronisations, device-to-host copies, pageable host-to-device copies
-// (cudaMemcpy from pageable memory waits for the stream first). Counted since the process started.
+// (cudaMemcpy from pageable memory waits for the stream first). Counted since the process started;
+// cudaFree's implicit wait (a tensor freed, at times by a finalizer) is not counted.
 struct SyncCounts {
   uint64_t device = 0, d2h = 0, h2d = 0;
 };

@@ -150,6 +150,11 @@ DeviceBuffer::~DeviceBuffer() {
 
 // ---- core/device.h
 
+namespace {
+bool queue_index_slot();
+void report_index_slot();
+}  // namespace
+
 bool compiled() { return true; }
 
 int device_count() {
@@ -199,11 +204,12 @@ void memcpy_h2d(void* dst, const void* src, size_t bytes) {
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "memcpy host to device");
 }
 void memcpy_d2h(void* dst, const void* src, size_t bytes) {
-  if (bytes) {
-    g_sync_d2h.fetch_add(1, std::memory_order_relaxed);
-    check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "memcpy device to host");
-  }
-  raise_index_errors();  // the copy waited for every queued kernel
+  if (!bytes) return;
+  const bool slot = queue_index_slot();  // rides on this copy's wait
+  g_sync_d2h.fetch_add(1, std::memory_order_relaxed);
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "memcpy device to host");
+  if (slot) report_index_slot();
+  raise_index_errors();  // without a page-locked copy of the slot: the copy waited for every queued kernel
 }
 void memcpy_d2d(void* dst, const void* src, size_t bytes) {
   if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "memcpy device to device");
@@ -212,8 +218,10 @@ void memset0(void* dst, size_t bytes) {
   if (bytes) check(cudaMemset(dst, 0, bytes), "memset");
 }
 void synchronize() {
+  const bool slot = queue_index_slot();
   g_sync_device.fetch_add(1, std::memory_order_relaxed);
   check(cudaDeviceSynchronize(), "synchronize");
+  if (slot) report_index_slot();
   raise_index_errors();
 }
 
@@ -223,7 +231,34 @@ void synchronize() {
 namespace {
 std::once_flag g_index_once;
 IndexError* g_index_slot = nullptr;
+IndexError* g_index_host = nullptr;  // page-locked: the slot copied behind the kernels, read after the next wait
 std::atomic<bool> g_index_pending{false};
+
+[[noreturn]] void fail_index(const IndexError& e) {
+  const bool valid = e.op >= 0 && e.op < kOpCount;
+  const Op op = valid ? static_cast<Op>(e.op) : Op::embedding_fwd;
+  const char* js = valid ? op_info(op).js : "?";
+  if (op == Op::xent_fwd || op == Op::xent_bwd)
+    fail(js, ": targets[", e.index, "] = ", e.value, " is not below the class count ", e.limit,
+         " (negative ignores a row; found by the CUDA kernel, reported at this synchronisation)");
+  fail(js, ": ids[", e.index, "] = ", e.value, " is outside [0, ", e.limit,
+       ") (found by the CUDA kernel, reported at this synchronisation)");
+}
+
+// A pending slot is queued (async) into page-locked memory before a wait, so the wait covers it
+// and reading it costs no second one. False (nothing queued) when nothing is pending or the
+// page-locked copy is unavailable (raise_index_errors then reads it with a blocking copy).
+bool queue_index_slot() {
+  if (!g_index_host || !g_index_pending.exchange(false, std::memory_order_acq_rel)) return false;
+  check(cudaMemcpyAsync(g_index_host, g_index_slot, sizeof(IndexError), cudaMemcpyDeviceToHost, nullptr), "index check slot");
+  return true;
+}
+void report_index_slot() {
+  const IndexError e = *g_index_host;
+  if (!e.claimed) return;
+  check(cudaMemset(g_index_slot, 0, sizeof e), "index check slot");
+  fail_index(e);
+}
 }  // namespace
 
 IndexCheck::IndexCheck() {
@@ -232,6 +267,9 @@ IndexCheck::IndexCheck() {
     check(cudaMalloc(&p, sizeof(IndexError)), "index check slot");
     check(cudaMemset(p, 0, sizeof(IndexError)), "index check slot");
     g_index_slot = static_cast<IndexError*>(p);
+    void* h = nullptr;
+    if (cudaMallocHost(&h, sizeof(IndexError)) == cudaSuccess) g_index_host = static_cast<IndexError*>(h);
+    else (void)cudaGetLastError();
   });
   slot_ = g_index_slot;
 }
@@ -246,14 +284,7 @@ void raise_index_errors() {
   check(cudaMemcpy(&e, g_index_slot, sizeof e, cudaMemcpyDeviceToHost), "index check slot");
   if (!e.claimed) return;
   check(cudaMemset(g_index_slot, 0, sizeof e), "index check slot");
-  const bool valid = e.op >= 0 && e.op < kOpCount;
-  const Op op = valid ? static_cast<Op>(e.op) : Op::embedding_fwd;
-  const char* js = valid ? op_info(op).js : "?";
-  if (op == Op::xent_fwd || op == Op::xent_bwd)
-    fail(js, ": targets[", e.index, "] = ", e.value, " is not below the class count ", e.limit,
-         " (negative ignores a row; found by the CUDA kernel, reported at this synchronisation)");
-  fail(js, ": ids[", e.index, "] = ", e.value, " is outside [0, ", e.limit,
-       ") (found by the CUDA kernel, reported at this synchronisation)");
+  fail_index(e);
 }
 
 const Backend* backend() {
