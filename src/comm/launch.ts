@@ -31,7 +31,7 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
 }
 
 /** The library calls that train data-parallel when a launcher starts several ranks. */
-export const DATA_PARALLEL_CALLS: readonly string[] = ['trainBiencoder', 'finetune', 'trainGan'];
+export const DATA_PARALLEL_CALLS: readonly string[] = ['trainBiencoder', 'finetune', 'trainGan', 'trainCrossencoder'];
 
 /**
  * Refuses a call that runs on one process when a launcher started several ranks: each rank would

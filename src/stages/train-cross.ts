@@ -7,7 +7,7 @@ import type { TrainCrossencoderSettings } from '../settings/types.js';
 import type { CrossSource } from '../train/cross-data.js';
 import { trainCrossEncoder } from '../train/cross-train.js';
 import { checkCrossSettings, openCrossModel, openModeSource } from './cross-setup.js';
-import { withOutputLock } from './output-lock.js';
+import { rankLogDir, runCommunicator, withRankOutputLock } from './ranks.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { chooseDevice, precisionOf, trainSettingsOf } from './setup.js';
 
@@ -31,7 +31,8 @@ export async function runTrainCrossencoder(input: TrainCrossencoderSettings, ctx
   const device = chooseDevice(s);
   precisionOf(s.precision, device, 'training');
   checkCrossSettings('trainCrossencoder', s);
-  return withOutputLock(s.outputPath, 'train-crossencoder', async () => {
+  const comm = runCommunicator();
+  return withRankOutputLock(comm, s.outputPath, 'train-crossencoder', async () => {
     const t0 = performance.now();
     const { model, tok } = openCrossModel(s, device, 'training');
     const warn = (line: string) => say(ctx, line);
@@ -53,9 +54,10 @@ export async function runTrainCrossencoder(input: TrainCrossencoderSettings, ctx
         );
       if (train.count === 0)
         throw new InputError(train.path, undefined, 'no mention whose gold is among its candidates: nothing to train on');
-      say(ctx, `cross-encoder: ${train.count} training mentions x ${train.k} candidates, ${val.count} validation mentions`);
+      if (comm.rank === 0)
+        say(ctx, `cross-encoder: ${train.count} training mentions x ${train.k} candidates, ${val.count} validation mentions`);
       const r = await trainingSession(
-        s.outputPath,
+        rankLogDir(comm, s.outputPath),
         ctx,
         { resumeHint: RESUME_HINT, start: { command: 'train-crossencoder', device, settings: s } },
         (hooks) =>
@@ -69,6 +71,7 @@ export async function runTrainCrossencoder(input: TrainCrossencoderSettings, ctx
               vocabPath: tok.vocabPath,
               lowercase: tok.lowercase,
               resume: s.resume,
+              comm,
             },
             trainSettingsOf(s),
             hooks,

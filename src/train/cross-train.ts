@@ -7,6 +7,8 @@
 import { join } from 'node:path';
 
 import { readCheckpointFile } from '../checkpoint/index.js';
+import { Communicator } from '../comm/communicator.js';
+import { broadcastParameters, globalMeanLoss, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
 import { pairInputs } from '../data/cross-inputs.js';
 import type { CrossEncoder } from '../models/crossencoder.js';
 import { Workspace } from '../models/workspace.js';
@@ -21,6 +23,7 @@ import type { TrainHooks } from './hooks.js';
 import { runEpochs } from './loop.js';
 import { FlatAdamW } from './optimizer.js';
 import { parseTypeOptimization, trainablePatterns } from './param-groups.js';
+import { agreedStop, failTogether } from './rank-guards.js';
 import { isIntervalStep, isUpdateStep, learningRateAt, planSchedule } from './schedule.js';
 import { TrainMetrics } from './step-metrics.js';
 import type { TrainSettings } from './train-biencoder.js';
@@ -57,19 +60,25 @@ function batchOf(src: CrossSource, rows: ArrayLike<number>, p: PairSettings) {
   return { pairs, labels };
 }
 
-/** Scores every mention of `src` (no dropout) and counts the hits; `tick` after each batch. */
+/**
+ * Scores every mention of `src` (no dropout) and counts the hits; `tick` after each batch. With
+ * `part`, only batches k with k mod part.of = part.index (a rank's share of a sharded validation:
+ * its hits, predictions of the other batches left 0).
+ */
 export async function scoreSource(
   model: CrossEncoder,
   src: CrossSource,
   p: PairSettings & { batchSize: number },
   tick?: (done: number) => void,
+  part: { index: number; of: number } = { index: 0, of: 1 },
 ): Promise<CrossScore> {
   const ws = new Workspace(model.device);
   const predictions = new Int32Array(src.count);
   let hits = 0,
     bi = 0;
   try {
-    for (let s = 0; s < src.count; s += p.batchSize) {
+    for (let s = 0, k = 0; s < src.count; s += p.batchSize, k++) {
+      if (k % part.of !== part.index) continue;
       const rows = Int32Array.from({ length: Math.min(p.batchSize, src.count - s) }, (_, i) => s + i);
       const { pairs, labels } = batchOf(src, rows, p);
       const r = await crossStep(model, ws, pairs, src.k, labels, {
@@ -109,6 +118,12 @@ export interface CrossTrainRun {
   vocabPath?: string | undefined;
   lowercase?: boolean | undefined;
   resume?: boolean;
+  /**
+   * Data-parallel training over these ranks (default: a single process): each rank takes its
+   * shard of every global batch's mentions, its loss weighted by its share; the gradients are
+   * summed over the ranks before clipping; rank 0 alone writes checkpoints.
+   */
+  comm?: Communicator;
 }
 
 export interface CrossTrainResult {
@@ -122,8 +137,15 @@ export interface CrossTrainResult {
 export { readEpochTrainerState as readCrossTrainerState } from './epoch-resume.js';
 
 export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, hooks: TrainHooks): Promise<CrossTrainResult> {
+  const comm = run.comm ?? Communicator.single();
+  return failTogether(comm, () => trainOnRanks(run, comm, s, hooks));
+}
+
+async function trainOnRanks(run: CrossTrainRun, comm: Communicator, s: TrainSettings, hooks: TrainHooks): Promise<CrossTrainResult> {
   const { model, pairs } = run;
-  const say = hooks.say ?? (() => {});
+  const lead = comm.rank === 0;
+  const say = lead ? (hooks.say ?? (() => {})) : () => {};
+  const quiet = lead ? hooks : { ...hooks, say: undefined };
   const n = run.train.count;
   const k = run.train.k;
   const plan = planSchedule({
@@ -134,18 +156,26 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
     warmupProportion: s.warmupProportion,
   });
   const type = parseTypeOptimization(s.typeOptimization);
-  const opt = new FlatAdamW(model.device, model.parts(), { patterns: trainablePatterns(type, model.config.numLayers) });
+  const parts = model.parts();
+  const opt = new FlatAdamW(model.device, parts, { patterns: trainablePatterns(type, model.config.numLayers) });
   const ws = new Workspace(model.device);
-  // null without val mentions (gold among the candidates): logged and charted as no value, not as a score.
-  const validate = async (): Promise<number | null> =>
-    (await scoreSource(model, run.val, { ...pairs, batchSize: s.evalBatchSize })).normalizedAccuracy;
+  // null without val mentions (gold among the candidates): logged and charted as no value, not as a
+  // score. Sharded over the ranks (val batch k on rank k mod N, hits summed): every rank gets the
+  // single process's accuracy.
+  const validate = async (): Promise<number | null> => {
+    const r = await scoreSource(model, run.val, { ...pairs, batchSize: s.evalBatchSize }, undefined, { index: comm.rank, of: comm.size });
+    if (comm.size === 1) return r.normalizedAccuracy;
+    const hits = new Float64Array([r.hits]);
+    comm.allreduceSum(hits);
+    return run.val.count > 0 ? hits[0]! / run.val.count : null;
+  };
   const fmt = (acc: number | null): string => (acc === null ? 'none (no validation mention)' : acc.toFixed(4));
   const loadWeights = (dir: string) => {
     const weights = join(dir, 'model.safetensors');
     loadCrossStateDict(model, readCheckpointFile(weights), weights);
   };
   const shape = { epochs: s.numTrainEpochs, stepsPerEpoch: plan.microBatchesPerEpoch };
-  const resumed = run.resume ? resumeEpochTrainer(run.outputPath, opt, shape, loadWeights, hooks, true) : undefined;
+  const resumed = run.resume ? resumeEpochTrainer(run.outputPath, opt, shape, loadWeights, quiet, true) : undefined;
   const st: EpochTrainerState<number | null> = resumed ?? {
     epoch: 0,
     microStep: 0,
@@ -153,6 +183,16 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
     accuracies: [],
     best: { epoch: -1, score: -1 },
   };
+  // Every rank starts from rank 0's weights (resumed ranks read the same files anyway).
+  broadcastParameters(comm, model.parts());
+  const deviceComm = openDeviceComm(comm, model.device, say);
+  if (comm.size > 1)
+    hooks.log.log('ranks', {
+      rank: comm.rank,
+      size: comm.size,
+      library: comm.library,
+      gradients: deviceComm ? deviceComm.library : 'host memory over MPI',
+    });
   if (!resumed) {
     hooks.log.log('plan', { mentions: n, k, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate();
@@ -166,7 +206,11 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
     maxCandLength: run.train.candLen,
     maxSeqLength: pairs.maxSeqLength,
   };
-  const save = (dir: string, state: EpochTrainerState<number | null>) =>
+  // Rank 0 writes; the others hold the same weights and state.
+  const save = async (dir: string, state: EpochTrainerState<number | null>) => {
+    if (lead) await saveTo(dir, state);
+  };
+  const saveTo = (dir: string, state: EpochTrainerState<number | null>) =>
     saveCrossEncoder(dir, model, {
       windows,
       vocabPath: run.vocabPath,
@@ -180,12 +224,13 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   const micro = plan.microBatchSize;
   let order: Int32Array = new Int32Array(0);
   const metrics = new TrainMetrics(plan.optimizerStepsPerEpoch);
+  const stop = agreedStop(comm, hooks.interrupt);
   await runEpochs<EpochTrainerState<number | null>>({
     outputPath: run.outputPath,
     epochs: s.numTrainEpochs,
     stepsPerEpoch: plan.microBatchesPerEpoch,
     start: { epoch: st.epoch, step: st.microStep },
-    hooks,
+    hooks: { ...hooks, interrupt: stop.source, progress: lead ? hooks.progress : undefined },
     beginEpoch: (epoch, first) => {
       order = epochOrder(n, s.seed, epoch, s.shuffle);
       metrics.beginEpoch();
@@ -193,28 +238,37 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
     },
     step: async (epoch, ms) => {
       const rows = order.subarray(ms * micro, Math.min(n, (ms + 1) * micro));
-      const b = batchOf(run.train, rows, pairs);
+      // This rank's mentions of the global micro-batch, its loss weighted by its share of them.
+      const { lo, hi } = shardOf(rows.length, comm.rank, comm.size);
       const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(ms);
-      const r = await crossStep(model, ws, b.pairs, k, b.labels, {
-        dropout: true,
-        grad: true,
-        seed,
-        lossScale: 1 / s.gradientAccumulationSteps,
-        ...(pairs.maxPairsPerBatch !== undefined ? { maxPairs: pairs.maxPairsPerBatch } : {}),
-      });
-      checkFiniteLoss(r.loss, st.updates, { what: 'cross-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
+      let local = 0;
+      if (hi > lo) {
+        const b = batchOf(run.train, rows.subarray(lo, hi), pairs);
+        const r = await crossStep(model, ws, b.pairs, k, b.labels, {
+          dropout: true,
+          grad: true,
+          seed,
+          lossScale: (hi - lo) / rows.length / s.gradientAccumulationSteps,
+          ...(pairs.maxPairsPerBatch !== undefined ? { maxPairs: pairs.maxPairsPerBatch } : {}),
+        });
+        local = r.loss;
+      }
+      const loss = globalMeanLoss(comm, local, hi - lo);
+      checkFiniteLoss(loss, st.updates, { what: 'cross-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
       seen += rows.length;
       // Sequences are pairs (each one BERT sequence); the printed loss is the unscaled mean (the
       // original logs the accumulation-scaled one).
-      metrics.add(r.loss, rows.length * k);
+      metrics.add(loss, rows.length * k);
+      stop.update();
       if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
+      reduceGradients(comm, parts, deviceComm);
       const norm = opt.clipGradNorm(s.maxGradNorm);
       const lr = learningRateAt(st.updates, s.learningRate, plan);
       opt.update(lr);
       model.zeroGrad();
       st.updates++;
       const at = { epoch, step: ms, updates: st.updates, lr, gradNorm: norm };
-      metrics.updated(hooks, at, isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps));
+      metrics.updated(quiet, at, isIntervalStep(ms, s.printInterval, s.gradientAccumulationSteps));
       // BioFEG's train_cross.py evaluates at eval_interval only from step 50000 of epoch 1 on.
       if (epoch === 0 || (epoch === 1 && ms + 1 < 50000)) return;
       if (isIntervalStep(ms, s.evalInterval, s.gradientAccumulationSteps)) {
@@ -239,7 +293,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   // No val mention with its gold among the candidates: no accuracy, no best (the original would
   // load epoch_-1); the last epoch stands in.
   const pick = best.epoch >= 0 ? best.epoch : run.val.count === 0 && s.numTrainEpochs > 0 ? s.numTrainEpochs - 1 : -1;
-  if (pick >= 0) {
+  if (pick >= 0 && lead) {
     copyModelToRoot(join(run.outputPath, epochDirName(pick)), run.outputPath);
     say(
       best.epoch >= 0
@@ -249,5 +303,7 @@ export async function trainCrossEncoder(run: CrossTrainRun, s: TrainSettings, ho
   }
   ws.dispose();
   opt.dispose();
+  deviceComm?.dispose();
+  comm.barrier(); // every rank returns once rank 0's output is complete
   return { accuracies: st.accuracies, bestEpoch: best.epoch, steps: st.updates, mentionsPerSecond: seconds > 0 ? seen / seconds : 0 };
 }

@@ -63,10 +63,11 @@ describe('shardOf and launchInfo', () => {
     expect(() => checkSingleProcessCall('trainBiencoder', two)).not.toThrow();
     expect(() => checkSingleProcessCall('finetune', two)).not.toThrow();
     expect(() => checkSingleProcessCall('trainGan', two)).not.toThrow();
-    for (const call of ['trainCrossencoder', 'evaluateBiencoder', 'runPipeline'])
+    expect(() => checkSingleProcessCall('trainCrossencoder', two)).not.toThrow();
+    for (const call of ['pretrainSynonyms', 'evaluateBiencoder', 'evaluateCrossencoder', 'runPipeline'])
       expect(() => checkSingleProcessCall(call, two)).toThrow(new RegExp(`${call} runs on one process, but open-mpi started 2 ranks`));
-    expect(() => checkSingleProcessCall('trainCrossencoder', {})).not.toThrow();
-    expect(() => checkSingleProcessCall('trainCrossencoder', { OMPI_COMM_WORLD_SIZE: '1' })).not.toThrow();
+    expect(() => checkSingleProcessCall('evaluateBiencoder', {})).not.toThrow();
+    expect(() => checkSingleProcessCall('evaluateBiencoder', { OMPI_COMM_WORLD_SIZE: '1' })).not.toThrow();
   });
 });
 
