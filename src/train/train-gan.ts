@@ -415,6 +415,8 @@ async function trainOnRanks(run: GanRun, comm: Communicator, s: GanTrainSettings
   if (!(s.trainBatchSize >= 1) || !(s.evalBatchSize >= 1)) throw new SettingsError('trainBatchSize', 'batch sizes must be >= 1');
   const deviceComm = openDeviceComm(comm, run.gan.device, say);
   const trainer = new GanTrainer({ ...run, comm }, s, deviceComm);
+  // The frozen bi-encoder is rank 0's everywhere before its hash is taken (a resume checks it).
+  broadcastParameters(comm, run.biencoder.parts());
   const hash = biencoderHash(run.biencoder);
   const metaOf = (epoch?: number): GanMeta =>
     ganMeta(
@@ -449,7 +451,7 @@ async function trainOnRanks(run: GanRun, comm: Communicator, s: GanTrainSettings
     }
     const resumeDir = resumeFrom?.path;
     // Every rank starts from rank 0's weights (resumed ranks read the same file anyway).
-    broadcastParameters(comm, [...run.gan.parts(), ...run.biencoder.parts()]);
+    broadcastParameters(comm, run.gan.parts());
     if (comm.size > 1)
       hooks.log.log('ranks', {
         rank: comm.rank,

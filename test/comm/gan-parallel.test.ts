@@ -5,12 +5,14 @@
 // rank's gradient is its rows' mean scaled by its share and MPI sums the two, where one process
 // sums all rows in one GEMM, so float rounding differs (tolerances below; Adam's normalised steps
 // carry rounding differences of near-zero gradient elements into the weights).
+// A stop seen by one rank stops both, and the resumed run ends bitwise equal to an uninterrupted one.
 // Skipped, with the reason printed, where mpirun is absent (CI installs openmpi-bin).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { readGanFile } from '../../src/train/gan-checkpoint.js';
 import type { EpochLosses } from '../../src/train/train-gan.js';
 import { caches, cleanup, ROOT, smallDataset, tmp } from '../eval/retrieve-helpers.js';
 
@@ -106,4 +108,16 @@ describe.skipIf(!haveMpirun)('data-parallel GAN training under mpirun -np 2', ()
       console.log(`GAN condGrad ${condGrad}: max |w(2 ranks) - w(1 process)| = ${d.toExponential(2)}`);
       expect(d).toBeLessThan(TOL);
     });
+
+  it('a stop seen by rank 1 alone stops both ranks after one batch; rank 0 writes last; the resumed run equals an uninterrupted one bitwise', () => {
+    const s: Scenario = { batch: 7, epochs: 2, condGrad: 'critic' };
+    const full = run(2, s);
+    const out = tmp('biofeg-dp-gan-stop-');
+    launch(2, { ...s, stopRank1AfterPolls: 4 }, out); // 3 batches an epoch: the 4th is epoch 1, batch 0
+    expect([0, 1].map((k) => existsSync(join(out, `stopped.rank${k}.json`)))).toEqual([true, true]);
+    expect(readGanFile(join(out, 'last')).trainerState).toMatchObject({ epoch: 1, batch: 1 });
+    const resumed = run(2, { ...s, resume: true }, out);
+    expect(resumed.results[0]!.epochs).toEqual(full.results[0]!.epochs);
+    for (const k of [0, 1]) expect(bitwise(resumed.params[k]!, full.params[0]!), `rank ${k}`).toBe(true);
+  });
 });
