@@ -1,6 +1,8 @@
 // `mpirun -np 2 biofeg train-biencoder … --dist_negatives global` end to end through the CLI: the
 // stage opens MPI, rank 0 writes the run folder (checkpoints, log, best model), rank 1 only its
-// own log under ranks/rank1/; a bad --dist_negatives is refused by the settings check.
+// own log under ranks/rank1/; a bad --dist_negatives is refused by the settings check. The same
+// for `mpirun -np 2 biofeg train-gan` (no longer refused under a launcher): both ranks log the
+// same global losses and accuracy, rank 0 alone saves.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,5 +81,45 @@ describe('train-biencoder under mpirun', () => {
     expect(lead.find((e) => e['event'] === 'epoch')).toMatchObject({ epoch: 0, updates: 6 }); // 48 mentions / global batch 8
     expect(other.some((e) => e['event'] === 'epoch')).toBe(true);
     expect(existsSync(join(out, 'ranks', 'rank1', 'epoch_0'))).toBe(false);
+  });
+});
+
+describe('train-gan under mpirun', () => {
+  it.skipIf(!haveMpirun)('2 ranks: the stage runs data-parallel, rank 0 writes the run folder, rank 1 its own log', () => {
+    const out = tmp('biofeg-cli-mpi-gan-');
+    const args = ['train-gan', '--data_path', data.processed, '--entity_dict_path', data.entities, '--bert_model', 'tiny'];
+    args.push('--device', 'cpu', '--max_context_length', '32', '--max_cand_length', '32', '--train_batch_size', '16');
+    args.push(
+      '--num_train_epochs',
+      '1',
+      '--critic_iters',
+      '1',
+      '--save_every',
+      '1',
+      '--start_saving',
+      '1',
+      '--silent',
+      '--output_path',
+      out,
+    );
+    const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', ...cli, ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, BIOFEG_THREADS: '1' },
+    });
+    expect(r.status, (r.stdout + r.stderr).slice(-4000)).toBe(0);
+    for (const f of ['training_time.txt', 'log.jsonl']) expect(existsSync(join(out, f)), f).toBe(true);
+    const lead = events(join(out, 'log.jsonl'));
+    const other = events(join(out, 'ranks', 'rank1', 'log.jsonl'));
+    expect(lead.find((e) => e['event'] === 'ranks')).toMatchObject({ rank: 0, size: 2, gradients: 'host memory over MPI' });
+    expect(other.find((e) => e['event'] === 'ranks')).toMatchObject({ rank: 1, size: 2 });
+    const epochs = [lead, other].map((l) => l.find((e) => e['event'] === 'epoch'));
+    expect(epochs[0]).toMatchObject({ epoch: 0 });
+    // Both ranks log the same global losses and accuracy.
+    for (const k of ['disc', 'gen', 'mse', 'accuracy']) expect(epochs[1]![k], k).toBe(epochs[0]![k]);
+    const saved = lead.find((e) => e['event'] === 'save');
+    expect(saved).toBeDefined();
+    expect(existsSync(String(saved!['file']))).toBe(true);
+    expect(other.some((e) => e['event'] === 'save')).toBe(false);
   });
 });
