@@ -397,7 +397,7 @@ export interface CudaSyncCounts {
   device: number;
   /** Blocking device-to-host copies (downloads, the index-check slot). */
   d2h: number;
-  /** Host-to-device copies from pageable memory (each waits for the stream first). */
+  /** Uploads that waited: a large one (blocking copy), or a page-locked staging slot still in flight. */
   h2d: number;
 }
 export const cudaSyncCounts = (): CudaSyncCounts => native().cudaSyncCounts();

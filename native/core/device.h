@@ -19,8 +19,9 @@ void memcpy_d2d(void* dst, const void* src, size_t bytes);
 void memset0(void* dst, size_t bytes);
 void synchronize();
 // Host waits on the device this process made (issue 21: none inside a train step but the loss
-// read-back): device-wide synchronisations, device-to-host copies, pageable host-to-device copies
-// (cudaMemcpy from pageable memory waits for the stream first). Counted since the process started;
+// read-back): device-wide synchronisations, device-to-host copies, host-to-device copies that wait
+// (a blocking cudaMemcpy for a large upload, or a staging slot still in flight; runtime.cpp).
+// Counted since the process started;
 // cudaFree's implicit wait (a tensor freed, at times by a finalizer) is not counted.
 struct SyncCounts {
   uint64_t device = 0, d2h = 0, h2d = 0;

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -198,8 +199,55 @@ void free(void* p) noexcept {
   if (p && cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
 }
 
+// Small uploads (a step's token ids, masks, noise) go through a ring of page-locked staging slots
+// with cudaMemcpyAsync, so the host does not wait for the stream: the bytes are copied into a slot
+// at once (the caller may reuse its buffer), and a slot is reused only once the event recorded
+// after its copy has completed (a wait, counted, only when the ring has come round that fast).
+// Larger uploads, or without page-locked memory, take the blocking cudaMemcpy.
+namespace {
+constexpr size_t kStageSlot = size_t(256) << 10;
+constexpr int kStageSlots = 64;  // 16 MiB: more uploads than one train step makes, so its closing read-back frees them all
+struct Staging {
+  std::mutex mu;
+  char* host = nullptr;  // kStageSlots x kStageSlot, page-locked; null: unavailable
+  cudaEvent_t done[kStageSlots] = {};
+  int next = 0;
+};
+Staging& staging() {
+  static Staging* st = [] {
+    auto* s = new Staging();  // never freed (process lifetime, like the scratch arena)
+    void* h = nullptr;
+    bool ok = cudaMallocHost(&h, kStageSlot * kStageSlots) == cudaSuccess;
+    for (int i = 0; ok && i < kStageSlots; ++i) ok = cudaEventCreateWithFlags(&s->done[i], cudaEventDisableTiming) == cudaSuccess;
+    if (ok) s->host = static_cast<char*>(h);
+    else (void)cudaGetLastError();
+    return s;
+  }();
+  return *st;
+}
+}  // namespace
+
 void memcpy_h2d(void* dst, const void* src, size_t bytes) {
   if (!bytes) return;
+  Staging& st = staging();
+  if (st.host && bytes <= kStageSlot) {
+    std::lock_guard<std::mutex> lock(st.mu);
+    const int i = st.next;
+    st.next = (i + 1) % kStageSlots;
+    const cudaError_t q = cudaEventQuery(st.done[i]);
+    if (q == cudaErrorNotReady) {
+      (void)cudaGetLastError();
+      g_sync_h2d.fetch_add(1, std::memory_order_relaxed);
+      check(cudaEventSynchronize(st.done[i]), "upload staging");
+    } else {
+      check(q, "upload staging");
+    }
+    char* slot = st.host + static_cast<size_t>(i) * kStageSlot;
+    std::memcpy(slot, src, bytes);
+    check(cudaMemcpyAsync(dst, slot, bytes, cudaMemcpyHostToDevice, nullptr), "memcpy host to device");
+    check(cudaEventRecord(st.done[i], nullptr), "upload staging");
+    return;
+  }
   g_sync_h2d.fetch_add(1, std::memory_order_relaxed);
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "memcpy host to device");
 }
