@@ -285,7 +285,12 @@ async function main(): Promise<void> {
     rows.push({
       size,
       'ours steps/s': o.stepsPerSec,
-      ...(onGpu ? { 'device MiB': o.deviceMiB ?? '-', 'syncs/step': o.syncsPerStep ? o.syncsPerStep.device + o.syncsPerStep.d2h + o.syncsPerStep.h2d : '-' } : {}),
+      ...(onGpu
+        ? {
+            'device MiB': o.deviceMiB ?? '-',
+            'syncs/step': o.syncsPerStep ? o.syncsPerStep.device + o.syncsPerStep.d2h + o.syncsPerStep.h2d : '-',
+          }
+        : {}),
       'E ms': o.splitMs.encoder,
       'critic ms': o.splitMs.critic,
       'G ms': o.splitMs.generator,
