@@ -42,6 +42,23 @@ export function openDeviceComm(comm: Communicator, device: 'cpu' | 'cuda', say: 
   }
 }
 
+/** The run log's `ranks` line of a multi-rank run (rank, size, library, how gradients travel). */
+export function logRanks(
+  log: { log(event: string, fields: Record<string, string | number>): void },
+  comm: Communicator,
+  deviceComm: NcclCommunicator | undefined,
+  extra: Record<string, string> = {},
+): void {
+  if (comm.size === 1) return;
+  log.log('ranks', {
+    rank: comm.rank,
+    size: comm.size,
+    library: comm.library,
+    gradients: deviceComm ? deviceComm.library : 'host memory over MPI',
+    ...extra,
+  });
+}
+
 /** Rank 0's parameters into every rank (a run starts from identical weights, as DDP's broadcast). */
 export function broadcastParameters(comm: Communicator, parts: readonly ParamPart[]): void {
   if (comm.size === 1) return;

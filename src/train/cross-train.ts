@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { readCheckpointFile } from '../checkpoint/index.js';
 import { Communicator } from '../comm/communicator.js';
-import { broadcastParameters, globalMeanLoss, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
+import { broadcastParameters, globalMeanLoss, logRanks, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
 import { pairInputs } from '../data/cross-inputs.js';
 import type { CrossEncoder } from '../models/crossencoder.js';
 import { Workspace } from '../models/workspace.js';
@@ -186,13 +186,7 @@ async function trainOnRanks(run: CrossTrainRun, comm: Communicator, s: TrainSett
   // Every rank starts from rank 0's weights (resumed ranks read the same files anyway).
   broadcastParameters(comm, model.parts());
   const deviceComm = openDeviceComm(comm, model.device, say);
-  if (comm.size > 1)
-    hooks.log.log('ranks', {
-      rank: comm.rank,
-      size: comm.size,
-      library: comm.library,
-      gradients: deviceComm ? deviceComm.library : 'host memory over MPI',
-    });
+  logRanks(hooks.log, comm, deviceComm);
   if (!resumed) {
     hooks.log.log('plan', { mentions: n, k, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate();

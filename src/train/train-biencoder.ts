@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 
 import { Communicator } from '../comm/communicator.js';
-import { broadcastParameters, globalMeanLoss, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
+import { broadcastParameters, globalMeanLoss, logRanks, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
 import { SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
 import type { DistNegatives } from '../settings/types.js';
@@ -198,14 +198,7 @@ async function trainOnRanks(run: TrainRun, comm: Communicator, s: TrainSettings,
   // Every rank starts from rank 0's weights (resumed ranks read the same files anyway).
   broadcastParameters(comm, model.parts());
   const deviceComm = openDeviceComm(comm, model.device, say);
-  if (comm.size > 1)
-    hooks.log.log('ranks', {
-      rank: comm.rank,
-      size: comm.size,
-      library: comm.library,
-      gradients: deviceComm ? deviceComm.library : 'host memory over MPI',
-      negatives: global ? 'global' : 'local',
-    });
+  logRanks(hooks.log, comm, deviceComm, { negatives: global ? 'global' : 'local' });
   if (!resumed) {
     hooks.log.log('plan', { examples: n, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate(model, run.val, s.evalBatchSize, comm);

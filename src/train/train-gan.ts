@@ -17,7 +17,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Communicator } from '../comm/communicator.js';
-import { broadcastParameters, globalMeans, openDeviceComm, reduceShareOfGradients, shardOf } from '../comm/data-parallel.js';
+import { broadcastParameters, globalMeans, logRanks, openDeviceComm, reduceShareOfGradients, shardOf } from '../comm/data-parallel.js';
 import type { NcclCommunicator } from '../comm/nccl.js';
 import { SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
@@ -452,13 +452,7 @@ async function trainOnRanks(run: GanRun, comm: Communicator, s: GanTrainSettings
     const resumeDir = resumeFrom?.path;
     // Every rank starts from rank 0's weights (resumed ranks read the same file anyway).
     broadcastParameters(comm, run.gan.parts());
-    if (comm.size > 1)
-      hooks.log.log('ranks', {
-        rank: comm.rank,
-        size: comm.size,
-        library: comm.library,
-        gradients: deviceComm ? deviceComm.library : 'host memory over MPI',
-      });
+    logRanks(hooks.log, comm, deviceComm);
     say(`encoding the frozen bi-encoder's features: ${n} train mentions, ${run.val.mentions.rows} val candidates`);
     await trainer.precompute();
     if (!resumeDir) {
