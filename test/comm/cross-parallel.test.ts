@@ -4,19 +4,15 @@
 // its mentions' part, MPI sums the two where one process sums all rows in one pass, so float
 // rounding differs (tolerances below). Skipped, with the reason printed, where mpirun is absent
 // (CI installs openmpi-bin).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { evaluateBiencoder } from '../../src/index.js';
-import { cleanup, ROOT, smallDataset, tmp } from '../eval/retrieve-helpers.js';
+import { cleanup, smallDataset, tmp } from '../eval/retrieve-helpers.js';
+import { haveMpirun, launchScenario, maxAbsDiff, noMpirunReason, rankOutputs, stepLosses } from './rank-runs.js';
 
-const scenario = join(ROOT, 'test', 'comm', 'cross-scenario.ts');
-const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
-const haveMpirun = mpirun.status === 0;
-if (!haveMpirun)
-  console.log(`skipping the mpirun cross-encoder tests: mpirun not found (${mpirun.error?.message ?? mpirun.stderr}); install openmpi-bin`);
+if (!haveMpirun) console.log(`skipping the mpirun cross-encoder tests: ${noMpirunReason}`);
 
 let cands: string;
 beforeAll(async () => {
@@ -50,40 +46,10 @@ interface Run {
 
 function run(ranks: number, s: { batch: number; gradAcc: number; epochs: number }): Run {
   const out = tmp('biofeg-dp-cross-');
-  const node = [process.execPath, '--import', 'tsx', scenario, JSON.stringify({ cands, out, ...s })];
-  const env = { ...process.env, BIOFEG_THREADS: '1' };
-  const r =
-    ranks === 1
-      ? spawnSync(node[0]!, node.slice(1), { cwd: ROOT, encoding: 'utf8', env })
-      : spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), ...node], {
-          cwd: ROOT,
-          encoding: 'utf8',
-          env,
-        });
-  expect(r.status, `${ranks} rank(s) ended with ${r.status}:\n${(r.stdout + r.stderr).slice(-4000)}`).toBe(0);
-  const params = [],
-    results = [];
-  for (let k = 0; k < ranks; k++) {
-    const b = readFileSync(join(out, `params.rank${k}.f32`));
-    params.push(new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4));
-    results.push(JSON.parse(readFileSync(join(out, `result.rank${k}.json`), 'utf8')));
-  }
+  launchScenario('cross-scenario.ts', ranks, { cands, out, ...s });
   // Rank 0 alone writes the run folder's checkpoints.
   expect(existsSync(join(out, 'epoch_0', 'model.safetensors'))).toBe(true);
-  const losses = readFileSync(join(out, 'log.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as { event: string; loss?: number })
-    .filter((e) => e.event === 'step')
-    .map((e) => e.loss!);
-  return { params, losses, results };
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
+  return { ...rankOutputs<Run['results'][number]>(out, ranks), losses: stepLosses(out) };
 }
 
 describe.skipIf(!haveMpirun)('data-parallel cross-encoder training under mpirun -np 2', () => {

@@ -6,19 +6,15 @@
 // Not bitwise: the ranks' gradient halves are summed by MPI where one process sums all rows in
 // one pass (and its GEMMs see other row counts), so float rounding differs. Tolerances below.
 // Skipped, with the reason printed, where mpirun is absent (CI installs openmpi-bin).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { readTrainerState } from '../../src/train/train-biencoder.js';
-import { caches, cleanup, ROOT, smallDataset, tmp } from '../eval/retrieve-helpers.js';
+import { caches, cleanup, smallDataset, tmp } from '../eval/retrieve-helpers.js';
+import { haveMpirun, launchScenario, maxAbsDiff, noMpirunReason, rankOutputs, stepLosses } from './rank-runs.js';
 
-const scenario = join(ROOT, 'test', 'comm', 'train-scenario.ts');
-const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
-const haveMpirun = mpirun.status === 0;
-if (!haveMpirun)
-  console.log(`skipping the mpirun tests: mpirun not found (${mpirun.error?.message ?? mpirun.stderr}); install openmpi-bin`);
+if (!haveMpirun) console.log(`skipping the mpirun tests: ${noMpirunReason}`);
 
 let data: { processed: string; entities: string };
 beforeAll(async () => {
@@ -45,45 +41,9 @@ interface Scenario {
   resume?: boolean;
 }
 
-/** Runs the scenario on `ranks` processes (1: plain node, no mpirun) into `out`. */
-function launch(ranks: number, s: Scenario, out: string): void {
-  const args = JSON.stringify({ ...data, out, ...s });
-  const node = [process.execPath, '--import', 'tsx', scenario, args];
-  const env = { ...process.env, BIOFEG_THREADS: '1' };
-  const r =
-    ranks === 1
-      ? spawnSync(node[0]!, node.slice(1), { cwd: ROOT, encoding: 'utf8', env })
-      : spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), ...node], {
-          cwd: ROOT,
-          encoding: 'utf8',
-          env,
-        });
-  expect(r.status, `${ranks} rank(s) ended with ${r.status}:\n${(r.stdout + r.stderr).slice(-4000)}`).toBe(0);
-}
-
 function run(ranks: number, s: Scenario, out = tmp('biofeg-dp-')): Run {
-  launch(ranks, s, out);
-  const params = [],
-    results = [];
-  for (let k = 0; k < ranks; k++) {
-    const b = readFileSync(join(out, `params.rank${k}.f32`));
-    params.push(new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4));
-    results.push(JSON.parse(readFileSync(join(out, `result.rank${k}.json`), 'utf8')));
-  }
-  const losses = readFileSync(join(out, 'log.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as { event: string; loss?: number })
-    .filter((e) => e.event === 'step')
-    .map((e) => e.loss!);
-  return { params, losses, results };
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
+  launchScenario('train-scenario.ts', ranks, { ...data, out, ...s });
+  return { ...rankOutputs<Run['results'][number]>(out, ranks), losses: stepLosses(out) };
 }
 
 describe.skipIf(!haveMpirun)('data-parallel training under mpirun -np 2', () => {
@@ -132,7 +92,7 @@ describe.skipIf(!haveMpirun)('data-parallel training under mpirun -np 2', () => 
     const s: Scenario = { negatives: 'local', batch: 8, gradAcc: 1, epochs: 2 };
     const full = run(2, s);
     const out = tmp('biofeg-dp-stop-');
-    launch(2, { ...s, stopRank1AfterPolls: 8 }, out); // 6 steps an epoch: the 8th is epoch 1, micro-batch 1
+    launchScenario('train-scenario.ts', 2, { ...data, out, ...s, stopRank1AfterPolls: 8 }); // 6 steps an epoch: the 8th is epoch 1, micro-batch 1
     expect([0, 1].map((k) => existsSync(join(out, `stopped.rank${k}.json`)))).toEqual([true, true]);
     expect(readTrainerState(join(out, 'last'))).toMatchObject({ epoch: 1, microStep: 2, updates: 8 });
     const resumed = run(2, { ...s, resume: true }, out);

@@ -7,20 +7,16 @@
 // carry rounding differences of near-zero gradient elements into the weights).
 // A stop seen by one rank stops both, and the resumed run ends bitwise equal to an uninterrupted one.
 // Skipped, with the reason printed, where mpirun is absent (CI installs openmpi-bin).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { readGanFile } from '../../src/train/gan-checkpoint.js';
 import type { EpochLosses } from '../../src/train/train-gan.js';
-import { caches, cleanup, ROOT, smallDataset, tmp } from '../eval/retrieve-helpers.js';
+import { caches, cleanup, smallDataset, tmp } from '../eval/retrieve-helpers.js';
+import { haveMpirun, launchScenario, maxAbsDiff, noMpirunReason, rankOutputs } from './rank-runs.js';
 
-const scenario = join(ROOT, 'test', 'comm', 'gan-scenario.ts');
-const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
-const haveMpirun = mpirun.status === 0;
-if (!haveMpirun)
-  console.log(`skipping the mpirun GAN tests: mpirun not found (${mpirun.error?.message ?? mpirun.stderr}); install openmpi-bin`);
+if (!haveMpirun) console.log(`skipping the mpirun GAN tests: ${noMpirunReason}`);
 
 let data: { processed: string; entities: string };
 beforeAll(async () => {
@@ -46,36 +42,12 @@ interface Run {
 }
 
 function launch(ranks: number, s: Scenario, out: string): void {
-  const node = [process.execPath, '--import', 'tsx', scenario, JSON.stringify({ ...data, out, ...s })];
-  const env = { ...process.env, BIOFEG_THREADS: '1' };
-  const r =
-    ranks === 1
-      ? spawnSync(node[0]!, node.slice(1), { cwd: ROOT, encoding: 'utf8', env })
-      : spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), ...node], {
-          cwd: ROOT,
-          encoding: 'utf8',
-          env,
-        });
-  expect(r.status, `${ranks} rank(s) ended with ${r.status}:\n${(r.stdout + r.stderr).slice(-4000)}`).toBe(0);
+  launchScenario('gan-scenario.ts', ranks, { ...data, out, ...s });
 }
 
 function run(ranks: number, s: Scenario, out = tmp('biofeg-dp-gan-')): Run {
   launch(ranks, s, out);
-  const params = [],
-    results = [];
-  for (let k = 0; k < ranks; k++) {
-    const b = readFileSync(join(out, `params.rank${k}.f32`));
-    params.push(new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4));
-    results.push(JSON.parse(readFileSync(join(out, `result.rank${k}.json`), 'utf8')));
-  }
-  return { params, results };
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
+  return rankOutputs<Run['results'][number]>(out, ranks);
 }
 
 const TOL = 1e-4;
