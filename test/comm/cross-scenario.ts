@@ -1,11 +1,3 @@
-// One rank (or the single process) of test/comm/cross-parallel.test.ts: trains a tiny
-// cross-encoder (dropout 0, the head's included, so every rank's forward is the single process's) on top-k candidate
-// files and writes this rank's final weights to <out>/params.rank<r>.f32 and its facts to
-// <out>/result.rank<r>.json.
-//
-//   [mpirun -np N] node --import tsx test/comm/cross-scenario.ts '<json settings>'
-// settings: { cands, out, batch, gradAcc, epochs }
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Communicator } from '../../src/comm/communicator.js';
@@ -13,6 +5,7 @@ import { openCrossEncoder } from '../../src/train/cross-checkpoint.js';
 import { openTopk } from '../../src/train/cross-data.js';
 import { trainCrossEncoder } from '../../src/train/cross-train.js';
 import { JsonlLogger } from '../../src/train/jsonl-log.js';
+import { writeRankOutputs } from './scenario-io.js';
 
 interface Args {
   cands: string;
@@ -51,22 +44,4 @@ const r = await trainCrossEncoder(
 log.close();
 train.close();
 val.close();
-const parts = model.parts().map((p) => p.params.download() as Float32Array);
-const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-let at = 0;
-for (const p of parts) {
-  all.set(p, at);
-  at += p.length;
-}
-writeFileSync(join(a.out, `params.rank${comm.rank}.f32`), Buffer.from(all.buffer));
-writeFileSync(
-  join(a.out, `result.rank${comm.rank}.json`),
-  JSON.stringify({
-    rank: comm.rank,
-    size: comm.size,
-    backend: comm.backend,
-    steps: r.steps,
-    accuracies: r.accuracies,
-    mentions: train.count,
-  }),
-);
+writeRankOutputs(a.out, comm, model.parts(), { steps: r.steps, accuracies: r.accuracies, mentions: train.count });

@@ -1,22 +1,14 @@
-// One rank (or the single process) of test/comm/gan-parallel.test.ts: trains a tiny GAN (E with
-// dropout 0, so every rank's forward is the single process's) on a frozen tiny bi-encoder and
-// writes this rank's final G, D and E weights to <out>/params.rank<r>.f32 and its facts to
-// <out>/result.rank<r>.json.
-//
-//   [mpirun -np N] node --import tsx test/comm/gan-scenario.ts '<json settings>'
-// settings: { processed, entities, out, batch, epochs, condGrad, stopRank1AfterPolls?, resume? }
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Communicator } from '../../src/comm/communicator.js';
 import { AbortError } from '../../src/errors.js';
 import { BiEncoder } from '../../src/models/biencoder.js';
 import { DescriptionEncoder, Gan } from '../../src/models/gan.js';
-import type { StopSource } from '../../src/train/interrupt.js';
 import { JsonlLogger } from '../../src/train/jsonl-log.js';
 import { trainGan, type CondGrad } from '../../src/train/train-gan.js';
 import { caches, TINY } from '../eval/retrieve-helpers.js';
 import { randn } from '../support/rng.js';
+import { rank1Stop, writeRankOutputs, writeStopped } from './scenario-io.js';
 
 interface Args {
   processed: string;
@@ -42,16 +34,7 @@ encoder.parts().forEach((p, i) => p.params.upload(randn(p.params.shape[0]!, 200 
 const gan = new Gan(encoder, biencoder.embedDim, 'cpu');
 gan.initMlps(5 + other);
 const log = new JsonlLogger(comm.rank === 0 ? a.out : join(a.out, `rank${comm.rank}`));
-let polls = 0;
-const interrupt: StopSource = {
-  get requested() {
-    return comm.rank === 1 && a.stopRank1AfterPolls !== undefined && ++polls >= a.stopRank1AfterPolls;
-  },
-  checkpointIfRequested: async (save, hint) => {
-    await save();
-    throw new AbortError('stopped by the scenario', hint);
-  },
-};
+const interrupt = rank1Stop(comm, a.stopRank1AfterPolls);
 const r = await trainGan(
   { biencoder, gan, train, val, outputPath: a.out, comm, resume: a.resume },
   {
@@ -75,18 +58,7 @@ const r = await trainGan(
 });
 log.close();
 if (!r) {
-  writeFileSync(join(a.out, `stopped.rank${comm.rank}.json`), JSON.stringify({ rank: comm.rank }));
+  writeStopped(a.out, comm);
   process.exit(0);
 }
-const parts = gan.parts().map((p) => p.params.download() as Float32Array);
-const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-let at = 0;
-for (const p of parts) {
-  all.set(p, at);
-  at += p.length;
-}
-writeFileSync(join(a.out, `params.rank${comm.rank}.f32`), Buffer.from(all.buffer));
-writeFileSync(
-  join(a.out, `result.rank${comm.rank}.json`),
-  JSON.stringify({ rank: comm.rank, size: comm.size, backend: comm.backend, accuracies: r.accuracies, epochs: r.epochs }),
-);
+writeRankOutputs(a.out, comm, gan.parts(), { accuracies: r.accuracies, epochs: r.epochs });

@@ -1,20 +1,13 @@
-// One rank (or the single process) of test/comm/data-parallel.test.ts: trains a tiny bi-encoder
-// (dropout 0, so every rank's forward is the single process's) and writes this rank's final
-// weights to <out>/params.rank<r>.f32 and its facts to <out>/result.rank<r>.json.
-//
-//   [mpirun -np N] node --import tsx test/comm/train-scenario.ts '<json settings>'
-// settings: { processed, entities, out, negatives: 'local'|'global', batch, gradAcc, epochs }
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Communicator } from '../../src/comm/communicator.js';
 import { AbortError } from '../../src/errors.js';
 import { BiEncoder } from '../../src/models/biencoder.js';
-import type { StopSource } from '../../src/train/interrupt.js';
 import { JsonlLogger } from '../../src/train/jsonl-log.js';
 import { trainBiencoder } from '../../src/train/train-biencoder.js';
 import { caches, TINY } from '../eval/retrieve-helpers.js';
 import { randn } from '../support/rng.js';
+import { rank1Stop, writeRankOutputs, writeStopped } from './scenario-io.js';
 
 interface Args {
   processed: string;
@@ -36,16 +29,7 @@ const model = new BiEncoder({ config: { ...TINY, hiddenDropout: 0, attentionDrop
 // Rank 1 starts from other weights: the trainer must broadcast rank 0's.
 model.parts().forEach((p, i) => p.params.upload(randn(p.params.shape[0]!, 100 + i + 1000 * comm.rank, 0.05)));
 const log = new JsonlLogger(comm.rank === 0 ? a.out : join(a.out, `rank${comm.rank}`));
-let polls = 0;
-const interrupt: StopSource = {
-  get requested() {
-    return comm.rank === 1 && a.stopRank1AfterPolls !== undefined && ++polls >= a.stopRank1AfterPolls;
-  },
-  checkpointIfRequested: async (save, hint) => {
-    await save();
-    throw new AbortError('stopped by the scenario', hint);
-  },
-};
+const interrupt = rank1Stop(comm, a.stopRank1AfterPolls);
 const stopped = await trainBiencoder(
   { model, settings: { addLinear: false, outDim: 1 }, train, val, outputPath: a.out, comm, distNegatives: a.negatives, resume: a.resume },
   {
@@ -69,19 +53,8 @@ const stopped = await trainBiencoder(
 });
 log.close();
 if (!stopped) {
-  writeFileSync(join(a.out, `stopped.rank${comm.rank}.json`), JSON.stringify({ rank: comm.rank }));
+  writeStopped(a.out, comm);
   process.exit(0);
 }
 const r = stopped;
-const parts = model.parts().map((p) => p.params.download() as Float32Array);
-const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-let at = 0;
-for (const p of parts) {
-  all.set(p, at);
-  at += p.length;
-}
-writeFileSync(join(a.out, `params.rank${comm.rank}.f32`), Buffer.from(all.buffer));
-writeFileSync(
-  join(a.out, `result.rank${comm.rank}.json`),
-  JSON.stringify({ rank: comm.rank, size: comm.size, backend: comm.backend, steps: r.steps, accuracies: r.accuracies }),
-);
+writeRankOutputs(a.out, comm, model.parts(), { steps: r.steps, accuracies: r.accuracies });
