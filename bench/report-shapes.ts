@@ -178,6 +178,19 @@ function indexLoad(j: Obj): BenchRow[] | null {
   ]);
 }
 
+/** bench/scale.ts: results[{ ranks, "steps/s", "efficiency %" }]: steps/s per rank count, one row. */
+function scale(j: Obj): BenchRow[] | null {
+  const rs = objs(j['results']);
+  if (!rs.length || !rs.every((r) => n(r['ranks']) !== null && n(r['steps/s']) !== null)) return null;
+  const st = isObj(j['settings']) ? j['settings'] : {};
+  return row(
+    `data-parallel training steps${st['batch'] !== undefined ? `, global batch ${str(st['batch'])}` : ''}`,
+    'steps/s',
+    true,
+    rs.map((r) => ({ side: `${str(r['ranks'])} rank(s)`, value: n(r['steps/s']) })),
+  );
+}
+
 /** Any other results[]: one row per entry, its first throughput (or time) field, ours only. */
 function plain(j: Obj): BenchRow[] | null {
   const rs = objs(j['results']);
@@ -206,6 +219,7 @@ const READERS: Array<[string, (j: Obj) => BenchRow[] | null]> = [
   ['biencoder-loop', loop],
   ['cross', cross],
   ['index-load', indexLoad],
+  ['scale', scale],
   ['results', plain],
 ];
 
