@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "../native/backends.h"
+#include "../native/comm/grad_buckets.h"
 #include "../native/cpu/fast/gemm_bf16.h"
 #include "../native/models/bert.h"
 #include "check.h"
@@ -192,10 +193,56 @@ FwdArgs parse_forward(const OpCtx& c, const Napi::CallbackInfo& info, State& st)
   return a;
 }
 
+// {allreduce: {bucketElements, scale?}}: the gradient buffer's all-reduce over MPI, in buckets
+// that start while the backward runs (native/comm/grad_buckets.h). bucket 0: none asked.
+struct Allreduce {
+  int64_t bucket = 0;
+  float scale = 1.0f;
+  int buckets = 0, overlapped = 0;  // after the run
+};
+
+Allreduce parse_allreduce(const OpCtx& c, const Napi::CallbackInfo& info, size_t i, const BertModel& m) {
+  Napi::Object o = options_arg(c, info, i);
+  Allreduce r;
+  Napi::Value v = o.Get("allreduce");
+  if (v.IsUndefined()) return r;
+  BIOFEG_CHECK(v.IsObject(), c.op, ": 'allreduce' must be an object {bucketElements, scale?}");
+  Napi::Object a = v.As<Napi::Object>();
+  BIOFEG_CHECK(!a.Get("bucketElements").IsUndefined(), c.op, ": allreduce.bucketElements is required");
+  r.bucket = int_arg(c, a.Get("bucketElements"), "allreduce.bucketElements");
+  BIOFEG_CHECK(r.bucket >= 1, c.op, ": allreduce.bucketElements must be at least 1, got ", r.bucket);
+  const double sc = option(c, a, "scale", 1.0);
+  BIOFEG_CHECK(std::isfinite(sc), c.op, ": allreduce.scale must be finite");
+  r.scale = static_cast<float>(sc);
+  BIOFEG_CHECK(m.device() == Device::CPU, c.op, ": allreduce over MPI needs a host model (a CUDA model's gradients go through NCCL)");
+  return r;
+}
+
+Napi::Value allreduce_result(Napi::Env env, const Allreduce& r) {
+  if (r.bucket == 0) return env.Undefined();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("buckets", Napi::Number::New(env, r.buckets));
+  o.Set("overlapped", Napi::Number::New(env, r.overlapped));
+  return o;
+}
+
+// Runs `body` with the buckets of `r` (or none), then sends the rest and waits.
+template <typename F>
+void with_buckets(BertModel& m, Allreduce& r, F body) {
+  if (r.bucket == 0) return body(nullptr);
+  comm::MpiGradBuckets b(m.grads(), r.bucket, r.scale);
+  body(&b);
+  b.finish();
+  r.buckets = b.buckets(), r.overlapped = b.sent_early();
+}
+
 struct BwdArgs {
   Tensor dl, dc, dp;  // given gradients (their storage stays alive while a worker runs)
   bool hl = false, hc = false, hp = false;
-  void run(BertModel& m) const { m.backward(hl ? &dl : nullptr, hc ? &dc : nullptr, hp ? &dp : nullptr); }
+  Allreduce ar;
+  void run(BertModel& m) {
+    with_buckets(m, ar, [&](GradReady* ready) { m.backward(hl ? &dl : nullptr, hc ? &dc : nullptr, hp ? &dp : nullptr, ready); });
+  }
 };
 
 // A gradient: Float32Array (copied to the model's device) or an f32 Tensor there.
@@ -228,6 +275,7 @@ BwdArgs parse_backward(const OpCtx& c, const Napi::CallbackInfo& info, const Ber
   a.hp = grad_arg(c, o, "dPooled", m, B * C, a.dp);
   BIOFEG_CHECK(a.hl || a.hc || a.hp, c.op, ": give at least one of dLastHidden, dCls, dPooled");
   m.check_backward(a.hl ? &a.dl : nullptr, a.hc ? &a.dc : nullptr, a.hp ? &a.dp : nullptr);
+  a.ar = parse_allreduce(c, info, 1, m);
   return a;
 }
 
@@ -290,7 +338,7 @@ class BackwardWorker : public Napi::AsyncWorker {
   void OnOK() override {
     st_->busy = false;
     st_->report();
-    deferred_.Resolve(Env().Undefined());
+    deferred_.Resolve(allreduce_result(Env(), a_.ar));
   }
   void OnError(const Napi::Error& e) override {
     st_->busy = false;
@@ -319,6 +367,7 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
                         InstanceMethod("forwardAsync", &BertWrap::ForwardAsync),
                         InstanceMethod("backward", &BertWrap::Backward),
                         InstanceMethod("backwardAsync", &BertWrap::BackwardAsync),
+                        InstanceMethod("allreduceGradients", &BertWrap::AllreduceGradients),
                         InstanceMethod("zeroGrad", &BertWrap::ZeroGrad),
                         InstanceMethod("dispose", &BertWrap::Dispose),
                         InstanceAccessor("device", &BertWrap::Device_, nullptr),
@@ -471,7 +520,20 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
     return guarded(info, "BertModel.backward", true, [&](const OpCtx& c) -> Napi::Value {
       BwdArgs a = parse_backward(c, info, *st_->m);
       a.run(*st_->m);
-      return info.Env().Undefined();
+      return allreduce_result(info.Env(), a.ar);
+    });
+  }
+  // allreduceGradients({allreduce}): the buckets a backward would send, without one (a rank with
+  // no rows in a step must issue the same collectives as the others).
+  Napi::Value AllreduceGradients(const Napi::CallbackInfo& info) {
+    return guarded(info, "BertModel.allreduceGradients", true, [&](const OpCtx& c) -> Napi::Value {
+      Allreduce r = parse_allreduce(c, info, 0, *st_->m);
+      BIOFEG_CHECK(r.bucket > 0, c.op, ": expected {allreduce: {bucketElements, scale?}}");
+      BertModel& m = *st_->m;
+      with_buckets(m, r, [&](GradReady* ready) {
+        for (int64_t p : m.grad_ready_points()) ready->ready(p);
+      });
+      return allreduce_result(info.Env(), r);
     });
   }
   Napi::Value BackwardAsync(const Napi::CallbackInfo& info) {

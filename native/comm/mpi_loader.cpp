@@ -16,6 +16,9 @@ namespace {
 // in a worker thread, and a later call (the next pipeline stage) in another; never two at once.
 constexpr int kThreadSerialized = 2;
 constexpr int kSuccess = 0;         // MPI_SUCCESS
+// Open MPI's mpi.h: MPI_IN_PLACE is ((void *) 1), MPI_STATUSES_IGNORE ((MPI_Status *) 0).
+void* const kInPlace = reinterpret_cast<void*>(1);
+constexpr void* kStatusesIgnore = nullptr;
 
 using Loaded = dl::Loaded<Api>;
 using dl::sym;
@@ -35,7 +38,9 @@ bool try_open(const std::string& path, Api& api, std::string& why) {
   const bool fns = sym(lib, "MPI_Initialized", a.initialized) && sym(lib, "MPI_Init_thread", a.init_thread) &&
                    sym(lib, "MPI_Finalized", a.finalized) && sym(lib, "MPI_Finalize", a.finalize) &&
                    sym(lib, "MPI_Comm_rank", a.comm_rank) && sym(lib, "MPI_Comm_size", a.comm_size) &&
-                   sym(lib, "MPI_Allreduce", a.allreduce) && sym(lib, "MPI_Allgather", a.allgather) &&
+                   sym(lib, "MPI_Allreduce", a.allreduce) && sym(lib, "MPI_Iallreduce", a.iallreduce) &&
+                   sym(lib, "MPI_Testall", a.testall) && sym(lib, "MPI_Waitall", a.waitall) &&
+                   sym(lib, "MPI_Allgather", a.allgather) &&
                    sym(lib, "MPI_Bcast", a.bcast) && sym(lib, "MPI_Barrier", a.barrier) &&
                    sym(lib, "MPI_Error_string", a.error_string) && sym(lib, "MPI_Abort", a.abort);
   if (!fns) return dl::reject(lib, path, "missing an MPI function", why);
@@ -134,19 +139,42 @@ World init() {
 void allreduce_sum_f32(float* data, int64_t n) {
   const Api& a = need();
   check_world("allreduce");
-  chunked(n, [&](int64_t at, int c) { check(a.allreduce(reinterpret_cast<void*>(1), data + at, c, a.t_float, a.op_sum, a.comm_world), "MPI_Allreduce"); });
+  chunked(n, [&](int64_t at, int c) { check(a.allreduce(kInPlace, data + at, c, a.t_float, a.op_sum, a.comm_world), "MPI_Allreduce"); });
+}
+
+void iallreduce_sum_f32(float* data, int64_t n, std::vector<Handle>& reqs) {
+  const Api& a = need();
+  check_world("iallreduce");
+  chunked(n, [&](int64_t at, int c) {
+    Handle r = nullptr;
+    check(a.iallreduce(kInPlace, data + at, c, a.t_float, a.op_sum, a.comm_world, &r), "MPI_Iallreduce");
+    reqs.push_back(r);
+  });
+}
+
+bool test_all(std::vector<Handle>& reqs) {
+  if (reqs.empty()) return true;
+  int done = 0;
+  check(need().testall(static_cast<int>(reqs.size()), reqs.data(), &done, kStatusesIgnore), "MPI_Testall");
+  return done != 0;
+}
+
+void wait_all(std::vector<Handle>& reqs) {
+  if (reqs.empty()) return;
+  check(need().waitall(static_cast<int>(reqs.size()), reqs.data(), kStatusesIgnore), "MPI_Waitall");
+  reqs.clear();
 }
 
 void allreduce_sum_f64(double* data, int64_t n) {
   const Api& a = need();
   check_world("allreduce");
-  chunked(n, [&](int64_t at, int c) { check(a.allreduce(reinterpret_cast<void*>(1), data + at, c, a.t_double, a.op_sum, a.comm_world), "MPI_Allreduce"); });
+  chunked(n, [&](int64_t at, int c) { check(a.allreduce(kInPlace, data + at, c, a.t_double, a.op_sum, a.comm_world), "MPI_Allreduce"); });
 }
 
 void allreduce_max_f64(double* data, int64_t n) {
   const Api& a = need();
   check_world("allreduce");
-  chunked(n, [&](int64_t at, int c) { check(a.allreduce(reinterpret_cast<void*>(1), data + at, c, a.t_double, a.op_max, a.comm_world), "MPI_Allreduce"); });
+  chunked(n, [&](int64_t at, int c) { check(a.allreduce(kInPlace, data + at, c, a.t_double, a.op_max, a.comm_world), "MPI_Allreduce"); });
 }
 
 void allgather_bytes(const void* send, void* recv, int64_t bytes_per_rank) {

@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace biofeg::comm::mpi {
 
@@ -25,6 +26,9 @@ struct Api {
   int (*comm_rank)(Handle, int*) = nullptr;
   int (*comm_size)(Handle, int*) = nullptr;
   int (*allreduce)(const void*, void*, int, Handle, Handle, Handle) = nullptr;
+  int (*iallreduce)(const void*, void*, int, Handle, Handle, Handle, Handle*) = nullptr;
+  int (*testall)(int, Handle*, int*, void*) = nullptr;
+  int (*waitall)(int, Handle*, void*) = nullptr;
   int (*allgather)(const void*, int, Handle, void*, int, Handle, Handle) = nullptr;
   int (*bcast)(void*, int, Handle, int, Handle) = nullptr;
   int (*barrier)(Handle) = nullptr;
@@ -52,6 +56,14 @@ void allreduce_max_f64(double* data, int64_t n);
 void allgather_bytes(const void* send, void* recv, int64_t bytes_per_rank);
 void broadcast_bytes(void* data, int64_t bytes, int root);
 void barrier();
+// Nonblocking in-place sum (MPI_Iallreduce) of n floats: appends its requests (one per INT_MAX
+// chunk) to `reqs`. The data must stay put until wait_all returns. Same order on every rank.
+void iallreduce_sum_f32(float* data, int64_t n, std::vector<Handle>& reqs);
+// MPI_Testall: drives the requests' progress (Open MPI moves a nonblocking collective on only
+// inside MPI calls); true once all are complete.
+bool test_all(std::vector<Handle>& reqs);
+// MPI_Waitall, then `reqs` is empty.
+void wait_all(std::vector<Handle>& reqs);
 // MPI_Finalize when we initialised it (idempotent).
 void finalize();
 // MPI_Abort(COMM_WORLD, code): ends every rank of the job (a rank that fails alone must not exit

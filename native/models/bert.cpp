@@ -482,7 +482,15 @@ void BertModel::check_backward(const Tensor* d_last, const Tensor* d_cls, const 
                "' (its bf16 kernels cover inference); train in f32, or in bf16 on CUDA");
 }
 
-void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled) {
+std::vector<int64_t> BertModel::grad_ready_points() const {
+  std::vector<int64_t> pts;
+  if (cfg_.pooler) pts.push_back(o_pool_w_);
+  for (int64_t l = cfg_.layers - 1; l >= 0; --l) pts.push_back(layers_[l].wqkv);
+  pts.push_back(0);
+  return pts;
+}
+
+void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled, GradReady* ready) {
   check_backward(d_last, d_cls, d_pooled);
   grads();                                        // the gradient buffer on first use
   reserve_plan(fwdB_, fwdT_, cfg_.layers, true);  // backward scratch on first use (never re-plans here)
@@ -513,6 +521,7 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
     if (cls_only) op::cast(be, P.g_cls.buf(), P.g_out.buf(), B * C);
     else op::embedding_bwd(be, P.cls_idx.buf(), P.g_cls.buf(), P.g_out.buf(), B, C, N);
   }
+  if (ready && cfg_.pooler) ready->ready(o_pool_w_);
 
   for (int64_t l = cfg_.layers - 1; l >= 0; --l) {
     const Layer& Y = layers_[l];
@@ -575,6 +584,7 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
     linear_dw(be, P.g_qkv.buf(), xh, g(Y.wqkv), N, C, 3 * C);
     op::bias_grad(be, P.g_qkv.buf(), g(Y.bqkv), N, 3 * C);
     linear_dx(be, P.g_qkv.buf(), w(Y.wqkv), P.g_out.buf(), N, C, 3 * C, 1.0f);  // + residual: d x
+    if (ready) ready->ready(Y.wqkv);  // a layer's first parameter: its block ends where the next begins
   }
 
   // Embeddings: dropout, LayerNorm, then scatter into the three tables.
@@ -588,6 +598,7 @@ void BertModel::backward(const Tensor* d_last, const Tensor* d_cls, const Tensor
   op::embedding_bwd(be, P.ids.buf(), P.g_res.buf(), g(o_word_), N, C, cfg_.vocab);
   op::embedding_bwd(be, P.pos.buf(), P.g_res.buf(), g(o_pos_), N, C, cfg_.max_pos);
   op::embedding_bwd(be, P.types.buf(), P.g_res.buf(), g(o_type_), N, C, cfg_.type_vocab);
+  if (ready) ready->ready(0);
 }
 
 }  // namespace biofeg

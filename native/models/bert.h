@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/grad_ready.h"
 #include "../core/tensor.h"
 #include "../ops.h"
 
@@ -135,13 +136,17 @@ class BertModel {
 
   // Gradients of a scalar loss w.r.t. the outputs of the last forward; any may be null (zero).
   // They must be on the model's device, f32, with the output's element count.
-  void backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled);
+  // `ready` (optional) hears each finished suffix, in the order grad_ready_points() lists.
+  void backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled, GradReady* ready = nullptr);
+  // The offsets backward reports as final, in its order (the pooler, each layer from the last,
+  // the embeddings: 0). The same on every rank of a run, so a rank without rows can replay them.
+  std::vector<int64_t> grad_ready_points() const;
   // The checks backward makes first (device, dtype, size, a forward to go back through).
   void check_backward(const Tensor* d_last, const Tensor* d_cls, const Tensor* d_pooled) const;
 
  private:
   struct Layer {  // offsets into the flat parameter buffer
-    int64_t wqkv, bqkv, wo, bo, ln1w, ln1b, wi, bi, wout, bout, ln2w, ln2b;
+    int64_t wqkv, bqkv, wo, bo, ln1w, ln1b, wi, bi, wout, bout, ln2w, ln2b;  // contiguous, in this order
   };
   struct LayerActs {
     Tensor qkv, att, lse, res1, ln1, mean1, rstd1, pre, res2, out, mean2, rstd2;  // GELU(pre) is recomputed

@@ -86,6 +86,26 @@ export interface BertModelOptions {
   precision?: BertPrecision;
 }
 
+/**
+ * The gradient buffer's sum over the ranks of an MPI run (host models), in buckets of
+ * `bucketElements` sent while the backward still runs; each bucket is multiplied by `scale`
+ * (default 1) before it is sent. Every rank must ask for the same buckets in the same order.
+ */
+export interface GradAllreduce {
+  bucketElements: number;
+  scale?: number;
+}
+
+export interface BackwardOptions {
+  allreduce?: GradAllreduce;
+}
+
+/** What an all-reduce of the gradient buffer did: buckets sent, and how many while layers remained. */
+export interface AllreduceStats {
+  buckets: number;
+  overlapped: number;
+}
+
 export interface NativeBertModel {
   readonly device: 'cpu' | 'cuda' | 'ref';
   readonly precision: BertPrecision;
@@ -101,8 +121,11 @@ export interface NativeBertModel {
   reserve(batch: number, seq: number): void;
   forward(i: BertForwardInput): BertOutputs;
   forwardAsync(i: BertForwardInput): Promise<BertOutputs>;
-  backward(g: BertOutputGradients): void;
-  backwardAsync(g: BertOutputGradients): Promise<void>;
+  /** With `allreduce`: returns once the buckets are summed over the ranks. */
+  backward(g: BertOutputGradients, o?: BackwardOptions): AllreduceStats | undefined;
+  backwardAsync(g: BertOutputGradients, o?: BackwardOptions): Promise<AllreduceStats | undefined>;
+  /** The buckets a backward with `allreduce` would send, without one (a rank with no rows in a step). */
+  allreduceGradients(o: Required<BackwardOptions>): AllreduceStats;
   zeroGrad(): void;
 }
 

@@ -4,6 +4,8 @@ import type { NativeTensor } from '../native.js';
 import type { FloatTensor } from '../host-tensor.js';
 import {
   nativeBertClass,
+  type AllreduceStats,
+  type BackwardOptions,
   type BertConfig,
   type BertForwardInput,
   type BertModelOptions,
@@ -15,6 +17,8 @@ import {
 } from './bert-native.js';
 
 export type {
+  AllreduceStats,
+  BackwardOptions,
   BertConfig,
   BertForwardInput,
   BertModelOptions,
@@ -150,12 +154,19 @@ export class Bert {
   forwardAsync(i: BertForwardInput): Promise<BertOutputs> {
     return this.model.forwardAsync(i);
   }
-  /** Accumulates into gradients(); call zeroGrad() between steps. */
-  backward(g: BertOutputGradients): void {
-    this.model.backward(g);
+  /**
+   * Accumulates into gradients(); call zeroGrad() between steps. With `allreduce` (an MPI run, a
+   * host model), the buffer is then summed over the ranks, in buckets sent during the backward.
+   */
+  backward(g: BertOutputGradients, o?: BackwardOptions): AllreduceStats | undefined {
+    return this.model.backward(g, o);
   }
-  backwardAsync(g: BertOutputGradients): Promise<void> {
-    return this.model.backwardAsync(g);
+  backwardAsync(g: BertOutputGradients, o?: BackwardOptions): Promise<AllreduceStats | undefined> {
+    return this.model.backwardAsync(g, o);
+  }
+  /** The sum over the ranks a backward with `allreduce` does, without a backward (same buckets). */
+  allreduceGradients(o: Required<BackwardOptions>): AllreduceStats {
+    return this.model.allreduceGradients(o);
   }
   zeroGrad(): void {
     this.model.zeroGrad();

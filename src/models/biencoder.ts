@@ -3,6 +3,7 @@
 // Scores are dot products. Names follow the original state_dict (context_encoder.bert_model.…).
 import type { DeviceName, NativeTensor } from '../native.js';
 import { Bert, type BertConfig, type BertForwardInput, type BertOutputs, type BertPrecision, type ParamEntry } from './bert.js';
+import type { BackwardRunner } from '../comm/grad-overlap.js';
 import { Linear } from './linear.js';
 
 export type EncoderSide = 'context' | 'candidate';
@@ -31,6 +32,8 @@ export interface ParamPart {
   params: NativeTensor;
   grads: NativeTensor;
   layout: ParamEntry[];
+  /** The BERT whose flat gradient buffer `grads` is (its backward can all-reduce it in buckets). */
+  bert?: Bert;
 }
 
 /** 1 where the token is real (id != 0), as BLINK's to_bert_input. */
@@ -102,10 +105,13 @@ export class BlinkEncoder {
     return this.linear.forward(out.pooled, rows, train, seed ^ 0x9e3779b97f4a7c15n);
   }
 
-  /** Accumulates the gradients of the last encode (made with grad) from dEmb [rows, outDim]. */
-  async backward(dEmb: NativeTensor): Promise<void> {
-    if (this.linear) await this.bert.backwardAsync({ dPooled: this.linear.backward(dEmb) });
-    else await this.bert.backwardAsync({ dCls: dEmb });
+  /**
+   * Accumulates the gradients of the last encode (made with grad) from dEmb [rows, outDim].
+   * `runner`: the BERT's backward goes through it (a data-parallel step's all-reduce).
+   */
+  async backward(dEmb: NativeTensor, runner?: BackwardRunner): Promise<void> {
+    const g = this.linear ? { dPooled: this.linear.backward(dEmb) } : { dCls: dEmb };
+    await (runner ? runner.backward(this.bert, g) : this.bert.backwardAsync(g));
   }
 
   /** Buffers under the original's names: `<outer><prefix>.bert_model.…`, `<outer><prefix>.additional_linear.…`. */
@@ -120,6 +126,7 @@ export class BlinkEncoder {
           return bert.gradients();
         },
         layout: bert.layout,
+        bert,
       },
     ];
     if (this.linear)
@@ -173,9 +180,9 @@ export class BiEncoder {
     return this.encoder(side).encode(b, { train, seed });
   }
 
-  /** Accumulates gradients of this side's last forward from dEmb [rows, embedDim]. */
-  backward(side: EncoderSide, dEmb: NativeTensor): Promise<void> {
-    return this.encoder(side).backward(dEmb);
+  /** Accumulates gradients of this side's last forward from dEmb [rows, embedDim] (`runner`: see BlinkEncoder.backward). */
+  backward(side: EncoderSide, dEmb: NativeTensor, runner?: BackwardRunner): Promise<void> {
+    return this.encoder(side).backward(dEmb, runner);
   }
 
   zeroGrad(): void {

@@ -4,6 +4,7 @@
 // original's encoder returns the [CLS] vector [pairs, hidden], which cannot be viewed as
 // [mentions, k] scores (its training fails): so add_linear with out_dim 1 is required here.
 // State_dict names are the original's: encoder.bert_model.…, encoder.additional_linear.….
+import type { BackwardRunner } from '../comm/grad-overlap.js';
 import type { DeviceName, NativeTensor } from '../native.js';
 import type { BertConfig, BertPrecision } from './bert.js';
 import { BlinkEncoder, type ParamPart, type TokenBatch } from './biencoder.js';
@@ -37,9 +38,9 @@ export class CrossEncoder {
     return this.encoder.encode(pairs, { train: o.dropout, grad: o.grad, seed: o.seed ?? 0n });
   }
 
-  /** Accumulates the gradients of the last score (made with grad) from dScores [rows, 1]. */
-  backward(dScores: NativeTensor): Promise<void> {
-    return this.encoder.backward(dScores);
+  /** Accumulates the gradients of the last score (made with grad) from dScores [rows, 1] (`runner`: see BlinkEncoder.backward). */
+  backward(dScores: NativeTensor, runner?: BackwardRunner): Promise<void> {
+    return this.encoder.backward(dScores, runner);
   }
 
   zeroGrad(): void {

@@ -6,6 +6,7 @@ import { engineFor } from '../engine.js';
 import type { NativeTensor } from '../native.js';
 import type { BiEncoder, TokenBatch } from '../models/biencoder.js';
 import type { Workspace } from '../models/workspace.js';
+import type { BackwardRunner } from '../comm/grad-overlap.js';
 
 export interface StepOptions {
   /** Backward too (and dropout on). */
@@ -14,6 +15,8 @@ export interface StepOptions {
   seed: bigint;
   /** Multiplies the gradient (1 / gradient_accumulation_steps). */
   lossScale?: number;
+  /** The encoders' backward goes through it: a data-parallel update step's all-reduce (comm/grad-overlap.ts). */
+  reduce?: BackwardRunner;
 }
 
 export interface StepResult {
@@ -80,8 +83,8 @@ export async function inBatchStep(m: BiEncoder, ws: Workspace, ctx: ContextInput
       de = ws.get('dcand', 'f32', [B, E]);
     eng.gemm(r.dScores, e, dc); // dC = dS E
     eng.gemm(r.dScores, c, de, { transA: true }); // dE = dS^T C
-    if ('tokens' in ctx) await m.backward('context', dc);
-    await m.backward('candidate', de);
+    if ('tokens' in ctx) await m.backward('context', dc, o.reduce);
+    await m.backward('candidate', de, o.reduce);
   }
   const { loss, hostScores } = r.read(); // the step's one wait, with everything queued
   return { loss, scores: hostScores, rows: B, cols: B, targets };
@@ -114,8 +117,8 @@ export async function hardStep(
       de = ws.get('hdcand', 'f32', [B, k, E]);
     eng.gemm(ds3, e3, dc); // dc_b = ds_b E_b
     eng.gemm(ds3, c3, de, { transA: true }); // dE_b = ds_b^T c_b
-    if ('tokens' in ctx) await m.backward('context', dc.view(0, [B, E]));
-    await m.backward('candidate', de.view(0, [B * k, E]));
+    if ('tokens' in ctx) await m.backward('context', dc.view(0, [B, E]), o.reduce);
+    await m.backward('candidate', de.view(0, [B * k, E]), o.reduce);
   }
   const { loss, hostScores } = r.read();
   return { loss, scores: hostScores, rows: B, cols: k, targets: gold };

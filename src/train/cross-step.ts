@@ -8,6 +8,7 @@ import { trimPairs, type PairBatch } from '../data/cross-inputs.js';
 import { engineFor } from '../engine.js';
 import type { CrossEncoder } from '../models/crossencoder.js';
 import type { Workspace } from '../models/workspace.js';
+import type { BackwardRunner } from '../comm/grad-overlap.js';
 
 export interface CrossStepOptions {
   /** Dropout on. */
@@ -19,6 +20,8 @@ export interface CrossStepOptions {
   lossScale?: number;
   /** Pairs per BERT call (default: all at once). */
   maxPairs?: number;
+  /** The last chunk's backward goes through it: a data-parallel update step's all-reduce (comm/grad-overlap.ts). */
+  reduce?: BackwardRunner;
 }
 
 export interface CrossStepResult {
@@ -83,12 +86,12 @@ export async function crossStep(
     eng.fill(dl, (o.lossScale ?? 1) / B);
     const ds = ws.get('xdscores', 'f32', [B, k]);
     eng.crossEntropyBackward(scores, t, dl, ds);
-    if (one) await m.backward(ws.view(ds, 0, [rows, 1]));
+    if (one) await m.backward(ws.view(ds, 0, [rows, 1]), o.reduce);
     else
       for (let c = 0; c < chunks.length; c++) {
         const [r0, r1] = chunks[c]!;
         await m.score(tok(slice(pairs, r0, r1)), { dropout: o.dropout, grad: true, seed: seedOf(c) });
-        await m.backward(ws.view(ds, r0, [r1 - r0, 1]));
+        await m.backward(ws.view(ds, r0, [r1 - r0, 1]), c === chunks.length - 1 ? o.reduce : undefined);
       }
   }
   return { loss: sum / B, scores: hostScores };

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 import { readCheckpointFile } from '../checkpoint/index.js';
 import { Communicator } from '../comm/communicator.js';
-import { broadcastParameters, globalMeanLoss, logRanks, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
+import { broadcastParameters, globalMeanLoss, logRanks, openDeviceComm, shardOf } from '../comm/data-parallel.js';
+import { GradientSync } from '../comm/grad-overlap.js';
 import { pairInputs } from '../data/cross-inputs.js';
 import type { CrossEncoder } from '../models/crossencoder.js';
 import { Workspace } from '../models/workspace.js';
@@ -124,6 +125,8 @@ export interface CrossTrainRun {
    * summed over the ranks before clipping; rank 0 alone writes checkpoints.
    */
   comm?: Communicator;
+  /** Gradient all-reduce bucket size in MiB, sent during the backward (default 25; 0: after it). */
+  bucketCapMb?: number;
 }
 
 export interface CrossTrainResult {
@@ -186,7 +189,8 @@ async function trainOnRanks(run: CrossTrainRun, comm: Communicator, s: TrainSett
   // Every rank starts from rank 0's weights (resumed ranks read the same files anyway).
   broadcastParameters(comm, model.parts());
   const deviceComm = openDeviceComm(comm, model.device, say);
-  logRanks(hooks.log, comm, deviceComm);
+  const sync = new GradientSync(comm, parts, deviceComm, run.bucketCapMb);
+  logRanks(hooks.log, comm, deviceComm, { allreduce: sync.description });
   if (!resumed) {
     hooks.log.log('plan', { mentions: n, k, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate();
@@ -235,6 +239,8 @@ async function trainOnRanks(run: CrossTrainRun, comm: Communicator, s: TrainSett
       // This rank's mentions of the global micro-batch, its loss weighted by its share of them.
       const { lo, hi } = shardOf(rows.length, comm.rank, comm.size);
       const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(ms);
+      // An update step's backward starts the gradient all-reduce (accumulating steps only add up).
+      const reduce = sync.step(isUpdateStep(ms, s.gradientAccumulationSteps));
       let local = 0;
       if (hi > lo) {
         const b = batchOf(run.train, rows.subarray(lo, hi), pairs);
@@ -243,10 +249,12 @@ async function trainOnRanks(run: CrossTrainRun, comm: Communicator, s: TrainSett
           grad: true,
           seed,
           lossScale: (hi - lo) / rows.length / s.gradientAccumulationSteps,
+          reduce,
           ...(pairs.maxPairsPerBatch !== undefined ? { maxPairs: pairs.maxPairsPerBatch } : {}),
         });
         local = r.loss;
       }
+      reduce?.backwardDone();
       const loss = globalMeanLoss(comm, local, hi - lo);
       checkFiniteLoss(loss, st.updates, { what: 'cross-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
       seen += rows.length;
@@ -254,8 +262,8 @@ async function trainOnRanks(run: CrossTrainRun, comm: Communicator, s: TrainSett
       // original logs the accumulation-scaled one).
       metrics.add(loss, rows.length * k);
       stop.update();
-      if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
-      reduceGradients(comm, parts, deviceComm);
+      if (!reduce) return;
+      sync.finish(reduce, hooks.log);
       const norm = opt.clipGradNorm(s.maxGradNorm);
       const lr = learningRateAt(st.updates, s.learningRate, plan);
       opt.update(lr);

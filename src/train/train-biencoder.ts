@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 
 import { Communicator } from '../comm/communicator.js';
-import { broadcastParameters, globalMeanLoss, logRanks, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
+import { broadcastParameters, globalMeanLoss, logRanks, openDeviceComm, shardOf } from '../comm/data-parallel.js';
+import { GradientSync, type BackwardRunner } from '../comm/grad-overlap.js';
 import { SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
 import type { DistNegatives } from '../settings/types.js';
@@ -82,6 +83,8 @@ export interface TrainRun {
    * 'global' (the all-gathered batch: the same loss as one process on the whole batch).
    */
   distNegatives?: DistNegatives;
+  /** Gradient all-reduce bucket size of a multi-rank run in MiB, sent during the backward (default 25; 0: after it). */
+  bucketCapMb?: number;
 }
 
 export interface TrainResult {
@@ -99,8 +102,9 @@ async function step(
   train: boolean,
   seed: bigint,
   lossScale: number,
+  reduce?: BackwardRunner,
 ): Promise<StepResult> {
-  const o = { train, seed, lossScale };
+  const o = { train, seed, lossScale, reduce };
   let ctx: ContextInput;
   if ('features' in b) {
     if (b.dim !== model.embedDim) throw new Error(`features have size ${b.dim}, the bi-encoder's embeddings ${model.embedDim}`);
@@ -121,8 +125,9 @@ async function globalStep(
   rows: number,
   seed: bigint,
   lossScale: number,
+  reduce: BackwardRunner | undefined,
 ) {
-  const o = { train: true, seed, lossScale };
+  const o = { train: true, seed, lossScale, reduce };
   if (!b) return globalInBatchStep(comm, model, ws, undefined, undefined, rows, o);
   let ctx: ContextInput;
   if ('features' in b) {
@@ -198,7 +203,8 @@ async function trainOnRanks(run: TrainRun, comm: Communicator, s: TrainSettings,
   // Every rank starts from rank 0's weights (resumed ranks read the same files anyway).
   broadcastParameters(comm, model.parts());
   const deviceComm = openDeviceComm(comm, model.device, say);
-  logRanks(hooks.log, comm, deviceComm, { negatives: global ? 'global' : 'local' });
+  const sync = new GradientSync(comm, parts, deviceComm, run.bucketCapMb);
+  logRanks(hooks.log, comm, deviceComm, { negatives: global ? 'global' : 'local', allreduce: sync.description });
   if (!resumed) {
     hooks.log.log('plan', { examples: n, ...plan, frozen: opt.frozenNames.length, trainable: opt.trainableElements });
     const acc = await validate(model, run.val, s.evalBatchSize, comm);
@@ -246,16 +252,19 @@ async function trainOnRanks(run: TrainRun, comm: Communicator, s: TrainSettings,
       const b = hi > lo ? readTrainBatch(run.train, idx.subarray(lo, hi)) : undefined;
       const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(ms);
       const lossScale = (hi - lo) / idx.length / s.gradientAccumulationSteps;
+      // An update step's backward starts the gradient all-reduce (accumulating steps only add up).
+      const reduce = sync.step(isUpdateStep(ms, s.gradientAccumulationSteps));
       let local = 0;
-      if (global) local = (await globalStep(comm, model, ws, b, idx.length, seed, lossScale)).loss;
-      else if (b) local = (await step(model, ws, b, true, seed, lossScale)).loss;
+      if (global) local = (await globalStep(comm, model, ws, b, idx.length, seed, lossScale, reduce)).loss;
+      else if (b) local = (await step(model, ws, b, true, seed, lossScale, reduce)).loss;
+      reduce?.backwardDone();
       const loss = globalMeanLoss(comm, local, hi - lo);
       checkFiniteLoss(loss, st.updates, { what: 'bi-encoder loss', context: `epoch ${epoch}, micro-batch ${ms}` });
       seen += idx.length;
       metrics.add(loss, idx.length);
       stop.update();
-      if (!isUpdateStep(ms, s.gradientAccumulationSteps)) return;
-      reduceGradients(comm, parts, deviceComm);
+      if (!reduce) return;
+      sync.finish(reduce, hooks.log);
       const norm = opt.clipGradNorm(s.maxGradNorm);
       const lr = learningRateAt(st.updates, s.learningRate, plan);
       opt.update(lr);

@@ -39,14 +39,18 @@ export function rankOutputs<R>(out: string, ranks: number): { params: Float32Arr
   return { params, results };
 }
 
-/** The `step` events' losses of a run folder's log.jsonl. */
-export function stepLosses(out: string): number[] {
+/** The events named `event` of a run folder's log.jsonl (rank 0's). */
+export function logEvents<T>(out: string, event: string): T[] {
   return readFileSync(join(out, 'log.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as { event: string; loss?: number })
-    .filter((e) => e.event === 'step')
-    .map((e) => e.loss!);
+    .map((l) => JSON.parse(l) as { event: string } & T)
+    .filter((e) => e.event === event);
+}
+
+/** The `step` events' losses of a run folder's log.jsonl. */
+export function stepLosses(out: string): number[] {
+  return logEvents<{ loss: number }>(out, 'step').map((e) => e.loss);
 }
 
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {

@@ -20,6 +20,8 @@ interface Args {
   /** Rank 1 alone sees a stop request from its n-th poll on (the ranks must stop together). */
   stopRank1AfterPolls?: number;
   resume?: boolean;
+  /** Gradient all-reduce bucket size (MiB; the trainer's default when absent). */
+  bucketCapMb?: number;
 }
 const a = JSON.parse(process.argv[2] ?? '{}') as Args;
 const comm = Communicator.open();
@@ -31,7 +33,17 @@ model.parts().forEach((p, i) => p.params.upload(randn(p.params.shape[0]!, 100 + 
 const log = new JsonlLogger(comm.rank === 0 ? a.out : join(a.out, `rank${comm.rank}`));
 const interrupt = rank1Stop(comm, a.stopRank1AfterPolls);
 const stopped = await trainBiencoder(
-  { model, settings: { addLinear: false, outDim: 1 }, train, val, outputPath: a.out, comm, distNegatives: a.negatives, resume: a.resume },
+  {
+    model,
+    settings: { addLinear: false, outDim: 1 },
+    train,
+    val,
+    outputPath: a.out,
+    comm,
+    distNegatives: a.negatives,
+    resume: a.resume,
+    bucketCapMb: a.bucketCapMb,
+  },
   {
     learningRate: 1e-3,
     numTrainEpochs: a.epochs,
