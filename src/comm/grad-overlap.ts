@@ -50,7 +50,9 @@ export class StepReduction implements BackwardRunner {
   async backward(bert: Bert, g: BertOutputGradients): Promise<void> {
     if (this.options && this.berts[this.next] === bert) {
       this.next++;
-      this.add(await bert.backwardAsync(g, this.options));
+      const st = await bert.backwardAsync(g, this.options);
+      if (!st) throw new Error('the addon ran the backward without its all-reduce: it predates gradient buckets (rebuild it)');
+      this.add(st);
     } else await bert.backwardAsync(g);
   }
 
