@@ -30,8 +30,8 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
   return { launcher: 'none', size: 1, rank: 0 };
 }
 
-/** The library calls that train data-parallel when a launcher starts several ranks. */
-export const DATA_PARALLEL_CALLS: readonly string[] = ['trainBiencoder', 'finetune', 'trainGan', 'trainCrossencoder'];
+/** The library calls that share their work among the ranks a launcher starts (evaluateBiencoder: its entity pool). */
+export const DATA_PARALLEL_CALLS: readonly string[] = ['trainBiencoder', 'finetune', 'trainGan', 'trainCrossencoder', 'evaluateBiencoder'];
 
 /**
  * Refuses a call that runs on one process when a launcher started several ranks: each rank would

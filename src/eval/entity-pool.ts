@@ -7,11 +7,13 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
+import type { Communicator } from '../comm/communicator.js';
 import { AtomicOutputs } from '../data/atomic.js';
 import type { TokenCache } from '../data/token-cache.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import { engineFor, type Engine } from '../engine.js';
 import { tensor, type DeviceName, type NativeTensor } from '../native.js';
+import { agreeOnPool, encodeOnRanks, rankZeroWrites } from './pool-ranks.js';
 import { trimmedBatch } from './token-batch.js';
 
 export type PoolDType = 'f32' | 'bf16';
@@ -45,6 +47,14 @@ export interface EntityPoolOptions {
   /** Folder of the disk cache (`entity_embeddings.<hash>.f32`); omitted = no disk cache. */
   cacheDir?: string;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * The ranks of a multi-rank run: each encodes its share of the batches and every rank ends with
+   * the whole pool, the very batches a single process encodes (eval/pool-ranks.ts); only rank 0
+   * writes the disk cache. Every rank must call with the same model and entities; one that fails
+   * leaves the others in a gather, so the caller ends the job (Communicator.abortJob). Omitted or
+   * one rank: this process encodes every entity.
+   */
+  comm?: Communicator;
 }
 
 export interface EntityPool {
@@ -235,6 +245,18 @@ export function loadPoolFile(
   }
 }
 
+/** The header of the pool file at `path` when it holds this pool (same key and shape), else undefined. */
+function usableCache(path: string, hash: string, rows: number, dim: number): PoolFileHeader | undefined {
+  if (!existsSync(path)) return undefined;
+  const h = readPoolHeader(path);
+  return h && h.hash === hash && h.rows === rows && h.dim === dim ? h : undefined;
+}
+
+/** Entity rows [start, start + n) through the candidate encoder (eval mode). */
+function encodeRows(model: BiEncoder, entities: TokenCache, start: number, n: number): Promise<NativeTensor> {
+  return model.encode('candidate', trimmedBatch(entities.readRange(start, n), n, entities.width, entities.width), false);
+}
+
 /**
  * Encode every row of the entity token cache through the candidate encoder (eval mode) into one
  * pool tensor on the model's device. With `cacheDir`, reuse `entity_embeddings.<hash>.f32` when
@@ -268,32 +290,34 @@ export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o
     dispose: () => pool.dispose(),
   });
   try {
-    if (cachePath && existsSync(cachePath)) {
-      const h = readPoolHeader(cachePath);
-      if (h && h.hash === hash && h.rows === rows && h.dim === dim) {
-        loadPoolFile(cachePath, pool, Math.max(o.batchSize, 4096), o.onProgress, h.dtype);
-        return result(true);
-      }
+    const cached = cachePath !== undefined ? usableCache(cachePath, hash, rows, dim) : undefined;
+    const ranks = o.comm !== undefined && o.comm.size > 1 ? o.comm : undefined;
+    if (ranks ? agreeOnPool(ranks, hash, cached !== undefined) : cached !== undefined) {
+      loadPoolFile(cachePath!, pool, Math.max(o.batchSize, 4096), o.onProgress, cached!.dtype);
+      return result(true);
     }
-    const out = cachePath ? new AtomicOutputs() : undefined;
+    const out = cachePath && (ranks === undefined || ranks.rank === 0) ? new AtomicOutputs() : undefined;
     try {
       const w = out?.open(cachePath!);
       w?.writeBytes(encodePoolHeader({ format: 'biofeg-entity-embeddings', hash, rows, dim, dtype: 'f32' }));
       const eng = engineFor(model.device);
-      for (let start = 0; start < rows; start += o.batchSize) {
-        const n = Math.min(o.batchSize, rows - start);
-        const batch = trimmedBatch(entities.readRange(start, n), n, width, width);
-        const emb = await model.encode('candidate', batch, false);
-        const dst = pool.view(start * dim, [n, dim]);
-        try {
-          copyInto(eng, emb, dst);
-        } finally {
-          dst.dispose();
+      if (ranks)
+        await encodeSharded(ranks, model, entities, pool, o, (start, v) => w?.writeAt(POOL_HEADER_BYTES + start * dim * 4, f32Bytes(v)));
+      else
+        for (let start = 0; start < rows; start += o.batchSize) {
+          const n = Math.min(o.batchSize, rows - start);
+          const emb = await encodeRows(model, entities, start, n);
+          const dst = pool.view(start * dim, [n, dim]);
+          try {
+            copyInto(eng, emb, dst);
+          } finally {
+            dst.dispose();
+          }
+          if (w) w.writeBytes(f32Bytes(emb.download() as Float32Array));
+          o.onProgress?.(start + n, rows);
         }
-        if (w) w.writeBytes(f32Bytes(emb.download() as Float32Array));
-        o.onProgress?.(start + n, rows);
-      }
-      out?.commit();
+      if (ranks) rankZeroWrites(ranks, () => out?.commit());
+      else out?.commit();
     } catch (e) {
       out?.abort();
       throw e;
@@ -302,5 +326,49 @@ export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o
   } catch (e) {
     pool.dispose();
     throw e;
+  }
+}
+
+/**
+ * The pool on the ranks of `comm` (pool-ranks.ts). What travels is the encoder's output as f32,
+ * not the pool's values: exact for a bf16 encoder output too, what the f32 disk cache holds, and
+ * narrowed to a bf16 pool only here, by the cast one process uses, so the pool's bits match its.
+ */
+async function encodeSharded(
+  comm: Communicator,
+  model: BiEncoder,
+  entities: TokenCache,
+  pool: NativeTensor,
+  o: EntityPoolOptions,
+  write: (start: number, values: Float32Array) => void,
+): Promise<void> {
+  const dim = model.embedDim;
+  const eng = engineFor(model.device);
+  const staging = pool.dtype === 'f32' ? undefined : tensor(model.device, 'f32', [o.batchSize, dim]);
+  try {
+    await encodeOnRanks(comm, {
+      rows: entities.rows,
+      dim,
+      batchSize: o.batchSize,
+      encode: async (start, n) => (await encodeRows(model, entities, start, n)).download() as Float32Array,
+      place: (start, values) => {
+        const n = values.length / dim;
+        const dst = pool.view(start * dim, [n, dim]);
+        const src = staging?.view(0, [n, dim]);
+        try {
+          if (src) {
+            src.upload(values);
+            copyInto(eng, src, dst);
+          } else dst.upload(values);
+        } finally {
+          src?.dispose();
+          dst.dispose();
+        }
+        write(start, values);
+      },
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    });
+  } finally {
+    staging?.dispose();
   }
 }

@@ -1,9 +1,11 @@
 // The original's eval_biencoder over several modes: token caches (built when missing or stale),
 // the entity pool (encoded once for all modes; the original re-encodes it per mode with the same
 // result), retrieval, recall with the original's Stats, a JSON report written atomically, and with
-// save_topk_result one candidate file per mode.
+// save_topk_result one candidate file per mode. On the ranks of a multi-rank run the pool is
+// encoded in shards and gathered; every rank then retrieves and reports, rank 0 alone writes.
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { Communicator } from '../comm/communicator.js';
 import { writeFileAtomic } from '../data/atomic.js';
 import { ensureTokenCache } from '../data/cache-build.js';
 import { preparedPath } from '../data/prepared.js';
@@ -17,6 +19,7 @@ import { encodeEntityPool, type EntityPool, type PoolDType } from './entity-pool
 import { formatOriginalLine, formatRecallTable, recallReport, type RecallReport } from './recall.js';
 import { retrieve, type RetrievalResult } from './retrieve.js';
 import { cacheDirFor } from '../data/cache-dir.js';
+import { rankZeroFirst } from '../stages/ranks.js';
 
 export const EVAL_MODES = ['train', 'valid', 'val', 'dev', 'test', 'test_seen', 'test_unseen'] as const;
 
@@ -60,6 +63,12 @@ export interface EvaluateOptions {
   log?: (line: string) => void;
   /** Free-form provenance put in the report and candidate files. */
   modelInfo?: Record<string, string>;
+  /**
+   * The ranks of a multi-rank run: rank 0 builds the token caches, each rank encodes its share of
+   * the entity pool (entity-pool.ts), every rank retrieves and returns the same report; rank 0
+   * alone writes files and log lines. Omitted: one process.
+   */
+  comm?: Communicator;
 }
 
 export interface ModeResult {
@@ -128,7 +137,8 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
   });
   if (!existsSync(o.entityDictPath)) throw new Error(`${o.entityDictPath}: entity dictionary not found`);
   const progress = o.progress ?? noProgress;
-  const log = o.log ?? (() => undefined);
+  const lead = o.comm === undefined || o.comm.rank === 0;
+  const log = (lead ? o.log : undefined) ?? (() => undefined);
   const cacheDir = o.cacheDir ?? cacheDirFor(o.dataPath, o.outputPath);
   const tokOpts = {
     tokenizer: o.tokenizer,
@@ -136,7 +146,7 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
   };
 
-  const open = async (kind: 'mentions' | 'entities', name: string, source: string, len: number): Promise<TokenCache> =>
+  const build = async (kind: 'mentions' | 'entities', name: string, source: string, len: number): Promise<TokenCache> =>
     withProgress(progress, `tokenize ${name}`, 0, async (tick) => {
       const r = await ensureTokenCache({
         kind,
@@ -150,6 +160,9 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
       if (r.rebuilt) log(`token cache ${r.cache.path}: built (${r.reason})`);
       return r.cache;
     });
+  // Rank 0 builds a missing or stale cache; the other ranks then only open it.
+  const open = (kind: 'mentions' | 'entities', name: string, source: string, len: number): Promise<TokenCache> =>
+    o.comm ? rankZeroFirst(o.comm, () => build(kind, name, source, len)) : build(kind, name, source, len);
 
   const entities = await open('entities', 'entities', o.entityDictPath, o.maxCandLength);
   let pool: EntityPool | undefined;
@@ -161,11 +174,12 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
         batchSize: o.encodeBatchSize,
         ...(o.poolDtype ? { dtype: o.poolDtype } : {}),
         ...(o.poolCache === false ? {} : { cacheDir: o.outputPath }),
+        ...(o.comm ? { comm: o.comm } : {}),
         onProgress: tick,
       }),
     );
     const poolSeconds = (performance.now() - t0) / 1000;
-    if (pool.cachePath) {
+    if (pool.cachePath && lead) {
       touchEmbeddingCache(pool.cachePath);
       const maxBytes = o.poolCacheMaxBytes ?? DEFAULT_EMBEDDING_CACHE_MB * 2 ** 20;
       for (const e of pruneEmbeddingCache(o.outputPath, { maxBytes, keep: [pool.cachePath] }).removed)
@@ -197,15 +211,16 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
         const rule = (o.missingGold ?? defaultMissingGoldRule)(mode);
         const applied = applyMissingGoldRule(res.indices, o.topK, res.gold, rule);
         const path = candidateFilePath(o.outputPath, o.topK, mode);
-        writeCandidateFile(path, mode, o.topK, rule, applied, {
-          source: {
-            ...(o.modelInfo ?? {}),
-            entityPoolHash: pool.hash,
-            mentions: source,
-            mentionCache: mentions.path,
-            entityCache: entities.path,
-          },
-        });
+        if (lead)
+          writeCandidateFile(path, mode, o.topK, rule, applied, {
+            source: {
+              ...(o.modelInfo ?? {}),
+              entityPoolHash: pool.hash,
+              mentions: source,
+              mentionCache: mentions.path,
+              entityCache: entities.path,
+            },
+          });
         Object.assign(m, { candidateFile: path, dropped: applied.dropped, inserted: applied.inserted });
         log(
           `${mode}: ${applied.rows.gold.length} of ${res.mentions} mentions written to ${path} (missing gold: ${rule}, ${applied.dropped} dropped, ${applied.inserted} inserted)`,
@@ -238,7 +253,7 @@ export async function evaluateModes(o: EvaluateOptions): Promise<EvalReport> {
       modes,
       table: formatRecallTable(modes.map((m) => m.recall)),
     };
-    writeFileAtomic(evalReportPath(o.outputPath), JSON.stringify(report, null, 2) + '\n');
+    if (lead) writeFileAtomic(evalReportPath(o.outputPath), JSON.stringify(report, null, 2) + '\n');
     return report;
   } finally {
     pool?.dispose();

@@ -2,16 +2,19 @@
 // entity dictionary (cached on disk by model hash), retrieves the top-k entities of every mention
 // of each mode, reports recall@k as the original does plus a table, writes
 // <outputPath>/eval_report.json and, with saveTopkResult, the candidate files hard training reads.
+// Under mpirun the ranks share the entity pool's encoding (eval/pool-ranks.ts); rank 0 writes.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { count, detail, type TaskContext } from '../api/events.js';
+import type { Communicator } from '../comm/communicator.js';
 import { AbortError } from '../errors.js';
 import { evalReportPath, evaluateModes, type EvalReport, type ProgressFactory } from '../eval/evaluate.js';
 import { resolveSettings } from '../settings/resolve.js';
+import type { ResolvedSettings } from '../settings/stages.js';
 import type { EvaluateBiencoderSettings } from '../settings/types.js';
 import { readInferenceMeta, recordedWindows } from '../train/biencoder-checkpoint.js';
-import { withOutputLock } from './output-lock.js';
+import { runCommunicator, withRankOutputLock } from './ranks.js';
 import { checkDataPath, checkModelSource, chooseDevice, openModel, precisionOf } from './setup.js';
 
 /** Recall of one mode. */
@@ -68,6 +71,22 @@ export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx
   checkModelSource('evaluateBiencoder', s);
   const entityDict = checkDataPath('evaluateBiencoder', s);
   for (const m of s.modes) checkDataPath('evaluateBiencoder', s, m, false);
+  const comm = runCommunicator();
+  return endTogether(comm, () => evaluateOnRanks(s, input, device, entityDict, comm, ctx));
+}
+
+async function evaluateOnRanks(
+  s: ResolvedSettings['evaluateBiencoder'],
+  input: EvaluateBiencoderSettings,
+  device: ReturnType<typeof chooseDevice>,
+  entityDict: string,
+  comm: Communicator,
+  ctx: TaskContext,
+): Promise<EvaluateBiencoderResult> {
+  // Rank 0's notes only: the other ranks would repeat them.
+  const say = (line: string) => {
+    if (comm.rank === 0) detail(ctx, line);
+  };
   const t0 = performance.now();
   const opened = openModel(s, device);
   for (const b of [opened.model.context.bert, opened.model.candidate.bert]) b.keepWeightCopy(); // evaluation only
@@ -80,8 +99,8 @@ export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx
   if (opened.tok.vocabPath) info['vocab'] = resolve(opened.tok.vocabPath);
   // A checkpoint's recorded windows are the defaults; an explicit other one is used with a warning.
   const rec = opened.checkpointDir !== undefined ? readInferenceMeta(opened.checkpointDir) : undefined;
-  const lens = recordedWindows(input, s, rec, (line) => detail(ctx, line));
-  const report = await withOutputLock(s.outputPath, 'evaluateBiencoder', () =>
+  const lens = recordedWindows(input, s, rec, say);
+  const report = await withRankOutputLock(comm, s.outputPath, 'evaluateBiencoder', () =>
     evaluateModes({
       model: opened.model,
       tokenizer: opened.tok.tokenizer,
@@ -100,9 +119,24 @@ export async function runEvaluateBiencoder(input: EvaluateBiencoderSettings, ctx
       poolCacheMaxBytes: s.embeddingCacheMb * 2 ** 20,
       ...(s.workers !== undefined ? { workers: s.workers } : {}),
       progress: phases(ctx),
-      log: (line) => detail(ctx, line),
+      log: say,
       modelInfo: info,
+      comm,
     }),
   );
   return summarise(report, s.outputPath, (performance.now() - t0) / 1000);
+}
+
+/**
+ * A rank that fails or stops alone (its model, its output lock, a stop that reaches the ranks at
+ * different batches) would leave the others waiting in their next collective: under mpirun any
+ * failure ends the whole job, after this rank's output lock is released.
+ */
+async function endTogether<T>(comm: Communicator, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    comm.abortJob(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    throw e;
+  }
 }

@@ -1,8 +1,9 @@
 // `biofeg eval-biencoder`: flags -> evaluateBiencoder (the original's eval_biencoder.py); prints
-// the original's recall lines (stderr) and the recall table (stdout).
+// the original's recall lines (stderr) and the recall table (stdout); under mpirun, rank 0 alone.
 import type { Command } from 'commander';
 
 import { evaluateBiencoder } from '../../api/calls.js';
+import { launchInfo } from '../../comm/launch.js';
 import { addStageFlags, readStageFlags, stageSettings } from '../options.js';
 import { drawProgress, withSignals } from '../run.js';
 
@@ -39,6 +40,6 @@ export function register(program: Command): void {
       };
       const silent = cmd.opts<{ silent?: boolean }>().silent ?? false;
       const r = await withSignals((o) => evaluateBiencoder(settings, { ...o, onProgress: drawProgress({ silent }) }));
-      process.stdout.write(r.table);
+      if (launchInfo().rank === 0) process.stdout.write(r.table); // every rank holds the same table
     });
 }
