@@ -178,7 +178,7 @@ function indexLoad(j: Obj): BenchRow[] | null {
   ]);
 }
 
-/** bench/scale.ts: results[{ ranks, "steps/s", "efficiency %" }]: steps/s per rank count, one row. */
+/** bench/scale.ts: results[{ ranks, "all-reduce"?, "steps/s", "efficiency %" }]: steps/s per run, one row. */
 function scale(j: Obj): BenchRow[] | null {
   const rs = objs(j['results']);
   if (!rs.length || !rs.every((r) => n(r['ranks']) !== null && n(r['steps/s']) !== null)) return null;
@@ -187,7 +187,7 @@ function scale(j: Obj): BenchRow[] | null {
     `data-parallel training steps${st['batch'] !== undefined ? `, global batch ${str(st['batch'])}` : ''}`,
     'steps/s',
     true,
-    rs.map((r) => ({ side: `${str(r['ranks'])} rank(s)`, value: n(r['steps/s']) })),
+    rs.map((r) => ({ side: `${str(r['ranks'])} rank(s)${r['all-reduce'] !== undefined && r['ranks'] !== 1 ? `, ${str(r['all-reduce'])}` : ''}`, value: n(r['steps/s']) })),
   );
 }
 

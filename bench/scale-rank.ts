@@ -1,7 +1,8 @@
 // One rank of bench/scale.ts (started by it, alone or under mpirun): trains the bi-encoder on
 // `steps` global batches of the prepared data and prints, on rank 0, one JSON line with the
 // milliseconds per step (between the first and the last step: no setup, no validation).
-//   node --import tsx bench/scale-rank.ts '<json>'   json: { dir, size, batch, steps, len, negatives }
+//   node --import tsx bench/scale-rank.ts '<json>'   json: { dir, size, batch, steps, len, negatives, bucketCapMb }
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Communicator } from '../src/comm/communicator.js';
@@ -18,6 +19,7 @@ interface Args {
   steps: number;
   len: number;
   negatives: 'local' | 'global';
+  bucketCapMb: number;
 }
 const a = JSON.parse(process.argv[2] ?? '{}') as Args;
 const comm = Communicator.open();
@@ -51,11 +53,13 @@ const { model, settings } = openBiEncoder({
   dropout: 0.1,
 });
 const gradBytes = model.parts().reduce((s, p) => s + p.grads.shape.reduce((x, y) => x * y, 1) * 4, 0);
-const out = join(a.dir, `run-${comm.size}`);
+const out = join(a.dir, `run-${comm.size}-${a.bucketCapMb}`);
 let first = 0,
   last = 0;
+
+const logger = new JsonlLogger(comm.rank === 0 ? out : join(out, 'ranks', `rank${comm.rank}`));
 await trainBiencoder(
-  { model, settings, train, val: valSmall, outputPath: out, comm, distNegatives: a.negatives },
+  { model, settings, train, val: valSmall, outputPath: out, comm, distNegatives: a.negatives, bucketCapMb: a.bucketCapMb },
   {
     learningRate: 1e-5,
     numTrainEpochs: 1,
@@ -71,11 +75,18 @@ await trainBiencoder(
     shuffle: true,
   },
   {
-    log: new JsonlLogger(comm.rank === 0 ? out : join(out, 'ranks', `rank${comm.rank}`)),
+    log: logger,
     progress: (_e, done) => {
       if (done === 1) first = performance.now();
       if (done === a.steps) last = performance.now();
     },
   },
 );
-if (comm.rank === 0) console.log(JSON.stringify({ ranks: comm.size, msPerStep: (last - first) / (a.steps - 1), gradBytes }));
+logger.close();
+// The trainer logs what the first update's buckets did ('allreduce'; none when nothing was bucketed).
+const event = readFileSync(logger.path, 'utf8')
+  .split('\n')
+  .filter((l) => l.includes('"event":"allreduce"'))
+  .map((l) => JSON.parse(l) as { buckets: number; overlapped: number })[0];
+const buckets = { buckets: event?.buckets ?? 0, overlapped: event?.overlapped ?? 0 };
+if (comm.rank === 0) console.log(JSON.stringify({ ranks: comm.size, msPerStep: (last - first) / (a.steps - 1), gradBytes, ...buckets }));

@@ -1,7 +1,9 @@
-// npm run bench:scale [-- --size tiny --batch 32 --steps 20 --length 32 --negatives local --threads 1]
+// npm run bench:scale [-- --size tiny --batch 32 --steps 20 --length 32 --negatives local --threads 1 --bucket-cap-mb 25]
 // Data-parallel scaling on this machine's CPUs: the same global batches trained by 1 process and by
 // 2 ranks under mpirun (each rank --threads engine threads; the global batch is split between the
-// ranks, so 2 ranks at 100% efficiency run twice the steps per second). Then a model of the
+// ranks, so 2 ranks at 100% efficiency run twice the steps per second); the 2 ranks run twice:
+// gradient buckets of --bucket-cap-mb sent during the backward, and one all-reduce per part after
+// it (--bucket-cap-mb 0), with the buckets each update sent and how many overlapped. Then a model of the
 // gradient all-reduce's cost for bigger setups (ring all-reduce over the given bandwidths; these
 // figures are arithmetic, not measurements). Writes bench/results/scale-cpu.json.
 import { spawnSync } from 'node:child_process';
@@ -20,12 +22,16 @@ const steps = Number(flagValue('steps', '20'));
 const len = Number(flagValue('length', '32'));
 const negatives = flagValue('negatives', 'local');
 const threads = Number(flagValue('threads', '1'));
+const bucketCapMb = Number(flagValue('bucket-cap-mb', '25'));
+if (!(bucketCapMb > 0)) throw new Error(`--bucket-cap-mb must be > 0 (the 0 run is always made), got ${bucketCapMb}`);
 if (negatives !== 'local' && negatives !== 'global') throw new Error(`--negatives must be local or global, got ${negatives}`);
 
 interface RankResult {
   ranks: number;
   msPerStep: number;
   gradBytes: number;
+  buckets: number;
+  overlapped: number;
 }
 
 /** Ring all-reduce time of `bytes` over `n` ranks: 2(n-1)/n of the data over the slowest link, plus 2(n-1) latencies. */
@@ -44,10 +50,10 @@ try {
   for (const s of ['train', 'val'])
     await openCache(tok, { kind: 'mentions', source: join(dir, 'processed', `${s}.jsonl`), name: s, ...lens });
 
-  const args = JSON.stringify({ dir, size, batch, steps, len, negatives });
-  const node = [process.execPath, '--import', 'tsx', join(import.meta.dirname, 'scale-rank.ts'), args];
   const env = { ...process.env, BIOFEG_THREADS: String(threads) };
-  const runRanks = (ranks: number): RankResult => {
+  const runRanks = (ranks: number, bucketMb: number): RankResult & { bucketMb: number } => {
+    const args = JSON.stringify({ dir, size, batch, steps, len, negatives, bucketCapMb: bucketMb });
+    const node = [process.execPath, '--import', 'tsx', join(import.meta.dirname, 'scale-rank.ts'), args];
     const r =
       ranks === 1
         ? spawnSync(node[0]!, node.slice(1), { encoding: 'utf8', env })
@@ -59,17 +65,20 @@ try {
       throw new Error(`${ranks} rank(s) failed (${r.error?.message ?? r.status}):\n${(r.stdout ?? '') + (r.stderr ?? '')}`);
     const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
     if (!line) throw new Error(`${ranks} rank(s): no result line:\n${r.stdout}`);
-    return JSON.parse(line) as RankResult;
+    return { ...(JSON.parse(line) as RankResult), bucketMb };
   };
   const haveMpirun = spawnSync('mpirun', ['--version']).status === 0;
-  const results = [runRanks(1)];
-  if (haveMpirun) results.push(runRanks(2));
+  const results = [runRanks(1, bucketCapMb)];
+  if (haveMpirun) results.push(runRanks(2, bucketCapMb), runRanks(2, 0));
   else console.log('mpirun not found (install openmpi-bin): measured 1 rank only');
   const base = results[0]!;
   const rows = results.map((r) => {
     const stepsPerS = 1000 / r.msPerStep;
     return {
       ranks: r.ranks,
+      'all-reduce': r.ranks === 1 ? 'none' : r.bucketMb > 0 ? `${r.bucketMb} MiB buckets in backward` : 'after backward',
+      'buckets/update': r.buckets,
+      overlapped: r.overlapped,
       'ms/step': r.msPerStep,
       'steps/s': stepsPerS,
       'mentions/s': stepsPerS * batch,
@@ -109,7 +118,7 @@ try {
   console.log(table(model));
   const file = writeResult('scale-cpu.json', {
     machine: m,
-    settings: { size, batch, steps, len, negatives, threads },
+    settings: { size, batch, steps, len, negatives, threads, bucketCapMb },
     results: rows,
     model,
   });

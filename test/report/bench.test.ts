@@ -35,8 +35,13 @@ describe('bench:report', () => {
     const loop = files.find((f) => f.file === 'biencoder-loop-cpu.json')!;
     expect(loop.rows[0]).toMatchObject({ unit: 'ms/step', higherIsBetter: false });
     const scale = files.find((f) => f.file === 'scale-cpu.json')!;
-    const rawScale = j('scale-cpu.json')['results'] as Array<Record<string, number>>;
-    expect(scale.rows[0]!.values).toEqual(rawScale.map((r) => ({ side: `${r['ranks']} rank(s)`, value: r['steps/s'] })));
+    const rawScale = j('scale-cpu.json')['results'] as Array<Record<string, number | string>>;
+    expect(scale.rows[0]!.values).toEqual(
+      rawScale.map((r) => ({
+        side: `${r['ranks']} rank(s)${r['all-reduce'] !== undefined && r['ranks'] !== 1 ? `, ${r['all-reduce']}` : ''}`,
+        value: r['steps/s'],
+      })),
+    );
   });
 
   it('names what it cannot read', () => {
