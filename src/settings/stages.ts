@@ -142,6 +142,7 @@ export const STAGES = {
       'maxLength',
       'shuffle',
       'resume',
+      'distNegatives',
     ],
     required: ['outputPath'],
     // SapBERT's train/pretrain.sh.

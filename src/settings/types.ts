@@ -210,6 +210,8 @@ export interface PretrainSynonymsSettings extends RunSettings {
   maxLength?: number;
   shuffle?: boolean;
   resume?: boolean;
+  /** The in-batch pairs of a run on several ranks (mpirun): {@link DistNegatives}; default 'local'. */
+  distNegatives?: DistNegatives;
 }
 
 /** {@link prepare}: the original's data_process.py, and optionally token caches. */

@@ -1,7 +1,8 @@
 // The pretrainSynonyms stage: SapBERT's self-alignment pretraining on a KB's own names. Reads the
 // KB (or finds the dictionary an import-pubtator folder was made from), makes SapBERT's pairs,
 // tokenises every name once ([CLS] name [SEP] cut to maxLength, as `encode` cuts texts), builds
-// the BERT (a built-in size from random weights, or an HF folder) and runs the loop.
+// the BERT (a built-in size from random weights, or an HF folder) and runs the loop. Under mpirun
+// every rank reads the KB and makes the same pairs (seeded); rank 0 locks and writes the output.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
@@ -18,7 +19,7 @@ import type { ResolvedSettings } from '../settings/stages.js';
 import type { PretrainSynonymsSettings } from '../settings/types.js';
 import { encodeTruncated } from '../tokenize/truncate.js';
 import { pretrainSynonyms, type SynonymData } from '../train/pretrain-synonyms.js';
-import { withOutputLock } from './output-lock.js';
+import { rankLogDir, runCommunicator, withRankOutputLock } from './ranks.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { chooseDevice, modelTokenizer, precisionOf, type ModelTokenizer } from './setup.js';
 
@@ -125,9 +126,13 @@ export async function runPretrainSynonyms(input: PretrainSynonymsSettings, ctx: 
   const device = chooseDevice(s);
   precisionOf(s.precision, device, 'training');
   const kb = kbFileOf(s);
-  return withOutputLock(s.outputPath, 'pretrain-synonyms', async () => {
+  const comm = runCommunicator();
+  return withRankOutputLock(comm, s.outputPath, 'pretrain-synonyms', async () => {
     const t0 = performance.now();
-    const note = (line: string) => say(ctx, line);
+    // The other ranks read the same KB: their lines would repeat rank 0's.
+    const note = (line: string) => {
+      if (comm.rank === 0) say(ctx, line);
+    };
     const { bert, saveConfig, tok } = openBert(s, device, note);
     const names = await readKbNames(kb);
     const pairs = synonymPairs(names.concepts, { lowercase: tok.lowercase, seed: s.seed });
@@ -152,13 +157,23 @@ export async function runPretrainSynonyms(input: PretrainSynonymsSettings, ctx: 
     });
     const data: SynonymData = { tokens, left: pairs.left, right: pairs.right, label: pairs.label };
     const r = await trainingSession(
-      s.outputPath,
+      rankLogDir(comm, s.outputPath),
       ctx,
       { resumeHint: RESUME_HINT, start: { command: 'pretrain-synonyms', device, kb, settings: s } },
       (hooks) => {
         hooks.log.log('data', { kb, format: names.format, ...st, readerWarnings: names.warnings, skippedExamples: pairs.skippedExamples });
         return pretrainSynonyms(
-          { bert, saveConfig, data, outputPath: s.outputPath, vocabPath: tok.vocabPath, lowercase: tok.lowercase, resume: s.resume },
+          {
+            bert,
+            saveConfig,
+            data,
+            outputPath: s.outputPath,
+            vocabPath: tok.vocabPath,
+            lowercase: tok.lowercase,
+            resume: s.resume,
+            comm,
+            distNegatives: s.distNegatives,
+          },
           {
             learningRate: s.learningRate,
             weightDecay: s.weightDecay,

@@ -6,6 +6,7 @@
 // the summed gradients equal the single-process step on the whole batch.
 import type { Communicator } from '../comm/communicator.js';
 import { shardOf } from '../comm/data-parallel.js';
+import { gatherShards } from '../comm/gather-shards.js';
 import { engineFor } from '../engine.js';
 import type { NativeTensor } from '../native.js';
 import type { BiEncoder, TokenBatch } from '../models/biencoder.js';
@@ -31,17 +32,8 @@ export async function globalInBatchStep(
   const { lo, hi } = shardOf(G, comm.rank, comm.size);
   const b = hi - lo;
   if ((cand?.rows ?? 0) !== b) throw new Error(`global negatives: ${cand?.rows ?? 0} candidate rows for shard [${lo}, ${hi})`);
-  const chunk = Math.ceil(G / comm.size);
-  // Fixed-size pieces (MPI_Allgather wants one count), the padding dropped after.
-  const send = new Float32Array(chunk * E);
   const e = b > 0 ? await m.encode('candidate', cand!, o.train, o.seed + 1n) : undefined;
-  if (e) send.set((e.download() as Float32Array).subarray(0, b * E));
-  const gathered = comm.allgather(send);
-  const all = new Float32Array(G * E);
-  for (let r = 0; r < comm.size; r++) {
-    const s = shardOf(G, r, comm.size);
-    all.set(gathered.subarray(r * chunk * E, (r * chunk + s.hi - s.lo) * E), s.lo * E);
-  }
+  const all = gatherShards(comm, G, E, e?.download() as Float32Array | undefined);
   const eAll = ws.get('gcand', 'f32', [G, E]);
   eAll.upload(all);
   let loss = 0;
@@ -69,8 +61,8 @@ export async function globalInBatchStep(
     if (b > 0) {
       const de = ws.get('gdcand', 'f32', [b, E]);
       de.upload(dAll.subarray(lo * E, hi * E));
-      if ('tokens' in ctx!) await m.backward('context', dc!);
-      await m.backward('candidate', de);
+      if ('tokens' in ctx!) await m.backward('context', dc!, o.reduce);
+      await m.backward('candidate', de, o.reduce);
     }
   }
   return { loss, scores, rows: b, cols: G, targets };

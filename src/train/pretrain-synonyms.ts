@@ -5,15 +5,19 @@
 // optimiser moments, position) and, at the end, the last epoch's BERT copied to the output root
 // as an HF folder (config.json, model.safetensors, vocab.txt), which `train-biencoder
 // --bert_model DIR` starts from. A stop writes `<output>/last`; resume continues from the newest.
+// Under mpirun each rank takes its shard of every batch (see PretrainRun.comm), as the bi-encoder.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
+import { Communicator } from '../comm/communicator.js';
+import { broadcastParameters, globalMeanLoss, logRanks, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
 import { writeSafetensors } from '../checkpoint/index.js';
 import type { Bert, BertConfig } from '../models/bert.js';
 import type { ParamPart } from '../models/biencoder.js';
 import { hfConfigOf } from '../models/init.js';
 import { Workspace } from '../models/workspace.js';
+import type { DistNegatives } from '../settings/types.js';
 import { loadTrainingState } from './biencoder-checkpoint.js';
 import { epochOrder } from './biencoder-data.js';
 import { copyModelToRoot, epochDirName, findResume, writeCheckpointDir } from './checkpoint-dir.js';
@@ -21,7 +25,9 @@ import { checkFiniteLoss } from './guard.js';
 import type { TrainHooks } from './hooks.js';
 import { runEpochs } from './loop.js';
 import { FlatAdamW } from './optimizer.js';
+import { agreedStop, failTogether } from './rank-guards.js';
 import { StepWindow } from './step-metrics.js';
+import { globalSynonymStep } from './synonym-global.js';
 import { synonymStep, type PairBatch } from './synonym-step.js';
 import { checkResumeState, readStateFile } from './trainer-state.js';
 import { writeTrainingFiles } from './training-files.js';
@@ -53,6 +59,18 @@ export interface PretrainRun {
   vocabPath?: string | undefined;
   lowercase: boolean;
   resume?: boolean;
+  /**
+   * Data-parallel training over these ranks (default: a single process). Each rank takes its shard
+   * of every batch, the gradients are summed over the ranks before every update, every rank takes
+   * the same update; rank 0 alone writes checkpoints.
+   */
+  comm?: Communicator;
+  /**
+   * The in-batch pairs of a multi-rank run: 'local' (default; each rank mines its own shard's pairs,
+   * as DDP: another loss than the whole batch's) or 'global' (the all-gathered batch: the single
+   * process's loss on the whole batch).
+   */
+  distNegatives?: DistNegatives;
 }
 
 export interface PretrainResult {
@@ -112,15 +130,23 @@ async function saveBert(dir: string, r: PretrainRun, opt?: FlatAdamW, state?: St
 }
 
 export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hooks: TrainHooks): Promise<PretrainResult> {
+  const comm = r.comm ?? Communicator.single();
+  return failTogether(comm, () => pretrainOnRanks(r, comm, s, hooks));
+}
+
+async function pretrainOnRanks(r: PretrainRun, comm: Communicator, s: PretrainSettings, hooks: TrainHooks): Promise<PretrainResult> {
   const { bert, data } = r;
-  const say = hooks.say ?? (() => {});
+  const lead = comm.rank === 0;
+  const say = lead ? (hooks.say ?? (() => {})) : () => {};
+  const global = r.distNegatives === 'global' && comm.size > 1;
   const n = data.left.length;
   if (n === 0) throw new Error('synonym pretraining: no pairs');
   const B = s.trainBatchSize;
   const stepsPerEpoch = Math.ceil(n / B);
   // A 'ref' BERT keeps its tensors in host memory: the loss and optimiser run there on the CPU backend.
   const device = bert.device === 'cuda' ? 'cuda' : 'cpu';
-  const opt = new FlatAdamW(device, [bertPart(bert)], {
+  const parts = [bertPart(bert)];
+  const opt = new FlatAdamW(device, parts, {
     patterns: TRAINED,
     weightDecay: s.weightDecay,
     eps: 1e-8,
@@ -153,7 +179,12 @@ export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hook
     };
     say(`resuming from ${resumeDir}: epoch ${st.epoch}, batch ${st.microStep}, ${st.updates} updates done`);
     hooks.log.log('resume', { dir: resumeDir, epoch: st.epoch, microStep: st.microStep, updates: st.updates });
-  } else {
+  }
+  // Every rank starts from rank 0's weights (resumed ranks read the same files anyway).
+  broadcastParameters(comm, parts);
+  const deviceComm = openDeviceComm(comm, device, say);
+  logRanks(hooks.log, comm, deviceComm, { negatives: global ? 'global' : 'local' });
+  if (!resumeDir) {
     hooks.log.log('plan', {
       pairs: n,
       batchSize: B,
@@ -170,13 +201,18 @@ export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hook
     lastLoss = NaN,
     seen = 0;
   let order: Int32Array = new Int32Array(0);
+  // Rank 0 writes; the others hold the same weights and state.
+  const save = async (dir: string, state: State) => {
+    if (lead) await saveBert(dir, r, opt, state);
+  };
+  const stop = agreedStop(comm, hooks.interrupt);
   const t0 = performance.now();
   await runEpochs<State>({
     outputPath: r.outputPath,
     epochs: s.epochs,
     stepsPerEpoch,
     start: { epoch: st.epoch, step: st.microStep },
-    hooks,
+    hooks: { ...hooks, interrupt: stop.source, progress: lead ? hooks.progress : undefined },
     beginEpoch: (epoch) => {
       order = epochOrder(n, s.seed, epoch, s.shuffle);
       epochSum = 0;
@@ -184,17 +220,37 @@ export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hook
       win.reset();
     },
     step: async (epoch, k) => {
-      const b = pairBatch(data, order.subarray(k * B, Math.min(n, (k + 1) * B)));
+      const idx = order.subarray(k * B, Math.min(n, (k + 1) * B));
+      // This rank's pairs of the batch (all of them in a single process).
+      const { lo, hi } = shardOf(idx.length, comm.rank, comm.size);
+      const mine = hi > lo ? pairBatch(data, idx.subarray(lo, hi)) : undefined;
       const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(k);
       bert.zeroGrad();
-      const loss = await synonymStep(bert, ws, b, { train: true, seed });
+      let loss: number;
+      if (global)
+        loss = await globalSynonymStep(
+          comm,
+          bert,
+          ws,
+          mine,
+          Int32Array.from(idx, (p) => data.label[p]!),
+          { train: true, seed },
+        );
+      else {
+        // The shard's own loss weighted by its share of the pairs: the summed gradients are those of the shards' weighted mean.
+        const lossScale = (hi - lo) / idx.length;
+        const local = mine ? await synonymStep(bert, ws, mine, { train: true, seed, lossScale }) : 0;
+        loss = globalMeanLoss(comm, local, hi - lo);
+      }
       checkFiniteLoss(loss, st.updates, { what: 'multi-similarity loss', context: `epoch ${epoch}, batch ${k}` });
+      stop.update();
+      reduceGradients(comm, parts, deviceComm);
       opt.update(s.learningRate);
       st.updates++;
-      seen += b.rows;
+      seen += idx.length;
       epochSum += loss;
       epochCount++;
-      win.add(loss, 2 * b.rows);
+      win.add(loss, 2 * idx.length);
       // One update a batch; the epoch's last batch closes its window.
       const full = win.update();
       if (full || k === stepsPerEpoch - 1) {
@@ -204,25 +260,27 @@ export async function pretrainSynonyms(r: PretrainRun, s: PretrainSettings, hook
       }
     },
     stateAt: (epoch, microStep) => ({ ...st, epoch, microStep, epochLosses: [...st.epochLosses] }),
-    save: (dir, state) => saveBert(dir, r, opt, state),
+    save,
     endEpoch: async (epoch) => {
       const mean = epochCount > 0 ? epochSum / epochCount : NaN;
       st.epochLosses.push(mean);
       st.epoch = epoch + 1;
       st.microStep = 0;
-      await saveBert(join(r.outputPath, epochDirName(epoch)), r, opt, { ...st, epochLosses: [...st.epochLosses] });
+      await save(join(r.outputPath, epochDirName(epoch)), { ...st, epochLosses: [...st.epochLosses] });
       say(`epoch ${epoch}: mean multi-similarity loss ${mean.toFixed(4)}`);
       hooks.log.log('epoch', { epoch, loss: mean, updates: st.updates });
     },
   });
   const seconds = (performance.now() - t0) / 1000;
   const lastDir = join(r.outputPath, epochDirName(s.epochs - 1));
-  if (existsSync(lastDir)) {
+  if (lead && existsSync(lastDir)) {
     copyModelToRoot(lastDir, r.outputPath);
     say(`the BERT of epoch ${s.epochs - 1} is in ${r.outputPath} (train-biencoder --bert_model ${r.outputPath} starts from it)`);
   }
   ws.dispose();
   opt.dispose();
+  deviceComm?.dispose();
+  comm.barrier(); // every rank returns once rank 0's output is complete
   return {
     epochLosses: st.epochLosses,
     firstLoss: st.firstLoss ?? NaN,

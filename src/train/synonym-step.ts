@@ -70,17 +70,22 @@ export interface SynonymStepOptions {
   lossScale?: number;
 }
 
-/** Forward (+ backward into the BERT's gradients) of one batch of pairs; returns the mean loss. */
-export async function synonymStep(bert: Bert, ws: Workspace, b: PairBatch, o: SynonymStepOptions): Promise<number> {
+/** The labels of a batch's [left; right] rows: [y; y]. */
+export function pairLabels(labels: Int32Array): Int32Array {
+  const both = new Int32Array(2 * labels.length);
+  both.set(labels, 0);
+  both.set(labels, labels.length);
+  return both;
+}
+
+/** The [CLS] vectors [2 rows, H] of a batch's [left; right] names: one BERT forward (with train, kept for backward). */
+export async function encodePairs(bert: Bert, b: PairBatch, o: SynonymStepOptions): Promise<NativeTensor> {
   const n = b.rows * b.seq;
   if (b.left.length !== n || b.right.length !== n || b.labels.length !== b.rows)
     throw new Error(`synonym step: expected ${b.rows} rows of ${b.seq} ids a side and ${b.rows} labels`);
   const ids = new Int32Array(2 * n);
   ids.set(b.left, 0);
   ids.set(b.right, n);
-  const labels = new Int32Array(2 * b.rows);
-  labels.set(b.labels, 0);
-  labels.set(b.labels, b.rows);
   const out = await bert.forwardAsync({
     inputIds: ids,
     attentionMask: paddingMask(ids),
@@ -91,7 +96,13 @@ export async function synonymStep(bert: Bert, ws: Workspace, b: PairBatch, o: Sy
     seed: o.seed,
     clsOnly: true, // agg_mode cls: only the last layer's [CLS] row is used
   });
-  const r = msLossAndGrad(ws, out.cls, labels, { grad: o.train, lossScale: o.lossScale ?? 1 });
+  return out.cls;
+}
+
+/** Forward (+ backward into the BERT's gradients) of one batch of pairs; returns the mean loss. */
+export async function synonymStep(bert: Bert, ws: Workspace, b: PairBatch, o: SynonymStepOptions): Promise<number> {
+  const cls = await encodePairs(bert, b, o);
+  const r = msLossAndGrad(ws, cls, pairLabels(b.labels), { grad: o.train, lossScale: o.lossScale ?? 1 });
   if (r.dEmb) await bert.backwardAsync({ dCls: r.dEmb });
   return r.loss;
 }
