@@ -31,7 +31,14 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
 }
 
 /** The library calls that share their work among the ranks a launcher starts (evaluateBiencoder: its entity pool). */
-export const DATA_PARALLEL_CALLS: readonly string[] = ['trainBiencoder', 'finetune', 'trainGan', 'trainCrossencoder', 'evaluateBiencoder'];
+export const DATA_PARALLEL_CALLS: readonly string[] = [
+  'trainBiencoder',
+  'finetune',
+  'trainGan',
+  'trainCrossencoder',
+  'pretrainSynonyms',
+  'evaluateBiencoder',
+];
 
 /**
  * Refuses a call that runs on one process when a launcher started several ranks: each rank would
