@@ -2,13 +2,13 @@
 // MPI, rank 0 writes the BERT folder and the run's log, rank 1 only its own log under
 // ranks/rank1/, both log the same global losses; a bad --dist_negatives is refused by the settings.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { allConcepts } from '../../data/default/src/concepts.js';
 import { cleanup, ROOT, tmp } from '../eval/retrieve-helpers.js';
-import { haveMpirun, noMpirunReason } from './rank-runs.js';
+import { haveMpirun, logEvents, noMpirunReason, stepLosses } from './rank-runs.js';
 
 if (!haveMpirun) console.log(`skipping the mpirun pretrain-synonyms CLI run: ${noMpirunReason}`);
 afterAll(() => cleanup());
@@ -34,12 +34,6 @@ const flags = (out: string, negatives: string) =>
     out,
   ]);
 
-const events = (file: string) =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
 describe('pretrain-synonyms under mpirun', () => {
   it('refuses an unknown --dist_negatives', () => {
     const r = spawnSync(cli[0]!, [...cli.slice(1), ...flags(join(work, 'bad'), 'everywhere')], { cwd: ROOT, encoding: 'utf8' });
@@ -58,12 +52,10 @@ describe('pretrain-synonyms under mpirun', () => {
     for (const f of ['model.safetensors', 'config.json', 'vocab.txt', join('epoch_0', 'model.safetensors'), 'log.jsonl'])
       expect(existsSync(join(out, f)), f).toBe(true);
     expect(existsSync(join(out, 'ranks', 'rank1', 'epoch_0'))).toBe(false);
-    const lead = events(join(out, 'log.jsonl'));
-    const other = events(join(out, 'ranks', 'rank1', 'log.jsonl'));
-    expect(lead.find((e) => e['event'] === 'ranks')).toMatchObject({ rank: 0, size: 2, negatives: 'global' });
-    expect(other.find((e) => e['event'] === 'ranks')).toMatchObject({ rank: 1, size: 2, negatives: 'global' });
-    const losses = [lead, other].map((l) => l.filter((e) => e['event'] === 'step').map((e) => e['loss']));
-    expect(losses[0]!.length).toBeGreaterThan(1);
-    expect(losses[1]).toEqual(losses[0]);
+    const rank1 = join(out, 'ranks', 'rank1');
+    expect(logEvents(out, 'ranks')).toMatchObject([{ rank: 0, size: 2, negatives: 'global' }]);
+    expect(logEvents(rank1, 'ranks')).toMatchObject([{ rank: 1, size: 2, negatives: 'global' }]);
+    expect(stepLosses(out).length).toBeGreaterThan(1);
+    expect(stepLosses(rank1)).toEqual(stepLosses(out));
   });
 });

@@ -101,7 +101,7 @@ describe.skipIf(!haveMpirun)('synonym pretraining under mpirun -np 2', () => {
     expect(d.rest).toBeLessThan(2e-5);
   });
 
-  it("local negatives: each logged loss is the shards' losses weighted by their pairs; both ranks hold identical weights", () => {
+  it("local negatives: the first logged loss is the shards' losses weighted by their pairs, bitwise; both ranks hold identical weights", () => {
     // Batches of 8: shards of 4. A single process in batches of 4 at learning rate 0 scores those
     // shards one by one at the start weights.
     const two = run(2, { negatives: 'local', batch: 8, epochs: 1, learningRate: 1e-2 });
