@@ -193,11 +193,12 @@ FwdArgs parse_forward(const OpCtx& c, const Napi::CallbackInfo& info, State& st)
   return a;
 }
 
-// {allreduce: {bucketElements, scale?}}: the gradient buffer's all-reduce over MPI, in buckets
-// that start while the backward runs (native/comm/grad_buckets.h). bucket 0: none asked.
+// {allreduce: {bucketElements, nccl?}}: the gradient buffer's sum over the ranks, in buckets sent
+// while the backward runs (native/comm/grad_buckets.h): over MPI for a host model, over the NCCL
+// communicator `nccl` (a handle from ncclInit) for a CUDA one. bucket 0: none asked.
 struct Allreduce {
   int64_t bucket = 0;
-  float scale = 1.0f;
+  int nccl = 0;
   int buckets = 0, overlapped = 0;  // after the run
 };
 
@@ -206,15 +207,16 @@ Allreduce parse_allreduce(const OpCtx& c, const Napi::CallbackInfo& info, size_t
   Allreduce r;
   Napi::Value v = o.Get("allreduce");
   if (v.IsUndefined()) return r;
-  BIOFEG_CHECK(v.IsObject(), c.op, ": 'allreduce' must be an object {bucketElements, scale?}");
+  BIOFEG_CHECK(v.IsObject(), c.op, ": 'allreduce' must be an object {bucketElements, nccl?}");
   Napi::Object a = v.As<Napi::Object>();
   BIOFEG_CHECK(!a.Get("bucketElements").IsUndefined(), c.op, ": allreduce.bucketElements is required");
   r.bucket = int_arg(c, a.Get("bucketElements"), "allreduce.bucketElements");
   BIOFEG_CHECK(r.bucket >= 1, c.op, ": allreduce.bucketElements must be at least 1, got ", r.bucket);
-  const double sc = option(c, a, "scale", 1.0);
-  BIOFEG_CHECK(std::isfinite(sc), c.op, ": allreduce.scale must be finite");
-  r.scale = static_cast<float>(sc);
-  BIOFEG_CHECK(m.device() == Device::CPU, c.op, ": allreduce over MPI needs a host model (a CUDA model's gradients go through NCCL)");
+  if (!a.Get("nccl").IsUndefined()) r.nccl = static_cast<int>(int_arg(c, a.Get("nccl"), "allreduce.nccl"));
+  if (m.device() == Device::CUDA)
+    BIOFEG_CHECK(r.nccl > 0, c.op, ": a CUDA model's gradients are all-reduced over NCCL: give allreduce.nccl");
+  else
+    BIOFEG_CHECK(r.nccl == 0, c.op, ": allreduce.nccl is for a CUDA model; a host model's gradients go over MPI");
   return r;
 }
 
@@ -230,10 +232,12 @@ Napi::Value allreduce_result(Napi::Env env, const Allreduce& r) {
 template <typename F>
 void with_buckets(BertModel& m, Allreduce& r, F body) {
   if (r.bucket == 0) return body(nullptr);
-  comm::MpiGradBuckets b(m.grads(), r.bucket, r.scale);
-  body(&b);
-  b.finish();
-  r.buckets = b.buckets(), r.overlapped = b.sent_early();
+  std::unique_ptr<comm::GradBuckets> b;
+  if (r.nccl > 0) b = std::make_unique<comm::NcclGradBuckets>(m.grads(), r.bucket, r.nccl);
+  else b = std::make_unique<comm::MpiGradBuckets>(m.grads(), r.bucket);
+  body(b.get());
+  b->finish();
+  r.buckets = b->buckets(), r.overlapped = b->sent_early();
 }
 
 struct BwdArgs {
@@ -528,7 +532,7 @@ class BertWrap : public Napi::ObjectWrap<BertWrap> {
   Napi::Value AllreduceGradients(const Napi::CallbackInfo& info) {
     return guarded(info, "BertModel.allreduceGradients", true, [&](const OpCtx& c) -> Napi::Value {
       Allreduce r = parse_allreduce(c, info, 0, *st_->m);
-      BIOFEG_CHECK(r.bucket > 0, c.op, ": expected {allreduce: {bucketElements, scale?}}");
+      BIOFEG_CHECK(r.bucket > 0, c.op, ": expected {allreduce: {bucketElements, nccl?}}");
       BertModel& m = *st_->m;
       with_buckets(m, r, [&](GradReady* ready) {
         for (int64_t p : m.grad_ready_points()) ready->ready(p);

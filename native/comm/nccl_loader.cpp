@@ -96,11 +96,11 @@ int init(const UniqueId& id, int rank, int size) {
   return static_cast<int>(comms.size() - 1);
 }
 
-void allreduce(int comm, void* device_ptr, int64_t count, int dtype, bool average) {
+void allreduce(int comm, void* device_ptr, int64_t count, int dtype, bool average, void* stream) {
   const Api& a = need();
   BIOFEG_CHECK(dtype == kFloat32 || dtype == kBfloat16, "NCCL all-reduce: f32 or bf16 only");
   BIOFEG_CHECK(count >= 0, "NCCL all-reduce: negative count ", count);
-  check(a, a.all_reduce(device_ptr, device_ptr, static_cast<size_t>(count), dtype, average ? kAvg : kSum, comm_at(comm), nullptr),
+  check(a, a.all_reduce(device_ptr, device_ptr, static_cast<size_t>(count), dtype, average ? kAvg : kSum, comm_at(comm), stream),
         "ncclAllReduce");
 }
 

@@ -44,8 +44,9 @@ std::string version();
 UniqueId unique_id();
 // A communicator handle (an index; 0 is never used) of `size` ranks, this process `rank`.
 int init(const UniqueId& id, int rank, int size);
-// Sum (or average) of `count` elements of `dtype` (kFloat32 or kBfloat16) in place in device memory.
-void allreduce(int comm, void* device_ptr, int64_t count, int dtype, bool average);
+// Sum (or average) of `count` elements of `dtype` (kFloat32 or kBfloat16) in place in device memory,
+// queued on `stream` (a cudaStream_t; nullptr: the engine's legacy default stream).
+void allreduce(int comm, void* device_ptr, int64_t count, int dtype, bool average, void* stream = nullptr);
 void destroy(int comm);
 
 }  // namespace biofeg::comm::nccl

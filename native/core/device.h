@@ -28,6 +28,12 @@ struct SyncCounts {
 };
 SyncCounts sync_counts();
 const Backend* backend();    // nullptr when not compiled
+// A stream for collectives beside the engine's (non-blocking: it does not wait for the legacy
+// default stream by itself). side_stream_fork() makes it wait for everything queued on the
+// engine's stream so far and returns it (a cudaStream_t); side_stream_join() makes the engine's
+// stream wait for everything queued on it. Neither waits on the host.
+void* side_stream_fork();
+void side_stream_join();
 std::string gemm_engine();   // "cublas (path)" or "fallback wmma" or "none"
 }  // namespace cuda
 }  // namespace biofeg

@@ -335,6 +335,42 @@ void raise_index_errors() {
   fail_index(e);
 }
 
+namespace {
+// The collectives' stream (native/comm/grad_buckets.h) and its two events, made on first use.
+struct SideStream {
+  cudaStream_t s = nullptr;
+  cudaEvent_t forked = nullptr, joined = nullptr;
+};
+std::mutex g_side_mu;
+SideStream& side() {
+  static SideStream x = [] {
+    SideStream t;
+    check(cudaStreamCreateWithFlags(&t.s, cudaStreamNonBlocking), "side stream");
+    check(cudaEventCreateWithFlags(&t.forked, cudaEventDisableTiming), "side stream");
+    check(cudaEventCreateWithFlags(&t.joined, cudaEventDisableTiming), "side stream");
+    return t;
+  }();
+  return x;
+}
+}  // namespace
+
+// cudaStreamWaitEvent waits for the event as last recorded when it is called, so one event
+// serves every fork (and one every join).
+void* side_stream_fork() {
+  SideStream& x = side();
+  std::lock_guard<std::mutex> g(g_side_mu);
+  check(cudaEventRecord(x.forked, nullptr), "side stream fork");
+  check(cudaStreamWaitEvent(x.s, x.forked, 0), "side stream fork");
+  return x.s;
+}
+
+void side_stream_join() {
+  SideStream& x = side();
+  std::lock_guard<std::mutex> g(g_side_mu);
+  check(cudaEventRecord(x.joined, x.s), "side stream join");
+  check(cudaStreamWaitEvent(nullptr, x.joined, 0), "side stream join");
+}
+
 const Backend* backend() {
   static const Backend b = [] {
     Backend t;

@@ -18,5 +18,7 @@ void memset0(void*, size_t) { none(); }
 void synchronize() { none(); }
 SyncCounts sync_counts() { return {}; }
 const Backend* backend() { return nullptr; }
+void* side_stream_fork() { none(); }
+void side_stream_join() { none(); }
 std::string gemm_engine() { return "none"; }
 }  // namespace biofeg::cuda

@@ -1,9 +1,9 @@
 // The gradient all-reduce of one optimiser step of a data-parallel run, overlapped with the
-// backward where the engine allows it: a host model's BERT sends its gradient buffer over MPI in
-// buckets while its backward still runs (native/comm/grad_buckets.h, DDP's bucket_cap_mb scheme).
-// The rest is reduced after the backward, as before: linear heads (small), a CUDA model's
-// buffers (NCCL queues them on the engine's one stream, where nothing overlaps yet), and a BERT
-// whose backward did not take part (a rank without rows in the step).
+// backward: a BERT sends its gradient buffer in buckets while its backward still runs
+// (native/comm/grad_buckets.h, DDP's bucket_cap_mb scheme), over MPI for a host model and over
+// NCCL on a side stream for a CUDA one. The rest is reduced after the backward, as before: linear
+// heads (small), a CUDA model's buffers staged through host memory (no NCCL), and a BERT whose
+// backward did not take part (a rank without rows in the step: the same buckets, sent after).
 //
 // MPI matches collectives by their order, so every rank reduces in the same order whatever its
 // rows: the BERTs in parts order (those reduced in their backward always a prefix of it), right
@@ -27,23 +27,17 @@ export interface BackwardRunner {
 export class StepReduction implements BackwardRunner {
   private next = 0;
   private readonly berts: Bert[];
-  private readonly options: Required<BackwardOptions> | undefined;
   /** Buckets sent by this step's BERT all-reduces, and how many while their backward still ran. */
   readonly stats: AllreduceStats = { buckets: 0, overlapped: 0 };
 
-  /**
-   * bucketMiB 0 sends nothing during the backward (one all-reduce per part after it). Overlap
-   * needs several ranks, MPI on host models, and no NCCL communicator.
-   */
+  /** options: the backward's all-reduce (GradientSync's), or undefined: everything after the backward. */
   constructor(
     private readonly comm: Communicator,
     private readonly parts: readonly ParamPart[],
     private readonly deviceComm: NcclCommunicator | undefined,
-    bucketMiB: number,
+    private readonly options: Required<BackwardOptions> | undefined,
   ) {
-    const on = comm.size > 1 && bucketMiB > 0 && !deviceComm && parts.every((p) => p.params.device !== 'cuda');
-    this.berts = on ? parts.flatMap((p) => (p.bert ? [p.bert] : [])) : [];
-    this.options = on ? { allreduce: { bucketElements: Math.max(1, Math.round((bucketMiB * 2 ** 20) / 4)) } } : undefined;
+    this.berts = options ? parts.flatMap((p) => (p.bert ? [p.bert] : [])) : [];
   }
 
   /** The step's last backward of `bert`: its buckets are sent as it runs when it is next in order. */
@@ -81,8 +75,14 @@ export class StepReduction implements BackwardRunner {
 /** A run's gradient all-reduce: one StepReduction per update step, and the log lines about it. */
 export class GradientSync {
   readonly bucketMiB: number;
+  /** The BERT backward's all-reduce, or undefined (a single process, bucket 0, a CUDA model without NCCL). */
+  private readonly options: Required<BackwardOptions> | undefined;
   private logged = false;
 
+  /**
+   * bucketCapMb 0 sends nothing during the backward (one all-reduce per part after it). Overlap
+   * needs several ranks, and host models over MPI or CUDA models with an NCCL communicator.
+   */
   constructor(
     private readonly comm: Communicator,
     private readonly parts: readonly ParamPart[],
@@ -90,17 +90,24 @@ export class GradientSync {
     bucketCapMb: number | undefined,
   ) {
     this.bucketMiB = bucketCapOf(bucketCapMb);
+    const onCuda = parts.every((p) => p.params.device === 'cuda'),
+      onHost = parts.every((p) => p.params.device !== 'cuda');
+    const bucketElements = Math.max(1, Math.round((this.bucketMiB * 2 ** 20) / 4));
+    if (comm.size > 1 && this.bucketMiB > 0 && (deviceComm ? onCuda : onHost))
+      this.options = { allreduce: { bucketElements, ...(deviceComm ? { nccl: deviceComm.bucketHandle } : {}) } };
   }
 
   /** The run log's account of how the all-reduce meets the backward. */
   get description(): string {
-    if (this.deviceComm) return 'one all-reduce per part after the backward (NCCL, on the engine stream)';
-    return this.bucketMiB > 0 ? `BERT gradients in ${this.bucketMiB} MiB buckets during the backward (MPI)` : 'one all-reduce per part after the backward';
+    const via = this.deviceComm ? 'NCCL' : this.parts.some((p) => p.params.device === 'cuda') ? 'MPI, staged through host memory' : 'MPI';
+    return this.options
+      ? `BERT gradients in ${this.bucketMiB} MiB buckets during the backward (${via})`
+      : `one all-reduce per part after the backward (${via})`;
   }
 
   /** The reduction of an update step (its backward starts it); undefined for an accumulating one. */
   step(update: boolean): StepReduction | undefined {
-    return update ? new StepReduction(this.comm, this.parts, this.deviceComm, this.bucketMiB) : undefined;
+    return update ? new StepReduction(this.comm, this.parts, this.deviceComm, this.options) : undefined;
   }
 
   /** Finishes a step's reduction; the first one that sent buckets logs what they did ('allreduce'). */

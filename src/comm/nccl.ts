@@ -44,6 +44,12 @@ export class NcclCommunicator {
     return new NcclCommunicator(n, handle, comm.rank, comm.size, `${have.library} (NCCL ${have.version})`);
   }
 
+  /** The communicator's handle for a BERT backward's gradient buckets (GradAllreduce.nccl). */
+  get bucketHandle(): number {
+    if (this.handle === 0) throw new ArgumentError('NcclCommunicator: disposed');
+    return this.handle;
+  }
+
   /** The mean over the ranks of a CUDA tensor (f32 or bf16), in place, on the engine's stream. */
   allreduceMean(t: NativeTensor): void {
     this.reduce(t, true);

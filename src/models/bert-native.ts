@@ -87,13 +87,14 @@ export interface BertModelOptions {
 }
 
 /**
- * The gradient buffer's sum over the ranks of an MPI run (host models), in buckets of
- * `bucketElements` sent while the backward still runs; each bucket is multiplied by `scale`
- * (default 1) before it is sent. Every rank must ask for the same buckets in the same order.
+ * The gradient buffer's sum over the ranks of a data-parallel run, in buckets of `bucketElements`
+ * sent while the backward still runs: over MPI for a host model, over the NCCL communicator
+ * `nccl` (NcclCommunicator.bucketHandle) for a CUDA one. Every rank must ask for the same buckets
+ * in the same order.
  */
 export interface GradAllreduce {
   bucketElements: number;
-  scale?: number;
+  nccl?: number;
 }
 
 export interface BackwardOptions {
@@ -121,7 +122,7 @@ export interface NativeBertModel {
   reserve(batch: number, seq: number): void;
   forward(i: BertForwardInput): BertOutputs;
   forwardAsync(i: BertForwardInput): Promise<BertOutputs>;
-  /** With `allreduce`: returns once the buckets are summed over the ranks. */
+  /** With `allreduce`: returns once the buckets are summed over the ranks (NCCL: queued before the engine's next work). */
   backward(g: BertOutputGradients, o?: BackwardOptions): AllreduceStats | undefined;
   backwardAsync(g: BertOutputGradients, o?: BackwardOptions): Promise<AllreduceStats | undefined>;
   /** The buckets a backward with `allreduce` would send, without one (a rank with no rows in a step). */

@@ -10,6 +10,8 @@ import { Communicator } from '../../src/comm/communicator.js';
 import { CommunicatorUnavailableError } from '../../src/comm/errors.js';
 import { NcclCommunicator } from '../../src/comm/nccl.js';
 import { ArgumentError } from '../../src/errors.js';
+import { Bert, type BackwardOptions } from '../../src/models/bert.js';
+import { initBertParams } from '../../src/models/init.js';
 import { engineInfo, ncclBinding, tensor } from '../../src/native.js';
 import { ROOT } from '../eval/retrieve-helpers.js';
 
@@ -56,6 +58,33 @@ describe('NCCL', () => {
     nccl.dispose();
     expect(() => nccl.allreduceSum(tensor('cuda', 'f32', [1]))).toThrow(/disposed/);
   });
+
+  it.skipIf(!have.available || !real)(
+    'gradient buckets over NCCL on the side stream: a single rank gets the plain backward\'s gradients, buckets sent during it',
+    () => {
+      const nccl = NcclCommunicator.open(Communicator.single());
+      const config = { vocabSize: 64, hiddenSize: 32, numLayers: 3, numHeads: 2, intermediateSize: 64, maxPositions: 16, hiddenDropout: 0, attentionDropout: 0 };
+      const bert = new Bert(config, 'cuda');
+      bert.parameters().upload(initBertParams(bert.layout, bert.numParameters, 5));
+      const ids = Int32Array.from({ length: 4 * 8 }, (_, i) => (i * 7) % 64);
+      const grads = (o?: BackwardOptions) => {
+        bert.zeroGrad();
+        const out = bert.forward({ inputIds: ids, batch: 4, seq: 8 });
+        const st = bert.backward({ dLastHidden: out.lastHidden! }, o);
+        return { g: bert.gradients().download() as Float32Array, st };
+      };
+      const plain = grads();
+      // A layer is 8,544 floats, the pooler 1,056, the embeddings 2,688: buckets of 4,096 send the
+      // pooler with the last layer, then each layer during the backward, then the embeddings.
+      const bucketed = grads({ allreduce: { bucketElements: 4096, nccl: nccl.bucketHandle } });
+      expect(bucketed.st).toEqual({ buckets: 4, overlapped: 3 });
+      expect(Buffer.from(bucketed.g.buffer).equals(Buffer.from(plain.g.buffer))).toBe(true);
+      bert.zeroGrad();
+      expect(bert.allreduceGradients({ allreduce: { bucketElements: 4096, nccl: nccl.bucketHandle } })).toEqual({ buckets: 4, overlapped: 3 });
+      expect(() => bert.allreduceGradients({ allreduce: { bucketElements: 4096 } })).toThrow(/NCCL: give allreduce.nccl/);
+      nccl.dispose();
+    },
+  );
 
   it.skipIf(!have.available || !real || gpus < 2 || !haveMpirun)('mpirun -np 2 on 2 GPUs: sums and means of rank-dependent buffers', () => {
     const cmd = `CUDA_VISIBLE_DEVICES=$OMPI_COMM_WORLD_LOCAL_RANK exec ${process.execPath} --import tsx ${join(ROOT, 'test', 'comm', 'nccl-scenario.ts')}`;
