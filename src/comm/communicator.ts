@@ -40,6 +40,9 @@ function mpiTransport(m: MpiBinding): Transport {
 }
 
 export class Communicator {
+  /** Why no collective may run now (a step's gradient buckets started on this rank), or undefined. */
+  private held: string | undefined;
+
   private constructor(
     /** This process's rank, 0..size-1. Rank 0 writes checkpoints and logs. */
     readonly rank: number,
@@ -87,13 +90,33 @@ export class Communicator {
     return new Communicator(w.rank, w.size, 'mpi', w.library, mpiTransport(m));
   }
 
+  /**
+   * Refuses every collective until {@link release}: set while a step's gradient buckets are on
+   * their way (comm/grad-overlap.ts), when a rank without rows sends the same buckets only later.
+   * MPI matches collectives by order, so a collective in between would pair with a bucket on the
+   * other ranks: a hang or wrong sums. Refused here, it is an error that ends the job instead.
+   */
+  hold(reason: string): void {
+    this.held = reason;
+  }
+
+  release(): void {
+    this.held = undefined;
+  }
+
+  private ready(what: string): void {
+    if (this.held !== undefined) throw new Error(`Communicator.${what} while ${this.held}`);
+  }
+
   /** Every rank ends with the element-wise sum, in place. */
   allreduceSum(a: Reducible): void {
+    this.ready('allreduceSum');
     if (this.size > 1) this.t.sum(a);
   }
 
   /** Every rank ends with the element-wise maximum, in place. */
   allreduceMax(a: Float64Array): void {
+    this.ready('allreduceMax');
     if (this.size > 1) this.t.max(a);
   }
 
@@ -102,6 +125,7 @@ export class Communicator {
    * device (staged through host memory; a device tensor's collective on GPUs is NCCL's).
    */
   allreduceMean(a: Float32Array | NativeTensor): void {
+    this.ready('allreduceMean');
     if (this.size === 1) return;
     if (a instanceof Float32Array) {
       this.t.sum(a);
@@ -115,6 +139,7 @@ export class Communicator {
 
   /** A tensor's element-wise sum over the ranks, in place (f32; staged through host memory). */
   allreduceSumTensor(a: NativeTensor): void {
+    this.ready('allreduceSumTensor');
     if (this.size === 1) return;
     const host = hostF32(a, 'allreduceSumTensor');
     this.t.sum(host);
@@ -123,6 +148,7 @@ export class Communicator {
 
   /** Every rank's `a` (all the same length), concatenated in rank order. */
   allgather(a: Float32Array): Float32Array {
+    this.ready('allgather');
     const out = new Float32Array(a.length * this.size);
     this.t.gather(a, out);
     return out;
@@ -130,12 +156,14 @@ export class Communicator {
 
   /** Rank `root`'s contents into every rank's `a` (same length everywhere), in place. */
   broadcast(a: Float32Array | Float64Array | Int32Array | Uint8Array, root = 0): void {
+    this.ready('broadcast');
     if (!Number.isInteger(root) || root < 0 || root >= this.size)
       throw new ArgumentError(`broadcast: root ${root} is not a rank of ${this.size}`);
     if (this.size > 1) this.t.broadcast(a, root);
   }
 
   barrier(): void {
+    this.ready('barrier');
     if (this.size > 1) this.t.barrier();
   }
 

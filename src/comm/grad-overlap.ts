@@ -24,6 +24,11 @@ export interface BackwardRunner {
   backward(bert: Bert, g: BertOutputGradients): Promise<void>;
 }
 
+/** A BERT's backward, through `runner` when there is one. */
+export async function backwardThrough(runner: BackwardRunner | undefined, bert: Bert, g: BertOutputGradients): Promise<void> {
+  await (runner ? runner.backward(bert, g) : bert.backwardAsync(g));
+}
+
 export class StepReduction implements BackwardRunner {
   private next = 0;
   private readonly berts: Bert[];
@@ -44,6 +49,7 @@ export class StepReduction implements BackwardRunner {
   async backward(bert: Bert, g: BertOutputGradients): Promise<void> {
     if (this.options && this.berts[this.next] === bert) {
       this.next++;
+      this.comm.hold("a step's gradient buckets are on their way (call backwardDone before any other collective)");
       const st = await bert.backwardAsync(g, this.options);
       if (!st) throw new Error('the addon ran the backward without its all-reduce: it predates gradient buckets (rebuild it)');
       this.add(st);
@@ -56,6 +62,7 @@ export class StepReduction implements BackwardRunner {
    */
   backwardDone(): void {
     for (; this.next < this.berts.length; this.next++) this.add(this.berts[this.next]!.allreduceGradients(this.options!));
+    this.comm.release();
   }
 
   /** Sums the remaining parts (backwardDone first if it was not called): every gradient is then summed. */

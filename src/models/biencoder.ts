@@ -3,7 +3,7 @@
 // Scores are dot products. Names follow the original state_dict (context_encoder.bert_model.…).
 import type { DeviceName, NativeTensor } from '../native.js';
 import { Bert, type BertConfig, type BertForwardInput, type BertOutputs, type BertPrecision, type ParamEntry } from './bert.js';
-import type { BackwardRunner } from '../comm/grad-overlap.js';
+import { backwardThrough, type BackwardRunner } from '../comm/grad-overlap.js';
 import { Linear } from './linear.js';
 
 export type EncoderSide = 'context' | 'candidate';
@@ -34,6 +34,19 @@ export interface ParamPart {
   layout: ParamEntry[];
   /** The BERT whose flat gradient buffer `grads` is (its backward can all-reduce it in buckets). */
   bert?: Bert;
+}
+
+/** A BERT's flat buffers as a part under `prefix` (grads a getter: the buffer is made on first use, not for eval). */
+export function bertPart(bert: Bert, prefix: string): ParamPart {
+  return {
+    prefix,
+    params: bert.parameters(),
+    get grads() {
+      return bert.gradients();
+    },
+    layout: bert.layout,
+    bert,
+  };
 }
 
 /** 1 where the token is real (id != 0), as BLINK's to_bert_input. */
@@ -110,25 +123,12 @@ export class BlinkEncoder {
    * `runner`: the BERT's backward goes through it (a data-parallel step's all-reduce).
    */
   async backward(dEmb: NativeTensor, runner?: BackwardRunner): Promise<void> {
-    const g = this.linear ? { dPooled: this.linear.backward(dEmb) } : { dCls: dEmb };
-    await (runner ? runner.backward(this.bert, g) : this.bert.backwardAsync(g));
+    await backwardThrough(runner, this.bert, this.linear ? { dPooled: this.linear.backward(dEmb) } : { dCls: dEmb });
   }
 
   /** Buffers under the original's names: `<outer><prefix>.bert_model.…`, `<outer><prefix>.additional_linear.…`. */
   parts(outer = ''): ParamPart[] {
-    // grads as a getter: the BERT allocates its gradient buffer on first use (not for eval).
-    const bert = this.bert;
-    const p: ParamPart[] = [
-      {
-        prefix: `${outer}${this.prefix}.bert_model.`,
-        params: bert.parameters(),
-        get grads() {
-          return bert.gradients();
-        },
-        layout: bert.layout,
-        bert,
-      },
-    ];
+    const p: ParamPart[] = [bertPart(this.bert, `${outer}${this.prefix}.bert_model.`)];
     if (this.linear)
       p.push({
         prefix: `${outer}${this.prefix}.additional_linear.`,

@@ -189,6 +189,15 @@ export const FIELDS = {
     ours: true,
     help: "in-batch negatives under mpirun: each rank's own shard (local, the default) or the all-gathered global batch (global)",
   },
+  bucketCapMb: {
+    kind: 'float',
+    flag: 'bucket_cap_mb',
+    // No default here (the trainers' is 25): an unset field stays out of pipeline fingerprints.
+    min: 0,
+    value: 'MiB',
+    ours: true,
+    help: "under mpirun: gradient all-reduce bucket size, sent during the backward (default 25, as DDP's bucket_cap_mb; 0: after the backward)",
+  },
   resume: {
     kind: 'bool',
     flag: 'resume',

@@ -38,6 +38,7 @@ const LOOP = [
   'evalInterval',
   'shuffle',
   'resume',
+  'bucketCapMb',
 ] as const;
 
 /** The cross-encoder's model and pair settings (its data are candidate files: no dictionary, no windows to tokenise). */
@@ -143,6 +144,7 @@ export const STAGES = {
       'shuffle',
       'resume',
       'distNegatives',
+      'bucketCapMb',
     ],
     required: ['outputPath'],
     // SapBERT's train/pretrain.sh.

@@ -67,6 +67,12 @@ export interface LoopSettings {
   shuffle?: boolean;
   /** Continue from the newest checkpoint in `outputPath`. */
   resume?: boolean;
+  /**
+   * A run on several ranks (mpirun): the gradient all-reduce's bucket size in MiB; buckets are
+   * sent while the backward runs (default 25, PyTorch DDP's bucket_cap_mb); 0 sends each buffer
+   * after the backward.
+   */
+  bucketCapMb?: number;
 }
 
 /** {@link trainBiencoder}: the original's train_biencoder.py, or with `hard` train_biencoder_hard.py. */
@@ -212,6 +218,8 @@ export interface PretrainSynonymsSettings extends RunSettings {
   resume?: boolean;
   /** The in-batch pairs of a run on several ranks (mpirun): {@link DistNegatives}; default 'local'. */
   distNegatives?: DistNegatives;
+  /** As {@link LoopSettings.bucketCapMb}. */
+  bucketCapMb?: number;
 }
 
 /** {@link prepare}: the original's data_process.py, and optionally token caches. */

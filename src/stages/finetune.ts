@@ -55,6 +55,7 @@ export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Pr
             resume: s.resume,
             comm,
             distNegatives: s.distNegatives,
+            bucketCapMb: s.bucketCapMb,
           },
           trainSettingsOf(s),
           hooks,

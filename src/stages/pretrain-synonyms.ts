@@ -173,6 +173,7 @@ export async function runPretrainSynonyms(input: PretrainSynonymsSettings, ctx: 
             resume: s.resume,
             comm,
             distNegatives: s.distNegatives,
+            bucketCapMb: s.bucketCapMb,
           },
           {
             learningRate: s.learningRate,

@@ -86,6 +86,7 @@ export async function runTrainBiencoder(input: TrainBiencoderSettings, ctx: Task
             resume: s.resume,
             comm,
             distNegatives: s.distNegatives,
+            bucketCapMb: s.bucketCapMb,
           },
           trainSettingsOf(s),
           hooks,

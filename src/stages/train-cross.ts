@@ -72,6 +72,7 @@ export async function runTrainCrossencoder(input: TrainCrossencoderSettings, ctx
               lowercase: tok.lowercase,
               resume: s.resume,
               comm,
+              bucketCapMb: s.bucketCapMb,
             },
             trainSettingsOf(s),
             hooks,

@@ -11,10 +11,11 @@ import { join } from 'node:path';
 
 import { loadHfFolder } from '../checkpoint/hf-folder.js';
 import { Communicator } from '../comm/communicator.js';
-import { broadcastParameters, globalMeanLoss, logRanks, openDeviceComm, reduceGradients, shardOf } from '../comm/data-parallel.js';
+import { broadcastParameters, globalMeanLoss, logRanks, openDeviceComm, shardOf } from '../comm/data-parallel.js';
+import { GradientSync } from '../comm/grad-overlap.js';
 import { writeSafetensors } from '../checkpoint/index.js';
 import type { Bert, BertConfig } from '../models/bert.js';
-import type { ParamPart } from '../models/biencoder.js';
+import { bertPart } from '../models/biencoder.js';
 import { hfConfigOf } from '../models/init.js';
 import { Workspace } from '../models/workspace.js';
 import type { DistNegatives } from '../settings/types.js';
@@ -71,6 +72,8 @@ export interface PretrainRun {
    * process's loss on the whole batch).
    */
   distNegatives?: DistNegatives;
+  /** Gradient all-reduce bucket size of a multi-rank run in MiB, sent during the backward (default 25; 0: after it). */
+  bucketCapMb?: number;
 }
 
 export interface PretrainResult {
@@ -109,17 +112,6 @@ export function pairBatch(d: SynonymData, idx: Int32Array): PairBatch {
   return { left, right, rows, seq, labels };
 }
 
-function bertPart(bert: Bert): ParamPart {
-  return {
-    prefix: '',
-    params: bert.parameters(),
-    get grads() {
-      return bert.gradients();
-    },
-    layout: bert.layout,
-  };
-}
-
 async function saveBert(dir: string, r: PretrainRun, opt?: FlatAdamW, state?: State): Promise<void> {
   const weights = r.bert.exportWeights();
   await writeCheckpointDir(dir, (tmp) => {
@@ -145,7 +137,7 @@ async function pretrainOnRanks(r: PretrainRun, comm: Communicator, s: PretrainSe
   const stepsPerEpoch = Math.ceil(n / B);
   // A 'ref' BERT keeps its tensors in host memory: the loss and optimiser run there on the CPU backend.
   const device = bert.device === 'cuda' ? 'cuda' : 'cpu';
-  const parts = [bertPart(bert)];
+  const parts = [bertPart(bert, '')];
   const opt = new FlatAdamW(device, parts, {
     patterns: TRAINED,
     weightDecay: s.weightDecay,
@@ -183,7 +175,8 @@ async function pretrainOnRanks(r: PretrainRun, comm: Communicator, s: PretrainSe
   // Every rank starts from rank 0's weights (resumed ranks read the same files anyway).
   broadcastParameters(comm, parts);
   const deviceComm = openDeviceComm(comm, device, say);
-  logRanks(hooks.log, comm, deviceComm, { negatives: global ? 'global' : 'local' });
+  const sync = new GradientSync(comm, parts, deviceComm, r.bucketCapMb);
+  logRanks(hooks.log, comm, deviceComm, { negatives: global ? 'global' : 'local', allreduce: sync.description });
   if (!resumeDir) {
     hooks.log.log('plan', {
       pairs: n,
@@ -226,25 +219,29 @@ async function pretrainOnRanks(r: PretrainRun, comm: Communicator, s: PretrainSe
       const mine = hi > lo ? pairBatch(data, idx.subarray(lo, hi)) : undefined;
       const seed = BigInt(s.seed) * 1_000_003n + BigInt(epoch) * 1_000_000_007n + BigInt(k);
       bert.zeroGrad();
+      // Every batch is an update: its backward starts the gradient all-reduce.
+      const reduce = sync.step(true)!;
       let loss: number;
-      if (global)
+      if (global) {
         loss = await globalSynonymStep(
           comm,
           bert,
           ws,
           mine,
           Int32Array.from(idx, (p) => data.label[p]!),
-          { train: true, seed },
+          { train: true, seed, reduce },
         );
-      else {
+        reduce.backwardDone();
+      } else {
         // The shard's own loss weighted by its share of the pairs: the summed gradients are those of the shards' weighted mean.
         const lossScale = (hi - lo) / idx.length;
-        const local = mine ? await synonymStep(bert, ws, mine, { train: true, seed, lossScale }) : 0;
+        const local = mine ? await synonymStep(bert, ws, mine, { train: true, seed, lossScale, reduce }) : 0;
+        reduce.backwardDone();
         loss = globalMeanLoss(comm, local, hi - lo);
       }
       checkFiniteLoss(loss, st.updates, { what: 'multi-similarity loss', context: `epoch ${epoch}, batch ${k}` });
       stop.update();
-      reduceGradients(comm, parts, deviceComm);
+      sync.finish(reduce, hooks.log);
       opt.update(s.learningRate);
       st.updates++;
       seen += idx.length;

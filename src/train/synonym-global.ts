@@ -9,6 +9,7 @@
 import type { Communicator } from '../comm/communicator.js';
 import { shardOf } from '../comm/data-parallel.js';
 import { gatherShards } from '../comm/gather-shards.js';
+import { backwardThrough } from '../comm/grad-overlap.js';
 import type { Bert } from '../models/bert.js';
 import type { Workspace } from '../models/workspace.js';
 import { encodePairs, msLossAndGrad, pairLabels, type PairBatch, type SynonymStepOptions } from './synonym-step.js';
@@ -40,7 +41,7 @@ export async function globalSynonymStep(
     const d = ws.get('syn.dmine', 'f32', [2 * b, H]);
     ws.view(d, 0, [b, H]).copyFrom(ws.view(r.dEmb, lo * H, [b, H]));
     ws.view(d, b * H, [b, H]).copyFrom(ws.view(r.dEmb, (G + lo) * H, [b, H]));
-    await bert.backwardAsync({ dCls: d });
+    await backwardThrough(o.reduce, bert, { dCls: d });
   }
   return r.loss;
 }

@@ -6,6 +6,7 @@
 // MultiSimilarityLoss(1, 60, 0.5) over cosine similarity, mean over the 2B anchors) gives the
 // loss and dsim. Backward: dXn = (dsim + dsim^T) Xn, then through the normalisation and the BERT.
 import { engineFor, type Engine, type MsLossOptions } from '../engine.js';
+import { backwardThrough, type BackwardRunner } from '../comm/grad-overlap.js';
 import type { Bert } from '../models/bert.js';
 import { paddingMask } from '../models/biencoder.js';
 import type { Workspace } from '../models/workspace.js';
@@ -68,6 +69,8 @@ export interface SynonymStepOptions {
   train: boolean;
   seed: bigint;
   lossScale?: number;
+  /** The backward goes through it: a data-parallel step's all-reduce (comm/grad-overlap.ts). */
+  reduce?: BackwardRunner;
 }
 
 /** The labels of a batch's [left; right] rows: [y; y]. */
@@ -103,6 +106,6 @@ export async function encodePairs(bert: Bert, b: PairBatch, o: SynonymStepOption
 export async function synonymStep(bert: Bert, ws: Workspace, b: PairBatch, o: SynonymStepOptions): Promise<number> {
   const cls = await encodePairs(bert, b, o);
   const r = msLossAndGrad(ws, cls, pairLabels(b.labels), { grad: o.train, lossScale: o.lossScale ?? 1 });
-  if (r.dEmb) await bert.backwardAsync({ dCls: r.dEmb });
+  if (r.dEmb) await backwardThrough(o.reduce, bert, { dCls: r.dEmb });
   return r.loss;
 }

@@ -41,6 +41,8 @@ const flags = (out: string, negatives: string) => [
   '1',
   '--dist_negatives',
   negatives,
+  '--bucket_cap_mb',
+  '0.05',
   '--silent',
   '--output_path',
   out,
@@ -76,7 +78,12 @@ describe('train-biencoder under mpirun', () => {
       size: 2,
       negatives: 'global',
       gradients: 'host memory over MPI',
+      allreduce: 'BERT gradients in 0.05 MiB buckets during the backward (MPI)',
     });
+    // --bucket_cap_mb reached the trainer: the first update sent several buckets per BERT.
+    const buckets = lead.find((e) => e['event'] === 'allreduce') as { buckets: number; overlapped: number } | undefined;
+    expect(buckets?.buckets).toBeGreaterThan(2);
+    expect(buckets?.overlapped).toBeGreaterThan(0);
     expect(other.find((e) => e['event'] === 'ranks')).toMatchObject({ rank: 1, size: 2, negatives: 'global' });
     expect(lead.find((e) => e['event'] === 'epoch')).toMatchObject({ epoch: 0, updates: 6 }); // 48 mentions / global batch 8
     expect(other.some((e) => e['event'] === 'epoch')).toBe(true);

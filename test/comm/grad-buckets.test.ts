@@ -3,6 +3,7 @@
 // mpirun (data-parallel.test.ts) and, for NCCL, on a GPU (nccl.test.ts).
 import { describe, expect, it } from 'vitest';
 
+import { Communicator } from '../../src/comm/communicator.js';
 import { ArgumentError } from '../../src/errors.js';
 import { Bert } from '../../src/models/bert.js';
 
@@ -28,5 +29,23 @@ describe('gradient buckets: arguments', () => {
   it('a backward without the option returns nothing and all-reduces nothing', () => {
     const out = bert.forward({ inputIds: ids, batch: 2, seq: 4 });
     expect(bert.backward({ dLastHidden: out.lastHidden! })).toBeUndefined();
+  });
+});
+
+describe('Communicator.hold', () => {
+  it('refuses every collective while held (a bucket in flight would pair with it), until released', () => {
+    const c = Communicator.single();
+    c.hold('buckets are on their way');
+    const calls: [string, () => unknown][] = [
+      ['allreduceSum', () => c.allreduceSum(new Float64Array(1))],
+      ['allreduceMax', () => c.allreduceMax(new Float64Array(1))],
+      ['allreduceMean', () => c.allreduceMean(new Float32Array(1))],
+      ['allgather', () => c.allgather(new Float32Array(1))],
+      ['broadcast', () => c.broadcast(new Float32Array(1))],
+      ['barrier', () => c.barrier()],
+    ];
+    for (const [name, call] of calls) expect(call, name).toThrow(`Communicator.${name} while buckets are on their way`);
+    c.release();
+    for (const [name, call] of calls) expect(call, name).not.toThrow();
   });
 });
