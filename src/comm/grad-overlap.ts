@@ -118,9 +118,9 @@ export class GradientSync {
   }
 
   /** Finishes a step's reduction; the first one that sent buckets logs what they did ('allreduce'). */
-  finish(r: StepReduction, log: { log(event: string, fields: Record<string, number>): void }): void {
+  finish(r: StepReduction, log?: { log(event: string, fields: Record<string, number>): void }): void {
     r.finish();
-    if (this.logged || r.stats.buckets === 0) return;
+    if (!log || this.logged || r.stats.buckets === 0) return;
     this.logged = true;
     log.log('allreduce', { bucketMiB: this.bucketMiB, ...r.stats });
   }

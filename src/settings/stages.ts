@@ -87,6 +87,7 @@ export const STAGES = {
       'mseWeight',
       'condGrad',
       'resume',
+      'bucketCapMb',
     ],
     required: ['dataPath', 'outputPath'],
     defaults: { learningRate: 5e-5 },

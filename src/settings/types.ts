@@ -112,6 +112,8 @@ export interface TrainGanSettings extends ModelSettings, DataSettings {
   shuffle?: boolean;
   mseWeight?: number;
   condGrad?: 'original' | 'critic';
+  /** As {@link LoopSettings.bucketCapMb} (the encoder's gradients with condGrad 'critic'). */
+  bucketCapMb?: number;
   resume?: boolean;
 }
 

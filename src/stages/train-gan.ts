@@ -102,6 +102,7 @@ export async function runTrainGan(input: TrainGanSettings, ctx: TaskContext): Pr
             outputPath: s.outputPath,
             resume: s.resume,
             comm,
+            bucketCapMb: s.bucketCapMb,
             settingsForMeta: { bert_model: s.bertModel, path_to_model: s.pathToModel ?? null },
           },
           {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 
 import { Communicator } from '../comm/communicator.js';
 import { broadcastParameters, globalMeans, logRanks, openDeviceComm, reduceShareOfGradients, shardOf } from '../comm/data-parallel.js';
+import { GradientSync } from '../comm/grad-overlap.js';
 import type { NcclCommunicator } from '../comm/nccl.js';
 import { SettingsError } from '../errors.js';
 import { AccuracyMeter } from '../eval/in-batch-accuracy.js';
@@ -88,6 +89,8 @@ export interface GanRun {
    * writes checkpoints.
    */
   comm?: Communicator;
+  /** The encoder's gradient all-reduce bucket size (condGrad 'critic'; MiB, default 25; 0: after the backward). */
+  bucketCapMb?: number;
 }
 
 export interface EpochLosses {
@@ -176,6 +179,8 @@ export class GanTrainer {
   private readonly dParts: ParamPart[];
   private readonly gParts: ParamPart[];
   private readonly eParts: ParamPart[];
+  /** The encoder's gradients (condGrad 'critic'): sent in buckets during its backward. */
+  readonly eSync: GradientSync;
   readonly optD: FlatAdamW;
   readonly optG: FlatAdamW;
   readonly optE?: FlatAdamW;
@@ -205,6 +210,7 @@ export class GanTrainer {
     const patterns = trainablePatterns(type, gan.encoder.config.numLayers);
     const eParts = gan.encoder.parts();
     this.eParts = eParts;
+    this.eSync = new GradientSync(this.comm, eParts, deviceComm, run.bucketCapMb);
     if (s.condGrad === 'critic') this.optE = new FlatAdamW(dev, eParts, { patterns });
     else this.decayE = new DecayOnly(eParts, patterns, engineFor(dev));
     gan.encoder.zeroGrad();
@@ -316,8 +322,15 @@ export class GanTrainer {
         lap('critic');
         if (critic) {
           gan.encoder.zeroGrad();
-          if (dCond) await gan.encoder.backward(dCond);
-          reduceShareOfGradients(comm, this.eParts, share, this.deviceComm);
+          const reduce = this.eSync.step(true)!;
+          if (dCond) {
+            // This rank's loss is the mean over its rows: its share of the global rows scales the
+            // gradient (reduceShareOfGradients' scaling, applied before the backward sends buckets).
+            if (comm.size > 1) eng.scale(dCond, dCond, share);
+            await gan.encoder.backward(dCond, reduce);
+          }
+          reduce.backwardDone();
+          this.eSync.finish(reduce);
           this.optE!.update(s.learningRate);
         } else {
           this.decayE!.update(s.learningRate);
@@ -452,7 +465,7 @@ async function trainOnRanks(run: GanRun, comm: Communicator, s: GanTrainSettings
     const resumeDir = resumeFrom?.path;
     // Every rank starts from rank 0's weights (resumed ranks read the same file anyway).
     broadcastParameters(comm, run.gan.parts());
-    logRanks(hooks.log, comm, deviceComm);
+    logRanks(hooks.log, comm, deviceComm, s.condGrad === 'critic' ? { allreduce: trainer.eSync.description } : {});
     say(`encoding the frozen bi-encoder's features: ${n} train mentions, ${run.val.mentions.rows} val candidates`);
     await trainer.precompute();
     if (!resumeDir) {

@@ -20,6 +20,7 @@ interface Args {
   /** Rank 1 alone sees a stop request from its n-th poll on (the ranks must stop together). */
   stopRank1AfterPolls?: number;
   resume?: boolean;
+  bucketCapMb?: number;
 }
 const a = JSON.parse(process.argv[2] ?? '{}') as Args;
 const comm = Communicator.open();
@@ -36,7 +37,7 @@ gan.initMlps(5 + other);
 const log = new JsonlLogger(comm.rank === 0 ? a.out : join(a.out, `rank${comm.rank}`));
 const interrupt = rank1Stop(comm, a.stopRank1AfterPolls);
 const r = await trainGan(
-  { biencoder, gan, train, val, outputPath: a.out, comm, resume: a.resume },
+  { biencoder, gan, train, val, outputPath: a.out, comm, resume: a.resume, bucketCapMb: a.bucketCapMb },
   {
     learningRate: 1e-3,
     numTrainEpochs: a.epochs,
