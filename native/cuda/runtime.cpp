@@ -1,6 +1,8 @@
 // The CUDA runtime hooks of core/device.h, the shared scratch arena and the CUDA Backend
 // table. Everything runs on the legacy default stream (stream 0), cuBLAS included, so ops,
-// copies and cuBLAS calls are ordered without explicit events. cudart is linked statically.
+// copies and cuBLAS calls are ordered without explicit events; only the gradient buckets' NCCL
+// calls run on a side stream, forked from and joined to stream 0 by events (side_stream_fork).
+// cudart is linked statically.
 //
 // Host threads: any number may call in at once (the JS main thread, worker_threads Workers,
 // async workers). The legacy default stream is one per device, shared by all host threads, so
