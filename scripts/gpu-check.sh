@@ -120,6 +120,11 @@ step "vitest, cuda variants" 240 120 node node_modules/vitest/vitest.mjs run --p
   test/cuda-syncs.test.ts -t cuda \
   --reporter=default --reporter=json --outputFile="$out/gpu-tests.json"
 
+# Issue 23: NCCL through the pip wheel's libnccl (BIOFEG_PYTHON_SITE_PACKAGES above): a single-rank
+# communicator's all-reduce and a bucketed backward on the side stream (2 GPUs: the 2-rank case).
+step "vitest, NCCL" 60 30 node node_modules/vitest/vitest.mjs run --project main test/comm/nccl.test.ts \
+  --reporter=default --reporter=json --outputFile="$out/nccl-tests.json"
+
 # GPU_CHECK_BENCH_ARGS=--smoke rehearses the script on cuemu (a kit built from build-emu/).
 BIOFEG_BENCH_RESULTS=$out step "bench:kernels --device cuda" 200 60 \
   node --import tsx bench/kernels.ts --device cuda ${GPU_CHECK_BENCH_ARGS:-}
