@@ -19,7 +19,7 @@ import { encodeEntityPool, type EntityPool, type PoolDType } from './entity-pool
 import { formatOriginalLine, formatRecallTable, recallReport, type RecallReport } from './recall.js';
 import { retrieve, type RetrievalResult } from './retrieve.js';
 import { cacheDirFor } from '../data/cache-dir.js';
-import { rankZeroFirst } from '../stages/ranks.js';
+import { rankZeroFirst } from '../comm/rank-zero-first.js';
 
 export const EVAL_MODES = ['train', 'valid', 'val', 'dev', 'test', 'test_seen', 'test_unseen'] as const;
 
