@@ -9,7 +9,7 @@ import { resolveSettings } from '../settings/resolve.js';
 import type { FinetuneSettings } from '../settings/types.js';
 import { finetune as finetuneLoop, openFeatureData } from '../train/finetune.js';
 import { findGeneratedFile } from '../train/generate-features.js';
-import { rankLogDir, rankZeroFirst, runCommunicator, withRankOutputLock } from './ranks.js';
+import { rankLogDir, rankZeroFirst, runCommunicator, trainerRunFields, withRankOutputLock } from './ranks.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openCache, openModel, trainSettingsOf, precisionOf } from './setup.js';
 import { trainResult, type TrainBiencoderResult } from './train-biencoder.js';
@@ -49,13 +49,7 @@ export async function runFinetune(input: FinetuneSettings, ctx: TaskContext): Pr
             settings,
             train,
             val,
-            outputPath: s.outputPath,
-            vocabPath: tok.vocabPath,
-            lowercase: tok.lowercase,
-            resume: s.resume,
-            comm,
-            distNegatives: s.distNegatives,
-            bucketCapMb: s.bucketCapMb,
+            ...trainerRunFields(s, tok, comm),
           },
           trainSettingsOf(s),
           hooks,

@@ -19,7 +19,7 @@ import type { ResolvedSettings } from '../settings/stages.js';
 import type { PretrainSynonymsSettings } from '../settings/types.js';
 import { encodeTruncated } from '../tokenize/truncate.js';
 import { pretrainSynonyms, type SynonymData } from '../train/pretrain-synonyms.js';
-import { rankLogDir, runCommunicator, withRankOutputLock } from './ranks.js';
+import { rankLogDir, runCommunicator, trainerRunFields, withRankOutputLock } from './ranks.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { chooseDevice, modelTokenizer, precisionOf, type ModelTokenizer } from './setup.js';
 
@@ -167,13 +167,7 @@ export async function runPretrainSynonyms(input: PretrainSynonymsSettings, ctx: 
             bert,
             saveConfig,
             data,
-            outputPath: s.outputPath,
-            vocabPath: tok.vocabPath,
-            lowercase: tok.lowercase,
-            resume: s.resume,
-            comm,
-            distNegatives: s.distNegatives,
-            bucketCapMb: s.bucketCapMb,
+            ...trainerRunFields(s, tok, comm),
           },
           {
             learningRate: s.learningRate,

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 
 import { Communicator } from '../comm/communicator.js';
+import type { DistNegatives } from '../settings/types.js';
 import { withOutputLock } from './output-lock.js';
 
 export { rankZeroFirst } from '../comm/rank-zero-first.js';
@@ -21,4 +22,24 @@ export function withRankOutputLock<T>(comm: Communicator, dir: string, stage: st
 /** Where a rank's session log goes: the output folder (rank 0) or <output>/ranks/rank<r>. */
 export function rankLogDir(comm: Communicator, out: string): string {
   return comm.rank === 0 ? out : join(out, 'ranks', `rank${comm.rank}`);
+}
+
+/**
+ * What every training stage hands its trainer from its settings alike: the output folder, the
+ * tokenizer's vocabulary and case, resume, and the data-parallel run (ranks, negatives, buckets).
+ */
+export function trainerRunFields(
+  s: { outputPath: string; resume?: boolean | undefined; distNegatives?: DistNegatives | undefined; bucketCapMb?: number | undefined },
+  tok: { vocabPath?: string | undefined; lowercase: boolean },
+  comm: Communicator,
+) {
+  return {
+    outputPath: s.outputPath,
+    vocabPath: tok.vocabPath,
+    lowercase: tok.lowercase,
+    resume: s.resume,
+    comm,
+    distNegatives: s.distNegatives,
+    bucketCapMb: s.bucketCapMb,
+  };
 }

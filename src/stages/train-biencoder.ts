@@ -12,7 +12,7 @@ import type { ResolvedSettings } from '../settings/stages.js';
 import type { TrainBiencoderSettings } from '../settings/types.js';
 import type { BiencoderData } from '../train/biencoder-data.js';
 import { trainBiencoder as trainLoop, type TrainResult } from '../train/train-biencoder.js';
-import { rankLogDir, rankZeroFirst, runCommunicator, withRankOutputLock } from './ranks.js';
+import { rankLogDir, rankZeroFirst, runCommunicator, trainerRunFields, withRankOutputLock } from './ranks.js';
 import { RESUME_HINT, trainingSession } from './session.js';
 import { checkDataPath, checkModelSource, chooseDevice, openModel, openTrainVal, trainSettingsOf, precisionOf } from './setup.js';
 
@@ -80,13 +80,7 @@ export async function runTrainBiencoder(input: TrainBiencoderSettings, ctx: Task
             settings,
             train: data.train,
             val: data.val,
-            outputPath: s.outputPath,
-            vocabPath: tok.vocabPath,
-            lowercase: tok.lowercase,
-            resume: s.resume,
-            comm,
-            distNegatives: s.distNegatives,
-            bucketCapMb: s.bucketCapMb,
+            ...trainerRunFields(s, tok, comm),
           },
           trainSettingsOf(s),
           hooks,
