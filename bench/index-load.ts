@@ -1,4 +1,4 @@
-// npm run bench:index-load [-- --rows 1000000 --size base --rounds 5 --device cpu --threads N --dir DIR | --keep]
+// npm run bench:index-load [-- --rows 1000000 --size base --rounds 5 --gap-ms 3000 --device cpu --threads N --dir DIR | --keep]
 //
 // Cold start of a Linker: `Linker.load` of a bi-encoder checkpoint and a bf16 entity index of --rows
 // vectors (default 1,000,000 x 768, the base size's width), each round in a fresh process. The
@@ -6,11 +6,14 @@
 // vectors written straight through the index writer (no entity is encoded), in a temporary folder
 // removed at the end (--dir DIR: kept there and reused). The page cache is warm (the files were
 // just written, and dropping it needs root): what is measured is the load path itself, not the
-// disk. Reported per round: Linker.load wall time and CPU time (all threads: steadier on a shared
-// machine), the process's resident memory (RSS) before and after it, process start to ready, and
-// the first link; then best and median, and RSS growth against the vectors' bytes plus the context
-// encoder's weights (the candidate encoder is hashed, never loaded). Bar (the issue's): under
-// 2,000 ms at 1,000,000 x 768 bf16, RSS about the vectors plus the model plus O(batch).
+// disk. Rounds are --gap-ms apart (default 3 s): on a VM whose host takes freed guest memory back
+// (free page reporting, about 2 s after the free), a round started at once would reuse the memory
+// the last one just freed, which a real start does not find. Reported per round: Linker.load wall
+// time and CPU time (all threads: steadier on a shared machine) with its system part, the
+// process's resident memory (RSS) before and after it, process start to ready, and the first link;
+// then best and median, and RSS growth against the vectors' bytes plus the context encoder's
+// weights (the candidate encoder is hashed, never loaded). Bar (the issue's): under 2,000 ms at
+// 1,000,000 x 768 bf16, RSS about the vectors plus the model plus O(batch).
 // Writes bench/results/index-load-<device>-<cpu>.json once, at the end.
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -35,6 +38,8 @@ interface Round {
   rssAfterMiB: number;
   /** CPU time of the whole process (every thread) during the load: steadier than wall time on a shared machine. */
   loadCpuMs: number;
+  /** Its kernel part (page faults, file copies): where memory the host must hand back in shows. */
+  loadSysMs: number;
   /** Process start to Linker ready (node, module loading and the load). */
   processMs: number;
   /** The first link after the load (a search over every vector: no page left to fault in). */
@@ -67,6 +72,7 @@ if (process.argv[2] === '--child') {
     rssBeforeMiB: mib(before),
     rssAfterMiB: mib(after),
     loadCpuMs: (cpu.user + cpu.system) / 1000,
+    loadSysMs: cpu.system / 1000,
     processMs,
     firstLinkMs: performance.now() - t1,
   };
@@ -143,9 +149,11 @@ const size = flagValue('size', 'base') as BertSize;
 const rounds = Number(flagValue('rounds', '5'));
 const device = flagValue('device', 'cpu');
 const threads = flagValue('threads', '');
+const gapMs = Number(flagValue('gap-ms', '3000'));
 const keepDir = flagValue('dir', '');
 if (!Number.isInteger(rows) || rows < 1) throw new Error(`--rows: expected a positive integer, got ${flagValue('rows', '')}`);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got ${flagValue('rounds', '')}`);
+if (!Number.isInteger(gapMs) || gapMs < 0) throw new Error(`--gap-ms: expected an integer >= 0, got ${flagValue('gap-ms', '')}`);
 if (!['tiny', 'small', 'base'].includes(size)) throw new Error(`--size: tiny, small or base, got ${size}`);
 if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device: cpu or cuda, got ${device}`);
 
@@ -176,15 +184,21 @@ try {
   console.log(
     `${String(m.cpu)}, ${String(m.cores)} cores, ${String(m.memGiB)} GiB; node ${process.version}; load avg ${os.loadavg()[0]!.toFixed(2)}`,
   );
-  console.log(`Linker.load(${size} checkpoint, ${rows} x ${facts.dim} bf16 index) on ${device}, ${rounds} rounds, a fresh process each`);
+  console.log(
+    `Linker.load(${size} checkpoint, ${rows} x ${facts.dim} bf16 index) on ${device}, ${rounds} rounds ${gapMs} ms apart, a fresh process each`,
+  );
   const results: Round[] = [];
-  for (let i = 0; i < rounds; i++) results.push(await round(model, index, device, threads));
+  for (let i = 0; i < rounds; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
+    results.push(await round(model, index, device, threads));
+  }
   console.log(
     table(
       results.map((r, i) => ({
         round: i + 1,
         loadMs: Math.round(r.loadMs),
         loadCpuMs: Math.round(r.loadCpuMs),
+        loadSysMs: Math.round(r.loadSysMs),
         processMs: Math.round(r.processMs),
         firstLinkMs: Math.round(r.firstLinkMs),
         rssBeforeMiB: Math.round(r.rssBeforeMiB),
@@ -200,6 +214,7 @@ try {
     bestMs: Math.min(...loads),
     medianMs: median(loads),
     medianCpuMs: median(results.map((r) => r.loadCpuMs)),
+    medianSysMs: median(results.map((r) => r.loadSysMs)),
     rssGrowthMiB: growth,
     vectorsMiB: mib(vectorBytes),
     contextWeightsMiB: mib(facts.contextBytes),
@@ -218,7 +233,7 @@ try {
   );
   const file = writeResult(`index-load-${device}-${cpuId().tag}.json`, {
     machine: m,
-    settings: { rows, dim: facts.dim, dtype: 'bf16', size, rounds, device, threads: threads === '' ? 'default' : Number(threads) },
+    settings: { rows, dim: facts.dim, dtype: 'bf16', size, rounds, gapMs, device, threads: threads === '' ? 'default' : Number(threads) },
     pageCache: 'warm (files just written or reused; dropping the cache needs root)',
     loadAvg1: os.loadavg()[0],
     rounds: results,

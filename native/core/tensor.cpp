@@ -24,8 +24,10 @@ namespace {
 std::atomic<size_t> g_bytes[2];
 constexpr size_t kAlign = 64;  // AVX2 loads and cache lines
 // Large host buffers (entity pools of GBs, BERT-base parameters) come straight from mmap: the
-// kernel's pages are already zero, so no memset pass touches them all up front, and transparent
-// huge pages (where the kernel grants them on request) cut the page faults of the first write.
+// kernel's pages are already zero, so no memset pass touches them all up front. No MADV_HUGEPAGE:
+// on a VM whose host takes freed guest memory back (free page reporting), every huge page is a
+// whole 2 MiB the host must fault in again, while 4 KiB pages come first from free fragments still
+// backed; the system's own THP policy (enabled=always) still applies.
 constexpr size_t kMapAbove = size_t(64) << 20;
 thread_local std::shared_ptr<MemAccount> t_account;
 
@@ -76,9 +78,6 @@ Storage::Storage(Device d, size_t n) : bytes(n), dev(d) {
   if (d == Device::CPU && alloc >= kMapAbove) {
     void* p = mmap(nullptr, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) fail_as(ErrorKind::Memory, "out of host memory allocating ", n, " bytes");
-#ifdef MADV_HUGEPAGE
-    madvise(p, alloc, MADV_HUGEPAGE);  // a hint: ignored where THP is off
-#endif
     ptr = p;
     mapped = alloc;
   } else if (d == Device::CPU) {

@@ -131,7 +131,6 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
     );
   }
   const strings = readFileSync(join(d.index, m.entities));
-  const ab = strings.buffer.slice(strings.byteOffset, strings.byteOffset + strings.byteLength) as ArrayBuffer;
   const dim = m.dim;
   let reranker: Reranker | undefined;
   if (d.crossencoder !== undefined) {
@@ -201,6 +200,13 @@ async function load(): Promise<{ loaded: Loaded; facts: LinkerFacts }> {
     }
     return { vectors: out, rows: counts, tokens, ids: rows };
   };
+
+  // The table goes to the Linker without a copy (tens of MB at a million entities) where this
+  // thread keeps no view of it: readFileSync's buffer of a large file is a whole ArrayBuffer.
+  const whole = strings.byteOffset === 0 && strings.byteLength === strings.buffer.byteLength;
+  const ab = (
+    whole && !reranker ? strings.buffer : strings.buffer.slice(strings.byteOffset, strings.byteOffset + strings.byteLength)
+  ) as ArrayBuffer;
 
   const loaded: Loaded = {
     encode,

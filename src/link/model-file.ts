@@ -15,8 +15,8 @@ import { readSafetensorsHeader, type SafetensorsEntry } from '../checkpoint/safe
 import { CheckpointError } from '../checkpoint/types.js';
 import type { BlinkEncoder, ParamPart } from '../models/biencoder.js';
 
-/** Floats per read of the context weights (16 MiB). */
-const CHUNK_FLOATS = 4 << 20;
+/** Floats per read of the context weights (1 MiB): a chunk stays in L2 from its read to its copy. */
+const CHUNK_FLOATS = 1 << 18;
 
 /** What the hashing thread feeds sha256: the leading JSON, then per part its prefix and byte segments. */
 export interface HashPlan {
@@ -49,8 +49,15 @@ function locate(part: Part, byName: Map<string, SafetensorsEntry>): SafetensorsE
  * into the encoder, when the file is not exactly a state_dict of such a bi-encoder (absent, a
  * tensor missing, another shape or dtype, extra tensors): the caller then takes the general path,
  * whose errors name what is wrong. `chunkFloats`: values per read (tests make it small).
+ * `onPlan`: called with the plan before any weight is read (to start hashing alongside the reads).
  */
-export function loadContext(dir: string, encoder: BlinkEncoder, prefixJson: string, chunkFloats = CHUNK_FLOATS): HashPlan | undefined {
+export function loadContext(
+  dir: string,
+  encoder: BlinkEncoder,
+  prefixJson: string,
+  chunkFloats = CHUNK_FLOATS,
+  onPlan?: (plan: HashPlan) => void,
+): HashPlan | undefined {
   const file = join(dir, 'model.safetensors');
   if (!existsSync(file)) return undefined;
   const src = new FileSource(file);
@@ -82,7 +89,8 @@ export function loadContext(dir: string, encoder: BlinkEncoder, prefixJson: stri
       if (p.params.shape[0]! * 4 > pos) segments.push([-1, p.params.shape[0]! * 4 - pos]);
       plan.parts.push({ prefix: p.prefix, segments });
     }
-    // Context weights: through views of the flat parameters, 16 MiB at a time (host working
+    onPlan?.(plan);
+    // Context weights: through views of the flat parameters, 1 MiB at a time (host working
     // memory bounded whatever the vocabulary), each chunk checked finite on its way.
     const chunk = new Float32Array(chunkFloats);
     for (const { p, at } of ctx) {
@@ -127,12 +135,13 @@ function requireFiniteAt(file: string, name: string, vals: Float32Array, base: n
       );
 }
 
-// The hashing thread: plain JavaScript (no TypeScript loader to boot), 16 MiB reads. Modules come
-// through import(), which eval code has whether it runs as a script or as a module.
+// The hashing thread: plain JavaScript (no TypeScript loader to boot), 1 MiB reads (each hashed
+// while still in L2). Modules come through import(), which eval code has whether it runs as a
+// script or as a module.
 const HASH_THREAD = `
 Promise.all([import('node:worker_threads'), import('node:crypto'), import('node:fs')]).then(([wt, crypto, fs]) => {
   const p = wt.workerData;
-  const buf = Buffer.alloc(16 << 20);
+  const buf = Buffer.alloc(1 << 20);
   const h = crypto.createHash('sha256');
   h.update(p.prefixJson);
   const fd = fs.openSync(p.file, 'r');
@@ -160,13 +169,27 @@ Promise.all([import('node:worker_threads'), import('node:crypto'), import('node:
 });
 `;
 
+/** A hash being computed on its own thread. */
+export interface HashThread {
+  digest: Promise<string>;
+  /** Ends the thread (its digest then rejects, handled here): for a load that failed meanwhile. */
+  stop(): void;
+}
+
 /** sha256 of a plan (candidateHash's digest) on its own thread. */
-export function hashInThread(plan: HashPlan): Promise<string> {
-  return new Promise((resolve, reject) => {
-    // No execArgv: the parent's (a TypeScript loader, --input-type) would only slow its start.
-    const w = new Worker(HASH_THREAD, { eval: true, workerData: plan, execArgv: [] });
+export function hashInThread(plan: HashPlan): HashThread {
+  // No execArgv: the parent's (a TypeScript loader, --input-type) would only slow its start.
+  const w = new Worker(HASH_THREAD, { eval: true, workerData: plan, execArgv: [] });
+  const digest = new Promise<string>((resolve, reject) => {
     w.once('message', (hex: string) => resolve(hex));
     w.once('error', reject);
     w.once('exit', (code) => reject(new Error(`the model hash thread exited (code ${code})`)));
   });
+  return {
+    digest,
+    stop() {
+      digest.catch(() => undefined);
+      void w.terminate();
+    },
+  };
 }

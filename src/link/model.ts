@@ -13,7 +13,7 @@ import type { DeviceName } from '../native.js';
 import { modelTokenizer } from '../stages/setup.js';
 import type { WordPieceTokenizer } from '../tokenize/types.js';
 import { DEFAULT_INFERENCE, type InferenceMeta, loadStateDict, openBiEncoder, readInferenceMeta } from '../train/biencoder-checkpoint.js';
-import { hashInThread, loadContext } from './model-file.js';
+import { type HashThread, hashInThread, loadContext } from './model-file.js';
 
 /** Version of the model hash's recipe: a change of it makes every index refuse older models. */
 const MODEL_HASH_VERSION = 1;
@@ -163,16 +163,23 @@ export function openContextModel(dir: string, device: DeviceName, precision: Ber
         precision,
       );
       const shape = { embedDim: encoder.outDim, config: encoder.bert.config, addLinear };
+      // The hash starts once the file's layout is known, so it runs on the other core while the
+      // context weights are read here rather than after them.
+      const started: { hashing?: HashThread } = {};
       let plan: ReturnType<typeof loadContext>;
       try {
-        plan = loadContext(dir, encoder, candidateHashPrefix(shape, f.tokenizer, f.inference.maxCandLength));
+        plan = loadContext(dir, encoder, candidateHashPrefix(shape, f.tokenizer, f.inference.maxCandLength), undefined, (p) => {
+          started.hashing = hashInThread(p);
+        });
       } catch (e) {
+        started.hashing?.stop();
         encoder.dispose();
         throw e;
       }
-      if (plan) {
+      if (plan && started.hashing) {
         const { raw: _raw, ours: _ours, ...rest } = f;
-        return { lm: { dir, encoder, ...rest }, hash: hashInThread(plan).catch((e: unknown) => Promise.reject(rejected(dir, e))) };
+        const hash = started.hashing.digest.catch((e: unknown) => Promise.reject(rejected(dir, e)));
+        return { lm: { dir, encoder, ...rest }, hash };
       }
       // The general path builds the whole bi-encoder: free this one now rather than at collection.
       encoder.dispose();

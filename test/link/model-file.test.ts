@@ -61,6 +61,19 @@ describe('openContextModel', () => {
     }
   });
 
+  it('hands the hash plan over before it reads any context weight (the hash runs alongside the reads)', async () => {
+    const dir = await save(tinyModel(6, { config: { ...TINY, pooler: true } }), false);
+    const enc = new BlinkEncoder({ ...TINY, pooler: true }, 'cpu', 'context_encoder');
+    const unread = flat(enc);
+    let atPlan: number[] | undefined;
+    const plan = loadContext(dir, enc, '', 5, () => {
+      atPlan = flat(enc);
+    });
+    expect(plan).toBeDefined();
+    expect(atPlan).toEqual(unread);
+    expect(flat(enc)).not.toEqual(unread);
+  });
+
   it('a candidate weight changed by one ulp changes the hash (an index of the old weights is refused)', async () => {
     const model = tinyModel(5, { config: { ...TINY, pooler: true } });
     const a = await save(model, false);
