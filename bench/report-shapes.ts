@@ -187,7 +187,10 @@ function scale(j: Obj): BenchRow[] | null {
     `data-parallel training steps${st['batch'] !== undefined ? `, global batch ${str(st['batch'])}` : ''}`,
     'steps/s',
     true,
-    rs.map((r) => ({ side: `${str(r['ranks'])} rank(s)${r['all-reduce'] !== undefined && r['ranks'] !== 1 ? `, ${str(r['all-reduce'])}` : ''}`, value: n(r['steps/s']) })),
+    rs.map((r) => ({
+      side: `${str(r['ranks'])} rank(s)${r['all-reduce'] !== undefined && r['ranks'] !== 1 ? `, ${str(r['all-reduce'])}` : ''}`,
+      value: n(r['steps/s']),
+    })),
   );
 }
 

@@ -178,7 +178,6 @@ export class GanTrainer {
   readonly comm: Communicator;
   private readonly dParts: ParamPart[];
   private readonly gParts: ParamPart[];
-  private readonly eParts: ParamPart[];
   /** The encoder's gradients (condGrad 'critic'): sent in buckets during its backward. */
   readonly eSync: GradientSync;
   readonly optD: FlatAdamW;
@@ -209,7 +208,6 @@ export class GanTrainer {
     const type = parseTypeOptimization(s.typeOptimization);
     const patterns = trainablePatterns(type, gan.encoder.config.numLayers);
     const eParts = gan.encoder.parts();
-    this.eParts = eParts;
     this.eSync = new GradientSync(this.comm, eParts, deviceComm, run.bucketCapMb);
     if (s.condGrad === 'critic') this.optE = new FlatAdamW(dev, eParts, { patterns });
     else this.decayE = new DecayOnly(eParts, patterns, engineFor(dev));

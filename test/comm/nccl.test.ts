@@ -60,10 +60,19 @@ describe('NCCL', () => {
   });
 
   it.skipIf(!have.available || !real)(
-    'gradient buckets over NCCL on the side stream: a single rank gets the plain backward\'s gradients, buckets sent during it',
+    "gradient buckets over NCCL on the side stream: a single rank gets the plain backward's gradients, buckets sent during it",
     () => {
       const nccl = NcclCommunicator.open(Communicator.single());
-      const config = { vocabSize: 64, hiddenSize: 32, numLayers: 3, numHeads: 2, intermediateSize: 64, maxPositions: 16, hiddenDropout: 0, attentionDropout: 0 };
+      const config = {
+        vocabSize: 64,
+        hiddenSize: 32,
+        numLayers: 3,
+        numHeads: 2,
+        intermediateSize: 64,
+        maxPositions: 16,
+        hiddenDropout: 0,
+        attentionDropout: 0,
+      };
       const bert = new Bert(config, 'cuda');
       bert.parameters().upload(initBertParams(bert.layout, bert.numParameters, 5));
       const ids = Int32Array.from({ length: 4 * 8 }, (_, i) => (i * 7) % 64);
@@ -80,7 +89,10 @@ describe('NCCL', () => {
       expect(bucketed.st).toEqual({ buckets: 4, overlapped: 3 });
       expect(Buffer.from(bucketed.g.buffer).equals(Buffer.from(plain.g.buffer))).toBe(true);
       bert.zeroGrad();
-      expect(bert.allreduceGradients({ allreduce: { bucketElements: 4096, nccl: nccl.bucketHandle } })).toEqual({ buckets: 4, overlapped: 3 });
+      expect(bert.allreduceGradients({ allreduce: { bucketElements: 4096, nccl: nccl.bucketHandle } })).toEqual({
+        buckets: 4,
+        overlapped: 3,
+      });
       expect(() => bert.allreduceGradients({ allreduce: { bucketElements: 4096 } })).toThrow(/NCCL: give allreduce.nccl/);
       nccl.dispose();
     },
