@@ -11,13 +11,14 @@
 # in bf16, beside PyTorch under autocast bf16 on the same GPU; about a minute, the peer's two
 # processes most of it); scripts/schedule-gpu.sh (issue 21: every pipeline stage once on a small synthetic dataset (0.5% of
 # the mentions, 2% of the entities), extrapolated to MedMentions and the original's epochs); the cuda variants of
-# the vitest suites; bench:kernels on cuda; bench:bert at batch 8 beside PyTorch (the 2026-11-26
+# the vitest suites; the NCCL tests; bench:serve --devices cuda (issue 18); bench:kernels on cuda; bench:bert at batch 8 beside PyTorch (the 2026-11-26
 # run's shapes); the selftest with the hand-written GEMM (BIOFEG_CUBLAS=off). GPU_CHECK_EXTRA=1 adds
 # bench:kernels' GEMMs with BIOFEG_CUBLAS=off (output in check.txt only). Everything lands in $OUT,
 # at most 8 files (what the device tool brings back): check.txt (all output; it opens with the
-# device and addon lines), selftests.txt, bert-real-cuda-bf16.json, gan-cuda.json,
-# schedule-cuda-bf16.json, gpu-tests.json, kernels-cuda.json, bert-cuda-bf16-base.json; copy them
-# into bench/results/<device>/ afterwards.
+# device and addon lines, and holds the selftests' listings and the NCCL tests' report),
+# bert-real-cuda-bf16.json, gan-cuda.json, schedule-cuda-bf16.json, gpu-tests.json,
+# serve-cuda-<cpu>-bf16.json, kernels-cuda.json, bert-cuda-bf16-base.json; copy them into
+# bench/results/<device>/ afterwards.
 # GPU_CHECK_KIT=DIR uses another kit folder (a rehearsal kit, say). GPU_CHECK_ONLY=REGEX runs only
 # the steps whose name matches (a rerun of one step, or a cuemu rehearsal of a new one).
 set -uo pipefail
@@ -84,15 +85,17 @@ selftest() {
   timeout "${step_t:-120}" "$kit/biofeg_cuda_selftest" > "$out/st.tmp" 2>&1
   local code=$?
   head -2 "$out/st.tmp"; grep -E "^FAIL" "$out/st.tmp"; tail -1 "$out/st.tmp"
-  cat "$out/st.tmp" >> "$out/selftests.txt" && rm -f "$out/st.tmp"
+  # The whole listing goes into check.txt (this script's output): at most 8 files come back.
+  echo "-- selftest output:"; cat "$out/st.tmp"
+  grep -q "^gemm engine: cublas" "$out/st.tmp" && st_cublas=1 || st_cublas=0
+  rm -f "$out/st.tmp"
   return $code
 }
 cublas_selftest() {
   selftest || return 1
   # Without cuBLAS the run would silently test the fallback.
-  grep -q "^gemm engine: cublas" "$out/selftests.txt" || { echo "gpu-check: cuBLAS was not loaded"; return 1; }
+  [ "$st_cublas" = 1 ] || { echo "gpu-check: cuBLAS was not loaded"; return 1; }
 }
-echo "== selftest (cuBLAS)" > "$out/selftests.txt"
 step "selftest (cuBLAS)" 90 20 cublas_selftest
 
 # Issue 21, item 1. torch.compile takes a minute or more per BERT-base shape: only the bars' shapes.
@@ -122,8 +125,14 @@ step "vitest, cuda variants" 240 120 node node_modules/vitest/vitest.mjs run --p
 
 # Issue 23: NCCL through the pip wheel's libnccl (BIOFEG_PYTHON_SITE_PACKAGES above): a single-rank
 # communicator's all-reduce and a bucketed backward on the side stream (2 GPUs: the 2-rank case).
-step "vitest, NCCL" 60 30 node node_modules/vitest/vitest.mjs run --project main test/comm/nccl.test.ts \
-  --reporter=default --reporter=json --outputFile="$out/nccl-tests.json"
+# (Its report stays in check.txt: the device tool brings back at most 8 files.)
+step "vitest, NCCL" 60 30 node node_modules/vitest/vitest.mjs run --project main test/comm/nccl.test.ts
+
+# Issue 18, item 5: bench:serve's CUDA rows (biofeg serve in bf16 on the GPU, loopback autocannon;
+# the onnx peer is CPU-only and does not run).
+if [ "$smoke" = 1 ]; then serve_args=(--sizes tiny --concurrency 1,16 --seconds 1); else serve_args=(--sizes tiny,base --concurrency 1,16,64 --seconds 3); fi
+BIOFEG_BENCH_RESULTS=$out step "bench:serve --devices cuda" 90 40 \
+  node --import tsx bench/serve.ts --devices cuda --precision bf16 --peer none "${serve_args[@]}"
 
 # GPU_CHECK_BENCH_ARGS=--smoke rehearses the script on cuemu (a kit built from build-emu/).
 BIOFEG_BENCH_RESULTS=$out step "bench:kernels --device cuda" 200 60 \
@@ -133,7 +142,6 @@ BIOFEG_BENCH_RESULTS=$out step "bench:kernels --device cuda" 200 60 \
 BIOFEG_BENCH_RESULTS=$out step "bench:bert --device cuda --precision bf16 --sizes ${GPU_CHECK_BERT_SIZES:-base}" 200 60 \
   node --import tsx bench/bert.ts --device cuda --precision bf16 --sizes "${GPU_CHECK_BERT_SIZES:-base}" --rounds 1 --iters 10 --min-time 1
 
-echo "== selftest (hand-written GEMM, BIOFEG_CUBLAS=off)" >> "$out/selftests.txt"
 BIOFEG_CUBLAS=off step "selftest (hand-written GEMM, BIOFEG_CUBLAS=off)" 120 30 selftest
 
 # The hand-written GEMM (what runs where cuBLAS is absent) at bench:kernels' shapes; its JSON would be a 9th file.

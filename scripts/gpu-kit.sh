@@ -34,8 +34,11 @@ cp "$build/Release/biofeg.node" "$build/biofeg_cuda_selftest" "$kit.tmp/"
 vocab=../shared/data/vocab/bert-base-uncased-vocab.txt
 if [ -f "$vocab" ]; then cp "$vocab" "$kit.tmp/vocab.txt"; else echo "gpu-kit: $vocab absent: the schedule will use the built-in vocabulary"; fi
 xz -T0 -6 -c "$(command -v node)" > "$kit.tmp/node.xz"
+# Only what the check runs: no CPU peer (onnxruntime-node alone is 288 MiB), linter, compiler or browser driver.
 tar -cJf "$kit.tmp/node_modules.tar.xz" --exclude=node_modules/typescript --exclude='node_modules/@types' \
-  --exclude=node_modules/.cache node_modules
+  --exclude=node_modules/.cache --exclude=node_modules/onnxruntime-node --exclude=node_modules/onnxruntime-common \
+  --exclude='node_modules/@biomejs' --exclude=node_modules/puppeteer-core --exclude=node_modules/chromium-bidi \
+  --exclude=node_modules/devtools-protocol node_modules
 # The kit is built from the working tree: say so when native code differs from the commit.
 { git rev-parse HEAD; git diff --quiet HEAD -- native bindings CMakeLists.txt || echo "plus uncommitted changes to native/, bindings/ or CMakeLists.txt"
   [ "$build" = build-emu ] && echo "REHEARSAL KIT: the cuemu build, not CUDA"; } > "$kit.tmp/commit.txt"
