@@ -8,12 +8,13 @@ import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { Communicator } from '../comm/communicator.js';
+import { rankZeroOnly } from '../comm/rank-zero-first.js';
 import { AtomicOutputs } from '../data/atomic.js';
 import type { TokenCache } from '../data/token-cache.js';
 import type { BiEncoder } from '../models/biencoder.js';
 import { engineFor, type Engine } from '../engine.js';
 import { tensor, type DeviceName, type NativeTensor } from '../native.js';
-import { agreeOnPool, encodeOnRanks, rankZeroWrites } from './pool-ranks.js';
+import { agreeOnPool, encodeOnRanks } from './pool-ranks.js';
 import { trimmedBatch } from './token-batch.js';
 
 export type PoolDType = 'f32' | 'bf16';
@@ -316,7 +317,7 @@ export async function encodeEntityPool(model: BiEncoder, entities: TokenCache, o
           if (w) w.writeBytes(f32Bytes(emb.download() as Float32Array));
           o.onProgress?.(start + n, rows);
         }
-      if (ranks) rankZeroWrites(ranks, () => out?.commit());
+      if (ranks) rankZeroOnly(ranks, "write the entity pool's disk cache", () => out?.commit());
       else out?.commit();
     } catch (e) {
       out?.abort();

@@ -69,21 +69,3 @@ export function agreeOnPool(comm: Communicator, hash: string, cacheUsable: boole
     );
   return votes[1] === 0;
 }
-
-/**
- * Runs `write` (the disk cache's commit) on rank 0 and returns on every rank once it is done, so
- * that no rank looks for the file before it is in place; when it failed, every rank throws.
- */
-export function rankZeroWrites(comm: Communicator, write: () => void): void {
-  let failed: unknown;
-  if (comm.rank === 0)
-    try {
-      write();
-    } catch (e) {
-      failed = e;
-    }
-  const ok = new Float64Array([failed === undefined ? 1 : 0]);
-  comm.broadcast(ok, 0);
-  if (failed !== undefined) throw failed;
-  if (ok[0] === 0) throw new Error(`rank ${comm.rank}: rank 0 could not write the entity pool's disk cache (its error ends the run)`);
-}
