@@ -77,6 +77,12 @@ const gemmShapes: Array<[string, number, number, number]> = smoke
         ['h128 128x128', 2048, 128, 128],
         ['h128 ffn-in 128x512', 2048, 512, 128],
         ['h128 ffn-out 512x128', 2048, 128, 512],
+        // Serving one request (no bar): a mention's last layer has one [CLS] row, a short name a few tokens.
+        ['1 row base ffn-in', 1, 3072, 768],
+        ['1 row base ffn-out', 1, 768, 3072],
+        ['1 row h128 ffn-in', 1, 512, 128],
+        ['6 rows h128 qkv', 6, 384, 128],
+        ['12 rows base qkv', 12, 2304, 768],
       ];
 const dts: DType[] = !want('gemm') ? [] : device === 'cuda' ? ['f32', 'bf16'] : ['f32'];
 for (const dt of dts)

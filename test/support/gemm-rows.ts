@@ -50,7 +50,7 @@ export function sameRows(): string {
         return { c: C.download() as Float32Array, pre: pre.download() as Float32Array };
       };
       const all = run(0, M);
-      for (const n of [1, 5, 8, 31, 33, 64]) {
+      for (const n of [1, 5, 8, 12, 16, 31, 33, 64]) {
         for (let m0 = 0; m0 + n <= M; m0 += 43) {
           const part = run(m0, n);
           for (const key of ['c', 'pre'] as const) {

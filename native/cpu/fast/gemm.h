@@ -33,6 +33,11 @@ struct GemmKernels {
   TileStore store;
   EpiStore epi;
   DirectKernel16 direct16 = nullptr;  // nullptr: a bf16 A must be widened first
+  // DirectKernels on narrower B panels (acc row stride 16 and 8; nullptr where the level has
+  // none): the small-M path's A^T panel for M <= 16 and M <= 8, with a column's sum computed as
+  // by .direct (same products, same order).
+  DirectKernel direct_w16 = nullptr;
+  DirectKernel direct_w8 = nullptr;
 };
 // The kernels of a level; .packed is nullptr when this build lacks them (not an x86-64 target).
 // They are only called when cpu_level() is at least that level.

@@ -1,6 +1,6 @@
 // AVX-512 kernels of the fast backend's gemm family: the MR x 32 micro-kernels (two zmm
-// accumulators per row; A broadcast from memory into the FMA), the tile stores and the fused
-// epilogue store. Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma; only called when
+// accumulators per row; A broadcast from memory into the FMA), the small-M path's 16- and
+// 8-column direct kernels, the tile stores and the fused epilogue store. Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma; only called when
 // cpu_level() is at least Avx512 (gemm.cpp).
 #include <immintrin.h>
 
@@ -72,6 +72,44 @@ void kernel_direct(int64_t kc, const TA* a, int64_t lda, int64_t h, const float*
   }
 }
 
+// As kernel_direct (f32 A) on a 16-column (one zmm) or 8-column (one ymm) panel: the small-M
+// path's A^T panel for a few A rows, where the 32-column kernel would mostly multiply padding.
+template <int MR>
+void kernel_direct_w16(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc) {
+  const float* ar[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) ar[r] = r < h ? a + r * lda : a;
+  __m512 c[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) c[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) c[r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][k]), b0, c[r]);
+    b += 16;
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) _mm512_store_ps(acc + r * 16, c[r]);
+}
+
+template <int MR>
+void kernel_direct_w8(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc) {
+  const float* ar[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) ar[r] = r < h ? a + r * lda : a;
+  __m256 c[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) c[r] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) c[r] = _mm256_fmadd_ps(_mm256_set1_ps(ar[r][k]), b0, c[r]);
+    b += 8;
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) _mm256_store_ps(acc + r * 8, c[r]);
+}
+
 template <int MR>
 void store(const float* acc, float* c, int64_t ldc, float alpha, float beta, bool first) {
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(first ? beta : 1.0f);
@@ -125,7 +163,8 @@ void store_epi(const float* acc, float* c, int64_t ldc, float alpha, float beta,
 template <int MR>
 GemmKernels kernels(const char* name) {
   static_assert(MR <= kMRMax && kNR512 <= kNRMax, "gemm.h's accumulator scratch holds the tile");
-  return {name, MR, kNR512, kernel<MR>, kernel_direct<MR, float>, store<MR>, store_epi<MR>, kernel_direct<MR, uint16_t>};
+  return {name, MR, kNR512, kernel<MR>, kernel_direct<MR, float>, store<MR>, store_epi<MR>, kernel_direct<MR, uint16_t>,
+          kernel_direct_w16<MR>, kernel_direct_w8<MR>};
 }
 
 }  // namespace

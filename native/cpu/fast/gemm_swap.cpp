@@ -35,14 +35,19 @@ bool gemm_swapped(const GemmDesc& g, int64_t b, bool threaded) {
   const TileCtx base{&g, &ks, g.C.f32() + b * g.strideC, g.pre.p ? g.pre.f32() + b * g.strideC : nullptr,
                      g.bias.p ? g.bias.f32() : nullptr, true, true};
 
-  // A^T as B panels, every K block at once: block q's panels start at q * KC * mpad.
-  const int64_t mpanels = (g.M + nr - 1) / nr, mpad = mpanels * nr;
+  // A^T as B panels of pw columns, every K block at once: block q's panels start at q * KC * mpad.
+  // A few rows get a narrower panel (where the level has its kernel), not 32 columns of padding.
+  DirectKernel direct = ks.direct;
+  int64_t pw = nr;
+  if (g.M <= 8 && ks.direct_w8 && nr > 8) direct = ks.direct_w8, pw = 8;
+  else if (g.M <= 16 && ks.direct_w16 && nr > 16) direct = ks.direct_w16, pw = 16;
+  const int64_t mpanels = (g.M + pw - 1) / pw, mpad = mpanels * pw;
   static thread_local Scratch<> apack;
   float* at = apack.get(static_cast<size_t>(g.K * mpad));
   const Operand AT{A, g.lda, true};
   for (int64_t pc = 0; pc < g.K; pc += KC) {
     const int64_t kc = std::min(KC, g.K - pc);
-    for (int64_t p = 0; p < mpanels; ++p) pack_b(AT, pc, kc, 0, g.M, p, nr, at + pc * mpad);
+    for (int64_t p = 0; p < mpanels; ++p) pack_b(AT, pc, kc, 0, g.M, p, pw, at + pc * mpad);
   }
 
   // Tasks over groups of nr columns of C (nr rows of W): each group's C tiles are nr columns wide,
@@ -59,14 +64,14 @@ bool gemm_swapped(const GemmDesc& g, int64_t b, bool threaded) {
         t.first = pc == 0;
         t.last = pc + kc >= g.K;
         for (int64_t p = 0; p < mpanels; ++p) {
-          const float* panel = at + pc * mpad + p * kc * nr;
+          const float* panel = at + pc * mpad + p * kc * pw;
           for (int64_t s = 0; s < wn; s += mr)
-            ks.direct(kc, W + (n0 + s) * g.ldb + pc, g.ldb, std::min(mr, wn - s), panel, acct + s * nr);
-          const int64_t m0 = p * nr, wm = std::min(nr, g.M - m0);
+            direct(kc, W + (n0 + s) * g.ldb + pc, g.ldb, std::min(mr, wn - s), panel, acct + s * pw);
+          const int64_t m0 = p * pw, wm = std::min(pw, g.M - m0);
           for (int64_t r0 = 0; r0 < wm; r0 += mr) {
             const int64_t hh = std::min(mr, wm - r0);
             for (int64_t r = 0; r < hh; ++r)
-              for (int64_t j = 0; j < wn; ++j) tile[r * nr + j] = acct[j * nr + r0 + r];
+              for (int64_t j = 0; j < wn; ++j) tile[r * nr + j] = acct[j * pw + r0 + r];
             store_tile(t, tile, m0 + r0, n0, hh, wn);
           }
         }
