@@ -72,42 +72,45 @@ void kernel_direct(int64_t kc, const TA* a, int64_t lda, int64_t h, const float*
   }
 }
 
-// As kernel_direct (f32 A) on a 16-column (one zmm) or 8-column (one ymm) panel: the small-M
-// path's A^T panel for a few A rows, where the 32-column kernel would mostly multiply padding.
-template <int MR>
-void kernel_direct_w16(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc) {
-  const float* ar[MR];
-#pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) ar[r] = r < h ? a + r * lda : a;
-  __m512 c[MR];
-#pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) c[r] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_load_ps(b);
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) c[r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][k]), b0, c[r]);
-    b += 16;
-  }
-#pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) _mm512_store_ps(acc + r * 16, c[r]);
-}
+// One register of a narrow panel's row: 16 columns (zmm) or 8 (ymm).
+template <int W>
+struct Lanes;
+template <>
+struct Lanes<16> {
+  using V = __m512;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_load_ps(p); }
+  static V fma(float x, V b, V c) { return _mm512_fmadd_ps(_mm512_set1_ps(x), b, c); }
+  static void store(float* p, V v) { _mm512_store_ps(p, v); }
+};
+template <>
+struct Lanes<8> {
+  using V = __m256;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float* p) { return _mm256_load_ps(p); }
+  static V fma(float x, V b, V c) { return _mm256_fmadd_ps(_mm256_set1_ps(x), b, c); }
+  static void store(float* p, V v) { _mm256_store_ps(p, v); }
+};
 
-template <int MR>
-void kernel_direct_w8(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc) {
+// As kernel_direct (f32 A) on a W-column panel (acc row stride W): the small-M path's A^T panel
+// for a few A rows, where the 32-column kernel would mostly multiply padding.
+template <int MR, int W>
+void kernel_direct_narrow(int64_t kc, const float* a, int64_t lda, int64_t h, const float* b, float* acc) {
+  using L = Lanes<W>;
   const float* ar[MR];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) ar[r] = r < h ? a + r * lda : a;
-  __m256 c[MR];
+  typename L::V c[MR];
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) c[r] = _mm256_setzero_ps();
+  for (int r = 0; r < MR; ++r) c[r] = L::zero();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(b);
+    const typename L::V b0 = L::load(b);
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) c[r] = _mm256_fmadd_ps(_mm256_set1_ps(ar[r][k]), b0, c[r]);
-    b += 8;
+    for (int r = 0; r < MR; ++r) c[r] = L::fma(ar[r][k], b0, c[r]);
+    b += W;
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) _mm256_store_ps(acc + r * 8, c[r]);
+  for (int r = 0; r < MR; ++r) L::store(acc + r * W, c[r]);
 }
 
 template <int MR>
@@ -164,7 +167,7 @@ template <int MR>
 GemmKernels kernels(const char* name) {
   static_assert(MR <= kMRMax && kNR512 <= kNRMax, "gemm.h's accumulator scratch holds the tile");
   return {name, MR, kNR512, kernel<MR>, kernel_direct<MR, float>, store<MR>, store_epi<MR>, kernel_direct<MR, uint16_t>,
-          kernel_direct_w16<MR>, kernel_direct_w8<MR>};
+          kernel_direct_narrow<MR, 16>, kernel_direct_narrow<MR, 8>};
 }
 
 }  // namespace
