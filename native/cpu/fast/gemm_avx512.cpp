@@ -1,7 +1,7 @@
 // AVX-512 kernels of the fast backend's gemm family: the MR x 32 micro-kernels (two zmm
 // accumulators per row; A broadcast from memory into the FMA), the small-M path's 16- and
-// 8-column direct kernels, the tile stores and the fused epilogue store. Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma; only called when
-// cpu_level() is at least Avx512 (gemm.cpp).
+// 8-column direct kernels, the tile stores and the fused epilogue store. Compiled with -mavx512f
+// -mavx512bw -mavx512vl -mavx512dq -mfma; only called when cpu_level() is at least Avx512 (gemm.cpp).
 #include <immintrin.h>
 
 #include <cstdlib>
